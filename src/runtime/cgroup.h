@@ -1,0 +1,107 @@
+/* Cgroups for containers: v1, v2 and hybrid hosts behind one interface.
+ *
+ * The manager is created from the spec's cgroupsPath before the container
+ * init exists, the init is placed into it (CLONE_INTO_CGROUP on v2, a write
+ * to cgroup.procs on v1), resources are applied, and later commands (delete,
+ * pause, update, ps, events) reopen it from the JSON saved in state.json.
+ *
+ * Paths: an absolute cgroupsPath is taken below each hierarchy's root; a
+ * relative one (and the default, the container id) below the cgroup the
+ * runtime process itself is in (read from /proc/self/cgroup), so tests and
+ * nested runtimes never create cgroups at a hierarchy's root.  With
+ * --systemd-cgroup, "slice:prefix:name" becomes "slice/prefix-name.scope"
+ * below the root (no systemd D-Bus calls yet). */
+#ifndef BERTH_RUNTIME_CGROUP_H
+#define BERTH_RUNTIME_CGROUP_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "spec/spec.h"
+#include "util/error.h"
+
+enum cgroup_mode {
+	CGROUP_MODE_V1,	    /* only v1 controllers */
+	CGROUP_MODE_HYBRID, /* v1 controllers plus a cgroup2 mount at <root>/unified */
+	CGROUP_MODE_V2,	    /* unified hierarchy only */
+};
+
+typedef struct cgroup_manager cgroup_manager;
+
+typedef struct cgroup_options {
+	const char *fs_root;	  /* "/sys/fs/cgroup"; tests point it at a fake tree */
+	const char *self_cgroup;  /* "/proc/self/cgroup"; tests point it at a fake file */
+	const char *cgroups_path; /* spec linux.cgroupsPath, may be NULL */
+	const char *container_id;
+	bool systemd;  /* --systemd-cgroup: "slice:prefix:name" syntax */
+	bool rootless; /* failures to create are warnings, not errors */
+	/* Tests: skip the statfs detection and use FORCED_MODE on a fake tree of
+	 * plain directories (v1 controllers are the subdirectories of fs_root,
+	 * the unified hierarchy of hybrid is fs_root/unified). */
+	bool force_mode;
+	enum cgroup_mode forced_mode;
+} cgroup_options;
+
+/* Reads how the host mounts cgroups under OPTS->fs_root (statfs magic). */
+int cgroup_detect_mode(const char *fs_root, enum cgroup_mode *mode, berth_error **err);
+
+/* Computes the paths and creates the cgroup directories. Nothing is created
+ * when an error is returned. */
+int cgroup_manager_create(const cgroup_options *opts, cgroup_manager **out, berth_error **err);
+
+/* The v2 directory fd for clone3(CLONE_INTO_CGROUP), or -1 on v1-only. */
+int cgroup_manager_v2_fd(cgroup_manager *m);
+
+/* Moves PID into every hierarchy of the cgroup. */
+int cgroup_manager_enter(cgroup_manager *m, pid_t pid, berth_error **err);
+
+/* Writes linux.resources (also used by `update`). Fields the host lacks
+ * (a controller not mounted) are an error only when actually requested. */
+int cgroup_manager_apply(cgroup_manager *m, const spec_resources *r, berth_error **err);
+
+/* Freezes or thaws every process of the cgroup (freezer v1 / cgroup.freeze v2),
+ * waiting until the kernel reports the new state. */
+int cgroup_manager_freeze(cgroup_manager *m, bool frozen, berth_error **err);
+/* Reports whether the cgroup is frozen. */
+int cgroup_manager_is_frozen(cgroup_manager *m, bool *frozen, berth_error **err);
+
+/* Every pid in the cgroup (and its children), sorted. */
+int cgroup_manager_pids(cgroup_manager *m, pid_t **pids, size_t *n, berth_error **err);
+
+/* Sends SIGNO to every process in the cgroup (kill --all). */
+int cgroup_manager_kill_all(cgroup_manager *m, int signo, berth_error **err);
+
+/* `events --stats` data in runc's JSON shape: {"cpu":{...},"memory":{...},"pids":{...},...} */
+int cgroup_manager_stats(cgroup_manager *m, json_t **out, berth_error **err);
+
+/* Removes the cgroup directories (retrying while the last tasks exit). */
+int cgroup_manager_destroy(cgroup_manager *m, berth_error **err);
+
+/* Serialised for state.json and reopened by later commands. */
+json_t *cgroup_manager_to_json(cgroup_manager *m);
+int cgroup_manager_from_json(json_t *j, cgroup_manager **out, berth_error **err);
+
+/* The path of the cgroup inside the hierarchy (for cgroup namespace and ps):
+ * the unified one on v2, else the one of the pids (or memory, freezer, first)
+ * hierarchy. */
+const char *cgroup_manager_path(cgroup_manager *m);
+
+/* The mode the manager was created (or reopened) in. */
+enum cgroup_mode cgroup_manager_mode(cgroup_manager *m);
+
+/* "v1", "hybrid", "v2". */
+const char *cgroup_mode_name(enum cgroup_mode mode);
+
+void cgroup_manager_free(cgroup_manager *m);
+
+#define _cleanup_cgroup_manager_ __attribute__((cleanup(cgroup_manager_freep)))
+static inline void cgroup_manager_freep(cgroup_manager **m)
+{
+	if (*m)
+		cgroup_manager_free(*m);
+	*m = NULL;
+}
+
+#endif
