@@ -202,9 +202,11 @@ static bool has_controller(const cgroup_hierarchy *h, const char *name)
 
 static void undo_create(cgroup_manager *m)
 {
+	uint64_t deadline = cgroup_deadline_after_ms(1000);
+
 	for (size_t i = m->n; i-- > 0;) {
 		berth_error *ignored = NULL;
-		if (cgroup_remove_dirs(&m->h[i], &ignored) < 0) {
+		if (cgroup_remove_dirs(&m->h[i], deadline, &ignored) < 0) {
 			berth_log(BERTH_LOG_WARNING, "%s", cgroup_error_text(ignored));
 			berth_error_free(&ignored);
 		}
@@ -421,6 +423,7 @@ int cgroup_manager_stats(cgroup_manager *m, json_t **out, berth_error **err)
 
 int cgroup_manager_destroy(cgroup_manager *m, berth_error **err)
 {
+	uint64_t deadline = cgroup_deadline_after_ms(1000);
 	int ret = 0;
 
 	if (m->v2_fd >= 0) {
@@ -432,7 +435,7 @@ int cgroup_manager_destroy(cgroup_manager *m, berth_error **err)
 		berth_error *inner = NULL;
 		if (m->h[i].disabled)
 			continue;
-		if (cgroup_remove_dirs(&m->h[i], &inner) == 0)
+		if (cgroup_remove_dirs(&m->h[i], deadline, &inner) == 0)
 			continue;
 		if (ret == 0) {
 			ret = inner && inner->code ? -inner->code : -1;

@@ -349,14 +349,28 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* rmdir that waits for exiting tasks: the kernel refuses (EBUSY) until the
- * last one is gone. */
-static int rmdir_retry(const char *path)
+uint64_t cgroup_deadline_after_ms(long ms)
 {
-	for (int attempt = 0;; attempt++) {
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec + (uint64_t)ms * 1000000ULL;
+}
+
+static bool past(uint64_t deadline)
+{
+	return cgroup_deadline_after_ms(0) >= deadline;
+}
+
+/* rmdir that waits for exiting tasks: the kernel refuses (EBUSY) until the
+ * last one is gone. DEADLINE (CLOCK_MONOTONIC ns) is shared by every
+ * directory of one destroy, so it waits about a second in all. */
+static int rmdir_retry(const char *path, uint64_t deadline)
+{
+	for (;;) {
 		if (rmdir(path) == 0 || errno == ENOENT)
 			return 0;
-		if (errno != EBUSY || attempt >= 100)
+		if (errno != EBUSY || past(deadline))
 			return -errno;
 		sleep_ms(10);
 	}
@@ -364,7 +378,7 @@ static int rmdir_retry(const char *path)
 
 /* Child cgroups made inside the container (nested runtimes, systemd) keep
  * the parent busy: remove them depth first. Only directories are touched. */
-static int remove_children(const char *dir, int depth, berth_error **err)
+static int remove_children(const char *dir, int depth, uint64_t deadline, berth_error **err)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	struct dirent *de;
@@ -385,16 +399,16 @@ static int remove_children(const char *dir, int depth, berth_error **err)
 		child = cgroup_join(dir, de->d_name);
 		if (child == NULL)
 			return berth_error_set(err, ENOMEM, "cgroup: remove \"%s\"", dir);
-		if (remove_children(child, depth + 1, err) < 0)
+		if (remove_children(child, depth + 1, deadline, err) < 0)
 			return -1;
-		ret = rmdir_retry(child);
+		ret = rmdir_retry(child, deadline);
 		if (ret < 0)
 			return berth_error_set(err, -ret, "cgroup: remove \"%s\"", child);
 	}
 	return 0;
 }
 
-int cgroup_remove_dirs(cgroup_hierarchy *h, berth_error **err)
+int cgroup_remove_dirs(cgroup_hierarchy *h, uint64_t deadline, berth_error **err)
 {
 	_cleanup_free_ char *path = NULL;
 
@@ -403,10 +417,10 @@ int cgroup_remove_dirs(cgroup_hierarchy *h, berth_error **err)
 	path = strdup(h->dir);
 	if (path == NULL)
 		return berth_error_set(err, ENOMEM, "cgroup: remove \"%s\"", h->dir);
-	if (remove_children(path, 0, err) < 0)
+	if (remove_children(path, 0, deadline, err) < 0)
 		return -1;
 	for (unsigned i = 0; i < h->created_levels; i++) {
-		int ret = rmdir_retry(path);
+		int ret = rmdir_retry(path, deadline);
 		char *slash;
 
 		if (ret == -EBUSY)

@@ -92,8 +92,9 @@ int cgroup_read_pids(const char *dir, pid_t **pids, size_t *n, berth_error **err
  * removes what it created. COPY_CPUSET: fill empty cpuset.cpus/mems. */
 int cgroup_make_dirs(cgroup_hierarchy *h, bool copy_cpuset, berth_error **err);
 /* Removes the created levels deepest first (and child cgroups below dir),
- * retrying EBUSY for about a second. */
-int cgroup_remove_dirs(cgroup_hierarchy *h, berth_error **err);
+ * retrying EBUSY until DEADLINE (CLOCK_MONOTONIC ns). */
+int cgroup_remove_dirs(cgroup_hierarchy *h, uint64_t deadline, berth_error **err);
+uint64_t cgroup_deadline_after_ms(long ms);
 
 /* Hands INNER over to ERR (or frees it when ERR is NULL); returns -1. */
 static inline int cgroup_error_move(berth_error **err, berth_error **inner)
