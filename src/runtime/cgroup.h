@@ -31,8 +31,8 @@ enum cgroup_mode {
 typedef struct cgroup_manager cgroup_manager;
 
 typedef struct cgroup_options {
-	const char *fs_root;	  /* "/sys/fs/cgroup"; tests point it at a fake tree */
-	const char *self_cgroup;  /* "/proc/self/cgroup"; tests point it at a fake file */
+	const char *fs_root;	  /* "/sys/fs/cgroup" (also when NULL); tests point it at a fake tree */
+	const char *self_cgroup;  /* "/proc/self/cgroup" (also when NULL); tests point it at a fake file */
 	const char *cgroups_path; /* spec linux.cgroupsPath, may be NULL */
 	const char *container_id;
 	bool systemd;  /* --systemd-cgroup: "slice:prefix:name" syntax */

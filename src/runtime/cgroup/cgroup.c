@@ -135,7 +135,7 @@ static const char *own_cgroup(const cgroup_mount *mount, const cgroup_self_entry
 	}
 	/* A bind-mounted subtree (mount root "/docker/x") shows below its root. */
 	if (root_len > 1 && strncmp(path, mount->root, root_len) == 0 && (path[root_len] == '/' || !path[root_len]))
-		return path + root_len;
+		return path[root_len] ? path + root_len : "/";
 	return path;
 }
 
@@ -158,7 +158,7 @@ static int plan_hierarchies(cgroup_manager *m, const cgroup_options *opts, const
 
 	if (!absolute) {
 		_cleanup_free_ char *text = NULL;
-		const char *file = opts->self_cgroup ? opts->self_cgroup : "/proc/self/cgroup";
+		const char *file = opts->self_cgroup;
 		if (fs_read_file(file, &text, NULL, err) < 0)
 			return berth_error_wrap(err, "cgroup: read own cgroup");
 		if (cgroup_self_parse(text, &self, &n_self, err) < 0)
@@ -235,8 +235,12 @@ static int create_dirs(cgroup_manager *m, const unsigned *first_levels, berth_er
 		}
 		if (m->mode == CGROUP_MODE_V2 && cgroup_v2_enable_controllers(h, first_levels[i], &inner) < 0) {
 			/* Not fatal: a knob of a missing controller fails in apply,
-			 * with an error that names it. */
-			berth_log(BERTH_LOG_WARNING, "%s", cgroup_error_text(inner));
+			 * with an error that names it. EBUSY is the "no internal
+			 * processes" rule: the runtime itself sits in that cgroup. */
+			berth_log(BERTH_LOG_WARNING, "%s%s", cgroup_error_text(inner),
+				  inner && inner->code == EBUSY ? " (processes in a parent cgroup keep its controllers "
+								  "from being enabled for children)"
+								: "");
 			berth_error_free(&inner);
 		}
 	}
@@ -252,16 +256,30 @@ static int open_v2_fd(cgroup_manager *m)
 	return open(h->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
-int cgroup_manager_create(const cgroup_options *opts, cgroup_manager **out, berth_error **err)
+int cgroup_manager_create(const cgroup_options *options, cgroup_manager **out, berth_error **err)
 {
 	_cleanup_cgroup_manager_ cgroup_manager *m = NULL;
 	_cleanup_free_ char *request = NULL;
+	_cleanup_free_ char *fs_root = NULL;
 	_cleanup_free_ unsigned *first_levels = NULL;
+	cgroup_options defaults = *options;
+	const cgroup_options *opts = &defaults;
 	cgroup_hierarchy *main;
 	bool absolute = false;
+	size_t len;
 
-	if (opts->fs_root == NULL || opts->fs_root[0] != '/')
-		return berth_error_set(err, EINVAL, "cgroup: the cgroup file-system root must be an absolute path");
+	/* Defaults for the fields a caller may leave NULL; "/x/" is "/x". */
+	fs_root = strdup(options->fs_root ? options->fs_root : "/sys/fs/cgroup");
+	if (fs_root == NULL)
+		return berth_error_set(err, ENOMEM, "cgroup: create");
+	for (len = strlen(fs_root); len > 1 && fs_root[len - 1] == '/'; len--)
+		fs_root[len - 1] = '\0';
+	if (fs_root[0] != '/' || len <= 1)
+		return berth_error_set(err, EINVAL,
+				       "cgroup: \"%s\": the cgroup file-system root must be an absolute path", fs_root);
+	defaults.fs_root = fs_root;
+	if (defaults.self_cgroup == NULL)
+		defaults.self_cgroup = "/proc/self/cgroup";
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return berth_error_set(err, ENOMEM, "cgroup: create");

@@ -136,7 +136,7 @@ static int bpf(int cmd, union bpf_attr *attr)
 
 int cgroup_ebpf_load(const struct bpf_insn *insns, size_t n_insns, berth_error **err)
 {
-	static char log[4096];
+	char log[4096];
 	union bpf_attr attr;
 	int fd;
 
