@@ -591,6 +591,30 @@ static void test_hybrid_unified_best_effort(void **state)
 	assert_string_equal(before, after);
 }
 
+static void test_systemd_path_and_root_slash(void **state)
+{
+	fixture *f = *state;
+	_cleanup_free_ char *before = fake_snapshot(f->root);
+	_cleanup_free_ char *after = NULL;
+	_cleanup_free_ char *root_slash = NULL;
+	_cleanup_error_ berth_error *err = NULL;
+	cgroup_options o = fake_options(f->root, NULL, CGROUP_MODE_V1, "machine-web.slice:berth:c1");
+	cgroup_manager *m = NULL;
+
+	assert_true(asprintf(&root_slash, "%s//", f->root) >= 0);
+	o.fs_root = root_slash;
+	o.systemd = true;
+	/* systemd paths are absolute: the own cgroup (and self_cgroup) is not read. */
+	if (cgroup_manager_create(&o, &m, &err) < 0)
+		fail_msg("create: %s", err->msg);
+	assert_true(fake_exists(f->root, "memory/machine.slice/machine-web.slice/berth-c1.scope"));
+	assert_true(fake_exists(f->root, "systemd/machine.slice/machine-web.slice/berth-c1.scope"));
+	assert_string_equal(cgroup_manager_path(m), "/machine.slice/machine-web.slice/berth-c1.scope");
+	destroy(m);
+	after = fake_snapshot(f->root);
+	assert_string_equal(before, after);
+}
+
 int test_cgroup_v1_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +630,7 @@ int test_cgroup_v1_run(void)
 		cmocka_unit_test_setup_teardown(test_enter_freeze_pids, setup_v1, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_error_names_file, setup_v1, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_v1, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_systemd_path_and_root_slash, setup_v1, teardown),
 		cmocka_unit_test_setup_teardown(test_json_round_trip, setup_hybrid, teardown),
 		cmocka_unit_test_setup_teardown(test_hybrid_unified_best_effort, setup_hybrid, teardown),
 	};
