@@ -1,6 +1,5 @@
 /* seccomp filters: compiled with libseccomp once per profile, cached as raw
  * BPF by profile hash, installed with seccomp(2). */
-#define _GNU_SOURCE
 #include "runtime/seccomp.h"
 
 #include <errno.h>

@@ -1,0 +1,97 @@
+#include "cmd/runtime/options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int find_option(const option_spec *specs, const char *name, size_t len, char short_name)
+{
+	for (int i = 0; specs[i].name; i++) {
+		if (short_name && specs[i].short_name == short_name)
+			return i;
+		if (!short_name && strlen(specs[i].name) == len && strncmp(specs[i].name, name, len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+int options_parse(const char *command, const option_spec *specs, int argc, char **argv, bool stop_at_positional,
+		  option_value *values, char ***pos, int *npos, berth_error **err)
+{
+	char **positional = calloc(argc + 1, sizeof(char *));
+	int count = 0;
+	bool flags_done = false;
+
+	if (positional == NULL)
+		return berth_error_set(err, ENOMEM, "parse flags");
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq;
+		size_t len;
+		int idx;
+
+		if (flags_done || arg[0] != '-' || arg[1] == '\0') {
+			positional[count++] = argv[i];
+			if (stop_at_positional)
+				flags_done = true;
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			flags_done = true;
+			continue;
+		}
+		name = arg + (arg[1] == '-' ? 2 : 1);
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		idx = -1;
+		if (arg[1] != '-' && len == 1)
+			idx = find_option(specs, NULL, 0, name[0]);
+		if (idx < 0)
+			idx = find_option(specs, name, len, 0);
+		if (idx < 0) {
+			free(positional);
+			return berth_error_set(err, EINVAL, "%s: unknown flag \"%.*s\" (see \"%s --help\")", command,
+					       (int)(len + (name - arg)), arg, command);
+		}
+		values[idx].set = true;
+		if (specs[idx].takes_value) {
+			if (eq)
+				values[idx].value = eq + 1;
+			else if (i + 1 < argc)
+				values[idx].value = argv[++i];
+			else {
+				free(positional);
+				return berth_error_set(err, EINVAL, "%s: flag \"--%s\" needs a value", command,
+						       specs[idx].name);
+			}
+		} else {
+			values[idx].value = eq ? eq + 1 : "true";
+			if (strcmp(values[idx].value, "true") != 0 && strcmp(values[idx].value, "false") != 0) {
+				free(positional);
+				return berth_error_set(err, EINVAL, "%s: flag \"--%s\" takes true or false, not \"%s\"",
+						       command, specs[idx].name, values[idx].value);
+			}
+		}
+	}
+	*pos = positional;
+	*npos = count;
+	return 0;
+}
+
+bool option_bool(const option_value *v)
+{
+	return v->set && v->value && strcmp(v->value, "true") == 0;
+}
+
+void options_print_help(const option_spec *specs)
+{
+	for (int i = 0; specs[i].name; i++) {
+		char left[64];
+		if (specs[i].short_name)
+			snprintf(left, sizeof(left), "--%s, -%c%s", specs[i].name, specs[i].short_name,
+				 specs[i].takes_value ? " VALUE" : "");
+		else
+			snprintf(left, sizeof(left), "--%s%s", specs[i].name, specs[i].takes_value ? " VALUE" : "");
+		printf("   %-32s %s\n", left, specs[i].help);
+	}
+}

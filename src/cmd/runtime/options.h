@@ -1,0 +1,36 @@
+/* A small command-line parser with runc's habits: "--flag value",
+ * "--flag=value", Go-style single-dash long flags ("-bundle x"), short
+ * aliases ("-b x"), booleans with an optional "=true|false", and "--" to end
+ * the flags.  Unknown flags are an error that names the flag. */
+#ifndef BERTH_CMD_RUNTIME_OPTIONS_H
+#define BERTH_CMD_RUNTIME_OPTIONS_H
+
+#include <stdbool.h>
+
+#include "util/error.h"
+
+typedef struct option_spec {
+	const char *name; /* long name without dashes */
+	char short_name;  /* 0 for none */
+	bool takes_value;
+	const char *help;
+} option_spec;
+
+typedef struct option_value {
+	bool set;
+	const char *value; /* for takes_value options; "true"/"false" for booleans */
+} option_value;
+
+/* Parses ARGV[0..ARGC) against SPECS (terminated by a {NULL} entry).
+ * VALUES has one slot per spec. With STOP_AT_POSITIONAL, parsing stops at
+ * the first positional argument (for `exec ID CMD...`); otherwise flags and
+ * positionals may interleave. Positionals are returned in *POS (pointers
+ * into ARGV) and their count in *NPOS. */
+int options_parse(const char *command, const option_spec *specs, int argc, char **argv, bool stop_at_positional,
+		  option_value *values, char ***pos, int *npos, berth_error **err);
+
+bool option_bool(const option_value *v);
+/* Prints "  --name, -n VALUE   help" lines. */
+void options_print_help(const option_spec *specs);
+
+#endif

@@ -1,0 +1,529 @@
+/* create and run: the runtime side of bringing a container to "created". */
+#include "runtime/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/sched.h>
+
+#include "runtime/cgroup.h"
+#include "runtime/container_internal.h"
+#include "runtime/hooks.h"
+#include "runtime/init.h"
+#include "runtime/namespaces.h"
+#include "runtime/seccomp.h"
+#include "runtime/state.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+#include "spec/spec.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* Everything create has set up so far, undone in reverse on failure. */
+typedef struct create_tx {
+	const runtime_globals *g;
+	const char *id;
+	int dirfd;
+	int lockfd;
+	cgroup_manager *cgroup;
+	pid_t pid;
+	bool dir_created;
+} create_tx;
+
+static void create_rollback(create_tx *tx)
+{
+	_cleanup_error_ berth_error *err = NULL;
+
+	if (tx->pid > 0) {
+		kill(tx->pid, SIGKILL);
+		while (waitpid(tx->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (tx->cgroup != NULL) {
+		cgroup_manager_kill_all(tx->cgroup, SIGKILL, NULL);
+		if (cgroup_manager_destroy(tx->cgroup, &err) < 0)
+			berth_log(BERTH_LOG_WARNING, "clean up after failed create: %s", err->msg);
+		berth_error_free(&err);
+		cgroup_manager_free(tx->cgroup);
+		tx->cgroup = NULL;
+	}
+	if (tx->dir_created && state_dir_remove(tx->g->root, tx->id, &err) < 0)
+		berth_log(BERTH_LOG_WARNING, "clean up after failed create: %s", err->msg);
+	if (tx->lockfd >= 0)
+		close(tx->lockfd);
+	if (tx->dirfd >= 0)
+		close(tx->dirfd);
+	tx->lockfd = tx->dirfd = -1;
+}
+
+static char *now_rfc3339(void)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64], *out = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (asprintf(&out, "%s.%09ldZ", buf, ts.tv_nsec) < 0)
+		return NULL;
+	return out;
+}
+
+static int resolve_rootfs(const spec *s, const char *bundle, char **out, berth_error **err)
+{
+	_cleanup_free_ char *joined =
+	    s->root_path[0] == '/' ? strdup(s->root_path) : fs_path_join(bundle, s->root_path);
+	char resolved[PATH_MAX];
+	struct stat st;
+
+	if (joined == NULL)
+		return berth_error_set(err, ENOMEM, "root.path");
+	if (realpath(joined, resolved) == NULL)
+		return berth_error_set(err, errno, "root.path: rootfs \"%s\"", joined);
+	if (stat(resolved, &st) < 0 || !S_ISDIR(st.st_mode))
+		return berth_error_set(err, ENOTDIR, "root.path: rootfs \"%s\"", joined);
+	*out = strdup(resolved);
+	return *out ? 0 : berth_error_set(err, ENOMEM, "root.path");
+}
+
+static int write_pid_file(const char *path, pid_t pid, berth_error **err)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_close_ int dirfd = -EBADF;
+	char buf[32], *slash;
+	int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
+
+	if (copy == NULL)
+		return berth_error_set(err, ENOMEM, "pid file");
+	slash = strrchr(copy, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		dirfd = open(copy[0] ? copy : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		dirfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (dirfd < 0)
+		return berth_error_set(err, errno, "pid file \"%s\"", path);
+	if (fs_write_file_atomic(dirfd, slash ? slash + 1 : copy, buf, len, 0644, err) < 0)
+		return berth_error_wrap(err, "pid file");
+	return 0;
+}
+
+static pid_t clone_init(int flags, int cgroup_fd)
+{
+	struct clone_args args = { .flags = (unsigned)flags, .exit_signal = SIGCHLD };
+	pid_t pid;
+
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = cgroup_fd;
+	}
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0 && cgroup_fd >= 0 && errno != ENOMEM) {
+		args.flags &= ~CLONE_INTO_CGROUP;
+		args.cgroup = 0;
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+	}
+	if (pid < 0 && errno == ENOSYS) {
+		/* pre-5.3 kernels: plain clone semantics through fork+unshare are
+		 * not equivalent for pid namespaces, so require clone3 */
+		errno = ENOSYS;
+	}
+	return pid;
+}
+
+/* The device rules applied to the cgroup: the spec's, then allow rules for
+ * the nodes the runtime itself creates (default devices, /dev/pts, ptmx,
+ * console), for linux.devices, and mknod of anything (as runc does). */
+static int effective_device_rules(const spec *s, spec_device_rule **out, size_t *n, berth_error **err)
+{
+	static const spec_device_rule defaults[] = {
+		{ true, 'c', -1, -1, "m" }, { true, 'b', -1, -1, "m" },	   { true, 'c', 1, 3, "rwm" },
+		{ true, 'c', 1, 5, "rwm" }, { true, 'c', 1, 7, "rwm" },	   { true, 'c', 1, 8, "rwm" },
+		{ true, 'c', 1, 9, "rwm" }, { true, 'c', 5, 0, "rwm" },	   { true, 'c', 5, 1, "rwm" },
+		{ true, 'c', 5, 2, "rwm" }, { true, 'c', 136, -1, "rwm" }, { true, 'c', 10, 200, "rwm" },
+	};
+	size_t nd = sizeof(defaults) / sizeof(defaults[0]);
+	size_t total = s->resources.n_devices + nd + s->n_devices;
+	spec_device_rule *rules = calloc(total + 1, sizeof(*rules));
+	size_t k = 0;
+
+	if (rules == NULL)
+		return berth_error_set(err, ENOMEM, "device rules");
+	for (size_t i = 0; i < s->resources.n_devices; i++)
+		rules[k++] = s->resources.devices[i];
+	for (size_t i = 0; i < nd; i++)
+		rules[k++] = defaults[i];
+	for (size_t i = 0; i < s->n_devices; i++) {
+		const spec_device *d = &s->devices[i];
+		if (d->type == 'p')
+			continue;
+		rules[k++] = (spec_device_rule){ true, d->type == 'b' ? 'b' : 'c', d->major, d->minor, "rwm" };
+	}
+	*out = rules;
+	*n = k;
+	return 0;
+}
+
+static int apply_resources(cgroup_manager *cg, const spec *s, berth_error **err)
+{
+	spec_resources r = s->resources;
+	_cleanup_free_ spec_device_rule *rules = NULL;
+
+	if (!s->has_resources)
+		return 0;
+	if (s->resources.n_devices > 0) {
+		if (effective_device_rules(s, &rules, &r.n_devices, err) < 0)
+			return -1;
+		r.devices = rules;
+	}
+	return cgroup_manager_apply(cg, &r, err);
+}
+
+/* Fills the state object for hooks and state.json. */
+static int fill_state(container_state *st, const spec *s, const create_options *opts, const char *rootfs,
+		      const runtime_globals *g, berth_error **err)
+{
+	st->id = strdup(opts->id);
+	st->bundle = strdup(opts->bundle);
+	st->rootfs = strdup(rootfs);
+	st->oci_version = strdup(s->oci_version);
+	st->config_path = opts->config_path ? strdup(opts->config_path) : fs_path_join(opts->bundle, "config.json");
+	st->created = now_rfc3339();
+	st->owner = geteuid();
+	st->systemd_cgroup = g->systemd_cgroup;
+	st->rootless = g->rootless;
+	st->status = STATUS_CREATING;
+	st->annotations = json_object();
+	for (size_t i = 0; i < s->n_annotations; i++)
+		json_object_set_new(st->annotations, s->annotations[i].key, json_string(s->annotations[i].value));
+	if (!st->id || !st->bundle || !st->rootfs || !st->oci_version || !st->config_path || !st->created)
+		return berth_error_set(err, ENOMEM, "container state");
+	return 0;
+}
+
+static int send_seccomp_listener(const spec *s, const container_state *st, int fd, berth_error **err)
+{
+	json_t *obj = json_object();
+	_cleanup_free_ char *text = NULL;
+	int ret;
+
+	json_object_set_new(obj, "ociVersion", json_string(s->oci_version));
+	json_object_set_new(obj, "fds", json_pack("[s]", "seccompFd"));
+	json_object_set_new(obj, "pid", json_integer(st->pid));
+	json_object_set_new(obj, "metadata",
+			    json_string(s->seccomp.listener_metadata ? s->seccomp.listener_metadata : ""));
+	json_object_set_new(obj, "state", state_to_oci_json(st, STATUS_CREATING));
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	ret = seccomp_send_listener(s->seccomp.listener_path, fd, text ? text : "{}", err);
+	return ret < 0 ? berth_error_wrap(err, "linux.seccomp.listenerPath") : 0;
+}
+
+/* Talks to the init until it is blocked on the exec fifo. */
+static int drive_init(const spec *s, container_state *st, int sock, int console_sock, int *master_out,
+		      berth_error **err)
+{
+	for (;;) {
+		_cleanup_free_ char *payload = NULL;
+		sync_msg msg;
+		int fd = -1;
+
+		if (sync_recv(sock, &msg, &payload, &fd, err) < 0)
+			return -1;
+		switch (msg.type) {
+		case SYNC_ERROR:
+			if (fd >= 0)
+				close(fd);
+			return berth_error_set(err, 0, "%s", payload ? payload : "container init failed");
+		case SYNC_CONSOLE:
+			if (console_sock >= 0) {
+				int ret = sync_send_fd(console_sock, fd, "console", err);
+				close(fd);
+				if (ret < 0)
+					return berth_error_wrap(err, "console socket");
+			} else if (master_out != NULL) {
+				*master_out = fd;
+			} else {
+				close(fd);
+			}
+			break;
+		case SYNC_HOOKS: {
+			_cleanup_free_ char *state_json = state_to_oci_string(st, STATUS_CREATING);
+			if (hooks_run(s, HOOK_PRESTART, state_json, err) < 0 ||
+			    hooks_run(s, HOOK_CREATE_RUNTIME, state_json, err) < 0)
+				return -1;
+			if (sync_send(sock, SYNC_HOOKS_DONE, 0, state_json, -1, err) < 0)
+				return -1;
+			break;
+		}
+		case SYNC_SECCOMP: {
+			int ret = send_seccomp_listener(s, st, fd, err);
+			close(fd);
+			if (ret < 0 || sync_send(sock, SYNC_SECCOMP_DONE, 0, NULL, -1, err) < 0)
+				return -1;
+			break;
+		}
+		case SYNC_READY:
+			return 0;
+		default:
+			if (fd >= 0)
+				close(fd);
+			return berth_error_set(err, EPROTO, "unexpected message %d from the container init", msg.type);
+		}
+	}
+}
+
+static int check_terminal_options(const spec *s, const create_options *opts, bool foreground, berth_error **err)
+{
+	if (s->process->terminal && opts->console_socket == NULL && !foreground)
+		return berth_error_set(
+		    err, EINVAL, "process.terminal is true: --console-socket is required to receive the pty master");
+	if (!s->process->terminal && opts->console_socket != NULL)
+		return berth_error_set(err, EINVAL, "--console-socket given but process.terminal is false");
+	return 0;
+}
+
+/* Parent-side namespace changes that only affect children (pid, time):
+ * applied before clone and undone right after, so hooks the runtime runs
+ * later stay in the runtime's namespaces. */
+typedef struct child_ns_switch {
+	int saved[2]; /* pid, time */
+} child_ns_switch;
+
+static int enter_child_namespaces(const spec *s, const int ns_fds[NS_TYPES], int *clone_flags, child_ns_switch *sw,
+				  berth_error **err)
+{
+	sw->saved[0] = sw->saved[1] = -1;
+	if (ns_fds[NS_PID] >= 0) {
+		sw->saved[0] = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (setns(ns_fds[NS_PID], CLONE_NEWPID) < 0)
+			return berth_error_set(err, errno, "join pid namespace \"%s\"", s->namespaces[NS_PID].path);
+	}
+	if (ns_fds[NS_TIME] >= 0) {
+		sw->saved[1] = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+		if (setns(ns_fds[NS_TIME], CLONE_NEWTIME) < 0)
+			return berth_error_set(err, errno, "join time namespace \"%s\"", s->namespaces[NS_TIME].path);
+	} else if (*clone_flags & CLONE_NEWTIME) {
+		/* offsets can only be written before a process enters */
+		sw->saved[1] = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+		if (unshare(CLONE_NEWTIME) < 0)
+			return berth_error_set(err, errno, "create time namespace");
+		if (namespaces_write_time_offsets(s, err) < 0)
+			return -1;
+		*clone_flags &= ~CLONE_NEWTIME;
+	}
+	return 0;
+}
+
+static void leave_child_namespaces(child_ns_switch *sw)
+{
+	if (sw->saved[0] >= 0) {
+		setns(sw->saved[0], CLONE_NEWPID);
+		close(sw->saved[0]);
+	}
+	if (sw->saved[1] >= 0) {
+		setns(sw->saved[1], CLONE_NEWTIME);
+		close(sw->saved[1]);
+	}
+	sw->saved[0] = sw->saved[1] = -1;
+}
+
+int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, pid_t *pid_out,
+			      int *master_out, berth_error **err)
+{
+	_cleanup_spec_ spec *s = NULL;
+	_cleanup_free_ char *config_path = NULL;
+	_cleanup_free_ char *rootfs = NULL;
+	_cleanup_free_ char *cache_dir = NULL;
+	_cleanup_close_ int console_sock = -EBADF;
+	_cleanup_state_ container_state *st = calloc(1, sizeof(container_state));
+	create_tx tx = { .g = g, .id = opts->id, .dirfd = -1, .lockfd = -1 };
+	seccomp_filter filter = { 0 };
+	child_ns_switch nsw = { { -1, -1 } };
+	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags;
+	bool new_userns;
+
+	for (int t = 0; t < NS_TYPES; t++)
+		ns_fds[t] = -1;
+	if (st == NULL)
+		return berth_error_set(err, ENOMEM, "create");
+	/* parse -> validate: nothing on the host changes before this passes */
+	if (spec_validate_container_id(opts->id, err) < 0)
+		return -1;
+	config_path = opts->config_path ? strdup(opts->config_path) : fs_path_join(opts->bundle, "config.json");
+	if (config_path == NULL || spec_load(config_path, &s, err) < 0)
+		return -1;
+	if (s->process == NULL)
+		return berth_error_set(err, EINVAL, "%s: process: required to create a container", config_path);
+	if (resolve_rootfs(s, opts->bundle, &rootfs, err) < 0 || check_terminal_options(s, opts, foreground, err) < 0)
+		return -1;
+	clone_flags = namespaces_clone_flags(s) & ~CLONE_NEWCGROUP;
+	new_userns = (clone_flags & CLONE_NEWUSER) != 0;
+	if (new_userns) {
+		for (int t = 0; t < NS_TYPES; t++)
+			if (s->namespaces[t].path != NULL && t != NS_PID && t != NS_TIME)
+				return berth_error_set(
+				    err, ENOTSUP,
+				    "linux.namespaces: joining the %s namespace \"%s\" together with a "
+				    "new user namespace is not supported yet",
+				    spec_ns_name(t), s->namespaces[t].path);
+	}
+	if (namespaces_open_paths(s, ns_fds, err) < 0)
+		return -1;
+	if (opts->console_socket != NULL) {
+		console_sock = terminal_connect_console_socket(opts->console_socket, err);
+		if (console_sock < 0)
+			goto fail_early;
+	}
+	cache_dir = fs_path_join(g->root, ".seccomp-cache");
+	if (s->seccomp.present && seccomp_filter_prepare(&s->seccomp, cache_dir, &filter, err) < 0) {
+		berth_error_wrap(err, "linux.seccomp");
+		goto fail_early;
+	}
+
+	/* act: from here on every failure rolls back what was done */
+	tx.dirfd = state_dir_create(g->root, opts->id, err);
+	if (tx.dirfd < 0)
+		goto fail_early;
+	tx.dir_created = true;
+	tx.lockfd = state_lock(tx.dirfd, err);
+	if (tx.lockfd < 0 || fill_state(st, s, opts, rootfs, g, err) < 0 || state_write(tx.dirfd, st, err) < 0)
+		goto fail;
+	if (mkfifoat(tx.dirfd, STATE_EXEC_FIFO, 0622) < 0 || fchmodat(tx.dirfd, STATE_EXEC_FIFO, 0622, 0) < 0) {
+		berth_error_set(err, errno, "create the exec fifo");
+		goto fail;
+	}
+	{
+		cgroup_options co = {
+			.fs_root = g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup",
+			.self_cgroup = "/proc/self/cgroup",
+			.cgroups_path = s->cgroups_path,
+			.container_id = opts->id,
+			.systemd = g->systemd_cgroup,
+			.rootless = g->rootless,
+		};
+		if (cgroup_manager_create(&co, &tx.cgroup, err) < 0)
+			goto fail;
+		if (apply_resources(tx.cgroup, s, err) < 0) {
+			berth_error_wrap(err, "linux.resources");
+			goto fail;
+		}
+		st->cgroup = cgroup_manager_to_json(tx.cgroup);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		berth_error_set(err, errno, "socketpair");
+		goto fail;
+	}
+	if (enter_child_namespaces(s, ns_fds, &clone_flags, &nsw, err) < 0) {
+		leave_child_namespaces(&nsw);
+		goto fail;
+	}
+	tx.pid = clone_init(clone_flags, cgroup_manager_v2_fd(tx.cgroup));
+	if (tx.pid == 0) {
+		int listen_fds = 0;
+		const char *lf = getenv("LISTEN_FDS");
+		init_config cfg = {
+			.spec = s,
+			.id = opts->id,
+			.rootfs = rootfs,
+			.sync_fd = sv[1],
+			.state_dirfd = tx.dirfd,
+			.no_pivot = opts->no_pivot,
+			.no_new_keyring = opts->no_new_keyring,
+			.new_userns = new_userns,
+			.preserve_fds = opts->preserve_fds,
+			.seccomp = s->seccomp.present ? &filter : NULL,
+		};
+		/* The flock lives in the open file description: a copy kept by
+		 * the init would hold the lock for the container's lifetime. */
+		close(sv[0]);
+		close(tx.lockfd);
+		if (console_sock >= 0)
+			close(console_sock);
+		if (lf != NULL && atoi(lf) > 0) {
+			listen_fds = atoi(lf);
+			cfg.listen_fds = listen_fds;
+			if (cfg.preserve_fds < listen_fds)
+				cfg.preserve_fds = listen_fds + opts->preserve_fds;
+		}
+		memcpy(cfg.ns_fds, ns_fds, sizeof(ns_fds));
+		container_init_main(&cfg);
+	}
+	leave_child_namespaces(&nsw);
+	if (tx.pid < 0) {
+		berth_error_set(err, errno, "clone the container init");
+		tx.pid = 0;
+		goto fail;
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	st->pid = tx.pid;
+	if (cgroup_manager_v2_fd(tx.cgroup) < 0 && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0)
+		goto fail;
+	if (new_userns && namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0)
+		goto fail;
+	if (sync_send(sv[0], SYNC_GO, 0, NULL, -1, err) < 0)
+		goto fail;
+	if (drive_init(s, st, sv[0], console_sock, master_out, err) < 0)
+		goto fail;
+	close(sv[0]);
+	sv[0] = -1;
+	st->pid_start_time = state_pid_start_time(tx.pid);
+	st->status = STATUS_CREATED;
+	if (state_write(tx.dirfd, st, err) < 0)
+		goto fail;
+	if (opts->pid_file && write_pid_file(opts->pid_file, tx.pid, err) < 0)
+		goto fail;
+	*pid_out = tx.pid;
+	namespaces_close_fds(ns_fds);
+	seccomp_filter_clear(&filter);
+	cgroup_manager_free(tx.cgroup);
+	close(tx.lockfd);
+	close(tx.dirfd);
+	return 0;
+
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (master_out && *master_out >= 0) {
+		close(*master_out);
+		*master_out = -1;
+	}
+	create_rollback(&tx);
+fail_early:
+	namespaces_close_fds(ns_fds);
+	seccomp_filter_clear(&filter);
+	return -1;
+}
+
+int container_create(const runtime_globals *g, const create_options *opts, berth_error **err)
+{
+	pid_t pid;
+	if (container_create_internal(g, opts, false, &pid, NULL, err) < 0)
+		return berth_error_wrap(err, "create %s", opts->id);
+	return 0;
+}

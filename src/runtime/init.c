@@ -1,0 +1,187 @@
+#include "runtime/init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/hooks.h"
+#include "runtime/process.h"
+#include "runtime/rootfs.h"
+#include "runtime/state.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+#include "util/cleanup.h"
+
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+
+_Noreturn static void init_fail(const init_config *cfg, berth_error **err)
+{
+	sync_send(cfg->sync_fd, SYNC_ERROR, 0, (*err && (*err)->msg) ? (*err)->msg : "container init failed", -1, NULL);
+	_exit(1);
+}
+
+static int join_namespaces(const init_config *cfg, berth_error **err)
+{
+	/* pid and time are joined by the parent (they apply to children); the
+	 * user namespace last, while we still hold the host's privileges. */
+	for (int t = 0; t < NS_TYPES; t++) {
+		if (cfg->ns_fds[t] < 0 || t == NS_PID || t == NS_TIME || t == NS_USER)
+			continue;
+		if (setns(cfg->ns_fds[t], spec_ns_clone_flag(t)) < 0)
+			return berth_error_set(err, errno, "join %s namespace \"%s\"", spec_ns_name(t),
+					       cfg->spec->namespaces[t].path);
+	}
+	if (cfg->ns_fds[NS_USER] >= 0 && setns(cfg->ns_fds[NS_USER], CLONE_NEWUSER) < 0)
+		return berth_error_set(err, errno, "join user namespace \"%s\"", cfg->spec->namespaces[NS_USER].path);
+	for (int t = 0; t < NS_TYPES; t++)
+		if (cfg->ns_fds[t] >= 0)
+			close(cfg->ns_fds[t]);
+	return 0;
+}
+
+static int set_names(const spec *s, berth_error **err)
+{
+	if (s->has_hostname && s->namespaces[NS_UTS].requested && sethostname(s->hostname, strlen(s->hostname)) < 0)
+		return berth_error_set(err, errno, "hostname: sethostname \"%s\"", s->hostname);
+	if (s->has_domainname && s->namespaces[NS_UTS].requested &&
+	    setdomainname(s->domainname, strlen(s->domainname)) < 0)
+		return berth_error_set(err, errno, "domainname: setdomainname \"%s\"", s->domainname);
+	return 0;
+}
+
+static int wait_exec_fifo(const init_config *cfg, berth_error **err)
+{
+	int fd;
+
+	/* Blocks until `start` opens the other end for reading. */
+	do
+		fd = openat(cfg->state_dirfd, STATE_EXEC_FIFO, O_WRONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return berth_error_set(err, errno, "open the exec fifo");
+	if (write(fd, "0", 1) != 1) {
+		int e = errno;
+		close(fd);
+		return berth_error_set(err, e, "write the exec fifo");
+	}
+	close(fd);
+	close(cfg->state_dirfd);
+	return 0;
+}
+
+_Noreturn void container_init_main(const init_config *cfg)
+{
+	_cleanup_error_ berth_error *err = NULL;
+	const spec *s = cfg->spec;
+	const spec_process *p = s->process;
+	rootfs_context ctx = { .spec = s, .rootfs = cfg->rootfs, .rootfd = -1, .console_master = -1 };
+	_cleanup_free_ char *state_json = NULL;
+	_cleanup_free_ char *exe = NULL;
+	int console_peer = -1, listener = -1;
+	bool nnp = p->no_new_privileges;
+	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
+		_exit(1);
+	if (join_namespaces(cfg, &err) < 0)
+		init_fail(cfg, &err);
+	ctx.in_userns = cfg->new_userns || cfg->ns_fds[NS_USER] >= 0;
+	if (ctx.in_userns) {
+		/* act as the container's root while setting up, if it is mapped */
+		if (setresgid(0, 0, 0) == 0)
+			setresuid(0, 0, 0);
+	}
+	if (s->namespaces[NS_CGROUP].requested && s->namespaces[NS_CGROUP].path == NULL &&
+	    unshare(CLONE_NEWCGROUP) < 0) {
+		berth_error_set(&err, errno, "create cgroup namespace");
+		init_fail(cfg, &err);
+	}
+	if (!cfg->no_new_keyring) {
+		char name[128];
+		snprintf(name, sizeof(name), "_ses.%.100s", cfg->id);
+		if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 && errno != ENOSYS && errno != EACCES &&
+		    errno != EPERM && errno != EDQUOT) {
+			berth_error_set(&err, errno, "join a new session keyring");
+			init_fail(cfg, &err);
+		}
+	}
+	if (set_names(s, &err) < 0)
+		init_fail(cfg, &err);
+	if (rootfs_prepare(&ctx, &err) < 0 || rootfs_mount_all(&ctx, &err) < 0 || rootfs_create_devices(&ctx, &err) < 0)
+		init_fail(cfg, &err);
+	if (p->terminal) {
+		if (rootfs_setup_console(&ctx, &console_peer, &err) < 0)
+			init_fail(cfg, &err);
+		if (sync_send(cfg->sync_fd, SYNC_CONSOLE, 0, NULL, ctx.console_master, &err) < 0)
+			init_fail(cfg, &err);
+		close(ctx.console_master);
+	}
+	if (init_wants_hook_sync(s)) {
+		if (sync_send(cfg->sync_fd, SYNC_HOOKS, 0, NULL, -1, &err) < 0 ||
+		    sync_expect(cfg->sync_fd, SYNC_HOOKS_DONE, &state_json, NULL, &err) < 0)
+			init_fail(cfg, &err);
+		if (hooks_run(s, HOOK_CREATE_CONTAINER, state_json ? state_json : "{}", &err) < 0)
+			init_fail(cfg, &err);
+	}
+	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_finalize(&ctx, &err) < 0)
+		init_fail(cfg, &err);
+	close(ctx.rootfd);
+	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0)
+		init_fail(cfg, &err);
+	if (console_peer >= 0) {
+		if (terminal_make_controlling(console_peer, &err) < 0)
+			init_fail(cfg, &err);
+		close(console_peer);
+	}
+	if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		berth_error_set(&err, errno, "process.noNewPrivileges");
+		init_fail(cfg, &err);
+	}
+	if (process_enter_cwd(p, &err) < 0)
+		init_fail(cfg, &err);
+	if (early_seccomp) {
+		/* Without no_new_privs loading a filter needs CAP_SYS_ADMIN,
+		 * which the identity change below may drop. */
+		if (seccomp_filter_load(cfg->seccomp, &listener, &err) < 0)
+			init_fail(cfg, &err);
+		if (listener >= 0) {
+			if (sync_send(cfg->sync_fd, SYNC_SECCOMP, 0, NULL, listener, &err) < 0 ||
+			    sync_expect(cfg->sync_fd, SYNC_SECCOMP_DONE, NULL, NULL, &err) < 0)
+				init_fail(cfg, &err);
+			close(listener);
+		}
+	}
+	if (process_set_identity(p, ctx.in_userns, &err) < 0)
+		init_fail(cfg, &err);
+	prctl(PR_SET_PDEATHSIG, 0);
+	if (sync_send(cfg->sync_fd, SYNC_READY, 0, NULL, -1, &err) < 0)
+		_exit(1);
+	close(cfg->sync_fd);
+
+	if (wait_exec_fifo(cfg, &err) < 0)
+		_exit(1);
+	if (s->hooks[HOOK_START_CONTAINER].n > 0 &&
+	    hooks_run(s, HOOK_START_CONTAINER, state_json ? state_json : "{}", &err) < 0) {
+		fprintf(stderr, "berth-runtime: %s\n", err->msg);
+		_exit(1);
+	}
+	if (cfg->seccomp && !early_seccomp && seccomp_filter_load(cfg->seccomp, &listener, &err) < 0) {
+		fprintf(stderr, "berth-runtime: %s\n", err->msg);
+		_exit(1);
+	}
+	process_prepare_fds(cfg->preserve_fds, NULL);
+	{
+		char **env = process_build_env(p, cfg->listen_fds);
+		execve(exe, p->args, env ? env : p->env);
+		fprintf(stderr, "berth-runtime: exec \"%s\": %s\n", exe, strerror(errno));
+	}
+	_exit(127);
+}

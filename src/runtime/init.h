@@ -1,0 +1,39 @@
+/* The container init: the child the runtime clones.  It joins or already
+ * owns its namespaces, builds the rootfs, reports ready over the sync
+ * socket, blocks on the exec fifo until `start`, then execs the process. */
+#ifndef BERTH_RUNTIME_INIT_H
+#define BERTH_RUNTIME_INIT_H
+
+#include <stdbool.h>
+
+#include "runtime/seccomp.h"
+#include "spec/spec.h"
+
+typedef struct init_config {
+	const spec *spec;
+	const char *id;
+	const char *rootfs;
+	int sync_fd;
+	int state_dirfd; /* O_PATH fd of ROOT/ID, for the exec fifo */
+	int ns_fds[NS_TYPES];
+	bool no_pivot;
+	bool no_new_keyring;
+	bool new_userns;
+	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
+	int listen_fds;
+	const seccomp_filter *seccomp; /* NULL when no linux.seccomp */
+} init_config;
+
+/* Never returns: execs the process or exits non-zero after sending the
+ * error over the sync socket. */
+_Noreturn void container_init_main(const init_config *cfg);
+
+#endif
+
+/* Whether the init stops before pivot_root for the runtime to run
+ * prestart/createRuntime hooks and to receive the state for container hooks. */
+static inline bool init_wants_hook_sync(const spec *s)
+{
+	return s->hooks[HOOK_PRESTART].n > 0 || s->hooks[HOOK_CREATE_RUNTIME].n > 0 ||
+	       s->hooks[HOOK_CREATE_CONTAINER].n > 0 || s->hooks[HOOK_START_CONTAINER].n > 0;
+}

@@ -1,0 +1,244 @@
+#include "runtime/rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/cgroup_mount.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+struct mount_attr_compat {
+	unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
+int rootfs_prepare(rootfs_context *ctx, berth_error **err)
+{
+	unsigned long propagation = ctx->spec->rootfs_propagation ? ctx->spec->rootfs_propagation : MS_SLAVE | MS_REC;
+
+	/* Nothing mounted from here on may propagate back to the host (unless
+	 * the spec asks for shared propagation). */
+	if (mount(NULL, "/", NULL, propagation | MS_REC, NULL) < 0)
+		return berth_error_set(err, errno, "set the propagation of \"/\"");
+	if (mount(ctx->rootfs, ctx->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return berth_error_set(err, errno, "bind mount the rootfs \"%s\"", ctx->rootfs);
+	ctx->rootfd = open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->rootfd < 0)
+		return berth_error_set(err, errno, "open the rootfs \"%s\"", ctx->rootfs);
+	return 0;
+}
+
+bool rootfs_is_proc_destination(const char *path)
+{
+	static const char *const allowed[] = {
+		"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo",  "/proc/stat",    "/proc/swaps",
+		"/proc/uptime",	 "/proc/loadavg",   "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"
+	};
+	if (strncmp(path, "/proc", 5) != 0 || (path[5] != '\0' && path[5] != '/'))
+		return false;
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (strcmp(path, allowed[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Flags a bind remount must keep: in a user namespace, the kernel refuses to
+ * clear the "locked" flags of the source mount. */
+static unsigned long locked_flags(int fd)
+{
+	struct statvfs sv;
+	unsigned long flags = 0;
+
+	if (fstatvfs(fd, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID)
+		flags |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		flags |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		flags |= MS_NOEXEC;
+	if (sv.f_flag & ST_RDONLY)
+		flags |= MS_RDONLY;
+	if (sv.f_flag & ST_NOATIME)
+		flags |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		flags |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		flags |= MS_RELATIME;
+	return flags;
+}
+
+static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, berth_error **err)
+{
+	_cleanup_close_ int src = -EBADF;
+	_cleanup_close_ int target = -EBADF;
+	_cleanup_close_ int mounted = -EBADF;
+	char srcpath[32], tgtpath[32];
+	struct stat st;
+	unsigned long flags;
+
+	src = open(m->source, O_PATH | O_CLOEXEC);
+	if (src < 0)
+		return berth_error_set(err, errno, "mounts[%zu]: bind source \"%s\"", index, m->source);
+	if (fstat(src, &st) < 0)
+		return berth_error_set(err, errno, "mounts[%zu]: stat \"%s\"", index, m->source);
+	if (rootfs_is_proc_destination(m->destination)) {
+		struct statfs sf;
+		if (fstatfs(src, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+			return berth_error_set(err, EINVAL,
+					       "mounts[%zu]: refusing to bind \"%s\" over \"%s\": only procfs may be "
+					       "mounted on /proc",
+					       index, m->source, m->destination);
+	}
+	target = fs_ensure_mountpoint_in_root(ctx->rootfd, m->destination, S_ISDIR(st.st_mode), err);
+	if (target < 0)
+		return berth_error_wrap(err, "mounts[%zu]", index);
+	if (mount(fs_proc_fd_path(src, srcpath), fs_proc_fd_path(target, tgtpath), NULL,
+		  MS_BIND | (m->rbind ? MS_REC : 0), NULL) < 0)
+		return berth_error_set(err, errno, "mounts[%zu]: bind \"%s\" on \"%s\"", index, m->source,
+				       m->destination);
+	flags = m->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
+	if (flags != 0) {
+		/* Reopen the destination: the fd still names the covered inode. */
+		mounted = fs_open_in_root(ctx->rootfd, m->destination, O_PATH, 0, false, err);
+		if (mounted < 0)
+			return berth_error_wrap(err, "mounts[%zu]", index);
+		if (ctx->in_userns)
+			flags |= locked_flags(mounted) & ~MS_RDONLY;
+		if (mount(NULL, fs_proc_fd_path(mounted, tgtpath), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+			return berth_error_set(err, errno, "mounts[%zu]: remount \"%s\" with its options", index,
+					       m->destination);
+	}
+	if (m->has_recursive_ro) {
+		struct mount_attr_compat attr = { .attr_set = MOUNT_ATTR_RDONLY };
+		int fd = mounted >= 0 ? mounted : target;
+		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+			return berth_error_set(err, errno, "mounts[%zu]: make \"%s\" recursively read-only", index,
+					       m->destination);
+	}
+	return 0;
+}
+
+/* Filesystems that an unprivileged user namespace may not mount without
+ * owning the matching namespace: bind the host's instead, as runc does. */
+static int mount_fallback_bind(rootfs_context *ctx, const spec_mount *m, size_t index, const char *host_path,
+			       berth_error **err)
+{
+	spec_mount copy = *m;
+	copy.source = (char *)host_path;
+	copy.rbind = true;
+	copy.bind = true;
+	return mount_bind(ctx, &copy, index, err);
+}
+
+static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index, berth_error **err)
+{
+	_cleanup_close_ int target = -EBADF;
+	char tgtpath[32];
+	const char *type = m->type;
+	unsigned long flags = m->flags & ~MS_REMOUNT;
+
+	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0)
+		return cgroup_mount_in_rootfs(ctx->rootfd, m, index, err);
+	if (rootfs_is_proc_destination(m->destination) && strcmp(type, "proc") != 0)
+		return berth_error_set(err, EINVAL,
+				       "mounts[%zu]: refusing to mount %s over \"%s\": only procfs may be "
+				       "mounted on /proc",
+				       index, type, m->destination);
+	target = fs_ensure_mountpoint_in_root(ctx->rootfd, m->destination, true, err);
+	if (target < 0)
+		return berth_error_wrap(err, "mounts[%zu]", index);
+	if (strcmp(type, "proc") == 0) {
+		struct statfs sf;
+		/* The destination must be a plain directory of the image, not
+		 * something already mounted there (CVE-2019-16884). */
+		if (fstatfs(target, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC)
+			return berth_error_set(err, EINVAL, "mounts[%zu]: \"%s\" is already procfs", index,
+					       m->destination);
+	}
+	if (mount(m->source ? m->source : type, fs_proc_fd_path(target, tgtpath), type, flags, m->data) < 0) {
+		int e = errno;
+		if ((e == EPERM || e == EINVAL || e == EBUSY) && ctx->in_userns) {
+			if (strcmp(type, "sysfs") == 0)
+				return mount_fallback_bind(ctx, m, index, "/sys", err);
+			if (strcmp(type, "mqueue") == 0)
+				return mount_fallback_bind(ctx, m, index, "/dev/mqueue", err);
+		}
+		return berth_error_set(err, e, "mounts[%zu]: mount %s on \"%s\"", index, type, m->destination);
+	}
+	return 0;
+}
+
+int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
+{
+	const spec *s = ctx->spec;
+
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const spec_mount *m = &s->mounts[i];
+		int ret = m->bind ? mount_bind(ctx, m, i, err) : mount_special(ctx, m, i, err);
+		if (ret < 0)
+			return ret;
+		if (m->propagation != 0) {
+			_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, m->destination, O_PATH, 0, false, err);
+			char path[32];
+			if (fd < 0)
+				return berth_error_wrap(err, "mounts[%zu]", i);
+			if (mount(NULL, fs_proc_fd_path(fd, path), NULL, m->propagation, NULL) < 0)
+				return berth_error_set(err, errno, "mounts[%zu]: set propagation of \"%s\"", i,
+						       m->destination);
+		}
+	}
+	return 0;
+}
+
+int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err)
+{
+	if (fchdir(ctx->rootfd) < 0)
+		return berth_error_set(err, errno, "chdir to the rootfs");
+	if (no_pivot) {
+		if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+			return berth_error_set(err, errno, "move the rootfs to \"/\"");
+		if (chroot(".") < 0)
+			return berth_error_set(err, errno, "chroot to the rootfs");
+	} else {
+		/* pivot_root(".", ".") stacks the old root on top of the new one;
+		 * detaching it leaves only the container's tree. */
+		if (syscall(SYS_pivot_root, ".", ".") < 0)
+			return berth_error_set(err, errno, "pivot_root to \"%s\"", ctx->rootfs);
+		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+			return berth_error_set(err, errno, "make the old root a slave");
+		if (umount2(".", MNT_DETACH) < 0)
+			return berth_error_set(err, errno, "detach the old root");
+	}
+	if (chdir("/") < 0)
+		return berth_error_set(err, errno, "chdir to \"/\"");
+	close(ctx->rootfd);
+	ctx->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->rootfd < 0)
+		return berth_error_set(err, errno, "open the new root");
+	if (ctx->spec->rootfs_propagation != 0 &&
+	    mount(NULL, "/", NULL, ctx->spec->rootfs_propagation | MS_REC, NULL) < 0 && errno != EINVAL)
+		return berth_error_set(err, errno, "set linux.rootfsPropagation on \"/\"");
+	return 0;
+}

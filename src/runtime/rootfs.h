@@ -1,0 +1,48 @@
+/* The container's root filesystem, built inside its new mount namespace.
+ *
+ * Every destination is resolved inside the rootfs (fs_open_in_root) and
+ * mounted onto through /proc/self/fd/N of the fd opened that way, so a
+ * symlink planted in the image (or swapped in while we work, CVE-2021-30465)
+ * cannot redirect a mount to the host. */
+#ifndef BERTH_RUNTIME_ROOTFS_H
+#define BERTH_RUNTIME_ROOTFS_H
+
+#include <stdbool.h>
+
+#include "spec/spec.h"
+#include "util/error.h"
+
+typedef struct rootfs_context {
+	const spec *spec;
+	const char *rootfs; /* absolute host path */
+	int rootfd;	    /* O_PATH fd of the rootfs after it is bind-mounted */
+	bool in_userns;	    /* cannot mknod; locked mount flags must be kept */
+	bool terminal;
+	int console_master; /* set by rootfs_setup_console */
+} rootfs_context;
+
+/* Makes "/" a slave (or linux.rootfsPropagation) and bind-mounts the rootfs
+ * onto itself so it can be pivoted to. Opens ctx->rootfd. */
+int rootfs_prepare(rootfs_context *ctx, berth_error **err);
+
+/* Mounts every entry of spec.mounts in order. */
+int rootfs_mount_all(rootfs_context *ctx, berth_error **err);
+
+/* Default /dev nodes, linux.devices, /dev symlinks and /dev/ptmx. */
+int rootfs_create_devices(rootfs_context *ctx, berth_error **err);
+
+/* Opens a pty in the container's devpts and binds its peer on /dev/console.
+ * The master is left in ctx->console_master; *PEER gets the peer fd. */
+int rootfs_setup_console(rootfs_context *ctx, int *peer, berth_error **err);
+
+/* pivot_root into the rootfs, or MS_MOVE + chroot when NO_PIVOT. */
+int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err);
+
+/* After pivot: linux.sysctl, maskedPaths, readonlyPaths, root.readonly. */
+int rootfs_finalize(rootfs_context *ctx, berth_error **err);
+
+/* True when PATH is /proc or below and not one of the files lxcfs-style
+ * tools may cover (CVE-2019-16884 class: a bind over /proc hides it). */
+bool rootfs_is_proc_destination(const char *path);
+
+#endif

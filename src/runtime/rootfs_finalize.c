@@ -1,0 +1,151 @@
+/* Steps after pivot_root: sysctls, masked and read-only paths, a read-only
+ * root.  Targets are opened without following symlinks and checked with
+ * fstat/fstatfs before anything is mounted on them (CVE-2025-31133,
+ * CVE-2025-52565, CVE-2025-52881: a rootfs whose /dev/null, /dev/console or
+ * /proc files are symlinks must not redirect these mounts or writes). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "runtime/rootfs.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+/* Writes VALUE to /proc/sys/KEY after checking that what was opened is a
+ * procfs file and not something a symlink pointed at. */
+static int write_sysctl(int rootfd, const char *key, const char *value, berth_error **err)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct statfs sf;
+	char *p;
+
+	if (asprintf(&path, "/proc/sys/%s", key) < 0)
+		return berth_error_set(err, ENOMEM, "linux.sysctl");
+	for (p = path + 10; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	fd = fs_open_in_root(rootfd, path, O_WRONLY | O_TRUNC, 0, false, err);
+	if (fd < 0)
+		return berth_error_wrap(err, "linux.sysctl \"%s\"", key);
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		return berth_error_set(err, EINVAL, "linux.sysctl \"%s\": \"%s\" is not on procfs", key, path);
+	if (write(fd, value, strlen(value)) < 0)
+		return berth_error_set(err, errno, "linux.sysctl: write \"%s\" to \"%s\"", value, path);
+	return 0;
+}
+
+/* Opens the container's /dev/null and proves it is the real null device. */
+static int open_verified_devnull(int rootfd, berth_error **err)
+{
+	_cleanup_close_ int fd = fs_open_in_root(rootfd, "/dev/null", O_PATH, 0, false, err);
+	struct stat st;
+
+	if (fd < 0)
+		return berth_error_wrap(err, "maskedPaths: /dev/null");
+	if (fstat(fd, &st) < 0)
+		return berth_error_set(err, errno, "maskedPaths: stat /dev/null");
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+		return berth_error_set(err, EINVAL,
+				       "maskedPaths: /dev/null in the container is not the null device "
+				       "(a symlink or another file); refusing to use it");
+	return move_fd(fd);
+}
+
+static int mask_path(int rootfd, int devnull, const char *path, const char *mount_label, berth_error **err)
+{
+	_cleanup_close_ int fd = fs_open_in_root(rootfd, path, O_PATH, 0, false, NULL);
+	char tgt[32], src[32];
+	struct stat st;
+
+	if (fd < 0)
+		return 0; /* nothing there to hide */
+	if (fstat(fd, &st) < 0)
+		return berth_error_set(err, errno, "maskedPaths: stat \"%s\"", path);
+	if (S_ISLNK(st.st_mode))
+		return 0; /* a symlink shows nothing of its own; never mount through it */
+	if (S_ISDIR(st.st_mode)) {
+		_cleanup_free_ char *data = NULL;
+		if (mount_label && asprintf(&data, "context=\"%s\"", mount_label) < 0)
+			return berth_error_set(err, ENOMEM, "maskedPaths");
+		if (mount("tmpfs", fs_proc_fd_path(fd, tgt), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  data) < 0)
+			return berth_error_set(err, errno, "maskedPaths: mount tmpfs on \"%s\"", path);
+		return 0;
+	}
+	if (mount(fs_proc_fd_path(devnull, src), fs_proc_fd_path(fd, tgt), NULL, MS_BIND, NULL) < 0)
+		return berth_error_set(err, errno, "maskedPaths: bind /dev/null on \"%s\"", path);
+	return 0;
+}
+
+static int readonly_path(int rootfd, const char *path, berth_error **err)
+{
+	_cleanup_close_ int fd = fs_open_in_root(rootfd, path, O_PATH, 0, false, NULL);
+	_cleanup_close_ int mounted = -EBADF;
+	char tgt[32];
+	struct statvfs sv;
+	struct stat st;
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return berth_error_set(err, errno, "readonlyPaths: stat \"%s\"", path);
+	if (S_ISLNK(st.st_mode))
+		return 0;
+	if (mount(fs_proc_fd_path(fd, tgt), fs_proc_fd_path(fd, tgt), NULL, MS_BIND | MS_REC, NULL) < 0)
+		return berth_error_set(err, errno, "readonlyPaths: bind \"%s\"", path);
+	mounted = fs_open_in_root(rootfd, path, O_PATH, 0, false, err);
+	if (mounted < 0)
+		return berth_error_wrap(err, "readonlyPaths");
+	if (fstatvfs(mounted, &sv) == 0) {
+		flags |= (sv.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
+		flags |= (sv.f_flag & ST_NODEV) ? MS_NODEV : 0;
+		flags |= (sv.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+	}
+	if (mount(NULL, fs_proc_fd_path(mounted, tgt), NULL, flags, NULL) < 0)
+		return berth_error_set(err, errno, "readonlyPaths: remount \"%s\" read-only", path);
+	return 0;
+}
+
+int rootfs_finalize(rootfs_context *ctx, berth_error **err)
+{
+	const spec *s = ctx->spec;
+	_cleanup_close_ int devnull = -EBADF;
+
+	for (size_t i = 0; i < s->n_sysctl; i++)
+		if (write_sysctl(ctx->rootfd, s->sysctl[i].key, s->sysctl[i].value, err) < 0)
+			return -1;
+	if (s->n_masked_paths > 0) {
+		devnull = open_verified_devnull(ctx->rootfd, err);
+		if (devnull < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < s->n_masked_paths; i++)
+		if (mask_path(ctx->rootfd, devnull, s->masked_paths[i], s->mount_label, err) < 0)
+			return -1;
+	for (size_t i = 0; i < s->n_readonly_paths; i++)
+		if (readonly_path(ctx->rootfd, s->readonly_paths[i], err) < 0)
+			return -1;
+	if (s->root_readonly) {
+		struct statvfs sv;
+		unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+		if (statvfs("/", &sv) == 0) {
+			flags |= (sv.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
+			flags |= (sv.f_flag & ST_NODEV) ? MS_NODEV : 0;
+			flags |= (sv.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+		}
+		if (mount(NULL, "/", NULL, flags, NULL) < 0)
+			return berth_error_set(err, errno, "root.readonly: remount \"/\" read-only");
+	}
+	return 0;
+}

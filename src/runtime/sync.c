@@ -1,0 +1,175 @@
+#include "runtime/sync.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+static int send_with_fd(int sock, const void *data, size_t len, int fd)
+{
+	char control[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+		mh.msg_control = control;
+		mh.msg_controllen = sizeof(control);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	for (;;) {
+		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if ((size_t)n != len)
+			return -EPIPE;
+		return 0;
+	}
+}
+
+static int recv_with_fd(int sock, void *data, size_t len, int *fd)
+{
+	char control[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = data, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (fd)
+		*fd = -1;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && fd)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return (int)n;
+}
+
+static int read_full(int sock, char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = read(sock, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int sync_send(int sock, int type, int value, const char *payload, int fd, berth_error **err)
+{
+	sync_msg msg = { .type = type, .value = value, .len = payload ? strlen(payload) : 0 };
+	int ret = send_with_fd(sock, &msg, sizeof(msg), fd);
+
+	if (ret == 0 && msg.len > 0) {
+		size_t off = 0;
+		while (off < msg.len) {
+			ssize_t n = write(sock, payload + off, msg.len - off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				ret = -errno;
+				break;
+			}
+			off += n;
+		}
+	}
+	if (ret < 0)
+		return berth_error_set(err, -ret, "sync with the container init");
+	return 0;
+}
+
+int sync_recv(int sock, sync_msg *msg, char **payload, int *fd, berth_error **err)
+{
+	int ret = recv_with_fd(sock, msg, sizeof(*msg), fd);
+
+	if (payload)
+		*payload = NULL;
+	if (ret == -ECONNRESET)
+		return berth_error_set(err, 0, "the container init exited during setup");
+	if (ret < 0)
+		return berth_error_set(err, -ret, "sync with the container init");
+	if ((size_t)ret != sizeof(*msg))
+		return berth_error_set(err, EPROTO, "sync with the container init: short message");
+	if (msg->len > 0) {
+		_cleanup_free_ char *buf = NULL;
+		if (msg->len > (1 << 24))
+			return berth_error_set(err, EPROTO, "sync with the container init: oversized message");
+		buf = calloc(1, msg->len + 1);
+		if (buf == NULL)
+			return berth_error_set(err, ENOMEM, "sync with the container init");
+		ret = read_full(sock, buf, msg->len);
+		if (ret < 0)
+			return berth_error_set(err, -ret, "sync with the container init");
+		if (payload)
+			*payload = move_ptr(buf);
+	}
+	return 0;
+}
+
+int sync_expect(int sock, int type, char **payload, int *fd, berth_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	sync_msg msg;
+	int got_fd = -1;
+
+	if (sync_recv(sock, &msg, &text, &got_fd, err) < 0)
+		return -1;
+	if (msg.type == SYNC_ERROR) {
+		if (got_fd >= 0)
+			close(got_fd);
+		return berth_error_set(err, 0, "%s", text ? text : "the container init failed");
+	}
+	if (msg.type != type) {
+		if (got_fd >= 0)
+			close(got_fd);
+		return berth_error_set(err, EPROTO, "sync: expected message %d, got %d", type, msg.type);
+	}
+	if (payload)
+		*payload = move_ptr(text);
+	if (fd)
+		*fd = got_fd;
+	else if (got_fd >= 0)
+		close(got_fd);
+	return 0;
+}
+
+int sync_send_fd(int sock, int fd, const char *name, berth_error **err)
+{
+	const char *data = name ? name : "fd";
+	int ret = send_with_fd(sock, data, strlen(data), fd);
+	if (ret < 0)
+		return berth_error_set(err, -ret, "send fd over unix socket");
+	return 0;
+}
+
+int sync_recv_fd(int sock, int *fd, berth_error **err)
+{
+	char buf[4096];
+	int ret = recv_with_fd(sock, buf, sizeof(buf), fd);
+	if (ret < 0)
+		return berth_error_set(err, -ret, "receive fd over unix socket");
+	if (*fd < 0)
+		return berth_error_set(err, EPROTO, "receive fd over unix socket: no fd in the message");
+	return 0;
+}

@@ -1,0 +1,84 @@
+/* Cross-field checks of a parsed config.json, run before any side effect. */
+#include <errno.h>
+#include <string.h>
+
+#include "spec/spec_internal.h"
+
+static bool ns_private(const spec *s, enum spec_ns_type t)
+{
+	return s->namespaces[t].requested;
+}
+
+static int validate_sysctl(const spec *s, berth_error **err)
+{
+	static const char *const ipc_keys[] = { "kernel.msgmax", "kernel.msgmnb",	  "kernel.msgmni",
+						"kernel.sem",	 "kernel.shmall",	  "kernel.shmmax",
+						"kernel.shmmni", "kernel.shm_rmid_forced" };
+
+	for (size_t i = 0; i < s->n_sysctl; i++) {
+		const char *key = s->sysctl[i].key;
+		bool ipc = strncmp(key, "fs.mqueue.", 10) == 0;
+
+		if (strstr(key, "..") != NULL || strchr(key, '/') != NULL)
+			return berth_error_set(err, EINVAL, "linux.sysctl: invalid name \"%s\"", key);
+		for (size_t k = 0; k < sizeof(ipc_keys) / sizeof(ipc_keys[0]); k++)
+			ipc |= strcmp(key, ipc_keys[k]) == 0;
+		if (ipc) {
+			if (!ns_private(s, NS_IPC))
+				return berth_error_set(err, EINVAL,
+						       "linux.sysctl: \"%s\" needs a private ipc namespace", key);
+			continue;
+		}
+		if (strncmp(key, "net.", 4) == 0) {
+			if (!ns_private(s, NS_NETWORK))
+				return berth_error_set(err, EINVAL,
+						       "linux.sysctl: \"%s\" needs a private network namespace", key);
+			continue;
+		}
+		if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0) {
+			if (!ns_private(s, NS_UTS))
+				return berth_error_set(err, EINVAL,
+						       "linux.sysctl: \"%s\" needs a private uts namespace", key);
+			continue;
+		}
+		return berth_error_set(
+		    err, EINVAL, "linux.sysctl: \"%s\" is not namespaced and would change the host; refused", key);
+	}
+	return 0;
+}
+
+int spec_validate(spec *s, berth_error **err)
+{
+	const spec_namespace *user = &s->namespaces[NS_USER];
+
+	if (user->requested && user->path == NULL) {
+		if (s->n_uid_mappings == 0)
+			return berth_error_set(err, EINVAL, "linux.uidMappings: required for a new user namespace");
+		if (s->n_gid_mappings == 0)
+			return berth_error_set(err, EINVAL, "linux.gidMappings: required for a new user namespace");
+	}
+	if (!user->requested && (s->n_uid_mappings > 0 || s->n_gid_mappings > 0))
+		return berth_error_set(err, EINVAL,
+				       "linux.uidMappings: id mappings given but no user namespace is requested");
+	if (user->path != NULL && (s->n_uid_mappings > 0 || s->n_gid_mappings > 0))
+		return berth_error_set(err, EINVAL,
+				       "linux.uidMappings: id mappings cannot be applied to a joined user namespace");
+	if ((s->has_hostname && s->hostname[0] != '\0') && !ns_private(s, NS_UTS))
+		return berth_error_set(err, EINVAL, "hostname: setting a hostname needs a private uts namespace");
+	if ((s->has_domainname && s->domainname[0] != '\0') && !ns_private(s, NS_UTS))
+		return berth_error_set(err, EINVAL, "domainname: setting a domainname needs a private uts namespace");
+	if ((s->time_offsets[0].present || s->time_offsets[1].present) &&
+	    (!ns_private(s, NS_TIME) || s->namespaces[NS_TIME].path != NULL))
+		return berth_error_set(err, EINVAL, "linux.timeOffsets: needs a new time namespace");
+	if (s->rootfs_propagation != 0 && !ns_private(s, NS_MOUNT))
+		return berth_error_set(err, EINVAL, "linux.rootfsPropagation: needs a private mount namespace");
+	if (!ns_private(s, NS_MOUNT))
+		return berth_error_set(err, EINVAL,
+				       "linux.namespaces: a mount namespace is required (the rootfs is set up in it)");
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const spec_mount *m = &s->mounts[i];
+		if (m->type && strcmp(m->type, "cgroup") == 0 && m->bind)
+			return berth_error_set(err, EINVAL, "mounts[%zu]: a cgroup mount cannot be a bind mount", i);
+	}
+	return validate_sysctl(s, err);
+}

@@ -1,0 +1,395 @@
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+int fs_read_file_at(int dirfd, const char *name, char **out, size_t *len, berth_error **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	size_t used = 0, cap = 0;
+
+	if (fd < 0)
+		return berth_error_set(err, errno, "open \"%s\"", name);
+	for (;;) {
+		ssize_t n;
+		if (cap - used < 4096) {
+			char *grown;
+			cap = cap ? cap * 2 : 8192;
+			grown = realloc(buf, cap + 1);
+			if (grown == NULL)
+				return berth_error_set(err, ENOMEM, "read \"%s\"", name);
+			buf = grown;
+		}
+		n = read(fd, buf + used, cap - used);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return berth_error_set(err, errno, "read \"%s\"", name);
+		}
+		if (n == 0)
+			break;
+		used += n;
+	}
+	if (buf == NULL) {
+		buf = strdup("");
+		if (buf == NULL)
+			return berth_error_set(err, ENOMEM, "read \"%s\"", name);
+	}
+	buf[used] = '\0';
+	if (len)
+		*len = used;
+	*out = move_ptr(buf);
+	return 0;
+}
+
+int fs_read_file(const char *path, char **out, size_t *len, berth_error **err)
+{
+	return fs_read_file_at(AT_FDCWD, path, out, len, err);
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int fs_write_file_at(int dirfd, const char *name, const char *data, size_t len, berth_error **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	int ret;
+
+	if (fd < 0)
+		return berth_error_set(err, errno, "open \"%s\"", name);
+	ret = write_all(fd, data, len);
+	if (ret < 0)
+		return berth_error_set(err, -ret, "write \"%s\" to \"%s\"", data, name);
+	return 0;
+}
+
+int fs_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int ret;
+
+	if (asprintf(&tmp, ".%s.tmp%d", name, (int)getpid()) < 0)
+		return berth_error_set(err, ENOMEM, "write \"%s\"", name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return berth_error_set(err, errno, "create \"%s\"", tmp);
+	ret = write_all(fd, data, len);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	if (ret == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return berth_error_set(err, -ret, "write \"%s\"", name);
+	}
+	return 0;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, berth_error **err)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	char *p;
+
+	if (copy == NULL)
+		return berth_error_set(err, ENOMEM, "mkdir \"%s\"", path);
+	for (p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return berth_error_set(err, errno, "mkdir \"%s\"", copy);
+		*p = '/';
+	}
+	if (mkdir(copy, mode) < 0 && errno != EEXIST)
+		return berth_error_set(err, errno, "mkdir \"%s\"", copy);
+	return 0;
+}
+
+static int openat2_in_root(int rootfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = flags,
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	return syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* Component walk for kernels without openat2: every intermediate component
+ * is opened with O_NOFOLLOW; a symlink is resolved by hand against ROOTFD. */
+static int walk_in_root(int rootfd, const char *path, int flags, mode_t mode, int depth)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_close_ int cur = -EBADF;
+	char *save = NULL, *comp, *next;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	if (depth > 40)
+		return -ELOOP;
+	cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return -errno;
+	comp = strtok_r(copy, "/", &save);
+	while (comp != NULL) {
+		int fd;
+		bool last;
+		next = strtok_r(NULL, "/", &save);
+		last = next == NULL;
+		if (strcmp(comp, ".") == 0) {
+			comp = next;
+			continue;
+		}
+		if (strcmp(comp, "..") == 0) {
+			/* ".." never climbs above the root: compare with rootfd */
+			struct stat st_cur, st_root;
+			if (fstat(cur, &st_cur) == 0 && fstat(rootfd, &st_root) == 0 &&
+			    st_cur.st_dev == st_root.st_dev && st_cur.st_ino == st_root.st_ino)
+				fd = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			else
+				fd = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		} else if (last) {
+			fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+			if (fd < 0 && errno == ELOOP && !(flags & O_NOFOLLOW)) {
+				char target[4096];
+				ssize_t n = readlinkat(cur, comp, target, sizeof(target) - 1);
+				if (n < 0)
+					return -errno;
+				target[n] = '\0';
+				if (target[0] == '/')
+					return walk_in_root(rootfd, target, flags, mode, depth + 1);
+				/* relative link: resolve from the current directory */
+				return walk_in_root(cur, target, flags, mode, depth + 1);
+			}
+		} else {
+			fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+				char target[4096];
+				_cleanup_free_ char *rest = NULL;
+				ssize_t n = readlinkat(cur, comp, target, sizeof(target) - 1);
+				if (n < 0)
+					return -ENOTDIR;
+				target[n] = '\0';
+				if (asprintf(&rest, "%s/%s%s%s", target, next, save && *save ? "/" : "",
+					     save ? save : "") < 0)
+					return -ENOMEM;
+				return walk_in_root(target[0] == '/' ? rootfd : cur, rest, flags, mode, depth + 1);
+			}
+		}
+		if (fd < 0)
+			return -errno;
+		close(cur);
+		cur = fd;
+		comp = next;
+	}
+	if (!(flags & O_PATH) && !(flags & O_DIRECTORY))
+		return openat(cur, ".", flags | O_CLOEXEC) < 0 ? -errno : -EISDIR;
+	return move_fd(cur);
+}
+
+int fs_open_in_root(int rootfd, const char *path, int flags, mode_t mode, bool follow_last, berth_error **err)
+{
+	static int have_openat2 = -1;
+	int fd;
+
+	flags |= O_CLOEXEC;
+	if (!follow_last)
+		flags |= O_NOFOLLOW;
+	if (have_openat2 != 0) {
+		fd = openat2_in_root(rootfd, path, flags, mode);
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOSYS)
+			return berth_error_set(err, errno, "open \"%s\" inside the rootfs", path);
+		have_openat2 = 0;
+	}
+	fd = walk_in_root(rootfd, path, flags, mode, 0);
+	if (fd < 0)
+		return berth_error_set(err, -fd, "open \"%s\" inside the rootfs", path);
+	return fd;
+}
+
+int fs_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, berth_error **err)
+{
+	_cleanup_free_ char *partial = calloc(1, strlen(path) + 2);
+	const char *p = path;
+
+	if (partial == NULL)
+		return berth_error_set(err, ENOMEM, "mkdir \"%s\"", path);
+	/* Each prefix is resolved inside the root, so a symlinked component
+	 * is followed only within the rootfs; mkdirat acts on that fd. */
+	for (;;) {
+		_cleanup_close_ int parentfd = -EBADF;
+		const char *end;
+		size_t used = strlen(partial);
+
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		end = strchrnul(p, '/');
+		parentfd = fs_open_in_root(rootfd, used ? partial : "/", O_PATH | O_DIRECTORY, 0, true, err);
+		if (parentfd < 0)
+			return berth_error_wrap(err, "mkdir \"%s\"", path);
+		partial[used] = '/';
+		memcpy(partial + used + 1, p, end - p);
+		partial[used + 1 + (end - p)] = '\0';
+		if (strncmp(p, "..", end - p) != 0 && strncmp(p, ".", end - p) != 0) {
+			char name[NAME_MAX + 1];
+			if ((size_t)(end - p) > NAME_MAX)
+				return berth_error_set(err, ENAMETOOLONG, "mkdir \"%s\"", path);
+			memcpy(name, p, end - p);
+			name[end - p] = '\0';
+			if (mkdirat(parentfd, name, mode) < 0 && errno != EEXIST)
+				return berth_error_set(err, errno, "mkdir \"%s\" inside the rootfs", partial);
+		}
+		p = end;
+	}
+	return fs_open_in_root(rootfd, partial[0] ? partial : "/", O_PATH | O_DIRECTORY, 0, true, err);
+}
+
+int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	_cleanup_close_ int parentfd = -EBADF;
+	const char *base;
+	char *slash;
+	struct stat st;
+	int fd;
+
+	if (parent == NULL)
+		return berth_error_set(err, ENOMEM, "mount target \"%s\"", path);
+	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent)
+		*slash = '\0';
+	slash = strrchr(parent, '/');
+	if (slash == NULL) {
+		base = parent;
+		parentfd = fs_mkdir_p_in_root(rootfd, ".", 0755, err);
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		parentfd = fs_mkdir_p_in_root(rootfd, parent[0] ? parent : "/", 0755, err);
+	}
+	if (parentfd < 0)
+		return berth_error_wrap(err, "mount target \"%s\"", path);
+	if (*base == '\0')
+		return fcntl(parentfd, F_DUPFD_CLOEXEC, 3);
+	if (is_dir) {
+		if (mkdirat(parentfd, base, 0755) < 0 && errno != EEXIST)
+			return berth_error_set(err, errno, "mkdir mount target \"%s\"", path);
+	} else {
+		int f = openat(parentfd, base, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (f >= 0)
+			close(f);
+		else if (errno != EEXIST)
+			return berth_error_set(err, errno, "create mount target \"%s\"", path);
+	}
+	fd = openat(parentfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_set(err, errno, "open mount target \"%s\"", path);
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return berth_error_set(err, e, "stat mount target \"%s\"", path);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		close(fd);
+		return berth_error_set(err, ELOOP, "mount target \"%s\" is a symlink", path);
+	}
+	return fd;
+}
+
+const char *fs_proc_fd_path(int fd, char *buf)
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+static int remove_tree_at(int parentfd, const char *name, dev_t dev)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	struct stat st;
+	int fd;
+
+	if (fstatat(parentfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(parentfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	if (st.st_dev != dev)
+		return -EBUSY;
+	fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int ret;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		ret = remove_tree_at(dirfd(d), de->d_name, dev);
+		if (ret < 0)
+			return ret;
+	}
+	if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int fs_remove_tree(const char *path, berth_error **err)
+{
+	struct stat st;
+	int ret;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : berth_error_set(err, errno, "remove \"%s\"", path);
+	ret = remove_tree_at(AT_FDCWD, path, st.st_dev);
+	if (ret < 0)
+		return berth_error_set(err, -ret, "remove \"%s\"", path);
+	return 0;
+}
+
+char *fs_path_join(const char *a, const char *b)
+{
+	char *out = NULL;
+	size_t la = strlen(a);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	if (asprintf(&out, "%.*s%s%s", (int)la, a, (la == 1 && a[0] == '/') ? "" : "/", b) < 0)
+		return NULL;
+	return out;
+}

@@ -1,0 +1,52 @@
+/* File-system helpers.
+ *
+ * Paths inside a container's rootfs are attacker controlled: every helper
+ * named *_in_root resolves its path as if ROOTFD were "/" (openat2 with
+ * RESOLVE_IN_ROOT, or a component walk with O_NOFOLLOW where openat2 is
+ * missing), so ".." and absolute symlinks never escape the rootfs. */
+#ifndef BERTH_UTIL_FS_H
+#define BERTH_UTIL_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+/* Reads a whole file into a NUL-terminated heap buffer. */
+int fs_read_file(const char *path, char **out, size_t *len, berth_error **err);
+int fs_read_file_at(int dirfd, const char *name, char **out, size_t *len, berth_error **err);
+
+/* Writes DATA to an existing file (cgroup knobs, /proc files): no create. */
+int fs_write_file_at(int dirfd, const char *name, const char *data, size_t len, berth_error **err);
+
+/* Replaces DIRFD/NAME atomically: temp file, fsync, rename. */
+int fs_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err);
+
+/* mkdir -p on the host (trusted paths only). */
+int fs_mkdir_p(const char *path, mode_t mode, berth_error **err);
+
+/* Opens PATH resolved inside ROOTFD without following magic links. With
+ * FOLLOW_LAST false, a symlink as the last component is not followed
+ * (O_NOFOLLOW; with O_PATH the link itself is opened). */
+int fs_open_in_root(int rootfd, const char *path, int flags, mode_t mode, bool follow_last, berth_error **err);
+
+/* Creates the directory PATH and its parents inside ROOTFD, refusing to walk
+ * through symlinks that leave it, and returns an O_PATH fd of it. */
+int fs_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, berth_error **err);
+
+/* Makes sure PATH exists inside ROOTFD as a directory (IS_DIR) or a regular
+ * file, creating parents, and returns an O_PATH|O_NOFOLLOW fd of it. An
+ * existing symlink as the last component is refused (CVE-2021-30465 class). */
+int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err);
+
+/* "/proc/self/fd/N" for mounting onto an fd. BUF must hold 32 bytes. */
+const char *fs_proc_fd_path(int fd, char *buf);
+
+/* Removes a directory tree (trusted host paths only, does not cross mounts). */
+int fs_remove_tree(const char *path, berth_error **err);
+
+/* Path join helper: returns heap "A/B" with exactly one slash between. */
+char *fs_path_join(const char *a, const char *b);
+
+#endif
