@@ -5,6 +5,8 @@
 #define BERTH_RUNTIME_CONTAINER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -41,5 +43,16 @@ int container_delete(const runtime_globals *g, const char *id, bool force, berth
 int container_state_json(const runtime_globals *g, const char *id, json_t **out, berth_error **err);
 /* Array of {ociVersion,id,pid,status,bundle,rootfs,created,owner,annotations}. */
 int container_list_json(const runtime_globals *g, json_t **out, berth_error **err);
+
+/* Every pid in the container's cgroup, sorted. */
+int container_pids(const runtime_globals *g, const char *id, pid_t **pids, size_t *n, berth_error **err);
+/* Freezes (pause) or thaws (resume) every process of the container. */
+int container_pause(const runtime_globals *g, const char *id, berth_error **err);
+int container_resume(const runtime_globals *g, const char *id, berth_error **err);
+/* Applies new resource limits to a created, running or paused container. */
+struct spec_resources;
+int container_update(const runtime_globals *g, const char *id, const struct spec_resources *r, berth_error **err);
+/* {"type":"stats","id":ID,"data":{...}} as `runc events --stats` prints. */
+int container_stats_json(const runtime_globals *g, const char *id, json_t **out, berth_error **err);
 
 #endif

@@ -222,8 +222,8 @@ int container_delete(const runtime_globals *g, const char *id, bool force, berth
 	status = state_current_status(dirfd, st);
 	if (status != STATUS_STOPPED) {
 		if (!force)
-			return berth_error_set(err, EBUSY, "delete %s: container is %s; stop it first or use --force",
-					       id, state_status_name(status));
+			return berth_error_set(err, 0, "delete %s: container is %s; stop it first or use --force", id,
+					       state_status_name(status));
 		if (st->pid > 0 && state_init_alive(st)) {
 			signal_init(st, SIGKILL, NULL);
 			if (status == STATUS_PAUSED && st->cgroup) {

@@ -21,6 +21,12 @@ int cmd_kill(const runtime_globals *g, int argc, char **argv, berth_error **err)
 int cmd_delete(const runtime_globals *g, int argc, char **argv, berth_error **err);
 int cmd_list(const runtime_globals *g, int argc, char **argv, berth_error **err);
 int cmd_spec(const runtime_globals *g, int argc, char **argv, berth_error **err);
+int cmd_exec(const runtime_globals *g, int argc, char **argv, berth_error **err);
+int cmd_ps(const runtime_globals *g, int argc, char **argv, berth_error **err);
+int cmd_pause(const runtime_globals *g, int argc, char **argv, berth_error **err);
+int cmd_resume(const runtime_globals *g, int argc, char **argv, berth_error **err);
+int cmd_update(const runtime_globals *g, int argc, char **argv, berth_error **err);
+int cmd_events(const runtime_globals *g, int argc, char **argv, berth_error **err);
 int cmd_features(const runtime_globals *g, int argc, char **argv, berth_error **err);
 
 /* Shared by the commands: parse, print help on --help, check the number of

@@ -55,6 +55,7 @@ int options_parse(const char *command, const option_spec *specs, int argc, char 
 		}
 		values[idx].set = true;
 		if (specs[idx].takes_value) {
+			const char **grown;
 			if (eq)
 				values[idx].value = eq + 1;
 			else if (i + 1 < argc)
@@ -64,6 +65,14 @@ int options_parse(const char *command, const option_spec *specs, int argc, char 
 				return berth_error_set(err, EINVAL, "%s: flag \"--%s\" needs a value", command,
 						       specs[idx].name);
 			}
+			grown = realloc(values[idx].all, (values[idx].count + 2) * sizeof(char *));
+			if (grown == NULL) {
+				free(positional);
+				return berth_error_set(err, ENOMEM, "parse flags");
+			}
+			grown[values[idx].count++] = values[idx].value;
+			grown[values[idx].count] = NULL;
+			values[idx].all = grown;
 		} else {
 			values[idx].value = eq ? eq + 1 : "true";
 			if (strcmp(values[idx].value, "true") != 0 && strcmp(values[idx].value, "false") != 0) {
@@ -93,5 +102,13 @@ void options_print_help(const option_spec *specs)
 		else
 			snprintf(left, sizeof(left), "--%s%s", specs[i].name, specs[i].takes_value ? " VALUE" : "");
 		printf("   %-32s %s\n", left, specs[i].help);
+	}
+}
+
+void options_free_values(option_value *values, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(values[i].all);
+		values[i].all = NULL;
 	}
 }

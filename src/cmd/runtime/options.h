@@ -18,7 +18,9 @@ typedef struct option_spec {
 
 typedef struct option_value {
 	bool set;
-	const char *value; /* for takes_value options; "true"/"false" for booleans */
+	const char *value; /* for takes_value options (the last one given); "true"/"false" for booleans */
+	const char **all;  /* every value given, in order (NULL-terminated; --env, --cap) */
+	int count;
 } option_value;
 
 /* Parses ARGV[0..ARGC) against SPECS (terminated by a {NULL} entry).
@@ -30,6 +32,8 @@ int options_parse(const char *command, const option_spec *specs, int argc, char 
 		  option_value *values, char ***pos, int *npos, berth_error **err);
 
 bool option_bool(const option_value *v);
+/* Frees the ALL arrays of N values. */
+void options_free_values(option_value *values, int n);
 /* Prints "  --name, -n VALUE   help" lines. */
 void options_print_help(const option_spec *specs);
 

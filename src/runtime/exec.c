@@ -1,0 +1,355 @@
+#include "runtime/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/cgroup.h"
+#include "runtime/namespaces.h"
+#include "runtime/process.h"
+#include "runtime/seccomp.h"
+#include "runtime/state.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+/* Order of joining: the user namespace first (the others belong to it),
+ * the mount namespace last (it changes our root). */
+static const enum spec_ns_type join_order[] = { NS_USER, NS_IPC,    NS_UTS,  NS_NETWORK,
+						NS_PID,	 NS_CGROUP, NS_TIME, NS_MOUNT };
+
+int exec_default_process(const runtime_globals *g, const char *id, spec_process **out, berth_error **err)
+{
+	_cleanup_close_ int dirfd = -EBADF;
+	_cleanup_state_ container_state *st = NULL;
+	_cleanup_free_ char *text = NULL;
+	json_t *root, *proc;
+	json_error_t jerr;
+	int ret;
+
+	if (spec_validate_container_id(id, err) < 0)
+		return -1;
+	dirfd = state_dir_open(g->root, id, err);
+	if (dirfd < 0 || state_read(dirfd, &st, err) < 0)
+		return -1;
+	if (st->config_path == NULL || fs_read_file(st->config_path, &text, NULL, err) < 0)
+		return berth_error_wrap(err, "read the container's config");
+	root = json_loads(text, 0, &jerr);
+	proc = root ? json_object_get(root, "process") : NULL;
+	if (proc == NULL) {
+		json_decref(root);
+		return berth_error_set(err, EINVAL, "the container's config has no process");
+	}
+	{
+		_cleanup_free_ char *ptext = json_dumps(proc, JSON_COMPACT);
+		ret = spec_parse_process(ptext, out, err);
+	}
+	json_decref(root);
+	return ret;
+}
+
+typedef struct exec_plan {
+	const exec_options *opts;
+	spec *config; /* the container's config: namespaces, seccomp, personality */
+	int ns_fds[NS_TYPES];
+	seccomp_filter filter;
+	bool has_filter;
+	bool in_userns;
+	int sync_fd;
+	int cgroup_fd;
+} exec_plan;
+
+_Noreturn static void exec_fail(int sock, berth_error **err)
+{
+	sync_send(sock, SYNC_ERROR, 0, (*err && (*err)->msg) ? (*err)->msg : "exec failed", -1, NULL);
+	_exit(1);
+}
+
+/* The process itself, after the namespaces are joined. */
+_Noreturn static void exec_final(const exec_plan *plan)
+{
+	_cleanup_error_ berth_error *err = NULL;
+	const spec_process *p = plan->opts->process;
+	_cleanup_free_ char *exe = NULL;
+	int listener = -1;
+	bool nnp = p->no_new_privileges;
+
+	if (plan->in_userns && setresgid(0, 0, 0) == 0)
+		setresuid(0, 0, 0);
+	if (p->terminal) {
+		_cleanup_close_ int ptmx = open("/dev/ptmx", O_PATH | O_CLOEXEC);
+		int master, peer;
+		if (ptmx < 0 ||
+		    terminal_open_pty(ptmx, p->console_height, p->console_width, &master, &peer, &err) < 0) {
+			if (err == NULL)
+				berth_error_set(&err, errno, "terminal: open /dev/ptmx in the container");
+			exec_fail(plan->sync_fd, &err);
+		}
+		if (sync_send(plan->sync_fd, SYNC_CONSOLE, 0, NULL, master, &err) < 0)
+			exec_fail(plan->sync_fd, &err);
+		close(master);
+		if (terminal_make_controlling(peer, &err) < 0)
+			exec_fail(plan->sync_fd, &err);
+		close(peer);
+	} else if (plan->opts->detach) {
+		setsid();
+	}
+	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &plan->config->personality, &err) < 0)
+		exec_fail(plan->sync_fd, &err);
+	if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		berth_error_set(&err, errno, "process.noNewPrivileges");
+		exec_fail(plan->sync_fd, &err);
+	}
+	if (process_enter_cwd(p, &err) < 0)
+		exec_fail(plan->sync_fd, &err);
+	if (plan->has_filter && !nnp && seccomp_filter_load(&plan->filter, &listener, &err) < 0)
+		exec_fail(plan->sync_fd, &err);
+	if (process_set_identity(p, plan->in_userns, &err) < 0)
+		exec_fail(plan->sync_fd, &err);
+	if (plan->has_filter && nnp && seccomp_filter_load(&plan->filter, &listener, &err) < 0)
+		exec_fail(plan->sync_fd, &err);
+	if (listener >= 0)
+		close(listener);
+	process_prepare_fds(plan->opts->preserve_fds, NULL);
+	/* the sync socket closes on exec: the runtime reads that as success */
+	execve(exe, p->args, p->env);
+	berth_error_set(&err, errno, "exec \"%s\"", exe);
+	exec_fail(plan->sync_fd, &err);
+}
+
+/* The intermediate: joins the cgroup and namespaces, then forks the process
+ * (a joined pid namespace applies to children only). */
+_Noreturn static void exec_intermediate(exec_plan *plan)
+{
+	_cleanup_error_ berth_error *err = NULL;
+	pid_t pid;
+
+	for (size_t i = 0; i < sizeof(join_order) / sizeof(join_order[0]); i++) {
+		enum spec_ns_type t = join_order[i];
+		if (plan->ns_fds[t] < 0)
+			continue;
+		if (setns(plan->ns_fds[t], spec_ns_clone_flag(t)) < 0) {
+			berth_error_set(&err, errno, "join the container's %s namespace", spec_ns_name(t));
+			exec_fail(plan->sync_fd, &err);
+		}
+		close(plan->ns_fds[t]);
+		plan->ns_fds[t] = -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		berth_error_set(&err, errno, "fork the exec process");
+		exec_fail(plan->sync_fd, &err);
+	}
+	if (pid == 0)
+		exec_final(plan);
+	sync_send(plan->sync_fd, SYNC_GRANDCHILD_PID, pid, NULL, -1, NULL);
+	_exit(0);
+}
+
+static bool same_namespace(pid_t pid, const char *name)
+{
+	char a[64], b[64];
+	struct stat sa, sb;
+	snprintf(a, sizeof(a), "/proc/%d/ns/%s", (int)pid, name);
+	snprintf(b, sizeof(b), "/proc/self/ns/%s", name);
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+static int open_container_namespaces(const container_state *st, exec_plan *plan, berth_error **err)
+{
+	static const char *const proc_names[NS_TYPES] = {
+		[NS_PID] = "pid", [NS_NETWORK] = "net", [NS_MOUNT] = "mnt",	[NS_IPC] = "ipc",
+		[NS_UTS] = "uts", [NS_USER] = "user",	[NS_CGROUP] = "cgroup", [NS_TIME] = "time",
+	};
+	for (int t = 0; t < NS_TYPES; t++) {
+		char path[64];
+		plan->ns_fds[t] = -1;
+		if (same_namespace(st->pid, proc_names[t]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)st->pid, proc_names[t]);
+		plan->ns_fds[t] = open(path, O_RDONLY | O_CLOEXEC);
+		if (plan->ns_fds[t] < 0) {
+			if (errno == ENOENT)
+				continue; /* kernel without this namespace type */
+			return berth_error_set(err, errno, "open \"%s\"", path);
+		}
+	}
+	plan->in_userns = plan->ns_fds[NS_USER] >= 0;
+	return 0;
+}
+
+static int wait_exec_process(pid_t pid, int master, int *exit_code, berth_error **err)
+{
+	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, pid, 0);
+	int status;
+
+	if (master >= 0 && pidfd >= 0)
+		terminal_proxy(master, pidfd, err);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return berth_error_set(err, errno, "wait for the exec process");
+	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return 0;
+}
+
+int container_exec(const runtime_globals *g, const exec_options *opts, int *exit_code, berth_error **err)
+{
+	_cleanup_close_ int dirfd = -EBADF;
+	_cleanup_close_ int console_sock = -EBADF;
+	_cleanup_state_ container_state *st = NULL;
+	_cleanup_cgroup_manager_ cgroup_manager *cg = NULL;
+	_cleanup_free_ char *cache_dir = NULL;
+	_cleanup_spec_ spec *config = NULL;
+	exec_plan plan = { .opts = opts, .sync_fd = -1, .cgroup_fd = -1 };
+	enum container_status status;
+	int sv[2] = { -1, -1 }, master = -1;
+	pid_t inter, pid = 0;
+
+	*exit_code = 0;
+	for (int t = 0; t < NS_TYPES; t++)
+		plan.ns_fds[t] = -1;
+	if (spec_validate_container_id(opts->id, err) < 0)
+		return berth_error_wrap(err, "exec");
+	dirfd = state_dir_open(g->root, opts->id, err);
+	if (dirfd < 0 || state_read(dirfd, &st, err) < 0)
+		return berth_error_wrap(err, "exec %s", opts->id);
+	status = state_current_status(dirfd, st);
+	if (status != STATUS_RUNNING && status != STATUS_CREATED && !(status == STATUS_PAUSED && opts->ignore_paused))
+		return berth_error_set(err, EINVAL, "exec %s: cannot exec in a %s container", opts->id,
+				       state_status_name(status));
+	if (opts->process->terminal && opts->console_socket == NULL && opts->detach)
+		return berth_error_set(err, EINVAL, "exec %s: a terminal with --detach needs --console-socket",
+				       opts->id);
+	if (st->config_path && spec_load(st->config_path, &config, err) < 0)
+		return berth_error_wrap(err, "exec %s", opts->id);
+	plan.config = config;
+	cache_dir = fs_path_join(g->root, ".seccomp-cache");
+	if (config->seccomp.present) {
+		if (seccomp_filter_prepare(&config->seccomp, cache_dir, &plan.filter, err) < 0)
+			return berth_error_wrap(err, "exec %s: linux.seccomp", opts->id);
+		plan.has_filter = true;
+	}
+	if (open_container_namespaces(st, &plan, err) < 0)
+		goto fail;
+	if (st->cgroup && cgroup_manager_from_json(st->cgroup, &cg, err) < 0)
+		goto fail;
+	if (opts->console_socket) {
+		console_sock = terminal_connect_console_socket(opts->console_socket, err);
+		if (console_sock < 0)
+			goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		berth_error_set(err, errno, "socketpair");
+		goto fail;
+	}
+	/* reap the process ourselves once the intermediate exits */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	inter = fork();
+	if (inter < 0) {
+		berth_error_set(err, errno, "fork");
+		goto fail;
+	}
+	if (inter == 0) {
+		close(sv[0]);
+		plan.sync_fd = sv[1];
+		if (cg != NULL && cgroup_manager_enter(cg, getpid(), &*err) < 0)
+			exec_fail(sv[1], err);
+		exec_intermediate(&plan);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	for (;;) {
+		_cleanup_free_ char *payload = NULL;
+		sync_msg msg;
+		int fd = -1;
+		if (sync_recv(sv[0], &msg, &payload, &fd, err) < 0) {
+			if (pid > 0) {
+				/* closed on exec: the process is running */
+				berth_error_free(err);
+				break;
+			}
+			goto fail_child;
+		}
+		if (msg.type == SYNC_ERROR) {
+			berth_error_set(err, 0, "%s", payload ? payload : "exec failed");
+			goto fail_child;
+		}
+		if (msg.type == SYNC_GRANDCHILD_PID)
+			pid = msg.value;
+		else if (msg.type == SYNC_CONSOLE) {
+			if (console_sock >= 0) {
+				int ret = sync_send_fd(console_sock, fd, "console", err);
+				close(fd);
+				if (ret < 0)
+					goto fail_child;
+			} else {
+				master = fd;
+			}
+		}
+	}
+	while (waitpid(inter, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(sv[0]);
+	sv[0] = -1;
+	if (opts->pid_file) {
+		char buf[32];
+		int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
+		_cleanup_free_ char *copy = strdup(opts->pid_file);
+		char *slash = copy ? strrchr(copy, '/') : NULL;
+		_cleanup_close_ int pdir = -EBADF;
+		if (slash) {
+			*slash = '\0';
+			pdir = open(copy[0] ? copy : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		} else {
+			pdir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		}
+		if (pdir < 0 || fs_write_file_atomic(pdir, slash ? slash + 1 : copy, buf, len, 0644, err) < 0) {
+			if (*err == NULL)
+				berth_error_set(err, errno, "pid file \"%s\"", opts->pid_file);
+			kill(pid, SIGKILL);
+			goto fail;
+		}
+	}
+	namespaces_close_fds(plan.ns_fds);
+	seccomp_filter_clear(&plan.filter);
+	if (opts->detach)
+		return 0;
+	return wait_exec_process(pid, master, exit_code, err) < 0 ? berth_error_wrap(err, "exec %s", opts->id) : 0;
+
+fail_child:
+	if (pid > 0)
+		kill(pid, SIGKILL);
+	kill(inter, SIGKILL);
+	while (waitpid(inter, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (master >= 0)
+		close(master);
+	namespaces_close_fds(plan.ns_fds);
+	seccomp_filter_clear(&plan.filter);
+	return berth_error_wrap(err, "exec %s", opts->id);
+}
