@@ -50,7 +50,7 @@ char *json_read_index_path(const char *parent, size_t index)
 static int type_error(const char *path, const char *key, const char *expected, const json_t *got, berth_error **err)
 {
 	_cleanup_free_ char *full = json_read_child_path(path, key);
-	return berth_error_set(err, EINVAL, "%s: expected %s, got %s", full ? full : key, expected,
+	return berth_error_set(err, 0, "%s: expected %s, got %s", full ? full : key, expected,
 			       json_read_type_name(got));
 }
 
@@ -133,8 +133,8 @@ int json_read_ranged(json_t *obj, const char *key, const char *path, int64_t min
 	i = json_integer_value(v);
 	if (i < min || i > max) {
 		_cleanup_free_ char *full = json_read_child_path(path, key);
-		return berth_error_set(err, ERANGE, "%s: %lld is out of range [%lld, %lld]", full ? full : key,
-				       (long long)i, (long long)min, (long long)max);
+		return berth_error_set(err, 0, "%s: %lld is out of range [%lld, %lld]", full ? full : key, (long long)i,
+				       (long long)min, (long long)max);
 	}
 	*out = i;
 	if (present)
@@ -155,10 +155,11 @@ int json_read_uint64(json_t *obj, const char *key, const char *path, uint64_t *o
 		json_int_t i = json_integer_value(v);
 		if (i < 0) {
 			_cleanup_free_ char *full = json_read_child_path(path, key);
-			return berth_error_set(err, ERANGE, "%s: %lld must not be negative", full ? full : key,
+			return berth_error_set(err, 0, "%s: %lld must not be negative", full ? full : key,
 					       (long long)i);
 		}
-		*out = (uint64_t)i;
+		/* INT64_MAX stands for a clamped 2^64-1 (see spec_parse) */
+		*out = i == INT64_MAX ? UINT64_MAX : (uint64_t)i;
 	} else if (json_is_real(v) && json_real_value(v) >= 9.2e18 && json_real_value(v) <= 1.85e19) {
 		double d = json_real_value(v);
 		*out = d >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)d;
@@ -185,7 +186,7 @@ int json_read_string_array(json_t *obj, const char *key, const char *path, char 
 	json_array_foreach(arr, i, item) {
 		if (!json_is_string(item)) {
 			_cleanup_free_ char *full = json_read_child_path(path, key);
-			return berth_error_set(err, EINVAL, "%s[%zu]: expected a string, got %s", full ? full : key, i,
+			return berth_error_set(err, 0, "%s[%zu]: expected a string, got %s", full ? full : key, i,
 					       json_read_type_name(item));
 		}
 		list[i] = strdup(json_string_value(item));
@@ -222,7 +223,7 @@ int json_read_string_map(json_t *obj, const char *key, const char *path, char **
 	json_object_foreach(map, k, v) {
 		if (!json_is_string(v)) {
 			_cleanup_free_ char *full = json_read_child_path(path, key);
-			return berth_error_set(err, EINVAL, "%s.%s: expected a string, got %s", full ? full : key, k,
+			return berth_error_set(err, 0, "%s.%s: expected a string, got %s", full ? full : key, k,
 					       json_read_type_name(v));
 		}
 		ks[i] = strdup(k);
@@ -235,4 +236,56 @@ int json_read_string_map(json_t *obj, const char *key, const char *path, char **
 	*values = move_ptr(vs);
 	*n = i;
 	return 0;
+}
+
+/* jansson stores integers as int64; configs write RLIM_INFINITY and other
+ * unsigned values up to 2^64-1. Such literals are clamped to INT64_MAX
+ * (outside strings), which the unsigned readers take as "unlimited". */
+static char *clamp_big_integers(const char *text)
+{
+	static const char max[] = "9223372036854775807";
+	size_t len = strlen(text);
+	char *out = malloc(len + 1), *o = out;
+	bool in_string = false;
+
+	if (out == NULL)
+		return NULL;
+	for (const char *p = text; *p;) {
+		if (in_string) {
+			if (*p == '\\' && p[1]) {
+				*o++ = *p++;
+			} else if (*p == '"') {
+				in_string = false;
+			}
+			*o++ = *p++;
+			continue;
+		}
+		if (*p == '"') {
+			in_string = true;
+			*o++ = *p++;
+			continue;
+		}
+		if (*p >= '0' && *p <= '9' && (p == text || p[-1] != '-')) {
+			size_t n = strspn(p, "0123456789");
+			bool integer = p[n] != '.' && p[n] != 'e' && p[n] != 'E';
+			if (integer && (n > 19 || (n == 19 && strncmp(p, max, 19) > 0))) {
+				memcpy(o, max, 19);
+				o += 19;
+			} else {
+				memcpy(o, p, n);
+				o += n;
+			}
+			p += n;
+			continue;
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	return out;
+}
+
+json_t *json_read_loads(const char *text, size_t flags, json_error_t *jerr)
+{
+	_cleanup_free_ char *clamped = clamp_big_integers(text);
+	return json_loads(clamped ? clamped : text, flags, jerr);
 }

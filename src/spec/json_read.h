@@ -14,6 +14,10 @@
 
 #include "util/error.h"
 
+/* json_loads() that accepts unsigned 64-bit integer literals (clamped to
+ * INT64_MAX, which json_read_uint64 reads back as UINT64_MAX). */
+json_t *json_read_loads(const char *text, size_t flags, json_error_t *jerr);
+
 const char *json_read_type_name(const json_t *v);
 /* Heap "PARENT.KEY" or "PARENT[I]". */
 char *json_read_child_path(const char *parent, const char *key);

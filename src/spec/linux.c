@@ -24,23 +24,23 @@ static int parse_namespaces(json_t *linux_obj, spec *s, berth_error **err)
 		int t, found = -1;
 
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", npath);
+			return berth_error_set(err, 0, "%s: expected an object", npath);
 		if (json_read_string(item, "type", npath, &type, err) < 0 ||
 		    json_read_string(item, "path", npath, &path, err) < 0)
 			return -1;
 		if (type == NULL)
-			return berth_error_set(err, EINVAL, "%s.type: required", npath);
+			return berth_error_set(err, 0, "%s.type: required", npath);
 		for (t = 0; t < NS_TYPES; t++)
 			if (strcmp(type, spec_ns_name(t)) == 0)
 				found = t;
 		if (found < 0)
-			return berth_error_set(err, EINVAL, "%s.type: unknown namespace type \"%s\"", npath, type);
+			return berth_error_set(err, 0, "%s.type: unknown namespace type \"%s\"", npath, type);
 		if (s->namespaces[found].requested)
-			return berth_error_set(err, EINVAL, "%s.type: duplicate namespace \"%s\"", npath, type);
+			return berth_error_set(err, 0, "%s.type: duplicate namespace \"%s\"", npath, type);
 		if (path != NULL && path[0] == '\0')
 			path = (free(path), NULL);
 		if (path != NULL && path[0] != '/')
-			return berth_error_set(err, EINVAL, "%s.path: \"%s\" is not an absolute path", npath, path);
+			return berth_error_set(err, 0, "%s.path: \"%s\" is not an absolute path", npath, path);
 		s->namespaces[found].requested = true;
 		s->namespaces[found].path = move_ptr(path);
 	}
@@ -66,13 +66,13 @@ static int parse_id_mappings(json_t *linux_obj, const char *key, spec_id_mapping
 		bool pc, ph, ps;
 
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+			return berth_error_set(err, 0, "%s: expected an object", ipath);
 		if (json_read_ranged(item, "containerID", ipath, 0, UINT32_MAX, &c, &pc, err) < 0 ||
 		    json_read_ranged(item, "hostID", ipath, 0, UINT32_MAX, &h, &ph, err) < 0 ||
 		    json_read_ranged(item, "size", ipath, 1, UINT32_MAX, &sz, &ps, err) < 0)
 			return -1;
 		if (!pc || !ph || !ps)
-			return berth_error_set(err, EINVAL, "%s: containerID, hostID and size are required", ipath);
+			return berth_error_set(err, 0, "%s: containerID, hostID and size are required", ipath);
 		(*out)[i] = (spec_id_mapping){ .container_id = c, .host_id = h, .size = sz };
 	}
 	*n = json_array_size(arr);
@@ -100,20 +100,19 @@ static int parse_devices(json_t *linux_obj, spec *s, berth_error **err)
 
 		s->n_devices = i + 1;
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", dpath);
+			return berth_error_set(err, 0, "%s: expected an object", dpath);
 		if (json_read_string(item, "type", dpath, &type, err) < 0 ||
 		    json_read_string(item, "path", dpath, &d->path, err) < 0 ||
 		    json_read_int64(item, "major", dpath, &d->major, &has_major, err) < 0 ||
 		    json_read_int64(item, "minor", dpath, &d->minor, &has_minor, err) < 0)
 			return -1;
 		if (type == NULL || strlen(type) != 1 || strchr("cbup", type[0]) == NULL)
-			return berth_error_set(err, EINVAL, "%s.type: expected one of \"c\", \"b\", \"u\", \"p\"",
-					       dpath);
+			return berth_error_set(err, 0, "%s.type: expected one of \"c\", \"b\", \"u\", \"p\"", dpath);
 		d->type = type[0];
 		if (d->path == NULL || d->path[0] != '/')
-			return berth_error_set(err, EINVAL, "%s.path: an absolute path is required", dpath);
+			return berth_error_set(err, 0, "%s.path: an absolute path is required", dpath);
 		if (d->type != 'p' && (!has_major || !has_minor))
-			return berth_error_set(err, EINVAL, "%s: major and minor are required for type \"%c\"", dpath,
+			return berth_error_set(err, 0, "%s: major and minor are required for type \"%c\"", dpath,
 					       d->type);
 		if (json_read_ranged(item, "fileMode", dpath, 0, 07777, &v, &d->has_file_mode, err) < 0)
 			return -1;
@@ -197,7 +196,7 @@ static int parse_rootfs_propagation(json_t *linux_obj, spec *s, berth_error **er
 			s->rootfs_propagation = modes[i].flags;
 			return 0;
 		}
-	return berth_error_set(err, EINVAL, "linux.rootfsPropagation: unknown propagation \"%s\"", mode);
+	return berth_error_set(err, 0, "linux.rootfsPropagation: unknown propagation \"%s\"", mode);
 }
 
 static int parse_personality(json_t *linux_obj, spec *s, berth_error **err)
@@ -212,13 +211,13 @@ static int parse_personality(json_t *linux_obj, spec *s, berth_error **err)
 	if (json_read_string(obj, "domain", "linux.personality", &domain, err) < 0)
 		return -1;
 	if (domain == NULL)
-		return berth_error_set(err, EINVAL, "linux.personality.domain: required");
+		return berth_error_set(err, 0, "linux.personality.domain: required");
 	if (strcmp(domain, "LINUX") == 0)
 		s->personality.domain = PER_LINUX;
 	else if (strcmp(domain, "LINUX32") == 0)
 		s->personality.domain = PER_LINUX32;
 	else
-		return berth_error_set(err, EINVAL, "linux.personality.domain: unknown domain \"%s\"", domain);
+		return berth_error_set(err, 0, "linux.personality.domain: unknown domain \"%s\"", domain);
 	s->personality.present = true;
 	return 0;
 }
@@ -229,7 +228,7 @@ static int parse_path_list(json_t *linux_obj, const char *key, char ***out, size
 		return -1;
 	for (size_t i = 0; *out && i < *n; i++)
 		if ((*out)[i][0] != '/')
-			return berth_error_set(err, EINVAL, "linux.%s[%zu]: \"%s\" is not an absolute path", key, i,
+			return berth_error_set(err, 0, "linux.%s[%zu]: \"%s\" is not an absolute path", key, i,
 					       (*out)[i]);
 	return 0;
 }

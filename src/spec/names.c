@@ -116,12 +116,11 @@ int spec_validate_container_id(const char *id, berth_error **err)
 	size_t len = id ? strlen(id) : 0;
 
 	if (len == 0)
-		return berth_error_set(err, EINVAL, "container id must not be empty");
+		return berth_error_set(err, 0, "container id must not be empty");
 	if (len > 1024)
-		return berth_error_set(err, EINVAL, "container id is longer than 1024 bytes");
+		return berth_error_set(err, 0, "container id is longer than 1024 bytes");
 	if (!isalnum((unsigned char)id[0]))
-		return berth_error_set(err, EINVAL, "invalid container id \"%s\": must start with a letter or digit",
-				       id);
+		return berth_error_set(err, 0, "invalid container id \"%s\": must start with a letter or digit", id);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = id[i];
 		if (!isalnum(c) && c != '_' && c != '-' && c != '.' && c != '+')

@@ -58,7 +58,7 @@ static int parse_user(json_t *proc, const char *path, spec_user *u, berth_error 
 		return berth_error_set(err, ENOMEM, "%s", upath);
 	json_array_foreach(gids, i, item) {
 		if (!json_is_integer(item) || json_integer_value(item) < 0 || json_integer_value(item) >= UINT32_MAX)
-			return berth_error_set(err, EINVAL, "%s.additionalGids[%zu]: expected a gid", upath, i);
+			return berth_error_set(err, 0, "%s.additionalGids[%zu]: expected a gid", upath, i);
 		u->additional_gids[i] = json_integer_value(item);
 	}
 	u->n_additional_gids = json_array_size(gids);
@@ -88,7 +88,7 @@ static int parse_capabilities(json_t *proc, const char *path, spec_process *p, b
 		for (size_t i = 0; i < n; i++) {
 			int cap = spec_capability_from_name(names[i]);
 			if (cap < 0)
-				return berth_error_set(err, EINVAL, "%s.%s[%zu]: unknown capability \"%s\"", cpath,
+				return berth_error_set(err, 0, "%s.%s[%zu]: unknown capability \"%s\"", cpath,
 						       set_names[set], i, names[i]);
 			/* Known to libcap but not to this kernel: runc skips these. */
 			if (cap > spec_capability_last())
@@ -119,29 +119,28 @@ static int parse_rlimits(json_t *proc, const char *path, spec_process *p, berth_
 		size_t k;
 
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+			return berth_error_set(err, 0, "%s: expected an object", ipath);
 		p->n_rlimits = i + 1;
 		if (json_read_string(item, "type", ipath, &rl->type, err) < 0)
 			return -1;
 		if (rl->type == NULL)
-			return berth_error_set(err, EINVAL, "%s.type: required", ipath);
+			return berth_error_set(err, 0, "%s.type: required", ipath);
 		rl->resource = -1;
 		for (k = 0; k < sizeof(rlimit_names) / sizeof(rlimit_names[0]); k++)
 			if (strcmp(rl->type, rlimit_names[k].name) == 0)
 				rl->resource = rlimit_names[k].resource;
 		if (rl->resource < 0)
-			return berth_error_set(err, EINVAL, "%s.type: unknown rlimit \"%s\"", ipath, rl->type);
+			return berth_error_set(err, 0, "%s.type: unknown rlimit \"%s\"", ipath, rl->type);
 		for (k = 0; k < i; k++)
 			if (p->rlimits[k].resource == rl->resource)
-				return berth_error_set(err, EINVAL, "%s.type: duplicate rlimit \"%s\"", ipath,
-						       rl->type);
+				return berth_error_set(err, 0, "%s.type: duplicate rlimit \"%s\"", ipath, rl->type);
 		if (json_read_uint64(item, "soft", ipath, &rl->soft, &has_soft, err) < 0 ||
 		    json_read_uint64(item, "hard", ipath, &rl->hard, &has_hard, err) < 0)
 			return -1;
 		if (!has_soft || !has_hard)
-			return berth_error_set(err, EINVAL, "%s: \"soft\" and \"hard\" are required", ipath);
+			return berth_error_set(err, 0, "%s: \"soft\" and \"hard\" are required", ipath);
 		if (rl->soft > rl->hard)
-			return berth_error_set(err, EINVAL, "%s: soft limit %llu is above hard limit %llu", ipath,
+			return berth_error_set(err, 0, "%s: soft limit %llu is above hard limit %llu", ipath,
 					       (unsigned long long)rl->soft, (unsigned long long)rl->hard);
 	}
 	return 0;
@@ -182,13 +181,13 @@ static int parse_scheduler(json_t *proc, const char *path, spec_scheduler *sc, b
 	if (json_read_string(obj, "policy", spath, &policy, err) < 0)
 		return -1;
 	if (policy == NULL)
-		return berth_error_set(err, EINVAL, "%s.policy: required", spath);
+		return berth_error_set(err, 0, "%s.policy: required", spath);
 	sc->policy = -1;
 	for (k = 0; k < sizeof(policies) / sizeof(policies[0]); k++)
 		if (strcmp(policy, policies[k].name) == 0)
 			sc->policy = policies[k].policy;
 	if (sc->policy < 0)
-		return berth_error_set(err, EINVAL, "%s.policy: unknown policy \"%s\"", spath, policy);
+		return berth_error_set(err, 0, "%s.policy: unknown policy \"%s\"", spath, policy);
 	if (json_read_ranged(obj, "nice", spath, -20, 19, &v, &present, err) < 0)
 		return -1;
 	sc->nice = present ? v : 0;
@@ -208,7 +207,7 @@ static int parse_scheduler(json_t *proc, const char *path, spec_scheduler *sc, b
 				found = true;
 			}
 		if (!found)
-			return berth_error_set(err, EINVAL, "%s.flags[%zu]: unknown flag \"%s\"", spath, i, flags[i]);
+			return berth_error_set(err, 0, "%s.flags[%zu]: unknown flag \"%s\"", spath, i, flags[i]);
 	}
 	return 0;
 }
@@ -229,7 +228,7 @@ static int parse_io_priority(json_t *proc, const char *path, spec_io_priority *i
 	if (json_read_string(obj, "class", ipath, &class, err) < 0)
 		return -1;
 	if (class == NULL)
-		return berth_error_set(err, EINVAL, "%s.class: required", ipath);
+		return berth_error_set(err, 0, "%s.class: required", ipath);
 	if (strcmp(class, "IOPRIO_CLASS_RT") == 0)
 		io->class = IOPRIO_CLASS_RT;
 	else if (strcmp(class, "IOPRIO_CLASS_BE") == 0)
@@ -237,7 +236,7 @@ static int parse_io_priority(json_t *proc, const char *path, spec_io_priority *i
 	else if (strcmp(class, "IOPRIO_CLASS_IDLE") == 0)
 		io->class = IOPRIO_CLASS_IDLE;
 	else
-		return berth_error_set(err, EINVAL, "%s.class: unknown class \"%s\"", ipath, class);
+		return berth_error_set(err, 0, "%s.class: unknown class \"%s\"", ipath, class);
 	if (json_read_ranged(obj, "priority", ipath, 0, 7, &v, &present, err) < 0)
 		return -1;
 	io->priority = present ? v : 0;
@@ -291,18 +290,18 @@ int spec_parse_process_object(json_t *obj, const char *path, spec_process *p, be
 		return -1;
 
 	if (p->args == NULL || nargs == 0)
-		return berth_error_set(err, EINVAL, "%s.args: at least one argument is required", path);
+		return berth_error_set(err, 0, "%s.args: at least one argument is required", path);
 	if (p->args[0][0] == '\0')
-		return berth_error_set(err, EINVAL, "%s.args[0]: must not be empty", path);
+		return berth_error_set(err, 0, "%s.args[0]: must not be empty", path);
 	if (p->cwd == NULL)
 		p->cwd = strdup("/");
 	else if (p->cwd[0] != '/')
-		return berth_error_set(err, EINVAL, "%s.cwd: \"%s\" is not an absolute path", path, p->cwd);
+		return berth_error_set(err, 0, "%s.cwd: \"%s\" is not an absolute path", path, p->cwd);
 	if (p->env != NULL)
 		for (size_t i = 0; p->env[i]; i++)
 			if (strchr(p->env[i], '=') == NULL || p->env[i][0] == '=')
-				return berth_error_set(err, EINVAL, "%s.env[%zu]: \"%s\" is not of the form KEY=VALUE",
-						       path, i, p->env[i]);
+				return berth_error_set(err, 0, "%s.env[%zu]: \"%s\" is not of the form KEY=VALUE", path,
+						       i, p->env[i]);
 	return 0;
 }
 
@@ -327,16 +326,16 @@ void spec_process_free(spec_process *p)
 int spec_parse_process(const char *json_text, spec_process **out, berth_error **err)
 {
 	json_error_t jerr;
-	json_t *root = json_loads(json_text, 0, &jerr);
+	json_t *root = json_read_loads(json_text, 0, &jerr);
 	spec_process *p;
 	int ret;
 
 	if (root == NULL)
-		return berth_error_set(err, EINVAL, "process: invalid JSON at line %d column %d: %s", jerr.line,
-				       jerr.column, jerr.text);
+		return berth_error_set(err, 0, "process: invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+				       jerr.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return berth_error_set(err, EINVAL, "process: expected an object");
+		return berth_error_set(err, 0, "process: expected an object");
 	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {

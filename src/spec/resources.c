@@ -27,16 +27,16 @@ static int parse_device_rules(json_t *obj, const char *path, spec_resources *r, 
 		bool has_allow, present;
 
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+			return berth_error_set(err, 0, "%s: expected an object", ipath);
 		if (json_read_bool(item, "allow", ipath, &d->allow, &has_allow, err) < 0 ||
 		    json_read_string(item, "type", ipath, &type, err) < 0 ||
 		    json_read_string(item, "access", ipath, &access, err) < 0)
 			return -1;
 		if (!has_allow)
-			return berth_error_set(err, EINVAL, "%s.allow: required", ipath);
+			return berth_error_set(err, 0, "%s.allow: required", ipath);
 		d->type = type ? type[0] : 'a';
 		if (type && (strlen(type) != 1 || strchr("acb", type[0]) == NULL))
-			return berth_error_set(err, EINVAL, "%s.type: expected \"a\", \"c\" or \"b\"", ipath);
+			return berth_error_set(err, 0, "%s.type: expected \"a\", \"c\" or \"b\"", ipath);
 		if (json_read_ranged(item, "major", ipath, -1, UINT32_MAX, &d->major, &present, err) < 0)
 			return -1;
 		if (!present)
@@ -49,8 +49,8 @@ static int parse_device_rules(json_t *obj, const char *path, spec_resources *r, 
 			strcpy(d->access, "rwm");
 		else {
 			if (strlen(access) > 3 || strspn(access, "rwm") != strlen(access))
-				return berth_error_set(err, EINVAL, "%s.access: \"%s\" is not a subset of \"rwm\"",
-						       ipath, access);
+				return berth_error_set(err, 0, "%s.access: \"%s\" is not a subset of \"rwm\"", ipath,
+						       access);
 			strcpy(d->access, access);
 		}
 		r->n_devices = i + 1;
@@ -85,13 +85,11 @@ static int parse_memory(json_t *obj, const char *path, spec_resources *r, berth_
 		r->has_memory_swappiness = false;
 	r->memory_swappiness = r->has_memory_swappiness ? (uint64_t)swappiness : 0;
 	if (r->has_memory_limit && r->memory_limit < -1)
-		return berth_error_set(err, EINVAL, "%s.limit: must be -1 (unlimited) or a positive number of bytes",
-				       mpath);
+		return berth_error_set(err, 0, "%s.limit: must be -1 (unlimited) or a positive number of bytes", mpath);
 	if (r->has_memory_limit && r->memory_limit > 0 && r->has_memory_swap && r->memory_swap > 0 &&
 	    r->memory_swap < r->memory_limit)
-		return berth_error_set(err, EINVAL,
-				       "%s.swap: %lld is below the memory limit %lld (swap is memory+swap)", mpath,
-				       (long long)r->memory_swap, (long long)r->memory_limit);
+		return berth_error_set(err, 0, "%s.swap: %lld is below the memory limit %lld (swap is memory+swap)",
+				       mpath, (long long)r->memory_swap, (long long)r->memory_limit);
 	return 0;
 }
 
@@ -117,10 +115,10 @@ static int parse_cpu(json_t *obj, const char *path, spec_resources *r, berth_err
 	    json_read_ranged(c, "idle", cpath, 0, 1, &r->cpu_idle, &r->has_cpu_idle, err) < 0)
 		return -1;
 	if (r->has_cpu_period && r->cpu_period != 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
-		return berth_error_set(err, EINVAL, "%s.period: %llu is outside 1000..1000000 microseconds", cpath,
+		return berth_error_set(err, 0, "%s.period: %llu is outside 1000..1000000 microseconds", cpath,
 				       (unsigned long long)r->cpu_period);
 	if (r->has_cpu_quota && r->cpu_quota != -1 && r->cpu_quota != 0 && r->cpu_quota < 1000)
-		return berth_error_set(err, EINVAL, "%s.quota: %lld is below the minimum of 1000 microseconds", cpath,
+		return berth_error_set(err, 0, "%s.quota: %lld is below the minimum of 1000 microseconds", cpath,
 				       (long long)r->cpu_quota);
 	return 0;
 }
@@ -143,13 +141,13 @@ static int parse_throttles(json_t *blkio, const char *path, const char *key, spe
 		_cleanup_free_ char *ipath = json_read_index_path(tpath, i);
 		bool pm, pn, pr;
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+			return berth_error_set(err, 0, "%s: expected an object", ipath);
 		if (json_read_ranged(item, "major", ipath, 0, UINT32_MAX, &(*out)[i].major, &pm, err) < 0 ||
 		    json_read_ranged(item, "minor", ipath, 0, UINT32_MAX, &(*out)[i].minor, &pn, err) < 0 ||
 		    json_read_uint64(item, "rate", ipath, &(*out)[i].rate, &pr, err) < 0)
 			return -1;
 		if (!pm || !pn || !pr)
-			return berth_error_set(err, EINVAL, "%s: major, minor and rate are required", ipath);
+			return berth_error_set(err, 0, "%s: major, minor and rate are required", ipath);
 	}
 	*n = json_array_size(arr);
 	return 0;
@@ -192,12 +190,12 @@ static int parse_blkio(json_t *obj, const char *path, spec_resources *r, berth_e
 		spec_weight_device *w = &r->blkio_weight_devices[i];
 		bool pm, pn;
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+			return berth_error_set(err, 0, "%s: expected an object", ipath);
 		if (json_read_ranged(item, "major", ipath, 0, UINT32_MAX, &w->major, &pm, err) < 0 ||
 		    json_read_ranged(item, "minor", ipath, 0, UINT32_MAX, &w->minor, &pn, err) < 0)
 			return -1;
 		if (!pm || !pn)
-			return berth_error_set(err, EINVAL, "%s: major and minor are required", ipath);
+			return berth_error_set(err, 0, "%s: major and minor are required", ipath);
 		if (json_read_ranged(item, "weight", ipath, 0, 10000, &v, &w->has_weight, err) < 0)
 			return -1;
 		w->weight = v;
@@ -228,14 +226,14 @@ static int parse_hugepages(json_t *obj, const char *path, spec_resources *r, ber
 		bool present;
 		r->n_hugepage_limits = i + 1;
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+			return berth_error_set(err, 0, "%s: expected an object", ipath);
 		if (json_read_string(item, "pageSize", ipath, &h->page_size, err) < 0 ||
 		    json_read_uint64(item, "limit", ipath, &h->limit, &present, err) < 0)
 			return -1;
 		if (h->page_size == NULL || !present)
-			return berth_error_set(err, EINVAL, "%s: pageSize and limit are required", ipath);
+			return berth_error_set(err, 0, "%s: pageSize and limit are required", ipath);
 		if (strspn(h->page_size, "0123456789KMGB") != strlen(h->page_size))
-			return berth_error_set(err, EINVAL, "%s.pageSize: \"%s\" is not a size like \"2MB\"", ipath,
+			return berth_error_set(err, 0, "%s.pageSize: \"%s\" is not a size like \"2MB\"", ipath,
 					       h->page_size);
 	}
 	return 0;
@@ -269,12 +267,12 @@ static int parse_network(json_t *obj, const char *path, spec_resources *r, berth
 		bool present;
 		r->n_net_priorities = i + 1;
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+			return berth_error_set(err, 0, "%s: expected an object", ipath);
 		if (json_read_string(item, "name", ipath, &r->net_priorities[i].name, err) < 0 ||
 		    json_read_ranged(item, "priority", ipath, 0, UINT32_MAX, &v, &present, err) < 0)
 			return -1;
 		if (r->net_priorities[i].name == NULL || !present)
-			return berth_error_set(err, EINVAL, "%s: name and priority are required", ipath);
+			return berth_error_set(err, 0, "%s: name and priority are required", ipath);
 		r->net_priorities[i].priority = v;
 	}
 	return 0;
@@ -307,8 +305,8 @@ int spec_parse_resources_object(json_t *obj, const char *path, spec_resources *r
 		for (size_t i = 0; i < n; i++) {
 			if (strchr(keys[i], '/') != NULL || strcmp(keys[i], "..") == 0 || strcmp(keys[i], ".") == 0 ||
 			    strchr(keys[i], '.') == NULL)
-				return berth_error_set(err, EINVAL, "%s.unified: \"%s\" is not a cgroup v2 file name",
-						       path, keys[i]);
+				return berth_error_set(err, 0, "%s.unified: \"%s\" is not a cgroup v2 file name", path,
+						       keys[i]);
 			r->unified[i].key = move_ptr(keys[i]);
 			r->unified[i].value = move_ptr(values[i]);
 			r->n_unified = i + 1;
@@ -320,16 +318,16 @@ int spec_parse_resources_object(json_t *obj, const char *path, spec_resources *r
 int spec_parse_resources(const char *json_text, spec_resources *out, berth_error **err)
 {
 	json_error_t jerr;
-	json_t *root = json_loads(json_text, 0, &jerr);
+	json_t *root = json_read_loads(json_text, 0, &jerr);
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	if (root == NULL)
-		return berth_error_set(err, EINVAL, "resources: invalid JSON at line %d column %d: %s", jerr.line,
+		return berth_error_set(err, 0, "resources: invalid JSON at line %d column %d: %s", jerr.line,
 				       jerr.column, jerr.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return berth_error_set(err, EINVAL, "resources: expected an object");
+		return berth_error_set(err, 0, "resources: expected an object");
 	}
 	ret = spec_parse_resources_object(root, "resources", out, err);
 	json_decref(root);

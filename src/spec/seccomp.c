@@ -53,7 +53,7 @@ static int parse_action(const char *name, json_t *obj, const char *path, uint32_
 	else if (strcmp(name, "SCMP_ACT_NOTIFY") == 0)
 		*out = SCMP_ACT_NOTIFY;
 	else
-		return berth_error_set(err, EINVAL, "%s: unknown action \"%s\"", path, name);
+		return berth_error_set(err, 0, "%s: unknown action \"%s\"", path, name);
 	return 0;
 }
 
@@ -122,21 +122,21 @@ static int parse_args(json_t *rule, const char *path, spec_seccomp_rule *r, bert
 		bool has_index, has_value;
 
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+			return berth_error_set(err, 0, "%s: expected an object", ipath);
 		if (json_read_ranged(item, "index", ipath, 0, 5, &index, &has_index, err) < 0 ||
 		    json_read_uint64(item, "value", ipath, &a->value, &has_value, err) < 0 ||
 		    json_read_uint64(item, "valueTwo", ipath, &a->value_two, NULL, err) < 0 ||
 		    json_read_string(item, "op", ipath, &op, err) < 0)
 			return -1;
 		if (!has_index || op == NULL)
-			return berth_error_set(err, EINVAL, "%s: index and op are required", ipath);
+			return berth_error_set(err, 0, "%s: index and op are required", ipath);
 		a->index = index;
 		a->op = -1;
 		for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
 			if (strcmp(op, ops[k].name) == 0)
 				a->op = ops[k].op;
 		if (a->op < 0)
-			return berth_error_set(err, EINVAL, "%s.op: unknown operator \"%s\"", ipath, op);
+			return berth_error_set(err, 0, "%s.op: unknown operator \"%s\"", ipath, op);
 		r->n_args = i + 1;
 	}
 	return 0;
@@ -170,9 +170,12 @@ int spec_parse_seccomp(json_t *obj, const char *path, spec_seccomp *sc, berth_er
 	if (json_read_string(obj, "defaultAction", path, &default_action, err) < 0)
 		return -1;
 	if (default_action == NULL)
-		return berth_error_set(err, EINVAL, "%s.defaultAction: required", path);
-	if (parse_action(default_action, NULL, path, &sc->default_action, err) < 0)
-		return berth_error_wrap(err, "%s.defaultAction", path);
+		return berth_error_set(err, 0, "%s.defaultAction: required", path);
+	{
+		_cleanup_free_ char *apath = json_read_child_path(path, "defaultAction");
+		if (parse_action(default_action, NULL, apath, &sc->default_action, err) < 0)
+			return -1;
+	}
 	if (strcmp(default_action, "SCMP_ACT_ERRNO") == 0 || strcmp(default_action, "SCMP_ACT_TRACE") == 0) {
 		int64_t e;
 		bool has;
@@ -196,8 +199,8 @@ int spec_parse_seccomp(json_t *obj, const char *path, spec_seccomp *sc, berth_er
 				found = true;
 			}
 		if (!found)
-			return berth_error_set(err, EINVAL, "%s.architectures[%zu]: unknown architecture \"%s\"", path,
-					       i, archs[i]);
+			return berth_error_set(err, 0, "%s.architectures[%zu]: unknown architecture \"%s\"", path, i,
+					       archs[i]);
 	}
 	if (json_read_string_array(obj, "flags", path, &sc->flags, &sc->n_flags, err) < 0)
 		return -1;
@@ -206,8 +209,7 @@ int spec_parse_seccomp(json_t *obj, const char *path, spec_seccomp *sc, berth_er
 		for (size_t k = 0; k < sizeof(known_flags) / sizeof(known_flags[0]); k++)
 			found |= strcmp(sc->flags[i], known_flags[k]) == 0;
 		if (!found)
-			return berth_error_set(err, EINVAL, "%s.flags[%zu]: unknown flag \"%s\"", path, i,
-					       sc->flags[i]);
+			return berth_error_set(err, 0, "%s.flags[%zu]: unknown flag \"%s\"", path, i, sc->flags[i]);
 	}
 	if (json_read_string(obj, "listenerPath", path, &sc->listener_path, err) < 0 ||
 	    json_read_string(obj, "listenerMetadata", path, &sc->listener_metadata, err) < 0)
@@ -225,17 +227,20 @@ int spec_parse_seccomp(json_t *obj, const char *path, spec_seccomp *sc, berth_er
 
 			sc->n_rules = i + 1;
 			if (!json_is_object(item))
-				return berth_error_set(err, EINVAL, "%s: expected an object", ipath);
+				return berth_error_set(err, 0, "%s: expected an object", ipath);
 			if (json_read_string_array(item, "names", ipath, &r->names, &r->n_names, err) < 0 ||
 			    json_read_string(item, "action", ipath, &action, err) < 0)
 				return -1;
 			if (r->names == NULL || r->n_names == 0)
-				return berth_error_set(err, EINVAL, "%s.names: at least one syscall name is required",
+				return berth_error_set(err, 0, "%s.names: at least one syscall name is required",
 						       ipath);
 			if (action == NULL)
-				return berth_error_set(err, EINVAL, "%s.action: required", ipath);
-			if (parse_action(action, item, ipath, &r->action, err) < 0)
-				return -1;
+				return berth_error_set(err, 0, "%s.action: required", ipath);
+			{
+				_cleanup_free_ char *apath = json_read_child_path(ipath, "action");
+				if (parse_action(action, item, apath, &r->action, err) < 0)
+					return -1;
+			}
 			if (parse_args(item, ipath, r, err) < 0)
 				return -1;
 		}
@@ -244,10 +249,9 @@ int spec_parse_seccomp(json_t *obj, const char *path, spec_seccomp *sc, berth_er
 	for (i = 0; i < sc->n_rules; i++)
 		uses_notify |= sc->rules[i].action == SCMP_ACT_NOTIFY;
 	if (uses_notify && sc->listener_path == NULL)
-		return berth_error_set(err, EINVAL, "%s.listenerPath: required when SCMP_ACT_NOTIFY is used", path);
+		return berth_error_set(err, 0, "%s.listenerPath: required when SCMP_ACT_NOTIFY is used", path);
 	if (sc->default_action == SCMP_ACT_NOTIFY)
-		return berth_error_set(err, EINVAL, "%s.defaultAction: SCMP_ACT_NOTIFY cannot be the default action",
-				       path);
+		return berth_error_set(err, 0, "%s.defaultAction: SCMP_ACT_NOTIFY cannot be the default action", path);
 	return hash_profile(obj, sc, err);
 }
 

@@ -156,7 +156,7 @@ static int parse_mounts(json_t *root, spec *s, berth_error **err)
 
 		s->n_mounts = i + 1;
 		if (!json_is_object(item))
-			return berth_error_set(err, EINVAL, "%s: expected an object, got %s", mpath,
+			return berth_error_set(err, 0, "%s: expected an object, got %s", mpath,
 					       json_read_type_name(item));
 		if (json_read_string(item, "destination", mpath, &m->destination, err) < 0 ||
 		    json_read_string(item, "type", mpath, &m->type, err) < 0 ||
@@ -164,7 +164,7 @@ static int parse_mounts(json_t *root, spec *s, berth_error **err)
 		    json_read_string_array(item, "options", mpath, &m->options, NULL, err) < 0)
 			return -1;
 		if (m->destination == NULL || m->destination[0] == '\0')
-			return berth_error_set(err, EINVAL, "%s.destination: required", mpath);
+			return berth_error_set(err, 0, "%s.destination: required", mpath);
 		if (m->destination[0] != '/') {
 			/* runtime-spec 1.0 allowed relative destinations: rootfs-relative */
 			char *abs = fs_path_join("/", m->destination);
@@ -176,11 +176,11 @@ static int parse_mounts(json_t *root, spec *s, berth_error **err)
 		if (spec_parse_mount_options(m->options, mpath, m, err) < 0)
 			return -1;
 		if (m->type == NULL && !m->bind)
-			return berth_error_set(err, EINVAL, "%s.type: required unless options contain \"bind\"", mpath);
+			return berth_error_set(err, 0, "%s.type: required unless options contain \"bind\"", mpath);
 		if (m->type != NULL && strcmp(m->type, "bind") == 0)
 			m->bind = true;
 		if (m->bind && (m->source == NULL || m->source[0] == '\0'))
-			return berth_error_set(err, EINVAL, "%s.source: required for a bind mount", mpath);
+			return berth_error_set(err, 0, "%s.source: required for a bind mount", mpath);
 	}
 	return 0;
 }
@@ -213,16 +213,16 @@ static int parse_hooks(json_t *root, spec *s, berth_error **err)
 
 			s->hooks[kind].n = i + 1;
 			if (!json_is_object(item))
-				return berth_error_set(err, EINVAL, "%s: expected an object", hpath);
+				return berth_error_set(err, 0, "%s: expected an object", hpath);
 			if (json_read_string(item, "path", hpath, &h->path, err) < 0 ||
 			    json_read_string_array(item, "args", hpath, &h->args, NULL, err) < 0 ||
 			    json_read_string_array(item, "env", hpath, &h->env, NULL, err) < 0 ||
 			    json_read_int64(item, "timeout", hpath, &timeout, &has_timeout, err) < 0)
 				return -1;
 			if (h->path == NULL || h->path[0] != '/')
-				return berth_error_set(err, EINVAL, "%s.path: an absolute path is required", hpath);
+				return berth_error_set(err, 0, "%s.path: an absolute path is required", hpath);
 			if (has_timeout && (timeout <= 0 || timeout > 86400))
-				return berth_error_set(err, EINVAL, "%s.timeout: must be a positive number of seconds",
+				return berth_error_set(err, 0, "%s.timeout: must be a positive number of seconds",
 						       hpath);
 			h->timeout = (int)timeout;
 		}
@@ -258,19 +258,19 @@ static int parse_document(json_t *root, spec *s, berth_error **err)
 	if (json_read_string(root, "ociVersion", "", &s->oci_version, err) < 0)
 		return -1;
 	if (s->oci_version == NULL)
-		return berth_error_set(err, EINVAL, "ociVersion: required");
+		return berth_error_set(err, 0, "ociVersion: required");
 	if (strncmp(s->oci_version, "1.", 2) != 0)
-		return berth_error_set(err, EINVAL, "ociVersion: unsupported version \"%s\" (1.x is supported)",
+		return berth_error_set(err, 0, "ociVersion: unsupported version \"%s\" (1.x is supported)",
 				       s->oci_version);
 	if (json_read_object(root, "root", "", &rootobj, err) < 0)
 		return -1;
 	if (rootobj == NULL)
-		return berth_error_set(err, EINVAL, "root: required");
+		return berth_error_set(err, 0, "root: required");
 	if (json_read_string(rootobj, "path", "root", &s->root_path, err) < 0 ||
 	    json_read_bool(rootobj, "readonly", "root", &s->root_readonly, NULL, err) < 0)
 		return -1;
 	if (s->root_path == NULL || s->root_path[0] == '\0')
-		return berth_error_set(err, EINVAL, "root.path: required");
+		return berth_error_set(err, 0, "root.path: required");
 	if (json_read_string(root, "hostname", "", &s->hostname, err) < 0 ||
 	    json_read_string(root, "domainname", "", &s->domainname, err) < 0)
 		return -1;
@@ -297,16 +297,16 @@ static int parse_document(json_t *root, spec *s, berth_error **err)
 int spec_parse(const char *json_text, spec **out, berth_error **err)
 {
 	json_error_t jerr;
-	json_t *root = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = json_read_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
 	spec *s;
 	int ret;
 
 	if (root == NULL)
-		return berth_error_set(err, EINVAL, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+		return berth_error_set(err, 0, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
 				       jerr.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return berth_error_set(err, EINVAL, "expected a JSON object at the top level");
+		return berth_error_set(err, 0, "expected a JSON object at the top level");
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {

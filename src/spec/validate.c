@@ -20,25 +20,25 @@ static int validate_sysctl(const spec *s, berth_error **err)
 		bool ipc = strncmp(key, "fs.mqueue.", 10) == 0;
 
 		if (strstr(key, "..") != NULL || strchr(key, '/') != NULL)
-			return berth_error_set(err, EINVAL, "linux.sysctl: invalid name \"%s\"", key);
+			return berth_error_set(err, 0, "linux.sysctl: invalid name \"%s\"", key);
 		for (size_t k = 0; k < sizeof(ipc_keys) / sizeof(ipc_keys[0]); k++)
 			ipc |= strcmp(key, ipc_keys[k]) == 0;
 		if (ipc) {
 			if (!ns_private(s, NS_IPC))
-				return berth_error_set(err, EINVAL,
-						       "linux.sysctl: \"%s\" needs a private ipc namespace", key);
+				return berth_error_set(err, 0, "linux.sysctl: \"%s\" needs a private ipc namespace",
+						       key);
 			continue;
 		}
 		if (strncmp(key, "net.", 4) == 0) {
 			if (!ns_private(s, NS_NETWORK))
-				return berth_error_set(err, EINVAL,
-						       "linux.sysctl: \"%s\" needs a private network namespace", key);
+				return berth_error_set(err, 0, "linux.sysctl: \"%s\" needs a private network namespace",
+						       key);
 			continue;
 		}
 		if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0) {
 			if (!ns_private(s, NS_UTS))
-				return berth_error_set(err, EINVAL,
-						       "linux.sysctl: \"%s\" needs a private uts namespace", key);
+				return berth_error_set(err, 0, "linux.sysctl: \"%s\" needs a private uts namespace",
+						       key);
 			continue;
 		}
 		return berth_error_set(
@@ -53,32 +53,32 @@ int spec_validate(spec *s, berth_error **err)
 
 	if (user->requested && user->path == NULL) {
 		if (s->n_uid_mappings == 0)
-			return berth_error_set(err, EINVAL, "linux.uidMappings: required for a new user namespace");
+			return berth_error_set(err, 0, "linux.uidMappings: required for a new user namespace");
 		if (s->n_gid_mappings == 0)
-			return berth_error_set(err, EINVAL, "linux.gidMappings: required for a new user namespace");
+			return berth_error_set(err, 0, "linux.gidMappings: required for a new user namespace");
 	}
 	if (!user->requested && (s->n_uid_mappings > 0 || s->n_gid_mappings > 0))
-		return berth_error_set(err, EINVAL,
+		return berth_error_set(err, 0,
 				       "linux.uidMappings: id mappings given but no user namespace is requested");
 	if (user->path != NULL && (s->n_uid_mappings > 0 || s->n_gid_mappings > 0))
-		return berth_error_set(err, EINVAL,
+		return berth_error_set(err, 0,
 				       "linux.uidMappings: id mappings cannot be applied to a joined user namespace");
 	if ((s->has_hostname && s->hostname[0] != '\0') && !ns_private(s, NS_UTS))
-		return berth_error_set(err, EINVAL, "hostname: setting a hostname needs a private uts namespace");
+		return berth_error_set(err, 0, "hostname: setting a hostname needs a private uts namespace");
 	if ((s->has_domainname && s->domainname[0] != '\0') && !ns_private(s, NS_UTS))
-		return berth_error_set(err, EINVAL, "domainname: setting a domainname needs a private uts namespace");
+		return berth_error_set(err, 0, "domainname: setting a domainname needs a private uts namespace");
 	if ((s->time_offsets[0].present || s->time_offsets[1].present) &&
 	    (!ns_private(s, NS_TIME) || s->namespaces[NS_TIME].path != NULL))
-		return berth_error_set(err, EINVAL, "linux.timeOffsets: needs a new time namespace");
+		return berth_error_set(err, 0, "linux.timeOffsets: needs a new time namespace");
 	if (s->rootfs_propagation != 0 && !ns_private(s, NS_MOUNT))
-		return berth_error_set(err, EINVAL, "linux.rootfsPropagation: needs a private mount namespace");
+		return berth_error_set(err, 0, "linux.rootfsPropagation: needs a private mount namespace");
 	if (!ns_private(s, NS_MOUNT))
-		return berth_error_set(err, EINVAL,
+		return berth_error_set(err, 0,
 				       "linux.namespaces: a mount namespace is required (the rootfs is set up in it)");
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const spec_mount *m = &s->mounts[i];
 		if (m->type && strcmp(m->type, "cgroup") == 0 && m->bind)
-			return berth_error_set(err, EINVAL, "mounts[%zu]: a cgroup mount cannot be a bind mount", i);
+			return berth_error_set(err, 0, "mounts[%zu]: a cgroup mount cannot be a bind mount", i);
 	}
 	return validate_sysctl(s, err);
 }

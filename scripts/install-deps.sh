@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs every build and test dependency of berth from Debian 12's archive.
+#   scripts/install-deps.sh            build + unit/integration test deps
+#   scripts/install-deps.sh --all      also the real clients and benchmark tools
+set -eu
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps.sh: run as root (apt-get)" >&2
+	exit 1
+fi
+
+build="meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap-dev libjansson-dev libssl-dev"
+test="libcmocka-dev bats jq busybox-static uidmap iproute2 util-linux procps clang-format clang libfuzzer-14-dev"
+extra="runc crun hyperfine time strace podman containerd docker.io curl ca-certificates"
+
+pkgs="$build $test"
+[ "${1:-}" = "--all" ] && pkgs="$pkgs $extra"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	# shellcheck disable=SC2086
+	apt-get install -y --no-install-recommends $missing
+fi
+echo "install-deps.sh: all dependencies present"
