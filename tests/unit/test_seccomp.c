@@ -1,7 +1,6 @@
 /* Unit tests of runtime/seccomp: compilation, the BPF cache, loading in a
  * forked child (the test process itself never gets a filter), argument
  * conditions, notify listeners and the shipped default profile. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
