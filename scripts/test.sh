@@ -23,7 +23,7 @@ meson test -C build --print-errorlogs
 
 step "unit tests under ASan+UBSan"
 if [ ! -f build-asan/build.ninja ]; then
-	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true >/dev/null
+	meson setup build-asan -Dstatic_runtime=false -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true >/dev/null
 fi
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C build-asan --print-errorlogs

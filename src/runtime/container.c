@@ -125,7 +125,7 @@ static int write_pid_file(const char *path, pid_t pid, berth_error **err)
 	}
 	if (dirfd < 0)
 		return berth_error_set(err, errno, "pid file \"%s\"", path);
-	if (fs_write_file_atomic(dirfd, slash ? slash + 1 : copy, buf, len, 0644, err) < 0)
+	if (fs_write_file_replace(dirfd, slash ? slash + 1 : copy, buf, len, 0644, err) < 0)
 		return berth_error_wrap(err, "pid file");
 	return 0;
 }

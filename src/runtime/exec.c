@@ -321,7 +321,7 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		} else {
 			pdir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		}
-		if (pdir < 0 || fs_write_file_atomic(pdir, slash ? slash + 1 : copy, buf, len, 0644, err) < 0) {
+		if (pdir < 0 || fs_write_file_replace(pdir, slash ? slash + 1 : copy, buf, len, 0644, err) < 0) {
 			if (*err == NULL)
 				berth_error_set(err, errno, "pid file \"%s\"", opts->pid_file);
 			kill(pid, SIGKILL);

@@ -182,8 +182,14 @@ static int destroy_locked(const runtime_globals *g, int dirfd, container_state *
 		spec_free(s);
 		return -1;
 	}
-	if (cg != NULL)
-		cgroup_manager_kill_all(cg, SIGKILL, NULL);
+	if (cg != NULL) {
+		/* Leftover processes (no pid namespace, or daemons that escaped
+		 * the init) are killed; an empty cgroup skips the freeze cycle. */
+		_cleanup_free_ pid_t *pids = NULL;
+		size_t n = 0;
+		if (cgroup_manager_pids(cg, &pids, &n, NULL) < 0 || n > 0)
+			cgroup_manager_kill_all(cg, SIGKILL, NULL);
+	}
 	if (s != NULL && s->hooks[HOOK_POSTSTOP].n > 0) {
 		_cleanup_error_ berth_error *hook_err = NULL;
 		_cleanup_free_ char *state_json = state_to_oci_string(st, STATUS_STOPPED);

@@ -130,7 +130,7 @@ int state_write(int dirfd, const container_state *st, berth_error **err)
 	json_decref(obj);
 	if (text == NULL)
 		return berth_error_set(err, ENOMEM, "serialise state");
-	return fs_write_file_atomic(dirfd, STATE_FILE, text, strlen(text), 0600, err);
+	return fs_write_file_replace(dirfd, STATE_FILE, text, strlen(text), 0600, err);
 }
 
 static char *dup_string(json_t *obj, const char *key)

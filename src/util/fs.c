@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <limits.h>
 #include <unistd.h>
@@ -90,7 +92,14 @@ int fs_write_file_at(int dirfd, const char *name, const char *data, size_t len, 
 	return 0;
 }
 
-int fs_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err)
+static bool is_tmpfs(int fd)
+{
+	struct statfs sf;
+	return fstatfs(fd, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
+static int write_replace(int dirfd, const char *name, const char *data, size_t len, mode_t mode, bool durable,
+			 berth_error **err)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -EBADF;
@@ -102,7 +111,8 @@ int fs_write_file_atomic(int dirfd, const char *name, const char *data, size_t l
 	if (fd < 0)
 		return berth_error_set(err, errno, "create \"%s\"", tmp);
 	ret = write_all(fd, data, len);
-	if (ret == 0 && fsync(fd) < 0)
+	/* tmpfs (the runtime's state in /run) has nothing to flush */
+	if (ret == 0 && durable && !is_tmpfs(fd) && fsync(fd) < 0)
 		ret = -errno;
 	if (ret == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		ret = -errno;
@@ -111,6 +121,16 @@ int fs_write_file_atomic(int dirfd, const char *name, const char *data, size_t l
 		return berth_error_set(err, -ret, "write \"%s\"", name);
 	}
 	return 0;
+}
+
+int fs_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err)
+{
+	return write_replace(dirfd, name, data, len, mode, true, err);
+}
+
+int fs_write_file_replace(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err)
+{
+	return write_replace(dirfd, name, data, len, mode, false, err);
 }
 
 int fs_mkdir_p(const char *path, mode_t mode, berth_error **err)

@@ -23,6 +23,10 @@ int fs_write_file_at(int dirfd, const char *name, const char *data, size_t len, 
 /* Replaces DIRFD/NAME atomically: temp file, fsync, rename. */
 int fs_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err);
 
+/* Replaces DIRFD/NAME atomically (temp file, rename) without fsync: for
+ * run-time state that does not outlive the host (state.json, pid files). */
+int fs_write_file_replace(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err);
+
 /* mkdir -p on the host (trusted paths only). */
 int fs_mkdir_p(const char *path, mode_t mode, berth_error **err);
 

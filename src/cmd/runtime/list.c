@@ -13,13 +13,23 @@ static const option_spec specs[] = {
 	{ NULL, 0, false, NULL },
 };
 
+/* Reads /etc/passwd directly (fgetpwent): no NSS, so the static binary
+ * needs no shared libraries at run time. */
 static const char *owner_name(json_int_t uid)
 {
-	struct passwd *pw = getpwuid((uid_t)uid);
-	static char buf[32];
-	if (pw)
-		return pw->pw_name;
+	static char buf[64];
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+
 	snprintf(buf, sizeof(buf), "#%lld", (long long)uid);
+	if (f == NULL)
+		return buf;
+	while ((pw = fgetpwent(f)) != NULL)
+		if ((json_int_t)pw->pw_uid == uid) {
+			snprintf(buf, sizeof(buf), "%s", pw->pw_name);
+			break;
+		}
+	fclose(f);
 	return buf;
 }
 
