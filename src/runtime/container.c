@@ -22,6 +22,7 @@
 #include "runtime/container_internal.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
+#include "runtime/lsm.h"
 #include "runtime/namespaces.h"
 #include "runtime/seccomp.h"
 #include "runtime/state.h"
@@ -363,7 +364,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	seccomp_filter filter = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags;
-	bool new_userns;
+	bool new_userns, late_userns = false;
+	pid_t intermediate = 0;
 
 	for (int t = 0; t < NS_TYPES; t++)
 		ns_fds[t] = -1;
@@ -377,18 +379,19 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		return -1;
 	if (s->process == NULL)
 		return berth_error_set(err, EINVAL, "%s: process: required to create a container", config_path);
-	if (resolve_rootfs(s, opts->bundle, &rootfs, err) < 0 || check_terminal_options(s, opts, foreground, err) < 0)
+	if (resolve_rootfs(s, opts->bundle, &rootfs, err) < 0 || check_terminal_options(s, opts, foreground, err) < 0 ||
+	    lsm_check_available(s->process, err) < 0)
 		return -1;
 	clone_flags = namespaces_clone_flags(s) & ~CLONE_NEWCGROUP;
 	new_userns = (clone_flags & CLONE_NEWUSER) != 0;
 	if (new_userns) {
 		for (int t = 0; t < NS_TYPES; t++)
 			if (s->namespaces[t].path != NULL && t != NS_PID && t != NS_TIME)
-				return berth_error_set(
-				    err, ENOTSUP,
-				    "linux.namespaces: joining the %s namespace \"%s\" together with a "
-				    "new user namespace is not supported yet",
-				    spec_ns_name(t), s->namespaces[t].path);
+				late_userns = true;
+		if (late_userns && s->namespaces[NS_PID].path != NULL)
+			return berth_error_set(err, ENOTSUP,
+					       "linux.namespaces: joining a pid namespace together with a new user "
+					       "namespace and other joined namespaces is not supported");
 	}
 	if (namespaces_open_paths(s, ns_fds, err) < 0)
 		return -1;
@@ -440,7 +443,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		leave_child_namespaces(&nsw);
 		goto fail;
 	}
-	tx.pid = clone_init(clone_flags, cgroup_manager_v2_fd(tx.cgroup));
+	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags, cgroup_manager_v2_fd(tx.cgroup));
 	if (tx.pid == 0) {
 		int listen_fds = 0;
 		const char *lf = getenv("LISTEN_FDS");
@@ -453,6 +456,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.no_pivot = opts->no_pivot,
 			.no_new_keyring = opts->no_new_keyring,
 			.new_userns = new_userns,
+			.late_userns = late_userns,
+			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
 			.preserve_fds = opts->preserve_fds,
 			.seccomp = s->seccomp.present ? &filter : NULL,
 		};
@@ -482,10 +487,30 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	st->pid = tx.pid;
 	if (cgroup_manager_v2_fd(tx.cgroup) < 0 && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0)
 		goto fail;
-	if (new_userns && namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0)
+	if (new_userns && !late_userns && namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0)
 		goto fail;
 	if (sync_send(sv[0], SYNC_GO, 0, NULL, -1, err) < 0)
 		goto fail;
+	if (late_userns) {
+		/* maps for the intermediate's new user namespace, then the real
+		 * init's pid; the intermediate exits */
+		_cleanup_free_ char *text = NULL;
+		sync_msg msg;
+		if (sync_expect(sv[0], SYNC_USERNS, NULL, NULL, err) < 0 ||
+		    namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0 ||
+		    sync_send(sv[0], SYNC_MAPS_DONE, 0, NULL, -1, err) < 0 ||
+		    sync_recv(sv[0], &msg, &text, NULL, err) < 0)
+			goto fail;
+		if (msg.type != SYNC_GRANDCHILD_PID) {
+			berth_error_set(err, 0, "%s", text ? text : "container init failed");
+			goto fail;
+		}
+		intermediate = tx.pid;
+		tx.pid = msg.value;
+		while (waitpid(intermediate, NULL, 0) < 0 && errno == EINTR)
+			;
+		st->pid = tx.pid;
+	}
 	if (drive_init(s, st, sv[0], console_sock, master_out, err) < 0)
 		goto fail;
 	close(sv[0]);

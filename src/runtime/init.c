@@ -11,7 +11,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/sched.h>
+
 #include "runtime/hooks.h"
+#include "runtime/lsm.h"
 #include "runtime/process.h"
 #include "runtime/rootfs.h"
 #include "runtime/state.h"
@@ -76,6 +79,42 @@ static int wait_exec_fifo(const init_config *cfg, berth_error **err)
 	return 0;
 }
 
+/* The host-owned namespaces are joined; now create the user namespace and
+ * the others (owned by it), and fork: a new pid namespace takes effect for
+ * children only. The intermediate reports the init's pid and exits; the init
+ * returns to continue the setup, a child of the runtime (CLONE_PARENT). */
+static void become_init_in_new_userns(const init_config *cfg)
+{
+	_cleanup_error_ berth_error *err = NULL;
+	/* with CLONE_PARENT the exit signal is the caller's (SIGCHLD); clone3 refuses one */
+	struct clone_args args = { .flags = CLONE_PARENT };
+	pid_t pid;
+
+	if (unshare(CLONE_NEWUSER) < 0) {
+		berth_error_set(&err, errno, "create user namespace");
+		init_fail(cfg, &err);
+	}
+	if (sync_send(cfg->sync_fd, SYNC_USERNS, 0, NULL, -1, &err) < 0 ||
+	    sync_expect(cfg->sync_fd, SYNC_MAPS_DONE, NULL, NULL, &err) < 0)
+		init_fail(cfg, &err);
+	if (setresgid(0, 0, 0) == 0)
+		setresuid(0, 0, 0);
+	if (unshare(cfg->late_flags) < 0) {
+		berth_error_set(&err, errno, "create namespaces in the new user namespace");
+		init_fail(cfg, &err);
+	}
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		berth_error_set(&err, errno, "fork the init in its namespaces");
+		init_fail(cfg, &err);
+	}
+	if (pid > 0) {
+		sync_send(cfg->sync_fd, SYNC_GRANDCHILD_PID, pid, NULL, -1, NULL);
+		_exit(0);
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 _Noreturn void container_init_main(const init_config *cfg)
 {
 	_cleanup_error_ berth_error *err = NULL;
@@ -93,6 +132,8 @@ _Noreturn void container_init_main(const init_config *cfg)
 		_exit(1);
 	if (join_namespaces(cfg, &err) < 0)
 		init_fail(cfg, &err);
+	if (cfg->late_userns)
+		become_init_in_new_userns(cfg);
 	ctx.in_userns = cfg->new_userns || cfg->ns_fds[NS_USER] >= 0;
 	if (ctx.in_userns) {
 		/* act as the container's root while setting up, if it is mapped */
@@ -145,7 +186,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 		berth_error_set(&err, errno, "process.noNewPrivileges");
 		init_fail(cfg, &err);
 	}
-	if (process_enter_cwd(p, &err) < 0)
+	if (process_enter_cwd(p, &err) < 0 || lsm_apply_exec_labels(p, &err) < 0)
 		init_fail(cfg, &err);
 	if (early_seccomp) {
 		/* Without no_new_privs loading a filter needs CAP_SYS_ADMIN,

@@ -19,6 +19,11 @@ typedef struct init_config {
 	bool no_pivot;
 	bool no_new_keyring;
 	bool new_userns;
+	/* Joining namespaces owned by the host together with a new user
+	 * namespace: join first, then unshare the user namespace (the runtime
+	 * writes its maps), then unshare LATE_FLAGS and fork the real init. */
+	bool late_userns;
+	int late_flags;
 	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
 	int listen_fds;
 	const seccomp_filter *seccomp; /* NULL when no linux.seccomp */

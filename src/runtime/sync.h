@@ -18,6 +18,8 @@ enum sync_type {
 	SYNC_READY,	     /* init -> parent: waiting on the exec fifo */
 	SYNC_ERROR,	     /* init -> parent: payload is the error message */
 	SYNC_GRANDCHILD_PID, /* intermediate -> parent: value is the init pid */
+	SYNC_USERNS,	     /* init -> parent: user namespace unshared, write the maps */
+	SYNC_MAPS_DONE,	     /* parent -> init */
 };
 
 typedef struct sync_msg {
