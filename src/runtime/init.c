@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,6 +59,30 @@ static int set_names(const spec *s, berth_error **err)
 	if (s->has_domainname && s->namespaces[NS_UTS].requested &&
 	    setdomainname(s->domainname, strlen(s->domainname)) < 0)
 		return berth_error_set(err, errno, "domainname: setdomainname \"%s\"", s->domainname);
+	return 0;
+}
+
+/* Like runc and crun: a network namespace the runtime creates gets its
+ * loopback interface up (podman --network none, ctr run without --net-host
+ * and every CNI plugin rely on it). A joined namespace is left alone. */
+static int loopback_up(const spec *s, berth_error **err)
+{
+	struct ifreq ifr = { 0 };
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!s->namespaces[NS_NETWORK].requested || s->namespaces[NS_NETWORK].path != NULL)
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return berth_error_set(err, errno, "bring up lo: socket");
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return berth_error_set(err, errno, "bring up lo: SIOCGIFFLAGS");
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return berth_error_set(err, errno, "bring up lo: SIOCSIFFLAGS");
 	return 0;
 }
 
@@ -154,7 +181,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 			init_fail(cfg, &err);
 		}
 	}
-	if (set_names(s, &err) < 0)
+	if (set_names(s, &err) < 0 || loopback_up(s, &err) < 0)
 		init_fail(cfg, &err);
 	if (rootfs_prepare(&ctx, &err) < 0 || rootfs_mount_all(&ctx, &err) < 0 || rootfs_create_devices(&ctx, &err) < 0)
 		init_fail(cfg, &err);
