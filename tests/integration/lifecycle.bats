@@ -1,0 +1,372 @@
+#!/usr/bin/env bats
+# The OCI lifecycle: create, start, state, kill, delete, run, list, spec,
+# features, and the state at every step.
+
+load helpers
+
+# A createRuntime hook that records `state ID` while create is still
+# running (status "creating") and the state the hook gets on stdin.
+add_state_hook() {
+	cat >"$TEST_DIR/hook.sh" <<EOF
+#!/bin/sh
+cat >"$TEST_DIR/hook-stdin.json"
+"$BERTH_RUNTIME" --root "$ROOT" state "\$1" >"$TEST_DIR/hook-state.json"
+EOF
+	chmod +x "$TEST_DIR/hook.sh"
+	update_config '.hooks.createRuntime = [{path: $p, args: ["hook.sh", $id]}]' --arg p "$TEST_DIR/hook.sh" \
+		--arg id "$1"
+}
+
+@test "lifecycle: creating -> created -> running -> stopped, state.json and pid-file at every step" {
+	set_args sleep 100
+	add_state_hook c1
+
+	run berth_bg create --pid-file "$TEST_DIR/c1.pid" c1
+	assert_success
+
+	# creating: seen by the hook while create was running
+	assert_equal "$(jq -r .status "$TEST_DIR/hook-state.json")" creating "state during createRuntime"
+	assert_equal "$(jq -r .status "$TEST_DIR/hook-stdin.json")" creating "hook stdin"
+	assert_equal "$(jq -r .id "$TEST_DIR/hook-stdin.json")" c1
+
+	# created
+	run berth state c1
+	assert_success
+	assert_equal "$(jq -r .status <<<"$output")" created
+	assert_equal "$(jq -r .id <<<"$output")" c1
+	assert_equal "$(jq -r .bundle <<<"$output")" "$BUNDLE"
+	assert_equal "$(jq -r .ociVersion <<<"$output")" 1.2.0
+	pid=$(jq -r .pid <<<"$output")
+	[ "$pid" -gt 1 ]
+	assert_equal "$(cat "$TEST_DIR/c1.pid")" "$pid" "pid file"
+	assert_equal "$(jq -r .status "$ROOT/c1/state.json")" created "state.json on disk"
+	# the init waits before exec: it is still the runtime's binary
+	[[ "$(tr "\0" " " <"/proc/$pid/cmdline")" == *" create "* ]] || fail "init cmdline: $(tr "\0" " " <"/proc/$pid/cmdline")"
+	# it is in the container's cgroup already
+	grep -q "/berth-test/$CG_NAME\$" "/proc/$pid/cgroup"
+
+	# running
+	run berth start c1
+	assert_success
+	assert_output ""
+	assert_equal "$(status_of c1)" running
+	assert_equal "$(jq -r .status "$ROOT/c1/state.json")" running
+	assert_equal "$(pid_of c1)" "$pid"
+	for i in $(seq 50); do
+		[[ "$(tr '\0' ' ' <"/proc/$pid/cmdline")" == "sleep 100 " ]] && break
+		sleep 0.02
+	done
+	assert_equal "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "sleep 100 " "the init execs the process"
+
+	# stopped
+	run berth kill c1 KILL
+	assert_success
+	wait_for_status c1 stopped
+	run berth state c1
+	assert_equal "$(jq -r .status <<<"$output")" stopped
+	[ ! -e "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat")" = Z ] || fail "init $pid still alive"
+
+	run berth delete c1
+	assert_success
+	[ ! -e "$ROOT/c1" ]
+	run berth state c1
+	assert_one_line_error 'container "c1" does not exist'
+	assert_nothing_left c1
+}
+
+@test "lifecycle: a process that exits on its own leaves the container stopped" {
+	set_args true
+	berth_bg create c1
+	berth start c1
+	wait_for_status c1 stopped
+	berth delete c1
+	assert_nothing_left c1
+}
+
+@test "lifecycle: start blocks the process until start; state pid stays the init" {
+	add_out_mount
+	set_args sh -c 'echo started >/out/marker'
+	berth_bg create c1
+	sleep 0.2
+	[ ! -e "$TEST_DIR/out/marker" ] || fail "the process ran before start"
+	berth start c1
+	wait_for_file "$TEST_DIR/out/marker"
+	assert_equal "$(cat "$TEST_DIR/out/marker")" started
+}
+
+@test "kill: by name, by number, with and without SIG prefix; default is SIGTERM" {
+	add_out_mount
+	set_args sh -c 'trap "echo usr1 >>/out/sig" USR1; trap "echo usr2 >>/out/sig" USR2; trap "echo hup >>/out/sig" HUP; trap "echo term >>/out/sig; exit 0" TERM; echo ready >/out/ready; while :; do sleep 0.05; done'
+	berth_bg create c1
+	berth start c1
+	wait_for_file "$TEST_DIR/out/ready"
+
+	run berth kill c1 USR1
+	assert_success
+	run berth kill c1 SIGUSR2
+	assert_success
+	run berth kill c1 1
+	assert_success
+	for i in $(seq 100); do
+		[ "$(wc -l <"$TEST_DIR/out/sig")" -ge 3 ] && break
+		sleep 0.05
+	done
+	assert_equal "$(sort "$TEST_DIR/out/sig" | tr '\n' ' ')" "hup usr1 usr2 "
+
+	run berth kill c1 NOSUCHSIG
+	assert_one_line_error 'unknown signal "NOSUCHSIG"'
+
+	run berth kill c1
+	assert_success
+	wait_for_status c1 stopped
+	assert_equal "$(tail -n1 "$TEST_DIR/out/sig")" term
+
+	# a stopped container cannot be signalled
+	run berth kill c1 KILL
+	assert_one_line_error "not running"
+}
+
+@test "kill --all: signals every process of the container, not only the init" {
+	add_out_mount
+	# the init (pid 1 of its namespace) ignores SIGTERM; its children do not
+	set_args sh -c 'sleep 100 & sleep 100 & echo ready >/out/ready; while :; do sleep 1; done'
+	berth_bg create c1
+	berth start c1
+	wait_for_file "$TEST_DIR/out/ready"
+	init=$(pid_of c1)
+	[ "$(tagged_pids "$TAG" | wc -l)" -ge 3 ]
+
+	run berth kill --all c1 TERM
+	assert_success
+	for i in $(seq 100); do
+		[ "$(pgrep -P "$init" -x sleep -c || true)" -le 1 ] && break
+		sleep 0.05
+	done
+	# only the init's own foreground `sleep 1` may have been started since
+	[ "$(pgrep -P "$init" -x sleep -c || true)" -le 1 ]
+	assert_equal "$(status_of c1)" running
+
+	run berth kill --all c1 KILL
+	assert_success
+	wait_for_status c1 stopped
+	for i in $(seq 100); do
+		[ -z "$(tagged_pids "$TAG")" ] && break
+		sleep 0.05
+	done
+	[ -z "$(tagged_pids "$TAG")" ] || fail "processes survived kill --all: $(tagged_pids "$TAG")"
+}
+
+@test "delete --force: kills a running container and removes everything" {
+	set_args sleep 100
+	berth_bg create c1
+	berth start c1
+	pid=$(pid_of c1)
+	run berth delete --force c1
+	assert_success
+	[ ! -e "$ROOT/c1" ]
+	[ ! -e "/proc/$pid" ] || [ "$(awk '{print $3}' "/proc/$pid/stat")" = Z ]
+	assert_nothing_left c1
+	# --force on a missing container is not an error (as runc)
+	run berth delete --force c1
+	assert_success
+}
+
+@test "delete --force: a created container that never started" {
+	set_args sleep 100
+	berth_bg create c1
+	run berth delete -f c1
+	assert_success
+	assert_nothing_left c1
+}
+
+@test "run: attached, stdout and stderr of the container, exit code 0" {
+	set_args sh -c 'echo out; echo err >&2'
+	run berth run c1
+	assert_success
+	[ "${lines[0]}" = out ] && [ "${lines[1]}" = err ] || fail "output: $output"
+	# deleted after it exits
+	[ ! -e "$ROOT/c1" ]
+	assert_nothing_left c1
+}
+
+@test "run: exits with the container's exit code" {
+	set_args sh -c 'exit 7'
+	run berth run c1
+	assert_failure 7
+	assert_nothing_left c1
+}
+
+@test "run: exit code 128+N when the process is killed by signal N" {
+	# without a pid namespace the shell can kill itself
+	update_config '.linux.namespaces |= map(select(.type != "pid"))'
+	set_args sh -c 'kill -USR1 $$; sleep 10'
+	run berth run c1
+	assert_failure 138
+	assert_nothing_left c1
+}
+
+@test "run: 137 when the container is killed with SIGKILL from outside" {
+	set_args sleep 100
+	(
+		rc=0
+		berth run c1 >/dev/null 2>&1 || rc=$?
+		echo $rc >"$TEST_DIR/rc"
+	) &
+	track_pid $!
+	wait_for_status c1 running
+	berth kill c1 9
+	wait_for_file "$TEST_DIR/rc"
+	assert_equal "$(cat "$TEST_DIR/rc")" 137
+}
+
+@test "run --detach: returns at once, the container keeps running" {
+	set_args sleep 100
+	start=$(date +%s%N)
+	run berth_bg run --detach --pid-file "$TEST_DIR/pid" c1
+	assert_success
+	[ $(($(date +%s%N) - start)) -lt 3000000000 ]
+	assert_equal "$(status_of c1)" running
+	pid=$(cat "$TEST_DIR/pid")
+	assert_equal "$(pid_of c1)" "$pid"
+	[ -d "/proc/$pid" ]
+	berth kill c1 KILL
+	wait_for_status c1 stopped
+	berth delete c1
+	assert_nothing_left c1
+}
+
+@test "run -d: short flag" {
+	set_args sleep 100
+	run berth_bg run -d c1
+	assert_success
+	assert_equal "$(status_of c1)" running
+}
+
+@test "run --keep: the stopped container stays until deleted" {
+	set_args sh -c 'exit 3'
+	run berth run --keep c1
+	assert_failure 3
+	assert_equal "$(status_of c1)" stopped
+	[ -d "$ROOT/c1" ]
+	# the cgroup is still there while the container is kept
+	for d in $(cgroup_dirs "$CG_NAME"); do
+		[ -d "$d" ] || fail "cgroup $d missing while the container is kept"
+	done
+	run berth delete c1
+	assert_success
+	assert_nothing_left c1
+}
+
+@test "run: --bundle/-b from another directory" {
+	set_args echo from-bundle
+	cd "$TEST_DIR"
+	run berth run -b "$BUNDLE" c1
+	assert_success
+	assert_output from-bundle
+	run berth run --bundle="$BUNDLE" c2
+	assert_success
+	assert_output from-bundle
+}
+
+@test "list: table, json and quiet" {
+	set_args sleep 100
+	berth_bg create c1
+	berth_bg run -d c2
+
+	run berth list
+	assert_success
+	[[ "${lines[0]}" == ID*PID*STATUS*BUNDLE*CREATED*OWNER ]] || fail "header: ${lines[0]}"
+	[[ "$output" == *$'\n'"c1 "*created*"$BUNDLE"* ]] || fail "c1 row: $output"
+	[[ "$output" == *$'\n'"c2 "*running*"$BUNDLE"* ]] || fail "c2 row: $output"
+
+	run berth list --format json
+	assert_success
+	assert_equal "$(jq -r 'map(.id) | sort | join(",")' <<<"$output")" c1,c2
+	assert_equal "$(jq -r '.[] | select(.id == "c1") | .status' <<<"$output")" created
+	assert_equal "$(jq -r '.[] | select(.id == "c2") | .status' <<<"$output")" running
+	assert_equal "$(jq -r '.[] | select(.id == "c2") | .pid' <<<"$output")" "$(pid_of c2)"
+
+	run berth list -q
+	assert_success
+	assert_equal "$(echo "$output" | sort | tr '\n' ' ')" "c1 c2 "
+
+	run berth list --format yaml
+	assert_one_line_error 'expected table or json'
+}
+
+@test "list: an empty or missing root lists nothing" {
+	run berth list -q
+	assert_success
+	assert_output ""
+	run berth list --format json
+	assert_success
+	assert_equal "$(jq length <<<"$output")" 0
+}
+
+@test "state: annotations of the config are reported" {
+	set_args sleep 100
+	update_config '.annotations = {"org.example.key": "value"}'
+	berth_bg create c1
+	run berth state c1
+	assert_equal "$(jq -r '.annotations["org.example.key"]' <<<"$output")" value
+}
+
+@test "features: runtime-spec features JSON" {
+	run berth features
+	assert_success
+	jq -e . <<<"$output" >/dev/null
+	assert_equal "$(jq -r .ociVersionMin <<<"$output")" 1.0.0
+	[[ "$(jq -r .ociVersionMax <<<"$output")" == 1.* ]]
+	for ns in cgroup ipc mount network pid time user uts; do
+		jq -e --arg ns "$ns" '.linux.namespaces | index($ns)' <<<"$output" >/dev/null || fail "namespace $ns"
+	done
+	jq -e '.linux.capabilities | index("CAP_SYS_ADMIN")' <<<"$output" >/dev/null
+	jq -e '.hooks | index("createRuntime")' <<<"$output" >/dev/null
+	for o in ro nosuid nodev noexec rbind rprivate rshared; do
+		jq -e --arg o "$o" '.mountOptions | index($o)' <<<"$output" >/dev/null || fail "mount option $o"
+	done
+}
+
+@test "spec: writes a valid default config.json, refuses to overwrite; --rootless adds a user namespace" {
+	mkdir "$TEST_DIR/spec"
+	cd "$TEST_DIR/spec"
+	run berth spec
+	assert_success
+	jq -e '.ociVersion and .process.args and .root.path == "rootfs"' config.json >/dev/null
+	jq -e '[.linux.namespaces[].type] | index("user") | not' config.json >/dev/null
+
+	run berth spec
+	assert_one_line_error "already exists"
+
+	mkdir "$TEST_DIR/spec2"
+	run berth spec --rootless --bundle "$TEST_DIR/spec2"
+	assert_success
+	jq -e '[.linux.namespaces[].type] | index("user")' "$TEST_DIR/spec2/config.json" >/dev/null
+	jq -e '.linux.uidMappings[0].containerID == 0 and .linux.uidMappings[0].size == 1' \
+		"$TEST_DIR/spec2/config.json" >/dev/null
+
+	# the generated config runs (with the busybox rootfs of this bundle)
+	cp "$TEST_DIR/spec/config.json" "$BUNDLE/config.json"
+	update_config '.process.terminal = false | .process.args = ["echo", "spec-ok"] | .linux.cgroupsPath = $cg' \
+		--arg cg "berth-test/$CG_NAME"
+	cd "$BUNDLE"
+	run berth run c1
+	assert_success
+	assert_output spec-ok
+}
+
+@test "global flags: --log, --log-format json, --debug, --systemd-cgroup accepted" {
+	set_args echo hi
+	run berth --log "$TEST_DIR/log.json" --log-format json --debug run c1
+	assert_success
+	assert_output hi
+	[ -s "$TEST_DIR/log.json" ] || fail "no debug log written"
+	head -n1 "$TEST_DIR/log.json" | jq -e '.level and .msg' >/dev/null || fail "not JSON: $(head -n1 "$TEST_DIR/log.json")"
+
+	run berth --log-format xml list
+	assert_one_line_error 'expected text or json'
+
+	run "$BERTH_RUNTIME" --version
+	assert_success
+	assert_output_contains "berth-runtime version"
+}
