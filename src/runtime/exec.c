@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/exe_guard.h"
+#include "runtime/lsm.h"
 #include "runtime/namespaces.h"
 #include "runtime/process.h"
 #include "runtime/seccomp.h"
@@ -118,7 +120,7 @@ _Noreturn static void exec_final(const exec_plan *plan)
 		berth_error_set(&err, errno, "process.noNewPrivileges");
 		exec_fail(plan->sync_fd, &err);
 	}
-	if (process_enter_cwd(p, &err) < 0)
+	if (process_enter_cwd(p, &err) < 0 || lsm_apply_exec_labels(p, &err) < 0)
 		exec_fail(plan->sync_fd, &err);
 	if (plan->has_filter && !nnp && seccomp_filter_load(&plan->filter, &listener, &err) < 0)
 		exec_fail(plan->sync_fd, &err);
@@ -142,6 +144,10 @@ _Noreturn static void exec_intermediate(exec_plan *plan)
 	_cleanup_error_ berth_error *err = NULL;
 	pid_t pid;
 
+	/* Our child is visible in the container until its execve: in the
+	 * host's user namespace, hide its /proc/PID/exe and fds (see init.c). */
+	if (plan->ns_fds[NS_USER] < 0 && exe_guard_make_undumpable(&err) < 0)
+		exec_fail(plan->sync_fd, &err);
 	for (size_t i = 0; i < sizeof(join_order) / sizeof(join_order[0]); i++) {
 		enum spec_ns_type t = join_order[i];
 		if (plan->ns_fds[t] < 0)
@@ -235,6 +241,8 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 	if (status != STATUS_RUNNING && status != STATUS_CREATED && !(status == STATUS_PAUSED && opts->ignore_paused))
 		return berth_error_set(err, EINVAL, "exec %s: cannot exec in a %s container", opts->id,
 				       state_status_name(status));
+	if (lsm_check_available(opts->process, err) < 0)
+		return berth_error_wrap(err, "exec %s", opts->id);
 	if (opts->process->terminal && opts->console_socket == NULL && opts->detach)
 		return berth_error_set(err, EINVAL, "exec %s: a terminal with --detach needs --console-socket",
 				       opts->id);

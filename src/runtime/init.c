@@ -16,6 +16,7 @@
 
 #include <linux/sched.h>
 
+#include "runtime/exe_guard.h"
 #include "runtime/hooks.h"
 #include "runtime/lsm.h"
 #include "runtime/process.h"
@@ -155,6 +156,12 @@ _Noreturn void container_init_main(const init_config *cfg)
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* In the host's user namespace the container's root could otherwise
+	 * open our /proc/1/exe, fds and cwd (the state directory) until start.
+	 * In a user namespace it cannot write them, and the runtime must still
+	 * open our /proc files (uid maps, rootless exec before start). */
+	if (!cfg->new_userns && cfg->ns_fds[NS_USER] < 0 && exe_guard_make_undumpable(&err) < 0)
+		_exit(1);
 	if (sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
 	if (join_namespaces(cfg, &err) < 0)

@@ -40,8 +40,8 @@ static const option_spec specs[] = {
 	[E_PROCESS] = { "process", 'p', true, "path to a process.json (runtime-spec process object)" },
 	[E_DETACH] = { "detach", 'd', false, "do not wait for the process" },
 	[E_PID_FILE] = { "pid-file", 0, true, "write the process pid to this file" },
-	[E_LABEL] = { "process-label", 0, true, "SELinux label (not supported on this host)" },
-	[E_APPARMOR] = { "apparmor", 0, true, "AppArmor profile (not supported on this host)" },
+	[E_LABEL] = { "process-label", 0, true, "SELinux label of the process" },
+	[E_APPARMOR] = { "apparmor", 0, true, "AppArmor profile of the process" },
 	[E_NNP] = { "no-new-privs", 0, false, "set no_new_privs for the process" },
 	[E_CAP] = { "cap", 'c', true, "add a capability (repeatable)" },
 	[E_PRESERVE] = { "preserve-fds", 0, true, "pass N extra fds (3..3+N-1)" },
@@ -158,10 +158,6 @@ int cmd_exec(const runtime_globals *g, int argc, char **argv, berth_error **err)
 			    -1, err);
 	if (ret != 0)
 		return ret < 0 ? 1 : 0;
-	if (v[E_LABEL].set || v[E_APPARMOR].set) {
-		berth_error_set(err, ENOTSUP, "exec: --process-label/--apparmor: this host has no such LSM");
-		return 1;
-	}
 	if (v[E_PROCESS].set) {
 		_cleanup_free_ char *text = NULL;
 		if (fs_read_file(v[E_PROCESS].value, &text, NULL, err) < 0 || spec_parse_process(text, &p, err) < 0) {
@@ -179,6 +175,14 @@ int cmd_exec(const runtime_globals *g, int argc, char **argv, berth_error **err)
 			spec_process_free(p);
 			return 1;
 		}
+	}
+	if (v[E_APPARMOR].set) {
+		free(p->apparmor_profile);
+		p->apparmor_profile = strdup(v[E_APPARMOR].value);
+	}
+	if (v[E_LABEL].set) {
+		free(p->selinux_label);
+		p->selinux_label = strdup(v[E_LABEL].value);
 	}
 	opts.id = pos[0];
 	opts.process = p;

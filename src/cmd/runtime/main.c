@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd/runtime/commands.h"
+#include "runtime/exe_guard.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -110,6 +111,15 @@ int main(int argc, char **argv)
 	if (option_bool(&values[G_HELP]) || first >= argc) {
 		print_usage();
 		return first >= argc && !option_bool(&values[G_HELP]) ? 1 : 0;
+	}
+	/* The commands that put runtime processes into a container run from
+	 * a binary the container cannot write (CVE-2019-5736). */
+	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0 ||
+			       strcmp(argv[first], "exec") == 0)) {
+		if (exe_guard_reexec_sealed(argv, &err) < 0) {
+			berth_error_report("berth-runtime", &err);
+			return 1;
+		}
 	}
 	{
 		enum berth_log_format fmt = BERTH_LOG_FORMAT_TEXT;
