@@ -33,6 +33,61 @@ struct mount_attr_compat {
 	unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
 
+/* Decodes the octal escapes (\040 for a space) of a mountinfo field. */
+static void unescape_mountinfo(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* The mount point that PATH (absolute, resolved) lives on. */
+static char *find_parent_mount(const char *path, berth_error **err)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	char *best = NULL;
+	size_t cap = 0, best_len = 0;
+
+	if (f == NULL)
+		return berth_error_set(err, errno, "open /proc/self/mountinfo"), NULL;
+	while (getline(&line, &cap, f) > 0) {
+		char *save = NULL, *field = strtok_r(line, " ", &save);
+		size_t len;
+
+		/* the fifth field is the mount point */
+		for (int i = 1; field != NULL && i < 5; i++)
+			field = strtok_r(NULL, " ", &save);
+		if (field == NULL)
+			continue;
+		unescape_mountinfo(field);
+		len = strlen(field);
+		if (strcmp(field, "/") == 0)
+			len = 0;
+		else if (strncmp(path, field, len) != 0 || (path[len] != '/' && path[len] != '\0'))
+			continue;
+		if (best == NULL || len >= best_len) {
+			free(best);
+			best = strdup(field);
+			best_len = len;
+			if (best == NULL)
+				return berth_error_set(err, ENOMEM, "mount point of \"%s\"", path), NULL;
+		}
+	}
+	if (best == NULL)
+		berth_error_set(err, ENOENT, "no mount point holds \"%s\"", path);
+	return best;
+}
+
 int rootfs_prepare(rootfs_context *ctx, berth_error **err)
 {
 	unsigned long propagation = ctx->spec->rootfs_propagation ? ctx->spec->rootfs_propagation : MS_SLAVE | MS_REC;
@@ -41,6 +96,16 @@ int rootfs_prepare(rootfs_context *ctx, berth_error **err)
 	 * the spec asks for shared propagation). */
 	if (mount(NULL, "/", NULL, propagation | MS_REC, NULL) < 0)
 		return berth_error_set(err, errno, "set the propagation of \"/\"");
+	if (propagation & MS_SHARED) {
+		/* pivot_root refuses a new root, or a parent of it, that is
+		 * shared: make the mount holding the rootfs private (as runc
+		 * does); rootfsPropagation is applied to "/" after the pivot. */
+		_cleanup_free_ char *parent = find_parent_mount(ctx->rootfs, err);
+		if (parent == NULL)
+			return berth_error_wrap(err, "linux.rootfsPropagation");
+		if (mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
+			return berth_error_set(err, errno, "linux.rootfsPropagation: make \"%s\" private", parent);
+	}
 	if (mount(ctx->rootfs, ctx->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return berth_error_set(err, errno, "bind mount the rootfs \"%s\"", ctx->rootfs);
 	ctx->rootfd = open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -214,6 +279,13 @@ int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
 
 int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err)
 {
+	_cleanup_close_ int oldroot = -EBADF;
+
+	if (!no_pivot) {
+		oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (oldroot < 0)
+			return berth_error_set(err, errno, "open the old root");
+	}
 	if (fchdir(ctx->rootfd) < 0)
 		return berth_error_set(err, errno, "chdir to the rootfs");
 	if (no_pivot) {
@@ -223,9 +295,14 @@ int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err)
 			return berth_error_set(err, errno, "chroot to the rootfs");
 	} else {
 		/* pivot_root(".", ".") stacks the old root on top of the new one;
-		 * detaching it leaves only the container's tree. */
+		 * detaching it leaves only the container's tree. The old root is
+		 * named through its own fd: "." may resolve to the new root, and
+		 * making that a slave would turn the container's shared mounts
+		 * private. */
 		if (syscall(SYS_pivot_root, ".", ".") < 0)
 			return berth_error_set(err, errno, "pivot_root to \"%s\"", ctx->rootfs);
+		if (fchdir(oldroot) < 0)
+			return berth_error_set(err, errno, "chdir to the old root");
 		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 			return berth_error_set(err, errno, "make the old root a slave");
 		if (umount2(".", MNT_DETACH) < 0)
