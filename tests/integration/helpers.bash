@@ -44,7 +44,9 @@ ensure_image() {
 
 # make_bundle DIR [--rootless]: a fresh copy of the busybox bundle whose
 # cgroupsPath is berth-test/<basename DIR> and whose process carries the
-# test's tag in its environment (to find leftover processes).
+# test's tag in its environment (to find leftover processes). Name extra
+# bundles "$TEST_DIR/$TAG-something": teardown checks the cgroups
+# berth-test/$TAG and berth-test/$TAG-* are gone.
 make_bundle() {
 	local dir="$1" kind=root
 	[ "${2:-}" = --rootless ] && kind=rootless
@@ -66,9 +68,18 @@ update_config() {
 
 # set_args ARG...: process.args of $BUNDLE.
 set_args() {
-	local args
-	args=$(printf '%s\n' "$@" | jq -R . | jq -s .)
-	update_config '.process.args = $a' --argjson a "$args"
+	update_config '.process.args = $a' --argjson a "$(json_array "$@")"
+}
+
+# json_array ARG...: a JSON array of the arguments, each kept whole (jq 1.6
+# has neither a working "--args --" nor NUL-separated raw input).
+json_array() {
+	local i=0 a jqargs=()
+	for a in "$@"; do
+		jqargs+=(--arg "a$i" "$a")
+		i=$((i + 1))
+	done
+	jq -cn --argjson n "$i" "${jqargs[@]}" '[range(0; $n) as $i | $ARGS.named["a\($i)"]]'
 }
 
 # add_out_mount: binds TEST_DIR/out read-write on /out in the container, to
@@ -247,11 +258,14 @@ assert_nothing_left() {
 		echo "leftover mounts (above) mention $TEST_DIR" >&2
 		failed=1
 	fi
+	# the bundle's cgroup and those of extra bundles named "$TAG-*"
 	for d in $(cgroup_dirs "$CG_NAME"); do
-		if [ -e "$d" ]; then
-			echo "leftover cgroup $d" >&2
-			failed=1
-		fi
+		for d in "$d" "$d"-*; do
+			if [ -e "$d" ]; then
+				echo "leftover cgroup $d" >&2
+				failed=1
+			fi
+		done
 	done
 	pids=$(tagged_pids "$TAG")
 	if [ -n "$pids" ]; then
