@@ -296,6 +296,27 @@ static int drive_init(const spec *s, container_state *st, int sock, int console_
 	}
 }
 
+/* A cgroup that already has processes belongs to someone else (another
+ * container with the same cgroupsPath): joining it would let kill --all,
+ * delete and a failed create kill that container's processes. */
+static int refuse_busy_cgroup(create_tx *tx, berth_error **err)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+
+	if (cgroup_manager_pids(tx->cgroup, &pids, &n, err) < 0)
+		return berth_error_wrap(err, "linux.cgroupsPath");
+	if (n == 0)
+		return 0;
+	berth_error_set(err, 0,
+			"linux.cgroupsPath: the cgroup \"%s\" already has %zu process(es) (another container's?)",
+			cgroup_manager_path(tx->cgroup), n);
+	/* not ours: the rollback must neither kill nor remove it */
+	cgroup_manager_free(tx->cgroup);
+	tx->cgroup = NULL;
+	return -1;
+}
+
 static int check_terminal_options(const spec *s, const create_options *opts, bool foreground, berth_error **err)
 {
 	if (s->process->terminal && opts->console_socket == NULL && !foreground)
@@ -427,7 +448,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.systemd = g->systemd_cgroup,
 			.rootless = g->rootless,
 		};
-		if (cgroup_manager_create(&co, &tx.cgroup, err) < 0)
+		if (cgroup_manager_create(&co, &tx.cgroup, err) < 0 || refuse_busy_cgroup(&tx, err) < 0)
 			goto fail;
 		if (apply_resources(tx.cgroup, s, err) < 0) {
 			berth_error_wrap(err, "linux.resources");

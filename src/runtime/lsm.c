@@ -5,6 +5,7 @@
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -34,8 +35,26 @@ int lsm_check_available(const spec_process *p, berth_error **err)
 	return 0;
 }
 
+/* Whether FD lies on the mount of the container's /proc itself, not on a
+ * procfs file bind-mounted over the attr file (kernels without
+ * STATX_MNT_ID: assumed so). */
+static bool on_proc_mount(int fd)
+{
+	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct statx a, b;
+
+	if (proc < 0)
+		return false;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) < 0 ||
+	    statx(proc, "", AT_EMPTY_PATH, STATX_MNT_ID, &b) < 0 || !(a.stx_mask & STATX_MNT_ID) ||
+	    !(b.stx_mask & STATX_MNT_ID))
+		return true;
+	return a.stx_mnt_id == b.stx_mnt_id;
+}
+
 /* Opens the first of PATHS that exists, for writing, and proves it is a
- * procfs file: a container's /proc could hold something else. */
+ * procfs file of the container's /proc mount: a container's /proc could
+ * hold something else, or another procfs file mounted over it. */
 static int open_proc_attr(const char *const *paths, size_t n, const char **opened, berth_error **err)
 {
 	struct statfs sf;
@@ -49,7 +68,7 @@ static int open_proc_attr(const char *const *paths, size_t n, const char **opene
 	}
 	if (fd < 0)
 		return berth_error_set(err, ENOENT, "open \"%s\"", paths[n - 1]);
-	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC || !on_proc_mount(fd)) {
 		close(fd);
 		return berth_error_set(err, EINVAL, "\"%s\" is not on procfs; refusing to write to it", *opened);
 	}

@@ -101,8 +101,11 @@ int process_apply_limits(const spec_process *p, const spec_personality *pers, be
 	if (p->has_oom_score_adj) {
 		char buf[16];
 		int len = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
-		if (fs_write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, len, err) < 0)
+		if (fs_write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, len, err) < 0) {
+			if ((*err)->code == EACCES)
+				return berth_error_wrap(err, "process.oomScoreAdj: lowering it needs CAP_SYS_RESOURCE");
 			return berth_error_wrap(err, "process.oomScoreAdj");
+		}
 	}
 	if (p->scheduler.present) {
 		struct {

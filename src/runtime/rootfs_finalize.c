@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,50 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "runtime/rootfs.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* Opens PATH ("/proc/sys/...") for writing below the container's procfs
+ * without crossing a mount: a file bind-mounted over it (another procfs
+ * file such as kernel/core_pattern passes the procfs check) must not
+ * receive the write (CVE-2025-52881). */
+static int open_sysctl_file(int rootfd, const char *key, const char *path, berth_error **err)
+{
+	struct open_how how = {
+		.flags = O_WRONLY | O_TRUNC | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	_cleanup_close_ int procfd = fs_open_in_root(rootfd, "/proc", O_PATH | O_DIRECTORY, 0, false, err);
+	struct statfs sf;
+	int fd;
+
+	if (procfd < 0)
+		return berth_error_wrap(err, "linux.sysctl \"%s\"", key);
+	if (fstatfs(procfd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		return berth_error_set(err, EINVAL, "linux.sysctl \"%s\": /proc is not procfs", key);
+	fd = syscall(SYS_openat2, procfd, path + strlen("/proc/"), &how, sizeof(how));
+	if (fd >= 0)
+		return fd;
+	if (errno == EXDEV)
+		return berth_error_set(err, 0,
+				       "linux.sysctl \"%s\": \"%s\" is covered by another mount; refusing to write "
+				       "through it",
+				       key, path);
+	if (errno != ENOSYS)
+		return berth_error_set(err, errno, "linux.sysctl \"%s\": open \"%s\"", key, path);
+	/* kernels before 5.6: no mount check; the procfs check below stays */
+	fd = fs_open_in_root(rootfd, path, O_WRONLY | O_TRUNC, 0, false, err);
+	return fd < 0 ? berth_error_wrap(err, "linux.sysctl \"%s\"", key) : fd;
+}
 
 /* Writes VALUE to /proc/sys/KEY after checking that what was opened is a
  * procfs file and not something a symlink pointed at. */
@@ -34,9 +73,9 @@ static int write_sysctl(int rootfd, const char *key, const char *value, berth_er
 	for (p = path + 10; *p; p++)
 		if (*p == '.')
 			*p = '/';
-	fd = fs_open_in_root(rootfd, path, O_WRONLY | O_TRUNC, 0, false, err);
+	fd = open_sysctl_file(rootfd, key, path, err);
 	if (fd < 0)
-		return berth_error_wrap(err, "linux.sysctl \"%s\"", key);
+		return -1;
 	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
 		return berth_error_set(err, EINVAL, "linux.sysctl \"%s\": \"%s\" is not on procfs", key, path);
 	if (write(fd, value, strlen(value)) < 0)
