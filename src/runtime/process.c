@@ -1,5 +1,6 @@
 #include "runtime/process.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -44,6 +45,25 @@ static int check_executable(const char *path)
 	return 0;
 }
 
+/* The failure to find or run the process, worded like runc's (Go's
+ * lower-case errno text): Docker's CLI turns a start error that contains
+ * "no such file or directory" or "executable file not found" into exit
+ * status 127 and "permission denied" into 126, case-sensitively. */
+static int exec_error(berth_error **err, int code, const char *name)
+{
+	char text[128];
+
+	snprintf(text, sizeof(text), "%s", strerror(code));
+	text[0] = (char)tolower((unsigned char)text[0]);
+	if (code == ENOENT)
+		berth_error_set(err, 0, "exec \"%s\": stat %s: %s", name, name, text);
+	else
+		berth_error_set(err, 0, "exec \"%s\": %s", name, text);
+	if (*err != NULL)
+		(*err)->code = code;
+	return -code;
+}
+
 int process_find_executable(const spec_process *p, char **path, berth_error **err)
 {
 	const char *name = p->args[0];
@@ -54,7 +74,7 @@ int process_find_executable(const spec_process *p, char **path, berth_error **er
 	if (strchr(name, '/') != NULL) {
 		int ret = check_executable(name);
 		if (ret < 0)
-			return berth_error_set(err, -ret, "exec \"%s\"", name);
+			return exec_error(err, -ret, name);
 		*path = strdup(name);
 		return *path ? 0 : berth_error_set(err, ENOMEM, "exec");
 	}
@@ -77,7 +97,7 @@ int process_find_executable(const spec_process *p, char **path, berth_error **er
 	}
 	if (last_error == -ENOENT)
 		return berth_error_set(err, 0, "exec \"%s\": executable file not found in $PATH", name);
-	return berth_error_set(err, -last_error, "exec \"%s\"", name);
+	return exec_error(err, -last_error, name);
 }
 
 int process_apply_limits(const spec_process *p, const spec_personality *pers, berth_error **err)

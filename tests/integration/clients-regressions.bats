@@ -32,3 +32,42 @@ load helpers
 	assert_success
 	refute_output_contains ",UP"
 }
+
+# ---------------------------------------------------------------------------
+# docker run: the CLI maps a start error to exit status 127 when it contains
+# "no such file or directory" or "executable file not found", and to 126 for
+# "permission denied", case-sensitively (Go's lower-case errno text, as runc
+# prints it). Docker's daemon matches the command name in it too.
+
+@test "clients: a missing command fails create with runc's wording (docker run exit status 127)" {
+	set_args /no/such/command
+	run berth create c1
+	assert_failure
+	assert_output_contains 'exec "/no/such/command": stat /no/such/command: no such file or directory'
+	[ ! -e "$ROOT/c1" ]
+	set_args nosuchcommand
+	run berth create c1
+	assert_failure
+	assert_output_contains 'exec "nosuchcommand": executable file not found in $PATH'
+}
+
+@test "clients: a command that is not executable fails create with \"permission denied\" (docker run exit status 126)" {
+	set_args /etc/passwd
+	run berth create c1
+	assert_failure
+	assert_output_contains 'exec "/etc/passwd": permission denied'
+	run berth --log "$TEST_DIR/log.json" --log-format json create c1
+	assert_failure
+	assert_equal "$(jq -r 'select(.level == "error") | .msg' "$TEST_DIR/log.json" | tail -1 | grep -c 'permission denied')" 1
+}
+
+@test "clients: exec of a missing command in a running container is worded like runc's" {
+	set_args sleep 100
+	# (a detached container holds the stdout it got: not through `run`)
+	berth run -d c1 >/dev/null 2>&1
+	wait_for_status c1 running
+	run berth exec c1 /no/such/command
+	assert_failure
+	assert_output_contains 'exec "/no/such/command": stat /no/such/command: no such file or directory'
+	berth delete --force c1
+}
