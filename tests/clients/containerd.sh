@@ -56,7 +56,7 @@ state = "$T/state"
 EOF
 
 start_daemon containerd containerd --config "$T/config.toml"
-wait_for_socket "$T/containerd.sock" 30 || {
+wait_for_socket "$T/containerd.sock" 30 "$PID_containerd" || {
 	tail -20 "$T/containerd.log" | sed 's/^/# /'
 	echo "Bail out! containerd did not start"
 	exit 1

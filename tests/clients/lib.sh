@@ -5,6 +5,7 @@
 #   BERTH_RUNTIME      the runtime under test (default: REPO/build/src/cmd/runtime/berth-runtime)
 #   BERTH_CLIENTS_KEEP=1  keep the temp dir (for debugging); daemons are still stopped
 #   BERTH_CLIENTS_NO_INSTALL=1  fail instead of running apt-get when a client is missing
+#   BERTH_CLIENTS_ONLY=REGEX  run only the scenarios whose name matches
 #
 # Every script keeps ALL its state under one temp dir ($T), starts its daemons
 # in the background, records their pids and stops them by pid in an EXIT trap
@@ -50,6 +51,10 @@ not_ok() {
 # failure. FUNCTION fails on its first failing command (set -e).
 scenario() {
 	local name="$1" fn="$2" rc start end pid wd out="$T/scenario.out"
+	if [ -n "${BERTH_CLIENTS_ONLY:-}" ] && ! [[ "$name" =~ $BERTH_CLIENTS_ONLY ]]; then
+		echo "# skip $name (BERTH_CLIENTS_ONLY)"
+		return 0
+	fi
 	start=$(date +%s%N)
 	set -m
 	(
@@ -176,7 +181,7 @@ start_daemon() {
 	setsid "$@" >"$T/$name.log" 2>&1 </dev/null &
 	local pid=$!
 	STARTED_PIDS+=("$pid")
-	echo "$pid" >"$T/$name.pid"
+	echo "$pid" >"$T/$name.daemon-pid"
 	eval "PID_${name//[^a-zA-Z0-9]/_}=$pid"
 }
 
@@ -196,11 +201,15 @@ stop_pid() {
 	return 0
 }
 
-# wait_for_socket PATH [SECONDS]
+# wait_for_socket PATH [SECONDS [PID]]: gives up early when PID died.
 wait_for_socket() {
 	local i
 	for ((i = 0; i < ${2:-30} * 10; i++)); do
 		[ -S "$1" ] && return 0
+		if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
+			echo "the daemon (pid $3) exited before $1 appeared" >&2
+			return 1
+		fi
 		sleep 0.1
 	done
 	echo "socket $1 did not appear" >&2

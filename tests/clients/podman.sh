@@ -119,7 +119,7 @@ run_rm() {
 	expect_eq "exit code" "$rc" 7
 	# a missing command is podman's 127, as with runc
 	rc=0
-	p run --rm "$IMAGE" /no/such/command 2>/dev/null || rc=$?
+	p run --rm "$IMAGE" /no/such/command || rc=$?
 	expect_eq "exit code of a missing command" "$rc" 127
 	[ -z "$(p ps -aq)" ] || { p ps -a; echo "--rm left a container" >&2; return 1; }
 }
