@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/stat.h>
 
 #include "spec/spec_internal.h"
 #include "util/cleanup.h"
@@ -79,6 +80,18 @@ static int parse_id_mappings(json_t *linux_obj, const char *key, spec_id_mapping
 	return 0;
 }
 
+static mode_t device_type_bits(char type)
+{
+	switch (type) {
+	case 'b':
+		return S_IFBLK;
+	case 'p':
+		return S_IFIFO;
+	default:
+		return S_IFCHR;
+	}
+}
+
 static int parse_devices(json_t *linux_obj, spec *s, berth_error **err)
 {
 	json_t *arr = NULL, *item;
@@ -114,9 +127,15 @@ static int parse_devices(json_t *linux_obj, spec *s, berth_error **err)
 		if (d->type != 'p' && (!has_major || !has_minor))
 			return berth_error_set(err, 0, "%s: major and minor are required for type \"%c\"", dpath,
 					       d->type);
-		if (json_read_ranged(item, "fileMode", dpath, 0, 07777, &v, &d->has_file_mode, err) < 0)
+		/* podman and Docker write the whole st_mode of the host device
+		 * (S_IFCHR|0666 = 8630), as runc and crun accept: the type bits
+		 * must match "type"; the permission bits are the mode. */
+		if (json_read_ranged(item, "fileMode", dpath, 0, S_IFMT | 07777, &v, &d->has_file_mode, err) < 0)
 			return -1;
-		d->file_mode = v;
+		if (d->has_file_mode && (v & S_IFMT) != 0 && (mode_t)(v & S_IFMT) != device_type_bits(d->type))
+			return berth_error_set(err, 0, "%s.fileMode: file type bits %#llo do not match type \"%c\"",
+					       dpath, (unsigned long long)(v & S_IFMT), d->type);
+		d->file_mode = d->has_file_mode ? (mode_t)(v & 07777) : 0;
 		if (json_read_ranged(item, "uid", dpath, 0, UINT32_MAX - 1, &v, &d->has_uid, err) < 0)
 			return -1;
 		d->uid = v;

@@ -71,3 +71,29 @@ load helpers
 	assert_output_contains 'exec "/no/such/command": stat /no/such/command: no such file or directory'
 	berth delete --force c1
 }
+
+# ---------------------------------------------------------------------------
+# podman --device/--privileged and docker --device write the host device's
+# whole st_mode as fileMode (S_IFCHR|0666 = 8630), which runc and crun take.
+
+@test "clients: linux.devices[].fileMode with the file type bits (podman --device, --privileged)" {
+	update_config '.linux.devices = [{path: "/dev/mynull", type: "c", major: 1, minor: 3, fileMode: 8630, uid: 0, gid: 0},
+		{path: "/dev/myfifo", type: "p", fileMode: 4516}]'
+	set_args sh -c 'stat -c "%A %t,%T" /dev/mynull /dev/myfifo; echo hi >/dev/mynull && echo written'
+	run berth run c1
+	assert_success
+	assert_output_contains "crw-rw-rw- 1,3"
+	assert_output_contains "prw-r--r--"
+	assert_output_contains "written"
+}
+
+@test "clients: linux.devices[].fileMode whose type bits contradict the type is refused" {
+	# S_IFBLK|0666 for a character device
+	update_config '.linux.devices = [{path: "/dev/mynull", type: "c", major: 1, minor: 3, fileMode: 25014}]'
+	run berth create c1
+	assert_one_line_error 'linux.devices[0].fileMode: file type bits'
+	[ ! -e "$ROOT/c1" ]
+	update_config '.linux.devices = [{path: "/dev/mynull", type: "c", major: 1, minor: 3, fileMode: 65536}]'
+	run berth create c1
+	assert_one_line_error 'linux.devices[0].fileMode'
+}
