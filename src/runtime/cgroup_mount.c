@@ -90,6 +90,18 @@ static int mount_v2(int rootfd, const spec_mount *m, size_t index, berth_error *
 	return 0;
 }
 
+/* In a cgroup namespace a new mount of the hierarchy has the container's
+ * cgroup (the namespace's root) as its root, as runc mounts it. */
+static int mount_v1_fresh(int parent, const char *name, const char *controllers, unsigned long flags)
+{
+	_cleanup_close_ int dir = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char tgt[32];
+
+	if (dir < 0)
+		return -1;
+	return mount("cgroup", fs_proc_fd_path(dir, tgt), "cgroup", flags, controllers);
+}
+
 int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, berth_error **err)
 {
 	_cleanup_fclose_ FILE *mi = NULL;
@@ -139,6 +151,14 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, berth_
 				strncat(controllers, ",", sizeof(controllers) - strlen(controllers) - 1);
 			strncat(controllers, opt, sizeof(controllers) - strlen(controllers) - 1);
 		}
+		if (mkdirat(target, name, 0755) < 0 && errno != EEXIST)
+			return berth_error_set(err, errno, "mounts[%zu]: mkdir cgroup \"%s\"", index, name);
+		/* A root above "/" means the host's mount lies outside our cgroup
+		 * namespace, whose paths (/proc/self/cgroup says "/") no longer
+		 * lead to our cgroup in it: mount the hierarchy afresh. A user
+		 * namespace cannot mount v1 hierarchies: bind as before. */
+		if (strncmp(root, "/..", 3) == 0 && mount_v1_fresh(target, name, controllers, mount_flags(m)) == 0)
+			continue;
 		own = own_cgroup_path(controllers);
 		if (own == NULL)
 			continue;
@@ -147,8 +167,6 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, berth_
 			memmove(own, own + strlen(root), strlen(own + strlen(root)) + 1);
 		if (asprintf(&host, "%s%s", point, own) < 0)
 			return berth_error_set(err, ENOMEM, "mounts[%zu]", index);
-		if (mkdirat(target, name, 0755) < 0 && errno != EEXIST)
-			return berth_error_set(err, errno, "mounts[%zu]: mkdir cgroup \"%s\"", index, name);
 		if (bind_ro(host, target, name, mount_flags(m), err) < 0)
 			return berth_error_wrap(err, "mounts[%zu]: cgroup %s", index, name);
 	}
