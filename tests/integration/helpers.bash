@@ -68,7 +68,12 @@ update_config() {
 
 # set_args ARG...: process.args of $BUNDLE.
 set_args() {
-	update_config '.process.args = $a' --argjson a "$(json_array "$@")"
+	local i=0 a jqargs=()
+	for a in "$@"; do
+		jqargs+=(--arg "a$i" "$a")
+		i=$((i + 1))
+	done
+	update_config '.process.args = [range(0; $n) as $i | $ARGS.named["a\($i)"]]' --argjson n "$i" "${jqargs[@]}"
 }
 
 # json_array ARG...: a JSON array of the arguments, each kept whole (jq 1.6

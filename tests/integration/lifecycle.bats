@@ -271,13 +271,16 @@ EOF
 @test "list: table, json and quiet" {
 	set_args sleep 100
 	berth_bg create c1
-	berth_bg run -d c2
+	# a second bundle: two live containers cannot share a cgroup
+	make_bundle "$TEST_DIR/$TAG-2"
+	(BUNDLE="$TEST_DIR/$TAG-2" && set_args sleep 100)
+	berth_bg run -d -b "$TEST_DIR/$TAG-2" c2
 
 	run berth list
 	assert_success
 	[[ "${lines[0]}" == ID*PID*STATUS*BUNDLE*CREATED*OWNER ]] || fail "header: ${lines[0]}"
 	[[ "$output" == *$'\n'"c1 "*created*"$BUNDLE"* ]] || fail "c1 row: $output"
-	[[ "$output" == *$'\n'"c2 "*running*"$BUNDLE"* ]] || fail "c2 row: $output"
+	[[ "$output" == *$'\n'"c2 "*running*"$TEST_DIR/$TAG-2"* ]] || fail "c2 row: $output"
 
 	run berth list --format json
 	assert_success

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Runs the bats integration suite of berth-runtime.
+#
+#   tests/integration/run.sh [BATS_ARGS...] [FILES...]
+#
+# Builds the busybox test bundles once (root and rootless) into a cache
+# directory, then runs `bats --jobs 1` on tests/integration (or the FILES
+# given). Exits non-zero when a test fails. Needs root: the suite creates
+# namespaces, mounts, cgroups and an unprivileged user for the rootless tests.
+#
+# Environment:
+#   BERTH_RUNTIME      binary under test (default: build/src/cmd/runtime/berth-runtime)
+#   BERTH_TEST_IMAGE   reuse bundles built earlier into this directory
+#   BERTH_IT_TIMEOUT   seconds before the whole run is stopped (default 600)
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+BERTH_RUNTIME=${BERTH_RUNTIME:-$repo/build/src/cmd/runtime/berth-runtime}
+export BERTH_RUNTIME
+
+if [ "$(id -u)" != 0 ]; then
+	echo "run.sh: the integration suite needs root (it runs rootless tests through a user of its own)" >&2
+	exit 2
+fi
+for tool in bats jq ip unshare setpriv newuidmap newgidmap; do
+	command -v "$tool" >/dev/null || {
+		echo "run.sh: $tool is missing (scripts/install-deps.sh installs it)" >&2
+		exit 2
+	}
+done
+if [ ! -x "$BERTH_RUNTIME" ]; then
+	echo "run.sh: $BERTH_RUNTIME is not built (meson setup build && ninja -C build)" >&2
+	exit 2
+fi
+
+cache=""
+if [ -z "${BERTH_TEST_IMAGE:-}" ]; then
+	cache=$(mktemp -d "${TMPDIR:-/tmp}/berth-it-image.XXXXXX")
+	trap 'rm -rf "$cache"' EXIT INT TERM
+	BERTH_TEST_IMAGE="$cache"
+fi
+export BERTH_TEST_IMAGE
+if [ ! -f "$BERTH_TEST_IMAGE/root/config.json" ]; then
+	"$repo/scripts/make-test-image.sh" --runtime "$BERTH_RUNTIME" "$BERTH_TEST_IMAGE/root" sh >/dev/null
+fi
+if [ ! -f "$BERTH_TEST_IMAGE/rootless/config.json" ]; then
+	"$repo/scripts/make-test-image.sh" --rootless --runtime "$BERTH_RUNTIME" "$BERTH_TEST_IMAGE/rootless" sh >/dev/null
+fi
+
+# no FILES given: the whole directory
+last=""
+for arg in "$@"; do last=$arg; done
+if [ -z "$last" ] || [ ! -e "$last" ]; then
+	set -- "$@" "$here"
+fi
+
+status=0
+timeout --foreground -k 10 "${BERTH_IT_TIMEOUT:-600}" bats --jobs 1 "$@" || status=$?
+if [ "$status" = 124 ]; then
+	echo "run.sh: the suite did not finish in ${BERTH_IT_TIMEOUT:-600} s" >&2
+fi
+exit "$status"
