@@ -59,6 +59,8 @@ static int run_one(const spec_hook *h, const char *name, size_t index, const cha
 	if (pid == 0) {
 		char *default_args[] = { h->path, NULL };
 		char *empty_env[] = { NULL };
+		/* its own process group: a timeout kills what it started too */
+		setpgid(0, 0);
 		dup2(in[0], STDIN_FILENO);
 		dup2(errpipe[1], STDERR_FILENO);
 		if (!isatty(STDOUT_FILENO) && fcntl(STDOUT_FILENO, F_GETFD) < 0)
@@ -68,6 +70,7 @@ static int run_one(const spec_hook *h, const char *name, size_t index, const cha
 		fprintf(stderr, "exec \"%s\": %s", h->path, strerror(errno));
 		_exit(127);
 	}
+	setpgid(pid, pid); /* whichever of us runs first */
 	close(in[0]);
 	close(errpipe[1]);
 	pidfd = pidfd_open_compat(pid);
@@ -93,6 +96,7 @@ static int run_one(const spec_hook *h, const char *name, size_t index, const cha
 			long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
 			wait_ms = h->timeout * 1000 - elapsed;
 			if (wait_ms <= 0) {
+				kill(-pid, SIGKILL);
 				kill(pid, SIGKILL);
 				waitpid(pid, NULL, 0);
 				close(errpipe[0]);
@@ -127,10 +131,19 @@ int hooks_run(const spec *s, enum spec_hook_kind kind, const char *state_json, b
 {
 	const spec_hook_list *list = &s->hooks[kind];
 
+	bool warn_only = kind == HOOK_POSTSTART || kind == HOOK_POSTSTOP;
+
 	for (size_t i = 0; i < list->n; i++) {
+		_cleanup_error_ berth_error *hook_err = NULL;
 		berth_debug("running hook %s[%zu] %s", spec_hook_kind_name(kind), i, list->hooks[i].path);
-		if (run_one(&list->hooks[i], spec_hook_kind_name(kind), i, state_json, err) < 0)
+		if (run_one(&list->hooks[i], spec_hook_kind_name(kind), i, state_json, &hook_err) == 0)
+			continue;
+		if (!warn_only) {
+			*err = hook_err;
+			hook_err = NULL;
 			return -1;
+		}
+		berth_log(BERTH_LOG_WARNING, "%s", hook_err->msg);
 	}
 	return 0;
 }

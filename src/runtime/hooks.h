@@ -8,7 +8,10 @@
 #include "spec/spec.h"
 #include "util/error.h"
 
-/* Runs every hook of KIND in order; stops at the first failure. */
+/* Runs every hook of KIND in order. Stops at the first failure, except for
+ * poststart and poststop, where each failure is logged as a warning and the
+ * remaining hooks still run (runtime-spec), and 0 is returned. A hook that
+ * outlives its timeout is killed with its process group. */
 int hooks_run(const spec *s, enum spec_hook_kind kind, const char *state_json, berth_error **err);
 
 #endif

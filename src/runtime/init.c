@@ -28,6 +28,25 @@
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 
+/* The state for hooks run after create (startContainer: "created", as runc
+ * reports it), rewritten in place; "{}" when there is none. */
+static const char *state_with_status(char **state_json, const char *status)
+{
+	json_t *obj = *state_json ? json_loads(*state_json, 0, NULL) : NULL;
+	char *text;
+
+	if (obj == NULL)
+		return *state_json ? *state_json : "{}";
+	json_object_set_new(obj, "status", json_string(status));
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (text != NULL) {
+		free(*state_json);
+		*state_json = text;
+	}
+	return *state_json;
+}
+
 _Noreturn static void init_fail(const init_config *cfg, berth_error **err)
 {
 	sync_send(cfg->sync_fd, SYNC_ERROR, 0, (*err && (*err)->msg) ? (*err)->msg : "container init failed", -1, NULL);
@@ -244,7 +263,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 	if (wait_exec_fifo(cfg, &err) < 0)
 		_exit(1);
 	if (s->hooks[HOOK_START_CONTAINER].n > 0 &&
-	    hooks_run(s, HOOK_START_CONTAINER, state_json ? state_json : "{}", &err) < 0) {
+	    hooks_run(s, HOOK_START_CONTAINER, state_with_status(&state_json, "created"), &err) < 0) {
 		fprintf(stderr, "berth-runtime: %s\n", err->msg);
 		_exit(1);
 	}
