@@ -8,8 +8,9 @@ int caps_drop_bounding(const spec_capabilities *caps, berth_error **err)
 {
 	int last = spec_capability_last();
 
-	if (!caps->present[CAP_SET_BOUNDING])
-		return 0;
+	/* A set missing from process.capabilities is empty, as in runc: podman
+	 * --cap-drop ALL writes "capabilities": {}, and a root process keeps
+	 * every capability left in the bounding set across execve. */
 	for (int cap = 0; cap <= last; cap++) {
 		if (caps->sets[CAP_SET_BOUNDING] & (1ULL << cap))
 			continue;

@@ -97,3 +97,39 @@ load helpers
 	run berth create c1
 	assert_one_line_error 'linux.devices[0].fileMode'
 }
+
+# ---------------------------------------------------------------------------
+# podman --cap-drop ALL writes "capabilities": {}. Like runc, a set missing
+# from the object is empty; a bounding set left whole gave a root process
+# every capability back at execve.
+
+@test "clients: \"capabilities\": {} leaves a root process no capability at all (podman --cap-drop ALL)" {
+	update_config '.process.capabilities = {}'
+	set_args sh -c 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb)" /proc/self/status'
+	run berth run c1
+	assert_success
+	assert_equal "$(grep -c ':\s*0000000000000000$' <<<"$output")" 5 "$output"
+}
+
+@test "clients: a process.capabilities without \"bounding\" has an empty bounding set" {
+	update_config '.process.capabilities = {effective: ["CAP_KILL"], permitted: ["CAP_KILL"]}'
+	set_args sh -c 'grep -E "^Cap(Eff|Bnd)" /proc/self/status'
+	run berth run c1
+	assert_success
+	assert_output_contains "CapBnd:	0000000000000000"
+	# CAP_KILL is not in the (empty) bounding set: it is gone after exec
+	assert_output_contains "CapEff:	0000000000000000"
+}
+
+@test "clients: exec --process with \"capabilities\": {} runs without capabilities" {
+	update_config '.process.capabilities = {}'
+	set_args sleep 100
+	berth run -d c1 >/dev/null 2>&1
+	wait_for_status c1 running
+	jq '.process | .args = ["grep", "-E", "^Cap(Eff|Bnd)", "/proc/self/status"]' "$BUNDLE/config.json" >"$TEST_DIR/process.json"
+	run berth exec --process "$TEST_DIR/process.json" c1
+	assert_success
+	assert_output_contains "CapEff:	0000000000000000"
+	assert_output_contains "CapBnd:	0000000000000000"
+	berth delete --force c1
+}
