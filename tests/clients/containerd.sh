@@ -87,8 +87,10 @@ cleanup_containerd() {
 	done
 	# the shims' sockets live in /run/containerd/s whatever the config says
 	[ -n "$HAD_SHIM_DIR" ] || rmdir /run/containerd/s /run/containerd 2>/dev/null
-	# the parent cgroup /NS of the tasks' /NS/ID (the runtime removed those)
+	# the parent cgroup /NS of the tasks' /NS/ID (the runtime removed those),
+	# and the slice of the systemd-cgroup scenario
 	rmdir /sys/fs/cgroup/*/"$NS" /sys/fs/cgroup/"$NS" 2>/dev/null
+	rmdir /sys/fs/cgroup/*/"berthtest$$.slice" /sys/fs/cgroup/"berthtest$$.slice" 2>/dev/null
 }
 defer cleanup_containerd
 
@@ -228,6 +230,49 @@ run_limits() {
 	c container delete t-lim
 }
 
+run_pod() {
+	# A Kubernetes pod as CRI builds it: a sandbox task, and a container that
+	# joins its network, IPC, UTS and PID namespaces by /proc/PID/ns paths.
+	c run -d "${RUNC_OPTS[@]}" --cap-add CAP_SYS_ADMIN "$IMAGE" t-sandbox sh -c 'hostname pod-1; exec sleep 1000' >/dev/null
+	wait_task_status t-sandbox RUNNING
+	spid=$(c task ls | awk '$1 == "t-sandbox" { print $2 }')
+	ns=()
+	want=""
+	for t in network:net ipc:ipc uts:uts pid:pid; do
+		ns+=(--with-ns "${t%%:*}:/proc/$spid/ns/${t#*:}")
+		want="$want$(readlink "/proc/$spid/ns/${t#*:}") "
+	done
+	for i in $(seq 20); do
+		[ "$(cat "/proc/$spid/root/proc/sys/kernel/hostname" 2>/dev/null)" = pod-1 ] && break
+		sleep 0.1
+	done
+	out=$(c run --rm "${RUNC_OPTS[@]}" "${ns[@]}" "$IMAGE" t-app sh -c 'for n in net ipc uts pid; do printf "%s " $(readlink /proc/self/ns/$n); done; echo; hostname; ps -o args | grep -c "^sleep 1000"')
+	echo "$out"
+	c task delete -f t-sandbox >/dev/null
+	c container delete t-sandbox
+	c container delete t-app 2>/dev/null || true
+	expect_eq "pod" "$out" "$want
+pod-1
+1"
+}
+
+run_systemd_cgroup() {
+	# SystemdCgroup = true in the CRI config: --systemd-cgroup and a
+	# "slice:prefix:name" cgroupsPath (mapped to slice/prefix-name.scope)
+	slice="berthtest$$.slice"
+	c run -d "${RUNC_OPTS[@]}" --runc-systemd-cgroup --cgroup "$slice:berth:t-sd" "$IMAGE" t-sd sleep 1000 >/dev/null
+	wait_task_status t-sd RUNNING
+	pid=$(c task ls | awk '$1 == "t-sd" { print $2 }')
+	out=$(awk -F: '$2 == "memory" || $2 == "" { print $3 }' "/proc/$pid/cgroup" | sort -u)
+	expect_eq "cgroup" "$out" "/$slice/berth-t-sd.scope"
+	c task metrics t-sd >/dev/null
+	c task delete -f t-sd >/dev/null
+	c container delete t-sd
+	for d in /sys/fs/cgroup/*/"$slice"/berth-t-sd.scope /sys/fs/cgroup/"$slice"/berth-t-sd.scope; do
+		[ ! -e "$d" ] || { echo "cgroup $d left" >&2; return 1; }
+	done
+}
+
 run_cri_config() {
 	# the CRI plugin accepted the berth runtime entry of config.toml
 	out=$(c plugins ls | awk '$2 == "cri" { print $NF }')
@@ -240,6 +285,8 @@ scenario "ctr task ps" run_ps
 scenario "ctr run -t and task exec -t through a pty" run_tty
 scenario "ctr task pause/resume, kill --all, delete -f" run_pause_kill_all
 scenario "ctr run --memory-limit, task metrics" run_limits
+scenario "a pod: a task joining a sandbox's net/ipc/uts/pid namespaces" run_pod
+scenario "ctr run --runc-systemd-cgroup (slice:prefix:name cgroupsPath)" run_systemd_cgroup
 scenario "containerd loads the CRI runtime entry for berth" run_cri_config
 
 finish

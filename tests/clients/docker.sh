@@ -186,7 +186,11 @@ run_more() {
 	d unpause pz >/dev/null
 	expect_eq "running" "$(d inspect -f '{{.State.Status}}' pz)" running
 	d update --memory 96m --memory-swap 192m pz >/dev/null
+	expect_eq "memory after update" "$(d exec pz sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max')" 100663296
 	d rm -f pz >/dev/null
+	# --device writes fileMode with the file type bits
+	out=$(d run --rm --runtime berth --device /dev/null:/dev/mynull "$IMAGE" stat -c '%A %t,%T' /dev/mynull)
+	expect_eq "device" "$out" "crw-rw-rw- 1,3"
 	out=$(script -qec "/usr/bin/docker -H unix://$T/docker.sock run --rm -it --runtime berth $IMAGE sh -c 'tty; echo run-tty-ok'" /dev/null </dev/null | tr -d '\r')
 	expect_contains "run -it" "$out" "/dev/pts/0"
 	expect_contains "run -it" "$out" "run-tty-ok"
@@ -197,6 +201,6 @@ scenario "docker run -d -p HOST:CTR reached by curl on 127.0.0.1" run_port
 scenario "docker exec (and exec -it through a pty)" run_exec
 scenario "docker top" run_top
 scenario "docker stop (and start again)" run_stop
-scenario "docker --network none, --memory/--pids-limit, pause/unpause, update, run -it" run_more
+scenario "docker --network none, --memory/--pids-limit, pause/unpause, update, --device, run -it" run_more
 
 finish

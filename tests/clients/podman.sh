@@ -237,6 +237,21 @@ run_top() {
 	p rm -f -t 0 topc >/dev/null
 }
 
+run_security() {
+	# --device and --privileged write fileMode with the file type bits
+	out=$(p run --rm --device /dev/null:/dev/mynull "$IMAGE" stat -c '%A %t,%T' /dev/mynull)
+	expect_eq "device" "$out" "crw-rw-rw- 1,3"
+	out=$(p run --rm --privileged "$IMAGE" sh -c 'test -c /dev/kmsg && echo has-kmsg; grep CapEff /proc/self/status')
+	expect_contains "privileged devices" "$out" has-kmsg
+	expect_contains "privileged caps" "$out" "$(grep CapBnd /proc/self/status | awk '{print $2}')"
+	# a user namespace (podman writes the maps into the spec)
+	out=$(p run --rm --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMAGE" sh -c 'id -u; cat /proc/self/uid_map' | tr -s ' \n' ' ')
+	expect_eq "user namespace" "$out" "0 0 200000 65536 "
+	out=$(p run --rm --read-only --cap-drop ALL "$IMAGE" sh -c 'touch /x 2>&1; grep CapEff /proc/self/status')
+	expect_contains "read-only" "$out" "Read-only file system"
+	expect_contains "no caps" "$out" "0000000000000000"
+}
+
 run_lifecycle_edges() {
 	# kill/stop of a container that already exited; restart; create + rm of
 	# a never-started container
@@ -263,6 +278,7 @@ scenario "podman run -p HOST:CTR reached by curl on 127.0.0.1" run_port
 scenario "podman run --memory/--pids-limit visible inside, podman update" run_limits
 scenario "podman pause/unpause" run_pause
 scenario "podman top" run_top
+scenario "podman run --privileged, --device, --uidmap, --read-only, --cap-drop" run_security
 scenario "podman kill/stop/restart/rm of exited and never-started containers" run_lifecycle_edges
 
 finish
