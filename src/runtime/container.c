@@ -450,11 +450,15 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		};
 		if (cgroup_manager_create(&co, &tx.cgroup, err) < 0 || refuse_busy_cgroup(&tx, err) < 0)
 			goto fail;
+		/* Record the cgroup at once: a create killed from here on
+		 * leaves a state.json from which delete --force removes it. */
+		st->cgroup = cgroup_manager_to_json(tx.cgroup);
+		if (state_write(tx.dirfd, st, err) < 0)
+			goto fail;
 		if (apply_resources(tx.cgroup, s, err) < 0) {
 			berth_error_wrap(err, "linux.resources");
 			goto fail;
 		}
-		st->cgroup = cgroup_manager_to_json(tx.cgroup);
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		berth_error_set(err, errno, "socketpair");
