@@ -223,8 +223,21 @@ int container_delete(const runtime_globals *g, const char *id, bool force, berth
 		return berth_error_wrap(err, "delete");
 	}
 	lockfd = state_lock(dirfd, err);
-	if (lockfd < 0 || state_read(dirfd, &st, err) < 0)
+	if (lockfd < 0)
 		return berth_error_wrap(err, "delete %s", id);
+	if (state_read(dirfd, &st, err) < 0) {
+		/* A create killed before it wrote state.json, or a damaged one:
+		 * as runc does, --force removes what is left so that the id can
+		 * be used again. */
+		if (force && ((*err)->code == ENOENT || (*err)->code == EINVAL)) {
+			berth_log(BERTH_LOG_WARNING, "delete %s: %s; removing its state directory", id, (*err)->msg);
+			berth_error_free(err);
+			if (state_dir_remove(g->root, id, err) < 0)
+				return berth_error_wrap(err, "delete %s", id);
+			return 0;
+		}
+		return berth_error_wrap(err, "delete %s", id);
+	}
 	status = state_current_status(dirfd, st);
 	if (status != STATUS_STOPPED) {
 		if (!force)
