@@ -373,3 +373,139 @@ EOF
 	assert_success
 	assert_output_contains "berth-runtime version"
 }
+
+@test "run: stdin is the container's stdin when there is no terminal" {
+	set_args sh -c 'read a; read b; echo "got $b $a"'
+	run berth run c1 <<<$'one\ntwo'
+	assert_success
+	assert_output "got two one"
+}
+
+@test "run: signals sent to the runtime are forwarded to the container" {
+	add_out_mount
+	set_args sh -c 'trap "echo got-term >/out/sig; exit 9" TERM; echo ready >/out/ready; while :; do sleep 0.05; done'
+	env BERTH_IT_TAG="$TAG" "$BERTH_RUNTIME" --root "$ROOT" run c1 </dev/null >/dev/null 2>&1 &
+	runtime_pid=$!
+	track_pid "$runtime_pid"
+	wait_for_file "$TEST_DIR/out/ready"
+	kill -TERM "$runtime_pid"
+	rc=0
+	wait "$runtime_pid" || rc=$?
+	assert_equal "$rc" 9 "run's exit code"
+	assert_equal "$(cat "$TEST_DIR/out/sig")" got-term
+	assert_nothing_left c1
+}
+
+@test "kill: a created container that never started can be killed and deleted" {
+	set_args sleep 100
+	berth_bg create c1
+	pid=$(pid_of c1)
+	run berth kill c1 KILL
+	assert_success
+	wait_for_status c1 stopped
+	run berth start c1
+	assert_failure
+	run berth delete c1
+	assert_success
+	assert_nothing_left c1
+}
+
+@test "delete: processes left behind by an init that exited are killed" {
+	add_out_mount
+	# without a pid namespace the init's children outlive it
+	update_config '.linux.namespaces |= map(select(.type != "pid"))'
+	set_args sh -c 'sleep 100 & echo $! >/out/child; exit 0'
+	berth_bg create c1
+	berth start c1
+	wait_for_status c1 stopped
+	wait_for_file "$TEST_DIR/out/child"
+	child=$(cat "$TEST_DIR/out/child")
+	[ -n "$child" ]
+	[ -n "$(tagged_pids "$TAG")" ] || fail "the orphan is not running"
+	run berth delete c1
+	assert_success
+	assert_nothing_left c1
+}
+
+@test "kill --all: reaches the processes of a container whose init exited" {
+	add_out_mount
+	update_config '.linux.namespaces |= map(select(.type != "pid"))'
+	set_args sh -c 'sleep 100 & echo started >/out/child; exit 0'
+	berth_bg create c1
+	berth start c1
+	wait_for_status c1 stopped
+	wait_for_file "$TEST_DIR/out/child"
+	[ -n "$(tagged_pids "$TAG")" ]
+	run berth kill --all c1 KILL
+	assert_success
+	for i in $(seq 100); do
+		[ -z "$(tagged_pids "$TAG")" ] && break
+		sleep 0.05
+	done
+	[ -z "$(tagged_pids "$TAG")" ] || fail "still running: $(tagged_pids "$TAG")"
+}
+
+@test "hooks: prestart, poststart and poststop run with the state on stdin" {
+	for h in prestart poststart poststop; do
+		printf '#!/bin/sh\ncat >"%s/%s.json"\n' "$TEST_DIR" "$h" >"$TEST_DIR/$h.sh"
+		chmod +x "$TEST_DIR/$h.sh"
+	done
+	update_config '.hooks = {"prestart": [{"path": ($d + "/prestart.sh")}],
+		"poststart": [{"path": ($d + "/poststart.sh")}], "poststop": [{"path": ($d + "/poststop.sh")}]}' \
+		--arg d "$TEST_DIR"
+	set_args sleep 100
+	berth_bg create c1
+	[ -f "$TEST_DIR/prestart.json" ] && [ ! -e "$TEST_DIR/poststart.json" ]
+	assert_equal "$(jq -r .status "$TEST_DIR/prestart.json")" creating
+	berth start c1
+	assert_equal "$(jq -r .status "$TEST_DIR/poststart.json")" running
+	assert_equal "$(jq -r .pid "$TEST_DIR/poststart.json")" "$(pid_of c1)"
+	[ ! -e "$TEST_DIR/poststop.json" ]
+	berth delete --force c1
+	assert_equal "$(jq -r .status "$TEST_DIR/poststop.json")" stopped
+	assert_equal "$(jq -r .id "$TEST_DIR/poststop.json")" c1
+}
+
+@test "--root: a missing root directory is created private; --pid-file may be relative" {
+	set_args true
+	ROOT="$TEST_DIR/a/b/root"
+	cd "$TEST_DIR"
+	run berth_bg create -b "$BUNDLE" --pid-file rel.pid c1
+	assert_success
+	[ -d "$ROOT/c1" ]
+	assert_equal "$(stat -c %a "$ROOT")" 700
+	assert_equal "$(cat "$TEST_DIR/rel.pid")" "$(pid_of c1)"
+	berth delete --force c1
+}
+
+@test "create killed half-way (SIGKILL during a hook): delete --force removes its cgroup, init and state" {
+	printf '#!/bin/sh\nkill -KILL $PPID\n' >"$TEST_DIR/kill-runtime.sh"
+	chmod +x "$TEST_DIR/kill-runtime.sh"
+	update_config '.hooks.createRuntime = [{"path": $p}]' --arg p "$TEST_DIR/kill-runtime.sh"
+	set_args sleep 100
+	run berth_bg create c1
+	assert_failure 137
+	# the cgroup was made before the runtime died
+	for d in $(cgroup_dirs "$CG_NAME"); do
+		[ -d "$d" ] || fail "expected the cgroup $d of the killed create"
+	done
+	run berth delete --force c1
+	assert_success
+	assert_nothing_left c1
+}
+
+@test "delete --force: a state dir without state.json, or with a corrupt one, is removed; the id is usable again" {
+	mkdir -p "$ROOT/c1" "$ROOT/c2"
+	echo '{corrupt' >"$ROOT/c2/state.json"
+	run berth delete c2
+	assert_one_line_error "corrupt state.json"
+	[ -d "$ROOT/c2" ]
+	run berth delete --force c1
+	assert_success
+	run berth delete --force c2
+	assert_success
+	[ ! -e "$ROOT/c1" ] && [ ! -e "$ROOT/c2" ]
+	set_args true
+	run berth run c1
+	assert_success
+}

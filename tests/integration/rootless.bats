@@ -213,3 +213,21 @@ subid_range() {
 	[[ "${l[0]}" == /dev/pts/* ]] || fail "tty: ${l[*]}"
 	assert_equal "${l[1]}" 0
 }
+
+@test "rootless: default devices are the host's nodes bind-mounted; /proc, /sys and /dev/pts work" {
+	set_args sh -c 'for d in null zero full random urandom tty; do stat -c "%n %t,%T" /dev/$d; done
+		echo x >/dev/null && echo null-writable; head -c 2 /dev/zero | od -An -tx1
+		test -d /proc/self/ns && echo proc-ok; ls /sys/class/net; grep " /sys " /proc/mounts
+		exec 3<>/dev/ptmx; ls /dev/pts | tr "\n" " "'
+	run berth_rootless run c1
+	assert_success
+	for d in "null 1,3" "zero 1,5" "full 1,7" "random 1,8" "urandom 1,9" "tty 5,0"; do
+		assert_output_contains "/dev/${d% *} ${d#* }"
+	done
+	assert_output_contains null-writable
+	assert_output_contains " 00 00"
+	assert_output_contains proc-ok
+	assert_output_contains $'\nlo\n'
+	[[ "$(grep ' /sys ' <<<"$output")" == *" ro,"* ]] || fail "/sys: $output"
+	assert_output_contains "0 ptmx"
+}
