@@ -254,3 +254,24 @@ has_opt() {
 	assert_equal "${lines[-2]}" 0 "/proc/keys is masked"
 	assert_equal "${lines[-1]}" 0 "/sys/firmware is masked"
 }
+
+@test "mounts: rro makes submounts read-only too; noatime and nosymfollow" {
+	mkdir -p "$TEST_DIR/tree/sub"
+	mount -t tmpfs -o size=1m berth-it-sub "$TEST_DIR/tree/sub"
+	defer umount -l "$TEST_DIR/tree/sub"
+	ln -s /etc/hostname "$TEST_DIR/tree/link"
+	add_mount /mnt/rro bind "$TEST_DIR/tree" rbind rro
+	add_mount /mnt/ro bind "$TEST_DIR/tree" rbind ro
+	add_mount /mnt/opts bind "$TEST_DIR/tree" bind noatime nosymfollow
+	set_args sh -c 'cat /proc/mounts; touch /mnt/rro/sub/x 2>/dev/null && echo rro-sub-writable; touch /mnt/ro/sub/y 2>/dev/null && echo ro-sub-writable; cat /mnt/opts/link 2>/dev/null || echo symlink-refused'
+	run berth run c1
+	assert_success
+	has_opt "$(mount_line /mnt/rro/sub)" ro || fail "rro: $(mount_line /mnt/rro/sub)"
+	refute_output_contains rro-sub-writable
+	# plain ro is not recursive (as the kernel's MS_RDONLY bind remount)
+	assert_output_contains ro-sub-writable
+	has_opt "$(mount_line /mnt/opts)" noatime || fail "noatime: $(mount_line /mnt/opts)"
+	has_opt "$(mount_line /mnt/opts)" nosymfollow || fail "nosymfollow: $(mount_line /mnt/opts)"
+	assert_output_contains symlink-refused
+	umount "$TEST_DIR/tree/sub"
+}
