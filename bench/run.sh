@@ -7,7 +7,9 @@
 #   --out FILE     results file (default bench/results/<date>-<host>[-quick].md)
 #   --berth PATH   berth-runtime binary (default build/src/cmd/runtime/berth-runtime)
 #   --work DIR     scratch directory for the bundles (default /tmp/berth-bench)
-#   --only LIST    comma-separated subset of: run,lifecycle,exec,phases,rss,idle,many
+#   --only LIST    comma-separated subset of: run,lifecycle,exec,phases,rss,idle,many,profile
+#                  (profile is not in the default set: perf trace phase marks and
+#                  strace -c of berth-runtime alone)
 #
 # Needs root and: hyperfine, runc, crun, /usr/bin/time (package "time"), jq,
 # unshare (util-linux), perl, busybox-static. It installs nothing.
@@ -532,6 +534,54 @@ if bench_enabled many; then
 		fi
 	done
 fi
+# ---------------------------------------------------------------- 8. profile of berth-runtime run (opt-in: --only profile)
+# Phase marks from `perf trace` (only ~40 marker syscalls are traced, so the
+# overhead is small), medians over PROF_N runs; syscall counts from strace -c.
+PROF_MARKS=()
+declare -A PROF_AT=() PROF_SEG=()
+PROF_STRACE=""
+if bench_enabled profile; then
+	PROF_N=$([ "$quick" = 1 ] && echo 5 || echo 15)
+	trace_set=brk,execve,execveat,flock,socketpair,clone3,sendmsg,unshare,sethostname,pivot_root,capset,close_range,exit_group,wait4,rmdir,unlinkat
+	for v in base seccomp; do
+		mkbundle "prof-$v" "$v" "$TRUE"
+		"$berth" --root "$state/berth" run --bundle "$work/b/prof-$v" "prof-$v" </dev/null >>"$logf" 2>&1 || true # warms the seccomp cache
+		if command -v perf >/dev/null && perf trace -e brk -- /bin/true >/dev/null 2>&1; then
+			log "profile ($v): perf trace, $PROF_N runs"
+			rm -f "$work/prof-$v".*.marks
+			for ((i = 0; i < PROF_N; i++)); do
+				perf trace -o "$work/prof-$v.trace" -e "$trace_set" -- \
+					"$berth" --root "$state/berth" run --bundle "$work/b/prof-$v" "prof-$v" </dev/null >/dev/null 2>>"$logf" || true
+				awk -f "$here/lib/phases.awk" "$work/prof-$v.trace" >"$work/prof-$v.$i.marks"
+			done
+			while IFS=$'\t' read -r m _; do
+				PROF_MARKS+=("$v/$m")
+				PROF_AT[$v/$m]=$(cat "$work/prof-$v".*.marks | awk -F'\t' -v m="$m" '$1 == m {print $2}' | median)
+			done <"$work/prof-$v.0.marks"
+			# segment = median over runs of (this mark - previous mark)
+			prev=""
+			while IFS=$'\t' read -r m _; do
+				if [ -z "$prev" ]; then
+					PROF_SEG[$v/$m]=${PROF_AT[$v/$m]}
+				else
+					PROF_SEG[$v/$m]=$(for f in "$work/prof-$v".*.marks; do
+						awk -F'\t' -v m="$m" -v p="$prev" '$1 == m {a = $2} $1 == p {b = $2} END {if (a != "" && b != "") print a - b}' "$f"
+					done | median)
+				fi
+				prev=$m
+			done <"$work/prof-$v.0.marks"
+			CMDS+=("perf trace -e $trace_set -- $berth --root $state/berth run --bundle $work/b/prof-$v prof-$v   # x$PROF_N, bench/lib/phases.awk")
+		else
+			log "profile: perf trace is not usable here; phase marks skipped"
+		fi
+		if command -v strace >/dev/null; then
+			strace -f -c -o "$work/prof-$v.strace-c" "$berth" --root "$state/berth" run --bundle "$work/b/prof-$v" "prof-$v" </dev/null >/dev/null 2>>"$logf" || true
+			PROF_STRACE+="$v: $(awk '$NF == "total" {print $(NF-2) " syscalls, " $(NF-1) " errors"}' "$work/prof-$v.strace-c"); top: $(awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {print $4, $NF}' "$work/prof-$v.strace-c" | sort -rn | head -8 | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')"$'\n'
+			CMDS+=("strace -f -c $berth --root $state/berth run --bundle $work/b/prof-$v prof-$v")
+		fi
+		cleanup_containers
+	done
+fi
 elapsed=$((SECONDS - start_s))
 
 # ---------------------------------------------------------------- report
@@ -664,6 +714,28 @@ report() {
 		echo
 	fi
 
+	if bench_enabled profile; then
+		echo "## Profile of berth-runtime run (perf trace marks, median of ${PROF_N:-0} runs, ms since the exec)"
+		echo
+		echo "Each mark is a syscall that ends a phase; a segment is the time since the previous mark."
+		echo
+		echo "| mark | base: at | base: segment | seccomp (warm): at | seccomp: segment |"
+		echo "|---|---:|---:|---:|---:|"
+		local seenm=() m
+		for m in "${PROF_MARKS[@]}"; do
+			m=${m#*/}
+			case " ${seenm[*]} " in *" $m "*) continue ;; esac
+			seenm+=("$m")
+			printf '| %s | %s | %s | %s | %s |\n' "$m" "${PROF_AT[base/$m]:-}" "${PROF_SEG[base/$m]:-}" "${PROF_AT[seccomp/$m]:-}" "${PROF_SEG[seccomp/$m]:-}"
+		done
+		echo
+		if [ -n "$PROF_STRACE" ]; then
+			echo "strace -f -c (syscalls of the runtime and the container init up to its exec):"
+			echo
+			printf '%s' "$PROF_STRACE" | sed 's/^/- /'
+			echo
+		fi
+	fi
 	echo "## Targets (issue 5)"
 	echo
 	echo "| target | measured | status |"
