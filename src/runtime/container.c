@@ -317,6 +317,25 @@ static int refuse_busy_cgroup(create_tx *tx, berth_error **err)
 	return -1;
 }
 
+/* systemd socket activation: the LISTEN_FDS fds from 3 on, when LISTEN_PID
+ * names this process or is unset. A LISTEN_PID of another process is an
+ * environment inherited from an ancestor: its fds are not ours to pass. */
+static int socket_activation_fds(void)
+{
+	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	char *end;
+	long n;
+
+	if (fds == NULL)
+		return 0;
+	n = strtol(fds, &end, 10);
+	if (end == fds || *end != '\0' || n <= 0 || n > 65000)
+		return 0;
+	if (pid != NULL && pid[0] != '\0' && strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	return (int)n;
+}
+
 static int check_terminal_options(const spec *s, const create_options *opts, bool foreground, berth_error **err)
 {
 	if (s->process->terminal && opts->console_socket == NULL && !foreground)
@@ -384,7 +403,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	create_tx tx = { .g = g, .id = opts->id, .dirfd = -1, .lockfd = -1 };
 	seccomp_filter filter = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
-	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags;
+	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
 	bool new_userns, late_userns = false;
 	pid_t intermediate = 0;
 
@@ -468,10 +487,9 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		leave_child_namespaces(&nsw);
 		goto fail;
 	}
+	listen_fds = socket_activation_fds();
 	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags, cgroup_manager_v2_fd(tx.cgroup));
 	if (tx.pid == 0) {
-		int listen_fds = 0;
-		const char *lf = getenv("LISTEN_FDS");
 		init_config cfg = {
 			.spec = s,
 			.id = opts->id,
@@ -492,12 +510,9 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		close(tx.lockfd);
 		if (console_sock >= 0)
 			close(console_sock);
-		if (lf != NULL && atoi(lf) > 0) {
-			listen_fds = atoi(lf);
-			cfg.listen_fds = listen_fds;
-			if (cfg.preserve_fds < listen_fds)
-				cfg.preserve_fds = listen_fds + opts->preserve_fds;
-		}
+		/* the socket activation fds come first, --preserve-fds after them */
+		cfg.listen_fds = listen_fds;
+		cfg.preserve_fds = listen_fds + opts->preserve_fds;
 		memcpy(cfg.ns_fds, ns_fds, sizeof(ns_fds));
 		container_init_main(&cfg);
 	}
