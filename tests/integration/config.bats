@@ -44,27 +44,27 @@ create_fails() {
 	update_config '.process.args = "sh"'
 	create_fails c1 'process.args: expected an array'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.process.user.uid = "root"'
 	create_fails c1 'process.user.uid: expected an integer'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.mounts[2].options = "ro"'
 	create_fails c1 'mounts[2].options: expected an array'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.process.env = [1]'
 	create_fails c1 'process.env[0]'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.root = "rootfs"'
 	create_fails c1 'root: expected an object'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.linux.namespaces = {}'
 	create_fails c1 'linux.namespaces: expected an array'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.process.user.uid = -1'
 	create_fails c1 'process.user.uid'
 }
@@ -73,15 +73,15 @@ create_fails() {
 	update_config 'del(.process)'
 	create_fails c1 'process: required'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config 'del(.ociVersion)'
 	create_fails c1 'ociVersion'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.process.args = []'
 	create_fails c1 'process.args'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config 'del(.root)'
 	create_fails c1 'root'
 }
@@ -122,7 +122,7 @@ create_fails() {
 	n=$(jq '.process.capabilities.bounding | length - 1' "$BUNDLE/config.json")
 	create_fails c1 "process.capabilities.bounding[$n]: unknown capability \"CAP_FOO\""
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.process.capabilities.effective = ["CAP_KILL", "NOT_A_CAP"]'
 	create_fails c1 'process.capabilities.effective[1]: unknown capability "NOT_A_CAP"'
 }
@@ -131,11 +131,11 @@ create_fails() {
 	update_config '.process.rlimits = [{"type": "RLIMIT_FOO", "hard": 1, "soft": 1}]'
 	create_fails c1 'process.rlimits[0].type: unknown rlimit "RLIMIT_FOO"'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 20}]'
 	create_fails c1 'process.rlimits[0]'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.mounts += [{"destination": "", "type": "tmpfs", "source": "tmpfs"}]'
 	n=$(jq '.mounts | length - 1' "$BUNDLE/config.json")
 	create_fails c1 "mounts[$n].destination: required"
@@ -294,15 +294,15 @@ create_fails() {
 	update_config '.process.cwd = "/does/not/exist"'
 	create_fails c1 'process.cwd'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.mounts += [{"destination": "/mnt", "type": "bind", "source": "/nonexistent/src", "options": ["bind"]}]'
 	create_fails c1 '/nonexistent/src'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.hooks.createRuntime = [{"path": "/bin/false"}]'
 	create_fails c1 'createRuntime'
 
-	make_bundle "$BUNDLE"
+	reset_config
 	update_config '.hooks.createContainer = [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]'
 	create_fails c1 'createContainer'
 }
@@ -310,7 +310,7 @@ create_fails() {
 @test "terminal: --console-socket is required when process.terminal is true" {
 	update_config '.process.terminal = true'
 	create_fails c1 '--console-socket is required'
-	make_bundle "$BUNDLE"
+	reset_config
 	run berth_bg create --console-socket "$TEST_DIR/sock" c1
 	assert_one_line_error 'process.terminal is false'
 	assert_nothing_left c1

@@ -27,7 +27,9 @@ ROOTLESS_USER=berthtest
 # Builds the root and rootless busybox bundles once per run (or uses
 # BERTH_TEST_IMAGE, which run.sh fills once for all files).
 ensure_image() {
-	[ -f "$TEST_IMAGE/root/config.json" ] && [ -f "$TEST_IMAGE/rootless/config.json" ] && return 0
+	local kind tmpl
+	[ -f "$TEST_IMAGE/root/config.template.json" ] && [ -f "$TEST_IMAGE/rootless/config.template.json" ] &&
+		return 0
 	[ -x "$BERTH_RUNTIME" ] || {
 		echo "berth-runtime not found at $BERTH_RUNTIME (build it or set BERTH_RUNTIME)" >&2
 		return 1
@@ -35,10 +37,21 @@ ensure_image() {
 	mkdir -p "$TEST_IMAGE"
 	(
 		flock 9
-		[ -f "$TEST_IMAGE/rootless/config.json" ] && exit 0
-		"$MAKE_TEST_IMAGE" --runtime "$BERTH_RUNTIME" "$TEST_IMAGE/root" sh >/dev/null &&
+		if [ ! -f "$TEST_IMAGE/root/config.json" ]; then
+			"$MAKE_TEST_IMAGE" --runtime "$BERTH_RUNTIME" "$TEST_IMAGE/root.tmp" sh >/dev/null &&
+				mv "$TEST_IMAGE/root.tmp" "$TEST_IMAGE/root" || exit 1
+		fi
+		if [ ! -f "$TEST_IMAGE/rootless/config.json" ]; then
 			"$MAKE_TEST_IMAGE" --rootless --runtime "$BERTH_RUNTIME" "$TEST_IMAGE/rootless.tmp" sh >/dev/null &&
-			mv "$TEST_IMAGE/rootless.tmp" "$TEST_IMAGE/rootless"
+				mv "$TEST_IMAGE/rootless.tmp" "$TEST_IMAGE/rootless" || exit 1
+		fi
+		# make_bundle fills these in with sed: a jq call costs ~50 ms
+		for kind in root rootless; do
+			tmpl="$TEST_IMAGE/$kind/config.template.json"
+			[ -f "$tmpl" ] && continue
+			jq '.linux.cgroupsPath = "berth-test/@CG_NAME@" | .process.env += ["BERTH_IT_TAG=@TAG@"]' \
+				"$TEST_IMAGE/$kind/config.json" >"$tmpl.tmp" && mv "$tmpl.tmp" "$tmpl" || exit 1
+		done
 	) 9>"$TEST_IMAGE/.lock"
 }
 
@@ -48,14 +61,25 @@ ensure_image() {
 # bundles "$TEST_DIR/$TAG-something": teardown checks the cgroups
 # berth-test/$TAG and berth-test/$TAG-* are gone.
 make_bundle() {
-	local dir="$1" kind=root
+	local dir="$1" kind=root name
 	[ "${2:-}" = --rootless ] && kind=rootless
 	mkdir -p "$dir"
 	rm -rf "$dir/rootfs"
 	cp -a "$TEST_IMAGE/$kind/rootfs" "$dir/rootfs"
-	jq --arg cg "berth-test/$(basename "$dir")" --arg tag "BERTH_IT_TAG=$TAG" \
-		'.linux.cgroupsPath = $cg | .process.env += [$tag]' \
-		"$TEST_IMAGE/$kind/config.json" >"$dir/config.json"
+	name=$(basename "$dir")
+	[[ "$name$TAG" =~ ^[A-Za-z0-9._+-]+$ ]] || {
+		echo "make_bundle: use a plain name for $dir" >&2
+		return 1
+	}
+	sed -e "s|@CG_NAME@|$name|" -e "s|@TAG@|$TAG|" "$TEST_IMAGE/$kind/config.template.json" >"$dir/config.json"
+}
+
+# reset_config [--rootless]: a fresh config.json for $BUNDLE, rootfs kept.
+reset_config() {
+	local kind=root
+	[ "${1:-}" = --rootless ] && kind=rootless
+	sed -e "s|@CG_NAME@|$(basename "$BUNDLE")|" -e "s|@TAG@|$TAG|" "$TEST_IMAGE/$kind/config.template.json" \
+		>"$BUNDLE/config.json"
 }
 
 # update_config JQ_FILTER [ARGS...]: edits $BUNDLE/config.json in place.
@@ -179,11 +203,20 @@ berth_bg() {
 
 # status_of ID: the status field of `state ID`.
 status_of() {
-	berth state "$1" | jq -r .status
+	state_field "$1" status
 }
 
 pid_of() {
-	berth state "$1" | jq -r .pid
+	state_field "$1" pid
+}
+
+# state_field ID FIELD: a string or number field of `state ID` (without jq:
+# these are polled).
+state_field() {
+	local out
+	out=$(berth state "$1") || return 1
+	[[ "$out" =~ \"$2\":\ *\"?([^\",]*) ]] || return 1
+	echo "${BASH_REMATCH[1]}"
 }
 
 # wait_for_status ID STATUS: polls for up to 5 seconds.

@@ -160,6 +160,28 @@ have_cap() {
 	assert_equal "${lines[2]}" four
 }
 
+@test "LISTEN_FDS with --preserve-fds: the preserved fds follow the socket activation ones" {
+	echo three >"$TEST_DIR/f3"
+	echo four >"$TEST_DIR/f4"
+	set_args sh -c 'echo "LISTEN_FDS=$LISTEN_FDS"; cat <&3; cat <&4'
+	LISTEN_FDS=1 run berth run --preserve-fds 1 c1 3<"$TEST_DIR/f3" 4<"$TEST_DIR/f4"
+	assert_success
+	assert_equal "$(echo $output)" "LISTEN_FDS=1 three four"
+}
+
+@test "LISTEN_FDS: honoured when LISTEN_PID is the runtime's pid, ignored when it names another process" {
+	echo three >"$TEST_DIR/f3"
+	set_args sh -c 'echo "LISTEN_FDS=$LISTEN_FDS"; test -e /proc/self/fd/3 && echo fd3-open; true'
+	# inherited from an ancestor that was socket-activated: not ours
+	LISTEN_FDS=1 LISTEN_PID=1 run berth run c1 3<"$TEST_DIR/f3"
+	assert_success
+	assert_equal "$(echo $output)" "LISTEN_FDS="
+	run bash -c 'export LISTEN_FDS=1 LISTEN_PID=$$; exec "$0" --root "$1" run c2 3<"$2"' \
+		"$BERTH_RUNTIME" "$ROOT" "$TEST_DIR/f3"
+	assert_success
+	assert_equal "$(echo $output)" "LISTEN_FDS=1 fd3-open"
+}
+
 # ---------------------------------------------------------------------------
 # terminal
 
