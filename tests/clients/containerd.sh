@@ -111,6 +111,14 @@ wait_task_status() {
 	return 1
 }
 
+# no_state_left ID...: the runtime's state dirs of the ids are gone.
+no_state_left() {
+	local id
+	for id in "$@"; do
+		[ ! -e "$T/berth-root/$NS/$id" ] || { echo "runtime state of $id left" >&2; return 1; }
+	done
+}
+
 # host_memory_limit PID: the memory limit of PID's cgroup (v1 or v2).
 host_memory_limit() {
 	local path
@@ -137,8 +145,12 @@ run_rm() {
 	[ $rc -ne 0 ] || { echo "a missing command succeeded" >&2; return 1; }
 	expect_contains "error from log.json" "$out" '/no/such/command'
 	c container delete t-rm 2>/dev/null || true
+	# stdin goes through the shim's fifos (ctr does not pass on its EOF, with
+	# runc either: read one line)
+	out=$(echo piped-in | c run --rm "${RUNC_OPTS[@]}" "$IMAGE" t-rm sh -c 'read line; echo $line')
+	expect_eq "stdin" "$out" "piped-in"
 	[ -z "$(c container ls -q)" ] || { c container ls; echo "--rm left a container" >&2; return 1; }
-	[ -z "$(ls "$T/berth-root/$NS" 2>/dev/null)" ] || { echo "runtime state left" >&2; return 1; }
+	no_state_left t-rm
 }
 
 run_detached() {
@@ -155,7 +167,7 @@ run_detached() {
 	wait_task_status t-det STOPPED
 	c task delete t-det >/dev/null
 	c container delete t-det
-	[ -z "$(ls "$T/berth-root/$NS" 2>/dev/null)" ] || { echo "runtime state left" >&2; return 1; }
+	no_state_left t-det
 }
 
 run_ps() {
@@ -214,7 +226,7 @@ run_pause_kill_all() {
 	wait_task_status t-df RUNNING
 	c task delete -f t-df >/dev/null
 	c container delete t-df
-	[ -z "$(ls "$T/berth-root/$NS" 2>/dev/null)" ] || { echo "runtime state left" >&2; return 1; }
+	no_state_left t-pz t-df
 }
 
 run_limits() {

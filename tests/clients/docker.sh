@@ -121,6 +121,8 @@ run_rm() {
 	rc=0
 	d run --rm --runtime berth "$IMAGE" /no/such/command || rc=$?
 	expect_eq "exit code of a missing command" "$rc" 127
+	out=$(echo piped-in | d run --rm -i --runtime berth "$IMAGE" cat)
+	expect_eq "stdin" "$out" "piped-in"
 	expect_eq "runtime of a container" "$(d inspect -f '{{.HostConfig.Runtime}}' "$(d create --runtime berth "$IMAGE" true)")" berth
 	d rm "$(d ps -aq)" >/dev/null
 }
@@ -145,6 +147,8 @@ run_exec() {
 	expect_eq "exec exit code" "$rc" 5
 	out=$(d exec -e FOO=bar -w /tmp -u 1000 web sh -c 'echo $FOO $(pwd) $(id -u)')
 	expect_eq "exec with env/workdir/user" "$out" "bar /tmp 1000"
+	out=$(echo piped-exec | d exec -i web cat)
+	expect_eq "exec stdin" "$out" "piped-exec"
 	out=$(script -qec "/usr/bin/docker -H unix://$T/docker.sock exec -it web sh -c 'tty; echo exec-tty-ok'" /dev/null </dev/null | tr -d '\r')
 	expect_contains "exec -it" "$out" "/dev/pts/"
 	expect_contains "exec -it" "$out" "exec-tty-ok"

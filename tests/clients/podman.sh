@@ -121,6 +121,9 @@ run_rm() {
 	rc=0
 	p run --rm "$IMAGE" /no/such/command || rc=$?
 	expect_eq "exit code of a missing command" "$rc" 127
+	# stdin goes through conmon to the container, and to an exec
+	out=$(echo piped-in | p run --rm -i "$IMAGE" cat)
+	expect_eq "stdin" "$out" "piped-in"
 	[ -z "$(p ps -aq)" ] || { p ps -a; echo "--rm left a container" >&2; return 1; }
 }
 
@@ -139,6 +142,8 @@ run_detached() {
 	expect_eq "exec exit code" "$rc" 5
 	out=$(p exec -e FOO=bar -w /tmp -u 1000 det sh -c 'echo $FOO $(pwd) $(id -u)')
 	expect_eq "exec with env/workdir/user" "$out" "bar /tmp 1000"
+	out=$(echo piped-exec | p exec -i det cat)
+	expect_eq "exec stdin" "$out" "piped-exec"
 	out=$(p logs det)
 	expect_eq "logs" "$out" "started"
 	start=$(date +%s)
