@@ -432,6 +432,11 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			return berth_error_set(err, ENOTSUP,
 					       "linux.namespaces: joining a pid namespace together with a new user "
 					       "namespace and other joined namespaces is not supported");
+	} else if (s->namespaces[NS_USER].path != NULL && (clone_flags & ~CLONE_NEWTIME) != 0) {
+		/* A joined user namespace must own the namespaces created for
+		 * the container, or its root could not use them (sethostname,
+		 * mount): create them after joining it. */
+		late_userns = true;
 	}
 	if (namespaces_open_paths(s, ns_fds, err) < 0)
 		return -1;
@@ -536,10 +541,11 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		 * init's pid; the intermediate exits */
 		_cleanup_free_ char *text = NULL;
 		sync_msg msg;
-		if (sync_expect(sv[0], SYNC_USERNS, NULL, NULL, err) < 0 ||
-		    namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0 ||
-		    sync_send(sv[0], SYNC_MAPS_DONE, 0, NULL, -1, err) < 0 ||
-		    sync_recv(sv[0], &msg, &text, NULL, err) < 0)
+		if (new_userns && (sync_expect(sv[0], SYNC_USERNS, NULL, NULL, err) < 0 ||
+				   namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0 ||
+				   sync_send(sv[0], SYNC_MAPS_DONE, 0, NULL, -1, err) < 0))
+			goto fail;
+		if (sync_recv(sv[0], &msg, &text, NULL, err) < 0)
 			goto fail;
 		if (msg.type != SYNC_GRANDCHILD_PID) {
 			berth_error_set(err, 0, "%s", text ? text : "container init failed");

@@ -126,10 +126,11 @@ static int wait_exec_fifo(const init_config *cfg, berth_error **err)
 	return 0;
 }
 
-/* The host-owned namespaces are joined; now create the user namespace and
- * the others (owned by it), and fork: a new pid namespace takes effect for
- * children only. The intermediate reports the init's pid and exits; the init
- * returns to continue the setup, a child of the runtime (CLONE_PARENT). */
+/* The namespaces to join are joined; now create the user namespace (unless
+ * one was joined) and the others, owned by it, and fork: a new pid namespace
+ * takes effect for children only. The intermediate reports the init's pid
+ * and exits; the init returns to continue the setup, a child of the runtime
+ * (CLONE_PARENT). */
 static void become_init_in_new_userns(const init_config *cfg)
 {
 	_cleanup_error_ berth_error *err = NULL;
@@ -137,13 +138,15 @@ static void become_init_in_new_userns(const init_config *cfg)
 	struct clone_args args = { .flags = CLONE_PARENT };
 	pid_t pid;
 
-	if (unshare(CLONE_NEWUSER) < 0) {
-		berth_error_set(&err, errno, "create user namespace");
-		init_fail(cfg, &err);
+	if (cfg->new_userns) {
+		if (unshare(CLONE_NEWUSER) < 0) {
+			berth_error_set(&err, errno, "create user namespace");
+			init_fail(cfg, &err);
+		}
+		if (sync_send(cfg->sync_fd, SYNC_USERNS, 0, NULL, -1, &err) < 0 ||
+		    sync_expect(cfg->sync_fd, SYNC_MAPS_DONE, NULL, NULL, &err) < 0)
+			init_fail(cfg, &err);
 	}
-	if (sync_send(cfg->sync_fd, SYNC_USERNS, 0, NULL, -1, &err) < 0 ||
-	    sync_expect(cfg->sync_fd, SYNC_MAPS_DONE, NULL, NULL, &err) < 0)
-		init_fail(cfg, &err);
 	if (setresgid(0, 0, 0) == 0)
 		setresuid(0, 0, 0);
 	if (unshare(cfg->late_flags) < 0) {

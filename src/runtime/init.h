@@ -21,7 +21,9 @@ typedef struct init_config {
 	bool new_userns;
 	/* Joining namespaces owned by the host together with a new user
 	 * namespace: join first, then unshare the user namespace (the runtime
-	 * writes its maps), then unshare LATE_FLAGS and fork the real init. */
+	 * writes its maps), then unshare LATE_FLAGS and fork the real init.
+	 * With a joined user namespace: join it, then unshare LATE_FLAGS (so
+	 * that it owns the new namespaces) and fork. */
 	bool late_userns;
 	int late_flags;
 	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
