@@ -214,3 +214,33 @@ allow_userns_access() {
 	assert_one_line_error 'uidMappings'
 	assert_nothing_left c1
 }
+
+@test "user namespace joined by path: the new namespaces belong to it (hostname, mounts, pid 1 work)" {
+	allow_userns_access
+	update_config '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	set_args sleep 100
+	berth_bg create c1
+	pid=$(pid_of c1)
+
+	BUNDLE="$TEST_DIR/$TAG-2"
+	make_bundle "$BUNDLE"
+	cd "$BUNDLE"
+	update_config '.hostname = "joined-userns" | .linux.namespaces = [
+		{"type": "user", "path": "/proc/\($pid)/ns/user"},
+		{"type": "network", "path": "/proc/\($pid)/ns/net"},
+		{"type": "mount"}, {"type": "pid"}, {"type": "uts"}, {"type": "ipc"}, {"type": "cgroup"}]' --arg pid "$pid"
+	set_args sh -c "$print_ns_cmd; id -u; cat /proc/self/uid_map; hostname; echo pid \$\$"
+	run berth run c2
+	assert_success
+	assert_equal "$(ns_of user "$output")" "$(readlink "/proc/$pid/ns/user")"
+	assert_equal "$(ns_of net "$output")" "$(readlink "/proc/$pid/ns/net")"
+	for t in uts ipc mnt pid; do
+		[ "$(ns_of "$t" "$output")" != "$(readlink "/proc/$pid/ns/$t")" ] || fail "$t was joined, not created"
+	done
+	assert_output_contains $'\n0\n'
+	[[ "$output" == *"0     100000      65536"* ]] || fail "uid_map: $output"
+	assert_output_contains joined-userns
+	assert_output_contains "pid 1"
+}
