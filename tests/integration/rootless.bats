@@ -231,3 +231,29 @@ subid_range() {
 	[[ "$(grep ' /sys ' <<<"$output")" == *" ro,"* ]] || fail "/sys: $output"
 	assert_output_contains "0 ptmx"
 }
+
+@test "rootless: bind mounts keep their options, tmpfs works, the root is read-only" {
+	mkdir "$RL_DIR/src"
+	echo shared >"$RL_DIR/src/file"
+	chown -R "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_DIR/src"
+	update_config '.root.readonly = true | .mounts += [
+		{"destination": "/mnt/ro", "type": "bind", "source": $s, "options": ["rbind", "ro", "nosuid", "nodev"]},
+		{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}]' \
+		--arg s "$RL_DIR/src"
+	set_args sh -c 'cat /proc/mounts; cat /mnt/ro/file; touch /mnt/ro/x 2>/dev/null && echo ro-writable; touch /rootfile 2>/dev/null && echo root-writable; echo x >/scratch/f && echo tmpfs-writable'
+	run berth_rootless run c1
+	assert_success
+	line=$(awk '$2 == "/mnt/ro"' <<<"$output")
+	for o in ro nosuid nodev; do
+		[[ ",$(awk '{print $4}' <<<"$line")," == *",$o,"* ]] || fail "/mnt/ro lacks $o: $line"
+	done
+	assert_output_contains shared
+	refute_output_contains ro-writable
+	refute_output_contains root-writable
+	assert_output_contains tmpfs-writable
+	# and with --no-pivot
+	run berth_rootless run --no-pivot c2
+	assert_success
+	assert_output_contains tmpfs-writable
+	refute_output_contains root-writable
+}
