@@ -307,7 +307,6 @@ hf() {
 			ok=0
 			break
 		fi
-		cleanup_containers
 	done
 	cleanup_containers
 	if [ "$ok" = 1 ]; then
