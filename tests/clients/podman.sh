@@ -86,6 +86,10 @@ host_leftovers() {
 	[ -n "$HAD_BLOBCACHE" ] || rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
 	rmdir /var/lib/containers/cache /var/lib/containers /var/lib/cni/results /var/lib/cni 2>/dev/null
 	ip link del "$BRIDGE" 2>/dev/null
+	# podman's cgroup parent and conmon's cgroup (the runtime removed the
+	# containers' libpod-ID ones)
+	[ -n "$HAD_LIBPOD_PARENT" ] || rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent \
+		/sys/fs/cgroup/libpod_parent/conmon /sys/fs/cgroup/libpod_parent 2>/dev/null
 	[ -n "$HAD_CNI_CHAINS" ] && return 0
 	# only chains that hold nothing but the plugin's fixed rules
 	[ "$(iptables -t nat -S CNI-HOSTPORT-DNAT 2>/dev/null | wc -l)" = 1 ] || return 0
@@ -98,6 +102,7 @@ host_leftovers() {
 }
 HAD_BLOBCACHE=$(ls /var/lib/containers/cache/blob-info-cache-v1.boltdb 2>/dev/null)
 HAD_CNI_CHAINS=$(iptables -t nat -S CNI-HOSTPORT-DNAT 2>/dev/null)
+HAD_LIBPOD_PARENT=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent 2>/dev/null)
 
 # Everything podman started: containers (and their conmons) go with
 # `rm -af`, then what it left on the host.
