@@ -180,3 +180,17 @@ int namespaces_write_time_offsets(const spec *s, berth_error **err)
 		return berth_error_wrap(err, "linux.timeOffsets");
 	return 0;
 }
+
+bool namespaces_in_user_namespace(void)
+{
+	FILE *f = fopen("/proc/self/uid_map", "re");
+	unsigned long inside, outside, count;
+	bool initial;
+
+	if (f == NULL)
+		return false;
+	initial = fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
+		  count == 4294967295UL;
+	fclose(f);
+	return !initial;
+}

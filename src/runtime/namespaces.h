@@ -23,6 +23,11 @@ int namespaces_clone_flags(const spec *s);
  * newuidmap/newgidmap. */
 int namespaces_write_id_maps(pid_t pid, const spec *s, bool rootless, berth_error **err);
 
+/* Whether the calling process runs in a user namespace other than the
+ * initial one (its uid_map is not the identity map of every id): rootless
+ * podman runs the runtime as uid 0 in a user namespace of its own. */
+bool namespaces_in_user_namespace(void);
+
 /* Writes /proc/self/timens_offsets for a time namespace unshared for children. */
 int namespaces_write_time_offsets(const spec *s, berth_error **err);
 

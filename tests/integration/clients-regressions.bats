@@ -133,3 +133,33 @@ load helpers
 	assert_output_contains "CapBnd:	0000000000000000"
 	berth delete --force c1
 }
+
+# ---------------------------------------------------------------------------
+# rootless podman runs the runtime as uid 0 in a user namespace of its own
+# (mapping the user to 0) with a config that has no user namespace. runc
+# counts that as rootless: state below $XDG_RUNTIME_DIR, cgroup errors are not
+# fatal, and devices are bind-mounted from the host since mknod is refused.
+
+@test "clients: uid 0 in a user namespace of its own is rootless: XDG_RUNTIME_DIR state, bind-mounted devices (rootless podman)" {
+	ensure_rootless_user
+	chmod o+x "$BATS_RUN_TMPDIR" "$BATS_RUN_TMPDIR/test" "$TEST_DIR"
+	local rl="$TEST_DIR/rl"
+	ROOTLESS_XDG="$rl/xdg"
+	mkdir -p "$ROOTLESS_XDG"
+	chmod 700 "$ROOTLESS_XDG"
+	BUNDLE="$rl/$TAG"
+	make_bundle "$BUNDLE" --rootless
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "user")] | del(.linux.uidMappings, .linux.gidMappings)'
+	set_args sh -c 'stat -c "%t,%T" /dev/null; echo x >/dev/null && echo dev-null-ok; id -u'
+	chown -hR "$ROOTLESS_UID:$ROOTLESS_GID" "$rl"
+	cd "$BUNDLE"
+	# no --root: the default must be the user's, not /run/berth-runtime
+	run as_rootless unshare --user --map-root-user -- "$BERTH_RUNTIME" run "$TAG"
+	assert_success
+	assert_output_contains "1,3"
+	assert_output_contains "dev-null-ok"
+	assert_equal "${lines[${#lines[@]} - 1]}" 0
+	[ -d "$ROOTLESS_XDG/berth-runtime" ]
+	[ -z "$(state_dirs "$ROOTLESS_XDG/berth-runtime")" ]
+	[ ! -e "/run/berth-runtime/$TAG" ]
+}

@@ -7,6 +7,7 @@
 
 #include "cmd/runtime/commands.h"
 #include "runtime/exe_guard.h"
+#include "runtime/namespaces.h"
 #include "runtime/state.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -59,10 +60,22 @@ static void print_usage(void)
 	options_print_help(global_options);
 }
 
+/* Like runc: uid 0 in a user namespace (rootless podman runs the runtime in
+ * its own) is rootless too; there the state goes below $XDG_RUNTIME_DIR
+ * unless USER says root (runc's shouldHonorXDGRuntimeDir). */
+static bool honor_xdg_runtime_dir(bool rootless)
+{
+	const char *user = getenv("USER");
+
+	if (!rootless || getenv("XDG_RUNTIME_DIR") == NULL)
+		return false;
+	return geteuid() != 0 || user == NULL || strcmp(user, "root") != 0;
+}
+
 static int parse_rootless(const char *value, bool *out, berth_error **err)
 {
 	if (value == NULL || strcmp(value, "auto") == 0)
-		*out = geteuid() != 0;
+		*out = geteuid() != 0 || namespaces_in_user_namespace();
 	else if (strcmp(value, "true") == 0)
 		*out = true;
 	else if (strcmp(value, "false") == 0)
@@ -139,7 +152,9 @@ int main(int argc, char **argv)
 		berth_error_report("berth-runtime", &err);
 		return 1;
 	}
-	root = values[G_ROOT].value ? strdup(values[G_ROOT].value) : state_default_root(g.rootless);
+	root = values[G_ROOT].value
+		   ? strdup(values[G_ROOT].value)
+		   : state_default_root(g.rootless && (geteuid() != 0 || honor_xdg_runtime_dir(g.rootless)));
 	g.root = root;
 	g.systemd_cgroup = option_bool(&values[G_SYSTEMD]);
 	g.cgroup_fs_root = getenv("BERTH_CGROUP_ROOT") ? getenv("BERTH_CGROUP_ROOT") : "/sys/fs/cgroup";
