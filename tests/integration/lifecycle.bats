@@ -86,12 +86,15 @@ EOF
 @test "lifecycle: start blocks the process until start; state pid stays the init" {
 	add_out_mount
 	set_args sh -c 'echo started >/out/marker'
+	update_config '.process.args[2] += "; sleep 100"'
 	berth_bg create c1
+	pid=$(pid_of c1)
 	sleep 0.2
 	[ ! -e "$TEST_DIR/out/marker" ] || fail "the process ran before start"
 	berth start c1
 	wait_for_file "$TEST_DIR/out/marker"
 	assert_equal "$(cat "$TEST_DIR/out/marker")" started
+	assert_equal "$(pid_of c1)" "$pid"
 }
 
 @test "kill: by name, by number, with and without SIG prefix; default is SIGTERM" {
