@@ -108,6 +108,7 @@ HAD_LIBPOD_PARENT=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_p
 # `rm -af`, then what it left on the host.
 defer host_leftovers
 defer "p rm -a -f -t 0"
+defer rootless_cleanup
 
 log "runtime $BIN ($("$BIN" --version | head -1)), podman $(podman --version | awk '{print $3}'), temp dir $T"
 make_rootfs_tar "$T/rootfs.tar" || { echo "Bail out! cannot build the test image"; exit 1; }
@@ -262,6 +263,61 @@ run_security() {
 	expect_contains "no caps" "$out" "0000000000000000"
 }
 
+# Rootless podman runs the runtime as uid 0 in a user namespace of its own,
+# with a config that has no user namespace. The user is the integration
+# suite's (berthtest, subordinate ids 400000:65536); its podman state, run
+# dir and the runtime's state (XDG_RUNTIME_DIR/berth-runtime) are under $T.
+RL_USER=berthtest
+rootless_setup() {
+	if ! id -u "$RL_USER" >/dev/null 2>&1; then
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$RL_USER" 2>/dev/null || id -u "$RL_USER" >/dev/null || return 1
+	fi
+	(
+		flock 9
+		grep -q "^$RL_USER:" /etc/subuid 2>/dev/null || echo "$RL_USER:400000:65536" >>/etc/subuid
+		grep -q "^$RL_USER:" /etc/subgid 2>/dev/null || echo "$RL_USER:400000:65536" >>/etc/subgid
+	) 9>>/etc/subuid.berth-test.lock
+	mkdir -p "$T/rootless/run" "$T/rootless/home"
+	chmod 700 "$T/rootless/run"
+	cp "$T/rootfs.tar" "$T/rootless/rootfs.tar"
+	chown -R "$RL_USER" "$T/rootless"
+	chmod 755 "$T/rootless"
+}
+
+# rl CMD...: CMD as the rootless user, with its own HOME and XDG_RUNTIME_DIR
+rl() {
+	setpriv --reuid="$RL_USER" --regid="$(id -g "$RL_USER")" --init-groups --reset-env -- \
+		env HOME="$T/rootless/home" XDG_RUNTIME_DIR="$T/rootless/run" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		podman --cgroup-manager cgroupfs --events-backend file --runtime "$BIN" "$@"
+}
+
+# the user namespace keeper ("pause process") podman leaves behind
+rootless_cleanup() {
+	local pid
+	[ -d "$T/rootless/run" ] || return 0
+	rl rm -a -f -t 0 >/dev/null 2>&1
+	pid=$(cat "$T/rootless/run/libpod/tmp/pause.pid" 2>/dev/null)
+	[ -n "$pid" ] && stop_pid "$pid" 5
+	return 0
+}
+
+run_rootless() {
+	command -v newuidmap >/dev/null || { echo "newuidmap missing (uidmap)" >&2; return 1; }
+	rootless_setup
+	cd "$T/rootless"
+	rl import -q rootfs.tar localhost/bb:latest >/dev/null
+	out=$(rl run --rm --network none localhost/bb sh -c 'id -u; grep -c . /proc/self/uid_map; echo x >/dev/null && echo dev-null-ok')
+	expect_eq "rootless run" "$(echo $out)" "0 2 dev-null-ok"
+	rl run -d --name rl1 --network none localhost/bb sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null
+	out=$(rl exec rl1 sh -c 'echo exec-ok')
+	expect_eq "rootless exec" "$out" exec-ok
+	rl stop -t 5 rl1 >/dev/null
+	rl rm rl1 >/dev/null
+	# the runtime kept its state below the user's XDG_RUNTIME_DIR
+	[ -d "$T/rootless/run/berth-runtime" ] || { echo "no $T/rootless/run/berth-runtime" >&2; return 1; }
+	[ -z "$(ls "$T/rootless/run/berth-runtime")" ] || { echo "state left: $(ls "$T/rootless/run/berth-runtime")" >&2; return 1; }
+}
+
 run_lifecycle_edges() {
 	# kill/stop of a container that already exited; restart; create + rm of
 	# a never-started container
@@ -289,6 +345,7 @@ scenario "podman run --memory/--pids-limit visible inside, podman update" run_li
 scenario "podman pause/unpause" run_pause
 scenario "podman top" run_top
 scenario "podman run --privileged, --device, --uidmap, --read-only, --cap-drop" run_security
+scenario "rootless podman (an unprivileged user, --network none)" run_rootless
 scenario "podman kill/stop/restart/rm of exited and never-started containers" run_lifecycle_edges
 
 finish
