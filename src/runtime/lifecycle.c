@@ -50,7 +50,32 @@ static spec *load_saved_spec(const container_state *st)
 	return s;
 }
 
-/* Reads the byte the init writes once it is released. */
+/* The init keeps its end of the fifo open until its execve: EOF means the
+ * process runs (or the init is gone). */
+static void wait_init_exec(int fd, const container_state *st)
+{
+	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, st->pid, 0);
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+		char c;
+		ssize_t n;
+
+		if (poll(p, pidfd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (pidfd >= 0 && p[1].revents)
+			return;
+		n = read(fd, &c, 1);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return;
+	}
+}
+
+/* Reads the byte the init writes once it is released, then waits for it to
+ * exec the process. */
 static int consume_exec_fifo(int dirfd, const container_state *st, berth_error **err)
 {
 	_cleanup_close_ int fd = openat(dirfd, STATE_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -62,8 +87,10 @@ static int consume_exec_fifo(int dirfd, const container_state *st, berth_error *
 	for (;;) {
 		char c;
 		ssize_t n = read(fd, &c, 1);
-		if (n == 1)
+		if (n == 1) {
+			wait_init_exec(fd, st);
 			return 0;
+		}
 		if (n < 0 && errno == EAGAIN) {
 			/* the writer is connected and about to write */
 			struct pollfd p = { .fd = fd, .events = POLLIN };

@@ -191,3 +191,23 @@ EOF
 	assert_success
 	assert_equal "$(tr '\n' ' ' <"$TEST_DIR/out/order")" "createRuntime poststart poststop "
 }
+
+@test "hooks: poststart runs once the process was executed, after startContainer" {
+	cat >"$TEST_DIR/poststart.sh" <<EOF
+#!/bin/sh
+pid=\$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+tr '\0' ' ' <"/proc/\$pid/cmdline" >"$TEST_DIR/out/cmdline"
+[ -e "$TEST_DIR/out/startContainer.txt" ] && echo after >"$TEST_DIR/out/after-startContainer"
+EOF
+	chmod +x "$TEST_DIR/poststart.sh"
+	# a slow startContainer hook: poststart must still come after it
+	printf '#!/bin/sh\nsleep 0.5\n/hook.sh startContainer /out\n' >"$BUNDLE/rootfs/slow-hook.sh"
+	chmod +x "$BUNDLE/rootfs/slow-hook.sh"
+	set_args sleep 100
+	update_config '.hooks = {startContainer: [{path: "/slow-hook.sh"}], poststart: [{path: $p}]}' \
+		--arg p "$TEST_DIR/poststart.sh"
+	berth_bg create c1
+	berth start c1
+	assert_equal "$(cat "$TEST_DIR/out/cmdline")" "sleep 100 "
+	assert_equal "$(cat "$TEST_DIR/out/after-startContainer")" after
+}
