@@ -196,13 +196,15 @@ rt() {
 }
 
 # no_runtime_running: waits until no process executes the copy $RT (a
-# held fd can only be written once nothing executes the file).
+# held fd can only be written once nothing executes the file). By inode:
+# a guarded runtime runs from a bind mount whose path reads differently.
 no_runtime_running() {
-	local i p found
+	local i p found id
+	id=$(stat -c %d:%i "$RT")
 	for ((i = 0; i < 100; i++)); do
 		found=
 		for p in /proc/[0-9]*; do
-			[ "$(readlink "$p/exe" 2>/dev/null)" = "$RT" ] && found=1 && break
+			[ "$(stat -L -c %d:%i "$p/exe" 2>/dev/null)" = "$id" ] && found=1 && break
 		done
 		[ -z "$found" ] && return 0
 		sleep 0.05
