@@ -329,6 +329,16 @@ run_lifecycle_edges() {
 	p rm -f -t 0 edge >/dev/null
 	p create --name never "$IMAGE" true >/dev/null
 	p rm never >/dev/null
+	# `podman init` leaves a runtime container "created"; rm deletes it
+	# (podman always passes --force), start -a runs it later
+	p create --name init1 "$IMAGE" true >/dev/null
+	p init init1 >/dev/null
+	expect_eq "initialized" "$(p inspect -f '{{.State.Status}}' init1)" initialized
+	p rm init1 >/dev/null
+	p create --name init2 "$IMAGE" echo started-later >/dev/null
+	p init init2 >/dev/null
+	expect_eq "start after init" "$(p start -a init2)" started-later
+	p rm init2 >/dev/null
 	p run -d --name kil "$IMAGE" sleep 1000 >/dev/null
 	p kill kil >/dev/null
 	p wait kil >/dev/null
@@ -346,6 +356,6 @@ scenario "podman pause/unpause" run_pause
 scenario "podman top" run_top
 scenario "podman run --privileged, --device, --uidmap, --read-only, --cap-drop" run_security
 scenario "rootless podman (an unprivileged user, --network none)" run_rootless
-scenario "podman kill/stop/restart/rm of exited and never-started containers" run_lifecycle_edges
+scenario "podman kill/stop/restart/rm of exited, never-started and initialized containers" run_lifecycle_edges
 
 finish
