@@ -12,7 +12,7 @@
 IMAGE=berth-busybox:latest
 
 need_packages dockerd:docker.io /usr/bin/docker:docker.io docker-proxy:docker.io containerd:containerd \
-	curl:curl script:bsdutils jq:jq busybox:busybox-static || {
+	curl:curl script:bsdutils jq:jq busybox:busybox-static ip:iproute2 ss:iproute2 || {
 	echo "Bail out! cannot install docker.io"
 	exit 1
 }

@@ -9,7 +9,7 @@
 IMAGE=localhost/berth-busybox:latest
 
 need_packages podman:podman conmon:conmon /usr/lib/cni/bridge:containernetworking-plugins \
-	iptables:iptables curl:curl script:bsdutils jq:jq busybox:busybox-static || {
+	iptables:iptables curl:curl script:bsdutils jq:jq busybox:busybox-static newuidmap:uidmap ss:iproute2 || {
 	echo "Bail out! cannot install podman"
 	exit 1
 }
