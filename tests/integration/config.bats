@@ -263,7 +263,6 @@ create_fails() {
 }
 
 @test "flags: unknown command and unknown global flag: one line, one prefix" {
-	skip "blocked: fix belongs in src/cmd/runtime/main.c (being edited by another engineer): an unknown command is printed twice (fprintf + berth_log to stderr) and an unknown global flag reads \"berth-runtime: berth-runtime: ...\""
 	run berth frobnicate
 	assert_one_line_error 'unknown command "frobnicate"'
 	run "$BERTH_RUNTIME" --no-such-global list

@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 		}
 		return ret;
 	}
-	fprintf(stderr, "berth-runtime: unknown command \"%s\" (see \"berth-runtime --help\")\n", argv[first]);
-	berth_log(BERTH_LOG_ERROR, "unknown command \"%s\"", argv[first]);
+	berth_error_set(&err, 0, "unknown command \"%s\" (see \"berth-runtime --help\")", argv[first]);
+	berth_error_report("berth-runtime", &err);
 	return 1;
 }

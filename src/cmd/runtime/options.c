@@ -50,8 +50,13 @@ int options_parse(const char *command, const option_spec *specs, int argc, char 
 			idx = find_option(specs, name, len, 0);
 		if (idx < 0) {
 			free(positional);
-			return berth_error_set(err, EINVAL, "%s: unknown flag \"%.*s\" (see \"%s --help\")", command,
-					       (int)(len + (name - arg)), arg, command);
+			if (strcmp(command, "berth-runtime") == 0)
+				return berth_error_set(err, 0,
+						       "unknown flag \"%.*s\" (global flags go before the command; see "
+						       "\"berth-runtime --help\")",
+						       (int)(len + (name - arg)), arg);
+			return berth_error_set(err, 0, "%s: unknown flag \"%.*s\" (see \"berth-runtime %s --help\")",
+					       command, (int)(len + (name - arg)), arg, command);
 		}
 		values[idx].set = true;
 		if (specs[idx].takes_value) {
@@ -62,7 +67,7 @@ int options_parse(const char *command, const option_spec *specs, int argc, char 
 				values[idx].value = argv[++i];
 			else {
 				free(positional);
-				return berth_error_set(err, EINVAL, "%s: flag \"--%s\" needs a value", command,
+				return berth_error_set(err, 0, "%s: flag \"--%s\" needs a value", command,
 						       specs[idx].name);
 			}
 			grown = realloc(values[idx].all, (values[idx].count + 2) * sizeof(char *));
@@ -77,7 +82,7 @@ int options_parse(const char *command, const option_spec *specs, int argc, char 
 			values[idx].value = eq ? eq + 1 : "true";
 			if (strcmp(values[idx].value, "true") != 0 && strcmp(values[idx].value, "false") != 0) {
 				free(positional);
-				return berth_error_set(err, EINVAL, "%s: flag \"--%s\" takes true or false, not \"%s\"",
+				return berth_error_set(err, 0, "%s: flag \"--%s\" takes true or false, not \"%s\"",
 						       command, specs[idx].name, values[idx].value);
 			}
 		}
