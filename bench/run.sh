@@ -605,48 +605,50 @@ report() {
 	echo "- hyperfine samples per command: $((ROUNDS * RUNS)) ($ROUNDS rounds of $RUNS, warmup $WARMUP each); total bench time ${elapsed}s"
 	echo "- load average before / after: $load0 / $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine adds noise; compare ratios within one invocation)"
 	echo
-	echo "## Start latency (hyperfine, wall time in ms)"
-	echo
-	echo "Each benchmark is one hyperfine invocation with all runtimes side by side (repeated in rounds,"
-	echo "samples merged); \"vs crun\" is the median over crun's median in the same benchmark."
-	echo "run-*: \`run\` of /bin/true in the foreground (create, start, wait, delete in one process);"
-	echo "base has the default spec's namespaces (pid, net, ipc, uts, mount, cgroup); nonet drops the"
-	echo "network namespace; seccomp adds data/seccomp-default.json; userns adds a user namespace mapping"
-	echo "0-65535 to 100000 (rootfs chowned); limits sets memory 256M, pids 1024, cpu shares/quota."
-	echo "\"berth (cold cache)\" empties berth's compiled-filter cache before every run."
-	echo "lifecycle: separate create, start, wait for exit, delete invocations (bench/lib/lifecycle.sh)."
-	echo "exec: \`exec\` of /bin/true into a running container. floor: no runtime at all."
-	echo
-	echo "| benchmark | command | median | mean ± σ | min | max | vs crun |"
-	echo "|---|---|---:|---:|---:|---:|---:|"
-	local b f crun_med
-	for b in run-base run-nonet run-seccomp run-userns run-limits lifecycle exec; do
-		f="$jsondir/$b.json"
-		if [ ! -f "$f" ]; then
-			if bench_enabled "${b%%-*}" && ! { [ "$b" = exec ] && [ -n "$EXEC_NA" ]; }; then
-				echo "| $b | (failed, see log) | | | | | |"
+	if bench_enabled run || bench_enabled lifecycle || bench_enabled exec; then
+		echo "## Start latency (hyperfine, wall time in ms)"
+		echo
+		echo "Each benchmark is one hyperfine invocation with all runtimes side by side (repeated in rounds,"
+		echo "samples merged); \"vs crun\" is the median over crun's median in the same benchmark."
+		echo "run-*: \`run\` of /bin/true in the foreground (create, start, wait, delete in one process);"
+		echo "base has the default spec's namespaces (pid, net, ipc, uts, mount, cgroup); nonet drops the"
+		echo "network namespace; seccomp adds data/seccomp-default.json; userns adds a user namespace mapping"
+		echo "0-65535 to 100000 (rootfs chowned); limits sets memory 256M, pids 1024, cpu shares/quota."
+		echo "\"berth (cold cache)\" empties berth's compiled-filter cache before every run."
+		echo "lifecycle: separate create, start, wait for exit, delete invocations (bench/lib/lifecycle.sh)."
+		echo "exec: \`exec\` of /bin/true into a running container. floor: no runtime at all."
+		echo
+		echo "| benchmark | command | median | mean ± σ | min | max | vs crun |"
+		echo "|---|---|---:|---:|---:|---:|---:|"
+		local b f crun_med
+		for b in run-base run-nonet run-seccomp run-userns run-limits lifecycle exec; do
+			f="$jsondir/$b.json"
+			if [ ! -f "$f" ]; then
+				if bench_enabled "${b%%-*}" && ! { [ "$b" = exec ] && [ -n "$EXEC_NA" ]; }; then
+					echo "| $b | (failed, see log) | | | | | |"
+				fi
+				continue
 			fi
-			continue
-		fi
-		crun_med=$(hf_median "$b" crun)
-		jq -r --arg b "$b" --arg c "${crun_med:-0}" '.results[] |
-			[$b, .command,
-			 (.median * 1000 | . * 100 | round / 100 | tostring),
-			 ((.mean * 1000 | . * 100 | round / 100 | tostring) + " ± " + (.stddev * 1000 | . * 100 | round / 100 | tostring)),
-			 (.min * 1000 | . * 100 | round / 100 | tostring),
-			 (.max * 1000 | . * 100 | round / 100 | tostring),
-			 (if ($c | tonumber) > 0 then ((.median / ($c | tonumber)) * 100 | round / 100 | tostring) + "x" else "n/a" end)]
-			| "| " + join(" | ") + " |"' "$f"
-	done
-	if bench_enabled exec; then
-		for r in $EXEC_NA; do echo "| exec | $r | n/a (no exec command) | | | | |"; done
-	fi
-	for v in base nonet seccomp userns limits; do
-		for r in "${RTS[@]}"; do
-			if bench_enabled run && [ -z "${OK[$v/$r]:-}" ]; then echo "| run-$v | $r | fails (see log) | | | | |"; fi
+			crun_med=$(hf_median "$b" crun)
+			jq -r --arg b "$b" --arg c "${crun_med:-0}" '.results[] |
+				[$b, .command,
+				 (.median * 1000 | . * 100 | round / 100 | tostring),
+				 ((.mean * 1000 | . * 100 | round / 100 | tostring) + " ± " + (.stddev * 1000 | . * 100 | round / 100 | tostring)),
+				 (.min * 1000 | . * 100 | round / 100 | tostring),
+				 (.max * 1000 | . * 100 | round / 100 | tostring),
+				 (if ($c | tonumber) > 0 then ((.median / ($c | tonumber)) * 100 | round / 100 | tostring) + "x" else "n/a" end)]
+				| "| " + join(" | ") + " |"' "$f"
 		done
-	done
-	echo
+		if bench_enabled exec; then
+			for r in $EXEC_NA; do echo "| exec | $r | n/a (no exec command) | | | | |"; done
+		fi
+		for v in base nonet seccomp userns limits; do
+			for r in "${RTS[@]}"; do
+				if bench_enabled run && [ -z "${OK[$v/$r]:-}" ]; then echo "| run-$v | $r | fails (see log) | | | | |"; fi
+			done
+		done
+		echo
+	fi
 	if bench_enabled phases; then
 		echo "## Phases (median of $PHASE_N, ms; bash \$EPOCHREALTIME around each invocation)"
 		echo
