@@ -132,7 +132,10 @@ _Noreturn static void exec_final(const exec_plan *plan)
 		close(listener);
 	process_prepare_fds(plan->opts->preserve_fds, NULL);
 	/* the sync socket closes on exec: the runtime reads that as success */
-	execve(exe, p->args, p->env);
+	{
+		char **env = process_build_env(p, 0);
+		execve(exe, p->args, env ? env : p->env);
+	}
 	berth_error_set(&err, errno, "exec \"%s\"", exe);
 	exec_fail(plan->sync_fd, &err);
 }
@@ -239,7 +242,7 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		return berth_error_wrap(err, "exec %s", opts->id);
 	status = state_current_status(dirfd, st);
 	if (status != STATUS_RUNNING && status != STATUS_CREATED && !(status == STATUS_PAUSED && opts->ignore_paused))
-		return berth_error_set(err, EINVAL, "exec %s: cannot exec in a %s container", opts->id,
+		return berth_error_set(err, 0, "exec %s: cannot exec in a %s container", opts->id,
 				       state_status_name(status));
 	if (lsm_check_available(opts->process, err) < 0)
 		return berth_error_wrap(err, "exec %s", opts->id);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <linux/ioprio.h>
 #include <sched.h>
 #include <stdio.h>
@@ -222,6 +223,25 @@ int process_prepare_fds(int preserve_fds, berth_error **err)
 	return 0;
 }
 
+/* HOME for a process whose env has none, as runc does: the user's home
+ * in the container's /etc/passwd, else "/". Called inside the container. */
+static char *default_home(uid_t uid)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+	char *out = NULL;
+
+	while (f != NULL && (pw = fgetpwent(f)) != NULL)
+		if (pw->pw_uid == uid && pw->pw_dir != NULL && pw->pw_dir[0] == '/') {
+			if (asprintf(&out, "HOME=%s", pw->pw_dir) < 0)
+				out = NULL;
+			break;
+		}
+	if (f != NULL)
+		fclose(f);
+	return out ? out : strdup("HOME=/");
+}
+
 char **process_build_env(const spec_process *p, int listen_fds)
 {
 	size_t n = 0;
@@ -229,11 +249,13 @@ char **process_build_env(const spec_process *p, int listen_fds)
 
 	while (p->env && p->env[n])
 		n++;
-	env = calloc(n + 3, sizeof(char *));
+	env = calloc(n + 4, sizeof(char *));
 	if (env == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		env[i] = p->env[i];
+	if (env_lookup(p->env, "HOME") == NULL)
+		env[n++] = default_home(p->user.uid);
 	if (listen_fds > 0) {
 		if (asprintf(&env[n], "LISTEN_FDS=%d", listen_fds) < 0 || asprintf(&env[n + 1], "LISTEN_PID=1") < 0)
 			return env;

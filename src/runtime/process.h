@@ -28,7 +28,8 @@ int process_set_identity(const spec_process *p, bool in_userns, berth_error **er
  * on the preserved ones, so only stdio and those reach the new program. */
 int process_prepare_fds(int preserve_fds, berth_error **err);
 
-/* The environment for execve, with LISTEN_FDS/LISTEN_PID when asked. */
+/* The environment for execve: HOME from the container's /etc/passwd when
+ * the env has none (as runc), LISTEN_FDS/LISTEN_PID when asked. */
 char **process_build_env(const spec_process *p, int listen_fds);
 
 #endif
