@@ -108,6 +108,12 @@ if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] && [ "$
 fi
 bench_cgroup_mode=$(cgroup_mode)
 
+# Benchmark a copy: a rebuild of build/ during the run must not break it or mix versions.
+mkdir -p "$work"
+berth_src=$berth
+cp "$berth_src" "$work/berth-runtime.bench.tmp"
+mv "$work/berth-runtime.bench.tmp" "$work/berth-runtime"
+berth="$work/berth-runtime"
 declare -A RT=([berth]="$berth" [crun]=crun [runc]=runc)
 RTS=(berth crun runc)
 
@@ -454,11 +460,13 @@ cg_memory_dir() { # cg_memory_dir PID: the memory cgroup directory of PID
 	done <"/proc/$1/cgroup"
 }
 mem_avail_kb() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
-runtime_procs() { # processes whose executable is one of the runtimes (left behind while idle)
-	local p e n=0
+runtime_procs() { # runtime processes left behind: they would be reparented to us (subreaper)
+	local p e ppid n=0
 	for p in /proc/[0-9]*; do
+		ppid=$(awk '/^PPid:/ {print $2}' "$p/status" 2>/dev/null) || continue
+		[ "$ppid" = "$$" ] || continue
 		e=$(readlink "$p/exe" 2>/dev/null) || continue
-		case "$e" in "$berth" | */crun | */runc) n=$((n + 1)) ;; esac
+		case "$e" in "$berth" | */berth-runtime* | */crun | */runc) n=$((n + 1)) ;; esac
 	done
 	echo "$n"
 }
@@ -600,7 +608,7 @@ report() {
 	echo "- CPUs: $(nproc) ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), memory $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "- kernel: $(uname -r) ($(uname -m))"
 	echo "- cgroups: host $host_cgroup_mode; benchmark namespace: $bench_cgroup_mode"
-	echo "- berth-runtime: $("$berth" --version 2>&1 | head -1) ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))"
+	echo "- berth-runtime: $("$berth" --version 2>&1 | head -1), copied from $berth_src at the start ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))"
 	echo "- crun: $(crun --version | head -1); runc: $(runc --version | head -1); hyperfine: $(hyperfine --version)"
 	echo "- hyperfine samples per command: $((ROUNDS * RUNS)) ($ROUNDS rounds of $RUNS, warmup $WARMUP each); total bench time ${elapsed}s"
 	echo "- load average before / after: $load0 / $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine adds noise; compare ratios within one invocation)"
@@ -684,8 +692,8 @@ report() {
 	if bench_enabled idle; then
 		echo "## Host memory per idle detached container ($IDLE_N containers of \`sleep 1000\` each)"
 		echo
-		echo "After create+start no runtime process stays (last column counts processes whose executable is a"
-		echo "runtime), so what a container holds is its workload and kernel objects: the memory cgroup's usage"
+		echo "After create+start no runtime process stays (last column: runtime processes reparented to the"
+		echo "benchmark, a subreaper), so what a container holds is its workload and kernel objects: the memory cgroup's usage"
 		echo "(memory.usage_in_bytes, v1, kernel memory included), the PSS of the processes in its cgroup, and"
 		echo "the drop of MemAvailable over all $IDLE_N (namespaces, mounts and cgroups not charged to the cgroup)."
 		echo
