@@ -107,11 +107,15 @@ static int loopback_up(const spec *s, berth_error **err)
 	return 0;
 }
 
+/* Blocks until `start` opens the other end for reading, writes the byte,
+ * and keeps the fifo open until execve closes it: `start` reads EOF once
+ * the process runs (or the init died), so poststart hooks run after the
+ * startContainer hooks and the exec (runtime-spec). The fd is moved above
+ * the preserved fds, which lose O_CLOEXEC before the exec. */
 static int wait_exec_fifo(const init_config *cfg, berth_error **err)
 {
-	int fd;
+	int fd, kept;
 
-	/* Blocks until `start` opens the other end for reading. */
 	do
 		fd = openat(cfg->state_dirfd, STATE_EXEC_FIFO, O_WRONLY | O_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
@@ -122,7 +126,10 @@ static int wait_exec_fifo(const init_config *cfg, berth_error **err)
 		close(fd);
 		return berth_error_set(err, e, "write the exec fifo");
 	}
+	kept = fcntl(fd, F_DUPFD_CLOEXEC, 3 + (cfg->preserve_fds > 0 ? cfg->preserve_fds : 0));
 	close(fd);
+	if (kept < 0)
+		return berth_error_set(err, errno, "keep the exec fifo open");
 	close(cfg->state_dirfd);
 	return 0;
 }
