@@ -25,7 +25,8 @@
 # deleted (delete --force, by id) and every cgroup removed after each part.
 # Results: a markdown report on stdout and in bench/results/; the raw
 # hyperfine JSON and a log stay in the --work directory.
-set -euo pipefail
+set -eEuo pipefail
+trap 'echo "bench/run.sh: line $LINENO: \"$BASH_COMMAND\" failed (exit $?)" >&2' ERR
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
