@@ -132,7 +132,9 @@ logf="$work/bench.log"
 tag=$(date -u +%Y%m%d-%H%M)
 if [ -z "$out" ]; then
 	mkdir -p "$here/results"
-	out="$here/results/$tag-$(hostname -s)$([ "$quick" = 1 ] && echo -quick).md"
+	suffix=""
+	[ "$quick" = 0 ] || suffix=-quick
+	out="$here/results/$tag-$(hostname -s)$suffix.md"
 fi
 
 # ---------------------------------------------------------------- cgroup bookkeeping and cleanup
@@ -624,7 +626,7 @@ hf_median() { # hf_median BENCH NAME -> seconds
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2fx", a / b}'; }
 
 report() {
-	echo "# berth-runtime benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$quick" = 1 ] && echo ' (--quick)')"
+	echo "# berth-runtime benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$quick" = 0 ] || echo ' (--quick)')"
 	echo
 	echo "## Machine"
 	echo
@@ -805,7 +807,7 @@ report() {
 	echo
 	echo "## Commands"
 	echo
-	echo "Run from \`bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')\` inside \`unshare -m --propagation private\` with"
+	echo "Run from \`bench/run.sh$([ "$quick" = 0 ] || echo ' --quick')\` inside \`unshare -m --propagation private\` with"
 	echo "/sys/fs/cgroup/unified unmounted (hybrid hosts; a private tmpfs put in its place), as a child subreaper;"
 	echo "state roots on a tmpfs at $state. Bundles: \`scripts/make-test-image.sh\` busybox rootfs, config from"
 	echo "\`berth-runtime spec\` (ociVersion set to 1.0.2 for crun 1.8.1), cgroupsPath \`$CG_PARENT/NAME\`"
