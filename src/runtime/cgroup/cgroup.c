@@ -227,8 +227,7 @@ static int create_dirs(cgroup_manager *m, const unsigned *first_levels, berth_er
 			}
 			/* Rootless without delegation, or a read-only unified mount:
 			 * run without this hierarchy, as runc does. */
-			berth_log(m->rootless ? BERTH_LOG_WARNING : BERTH_LOG_INFO, "%s; continuing without it",
-				  cgroup_error_text(inner));
+			berth_debug("%s; continuing without it", cgroup_error_text(inner));
 			berth_error_free(&inner);
 			h->disabled = true;
 			continue;
