@@ -420,13 +420,22 @@ int cgroup_remove_dirs(cgroup_hierarchy *h, uint64_t deadline, berth_error **err
 	if (remove_children(path, 0, deadline, err) < 0)
 		return -1;
 	for (unsigned i = 0; i < h->created_levels; i++) {
-		int ret = rmdir_retry(path, deadline);
+		int ret;
 		char *slash;
 
+		/* Parents this container's create made may be shared by now
+		 * (x/a and x/b): remove them only when empty, never wait. */
+		if (i > 0) {
+			if (rmdir(path) < 0)
+				break;
+			goto up;
+		}
+		ret = rmdir_retry(path, deadline);
 		if (ret == -EBUSY)
 			return berth_error_set(err, EBUSY, "cgroup: remove \"%s\" (processes are still in it)", path);
 		if (ret < 0)
 			return berth_error_set(err, -ret, "cgroup: remove \"%s\"", path);
+	up:
 		slash = strrchr(path, '/');
 		if (slash == NULL || slash == path)
 			break;
