@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-build="meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap-dev libjansson-dev libssl-dev"
+build="meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libcap-dev libjansson-dev libmd-dev"
 test="libcmocka-dev bats jq busybox-static uidmap iproute2 util-linux procps clang-format clang libfuzzer-14-dev"
 extra="runc crun hyperfine time strace podman containerd docker.io curl ca-certificates"
 

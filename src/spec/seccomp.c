@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <sha2.h>
 #include <seccomp.h>
 
 #include "spec/spec_internal.h"
@@ -145,16 +145,14 @@ static int parse_args(json_t *rule, const char *path, spec_seccomp_rule *r, bert
 static int hash_profile(json_t *obj, spec_seccomp *sc, berth_error **err)
 {
 	_cleanup_free_ char *canon = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
 
-	if (canon == NULL || EVP_Digest(canon, strlen(canon), md, &len, EVP_sha256(), NULL) != 1)
+	if (canon == NULL)
 		return berth_error_set(err, ENOMEM, "linux.seccomp: hash the profile");
-	sc->source_hash = calloc(1, len * 2 + 1);
+	sc->source_hash = calloc(1, SHA256_DIGEST_STRING_LENGTH);
 	if (sc->source_hash == NULL)
 		return berth_error_set(err, ENOMEM, "linux.seccomp: hash the profile");
-	for (unsigned i = 0; i < len; i++)
-		sprintf(sc->source_hash + i * 2, "%02x", md[i]);
+	/* lower-case hex, as the cache file names expect */
+	SHA256Data((const uint8_t *)canon, strlen(canon), sc->source_hash);
 	return 0;
 }
 

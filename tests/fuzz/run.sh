@@ -24,7 +24,7 @@ cp "$here"/corpus/spec/* "$out/corpus/"
 # shellcheck disable=SC2046
 "$cc" -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I"$repo/src" -o "$out/fuzz_spec" "$here/fuzz_spec.c" "$repo"/src/spec/*.c "$repo"/src/util/*.c \
-	$(pkg-config --cflags --libs jansson libseccomp libcap libcrypto)
+	$(pkg-config --cflags --libs jansson libseccomp libcap libmd)
 
 echo "fuzz: running $out/fuzz_spec for ${seconds}s (corpus and crashes under $out)"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
