@@ -10,5 +10,8 @@ bundle=$(mktemp -d /tmp/berth-demo.XXXXXX)
 root=$(mktemp -d /tmp/berth-demo-root.XXXXXX)
 trap 'rm -rf "$bundle" "$root"' EXIT
 scripts/make-test-image.sh "$bundle/demo" sh -c 'echo "hello from a berth container: $(hostname), pid $$, $(id)"; cat /proc/self/cgroup | head -3'
+# one cgroup level, removed with the container (no shared parent left)
+jq '.linux.cgroupsPath = "berth-demo"' "$bundle/demo/config.json" >"$bundle/demo/config.json.tmp"
+mv "$bundle/demo/config.json.tmp" "$bundle/demo/config.json"
 cd "$bundle/demo"
 "$OLDPWD/build/src/cmd/runtime/berth-runtime" --root "$root" run demo

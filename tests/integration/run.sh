@@ -60,4 +60,17 @@ timeout --foreground -k 10 "${BERTH_IT_TIMEOUT:-600}" bats --jobs 1 "$@" || stat
 if [ "$status" = 124 ]; then
 	echo "run.sh: the suite did not finish in ${BERTH_IT_TIMEOUT:-600} s" >&2
 fi
+
+# Every test's cgroupsPath is berth-test/NAME below this process's own
+# cgroup; delete removes the leaf and, like runc, leaves a parent other
+# containers may share. Remove the now empty parent in every hierarchy.
+while IFS=: read -r _ ctrls path; do
+	if [ -z "$ctrls" ]; then
+		mnt=/sys/fs/cgroup
+		[ -f "$mnt/cgroup.controllers" ] || mnt=/sys/fs/cgroup/unified
+	else
+		mnt="/sys/fs/cgroup/${ctrls#name=}"
+	fi
+	rmdir "$mnt${path%/}/berth-test" 2>/dev/null || true
+done </proc/self/cgroup
 exit "$status"
