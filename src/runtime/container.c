@@ -108,29 +108,6 @@ static int resolve_rootfs(const spec *s, const char *bundle, char **out, berth_e
 	return *out ? 0 : berth_error_set(err, ENOMEM, "root.path");
 }
 
-static int write_pid_file(const char *path, pid_t pid, berth_error **err)
-{
-	_cleanup_free_ char *copy = strdup(path);
-	_cleanup_close_ int dirfd = -EBADF;
-	char buf[32], *slash;
-	int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
-
-	if (copy == NULL)
-		return berth_error_set(err, ENOMEM, "pid file");
-	slash = strrchr(copy, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-		dirfd = open(copy[0] ? copy : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	} else {
-		dirfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (dirfd < 0)
-		return berth_error_set(err, errno, "pid file \"%s\"", path);
-	if (fs_write_file_replace(dirfd, slash ? slash + 1 : copy, buf, len, 0644, err) < 0)
-		return berth_error_wrap(err, "pid file");
-	return 0;
-}
-
 static pid_t clone_init(int flags, int cgroup_fd)
 {
 	struct clone_args args = { .flags = (unsigned)flags, .exit_signal = SIGCHLD };
@@ -215,6 +192,8 @@ static int fill_state(container_state *st, const spec *s, const create_options *
 	st->owner = geteuid();
 	st->systemd_cgroup = g->systemd_cgroup;
 	st->rootless = g->rootless;
+	st->has_poststart_hooks = s->hooks[HOOK_POSTSTART].n > 0;
+	st->has_poststop_hooks = s->hooks[HOOK_POSTSTOP].n > 0;
 	st->status = STATUS_CREATING;
 	st->annotations = json_object();
 	for (size_t i = 0; i < s->n_annotations; i++)
@@ -565,7 +544,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	st->status = STATUS_CREATED;
 	if (state_write(tx.dirfd, st, err) < 0)
 		goto fail;
-	if (opts->pid_file && write_pid_file(opts->pid_file, tx.pid, err) < 0)
+	if (opts->pid_file && state_write_pid_file(opts->pid_file, tx.pid, err) < 0)
 		goto fail;
 	*pid_out = tx.pid;
 	namespaces_close_fds(ns_fds);

@@ -320,24 +320,9 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		;
 	close(sv[0]);
 	sv[0] = -1;
-	if (opts->pid_file) {
-		char buf[32];
-		int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
-		_cleanup_free_ char *copy = strdup(opts->pid_file);
-		char *slash = copy ? strrchr(copy, '/') : NULL;
-		_cleanup_close_ int pdir = -EBADF;
-		if (slash) {
-			*slash = '\0';
-			pdir = open(copy[0] ? copy : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		} else {
-			pdir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		}
-		if (pdir < 0 || fs_write_file_replace(pdir, slash ? slash + 1 : copy, buf, len, 0644, err) < 0) {
-			if (*err == NULL)
-				berth_error_set(err, errno, "pid file \"%s\"", opts->pid_file);
-			kill(pid, SIGKILL);
-			goto fail;
-		}
+	if (opts->pid_file && state_write_pid_file(opts->pid_file, pid, err) < 0) {
+		kill(pid, SIGKILL);
+		goto fail;
 	}
 	namespaces_close_fds(plan.ns_fds);
 	seccomp_filter_clear(&plan.filter);

@@ -50,6 +50,24 @@ static spec *load_saved_spec(const container_state *st)
 	return s;
 }
 
+/* Runs the poststart or poststop hooks saved in config.json. A failure is
+ * a warning (runtime-spec). The config is only read again when create
+ * recorded that it has such hooks: start and delete stay cheap. */
+static void run_saved_hooks(const container_state *st, enum spec_hook_kind kind, enum container_status status)
+{
+	_cleanup_error_ berth_error *hook_err = NULL;
+	_cleanup_free_ char *state_json = NULL;
+	bool wanted = kind == HOOK_POSTSTART ? st->has_poststart_hooks : st->has_poststop_hooks;
+	spec *s;
+
+	if (!wanted || (s = load_saved_spec(st)) == NULL)
+		return;
+	state_json = state_to_oci_string(st, status);
+	if (hooks_run(s, kind, state_json, &hook_err) < 0)
+		berth_log(BERTH_LOG_WARNING, "%s", hook_err->msg);
+	spec_free(s);
+}
+
 /* The init keeps its end of the fifo open until its execve: EOF means the
  * process runs (or the init is gone). */
 static void wait_init_exec(int fd, const container_state *st)
@@ -112,8 +130,6 @@ static int consume_exec_fifo(int dirfd, const container_state *st, berth_error *
 static int start_locked(int dirfd, container_state *st, berth_error **err)
 {
 	enum container_status status = state_current_status(dirfd, st);
-	_cleanup_free_ char *state_json = NULL;
-	spec *s;
 
 	if (status != STATUS_CREATED)
 		return berth_error_set(err, EINVAL, "cannot start a container that is %s (only a created one)",
@@ -124,15 +140,7 @@ static int start_locked(int dirfd, container_state *st, berth_error **err)
 	st->status = STATUS_RUNNING;
 	if (state_write(dirfd, st, err) < 0)
 		return -1;
-	s = load_saved_spec(st);
-	if (s != NULL && s->hooks[HOOK_POSTSTART].n > 0) {
-		_cleanup_error_ berth_error *hook_err = NULL;
-		state_json = state_to_oci_string(st, STATUS_RUNNING);
-		/* runtime-spec: a failing poststart hook is a warning */
-		if (hooks_run(s, HOOK_POSTSTART, state_json, &hook_err) < 0)
-			berth_log(BERTH_LOG_WARNING, "%s", hook_err->msg);
-	}
-	spec_free(s);
+	run_saved_hooks(st, HOOK_POSTSTART, STATUS_RUNNING);
 	return 0;
 }
 
@@ -203,12 +211,9 @@ static bool wait_init_gone(const container_state *st, int timeout_ms)
 static int destroy_locked(const runtime_globals *g, int dirfd, container_state *st, berth_error **err)
 {
 	_cleanup_cgroup_manager_ cgroup_manager *cg = NULL;
-	spec *s = load_saved_spec(st);
 
-	if (st->cgroup != NULL && cgroup_manager_from_json(st->cgroup, &cg, err) < 0) {
-		spec_free(s);
+	if (st->cgroup != NULL && cgroup_manager_from_json(st->cgroup, &cg, err) < 0)
 		return -1;
-	}
 	if (cg != NULL) {
 		/* Leftover processes (no pid namespace, or daemons that escaped
 		 * the init) are killed; an empty cgroup skips the freeze cycle. */
@@ -217,14 +222,7 @@ static int destroy_locked(const runtime_globals *g, int dirfd, container_state *
 		if (cgroup_manager_pids(cg, &pids, &n, NULL) < 0 || n > 0)
 			cgroup_manager_kill_all(cg, SIGKILL, NULL);
 	}
-	if (s != NULL && s->hooks[HOOK_POSTSTOP].n > 0) {
-		_cleanup_error_ berth_error *hook_err = NULL;
-		_cleanup_free_ char *state_json = state_to_oci_string(st, STATUS_STOPPED);
-		/* runtime-spec: a failing poststop hook is a warning */
-		if (hooks_run(s, HOOK_POSTSTOP, state_json, &hook_err) < 0)
-			berth_log(BERTH_LOG_WARNING, "%s", hook_err->msg);
-	}
-	spec_free(s);
+	run_saved_hooks(st, HOOK_POSTSTOP, STATUS_STOPPED);
 	if (cg != NULL && cgroup_manager_destroy(cg, err) < 0)
 		return -1;
 	(void)dirfd;

@@ -99,6 +99,29 @@ int state_dir_remove(const char *root, const char *id, berth_error **err)
 	return fs_remove_tree(path, err);
 }
 
+int state_write_pid_file(const char *path, pid_t pid, berth_error **err)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_close_ int dirfd = -EBADF;
+	char buf[32], *slash;
+	int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
+
+	if (copy == NULL)
+		return berth_error_set(err, ENOMEM, "pid file");
+	slash = strrchr(copy, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		dirfd = open(copy[0] ? copy : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		dirfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (dirfd < 0)
+		return berth_error_set(err, errno, "pid file \"%s\"", path);
+	if (fs_write_file_replace(dirfd, slash ? slash + 1 : copy, buf, len, 0644, err) < 0)
+		return berth_error_wrap(err, "pid file");
+	return 0;
+}
+
 static json_t *string_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -121,6 +144,8 @@ int state_write(int dirfd, const container_state *st, berth_error **err)
 	json_object_set_new(obj, "owner", json_integer(st->owner));
 	json_object_set_new(obj, "systemdCgroup", json_boolean(st->systemd_cgroup));
 	json_object_set_new(obj, "rootless", json_boolean(st->rootless));
+	json_object_set_new(obj, "poststartHooks", json_boolean(st->has_poststart_hooks));
+	json_object_set_new(obj, "poststopHooks", json_boolean(st->has_poststop_hooks));
 	json_object_set(obj, "annotations", st->annotations ? st->annotations : json_object());
 	if (st->annotations == NULL)
 		json_decref(json_object_get(obj, "annotations"));
@@ -170,6 +195,8 @@ int state_read(int dirfd, container_state **out, berth_error **err)
 	st->owner = json_integer_value(json_object_get(obj, "owner"));
 	st->systemd_cgroup = json_is_true(json_object_get(obj, "systemdCgroup"));
 	st->rootless = json_is_true(json_object_get(obj, "rootless"));
+	st->has_poststart_hooks = json_is_true(json_object_get(obj, "poststartHooks"));
+	st->has_poststop_hooks = json_is_true(json_object_get(obj, "poststopHooks"));
 	status = json_string_value(json_object_get(obj, "status"));
 	st->status = STATUS_STOPPED;
 	for (int s = STATUS_CREATING; status && s <= STATUS_STOPPED; s++)

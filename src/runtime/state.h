@@ -41,9 +41,11 @@ typedef struct container_state {
 	uid_t owner;
 	bool systemd_cgroup;
 	bool rootless;
-	json_t *annotations; /* object */
-	json_t *cgroup;	     /* cgroup_manager_to_json() */
-	json_t *config;	     /* the parsed-and-validated config.json as loaded */
+	bool has_poststart_hooks; /* config.json has poststart/poststop hooks: */
+	bool has_poststop_hooks;  /* only then do start/delete read it again */
+	json_t *annotations;	  /* object */
+	json_t *cgroup;		  /* cgroup_manager_to_json() */
+	json_t *config;		  /* the parsed-and-validated config.json as loaded */
 } container_state;
 
 const char *state_status_name(enum container_status status);
@@ -61,6 +63,10 @@ int state_dir_open(const char *root, const char *id, berth_error **err);
 int state_lock(int dirfd, berth_error **err);
 /* Removes ROOT/ID entirely. */
 int state_dir_remove(const char *root, const char *id, berth_error **err);
+
+/* Writes PID to PATH (relative to the cwd or absolute), replaced atomically:
+ * the --pid-file of create, run and exec. */
+int state_write_pid_file(const char *path, pid_t pid, berth_error **err);
 
 int state_write(int dirfd, const container_state *st, berth_error **err);
 int state_read(int dirfd, container_state **out, berth_error **err);
