@@ -19,31 +19,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "unix_listen.h"
+
 static int fail(const char *what)
 {
 	fprintf(stderr, "console-receiver: %s: %s\n", what, strerror(errno));
 	return 1;
-}
-
-static int listen_on(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* Receives one fd; the runtime sends a short payload with it. */
