@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+static const char *log_program = "berth-runtime";
 static int log_fd = -1;
 static enum berth_log_format log_format = BERTH_LOG_FORMAT_TEXT;
 static bool log_debug;
@@ -87,7 +88,7 @@ void berth_log(enum berth_log_level level, const char *fmt, ...)
 		if (asprintf(&line, "%s %s: %s\n", stamp, level_names[level], msg) < 0)
 			line = NULL;
 	} else {
-		if (asprintf(&line, "berth-runtime: %s%s%s\n", level == BERTH_LOG_ERROR ? "" : level_names[level],
+		if (asprintf(&line, "%s: %s%s%s\n", log_program, level == BERTH_LOG_ERROR ? "" : level_names[level],
 			     level == BERTH_LOG_ERROR ? "" : ": ", msg) < 0)
 			line = NULL;
 	}
@@ -99,4 +100,9 @@ void berth_log(enum berth_log_level level, const char *fmt, ...)
 	}
 	free(line);
 	free(msg);
+}
+
+void berth_log_set_program(const char *name)
+{
+	log_program = name;
 }

@@ -14,6 +14,8 @@ enum berth_log_format { BERTH_LOG_FORMAT_TEXT, BERTH_LOG_FORMAT_JSON };
 int berth_log_init(const char *path, enum berth_log_format format, bool debug);
 void berth_log(enum berth_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool berth_log_goes_to_stderr(void);
+/* The program name stderr lines start with (default "berth-runtime"). */
+void berth_log_set_program(const char *name);
 bool berth_log_debug_enabled(void);
 /* The log fd, so a forked child can keep logging; -1 when logging to stderr. */
 int berth_log_fd(void);

@@ -8,30 +8,8 @@ int command_parse(const char *name, const char *usage, const option_spec *specs,
 		  bool stop_at_positional, option_value *values, char ***pos, int *npos, int min_pos, int max_pos,
 		  berth_error **err)
 {
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0 || (stop_at_positional && argv[i][0] != '-'))
-			break;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: berth-runtime %s\n\nflags:\n", usage);
-			options_print_help(specs);
-			return 1;
-		}
-	}
-	if (options_parse(name, specs, argc, argv, stop_at_positional, values, pos, npos, err) < 0)
-		return -1;
-	if (*npos < min_pos) {
-		free(*pos);
-		*pos = NULL;
-		return berth_error_set(err, 0, "%s: missing argument (usage: berth-runtime %s)", name, usage);
-	}
-	if (max_pos >= 0 && *npos > max_pos) {
-		const char *extra = (*pos)[max_pos];
-		free(*pos);
-		*pos = NULL;
-		return berth_error_set(err, 0, "%s: unexpected argument \"%s\" (usage: berth-runtime %s)", name, extra,
-				       usage);
-	}
-	return 0;
+	return options_parse_command("berth-runtime", name, usage, specs, argc, argv, stop_at_positional, values, pos,
+				     npos, min_pos, max_pos, err);
 }
 
 void command_print_json(json_t *j, bool pretty)

@@ -2,7 +2,7 @@
 #ifndef BERTH_CMD_RUNTIME_CREATE_FLAGS_H
 #define BERTH_CMD_RUNTIME_CREATE_FLAGS_H
 
-#include "cmd/runtime/options.h"
+#include "util/options.h"
 #include "runtime/container.h"
 
 enum {

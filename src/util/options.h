@@ -2,8 +2,8 @@
  * "--flag=value", Go-style single-dash long flags ("-bundle x"), short
  * aliases ("-b x"), booleans with an optional "=true|false", and "--" to end
  * the flags.  Unknown flags are an error that names the flag. */
-#ifndef BERTH_CMD_RUNTIME_OPTIONS_H
-#define BERTH_CMD_RUNTIME_OPTIONS_H
+#ifndef BERTH_UTIL_OPTIONS_H
+#define BERTH_UTIL_OPTIONS_H
 
 #include <stdbool.h>
 
@@ -36,5 +36,12 @@ bool option_bool(const option_value *v);
 void options_free_values(option_value *values, int n);
 /* Prints "  --name, -n VALUE   help" lines. */
 void options_print_help(const option_spec *specs);
+
+/* Parses the flags of one command of PROGRAM: prints help and returns 1 on
+ * --help, checks the number of positionals (MAX_POS < 0: no limit), returns
+ * 0 to go on or <0 with an error naming the command. */
+int options_parse_command(const char *program, const char *name, const char *usage, const option_spec *specs, int argc,
+			  char **argv, bool stop_at_positional, option_value *values, char ***pos, int *npos,
+			  int min_pos, int max_pos, berth_error **err);
 
 #endif

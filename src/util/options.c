@@ -1,4 +1,4 @@
-#include "cmd/runtime/options.h"
+#include "util/options.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -116,4 +116,34 @@ void options_free_values(option_value *values, int n)
 		free(values[i].all);
 		values[i].all = NULL;
 	}
+}
+
+int options_parse_command(const char *program, const char *name, const char *usage, const option_spec *specs, int argc,
+			  char **argv, bool stop_at_positional, option_value *values, char ***pos, int *npos,
+			  int min_pos, int max_pos, berth_error **err)
+{
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0 || (stop_at_positional && argv[i][0] != '-'))
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: %s %s\n\nflags:\n", program, usage);
+			options_print_help(specs);
+			return 1;
+		}
+	}
+	if (options_parse(name, specs, argc, argv, stop_at_positional, values, pos, npos, err) < 0)
+		return -1;
+	if (*npos < min_pos) {
+		free(*pos);
+		*pos = NULL;
+		return berth_error_set(err, 0, "%s: missing argument (usage: %s %s)", name, program, usage);
+	}
+	if (max_pos >= 0 && *npos > max_pos) {
+		const char *extra = (*pos)[max_pos];
+		free(*pos);
+		*pos = NULL;
+		return berth_error_set(err, 0, "%s: unexpected argument \"%s\" (usage: %s %s)", name, extra, program,
+				       usage);
+	}
+	return 0;
 }
