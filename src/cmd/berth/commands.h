@@ -1,0 +1,57 @@
+/* One function per berth command; each parses its own flags with
+ * options_parse_command() and returns the process exit code. */
+#ifndef BERTH_CMD_BERTH_COMMANDS_H
+#define BERTH_CMD_BERTH_COMMANDS_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "image/store.h"
+#include "util/error.h"
+#include "util/options.h"
+
+typedef struct berth_globals {
+	const char *store_root; /* --root, or the default for root/rootless */
+	const char *run_root;	/* --runroot, or the default */
+	bool rootless;
+	bool debug;
+} berth_globals;
+
+typedef struct berth_command {
+	const char *name;
+	const char *usage;
+	const char *summary;
+	int (*run)(const berth_globals *g, int argc, char **argv, berth_error **err);
+} berth_command;
+
+/* Opens the image store of G. */
+int berth_open_store(const berth_globals *g, store **out, berth_error **err);
+/* options_parse_command for "berth" */
+int berth_parse(const char *name, const char *usage, const option_spec *specs, int argc, char **argv,
+		bool stop_at_positional, option_value *values, char ***pos, int *npos, int min_pos, int max_pos,
+		berth_error **err);
+/* Pretty JSON to stdout. */
+void berth_print_json(json_t *j);
+/* "12 MB", "3.4 kB" like docker (decimal units). BUF holds 32 bytes. */
+const char *berth_human_size(int64_t bytes, char *buf);
+/* "3 minutes ago" from an RFC 3339 time (or "" when unparsable). BUF holds 64. */
+const char *berth_human_since(const char *rfc3339, char *buf);
+
+/* berth image ... (also the top-level aliases) */
+int cmd_image(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_ls(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_inspect(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_tag(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_rm(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_pull(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_push(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_load(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_save(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_import(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_login(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_logout(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_bundle(const berth_globals *g, int argc, char **argv, berth_error **err);
+
+#endif

@@ -1,0 +1,72 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/berth/commands.h"
+
+int berth_open_store(const berth_globals *g, store **out, berth_error **err)
+{
+	return store_open(g->store_root, out, err);
+}
+
+int berth_parse(const char *name, const char *usage, const option_spec *specs, int argc, char **argv,
+		bool stop_at_positional, option_value *values, char ***pos, int *npos, int min_pos, int max_pos,
+		berth_error **err)
+{
+	return options_parse_command("berth", name, usage, specs, argc, argv, stop_at_positional, values, pos, npos,
+				     min_pos, max_pos, err);
+}
+
+void berth_print_json(json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(4) | JSON_ENSURE_ASCII);
+	if (text) {
+		puts(text);
+		free(text);
+	}
+}
+
+const char *berth_human_size(int64_t bytes, char *buf)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1000.0 && u < 4) {
+		v /= 1000.0;
+		u++;
+	}
+	snprintf(buf, 32, u == 0 ? "%.0f %s" : (v < 10 ? "%.3g %s" : "%.3g %s"), v, units[u]);
+	return buf;
+}
+
+const char *berth_human_since(const char *rfc3339, char *buf)
+{
+	struct tm tm = { 0 };
+	const char *rest;
+	time_t then, now = time(NULL);
+	long d;
+
+	buf[0] = '\0';
+	if (rfc3339 == NULL || (rest = strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return buf;
+	then = timegm(&tm);
+	d = (long)difftime(now, then);
+	if (d < 0)
+		d = 0;
+	if (d < 60)
+		snprintf(buf, 64, "%ld seconds ago", d);
+	else if (d < 3600)
+		snprintf(buf, 64, "%ld minutes ago", d / 60);
+	else if (d < 86400 * 2)
+		snprintf(buf, 64, "%ld hours ago", d / 3600);
+	else if (d < 86400 * 60)
+		snprintf(buf, 64, "%ld days ago", d / 86400);
+	else if (d < 86400 * 365 * 2)
+		snprintf(buf, 64, "%ld months ago", d / (86400 * 30));
+	else
+		snprintf(buf, 64, "%ld years ago", d / (86400 * 365));
+	return buf;
+}

@@ -1,0 +1,90 @@
+/* berth push [flags] IMAGE [DESTINATION]: push to a registry, print the
+ * manifest digest. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/berth/commands.h"
+#include "image/registry.h"
+#include "util/cleanup.h"
+
+static const option_spec specs[] = {
+	{ "tls-verify", 0, false, "require https with a verified certificate (default true; false allows http)" },
+	{ "authfile", 0, true, "credentials file (default: REGISTRY_AUTH_FILE, else containers' auth.json)" },
+	{ "creds", 0, true, "USER:PASSWORD for the registry" },
+	{ "cert-dir", 0, true, "CA certificates (*.crt) and a client certificate (*.cert + *.key)" },
+	{ "jobs", 0, true, "parallel blob uploads (default 3)" },
+	{ "digestfile", 0, true, "also write the pushed manifest's digest to this file" },
+	{ "quiet", 'q', false, "no progress output" },
+	{ NULL, 0, false, NULL },
+};
+
+enum { O_TLS_VERIFY, O_AUTHFILE, O_CREDS, O_CERT_DIR, O_JOBS, O_DIGESTFILE, O_QUIET, O_COUNT };
+
+static int options_from_values(const option_value *v, push_options *opts, berth_error **err)
+{
+	char *end = NULL;
+	long n;
+
+	opts->registry.tls_verify = !v[O_TLS_VERIFY].set || option_bool(&v[O_TLS_VERIFY]);
+	opts->registry.auth_file = v[O_AUTHFILE].value;
+	opts->registry.creds = v[O_CREDS].value;
+	opts->registry.cert_dir = v[O_CERT_DIR].value;
+	opts->registry.quiet = option_bool(&v[O_QUIET]);
+	if (!v[O_JOBS].set)
+		return 0;
+	n = strtol(v[O_JOBS].value, &end, 10);
+	if (end == v[O_JOBS].value || *end != '\0' || n < 1 || n > 32)
+		return berth_error_set(err, 0, "push: --jobs takes a number from 1 to 32, not \"%s\"", v[O_JOBS].value);
+	opts->registry.jobs = (int)n;
+	return 0;
+}
+
+static int write_digest_file(const char *path, const char *digest, berth_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t len = strlen(digest);
+
+	if (fd < 0)
+		return berth_error_set(err, errno, "push: --digestfile \"%s\"", path);
+	if (write(fd, digest, len) != (ssize_t)len)
+		return berth_error_set(err, errno ? errno : EIO, "push: write \"%s\"", path);
+	return 0;
+}
+
+static int run_push(const berth_globals *g, const char *source, const char *destination, const push_options *opts,
+		    const char *digest_file, berth_error **err)
+{
+	char digest[DIGEST_STRING_MAX] = "";
+	store *s = NULL;
+	int ret;
+
+	if (berth_open_store(g, &s, err) < 0)
+		return -1;
+	ret = image_push(s, source, destination, opts, digest, err);
+	store_close(s);
+	if (ret < 0)
+		return ret;
+	printf("%s\n", digest);
+	return digest_file ? write_digest_file(digest_file, digest, err) : 0;
+}
+
+int cmd_push(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	option_value v[O_COUNT + 1] = { 0 };
+	_cleanup_free_ char **pos = NULL;
+	push_options opts = { 0 };
+	int npos = 0, ret;
+
+	ret = berth_parse("push", "push [flags] IMAGE [DESTINATION]", specs, argc, argv, false, v, &pos, &npos, 1, 2,
+			  err);
+	if (ret == 0)
+		ret = options_from_values(v, &opts, err);
+	if (ret == 0)
+		ret = run_push(g, pos[0], npos > 1 ? pos[1] : NULL, &opts, v[O_DIGESTFILE].value, err);
+	options_free_values(v, O_COUNT);
+	return ret < 0 ? -1 : 0;
+}

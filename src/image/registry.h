@@ -1,0 +1,58 @@
+/* Registry client (OCI distribution spec, Docker registry v2) and the pull
+ * and push built on it.
+ *
+ * HTTP is libcurl. TLS is verified by default; TLS_VERIFY false also allows
+ * plain http (a local registry). Auth: anonymous, HTTP basic, or bearer
+ * tokens fetched from the realm a 401's WWW-Authenticate names, with the
+ * credentials of the auth file (image/auth.h). */
+#ifndef BERTH_IMAGE_REGISTRY_H
+#define BERTH_IMAGE_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "image/images.h"
+#include "image/store.h"
+#include "util/error.h"
+
+typedef struct registry_options {
+	bool tls_verify;       /* true unless --tls-verify=false */
+	const char *auth_file; /* NULL: the default (image/auth.h) */
+	const char *cert_dir;  /* extra CA certificates (NULL: system) */
+	const char *creds;     /* "USER[:PASSWORD]" overriding the auth file, or NULL */
+	int jobs;	       /* parallel blob transfers; 0 means 3 */
+	bool quiet;	       /* no progress output even on a TTY */
+} registry_options;
+
+typedef struct pull_options {
+	registry_options registry;
+	const char *platform; /* "os/arch[/variant]", NULL for this host's */
+	unpack_options unpack;
+} pull_options;
+
+/* Pulls REFERENCE ("name[:tag]", "name@sha256:..."): the manifest (for an
+ * index, the one for the platform), config and layers, each verified against
+ * its digest; blobs already in the store are not downloaded again. Unpacks
+ * the layers into snapshots and names the image. OUT (may be NULL) describes
+ * the pulled image. */
+int image_pull(store *s, const char *reference, const pull_options *opts, image_info *out, berth_error **err);
+
+typedef struct push_options {
+	registry_options registry;
+} push_options;
+
+/* Pushes the local image SOURCE to DESTINATION (a reference; NULL means
+ * SOURCE's own name): blobs the registry has are skipped, blobs it has in
+ * another repository of the same registry are mounted, then the manifest is
+ * put. OUT_DIGEST (may be NULL) gets the pushed manifest's digest. */
+int image_push(store *s, const char *source, const char *destination, const push_options *opts,
+	       char out_digest[DIGEST_STRING_MAX], berth_error **err);
+
+/* Checks USER/PASSWORD against SERVER ("host[:port]") and stores them in the
+ * auth file. */
+int registry_login(const char *server, const char *user, const char *password, const registry_options *opts,
+		   berth_error **err);
+/* Removes SERVER's credentials (ALL: every server's). */
+int registry_logout(const char *server, bool all, const registry_options *opts, berth_error **err);
+
+#endif
