@@ -26,13 +26,14 @@ int archive_format_parse(const char *text, image_archive_format *out, berth_erro
 int image_archive_load(store *s, const char *path, const unpack_options *unpack, char ***loaded, berth_error **err);
 
 /* Writes IMAGES (names or ids) to OUTPUT ("-" is stdout) in FORMAT. */
-int image_archive_save(store *s, char *const *images, image_archive_format format, const char *output, berth_error **err);
+int image_archive_save(store *s, char *const *images, image_archive_format format, const char *output,
+		       berth_error **err);
 
 typedef struct import_options {
-	const char *name;	/* reference to name the image, or NULL */
-	char *const *changes;	/* Dockerfile-like "CMD ...", "ENV K=V", "WORKDIR /x", ... or NULL */
-	const char *message;	/* history comment, or NULL */
-	const char *platform;	/* NULL: this host's */
+	const char *name;     /* reference to name the image, or NULL */
+	char *const *changes; /* Dockerfile-like "CMD ...", "ENV K=V", "WORKDIR /x", ... or NULL */
+	const char *message;  /* history comment, or NULL */
+	const char *platform; /* NULL: this host's */
 	unpack_options unpack;
 } import_options;
 

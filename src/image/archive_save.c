@@ -372,7 +372,8 @@ static int save_dir(store *s, archive_save_image *images, size_t n, const char *
 	return ret;
 }
 
-int image_archive_save(store *s, char *const *images, image_archive_format format, const char *output, berth_error **err)
+int image_archive_save(store *s, char *const *images, image_archive_format format, const char *output,
+		       berth_error **err)
 {
 	archive_save_image *list = NULL;
 	size_t n = 0;

@@ -191,8 +191,7 @@ int image_resolve(store *s, const char *text, image_info *out, berth_error **err
 		if (match)
 			return load_info(s, &refs, match, out, err);
 	}
-	return berth_error_set(err, 0, "image \"%s\" not known (berth image ls lists them; berth pull gets one)",
-			       text);
+	return berth_error_set(err, 0, "image \"%s\" not known (berth image ls lists them; berth pull gets one)", text);
 }
 
 int image_list(store *s, image_info **out, size_t *n, berth_error **err)

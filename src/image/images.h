@@ -58,8 +58,7 @@ int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *remov
 /* `berth image prune`: drops unnamed images (ALL: every image), then
  * image_gc with IN_USE. Snapshots in use stay on disk even when their image
  * entry goes; keeping the images of containers is the engine's job. */
-int image_prune(store *s, bool all, char *const *in_use, uint64_t *freed_bytes, size_t *removed,
-		berth_error **err);
+int image_prune(store *s, bool all, char *const *in_use, uint64_t *freed_bytes, size_t *removed, berth_error **err);
 
 /* `berth image inspect`: docker-like JSON of the image. */
 json_t *image_info_to_json(const image_info *info);

@@ -15,17 +15,17 @@
 #include "image/digest.h"
 #include "util/error.h"
 
-#define MEDIA_OCI_MANIFEST	    "application/vnd.oci.image.manifest.v1+json"
-#define MEDIA_OCI_INDEX		    "application/vnd.oci.image.index.v1+json"
-#define MEDIA_OCI_CONFIG	    "application/vnd.oci.image.config.v1+json"
-#define MEDIA_OCI_LAYER		    "application/vnd.oci.image.layer.v1.tar"
-#define MEDIA_OCI_LAYER_GZIP	    "application/vnd.oci.image.layer.v1.tar+gzip"
-#define MEDIA_OCI_LAYER_ZSTD	    "application/vnd.oci.image.layer.v1.tar+zstd"
-#define MEDIA_DOCKER_MANIFEST	    "application/vnd.docker.distribution.manifest.v2+json"
-#define MEDIA_DOCKER_MANIFEST_LIST  "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MEDIA_DOCKER_CONFIG	    "application/vnd.docker.container.image.v1+json"
-#define MEDIA_DOCKER_LAYER_GZIP	    "application/vnd.docker.image.rootfs.diff.tar.gzip"
-#define MEDIA_DOCKER_FOREIGN_LAYER  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+#define MEDIA_OCI_MANIFEST	   "application/vnd.oci.image.manifest.v1+json"
+#define MEDIA_OCI_INDEX		   "application/vnd.oci.image.index.v1+json"
+#define MEDIA_OCI_CONFIG	   "application/vnd.oci.image.config.v1+json"
+#define MEDIA_OCI_LAYER		   "application/vnd.oci.image.layer.v1.tar"
+#define MEDIA_OCI_LAYER_GZIP	   "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MEDIA_OCI_LAYER_ZSTD	   "application/vnd.oci.image.layer.v1.tar+zstd"
+#define MEDIA_DOCKER_MANIFEST	   "application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIA_DOCKER_MANIFEST_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_DOCKER_CONFIG	   "application/vnd.docker.container.image.v1+json"
+#define MEDIA_DOCKER_LAYER_GZIP	   "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define MEDIA_DOCKER_FOREIGN_LAYER "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
 /* Largest manifest, index or config read into memory. */
 #define MANIFEST_MAX_SIZE (8u << 20)

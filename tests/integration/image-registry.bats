@@ -462,3 +462,22 @@ registry_blob_file() {
 	[[ "$output" == *"-u"* ]]
 	[ ! -e "$STORE/ingest" ] || ingest_empty
 }
+
+@test "rootless: an unprivileged user pulls into \$XDG_DATA_HOME/berth; the files are the user's" {
+	local home
+	# bats' own temp dirs are 0700: the user needs one it can reach
+	home=$(mktemp -d /tmp/berth-rootless-pull.XXXXXX)
+	chmod 755 "$home"
+	chown berthtest "$home"
+	run su berthtest -s /bin/sh -c "cd '$home' && HOME='$home' XDG_DATA_HOME='$home/data' REGISTRY_AUTH_FILE='$home/auth.json' '$BERTH' pull --tls-verify=false -q '$REGISTRY/test/busybox:v1'"
+	[ "$status" -eq 0 ] || { rm -rf "$home"; echo "$output"; false; }
+	[ "${lines[-1]}" = "${V1_ID#sha256:}" ]
+	run su berthtest -s /bin/sh -c "HOME='$home' XDG_DATA_HOME='$home/data' '$BERTH' images -q"
+	[ "$output" = "${V1_ID:7:12}" ]
+	snap=$(ls -d "$home"/data/berth/snapshots/[0-9a-f]* | head -1)
+	[ -x "$snap/bin/busybox" ]
+	[ "$(stat -c %U "$snap/bin/busybox")" = berthtest ]
+	# the store's own files are not root's
+	[ -z "$(find "$home/data/berth" ! -user berthtest | head -1)" ]
+	rm -rf "$home"
+}
