@@ -53,5 +53,22 @@ int cmd_import(const berth_globals *g, int argc, char **argv, berth_error **err)
 int cmd_login(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_logout(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_bundle(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_volume(const berth_globals *g, int argc, char **argv, berth_error **err);
+
+/* containers (src/engine) */
+int cmd_container(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_run(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_create(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_start(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_logs(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_stop(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_kill(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_restart(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_rm(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_wait(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_inspect(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_exec(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 
 #endif

@@ -1,0 +1,98 @@
+/* berth exec: a process in a running container, through `RUNTIME exec`
+ * (which joins the namespaces and cgroup, proxies a terminal with -t and
+ * waits for the process, exiting with its code). berth execs the runtime:
+ * nothing of berth stays in between. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/berth/engine_cmd.h"
+#include "engine/container.h"
+#include "util/cleanup.h"
+
+static const option_spec specs[] = {
+	{ "interactive", 'i', false, "keep stdin open" },
+	{ "tty", 't', false, "allocate a pseudo-terminal" },
+	{ "env", 'e', true, "KEY=VALUE; repeatable" },
+	{ "user", 'u', true, "UID[:GID] (numeric)" },
+	{ "workdir", 'w', true, "working directory" },
+	{ "detach", 'd', false, "run in the background" },
+	{ "privileged", 0, false, "(accepted; the container's capabilities apply)" },
+	{ NULL, 0, false, NULL },
+};
+
+enum { E_INTERACTIVE, E_TTY, E_ENV, E_USER, E_WORKDIR, E_DETACH, E_PRIVILEGED, E_COUNT };
+
+static const char **build_args(const engine_paths *p, const container *c, const option_value *v, char **cmd, int ncmd)
+{
+	const char **a = calloc((size_t)(16 + 2 * v[E_ENV].count + ncmd), sizeof(char *));
+	int n = 0;
+
+	if (a == NULL)
+		return NULL;
+	a[n++] = engine_container_runtime(c);
+	a[n++] = "--root";
+	a[n++] = p->runtime_root;
+	a[n++] = "exec";
+	if (option_bool(&v[E_TTY]))
+		a[n++] = "--tty";
+	if (option_bool(&v[E_DETACH]))
+		a[n++] = "--detach";
+	for (int i = 0; i < v[E_ENV].count; i++) {
+		a[n++] = "--env";
+		a[n++] = v[E_ENV].all[i];
+	}
+	if (v[E_USER].value) {
+		a[n++] = "--user";
+		a[n++] = v[E_USER].value;
+	}
+	if (v[E_WORKDIR].value) {
+		a[n++] = "--cwd";
+		a[n++] = v[E_WORKDIR].value;
+	}
+	a[n++] = c->id;
+	for (int i = 0; i < ncmd; i++)
+		a[n++] = cmd[i];
+	return a;
+}
+
+int cmd_exec(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	option_value v[E_COUNT + 1] = { 0 };
+	_cleanup_free_ char **pos = NULL;
+	_cleanup_free_ const char **args = NULL;
+	engine_paths paths = { 0 };
+	container *c = NULL;
+	int npos, ret;
+	_cleanup_free_ char **expanded = berth_expand_short_flags(specs, argc, argv, true, &argc);
+
+	if (expanded == NULL)
+		return berth_error_set(err, ENOMEM, "exec"), 125;
+	argv = expanded;
+	ret = berth_parse("exec", "exec [flags] CONTAINER COMMAND [ARG...]", specs, argc, argv, true, v, &pos, &npos, 2,
+			  -1, err);
+	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	if (berth_engine_open(g, &paths, err) < 0 || record_open(&paths, pos[0], &c, err) < 0 ||
+	    record_refresh(&paths, c, err) < 0)
+		goto fail;
+	if (strcmp(c->state.status, "running") != 0) {
+		berth_error_set(err, 0, "container %s is not running", c->name);
+		goto fail;
+	}
+	args = build_args(&paths, c, v, pos + 1, npos - 1);
+	if (args == NULL)
+		goto fail;
+	if (!option_bool(&v[E_INTERACTIVE]) && !option_bool(&v[E_TTY]) && !option_bool(&v[E_DETACH]))
+		freopen("/dev/null", "r", stdin);
+	fflush(stdout);
+	execvp(args[0], (char *const *)args);
+	berth_error_set(err, errno, "exec %s", args[0]);
+fail:
+	container_free(c);
+	engine_paths_free(&paths);
+	options_free_values(v, E_COUNT);
+	return 125;
+}

@@ -1,0 +1,87 @@
+/* berth inspect: docker-like JSON of containers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/berth/engine_cmd.h"
+#include "util/cleanup.h"
+
+static json_t *state_json(const container *c)
+{
+	const container_state *s = &c->state;
+	json_t *j = json_pack("{s:s, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s, s:i}", "Status", s->status, "Running",
+			      strcmp(s->status, "running") == 0, "Paused", strcmp(s->status, "paused") == 0,
+			      "Restarting", strcmp(s->status, "restarting") == 0, "Unsupervised", s->unsupervised,
+			      "Pid", (int)s->pid, "ExitCode", s->exit_code, "Error", s->error ?: "", "StartedAt",
+			      s->started_at ?: "0001-01-01T00:00:00Z", "FinishedAt",
+			      s->finished_at ?: "0001-01-01T00:00:00Z", "MonitorPid", (int)s->monitor_pid);
+	if (s->health)
+		json_object_set_new(j, "Health",
+				    json_pack("{s:s, s:i}", "Status", s->health, "FailingStreak", s->health_failures));
+	return j;
+}
+
+static json_t *config_json(const container *c)
+{
+	json_t *cfg = c->config;
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:O, s:O, s:b, s:b, s:s, s:s}", "Hostname", record_config_string(c, "Hostname") ?: "", "User",
+	    record_config_string(c, "User") ?: "", "Env", json_object_get(cfg, "Env") ?: json_null(), "Cmd",
+	    json_object_get(cfg, "Command") ?: json_null(), "Tty", record_config_bool(c, "Tty"), "OpenStdin",
+	    record_config_bool(c, "Interactive"), "Image", record_config_string(c, "Image") ?: "", "StopSignal",
+	    record_config_string(c, "StopSignal") ?: "SIGTERM");
+	json_object_set(j, "WorkingDir", json_object_get(cfg, "Cwd") ?: json_string(""));
+	if (json_object_get(cfg, "Healthcheck"))
+		json_object_set(j, "Healthcheck", json_object_get(cfg, "Healthcheck"));
+	return j;
+}
+
+static json_t *inspect_json(const container *c)
+{
+	_cleanup_free_ char *log = record_path(c, "ctr.log"), *bundle = record_path(c, "bundle");
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:s, s:s, s:s}", "Id", c->id, "Name", c->name, "Created",
+		      record_config_string(c, "Created") ?: "", "Image", record_config_string(c, "ImageId") ?: "",
+		      "State", state_json(c), "Config", config_json(c), "RestartCount", c->state.restart_count,
+		      "LogPath", log, "Bundle", bundle, "Runtime", record_config_string(c, "Runtime") ?: "");
+	json_object_set_new(j, "HostConfig",
+			    json_pack("{s:{s:s, s:I}, s:b, s:s, s:O}", "RestartPolicy", "Name",
+				      record_config_string(c, "RestartPolicy") ?: "no", "MaximumRetryCount",
+				      (json_int_t)record_config_int(c, "RestartMax", 0), "AutoRemove",
+				      record_config_bool(c, "AutoRemove"), "NetworkMode",
+				      record_config_string(c, "Network") ?: "none", "Binds",
+				      json_object_get(c->config, "Volumes") ?: json_null()));
+	return j;
+}
+
+int cmd_inspect(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	static const option_spec specs[] = { { "format", 'f', true, "json (default)" }, { NULL, 0, false, NULL } };
+	option_value v[2] = { 0 };
+	_cleanup_free_ char **keep = NULL, **pos = NULL;
+	engine_paths paths = { 0 };
+	json_t *arr;
+	int npos, ret, failed = 0;
+
+	ret = berth_parse_grouped("inspect", "inspect CONTAINER...", specs, argc, argv, false, v, &pos, &npos, 1, -1,
+				  &keep, err);
+	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	if (berth_engine_open(g, &paths, err) < 0)
+		return 125;
+	arr = json_array();
+	for (int i = 0; i < npos; i++) {
+		berth_error *e = NULL;
+		container *c = NULL;
+		if (record_open(&paths, pos[i], &c, &e) < 0 || record_refresh(&paths, c, &e) < 0) {
+			berth_error_report("berth", &e);
+			failed = 1;
+		} else {
+			json_array_append_new(arr, inspect_json(c));
+		}
+		container_free(c);
+	}
+	berth_print_json(arr);
+	json_decref(arr);
+	engine_paths_free(&paths);
+	return failed ? 125 : 0;
+}

@@ -1,0 +1,129 @@
+/* berth ps: the containers, their status made truthful first (a container
+ * whose monitor died is not shown as running unless the runtime says so). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/berth/engine_cmd.h"
+#include "util/cleanup.h"
+
+static const option_spec specs[] = {
+	{ "all", 'a', false, "show every container (default: running ones)" },
+	{ "quiet", 'q', false, "only ids" },
+	{ "format", 0, true, "table or json" },
+	{ "no-trunc", 0, false, "full ids and commands" },
+	{ NULL, 0, false, NULL },
+};
+
+static char *command_text(const container *c, bool full)
+{
+	json_t *args = json_object_get(c->config, "Command"), *a;
+	size_t i, len = 0;
+	char *out = calloc(1, 4096);
+
+	json_array_foreach(args, i, a) {
+		if (out == NULL || len > 4000)
+			break;
+		len += (size_t)snprintf(out + len, 4096 - len, "%s%s", i ? " " : "", json_string_value(a));
+	}
+	if (out && !full && strlen(out) > 20)
+		strcpy(out + 17, "...");
+	return out;
+}
+
+static void status_text(const container *c, char *buf, size_t size)
+{
+	const container_state *s = &c->state;
+	char since[64];
+
+	if (strcmp(s->status, "running") == 0 || strcmp(s->status, "paused") == 0) {
+		berth_human_since(s->started_at, since);
+		snprintf(buf, size, "Up %s%s%s%s%s", since[0] ? since : "",
+			 strcmp(s->status, "paused") == 0 ? " (Paused)" : "", s->health ? " (" : "",
+			 s->health ? s->health : "", s->health ? ")" : "");
+		if (strstr(buf, " ago"))
+			memmove(strstr(buf, " ago"), strstr(buf, " ago") + 4, strlen(strstr(buf, " ago") + 4) + 1);
+		if (s->unsupervised)
+			snprintf(buf + strlen(buf), size - strlen(buf), " (no monitor)");
+	} else if (strcmp(s->status, "exited") == 0) {
+		berth_human_since(s->finished_at, since);
+		snprintf(buf, size, "Exited (%d) %s", s->exit_code, since);
+	} else if (strcmp(s->status, "restarting") == 0) {
+		snprintf(buf, size, "Restarting (%d)", s->exit_code);
+	} else {
+		snprintf(buf, size, "%s", strcmp(s->status, "created") == 0 ? "Created" : s->status);
+	}
+}
+
+static json_t *ps_json(const container *c)
+{
+	return json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:i, s:i, s:s, s:i}", "Id", c->id, "Name", c->name, "Image",
+			 record_config_string(c, "Image") ?: "", "Command",
+			 json_object_get(c->config, "Command") ?: json_null(), "Created",
+			 record_config_string(c, "Created") ?: "", "State", c->state.status, "Pid", (int)c->state.pid,
+			 "ExitCode", c->state.exit_code, "StartedAt", c->state.started_at ?: "", "RestartCount",
+			 c->state.restart_count);
+}
+
+int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	option_value v[5] = { 0 };
+	_cleanup_free_ char **keep = NULL, **pos = NULL;
+	engine_paths paths = { 0 };
+	container **list = NULL;
+	size_t n = 0;
+	bool all, quiet, json, full;
+	json_t *arr = NULL;
+	int npos, ret;
+
+	ret = berth_parse_grouped("ps", "ps [-a] [-q] [--format table|json] [--no-trunc]", specs, argc, argv, false, v,
+				  &pos, &npos, 0, 0, &keep, err);
+	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	all = option_bool(&v[0]);
+	quiet = option_bool(&v[1]);
+	full = option_bool(&v[3]);
+	json = v[2].value && strcmp(v[2].value, "json") == 0;
+	if (v[2].value && !json && strcmp(v[2].value, "table") != 0)
+		return berth_error_set(err, EINVAL, "ps --format: table or json, not \"%s\"", v[2].value), 125;
+	if (berth_engine_open(g, &paths, err) < 0 || record_list(&paths, &list, &n, err) < 0) {
+		engine_paths_free(&paths);
+		return 125;
+	}
+	if (json)
+		arr = json_array();
+	else if (!quiet)
+		printf("%-12s  %-20s  %-20s  %-20s  %-24s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
+		       "STATUS", "NAMES");
+	for (size_t i = 0; i < n; i++) {
+		container *c = list[i];
+		char created[64], status[128];
+		_cleanup_free_ char *cmd = NULL;
+		berth_error *ignored = NULL;
+		if (record_refresh(&paths, c, &ignored) < 0)
+			berth_error_free(&ignored);
+		if (!all && !engine_status_is_live(c->state.status))
+			continue;
+		if (json) {
+			json_array_append_new(arr, ps_json(c));
+			continue;
+		}
+		if (quiet) {
+			printf("%.*s\n", full ? RECORD_ID_LEN : 12, c->id);
+			continue;
+		}
+		cmd = command_text(c, full);
+		status_text(c, status, sizeof(status));
+		printf("%-12.*s  %-20s  %-20s  %-20s  %-24s  %s\n", full ? RECORD_ID_LEN : 12, c->id,
+		       record_config_string(c, "Image") ?: "", cmd ? cmd : "",
+		       berth_human_since(record_config_string(c, "Created"), created), status, c->name);
+	}
+	if (json) {
+		berth_print_json(arr);
+		json_decref(arr);
+	}
+	record_list_free(list, n);
+	engine_paths_free(&paths);
+	return 0;
+}

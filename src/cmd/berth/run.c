@@ -1,0 +1,337 @@
+/* berth run / create / start: a container from an image, supervised by its
+ * monitor (engine/monitor.h). Foreground `run` waits for the container and
+ * exits with its code; -d prints the id once it started. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cmd/berth/engine_cmd.h"
+#include "engine/container.h"
+#include "engine/monitor.h"
+#include "util/cleanup.h"
+
+enum {
+	O_DETACH,
+	O_INTERACTIVE,
+	O_TTY,
+	O_RM,
+	O_NAME,
+	O_ENV,
+	O_ENV_FILE,
+	O_WORKDIR,
+	O_USER,
+	O_ENTRYPOINT,
+	O_HOSTNAME,
+	O_VOLUME,
+	O_TMPFS,
+	O_READ_ONLY,
+	O_CAP_ADD,
+	O_CAP_DROP,
+	O_SECURITY_OPT,
+	O_PRIVILEGED,
+	O_MEMORY,
+	O_CPUS,
+	O_PIDS_LIMIT,
+	O_ULIMIT,
+	O_NETWORK,
+	O_RUNTIME,
+	O_RESTART,
+	O_CGROUP_PARENT,
+	O_LOG_OPT,
+	O_STOP_SIGNAL,
+	O_STOP_TIMEOUT,
+	O_HEALTH_CMD,
+	O_HEALTH_INTERVAL,
+	O_HEALTH_TIMEOUT,
+	O_HEALTH_RETRIES,
+	O_HEALTH_START,
+	O_COUNT
+};
+
+static const option_spec run_specs[] = {
+	{ "detach", 'd', false, "run in the background and print the container id" },
+	{ "interactive", 'i', false, "keep stdin open" },
+	{ "tty", 't', false, "allocate a pseudo-terminal" },
+	{ "rm", 0, false, "remove the container when it exits" },
+	{ "name", 0, true, "the container's name" },
+	{ "env", 'e', true, "KEY=VALUE (or KEY: the caller's value); repeatable" },
+	{ "env-file", 0, true, "read KEY=VALUE lines from a file" },
+	{ "workdir", 'w', true, "working directory in the container" },
+	{ "user", 'u', true, "USER[:GROUP] (names from the image's /etc/passwd)" },
+	{ "entrypoint", 0, true, "override the image's entrypoint (\"\" clears it)" },
+	{ "hostname", 0, true, "the container's hostname" },
+	{ "volume", 'v', true, "bind mount SRC:DST[:ro|rw] (absolute host path)" },
+	{ "tmpfs", 0, true, "mount a tmpfs on DST[:OPTIONS]" },
+	{ "read-only", 0, false, "read-only root filesystem" },
+	{ "cap-add", 0, true, "add a capability (or ALL)" },
+	{ "cap-drop", 0, true, "drop a capability (or ALL)" },
+	{ "security-opt", 0, true, "seccomp=FILE|unconfined, no-new-privileges[=true|false]" },
+	{ "privileged", 0, false, "every capability, no seccomp, no masked paths, all devices" },
+	{ "memory", 'm', true, "memory limit (512m, 1g)" },
+	{ "cpus", 0, true, "CPU limit (1.5)" },
+	{ "pids-limit", 0, true, "maximum number of processes" },
+	{ "ulimit", 0, true, "NAME=SOFT[:HARD] (nofile=1024:2048)" },
+	{ "network", 0, true, "none (default: a network namespace with lo only) or host" },
+	{ "runtime", 0, true, "OCI runtime binary (default: berth-runtime)" },
+	{ "restart", 0, true, "no, on-failure[:N], always, unless-stopped" },
+	{ "cgroup-parent", 0, true, "cgroup parent (relative: beneath berth's own cgroup; default berth)" },
+	{ "log-opt", 0, true, "max-size=SIZE of the log before rotation (default 10m)" },
+	{ "stop-signal", 0, true, "signal for berth stop (default the image's, or SIGTERM)" },
+	{ "stop-timeout", 0, true, "seconds berth stop waits before SIGKILL (default 10)" },
+	{ "health-cmd", 0, true, "health check command (recorded; not run yet)" },
+	{ "health-interval", 0, true, "time between health checks" },
+	{ "health-timeout", 0, true, "health check timeout" },
+	{ "health-retries", 0, true, "failures before unhealthy" },
+	{ "health-start-period", 0, true, "grace period before failures count" },
+	{ NULL, 0, false, NULL },
+};
+
+static const char *log_max_size(const option_value *v, berth_error **err)
+{
+	const char *out = NULL;
+
+	for (int i = 0; i < v->count; i++) {
+		if (strncmp(v->all[i], "max-size=", 9) == 0)
+			out = v->all[i] + 9;
+		else if (strncmp(v->all[i], "max-file=", 9) != 0) {
+			berth_error_set(err, EINVAL, "--log-opt: unsupported option \"%s\" (max-size=SIZE)", v->all[i]);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static void fill_options(run_options *o, const option_value *v, char **command)
+{
+	o->detach = option_bool(&v[O_DETACH]);
+	o->interactive = option_bool(&v[O_INTERACTIVE]);
+	o->tty = option_bool(&v[O_TTY]);
+	o->remove = option_bool(&v[O_RM]);
+	o->read_only = option_bool(&v[O_READ_ONLY]);
+	o->privileged = option_bool(&v[O_PRIVILEGED]);
+	o->name = v[O_NAME].value;
+	o->workdir = v[O_WORKDIR].value;
+	o->user = v[O_USER].value;
+	o->hostname = v[O_HOSTNAME].value;
+	o->network = v[O_NETWORK].value;
+	o->runtime = v[O_RUNTIME].value;
+	o->cgroup_parent = v[O_CGROUP_PARENT].value;
+	o->entrypoint = v[O_ENTRYPOINT].set ? v[O_ENTRYPOINT].value : NULL;
+	o->env = v[O_ENV].all;
+	o->env_files = v[O_ENV_FILE].all;
+	o->volumes = v[O_VOLUME].all;
+	o->tmpfs = v[O_TMPFS].all;
+	o->cap_add = v[O_CAP_ADD].all;
+	o->cap_drop = v[O_CAP_DROP].all;
+	o->security_opts = v[O_SECURITY_OPT].all;
+	o->ulimits = v[O_ULIMIT].all;
+	o->memory = v[O_MEMORY].value;
+	o->cpus = v[O_CPUS].value;
+	o->pids_limit = v[O_PIDS_LIMIT].value;
+	o->restart = v[O_RESTART].value;
+	o->stop_signal = v[O_STOP_SIGNAL].value;
+	o->stop_timeout = v[O_STOP_TIMEOUT].value;
+	o->health_cmd = v[O_HEALTH_CMD].value;
+	o->health_interval = v[O_HEALTH_INTERVAL].value;
+	o->health_timeout = v[O_HEALTH_TIMEOUT].value;
+	o->health_retries = v[O_HEALTH_RETRIES].value;
+	o->health_start_period = v[O_HEALTH_START].value;
+	o->command = command;
+}
+
+/* ---- the foreground: signals to the monitor, the terminal in raw mode ---- */
+
+static volatile pid_t forward_to;
+
+static void forward_signal(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static void forward_signals(pid_t monitor)
+{
+	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+	const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2 };
+
+	forward_to = monitor;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static bool raw_terminal(struct termios *saved)
+{
+	struct termios raw;
+
+	if (!isatty(0) || tcgetattr(0, saved) < 0)
+		return false;
+	raw = *saved;
+	cfmakeraw(&raw);
+	raw.c_oflag |= OPOST; /* keep \n -> \r\n for berth's own messages */
+	return tcsetattr(0, TCSANOW, &raw) == 0;
+}
+
+/* Exit code of a start error like docker's: 127 not found, 126 not
+ * executable, else 125. */
+static int start_error_code(const berth_error *e)
+{
+	if (e == NULL || e->msg == NULL)
+		return 125;
+	if (strstr(e->msg, "No such file") || strstr(e->msg, "not found"))
+		return 127;
+	if (strstr(e->msg, "ermission denied") || strstr(e->msg, "not executable"))
+		return 126;
+	return 125;
+}
+
+static int attach_foreground(container *c, pid_t monitor, int events, bool tty)
+{
+	struct termios saved;
+	bool raw = tty && raw_terminal(&saved);
+	int code;
+
+	forward_signals(monitor);
+	code = monitor_wait_exit(events);
+	close(events);
+	if (raw)
+		tcsetattr(0, TCSANOW, &saved);
+	return code < 0 ? 125 : code;
+}
+
+static int start_one(const engine_paths *p, container *c, bool foreground, bool destroy_on_error, berth_error **err)
+{
+	int events = -1, ret;
+	pid_t monitor = 0;
+	berth_error *ignored = NULL;
+
+	ret = monitor_start(p, c, foreground, foreground ? &events : NULL, &monitor, err);
+	if (ret < 0) {
+		int code = start_error_code(*err);
+		if (destroy_on_error && !record_config_bool(c, "AutoRemove") &&
+		    engine_container_destroy(p, c, &ignored) < 0)
+			berth_error_free(&ignored);
+		return code;
+	}
+	if (!foreground)
+		return 0;
+	return attach_foreground(c, monitor, events, record_config_bool(c, "Tty"));
+}
+
+static int create_or_run(const berth_globals *g, int argc, char **argv, bool run, berth_error **err)
+{
+	option_value v[O_COUNT + 1] = { 0 };
+	_cleanup_free_ char **pos = NULL;
+	engine_paths paths = { 0 };
+	run_options o = { 0 };
+	run_plan plan;
+	container *c = NULL;
+	store *s = NULL;
+	int npos, ret;
+	_cleanup_free_ char **args = berth_expand_short_flags(run_specs, argc, argv, true, &argc);
+
+	if (args == NULL)
+		return berth_error_set(err, ENOMEM, "run"), 125;
+	argv = args;
+	ret = berth_parse(run ? "run" : "create",
+			  run ? "run [flags] IMAGE [COMMAND [ARG...]]" : "create [flags] IMAGE [COMMAND [ARG...]]",
+			  run_specs, argc, argv, true, v, &pos, &npos, 1, -1, err);
+	if (ret != 0)
+		goto out;
+	fill_options(&o, v, pos + 1);
+	o.log_max_size = log_max_size(&v[O_LOG_OPT], err);
+	if (*err || run_options_validate(&o, &plan, err) < 0) {
+		ret = -1;
+		goto out;
+	}
+	ret = berth_engine_open(g, &paths, err);
+	if (ret == 0)
+		ret = berth_open_store(g, &s, err);
+	if (ret == 0)
+		ret = engine_container_create(&paths, s, pos[0], &o, &plan, &c, err);
+	if (s)
+		store_close(s);
+	run_plan_free(&plan);
+	if (ret < 0)
+		goto out;
+	if (!run) {
+		printf("%s\n", c->id);
+	} else {
+		ret = start_one(&paths, c, !o.detach, true, err);
+		if (ret == 0 && o.detach)
+			printf("%s\n", c->id);
+	}
+out:
+	container_free(c);
+	engine_paths_free(&paths);
+	options_free_values(v, O_COUNT);
+	return ret < 0 ? 125 : ret;
+}
+
+int cmd_run(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	return create_or_run(g, argc, argv, true, err);
+}
+
+int cmd_create(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	return create_or_run(g, argc, argv, false, err);
+}
+
+static int start_container_fn(const engine_paths *p, container *c, void *arg, berth_error **err)
+{
+	bool attach = *(bool *)arg;
+	int ret;
+
+	if (record_refresh(p, c, err) < 0)
+		return -1;
+	if (engine_status_is_live(c->state.status)) {
+		printf("%s\n", c->name);
+		return 0;
+	}
+	ret = start_one(p, c, attach, false, err);
+	if (*err)
+		return -1;
+	if (!attach)
+		printf("%s\n", c->name);
+	return ret;
+}
+
+static const option_spec start_specs[] = {
+	{ "attach", 'a', false, "attach to the output and wait (one container)" },
+	{ NULL, 0, false, NULL },
+};
+
+int cmd_start(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	option_value v[2] = { 0 };
+	_cleanup_free_ char **keep = NULL, **pos = NULL;
+	engine_paths paths = { 0 };
+	container *c = NULL;
+	bool attach;
+	int npos, ret;
+
+	ret = berth_parse_grouped("start", "start [-a] CONTAINER...", start_specs, argc, argv, false, v, &pos, &npos, 1,
+				  -1, &keep, err);
+	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	attach = option_bool(&v[0]);
+	if (berth_engine_open(g, &paths, err) < 0)
+		return 125;
+	if (attach) {
+		if (npos != 1) {
+			engine_paths_free(&paths);
+			return berth_error_set(err, EINVAL, "start -a: one container at a time"), 125;
+		}
+		ret = record_open(&paths, pos[0], &c, err) < 0 ? 125 : start_container_fn(&paths, c, &attach, err);
+		container_free(c);
+		engine_paths_free(&paths);
+		return *err ? 125 : ret;
+	}
+	ret = berth_for_each_container(&paths, pos, npos, start_container_fn, &attach);
+	engine_paths_free(&paths);
+	return ret ? 125 : 0;
+}

@@ -1,0 +1,39 @@
+/* Operations on containers shared by the berth commands and the monitor:
+ * create from an image, stop, kill, wait, remove. Each takes the record
+ * (record.h) of one container; state changes happen under its lock. */
+#ifndef BERTH_ENGINE_CONTAINER_H
+#define BERTH_ENGINE_CONTAINER_H
+
+#include <stdbool.h>
+
+#include "engine/record.h"
+#include "engine/run_config.h"
+#include "image/store.h"
+#include "util/error.h"
+
+/* `berth create`: resolves IMAGE (pulling it when missing), makes the
+ * record, mounts the rootfs in DIR/bundle and writes its config.json from
+ * the image and O. On error nothing is left (record, name, mount). */
+int engine_container_create(const engine_paths *p, store *s, const char *image, const run_options *o,
+			    const run_plan *plan, container **out, berth_error **err);
+
+/* The runtime of C (its "Runtime" or the default). */
+const char *engine_container_runtime(const container *c);
+/* DIR/bundle of C, heap. */
+char *engine_container_bundle(const container *c);
+
+/* Sends SIGNAL (a name or number) to the container's process. */
+int engine_container_kill(const engine_paths *p, container *c, const char *signal, berth_error **err);
+/* Marks C stopped by the user (no restart), sends its stop signal, waits
+ * TIMEOUT_S seconds, then SIGKILL; returns when it is no longer live. */
+int engine_container_stop(const engine_paths *p, container *c, int timeout_s, berth_error **err);
+/* Waits until C is no longer live (TIMEOUT_MS < 0: forever) and returns its
+ * exit code (C's state is reloaded), or <0 on timeout with ERR. */
+int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, berth_error **err);
+/* Removes C: refuses a live one unless FORCE (then stops it with SIGKILL),
+ * then runtime delete --force, unmount, record and name gone. */
+int engine_container_remove(const engine_paths *p, container *c, bool force, berth_error **err);
+/* The last step of remove, also used by the monitor for --rm. */
+int engine_container_destroy(const engine_paths *p, container *c, berth_error **err);
+
+#endif

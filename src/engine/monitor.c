@@ -1,0 +1,663 @@
+#include "engine/monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/container.h"
+#include "engine/logfile.h"
+#include "engine/runtime_call.h"
+#include "util/cleanup.h"
+
+#define CONSOLE_SOCKET "console.sock"
+
+typedef struct mon {
+	const engine_paths *p;
+	container *c;
+	const char *runtime;
+	char *bundle;
+	bool foreground, tty, interactive;
+	int events; /* to berth: S/E/X lines */
+	int sigfd;
+	logfile log;
+	int in_w, out_r, err_r, master;
+	bool stdin_open;
+	pid_t init;
+	int exit_code;
+} mon;
+
+static void send_event(mon *m, char kind, const char *text)
+{
+	char buf[4096];
+	int n;
+
+	if (m->events < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%c %s\n", kind, text);
+	if (write(m->events, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1)) < 0)
+		return;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* ---- state.json changes (under the lock) ---- */
+
+typedef void (*state_change)(mon *m, container_state *s, void *arg);
+
+static void change_state(mon *m, state_change fn, void *arg)
+{
+	berth_error *err = NULL;
+	int lock = record_lock(m->c, &err);
+
+	if (lock >= 0 && record_load_state(m->c, &err) == 0) {
+		fn(m, &m->c->state, arg);
+		record_save_state(m->c, &err);
+	}
+	record_unlock(lock);
+	berth_error_free(&err);
+}
+
+static void set_status(container_state *s, const char *status)
+{
+	snprintf(s->status, sizeof(s->status), "%s", status);
+}
+
+static void on_monitor_start(mon *m, container_state *s, void *arg)
+{
+	s->monitor_pid = getpid();
+	s->monitor_start = engine_process_start_time(getpid());
+	s->stopped_by_user = false;
+	s->restart_count = 0;
+	s->exit_code = 0;
+	free(s->error);
+	s->error = NULL;
+}
+
+static void on_running(mon *m, container_state *s, void *arg)
+{
+	char now[40];
+
+	set_status(s, "running");
+	s->pid = m->init;
+	free(s->started_at);
+	s->started_at = strdup(engine_now_rfc3339(now));
+	free(s->finished_at);
+	s->finished_at = NULL;
+	free(s->error);
+	s->error = NULL;
+}
+
+static void on_exited(mon *m, container_state *s, void *arg)
+{
+	char now[40];
+	const char *error = arg;
+
+	set_status(s, "exited");
+	s->pid = 0;
+	s->exit_code = m->exit_code;
+	free(s->finished_at);
+	s->finished_at = strdup(engine_now_rfc3339(now));
+	if (error) {
+		free(s->error);
+		s->error = strdup(error);
+	}
+}
+
+static void on_restarting(mon *m, container_state *s, void *arg)
+{
+	set_status(s, "restarting");
+}
+
+static void on_restart(mon *m, container_state *s, void *arg)
+{
+	s->restart_count++;
+}
+
+/* ---- starting the container ---- */
+
+static int console_listen(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	unlink(CONSOLE_SOCKET);
+	strcpy(addr.sun_path, CONSOLE_SOCKET);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int console_receive(int listen_fd)
+{
+	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+	char data[1], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { data, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int conn, fd = -1;
+
+	if (poll(&pfd, 1, 5000) <= 0)
+		return -1;
+	conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (conn < 0)
+		return -1;
+	if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) >= 0 && (cm = CMSG_FIRSTHDR(&msg)) != NULL &&
+	    cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	close(conn);
+	return fd;
+}
+
+static void resize_pty(mon *m)
+{
+	struct winsize ws;
+
+	if (m->master >= 0 && m->foreground && ioctl(0, TIOCGWINSZ, &ws) == 0)
+		ioctl(m->master, TIOCSWINSZ, &ws);
+}
+
+static char *read_available(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	n = read(fd, buf, sizeof(buf) - 1);
+	fcntl(fd, F_SETFL, 0);
+	if (n <= 0)
+		return NULL;
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static pid_t read_pid_file(void)
+{
+	char buf[32] = "";
+	int fd = open("init.pid", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? (pid_t)strtol(buf, NULL, 10) : -1;
+}
+
+static void runtime_delete(mon *m)
+{
+	const char *args[] = { "delete", "--force", m->c->id, NULL };
+	berth_error *err = NULL;
+
+	runtime_call(m->runtime, m->p->runtime_root, args, NULL, &err);
+	berth_error_free(&err);
+}
+
+static int runtime_create(mon *m, char **errmsg)
+{
+	const char *args[] = { "create", "--bundle", m->bundle, "--pid-file", "init.pid", m->c->id, NULL, NULL, NULL };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 }, listen_fd = -1, rc;
+	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL };
+	berth_error *err = NULL;
+
+	if (m->tty) {
+		listen_fd = console_listen();
+		args[5] = "--console-socket";
+		args[6] = CONSOLE_SOCKET;
+		args[7] = m->c->id;
+	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		return -1;
+	} else {
+		io.out = out[1];
+		io.err = errp[1];
+	}
+	if (m->interactive && !m->tty && pipe2(in, O_CLOEXEC) == 0)
+		io.in = in[0];
+	rc = runtime_call(m->runtime, m->p->runtime_root, args, &io, &err);
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&errp[1]);
+	m->in_w = in[1];
+	m->out_r = out[0];
+	m->err_r = errp[0];
+	if (rc == 0 && m->tty) {
+		m->master = console_receive(listen_fd);
+		if (m->master < 0)
+			*errmsg = strdup("no pty from the runtime on the console socket");
+	} else if (rc != 0) {
+		*errmsg = err ? strdup(err->msg) : io.err_text ? strdup(io.err_text) : read_available(m->err_r);
+	}
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(CONSOLE_SOCKET);
+	}
+	free(io.err_text);
+	berth_error_free(&err);
+	return rc == 0 && *errmsg == NULL ? 0 : -1;
+}
+
+static int runtime_start(mon *m, char **errmsg)
+{
+	const char *args[] = { "start", m->c->id, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL };
+	berth_error *err = NULL;
+	int rc = runtime_call(m->runtime, m->p->runtime_root, args, &io, &err);
+
+	if (rc != 0)
+		*errmsg = strdup(err ? err->msg : io.err_text ? io.err_text : "start failed");
+	free(io.err_text);
+	berth_error_free(&err);
+	return rc == 0 ? 0 : -1;
+}
+
+static void close_container_fds(mon *m)
+{
+	close_fd(&m->in_w);
+	close_fd(&m->out_r);
+	close_fd(&m->err_r);
+	close_fd(&m->master);
+}
+
+/* One create + start. On failure *ERRMSG says why and nothing runs. */
+static int start_container(mon *m, char **errmsg)
+{
+	if (runtime_create(m, errmsg) < 0)
+		goto fail;
+	m->init = read_pid_file();
+	if (m->init <= 0) {
+		*errmsg = strdup("the runtime wrote no pid file");
+		goto fail;
+	}
+	resize_pty(m);
+	if (runtime_start(m, errmsg) < 0)
+		goto fail;
+	change_state(m, on_running, NULL);
+	return 0;
+fail:
+	runtime_delete(m);
+	close_container_fds(m);
+	return -1;
+}
+
+/* ---- while it runs ---- */
+
+static void copy_output(mon *m, int *fd, const char *stream, int to)
+{
+	char buf[16384];
+	ssize_t n = read(*fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close_fd(fd);
+		return;
+	}
+	logfile_write(&m->log, stream, buf, (size_t)n);
+	if (m->foreground && write(to, buf, (size_t)n) < 0)
+		m->foreground = m->foreground; /* berth went away: keep logging */
+}
+
+static void copy_input(mon *m)
+{
+	char buf[4096];
+	ssize_t n = read(0, buf, sizeof(buf));
+	int to = m->tty ? m->master : m->in_w;
+
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0) {
+		m->stdin_open = false;
+		if (!m->tty)
+			close_fd(&m->in_w);
+		return;
+	}
+	if (to >= 0 && write(to, buf, (size_t)n) < 0)
+		m->stdin_open = false;
+}
+
+/* Handles one signal; true when the init exited. */
+static bool handle_signal(mon *m)
+{
+	struct signalfd_siginfo si;
+	bool exited = false;
+	int status;
+	pid_t pid;
+
+	if (read(m->sigfd, &si, sizeof(si)) != sizeof(si))
+		return false;
+	switch (si.ssi_signo) {
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid != m->init)
+				continue;
+			m->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			exited = true;
+		}
+		break;
+	case SIGWINCH:
+		resize_pty(m);
+		break;
+	case SIGUSR1:
+		break;
+	default:
+		if (m->init > 0)
+			kill(m->init, (int)si.ssi_signo);
+	}
+	return exited;
+}
+
+static void wait_container(mon *m)
+{
+	bool exited = false;
+	int grace_ms = 2000;
+
+	for (;;) {
+		struct pollfd p[5] = {
+			{ .fd = m->sigfd, .events = POLLIN },
+			{ .fd = m->out_r, .events = POLLIN },
+			{ .fd = m->err_r, .events = POLLIN },
+			{ .fd = m->master, .events = POLLIN },
+			{ .fd = m->stdin_open ? 0 : -1, .events = POLLIN },
+		};
+		int n;
+		if (exited && m->out_r < 0 && m->err_r < 0 && m->master < 0)
+			break;
+		n = poll(p, 5, exited ? 100 : -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0 && exited && (grace_ms -= 100) <= 0)
+			break;
+		if (p[0].revents && handle_signal(m))
+			exited = true;
+		if (p[1].revents)
+			copy_output(m, &m->out_r, "stdout", 1);
+		if (p[2].revents)
+			copy_output(m, &m->err_r, "stderr", 2);
+		if (p[3].revents)
+			copy_output(m, &m->master, "stdout", 1);
+		if (p[4].revents)
+			copy_input(m);
+	}
+	close_container_fds(m);
+}
+
+/* ---- restart policy ---- */
+
+static bool want_restart(mon *m)
+{
+	const char *policy = record_config_string(m->c, "RestartPolicy") ?: "no";
+	int max = (int)record_config_int(m->c, "RestartMax", 0);
+	berth_error *err = NULL;
+
+	if (record_load_state(m->c, &err) < 0) {
+		berth_error_free(&err);
+		return false;
+	}
+	if (m->c->state.stopped_by_user || strcmp(policy, "no") == 0)
+		return false;
+	if (strcmp(policy, "on-failure") == 0)
+		return m->exit_code != 0 && (max == 0 || m->c->state.restart_count < max);
+	return true; /* always, unless-stopped */
+}
+
+/* Sleeps DELAY_MS unless the user stops the container meanwhile. */
+static bool backoff(mon *m, int delay_ms)
+{
+	struct timespec start, now;
+
+	change_state(m, on_restarting, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p = { .fd = m->sigfd, .events = POLLIN };
+		long elapsed;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (elapsed >= delay_ms)
+			break;
+		if (poll(&p, 1, (int)(delay_ms - elapsed)) > 0) {
+			m->init = 0;
+			handle_signal(m);
+			if (!want_restart(m))
+				return false;
+		}
+	}
+	return want_restart(m);
+}
+
+static void detach_stdio(mon *m)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+	}
+	m->foreground = false;
+	m->stdin_open = false;
+}
+
+static void on_final(mon *m, container_state *s, void *arg)
+{
+	if (strcmp(s->status, "restarting") == 0)
+		set_status(s, "exited");
+}
+
+static void finish(mon *m)
+{
+	char code[16];
+	berth_error *err = NULL;
+
+	change_state(m, on_final, NULL);
+	if (record_config_bool(m->c, "AutoRemove")) {
+		if (engine_container_destroy(m->p, m->c, &err) < 0)
+			berth_error_free(&err);
+	}
+	snprintf(code, sizeof(code), "%d", m->exit_code);
+	detach_stdio(m);
+	send_event(m, 'X', code);
+	logfile_close(&m->log);
+	_exit(0);
+}
+
+static void fail_start(mon *m, char *errmsg)
+{
+	berth_error *err = NULL;
+
+	m->exit_code = 127;
+	if (errmsg && (strstr(errmsg, "ermission denied") || strstr(errmsg, "EACCES")))
+		m->exit_code = 126;
+	change_state(m, on_exited, errmsg);
+	if (record_config_bool(m->c, "AutoRemove") && engine_container_destroy(m->p, m->c, &err) < 0)
+		berth_error_free(&err);
+	send_event(m, 'E', errmsg ? errmsg : "start failed");
+	_exit(1);
+}
+
+static void run_loop(mon *m)
+{
+	int delay_ms = 100;
+	bool first = true;
+
+	for (;;) {
+		_cleanup_free_ char *errmsg = NULL;
+		struct timespec t0, t1;
+		char pid[32];
+		if (start_container(m, &errmsg) < 0) {
+			if (first)
+				fail_start(m, errmsg);
+			m->exit_code = 127;
+			change_state(m, on_exited, errmsg);
+		} else {
+			if (first) {
+				snprintf(pid, sizeof(pid), "%d", (int)getpid());
+				send_event(m, 'S', pid);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			wait_container(m);
+			runtime_delete(m);
+			change_state(m, on_exited, NULL);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if (t1.tv_sec - t0.tv_sec >= 10)
+				delay_ms = 100;
+		}
+		first = false;
+		if (!want_restart(m))
+			finish(m);
+		if (m->foreground) {
+			char code[16];
+			snprintf(code, sizeof(code), "%d", m->exit_code);
+			detach_stdio(m);
+			send_event(m, 'X', code);
+			close_fd(&m->events);
+		}
+		if (!backoff(m, delay_ms))
+			finish(m);
+		change_state(m, on_restart, NULL);
+		delay_ms = delay_ms * 2 > 10000 ? 10000 : delay_ms * 2;
+	}
+}
+
+static void monitor_main(mon *m)
+{
+	sigset_t set;
+	_cleanup_free_ char *log = record_path(m->c, "ctr.log");
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	prctl(PR_SET_NAME, "berth-monitor");
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	for (int s = 1; s < 32; s++)
+		if (s != SIGKILL && s != SIGSTOP && s != SIGSEGV && s != SIGBUS && s != SIGPIPE && s != SIGTSTP &&
+		    s != SIGTTIN && s != SIGTTOU && s != SIGCONT && s != SIGFPE && s != SIGILL && s != SIGABRT)
+			sigaddset(&set, s);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (chdir(m->c->dir) < 0 || m->sigfd < 0)
+		fail_start(m, strdup("monitor set-up failed"));
+	change_state(m, on_monitor_start, NULL);
+	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
+	run_loop(m);
+}
+
+/* Keeps fds 0-2 and KEEP, closes the rest (berth's store and lock fds). */
+static void close_other_fds(int keep)
+{
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)keep + 1, ~0U, 0);
+}
+
+static int read_line(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	while (len < size - 1) {
+		ssize_t n = read(fd, buf + len, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf[len] == '\n')
+			break;
+		len++;
+	}
+	buf[len] = '\0';
+	return len > 0 ? 0 : -1;
+}
+
+int monitor_wait_exit(int fd)
+{
+	char line[64];
+
+	if (read_line(fd, line, sizeof(line)) < 0 || line[0] != 'X')
+		return -1;
+	return atoi(line + 2);
+}
+
+static void fork_monitor(mon *m, int events_w)
+{
+	pid_t pid;
+
+	setsid();
+	pid = fork();
+	if (pid != 0)
+		_exit(pid < 0 ? 1 : 0);
+	close_other_fds(events_w);
+	m->events = events_w;
+	if (!m->foreground)
+		detach_stdio(m);
+	monitor_main(m);
+}
+
+int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
+		  berth_error **err)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c);
+	mon m = { .p = p,
+		  .c = c,
+		  .runtime = engine_container_runtime(c),
+		  .bundle = bundle,
+		  .foreground = foreground,
+		  .tty = record_config_bool(c, "Tty"),
+		  .interactive = record_config_bool(c, "Interactive"),
+		  .events = -1,
+		  .in_w = -1,
+		  .out_r = -1,
+		  .err_r = -1,
+		  .master = -1,
+		  .stdin_open = foreground && (record_config_bool(c, "Interactive")) };
+	int ev[2], status;
+	char line[4096];
+	pid_t pid;
+
+	if (pipe2(ev, O_CLOEXEC) < 0)
+		return berth_error_set(err, errno, "pipe");
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(ev[0]);
+		close(ev[1]);
+		return berth_error_set(err, errno, "fork");
+	}
+	if (pid == 0) {
+		close(ev[0]);
+		fork_monitor(&m, ev[1]);
+	}
+	close(ev[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (read_line(ev[0], line, sizeof(line)) < 0 || line[0] != 'S') {
+		close(ev[0]);
+		return berth_error_set(err, 0, "%s",
+				       line[0] == 'E' ? line + 2 : "the monitor exited before the container started");
+	}
+	if (monitor_pid)
+		*monitor_pid = (pid_t)strtol(line + 2, NULL, 10);
+	if (events_fd)
+		*events_fd = ev[0];
+	else
+		close(ev[0]);
+	return 0;
+}

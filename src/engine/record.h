@@ -1,0 +1,109 @@
+/* Container records of the engine: what `berth ps` lists.
+ *
+ *   STORE/containers/<id>/config.json   berth's record (name, image, command,
+ *                                       flags); written once at create
+ *   STORE/containers/<id>/state.json    status, pids, exit code, times;
+ *                                       rewritten atomically under lock
+ *   STORE/containers/<id>/lock          flock taken around state changes
+ *   STORE/containers/<id>/bundle/       the OCI bundle (overlay rootfs)
+ *   STORE/containers/<id>/ctr.log       the k8s-file log (+ ctr.log.1)
+ *   STORE/containers/names/<name>       symlink -> id: the name reservation
+ *
+ * A container is found by name, full id or unique id prefix. The status in
+ * state.json is only trusted while its monitor lives: record_refresh()
+ * checks the monitor pid and its start time and, when the monitor is gone,
+ * asks the runtime what really runs. */
+#ifndef BERTH_ENGINE_RECORD_H
+#define BERTH_ENGINE_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "util/error.h"
+
+#define RECORD_ID_LEN 64
+
+typedef struct engine_paths {
+	const char *store_root;
+	const char *run_root;
+	char *containers; /* STORE/containers */
+	char *names;	  /* STORE/containers/names */
+	char *runtime_root;
+} engine_paths;
+
+typedef struct container_state {
+	char status[16]; /* created, running, exited, restarting, paused */
+	pid_t pid;
+	pid_t monitor_pid;
+	uint64_t monitor_start; /* field 22 of /proc/PID/stat */
+	int exit_code;
+	char *started_at; /* RFC 3339 with nanoseconds, or NULL */
+	char *finished_at;
+	int restart_count;
+	bool stopped_by_user;
+	char *health; /* NULL: no health check; starting, healthy, unhealthy */
+	int health_failures;
+	char *error;	   /* the last start error */
+	bool unsupervised; /* set by record_refresh: running with no monitor */
+} container_state;
+
+typedef struct container {
+	char *id;
+	char *name;
+	char *dir;	/* STORE/containers/<id> */
+	json_t *config; /* the record of config.json */
+	container_state state;
+} container;
+
+int engine_paths_init(engine_paths *p, const char *store_root, const char *run_root, berth_error **err);
+void engine_paths_free(engine_paths *p);
+
+/* Creates the record: a fresh id, the directory, the name reserved (NAME
+ * NULL: a generated one), CONFIG (borrowed; Id, Name, Created added) written
+ * and state "created". A taken name is the error
+ * `name "x" is already in use by container <id12>`. */
+int record_create(const engine_paths *p, const char *name, json_t *config, container **out, berth_error **err);
+
+/* Finds TEXT (name, id, unique id prefix) and loads it. */
+int record_open(const engine_paths *p, const char *text, container **out, berth_error **err);
+/* Every container (sorted newest first). */
+int record_list(const engine_paths *p, container ***out, size_t *n, berth_error **err);
+void record_list_free(container **list, size_t n);
+void container_free(container *c);
+
+/* The flock of the container (exclusive); returns the fd to pass to
+ * record_unlock. */
+int record_lock(const container *c, berth_error **err);
+void record_unlock(int fd);
+/* Rereads state.json into C (call with the lock held before a change). */
+int record_load_state(container *c, berth_error **err);
+/* Writes C's state atomically (call with the lock held). */
+int record_save_state(const container *c, berth_error **err);
+
+/* Corrects a state whose monitor died: the runtime (RUNTIME_STATUS, the
+ * runtime's status of the container or NULL when it has none) says what
+ * runs. Only called by record_refresh. */
+void record_apply_dead_monitor(container *c, const char *runtime_status);
+/* Makes C's status truthful (see the top of this file); persists a change. */
+int record_refresh(const engine_paths *p, container *c, berth_error **err);
+bool record_monitor_alive(const container *c);
+
+/* Removes the name reservation and the directory (the bundle must be
+ * unmounted already). */
+int record_remove(const engine_paths *p, container *c, berth_error **err);
+
+/* Helpers shared with the monitor and the commands. */
+char *record_path(const container *c, const char *name); /* DIR/NAME, heap */
+const char *record_config_string(const container *c, const char *key);
+int64_t record_config_int(const container *c, const char *key, int64_t dflt);
+bool record_config_bool(const container *c, const char *key);
+/* RFC 3339 UTC with nanoseconds, BUF of 40 bytes. */
+const char *engine_now_rfc3339(char *buf);
+/* Field 22 (start time) of /proc/PID/stat, 0 when PID does not exist. */
+uint64_t engine_process_start_time(pid_t pid);
+bool engine_status_is_live(const char *status);
+
+#endif

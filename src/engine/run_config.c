@@ -1,0 +1,514 @@
+#include "engine/run_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "engine/runtime_call.h"
+#include "spec/spec.h"
+#include "util/cleanup.h"
+
+/* Docker's default capability set. */
+static const char *const default_caps[] = { "CAP_CHOWN",
+					    "CAP_DAC_OVERRIDE",
+					    "CAP_FSETID",
+					    "CAP_FOWNER",
+					    "CAP_MKNOD",
+					    "CAP_NET_RAW",
+					    "CAP_SETGID",
+					    "CAP_SETUID",
+					    "CAP_SETFCAP",
+					    "CAP_SETPCAP",
+					    "CAP_NET_BIND_SERVICE",
+					    "CAP_SYS_CHROOT",
+					    "CAP_KILL",
+					    "CAP_AUDIT_WRITE",
+					    NULL };
+
+int64_t run_parse_duration_ms(const char *text)
+{
+	char *end;
+	double v = strtod(text, &end);
+
+	if (end == text || v < 0)
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		return (int64_t)v;
+	if (strcmp(end, "s") == 0 || *end == '\0')
+		return (int64_t)(v * 1000);
+	if (strcmp(end, "m") == 0)
+		return (int64_t)(v * 60000);
+	if (strcmp(end, "h") == 0)
+		return (int64_t)(v * 3600000);
+	return -1;
+}
+
+int64_t run_parse_bytes(const char *text)
+{
+	char *end;
+	double v = strtod(text, &end);
+	int64_t mult = 1;
+
+	if (end == text || v < 0)
+		return -1;
+	switch (tolower((unsigned char)*end)) {
+	case 'k':
+		mult = 1024;
+		break;
+	case 'm':
+		mult = 1024 * 1024;
+		break;
+	case 'g':
+		mult = 1024LL * 1024 * 1024;
+		break;
+	case 'b':
+	case '\0':
+		break;
+	default:
+		return -1;
+	}
+	if (*end && end[1] && !(tolower((unsigned char)end[1]) == 'b' && end[2] == '\0'))
+		return -1;
+	return (int64_t)(v * (double)mult);
+}
+
+/* "NET_ADMIN", "cap_net_admin", "ALL" -> capability number; ALL is -2. */
+static int cap_number(const char *name)
+{
+	char buf[64];
+	size_t i = 0;
+
+	if (strcasecmp(name, "ALL") == 0)
+		return -2;
+	if (strncasecmp(name, "CAP_", 4) != 0)
+		i = (size_t)snprintf(buf, sizeof(buf), "CAP_");
+	for (const char *s = name; *s && i < sizeof(buf) - 1; s++)
+		buf[i++] = (char)toupper((unsigned char)*s);
+	buf[i] = '\0';
+	return spec_capability_from_name(buf);
+}
+
+static int check_caps(const char *flag, const char *const *names, berth_error **err)
+{
+	for (const char *const *n = names; n && *n; n++)
+		if (cap_number(*n) == -1)
+			return berth_error_set(err, EINVAL, "%s: unknown capability \"%s\"", flag, *n);
+	return 0;
+}
+
+static int parse_restart(const char *text, run_plan *plan, berth_error **err)
+{
+	const char *colon = strchr(text, ':');
+	size_t len = colon ? (size_t)(colon - text) : strlen(text);
+	char *end;
+
+	if (len >= sizeof(plan->restart_name))
+		goto bad;
+	memcpy(plan->restart_name, text, len);
+	plan->restart_name[len] = '\0';
+	if (strcmp(plan->restart_name, "no") != 0 && strcmp(plan->restart_name, "always") != 0 &&
+	    strcmp(plan->restart_name, "on-failure") != 0 && strcmp(plan->restart_name, "unless-stopped") != 0)
+		goto bad;
+	if (colon) {
+		if (strcmp(plan->restart_name, "on-failure") != 0)
+			goto bad;
+		plan->restart_max = (int)strtol(colon + 1, &end, 10);
+		if (*end != '\0' || end == colon + 1 || plan->restart_max < 0)
+			goto bad;
+	}
+	return 0;
+bad:
+	return berth_error_set(err, EINVAL,
+			       "--restart: invalid policy \"%s\" (no, on-failure[:N], always, unless-stopped)", text);
+}
+
+static int check_volumes(const char *const *volumes, berth_error **err)
+{
+	for (const char *const *v = volumes; v && *v; v++) {
+		_cleanup_free_ char *copy = strdup(*v);
+		char *dst = copy ? strchr(copy, ':') : NULL, *mode;
+		struct stat st;
+		if (dst == NULL)
+			return berth_error_set(err, EINVAL, "-v \"%s\": expected SRC:DST[:ro]", *v);
+		*dst++ = '\0';
+		mode = strchr(dst, ':');
+		if (mode)
+			*mode++ = '\0';
+		if (copy[0] != '/')
+			return berth_error_set(
+			    err, EINVAL, "-v \"%s\": named volumes are not supported yet; give an absolute host path",
+			    *v);
+		if (dst[0] != '/')
+			return berth_error_set(err, EINVAL, "-v \"%s\": the destination must be an absolute path", *v);
+		if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+			return berth_error_set(err, EINVAL, "-v \"%s\": unknown mode \"%s\" (ro or rw)", *v, mode);
+		if (stat(copy, &st) < 0)
+			return berth_error_set(err, errno, "-v \"%s\": bind source \"%s\"", *v, copy);
+	}
+	return 0;
+}
+
+static int check_ulimits(const char *const *ulimits, berth_error **err)
+{
+	for (const char *const *u = ulimits; u && *u; u++) {
+		const char *eq = strchr(*u, '=');
+		char *end;
+		if (eq == NULL || eq == *u)
+			return berth_error_set(err, EINVAL, "--ulimit \"%s\": expected NAME=SOFT[:HARD]", *u);
+		strtoull(eq + 1, &end, 10);
+		if (end == eq + 1 || (*end != '\0' && *end != ':'))
+			return berth_error_set(err, EINVAL, "--ulimit \"%s\": expected NAME=SOFT[:HARD]", *u);
+	}
+	return 0;
+}
+
+static int check_security_opts(const run_options *o, run_plan *plan, berth_error **err)
+{
+	plan->no_new_privileges = true;
+	if (!o->privileged)
+		plan->seccomp_file = engine_data_file("seccomp-default.json");
+	for (const char *const *s = o->security_opts; s && *s; s++) {
+		const char *v = strchr(*s, '=') ? strchr(*s, '=') + 1 : strchr(*s, ':') ? strchr(*s, ':') + 1 : NULL;
+		if (strncmp(*s, "seccomp", 7) == 0 && v) {
+			free(plan->seccomp_file);
+			plan->seccomp_file = strcmp(v, "unconfined") == 0 ? NULL : strdup(v);
+			if (plan->seccomp_file && access(plan->seccomp_file, R_OK) < 0)
+				return berth_error_set(err, errno, "--security-opt %s", *s);
+		} else if (strncmp(*s, "no-new-privileges", 17) == 0) {
+			plan->no_new_privileges = v == NULL || strcmp(v, "true") == 0;
+		} else {
+			return berth_error_set(err, EINVAL, "--security-opt: unsupported option \"%s\"", *s);
+		}
+	}
+	return 0;
+}
+
+static int check_numbers(const run_options *o, run_plan *plan, berth_error **err)
+{
+	char *end;
+
+	if (o->memory && (plan->memory = run_parse_bytes(o->memory)) <= 0)
+		return berth_error_set(err, EINVAL, "--memory: invalid size \"%s\"", o->memory);
+	if (o->cpus) {
+		double c = strtod(o->cpus, &end);
+		if (*end != '\0' || end == o->cpus || c <= 0)
+			return berth_error_set(err, EINVAL, "--cpus: invalid number \"%s\"", o->cpus);
+		plan->cpu_quota = (int64_t)(c * 100000);
+	}
+	if (o->pids_limit) {
+		plan->pids_limit = strtoll(o->pids_limit, &end, 10);
+		if (*end != '\0' || end == o->pids_limit)
+			return berth_error_set(err, EINVAL, "--pids-limit: invalid number \"%s\"", o->pids_limit);
+	}
+	if (o->log_max_size && (int64_t)(plan->log_max_size = (uint64_t)run_parse_bytes(o->log_max_size)) <= 0)
+		return berth_error_set(err, EINVAL, "--log-opt max-size: invalid size \"%s\"", o->log_max_size);
+	plan->stop_timeout = 10;
+	if (o->stop_timeout) {
+		plan->stop_timeout = (int)strtol(o->stop_timeout, &end, 10);
+		if (*end != '\0' || end == o->stop_timeout)
+			return berth_error_set(err, EINVAL, "--stop-timeout: invalid number \"%s\"", o->stop_timeout);
+	}
+	if (o->stop_signal && spec_signal_from_string(o->stop_signal) <= 0)
+		return berth_error_set(err, EINVAL, "--stop-signal: unknown signal \"%s\"", o->stop_signal);
+	return 0;
+}
+
+static int check_health(const run_options *o, run_plan *plan, berth_error **err)
+{
+	struct {
+		const char *flag, *value;
+		int64_t *out, dflt;
+	} d[] = { { "--health-interval", o->health_interval, &plan->health_interval_ms, 30000 },
+		  { "--health-timeout", o->health_timeout, &plan->health_timeout_ms, 30000 },
+		  { "--health-start-period", o->health_start_period, &plan->health_start_ms, 0 } };
+	char *end;
+
+	for (size_t i = 0; i < 3; i++) {
+		*d[i].out = d[i].value ? run_parse_duration_ms(d[i].value) : d[i].dflt;
+		if (*d[i].out < 0)
+			return berth_error_set(err, EINVAL, "%s: invalid duration \"%s\"", d[i].flag, d[i].value);
+	}
+	plan->health_retries = 3;
+	if (o->health_retries) {
+		plan->health_retries = (int)strtol(o->health_retries, &end, 10);
+		if (*end != '\0' || plan->health_retries < 1)
+			return berth_error_set(err, EINVAL, "--health-retries: invalid number \"%s\"",
+					       o->health_retries);
+	}
+	return 0;
+}
+
+int run_options_validate(const run_options *o, run_plan *plan, berth_error **err)
+{
+	memset(plan, 0, sizeof(*plan));
+	snprintf(plan->restart_name, sizeof(plan->restart_name), "no");
+	if (o->restart && parse_restart(o->restart, plan, err) < 0)
+		return -1;
+	if (o->remove && strcmp(plan->restart_name, "no") != 0)
+		return berth_error_set(err, EINVAL, "--rm and --restart %s cannot be combined", o->restart);
+	if (o->network && strcmp(o->network, "none") != 0 && strcmp(o->network, "host") != 0)
+		return berth_error_set(err, EINVAL, "--network \"%s\": only none and host are supported", o->network);
+	if (check_caps("--cap-add", o->cap_add, err) < 0 || check_caps("--cap-drop", o->cap_drop, err) < 0)
+		return -1;
+	if (check_volumes(o->volumes, err) < 0 || check_ulimits(o->ulimits, err) < 0)
+		return -1;
+	for (const char *const *t = o->tmpfs; t && *t; t++)
+		if ((*t)[0] != '/')
+			return berth_error_set(err, EINVAL, "--tmpfs \"%s\": the destination must be an absolute path",
+					       *t);
+	for (const char *const *f = o->env_files; f && *f; f++)
+		if (access(*f, R_OK) < 0)
+			return berth_error_set(err, errno, "--env-file \"%s\"", *f);
+	if (check_numbers(o, plan, err) < 0 || check_health(o, plan, err) < 0)
+		return -1;
+	return check_security_opts(o, plan, err);
+}
+
+void run_plan_free(run_plan *plan)
+{
+	free(plan->seccomp_file);
+	plan->seccomp_file = NULL;
+}
+
+/* ---- applying ---- */
+
+static void env_set(json_t *env, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(env, i, v) {
+		const char *s = json_string_value(v);
+		if (s && strncmp(s, kv, klen) == 0 && s[klen] == '=') {
+			json_array_set_new(env, i, json_string(kv));
+			return;
+		}
+	}
+	json_array_append_new(env, json_string(kv));
+}
+
+static void env_add(json_t *env, const char *item)
+{
+	_cleanup_free_ char *kv = NULL;
+	const char *host;
+
+	if (strchr(item, '=')) {
+		env_set(env, item);
+		return;
+	}
+	host = getenv(item); /* docker: -e NAME takes the value from the caller */
+	if (host && asprintf(&kv, "%s=%s", item, host) > 0)
+		env_set(env, kv);
+}
+
+static int apply_env(json_t *process, const run_options *o, berth_error **err)
+{
+	json_t *env = json_object_get(process, "env");
+
+	for (const char *const *f = o->env_files; f && *f; f++) {
+		_cleanup_fclose_ FILE *fp = fopen(*f, "re");
+		char line[8192];
+		if (fp == NULL)
+			return berth_error_set(err, errno, "--env-file \"%s\"", *f);
+		while (fgets(line, sizeof(line), fp)) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (line[0] != '\0' && line[0] != '#')
+				env_add(env, line);
+		}
+	}
+	for (const char *const *e = o->env; e && *e; e++)
+		env_add(env, *e);
+	return 0;
+}
+
+static json_t *cap_array(uint64_t set)
+{
+	json_t *a = json_array();
+
+	for (int c = 0; c <= spec_capability_last(); c++)
+		if (set & (1ULL << c))
+			json_array_append_new(a, json_string(spec_capability_name(c)));
+	return a;
+}
+
+static void apply_caps(json_t *process, const run_options *o)
+{
+	uint64_t all = spec_capability_last() >= 63 ? ~0ULL : (1ULL << (spec_capability_last() + 1)) - 1, set = 0;
+	int c;
+
+	if (o->privileged) {
+		set = all;
+	} else {
+		for (const char *const *n = default_caps; *n; n++)
+			set |= 1ULL << spec_capability_from_name(*n);
+	}
+	/* docker: drops first, so "--cap-drop ALL --cap-add X" leaves X */
+	for (const char *const *n = o->cap_drop; n && *n; n++)
+		set &= (c = cap_number(*n)) == -2 ? 0 : ~(1ULL << c);
+	for (const char *const *n = o->cap_add; n && *n; n++)
+		set |= (c = cap_number(*n)) == -2 ? all : 1ULL << c;
+	json_object_set_new(process, "capabilities",
+			    json_pack("{s:o, s:o, s:o}", "bounding", cap_array(set), "effective", cap_array(set),
+				      "permitted", cap_array(set)));
+}
+
+static void apply_mounts(json_t *cfg, const run_options *o)
+{
+	json_t *mounts = json_object_get(cfg, "mounts");
+
+	for (const char *const *v = o->volumes; v && *v; v++) {
+		_cleanup_free_ char *copy = strdup(*v);
+		char *dst = strchr(copy, ':'), *mode;
+		*dst++ = '\0';
+		mode = strchr(dst, ':');
+		if (mode)
+			*mode++ = '\0';
+		json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dst, "type",
+							"bind", "source", copy, "options", "rbind", "rprivate",
+							mode && strcmp(mode, "ro") == 0 ? "ro" : "rw"));
+	}
+	for (const char *const *t = o->tmpfs; t && *t; t++) {
+		_cleanup_free_ char *copy = strdup(*t);
+		char *opts = strchr(copy, ':');
+		json_t *m;
+		if (opts)
+			*opts++ = '\0';
+		m = json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", copy, "type", "tmpfs", "source", "tmpfs",
+			      "options", "nosuid", "nodev");
+		for (char *save = NULL, *x = opts ? strtok_r(opts, ",", &save) : NULL; x;
+		     x = strtok_r(NULL, ",", &save))
+			json_array_append_new(json_object_get(m, "options"), json_string(x));
+		if (opts == NULL)
+			json_array_append_new(json_object_get(m, "options"), json_string("mode=1777"));
+		json_array_append_new(mounts, m);
+	}
+}
+
+static void apply_ulimits(json_t *process, const run_options *o)
+{
+	json_t *rl = json_object_get(process, "rlimits");
+
+	if (rl == NULL)
+		json_object_set_new(process, "rlimits", rl = json_array());
+	for (const char *const *u = o->ulimits; u && *u; u++) {
+		char type[64], *end;
+		const char *eq = strchr(*u, '=');
+		unsigned long long soft = strtoull(eq + 1, &end, 10),
+				   hard = *end == ':' ? strtoull(end + 1, NULL, 10) : soft;
+		size_t i, n = (size_t)(eq - *u) < 40 ? (size_t)(eq - *u) : 40;
+		json_t *v;
+		snprintf(type, sizeof(type), "RLIMIT_");
+		for (size_t k = 0; k < n; k++)
+			type[7 + k] = (char)toupper((unsigned char)(*u)[k]);
+		type[7 + n] = '\0';
+		json_array_foreach(rl, i, v) {
+			if (strcmp(json_string_value(json_object_get(v, "type")) ?: "", type) == 0) {
+				json_array_remove(rl, i);
+				break;
+			}
+		}
+		json_array_append_new(
+		    rl, json_pack("{s:s, s:I, s:I}", "type", type, "soft", (json_int_t)soft, "hard", (json_int_t)hard));
+	}
+}
+
+static void apply_resources(json_t *lin, const run_plan *plan)
+{
+	json_t *res = json_object_get(lin, "resources");
+
+	if (res == NULL)
+		json_object_set_new(lin, "resources", res = json_object());
+	if (plan->memory)
+		json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)plan->memory));
+	if (plan->cpu_quota)
+		json_object_set_new(res, "cpu",
+				    json_pack("{s:I, s:I}", "quota", (json_int_t)plan->cpu_quota, "period", 100000));
+	if (plan->pids_limit)
+		json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)plan->pids_limit));
+}
+
+static void apply_network(json_t *lin, const run_options *o)
+{
+	json_t *ns = json_object_get(lin, "namespaces"), *v;
+	size_t i;
+
+	if (o->network == NULL || strcmp(o->network, "host") != 0)
+		return;
+	json_array_foreach(ns, i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "type")) ?: "", "network") == 0) {
+			json_array_remove(ns, i);
+			break;
+		}
+	}
+}
+
+static void apply_privileged(json_t *cfg, json_t *lin)
+{
+	json_t *mounts = json_object_get(cfg, "mounts"), *m, *opts, *o;
+	size_t i, k;
+
+	json_object_del(lin, "maskedPaths");
+	json_object_del(lin, "readonlyPaths");
+	json_object_set_new(json_object_get(lin, "resources"), "devices",
+			    json_pack("[{s:b, s:s}]", "allow", 1, "access", "rwm"));
+	json_array_foreach(mounts, i, m) {
+		const char *dst = json_string_value(json_object_get(m, "destination"));
+		if (strcmp(dst, "/sys") != 0 && strcmp(dst, "/sys/fs/cgroup") != 0)
+			continue;
+		opts = json_object_get(m, "options");
+		json_array_foreach(opts, k, o) {
+			if (strcmp(json_string_value(o), "ro") == 0) {
+				json_array_set_new(opts, k, json_string("rw"));
+				break;
+			}
+		}
+	}
+}
+
+static int apply_seccomp(json_t *lin, const run_plan *plan, berth_error **err)
+{
+	json_error_t jerr;
+	json_t *profile;
+
+	if (plan->seccomp_file == NULL)
+		return 0;
+	profile = json_load_file(plan->seccomp_file, 0, &jerr);
+	if (profile == NULL)
+		return berth_error_set(err, EINVAL, "seccomp profile \"%s\": %s", plan->seccomp_file, jerr.text);
+	json_object_set_new(lin, "seccomp", profile);
+	return 0;
+}
+
+int run_config_apply(json_t *cfg, const run_options *o, const run_plan *plan, const char *id, berth_error **err)
+{
+	json_t *process = json_object_get(cfg, "process"), *lin = json_object_get(cfg, "linux");
+	char hostname[16];
+	_cleanup_free_ char *cgpath = NULL;
+	const char *parent = o->cgroup_parent ? o->cgroup_parent : "berth";
+
+	if (apply_env(process, o, err) < 0)
+		return -1;
+	apply_caps(process, o);
+	json_object_set_new(process, "noNewPrivileges", json_boolean(plan->no_new_privileges && !o->privileged));
+	apply_ulimits(process, o);
+	snprintf(hostname, sizeof(hostname), "%.12s", id);
+	json_object_set_new(cfg, "hostname", json_string(o->hostname ? o->hostname : hostname));
+	json_object_set_new(json_object_get(cfg, "root"), "readonly", json_boolean(o->read_only));
+	apply_mounts(cfg, o);
+	apply_resources(lin, plan);
+	apply_network(lin, o);
+	if (o->privileged)
+		apply_privileged(cfg, lin);
+	if (apply_seccomp(lin, plan, err) < 0)
+		return -1;
+	if (asprintf(&cgpath, "%s/%s", parent, id) < 0)
+		return berth_error_set(err, ENOMEM, "cgroupsPath");
+	json_object_set_new(lin, "cgroupsPath", json_string(cgpath));
+	return 0;
+}

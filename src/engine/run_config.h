@@ -1,0 +1,60 @@
+/* The flags of `berth run`/`berth create` and how they turn an image's
+ * default OCI config (storage/bundle.h) into the container's config.json.
+ *
+ * Phases: run_options_validate() checks every value before anything on the
+ * host changes; run_config_apply() edits the JSON (no system calls besides
+ * reading --env-file and the seccomp profile). */
+#ifndef BERTH_ENGINE_RUN_CONFIG_H
+#define BERTH_ENGINE_RUN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util/error.h"
+
+typedef struct run_options {
+	bool detach, interactive, tty, remove, read_only, privileged, no_new_privileges_off;
+	const char *name, *workdir, *user, *hostname, *network, *runtime, *cgroup_parent;
+	const char *entrypoint; /* NULL: the image's; "" clears it */
+	const char *const *env, *const *env_files, *const *volumes, *const *tmpfs;
+	const char *const *cap_add, *const *cap_drop, *const *security_opts, *const *ulimits;
+	const char *memory, *cpus, *pids_limit;
+	const char *restart; /* no, on-failure[:N], always, unless-stopped */
+	const char *log_max_size;
+	const char *stop_signal, *stop_timeout;
+	const char *health_cmd, *health_interval, *health_timeout, *health_retries, *health_start_period;
+	char *const *command; /* after the image */
+} run_options;
+
+/* Parsed values of the flags above. */
+typedef struct run_plan {
+	int64_t memory;	   /* bytes, 0: none */
+	int64_t cpu_quota; /* us per 100 ms period, 0: none */
+	int64_t pids_limit;
+	char restart_name[16];
+	int restart_max;
+	uint64_t log_max_size;
+	int stop_timeout;
+	char *seccomp_file; /* NULL: unconfined */
+	bool no_new_privileges;
+	int64_t health_interval_ms, health_timeout_ms, health_start_ms;
+	int health_retries;
+} run_plan;
+
+/* Checks the values of O and fills PLAN. */
+int run_options_validate(const run_options *o, run_plan *plan, berth_error **err);
+void run_plan_free(run_plan *plan);
+
+/* Applies O to CFG, the image's config.json for the container ID (args,
+ * user and cwd are already there: the caller passes them to
+ * bundle_config_from_image through the image config). */
+int run_config_apply(json_t *cfg, const run_options *o, const run_plan *plan, const char *id, berth_error **err);
+
+/* "10s", "500ms", "1m", plain seconds -> milliseconds; -1 when invalid. */
+int64_t run_parse_duration_ms(const char *text);
+/* "512m", "1g", "1024" -> bytes; -1 when invalid. */
+int64_t run_parse_bytes(const char *text);
+
+#endif

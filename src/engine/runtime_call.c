@@ -1,0 +1,214 @@
+#include "engine/runtime_call.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "util/cleanup.h"
+
+#ifndef BERTH_DATADIR
+#define BERTH_DATADIR "/usr/local/share/berth"
+#endif
+
+static char **build_argv(const char *runtime, const char *root, const char *const *args)
+{
+	size_t n = 0;
+	char **argv;
+
+	while (args[n])
+		n++;
+	argv = calloc(n + 4, sizeof(char *));
+	if (argv == NULL)
+		return NULL;
+	argv[0] = (char *)runtime;
+	argv[1] = (char *)"--root";
+	argv[2] = (char *)root;
+	for (size_t i = 0; i < n; i++)
+		argv[3 + i] = (char *)args[i];
+	return argv;
+}
+
+/* In the child: fd SLOT from WANT (an fd, /dev/null, or the pipe end). */
+static void child_stdio(int slot, int want, int pipe_end)
+{
+	int fd = want;
+
+	if (want == RUNTIME_CAPTURE)
+		fd = pipe_end;
+	else if (want < 0)
+		fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		_exit(127);
+	if (fd != slot) {
+		if (dup2(fd, slot) < 0)
+			_exit(127);
+	} else {
+		fcntl(fd, F_SETFD, 0);
+	}
+}
+
+static int append(char **buf, size_t *len, const char *data, size_t n)
+{
+	char *p = realloc(*buf, *len + n + 1);
+
+	if (p == NULL)
+		return -1;
+	memcpy(p + *len, data, n);
+	*len += n;
+	p[*len] = '\0';
+	*buf = p;
+	return 0;
+}
+
+/* Reads both pipes until EOF. */
+static void drain(int out_fd, int err_fd, runtime_io *io)
+{
+	struct pollfd p[2] = { { .fd = out_fd, .events = POLLIN }, { .fd = err_fd, .events = POLLIN } };
+	size_t lens[2] = { 0, 0 };
+	char buf[4096];
+
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0) {
+				p[i].fd = -1;
+				continue;
+			}
+			append(i == 0 ? &io->out_text : &io->err_text, &lens[i], buf, (size_t)n);
+		}
+	}
+}
+
+int runtime_call(const char *runtime, const char *root, const char *const *args, runtime_io *io, berth_error **err)
+{
+	runtime_io none = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_NULL, NULL, NULL };
+	_cleanup_free_ char **argv = build_argv(runtime, root, args);
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, status;
+	pid_t pid;
+
+	if (io == NULL)
+		io = &none;
+	if (argv == NULL)
+		return berth_error_set(err, ENOMEM, "runtime");
+	if ((io->out == RUNTIME_CAPTURE && pipe2(outp, O_CLOEXEC) < 0) ||
+	    (io->err == RUNTIME_CAPTURE && pipe2(errp, O_CLOEXEC) < 0))
+		return berth_error_set(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0)
+		return berth_error_set(err, errno, "fork");
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		child_stdio(0, io->in, -1);
+		child_stdio(1, io->out, outp[1]);
+		child_stdio(2, io->err, errp[1]);
+		execvp(runtime, argv);
+		fprintf(stderr, "exec %s: %s\n", runtime, strerror(errno));
+		_exit(127);
+	}
+	if (outp[1] >= 0)
+		close(outp[1]);
+	if (errp[1] >= 0)
+		close(errp[1]);
+	drain(outp[0], errp[0], io);
+	if (outp[0] >= 0)
+		close(outp[0]);
+	if (errp[0] >= 0)
+		close(errp[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return berth_error_set(err, errno, "wait for %s", runtime);
+	if (io->err_text) {
+		size_t l = strlen(io->err_text);
+		while (l > 0 && io->err_text[l - 1] == '\n')
+			io->err_text[--l] = '\0';
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+char *runtime_status(const char *runtime, const char *root, const char *id)
+{
+	const char *args[] = { "state", id, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_CAPTURE, RUNTIME_NULL, NULL, NULL };
+	berth_error *err = NULL;
+	json_t *j;
+	char *out = NULL;
+	int rc = runtime_call(runtime, root, args, &io, &err);
+
+	berth_error_free(&err);
+	if (rc == 0 && io.out_text && (j = json_loads(io.out_text, 0, NULL)) != NULL) {
+		const char *s = json_string_value(json_object_get(j, "status"));
+		out = s ? strdup(s) : NULL;
+		json_decref(j);
+	}
+	free(io.out_text);
+	free(io.err_text);
+	return out;
+}
+
+static char *exe_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(dirname(buf));
+}
+
+char *runtime_default_path(void)
+{
+	_cleanup_free_ char *dir = exe_dir();
+	const char *candidates[] = { "%s/../runtime/berth-runtime", "%s/berth-runtime" };
+	char *path = NULL;
+
+	for (size_t i = 0; dir && i < 2; i++) {
+		if (asprintf(&path, candidates[i], dir) < 0)
+			return NULL;
+		if (access(path, X_OK) == 0)
+			return path;
+		free(path);
+		path = NULL;
+	}
+	return strdup("berth-runtime");
+}
+
+char *engine_data_file(const char *name)
+{
+	const char *dirs[] = { BERTH_DATADIR,
+#ifdef BERTH_SOURCE_DATADIR
+			       BERTH_SOURCE_DATADIR,
+#endif
+			       NULL };
+	char *path = NULL;
+
+	for (size_t i = 0; dirs[i]; i++) {
+		if (asprintf(&path, "%s/%s", dirs[i], name) < 0)
+			return NULL;
+		if (access(path, R_OK) == 0)
+			return path;
+		free(path);
+		path = NULL;
+	}
+	return NULL;
+}

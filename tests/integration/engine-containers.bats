@@ -1,0 +1,349 @@
+#!/usr/bin/env bats
+# berth's containers (issue 7): run/create/start, the per-container monitor,
+# ps/logs/stop/kill/rm/inspect/wait/exec, restart policies, and that nothing
+# is left behind: no mount, monitor, runtime state, cgroup or name.
+#
+# Every test has its own --root/--runroot under $BATS_TEST_TMPDIR and puts
+# its containers' cgroups beneath its own cgroup (berth-test/TAG/<id>). The
+# monitor and the containers carry BERTH_IT_TAG=TAG in their environment,
+# so teardown finds any that survive.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+BERTH_BIN=$(realpath "${BERTH:-$REPO_ROOT/build/src/cmd/berth/berth}")
+DOCKER_DEFAULT_CAPS=00000000a80425fb
+
+setup_file() {
+	local dir="$BATS_FILE_TMPDIR/rootfs" a
+	mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/home/app" "$dir/data"
+	cp /bin/busybox "$dir/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' >"$dir/etc/passwd"
+	printf 'root:x:0:\napp:x:1000:\n' >"$dir/etc/group"
+	printf '#!/bin/sh\necho not executable\n' >"$dir/bin/noexec"
+	chmod 644 "$dir/bin/noexec"
+	tar -C "$dir" -cf "$BATS_FILE_TMPDIR/rootfs.tar" .
+}
+
+setup() {
+	TEST_DIR="$BATS_TEST_TMPDIR"
+	TAG="bite$$n${BATS_SUITE_TEST_NUMBER}"
+	CG_NAME="$TAG"
+	STORE="$TEST_DIR/store"
+	RUNROOT="$TEST_DIR/run"
+	b import "$BATS_FILE_TMPDIR/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+}
+
+teardown() {
+	local id failed=0 d
+	cd / || true
+	for id in $(b ps -aq --no-trunc 2>/dev/null); do
+		b rm -f "$id" >/dev/null 2>&1 || {
+			echo "teardown: rm -f $id failed" >&2
+			failed=1
+		}
+	done
+	# the containers' cgroup parent: empty once every container is gone
+	for d in $(cgroup_dirs "$TAG"); do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null
+	done
+	if [ -n "$(find "$RUNROOT/runtime" -mindepth 1 -maxdepth 1 -type d ! -name '.*' 2>/dev/null)" ]; then
+		echo "teardown: runtime state left in $RUNROOT/runtime" >&2
+		failed=1
+	fi
+	if [ -n "$(find "$STORE/containers" -mindepth 1 -maxdepth 1 ! -name names 2>/dev/null)" ] ||
+		[ -n "$(ls -A "$STORE/containers/names" 2>/dev/null)" ]; then
+		echo "teardown: container records left: $(ls -A "$STORE/containers" "$STORE/containers/names")" >&2
+		failed=1
+	fi
+	assert_nothing_left || failed=1
+	return $failed
+}
+
+# b ARGS...: berth with this test's store; the tag goes to the monitors.
+b() {
+	env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
+}
+
+# brun ARGS...: berth run with the test's cgroup parent and tag.
+brun() {
+	b run --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG "$@"
+}
+
+state_of() {
+	b inspect "$1" | jq -r ".[0].$2"
+}
+
+# wait_state NAME FIELD VALUE: polls inspect for up to 5 s.
+wait_state() {
+	local i v
+	for ((i = 0; i < 100; i++)); do
+		v=$(state_of "$1" "$2")
+		[ "$v" = "$3" ] && return 0
+		sleep 0.05
+	done
+	fail "$1: $2 is \"$v\", not \"$3\""
+}
+
+@test "engine: run in the foreground prints the output and exits with the container's code" {
+	run brun --rm bb sh -c 'echo out; echo err >&2; exit 3'
+	assert_failure 3
+	assert_output_contains out
+	assert_output_contains err
+	run brun -d --name killed bb sleep 30
+	assert_success
+	b kill killed >/dev/null
+	run b wait killed
+	assert_output 137
+	run brun --rm bb true
+	assert_success
+	[ -z "$output" ]
+}
+
+@test "engine: run -d, ps, logs, stop, rm" {
+	run brun -d --name web bb sh -c 'echo started; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done'
+	assert_success
+	id=${lines[-1]}
+	[[ "$id" =~ ^[0-9a-f]{64}$ ]]
+	run b ps
+	assert_success
+	assert_output_contains "${id:0:12}"
+	assert_output_contains web
+	assert_output_contains "Up "
+	[ "$(b ps -q)" = "${id:0:12}" ]
+	[ "$(b ps --format json | jq -r '.[0].State')" = running ]
+	for _ in $(seq 50); do b logs web | grep -q started && break; sleep 0.05; done
+	run b logs web
+	assert_output started
+	run b logs -t web
+	[[ "$output" =~ ^20[0-9-]+T[0-9:.]+Z\ started$ ]]
+	run b stop -t 5 web
+	assert_success
+	assert_output web
+	[ "$(state_of web State.Status)" = exited ]
+	[ "$(state_of web State.ExitCode)" = 0 ]
+	run b logs --tail 1 web
+	assert_output bye
+	run b ps -q
+	[ -z "$output" ]
+	run b rm web
+	assert_success
+	run b ps -aq
+	[ -z "$output" ]
+}
+
+@test "engine: --rm leaves nothing behind" {
+	run brun --rm --name gone bb sh -c 'echo hi'
+	assert_success
+	assert_output hi
+	[ -z "$(ls -A "$STORE/containers/names")" ]
+	[ "$(ls -A "$STORE/containers")" = names ]
+	[ -z "$(ls "$RUNROOT/runtime")" ]
+}
+
+@test "engine: a name in use is refused, and the refused container leaves nothing" {
+	run brun -d --name same bb sleep 30
+	assert_success
+	id=${lines[-1]}
+	run brun -d --name same bb sleep 30
+	assert_failure 125
+	assert_output "berth: name \"same\" is already in use by container ${id:0:12}"
+	[ "$(ls "$STORE/containers" | grep -vc names)" = 1 ]
+	run b rm same
+	assert_failure 125
+	assert_output_contains "is running"
+	b rm -f same
+}
+
+@test "engine: env, env-file, workdir, user, entrypoint, hostname" {
+	echo 'FROM_FILE=yes' >"$TEST_DIR/env"
+	export HOSTVAR=fromhost
+	run brun --rm -e A=1 -e HOSTVAR --env-file "$TEST_DIR/env" -w /tmp -u app --hostname box bb \
+		sh -c 'echo $A $HOSTVAR $FROM_FILE; pwd; id -u; id -g; hostname'
+	assert_success
+	assert_output "$(printf '1 fromhost yes\n/tmp\n1000\n1000\nbox')"
+	run brun --rm --entrypoint echo bb one two
+	assert_success
+	assert_output "one two"
+	run brun --rm -u 0:0 bb sh -c 'hostname | wc -c'
+	assert_output 13
+}
+
+@test "engine: --read-only, bind mounts ro and rw, --tmpfs" {
+	mkdir -p "$TEST_DIR/host"
+	echo data >"$TEST_DIR/host/file"
+	run brun --rm --read-only bb touch /x
+	assert_failure
+	assert_output_contains "Read-only file system"
+	run brun --rm --read-only --tmpfs /scratch bb sh -c 'touch /scratch/x && echo ok'
+	assert_output ok
+	run brun --rm -v "$TEST_DIR/host:/h:ro" bb sh -c 'cat /h/file; touch /h/new'
+	assert_failure
+	assert_output_contains data
+	assert_output_contains "Read-only file system"
+	run brun --rm -v "$TEST_DIR/host:/h" bb sh -c 'echo w >/h/new'
+	assert_success
+	[ "$(cat "$TEST_DIR/host/new")" = w ]
+}
+
+@test "engine: docker's default capabilities, --cap-drop ALL, --cap-add" {
+	run brun --rm bb sh -c 'grep CapEff /proc/self/status'
+	assert_success
+	assert_output "CapEff:	$DOCKER_DEFAULT_CAPS"
+	run brun --rm --cap-drop ALL bb sh -c 'grep CapEff /proc/self/status'
+	assert_output "CapEff:	0000000000000000"
+	run brun --rm --cap-drop ALL --cap-add net_admin bb sh -c 'grep CapEff /proc/self/status'
+	assert_output "CapEff:	0000000000001000"
+	run brun --rm bb sh -c 'grep Seccomp: /proc/self/status; grep NoNewPrivs /proc/self/status'
+	assert_output_contains "Seccomp:	2"
+}
+
+@test "engine: --network none has only lo; --network host shares the host's" {
+	run brun --rm --network none bb sh -c 'ls /sys/class/net'
+	assert_success
+	assert_output lo
+	run brun --rm --network host bb sh -c 'ls /sys/class/net | wc -l'
+	[ "$output" -eq "$(ls /sys/class/net | wc -l)" ]
+}
+
+@test "engine: restart on-failure:2 restarts twice, then stays exited" {
+	run brun -d --name flaky --restart on-failure:2 bb sh -c 'echo try; exit 1'
+	assert_success
+	wait_state flaky RestartCount 2
+	wait_state flaky State.Status exited
+	sleep 0.5
+	[ "$(state_of flaky RestartCount)" = 2 ]
+	[ "$(state_of flaky State.ExitCode)" = 1 ]
+	[ "$(b logs flaky | grep -c try)" = 3 ]
+}
+
+@test "engine: restart always restarts after an exit; stop prevents it" {
+	run brun -d --name always --restart always bb sh -c 'sleep 0.2'
+	assert_success
+	wait_state always RestartCount 1
+	run b stop -t 1 always
+	assert_success
+	[ "$(state_of always State.Status)" = exited ]
+	n=$(state_of always RestartCount)
+	sleep 0.6
+	[ "$(state_of always RestartCount)" = "$n" ]
+	[ "$(state_of always State.Status)" = exited ]
+}
+
+@test "engine: kill -9 of the monitor: ps tells the truth and rm cleans up" {
+	run brun -d --name orphan bb sleep 60
+	assert_success
+	mon=$(state_of orphan State.MonitorPid)
+	[ "$mon" -gt 0 ]
+	kill -9 "$mon"
+	for _ in $(seq 50); do [ -d "/proc/$mon" ] || break; sleep 0.02; done
+	# the container still runs, unsupervised: ps says so
+	run b ps
+	assert_output_contains "(no monitor)"
+	[ "$(state_of orphan State.Unsupervised)" = true ]
+	# once it is killed, it is exited, never "running"
+	b kill orphan
+	wait_state orphan State.Status exited
+	run b ps -a
+	assert_output_contains Exited
+	run b rm orphan
+	assert_success
+	[ -z "$(ls "$RUNROOT/runtime")" ]
+}
+
+@test "engine: exec runs in the container with its code, env, user and cwd" {
+	run brun -d --name ex bb sleep 60
+	assert_success
+	run b exec ex sh -c 'echo $$ inside; exit 4'
+	assert_failure 4
+	assert_output_contains inside
+	run b exec -e X=y -u 1000 -w /tmp ex sh -c 'echo $X $(id -u) $(pwd)'
+	assert_output "y 1000 /tmp"
+	run b exec ex nosuch
+	assert_failure
+	run b stop -t 0 ex
+	run b exec ex true
+	assert_failure 125
+	assert_output_contains "is not running"
+}
+
+@test "engine: logs -f follows until the container stops" {
+	run brun -d --name chatty bb sh -c 'for i in 1 2 3 4 5 6; do echo line$i; sleep 0.2; done'
+	assert_success
+	run timeout 10 "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" logs -f chatty
+	assert_success
+	assert_output "$(printf 'line1\nline2\nline3\nline4\nline5\nline6')"
+}
+
+@test "engine: wait, inspect and kill -s" {
+	run brun -d --name w bb sh -c 'trap "exit 9" USR1; while :; do sleep 0.1; done'
+	assert_success
+	[ "$(state_of w Config.Image)" = bb ]
+	[ "$(state_of w State.Running)" = true ]
+	[ "$(state_of w LogPath)" = "$STORE/containers/$(state_of w Id)/ctr.log" ]
+	sleep 0.2
+	b kill -s USR1 w
+	run b wait w
+	assert_success
+	assert_output 9
+	[ "$(state_of w State.FinishedAt)" != "0001-01-01T00:00:00Z" ]
+}
+
+@test "engine: create, then start, then restart" {
+	run b create --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG --name later bb sh -c 'echo hi; sleep 30'
+	assert_success
+	[ "$(state_of later State.Status)" = created ]
+	run b start later
+	assert_success
+	wait_state later State.Status running
+	pid=$(state_of later State.Pid)
+	run b restart -t 0 later
+	assert_success
+	wait_state later State.Status running
+	[ "$(state_of later State.Pid)" != "$pid" ]
+	b rm -f later
+}
+
+@test "engine: --log-opt max-size rotates the log, keeping one old file" {
+	run brun --name big --log-opt max-size=2k bb sh -c 'for i in $(seq 200); do echo line$i; done'
+	assert_success
+	dir="$STORE/containers/$(state_of big Id)"
+	[ -f "$dir/ctr.log.1" ]
+	[ "$(stat -c %s "$dir/ctr.log")" -le 2048 ]
+	run b logs --tail 1 big
+	assert_output line200
+}
+
+@test "engine: bad input fails with one line and exit 125, 126 or 127, leaving nothing" {
+	run brun --rm nosuch/image:1 true
+	assert_failure 125
+	[ "${#lines[@]}" -eq 1 ]
+	assert_output_contains "nosuch/image:1"
+	run brun --restart sometimes bb true
+	assert_failure 125
+	assert_output_contains "--restart"
+	run brun --memory lots bb true
+	assert_failure 125
+	run brun --cap-add CAP_FOO bb true
+	assert_failure 125
+	assert_output_contains CAP_FOO
+	run brun -v relative:/x bb true
+	assert_failure 125
+	run brun --no-such-flag bb true
+	assert_failure 125
+	run brun --name 'bad/name' bb true
+	assert_failure 125
+	run -127 brun bb no-such-command
+	assert_failure 127
+	assert_output_contains no-such-command
+	run brun bb /bin/noexec
+	assert_failure 126
+	run b logs nosuch
+	assert_failure 125
+	assert_output "berth: no such container: nosuch"
+	[ -z "$(ls -A "$STORE/containers/names")" ]
+	[ "$(ls -A "$STORE/containers")" = names ]
+}
