@@ -181,7 +181,9 @@ int record_save_state(const container *c, berth_error **err)
 	json_decref(j);
 	if (text == NULL)
 		return berth_error_set(err, ENOMEM, "state.json");
-	return fs_write_file_atomic(dirfd, "state.json", text, strlen(text), 0600, err);
+	/* replaced atomically but not fsynced: it changes several times per run,
+	 * and after a crash the truth comes from the monitor and the runtime */
+	return fs_write_file_replace(dirfd, "state.json", text, strlen(text), 0600, err);
 }
 
 int record_lock(const container *c, berth_error **err)
