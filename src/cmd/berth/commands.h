@@ -69,6 +69,8 @@ int cmd_rm(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_wait(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_inspect(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_exec(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_top(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_stats(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 
 #endif

@@ -43,6 +43,8 @@ static const berth_command commands[] = {
 	{ "wait", "wait CONTAINER...", "wait for containers to stop; prints exit codes", cmd_wait },
 	{ "inspect", "inspect CONTAINER...", "container details as JSON", cmd_inspect },
 	{ "exec", "exec [flags] CONTAINER COMMAND...", "run a command in a running container", cmd_exec },
+	{ "top", "top CONTAINER [ps OPTIONS]", "show the processes of a container", cmd_top },
+	{ "stats", "stats [--no-stream] [--format table|json] [C...]", "containers' resource use", cmd_stats },
 	{ NULL, NULL, NULL, NULL },
 };
 
