@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "runtime/container.h"
+#include "runtime/exe_guard.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
 
@@ -167,6 +169,7 @@ int runtime_call(const char *runtime, const char *root, const char *const *args,
 	runtime_io none = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_NULL, NULL, NULL };
 	_cleanup_free_ char **argv = build_argv(runtime, root, args);
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, status;
+	_cleanup_close_ int sealed = -EBADF;
 	pid_t pid;
 
 	if (io == NULL)
@@ -175,6 +178,13 @@ int runtime_call(const char *runtime, const char *root, const char *const *args,
 		return inproc;
 	if (argv == NULL)
 		return berth_error_set(err, ENOMEM, "runtime");
+	/* our runtime starts from a read-only view of its binary right away,
+	 * instead of re-executing itself into one (exe_guard.h) */
+	if (runtime_is_ours(runtime)) {
+		berth_error *ignored = NULL;
+		sealed = exe_guard_open_sealed(runtime, &ignored);
+		berth_error_free(&ignored);
+	}
 	if ((io->out == RUNTIME_CAPTURE && pipe2(outp, O_CLOEXEC) < 0) ||
 	    (io->err == RUNTIME_CAPTURE && pipe2(errp, O_CLOEXEC) < 0))
 		return berth_error_set(err, errno, "pipe");
@@ -188,6 +198,8 @@ int runtime_call(const char *runtime, const char *root, const char *const *args,
 		child_stdio(0, io->in, -1);
 		child_stdio(1, io->out, outp[1]);
 		child_stdio(2, io->err, errp[1]);
+		if (sealed >= 0)
+			syscall(SYS_execveat, sealed, "", argv, environ, AT_EMPTY_PATH);
 		execvp(runtime, argv);
 		fprintf(stderr, "exec %s: %s\n", runtime, strerror(errno));
 		_exit(127);

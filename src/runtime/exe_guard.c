@@ -59,21 +59,19 @@ static int readonly_detached_clone(const char *path)
 	return move_fd(tree);
 }
 
-/* The binary through a read-only clone of its directory (so /proc/PID/exe
- * reads "/berth-runtime"), or of the file itself. */
-static int open_readonly_binary(int self)
+/* The binary PATH (the file SELF has open) through a read-only clone of its
+ * directory (so /proc/PID/exe reads "/berth-runtime"), or of the file. */
+static int open_readonly_binary(const char *path, int self)
 {
-	char path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
 	_cleanup_close_ int dir = -EBADF;
+	char dircopy[PATH_MAX], basecopy[PATH_MAX];
+	size_t n = path ? strlen(path) : 0;
 	int fd;
 
-	if (n > 0) {
-		char dircopy[PATH_MAX], basecopy[PATH_MAX];
-		path[n] = '\0';
+	if (n > 0 && n < PATH_MAX && path[0] == '/') {
 		memcpy(dircopy, path, n + 1);
 		memcpy(basecopy, path, n + 1);
-		dir = path[0] == '/' ? readonly_detached_clone(dirname(dircopy)) : -1;
+		dir = readonly_detached_clone(dirname(dircopy));
 		if (dir >= 0) {
 			fd = openat(dir, basename(basecopy), O_PATH | O_NOFOLLOW | O_CLOEXEC);
 			if (fd >= 0 && same_file(fd, self))
@@ -82,7 +80,7 @@ static int open_readonly_binary(int self)
 				close(fd);
 		}
 	}
-	return readonly_detached_clone("/proc/self/exe");
+	return readonly_detached_clone(path ? path : "/proc/self/exe");
 }
 
 static int sealed_memfd_copy(int self)
@@ -103,17 +101,25 @@ static int sealed_memfd_copy(int self)
 	return move_fd(memfd);
 }
 
-int exe_guard_reexec_sealed(char **argv, berth_error **err)
+int exe_guard_open_sealed(const char *path, berth_error **err)
 {
+	char self_path[PATH_MAX];
 	_cleanup_close_ int self = -EBADF;
-	_cleanup_close_ int sealed = -EBADF;
+	int sealed;
 
-	if (exe_guard_is_sealed())
-		return 0;
-	self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (path == NULL) {
+		ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+		if (n > 0) {
+			self_path[n] = '\0';
+			path = self_path;
+		}
+		self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	} else {
+		self = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	if (self < 0)
-		return berth_error_set(err, errno, "open /proc/self/exe");
-	sealed = open_readonly_binary(self);
+		return berth_error_set(err, errno, "open \"%s\"", path ? path : "/proc/self/exe");
+	sealed = open_readonly_binary(path, self);
 	if (sealed < 0) {
 		berth_debug("read-only mount of the runtime binary: %s; using a sealed copy", strerror(errno));
 		sealed = sealed_memfd_copy(self);
@@ -121,6 +127,19 @@ int exe_guard_reexec_sealed(char **argv, berth_error **err)
 	if (sealed < 0)
 		return berth_error_set(err, errno,
 				       "protect the runtime binary (CVE-2019-5736): no read-only or sealed copy");
+	return sealed;
+}
+
+int exe_guard_reexec_sealed(char **argv, berth_error **err)
+{
+	_cleanup_close_ int self = -EBADF;
+	_cleanup_close_ int sealed = -EBADF;
+
+	if (exe_guard_is_sealed())
+		return 0;
+	sealed = exe_guard_open_sealed(NULL, err);
+	if (sealed < 0)
+		return -1;
 	syscall(SYS_execveat, sealed, "", argv, environ, AT_EMPTY_PATH);
 	return berth_error_set(err, errno, "protect the runtime binary (CVE-2019-5736): re-execute");
 }

@@ -31,6 +31,12 @@ bool exe_guard_is_sealed(void);
  * binary and does not return, or fails with the reason. */
 int exe_guard_reexec_sealed(char **argv, berth_error **err);
 
+/* An fd (O_PATH or a memfd, close-on-exec) of the binary PATH (NULL: this
+ * process's own) on a detached read-only mount, or a sealed copy: what
+ * exe_guard_reexec_sealed executes. A program that starts the runtime
+ * (berth's monitor) can execveat() it and spare the runtime its re-exec. */
+int exe_guard_open_sealed(const char *path, berth_error **err);
+
 int exe_guard_make_undumpable(berth_error **err);
 
 #endif
