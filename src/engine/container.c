@@ -16,6 +16,7 @@
 #include "spec/spec.h"
 #include "storage/bundle.h"
 #include "storage/rootfs.h"
+#include "storage/volume.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -53,10 +54,62 @@ static json_t *string_array(const char *const *v)
 	return a;
 }
 
+/* The record's "Mounts" (volume.h reads the volumes' names there): ANON
+ * holds the names of the anonymous volumes made for PLAN's mounts. */
+static json_t *mounts_record(const run_plan *plan, char *const *anon)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		const run_mount *m = &plan->mounts[i];
+		if (m->kind == RUN_MOUNT_BIND)
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source", m->source,
+							   "Destination", m->destination, "RW", !m->read_only));
+		else
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b, s:b}", "Type", "volume", "Name",
+							   m->kind == RUN_MOUNT_ANONYMOUS ? anon[i] : m->source,
+							   "Destination", m->destination, "RW", !m->read_only,
+							   "Anonymous", m->kind == RUN_MOUNT_ANONYMOUS));
+	}
+	return a;
+}
+
+static json_int_t health_value(const run_plan *plan, int64_t flag, json_t *image, const char *key)
+{
+	if (flag != 0)
+		return (json_int_t)flag;
+	return json_integer_value(json_object_get(image, key)); /* 0: the default (health.h) */
+}
+
+/* docker's Config.Healthcheck: the image's, with the flags over it; NULL
+ * for none. Durations in nanoseconds, 0 meaning the default. */
+static json_t *healthcheck_record(const image_info *info, const run_options *o, const run_plan *plan)
+{
+	json_t *image = info->config.healthcheck, *test;
+
+	if (o->no_healthcheck)
+		return json_pack("{s:[s]}", "Test", "NONE");
+	if (o->health_cmd)
+		test = json_pack("[s, s]", "CMD-SHELL", o->health_cmd);
+	else
+		test = json_incref(json_object_get(image, "Test"));
+	if (!json_is_array(test) || json_array_size(test) == 0) {
+		json_decref(test);
+		return NULL;
+	}
+	return json_pack("{s:o, s:I, s:I, s:I, s:I}", "Test", test, "Interval",
+			 health_value(plan, plan->health_interval_ns, image, "Interval"), "Timeout",
+			 health_value(plan, plan->health_timeout_ns, image, "Timeout"), "StartPeriod",
+			 health_value(plan, plan->health_start_ns, image, "StartPeriod"), "Retries",
+			 health_value(plan, plan->health_retries, image, "Retries"));
+}
+
 /* berth's record of the flags. */
 static json_t *record_config(const char *image, const image_info *info, const run_options *o, const run_plan *plan,
-			     const char *runtime)
+			     const char *runtime, char *const *anon)
 {
+	json_t *health;
+
 	json_t *j =
 	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:s, s:i, s:I, s:i, s:s}", "Image", image, "ImageId", info->id,
 		      "Runtime", runtime, "Tty", o->tty, "Interactive", o->interactive, "AutoRemove", o->remove,
@@ -74,12 +127,10 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 		json_object_set_new(j, "WorkingDir", json_string(o->workdir));
 	if (o->hostname)
 		json_object_set_new(j, "Hostname", json_string(o->hostname));
-	if (o->health_cmd)
-		json_object_set_new(j, "Healthcheck",
-				    json_pack("{s:s, s:I, s:I, s:I, s:i}", "Test", o->health_cmd, "IntervalMs",
-					      (json_int_t)plan->health_interval_ms, "TimeoutMs",
-					      (json_int_t)plan->health_timeout_ms, "StartPeriodMs",
-					      (json_int_t)plan->health_start_ms, "Retries", plan->health_retries));
+	json_object_set_new(j, "Mounts", mounts_record(plan, anon));
+	json_object_set_new(j, "Init", json_boolean(plan->init_path != NULL));
+	if ((health = healthcheck_record(info, o, plan)) != NULL)
+		json_object_set_new(j, "Healthcheck", health);
 	return j;
 }
 
@@ -100,8 +151,62 @@ static void override_image_config(image_info *img, const run_options *o, char **
 		img->config.working_dir = (char *)o->workdir;
 }
 
-static int write_bundle(store *s, const image_info *info, const run_options *o, const run_plan *plan, container *c,
-			berth_error **err)
+/* Number of path components of a mount's destination. */
+static size_t mount_depth(json_t *m)
+{
+	const char *d = json_string_value(json_object_get(m, "destination")) ?: "";
+	size_t n = 0;
+
+	for (; *d; d++)
+		if (*d == '/' && d[1] != '/' && d[1] != '\0')
+			n++;
+	return n;
+}
+
+/* Like docker: the user's mounts (from FIRST on) sorted by depth, stably, so
+ * "-v vol:/data -v /host:/data/sub" mounts /data first. */
+static void sort_mounts(json_t *mounts, size_t first)
+{
+	size_t n = json_array_size(mounts);
+
+	for (size_t i = first + 1; i < n; i++) {
+		json_t *m = json_incref(json_array_get(mounts, i));
+		size_t k = i, depth = mount_depth(m);
+		while (k > first && mount_depth(json_array_get(mounts, k - 1)) > depth)
+			k--;
+		if (k != i) {
+			json_array_remove(mounts, i);
+			json_array_insert(mounts, k, m);
+		}
+		json_decref(m);
+	}
+}
+
+/* Readies every volume of the record (volume_prepare_mount fills a new one
+ * from ROOTFS) and binds it in CFG; the record gets each "Source". */
+static int mount_volumes(const engine_paths *p, container *c, const char *rootfs, json_t *cfg, berth_error **err)
+{
+	json_t *m, *mounts = json_object_get(cfg, "mounts");
+	size_t i;
+
+	json_array_foreach(json_object_get(c->config, "Mounts"), i, m) {
+		const char *name = json_string_value(json_object_get(m, "Name"));
+		const char *dest = json_string_value(json_object_get(m, "Destination"));
+		_cleanup_free_ char *source = NULL;
+		if (strcmp(json_string_value(json_object_get(m, "Type")) ?: "", "volume") != 0)
+			continue;
+		if (volume_prepare_mount(p->store_root, name, rootfs, dest, &source, err) < 0)
+			return berth_error_wrap(err, "volume %s at \"%s\"", name, dest);
+		json_object_set_new(m, "Source", json_string(source));
+		json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dest, "type",
+							"bind", "source", source, "options", "rbind", "rprivate",
+							json_is_false(json_object_get(m, "RW")) ? "ro" : "rw"));
+	}
+	return 0;
+}
+
+static int write_bundle(const engine_paths *p, store *s, const image_info *info, const run_options *o,
+			const run_plan *plan, container *c, berth_error **err)
 {
 	_cleanup_free_ char *bundle = engine_container_bundle(c), *rootfs = NULL, *text = NULL;
 	_cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF;
@@ -109,8 +214,8 @@ static int write_bundle(store *s, const image_info *info, const run_options *o, 
 	rootfs_options ro = { 0 };
 	image_info img = *info;
 	char *entrypoint[2];
-	json_t *cfg = NULL;
-	json_t *args;
+	json_t *cfg = NULL, *process;
+	size_t first_user_mount;
 
 	override_image_config(&img, o, entrypoint);
 	if (mkdir(bundle, 0700) < 0)
@@ -123,18 +228,22 @@ static int write_bundle(store *s, const image_info *info, const run_options *o, 
 		return berth_error_set(err, errno, "open \"%s\"", rootfs);
 	if (bundle_config_from_image(&img, rootfd, &bo, &cfg, err) < 0)
 		return -1;
-	if (run_config_apply(cfg, o, plan, c->id, err) < 0) {
+	process = json_object_get(cfg, "process");
+	/* the command as given, before --init puts berth-init in front */
+	json_object_set_new(c->config, "Command", json_deep_copy(json_object_get(process, "args")));
+	json_object_set(c->config, "Cwd", json_object_get(process, "cwd"));
+	first_user_mount = json_array_size(json_object_get(cfg, "mounts"));
+	if (run_config_apply(cfg, o, plan, c->id, err) < 0 || mount_volumes(p, c, rootfs, cfg, err) < 0) {
 		json_decref(cfg);
 		return -1;
 	}
-	args = json_object_get(json_object_get(cfg, "process"), "args");
-	json_object_set(c->config, "Command", args);
-	json_object_set(c->config, "Cwd", json_object_get(json_object_get(cfg, "process"), "cwd"));
+	sort_mounts(json_object_get(cfg, "mounts"), first_user_mount);
 	text = json_dumps(cfg, JSON_INDENT(2));
 	json_decref(cfg);
 	if (text == NULL)
 		return berth_error_set(err, ENOMEM, "config.json");
-	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
+	/* not fsynced: the overlay mount it goes with does not outlive a reboot */
+	return fs_write_file_replace(dirfd, "config.json", text, strlen(text), 0600, err);
 }
 
 static int save_config(container *c, berth_error **err)
@@ -147,6 +256,42 @@ static int save_config(container *c, berth_error **err)
 	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
 }
 
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Creates the anonymous volumes of PLAN: *ANON[i] is the name for mount i
+ * (NULL for the others). */
+static int create_anonymous_volumes(const engine_paths *p, const run_plan *plan, char ***anon, berth_error **err)
+{
+	*anon = calloc(plan->n_mounts + 1, sizeof(char *));
+	if (*anon == NULL)
+		return berth_error_set(err, ENOMEM, "volumes");
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		volume_info v = { 0 };
+		if (plan->mounts[i].kind != RUN_MOUNT_ANONYMOUS)
+			continue;
+		if (volume_create(p->store_root, NULL, NULL, true, &v, err) < 0)
+			return berth_error_wrap(err, "anonymous volume for \"%s\"", plan->mounts[i].destination);
+		(*anon)[i] = v.name;
+		v.name = NULL;
+		volume_info_free(&v);
+	}
+	return 0;
+}
+
+static void remove_volumes(const engine_paths *p, char *const *names, size_t n)
+{
+	berth_error *ignored = NULL;
+
+	for (size_t i = 0; names && i < n; i++)
+		if (names[i] && volume_remove(p->store_root, names[i], true, &ignored) < 0)
+			berth_error_free(&ignored);
+}
+
 int engine_container_create(const engine_paths *p, store *s, const char *image, const run_options *o,
 			    const run_plan *plan, container **out, berth_error **err)
 {
@@ -154,27 +299,35 @@ int engine_container_create(const engine_paths *p, store *s, const char *image, 
 	image_info info;
 	container *c = NULL;
 	json_t *cfg;
+	char **anon = NULL;
 	berth_error *ignored = NULL;
 
 	if (resolve_or_pull(s, image, &info, err) < 0)
 		return -1;
-	cfg = record_config(image, &info, o, plan, runtime);
+	if (create_anonymous_volumes(p, plan, &anon, err) < 0)
+		goto fail;
+	cfg = record_config(image, &info, o, plan, runtime, anon);
+	/* the record (with its "Mounts") exists before any volume is mounted */
 	if (record_create(p, o->name, cfg, &c, err) < 0) {
 		json_decref(cfg);
-		image_info_free(&info);
-		return -1;
+		goto fail;
 	}
 	json_decref(cfg);
-	if (write_bundle(s, &info, o, plan, c, err) < 0 || save_config(c, err) < 0) {
+	if (write_bundle(p, s, &info, o, plan, c, err) < 0 || save_config(c, err) < 0) {
 		engine_container_destroy(p, c, &ignored);
 		berth_error_free(&ignored);
 		container_free(c);
-		image_info_free(&info);
-		return -1;
+		goto fail;
 	}
+	free_names(anon, plan->n_mounts);
 	image_info_free(&info);
 	*out = c;
 	return 0;
+fail:
+	remove_volumes(p, anon, plan->n_mounts);
+	free_names(anon, plan->n_mounts);
+	image_info_free(&info);
+	return -1;
 }
 
 /* ---- kill, stop, wait ---- */
@@ -272,6 +425,30 @@ static void wait_monitor_gone(container *c)
 		kill(c->state.monitor_pid, SIGKILL);
 }
 
+int engine_container_remove_anonymous_volumes(const engine_paths *p, const container *c, berth_error **err)
+{
+	json_t *m;
+	size_t i;
+	int ret = 0;
+
+	json_array_foreach(json_object_get(c->config, "Mounts"), i, m) {
+		const char *name = json_string_value(json_object_get(m, "Name"));
+		berth_error *e = NULL;
+		if (name == NULL || !json_is_true(json_object_get(m, "Anonymous")))
+			continue;
+		if (volume_remove(p->store_root, name, true, &e) < 0) {
+			/* another container may use it too: kept, reported */
+			if (ret == 0) {
+				*err = e;
+				ret = berth_error_wrap(err, "container %s", c->name);
+			} else {
+				berth_error_free(&e);
+			}
+		}
+	}
+	return ret;
+}
+
 int engine_container_destroy(const engine_paths *p, container *c, berth_error **err)
 {
 	const char *args[] = { "delete", "--force", c->id, NULL };
@@ -282,7 +459,12 @@ int engine_container_destroy(const engine_paths *p, container *c, berth_error **
 		berth_error_free(&ignored);
 	if (storage_rootfs_unmount(bundle, true, err) < 0)
 		return berth_error_wrap(err, "remove container %.12s", c->id);
-	return record_remove(p, c, err);
+	if (record_remove(p, c, err) < 0)
+		return -1;
+	/* --rm: docker removes the anonymous volumes too */
+	if (record_config_bool(c, "AutoRemove") && engine_container_remove_anonymous_volumes(p, c, &ignored) < 0)
+		berth_error_free(&ignored);
+	return 0;
 }
 
 int engine_container_remove(const engine_paths *p, container *c, bool force, berth_error **err)

@@ -33,7 +33,13 @@ int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, b
 /* Removes C: refuses a live one unless FORCE (then stops it with SIGKILL),
  * then runtime delete --force, unmount, record and name gone. */
 int engine_container_remove(const engine_paths *p, container *c, bool force, berth_error **err);
-/* The last step of remove, also used by the monitor for --rm. */
+/* The last step of remove, also used by the monitor for --rm: runtime
+ * delete, unmount, record and name gone; with AutoRemove also the anonymous
+ * volumes (docker's --rm). */
 int engine_container_destroy(const engine_paths *p, container *c, berth_error **err);
+/* `rm -v`: removes the anonymous volumes of C's record ("Mounts" entries with
+ * "Anonymous": true); call after C is removed. One still in use by another
+ * container is kept and reported. */
+int engine_container_remove_anonymous_volumes(const engine_paths *p, const container *c, berth_error **err);
 
 #endif

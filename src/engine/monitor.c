@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine/container.h"
+#include "engine/health.h"
 #include "engine/logfile.h"
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
@@ -36,6 +37,7 @@ typedef struct mon {
 	bool stdin_open;
 	pid_t init;
 	int exit_code;
+	health_monitor health; /* health.c: probes run from the poll loop */
 } mon;
 
 static void send_event(mon *m, char kind, const char *text)
@@ -291,6 +293,7 @@ static int start_container(mon *m, char **errmsg)
 	if (runtime_start(m, errmsg) < 0)
 		goto fail;
 	change_state(m, on_running, NULL);
+	health_container_started(&m->health);
 	return 0;
 fail:
 	runtime_delete(m);
@@ -347,8 +350,10 @@ static bool handle_signal(mon *m)
 	switch (si.ssi_signo) {
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (pid != m->init)
+			if (pid != m->init) {
+				health_reaped(&m->health, pid, status);
 				continue;
+			}
 			m->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 			exited = true;
 		}
@@ -371,17 +376,18 @@ static void wait_container(mon *m)
 	int grace_ms = 2000;
 
 	for (;;) {
-		struct pollfd p[5] = {
+		struct pollfd p[6] = {
 			{ .fd = m->sigfd, .events = POLLIN },
 			{ .fd = m->out_r, .events = POLLIN },
 			{ .fd = m->err_r, .events = POLLIN },
 			{ .fd = m->master, .events = POLLIN },
 			{ .fd = m->stdin_open ? 0 : -1, .events = POLLIN },
+			{ .fd = health_poll_fd(&m->health), .events = POLLIN },
 		};
 		int n;
 		if (exited && m->out_r < 0 && m->err_r < 0 && m->master < 0)
 			break;
-		n = poll(p, 5, exited ? 100 : -1);
+		n = poll(p, 6, exited ? 100 : health_poll_timeout(&m->health));
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && exited && (grace_ms -= 100) <= 0)
@@ -396,6 +402,10 @@ static void wait_container(mon *m)
 			copy_output(m, &m->master, "stdout", 1);
 		if (p[4].revents)
 			copy_input(m);
+		if (p[5].revents)
+			health_read_output(&m->health);
+		if (!exited)
+			health_tick(&m->health);
 	}
 	close_container_fds(m);
 }
@@ -515,6 +525,7 @@ static void run_loop(mon *m)
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
+			health_container_stopped(&m->health);
 			runtime_delete(m);
 			change_state(m, on_exited, NULL);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -557,6 +568,7 @@ static void monitor_main(mon *m)
 		fail_start(m, strdup("monitor set-up failed"));
 	change_state(m, on_monitor_start, NULL);
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
+	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
 	run_loop(m);
 }
 

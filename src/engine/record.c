@@ -110,6 +110,7 @@ static void state_clear(container_state *s)
 	free(s->finished_at);
 	free(s->health);
 	free(s->error);
+	json_decref(s->health_log);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -156,6 +157,7 @@ int record_load_state(container *c, berth_error **err)
 	if (h) {
 		s->health = dup_or_null(json_object_get(h, "Status"));
 		s->health_failures = (int)json_integer_value(json_object_get(h, "FailingStreak"));
+		s->health_log = json_incref(json_object_get(h, "Log"));
 	}
 	json_decref(j);
 	return 0;
@@ -176,7 +178,9 @@ int record_save_state(const container *c, berth_error **err)
 		      "RestartCount", s->restart_count, "StoppedByUser", s->stopped_by_user, "Error", s->error ?: "");
 	if (j && s->health)
 		json_object_set_new(j, "Health",
-				    json_pack("{s:s, s:i}", "Status", s->health, "FailingStreak", s->health_failures));
+				    json_pack("{s:s, s:i, s:o}", "Status", s->health, "FailingStreak",
+					      s->health_failures, "Log",
+					      s->health_log ? json_incref(s->health_log) : json_array()));
 	text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
 	json_decref(j);
 	if (text == NULL)

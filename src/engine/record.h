@@ -46,8 +46,9 @@ typedef struct container_state {
 	bool stopped_by_user;
 	char *health; /* NULL: no health check; starting, healthy, unhealthy */
 	int health_failures;
-	char *error;	   /* the last start error */
-	bool unsupervised; /* set by record_refresh: running with no monitor */
+	json_t *health_log; /* Health.Log: the last results (health.h), or NULL */
+	char *error;	    /* the last start error */
+	bool unsupervised;  /* set by record_refresh: running with no monitor */
 } container_state;
 
 typedef struct container {

@@ -2,15 +2,23 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine/runtime_call.h"
 #include "spec/spec.h"
+#include "storage/volume.h"
 #include "util/cleanup.h"
+
+#ifndef BERTH_LIBEXECDIR
+#define BERTH_LIBEXECDIR "/usr/local/libexec/berth"
+#endif
 
 /* Docker's default capability set. */
 static const char *const default_caps[] = { "CAP_CHOWN",
@@ -45,6 +53,64 @@ int64_t run_parse_duration_ms(const char *text)
 	if (strcmp(end, "h") == 0)
 		return (int64_t)(v * 3600000);
 	return -1;
+}
+
+int64_t run_parse_go_duration_ns(const char *text)
+{
+	static const struct {
+		const char *unit;
+		double ns;
+	} units[] = { { "ns", 1 },  { "us", 1e3 }, { "\u00b5s", 1e3 }, { "ms", 1e6 },
+		      { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 } };
+	const char *s = text;
+	double total = 0;
+
+	if (strcmp(text, "0") == 0)
+		return 0;
+	if (*s == '\0')
+		return -1;
+	while (*s) {
+		char *end;
+		double v;
+		size_t best = 0, best_len = 0;
+		if (!isdigit((unsigned char)*s) && *s != '.')
+			return -1;
+		v = strtod(s, &end);
+		if (end == s)
+			return -1;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t len = strlen(units[i].unit);
+			if (strncmp(end, units[i].unit, len) == 0 && len > best_len) {
+				best = i;
+				best_len = len;
+			}
+		}
+		if (best_len == 0)
+			return -1; /* Go: "missing unit in duration" */
+		total += v * units[best].ns;
+		s = end + best_len;
+	}
+	return total > (double)INT64_MAX ? -1 : (int64_t)total;
+}
+
+char *run_find_init(void)
+{
+	char exe[PATH_MAX], *path = NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		if (asprintf(&path, "%s/../../init/berth-init", dirname(exe)) < 0)
+			return NULL;
+		if (access(path, X_OK) == 0)
+			return path;
+		free(path);
+	}
+	path = strdup(BERTH_LIBEXECDIR "/berth-init");
+	if (path && access(path, X_OK) == 0)
+		return path;
+	free(path);
+	return NULL;
 }
 
 int64_t run_parse_bytes(const char *text)
@@ -126,29 +192,124 @@ bad:
 			       "--restart: invalid policy \"%s\" (no, on-failure[:N], always, unless-stopped)", text);
 }
 
-static int check_volumes(const char *const *volumes, berth_error **err)
+static int add_mount(run_plan *plan, run_mount_kind kind, const char *source, const char *dest, bool read_only)
 {
-	for (const char *const *v = volumes; v && *v; v++) {
-		_cleanup_free_ char *copy = strdup(*v);
-		char *dst = copy ? strchr(copy, ':') : NULL, *mode;
-		struct stat st;
-		if (dst == NULL)
-			return berth_error_set(err, EINVAL, "-v \"%s\": expected SRC:DST[:ro]", *v);
-		*dst++ = '\0';
-		mode = strchr(dst, ':');
-		if (mode)
-			*mode++ = '\0';
-		if (copy[0] != '/')
-			return berth_error_set(
-			    err, EINVAL, "-v \"%s\": named volumes are not supported yet; give an absolute host path",
-			    *v);
-		if (dst[0] != '/')
-			return berth_error_set(err, EINVAL, "-v \"%s\": the destination must be an absolute path", *v);
-		if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
-			return berth_error_set(err, EINVAL, "-v \"%s\": unknown mode \"%s\" (ro or rw)", *v, mode);
-		if (stat(copy, &st) < 0)
-			return berth_error_set(err, errno, "-v \"%s\": bind source \"%s\"", *v, copy);
+	run_mount *grown = realloc(plan->mounts, (plan->n_mounts + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		return -1;
+	plan->mounts = grown;
+	grown[plan->n_mounts] = (run_mount){ kind, source ? strdup(source) : NULL, strdup(dest), read_only };
+	if ((source && grown[plan->n_mounts].source == NULL) || grown[plan->n_mounts].destination == NULL) {
+		free(grown[plan->n_mounts].source);
+		free(grown[plan->n_mounts].destination);
+		return -1;
 	}
+	plan->n_mounts++;
+	return 0;
+}
+
+/* Checks SOURCE (NULL: anonymous) and DEST of FLAG "TEXT" and adds it. */
+static int check_mount(run_plan *plan, const char *flag, const char *text, const char *source, const char *dest,
+		       bool read_only, berth_error **err)
+{
+	struct stat st;
+	run_mount_kind kind = RUN_MOUNT_ANONYMOUS;
+
+	if (dest == NULL || dest[0] != '/')
+		return berth_error_set(err, EINVAL, "%s \"%s\": the destination must be an absolute path", flag, text);
+	if (strcmp(dest, "/") == 0)
+		return berth_error_set(err, EINVAL, "%s \"%s\": the destination cannot be \"/\"", flag, text);
+	if (source && source[0] == '/') {
+		if (stat(source, &st) < 0)
+			return berth_error_set(err, errno, "%s \"%s\": bind source \"%s\"", flag, text, source);
+		kind = RUN_MOUNT_BIND;
+	} else if (source) {
+		if (!volume_name_valid(source))
+			return berth_error_set(
+			    err, EINVAL,
+			    "%s \"%s\": \"%s\" is not a valid volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]); "
+			    "a bind mount needs an absolute host path",
+			    flag, text, source);
+		kind = RUN_MOUNT_VOLUME;
+	}
+	if (add_mount(plan, kind, source, dest, read_only) < 0)
+		return berth_error_set(err, ENOMEM, "%s", flag);
+	return 0;
+}
+
+/* -v SRC:DST[:ro|rw], -v NAME:DST[:ro|rw], -v DST (an anonymous volume). */
+static int parse_volume(run_plan *plan, const char *text, berth_error **err)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	char *dst, *mode;
+
+	if (copy == NULL)
+		return berth_error_set(err, ENOMEM, "-v");
+	dst = strchr(copy, ':');
+	if (dst == NULL)
+		return check_mount(plan, "-v", text, NULL, copy, false, err);
+	*dst++ = '\0';
+	mode = strchr(dst, ':');
+	if (mode)
+		*mode++ = '\0';
+	if (copy[0] == '\0')
+		return berth_error_set(err, EINVAL, "-v \"%s\": expected SRC:DST[:ro], NAME:DST[:ro] or DST", text);
+	if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+		return berth_error_set(err, EINVAL, "-v \"%s\": unknown mode \"%s\" (ro or rw)", text, mode);
+	return check_mount(plan, "-v", text, copy, dst, mode && strcmp(mode, "ro") == 0, err);
+}
+
+/* --mount type=volume|bind,src=S,dst=D[,readonly] (docker's keys and aliases). */
+static int parse_mount_flag(run_plan *plan, const char *text, berth_error **err)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	const char *type = "volume", *src = NULL, *dst = NULL;
+	bool read_only = false;
+
+	if (copy == NULL)
+		return berth_error_set(err, ENOMEM, "--mount");
+	for (char *save = NULL, *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(kv, '=');
+		if (v)
+			*v++ = '\0';
+		if (strcmp(kv, "type") == 0 && v)
+			type = v;
+		else if ((strcmp(kv, "source") == 0 || strcmp(kv, "src") == 0) && v)
+			src = v[0] ? v : NULL;
+		else if ((strcmp(kv, "destination") == 0 || strcmp(kv, "dst") == 0 || strcmp(kv, "target") == 0) && v)
+			dst = v;
+		else if (strcmp(kv, "readonly") == 0 || strcmp(kv, "ro") == 0)
+			read_only = v == NULL || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+		else
+			return berth_error_set(err, EINVAL, "--mount \"%s\": unknown key \"%s\"", text, kv);
+	}
+	if (strcmp(type, "bind") == 0) {
+		if (src == NULL || src[0] != '/')
+			return berth_error_set(err, EINVAL, "--mount \"%s\": a bind needs an absolute source", text);
+	} else if (strcmp(type, "volume") == 0) {
+		if (src && src[0] == '/')
+			return berth_error_set(err, EINVAL, "--mount \"%s\": a volume source is a name", text);
+	} else {
+		return berth_error_set(err, EINVAL, "--mount \"%s\": type \"%s\" is not supported (bind, volume)", text,
+				       type);
+	}
+	return check_mount(plan, "--mount", text, src, dst, read_only, err);
+}
+
+static int check_volumes(const run_options *o, run_plan *plan, berth_error **err)
+{
+	for (const char *const *v = o->volumes; v && *v; v++)
+		if (parse_volume(plan, *v, err) < 0)
+			return -1;
+	for (const char *const *m = o->mounts; m && *m; m++)
+		if (parse_mount_flag(plan, *m, err) < 0)
+			return -1;
+	for (size_t i = 0; i < plan->n_mounts; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(plan->mounts[i].destination, plan->mounts[k].destination) == 0)
+				return berth_error_set(err, EINVAL, "duplicate mount point \"%s\"",
+						       plan->mounts[i].destination);
 	return 0;
 }
 
@@ -221,24 +382,33 @@ static int check_health(const run_options *o, run_plan *plan, berth_error **err)
 {
 	struct {
 		const char *flag, *value;
-		int64_t *out, dflt;
-	} d[] = { { "--health-interval", o->health_interval, &plan->health_interval_ms, 30000 },
-		  { "--health-timeout", o->health_timeout, &plan->health_timeout_ms, 30000 },
-		  { "--health-start-period", o->health_start_period, &plan->health_start_ms, 0 } };
+		int64_t *out;
+	} d[] = { { "--health-interval", o->health_interval, &plan->health_interval_ns },
+		  { "--health-timeout", o->health_timeout, &plan->health_timeout_ns },
+		  { "--health-start-period", o->health_start_period, &plan->health_start_ns } };
 	char *end;
 
+	if (o->no_healthcheck &&
+	    (o->health_cmd || o->health_interval || o->health_timeout || o->health_retries || o->health_start_period))
+		return berth_error_set(err, EINVAL, "--no-healthcheck conflicts with --health-* options");
 	for (size_t i = 0; i < 3; i++) {
-		*d[i].out = d[i].value ? run_parse_duration_ms(d[i].value) : d[i].dflt;
+		if (d[i].value == NULL)
+			continue;
+		*d[i].out = run_parse_go_duration_ns(d[i].value);
 		if (*d[i].out < 0)
-			return berth_error_set(err, EINVAL, "%s: invalid duration \"%s\"", d[i].flag, d[i].value);
+			return berth_error_set(err, EINVAL, "%s: invalid duration \"%s\" (like 500ms, 30s, 1m30s)",
+					       d[i].flag, d[i].value);
+		if (*d[i].out != 0 && *d[i].out < 1000000)
+			return berth_error_set(err, EINVAL, "%s: must be at least 1ms", d[i].flag);
 	}
-	plan->health_retries = 3;
 	if (o->health_retries) {
 		plan->health_retries = (int)strtol(o->health_retries, &end, 10);
-		if (*end != '\0' || plan->health_retries < 1)
+		if (*end != '\0' || end == o->health_retries || plan->health_retries < 0)
 			return berth_error_set(err, EINVAL, "--health-retries: invalid number \"%s\"",
 					       o->health_retries);
 	}
+	if (o->health_cmd && o->health_cmd[0] == '\0')
+		return berth_error_set(err, EINVAL, "--health-cmd: empty command");
 	return 0;
 }
 
@@ -250,28 +420,50 @@ int run_options_validate(const run_options *o, run_plan *plan, berth_error **err
 		return -1;
 	if (o->remove && strcmp(plan->restart_name, "no") != 0)
 		return berth_error_set(err, EINVAL, "--rm and --restart %s cannot be combined", o->restart);
+	/* from here on PLAN owns memory: every failure frees it */
 	if (o->network && strcmp(o->network, "none") != 0 && strcmp(o->network, "host") != 0)
 		return berth_error_set(err, EINVAL, "--network \"%s\": only none and host are supported", o->network);
 	if (check_caps("--cap-add", o->cap_add, err) < 0 || check_caps("--cap-drop", o->cap_drop, err) < 0)
 		return -1;
-	if (check_volumes(o->volumes, err) < 0 || check_ulimits(o->ulimits, err) < 0)
-		return -1;
+	if (check_volumes(o, plan, err) < 0 || check_ulimits(o->ulimits, err) < 0)
+		goto fail;
 	for (const char *const *t = o->tmpfs; t && *t; t++)
-		if ((*t)[0] != '/')
-			return berth_error_set(err, EINVAL, "--tmpfs \"%s\": the destination must be an absolute path",
-					       *t);
+		if ((*t)[0] != '/') {
+			berth_error_set(err, EINVAL, "--tmpfs \"%s\": the destination must be an absolute path", *t);
+			goto fail;
+		}
 	for (const char *const *f = o->env_files; f && *f; f++)
-		if (access(*f, R_OK) < 0)
-			return berth_error_set(err, errno, "--env-file \"%s\"", *f);
+		if (access(*f, R_OK) < 0) {
+			berth_error_set(err, errno, "--env-file \"%s\"", *f);
+			goto fail;
+		}
 	if (check_numbers(o, plan, err) < 0 || check_health(o, plan, err) < 0)
-		return -1;
-	return check_security_opts(o, plan, err);
+		goto fail;
+	if (o->init && (plan->init_path = run_find_init()) == NULL) {
+		berth_error_set(err, ENOENT, "--init: berth-init not found next to berth nor in %s", BERTH_LIBEXECDIR);
+		goto fail;
+	}
+	if (check_security_opts(o, plan, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	run_plan_free(plan);
+	return -1;
 }
 
 void run_plan_free(run_plan *plan)
 {
 	free(plan->seccomp_file);
 	plan->seccomp_file = NULL;
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		free(plan->mounts[i].source);
+		free(plan->mounts[i].destination);
+	}
+	free(plan->mounts);
+	plan->mounts = NULL;
+	plan->n_mounts = 0;
+	free(plan->init_path);
+	plan->init_path = NULL;
 }
 
 /* ---- applying ---- */
@@ -358,20 +550,20 @@ static void apply_caps(json_t *process, const run_options *o)
 				      "permitted", cap_array(set)));
 }
 
-static void apply_mounts(json_t *cfg, const run_options *o)
+static json_t *bind_mount(const char *source, const char *dest, bool read_only)
+{
+	return json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dest, "type", "bind", "source", source,
+			 "options", "rbind", "rprivate", read_only ? "ro" : "rw");
+}
+
+static void apply_mounts(json_t *cfg, const run_options *o, const run_plan *plan)
 {
 	json_t *mounts = json_object_get(cfg, "mounts");
 
-	for (const char *const *v = o->volumes; v && *v; v++) {
-		_cleanup_free_ char *copy = strdup(*v);
-		char *dst = strchr(copy, ':'), *mode;
-		*dst++ = '\0';
-		mode = strchr(dst, ':');
-		if (mode)
-			*mode++ = '\0';
-		json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dst, "type",
-							"bind", "source", copy, "options", "rbind", "rprivate",
-							mode && strcmp(mode, "ro") == 0 ? "ro" : "rw"));
+	for (size_t i = 0; i < plan->n_mounts; i++) {
+		const run_mount *m = &plan->mounts[i];
+		if (m->kind == RUN_MOUNT_BIND) /* volumes: engine_container_create, once they are ready */
+			json_array_append_new(mounts, bind_mount(m->source, m->destination, m->read_only));
 	}
 	for (const char *const *t = o->tmpfs; t && *t; t++) {
 		_cleanup_free_ char *copy = strdup(*t);
@@ -388,6 +580,22 @@ static void apply_mounts(json_t *cfg, const run_options *o)
 			json_array_append_new(json_object_get(m, "options"), json_string("mode=1777"));
 		json_array_append_new(mounts, m);
 	}
+}
+
+/* --init: berth-init bound read-only at RUN_INIT_PATH runs the command. */
+static void apply_init(json_t *cfg, json_t *process, const run_plan *plan)
+{
+	json_t *args = json_pack("[s, s]", RUN_INIT_PATH, "--");
+
+	if (plan->init_path == NULL) {
+		json_decref(args);
+		return;
+	}
+	json_array_extend(args, json_object_get(process, "args"));
+	json_object_set_new(process, "args", args);
+	json_array_append_new(json_object_get(cfg, "mounts"),
+			      json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", RUN_INIT_PATH, "type", "bind",
+					"source", plan->init_path, "options", "bind", "ro", "rprivate"));
 }
 
 static void apply_ulimits(json_t *process, const run_options *o)
@@ -500,7 +708,8 @@ int run_config_apply(json_t *cfg, const run_options *o, const run_plan *plan, co
 	snprintf(hostname, sizeof(hostname), "%.12s", id);
 	json_object_set_new(cfg, "hostname", json_string(o->hostname ? o->hostname : hostname));
 	json_object_set_new(json_object_get(cfg, "root"), "readonly", json_boolean(o->read_only));
-	apply_mounts(cfg, o);
+	apply_mounts(cfg, o, plan);
+	apply_init(cfg, process, plan);
 	apply_resources(lin, plan);
 	apply_network(lin, o);
 	if (o->privileged)

@@ -16,9 +16,10 @@
 
 typedef struct run_options {
 	bool detach, interactive, tty, remove, read_only, privileged, no_new_privileges_off;
+	bool init, no_healthcheck;
 	const char *name, *workdir, *user, *hostname, *network, *runtime, *cgroup_parent;
 	const char *entrypoint; /* NULL: the image's; "" clears it */
-	const char *const *env, *const *env_files, *const *volumes, *const *tmpfs;
+	const char *const *env, *const *env_files, *const *volumes, *const *mounts, *const *tmpfs;
 	const char *const *cap_add, *const *cap_drop, *const *security_opts, *const *ulimits;
 	const char *memory, *cpus, *pids_limit;
 	const char *restart; /* no, on-failure[:N], always, unless-stopped */
@@ -27,6 +28,20 @@ typedef struct run_options {
 	const char *health_cmd, *health_interval, *health_timeout, *health_retries, *health_start_period;
 	char *const *command; /* after the image */
 } run_options;
+
+/* One -v or --mount. */
+typedef enum run_mount_kind {
+	RUN_MOUNT_BIND,	     /* SOURCE: an absolute host path */
+	RUN_MOUNT_VOLUME,    /* SOURCE: a volume name */
+	RUN_MOUNT_ANONYMOUS, /* a new anonymous volume, SOURCE NULL */
+} run_mount_kind;
+
+typedef struct run_mount {
+	run_mount_kind kind;
+	char *source;
+	char *destination;
+	bool read_only;
+} run_mount;
 
 /* Parsed values of the flags above. */
 typedef struct run_plan {
@@ -39,9 +54,17 @@ typedef struct run_plan {
 	int stop_timeout;
 	char *seccomp_file; /* NULL: unconfined */
 	bool no_new_privileges;
-	int64_t health_interval_ms, health_timeout_ms, health_start_ms;
+	/* 0: not given (the image's value, else the default) */
+	int64_t health_interval_ns, health_timeout_ns, health_start_ns;
 	int health_retries;
+	run_mount *mounts; /* -v and --mount in order */
+	size_t n_mounts;
+	char *init_path; /* --init: the berth-init binary to bind at RUN_INIT_PATH */
 } run_plan;
+
+/* Where --init binds berth-init in the container (a file on /dev's tmpfs, so
+ * the image is not touched). */
+#define RUN_INIT_PATH "/dev/init"
 
 /* Checks the values of O and fills PLAN. */
 int run_options_validate(const run_options *o, run_plan *plan, berth_error **err);
@@ -54,6 +77,13 @@ int run_config_apply(json_t *cfg, const run_options *o, const run_plan *plan, co
 
 /* "10s", "500ms", "1m", plain seconds -> milliseconds; -1 when invalid. */
 int64_t run_parse_duration_ms(const char *text);
+/* A duration as Go's time.ParseDuration reads it ("1m30s", "500ms", "2h",
+ * "1.5s", "0"; units ns us ms s m h) -> nanoseconds; -1 when invalid. */
+int64_t run_parse_go_duration_ns(const char *text);
+/* The berth-init binary: next to berth in a build tree
+ * (EXE_DIR/../../init/berth-init), else the installed libexec dir. Heap,
+ * NULL when not found. */
+char *run_find_init(void);
 /* "512m", "1g", "1024" -> bytes; -1 when invalid. */
 int64_t run_parse_bytes(const char *text);
 

@@ -189,6 +189,32 @@ wait_state() {
 	[ "$(cat "$TEST_DIR/host/new")" = w ]
 }
 
+@test "engine: --init runs berth-init as PID 1: it reaps zombies, forwards signals, passes the exit code" {
+	# the orphaned sleeps exit under PID 1; then a scan of /proc for zombies
+	run brun --rm --init bb sh -c '
+		head -c 9 /proc/1/cmdline; echo
+		/dev/init --help 2>&1 | head -n 1
+		touch /dev/init 2>/dev/null && echo writable
+		(sleep 0.1 &); (sleep 0.1 &)
+		sleep 0.5
+		for f in /proc/[0-9]*/stat; do
+			read -r l <$f
+			case "$l" in *") Z "*) echo "zombie: $l";; esac
+		done
+		exit 7'
+	assert_failure 7
+	assert_output "$(printf '/dev/init\nusage: berth-init [--] COMMAND [ARG...]')"
+	run -127 brun --rm --init bb no-such-command
+	run brun -d --init --name initd bb sh -c 'trap "exit 3" TERM; while :; do sleep 0.1; done'
+	assert_success
+	[ "$(state_of initd HostConfig.Init)" = true ]
+	[ "$(b inspect initd | jq -c '.[0].Config.Cmd')" = '["sh","-c","trap \"exit 3\" TERM; while :; do sleep 0.1; done"]' ]
+	sleep 0.3
+	run b stop -t 5 initd
+	assert_success
+	[ "$(state_of initd State.ExitCode)" = 3 ]
+}
+
 @test "engine: docker's default capabilities, --cap-drop ALL, --cap-add" {
 	run brun --rm bb sh -c 'grep CapEff /proc/self/status'
 	assert_success
@@ -330,7 +356,12 @@ wait_state() {
 	run brun --cap-add CAP_FOO bb true
 	assert_failure 125
 	assert_output_contains CAP_FOO
-	run brun -v relative:/x bb true
+	run brun -v ./relative:/x bb true
+	assert_failure 125
+	assert_output_contains "not a valid volume name"
+	run brun -v vol:relative bb true
+	assert_failure 125
+	run brun --mount type=tmpfs,dst=/x bb true
 	assert_failure 125
 	run brun --no-such-flag bb true
 	assert_failure 125

@@ -16,7 +16,9 @@ static json_t *state_json(const container *c)
 			      s->finished_at ?: "0001-01-01T00:00:00Z", "MonitorPid", (int)s->monitor_pid);
 	if (s->health)
 		json_object_set_new(j, "Health",
-				    json_pack("{s:s, s:i}", "Status", s->health, "FailingStreak", s->health_failures));
+				    json_pack("{s:s, s:i, s:o}", "Status", s->health, "FailingStreak",
+					      s->health_failures, "Log",
+					      s->health_log ? json_incref(s->health_log) : json_array()));
 	return j;
 }
 
@@ -35,6 +37,28 @@ static json_t *config_json(const container *c)
 	return j;
 }
 
+/* docker's Mounts: Type, Name (volumes), Source, Destination, Mode, RW. */
+static json_t *mounts_json(const container *c)
+{
+	json_t *out = json_array(), *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(c->config, "Mounts"), i, m) {
+		json_t *e =
+		    json_pack("{s:s, s:s, s:s, s:s, s:b}", "Type", json_string_value(json_object_get(m, "Type")) ?: "",
+			      "Source", json_string_value(json_object_get(m, "Source")) ?: "", "Destination",
+			      json_string_value(json_object_get(m, "Destination")) ?: "", "Mode",
+			      json_is_false(json_object_get(m, "RW")) ? "ro" : "", "RW",
+			      !json_is_false(json_object_get(m, "RW")));
+		if (json_object_get(m, "Name")) {
+			json_object_set(e, "Name", json_object_get(m, "Name"));
+			json_object_set_new(e, "Driver", json_string("local"));
+		}
+		json_array_append_new(out, e);
+	}
+	return out;
+}
+
 static json_t *inspect_json(const container *c)
 {
 	_cleanup_free_ char *log = record_path(c, "ctr.log"), *bundle = record_path(c, "bundle");
@@ -44,12 +68,14 @@ static json_t *inspect_json(const container *c)
 		      "State", state_json(c), "Config", config_json(c), "RestartCount", c->state.restart_count,
 		      "LogPath", log, "Bundle", bundle, "Runtime", record_config_string(c, "Runtime") ?: "");
 	json_object_set_new(j, "HostConfig",
-			    json_pack("{s:{s:s, s:I}, s:b, s:s, s:O}", "RestartPolicy", "Name",
+			    json_pack("{s:{s:s, s:I}, s:b, s:s, s:O, s:b}", "RestartPolicy", "Name",
 				      record_config_string(c, "RestartPolicy") ?: "no", "MaximumRetryCount",
 				      (json_int_t)record_config_int(c, "RestartMax", 0), "AutoRemove",
 				      record_config_bool(c, "AutoRemove"), "NetworkMode",
 				      record_config_string(c, "Network") ?: "none", "Binds",
-				      json_object_get(c->config, "Volumes") ?: json_null()));
+				      json_object_get(c->config, "Volumes") ?: json_null(), "Init",
+				      record_config_bool(c, "Init")));
+	json_object_set_new(j, "Mounts", mounts_json(c));
 	return j;
 }
 

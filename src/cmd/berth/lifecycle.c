@@ -116,17 +116,23 @@ int cmd_kill(const berth_globals *g, int argc, char **argv, berth_error **err)
 	return ret ? 125 : 0;
 }
 
+struct rm_flags {
+	bool force, volumes;
+};
+
 static int rm_fn(const engine_paths *p, container *c, void *arg, berth_error **err)
 {
-	if (engine_container_remove(p, c, *(bool *)arg, err) < 0)
+	const struct rm_flags *f = arg;
+
+	if (engine_container_remove(p, c, f->force, err) < 0)
 		return -1;
 	printf("%s\n", c->name);
-	return 0;
+	return f->volumes ? engine_container_remove_anonymous_volumes(p, c, err) : 0;
 }
 
 static const option_spec rm_specs[] = {
 	{ "force", 'f', false, "kill a running container first" },
-	{ "volumes", 'v', false, "remove anonymous volumes (none are made yet)" },
+	{ "volumes", 'v', false, "remove the container's anonymous volumes" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -135,17 +141,18 @@ int cmd_rm(const berth_globals *g, int argc, char **argv, berth_error **err)
 	option_value v[3] = { 0 };
 	_cleanup_free_ char **keep = NULL, **pos = NULL;
 	engine_paths paths = { 0 };
-	bool force;
+	struct rm_flags flags;
 	int npos, ret;
 
 	ret = berth_parse_grouped("rm", "rm [-f] [-v] CONTAINER...", rm_specs, argc, argv, false, v, &pos, &npos, 1, -1,
 				  &keep, err);
 	if (ret != 0)
 		return ret < 0 ? 125 : 0;
-	force = option_bool(&v[0]);
+	flags.force = option_bool(&v[0]);
+	flags.volumes = option_bool(&v[1]);
 	if (berth_engine_open(g, &paths, err) < 0)
 		return 125;
-	ret = berth_for_each_container(&paths, pos, npos, rm_fn, &force);
+	ret = berth_for_each_container(&paths, pos, npos, rm_fn, &flags);
 	engine_paths_free(&paths);
 	return ret ? 125 : 0;
 }

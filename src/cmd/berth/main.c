@@ -36,6 +36,8 @@ static const berth_command commands[] = {
 	{ "start", "start [-a] CONTAINER...", "start created or stopped containers", cmd_start },
 	{ "ps", "ps [-a] [-q] [--format table|json] [--no-trunc]", "list containers", cmd_ps },
 	{ "logs", "logs [-f] [--tail N] [--since T] [-t] CONTAINER", "show a container's output", cmd_logs },
+	{ "cp", "cp [-a] [-L] CONTAINER:SRC DEST|- | cp [-a] [-L] SRC|- CONTAINER:DEST",
+	  "copy files between a container and the host", cmd_cp },
 	{ "stop", "stop [-t SECONDS] CONTAINER...", "stop containers (signal, then SIGKILL)", cmd_stop },
 	{ "kill", "kill [-s SIGNAL] CONTAINER...", "send a signal to containers", cmd_kill },
 	{ "restart", "restart [-t SECONDS] CONTAINER...", "stop and start containers", cmd_restart },

@@ -39,9 +39,11 @@ static void status_text(const container *c, char *buf, size_t size)
 
 	if (strcmp(s->status, "running") == 0 || strcmp(s->status, "paused") == 0) {
 		berth_human_since(s->started_at, since);
-		snprintf(buf, size, "Up %s%s%s%s%s", since[0] ? since : "",
+		/* docker: "(healthy)", "(unhealthy)", "(health: starting)" */
+		snprintf(buf, size, "Up %s%s%s%s%s%s", since[0] ? since : "",
 			 strcmp(s->status, "paused") == 0 ? " (Paused)" : "", s->health ? " (" : "",
-			 s->health ? s->health : "", s->health ? ")" : "");
+			 s->health && strcmp(s->health, "starting") == 0 ? "health: " : "", s->health ? s->health : "",
+			 s->health ? ")" : "");
 		if (strstr(buf, " ago"))
 			memmove(strstr(buf, " ago"), strstr(buf, " ago") + 4, strlen(strstr(buf, " ago") + 4) + 1);
 		if (s->unsupervised)
@@ -58,12 +60,20 @@ static void status_text(const container *c, char *buf, size_t size)
 
 static json_t *ps_json(const container *c)
 {
-	return json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:i, s:i, s:s, s:i}", "Id", c->id, "Name", c->name, "Image",
-			 record_config_string(c, "Image") ?: "", "Command",
-			 json_object_get(c->config, "Command") ?: json_null(), "Created",
-			 record_config_string(c, "Created") ?: "", "State", c->state.status, "Pid", (int)c->state.pid,
-			 "ExitCode", c->state.exit_code, "StartedAt", c->state.started_at ?: "", "RestartCount",
-			 c->state.restart_count);
+	char status[128];
+	json_t *j;
+
+	status_text(c, status, sizeof(status));
+	j = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:i, s:i, s:s, s:i}", "Id", c->id, "Name", c->name, "Image",
+		      record_config_string(c, "Image") ?: "", "Command",
+		      json_object_get(c->config, "Command") ?: json_null(), "Created",
+		      record_config_string(c, "Created") ?: "", "State", c->state.status, "Pid", (int)c->state.pid,
+		      "ExitCode", c->state.exit_code, "StartedAt", c->state.started_at ?: "", "RestartCount",
+		      c->state.restart_count);
+	json_object_set_new(j, "Status", json_string(status));
+	if (c->state.health)
+		json_object_set_new(j, "Health", json_string(c->state.health));
+	return j;
 }
 
 int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)

@@ -27,6 +27,7 @@ enum {
 	O_ENTRYPOINT,
 	O_HOSTNAME,
 	O_VOLUME,
+	O_MOUNT,
 	O_TMPFS,
 	O_READ_ONLY,
 	O_CAP_ADD,
@@ -49,6 +50,8 @@ enum {
 	O_HEALTH_TIMEOUT,
 	O_HEALTH_RETRIES,
 	O_HEALTH_START,
+	O_NO_HEALTHCHECK,
+	O_INIT,
 	O_COUNT
 };
 
@@ -64,7 +67,8 @@ static const option_spec run_specs[] = {
 	{ "user", 'u', true, "USER[:GROUP] (names from the image's /etc/passwd)" },
 	{ "entrypoint", 0, true, "override the image's entrypoint (\"\" clears it)" },
 	{ "hostname", 0, true, "the container's hostname" },
-	{ "volume", 'v', true, "bind mount SRC:DST[:ro|rw] (absolute host path)" },
+	{ "volume", 'v', true, "SRC:DST[:ro|rw] (absolute host path), NAME:DST[:ro|rw] (a volume) or DST (anonymous)" },
+	{ "mount", 0, true, "type=volume|bind,src=SOURCE,dst=DEST[,readonly]" },
 	{ "tmpfs", 0, true, "mount a tmpfs on DST[:OPTIONS]" },
 	{ "read-only", 0, false, "read-only root filesystem" },
 	{ "cap-add", 0, true, "add a capability (or ALL)" },
@@ -82,11 +86,13 @@ static const option_spec run_specs[] = {
 	{ "log-opt", 0, true, "max-size=SIZE of the log before rotation (default 10m)" },
 	{ "stop-signal", 0, true, "signal for berth stop (default the image's, or SIGTERM)" },
 	{ "stop-timeout", 0, true, "seconds berth stop waits before SIGKILL (default 10)" },
-	{ "health-cmd", 0, true, "health check command (recorded; not run yet)" },
-	{ "health-interval", 0, true, "time between health checks" },
-	{ "health-timeout", 0, true, "health check timeout" },
-	{ "health-retries", 0, true, "failures before unhealthy" },
-	{ "health-start-period", 0, true, "grace period before failures count" },
+	{ "health-cmd", 0, true, "health check command, run with sh -c in the container" },
+	{ "health-interval", 0, true, "time between health checks (default 30s)" },
+	{ "health-timeout", 0, true, "health check timeout (default 30s)" },
+	{ "health-retries", 0, true, "consecutive failures before unhealthy (default 3)" },
+	{ "health-start-period", 0, true, "time after the start when failures do not count (default 0s)" },
+	{ "no-healthcheck", 0, false, "disable the image's health check" },
+	{ "init", 0, false, "run berth-init as PID 1: it forwards signals and reaps zombies" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -124,6 +130,9 @@ static void fill_options(run_options *o, const option_value *v, char **command)
 	o->env = v[O_ENV].all;
 	o->env_files = v[O_ENV_FILE].all;
 	o->volumes = v[O_VOLUME].all;
+	o->mounts = v[O_MOUNT].all;
+	o->init = option_bool(&v[O_INIT]);
+	o->no_healthcheck = option_bool(&v[O_NO_HEALTHCHECK]);
 	o->tmpfs = v[O_TMPFS].all;
 	o->cap_add = v[O_CAP_ADD].all;
 	o->cap_drop = v[O_CAP_DROP].all;
@@ -211,9 +220,11 @@ static int start_one(const engine_paths *p, container *c, bool foreground, bool 
 	ret = monitor_start(p, c, foreground, foreground ? &events : NULL, &monitor, err);
 	if (ret < 0) {
 		int code = start_error_code(*err);
-		if (destroy_on_error && !record_config_bool(c, "AutoRemove") &&
-		    engine_container_destroy(p, c, &ignored) < 0)
-			berth_error_free(&ignored);
+		if (destroy_on_error && !record_config_bool(c, "AutoRemove")) {
+			if (engine_container_destroy(p, c, &ignored) < 0 ||
+			    engine_container_remove_anonymous_volumes(p, c, &ignored) < 0)
+				berth_error_free(&ignored);
+		}
 		return code;
 	}
 	if (!foreground)
