@@ -302,6 +302,11 @@ int engine_container_create(const engine_paths *p, store *s, const char *image, 
 	char **anon = NULL;
 	berth_error *ignored = NULL;
 
+	if (geteuid() != 0)
+		return berth_error_set(err, 0,
+				       "rootless containers are not supported yet (the overlay rootfs needs a user "
+				       "namespace of its own): run berth as root; rootless pull, load and image "
+				       "commands work");
 	if (resolve_or_pull(s, image, &info, err) < 0)
 		return -1;
 	if (create_anonymous_volumes(p, plan, &anon, err) < 0)

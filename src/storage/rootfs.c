@@ -155,6 +155,17 @@ int storage_rootfs_mount(store *s, const image_info *image, const char *dir, con
 	return 0;
 }
 
+static bool is_mount_point(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+		return errno != ENOENT; /* unknown: let umount2 decide */
+	if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return true;
+	return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}
+
 int storage_rootfs_unmount(const char *dir, bool remove, berth_error **err)
 {
 	static const char *const parts[] = { "upper", "work", "empty" };
@@ -162,7 +173,9 @@ int storage_rootfs_unmount(const char *dir, bool remove, berth_error **err)
 
 	if (target == NULL)
 		return berth_error_set(err, ENOMEM, "rootfs");
-	if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
+	if (!is_mount_point(target)) {
+		/* nothing to unmount (and an unprivileged umount2 would say EPERM) */
+	} else if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
 		if (errno == EBUSY) {
 			if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
 				return berth_error_set(err, errno, "unmount \"%s\"", target);
