@@ -354,6 +354,38 @@ int engine_container_kill(const engine_paths *p, container *c, const char *signa
 	return rc == 0 ? 0 : -1;
 }
 
+int engine_container_pause(const engine_paths *p, container *c, bool pause, berth_error **err)
+{
+	const char *args[] = { pause ? "pause" : "resume", c->id, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL };
+	const char *want = pause ? "running" : "paused";
+	int lockfd, rc = -1;
+
+	lockfd = record_lock(c, err);
+	if (lockfd < 0)
+		return -1;
+	if (record_load_state(c, err) < 0 || record_refresh(p, c, err) < 0)
+		goto out;
+	if (strcmp(c->state.status, want) != 0) {
+		berth_error_set(err, 0, "container %s is %s, not %s", c->name, c->state.status, want);
+		goto out;
+	}
+	rc = runtime_call(engine_container_runtime(c), p->runtime_root, args, &io, err);
+	if (rc > 0) {
+		berth_error_set(err, 0, "%s %s: %s", args[0], c->name, io.err_text ? io.err_text : "runtime failed");
+		rc = -1;
+		goto out;
+	}
+	if (rc == 0) {
+		snprintf(c->state.status, sizeof(c->state.status), "%s", pause ? "paused" : "running");
+		rc = record_save_state(c, err);
+	}
+out:
+	free(io.err_text);
+	record_unlock(lockfd);
+	return rc;
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };

@@ -24,6 +24,10 @@ char *engine_container_bundle(const container *c);
 
 /* Sends SIGNAL (a name or number) to the container's process. */
 int engine_container_kill(const engine_paths *p, container *c, const char *signal, berth_error **err);
+/* Freezes (PAUSE) or thaws every process of a running (paused) container and
+ * records the status "paused" ("running"). Health probes are not run while
+ * a container is paused. */
+int engine_container_pause(const engine_paths *p, container *c, bool pause, berth_error **err);
 /* Marks C stopped by the user (no restart), sends its stop signal, waits
  * TIMEOUT_S seconds, then SIGKILL; returns when it is no longer live. */
 int engine_container_stop(const engine_paths *p, container *c, int timeout_s, berth_error **err);

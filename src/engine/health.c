@@ -288,6 +288,19 @@ bool health_reaped(health_monitor *h, pid_t pid, int status)
 	return true;
 }
 
+/* `berth pause` records "paused" in state.json (another process); read
+ * just that field, leaving the monitor's copy of the state alone. */
+static bool container_paused(health_monitor *h)
+{
+	_cleanup_free_ char *path = record_path(h->c, "state.json");
+	json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
+	const char *status = json_string_value(json_object_get(j, "Status"));
+	bool paused = status && strcmp(status, "paused") == 0;
+
+	json_decref(j);
+	return paused;
+}
+
 void health_tick(health_monitor *h)
 {
 	int64_t now;
@@ -299,6 +312,10 @@ void health_tick(health_monitor *h)
 		kill_probe(h); /* reaped by the monitor: health_reaped */
 		h->timed_out = true;
 	} else if (h->probe == 0 && h->running && now >= h->next_ms) {
+		if (container_paused(h)) {
+			h->next_ms = now + h->interval_ms; /* docker does not probe a paused container */
+			return;
+		}
 		start_probe(h);
 	}
 }

@@ -150,6 +150,10 @@ static int runtime_call_inproc(const char *root, const char *const *args, runtim
 			return -ENOSYS; /* let the runtime word the error */
 		return inproc_result(container_kill(&g, args[1], signo, false, &op_err), &op_err, io);
 	}
+	if (n == 2 && strcmp(args[0], "pause") == 0)
+		return inproc_result(container_pause(&g, args[1], &op_err), &op_err, io);
+	if (n == 2 && strcmp(args[0], "resume") == 0)
+		return inproc_result(container_resume(&g, args[1], &op_err), &op_err, io);
 	if (n == 2 && strcmp(args[0], "state") == 0 && io->out == RUNTIME_CAPTURE) {
 		json_t *j = NULL;
 		int rc = container_state_json(&g, args[1], &j, &op_err);

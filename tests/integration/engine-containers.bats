@@ -395,3 +395,31 @@ wait_state() {
 	[[ "$out" == *"rootless containers are not supported yet"* ]]
 	[ -z "$left" ]
 }
+
+@test "engine: pause freezes the container, unpause thaws it; ps and inspect say so" {
+	brun -d --name p1 bb sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done' >/dev/null
+	wait_state p1 State.Status running
+	sleep 0.3
+	run b pause p1
+	assert_success
+	[ "$(b inspect p1 | jq -r '.[0].State.Status')" = paused ]
+	run b ps
+	assert_output_contains "Paused"
+	c1=$(cat "$STORE"/containers/*/bundle/upper/tmp/count)
+	sleep 0.5
+	c2=$(cat "$STORE"/containers/*/bundle/upper/tmp/count)
+	[ "$c1" = "$c2" ]
+	run b pause p1
+	assert_failure 125
+	assert_output_contains "is paused, not running"
+	run b unpause p1
+	assert_success
+	[ "$(b inspect p1 | jq -r '.[0].State.Status')" = running ]
+	sleep 0.5
+	c3=$(cat "$STORE"/containers/*/bundle/upper/tmp/count)
+	[ "$c3" -gt "$c2" ]
+	# a paused container can still be removed by force
+	b pause p1 >/dev/null
+	run b rm -f p1
+	assert_success
+}

@@ -65,6 +65,8 @@ int cmd_logs(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_cp(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_stop(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kill(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_pause(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_unpause(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_restart(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_rm(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_wait(const berth_globals *g, int argc, char **argv, berth_error **err);

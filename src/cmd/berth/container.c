@@ -108,10 +108,12 @@ static const struct {
 	const char *name;
 	int (*run)(const berth_globals *g, int argc, char **argv, berth_error **err);
 } subcommands[] = {
-	{ "ls", cmd_ps },	    { "ps", cmd_ps },		{ "list", cmd_ps },   { "run", cmd_run },
-	{ "create", cmd_create },   { "start", cmd_start },	{ "stop", cmd_stop }, { "kill", cmd_kill },
-	{ "restart", cmd_restart }, { "rm", cmd_rm },		{ "remove", cmd_rm }, { "logs", cmd_logs },
-	{ "wait", cmd_wait },	    { "inspect", cmd_inspect }, { "exec", cmd_exec }, { "prune", cmd_container_prune },
+	{ "ls", cmd_ps },	    { "ps", cmd_ps },		{ "list", cmd_ps },
+	{ "run", cmd_run },	    { "create", cmd_create },	{ "start", cmd_start },
+	{ "stop", cmd_stop },	    { "kill", cmd_kill },	{ "pause", cmd_pause },
+	{ "unpause", cmd_unpause }, { "restart", cmd_restart }, { "rm", cmd_rm },
+	{ "remove", cmd_rm },	    { "logs", cmd_logs },	{ "wait", cmd_wait },
+	{ "inspect", cmd_inspect }, { "exec", cmd_exec },	{ "prune", cmd_container_prune },
 };
 
 int cmd_container(const berth_globals *g, int argc, char **argv, berth_error **err)

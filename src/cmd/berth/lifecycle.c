@@ -120,6 +120,44 @@ struct rm_flags {
 	bool force, volumes;
 };
 
+static int pause_fn(const engine_paths *p, container *c, void *arg, berth_error **err)
+{
+	if (engine_container_pause(p, c, *(bool *)arg, err) < 0)
+		return -1;
+	printf("%s\n", c->name);
+	return 0;
+}
+
+static int pause_command(const berth_globals *g, const char *name, bool pause, int argc, char **argv, berth_error **err)
+{
+	static const option_spec specs[] = { { NULL, 0, false, NULL } };
+	option_value v[1] = { 0 };
+	_cleanup_free_ char **keep = NULL, **pos = NULL;
+	engine_paths paths = { 0 };
+	char usage[64];
+	int npos, ret;
+
+	snprintf(usage, sizeof(usage), "%s CONTAINER...", name);
+	ret = berth_parse_grouped(name, usage, specs, argc, argv, false, v, &pos, &npos, 1, -1, &keep, err);
+	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	if (berth_engine_open(g, &paths, err) < 0)
+		return 125;
+	ret = berth_for_each_container(&paths, pos, npos, pause_fn, &pause);
+	engine_paths_free(&paths);
+	return ret ? 125 : 0;
+}
+
+int cmd_pause(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	return pause_command(g, "pause", true, argc, argv, err);
+}
+
+int cmd_unpause(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	return pause_command(g, "unpause", false, argc, argv, err);
+}
+
 static int rm_fn(const engine_paths *p, container *c, void *arg, berth_error **err)
 {
 	const struct rm_flags *f = arg;

@@ -40,6 +40,8 @@ static const berth_command commands[] = {
 	  "copy files between a container and the host", cmd_cp },
 	{ "stop", "stop [-t SECONDS] CONTAINER...", "stop containers (signal, then SIGKILL)", cmd_stop },
 	{ "kill", "kill [-s SIGNAL] CONTAINER...", "send a signal to containers", cmd_kill },
+	{ "pause", "pause CONTAINER...", "freeze every process of containers", cmd_pause },
+	{ "unpause", "unpause CONTAINER...", "thaw paused containers", cmd_unpause },
 	{ "restart", "restart [-t SECONDS] CONTAINER...", "stop and start containers", cmd_restart },
 	{ "rm", "rm [-f] [-v] CONTAINER...", "remove containers", cmd_rm },
 	{ "wait", "wait CONTAINER...", "wait for containers to stop; prints exit codes", cmd_wait },
