@@ -45,7 +45,7 @@ static FILE *open_image_file(int rootfs_fd, const char *file)
 
 /* "user", "uid", "user:group", "uid:gid" → numeric ids, names looked up in
  * the image. A user without a group gets the user's primary group. */
-static int resolve_user(const char *spec, int rootfs_fd, long *uid, long *gid, berth_error **err)
+int bundle_resolve_user(const char *spec, int rootfs_fd, long *uid, long *gid, berth_error **err)
 {
 	_cleanup_free_ char *copy = strdup(spec ? spec : "");
 	char *group;
@@ -139,7 +139,7 @@ int bundle_config_from_image(const image_info *image, int rootfs_fd, const bundl
 		return berth_error_set(err, EINVAL, "image %.19s has no command (no Entrypoint or Cmd): give one",
 				       image->id);
 	}
-	if (resolve_user(c->user, rootfs_fd, &uid, &gid, err) < 0) {
+	if (bundle_resolve_user(c->user, rootfs_fd, &uid, &gid, err) < 0) {
 		json_decref(args);
 		return berth_error_wrap(err, "image %.19s", image->id);
 	}

@@ -24,6 +24,12 @@ typedef struct bundle_options {
 int bundle_config_from_image(const image_info *image, int rootfs_fd, const bundle_options *opts, json_t **out,
 			     berth_error **err);
 
+/* "user", "uid", "user:group", "uid:gid" into numeric ids, names looked up
+ * in the image's /etc/passwd and /etc/group opened inside ROOTFS_FD (never
+ * following links out of it); a user without a group gets its primary
+ * group. An unknown name is an error naming it. */
+int bundle_resolve_user(const char *spec, int rootfs_fd, long *uid, long *gid, berth_error **err);
+
 /* Mounts the rootfs and writes config.json into DIR (created; must not hold a
  * config.json yet). On error nothing is left mounted and DIR's new entries
  * are removed. */

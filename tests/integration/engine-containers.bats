@@ -423,3 +423,18 @@ wait_state() {
 	run b rm -f p1
 	assert_success
 }
+
+@test "engine: exec -u takes names from the container's /etc/passwd and /etc/group" {
+	brun -d --name e1 bb sleep 100 >/dev/null
+	wait_state e1 State.Status running
+	run b exec -u app e1 id
+	assert_success
+	assert_output_contains "uid=1000(app) gid=1000(app)"
+	run b exec -u app:root e1 id -g
+	assert_output "0"
+	run b exec -u 1000 e1 id -u
+	assert_output "1000"
+	run b exec -u nobody-here e1 id
+	assert_failure 125
+	assert_output_contains 'user "nobody-here": not in the image'
+}

@@ -3,6 +3,7 @@
  * waits for the process, exiting with its code). berth execs the runtime:
  * nothing of berth stays in between. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,15 @@
 
 #include "cmd/berth/engine_cmd.h"
 #include "engine/container.h"
+#include "storage/bundle.h"
+#include "util/fs.h"
 #include "util/cleanup.h"
 
 static const option_spec specs[] = {
 	{ "interactive", 'i', false, "keep stdin open" },
 	{ "tty", 't', false, "allocate a pseudo-terminal" },
 	{ "env", 'e', true, "KEY=VALUE; repeatable" },
-	{ "user", 'u', true, "UID[:GID] (numeric)" },
+	{ "user", 'u', true, "USER[:GROUP], names or ids (names from the container's /etc/passwd)" },
 	{ "workdir", 'w', true, "working directory" },
 	{ "detach", 'd', false, "run in the background" },
 	{ "privileged", 0, false, "(accepted; the container's capabilities apply)" },
@@ -25,7 +28,25 @@ static const option_spec specs[] = {
 
 enum { E_INTERACTIVE, E_TTY, E_ENV, E_USER, E_WORKDIR, E_DETACH, E_PRIVILEGED, E_COUNT };
 
-static const char **build_args(const engine_paths *p, const container *c, const option_value *v, char **cmd, int ncmd)
+/* -u NAME[:GROUP] as the runtime wants it: numeric, names resolved in the
+ * container's own /etc/passwd and /etc/group. */
+static int numeric_user(const container *c, const char *spec, char out[64], berth_error **err)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c);
+	_cleanup_free_ char *rootfs = bundle ? fs_path_join(bundle, "rootfs") : NULL;
+	_cleanup_close_ int fd = rootfs ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
+	long uid, gid;
+
+	if (fd < 0)
+		return berth_error_set(err, errno, "exec -u: rootfs of %s", c->name);
+	if (bundle_resolve_user(spec, fd, &uid, &gid, err) < 0)
+		return berth_error_wrap(err, "exec -u");
+	snprintf(out, 64, "%ld:%ld", uid, gid);
+	return 0;
+}
+
+static const char **build_args(const engine_paths *p, const container *c, const option_value *v, const char *user,
+			       char **cmd, int ncmd)
 {
 	const char **a = calloc((size_t)(16 + 2 * v[E_ENV].count + ncmd), sizeof(char *));
 	int n = 0;
@@ -44,9 +65,9 @@ static const char **build_args(const engine_paths *p, const container *c, const 
 		a[n++] = "--env";
 		a[n++] = v[E_ENV].all[i];
 	}
-	if (v[E_USER].value) {
+	if (user) {
 		a[n++] = "--user";
-		a[n++] = v[E_USER].value;
+		a[n++] = user;
 	}
 	if (v[E_WORKDIR].value) {
 		a[n++] = "--cwd";
@@ -65,6 +86,7 @@ int cmd_exec(const berth_globals *g, int argc, char **argv, berth_error **err)
 	_cleanup_free_ const char **args = NULL;
 	engine_paths paths = { 0 };
 	container *c = NULL;
+	char user[64];
 	int npos, ret;
 	_cleanup_free_ char **expanded = berth_expand_short_flags(specs, argc, argv, true, &argc);
 
@@ -82,7 +104,9 @@ int cmd_exec(const berth_globals *g, int argc, char **argv, berth_error **err)
 		berth_error_set(err, 0, "container %s is not running", c->name);
 		goto fail;
 	}
-	args = build_args(&paths, c, v, pos + 1, npos - 1);
+	if (v[E_USER].value && numeric_user(c, v[E_USER].value, user, err) < 0)
+		goto fail;
+	args = build_args(&paths, c, v, v[E_USER].value ? user : NULL, pos + 1, npos - 1);
 	if (args == NULL)
 		goto fail;
 	if (!option_bool(&v[E_INTERACTIVE]) && !option_bool(&v[E_TTY]) && !option_bool(&v[E_DETACH]))
