@@ -218,19 +218,31 @@ run_limits() {
 	p rm -f -t 0 lim >/dev/null
 }
 
+# read_count FILE: the counter a container rewrites (echo >FILE truncates
+# first, so a read can fall between the truncate and the write: retry).
+read_count() {
+	local v i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		v=$(cat "$1" 2>/dev/null)
+		[ -n "$v" ] && { echo "$v"; return 0; }
+		sleep 0.01
+	done
+	return 1
+}
+
 run_pause() {
 	p run -d --name pz "$IMAGE" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done' >/dev/null
 	sleep 0.3
 	p pause pz >/dev/null
 	expect_eq "status" "$(p inspect -f '{{.State.Status}}' pz)" "paused"
-	a=$(cat "$(p mount pz)/tmp/count")
+	a=$(read_count "$(p mount pz)/tmp/count")
 	sleep 0.4
-	b=$(cat "$(p mount pz)/tmp/count")
+	b=$(read_count "$(p mount pz)/tmp/count")
 	expect_eq "counter while paused" "$b" "$a"
 	p unpause pz >/dev/null
 	expect_eq "status" "$(p inspect -f '{{.State.Status}}' pz)" "running"
 	sleep 0.4
-	c=$(cat "$(p mount pz)/tmp/count")
+	c=$(read_count "$(p mount pz)/tmp/count")
 	[ "$c" -gt "$b" ] || { echo "counter did not move after unpause ($b -> $c)" >&2; return 1; }
 	p unmount pz >/dev/null
 	p rm -f -t 0 pz >/dev/null
@@ -343,6 +355,12 @@ run_lifecycle_edges() {
 	p kill kil >/dev/null
 	p wait kil >/dev/null
 	p rm kil >/dev/null
+	# podman's cleanup (conmon -> podman container cleanup) deletes the runtime
+	# state asynchronously: give it a moment on a loaded machine
+	for _ in $(seq 50); do
+		[ -z "$(ls "$T/berth-root")" ] && break
+		sleep 0.1
+	done
 	[ -z "$(ls "$T/berth-root")" ] || { echo "runtime state left: $(ls "$T/berth-root")" >&2; return 1; }
 }
 

@@ -396,6 +396,18 @@ wait_state() {
 	[ -z "$left" ]
 }
 
+# read_count: the counter file a container rewrites (a read can fall between
+# the shell's truncate and its write: retry)
+read_count() {
+	local v i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		v=$(cat "$STORE"/containers/*/bundle/upper/tmp/count 2>/dev/null)
+		[ -n "$v" ] && { echo "$v"; return 0; }
+		sleep 0.01
+	done
+	return 1
+}
+
 @test "engine: pause freezes the container, unpause thaws it; ps and inspect say so" {
 	brun -d --name p1 bb sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done' >/dev/null
 	wait_state p1 State.Status running
@@ -405,9 +417,9 @@ wait_state() {
 	[ "$(b inspect p1 | jq -r '.[0].State.Status')" = paused ]
 	run b ps
 	assert_output_contains "Paused"
-	c1=$(cat "$STORE"/containers/*/bundle/upper/tmp/count)
+	c1=$(read_count)
 	sleep 0.5
-	c2=$(cat "$STORE"/containers/*/bundle/upper/tmp/count)
+	c2=$(read_count)
 	[ "$c1" = "$c2" ]
 	run b pause p1
 	assert_failure 125
@@ -416,7 +428,7 @@ wait_state() {
 	assert_success
 	[ "$(b inspect p1 | jq -r '.[0].State.Status')" = running ]
 	sleep 0.5
-	c3=$(cat "$STORE"/containers/*/bundle/upper/tmp/count)
+	c3=$(read_count)
 	[ "$c3" -gt "$c2" ]
 	# a paused container can still be removed by force
 	b pause p1 >/dev/null
