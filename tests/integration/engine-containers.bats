@@ -450,3 +450,31 @@ read_count() {
 	assert_failure 125
 	assert_output_contains 'user "nobody-here": not in the image'
 }
+
+@test "engine: ps --filter by status, name, id, exited, ancestor and health" {
+	brun -d --name fa-run bb sleep 100 >/dev/null
+	brun --name fa-ok bb true
+	run brun --name fa-bad bb sh -c 'exit 3'
+	wait_state fa-run State.Status running
+	run b ps -q --filter status=running
+	assert_output "$(b inspect fa-run | jq -r '.[0].Id[:12]')"
+	run b ps --format json --filter status=exited
+	[ "$(echo "$output" | jq -r '[.[].Name] | sort | join(",")')" = "fa-bad,fa-ok" ]
+	run b ps --format json --filter exited=3
+	[ "$(echo "$output" | jq -r '.[].Name')" = fa-bad ]
+	# two of one key: either; different keys: both
+	run b ps --format json -a --filter name=fa-ok --filter name=fa-bad
+	[ "$(echo "$output" | jq 'length')" = 2 ]
+	run b ps --format json -a --filter name=fa- --filter exited=0
+	[ "$(echo "$output" | jq -r '.[].Name')" = fa-ok ]
+	id=$(b inspect fa-bad | jq -r '.[0].Id')
+	run b ps -aq --no-trunc --filter "id=${id:0:8}"
+	assert_output "$id"
+	run b ps -aq --filter ancestor=bb
+	[ "$(echo "$output" | wc -l)" = 3 ]
+	run b ps -aq --filter health=healthy
+	assert_output ""
+	run b ps --filter colour=red
+	assert_failure 125
+	assert_output_contains "KEY one of status"
+}

@@ -13,8 +13,70 @@ static const option_spec specs[] = {
 	{ "quiet", 'q', false, "only ids" },
 	{ "format", 0, true, "table or json" },
 	{ "no-trunc", 0, false, "full ids and commands" },
+	{ "filter", 'f', true,
+	  "KEY=VALUE: status, name, id, exited, ancestor, health; repeatable (all must match; "
+	  "the same key repeated: any of them)" },
 	{ NULL, 0, false, NULL },
 };
+
+static const char *const filter_keys[] = { "status", "name", "id", "exited", "ancestor", "health", NULL };
+
+/* Checks every --filter has a known KEY=VALUE form before anything is listed. */
+static int check_filters(const option_value *f, berth_error **err)
+{
+	for (int i = 0; i < f->count; i++) {
+		const char *eq = strchr(f->all[i], '=');
+		bool known = false;
+		for (int k = 0; eq && filter_keys[k]; k++)
+			known = known || (strlen(filter_keys[k]) == (size_t)(eq - f->all[i]) &&
+					  strncmp(f->all[i], filter_keys[k], (size_t)(eq - f->all[i])) == 0);
+		if (!known)
+			return berth_error_set(err, EINVAL,
+					       "ps --filter \"%s\": expected KEY=VALUE with KEY one of status, name, "
+					       "id, exited, ancestor, health",
+					       f->all[i]);
+	}
+	return 0;
+}
+
+static bool filter_matches(const container *c, const char *key, const char *value)
+{
+	if (strcmp(key, "status") == 0)
+		return strcmp(c->state.status, value) == 0;
+	if (strcmp(key, "name") == 0)
+		return strstr(c->name, value) != NULL; /* docker: a substring */
+	if (strcmp(key, "id") == 0)
+		return strncmp(c->id, value, strlen(value)) == 0;
+	if (strcmp(key, "exited") == 0)
+		return strcmp(c->state.status, "exited") == 0 && c->state.exit_code == atoi(value);
+	if (strcmp(key, "health") == 0)
+		return strcmp(c->state.health ? c->state.health : "none", value) == 0;
+	if (strcmp(key, "ancestor") == 0) {
+		const char *image = record_config_string(c, "Image"), *id = record_config_string(c, "ImageId");
+		return (image && strcmp(image, value) == 0) ||
+		       (id &&
+			(strcmp(id, value) == 0 || (strlen(value) >= 3 && strncmp(id + 7, value, strlen(value)) == 0)));
+	}
+	return false;
+}
+
+/* Filters of one key: any may match; different keys: all must. */
+static bool passes_filters(const container *c, const option_value *f)
+{
+	for (int k = 0; filter_keys[k]; k++) {
+		size_t kl = strlen(filter_keys[k]);
+		bool seen = false, any = false;
+		for (int i = 0; i < f->count; i++) {
+			if (strncmp(f->all[i], filter_keys[k], kl) != 0 || f->all[i][kl] != '=')
+				continue;
+			seen = true;
+			any = any || filter_matches(c, filter_keys[k], f->all[i] + kl + 1);
+		}
+		if (seen && !any)
+			return false;
+	}
+	return true;
+}
 
 static char *command_text(const container *c, bool full)
 {
@@ -78,7 +140,7 @@ static json_t *ps_json(const container *c)
 
 int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 {
-	option_value v[5] = { 0 };
+	option_value v[6] = { 0 };
 	_cleanup_free_ char **keep = NULL, **pos = NULL;
 	engine_paths paths = { 0 };
 	container **list = NULL;
@@ -87,8 +149,8 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 	json_t *arr = NULL;
 	int npos, ret;
 
-	ret = berth_parse_grouped("ps", "ps [-a] [-q] [--format table|json] [--no-trunc]", specs, argc, argv, false, v,
-				  &pos, &npos, 0, 0, &keep, err);
+	ret = berth_parse_grouped("ps", "ps [-a] [-q] [--format table|json] [--no-trunc] [--filter K=V]", specs, argc,
+				  argv, false, v, &pos, &npos, 0, 0, &keep, err);
 	if (ret != 0)
 		return ret < 0 ? 125 : 0;
 	all = option_bool(&v[0]);
@@ -97,8 +159,17 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 	json = v[2].value && strcmp(v[2].value, "json") == 0;
 	if (v[2].value && !json && strcmp(v[2].value, "table") != 0)
 		return berth_error_set(err, EINVAL, "ps --format: table or json, not \"%s\"", v[2].value), 125;
+	if (check_filters(&v[4], err) < 0) {
+		options_free_values(v, 5);
+		return 125;
+	}
+	/* as docker: status= and exited= look beyond the running containers */
+	for (int i = 0; i < v[4].count; i++)
+		if (strncmp(v[4].all[i], "status=", 7) == 0 || strncmp(v[4].all[i], "exited=", 7) == 0)
+			all = true;
 	if (berth_engine_open(g, &paths, err) < 0 || record_list(&paths, &list, &n, err) < 0) {
 		engine_paths_free(&paths);
+		options_free_values(v, 5);
 		return 125;
 	}
 	if (json)
@@ -114,6 +185,8 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 		if (record_refresh(&paths, c, &ignored) < 0)
 			berth_error_free(&ignored);
 		if (!all && !engine_status_is_live(c->state.status))
+			continue;
+		if (!passes_filters(c, &v[4]))
 			continue;
 		if (json) {
 			json_array_append_new(arr, ps_json(c));
@@ -135,5 +208,6 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 	}
 	record_list_free(list, n);
 	engine_paths_free(&paths);
+	options_free_values(v, 5);
 	return 0;
 }
