@@ -104,6 +104,20 @@ static json_t *healthcheck_record(const image_info *info, const run_options *o, 
 			 health_value(plan, plan->health_retries, image, "Retries"));
 }
 
+/* The image's labels with --label over them. */
+static json_t *labels_record(const image_info *info, const run_options *o)
+{
+	json_t *labels = info->config.labels ? json_deep_copy(info->config.labels) : json_object();
+
+	for (const char *const *l = o->labels; labels && l && *l; l++) {
+		const char *eq = strchr(*l, '=');
+		_cleanup_free_ char *key = eq ? strndup(*l, (size_t)(eq - *l)) : strdup(*l);
+		if (key && key[0])
+			json_object_set_new(labels, key, json_string(eq ? eq + 1 : ""));
+	}
+	return labels;
+}
+
 /* berth's record of the flags. */
 static json_t *record_config(const char *image, const image_info *info, const run_options *o, const run_plan *plan,
 			     const char *runtime, char *const *anon)
@@ -128,6 +142,7 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 	if (o->hostname)
 		json_object_set_new(j, "Hostname", json_string(o->hostname));
 	json_object_set_new(j, "Mounts", mounts_record(plan, anon));
+	json_object_set_new(j, "Labels", labels_record(info, o));
 	json_object_set_new(j, "Init", json_boolean(plan->init_path != NULL));
 	if ((health = healthcheck_record(info, o, plan)) != NULL)
 		json_object_set_new(j, "Healthcheck", health);

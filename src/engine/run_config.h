@@ -21,6 +21,7 @@ typedef struct run_options {
 	const char *entrypoint; /* NULL: the image's; "" clears it */
 	const char *const *env, *const *env_files, *const *volumes, *const *mounts, *const *tmpfs;
 	const char *const *cap_add, *const *cap_drop, *const *security_opts, *const *ulimits;
+	const char *const *labels; /* "KEY=VALUE" or "KEY" (empty value) */
 	const char *memory, *cpus, *pids_limit;
 	const char *restart; /* no, on-failure[:N], always, unless-stopped */
 	const char *log_max_size;

@@ -478,3 +478,19 @@ read_count() {
 	assert_failure 125
 	assert_output_contains "KEY one of status"
 }
+
+@test "engine: --label over the image's labels, in inspect and ps --filter label=" {
+	b import "$BATS_FILE_TMPDIR/rootfs.tar" labelled --change 'CMD ["sh"]' --change 'LABEL tier=base team=core' >/dev/null
+	brun -d --name l1 -l tier=web --label owner labelled sleep 100 >/dev/null
+	brun -d --name l2 labelled sleep 100 >/dev/null
+	run b inspect l1
+	[ "$(echo "$output" | jq -r '.[0].Config.Labels.tier')" = web ]
+	[ "$(echo "$output" | jq -r '.[0].Config.Labels.team')" = core ]
+	[ "$(echo "$output" | jq -r '.[0].Config.Labels.owner')" = "" ]
+	run b ps --format json --filter label=tier=web
+	[ "$(echo "$output" | jq -r '.[].Name')" = l1 ]
+	run b ps --format json --filter label=team
+	[ "$(echo "$output" | jq 'length')" = 2 ]
+	run b ps --format json --filter label=owner
+	[ "$(echo "$output" | jq -r '.[].Name')" = l1 ]
+}

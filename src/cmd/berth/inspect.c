@@ -34,6 +34,8 @@ static json_t *config_json(const container *c)
 	json_object_set(j, "WorkingDir", json_object_get(cfg, "Cwd") ?: json_string(""));
 	if (json_object_get(cfg, "Healthcheck"))
 		json_object_set(j, "Healthcheck", json_object_get(cfg, "Healthcheck"));
+	json_object_set_new(
+	    j, "Labels", json_object_get(cfg, "Labels") ? json_incref(json_object_get(cfg, "Labels")) : json_object());
 	return j;
 }
 

@@ -14,12 +14,12 @@ static const option_spec specs[] = {
 	{ "format", 0, true, "table or json" },
 	{ "no-trunc", 0, false, "full ids and commands" },
 	{ "filter", 'f', true,
-	  "KEY=VALUE: status, name, id, exited, ancestor, health; repeatable (all must match; "
+	  "KEY=VALUE: status, name, id, exited, ancestor, health, label (K or K=V); repeatable (all must match; "
 	  "the same key repeated: any of them)" },
 	{ NULL, 0, false, NULL },
 };
 
-static const char *const filter_keys[] = { "status", "name", "id", "exited", "ancestor", "health", NULL };
+static const char *const filter_keys[] = { "status", "name", "id", "exited", "ancestor", "health", "label", NULL };
 
 /* Checks every --filter has a known KEY=VALUE form before anything is listed. */
 static int check_filters(const option_value *f, berth_error **err)
@@ -33,7 +33,7 @@ static int check_filters(const option_value *f, berth_error **err)
 		if (!known)
 			return berth_error_set(err, EINVAL,
 					       "ps --filter \"%s\": expected KEY=VALUE with KEY one of status, name, "
-					       "id, exited, ancestor, health",
+					       "id, exited, ancestor, health, label",
 					       f->all[i]);
 	}
 	return 0;
@@ -49,6 +49,13 @@ static bool filter_matches(const container *c, const char *key, const char *valu
 		return strncmp(c->id, value, strlen(value)) == 0;
 	if (strcmp(key, "exited") == 0)
 		return strcmp(c->state.status, "exited") == 0 && c->state.exit_code == atoi(value);
+	if (strcmp(key, "label") == 0) {
+		/* label=K: the container has K; label=K=V: K is V */
+		const char *eq = strchr(value, '=');
+		_cleanup_free_ char *k = eq ? strndup(value, (size_t)(eq - value)) : strdup(value);
+		json_t *l = k ? json_object_get(json_object_get(c->config, "Labels"), k) : NULL;
+		return l && (!eq || strcmp(json_string_value(l) ?: "", eq + 1) == 0);
+	}
 	if (strcmp(key, "health") == 0)
 		return strcmp(c->state.health ? c->state.health : "none", value) == 0;
 	if (strcmp(key, "ancestor") == 0) {

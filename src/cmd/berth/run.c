@@ -52,6 +52,7 @@ enum {
 	O_HEALTH_START,
 	O_NO_HEALTHCHECK,
 	O_INIT,
+	O_LABEL,
 	O_COUNT
 };
 
@@ -93,6 +94,7 @@ static const option_spec run_specs[] = {
 	{ "health-start-period", 0, true, "time after the start when failures do not count (default 0s)" },
 	{ "no-healthcheck", 0, false, "disable the image's health check" },
 	{ "init", 0, false, "run berth-init as PID 1: it forwards signals and reaps zombies" },
+	{ "label", 'l', true, "KEY=VALUE metadata (over the image's labels); repeatable" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -132,6 +134,7 @@ static void fill_options(run_options *o, const option_value *v, char **command)
 	o->volumes = v[O_VOLUME].all;
 	o->mounts = v[O_MOUNT].all;
 	o->init = option_bool(&v[O_INIT]);
+	o->labels = v[O_LABEL].all;
 	o->no_healthcheck = option_bool(&v[O_NO_HEALTHCHECK]);
 	o->tmpfs = v[O_TMPFS].all;
 	o->cap_add = v[O_CAP_ADD].all;
