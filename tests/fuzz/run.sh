@@ -30,3 +30,9 @@ echo "fuzz: running $out/fuzz_spec for ${seconds}s (corpus and crashes under $ou
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
 	"$out/fuzz_spec" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
 	-dict="$here/json.dict" -artifact_prefix="$out/artifacts/" -print_final_stats=1 "$out/corpus"
+# A clean run keeps nothing (a crash fails above, under set -e, and leaves
+# its input); a FUZZ_OUT given by the caller is theirs to keep.
+if [ -z "${FUZZ_OUT:-}" ]; then
+	rm -rf "$out"
+	echo "fuzz: no crash; removed $out"
+fi

@@ -211,7 +211,10 @@ deep"
 	done
 	run b cp nosuch:/data "$H/n1"
 	assert_output "berth: no such container: nosuch"
-	[ ! -e "$H/n1" ] && [ ! -e "$H/n2" ] && [ ! -e "$H/n3" ] && [ ! -e "$H/nodir" ]
+	[ ! -e "$H/n1" ]
+	[ ! -e "$H/n2" ]
+	[ ! -e "$H/n3" ]
+	[ ! -e "$H/nodir" ]
 	assert_equal "$(cat "$H/file")" x
 	assert_equal "$(inside c 'ls /tmp /nodir 2>&1 | grep -c n[0-9]')" 0
 	# a directory in the way of a file, and a file in the way of a directory
@@ -248,7 +251,8 @@ deep"
 	# a tree with such links holds the links, not the host's files
 	b cp c:/data/t "$H/tree"
 	b cp c:/data/t - >"$H/t.tar"
-	[ -L "$H/tree/abs" ] && [ -L "$H/tree/rel" ]
+	[ -L "$H/tree/abs" ]
+	[ -L "$H/tree/rel" ]
 	[ -z "$(find "$H/tree" -name marker)" ]
 	! tar -tf "$H/t.tar" | grep -q marker
 }
@@ -262,7 +266,8 @@ deep"
 	inside c "ln -s / /escape; ln -s /../../.. /up; ln -s /tmp /tmplink; ln -s $H/victim /data/sub"
 	b cp "$H/p" "c:/escape/tmp/$name"
 	b cp "$H/p" "c:/up/tmp/$name-2"
-	[ ! -e "/tmp/$name" ] && [ ! -e "/tmp/$name-2" ]
+	[ ! -e "/tmp/$name" ]
+	[ ! -e "/tmp/$name-2" ]
 	assert_equal "$(inside c "cat /tmp/$name /tmp/$name-2")" "payload
 payload"
 	# a directory of the tree that is a symlink in the container: refused
@@ -285,7 +290,8 @@ payload"
 
 	run b cp - c:/tmp <"$H/dotdot.tar"
 	assert_failure 125
-	[ -z "$(ls -A "$H/victim")" ] && [ ! -e "/tmp/$name" ]
+	[ -z "$(ls -A "$H/victim")" ]
+	[ ! -e "/tmp/$name" ]
 }
 
 @test "cp: a symlink swapped in during a copy is not followed" {

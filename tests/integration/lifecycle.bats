@@ -458,7 +458,8 @@ EOF
 		--arg d "$TEST_DIR"
 	set_args sleep 100
 	berth_bg create c1
-	[ -f "$TEST_DIR/prestart.json" ] && [ ! -e "$TEST_DIR/poststart.json" ]
+	[ -f "$TEST_DIR/prestart.json" ]
+	[ ! -e "$TEST_DIR/poststart.json" ]
 	assert_equal "$(jq -r .status "$TEST_DIR/prestart.json")" creating
 	berth start c1
 	assert_equal "$(jq -r .status "$TEST_DIR/poststart.json")" running
@@ -507,7 +508,8 @@ EOF
 	assert_success
 	run berth delete --force c2
 	assert_success
-	[ ! -e "$ROOT/c1" ] && [ ! -e "$ROOT/c2" ]
+	[ ! -e "$ROOT/c1" ]
+	[ ! -e "$ROOT/c2" ]
 	set_args true
 	run berth run c1
 	assert_success
