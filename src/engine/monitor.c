@@ -21,6 +21,7 @@
 #include "engine/logfile.h"
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
+#include "util/proc.h"
 
 #define CONSOLE_SOCKET "console.sock"
 
@@ -84,7 +85,7 @@ static void set_status(container_state *s, const char *status)
 static void on_monitor_start(mon *m, container_state *s, void *arg)
 {
 	s->monitor_pid = getpid();
-	s->monitor_start = engine_process_start_time(getpid());
+	s->monitor_start = proc_pid_start_time(getpid());
 	s->stopped_by_user = false;
 	s->restart_count = 0;
 	s->exit_code = 0;

@@ -15,6 +15,7 @@
 
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
+#include "util/proc.h"
 #include "util/fs.h"
 
 int engine_paths_init(engine_paths *p, const char *store_root, const char *run_root, berth_error **err)
@@ -50,32 +51,6 @@ const char *engine_now_rfc3339(char *buf)
 	size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf + n, 40 - n, ".%09dZ", (int)(ts.tv_nsec % 1000000000));
 	return buf;
-}
-
-uint64_t engine_process_start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* after "comm)": field 3 is state (a zombie is dead); start time is field 22 */
-	if (p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X')
-		return 0;
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &start) !=
-	    1)
-		return 0;
-	return start;
 }
 
 bool engine_status_is_live(const char *status)
@@ -456,7 +431,7 @@ bool record_monitor_alive(const container *c)
 {
 	if (c->state.monitor_pid <= 0)
 		return false;
-	return engine_process_start_time(c->state.monitor_pid) == c->state.monitor_start && c->state.monitor_start != 0;
+	return proc_pid_start_time(c->state.monitor_pid) == c->state.monitor_start && c->state.monitor_start != 0;
 }
 
 void record_apply_dead_monitor(container *c, const char *runtime_status)

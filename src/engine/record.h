@@ -103,8 +103,6 @@ int64_t record_config_int(const container *c, const char *key, int64_t dflt);
 bool record_config_bool(const container *c, const char *key);
 /* RFC 3339 UTC with nanoseconds, BUF of 40 bytes. */
 const char *engine_now_rfc3339(char *buf);
-/* Field 22 (start time) of /proc/PID/stat, 0 when PID does not exist. */
-uint64_t engine_process_start_time(pid_t pid);
 bool engine_status_is_live(const char *status);
 
 #endif

@@ -34,13 +34,6 @@ static int add_name(char ***names, const char *name)
 	return 0;
 }
 
-static void strv_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
 static int load_info(store *s, const store_refs *refs, const char *manifest_digest, image_info *out, berth_error **err)
 {
 	_cleanup_free_ char *mbody = NULL, *cbody = NULL;

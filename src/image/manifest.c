@@ -310,13 +310,6 @@ fail:
 	return -1;
 }
 
-static void strv_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
 void image_config_free(image_config *c)
 {
 	free(c->os);

@@ -374,42 +374,6 @@ static int entry_parent(unpacker *u, const char *parent)
 	return fd;
 }
 
-/* Removes NAME in PARENTFD, a directory with everything below it, never
- * following a symlink. A missing NAME is not an error. */
-static int remove_at(int parentfd, const char *name)
-{
-	_cleanup_closedir_ DIR *dir = NULL;
-	struct dirent *de;
-	struct stat st;
-	int fd;
-
-	if (fstatat(parentfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(parentfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dir = fdopendir(fd);
-	if (dir == NULL) {
-		int saved = errno;
-		close(fd);
-		return -saved;
-	}
-	while ((errno = 0, de = readdir(dir)) != NULL) {
-		int r;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		r = remove_at(dirfd(dir), de->d_name);
-		if (r < 0)
-			return r;
-	}
-	if (errno != 0)
-		return -errno;
-	return unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
-}
-
 /* Makes room for a new entry BASE in PARENTFD. Returns 1 when an existing
  * directory is kept (both are directories), 0 when BASE is free. */
 static int make_room(int parentfd, const char *base, bool want_dir)
@@ -420,7 +384,7 @@ static int make_room(int parentfd, const char *base, bool want_dir)
 		return errno == ENOENT ? 0 : -errno;
 	if (want_dir && S_ISDIR(st.st_mode))
 		return 1;
-	return remove_at(parentfd, base);
+	return fs_remove_tree_at(parentfd, base);
 }
 
 static void entry_times(struct archive_entry *entry, struct timespec times[2])
@@ -732,7 +696,7 @@ static int create_whiteout(int parentfd, const char *target, const char *name, b
 
 	if (*target == '\0' || strcmp(target, ".") == 0 || strcmp(target, "..") == 0)
 		return entry_error(err, name, 0, "invalid whiteout");
-	r = remove_at(parentfd, target);
+	r = fs_remove_tree_at(parentfd, target);
 	if (r < 0)
 		return entry_error(err, name, -r, "whiteout: remove \"%s\"", target);
 	if (mknodat(parentfd, target, S_IFCHR, makedev(0, 0)) < 0) {

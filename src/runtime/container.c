@@ -30,6 +30,7 @@
 #include "runtime/terminal.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
+#include "util/proc.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -540,7 +541,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		goto fail;
 	close(sv[0]);
 	sv[0] = -1;
-	st->pid_start_time = state_pid_start_time(tx.pid);
+	st->pid_start_time = proc_pid_start_time(tx.pid);
 	st->status = STATUS_CREATED;
 	if (state_write(tx.dirfd, st, err) < 0)
 		goto fail;

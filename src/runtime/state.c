@@ -13,6 +13,7 @@
 
 #include "runtime/cgroup.h"
 #include "util/cleanup.h"
+#include "util/proc.h"
 #include "util/fs.h"
 
 static const char *const status_names[] = {
@@ -227,49 +228,12 @@ void state_free(container_state *st)
 	free(st);
 }
 
-unsigned long long state_pid_start_time(pid_t pid)
-{
-	char path[64], buf[4096], *p;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may contain spaces and parentheses: parse after the last ')' */
-	p = strrchr(buf, ')');
-	if (p == NULL)
-		return 0;
-	p += 2;
-	/* p is at field 3 (state); start time is field 22 */
-	char state = *p;
-	if (state == 'Z' || state == 'X')
-		return 0;
-	for (int field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (p)
-		start = strtoull(p, NULL, 10);
-	return start;
-}
-
 bool state_init_alive(const container_state *st)
 {
 	unsigned long long now;
 	if (st->pid <= 0)
 		return false;
-	now = state_pid_start_time(st->pid);
+	now = proc_pid_start_time(st->pid);
 	return now != 0 && (st->pid_start_time == 0 || now == st->pid_start_time);
 }
 

@@ -72,8 +72,6 @@ int state_write(int dirfd, const container_state *st, berth_error **err);
 int state_read(int dirfd, container_state **out, berth_error **err);
 void state_free(container_state *st);
 
-/* Start time of PID from /proc, 0 when the process does not exist. */
-unsigned long long state_pid_start_time(pid_t pid);
 /* The init is alive and is the process recorded (not a reused pid). */
 bool state_init_alive(const container_state *st);
 /* Live status: reads /proc, the exec fifo and the freezer. */

@@ -40,13 +40,6 @@ char **storage_image_chain_ids(const image_info *image)
 	return out;
 }
 
-static void strv_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
 static int mkdir_in(const char *dir, const char *name, mode_t mode, char **path, berth_error **err)
 {
 	*path = fs_path_join(dir, name);

@@ -43,14 +43,17 @@ static inline void cleanup_closedirp(DIR **d)
 	*d = NULL;
 }
 
-/* A NULL-terminated array of heap strings. */
+/* Frees a NULL-terminated array of heap strings (NULL is fine). */
+static inline void strv_free(char **v)
+{
+	for (char **s = v; s != NULL && *s != NULL; s++)
+		free(*s);
+	free(v);
+}
+
 static inline void cleanup_strvp(char ***v)
 {
-	if (*v != NULL) {
-		for (char **s = *v; *s != NULL; s++)
-			free(*s);
-		free(*v);
-	}
+	strv_free(*v);
 	*v = NULL;
 }
 

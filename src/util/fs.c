@@ -387,6 +387,15 @@ static int remove_tree_at(int parentfd, const char *name, dev_t dev)
 	return 0;
 }
 
+int fs_remove_tree_at(int parentfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(parentfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return remove_tree_at(parentfd, name, st.st_dev);
+}
+
 int fs_remove_tree(const char *path, berth_error **err)
 {
 	struct stat st;

@@ -49,6 +49,10 @@ const char *fs_proc_fd_path(int fd, char *buf);
 
 /* Removes a directory tree (trusted host paths only, does not cross mounts). */
 int fs_remove_tree(const char *path, berth_error **err);
+/* Removes NAME in PARENTFD (a file, or a directory with everything below
+ * it) without following symlinks or crossing mounts (-EBUSY). A missing
+ * NAME is not an error. Returns 0 or -errno. */
+int fs_remove_tree_at(int parentfd, const char *name);
 
 /* Path join helper: returns heap "A/B" with exactly one slash between. */
 char *fs_path_join(const char *a, const char *b);
