@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "image/registry.h"
 #include "image/store.h"
 #include "util/error.h"
 #include "util/options.h"
@@ -31,6 +32,19 @@ int berth_open_store(const berth_globals *g, store **out, berth_error **err);
 int berth_parse(const char *name, const char *usage, const option_spec *specs, int argc, char **argv,
 		bool stop_at_positional, option_value *values, char ***pos, int *npos, int min_pos, int max_pos,
 		berth_error **err);
+/* The registry flags of pull and push, in this order, in a command's specs;
+ * berth_registry_options() reads the six values starting at the first. */
+/* clang-format off */
+#define BERTH_REGISTRY_FLAGS(jobs_help)                                                                              \
+	{ "tls-verify", 0, false, "require https with a verified certificate (default true; false allows http)" },   \
+	{ "authfile", 0, true, "credentials file (default: REGISTRY_AUTH_FILE, else containers' auth.json)" },       \
+	{ "creds", 0, true, "USER:PASSWORD for the registry" },                                                      \
+	{ "cert-dir", 0, true, "CA certificates (*.crt) and a client certificate (*.cert + *.key)" },                \
+	{ "jobs", 0, true, jobs_help },                                                                              \
+	{ "quiet", 'q', false, "no progress output" }
+/* clang-format on */
+int berth_registry_options(const char *command, const option_value *v, registry_options *out, berth_error **err);
+
 /* Pretty JSON to stdout. */
 void berth_print_json(json_t *j);
 /* "12 MB", "3.4 kB" like docker (decimal units). BUF holds 32 bytes. */

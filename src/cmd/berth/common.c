@@ -70,3 +70,25 @@ const char *berth_human_since(const char *rfc3339, char *buf)
 		snprintf(buf, 64, "%ld years ago", d / (86400 * 365));
 	return buf;
 }
+
+int berth_registry_options(const char *command, const option_value *v, registry_options *out, berth_error **err)
+{
+	enum { R_TLS_VERIFY, R_AUTHFILE, R_CREDS, R_CERT_DIR, R_JOBS, R_QUIET };
+	char *end = NULL;
+	long n;
+
+	out->tls_verify = !v[R_TLS_VERIFY].set || option_bool(&v[R_TLS_VERIFY]);
+	out->auth_file = v[R_AUTHFILE].value;
+	out->creds = v[R_CREDS].value;
+	out->cert_dir = v[R_CERT_DIR].value;
+	out->quiet = option_bool(&v[R_QUIET]);
+	out->jobs = 0;
+	if (!v[R_JOBS].set)
+		return 0;
+	n = strtol(v[R_JOBS].value, &end, 10);
+	if (end == v[R_JOBS].value || *end != '\0' || n < 1 || n > 32)
+		return berth_error_set(err, 0, "%s: --jobs takes a number from 1 to 32, not \"%s\"", command,
+				       v[R_JOBS].value);
+	out->jobs = (int)n;
+	return 0;
+}

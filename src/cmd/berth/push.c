@@ -12,35 +12,16 @@
 #include "util/cleanup.h"
 
 static const option_spec specs[] = {
-	{ "tls-verify", 0, false, "require https with a verified certificate (default true; false allows http)" },
-	{ "authfile", 0, true, "credentials file (default: REGISTRY_AUTH_FILE, else containers' auth.json)" },
-	{ "creds", 0, true, "USER:PASSWORD for the registry" },
-	{ "cert-dir", 0, true, "CA certificates (*.crt) and a client certificate (*.cert + *.key)" },
-	{ "jobs", 0, true, "parallel blob uploads (default 3)" },
+	BERTH_REGISTRY_FLAGS("parallel blob uploads (default 3)"),
 	{ "digestfile", 0, true, "also write the pushed manifest's digest to this file" },
-	{ "quiet", 'q', false, "no progress output" },
 	{ NULL, 0, false, NULL },
 };
 
-enum { O_TLS_VERIFY, O_AUTHFILE, O_CREDS, O_CERT_DIR, O_JOBS, O_DIGESTFILE, O_QUIET, O_COUNT };
+enum { O_REGISTRY, O_DIGESTFILE = O_REGISTRY + 6, O_COUNT };
 
 static int options_from_values(const option_value *v, push_options *opts, berth_error **err)
 {
-	char *end = NULL;
-	long n;
-
-	opts->registry.tls_verify = !v[O_TLS_VERIFY].set || option_bool(&v[O_TLS_VERIFY]);
-	opts->registry.auth_file = v[O_AUTHFILE].value;
-	opts->registry.creds = v[O_CREDS].value;
-	opts->registry.cert_dir = v[O_CERT_DIR].value;
-	opts->registry.quiet = option_bool(&v[O_QUIET]);
-	if (!v[O_JOBS].set)
-		return 0;
-	n = strtol(v[O_JOBS].value, &end, 10);
-	if (end == v[O_JOBS].value || *end != '\0' || n < 1 || n > 32)
-		return berth_error_set(err, 0, "push: --jobs takes a number from 1 to 32, not \"%s\"", v[O_JOBS].value);
-	opts->registry.jobs = (int)n;
-	return 0;
+	return berth_registry_options("push", &v[O_REGISTRY], &opts->registry, err);
 }
 
 static int write_digest_file(const char *path, const char *digest, berth_error **err)
