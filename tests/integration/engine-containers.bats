@@ -8,84 +8,20 @@
 # monitor and the containers carry BERTH_IT_TAG=TAG in their environment,
 # so teardown finds any that survive.
 
-load helpers
-bats_require_minimum_version 1.5.0
+load engine
 
-BERTH_BIN=$(realpath "${BERTH:-$REPO_ROOT/build/src/cmd/berth/berth}")
 DOCKER_DEFAULT_CAPS=00000000a80425fb
 
 setup_file() {
-	local dir="$BATS_FILE_TMPDIR/rootfs" a
-	mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/home/app" "$dir/data"
-	cp /bin/busybox "$dir/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' >"$dir/etc/passwd"
-	printf 'root:x:0:\napp:x:1000:\n' >"$dir/etc/group"
-	printf '#!/bin/sh\necho not executable\n' >"$dir/bin/noexec"
-	chmod 644 "$dir/bin/noexec"
-	tar -C "$dir" -cf "$BATS_FILE_TMPDIR/rootfs.tar" .
+	engine_make_rootfs
 }
 
 setup() {
-	TEST_DIR="$BATS_TEST_TMPDIR"
-	TAG="bite$$n${BATS_SUITE_TEST_NUMBER}"
-	CG_NAME="$TAG"
-	STORE="$TEST_DIR/store"
-	RUNROOT="$TEST_DIR/run"
-	b import "$BATS_FILE_TMPDIR/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+	engine_setup bite
 }
 
 teardown() {
-	local id failed=0 d
-	cd / || true
-	for id in $(b ps -aq --no-trunc 2>/dev/null); do
-		b rm -f "$id" >/dev/null 2>&1 || {
-			echo "teardown: rm -f $id failed" >&2
-			failed=1
-		}
-	done
-	# the containers' cgroup parent: empty once every container is gone
-	for d in $(cgroup_dirs "$TAG"); do
-		[ -d "$d" ] && rmdir "$d" 2>/dev/null
-	done
-	if [ -n "$(find "$RUNROOT/runtime" -mindepth 1 -maxdepth 1 -type d ! -name '.*' 2>/dev/null)" ]; then
-		echo "teardown: runtime state left in $RUNROOT/runtime" >&2
-		failed=1
-	fi
-	if [ -n "$(find "$STORE/containers" -mindepth 1 -maxdepth 1 ! -name names 2>/dev/null)" ] ||
-		[ -n "$(ls -A "$STORE/containers/names" 2>/dev/null)" ]; then
-		echo "teardown: container records left: $(ls -A "$STORE/containers" "$STORE/containers/names")" >&2
-		failed=1
-	fi
-	assert_nothing_left || failed=1
-	return $failed
-}
-
-# b ARGS...: berth with this test's store; the tag goes to the monitors.
-b() {
-	env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
-}
-
-# brun ARGS...: berth run with the test's cgroup parent and tag.
-brun() {
-	b run --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG "$@"
-}
-
-state_of() {
-	b inspect "$1" | jq -r ".[0].$2"
-}
-
-# wait_state NAME FIELD VALUE: polls inspect for up to 5 s.
-wait_state() {
-	local i v
-	for ((i = 0; i < 100; i++)); do
-		v=$(state_of "$1" "$2")
-		[ "$v" = "$3" ] && return 0
-		sleep 0.05
-	done
-	fail "$1: $2 is \"$v\", not \"$3\""
+	engine_teardown
 }
 
 @test "engine: run in the foreground prints the output and exits with the container's code" {

@@ -7,52 +7,20 @@
 # Every test has its own --root/--runroot under $BATS_TEST_TMPDIR and puts
 # its containers' cgroups beneath its own cgroup (berth-test/TAG/<id>).
 
-load helpers
-bats_require_minimum_version 1.5.0
-
-BERTH_BIN=$(realpath "${BERTH:-$REPO_ROOT/build/src/cmd/berth/berth}")
+load engine
 
 setup_file() {
-	local dir="$BATS_FILE_TMPDIR/rootfs" a
-	mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/data"
-	cp /bin/busybox "$dir/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' >"$dir/etc/passwd"
-	printf 'root:x:0:\napp:x:1000:\n' >"$dir/etc/group"
-	tar -C "$dir" -cf "$BATS_FILE_TMPDIR/rootfs.tar" .
+	engine_make_rootfs
 }
 
 setup() {
-	TEST_DIR="$BATS_TEST_TMPDIR"
-	TAG="bcp$$n${BATS_SUITE_TEST_NUMBER}"
-	CG_NAME="$TAG"
-	STORE="$TEST_DIR/store"
-	RUNROOT="$TEST_DIR/run"
+	engine_setup bcp
 	H="$TEST_DIR/host"
 	mkdir -p "$H"
-	b import "$BATS_FILE_TMPDIR/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
 }
 
 teardown() {
-	local id failed=0 d
-	cd / || true
-	for id in $(b ps -aq --no-trunc 2>/dev/null); do
-		b rm -f "$id" >/dev/null 2>&1 || {
-			echo "teardown: rm -f $id failed" >&2
-			failed=1
-		}
-	done
-	for d in $(cgroup_dirs "$TAG"); do
-		[ -d "$d" ] && rmdir "$d" 2>/dev/null
-	done
-	assert_nothing_left || failed=1
-	return $failed
-}
-
-b() {
-	env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
+	engine_teardown
 }
 
 # start NAME [FLAGS...]: a container that sleeps.

@@ -7,58 +7,18 @@
 # cgroup (berth-test/TAG/<id>); the monitor and the containers carry
 # BERTH_IT_TAG=TAG so teardown finds any that survive.
 
-load helpers
-bats_require_minimum_version 1.5.0
-
-BERTH_BIN=$(realpath "${BERTH:-$REPO_ROOT/build/src/cmd/berth/berth}")
+load engine
 
 setup_file() {
-	local dir="$BATS_FILE_TMPDIR/rootfs" a
-	mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp"
-	cp /bin/busybox "$dir/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
-	done
-	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$dir/etc/passwd"
-	printf 'root:x:0:\n' >"$dir/etc/group"
-	tar -C "$dir" -cf "$BATS_FILE_TMPDIR/rootfs.tar" .
+	engine_make_rootfs
 }
 
 setup() {
-	TEST_DIR="$BATS_TEST_TMPDIR"
-	TAG="bste$$n${BATS_SUITE_TEST_NUMBER}"
-	CG_NAME="$TAG"
-	STORE="$TEST_DIR/store"
-	RUNROOT="$TEST_DIR/run"
-	b import "$BATS_FILE_TMPDIR/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+	engine_setup bste
 }
 
 teardown() {
-	local id failed=0 d
-	cd / || true
-	for id in $(b ps -aq --no-trunc 2>/dev/null); do
-		b rm -f "$id" >/dev/null 2>&1 || {
-			echo "teardown: rm -f $id failed" >&2
-			failed=1
-		}
-	done
-	for d in $(cgroup_dirs "$TAG"); do
-		[ -d "$d" ] && rmdir "$d" 2>/dev/null
-	done
-	if [ -n "$(find "$RUNROOT/runtime" -mindepth 1 -maxdepth 1 -type d ! -name '.*' 2>/dev/null)" ]; then
-		echo "teardown: runtime state left in $RUNROOT/runtime" >&2
-		failed=1
-	fi
-	assert_nothing_left || failed=1
-	return $failed
-}
-
-b() {
-	env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
-}
-
-brun() {
-	b run --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG "$@"
+	engine_teardown
 }
 
 # wait_pids NAME N: until the container's cgroup holds N processes (5 s).
