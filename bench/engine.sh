@@ -106,8 +106,8 @@ logf="$TMP/bench.log"
 : >"$logf"
 varlib_mounted=""
 shm_mounted=""
-CG_CREATED=() # cgroup directories this script made, parents first
-CG_DIRS=()    # CG_PARENT in every hierarchy
+# shellcheck source=bench/cgroup.sh
+. "$here/cgroup.sh"
 B=()          # berth with its roots
 P=()          # podman with its roots
 monitor_pid=""
@@ -130,11 +130,7 @@ cleanup() {
 		echo "bench/engine.sh: failed; last lines of the log:" >&2
 		tail -n 30 "$logf" >&2
 	fi
-	for d in "${CG_DIRS[@]}"; do
-		[ -d "$d" ] && find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
-		rmdir "$d" 2>/dev/null
-	done
-	for ((i = ${#CG_CREATED[@]} - 1; i >= 0; i--)); do rmdir "${CG_CREATED[i]}" 2>/dev/null; done
+	cg_unprepare
 	[ -z "$varlib_mounted" ] || umount /var/lib || umount -l /var/lib
 	[ -z "$shm_mounted" ] || umount /dev/shm || umount -l /dev/shm
 	umount_below "$TMP"
@@ -163,52 +159,10 @@ elif [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
 fi
 
 # ---------------------------------------------------------------- cgroups: one parent below our own cgroup
-# Every hierarchy this process is in, as "MOUNTPOINT OWN_PATH" lines.
-cg_hierarchies() {
-	local id ctrls path first mnt_dev mnt typ opts _
-	while IFS=: read -r id ctrls path; do
-		if [ -z "$ctrls" ]; then
-			[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && echo "/sys/fs/cgroup ${path%/}"
-			continue
-		fi
-		first=${ctrls%%,*}
-		while read -r mnt_dev mnt typ opts _; do
-			[ "$typ" = cgroup ] || continue
-			case ",$opts," in *",$first,"*) echo "$mnt ${path%/}"; break ;; esac
-		done </proc/self/mounts
-	done </proc/self/cgroup
-}
-mapfile -t CG_H < <(cg_hierarchies)
-[ "${#CG_H[@]}" -gt 0 ] || die "no cgroup hierarchy found in /proc/self/cgroup"
-deepest=""
-for h in "${CG_H[@]}"; do
-	p=${h#* }
-	[ "${#p}" -gt "${#deepest}" ] && deepest=$p
-done
-for h in "${CG_H[@]}"; do
-	p=${h#* }
-	case "$deepest/" in "$p/"*) ;; *) die "own cgroups are not nested ($p vs $deepest)" ;; esac
-done
 # Absolute (podman's --cgroup-parent with cgroupfs wants one), below our own
 # cgroup in every hierarchy; made beforehand so no engine pays for it.
-CG_PARENT="$deepest/berth-engine-bench-$$"
-for h in "${CG_H[@]}"; do
-	mnt=${h%% *}
-	d=$mnt
-	IFS=/ read -ra comps <<<"${CG_PARENT#/}"
-	for comp in "${comps[@]}"; do
-		if [ ! -d "$d/$comp" ]; then
-			mkdir "$d/$comp"
-			CG_CREATED+=("$d/$comp")
-			if [ -f "$d/cpuset.cpus" ]; then
-				cat "$d/cpuset.cpus" >"$d/$comp/cpuset.cpus"
-				cat "$d/cpuset.mems" >"$d/$comp/cpuset.mems"
-			fi
-		fi
-		d="$d/$comp"
-	done
-	CG_DIRS+=("$d")
-done
+cg_setup "berth-engine-bench-$$"
+cg_prepare
 
 # ---------------------------------------------------------------- binaries (copies: a rebuild during the run must not mix versions)
 mkdir -p "$TMP/bin"

@@ -138,75 +138,9 @@ if [ -z "$out" ]; then
 fi
 
 # ---------------------------------------------------------------- cgroup bookkeeping and cleanup
-# Every hierarchy this process is in, as "MOUNTPOINT OWN_PATH" lines.
-cg_hierarchies() {
-	local id ctrls path first mnt_dev mnt typ opts _
-	while IFS=: read -r id ctrls path; do
-		if [ -z "$ctrls" ]; then
-			[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && echo "/sys/fs/cgroup ${path%/}"
-			continue
-		fi
-		first=${ctrls%%,*}
-		while read -r mnt_dev mnt typ opts _; do
-			[ "$typ" = cgroup ] || continue
-			case ",$opts," in *",$first,"*) echo "$mnt ${path%/}"; break ;; esac
-		done </proc/self/mounts
-	done </proc/self/cgroup
-}
-# All containers get cgroupsPath CG_PARENT/NAME, an absolute path below this
-# process's own cgroup in every hierarchy: the deepest own path (on this VM the
-# memory hierarchy's /process_api/<id>; the others are at /) plus berth-bench.
-# Absolute, not relative, because crun 1.8.1 resolves a relative cgroupsPath
-# from the hierarchy root on cgroup v1 (runc and berth from the caller's
-# cgroup); containerd and Docker pass absolute paths anyway.
-# CG_PARENT is created beforehand in every hierarchy (cpuset.cpus/mems copied
-# from the parent, as runtimes do), so no runtime pays for it or removes it.
-mapfile -t CG_H < <(cg_hierarchies)
-[ "${#CG_H[@]}" -gt 0 ] || die "no cgroup hierarchy found in /proc/self/cgroup"
-deepest=""
-for h in "${CG_H[@]}"; do
-	p=${h#* }
-	[ "${#p}" -gt "${#deepest}" ] && deepest=$p
-done
-for h in "${CG_H[@]}"; do
-	p=${h#* }
-	case "$deepest/" in "$p/"*) ;; *) die "own cgroups are not nested ($p vs $deepest); cannot pick one cgroupsPath" ;; esac
-done
-CG_PARENT="$deepest/berth-bench"
-CG_CREATED=() # directories this script created, parents first
-cg_prepare() {
-	local h mnt d comp
-	for h in "${CG_H[@]}"; do
-		mnt=${h%% *}
-		d=$mnt
-		IFS=/ read -ra comps <<<"${CG_PARENT#/}"
-		for comp in "${comps[@]}"; do
-			if [ ! -d "$d/$comp" ]; then
-				mkdir "$d/$comp"
-				CG_CREATED+=("$d/$comp")
-				if [ -f "$d/cpuset.cpus" ]; then
-					cat "$d/cpuset.cpus" >"$d/$comp/cpuset.cpus"
-					cat "$d/cpuset.mems" >"$d/$comp/cpuset.mems"
-				fi
-			fi
-			d="$d/$comp"
-		done
-	done
-}
-rmdir_cgroups() { # remove the containers' cgroups left below CG_PARENT (rmdir only)
-	local h mnt
-	for h in "${CG_H[@]}"; do
-		mnt=${h%% *}
-		[ -d "$mnt$CG_PARENT" ] || continue
-		find "$mnt$CG_PARENT" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
-	done
-}
-cg_unprepare() {
-	local i h
-	rmdir_cgroups
-	for h in "${CG_H[@]}"; do rmdir "${h%% *}$CG_PARENT" 2>/dev/null || true; done
-	for ((i = ${#CG_CREATED[@]} - 1; i >= 0; i--)); do rmdir "${CG_CREATED[i]}" 2>/dev/null || true; done
-}
+# shellcheck source=bench/cgroup.sh
+. "$here/cgroup.sh"
+cg_setup berth-bench
 
 cleanup_containers() { # delete --force every container in our state roots, by id
 	local r id
