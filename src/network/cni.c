@@ -1,0 +1,1 @@
+/* cni: not written yet (issue 8). */

@@ -1,0 +1,1 @@
+/* ipam: not written yet (issue 8). */

@@ -1,0 +1,1 @@
+/* netlink: not written yet (issue 8). */

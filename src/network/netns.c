@@ -1,0 +1,1 @@
+/* netns: not written yet (issue 8). */

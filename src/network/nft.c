@@ -1,0 +1,1 @@
+/* nft: not written yet (issue 8). */
