@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/runtime_call.h"
+#include "engine/userns.h"
 #include "image/images.h"
 #include "image/registry.h"
 #include "spec/spec.h"
@@ -225,8 +226,10 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 {
 	_cleanup_free_ char *bundle = engine_container_bundle(c), *rootfs = NULL, *text = NULL;
 	_cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF;
-	bundle_options bo = { .terminal = o->tty, .rootless = geteuid() != 0 };
-	rootfs_options ro = { 0 };
+	/* rootless, berth already runs in its user namespace (userns.h): the
+	 * container needs no other */
+	bundle_options bo = { .terminal = o->tty };
+	rootfs_options ro = { .userxattr = engine_rootless(), .rootless = engine_rootless() };
 	image_info img = *info;
 	char *entrypoint[2];
 	json_t *cfg = NULL, *process;
@@ -317,11 +320,6 @@ int engine_container_create(const engine_paths *p, store *s, const char *image, 
 	char **anon = NULL;
 	berth_error *ignored = NULL;
 
-	if (geteuid() != 0)
-		return berth_error_set(err, 0,
-				       "rootless containers are not supported yet (the overlay rootfs needs a user "
-				       "namespace of its own): run berth as root; rootless pull, load and image "
-				       "commands work");
 	if (resolve_or_pull(s, image, &info, err) < 0)
 		return -1;
 	if (create_anonymous_volumes(p, plan, &anon, err) < 0)

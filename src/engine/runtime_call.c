@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "engine/userns.h"
 #include "runtime/container.h"
 #include "runtime/exe_guard.h"
 #include "spec/spec.h"
@@ -132,7 +133,7 @@ static int inproc_result(int rc, berth_error **op_err, runtime_io *io)
 /* Returns -ENOSYS when ARGS is not an operation done in-process. */
 static int runtime_call_inproc(const char *root, const char *const *args, runtime_io *io)
 {
-	runtime_globals g = { .root = root, .rootless = geteuid() != 0, .cgroup_fs_root = "/sys/fs/cgroup" };
+	runtime_globals g = { .root = root, .rootless = engine_rootless(), .cgroup_fs_root = "/sys/fs/cgroup" };
 	berth_error *op_err = NULL;
 	size_t n = 0;
 

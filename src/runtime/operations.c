@@ -1,9 +1,12 @@
 /* ps, pause, resume, update and events: operations on a live container
  * through its cgroup. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
@@ -52,11 +55,50 @@ static int live_open(const runtime_globals *g, const char *id, bool lock, live_c
 	return cgroup_manager_from_json(c->st->cgroup, &c->cg, err);
 }
 
+/* The processes in the pid namespace of INIT (it included), for a rootless
+ * container whose cgroup could not be made: its own pid namespace is then
+ * the only boundary there is. None when INIT shares the runtime's. */
+static int pids_in_pid_namespace(pid_t init, pid_t **pids, size_t *n, berth_error **err)
+{
+	_cleanup_closedir_ DIR *proc = NULL;
+	struct dirent *d;
+	struct stat want, own, st;
+	char path[64];
+	size_t cap = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init);
+	if (stat(path, &want) < 0 || stat("/proc/self/ns/pid", &own) < 0 || want.st_ino == own.st_ino)
+		return 0;
+	proc = opendir("/proc");
+	if (proc == NULL)
+		return berth_error_set(err, errno, "open /proc");
+	while ((d = readdir(proc)) != NULL) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/ns/pid", pid);
+		if (stat(path, &st) < 0 || st.st_ino != want.st_ino || st.st_dev != want.st_dev)
+			continue;
+		if (*n == cap) {
+			pid_t *grown = realloc(*pids, (cap = cap ? cap * 2 : 16) * sizeof(pid_t));
+			if (grown == NULL)
+				return berth_error_set(err, ENOMEM, "pids");
+			*pids = grown;
+		}
+		(*pids)[(*n)++] = (pid_t)pid;
+	}
+	return 0;
+}
+
 int container_pids(const runtime_globals *g, const char *id, pid_t **pids, size_t *n, berth_error **err)
 {
 	_cleanup_live_ live_container c;
 
 	if (live_open(g, id, false, &c, err) < 0 || cgroup_manager_pids(c.cg, pids, n, err) < 0)
+		return berth_error_wrap(err, "ps %s", id);
+	if (*n == 0 && c.cg && g->rootless && c.status != STATUS_STOPPED &&
+	    pids_in_pid_namespace(c.st->pid, pids, n, err) < 0)
 		return berth_error_wrap(err, "ps %s", id);
 	return 0;
 }

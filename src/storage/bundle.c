@@ -143,7 +143,8 @@ int bundle_config_from_image(const image_info *image, int rootfs_fd, const bundl
 		json_decref(args);
 		return berth_error_wrap(err, "image %.19s", image->id);
 	}
-	cfg = spec_default_config(opts->rootless);
+	/* already root of a user namespace (berth rootless): no second one */
+	cfg = spec_default_config(opts->rootless && geteuid() != 0);
 	if (cfg == NULL) {
 		json_decref(args);
 		return berth_error_set(err, ENOMEM, "config");
@@ -169,7 +170,7 @@ int bundle_create(store *s, const image_info *image, const char *dir, const bund
 {
 	_cleanup_free_ char *rootfs = NULL, *text = NULL;
 	_cleanup_close_ int dirfd = -EBADF, rootfd = -EBADF;
-	rootfs_options ro = { 0 };
+	rootfs_options ro = { .userxattr = opts->rootless, .rootless = opts->rootless };
 	json_t *cfg = NULL;
 	bool fresh_dir;
 

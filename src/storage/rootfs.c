@@ -108,7 +108,7 @@ int storage_rootfs_mount(store *s, const image_info *image, const char *dir, con
 	size_t n = image->config.n_diff_ids;
 	int ret;
 
-	uo.rootless = geteuid() != 0;
+	uo.rootless = opts && opts->rootless;
 	uo.userxattr = opts && opts->userxattr;
 	if (fs_mkdir_p(dir, 0700, err) < 0 || mkdir_in(dir, "upper", 0755, &upper, err) < 0 ||
 	    mkdir_in(dir, "work", 0700, &work, err) < 0 || mkdir_in(dir, "rootfs", 0755, &target, err) < 0)

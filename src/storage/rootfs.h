@@ -18,6 +18,7 @@
 
 typedef struct rootfs_options {
 	bool userxattr; /* rootless overlay inside a user namespace */
+	bool rootless;	/* unpack: owners a chown refuses go to an xattr */
 } rootfs_options;
 
 /* Unpacks missing layers, then mounts the image's rootfs at DIR/rootfs

@@ -315,23 +315,6 @@ teardown() {
 	[ "$(ls -A "$STORE/containers")" = names ]
 }
 
-@test "engine: rootless run is refused with a clear error and leaves no record" {
-	local home
-	home=$(mktemp -d /tmp/berth-rootless-run.XXXXXX)
-	chmod 755 "$home"
-	cp "$BATS_FILE_TMPDIR/rootfs.tar" "$home/rootfs.tar"
-	chmod 644 "$home/rootfs.tar"
-	chown -R berthtest "$home"
-	run su berthtest -s /bin/sh -c "cd '$home' && export HOME='$home' XDG_DATA_HOME='$home/data' XDG_RUNTIME_DIR='$home/run' && mkdir -p \$XDG_RUNTIME_DIR && '$BERTH_BIN' import rootfs.tar bb >/dev/null && '$BERTH_BIN' run bb true"
-	local rc=$status out=$output
-	local left
-	left=$(ls -A "$home/data/berth/containers" 2>/dev/null | grep -v '^names$' || true)
-	rm -rf "$home"
-	[ "$rc" -eq 125 ]
-	[[ "$out" == *"rootless containers are not supported yet"* ]]
-	[ -z "$left" ]
-}
-
 # read_count: the counter file a container rewrites (a read can fall between
 # the shell's truncate and its write: retry)
 read_count() {

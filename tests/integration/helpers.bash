@@ -378,6 +378,17 @@ ensure_rootless_user() {
 	ROOTLESS_GID=$(id -g "$ROOTLESS_USER")
 }
 
+# kill_rootless_pause FILE: kills the pause process that an unprivileged
+# berth started (its pid and start time are in FILE), if it still runs.
+kill_rootless_pause() {
+	local pid start now
+	[ -f "$1" ] || return 0
+	read -r pid start <"$1" || return 0
+	now=$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null) || return 0
+	[ "$now" = "$start" ] && kill -9 "$pid" 2>/dev/null
+	return 0
+}
+
 # as_rootless CMD...: runs CMD as the unprivileged user with its own
 # XDG_RUNTIME_DIR and the test's tag.
 as_rootless() {

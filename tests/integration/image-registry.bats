@@ -59,6 +59,13 @@ setup() {
 
 teardown() {
 	rm -rf "$STORE" "$REGISTRY_AUTH_FILE"
+	if [ -n "${ROOTLESS_PAUSE_FILE:-}" ] && [ -f "$ROOTLESS_PAUSE_FILE" ]; then
+		# the pause process this test's berth started (pid, start time)
+		local pid start
+		read -r pid start <"$ROOTLESS_PAUSE_FILE"
+		[ "$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null)" != "$start" ] || kill -9 "$pid"
+	fi
+	rm -rf "${ROOTLESS_HOME:-}"
 }
 
 b() {
@@ -468,16 +475,18 @@ registry_blob_file() {
 	# bats' own temp dirs are 0700: the user needs one it can reach
 	home=$(mktemp -d /tmp/berth-rootless-pull.XXXXXX)
 	chmod 755 "$home"
-	chown berthtest "$home"
-	run su berthtest -s /bin/sh -c "cd '$home' && HOME='$home' XDG_DATA_HOME='$home/data' REGISTRY_AUTH_FILE='$home/auth.json' '$BERTH' pull --tls-verify=false -q '$REGISTRY/test/busybox:v1'"
-	[ "$status" -eq 0 ] || { rm -rf "$home"; echo "$output"; false; }
+	mkdir -m 700 "$home/run"
+	chown berthtest "$home" "$home/run"
+	# berth joins (and so starts) the user's pause process (src/engine/userns.c)
+	ROOTLESS_PAUSE_FILE="$home/run/berth/pause.pid" ROOTLESS_HOME=$home
+	run su berthtest -s /bin/sh -c "cd '$home' && HOME='$home' XDG_DATA_HOME='$home/data' XDG_RUNTIME_DIR='$home/run' REGISTRY_AUTH_FILE='$home/auth.json' '$BERTH' pull --tls-verify=false -q '$REGISTRY/test/busybox:v1'"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	[ "${lines[-1]}" = "${V1_ID#sha256:}" ]
-	run su berthtest -s /bin/sh -c "HOME='$home' XDG_DATA_HOME='$home/data' '$BERTH' images -q"
+	run su berthtest -s /bin/sh -c "HOME='$home' XDG_DATA_HOME='$home/data' XDG_RUNTIME_DIR='$home/run' '$BERTH' images -q"
 	[ "$output" = "${V1_ID:7:12}" ]
 	snap=$(ls -d "$home"/data/berth/snapshots/[0-9a-f]* | head -1)
 	[ -x "$snap/bin/busybox" ]
 	[ "$(stat -c %U "$snap/bin/busybox")" = berthtest ]
 	# the store's own files are not root's
 	[ -z "$(find "$home/data/berth" ! -user berthtest | head -1)" ]
-	rm -rf "$home"
 }

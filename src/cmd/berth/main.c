@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd/berth/commands.h"
+#include "engine/userns.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
@@ -134,7 +135,7 @@ int main(int argc, char **argv)
 		berth_log_init(NULL, BERTH_LOG_FORMAT_TEXT, debug);
 		g.debug = debug;
 	}
-	g.rootless = geteuid() != 0;
+	g.rootless = engine_rootless();
 	store_root = values[G_ROOT].value ? strdup(values[G_ROOT].value)
 					  : default_dir(g.rootless, "XDG_DATA_HOME", ".local/share", "/var/lib/berth");
 	run_root = values[G_RUNROOT].value ? strdup(values[G_RUNROOT].value)
@@ -150,6 +151,13 @@ int main(int argc, char **argv)
 	for (int i = 0; commands[i].name; i++) {
 		if (strcmp(commands[i].name, argv[first]) != 0)
 			continue;
+		/* credentials stay the user's own; everything else runs as root
+		 * of the user's namespace (engine/userns.h) */
+		if (g.rootless && strcmp(argv[first], "login") != 0 && strcmp(argv[first], "logout") != 0 &&
+		    engine_userns_join(g.run_root, &err) < 0) {
+			berth_error_report("berth", &err);
+			return 125;
+		}
 		ret = commands[i].run(&g, argc - first - 1, argv + first + 1, &err);
 		if (err) {
 			berth_error_report("berth", &err);

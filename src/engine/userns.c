@@ -1,0 +1,279 @@
+/* Rootless berth: the pause process and joining its namespaces (userns.h). */
+#include "engine/userns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/namespaces.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+#define PAUSE_PID_FILE "pause.pid"
+#define PAUSE_LOCK_FILE "pause.lock"
+
+bool engine_rootless(void)
+{
+	static int cached = -1;
+
+	if (cached < 0)
+		cached = geteuid() != 0 || namespaces_in_user_namespace();
+	return cached;
+}
+
+/* The subordinate range of the caller in FILE (/etc/subuid or /etc/subgid):
+ * the first line naming its user name or numeric id. 0 when there is none. */
+static int subordinate_range(const char *file, unsigned long id, const char *name, unsigned long *start,
+			     unsigned long *count)
+{
+	_cleanup_fclose_ FILE *f = fopen(file, "re");
+	char line[512], idtext[32];
+
+	snprintf(idtext, sizeof(idtext), "%lu", id);
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		if (colon == NULL || line[0] == '#')
+			continue;
+		*colon = '\0';
+		if (strcmp(line, idtext) != 0 && (name == NULL || strcmp(line, name) != 0))
+			continue;
+		if (sscanf(colon + 1, "%lu:%lu", start, count) == 2 && *count > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Runs newuidmap or newgidmap for PID: ID to 0, the range from 1 on. */
+static int run_idmap_tool(const char *tool, pid_t pid, unsigned long id, unsigned long start, unsigned long count,
+			  berth_error **err)
+{
+	char a[5][24];
+	pid_t child;
+	int status;
+
+	snprintf(a[0], sizeof(a[0]), "%d", (int)pid);
+	snprintf(a[1], sizeof(a[1]), "%lu", id);
+	snprintf(a[2], sizeof(a[2]), "%lu", start);
+	snprintf(a[3], sizeof(a[3]), "%lu", count);
+	child = fork();
+	if (child < 0)
+		return berth_error_set(err, errno, "fork %s", tool);
+	if (child == 0) {
+		execlp(tool, tool, a[0], "0", a[1], "1", "1", a[2], a[3], (char *)NULL);
+		fprintf(stderr, "berth: exec %s: %s\n", tool, strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return berth_error_set(err, errno, "wait for %s", tool);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return berth_error_set(err, EPERM, "%s %d 0 %lu 1 1 %lu %lu failed (status %d)", tool, (int)pid, id,
+				       start, count, status);
+	return 0;
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *text, berth_error **err)
+{
+	char path[64];
+	_cleanup_close_ int fd = -EBADF;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return berth_error_set(err, errno, "write \"%s\" to %s", text, path);
+	return 0;
+}
+
+/* The id maps of the pause process PID: the caller's ids and, where
+ * /etc/subuid and /etc/subgid give it ranges, those too. Without ranges only
+ * the caller's own ids exist in the namespace (files of other owners in an
+ * image keep their owner in an xattr). */
+static int write_id_maps(pid_t pid, berth_error **err)
+{
+	unsigned long uid = getuid(), gid = getgid(), ustart, ucount, gstart, gcount;
+	struct passwd *pw = getpwuid(getuid());
+	const char *name = pw ? pw->pw_name : NULL;
+	char text[64];
+	bool have_uids = subordinate_range("/etc/subuid", uid, name, &ustart, &ucount);
+	bool have_gids = subordinate_range("/etc/subgid", uid, name, &gstart, &gcount);
+
+	if (have_uids && have_gids) {
+		if (run_idmap_tool("newuidmap", pid, uid, ustart, ucount, err) < 0 ||
+		    run_idmap_tool("newgidmap", pid, gid, gstart, gcount, err) < 0)
+			return berth_error_wrap(err, "rootless user namespace (ranges from /etc/subuid, /etc/subgid)");
+		return 0;
+	}
+	berth_log(BERTH_LOG_WARNING,
+		  "no range for %s in /etc/subuid and /etc/subgid: only uid %lu and gid %lu exist in containers",
+		  name ? name : "this user", uid, gid);
+	snprintf(text, sizeof(text), "0 %lu 1\n", uid);
+	if (write_proc_file(pid, "uid_map", text, err) < 0 || write_proc_file(pid, "setgroups", "deny", err) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "0 %lu 1\n", gid);
+	return write_proc_file(pid, "gid_map", text, err);
+}
+
+/* The pause process: holds the namespaces, does nothing else. */
+static _Noreturn void pause_main(int sync_fd)
+{
+	char c = 0;
+	int devnull;
+
+	if (read(sync_fd, &c, 1) != 1 || c != 'm')
+		_exit(1);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		_exit(1);
+	/* mounts made on the host later (a USB disk, a new volume dir) reach
+	 * the namespace; none of ours go back */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		_exit(1);
+	if (write(sync_fd, "r", 1) != 1)
+		_exit(1);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+	}
+	close_range(3, ~0U, 0);
+	if (chdir("/") < 0)
+		_exit(1);
+	setsid();
+	prctl(PR_SET_NAME, "berth-pause");
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	for (;;)
+		pause();
+}
+
+/* Forks the pause process, maps its ids and records it in PIDFILE (in
+ * DIRFD). Returns its pid. */
+static pid_t start_pause(int dirfd, berth_error **err)
+{
+	int sv[2];
+	pid_t pid;
+	char c = 0, text[64];
+	unsigned long long start;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return berth_error_set(err, errno, "socketpair");
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return berth_error_set(err, errno, "fork the pause process");
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+			c = (char)errno;
+			(void)!write(sv[1], "e", 1);
+			(void)!write(sv[1], &c, 1);
+			_exit(1);
+		}
+		if (write(sv[1], "u", 1) != 1)
+			_exit(1);
+		pause_main(sv[1]);
+	}
+	close(sv[1]);
+	if (read(sv[0], &c, 1) != 1 || c != 'u') {
+		int e = c == 'e' && read(sv[0], &c, 1) == 1 ? c : EIO;
+		close(sv[0]);
+		waitpid(pid, NULL, 0);
+		return berth_error_set(err, e, "unshare a user namespace (is kernel.unprivileged_userns_clone 1?)");
+	}
+	if (write_id_maps(pid, err) < 0 || write(sv[0], "m", 1) != 1 || read(sv[0], &c, 1) != 1 || c != 'r') {
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (err && *err == NULL)
+			berth_error_set(err, EIO, "the pause process failed to set up its namespaces");
+		return -1;
+	}
+	close(sv[0]);
+	start = proc_pid_start_time(pid);
+	snprintf(text, sizeof(text), "%d %llu\n", (int)pid, start);
+	if (fs_write_file_replace(dirfd, PAUSE_PID_FILE, text, strlen(text), 0600, err) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	/* not reaped here: the pause process outlives this command */
+	berth_debug("rootless: pause process %d started", (int)pid);
+	return pid;
+}
+
+/* The pause process recorded in DIRFD when it is still alive, else 0. */
+static pid_t live_pause(int dirfd)
+{
+	_cleanup_free_ char *text = NULL;
+	int pid;
+	unsigned long long start;
+
+	if (fs_read_file_at(dirfd, PAUSE_PID_FILE, &text, NULL, NULL) < 0)
+		return 0;
+	if (sscanf(text, "%d %llu", &pid, &start) != 2 || pid <= 0)
+		return 0;
+	return proc_pid_start_time(pid) == start ? pid : 0;
+}
+
+static int join_pause(pid_t pid, berth_error **err)
+{
+	char path[64];
+	_cleanup_close_ int userfd = -EBADF, mntfd = -EBADF;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	userfd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	mntfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (userfd < 0 || mntfd < 0)
+		return berth_error_set(err, errno, "open the namespaces of the pause process %d", (int)pid);
+	if (setns(userfd, CLONE_NEWUSER) < 0)
+		return berth_error_set(err, errno, "join the user namespace of the pause process %d", (int)pid);
+	if (setns(mntfd, CLONE_NEWNS) < 0)
+		return berth_error_set(err, errno, "join the mount namespace of the pause process %d", (int)pid);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return berth_error_set(err, errno, "become root in the rootless user namespace");
+	return 0;
+}
+
+int engine_userns_join(const char *run_root, berth_error **err)
+{
+	_cleanup_close_ int dirfd = -EBADF, lockfd = -EBADF;
+	_cleanup_free_ char *cwd = NULL;
+	pid_t pid;
+
+	if (geteuid() == 0)
+		return 0; /* real root, or already inside a user namespace */
+	if (fs_mkdir_p(run_root, 0700, err) < 0)
+		return berth_error_wrap(err, "rootless state");
+	dirfd = open(run_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	lockfd = dirfd < 0 ? -1 : openat(dirfd, PAUSE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0)
+		return berth_error_set(err, errno, "lock \"%s/%s\"", run_root, PAUSE_LOCK_FILE);
+	pid = live_pause(dirfd);
+	if (pid == 0 && (pid = start_pause(dirfd, err)) < 0)
+		return -1;
+	cwd = getcwd(NULL, 0);
+	if (join_pause(pid, err) < 0)
+		return -1;
+	/* setns to a mount namespace moves to its root */
+	if (cwd && chdir(cwd) < 0)
+		berth_debug("rootless: working directory \"%s\" not in the namespace: %s", cwd, strerror(errno));
+	return 0;
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# The engine run by an unprivileged user (berthtest, with /etc/subuid and
+# /etc/subgid ranges): berth joins a user and mount namespace held by its
+# pause process (src/engine/userns.c), unpacks with the real owners, mounts
+# the overlay with userxattr and runs containers there. Each test has its own
+# XDG dirs; the teardown removes the containers, kills the pause process it
+# caused and checks that nothing is left.
+
+load engine
+
+setup_file() {
+	engine_make_rootfs
+	# a file of another owner, to see ids map through the subuid range
+	local dir="$BATS_FILE_TMPDIR/rootfs"
+	echo app >"$dir/home/app/owned"
+	chown -R 1000:1000 "$dir/home/app"
+	tar -C "$dir" -cf "$BATS_FILE_TMPDIR/rootfs.tar" .
+}
+
+setup() {
+	ensure_rootless_user
+	TAG="brl$$n${BATS_SUITE_TEST_NUMBER}"
+	TEST_DIR="$BATS_TEST_TMPDIR"
+	RL_HOME=$(mktemp -d /tmp/berth-rl.XXXXXX)
+	chmod 711 "$RL_HOME"
+	mkdir -m 700 "$RL_HOME/run" "$RL_HOME/data"
+	cp "$BATS_FILE_TMPDIR/rootfs.tar" "$RL_HOME/rootfs.tar"
+	chown -R "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_HOME"
+	rb import "$RL_HOME/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+}
+
+teardown() {
+	local id failed=0 pid
+	cd / || true
+	for id in $(rb ps -aq --no-trunc 2>/dev/null); do
+		rb rm -f "$id" >/dev/null 2>&1 || {
+			echo "teardown: rm -f $id failed" >&2
+			failed=1
+		}
+	done
+	if [ -n "$(find "$RL_HOME/data/berth/containers" -mindepth 1 -maxdepth 1 ! -name names 2>/dev/null)" ]; then
+		echo "teardown: container records left" >&2
+		failed=1
+	fi
+	pid=$(pause_pid)
+	if [ -n "$pid" ]; then
+		if grep -F "$RL_HOME/data/berth/containers" "/proc/$pid/mountinfo" >&2; then
+			echo "teardown: container mounts (above) left in the rootless namespace" >&2
+			failed=1
+		fi
+	fi
+	kill_rootless_pause "$RL_HOME/run/berth/pause.pid"
+	rm -rf "$RL_HOME"
+	assert_nothing_left || failed=1
+	return $failed
+}
+
+# rb ARGS...: berth as the unprivileged user with this test's XDG dirs.
+rb() {
+	setpriv --reuid="$ROOTLESS_UID" --regid="$ROOTLESS_GID" --init-groups --reset-env -- \
+		env PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$RL_HOME" XDG_RUNTIME_DIR="$RL_HOME/run" \
+		XDG_DATA_HOME="$RL_HOME/data" BERTH_IT_TAG="$TAG" "$BERTH_BIN" "$@"
+}
+
+pause_pid() {
+	local pid start
+	[ -f "$RL_HOME/run/berth/pause.pid" ] || return 0
+	read -r pid start <"$RL_HOME/run/berth/pause.pid"
+	[ -d "/proc/$pid" ] && echo "$pid"
+	return 0
+}
+
+@test "engine rootless: run maps root to the user and other owners through /etc/subuid" {
+	run rb run --rm bb sh -c 'cat /proc/self/uid_map; id -u; stat -c "%u:%g" /home/app/owned; touch /tmp/f && chown 4242:4242 /tmp/f && stat -c "%u:%g" /tmp/f'
+	assert_success
+	# the container's root is the user itself, 1.. the subordinate range
+	[[ "$output" =~ 0[[:space:]]+$ROOTLESS_UID[[:space:]]+1 ]]
+	[[ "$output" =~ 1[[:space:]]+400000[[:space:]]+65536 ]]
+	[ "${lines[2]}" = 0 ]
+	[ "${lines[3]}" = 1000:1000 ]
+	[ "${lines[4]}" = 4242:4242 ]
+	# on the host the image file belongs to the mapped id
+	local owned
+	owned=$(find "$RL_HOME/data/berth/snapshots" -name owned -printf '%U:%G\n' | head -1)
+	[ "$owned" = "$((400000 + 999)):$((400000 + 999))" ]
+}
+
+@test "engine rootless: a detached container is listed, exec'd, logged, stopped and removed" {
+	run rb run -d --name web bb sh -c 'echo started; exec sleep 1000'
+	assert_success
+	run rb ps --format json
+	assert_success
+	[ "$(jq -r '.[0].Name' <<<"$output")" = web ]
+	[ "$(jq -r '.[0].State' <<<"$output")" = running ]
+	run rb exec web sh -c 'echo in-$(hostname)'
+	assert_success
+	[[ "$output" == in-* ]]
+	run rb logs web
+	assert_output started
+	run rb top web
+	assert_success
+	[[ "$output" == *"sleep 1000"* ]]
+	run rb stop -t 1 web
+	assert_success
+	run rb inspect web
+	[ "$(jq -r '.[0].State.Status' <<<"$output")" = exited ]
+	run rb rm web
+	assert_success
+	run rb ps -aq
+	assert_output ""
+}
+
+@test "engine rootless: a named volume keeps its data across containers" {
+	run rb run --rm -v data1:/data bb sh -c 'echo kept >/data/f; chown 1000 /data/f'
+	assert_success
+	run rb run --rm -v data1:/data:ro bb stat -c '%u %n' /data/f
+	assert_success
+	assert_output "1000 /data/f"
+	run rb run --rm -v data1:/data:ro bb sh -c 'echo no >/data/g'
+	assert_failure
+	run rb volume rm data1
+	assert_success
+	run rb volume ls -q
+	assert_output ""
+}
+
+@test "engine rootless: the restart policy and the exit code work from the monitor" {
+	run rb run -d --name flaky --restart on-failure:2 bb sh -c 'exit 3'
+	assert_success
+	local i status
+	for ((i = 0; i < 100; i++)); do
+		status=$(rb inspect flaky | jq -r '"\(.[0].State.Status) \(.[0].RestartCount)"')
+		[ "$status" = "exited 2" ] && break
+		sleep 0.1
+	done
+	[ "$status" = "exited 2" ]
+	run rb inspect flaky
+	[ "$(jq -r '.[0].State.ExitCode' <<<"$output")" = 3 ]
+}
+
+@test "engine rootless: one pause process serves every command and is replaced when killed" {
+	run rb run --rm bb true
+	assert_success
+	local first
+	first=$(pause_pid)
+	[ -n "$first" ]
+	run rb run --rm bb true
+	assert_success
+	[ "$(pause_pid)" = "$first" ]
+	kill -9 "$first"
+	run rb run --rm bb echo again
+	assert_success
+	assert_output again
+	[ -n "$(pause_pid)" ]
+	[ "$(pause_pid)" != "$first" ]
+}
+
+@test "engine rootless: a bad image or flag fails clearly and leaves no record" {
+	run rb run --rm nosuchimage true
+	assert_failure 125
+	[[ "$output" == *nosuchimage* ]]
+	run rb run --rm --memory lots bb true
+	assert_failure 125
+	[[ "$output" == *"--memory"* ]]
+	[ -z "$(find "$RL_HOME/data/berth/containers" -mindepth 1 -maxdepth 1 ! -name names 2>/dev/null)" ]
+}
