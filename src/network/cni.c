@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -423,7 +424,7 @@ static int supervise(pid_t pid, int in, int out, int errfd, const char *input, i
 			ssize_t n = write(in, input + in_off, in_len - in_off);
 			if (n > 0)
 				in_off += (size_t)n;
-			/* EPIPE: the plugin does not read its config (SIGPIPE is ignored) */
+			/* EPIPE: the plugin does not read its config (SIGPIPE is blocked) */
 			if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off == in_len) {
 				close(in);
 				in = -1;
@@ -454,7 +455,7 @@ static int plugin_exec(const char *binary, char **envp, const char *input, int t
 		       berth_error **err)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	struct sigaction ignore = { .sa_handler = SIG_IGN }, old_pipe;
+	sigset_t pipe_only, old_mask, pending;
 	pid_t pid;
 	int ret;
 
@@ -475,9 +476,18 @@ static int plugin_exec(const char *binary, char **envp, const char *input, int t
 	close(out[1]);
 	close(errp[1]);
 	in[0] = out[1] = errp[1] = -1;
-	sigaction(SIGPIPE, &ignore, &old_pipe);
+	/* a plugin that does not read its config must not kill us with
+	 * SIGPIPE: block it in this thread (not the process-wide disposition)
+	 * and swallow the one our write raised */
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
 	ret = supervise(pid, in[1], out[0], errp[0], input, timeout_s, run, err);
-	sigaction(SIGPIPE, &old_pipe, NULL);
+	if (!sigismember(&old_mask, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+		struct timespec zero = { 0 };
+		sigtimedwait(&pipe_only, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	in[1] = -1; /* supervise closed it */
 out:
 	for (int i = 0; i < 2; i++) {

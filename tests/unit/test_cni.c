@@ -680,6 +680,33 @@ static void test_fake_timeout(void **state)
 	w->net = NULL;
 }
 
+/* A plugin that never reads a config larger than the pipe buffer: its
+ * result counts, and SIGPIPE does not kill the caller. */
+static void test_fake_plugin_ignores_stdin(void **state)
+{
+	struct world *w = *state;
+	_cleanup_free_ char *deaf = fs_path_join(w->bin, "deaf"), *text = NULL, *pad = malloc(300001);
+	json_t *result = NULL;
+	berth_error *err = NULL;
+
+	fake_world(w);
+	write_text(deaf, "#!/bin/sh\nprintf '%s' '" RESULT1 "'\n", 0755);
+	assert_non_null(pad);
+	memset(pad, 'x', 300000);
+	pad[300000] = '\0';
+	assert_true(
+	    asprintf(&text,
+		     "{\"cniVersion\":\"1.0.0\",\"name\":\"fake\",\"plugins\":[{\"type\":\"deaf\",\"pad\":\"%s\"}]}",
+		     pad) > 0);
+	w->net = parse_ok(text);
+	if (cni_add(w->net, &w->rt, &result, &err) < 0)
+		fail_msg("ADD: %s", err->msg);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(json_object_get(result, "ips"), 0), "address")),
+	    "192.0.2.5/24");
+	json_decref(result);
+}
+
 static void test_version_gates_check(void **state)
 {
 	struct world *w = *state;
@@ -895,6 +922,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fake_protocol, setup_world, teardown_world),
 		cmocka_unit_test_setup_teardown(test_fake_failure_rolls_back, setup_world, teardown_world),
 		cmocka_unit_test_setup_teardown(test_fake_timeout, setup_world, teardown_world),
+		cmocka_unit_test_setup_teardown(test_fake_plugin_ignores_stdin, setup_world, teardown_world),
 		cmocka_unit_test_setup_teardown(test_version_gates_check, setup_world, teardown_world),
 		cmocka_unit_test_setup_teardown(test_real_bridge_portmap, setup_world, teardown_world),
 		cmocka_unit_test_setup_teardown(test_real_check, setup_world, teardown_world),
