@@ -153,6 +153,16 @@ static char *run_in(const char *path, const char *cmd)
 	return out;
 }
 
+/* Runs CMD in this namespace; it must succeed. */
+static void run_ok(const char *cmd)
+{
+	char *out = run_in(NULL, cmd);
+
+	if (out == NULL)
+		fail_msg("%s failed", cmd);
+	free(out);
+}
+
 static void assert_contains(const char *haystack, const char *needle)
 {
 	if (haystack == NULL || strstr(haystack, needle) == NULL)
@@ -294,7 +304,7 @@ static void test_bridge_ensure(void **state)
 	assert_string_equal(addr, after);
 
 	/* a link of that name that is not a bridge */
-	assert_non_null(run_in(NULL, "ip link add bt1 type veth peer name bt1p && echo"));
+	run_ok("ip link add bt1 type veth peer name bt1p");
 	c.name = "bt1";
 	assert_int_equal(netlink_bridge_ensure(&c, &err), -EEXIST);
 	assert_string_equal(err->msg, "ensure bridge bt1: a link of that name exists and is not a bridge (veth)");
@@ -489,7 +499,7 @@ static void test_attach_errors(void **state)
 
 	/* the host end's name is taken by a link that is not ours: kept */
 	c = attach_config(nsfd);
-	assert_non_null(run_in(NULL, "ip link add vbexists type veth peer name vbexistsp && echo"));
+	run_ok("ip link add vbexists type veth peer name vbexistsp");
 	c.host_ifname = "vbexists";
 	assert_int_equal(netlink_attach(&c, &err), -EEXIST);
 	berth_error_free(&err);
