@@ -383,11 +383,11 @@ int netlink_bridge_ensure(const netlink_bridge_config *cfg, berth_error **err)
 				     link.kind[0] ? link.kind : "no kind");
 
 	if (cfg->has_ipv4 &&
-	    bridge_add_address(nl, cfg, link.index, AF_INET, &cfg->ipv4_gateway, cfg->ipv4_prefix, err) < 0)
-		return -1;
+	    (ret = bridge_add_address(nl, cfg, link.index, AF_INET, &cfg->ipv4_gateway, cfg->ipv4_prefix, err)) < 0)
+		return ret;
 	if (cfg->has_ipv6 &&
-	    bridge_add_address(nl, cfg, link.index, AF_INET6, &cfg->ipv6_gateway, cfg->ipv6_prefix, err) < 0)
-		return -1;
+	    (ret = bridge_add_address(nl, cfg, link.index, AF_INET6, &cfg->ipv6_gateway, cfg->ipv6_prefix, err)) < 0)
+		return ret;
 	ret = nl_set_link_up(nl, link.index, cfg->name, cfg->mtu);
 	if (ret < 0)
 		return nl_fail(nl, err, -ret, "bridge %s: set MTU %u and up", cfg->name, cfg->mtu);

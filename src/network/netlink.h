@@ -62,7 +62,9 @@ typedef struct netlink_attach_config {
 int netlink_attach(const netlink_attach_config *cfg, berth_error **err);
 
 /* Deletes the host end of a container's veth pair, which deletes the peer.
- * A missing link is not an error. */
+ * A missing link is not an error. The kernel makes this wait for the device
+ * to go (~20 ms); when the container's namespace goes too, netns_remove()
+ * alone returns at once and the kernel deletes the pair in the background. */
 int netlink_detach(const char *host_ifname, berth_error **err);
 
 /* Deletes the link NAME (a bridge, a veth). A missing link is not an error. */
