@@ -1,1 +1,664 @@
-/* nft: not written yet (issue 8). */
+/* NAT, isolation and port publishing in nftables (see nft.h).
+ *
+ * Every call builds the nft commands as text from validated, re-rendered
+ * values (addresses go through inet_pton/inet_ntop, bridge names are limited
+ * to [A-Za-z0-9_.-]), then hands them to libnftables as one buffer, which
+ * libnftables sends as one transaction. libnftables is opened on first use:
+ * it pulls in libjansson, libgmp, libedit and libmnl/libnftnl, which
+ * commands that never touch the network should not pay for. */
+#include "network/nft.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <nftables/libnftables.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cleanup.h"
+
+#define NFT_LIBRARY "libnftables.so.1"
+#define T	    "inet " NFT_TABLE_NAME
+
+static struct {
+	struct nft_ctx *(*ctx_new)(uint32_t);
+	void (*ctx_free)(struct nft_ctx *);
+	int (*buffer_output)(struct nft_ctx *);
+	int (*buffer_error)(struct nft_ctx *);
+	const char *(*get_output_buffer)(struct nft_ctx *);
+	const char *(*get_error_buffer)(struct nft_ctx *);
+	int (*run_cmd_from_buffer)(struct nft_ctx *, const char *);
+} lib;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static char load_error[320];
+static bool loaded;
+
+static void load(void)
+{
+	void *h = dlopen(NFT_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	const char *missing = NULL;
+
+	if (h == NULL) {
+		snprintf(load_error, sizeof(load_error), "cannot load %s (install libnftables1): %s", NFT_LIBRARY,
+			 dlerror());
+		return;
+	}
+#define RESOLVE(field, symbol)                                                                                         \
+	do {                                                                                                           \
+		*(void **)&lib.field = dlsym(h, symbol);                                                               \
+		if (lib.field == NULL && missing == NULL)                                                              \
+			missing = symbol;                                                                              \
+	} while (0)
+	RESOLVE(ctx_new, "nft_ctx_new");
+	RESOLVE(ctx_free, "nft_ctx_free");
+	RESOLVE(buffer_output, "nft_ctx_buffer_output");
+	RESOLVE(buffer_error, "nft_ctx_buffer_error");
+	RESOLVE(get_output_buffer, "nft_ctx_get_output_buffer");
+	RESOLVE(get_error_buffer, "nft_ctx_get_error_buffer");
+	RESOLVE(run_cmd_from_buffer, "nft_run_cmd_from_buffer");
+#undef RESOLVE
+	if (missing) {
+		snprintf(load_error, sizeof(load_error), "%s lacks %s", NFT_LIBRARY, missing);
+		return;
+	}
+	loaded = true;
+}
+
+static void cleanup_nft_ctxp(struct nft_ctx **ctx)
+{
+	if (*ctx != NULL)
+		lib.ctx_free(*ctx);
+	*ctx = NULL;
+}
+#define _cleanup_nft_ctx_ __attribute__((cleanup(cleanup_nft_ctxp)))
+
+/* The errno behind libnftables' message, which only the text carries. */
+static int errno_of_message(const char *reason)
+{
+	static const int known[] = { EEXIST, ENOENT, EPERM, EBUSY, ENOTEMPTY, EINVAL, ENOMEM, EOPNOTSUPP };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strstr(reason, strerror(known[i])) != NULL)
+			return known[i];
+	/* nft checks interval sets itself, before the kernel */
+	if (strstr(reason, "does not exist") != NULL)
+		return ENOENT;
+	return 0;
+}
+
+struct nft_result {
+	char *output;  /* what the commands printed (list) */
+	char *reason;  /* first "Error: ..." line, without the prefix */
+	char *errtext; /* libnftables' whole error text */
+	int code;      /* errno that reason names, or 0 */
+};
+
+static void nft_result_clear(struct nft_result *r)
+{
+	free(r->output);
+	free(r->reason);
+	free(r->errtext);
+	memset(r, 0, sizeof(*r));
+}
+
+static char *first_error_line(const char *text)
+{
+	const char *p = strstr(text, "Error: ");
+	const char *end;
+
+	if (p == NULL)
+		return strndup(text, strcspn(text, "\n"));
+	p += strlen("Error: ");
+	end = p + strcspn(p, "\n");
+	return strndup(p, (size_t)(end - p));
+}
+
+/* Runs CMDS as one libnftables buffer (one transaction). Returns 0, or -1
+ * with R->reason, R->code and R->errtext filled (err set only when
+ * libnftables could not be used at all: a negative value below -1). */
+static int nft_run(const char *cmds, struct nft_result *r, berth_error **err)
+{
+	_cleanup_nft_ctx_ struct nft_ctx *ctx = NULL;
+	const char *text;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	pthread_once(&load_once, load);
+	if (!loaded)
+		return berth_error_set(err, ENOSYS, "nftables: %s", load_error) - 1;
+	ctx = lib.ctx_new(NFT_CTX_DEFAULT);
+	if (ctx == NULL)
+		return berth_error_set(err, ENOMEM, "nftables: cannot create a context") - 1;
+	if (lib.buffer_output(ctx) < 0 || lib.buffer_error(ctx) < 0)
+		return berth_error_set(err, ENOMEM, "nftables: cannot buffer output") - 1;
+	ret = lib.run_cmd_from_buffer(ctx, cmds);
+	text = lib.get_output_buffer(ctx);
+	r->output = strdup(text ? text : "");
+	if (ret == 0)
+		return r->output ? 0 : berth_error_set(err, ENOMEM, "nftables: output") - 1;
+	text = lib.get_error_buffer(ctx);
+	if (text == NULL || *text == '\0')
+		text = "Error: failed without a message";
+	r->errtext = strdup(text);
+	r->reason = first_error_line(text);
+	if (r->errtext == NULL || r->reason == NULL)
+		return berth_error_set(err, ENOMEM, "nftables: error text") - 1;
+	r->code = errno_of_message(r->reason);
+	return -1;
+}
+
+/* A growing text buffer of nft commands, one per line. */
+struct cmdbuf {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+
+static int cmdbuf_open(struct cmdbuf *b, berth_error **err)
+{
+	memset(b, 0, sizeof(*b));
+	b->f = open_memstream(&b->buf, &b->len);
+	return b->f ? 0 : berth_error_set(err, errno, "nftables: open_memstream");
+}
+
+/* Closes the stream; B->buf then holds the text (free it). */
+static int cmdbuf_finish(struct cmdbuf *b, berth_error **err)
+{
+	bool bad = ferror(b->f) != 0;
+
+	if (fclose(b->f) != 0 || bad) {
+		b->f = NULL;
+		return berth_error_set(err, ENOMEM, "nftables: building commands");
+	}
+	b->f = NULL;
+	return 0;
+}
+
+static void cmdbuf_clear(struct cmdbuf *b)
+{
+	if (b->f != NULL)
+		fclose(b->f);
+	free(b->buf);
+	memset(b, 0, sizeof(*b));
+}
+#define _cleanup_cmdbuf_ __attribute__((cleanup(cmdbuf_clear)))
+
+/* ---- validation: everything that reaches the nft text is re-rendered ---- */
+
+static bool bridge_name_valid(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len >= 16 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.' && *c != '-')
+			return false;
+	return true;
+}
+
+/* Parses an address; *FAMILY is AF_INET or AF_INET6; OUT its canonical text. */
+static bool parse_address(const char *s, int *family, char out[INET6_ADDRSTRLEN])
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	if (s == NULL)
+		return false;
+	*family = strchr(s, ':') ? AF_INET6 : AF_INET;
+	return inet_pton(*family, s, a) == 1 && inet_ntop(*family, a, out, INET6_ADDRSTRLEN) != NULL;
+}
+
+/* "ADDR/PREFIX" with no host bits set, into canonical "ADDR/PREFIX". */
+static int parse_subnet(const char *s, int *family, char *out, size_t size, berth_error **err)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	char addr[INET6_ADDRSTRLEN], canon[INET6_ADDRSTRLEN];
+	const char *slash = s ? strchr(s, '/') : NULL;
+	char *end;
+	long prefix, bits;
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(addr))
+		return berth_error_set(err, EINVAL, "subnet \"%s\": not ADDRESS/PREFIX", s ? s : "(null)");
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	*family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	bits = *family == AF_INET ? 32 : 128;
+	errno = 0;
+	prefix = strtol(slash + 1, &end, 10);
+	if (inet_pton(*family, addr, a) != 1 || slash[1] == '\0' || *end != '\0' || errno || prefix < 0 ||
+	    prefix > bits)
+		return berth_error_set(err, EINVAL, "subnet \"%s\": not ADDRESS/PREFIX", s);
+	for (long i = prefix; i < bits; i++)
+		if (a[i / 8] & (0x80 >> (i % 8)))
+			return berth_error_set(err, EINVAL, "subnet \"%s\": address has bits set beyond /%ld", s,
+					       prefix);
+	inet_ntop(*family, a, canon, sizeof(canon));
+	snprintf(out, size, "%s/%ld", canon, prefix);
+	return 0;
+}
+
+static const char *proto_name(int proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : NULL;
+}
+
+void nft_port_describe(const struct nft_port *p, char *buf, size_t size)
+{
+	const char *proto = proto_name(p->proto) ? proto_name(p->proto) : "?";
+	bool ip = p->host_ip != NULL && *p->host_ip != '\0';
+	bool v6 = ip && strchr(p->host_ip, ':') != NULL;
+
+	if (!ip)
+		snprintf(buf, size, "%s/%u", proto, p->host_port);
+	else
+		snprintf(buf, size, "%s/%s%s%s:%u", proto, v6 ? "[" : "", p->host_ip, v6 ? "]" : "", p->host_port);
+}
+
+/* ---- networks ---- */
+
+/* The table, sets, maps and chains; chains are flushed and refilled, so
+ * running this on an existing table changes no element and adds no rule
+ * twice. The output hook takes -100: nft 1.0.6 refuses "dstnat" there. */
+static const char ruleset[] =
+    "add table " T "\n"
+    "add set " T " bridges { type ifname; }\n"
+    "add set " T " internal { type ifname; }\n"
+    "add set " T " same_bridge { type ifname . ifname; }\n"
+    "add set " T " subnets4 { type ipv4_addr . ifname; flags interval; }\n"
+    "add set " T " subnets6 { type ipv6_addr . ifname; flags interval; }\n"
+    "add set " T " masq4 { type ipv4_addr; flags interval; }\n"
+    "add set " T " masq6 { type ipv6_addr; flags interval; }\n"
+    "add map " T " dnat4 { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+    "add map " T " dnat4_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+    "add map " T " dnat6 { type inet_proto . inet_service : ipv6_addr . inet_service; }\n"
+    "add map " T " dnat6_ip { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }\n"
+    "add chain " T " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n"
+    "add chain " T " output { type nat hook output priority -100; policy accept; }\n"
+    "add chain " T " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+    "add chain " T " forward { type filter hook forward priority filter; policy accept; }\n"
+    "add chain " T " published\n"
+    "flush chain " T " prerouting\n"
+    "flush chain " T " output\n"
+    "flush chain " T " postrouting\n"
+    "flush chain " T " forward\n"
+    "flush chain " T " published\n"
+    "add rule " T " prerouting fib daddr type local jump published\n"
+    "add rule " T " output fib daddr type local jump published\n"
+    "add rule " T " published dnat ip to ip daddr . meta l4proto . th dport map @dnat4_ip\n"
+    "add rule " T " published dnat ip to meta l4proto . th dport map @dnat4\n"
+    "add rule " T " published dnat ip6 to ip6 daddr . meta l4proto . th dport map @dnat6_ip\n"
+    "add rule " T " published dnat ip6 to meta l4proto . th dport map @dnat6\n"
+    "add rule " T " postrouting ip saddr 127.0.0.0/8 oifname @bridges masquerade\n"
+    "add rule " T " postrouting ct status dnat ip saddr . oifname @subnets4 masquerade\n"
+    "add rule " T " postrouting ct status dnat ip6 saddr . oifname @subnets6 masquerade\n"
+    "add rule " T " postrouting ip saddr . oifname @subnets4 return\n"
+    "add rule " T " postrouting ip6 saddr . oifname @subnets6 return\n"
+    "add rule " T " postrouting ip saddr @masq4 masquerade\n"
+    "add rule " T " postrouting ip6 saddr @masq6 masquerade\n"
+    "add rule " T " forward iifname . oifname @same_bridge accept\n"
+    "add rule " T " forward iifname @internal drop\n"
+    "add rule " T " forward oifname @internal drop\n"
+    "add rule " T " forward iifname @bridges oifname @bridges ct status dnat accept\n"
+    "add rule " T " forward iifname @bridges oifname @bridges drop\n";
+
+/* Writes "VERB element" commands for the elements of network N. */
+static int network_elements(struct cmdbuf *b, const char *verb, const struct nft_network *n, berth_error **err)
+{
+	const char *br = n->bridge;
+
+	if (!bridge_name_valid(br))
+		return berth_error_set(err, EINVAL, "bridge \"%s\": not a valid interface name", br ? br : "(null)");
+	fprintf(b->f, "%s element " T " bridges { \"%s\" }\n", verb, br);
+	fprintf(b->f, "%s element " T " same_bridge { \"%s\" . \"%s\" }\n", verb, br, br);
+	if (n->internal)
+		fprintf(b->f, "%s element " T " internal { \"%s\" }\n", verb, br);
+	for (const char *const *s = n->subnets; s != NULL && *s != NULL; s++) {
+		char subnet[INET6_ADDRSTRLEN + 8];
+		int family = AF_INET;
+
+		if (parse_subnet(*s, &family, subnet, sizeof(subnet), err) < 0)
+			return berth_error_wrap(err, "bridge %s", br);
+		fprintf(b->f, "%s element " T " subnets%c { %s . \"%s\" }\n", verb, family == AF_INET ? '4' : '6',
+			subnet, br);
+		if (!n->internal)
+			fprintf(b->f, "%s element " T " masq%c { %s }\n", verb, family == AF_INET ? '4' : '6', subnet);
+	}
+	return 0;
+}
+
+int nft_network_add(const struct nft_network *n, berth_error **err)
+{
+	_cleanup_cmdbuf_ struct cmdbuf b = { 0 };
+	struct nft_result r = { 0 };
+	int ret;
+
+	if ((ret = cmdbuf_open(&b, err)) < 0)
+		return ret;
+	fputs(ruleset, b.f);
+	if ((ret = network_elements(&b, "add", n, err)) < 0 || (ret = cmdbuf_finish(&b, err)) < 0)
+		return ret;
+	ret = nft_run(b.buf, &r, err);
+	if (ret < -1)
+		return berth_error_wrap(err, "add network on bridge %s", n->bridge);
+	if (ret < 0)
+		ret = berth_error_set(err, r.code, "add network on bridge %s: nftables: %s", n->bridge, r.reason);
+	nft_result_clear(&r);
+	return ret;
+}
+
+/* True when the bridges set has no element (or there is no table). */
+static int no_bridge_left(bool *empty, berth_error **err)
+{
+	struct nft_result r = { 0 };
+	int ret = nft_run("list set " T " bridges\n", &r, err);
+
+	if (ret < -1)
+		return -1;
+	if (ret < 0 && r.code != ENOENT)
+		ret = berth_error_set(err, r.code, "nftables: list bridges: %s", r.reason);
+	else
+		ret = 0;
+	*empty = r.output == NULL || strstr(r.output, "elements = {") == NULL;
+	nft_result_clear(&r);
+	return ret;
+}
+
+int nft_network_remove(const struct nft_network *n, berth_error **err)
+{
+	_cleanup_cmdbuf_ struct cmdbuf b = { 0 };
+	struct nft_result r = { 0 };
+	bool empty = false;
+	int ret;
+
+	if ((ret = cmdbuf_open(&b, err)) < 0)
+		return ret;
+	if ((ret = network_elements(&b, "delete", n, err)) < 0 || (ret = cmdbuf_finish(&b, err)) < 0)
+		return ret;
+	ret = nft_run(b.buf, &r, err);
+	if (ret < -1)
+		return berth_error_wrap(err, "remove network on bridge %s", n->bridge);
+	if (ret < 0) {
+		ret = berth_error_set(err, r.code, "remove network on bridge %s: nftables: %s", n->bridge, r.reason);
+		nft_result_clear(&r);
+		return ret;
+	}
+	nft_result_clear(&r);
+	if (no_bridge_left(&empty, err) < 0)
+		return berth_error_wrap(err, "remove network on bridge %s", n->bridge);
+	if (empty && nft_table_remove(err) < 0)
+		return berth_error_wrap(err, "remove network on bridge %s", n->bridge);
+	return 0;
+}
+
+int nft_table_remove(berth_error **err)
+{
+	struct nft_result r = { 0 };
+	int ret = nft_run("delete table " T "\n", &r, err);
+
+	if (ret < -1)
+		return berth_error_wrap(err, "remove table %s", T);
+	if (ret < 0 && r.code != ENOENT)
+		ret = berth_error_set(err, r.code, "remove table %s: nftables: %s", T, r.reason);
+	else
+		ret = 0;
+	nft_result_clear(&r);
+	return ret;
+}
+
+/* ---- ports ---- */
+
+enum port_verb { PORT_CREATE, PORT_DELETE, PORT_GET };
+
+/* Writes the one-line command VERB for port P. */
+static int port_command(struct cmdbuf *b, enum port_verb verb, const struct nft_port *p, berth_error **err)
+{
+	static const char *const verbs[] = { "create", "delete", "get" };
+	char host[INET6_ADDRSTRLEN] = "", ctr[INET6_ADDRSTRLEN], what[80];
+	const char *proto = proto_name(p->proto);
+	bool any = p->host_ip == NULL || *p->host_ip == '\0';
+	int hfamily = 0, cfamily;
+	char fam;
+
+	nft_port_describe(p, what, sizeof(what));
+	if (proto == NULL)
+		return berth_error_set(err, EINVAL, "port %s: protocol %d is neither tcp nor udp", what, p->proto);
+	if (p->host_port == 0 || p->container_port == 0)
+		return berth_error_set(err, EINVAL, "port %s: port 0", what);
+	if (!any && !parse_address(p->host_ip, &hfamily, host))
+		return berth_error_set(err, EINVAL, "port %s: host address \"%s\" is not an IP address", what,
+				       p->host_ip);
+	if (!parse_address(p->container_ip, &cfamily, ctr))
+		return berth_error_set(err, EINVAL, "port %s: container address \"%s\" is not an IP address", what,
+				       p->container_ip ? p->container_ip : "(null)");
+	if (!any && hfamily != cfamily)
+		return berth_error_set(err, EINVAL, "port %s: host and container addresses %s and %s differ in family",
+				       what, host, ctr);
+	fam = cfamily == AF_INET ? '4' : '6';
+	fprintf(b->f, "%s element " T " dnat%c%s { ", verbs[verb], fam, any ? "" : "_ip");
+	if (!any)
+		fprintf(b->f, "%s . ", host);
+	fprintf(b->f, "%s . %u", proto, p->host_port);
+	if (verb == PORT_CREATE)
+		fprintf(b->f, " : %s . %u", ctr, p->container_port);
+	fputs(" }\n", b->f);
+	return 0;
+}
+
+/* After a failed transaction: the first port that is already published
+ * (WANT_PRESENT) or not published, by asking the kernel port by port, or
+ * -1. libnftables quotes the first element of a set in its message, not the
+ * one the kernel refused, so its text cannot tell. */
+static long failed_port(const struct nft_port *ports, size_t n, bool want_present)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_cmdbuf_ struct cmdbuf b = { 0 };
+		struct nft_result r = { 0 };
+		berth_error *err = NULL;
+		int ret;
+
+		if (cmdbuf_open(&b, &err) < 0 || port_command(&b, PORT_GET, &ports[i], &err) < 0 ||
+		    cmdbuf_finish(&b, &err) < 0) {
+			berth_error_free(&err);
+			return -1;
+		}
+		ret = nft_run(b.buf, &r, &err);
+		berth_error_free(&err);
+		nft_result_clear(&r);
+		if (ret < -1)
+			return -1;
+		if ((ret == 0) == want_present)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* The same port twice in one call would make the kernel refuse the whole
+ * transaction without saying which; say it here. */
+static int check_unique(const struct nft_port *ports, size_t n, const char *verb, berth_error **err)
+{
+	_cleanup_free_ char(*what)[80] = NULL;
+
+	if (n < 2)
+		return 0;
+	what = calloc(n, sizeof(*what));
+	if (what == NULL)
+		return berth_error_set(err, ENOMEM, "%s ports", verb);
+	for (size_t i = 0; i < n; i++) {
+		nft_port_describe(&ports[i], what[i], sizeof(what[i]));
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(what[i], what[j]) == 0)
+				return berth_error_set(err, EINVAL, "%s port %s: given twice", verb, what[i]);
+	}
+	return 0;
+}
+
+static int ports_change(const struct nft_port *ports, size_t n, bool add, berth_error **err)
+{
+	_cleanup_cmdbuf_ struct cmdbuf b = { 0 };
+	struct nft_result r = { 0 };
+	const char *verb = add ? "publish" : "unpublish";
+	char what[80];
+	long bad = -1;
+	int ret;
+
+	if (n == 0)
+		return 0;
+	if ((ret = check_unique(ports, n, verb, err)) < 0)
+		return ret;
+	if ((ret = cmdbuf_open(&b, err)) < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++)
+		if ((ret = port_command(&b, add ? PORT_CREATE : PORT_DELETE, &ports[i], err)) < 0)
+			return berth_error_wrap(err, "%s ports", verb);
+	if ((ret = cmdbuf_finish(&b, err)) < 0)
+		return ret;
+	ret = nft_run(b.buf, &r, err);
+	if (ret < -1)
+		return berth_error_wrap(err, "%s ports", verb);
+	if (ret == 0) {
+		nft_result_clear(&r);
+		return 0;
+	}
+	if ((add && r.code == EEXIST) || (!add && r.code == ENOENT))
+		bad = failed_port(ports, n, add);
+	if (bad < 0) {
+		ret = berth_error_set(err, r.code, "%s ports: nftables: %s", verb, r.reason);
+	} else {
+		nft_port_describe(&ports[bad], what, sizeof(what));
+		if (add)
+			ret = berth_error_set(err, EEXIST, "publish port %s: already published", what);
+		else
+			ret = berth_error_set(err, ENOENT, "unpublish port %s: not published", what);
+	}
+	nft_result_clear(&r);
+	return ret;
+}
+
+int nft_ports_add(const struct nft_port *ports, size_t n, berth_error **err)
+{
+	return ports_change(ports, n, true, err);
+}
+
+int nft_ports_remove(const struct nft_port *ports, size_t n, berth_error **err)
+{
+	return ports_change(ports, n, false, err);
+}
+
+/* Splits S at each SEP into at most MAX fields; returns the count. */
+static size_t split(char *s, const char *sep, char **fields, size_t max)
+{
+	size_t count = 0;
+
+	while (count < max) {
+		char *next = strstr(s, sep);
+
+		fields[count++] = s;
+		if (next == NULL)
+			return count;
+		*next = '\0';
+		s = next + strlen(sep);
+	}
+	return count + 1; /* too many */
+}
+
+static bool parse_port(const char *s, uint16_t *port)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || end == s || v == 0 || v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+/* One element of `list map` text: "[ADDR . ]PROTO . PORT : ADDR . PORT". */
+static bool parse_entry(char *text, bool with_ip, struct nft_port_entry *e)
+{
+	char *sides[2], *key[3], *value[2];
+	size_t keys = with_ip ? 3 : 2, k = 0;
+	int family;
+
+	memset(e, 0, sizeof(*e));
+	if (split(text, " : ", sides, 2) != 2 || split(sides[0], " . ", key, keys) != keys ||
+	    split(sides[1], " . ", value, 2) != 2)
+		return false;
+	if (with_ip && !parse_address(key[k++], &family, e->host_ip))
+		return false;
+	e->proto = strcmp(key[k], "tcp") == 0 ? IPPROTO_TCP : strcmp(key[k], "udp") == 0 ? IPPROTO_UDP : 0;
+	return e->proto != 0 && parse_port(key[k + 1], &e->host_port) &&
+	       parse_address(value[0], &family, e->container_ip) && parse_port(value[1], &e->container_port);
+}
+
+/* Appends the elements of every "elements = { ... }" in TEXT to *OUT. */
+static int parse_map_listing(char *text, bool with_ip, struct nft_port_entry **out, size_t *n, berth_error **err)
+{
+	char *p = strstr(text, "elements = {");
+	char *end, *save = NULL;
+
+	if (p == NULL)
+		return 0;
+	p += strlen("elements = {");
+	end = strchr(p, '}');
+	if (end == NULL)
+		return berth_error_set(err, EIO, "nftables: list ports: no end of elements");
+	*end = '\0';
+	for (char *item = strtok_r(p, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		struct nft_port_entry *grown;
+
+		size_t len;
+
+		item += strspn(item, " \t\n");
+		len = strlen(item);
+		while (len > 0 && isspace((unsigned char)item[len - 1]))
+			item[--len] = '\0';
+		if (len == 0)
+			continue;
+		grown = realloc(*out, (*n + 1) * sizeof(**out));
+		if (grown == NULL)
+			return berth_error_set(err, ENOMEM, "nftables: list ports");
+		*out = grown;
+		if (!parse_entry(item, with_ip, &(*out)[*n]))
+			return berth_error_set(err, EIO, "nftables: list ports: cannot read element \"%s\"", item);
+		(*n)++;
+	}
+	return 0;
+}
+
+int nft_ports_list(struct nft_port_entry **out, size_t *n, berth_error **err)
+{
+	static const char *const maps[] = { "dnat4", "dnat4_ip", "dnat6", "dnat6_ip" };
+	_cleanup_free_ struct nft_port_entry *list = NULL;
+	size_t count = 0;
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		struct nft_result r = { 0 };
+		char cmd[64];
+		int ret;
+
+		snprintf(cmd, sizeof(cmd), "list map " T " %s\n", maps[i]);
+		ret = nft_run(cmd, &r, err);
+		if (ret < -1)
+			return berth_error_wrap(err, "list published ports");
+		if (ret < 0 && r.code == ENOENT) {
+			nft_result_clear(&r);
+			break; /* no table, no ports */
+		}
+		if (ret < 0)
+			ret = berth_error_set(err, r.code, "list published ports: nftables: %s", r.reason);
+		else
+			ret = parse_map_listing(r.output, strstr(maps[i], "_ip") != NULL, &list, &count, err);
+		nft_result_clear(&r);
+		if (ret < 0)
+			return -1;
+	}
+	*out = move_ptr(list);
+	*n = count;
+	return 0;
+}
