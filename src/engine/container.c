@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/network.h"
 #include "engine/runtime_call.h"
 #include "engine/userns.h"
 #include "image/images.h"
@@ -136,6 +137,8 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 	json_object_set_new(j, "Env", string_array(o->env));
 	json_object_set_new(j, "Volumes", string_array(o->volumes));
 	json_object_set_new(j, "Network", json_string(o->network ? o->network : "none"));
+	json_object_set_new(j, "Dns", string_array(o->dns));
+	json_object_set_new(j, "ExtraHosts", string_array(o->add_hosts));
 	if (o->user)
 		json_object_set_new(j, "User", json_string(o->user));
 	if (o->workdir)
@@ -221,6 +224,30 @@ static int mount_volumes(const engine_paths *p, container *c, const char *rootfs
 	return 0;
 }
 
+/* The container's network (network.h) from the run flags and the image's
+ * exposed ports (-P). */
+static int setup_network(const engine_paths *p, container *c, const image_info *img, const run_options *o,
+			 const run_plan *plan, json_t *cfg, berth_error **err)
+{
+	network_request r = { .mode = o->network,
+			      .ip = o->ip,
+			      .dns = o->dns,
+			      .add_hosts = o->add_hosts,
+			      .ports = plan->ports,
+			      .n_ports = plan->n_ports,
+			      .publish_all = o->publish_all,
+			      .hostname = json_string_value(json_object_get(cfg, "hostname")) };
+	json_t *exposed = json_object();
+	int ret;
+
+	for (char **e = img->config.exposed_ports; e && *e; e++)
+		json_object_set_new(exposed, *e, json_object());
+	r.exposed = exposed;
+	ret = engine_network_setup(p, c, &r, cfg, err);
+	json_decref(exposed);
+	return ret;
+}
+
 static int write_bundle(const engine_paths *p, store *s, const image_info *info, const run_options *o,
 			const run_plan *plan, container *c, berth_error **err)
 {
@@ -251,7 +278,8 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 	json_object_set_new(c->config, "Command", json_deep_copy(json_object_get(process, "args")));
 	json_object_set(c->config, "Cwd", json_object_get(process, "cwd"));
 	first_user_mount = json_array_size(json_object_get(cfg, "mounts"));
-	if (run_config_apply(cfg, o, plan, c->id, err) < 0 || mount_volumes(p, c, rootfs, cfg, err) < 0) {
+	if (run_config_apply(cfg, o, plan, c->id, err) < 0 || mount_volumes(p, c, rootfs, cfg, err) < 0 ||
+	    setup_network(p, c, &img, o, plan, cfg, err) < 0) {
 		json_decref(cfg);
 		return -1;
 	}
@@ -507,6 +535,7 @@ int engine_container_destroy(const engine_paths *p, container *c, berth_error **
 
 	if (runtime_call(engine_container_runtime(c), p->runtime_root, args, NULL, &ignored) < 0)
 		berth_error_free(&ignored);
+	engine_network_teardown(p, c);
 	if (storage_rootfs_unmount(bundle, true, err) < 0)
 		return berth_error_wrap(err, "remove container %.12s", c->id);
 	if (record_remove(p, c, err) < 0)

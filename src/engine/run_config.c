@@ -1,5 +1,6 @@
 #include "engine/run_config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
@@ -412,6 +413,40 @@ static int check_health(const run_options *o, run_plan *plan, berth_error **err)
 	return 0;
 }
 
+static bool is_ip(const char *text)
+{
+	unsigned char buf[16];
+	return inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1;
+}
+
+/* --network, --ip, --dns, --add-host, -p: the values; whether a network of
+ * that name exists is known when the container is set up. */
+static int check_network(const run_options *o, berth_error **err)
+{
+	const char *mode = o->network ? o->network : "none";
+	bool own_netns = strcmp(mode, "host") != 0 && strncmp(mode, "container:", 10) != 0;
+	bool bridged = own_netns && strcmp(mode, "none") != 0;
+
+	if (mode[0] == '\0' || strcmp(mode, "container:") == 0)
+		return berth_error_set(err, EINVAL,
+				       "--network \"%s\": expected none, host, container:ID or a network name", mode);
+	if (o->ip && !bridged)
+		return berth_error_set(err, EINVAL, "--ip needs a network (not --network %s)", mode);
+	if (o->ip && !is_ip(o->ip))
+		return berth_error_set(err, EINVAL, "--ip \"%s\": not an IP address", o->ip);
+	if ((o->publish || o->publish_all) && !bridged)
+		return berth_error_set(err, EINVAL, "-p/-P need a network (not --network %s)", mode);
+	for (const char *const *d = o->dns; d && *d; d++)
+		if (!is_ip(*d))
+			return berth_error_set(err, EINVAL, "--dns \"%s\": not an IP address", *d);
+	for (const char *const *h = o->add_hosts; h && *h; h++) {
+		const char *colon = strchr(*h, ':');
+		if (colon == NULL || colon == *h || !is_ip(colon + 1))
+			return berth_error_set(err, EINVAL, "--add-host \"%s\": expected NAME:IP", *h);
+	}
+	return 0;
+}
+
 int run_options_validate(const run_options *o, run_plan *plan, berth_error **err)
 {
 	memset(plan, 0, sizeof(*plan));
@@ -421,8 +456,8 @@ int run_options_validate(const run_options *o, run_plan *plan, berth_error **err
 	if (o->remove && strcmp(plan->restart_name, "no") != 0)
 		return berth_error_set(err, EINVAL, "--rm and --restart %s cannot be combined", o->restart);
 	/* from here on PLAN owns memory: every failure frees it */
-	if (o->network && strcmp(o->network, "none") != 0 && strcmp(o->network, "host") != 0)
-		return berth_error_set(err, EINVAL, "--network \"%s\": only none and host are supported", o->network);
+	if (check_network(o, err) < 0)
+		return -1;
 	if (check_caps("--cap-add", o->cap_add, err) < 0 || check_caps("--cap-drop", o->cap_drop, err) < 0)
 		return -1;
 	if (check_volumes(o, plan, err) < 0 || check_ulimits(o->ulimits, err) < 0)
@@ -445,6 +480,9 @@ int run_options_validate(const run_options *o, run_plan *plan, berth_error **err
 	}
 	if (check_security_opts(o, plan, err) < 0)
 		goto fail;
+	for (const char *const *pub = o->publish; pub && *pub; pub++)
+		if (network_parse_publish(*pub, &plan->ports, &plan->n_ports, err) < 0)
+			goto fail;
 	return 0;
 fail:
 	run_plan_free(plan);
@@ -464,6 +502,9 @@ void run_plan_free(run_plan *plan)
 	plan->n_mounts = 0;
 	free(plan->init_path);
 	plan->init_path = NULL;
+	free(plan->ports);
+	plan->ports = NULL;
+	plan->n_ports = 0;
 }
 
 /* ---- applying ---- */

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "engine/network.h"
 #include "util/error.h"
 
 typedef struct run_options {
@@ -22,6 +23,9 @@ typedef struct run_options {
 	const char *const *env, *const *env_files, *const *volumes, *const *mounts, *const *tmpfs;
 	const char *const *cap_add, *const *cap_drop, *const *security_opts, *const *ulimits;
 	const char *const *labels; /* "KEY=VALUE" or "KEY" (empty value) */
+	const char *const *publish, *const *dns, *const *add_hosts;
+	const char *ip;
+	bool publish_all;
 	const char *memory, *cpus, *pids_limit;
 	const char *restart; /* no, on-failure[:N], always, unless-stopped */
 	const char *log_max_size;
@@ -61,6 +65,8 @@ typedef struct run_plan {
 	run_mount *mounts; /* -v and --mount in order */
 	size_t n_mounts;
 	char *init_path; /* --init: the berth-init binary to bind at RUN_INIT_PATH */
+	net_port *ports; /* -p, host port 0 when to be chosen */
+	size_t n_ports;
 } run_plan;
 
 /* Where --init binds berth-init in the container (a file on /dev's tmpfs, so

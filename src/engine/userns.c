@@ -24,7 +24,7 @@
 #include "util/log.h"
 #include "util/proc.h"
 
-#define PAUSE_PID_FILE "pause.pid"
+#define PAUSE_PID_FILE	"pause.pid"
 #define PAUSE_LOCK_FILE "pause.lock"
 
 bool engine_rootless(void)

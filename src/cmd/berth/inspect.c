@@ -78,6 +78,8 @@ static json_t *inspect_json(const container *c)
 				      json_object_get(c->config, "Volumes") ?: json_null(), "Init",
 				      record_config_bool(c, "Init")));
 	json_object_set_new(j, "Mounts", mounts_json(c));
+	json_object_set_new(j, "NetworkSettings",
+			    json_deep_copy(json_object_get(c->config, "NetworkSettings")) ?: json_object());
 	return j;
 }
 

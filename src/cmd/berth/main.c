@@ -31,6 +31,7 @@ static const berth_command commands[] = {
 	{ "bundle", "bundle IMAGE DIR | bundle --remove DIR", "mount an image as an OCI bundle for berth-runtime",
 	  cmd_bundle },
 	{ "volume", "volume COMMAND", "manage volumes (berth volume --help)", cmd_volume },
+	{ "network", "network COMMAND", "manage networks (berth network --help)", cmd_network },
 	{ "container", "container COMMAND", "manage containers (berth container --help)", cmd_container },
 	{ "run", "run [flags] IMAGE [COMMAND...]", "run a command in a new container", cmd_run },
 	{ "create", "create [flags] IMAGE [COMMAND...]", "create a container without starting it", cmd_create },

@@ -53,6 +53,11 @@ enum {
 	O_NO_HEALTHCHECK,
 	O_INIT,
 	O_LABEL,
+	O_PUBLISH,
+	O_PUBLISH_ALL,
+	O_IP,
+	O_DNS,
+	O_ADD_HOST,
 	O_COUNT
 };
 
@@ -80,7 +85,7 @@ static const option_spec run_specs[] = {
 	{ "cpus", 0, true, "CPU limit (1.5)" },
 	{ "pids-limit", 0, true, "maximum number of processes" },
 	{ "ulimit", 0, true, "NAME=SOFT[:HARD] (nofile=1024:2048)" },
-	{ "network", 0, true, "none (default: a network namespace with lo only) or host" },
+	{ "network", 0, true, "none (default: lo only), host, container:ID, or a network (bridge: the default one)" },
 	{ "runtime", 0, true, "OCI runtime binary (default: berth-runtime)" },
 	{ "restart", 0, true, "no, on-failure[:N], always, unless-stopped" },
 	{ "cgroup-parent", 0, true, "cgroup parent (relative: beneath berth's own cgroup; default berth)" },
@@ -95,6 +100,11 @@ static const option_spec run_specs[] = {
 	{ "no-healthcheck", 0, false, "disable the image's health check" },
 	{ "init", 0, false, "run berth-init as PID 1: it forwards signals and reaps zombies" },
 	{ "label", 'l', true, "KEY=VALUE metadata (over the image's labels); repeatable" },
+	{ "publish", 'p', true, "[IP:][HOST[-END]:]CONTAINER[-END][/tcp|udp]; repeatable" },
+	{ "publish-all", 'P', false, "publish the image's exposed ports on free host ports" },
+	{ "ip", 0, true, "the container's IPv4 address in its network" },
+	{ "dns", 0, true, "a nameserver for /etc/resolv.conf; repeatable" },
+	{ "add-host", 0, true, "NAME:IP line for /etc/hosts; repeatable" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -152,6 +162,11 @@ static void fill_options(run_options *o, const option_value *v, char **command)
 	o->health_timeout = v[O_HEALTH_TIMEOUT].value;
 	o->health_retries = v[O_HEALTH_RETRIES].value;
 	o->health_start_period = v[O_HEALTH_START].value;
+	o->publish = v[O_PUBLISH].all;
+	o->publish_all = option_bool(&v[O_PUBLISH_ALL]);
+	o->ip = v[O_IP].value;
+	o->dns = v[O_DNS].all;
+	o->add_hosts = v[O_ADD_HOST].all;
 	o->command = command;
 }
 

@@ -1,0 +1,548 @@
+/* Network definitions in the store and the -p syntax (network.h). The
+ * container side is in network_attach.c. */
+#include "engine/network.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/network_internal.h"
+#include "network/ipam.h"
+#include "network/netlink.h"
+#include "network/nft.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+/* ---- -p ---- */
+
+static int parse_port_range(const char *text, size_t len, unsigned *first, unsigned *last)
+{
+	char buf[32], *end;
+	unsigned long a, b;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	a = strtoul(buf, &end, 10);
+	b = a;
+	if (*end == '-')
+		b = strtoul(end + 1, &end, 10);
+	if (*end != '\0' || buf[0] == '-' || a == 0 || a > 65535 || b < a || b > 65535)
+		return -1;
+	*first = (unsigned)a;
+	*last = (unsigned)b;
+	return 0;
+}
+
+int network_parse_publish(const char *text, net_port **ports, size_t *n, berth_error **err)
+{
+	const char *proto = "tcp", *slash = strrchr(text, '/'), *ctr, *host = NULL, *colon;
+	char ip[64] = "";
+	size_t body = slash ? (size_t)(slash - text) : strlen(text);
+	unsigned cfirst, clast, hfirst = 0, hlast = 0;
+	net_port *grown;
+
+	if (slash) {
+		proto = slash + 1;
+		if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
+			return berth_error_set(err, EINVAL, "-p \"%s\": protocol \"%s\": expected tcp or udp", text,
+					       proto);
+	}
+	/* [IP:][HOST:]CTR, IPv6 addresses in brackets */
+	ctr = text;
+	if (text[0] == '[') {
+		const char *close = memchr(text, ']', body);
+		if (close == NULL || close[1] != ':' || (size_t)(close - text - 1) >= sizeof(ip))
+			return berth_error_set(err, EINVAL, "-p \"%s\": unterminated [IPv6 address]", text);
+		memcpy(ip, text + 1, (size_t)(close - text - 1));
+		host = close + 2;
+	} else {
+		const char *c1 = memchr(text, ':', body),
+			   *c2 = c1 ? memchr(c1 + 1, ':', body - (size_t)(c1 + 1 - text)) : NULL;
+		if (c2) {
+			if ((size_t)(c1 - text) >= sizeof(ip))
+				return berth_error_set(err, EINVAL, "-p \"%s\": bad host address", text);
+			memcpy(ip, text, (size_t)(c1 - text));
+			host = c1 + 1;
+		} else if (c1) {
+			host = text;
+		}
+	}
+	if (host) {
+		colon = memchr(host, ':', body - (size_t)(host - text));
+		if (colon == NULL)
+			return berth_error_set(err, EINVAL, "-p \"%s\": expected [IP:][HOST:]CONTAINER[/PROTO]", text);
+		if (colon > host && parse_port_range(host, (size_t)(colon - host), &hfirst, &hlast) < 0)
+			return berth_error_set(err, EINVAL, "-p \"%s\": bad host port \"%.*s\" (1-65535 or A-B)", text,
+					       (int)(colon - host), host);
+		ctr = colon + 1;
+	}
+	if (parse_port_range(ctr, body - (size_t)(ctr - text), &cfirst, &clast) < 0)
+		return berth_error_set(err, EINVAL, "-p \"%s\": bad container port \"%.*s\" (1-65535 or A-B)", text,
+				       (int)(body - (size_t)(ctr - text)), ctr);
+	if (ip[0]) {
+		unsigned char buf[16];
+		if (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1)
+			return berth_error_set(err, EINVAL, "-p \"%s\": \"%s\" is not an IP address", text, ip);
+		if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0)
+			ip[0] = '\0';
+	}
+	if (hfirst && hlast - hfirst != clast - cfirst)
+		return berth_error_set(err, EINVAL, "-p \"%s\": the host and container ranges differ in length", text);
+	grown = realloc(*ports, (*n + (clast - cfirst + 1)) * sizeof(net_port));
+	if (grown == NULL)
+		return berth_error_set(err, ENOMEM, "-p");
+	*ports = grown;
+	for (unsigned i = 0; i <= clast - cfirst; i++) {
+		net_port *pt = &(*ports)[(*n)++];
+		memset(pt, 0, sizeof(*pt));
+		snprintf(pt->proto, sizeof(pt->proto), "%s", proto);
+		snprintf(pt->host_ip, sizeof(pt->host_ip), "%s", ip);
+		pt->host_port = (uint16_t)(hfirst ? hfirst + i : 0);
+		pt->ctr_port = (uint16_t)(cfirst + i);
+	}
+	return 0;
+}
+
+/* ---- definitions ---- */
+
+void network_def_free(network_def *d)
+{
+	free(d->name);
+	free(d->driver);
+	free(d->bridge);
+	free(d->subnet);
+	free(d->gateway);
+	free(d->subnet6);
+	free(d->gateway6);
+	free(d->cni_config);
+	free(d->created);
+	json_decref(d->raw);
+	memset(d, 0, sizeof(*d));
+}
+
+char *network_dir(const engine_paths *p)
+{
+	return fs_path_join(p->store_root, "networks");
+}
+
+static char *dup_or_null(json_t *j, const char *key)
+{
+	const char *s = json_string_value(json_object_get(j, key));
+	return s ? strdup(s) : NULL;
+}
+
+static int def_from_json(json_t *j, network_def *d, const char *file, berth_error **err)
+{
+	memset(d, 0, sizeof(*d));
+	d->name = dup_or_null(j, "Name");
+	d->driver = dup_or_null(j, "Driver");
+	d->bridge = dup_or_null(j, "Bridge");
+	d->subnet = dup_or_null(j, "Subnet");
+	d->gateway = dup_or_null(j, "Gateway");
+	d->subnet6 = dup_or_null(j, "Subnet6");
+	d->gateway6 = dup_or_null(j, "Gateway6");
+	d->cni_config = dup_or_null(j, "CNIConfig");
+	d->created = dup_or_null(j, "Created");
+	d->internal = json_is_true(json_object_get(j, "Internal"));
+	d->mtu = (unsigned)json_integer_value(json_object_get(j, "MTU"));
+	d->raw = json_incref(j);
+	if (d->name == NULL || d->driver == NULL ||
+	    (strcmp(d->driver, "bridge") == 0 && (d->bridge == NULL || d->subnet == NULL || d->gateway == NULL)) ||
+	    (strcmp(d->driver, "cni") == 0 && d->cni_config == NULL)) {
+		network_def_free(d);
+		return berth_error_set(err, EINVAL, "network definition \"%s\" is incomplete", file);
+	}
+	if (d->mtu == 0)
+		d->mtu = 1500;
+	return 0;
+}
+
+json_t *network_def_json(const network_def *d)
+{
+	return json_deep_copy(d->raw);
+}
+
+static bool valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 64 ||
+	    !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
+	      (name[0] >= '0' && name[0] <= '9')))
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '.' || *c == '-'))
+			return false;
+	return true;
+}
+
+/* Opens (creating) STORE/networks and takes its lock (shared or exclusive). */
+static int lock_networks(const engine_paths *p, bool exclusive, int *dirfd, berth_error **err)
+{
+	_cleanup_free_ char *dir = network_dir(p);
+	int fd, lock;
+
+	if (dir == NULL || fs_mkdir_p(dir, 0700, err) < 0)
+		return berth_error_wrap(err, "networks");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_set(err, errno, "open \"%s\"", dir);
+	lock = openat(fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, exclusive ? LOCK_EX : LOCK_SH) < 0) {
+		berth_error_set(err, errno, "lock \"%s/.lock\"", dir);
+		if (lock >= 0)
+			close(lock);
+		close(fd);
+		return -1;
+	}
+	*dirfd = fd;
+	return lock;
+}
+
+static int read_def(int dirfd, const char *name, network_def *out, berth_error **err)
+{
+	char file[96];
+	_cleanup_free_ char *text = NULL;
+	json_error_t jerr;
+	json_t *j;
+	int ret;
+
+	snprintf(file, sizeof(file), "%s.json", name);
+	if (fs_read_file_at(dirfd, file, &text, NULL, NULL) < 0)
+		return -ENOENT;
+	j = json_loads(text, 0, &jerr);
+	if (j == NULL)
+		return berth_error_set(err, EINVAL, "network \"%s\": %s", name, jerr.text);
+	ret = def_from_json(j, out, file, err);
+	json_decref(j);
+	return ret;
+}
+
+static int write_def(int dirfd, json_t *j, const char *name, berth_error **err)
+{
+	char file[96];
+	_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2));
+
+	snprintf(file, sizeof(file), "%s.json", name);
+	if (text == NULL)
+		return berth_error_set(err, ENOMEM, "network \"%s\"", name);
+	return fs_write_file_atomic(dirfd, file, text, strlen(text), 0600, err);
+}
+
+/* The first 10.(78+k).0.0/16... free: berth0 has 10.77.0.0/16, the others
+ * get 10.78.0.0/24, 10.78.1.0/24 and so on, past the subnets in use. */
+static int next_subnet(int dirfd, char *out, size_t len)
+{
+	for (unsigned k = 0; k < 256 * 8; k++) {
+		char candidate[32];
+		bool used = false;
+		_cleanup_closedir_ DIR *d = NULL;
+		struct dirent *e;
+		int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		snprintf(candidate, sizeof(candidate), "10.%u.%u.0/24", 78 + k / 256, k % 256);
+		d = fd >= 0 ? fdopendir(fd) : NULL;
+		while (d && (e = readdir(d)) != NULL) {
+			network_def def;
+			char name[80];
+			size_t l = strlen(e->d_name);
+			if (l < 6 || l - 5 >= sizeof(name) || strcmp(e->d_name + l - 5, ".json") != 0)
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(l - 5), e->d_name);
+			if (read_def(dirfd, name, &def, NULL) == 0) {
+				used = def.subnet && strcmp(def.subnet, candidate) == 0;
+				network_def_free(&def);
+			}
+			if (used)
+				break;
+		}
+		if (!used) {
+			snprintf(out, len, "%s", candidate);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int next_bridge(int dirfd, char *out, size_t len)
+{
+	for (unsigned k = 1; k < 10000; k++) {
+		snprintf(out, len, "berth%u", k);
+		_cleanup_closedir_ DIR *d = NULL;
+		struct dirent *e;
+		bool used = netlink_link_exists(out, NULL) == 1;
+		int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		d = fd >= 0 ? fdopendir(fd) : NULL;
+		while (!used && d && (e = readdir(d)) != NULL) {
+			network_def def;
+			char name[80];
+			size_t l = strlen(e->d_name);
+			if (l < 6 || l - 5 >= sizeof(name) || strcmp(e->d_name + l - 5, ".json") != 0)
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(l - 5), e->d_name);
+			if (read_def(dirfd, name, &def, NULL) == 0) {
+				used = def.bridge && strcmp(def.bridge, out) == 0;
+				network_def_free(&def);
+			}
+		}
+		if (!used)
+			return 0;
+	}
+	return -1;
+}
+
+/* The gateway of SUBNET: GIVEN when inside it, else its first host. */
+static int gateway_of(const char *subnet, const char *given, char *out, size_t len, berth_error **err)
+{
+	ipam_subnet sub;
+	ipam_address addr;
+	int family;
+
+	if (ipam_subnet_parse(subnet, &sub, err) < 0)
+		return -1;
+	if (given == NULL) {
+		ipam_subnet_gateway_format(&sub, out, len);
+		return 0;
+	}
+	if (ipam_address_parse(given, &family, &addr, err) < 0)
+		return -1;
+	if (!ipam_subnet_contains(&sub, family, &addr))
+		return berth_error_set(err, EINVAL, "gateway %s is not in %s", given, subnet);
+	snprintf(out, len, "%s", given);
+	return 0;
+}
+
+static int create_locked(int dirfd, const char *name, const network_create_options *o, network_def *out,
+			 berth_error **err)
+{
+	const char *driver = o->driver ? o->driver : "bridge";
+	char subnet[64], gateway[64], subnet6[64] = "", gateway6[64] = "", bridge[16], now[40];
+	_cleanup_free_ char *conflist = NULL;
+	json_t *j;
+	int ret;
+
+	if (strcmp(driver, "bridge") != 0 && strcmp(driver, "cni") != 0)
+		return berth_error_set(err, EINVAL, "network create: driver \"%s\": expected bridge or cni", driver);
+	if (strcmp(driver, "cni") == 0) {
+		cni_network *net = NULL;
+		char file[96];
+		if (o->cni_config == NULL)
+			return berth_error_set(err, EINVAL, "network create: --driver cni needs --cni-config FILE");
+		if (cni_network_load(o->cni_config, &net, err) < 0)
+			return -1;
+		cni_network_free(net);
+		if (fs_read_file(o->cni_config, &conflist, NULL, err) < 0)
+			return -1;
+		snprintf(file, sizeof(file), "%s.conflist", name);
+		if (fs_write_file_atomic(dirfd, file, conflist, strlen(conflist), 0600, err) < 0)
+			return -1;
+		j = json_pack("{s:s, s:s, s:s, s:s}", "Name", name, "Driver", "cni", "CNIConfig", file, "Created",
+			      engine_now_rfc3339(now));
+		ret = write_def(dirfd, j, name, err);
+		if (ret == 0)
+			ret = def_from_json(j, out, name, err);
+		json_decref(j);
+		return ret;
+	}
+	if (o->subnet) {
+		snprintf(subnet, sizeof(subnet), "%s", o->subnet);
+	} else if (strcmp(name, NETWORK_DEFAULT) == 0) {
+		snprintf(subnet, sizeof(subnet), "%s", NETWORK_DEFAULT_SUBNET);
+	} else if (next_subnet(dirfd, subnet, sizeof(subnet)) < 0) {
+		return berth_error_set(err, ENOSPC, "network create: no free subnet in 10.78.0.0/13; give --subnet");
+	}
+	if (gateway_of(subnet, o->gateway, gateway, sizeof(gateway), err) < 0)
+		return berth_error_wrap(err, "network create %s", name);
+	if (o->ipv6 || o->subnet6) {
+		/* a ULA /64 of its own, from the name, unless given */
+		unsigned h = 0;
+		for (const char *c = name; *c; c++)
+			h = h * 31 + (unsigned char)*c;
+		if (o->subnet6)
+			snprintf(subnet6, sizeof(subnet6), "%s", o->subnet6);
+		else
+			snprintf(subnet6, sizeof(subnet6), "fd77:b3:%x::/64", h & 0xffff);
+		if (gateway_of(subnet6, NULL, gateway6, sizeof(gateway6), err) < 0)
+			return berth_error_wrap(err, "network create %s", name);
+	}
+	if (strcmp(name, NETWORK_DEFAULT) == 0)
+		snprintf(bridge, sizeof(bridge), "%s", NETWORK_DEFAULT_BRIDGE);
+	else if (next_bridge(dirfd, bridge, sizeof(bridge)) < 0)
+		return berth_error_set(err, ENOSPC, "network create: no free bridge name");
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:s}", "Name", name, "Driver", "bridge", "Bridge", bridge,
+		      "Subnet", subnet, "Gateway", gateway, "Internal", o->internal, "MTU", o->mtu ? (int)o->mtu : 1500,
+		      "Created", engine_now_rfc3339(now));
+	if (gateway6[0]) {
+		json_object_set_new(j, "Subnet6", json_string(subnet6));
+		json_object_set_new(j, "Gateway6", json_string(gateway6));
+	}
+	ret = write_def(dirfd, j, name, err);
+	if (ret == 0)
+		ret = def_from_json(j, out, name, err);
+	json_decref(j);
+	return ret;
+}
+
+int network_create(const engine_paths *p, const char *name, const network_create_options *o, network_def *out,
+		   berth_error **err)
+{
+	_cleanup_close_ int dirfd = -EBADF, lock = -EBADF;
+	network_def existing;
+
+	if (!valid_name(name))
+		return berth_error_set(
+		    err, EINVAL, "network create: invalid name \"%s\" (letters, digits, _ . -; at most 64)", name);
+	if (strcmp(name, "none") == 0 || strcmp(name, "host") == 0 || strcmp(name, "bridge") == 0)
+		return berth_error_set(err, EINVAL, "network create: \"%s\" is a reserved name", name);
+	lock = lock_networks(p, true, &dirfd, err);
+	if (lock < 0)
+		return -1;
+	if (read_def(dirfd, name, &existing, NULL) == 0) {
+		network_def_free(&existing);
+		return berth_error_set(err, EEXIST, "network create: network \"%s\" already exists", name);
+	}
+	return create_locked(dirfd, name, o, out, err);
+}
+
+int network_load(const engine_paths *p, const char *name, network_def *out, berth_error **err)
+{
+	_cleanup_close_ int dirfd = -EBADF, lock = -EBADF;
+	network_create_options o = { 0 };
+	int ret;
+
+	if (strcmp(name, "bridge") == 0)
+		name = NETWORK_DEFAULT; /* docker's name of the default */
+	lock = lock_networks(p, false, &dirfd, err);
+	if (lock < 0)
+		return -1;
+	ret = read_def(dirfd, name, out, err);
+	if (ret != -ENOENT)
+		return ret;
+	if (strcmp(name, NETWORK_DEFAULT) != 0)
+		return berth_error_set(err, ENOENT, "no such network: %s", name);
+	/* the default network is made on first use, under the exclusive lock */
+	close(lock);
+	close(dirfd);
+	lock = lock_networks(p, true, &dirfd, err);
+	if (lock < 0)
+		return -1;
+	ret = read_def(dirfd, name, out, err);
+	if (ret != -ENOENT)
+		return ret;
+	return create_locked(dirfd, name, &o, out, err);
+}
+
+int network_list(const engine_paths *p, network_def **out, size_t *n, berth_error **err)
+{
+	_cleanup_close_ int dirfd = -EBADF, lock = -EBADF;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *e;
+	network_def *list = NULL;
+	size_t count = 0;
+
+	lock = lock_networks(p, false, &dirfd, err);
+	if (lock < 0)
+		return -1;
+	/* a new open file: a dup would share (and move) DIRFD's offset */
+	d = fdopendir(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	while (d && (e = readdir(d)) != NULL) {
+		char name[80];
+		size_t l = strlen(e->d_name);
+		network_def def, *grown;
+		if (l < 6 || l - 5 >= sizeof(name) || strcmp(e->d_name + l - 5, ".json") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(l - 5), e->d_name);
+		if (read_def(dirfd, name, &def, NULL) < 0)
+			continue;
+		grown = realloc(list, (count + 1) * sizeof(*list));
+		if (grown == NULL) {
+			network_def_free(&def);
+			break;
+		}
+		list = grown;
+		list[count++] = def;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+/* The names of the containers whose record puts them on NAME. */
+static int users_of(const engine_paths *p, const char *name, char *buf, size_t len, berth_error **err)
+{
+	container **list = NULL;
+	size_t n = 0, used = 0;
+
+	buf[0] = '\0';
+	if (record_list(p, &list, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *net =
+		    json_string_value(json_object_get(json_object_get(list[i]->config, "NetworkSettings"), "Network"));
+		if (net && strcmp(net, name) == 0 && used + strlen(list[i]->name) + 3 < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", list[i]->name);
+	}
+	record_list_free(list, n);
+	return 0;
+}
+
+int network_remove(const engine_paths *p, const char *name, berth_error **err)
+{
+	_cleanup_close_ int dirfd = -EBADF, lock = -EBADF;
+	network_def def;
+	char users[512], file[96];
+	int ret;
+
+	lock = lock_networks(p, true, &dirfd, err);
+	if (lock < 0)
+		return -1;
+	ret = read_def(dirfd, strcmp(name, "bridge") == 0 ? NETWORK_DEFAULT : name, &def, err);
+	if (ret == -ENOENT)
+		return berth_error_set(err, ENOENT, "no such network: %s", name);
+	if (ret < 0)
+		return -1;
+	if (users_of(p, def.name, users, sizeof(users), err) < 0)
+		goto out;
+	if (users[0]) {
+		ret = berth_error_set(err, EBUSY, "network %s is in use by container(s) %s", def.name, users);
+		goto out;
+	}
+	if (strcmp(def.driver, "bridge") == 0) {
+		const char *subnets[3] = { def.subnet, def.subnet6, NULL };
+		struct nft_network net = { .bridge = def.bridge, .subnets = subnets, .internal = def.internal };
+		berth_error *e = NULL;
+		if (nft_network_remove(&net, &e) < 0) {
+			berth_log(BERTH_LOG_WARNING, "network %s: %s", def.name, e->msg);
+			berth_error_free(&e);
+		}
+		if (netlink_link_delete(def.bridge, &e) < 0) {
+			berth_log(BERTH_LOG_WARNING, "network %s: %s", def.name, e->msg);
+			berth_error_free(&e);
+		}
+		network_ready_forget(p, def.name);
+	} else {
+		snprintf(file, sizeof(file), "%s.conflist", def.name);
+		unlinkat(dirfd, file, 0);
+	}
+	snprintf(file, sizeof(file), "%s.leases", def.name);
+	fs_remove_tree_at(dirfd, file);
+	snprintf(file, sizeof(file), "%s.json", def.name);
+	if (unlinkat(dirfd, file, 0) < 0)
+		ret = berth_error_set(err, errno, "remove network %s", def.name);
+out:
+	network_def_free(&def);
+	return ret;
+}

@@ -1,0 +1,96 @@
+/* Networks of the engine: their definitions in the store, the -p syntax,
+ * and a container's network (its namespace, address, published ports,
+ * /etc/hosts and /etc/resolv.conf).
+ *
+ * A network is STORE/networks/NAME.json. Driver "bridge": a Linux bridge
+ * with the gateway address, veth pairs into the containers, masquerade and
+ * DNAT in berth's nftables table (src/network/). Driver "cni": a CNI
+ * conflist run with the CNI plugins. The network "berth" (bridge berth0,
+ * 10.77.0.0/16) is made on first use. Leases of addresses are files in
+ * STORE/networks/NAME.leases (src/network/ipam.h).
+ *
+ * Names between containers resolve through /etc/hosts: every container of a
+ * network gets a line in the hosts file of every other one, updated in place
+ * when one comes or goes. No DNS server runs: berth has no daemon. */
+#ifndef BERTH_ENGINE_NETWORK_H
+#define BERTH_ENGINE_NETWORK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "engine/record.h"
+#include "util/error.h"
+
+#define NETWORK_DEFAULT	       "berth"
+#define NETWORK_DEFAULT_BRIDGE "berth0"
+#define NETWORK_DEFAULT_SUBNET "10.77.0.0/16"
+
+/* One published port: host [IP:]PORT to the container's PORT. */
+typedef struct net_port {
+	char proto[4];	    /* "tcp" or "udp" */
+	char host_ip[46];   /* "" for every address */
+	uint16_t host_port; /* 0: chosen when the container is created */
+	uint16_t ctr_port;
+} net_port;
+
+/* Appends the mappings of one -p value ([IP:][HOST[-END]:]CTR[-END][/PROTO])
+ * to *PORTS. */
+int network_parse_publish(const char *text, net_port **ports, size_t *n, berth_error **err);
+
+typedef struct network_def {
+	char *name, *driver, *bridge;
+	char *subnet, *gateway;	  /* IPv4 CIDR and address */
+	char *subnet6, *gateway6; /* NULL without IPv6 */
+	bool internal;		  /* no masquerade, no way out */
+	unsigned mtu;
+	char *cni_config; /* driver "cni": the conflist (a copy in the store) */
+	char *created;
+	json_t *raw;
+} network_def;
+
+void network_def_free(network_def *d);
+
+typedef struct network_create_options {
+	const char *driver; /* bridge (default) or cni */
+	const char *subnet, *gateway, *subnet6;
+	const char *cni_config; /* a conflist file to copy */
+	bool internal, ipv6;
+	unsigned mtu;
+} network_create_options;
+
+/* Loads NAME (the default network is made when missing). */
+int network_load(const engine_paths *p, const char *name, network_def *out, berth_error **err);
+int network_create(const engine_paths *p, const char *name, const network_create_options *o, network_def *out,
+		   berth_error **err);
+/* Every network, the default one included once it exists. */
+int network_list(const engine_paths *p, network_def **out, size_t *n, berth_error **err);
+/* Refuses a network a container uses; removes its bridge, rules, leases. */
+int network_remove(const engine_paths *p, const char *name, berth_error **err);
+/* The network definition as `network inspect` shows it (new reference). */
+json_t *network_def_json(const network_def *d);
+
+/* The container side: what the record keeps under "NetworkSettings". */
+typedef struct network_request {
+	const char *mode; /* none, host, container:ID, or a network name */
+	const char *ip;	  /* --ip */
+	const char *const *dns, *const *add_hosts;
+	net_port *ports;
+	size_t n_ports;
+	bool publish_all; /* -P: the image's exposed ports to free host ports */
+	json_t *exposed;  /* the image's ExposedPorts (borrowed) */
+	const char *hostname;
+} network_request;
+
+/* Sets up the network of C before its config.json is written: a network
+ * namespace (a file in RUN_ROOT/netns), the address, the ports; writes DIR/
+ * hosts, DIR/resolv.conf and DIR/hostname, adds their binds and the
+ * namespace path to CFG and "NetworkSettings" to C's config. On error
+ * nothing of it is left. */
+int engine_network_setup(const engine_paths *p, container *c, const network_request *r, json_t *cfg, berth_error **err);
+/* Undoes engine_network_setup from what C's record says; quiet when parts
+ * are gone already (kill -9 at any point, a second rm). */
+void engine_network_teardown(const engine_paths *p, const container *c);
+
+#endif

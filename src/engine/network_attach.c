@@ -1,0 +1,648 @@
+/* A container's network (network.h): namespace, address, ports, the hosts
+ * and resolv.conf files, and undoing all of it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/network_internal.h"
+#include "network/ipam.h"
+#include "network/netlink.h"
+#include "network/netns.h"
+#include "network/nft.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define HOSTS_BASE "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+/* ---- the bridge and its rules, once per boot ---- */
+
+static char *ready_path(const engine_paths *p, const char *name)
+{
+	char *out = NULL;
+	return asprintf(&out, "%s/networks/%s.ready", p->run_root, name) < 0 ? NULL : out;
+}
+
+void network_ready_forget(const engine_paths *p, const char *name)
+{
+	_cleanup_free_ char *path = ready_path(p, name);
+	if (path)
+		unlink(path);
+}
+
+/* The bridge with its gateway, forwarding on, and berth's nftables rules
+ * for the network. A marker in RUN_ROOT (gone at reboot) skips the work
+ * while the bridge is there. */
+static int ensure_bridge_network(const engine_paths *p, const network_def *d, berth_error **err)
+{
+	_cleanup_free_ char *marker = ready_path(p, d->name), *dir = NULL;
+	netlink_bridge_config bc = { .name = d->bridge, .mtu = d->mtu };
+	ipam_subnet sub4, sub6;
+	const char *subnets[3] = { d->subnet, d->subnet6, NULL };
+	struct nft_network nn = { .bridge = d->bridge, .subnets = subnets, .internal = d->internal };
+	char key[96];
+
+	if (marker == NULL)
+		return berth_error_set(err, ENOMEM, "network %s", d->name);
+	if (access(marker, F_OK) == 0 && netlink_link_exists(d->bridge, NULL) == 1)
+		return 0;
+	if (ipam_subnet_parse(d->subnet, &sub4, err) < 0)
+		return berth_error_wrap(err, "network %s", d->name);
+	bc.has_ipv4 = true;
+	bc.ipv4_prefix = sub4.prefix;
+	if (inet_pton(AF_INET, d->gateway, &bc.ipv4_gateway) != 1)
+		return berth_error_set(err, EINVAL, "network %s: bad gateway \"%s\"", d->name, d->gateway);
+	if (d->subnet6) {
+		if (ipam_subnet_parse(d->subnet6, &sub6, err) < 0)
+			return berth_error_wrap(err, "network %s", d->name);
+		bc.has_ipv6 = true;
+		bc.ipv6_prefix = sub6.prefix;
+		if (inet_pton(AF_INET6, d->gateway6, &bc.ipv6_gateway) != 1)
+			return berth_error_set(err, EINVAL, "network %s: bad gateway \"%s\"", d->name, d->gateway6);
+	}
+	if (netlink_bridge_ensure(&bc, err) < 0)
+		return berth_error_wrap(err, "network %s", d->name);
+	/* 127.0.0.1:PORT reaches a container through DNAT in the output hook;
+	 * the packet then leaves through the bridge from 127.0.0.1 */
+	snprintf(key, sizeof(key), "net/ipv4/conf/%s/route_localnet", d->bridge);
+	if ((!d->internal && netlink_sysctl_set("net.ipv4.ip_forward", "1", err) < 0) ||
+	    netlink_sysctl_set(key, "1", err) < 0 ||
+	    (d->subnet6 && !d->internal && netlink_sysctl_set("net.ipv6.conf.all.forwarding", "1", err) < 0))
+		return berth_error_wrap(err, "network %s", d->name);
+	if (nft_network_add(&nn, err) < 0)
+		return berth_error_wrap(err, "network %s", d->name);
+	dir = fs_path_join(p->run_root, "networks");
+	if (dir && fs_mkdir_p(dir, 0700, NULL) == 0) {
+		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
+	return 0;
+}
+
+/* ---- files ---- */
+
+static char *netns_path(const engine_paths *p, const char *id)
+{
+	char *out = NULL;
+	return asprintf(&out, "%s/netns/%s", p->run_root, id) < 0 ? NULL : out;
+}
+
+/* The host's resolv.conf for a container: nameservers on loopback (a local
+ * stub resolver) cannot be reached from its namespace and are dropped;
+ * with none left, public resolvers as docker uses. --dns replaces them. */
+static char *resolv_conf(const network_request *r, bool host_network)
+{
+	_cleanup_free_ char *host = NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	bool any = false;
+
+	if (f == NULL)
+		return NULL;
+	fs_read_file("/etc/resolv.conf", &host, NULL, NULL);
+	for (char *line = host ? strtok(host, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+		char addr[64];
+		bool ns = sscanf(line, "nameserver %63s", addr) == 1;
+		if (ns && (r->dns || (!host_network && (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0))))
+			continue;
+		any |= ns;
+		fprintf(f, "%s\n", line);
+	}
+	for (const char *const *d = r->dns; d && *d; d++, any = true)
+		fprintf(f, "nameserver %s\n", *d);
+	if (!any)
+		fprintf(f, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+	fclose(f);
+	return out;
+}
+
+static char *hosts_line(const char *ip, const container *c, const char *hostname)
+{
+	char *out = NULL;
+
+	if (hostname == NULL || strcmp(hostname, c->name) == 0)
+		hostname = "";
+	if (asprintf(&out, "%s\t%s%s%s\t# berth:%.12s\n", ip, c->name, hostname[0] ? " " : "", hostname, c->id) < 0)
+		return NULL;
+	return out;
+}
+
+/* Adds LINE to (or with LINE NULL, removes the lines of ID from) the hosts
+ * file of every other container on NETWORK. The files are bind-mounted:
+ * they are changed in place, never replaced. */
+static void update_peers(const engine_paths *p, const char *network, const char *id, const char *line)
+{
+	_cleanup_free_ char *dir = network_dir(p), *lockpath = NULL;
+	_cleanup_close_ int lock = -EBADF;
+	container **list = NULL;
+	size_t n = 0;
+	char marker[32];
+
+	snprintf(marker, sizeof(marker), "# berth:%.12s", id);
+	if (dir == NULL || asprintf(&lockpath, "%s/%s.hosts.lock", dir, network) < 0)
+		return;
+	lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0 || record_list(p, &list, &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *ns = json_object_get(list[i]->config, "NetworkSettings");
+		const char *net = json_string_value(json_object_get(ns, "Network"));
+		_cleanup_free_ char *path = NULL, *text = NULL;
+		if (net == NULL || strcmp(net, network) != 0 || strcmp(list[i]->id, id) == 0)
+			continue;
+		path = record_path(list[i], "hosts");
+		if (path == NULL)
+			continue;
+		if (line) {
+			int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+			if (fd >= 0) {
+				if (write(fd, line, strlen(line)) < 0)
+					berth_debug("hosts of %s: %s", list[i]->name, strerror(errno));
+				close(fd);
+			}
+			continue;
+		}
+		if (fs_read_file(path, &text, NULL, NULL) == 0 && strstr(text, marker)) {
+			char *w = text;
+			int fd;
+			for (char *l = text, *next; *l; l = next) {
+				next = strchr(l, '\n');
+				next = next ? next + 1 : l + strlen(l);
+				if (memmem(l, (size_t)(next - l), marker, strlen(marker)) == NULL) {
+					memmove(w, l, (size_t)(next - l));
+					w += next - l;
+				}
+			}
+			fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+			if (fd >= 0) {
+				if (write(fd, text, (size_t)(w - text)) < 0)
+					berth_debug("hosts of %s: %s", list[i]->name, strerror(errno));
+				close(fd);
+			}
+		}
+	}
+	record_list_free(list, n);
+}
+
+/* The lines of the other containers on NETWORK, for a new hosts file. */
+static void append_peers(const engine_paths *p, const char *network, const char *id, FILE *f)
+{
+	container **list = NULL;
+	size_t n = 0;
+
+	if (record_list(p, &list, &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *ns = json_object_get(list[i]->config, "NetworkSettings");
+		const char *net = json_string_value(json_object_get(ns, "Network"));
+		const char *ip = json_string_value(json_object_get(ns, "IPAddress"));
+		_cleanup_free_ char *line = NULL;
+		if (net == NULL || ip == NULL || strcmp(net, network) != 0 || strcmp(list[i]->id, id) == 0)
+			continue;
+		line = hosts_line(ip, list[i], json_string_value(json_object_get(ns, "Hostname")));
+		if (line)
+			fputs(line, f);
+	}
+	record_list_free(list, n);
+}
+
+static int write_record_file(const container *c, const char *name, const char *text, berth_error **err)
+{
+	_cleanup_close_ int dirfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (dirfd < 0 || text == NULL)
+		return berth_error_set(err, dirfd < 0 ? errno : ENOMEM, "%s of container %s", name, c->name);
+	return fs_write_file_replace(dirfd, name, text, strlen(text), 0644, err);
+}
+
+static void bind_file(json_t *cfg, const container *c, const char *name, const char *dest)
+{
+	_cleanup_free_ char *src = record_path(c, name);
+	json_t *mounts = json_object_get(cfg, "mounts");
+
+	if (src)
+		json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dest, "type",
+							"bind", "source", src, "options", "bind", "nosuid", "nodev"));
+}
+
+/* hosts, resolv.conf and hostname in C's directory, bound into CFG. */
+static int write_files(const engine_paths *p, container *c, const network_request *r, const char *ip,
+		       const char *network, bool host_network, json_t *cfg, berth_error **err)
+{
+	_cleanup_free_ char *hosts = NULL, *resolv = resolv_conf(r, host_network), *hostname = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&hosts, &len);
+
+	if (f == NULL)
+		return berth_error_set(err, ENOMEM, "hosts");
+	fputs(HOSTS_BASE, f);
+	for (const char *const *h = r->add_hosts; h && *h; h++) {
+		const char *colon = strchr(*h, ':');
+		fprintf(f, "%s\t%.*s\n", colon + 1, (int)(colon - *h), *h);
+	}
+	if (ip) {
+		_cleanup_free_ char *own = hosts_line(ip, c, r->hostname);
+		if (own)
+			fputs(own, f);
+	} else if (!host_network) {
+		fprintf(f, "127.0.1.1\t%s\n", r->hostname);
+	}
+	if (network)
+		append_peers(p, network, c->id, f);
+	fclose(f);
+	if (asprintf(&hostname, "%s\n", r->hostname) < 0)
+		hostname = NULL;
+	if (write_record_file(c, "hosts", hosts, err) < 0 || write_record_file(c, "resolv.conf", resolv, err) < 0 ||
+	    write_record_file(c, "hostname", hostname, err) < 0)
+		return -1;
+	bind_file(cfg, c, "hosts", "/etc/hosts");
+	bind_file(cfg, c, "resolv.conf", "/etc/resolv.conf");
+	bind_file(cfg, c, "hostname", "/etc/hostname");
+	return 0;
+}
+
+/* ---- namespaces in the config ---- */
+
+static void set_netns_path(json_t *cfg, const char *path)
+{
+	json_t *ns = json_object_get(json_object_get(cfg, "linux"), "namespaces"), *v;
+	size_t i;
+
+	json_array_foreach(ns, i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "type")) ?: "", "network") == 0) {
+			json_object_set_new(v, "path", json_string(path));
+			return;
+		}
+	}
+	json_array_append_new(ns, json_pack("{s:s, s:s}", "type", "network", "path", path));
+}
+
+/* ---- ports ---- */
+
+/* A free port of PROTO chosen by the kernel (bind to port 0). */
+static uint16_t free_port(const char *proto)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, (strcmp(proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	uint16_t port = 0;
+
+	if (fd < 0)
+		return 0;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* -p values plus, with -P, every exposed port of the image. */
+static int collect_ports(const network_request *r, net_port **out, size_t *n, berth_error **err)
+{
+	const char *key;
+	json_t *v;
+
+	*out = NULL;
+	*n = 0;
+	if (r->n_ports) {
+		*out = calloc(r->n_ports, sizeof(net_port));
+		if (*out == NULL)
+			return berth_error_set(err, ENOMEM, "ports");
+		memcpy(*out, r->ports, r->n_ports * sizeof(net_port));
+		*n = r->n_ports;
+	}
+	if (r->publish_all)
+		json_object_foreach(r->exposed, key, v) {
+			if (network_parse_publish(key, out, n, err) < 0)
+				return berth_error_wrap(err, "-P: the image's exposed port");
+		}
+	for (size_t i = 0; i < *n; i++)
+		if ((*out)[i].host_port == 0 && ((*out)[i].host_port = free_port((*out)[i].proto)) == 0)
+			return berth_error_set(err, EADDRNOTAVAIL, "no free host port for %u/%s", (*out)[i].ctr_port,
+					       (*out)[i].proto);
+	return 0;
+}
+
+static struct nft_port *nft_ports_of(json_t *ports, size_t *n)
+{
+	struct nft_port *out = calloc(json_array_size(ports) + 1, sizeof(*out));
+	json_t *v;
+	size_t i;
+
+	*n = 0;
+	if (out == NULL)
+		return NULL;
+	json_array_foreach(ports, i, v) {
+		struct nft_port *pt = &out[(*n)++];
+		pt->proto = strcmp(json_string_value(json_object_get(v, "Protocol")) ?: "tcp", "udp") == 0
+				? IPPROTO_UDP
+				: IPPROTO_TCP;
+		pt->host_ip = json_string_value(json_object_get(v, "HostIp"));
+		pt->host_port = (uint16_t)json_integer_value(json_object_get(v, "HostPort"));
+		pt->container_ip = json_string_value(json_object_get(v, "ContainerIp"));
+		pt->container_port = (uint16_t)json_integer_value(json_object_get(v, "ContainerPort"));
+	}
+	return out;
+}
+
+static json_t *ports_json(const net_port *ports, size_t n, const char *ctr_ip)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, s:i}", "Protocol", ports[i].proto, "HostIp",
+						     ports[i].host_ip, "HostPort", ports[i].host_port, "ContainerIp",
+						     ctr_ip, "ContainerPort", ports[i].ctr_port));
+	return arr;
+}
+
+/* ---- setup ---- */
+
+static int setup_bridge(const engine_paths *p, container *c, const network_def *d, const network_request *r,
+			json_t *settings, berth_error **err)
+{
+	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *nspath = netns_path(p, c->id);
+	_cleanup_free_ net_port *ports = NULL;
+	_cleanup_free_ struct nft_port *nports = NULL;
+	_cleanup_close_ int nsfd = -EBADF;
+	netlink_attach_config ac = { .bridge = d->bridge, .container_ifname = "eth0", .mtu = d->mtu };
+	char ip[INET6_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN] = "", veth[IFNAMSIZ], mac[24];
+	ipam_subnet sub;
+	size_t n_ports = 0, n_nports;
+
+	if (dir == NULL || nspath == NULL || asprintf(&leases, "%s/%s.leases", dir, d->name) < 0)
+		return berth_error_set(err, ENOMEM, "network");
+	if (collect_ports(r, &ports, &n_ports, err) < 0 || ensure_bridge_network(p, d, err) < 0)
+		return -1;
+	if (netlink_veth_name(c->id, veth, err) < 0)
+		return -1;
+	{
+		_cleanup_free_ char *nsdir = fs_path_join(p->run_root, "netns");
+		if (nsdir == NULL || fs_mkdir_p(nsdir, 0700, err) < 0)
+			return berth_error_wrap(err, "network namespace");
+	}
+	if (netns_create(nspath, err) < 0)
+		return -1;
+	json_object_set_new(settings, "NetNS", json_string(nspath));
+	if (ipam_allocate(leases, d->subnet, c->id, r->ip, ip, sizeof(ip), err) < 0)
+		return berth_error_wrap(err, "network %s", d->name);
+	json_object_set_new(settings, "Leases", json_string(leases));
+	if (d->subnet6 && ipam_allocate(leases, d->subnet6, c->id, NULL, ip6, sizeof(ip6), err) < 0)
+		return berth_error_wrap(err, "network %s", d->name);
+	if (ipam_subnet_parse(d->subnet, &sub, err) < 0)
+		return -1;
+	ac.has_ipv4 = true;
+	ac.ipv4_prefix = sub.prefix;
+	inet_pton(AF_INET, ip, &ac.ipv4);
+	inet_pton(AF_INET, d->gateway, &ac.ipv4_gateway);
+	if (ip6[0]) {
+		ipam_subnet sub6;
+		if (ipam_subnet_parse(d->subnet6, &sub6, err) < 0)
+			return -1;
+		ac.has_ipv6 = true;
+		ac.ipv6_prefix = sub6.prefix;
+		inet_pton(AF_INET6, ip6, &ac.ipv6);
+		inet_pton(AF_INET6, d->gateway6, &ac.ipv6_gateway);
+	}
+	netlink_mac_from_ipv4(ac.ipv4, ac.mac);
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", ac.mac[0], ac.mac[1], ac.mac[2], ac.mac[3],
+		 ac.mac[4], ac.mac[5]);
+	nsfd = netns_open(nspath, err);
+	if (nsfd < 0)
+		return -1;
+	ac.netns_fd = nsfd;
+	ac.host_ifname = veth;
+	if (netlink_attach(&ac, err) < 0)
+		return berth_error_wrap(err, "network %s", d->name);
+	json_object_set_new(settings, "HostVeth", json_string(veth));
+	json_object_set_new(settings, "IPAddress", json_string(ip));
+	json_object_set_new(settings, "IPPrefixLen", json_integer(sub.prefix));
+	json_object_set_new(settings, "Gateway", json_string(d->gateway));
+	json_object_set_new(settings, "MacAddress", json_string(mac));
+	if (ip6[0]) {
+		json_object_set_new(settings, "GlobalIPv6Address", json_string(ip6));
+		json_object_set_new(settings, "IPv6Gateway", json_string(d->gateway6));
+	}
+	json_object_set_new(settings, "Ports", ports_json(ports, n_ports, ip));
+	nports = nft_ports_of(json_object_get(settings, "Ports"), &n_nports);
+	if (nports == NULL)
+		return berth_error_set(err, ENOMEM, "ports");
+	if (n_nports && nft_ports_add(nports, n_nports, err) < 0) {
+		/* not added: nothing for the teardown to remove */
+		json_object_set_new(settings, "Ports", json_array());
+		return berth_error_wrap(err, "publish ports of %s", c->name);
+	}
+	return 0;
+}
+
+static char *cni_cache_dir(const engine_paths *p)
+{
+	_cleanup_free_ char *dir = network_dir(p);
+	char *out = NULL;
+	return dir && asprintf(&out, "%s/cni-cache", dir) >= 0 ? out : NULL;
+}
+
+static int setup_cni(const engine_paths *p, container *c, const network_def *d, const network_request *r,
+		     json_t *settings, berth_error **err)
+{
+	_cleanup_free_ char *dir = network_dir(p), *conf = NULL, *nspath = netns_path(p, c->id);
+	_cleanup_free_ char *cache = cni_cache_dir(p), *nsdir = fs_path_join(p->run_root, "netns");
+	_cleanup_free_ net_port *ports = NULL;
+	cni_network *net = NULL;
+	cni_runtime rt = { 0 };
+	cni_result_info info = { 0 };
+	json_t *result = NULL, *caps = json_object(), *pm = NULL;
+	size_t n_ports = 0;
+	int ret = -1;
+
+	if (dir == NULL || nspath == NULL || cache == NULL || nsdir == NULL ||
+	    asprintf(&conf, "%s/%s", dir, d->cni_config) < 0) {
+		json_decref(caps);
+		return berth_error_set(err, ENOMEM, "network");
+	}
+	if (collect_ports(r, &ports, &n_ports, err) < 0 || cni_network_load(conf, &net, err) < 0 ||
+	    fs_mkdir_p(nsdir, 0700, err) < 0 || netns_create(nspath, err) < 0)
+		goto out;
+	json_object_set_new(settings, "NetNS", json_string(nspath));
+	if (n_ports) {
+		cni_port_mapping *m = calloc(n_ports, sizeof(*m));
+		for (size_t i = 0; m && i < n_ports; i++) {
+			m[i].host_port = ports[i].host_port;
+			m[i].container_port = ports[i].ctr_port;
+			m[i].protocol = ports[i].proto;
+			m[i].host_ip = ports[i].host_ip[0] ? ports[i].host_ip : NULL;
+		}
+		if (m == NULL || cni_port_mappings_to_json(m, n_ports, &pm, err) < 0) {
+			free(m);
+			goto out;
+		}
+		free(m);
+		json_object_set_new(caps, "portMappings", pm);
+	}
+	rt.container_id = c->id;
+	rt.netns_path = nspath;
+	rt.ifname = "eth0";
+	rt.cache_dir = cache;
+	rt.capability_args = caps;
+	if (cni_add(net, &rt, &result, err) < 0)
+		goto out;
+	json_object_set_new(settings, "CNIConfig", json_string(conf));
+	if (cni_result_get_info(result, "eth0", &info, err) < 0)
+		goto out;
+	if (info.ipv4)
+		json_object_set_new(settings, "IPAddress", json_string(info.ipv4));
+	if (info.ipv4_gateway)
+		json_object_set_new(settings, "Gateway", json_string(info.ipv4_gateway));
+	if (info.mac)
+		json_object_set_new(settings, "MacAddress", json_string(info.mac));
+	json_object_set_new(settings, "Ports", ports_json(ports, n_ports, info.ipv4 ? info.ipv4 : ""));
+	ret = 0;
+out:
+	cni_result_info_free(&info);
+	json_decref(result);
+	json_decref(caps);
+	cni_network_free(net);
+	return ret;
+}
+
+static int setup_container_mode(const engine_paths *p, container *c, const char *target, json_t *settings, json_t *cfg,
+				berth_error **err)
+{
+	container *other = NULL;
+	_cleanup_free_ char *path = NULL;
+	json_t *ons;
+	const char *nspath;
+	int ret = -1;
+
+	if (record_open(p, target, &other, err) < 0 || record_refresh(p, other, err) < 0)
+		goto out;
+	if (strcmp(other->state.status, "running") != 0 && strcmp(other->state.status, "paused") != 0) {
+		berth_error_set(err, EINVAL, "--network container:%s: the container is not running", target);
+		goto out;
+	}
+	ons = json_object_get(other->config, "NetworkSettings");
+	nspath = json_string_value(json_object_get(ons, "NetNS"));
+	if (nspath == NULL && asprintf(&path, "/proc/%d/ns/net", (int)other->state.pid) >= 0)
+		nspath = path;
+	set_netns_path(cfg, nspath);
+	/* the same address, hosts and resolv.conf as the container joined */
+	json_object_set_new(settings, "Container", json_string(other->id));
+	if (json_object_get(ons, "IPAddress"))
+		json_object_set(settings, "IPAddress", json_object_get(ons, "IPAddress"));
+	{
+		const char *files[][2] = { { "hosts", "/etc/hosts" }, { "resolv.conf", "/etc/resolv.conf" } };
+		for (size_t i = 0; i < 2; i++) {
+			_cleanup_free_ char *src = record_path(other, files[i][0]);
+			if (src && access(src, F_OK) == 0)
+				json_array_append_new(json_object_get(cfg, "mounts"),
+						      json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination",
+								files[i][1], "type", "bind", "source", src, "options",
+								"bind", "nosuid", "nodev"));
+		}
+	}
+	ret = 0;
+out:
+	container_free(other);
+	return ret;
+}
+
+int engine_network_setup(const engine_paths *p, container *c, const network_request *r, json_t *cfg, berth_error **err)
+{
+	const char *mode = r->mode ? r->mode : "none";
+	json_t *settings = json_object();
+	network_def d = { 0 };
+	int ret;
+
+	json_object_set_new(c->config, "NetworkSettings", settings);
+	if (strncmp(mode, "container:", 10) == 0) {
+		json_object_set_new(settings, "Mode", json_string("container"));
+		return setup_container_mode(p, c, mode + 10, settings, cfg, err);
+	}
+	if (strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0) {
+		json_object_set_new(settings, "Mode", json_string(mode));
+		return write_files(p, c, r, NULL, NULL, strcmp(mode, "host") == 0, cfg, err);
+	}
+	if (network_load(p, mode, &d, err) < 0)
+		return -1;
+	json_object_set_new(settings, "Mode", json_string("network"));
+	json_object_set_new(settings, "Network", json_string(d.name));
+	json_object_set_new(settings, "Hostname", json_string(r->hostname));
+	json_object_set_new(settings, "Driver", json_string(d.driver));
+	ret = strcmp(d.driver, "cni") == 0 ? setup_cni(p, c, &d, r, settings, err)
+					   : setup_bridge(p, c, &d, r, settings, err);
+	if (ret == 0) {
+		set_netns_path(cfg, json_string_value(json_object_get(settings, "NetNS")));
+		ret = write_files(p, c, r, json_string_value(json_object_get(settings, "IPAddress")), d.name, false,
+				  cfg, err);
+	}
+	if (ret == 0) {
+		_cleanup_free_ char *line =
+		    hosts_line(json_string_value(json_object_get(settings, "IPAddress")) ?: "", c, r->hostname);
+		if (json_object_get(settings, "IPAddress") && line)
+			update_peers(p, d.name, c->id, line);
+	}
+	network_def_free(&d);
+	if (ret < 0) {
+		engine_network_teardown(p, c);
+		json_object_del(c->config, "NetworkSettings");
+	}
+	return ret;
+}
+
+void engine_network_teardown(const engine_paths *p, const container *c)
+{
+	json_t *s = json_object_get(c->config, "NetworkSettings");
+	const char *network = json_string_value(json_object_get(s, "Network"));
+	const char *driver = json_string_value(json_object_get(s, "Driver"));
+	const char *nspath = json_string_value(json_object_get(s, "NetNS"));
+	const char *veth = json_string_value(json_object_get(s, "HostVeth"));
+	const char *leases = json_string_value(json_object_get(s, "Leases"));
+	const char *conf = json_string_value(json_object_get(s, "CNIConfig"));
+	berth_error *e = NULL;
+
+	if (network == NULL)
+		return;
+	update_peers(p, network, c->id, NULL);
+	if (json_array_size(json_object_get(s, "Ports")) && (driver == NULL || strcmp(driver, "bridge") == 0)) {
+		size_t n;
+		_cleanup_free_ struct nft_port *ports = nft_ports_of(json_object_get(s, "Ports"), &n);
+		if (ports && nft_ports_remove(ports, n, &e) < 0) {
+			berth_debug("network of %s: %s", c->name, e->msg);
+			berth_error_free(&e);
+		}
+	}
+	if (conf) {
+		_cleanup_free_ char *cache = cni_cache_dir(p);
+		cni_network *net = NULL;
+		cni_runtime rt = { .container_id = c->id, .netns_path = nspath, .ifname = "eth0", .cache_dir = cache };
+		if (cni_network_load(conf, &net, &e) < 0 || cni_del(net, &rt, &e) < 0) {
+			berth_log(BERTH_LOG_WARNING, "network of %s: %s", c->name, e->msg);
+			berth_error_free(&e);
+		}
+		cni_network_free(net);
+	}
+	/* the namespace's end goes with the namespace, and its peer with it:
+	 * in the background, where deleting the veth here waits ~20 ms */
+	if (nspath && netns_remove(nspath, &e) < 0) {
+		berth_debug("network of %s: %s", c->name, e->msg);
+		berth_error_free(&e);
+		if (veth && netlink_detach(veth, &e) < 0) {
+			berth_debug("network of %s: %s", c->name, e->msg);
+			berth_error_free(&e);
+		}
+	}
+	if (leases && ipam_release(leases, c->id, &e) < 0) {
+		berth_debug("network of %s: %s", c->name, e->msg);
+		berth_error_free(&e);
+	}
+}

@@ -1,0 +1,268 @@
+#!/usr/bin/env bats
+# Networking of the engine: the default bridge, published ports (from
+# 127.0.0.1, from the bridge, from another host with the client's address
+# kept), names between containers, isolation of networks, shared network
+# namespaces, CNI, and that nothing is left after rm.
+#
+# Every berth command runs inside a network namespace this test makes (the
+# "host" here), so bridges, nftables rules and sysctls never touch the
+# machine's own network.
+
+load engine
+
+setup_file() {
+	engine_make_rootfs
+}
+
+setup() {
+	engine_setup bnet
+	HOSTNS="$TEST_DIR/hostns"
+	touch "$HOSTNS"
+	unshare --net="$HOSTNS" true
+	in_host ip link set lo up
+}
+
+teardown() {
+	local failed=0 id net
+	# containers and networks go from inside the host namespace first
+	for id in $(nb ps -aq --no-trunc 2>/dev/null); do
+		nb rm -f "$id" >/dev/null 2>&1 || {
+			echo "teardown: rm -f $id failed" >&2
+			failed=1
+		}
+	done
+	for net in $(nb network ls -q 2>/dev/null); do
+		nb network rm "$net" >/dev/null 2>&1 || {
+			echo "teardown: network rm $net failed" >&2
+			failed=1
+		}
+	done
+	if [ -n "$(in_host ip -o link show type veth 2>/dev/null)" ]; then
+		in_host ip -o link show type veth >&2
+		echo "teardown: veth left" >&2
+		failed=1
+	fi
+	if [ -n "$(ls -A "$RUNROOT/netns" 2>/dev/null)" ]; then
+		echo "teardown: netns files left: $(ls -A "$RUNROOT/netns")" >&2
+		failed=1
+	fi
+	if [ -n "$(find "$STORE/networks" -path '*.leases/*' ! -name 'lock' ! -name 'last-*' 2>/dev/null)" ]; then
+		echo "teardown: leases left: $(find "$STORE/networks" -path '*.leases/*')" >&2
+		failed=1
+	fi
+	[ -z "${OUTSIDE:-}" ] || { umount "$OUTSIDE" 2>/dev/null; rm -f "$OUTSIDE"; }
+	umount "$HOSTNS" 2>/dev/null || true
+	rm -f "$HOSTNS"
+	engine_teardown || failed=1
+	return $failed
+}
+
+# in_host CMD...: CMD in the test's "host" network namespace.
+in_host() {
+	nsenter --net="$HOSTNS" "$@"
+}
+
+# nb ARGS...: berth in the test's host namespace.
+nb() {
+	in_host env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
+}
+
+nbrun() {
+	nb run --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG "$@"
+}
+
+# httpd NAME [FLAGS...]: a detached busybox httpd answering "NAME".
+httpd() {
+	local name=$1
+	shift
+	nbrun -d --name "$name" "$@" bb sh -c "mkdir -p /www && echo $name >/www/index.html && exec httpd -f -vv -p 80 -h /www"
+}
+
+ip_of() {
+	nb inspect "$1" | jq -r '.[0].NetworkSettings.IPAddress'
+}
+
+# fetch URL [FROM]: an HTTP GET from the host namespace (or netns file
+# FROM). (busybox wget -T crashes in Debian 12's busybox-static: `timeout`
+# bounds the containers' wget instead.)
+fetch() {
+	nsenter --net="${2:-$HOSTNS}" curl -sS -m 3 "$1"
+}
+
+@test "network: -p publishes on 127.0.0.1 and the bridge; the container has its address, hosts and resolv.conf" {
+	run httpd web --network berth -p 8080:80
+	assert_success
+	local ip
+	ip=$(ip_of web)
+	[[ "$ip" == 10.77.* ]]
+	run fetch "http://127.0.0.1:8080/"
+	assert_success
+	assert_output web
+	run fetch "http://$ip:80/"
+	assert_success
+	assert_output web
+	run nb exec web cat /etc/hosts
+	assert_success
+	[[ "$output" == *"$ip"*web* ]]
+	run nb exec web cat /etc/resolv.conf
+	assert_success
+	[[ "$output" == *nameserver* ]]
+	run nb inspect web
+	[ "$(jq -r '.[0].NetworkSettings.Ports[0].HostPort' <<<"$output")" = 8080 ]
+	run in_host nft list table inet berth
+	assert_success
+	[[ "$output" == *8080* ]]
+	run nb rm -f web
+	assert_success
+	run in_host nft list table inet berth
+	[[ "$output" != *8080* ]]
+	run fetch "http://127.0.0.1:8080/"
+	assert_failure
+}
+
+@test "network: containers on one network find each other by name" {
+	nb network create apps >/dev/null
+	run httpd api --network apps
+	assert_success
+	run nbrun --rm --network apps bb timeout 3 wget -q -O- http://api/
+	assert_success
+	assert_output api
+	# a container that came later is in the earlier one's hosts file
+	run nbrun -d --name client --network apps bb sleep 1000
+	assert_success
+	run nb exec api cat /etc/hosts
+	[[ "$output" == *client* ]]
+	run nb rm -f client
+	run nb exec api cat /etc/hosts
+	[[ "$output" != *client* ]]
+}
+
+@test "network: a container of another network cannot reach the first" {
+	nb network create one >/dev/null
+	nb network create two >/dev/null
+	run httpd srv --network one
+	assert_success
+	local ip
+	ip=$(ip_of srv)
+	run nbrun --rm --network one bb timeout 3 wget -q -O- "http://$ip/"
+	assert_success
+	assert_output srv
+	run nbrun --rm --network two bb timeout 3 wget -q -O- "http://$ip/"
+	assert_failure
+}
+
+@test "network: a published port keeps the client's address from another host" {
+	# "outside": a second namespace wired to the host namespace
+	OUTSIDE="$TEST_DIR/outside"
+	touch "$OUTSIDE"
+	unshare --net="$OUTSIDE" true
+	in_host ip link add vout type veth peer name vin
+	in_host ip link set vin netns "$OUTSIDE"
+	in_host ip addr add 10.200.0.1/24 dev vout
+	in_host ip link set vout up
+	nsenter --net="$OUTSIDE" ip addr add 10.200.0.2/24 dev vin
+	nsenter --net="$OUTSIDE" ip link set vin up
+	nsenter --net="$OUTSIDE" ip link set lo up
+	run httpd web --network berth -p 8081:80
+	assert_success
+	run fetch "http://10.200.0.1:8081/" "$OUTSIDE"
+	assert_success
+	assert_output web
+	run nb logs web
+	[[ "$output" == *10.200.0.2* ]]
+	in_host ip link del vout
+}
+
+@test "network: --network container: shares the namespace; udp and port ranges publish" {
+	run nbrun -d --name base --network berth -p 9000-9001:7000-7001 -p 9053:53/udp bb sleep 1000
+	assert_success
+	run nb inspect base
+	[ "$(jq -r '.[0].NetworkSettings.Ports | length' <<<"$output")" = 3 ]
+	[ "$(jq -r '.[0].NetworkSettings.Ports[2].Protocol' <<<"$output")" = udp ]
+	local ip
+	ip=$(ip_of base)
+	run nbrun --rm --network container:base bb ip -o -4 addr show eth0
+	assert_success
+	[[ "$output" == *"$ip/"* ]]
+}
+
+@test "network: no veth, namespace, rule or lease is left after kill -9 of a monitor, a failed start, or rm" {
+	run httpd k9 --network berth -p 8082:80
+	assert_success
+	local mon
+	mon=$(nb inspect k9 | jq -r '.[0].State.MonitorPid // empty')
+	[ -n "$mon" ] || mon=$(jq -r .monitor_pid "$STORE"/containers/*/state.json | head -1)
+	kill -9 "$mon"
+	run nb rm -f k9
+	assert_success
+	# a start that fails (no such command) takes its network down again
+	run nbrun --rm --network berth -p 8083:80 bb /nonexistent
+	assert_failure
+	run in_host nft list table inet berth
+	[[ "$output" != *8082* ]]
+	[[ "$output" != *8083* ]]
+	# a port taken twice is refused, the second container leaves nothing
+	run httpd first --network berth -p 8084:80
+	assert_success
+	run nbrun -d --name second --network berth -p 8084:80 bb sleep 100
+	assert_failure
+	[[ "$output" == *8084* ]]
+	run nb ps -a --format json
+	[ "$(jq length <<<"$output")" = 1 ]
+}
+
+@test "network: create, ls, inspect, rm; one in use is refused; bad input is clear" {
+	run nb network create --subnet 10.123.0.0/24 lab
+	assert_success
+	run nb network ls -q
+	[[ "$output" == *lab* ]]
+	run nb network inspect lab
+	[ "$(jq -r '.[0].Subnet' <<<"$output")" = 10.123.0.0/24 ]
+	run nb network create lab
+	assert_failure
+	[[ "$output" == *"already exists"* ]]
+	run nb network create --subnet 10.124.0.1/24 bad
+	assert_failure
+	[[ "$output" == *10.124.0.0/24* ]]
+	run nbrun -d --name user --network lab bb sleep 100
+	assert_success
+	run nb network rm lab
+	assert_failure
+	[[ "$output" == *"in use"*user* ]]
+	nb rm -f user >/dev/null
+	run nb network rm lab
+	assert_success
+	run in_host ip link show
+	[[ "$output" != *berth1* ]]
+	run nbrun --rm --network nosuch bb true
+	assert_failure
+	[[ "$output" == *"no such network: nosuch"* ]]
+	run nbrun --rm -p 99999:80 --network berth bb true
+	assert_failure
+	[[ "$output" == *99999* ]]
+}
+
+@test "network: a CNI network (bridge, host-local, portmap) runs through the CNI plugins" {
+	cat >"$TEST_DIR/cni.conflist" <<-EOF
+		{"cniVersion": "0.4.0", "name": "cnitest", "plugins": [
+		  {"type": "bridge", "bridge": "cnibr0", "isGateway": true, "ipMasq": false,
+		   "ipam": {"type": "host-local", "subnet": "10.231.7.0/24", "dataDir": "$TEST_DIR/cni-ipam"}},
+		  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+	EOF
+	run nb network create --driver cni --cni-config "$TEST_DIR/cni.conflist" cnitest
+	assert_success
+	run httpd cweb --network cnitest -p 8085:80
+	assert_success
+	local ip
+	ip=$(ip_of cweb)
+	[[ "$ip" == 10.231.7.* ]]
+	run fetch "http://$ip/"
+	assert_success
+	assert_output cweb
+	run nb rm -f cweb
+	assert_success
+	[ -z "$(ls "$TEST_DIR/cni-ipam/cnitest" 2>/dev/null | grep -v -e lock -e last_reserved)" ]
+	run nb network rm cnitest
+	assert_success
+	in_host ip link del cnibr0 2>/dev/null || true
+}
