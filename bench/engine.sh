@@ -33,7 +33,7 @@
 # beforehand beneath this script's own cgroup (--cgroup-parent, absolute).
 #
 # Timed with hyperfine -N, all side by side in one invocation per round:
-#   berth                  berth run --rm IMAGE true
+#   berth                  berth run --rm --network none IMAGE true
 #   berth, seccomp off     berth run --rm --security-opt seccomp=unconfined IMAGE true
 #   berth-runtime alone    berth-runtime run of the bundle `berth create` prepared
 #                          (same config.json, same mounted rootfs, no engine)
@@ -222,8 +222,8 @@ skopeo copy "oci:$TMP/oci:latest" "docker-archive:$TMP/image.tar:$IMAGE" >>"$log
 # ---------------------------------------------------------------- the commands
 RUNTIME_ROOT="$TMP/rt"
 mkdir -p "$RUNTIME_ROOT"
-berth_cmd=("${B[@]}" run --rm --cgroup-parent "$CG_PARENT" "$IMAGE" true)
-berth_nosec_cmd=("${B[@]}" run --rm --cgroup-parent "$CG_PARENT" --security-opt seccomp=unconfined "$IMAGE" true)
+berth_cmd=("${B[@]}" run --rm --network none --cgroup-parent "$CG_PARENT" "$IMAGE" true)
+berth_nosec_cmd=("${B[@]}" run --rm --network none --cgroup-parent "$CG_PARENT" --security-opt seccomp=unconfined "$IMAGE" true)
 podman_cmd=("${P[@]}" run --rm --network none --cgroup-parent "$CG_PARENT" "$IMAGE" true)
 
 log "probing"
@@ -236,7 +236,7 @@ if ! "${podman_cmd[@]}" >>"$logf" 2>&1; then
 	"${podman_cmd[@]}" >>"$logf" 2>&1 || die "podman run failed with runc too"
 fi
 # berth-runtime alone: the bundle `berth create` made, as berth run would use it
-"${B[@]}" create --name prepared --cgroup-parent "$CG_PARENT" "$IMAGE" true >>"$logf" 2>&1 ||
+"${B[@]}" create --name prepared --network none --cgroup-parent "$CG_PARENT" "$IMAGE" true >>"$logf" 2>&1 ||
 	die "berth create failed"
 bundle=$("${B[@]}" inspect prepared | jq -r '.[0].Bundle')
 [ -f "$bundle/config.json" ] || die "no config.json in $bundle"
@@ -283,7 +283,7 @@ ms() { awk -v s="$1" 'BEGIN {printf "%.1f", s * 1000}'; }
 
 # ---------------------------------------------------------------- the monitor's memory
 log "monitor RSS"
-mon_id=$("${B[@]}" run -d --cgroup-parent "$CG_PARENT" "$IMAGE" sleep 30 2>>"$logf" | tail -n 1)
+mon_id=$("${B[@]}" run -d --network none --cgroup-parent "$CG_PARENT" "$IMAGE" sleep 30 2>>"$logf" | tail -n 1)
 monitor_pid=$("${B[@]}" inspect "$mon_id" | jq -r '.[0].State.MonitorPid')
 sleep 0.3
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "$2"; }

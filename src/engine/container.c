@@ -136,7 +136,7 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 						 : "SIGTERM");
 	json_object_set_new(j, "Env", string_array(o->env));
 	json_object_set_new(j, "Volumes", string_array(o->volumes));
-	json_object_set_new(j, "Network", json_string(o->network ? o->network : "none"));
+	json_object_set_new(j, "Network", json_string(o->network ? o->network : engine_network_default()));
 	json_object_set_new(j, "Dns", string_array(o->dns));
 	json_object_set_new(j, "ExtraHosts", string_array(o->add_hosts));
 	if (o->user)

@@ -15,12 +15,32 @@
 #include <unistd.h>
 
 #include "engine/network_internal.h"
+#include "engine/userns.h"
 #include "network/ipam.h"
 #include "network/netlink.h"
 #include "network/nft.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+
+const char *engine_network_default(void)
+{
+	static bool warned;
+	bool have_pasta;
+
+	if (!engine_rootless())
+		return NETWORK_DEFAULT;
+	have_pasta = access("/usr/bin/pasta", X_OK) == 0 || access("/usr/local/bin/pasta", X_OK) == 0;
+	/* pasta needs the tun device; some hosts keep it 0600 */
+	if (have_pasta && access("/dev/net/tun", R_OK | W_OK) == 0)
+		return "pasta";
+	if (!warned)
+		berth_debug("%s: containers get no network (--network none)",
+			    have_pasta ? "/dev/net/tun is not usable by this user (mode 0666 is usual)"
+				       : "pasta (package passt) is not installed");
+	warned = true;
+	return "none";
+}
 
 /* ---- -p ---- */
 

@@ -27,6 +27,11 @@
 #define NETWORK_DEFAULT_BRIDGE "berth0"
 #define NETWORK_DEFAULT_SUBNET "10.77.0.0/16"
 
+/* The network of a container without --network: the bridge network
+ * "berth" for root, "pasta" rootless (when pasta is installed, else
+ * "none"). */
+const char *engine_network_default(void);
+
 /* One published port: host [IP:]PORT to the container's PORT. */
 typedef struct net_port {
 	char proto[4];	    /* "tcp" or "udp" */

@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/network_internal.h"
@@ -21,6 +23,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/proc.h"
 
 #define HOSTS_BASE "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
@@ -515,6 +518,135 @@ out:
 	return ret;
 }
 
+/* ---- rootless: pasta ---- */
+
+#define PASTA_BINARY "pasta"
+
+/* "-t 8080:80" style arguments of PORTS for pasta, appended to ARGV. */
+static int pasta_port_args(const net_port *ports, size_t n, char **argv, size_t *argc)
+{
+	bool tcp = false, udp = false;
+
+	for (size_t i = 0; i < n; i++) {
+		char *spec = NULL;
+		bool is_udp = strcmp(ports[i].proto, "udp") == 0;
+		if (asprintf(&spec, "%s%s%u:%u", ports[i].host_ip, ports[i].host_ip[0] ? "/" : "", ports[i].host_port,
+			     ports[i].ctr_port) < 0)
+			return -1;
+		argv[(*argc)++] = strdup(is_udp ? "-u" : "-t");
+		argv[(*argc)++] = spec;
+		tcp |= !is_udp;
+		udp |= is_udp;
+	}
+	if (!tcp) {
+		argv[(*argc)++] = strdup("-t");
+		argv[(*argc)++] = strdup("none");
+	}
+	if (!udp) {
+		argv[(*argc)++] = strdup("-u");
+		argv[(*argc)++] = strdup("none");
+	}
+	return 0;
+}
+
+/* Starts pasta for the namespace NSPATH: it gives the namespace the host's
+ * addresses and routes (--config-net), forwards PORTS from the host, and
+ * forks to the background; it quits by itself when NSPATH is unmounted.
+ * Returns its pid (read from PIDFILE). */
+static pid_t start_pasta(const char *nspath, const char *pidfile, const net_port *ports, size_t n_ports,
+			 berth_error **err)
+{
+	char **argv = calloc(24 + 2 * n_ports, sizeof(char *)); /* 15 fixed, 4 "none", NULL */
+	size_t argc = 0;
+	int errpipe[2] = { -1, -1 }, status;
+	pid_t child;
+	char msg[4096] = "", *last = NULL;
+	ssize_t len = 0;
+	_cleanup_free_ char *text = NULL;
+
+	if (argv == NULL)
+		return berth_error_set(err, ENOMEM, "pasta");
+	argv[argc++] = strdup(PASTA_BINARY);
+	argv[argc++] = strdup("--config-net");
+	argv[argc++] = strdup("--quiet");
+	/* this pasta drops to nobody when started as uid 0, even of a user
+	 * namespace, and then cannot enter the container's namespace */
+	argv[argc++] = strdup("--runas");
+	argv[argc++] = strdup("0:0");
+	argv[argc++] = strdup("--ns-ifname");
+	argv[argc++] = strdup("eth0");
+	argv[argc++] = strdup("--netns");
+	argv[argc++] = strdup(nspath);
+	argv[argc++] = strdup("--pid");
+	argv[argc++] = strdup(pidfile);
+	argv[argc++] = strdup("-T");
+	argv[argc++] = strdup("none");
+	argv[argc++] = strdup("-U");
+	argv[argc++] = strdup("none");
+	if (pasta_port_args(ports, n_ports, argv, &argc) < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
+		strv_free(argv);
+		return berth_error_set(err, errno ? errno : ENOMEM, "pasta");
+	}
+	child = fork();
+	if (child == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(errpipe[1], 2);
+		execvp(argv[0], argv);
+		fprintf(stderr, "exec %s: %s", argv[0], strerror(errno));
+		_exit(127);
+	}
+	strv_free(argv);
+	close(errpipe[1]);
+	if (child < 0) {
+		close(errpipe[0]);
+		return berth_error_set(err, errno, "fork pasta");
+	}
+	/* pasta's first process exits once the namespace is set up and its
+	 * daemon runs (whose stderr is /dev/null by then) */
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	fcntl(errpipe[0], F_SETFL, O_NONBLOCK);
+	len = read(errpipe[0], msg, sizeof(msg) - 1);
+	close(errpipe[0]);
+	msg[len > 0 ? len : 0] = '\0';
+	/* its last line says why; it also complains that syslog is missing */
+	for (char *l = strtok(msg, "\n"); l; l = strtok(NULL, "\n"))
+		if (strncmp(l, "Failed to send ", 15) != 0 || strstr(l, "syslog") == NULL)
+			last = l;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return berth_error_set(err, EIO, "pasta (rootless networking) failed: %s",
+				       last ? last : "no message (is the passt package installed?)");
+	if (fs_read_file(pidfile, &text, NULL, err) < 0)
+		return berth_error_wrap(err, "pasta pid file");
+	return (pid_t)strtol(text, NULL, 10);
+}
+
+static int setup_pasta(const engine_paths *p, container *c, const network_request *r, json_t *settings,
+		       berth_error **err)
+{
+	_cleanup_free_ char *nspath = netns_path(p, c->id), *nsdir = fs_path_join(p->run_root, "netns");
+	_cleanup_free_ char *pidfile = record_path(c, "pasta.pid");
+	_cleanup_free_ net_port *ports = NULL;
+	size_t n_ports = 0;
+	pid_t pid;
+
+	if (nspath == NULL || nsdir == NULL || pidfile == NULL)
+		return berth_error_set(err, ENOMEM, "network");
+	if (collect_ports(r, &ports, &n_ports, err) < 0 || fs_mkdir_p(nsdir, 0700, err) < 0 ||
+	    netns_create(nspath, err) < 0)
+		return -1;
+	json_object_set_new(settings, "NetNS", json_string(nspath));
+	pid = start_pasta(nspath, pidfile, ports, n_ports, err);
+	if (pid < 0)
+		return -1;
+	json_object_set_new(settings, "PastaPid", json_integer(pid));
+	json_object_set_new(settings, "PastaStart", json_integer((json_int_t)proc_pid_start_time(pid)));
+	json_object_set_new(settings, "Ports", ports_json(ports, n_ports, ""));
+	return 0;
+}
+
 static int setup_container_mode(const engine_paths *p, container *c, const char *target, json_t *settings, json_t *cfg,
 				berth_error **err)
 {
@@ -558,7 +690,7 @@ out:
 
 int engine_network_setup(const engine_paths *p, container *c, const network_request *r, json_t *cfg, berth_error **err)
 {
-	const char *mode = r->mode ? r->mode : "none";
+	const char *mode = r->mode ? r->mode : engine_network_default();
 	json_t *settings = json_object();
 	network_def d = { 0 };
 	int ret;
@@ -567,6 +699,21 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 	if (strncmp(mode, "container:", 10) == 0) {
 		json_object_set_new(settings, "Mode", json_string("container"));
 		return setup_container_mode(p, c, mode + 10, settings, cfg, err);
+	}
+	if (strcmp(mode, "pasta") == 0) {
+		json_object_set_new(settings, "Mode", json_string(mode));
+		json_object_set_new(settings, "Network", json_string(mode));
+		json_object_set_new(settings, "Hostname", json_string(r->hostname));
+		ret = setup_pasta(p, c, r, settings, err);
+		if (ret == 0) {
+			set_netns_path(cfg, json_string_value(json_object_get(settings, "NetNS")));
+			ret = write_files(p, c, r, NULL, NULL, true, cfg, err);
+		}
+		if (ret < 0) {
+			engine_network_teardown(p, c);
+			json_object_del(c->config, "NetworkSettings");
+		}
+		return ret;
 	}
 	if (strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0) {
 		json_object_set_new(settings, "Mode", json_string(mode));
@@ -612,6 +759,18 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 
 	if (network == NULL)
 		return;
+	if (strcmp(network, "pasta") == 0) {
+		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "PastaPid"));
+		unsigned long long start = (unsigned long long)json_integer_value(json_object_get(s, "PastaStart"));
+		/* it quits when the namespace goes; a kill makes sure */
+		if (pid > 0 && start && proc_pid_start_time(pid) == start)
+			kill(pid, SIGTERM);
+		if (nspath && netns_remove(nspath, &e) < 0) {
+			berth_debug("network of %s: %s", c->name, e->msg);
+			berth_error_free(&e);
+		}
+		return;
+	}
 	update_peers(p, network, c->id, NULL);
 	if (json_array_size(json_object_get(s, "Ports")) && (driver == NULL || strcmp(driver, "bridge") == 0)) {
 		size_t n;

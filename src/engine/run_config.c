@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/runtime_call.h"
+#include "engine/userns.h"
 #include "spec/spec.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
@@ -423,19 +424,22 @@ static bool is_ip(const char *text)
  * that name exists is known when the container is set up. */
 static int check_network(const run_options *o, berth_error **err)
 {
-	const char *mode = o->network ? o->network : "none";
-	bool own_netns = strcmp(mode, "host") != 0 && strncmp(mode, "container:", 10) != 0;
-	bool bridged = own_netns && strcmp(mode, "none") != 0;
+	const char *mode = o->network ? o->network : engine_network_default();
+	bool special = strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0 || strcmp(mode, "pasta") == 0 ||
+		       strncmp(mode, "container:", 10) == 0;
 
 	if (mode[0] == '\0' || strcmp(mode, "container:") == 0)
-		return berth_error_set(err, EINVAL,
-				       "--network \"%s\": expected none, host, container:ID or a network name", mode);
-	if (o->ip && !bridged)
+		return berth_error_set(
+		    err, EINVAL, "--network \"%s\": expected none, host, pasta, container:ID or a network name", mode);
+	if (!special && engine_rootless())
+		return berth_error_set(
+		    err, EPERM, "--network %s: networks need root; rootless containers use pasta (the default)", mode);
+	if (o->ip && special)
 		return berth_error_set(err, EINVAL, "--ip needs a network (not --network %s)", mode);
 	if (o->ip && !is_ip(o->ip))
 		return berth_error_set(err, EINVAL, "--ip \"%s\": not an IP address", o->ip);
-	if ((o->publish || o->publish_all) && !bridged)
-		return berth_error_set(err, EINVAL, "-p/-P need a network (not --network %s)", mode);
+	if ((o->publish || o->publish_all) && special && strcmp(mode, "pasta") != 0)
+		return berth_error_set(err, EINVAL, "-p/-P need a network or pasta (not --network %s)", mode);
 	for (const char *const *d = o->dns; d && *d; d++)
 		if (!is_ip(*d))
 			return berth_error_set(err, EINVAL, "--dns \"%s\": not an IP address", *d);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -35,37 +36,49 @@ static int setup_new_netns(const char *path, berth_error **err)
 	return 0;
 }
 
+struct create_job {
+	const char *path;
+	berth_error *err;
+	int ret;
+};
+
+/* A thread of its own unshares the namespace, so the caller's thread never
+ * leaves its own: returning there would need CAP_SYS_ADMIN over the
+ * caller's namespace, which rootless berth (root only of its own user
+ * namespace) lacks. The thread's namespace dies with it unless mounted. */
+static void *create_in_thread(void *arg)
+{
+	struct create_job *job = arg;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		job->ret = berth_error_set(&job->err, errno, "unshare");
+	else
+		job->ret = setup_new_netns(job->path, &job->err);
+	return NULL;
+}
+
 int netns_create(const char *path, berth_error **err)
 {
-	_cleanup_close_ int saved = -EBADF;
-	int fd, ret;
+	struct create_job job = { .path = path };
+	pthread_t thread;
+	int fd, e;
 
 	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
 	if (fd < 0)
 		return berth_error_set(err, errno, "create network namespace %s", path);
 	close(fd);
-
-	saved = open_current_netns(err);
-	if (saved < 0) {
+	e = pthread_create(&thread, NULL, create_in_thread, &job);
+	if (e != 0) {
 		unlink(path);
-		return berth_error_wrap(err, "create network namespace %s", path);
+		return berth_error_set(err, e, "create network namespace %s: thread", path);
 	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		ret = berth_error_set(err, errno, "create network namespace %s: unshare", path);
+	pthread_join(thread, NULL);
+	if (job.ret < 0) {
 		unlink(path);
-		return ret;
-	}
-	ret = setup_new_netns(path, err);
-	if (setns(saved, CLONE_NEWNET) < 0) {
-		int setns_errno = errno;
-		if (ret == 0)
-			umount2(path, MNT_DETACH);
-		unlink(path);
-		return berth_error_set(err, setns_errno,
-				       "create network namespace %s: return to the caller's namespace", path);
-	}
-	if (ret < 0) {
-		unlink(path);
+		if (err)
+			*err = job.err;
+		else
+			berth_error_free(&job.err);
 		return berth_error_wrap(err, "create network namespace %s", path);
 	}
 	return 0;

@@ -4,9 +4,9 @@
 # kept), names between containers, isolation of networks, shared network
 # namespaces, CNI, and that nothing is left after rm.
 #
-# Every berth command runs inside a network namespace this test makes (the
-# "host" here), so bridges, nftables rules and sysctls never touch the
-# machine's own network.
+# Every berth command runs inside a network namespace the test makes (the
+# "host" here, engine.bash), so bridges, nftables rules and sysctls never
+# touch the machine's own network.
 
 load engine
 
@@ -16,70 +16,24 @@ setup_file() {
 
 setup() {
 	engine_setup bnet
-	HOSTNS="$TEST_DIR/hostns"
-	touch "$HOSTNS"
-	unshare --net="$HOSTNS" true
-	in_host ip link set lo up
 }
 
 teardown() {
-	local failed=0 id net
-	# containers and networks go from inside the host namespace first
-	for id in $(nb ps -aq --no-trunc 2>/dev/null); do
-		nb rm -f "$id" >/dev/null 2>&1 || {
-			echo "teardown: rm -f $id failed" >&2
-			failed=1
-		}
-	done
-	for net in $(nb network ls -q 2>/dev/null); do
-		nb network rm "$net" >/dev/null 2>&1 || {
-			echo "teardown: network rm $net failed" >&2
-			failed=1
-		}
-	done
-	if [ -n "$(in_host ip -o link show type veth 2>/dev/null)" ]; then
-		in_host ip -o link show type veth >&2
-		echo "teardown: veth left" >&2
-		failed=1
-	fi
-	if [ -n "$(ls -A "$RUNROOT/netns" 2>/dev/null)" ]; then
-		echo "teardown: netns files left: $(ls -A "$RUNROOT/netns")" >&2
-		failed=1
-	fi
-	if [ -n "$(find "$STORE/networks" -path '*.leases/*' ! -name 'lock' ! -name 'last-*' 2>/dev/null)" ]; then
-		echo "teardown: leases left: $(find "$STORE/networks" -path '*.leases/*')" >&2
-		failed=1
-	fi
+	local failed=0
 	[ -z "${OUTSIDE:-}" ] || { umount "$OUTSIDE" 2>/dev/null; rm -f "$OUTSIDE"; }
-	umount "$HOSTNS" 2>/dev/null || true
-	rm -f "$HOSTNS"
 	engine_teardown || failed=1
 	return $failed
-}
-
-# in_host CMD...: CMD in the test's "host" network namespace.
-in_host() {
-	nsenter --net="$HOSTNS" "$@"
-}
-
-# nb ARGS...: berth in the test's host namespace.
-nb() {
-	in_host env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
-}
-
-nbrun() {
-	nb run --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG "$@"
 }
 
 # httpd NAME [FLAGS...]: a detached busybox httpd answering "NAME".
 httpd() {
 	local name=$1
 	shift
-	nbrun -d --name "$name" "$@" bb sh -c "mkdir -p /www && echo $name >/www/index.html && exec httpd -f -vv -p 80 -h /www"
+	brun -d --name "$name" "$@" bb sh -c "mkdir -p /www && echo $name >/www/index.html && exec httpd -f -vv -p 80 -h /www"
 }
 
 ip_of() {
-	nb inspect "$1" | jq -r '.[0].NetworkSettings.IPAddress'
+	b inspect "$1" | jq -r '.[0].NetworkSettings.IPAddress'
 }
 
 # fetch URL [FROM]: an HTTP GET from the host namespace (or netns file
@@ -90,7 +44,7 @@ fetch() {
 }
 
 @test "network: -p publishes on 127.0.0.1 and the bridge; the container has its address, hosts and resolv.conf" {
-	run httpd web --network berth -p 8080:80
+	run httpd web -p 8080:80
 	assert_success
 	local ip
 	ip=$(ip_of web)
@@ -101,18 +55,18 @@ fetch() {
 	run fetch "http://$ip:80/"
 	assert_success
 	assert_output web
-	run nb exec web cat /etc/hosts
+	run b exec web cat /etc/hosts
 	assert_success
 	[[ "$output" == *"$ip"*web* ]]
-	run nb exec web cat /etc/resolv.conf
+	run b exec web cat /etc/resolv.conf
 	assert_success
 	[[ "$output" == *nameserver* ]]
-	run nb inspect web
+	run b inspect web
 	[ "$(jq -r '.[0].NetworkSettings.Ports[0].HostPort' <<<"$output")" = 8080 ]
 	run in_host nft list table inet berth
 	assert_success
 	[[ "$output" == *8080* ]]
-	run nb rm -f web
+	run b rm -f web
 	assert_success
 	run in_host nft list table inet berth
 	[[ "$output" != *8080* ]]
@@ -121,33 +75,33 @@ fetch() {
 }
 
 @test "network: containers on one network find each other by name" {
-	nb network create apps >/dev/null
+	b network create apps >/dev/null
 	run httpd api --network apps
 	assert_success
-	run nbrun --rm --network apps bb timeout 3 wget -q -O- http://api/
+	run brun --rm --network apps bb timeout 3 wget -q -O- http://api/
 	assert_success
 	assert_output api
 	# a container that came later is in the earlier one's hosts file
-	run nbrun -d --name client --network apps bb sleep 1000
+	run brun -d --name client --network apps bb sleep 1000
 	assert_success
-	run nb exec api cat /etc/hosts
+	run b exec api cat /etc/hosts
 	[[ "$output" == *client* ]]
-	run nb rm -f client
-	run nb exec api cat /etc/hosts
+	run b rm -f client
+	run b exec api cat /etc/hosts
 	[[ "$output" != *client* ]]
 }
 
 @test "network: a container of another network cannot reach the first" {
-	nb network create one >/dev/null
-	nb network create two >/dev/null
+	b network create one >/dev/null
+	b network create two >/dev/null
 	run httpd srv --network one
 	assert_success
 	local ip
 	ip=$(ip_of srv)
-	run nbrun --rm --network one bb timeout 3 wget -q -O- "http://$ip/"
+	run brun --rm --network one bb timeout 3 wget -q -O- "http://$ip/"
 	assert_success
 	assert_output srv
-	run nbrun --rm --network two bb timeout 3 wget -q -O- "http://$ip/"
+	run brun --rm --network two bb timeout 3 wget -q -O- "http://$ip/"
 	assert_failure
 }
 
@@ -168,20 +122,20 @@ fetch() {
 	run fetch "http://10.200.0.1:8081/" "$OUTSIDE"
 	assert_success
 	assert_output web
-	run nb logs web
+	run b logs web
 	[[ "$output" == *10.200.0.2* ]]
 	in_host ip link del vout
 }
 
 @test "network: --network container: shares the namespace; udp and port ranges publish" {
-	run nbrun -d --name base --network berth -p 9000-9001:7000-7001 -p 9053:53/udp bb sleep 1000
+	run brun -d --name base --network berth -p 9000-9001:7000-7001 -p 9053:53/udp bb sleep 1000
 	assert_success
-	run nb inspect base
+	run b inspect base
 	[ "$(jq -r '.[0].NetworkSettings.Ports | length' <<<"$output")" = 3 ]
 	[ "$(jq -r '.[0].NetworkSettings.Ports[2].Protocol' <<<"$output")" = udp ]
 	local ip
 	ip=$(ip_of base)
-	run nbrun --rm --network container:base bb ip -o -4 addr show eth0
+	run brun --rm --network container:base bb ip -o -4 addr show eth0
 	assert_success
 	[[ "$output" == *"$ip/"* ]]
 }
@@ -190,13 +144,13 @@ fetch() {
 	run httpd k9 --network berth -p 8082:80
 	assert_success
 	local mon
-	mon=$(nb inspect k9 | jq -r '.[0].State.MonitorPid // empty')
+	mon=$(b inspect k9 | jq -r '.[0].State.MonitorPid // empty')
 	[ -n "$mon" ] || mon=$(jq -r .monitor_pid "$STORE"/containers/*/state.json | head -1)
 	kill -9 "$mon"
-	run nb rm -f k9
+	run b rm -f k9
 	assert_success
 	# a start that fails (no such command) takes its network down again
-	run nbrun --rm --network berth -p 8083:80 bb /nonexistent
+	run brun --rm --network berth -p 8083:80 bb /nonexistent
 	assert_failure
 	run in_host nft list table inet berth
 	[[ "$output" != *8082* ]]
@@ -204,40 +158,40 @@ fetch() {
 	# a port taken twice is refused, the second container leaves nothing
 	run httpd first --network berth -p 8084:80
 	assert_success
-	run nbrun -d --name second --network berth -p 8084:80 bb sleep 100
+	run brun -d --name second --network berth -p 8084:80 bb sleep 100
 	assert_failure
 	[[ "$output" == *8084* ]]
-	run nb ps -a --format json
+	run b ps -a --format json
 	[ "$(jq length <<<"$output")" = 1 ]
 }
 
 @test "network: create, ls, inspect, rm; one in use is refused; bad input is clear" {
-	run nb network create --subnet 10.123.0.0/24 lab
+	run b network create --subnet 10.123.0.0/24 lab
 	assert_success
-	run nb network ls -q
+	run b network ls -q
 	[[ "$output" == *lab* ]]
-	run nb network inspect lab
+	run b network inspect lab
 	[ "$(jq -r '.[0].Subnet' <<<"$output")" = 10.123.0.0/24 ]
-	run nb network create lab
+	run b network create lab
 	assert_failure
 	[[ "$output" == *"already exists"* ]]
-	run nb network create --subnet 10.124.0.1/24 bad
+	run b network create --subnet 10.124.0.1/24 bad
 	assert_failure
 	[[ "$output" == *10.124.0.0/24* ]]
-	run nbrun -d --name user --network lab bb sleep 100
+	run brun -d --name user --network lab bb sleep 100
 	assert_success
-	run nb network rm lab
+	run b network rm lab
 	assert_failure
 	[[ "$output" == *"in use"*user* ]]
-	nb rm -f user >/dev/null
-	run nb network rm lab
+	b rm -f user >/dev/null
+	run b network rm lab
 	assert_success
 	run in_host ip link show
 	[[ "$output" != *berth1* ]]
-	run nbrun --rm --network nosuch bb true
+	run brun --rm --network nosuch bb true
 	assert_failure
 	[[ "$output" == *"no such network: nosuch"* ]]
-	run nbrun --rm -p 99999:80 --network berth bb true
+	run brun --rm -p 99999:80 --network berth bb true
 	assert_failure
 	[[ "$output" == *99999* ]]
 }
@@ -249,7 +203,7 @@ fetch() {
 		   "ipam": {"type": "host-local", "subnet": "10.231.7.0/24", "dataDir": "$TEST_DIR/cni-ipam"}},
 		  {"type": "portmap", "capabilities": {"portMappings": true}}]}
 	EOF
-	run nb network create --driver cni --cni-config "$TEST_DIR/cni.conflist" cnitest
+	run b network create --driver cni --cni-config "$TEST_DIR/cni.conflist" cnitest
 	assert_success
 	run httpd cweb --network cnitest -p 8085:80
 	assert_success
@@ -259,10 +213,10 @@ fetch() {
 	run fetch "http://$ip/"
 	assert_success
 	assert_output cweb
-	run nb rm -f cweb
+	run b rm -f cweb
 	assert_success
 	[ -z "$(ls "$TEST_DIR/cni-ipam/cnitest" 2>/dev/null | grep -v -e lock -e last_reserved)" ]
-	run nb network rm cnitest
+	run b network rm cnitest
 	assert_success
 	in_host ip link del cnibr0 2>/dev/null || true
 }

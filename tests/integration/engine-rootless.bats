@@ -50,6 +50,10 @@ teardown() {
 		fi
 	fi
 	kill_rootless_pause "$RL_HOME/run/berth/pause.pid"
+	if [ -n "${RB_NETNS:-}" ]; then
+		umount "$RB_NETNS" 2>/dev/null || true
+		rm -f "$RB_NETNS"
+	fi
 	rm -rf "$RL_HOME"
 	assert_nothing_left || failed=1
 	return $failed
@@ -57,7 +61,7 @@ teardown() {
 
 # rb ARGS...: berth as the unprivileged user with this test's XDG dirs.
 rb() {
-	setpriv --reuid="$ROOTLESS_UID" --regid="$ROOTLESS_GID" --init-groups --reset-env -- \
+	${RB_NETNS:+nsenter --net="$RB_NETNS"} setpriv --reuid="$ROOTLESS_UID" --regid="$ROOTLESS_GID" --init-groups --reset-env -- \
 		env PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$RL_HOME" XDG_RUNTIME_DIR="$RL_HOME/run" \
 		XDG_DATA_HOME="$RL_HOME/data" BERTH_IT_TAG="$TAG" "$BERTH_BIN" "$@"
 }
@@ -163,4 +167,50 @@ pause_pid() {
 	assert_failure 125
 	[[ "$output" == *"--memory"* ]]
 	[ -z "$(find "$RL_HOME/data/berth/containers" -mindepth 1 -maxdepth 1 ! -name names 2>/dev/null)" ]
+}
+
+@test "engine rootless: pasta gives the container a network and publishes a port on loopback" {
+	# the "host" is a network namespace of the test's own
+	RB_NETNS="$TEST_DIR/hostns"
+	touch "$RB_NETNS"
+	unshare --net="$RB_NETNS" true
+	nsenter --net="$RB_NETNS" ip link set lo up
+	# pasta copies the addresses and routes of the host's uplink: give the
+	# namespace one (a veth pair, documentation addresses)
+	nsenter --net="$RB_NETNS" ip link add up0 type veth peer name up1
+	nsenter --net="$RB_NETNS" ip addr add 192.0.2.10/24 dev up0
+	nsenter --net="$RB_NETNS" ip link set up1 up
+	nsenter --net="$RB_NETNS" ip link set up0 up
+	nsenter --net="$RB_NETNS" ip route add default via 192.0.2.1
+	run rb images
+	assert_success
+	# pasta needs /dev/net/tun read-write; some hosts (this VM) keep it 0600.
+	# Then the user's mount namespace gets a 0666 node of the same device,
+	# as a udev rule would make; the host's node is not changed.
+	if ! setpriv --reuid="$ROOTLESS_UID" --regid="$ROOTLESS_GID" --init-groups test -w /dev/net/tun; then
+		mknod -m 666 "$RL_HOME/tun" c 10 200
+		nsenter -t "$(pause_pid)" --mount mount --bind "$RL_HOME/tun" /dev/net/tun
+	fi
+	run rb run -d --name web -p 127.0.0.1:18080:80 bb sh -c 'mkdir -p /www && echo rootless-web >/www/index.html && exec httpd -f -p 80 -h /www'
+	assert_success
+	run rb inspect web
+	[ "$(jq -r '.[0].NetworkSettings.Mode' <<<"$output")" = pasta ]
+	local pasta
+	pasta=$(jq -r '.[0].NetworkSettings.PastaPid' <<<"$output")
+	[ -d "/proc/$pasta" ]
+	run nsenter --net="$RB_NETNS" curl -sS -m 3 http://127.0.0.1:18080/
+	assert_success
+	assert_output rootless-web
+	run rb exec web ip -o -4 addr show eth0
+	assert_success
+	run rb rm -f web
+	assert_success
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ -d "/proc/$pasta" ] || break
+		sleep 0.05
+	done
+	[ ! -d "/proc/$pasta" ]
+	run nsenter --net="$RB_NETNS" curl -sS -m 2 http://127.0.0.1:18080/
+	assert_failure
 }

@@ -37,7 +37,7 @@ bv() {
 
 # bvrun ARGS...: berth run with the containers' cgroups beneath the test's own.
 bvrun() {
-	bv run --cgroup-parent "berth-test/$TAG" "$@"
+	bv run --cgroup-parent "berth-test/$TAG" --network none "$@"
 }
 
 # import_busybox: the image localhost/bb:1, busybox with a /data holding "f".

@@ -31,17 +31,28 @@ engine_make_rootfs() {
 }
 
 # engine_setup PREFIX: the test's dirs and tag; the image is "bb" (CMD sh).
+# berth runs in a network namespace of the test's own (HOSTNS, `lo` up): the
+# default bridge, its nftables table and sysctls stay in there.
 engine_setup() {
 	TEST_DIR="$BATS_TEST_TMPDIR"
 	TAG="$1$$n${BATS_SUITE_TEST_NUMBER}"
 	CG_NAME="$TAG"
 	STORE="$TEST_DIR/store"
 	RUNROOT="$TEST_DIR/run"
+	HOSTNS="$TEST_DIR/hostns"
+	touch "$HOSTNS"
+	unshare --net="$HOSTNS" true
+	in_host ip link set lo up
 	b import "$BATS_FILE_TMPDIR/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
 }
 
+# in_host CMD...: CMD in the test's "host" network namespace.
+in_host() {
+	nsenter --net="$HOSTNS" "$@"
+}
+
 engine_teardown() {
-	local id failed=0 d
+	local id failed=0 d net
 	cd / || true
 	for id in $(b ps -aq --no-trunc 2>/dev/null); do
 		b rm -f "$id" >/dev/null 2>&1 || {
@@ -49,6 +60,27 @@ engine_teardown() {
 			failed=1
 		}
 	done
+	for net in $(b network ls -q 2>/dev/null); do
+		b network rm "$net" >/dev/null 2>&1 || {
+			echo "teardown: network rm $net failed" >&2
+			failed=1
+		}
+	done
+	if [ -e "$HOSTNS" ] && [ -n "$(in_host ip -o link show type veth 2>/dev/null)" ]; then
+		in_host ip -o link show type veth >&2
+		echo "teardown: veth left" >&2
+		failed=1
+	fi
+	if [ -n "$(ls -A "$RUNROOT/netns" 2>/dev/null)" ]; then
+		echo "teardown: netns files left: $(ls -A "$RUNROOT/netns")" >&2
+		failed=1
+	fi
+	if [ -n "$(find "$STORE/networks" -path '*.leases/*' ! -name lock ! -name 'last-*' 2>/dev/null)" ]; then
+		echo "teardown: leases left: $(find "$STORE/networks" -path '*.leases/*')" >&2
+		failed=1
+	fi
+	umount "$HOSTNS" 2>/dev/null || true
+	rm -f "$HOSTNS"
 	# the containers' cgroup parent: empty once every container is gone
 	for d in $(cgroup_dirs "$TAG"); do
 		[ -d "$d" ] && rmdir "$d" 2>/dev/null
@@ -66,9 +98,10 @@ engine_teardown() {
 	return $failed
 }
 
-# b ARGS...: berth with this test's store; the tag goes to the monitors.
+# b ARGS...: berth with this test's store, in the test's network namespace;
+# the tag goes to the monitors.
 b() {
-	env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
+	nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
 }
 
 # brun ARGS...: berth run with the test's cgroup parent and tag.
