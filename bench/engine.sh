@@ -69,19 +69,12 @@ runtime="$(dirname "$berth")/../runtime/berth-runtime"
 
 die() { echo "bench/engine.sh: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
+# shellcheck source=bench/lib/engines.sh
+. "$here/lib/engines.sh"
 
 # ---------------------------------------------------------------- outer: checks, then re-exec in a private mount namespace
 if [ "$inner" = 0 ]; then
-	[ "$(id -u)" = 0 ] || die "must run as root (containers, overlay mounts, cgroups)"
-	missing=""
-	for t in hyperfine podman conmon skopeo jq unshare; do
-		command -v "$t" >/dev/null || missing="$missing $t"
-	done
-	command -v crun >/dev/null || command -v runc >/dev/null || missing="$missing crun|runc"
-	if ! /bin/busybox --list >/dev/null 2>&1 || ldd /bin/busybox >/dev/null 2>&1; then
-		missing="$missing busybox-static"
-	fi
-	[ -z "$missing" ] || die "missing:$missing (apt-get install -y hyperfine podman conmon crun skopeo jq busybox-static)"
+	engines_check_tools
 	[ -x "$berth" ] || die "$berth is not built (meson setup build && ninja -C build)"
 	[ -x "$runtime" ] || die "no berth-runtime next to $berth"
 	command -v strace >/dev/null || log "strace is missing: no timeline"
@@ -92,9 +85,6 @@ if [ "$inner" = 0 ]; then
 fi
 
 # ---------------------------------------------------------------- inner
-[ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] ||
-	die "not in a private mount namespace; refusing to mount"
-
 if [ "$quick" = 1 ]; then
 	ROUNDS=1 RUNS=10 WARMUP=2
 else
@@ -104,19 +94,11 @@ fi
 TMP=$(mktemp -d /tmp/berth-engine.XXXXXX)
 logf="$TMP/bench.log"
 : >"$logf"
-varlib_mounted=""
-shm_mounted=""
 # shellcheck source=bench/cgroup.sh
 . "$here/cgroup.sh"
 B=()          # berth with its roots
-P=()          # podman with its roots
 monitor_pid=""
 
-umount_below() { # every mount at or below DIR in this namespace, deepest first
-	local m
-	awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
-		while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
-}
 cleanup() {
 	local rc=$? id d i
 	set +e
@@ -131,9 +113,7 @@ cleanup() {
 		tail -n 30 "$logf" >&2
 	fi
 	cg_unprepare
-	[ -z "$varlib_mounted" ] || umount /var/lib || umount -l /var/lib
-	[ -z "$shm_mounted" ] || umount /dev/shm || umount -l /dev/shm
-	umount_below "$TMP"
+	engines_unmount_private
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -141,22 +121,8 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- mounts private to this namespace
 export TMPDIR="$TMP/tmp"
-mkdir -p "$TMPDIR" "$TMP/varlib/upper" "$TMP/varlib/work"
-mount -t overlay berth-engine-varlib \
-	-o "lowerdir=/var/lib,upperdir=$TMP/varlib/upper,workdir=$TMP/varlib/work" /var/lib
-varlib_mounted=1
-mount -t tmpfs -o mode=1777,size=64m berth-engine-shm /dev/shm
-shm_mounted=1
-cgroup_layout="v1"
-if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
-	cgroup_layout="v2 (unified)"
-elif [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
-	cgroup_layout="hybrid (v1 controllers; the empty cgroup2 at /sys/fs/cgroup/unified unmounted in the namespace)"
-	umount /sys/fs/cgroup/unified
-	# crun still writes below /sys/fs/cgroup/unified when it is a plain directory
-	# of the host's /sys/fs/cgroup tmpfs: give it a tmpfs of its own.
-	mount -t tmpfs -o mode=0755,size=1m berth-engine-unified /sys/fs/cgroup/unified
-fi
+mkdir -p "$TMPDIR"
+engines_mount_private
 
 # ---------------------------------------------------------------- cgroups: one parent below our own cgroup
 # Absolute (podman's --cgroup-parent with cgroupfs wants one), below our own
@@ -174,50 +140,10 @@ runtime="$TMP/bin/berth-runtime"
 B=("$berth" --root "$TMP/berth/root" --runroot "$TMP/berth/run")
 
 # ---------------------------------------------------------------- podman's configuration
-limit() { # the smaller of the hard limit of ulimit -FLAG and WANT
-	local hard
-	hard=$(ulimit "-H$1")
-	if [ "$hard" = unlimited ] || [ "$hard" -gt "$2" ]; then echo "$2"; else echo "$hard"; fi
-}
-NOFILE=$(limit n 1048576)
-NPROC=$(limit u 32768)
-podman_runtime=crun
-command -v crun >/dev/null || podman_runtime=runc
-write_podman_conf() {
-	mkdir -p "$TMP/podman/tmp" "$TMP/podman/cni"
-	cat >"$TMP/podman/containers.conf" <<EOF
-[containers]
-# root may lack CAP_SYS_RESOURCE: rlimits must fit under the hard limits
-default_ulimits = ["nofile=$NOFILE:$NOFILE", "nproc=$NPROC:$NPROC"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$TMP/podman/events.log"
-tmp_dir = "$TMP/podman/tmp"
-runtime = "$podman_runtime"
-[network]
-network_backend = "cni"
-network_config_dir = "$TMP/podman/cni"
-EOF
-	cat >"$TMP/podman/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-runroot = "$TMP/podman/runroot"
-graphroot = "$TMP/podman/graph"
-EOF
-}
-write_podman_conf
-export CONTAINERS_CONF="$TMP/podman/containers.conf" CONTAINERS_STORAGE_CONF="$TMP/podman/storage.conf"
-P=(podman --root "$TMP/podman/graph" --runroot "$TMP/podman/runroot")
+engines_podman_setup
 
 # ---------------------------------------------------------------- the image
-IMAGE=localhost/berth-bench:latest
-log "building the image"
-"$repo/scripts/make-oci-image.sh" "$TMP/oci" --tag latest >>"$logf" 2>&1 || die "make-oci-image.sh failed"
-skopeo copy "oci:$TMP/oci:latest" "docker-archive:$TMP/image.tar:$IMAGE" >>"$logf" 2>&1 ||
-	die "skopeo copy to a docker-archive failed"
-"${B[@]}" load -i "$TMP/image.tar" >>"$logf" 2>&1 || die "berth load failed"
-"${P[@]}" load -i "$TMP/image.tar" >>"$logf" 2>&1 || die "podman load failed"
+engines_load_image "${B[@]}"
 
 # ---------------------------------------------------------------- the commands
 RUNTIME_ROOT="$TMP/rt"
@@ -243,43 +169,16 @@ bundle=$("${B[@]}" inspect prepared | jq -r '.[0].Bundle')
 runtime_cmd=("$runtime" --root "$RUNTIME_ROOT" run --bundle "$bundle" bench-rt)
 "${runtime_cmd[@]}" </dev/null >>"$logf" 2>&1 || die "berth-runtime run of the prepared bundle failed"
 
-# quote ARGS...: a shell command line, quoted only where needed
-quote() {
-	local a out=""
-	for a in "$@"; do
-		case "$a" in
-		"" | *[!A-Za-z0-9_./:=@%+,-]*) a="'${a//\'/\'\\\'\'}'" ;;
-		esac
-		out="$out${out:+ }$a"
-	done
-	echo "$out"
-}
 NAMES=("berth" "berth, seccomp=unconfined" "berth-runtime alone" "podman")
 CMDS=("$(quote "${berth_cmd[@]}")" "$(quote "${berth_nosec_cmd[@]}")" "$(quote "${runtime_cmd[@]}")"
 	"$(quote "${podman_cmd[@]}")")
 
 # ---------------------------------------------------------------- timing
-jsondir="$TMP/json"
-mkdir -p "$jsondir"
 load0=$(cut -d" " -f1-3 /proc/loadavg)
 hf_args=()
-for i in "${!NAMES[@]}"; do hf_args+=(-n "${NAMES[i]}" "${CMDS[i]}"); done
-for ((round = 1; round <= ROUNDS; round++)); do
-	log "hyperfine round $round/$ROUNDS (${#NAMES[@]} commands x $RUNS runs)"
-	hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$jsondir/r$round.json" \
-		"${hf_args[@]}" >>"$logf" 2>&1 || die "hyperfine failed"
-done
+for i in "${!NAMES[@]}"; do hf_args+=("${NAMES[i]}" "${CMDS[i]}"); done
+engines_hyperfine "${hf_args[@]}"
 load1=$(cut -d" " -f1-3 /proc/loadavg)
-jq -s '{results: (map(.results) | transpose | map({
-	command: .[0].command,
-	times: (map(.times) | add | sort)} | .times as $t | ($t | length) as $n
-	| (($t | add) / $n) as $mean
-	| . + {mean: $mean, min: $t[0], max: $t[-1],
-		median: (if $n % 2 == 1 then $t[($n - 1) / 2] else ($t[$n / 2 - 1] + $t[$n / 2]) / 2 end),
-		stddev: (if $n > 1 then (($t | map((. - $mean) * (. - $mean)) | add) / ($n - 1) | sqrt) else 0 end)}))}' \
-	"$jsondir"/r*.json >"$jsondir/all.json"
-stat_of() { jq -r --arg c "$1" --arg k "$2" '.results[] | select(.command == $c) | .[$k]' "$jsondir/all.json"; }
-ms() { awk -v s="$1" 'BEGIN {printf "%.1f", s * 1000}'; }
 
 # ---------------------------------------------------------------- the monitor's memory
 log "monitor RSS"
