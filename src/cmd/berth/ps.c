@@ -127,6 +127,26 @@ static void status_text(const container *c, char *buf, size_t size)
 	}
 }
 
+/* "0.0.0.0:8080->80/tcp, 127.0.0.1:9053->53/udp" as docker shows them. */
+static void ports_text(const container *c, char *buf, size_t size)
+{
+	json_t *ports = json_object_get(json_object_get(c->config, "NetworkSettings"), "Ports"), *p;
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(ports, i, p) {
+		const char *ip = json_string_value(json_object_get(p, "HostIp"));
+		int n = snprintf(buf + len, size - len, "%s%s:%" JSON_INTEGER_FORMAT "->%" JSON_INTEGER_FORMAT "/%s",
+				 i ? ", " : "", ip && ip[0] ? ip : "0.0.0.0",
+				 json_integer_value(json_object_get(p, "HostPort")),
+				 json_integer_value(json_object_get(p, "ContainerPort")),
+				 json_string_value(json_object_get(p, "Protocol")) ?: "tcp");
+		if (n < 0 || (size_t)n >= size - len)
+			break;
+		len += (size_t)n;
+	}
+}
+
 static json_t *ps_json(const container *c)
 {
 	char status[128];
@@ -140,6 +160,8 @@ static json_t *ps_json(const container *c)
 		      "ExitCode", c->state.exit_code, "StartedAt", c->state.started_at ?: "", "RestartCount",
 		      c->state.restart_count);
 	json_object_set_new(j, "Status", json_string(status));
+	json_object_set(j, "Ports",
+			json_object_get(json_object_get(c->config, "NetworkSettings"), "Ports") ?: json_array());
 	if (c->state.health)
 		json_object_set_new(j, "Health", json_string(c->state.health));
 	return j;
@@ -182,11 +204,11 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 	if (json)
 		arr = json_array();
 	else if (!quiet)
-		printf("%-12s  %-20s  %-20s  %-20s  %-24s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
-		       "STATUS", "NAMES");
+		printf("%-12s  %-20s  %-20s  %-20s  %-24s  %-20s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
+		       "STATUS", "PORTS", "NAMES");
 	for (size_t i = 0; i < n; i++) {
 		container *c = list[i];
-		char created[64], status[128];
+		char created[64], status[128], ports[512];
 		_cleanup_free_ char *cmd = NULL;
 		berth_error *ignored = NULL;
 		if (record_refresh(&paths, c, &ignored) < 0)
@@ -205,9 +227,10 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 		}
 		cmd = command_text(c, full);
 		status_text(c, status, sizeof(status));
-		printf("%-12.*s  %-20s  %-20s  %-20s  %-24s  %s\n", full ? RECORD_ID_LEN : 12, c->id,
+		ports_text(c, ports, sizeof(ports));
+		printf("%-12.*s  %-20s  %-20s  %-20s  %-24s  %-20s  %s\n", full ? RECORD_ID_LEN : 12, c->id,
 		       record_config_string(c, "Image") ?: "", cmd ? cmd : "",
-		       berth_human_since(record_config_string(c, "Created"), created), status, c->name);
+		       berth_human_since(record_config_string(c, "Created"), created), status, ports, c->name);
 	}
 	if (json) {
 		berth_print_json(arr);
