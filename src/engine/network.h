@@ -94,6 +94,13 @@ typedef struct network_request {
  * namespace path to CFG and "NetworkSettings" to C's config. On error
  * nothing of it is left. */
 int engine_network_setup(const engine_paths *p, container *c, const network_request *r, json_t *cfg, berth_error **err);
+/* Joins C (running, or with a namespace of its own) to the bridge network
+ * NETWORK as its next ethN (IP: a requested address or NULL), and updates
+ * the hosts files on both sides. */
+int engine_network_connect(const engine_paths *p, container *c, const char *network, const char *ip, berth_error **err);
+/* Takes C off NETWORK (joined with connect; the first network goes with rm). */
+int engine_network_disconnect(const engine_paths *p, container *c, const char *network, berth_error **err);
+
 /* Undoes engine_network_setup from what C's record says; quiet when parts
  * are gone already (kill -9 at any point, a second rm). */
 void engine_network_teardown(const engine_paths *p, const container *c);

@@ -130,19 +130,33 @@ static char *resolv_conf(const network_request *r, bool host_network)
 	return out;
 }
 
-static char *hosts_line(const char *ip, const container *c, const char *hostname)
+/* "IP NAME [HOSTNAME] # berth:ID12@NETWORK": the marker finds the line again. */
+static char *hosts_line(const char *ip, const container *c, const char *hostname, const char *network)
 {
 	char *out = NULL;
 
 	if (hostname == NULL || strcmp(hostname, c->name) == 0)
 		hostname = "";
-	if (asprintf(&out, "%s\t%s%s%s\t# berth:%.12s\n", ip, c->name, hostname[0] ? " " : "", hostname, c->id) < 0)
+	if (asprintf(&out, "%s\t%s%s%s\t# berth:%.12s@%s\n", ip, c->name, hostname[0] ? " " : "", hostname, c->id,
+		     network) < 0)
 		return NULL;
 	return out;
 }
 
-/* Adds LINE to (or with LINE NULL, removes the lines of ID from) the hosts
- * file of every other container on NETWORK. The files are bind-mounted:
+/* C's address on NETWORK (its first network or one connected later), or NULL. */
+static const char *ip_on(const container *c, const char *network)
+{
+	json_t *ns = json_object_get(c->config, "NetworkSettings");
+	const char *net = json_string_value(json_object_get(ns, "Network"));
+
+	if (net && strcmp(net, network) == 0)
+		return json_string_value(json_object_get(ns, "IPAddress"));
+	return json_string_value(
+	    json_object_get(json_object_get(json_object_get(ns, "Networks"), network), "IPAddress"));
+}
+
+/* Adds LINE to (or with LINE NULL, removes the line of ID on NETWORK from)
+ * the hosts file of every other container on NETWORK. The files are bind-mounted:
  * they are changed in place, never replaced. */
 static void update_peers(const engine_paths *p, const char *network, const char *id, const char *line)
 {
@@ -150,19 +164,17 @@ static void update_peers(const engine_paths *p, const char *network, const char 
 	_cleanup_close_ int lock = -EBADF;
 	container **list = NULL;
 	size_t n = 0;
-	char marker[32];
+	char marker[128];
 
-	snprintf(marker, sizeof(marker), "# berth:%.12s", id);
+	snprintf(marker, sizeof(marker), "# berth:%.12s@%s", id, network);
 	if (dir == NULL || asprintf(&lockpath, "%s/%s.hosts.lock", dir, network) < 0)
 		return;
 	lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0 || record_list(p, &list, &n, NULL) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		json_t *ns = json_object_get(list[i]->config, "NetworkSettings");
-		const char *net = json_string_value(json_object_get(ns, "Network"));
 		_cleanup_free_ char *path = NULL, *text = NULL;
-		if (net == NULL || strcmp(net, network) != 0 || strcmp(list[i]->id, id) == 0)
+		if (ip_on(list[i], network) == NULL || strcmp(list[i]->id, id) == 0)
 			continue;
 		path = record_path(list[i], "hosts");
 		if (path == NULL)
@@ -208,12 +220,11 @@ static void append_peers(const engine_paths *p, const char *network, const char 
 		return;
 	for (size_t i = 0; i < n; i++) {
 		json_t *ns = json_object_get(list[i]->config, "NetworkSettings");
-		const char *net = json_string_value(json_object_get(ns, "Network"));
-		const char *ip = json_string_value(json_object_get(ns, "IPAddress"));
+		const char *ip = ip_on(list[i], network);
 		_cleanup_free_ char *line = NULL;
-		if (net == NULL || ip == NULL || strcmp(net, network) != 0 || strcmp(list[i]->id, id) == 0)
+		if (ip == NULL || strcmp(list[i]->id, id) == 0)
 			continue;
-		line = hosts_line(ip, list[i], json_string_value(json_object_get(ns, "Hostname")));
+		line = hosts_line(ip, list[i], json_string_value(json_object_get(ns, "Hostname")), network);
 		if (line)
 			fputs(line, f);
 	}
@@ -255,7 +266,7 @@ static int write_files(const engine_paths *p, container *c, const network_reques
 		fprintf(f, "%s\t%.*s\n", colon + 1, (int)(colon - *h), *h);
 	}
 	if (ip) {
-		_cleanup_free_ char *own = hosts_line(ip, c, r->hostname);
+		_cleanup_free_ char *own = hosts_line(ip, c, r->hostname, network);
 		if (own)
 			fputs(own, f);
 	} else if (!host_network) {
@@ -734,7 +745,7 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 	}
 	if (ret == 0) {
 		_cleanup_free_ char *line =
-		    hosts_line(json_string_value(json_object_get(settings, "IPAddress")) ?: "", c, r->hostname);
+		    hosts_line(json_string_value(json_object_get(settings, "IPAddress")) ?: "", c, r->hostname, d.name);
 		if (json_object_get(settings, "IPAddress") && line)
 			update_peers(p, d.name, c->id, line);
 	}
@@ -772,6 +783,18 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		return;
 	}
 	update_peers(p, network, c->id, NULL);
+	{
+		const char *name;
+		json_t *extra;
+		json_object_foreach(json_object_get(s, "Networks"), name, extra) {
+			const char *l = json_string_value(json_object_get(extra, "Leases"));
+			update_peers(p, name, c->id, NULL);
+			if (l && ipam_release(l, c->id, &e) < 0) {
+				berth_debug("network of %s: %s", c->name, e->msg);
+				berth_error_free(&e);
+			}
+		}
+	}
 	if (json_array_size(json_object_get(s, "Ports")) && (driver == NULL || strcmp(driver, "bridge") == 0)) {
 		size_t n;
 		_cleanup_free_ struct nft_port *ports = nft_ports_of(json_object_get(s, "Ports"), &n);
@@ -804,4 +827,229 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		berth_debug("network of %s: %s", c->name, e->msg);
 		berth_error_free(&e);
 	}
+}
+
+/* ---- connect, disconnect ---- */
+
+/* Rereads C's config.json under its lock (another command may have changed it). */
+static int reload_config(container *c, berth_error **err)
+{
+	_cleanup_free_ char *path = record_path(c, "config.json");
+	json_error_t jerr;
+	json_t *j = path ? json_load_file(path, 0, &jerr) : NULL;
+
+	if (j == NULL)
+		return berth_error_set(err, EIO, "config of container %s: %s", c->name, path ? jerr.text : "no memory");
+	json_decref(c->config);
+	c->config = j;
+	return 0;
+}
+
+static int save_config(const container *c, berth_error **err)
+{
+	_cleanup_close_ int dirfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *text = json_dumps(c->config, JSON_INDENT(2));
+
+	if (dirfd < 0 || text == NULL)
+		return berth_error_set(err, errno, "config.json of %s", c->name);
+	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
+}
+
+/* The network namespace of C to attach to: its own file, else its init's. */
+static int open_container_netns(const container *c, berth_error **err)
+{
+	json_t *ns = json_object_get(c->config, "NetworkSettings");
+	const char *mode = json_string_value(json_object_get(ns, "Mode"));
+	const char *path = json_string_value(json_object_get(ns, "NetNS"));
+	char proc[64];
+
+	if (mode && (strcmp(mode, "host") == 0 || strcmp(mode, "container") == 0 || strcmp(mode, "pasta") == 0))
+		return berth_error_set(err, EINVAL, "container %s uses --network %s: it cannot join networks", c->name,
+				       mode);
+	if (path == NULL) {
+		if (!engine_status_is_live(c->state.status) || c->state.pid <= 0)
+			return berth_error_set(err, EINVAL, "container %s is not running", c->name);
+		snprintf(proc, sizeof(proc), "/proc/%d/ns/net", (int)c->state.pid);
+		path = proc;
+	}
+	return netns_open(path, err);
+}
+
+int engine_network_connect(const engine_paths *p, container *c, const char *network, const char *ip, berth_error **err)
+{
+	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *line = NULL;
+	_cleanup_close_ int nsfd = -EBADF;
+	network_def d = { 0 };
+	netlink_attach_config ac = { .container_ifname = NULL };
+	json_t *ns, *nets, *entry;
+	char addr[INET6_ADDRSTRLEN], veth[IFNAMSIZ], ifname[IFNAMSIZ], mac[24];
+	ipam_subnet sub;
+	int lock = -1, ret = -1;
+	unsigned ifnum;
+
+	if (network_load(p, network, &d, err) < 0)
+		return -1;
+	if (strcmp(d.driver, "bridge") != 0) {
+		berth_error_set(err, ENOTSUP, "network connect: %s is a %s network; only bridge networks can be joined",
+				d.name, d.driver);
+		goto out;
+	}
+	lock = record_lock(c, err);
+	if (lock < 0 || reload_config(c, err) < 0 || record_load_state(c, err) < 0)
+		goto out;
+	ns = json_object_get(c->config, "NetworkSettings");
+	if (ns == NULL) {
+		ns = json_object();
+		json_object_set_new(c->config, "NetworkSettings", ns);
+	}
+	if (ip_on(c, d.name)) {
+		berth_error_set(err, EEXIST, "container %s is already on network %s", c->name, d.name);
+		goto out;
+	}
+	nsfd = open_container_netns(c, err);
+	if (nsfd < 0 || dir == NULL || asprintf(&leases, "%s/%s.leases", dir, d.name) < 0 ||
+	    ensure_bridge_network(p, &d, err) < 0 || ipam_subnet_parse(d.subnet, &sub, err) < 0)
+		goto out;
+	nets = json_object_get(ns, "Networks");
+	if (nets == NULL) {
+		nets = json_object();
+		json_object_set_new(ns, "Networks", nets);
+	}
+	/* eth0 is the first network's; the next free ethN for this one */
+	for (ifnum = json_object_get(ns, "Network") ? 1 : 0;; ifnum++) {
+		const char *name;
+		json_t *v;
+		bool used = false;
+		snprintf(ifname, sizeof(ifname), "eth%u", ifnum % 10000);
+		json_object_foreach(nets, name, v)
+			used |= strcmp(json_string_value(json_object_get(v, "IfName")) ?: "", ifname) == 0;
+		if (!used)
+			break;
+	}
+	if (ipam_allocate(leases, d.subnet, c->id, ip, addr, sizeof(addr), err) < 0) {
+		berth_error_wrap(err, "network connect %s", d.name);
+		goto out;
+	}
+	/* host end: "vb" + 7 of the id + the interface's number */
+	snprintf(veth, sizeof(veth), "vb%.7s%u", c->id, ifnum % 10000);
+	ac.bridge = d.bridge;
+	ac.host_ifname = veth;
+	ac.container_ifname = ifname;
+	ac.netns_fd = nsfd;
+	ac.mtu = d.mtu;
+	ac.has_ipv4 = true;
+	ac.ipv4_prefix = sub.prefix;
+	inet_pton(AF_INET, addr, &ac.ipv4);
+	/* the default route stays with the first network; a container without
+	 * one (--network none) gets it here */
+	if (json_object_get(ns, "Network") == NULL && json_object_size(nets) == 0)
+		inet_pton(AF_INET, d.gateway, &ac.ipv4_gateway);
+	netlink_mac_from_ipv4(ac.ipv4, ac.mac);
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", ac.mac[0], ac.mac[1], ac.mac[2], ac.mac[3],
+		 ac.mac[4], ac.mac[5]);
+	if (netlink_attach(&ac, err) < 0) {
+		berth_error *ignored = NULL;
+		if (ipam_release(leases, c->id, &ignored) < 0)
+			berth_error_free(&ignored);
+		berth_error_wrap(err, "network connect %s", d.name);
+		goto out;
+	}
+	entry =
+	    json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "IPAddress", addr, "IPPrefixLen", (int)sub.prefix,
+		      "Gateway", d.gateway, "MacAddress", mac, "HostVeth", veth, "IfName", ifname, "Leases", leases);
+	json_object_set_new(nets, d.name, entry);
+	if (save_config(c, err) < 0)
+		goto out;
+	line = hosts_line(addr, c, json_string_value(json_object_get(ns, "Hostname")), d.name);
+	if (line)
+		update_peers(p, d.name, c->id, line);
+	/* and the others of the network into C's own hosts file */
+	{
+		_cleanup_free_ char *hosts = record_path(c, "hosts");
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		if (f) {
+			append_peers(p, d.name, c->id, f);
+			fclose(f);
+			int fd = hosts ? open(hosts, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+			if (fd >= 0) {
+				if (len && write(fd, text, len) < 0)
+					berth_debug("hosts of %s: %s", c->name, strerror(errno));
+				close(fd);
+			}
+			free(text);
+		}
+	}
+	ret = 0;
+out:
+	if (lock >= 0)
+		record_unlock(lock);
+	network_def_free(&d);
+	return ret;
+}
+
+int engine_network_disconnect(const engine_paths *p, container *c, const char *network, berth_error **err)
+{
+	json_t *ns, *entry;
+	berth_error *e = NULL;
+	const char *name = strcmp(network, "bridge") == 0 ? NETWORK_DEFAULT : network;
+	int lock = record_lock(c, err);
+
+	if (lock < 0)
+		return -1;
+	if (reload_config(c, err) < 0) {
+		record_unlock(lock);
+		return -1;
+	}
+	ns = json_object_get(c->config, "NetworkSettings");
+	entry = json_object_get(json_object_get(ns, "Networks"), name);
+	if (entry == NULL) {
+		const char *first = json_string_value(json_object_get(ns, "Network"));
+		record_unlock(lock);
+		if (first && strcmp(first, name) == 0)
+			return berth_error_set(err, EINVAL,
+					       "network disconnect: %s is the first network of %s (it goes with rm)",
+					       name, c->name);
+		return berth_error_set(err, ENOENT, "container %s is not on network %s", c->name, name);
+	}
+	if (netlink_detach(json_string_value(json_object_get(entry, "HostVeth")), &e) < 0) {
+		berth_debug("network disconnect: %s", e->msg);
+		berth_error_free(&e);
+	}
+	if (ipam_release(json_string_value(json_object_get(entry, "Leases")), c->id, &e) < 0) {
+		berth_debug("network disconnect: %s", e->msg);
+		berth_error_free(&e);
+	}
+	update_peers(p, name, c->id, NULL);
+	{
+		/* the other containers of NAME out of C's hosts file */
+		_cleanup_free_ char *hosts = record_path(c, "hosts"), *text = NULL;
+		char suffix[96];
+		snprintf(suffix, sizeof(suffix), "@%s\n", name);
+		if (hosts && fs_read_file(hosts, &text, NULL, NULL) == 0) {
+			char *w = text;
+			for (char *l = text, *next; *l; l = next) {
+				next = strchr(l, '\n');
+				next = next ? next + 1 : l + strlen(l);
+				bool drop = (size_t)(next - l) >= strlen(suffix) &&
+					    memcmp(next - strlen(suffix), suffix, strlen(suffix)) == 0 &&
+					    memmem(l, (size_t)(next - l), "# berth:", 8) != NULL;
+				if (!drop) {
+					memmove(w, l, (size_t)(next - l));
+					w += next - l;
+				}
+			}
+			int fd = open(hosts, O_WRONLY | O_TRUNC | O_CLOEXEC);
+			if (fd >= 0) {
+				if (write(fd, text, (size_t)(w - text)) < 0)
+					berth_debug("hosts of %s: %s", c->name, strerror(errno));
+				close(fd);
+			}
+		}
+	}
+	json_object_del(json_object_get(ns, "Networks"), name);
+	int ret = save_config(c, err);
+	record_unlock(lock);
+	return ret;
 }

@@ -220,3 +220,35 @@ fetch() {
 	assert_success
 	in_host ip link del cnibr0 2>/dev/null || true
 }
+
+@test "network: connect joins a running container to a second network, disconnect takes it off" {
+	b network create back >/dev/null
+	run httpd db --network back
+	assert_success
+	run brun -d --name app bb sleep 1000
+	assert_success
+	run b exec app timeout 3 wget -q -O- http://db/
+	assert_failure
+	run b network connect back app
+	assert_success
+	run b exec app ip -o -4 addr show eth1
+	assert_success
+	[[ "$output" == *10.78.* ]]
+	run b exec app timeout 3 wget -q -O- http://db/
+	assert_success
+	assert_output db
+	run b exec db cat /etc/hosts
+	[[ "$output" == *app* ]]
+	run b network connect back app
+	assert_failure
+	[[ "$output" == *"already on network back"* ]]
+	run b network disconnect back app
+	assert_success
+	run b exec app ip -o link show eth1
+	assert_failure
+	run b exec db cat /etc/hosts
+	[[ "$output" != *app* ]]
+	run b network disconnect berth app
+	assert_failure
+	[[ "$output" == *"first network"* ]]
+}

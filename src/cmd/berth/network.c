@@ -179,6 +179,49 @@ static int network_rm_cmd(const berth_globals *g, int argc, char **argv, berth_e
 	return status;
 }
 
+static const option_spec connect_specs[] = {
+	{ "ip", 0, true, "the container's IPv4 address on the network" },
+	{ NULL, 0, false, NULL },
+};
+
+/* connect and disconnect: NETWORK CONTAINER */
+static int connect_or_disconnect(const berth_globals *g, int argc, char **argv, bool connect, berth_error **err)
+{
+	static const option_spec none[] = { { NULL, 0, false, NULL } };
+	option_value v[2] = { 0 };
+	_cleanup_free_ char **pos = NULL;
+	engine_paths paths = { 0 };
+	container *c = NULL;
+	int npos, ret;
+
+	ret = berth_parse(connect ? "network connect" : "network disconnect",
+			  connect ? "network connect [--ip IP] NETWORK CONTAINER"
+				  : "network disconnect NETWORK CONTAINER",
+			  connect ? connect_specs : none, argc, argv, false, v, &pos, &npos, 2, 2, err);
+	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	ret = berth_engine_open(g, &paths, err);
+	if (ret == 0)
+		ret = record_open(&paths, pos[1], &c, err);
+	if (ret == 0)
+		ret = connect ? engine_network_connect(&paths, c, pos[0], v[0].value, err)
+			      : engine_network_disconnect(&paths, c, pos[0], err);
+	container_free(c);
+	engine_paths_free(&paths);
+	options_free_values(v, 1);
+	return ret < 0 ? 125 : 0;
+}
+
+static int network_connect_cmd(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	return connect_or_disconnect(g, argc, argv, true, err);
+}
+
+static int network_disconnect_cmd(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	return connect_or_disconnect(g, argc, argv, false, err);
+}
+
 static const berth_command network_commands[] = {
 	{ "create", "network create [flags] NAME", "create a network", network_create_cmd },
 	{ "ls", "network ls [--format table|json] [-q]", "list networks", network_ls_cmd },
@@ -186,6 +229,10 @@ static const berth_command network_commands[] = {
 	{ "inspect", "network inspect NAME...", "print networks as JSON", network_inspect_cmd },
 	{ "rm", "network rm NAME...", "remove networks no container uses", network_rm_cmd },
 	{ "remove", "network remove NAME...", "remove networks no container uses", network_rm_cmd },
+	{ "connect", "network connect [--ip IP] NETWORK CONTAINER", "join a container to a bridge network",
+	  network_connect_cmd },
+	{ "disconnect", "network disconnect NETWORK CONTAINER", "take a container off a network it joined",
+	  network_disconnect_cmd },
 	{ NULL, NULL, NULL, NULL },
 };
 
