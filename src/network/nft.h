@@ -32,7 +32,10 @@
  * non-loopback device, before the masquerade could rewrite it).
  *
  * libnftables is opened with dlopen on the first call; when it is missing,
- * every function fails with a message that says so. Calls that change
+ * every function fails with a message that says so, except nft_ports_add
+ * and nft_ports_remove: they are on the path of every `berth run -p` and
+ * `berth rm`, and send their elements to the kernel over netlink (libmnl)
+ * themselves, in well under a millisecond. Calls that change
  * networks (add, remove) must be serialized by the caller (the engine's
  * network lock): nft_network_remove deletes the table when the last network
  * goes, which is a check followed by a delete. Port calls need no lock. */

@@ -499,6 +499,202 @@ static void test_remove_unpublishes(void **state)
 	assert_string_equal(err->msg, "unpublish port tcp/8080: not published: No such file or directory");
 }
 
+/* What nft reads back from the kernel for MAP: the raw bytes of every
+ * element (--debug=netlink) and their meaning (JSON). */
+static char *map_listing(const char *map)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "nft --debug=netlink -j list map inet berth %s 2>&1", map);
+	return sh_output(cmd);
+}
+
+static size_t count_ports(void)
+{
+	_cleanup_error_ berth_error *err = NULL;
+	_cleanup_free_ struct nft_port_entry *list = NULL;
+	size_t n = 0;
+
+	if (nft_ports_list(&list, &n, &err) < 0)
+		fail_msg("%s", err->msg);
+	return n;
+}
+
+/* An element written over netlink is byte for byte the one nft writes for
+ * the same port, in each of the four maps, and nft reads it as that port. */
+static void test_layout_is_what_nft_writes(void **state)
+{
+	static const struct {
+		struct nft_port port;
+		const char *map, *nft, *json;
+	} cases[] = {
+		{ { IPPROTO_TCP, NULL, 8080, "10.88.0.2", 80 },
+		  "dnat4",
+		  "tcp . 8080 : 10.88.0.2 . 80",
+		  "[{\"concat\": [\"tcp\", 8080]}, {\"concat\": [\"10.88.0.2\", 80]}]" },
+		{ { IPPROTO_UDP, "127.0.0.1", 5353, "10.88.0.3", 53 },
+		  "dnat4_ip",
+		  "127.0.0.1 . udp . 5353 : 10.88.0.3 . 53",
+		  "[{\"concat\": [\"127.0.0.1\", \"udp\", 5353]}, {\"concat\": [\"10.88.0.3\", 53]}]" },
+		{ { IPPROTO_TCP, NULL, 65535, "fd00:88::2", 1 },
+		  "dnat6",
+		  "tcp . 65535 : fd00:88::2 . 1",
+		  "[{\"concat\": [\"tcp\", 65535]}, {\"concat\": [\"fd00:88::2\", 1]}]" },
+		{ { IPPROTO_UDP, "::1", 53, "fd00:88::abcd:2", 5353 },
+		  "dnat6_ip",
+		  "::1 . udp . 53 : fd00:88::abcd:2 . 5353",
+		  "[{\"concat\": [\"::1\", \"udp\", 53]}, {\"concat\": [\"fd00:88::abcd:2\", 5353]}]" },
+	};
+	_cleanup_error_ berth_error *err = NULL;
+
+	(void)state;
+	add_network(&net0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_free_ char *ours = NULL, *theirs = NULL, *empty = NULL;
+
+		add_ports(&cases[i].port, 1);
+		ours = map_listing(cases[i].map);
+		assert_non_null(ours);
+		if (strstr(ours, cases[i].json) == NULL)
+			fail_msg("%s: %s not in %s", cases[i].map, cases[i].json, ours);
+		assert_int_equal(nft_ports_remove(&cases[i].port, 1, &err), 0);
+		assert_int_equal(sh("nft add element inet berth %s '{ %s }'", cases[i].map, cases[i].nft), 0);
+		theirs = map_listing(cases[i].map);
+		assert_non_null(theirs);
+		assert_string_equal(ours, theirs);
+		/* and what nft wrote is found and removed by its key */
+		assert_int_equal(nft_ports_remove(&cases[i].port, 1, &err), 0);
+		empty = map_listing(cases[i].map);
+		assert_non_null(empty);
+		assert_null(strstr(empty, "\"elem\""));
+	}
+}
+
+/* The port the kernel refuses is named even deep in a large batch and in
+ * another map than the first port's; nothing of the batch is kept. */
+static void test_refused_port_named_in_large_batch(void **state)
+{
+	static struct nft_port many[1000];
+	const struct nft_port batch[] = {
+		{ IPPROTO_TCP, "127.0.0.1", 9000, "10.88.0.3", 90 },
+		{ IPPROTO_UDP, NULL, 20700, "10.88.0.3", 90 },
+		{ IPPROTO_TCP, NULL, 20700, "10.88.0.3", 90 }, /* published below */
+		{ IPPROTO_TCP, NULL, 9001, "10.88.0.3", 90 },
+	};
+	const struct nft_port missing[] = {
+		{ IPPROTO_TCP, NULL, 20000, "10.88.1.1", 80 },
+		{ IPPROTO_UDP, NULL, 20001, "10.88.0.3", 1 },
+		{ IPPROTO_TCP, NULL, 20002, "10.88.1.1", 80 },
+	};
+	_cleanup_error_ berth_error *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < 1000; i++)
+		many[i] = (struct nft_port){ IPPROTO_TCP, NULL, (uint16_t)(20000 + i), "10.88.1.1", 80 };
+	add_network(&net0);
+	add_ports(many, 1000);
+	assert_int_equal(count_ports(), 1000);
+	assert_int_equal(nft_ports_add(batch, 4, &err), -EEXIST);
+	assert_string_equal(err->msg, "publish port tcp/20700: already published: File exists");
+	berth_error_free(&err);
+	assert_int_equal(count_ports(), 1000);
+
+	/* tcp/20000 and tcp/20002 stay: the remove is all or nothing */
+	assert_int_equal(nft_ports_remove(missing, 3, &err), -ENOENT);
+	assert_string_equal(err->msg, "unpublish port udp/20001: not published: No such file or directory");
+	berth_error_free(&err);
+	assert_int_equal(count_ports(), 1000);
+
+	assert_int_equal(nft_ports_remove(many, 1000, &err), 0);
+	assert_int_equal(count_ports(), 0);
+	/* 1000 refusals at once: more answers than the socket holds */
+	assert_int_equal(nft_ports_remove(many, 1000, &err), -ENOENT);
+	assert_string_equal(err->msg, "unpublish port tcp/20000: not published: No such file or directory");
+}
+
+/* A remove takes exactly its ports, found by protocol, host address and
+ * host port, whatever container they point to. */
+static void test_remove_exact(void **state)
+{
+	const struct nft_port ports[] = {
+		{ IPPROTO_TCP, NULL, 8080, "10.88.0.2", 80 },
+		{ IPPROTO_UDP, NULL, 8080, "10.88.0.2", 80 },
+		{ IPPROTO_TCP, "127.0.0.1", 8080, "10.88.0.2", 80 },
+		{ IPPROTO_TCP, NULL, 8081, "10.88.0.2", 80 },
+	};
+	const struct nft_port other_side = { IPPROTO_TCP, NULL, 8080, "10.88.0.99", 9999 };
+	_cleanup_error_ berth_error *err = NULL;
+	_cleanup_free_ struct nft_port_entry *list = NULL;
+	size_t n = 0;
+
+	(void)state;
+	add_network(&net0);
+	add_ports(ports, 4);
+	assert_int_equal(nft_ports_remove(&other_side, 1, &err), 0);
+	assert_int_equal(nft_ports_list(&list, &n, &err), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_false(list[i].proto == IPPROTO_TCP && list[i].host_port == 8080 && list[i].host_ip[0] == '\0');
+	assert_int_equal(nft_ports_remove(&ports[2], 1, &err), 0);
+	assert_int_equal(count_ports(), 2);
+	assert_int_equal(nft_ports_remove(&ports[2], 1, &err), -ENOENT);
+	assert_string_equal(err->msg, "unpublish port tcp/127.0.0.1:8080: not published: No such file or directory");
+}
+
+static void test_ipv6_ports(void **state)
+{
+	const struct nft_port ports[] = {
+		{ IPPROTO_TCP, NULL, 8080, "fd00:88::2", 80 },
+		{ IPPROTO_UDP, "::1", 5353, "fd00:88::2", 53 },
+		{ IPPROTO_TCP, "fd00:77:0:0::1", 443, "fd00:88::3", 8443 },
+	};
+	const struct nft_port same = { IPPROTO_TCP, "fd00:77::1", 443, "fd00:88::4", 443 };
+	_cleanup_error_ berth_error *err = NULL;
+	_cleanup_free_ struct nft_port_entry *list = NULL;
+	size_t n = 0;
+
+	(void)state;
+	add_network(&net0);
+	add_ports(ports, 3);
+	assert_int_equal(nft_ports_list(&list, &n, &err), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].host_port == 8080) {
+			assert_string_equal(list[i].host_ip, "");
+			assert_string_equal(list[i].container_ip, "fd00:88::2");
+		} else if (list[i].host_port == 5353) {
+			assert_int_equal(list[i].proto, IPPROTO_UDP);
+			assert_string_equal(list[i].host_ip, "::1");
+			assert_int_equal(list[i].container_port, 53);
+		} else {
+			assert_string_equal(list[i].host_ip, "fd00:77::1");
+			assert_string_equal(list[i].container_ip, "fd00:88::3");
+			assert_int_equal(list[i].container_port, 8443);
+		}
+	}
+	/* another spelling of the same address is the same key */
+	assert_int_equal(nft_ports_add(&same, 1, &err), -EEXIST);
+	assert_string_equal(err->msg, "publish port tcp/[fd00:77::1]:443: already published: File exists");
+	berth_error_free(&err);
+	assert_int_equal(nft_ports_remove(ports, 3, &err), 0);
+	assert_int_equal(count_ports(), 0);
+}
+
+/* Without the table (no network) a publish says which map is missing. */
+static void test_ports_without_table(void **state)
+{
+	_cleanup_error_ berth_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(nft_ports_add(&web, 1, &err), -ENOENT);
+	assert_string_equal(err->msg, "publish port tcp/8080: no nftables map inet berth dnat4 (no network added?): "
+				      "No such file or directory");
+	berth_error_free(&err);
+	assert_int_equal(nft_ports_remove(&web, 1, &err), -ENOENT);
+	assert_string_equal(err->msg, "unpublish port tcp/8080: not published: No such file or directory");
+	assert_false(table_exists());
+}
+
 static void test_isolation_between_bridges(void **state)
 {
 	char peer[64];
@@ -605,7 +801,7 @@ static void test_timings(void **state)
 	struct timespec t0;
 	double add = 0, rm = 0;
 	_cleanup_error_ berth_error *err = NULL;
-	const int rounds = 50;
+	const int rounds = 100;
 
 	(void)state;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -658,6 +854,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_publish_bound_to_host_address, clean, clean),
 		cmocka_unit_test_setup_teardown(test_duplicate_refused_atomically, clean, clean),
 		cmocka_unit_test_setup_teardown(test_remove_unpublishes, clean, clean),
+		cmocka_unit_test_setup_teardown(test_layout_is_what_nft_writes, clean, clean),
+		cmocka_unit_test_setup_teardown(test_refused_port_named_in_large_batch, clean, clean),
+		cmocka_unit_test_setup_teardown(test_remove_exact, clean, clean),
+		cmocka_unit_test_setup_teardown(test_ipv6_ports, clean, clean),
+		cmocka_unit_test_setup_teardown(test_ports_without_table, clean, clean),
 		cmocka_unit_test_setup_teardown(test_isolation_between_bridges, clean, clean),
 		cmocka_unit_test_setup_teardown(test_list_ports, clean, clean),
 		cmocka_unit_test_setup_teardown(test_invalid_input_changes_nothing, clean, clean),
