@@ -26,18 +26,20 @@
 const char *engine_network_default(void)
 {
 	static bool warned;
-	bool have_pasta;
+	bool tun;
 
 	if (!engine_rootless())
 		return NETWORK_DEFAULT;
-	have_pasta = access("/usr/bin/pasta", X_OK) == 0 || access("/usr/local/bin/pasta", X_OK) == 0;
-	/* pasta needs the tun device; some hosts keep it 0600 */
-	if (have_pasta && access("/dev/net/tun", R_OK | W_OK) == 0)
+	/* pasta and slirp4netns need the tun device; some hosts keep it 0600 */
+	tun = access("/dev/net/tun", R_OK | W_OK) == 0;
+	if (tun && (access("/usr/bin/pasta", X_OK) == 0 || access("/usr/local/bin/pasta", X_OK) == 0))
 		return "pasta";
+	if (tun && (access("/usr/bin/slirp4netns", X_OK) == 0 || access("/usr/local/bin/slirp4netns", X_OK) == 0))
+		return "slirp4netns";
 	if (!warned)
 		berth_debug("%s: containers get no network (--network none)",
-			    have_pasta ? "/dev/net/tun is not usable by this user (mode 0666 is usual)"
-				       : "pasta (package passt) is not installed");
+			    tun ? "neither pasta (package passt) nor slirp4netns is installed"
+				: "/dev/net/tun is not usable by this user (mode 0666 is usual)");
 	warned = true;
 	return "none";
 }
@@ -261,64 +263,48 @@ static int write_def(int dirfd, json_t *j, const char *name, berth_error **err)
 	return fs_write_file_atomic(dirfd, file, text, strlen(text), 0600, err);
 }
 
-/* The first 10.(78+k).0.0/16... free: berth0 has 10.77.0.0/16, the others
- * get 10.78.0.0/24, 10.78.1.0/24 and so on, past the subnets in use. */
+/* Whether a network in DIRFD has SUBNET (or, with SUBNET NULL, BRIDGE). */
+static bool taken(int dirfd, const char *subnet, const char *bridge)
+{
+	/* a new open file: a dup would share (and move) DIRFD's offset */
+	_cleanup_closedir_ DIR *d = fdopendir(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	struct dirent *e;
+	bool used = false;
+
+	while (!used && d && (e = readdir(d)) != NULL) {
+		network_def def;
+		char name[80];
+		size_t l = strlen(e->d_name);
+		if (l < 6 || l - 5 >= sizeof(name) || strcmp(e->d_name + l - 5, ".json") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(l - 5), e->d_name);
+		if (read_def(dirfd, name, &def, NULL) < 0)
+			continue;
+		used = subnet ? def.subnet && strcmp(def.subnet, subnet) == 0
+			      : def.bridge && strcmp(def.bridge, bridge) == 0;
+		network_def_free(&def);
+	}
+	return used;
+}
+
+/* berth0 has 10.77.0.0/16; the others get the first free of 10.78.0.0/24,
+ * 10.78.1.0/24, ... 10.85.255.0/24. */
 static int next_subnet(int dirfd, char *out, size_t len)
 {
 	for (unsigned k = 0; k < 256 * 8; k++) {
-		char candidate[32];
-		bool used = false;
-		_cleanup_closedir_ DIR *d = NULL;
-		struct dirent *e;
-		int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		snprintf(candidate, sizeof(candidate), "10.%u.%u.0/24", 78 + k / 256, k % 256);
-		d = fd >= 0 ? fdopendir(fd) : NULL;
-		while (d && (e = readdir(d)) != NULL) {
-			network_def def;
-			char name[80];
-			size_t l = strlen(e->d_name);
-			if (l < 6 || l - 5 >= sizeof(name) || strcmp(e->d_name + l - 5, ".json") != 0)
-				continue;
-			snprintf(name, sizeof(name), "%.*s", (int)(l - 5), e->d_name);
-			if (read_def(dirfd, name, &def, NULL) == 0) {
-				used = def.subnet && strcmp(def.subnet, candidate) == 0;
-				network_def_free(&def);
-			}
-			if (used)
-				break;
-		}
-		if (!used) {
-			snprintf(out, len, "%s", candidate);
+		snprintf(out, len, "10.%u.%u.0/24", 78 + k / 256, k % 256);
+		if (!taken(dirfd, out, NULL))
 			return 0;
-		}
 	}
 	return -1;
 }
 
+/* berth1, berth2, ...: the first name no network and no link has. */
 static int next_bridge(int dirfd, char *out, size_t len)
 {
 	for (unsigned k = 1; k < 10000; k++) {
 		snprintf(out, len, "berth%u", k);
-		_cleanup_closedir_ DIR *d = NULL;
-		struct dirent *e;
-		bool used = netlink_link_exists(out, NULL) == 1;
-		int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		d = fd >= 0 ? fdopendir(fd) : NULL;
-		while (!used && d && (e = readdir(d)) != NULL) {
-			network_def def;
-			char name[80];
-			size_t l = strlen(e->d_name);
-			if (l < 6 || l - 5 >= sizeof(name) || strcmp(e->d_name + l - 5, ".json") != 0)
-				continue;
-			snprintf(name, sizeof(name), "%.*s", (int)(l - 5), e->d_name);
-			if (read_def(dirfd, name, &def, NULL) == 0) {
-				used = def.bridge && strcmp(def.bridge, out) == 0;
-				network_def_free(&def);
-			}
-		}
-		if (!used)
+		if (netlink_link_exists(out, NULL) != 1 && !taken(dirfd, NULL, out))
 			return 0;
 	}
 	return -1;

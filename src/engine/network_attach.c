@@ -12,7 +12,6 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/network_internal.h"
@@ -45,7 +44,7 @@ void network_ready_forget(const engine_paths *p, const char *name)
 /* The bridge with its gateway, forwarding on, and berth's nftables rules
  * for the network. A marker in RUN_ROOT (gone at reboot) skips the work
  * while the bridge is there. */
-static int ensure_bridge_network(const engine_paths *p, const network_def *d, berth_error **err)
+int network_ensure_bridge(const engine_paths *p, const network_def *d, berth_error **err)
 {
 	_cleanup_free_ char *marker = ready_path(p, d->name), *dir = NULL;
 	netlink_bridge_config bc = { .name = d->bridge, .mtu = d->mtu };
@@ -94,7 +93,7 @@ static int ensure_bridge_network(const engine_paths *p, const network_def *d, be
 
 /* ---- files ---- */
 
-static char *netns_path(const engine_paths *p, const char *id)
+char *network_netns_path(const engine_paths *p, const char *id)
 {
 	char *out = NULL;
 	return asprintf(&out, "%s/netns/%s", p->run_root, id) < 0 ? NULL : out;
@@ -131,7 +130,7 @@ static char *resolv_conf(const network_request *r, bool host_network)
 }
 
 /* "IP NAME [HOSTNAME] # berth:ID12@NETWORK": the marker finds the line again. */
-static char *hosts_line(const char *ip, const container *c, const char *hostname, const char *network)
+char *network_hosts_line(const char *ip, const container *c, const char *hostname, const char *network)
 {
 	char *out = NULL;
 
@@ -144,7 +143,7 @@ static char *hosts_line(const char *ip, const container *c, const char *hostname
 }
 
 /* C's address on NETWORK (its first network or one connected later), or NULL. */
-static const char *ip_on(const container *c, const char *network)
+const char *network_ip_on(const container *c, const char *network)
 {
 	json_t *ns = json_object_get(c->config, "NetworkSettings");
 	const char *net = json_string_value(json_object_get(ns, "Network"));
@@ -158,7 +157,7 @@ static const char *ip_on(const container *c, const char *network)
 /* Adds LINE to (or with LINE NULL, removes the line of ID on NETWORK from)
  * the hosts file of every other container on NETWORK. The files are bind-mounted:
  * they are changed in place, never replaced. */
-static void update_peers(const engine_paths *p, const char *network, const char *id, const char *line)
+void network_update_peers(const engine_paths *p, const char *network, const char *id, const char *line)
 {
 	_cleanup_free_ char *dir = network_dir(p), *lockpath = NULL;
 	_cleanup_close_ int lock = -EBADF;
@@ -174,7 +173,7 @@ static void update_peers(const engine_paths *p, const char *network, const char 
 		return;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *path = NULL, *text = NULL;
-		if (ip_on(list[i], network) == NULL || strcmp(list[i]->id, id) == 0)
+		if (network_ip_on(list[i], network) == NULL || strcmp(list[i]->id, id) == 0)
 			continue;
 		path = record_path(list[i], "hosts");
 		if (path == NULL)
@@ -211,7 +210,7 @@ static void update_peers(const engine_paths *p, const char *network, const char 
 }
 
 /* The lines of the other containers on NETWORK, for a new hosts file. */
-static void append_peers(const engine_paths *p, const char *network, const char *id, FILE *f)
+void network_append_peers(const engine_paths *p, const char *network, const char *id, FILE *f)
 {
 	container **list = NULL;
 	size_t n = 0;
@@ -220,11 +219,11 @@ static void append_peers(const engine_paths *p, const char *network, const char 
 		return;
 	for (size_t i = 0; i < n; i++) {
 		json_t *ns = json_object_get(list[i]->config, "NetworkSettings");
-		const char *ip = ip_on(list[i], network);
+		const char *ip = network_ip_on(list[i], network);
 		_cleanup_free_ char *line = NULL;
 		if (ip == NULL || strcmp(list[i]->id, id) == 0)
 			continue;
-		line = hosts_line(ip, list[i], json_string_value(json_object_get(ns, "Hostname")), network);
+		line = network_hosts_line(ip, list[i], json_string_value(json_object_get(ns, "Hostname")), network);
 		if (line)
 			fputs(line, f);
 	}
@@ -266,14 +265,14 @@ static int write_files(const engine_paths *p, container *c, const network_reques
 		fprintf(f, "%s\t%.*s\n", colon + 1, (int)(colon - *h), *h);
 	}
 	if (ip) {
-		_cleanup_free_ char *own = hosts_line(ip, c, r->hostname, network);
+		_cleanup_free_ char *own = network_hosts_line(ip, c, r->hostname, network);
 		if (own)
 			fputs(own, f);
 	} else if (!host_network) {
 		fprintf(f, "127.0.1.1\t%s\n", r->hostname);
 	}
 	if (network)
-		append_peers(p, network, c->id, f);
+		network_append_peers(p, network, c->id, f);
 	fclose(f);
 	if (asprintf(&hostname, "%s\n", r->hostname) < 0)
 		hostname = NULL;
@@ -321,7 +320,7 @@ static uint16_t free_port(const char *proto)
 }
 
 /* -p values plus, with -P, every exposed port of the image. */
-static int collect_ports(const network_request *r, net_port **out, size_t *n, berth_error **err)
+int network_collect_ports(const network_request *r, net_port **out, size_t *n, berth_error **err)
 {
 	const char *key;
 	json_t *v;
@@ -369,7 +368,7 @@ static struct nft_port *nft_ports_of(json_t *ports, size_t *n)
 	return out;
 }
 
-static json_t *ports_json(const net_port *ports, size_t n, const char *ctr_ip)
+json_t *network_ports_json(const net_port *ports, size_t n, const char *ctr_ip)
 {
 	json_t *arr = json_array();
 
@@ -385,7 +384,7 @@ static json_t *ports_json(const net_port *ports, size_t n, const char *ctr_ip)
 static int setup_bridge(const engine_paths *p, container *c, const network_def *d, const network_request *r,
 			json_t *settings, berth_error **err)
 {
-	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *nspath = netns_path(p, c->id);
+	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *nspath = network_netns_path(p, c->id);
 	_cleanup_free_ net_port *ports = NULL;
 	_cleanup_free_ struct nft_port *nports = NULL;
 	_cleanup_close_ int nsfd = -EBADF;
@@ -396,7 +395,7 @@ static int setup_bridge(const engine_paths *p, container *c, const network_def *
 
 	if (dir == NULL || nspath == NULL || asprintf(&leases, "%s/%s.leases", dir, d->name) < 0)
 		return berth_error_set(err, ENOMEM, "network");
-	if (collect_ports(r, &ports, &n_ports, err) < 0 || ensure_bridge_network(p, d, err) < 0)
+	if (network_collect_ports(r, &ports, &n_ports, err) < 0 || network_ensure_bridge(p, d, err) < 0)
 		return -1;
 	if (netlink_veth_name(c->id, veth, err) < 0)
 		return -1;
@@ -447,7 +446,7 @@ static int setup_bridge(const engine_paths *p, container *c, const network_def *
 		json_object_set_new(settings, "GlobalIPv6Address", json_string(ip6));
 		json_object_set_new(settings, "IPv6Gateway", json_string(d->gateway6));
 	}
-	json_object_set_new(settings, "Ports", ports_json(ports, n_ports, ip));
+	json_object_set_new(settings, "Ports", network_ports_json(ports, n_ports, ip));
 	nports = nft_ports_of(json_object_get(settings, "Ports"), &n_nports);
 	if (nports == NULL)
 		return berth_error_set(err, ENOMEM, "ports");
@@ -469,7 +468,7 @@ static char *cni_cache_dir(const engine_paths *p)
 static int setup_cni(const engine_paths *p, container *c, const network_def *d, const network_request *r,
 		     json_t *settings, berth_error **err)
 {
-	_cleanup_free_ char *dir = network_dir(p), *conf = NULL, *nspath = netns_path(p, c->id);
+	_cleanup_free_ char *dir = network_dir(p), *conf = NULL, *nspath = network_netns_path(p, c->id);
 	_cleanup_free_ char *cache = cni_cache_dir(p), *nsdir = fs_path_join(p->run_root, "netns");
 	_cleanup_free_ net_port *ports = NULL;
 	cni_network *net = NULL;
@@ -484,7 +483,7 @@ static int setup_cni(const engine_paths *p, container *c, const network_def *d, 
 		json_decref(caps);
 		return berth_error_set(err, ENOMEM, "network");
 	}
-	if (collect_ports(r, &ports, &n_ports, err) < 0 || cni_network_load(conf, &net, err) < 0 ||
+	if (network_collect_ports(r, &ports, &n_ports, err) < 0 || cni_network_load(conf, &net, err) < 0 ||
 	    fs_mkdir_p(nsdir, 0700, err) < 0 || netns_create(nspath, err) < 0)
 		goto out;
 	json_object_set_new(settings, "NetNS", json_string(nspath));
@@ -519,7 +518,7 @@ static int setup_cni(const engine_paths *p, container *c, const network_def *d, 
 		json_object_set_new(settings, "Gateway", json_string(info.ipv4_gateway));
 	if (info.mac)
 		json_object_set_new(settings, "MacAddress", json_string(info.mac));
-	json_object_set_new(settings, "Ports", ports_json(ports, n_ports, info.ipv4 ? info.ipv4 : ""));
+	json_object_set_new(settings, "Ports", network_ports_json(ports, n_ports, info.ipv4 ? info.ipv4 : ""));
 	ret = 0;
 out:
 	cni_result_info_free(&info);
@@ -527,135 +526,6 @@ out:
 	json_decref(caps);
 	cni_network_free(net);
 	return ret;
-}
-
-/* ---- rootless: pasta ---- */
-
-#define PASTA_BINARY "pasta"
-
-/* "-t 8080:80" style arguments of PORTS for pasta, appended to ARGV. */
-static int pasta_port_args(const net_port *ports, size_t n, char **argv, size_t *argc)
-{
-	bool tcp = false, udp = false;
-
-	for (size_t i = 0; i < n; i++) {
-		char *spec = NULL;
-		bool is_udp = strcmp(ports[i].proto, "udp") == 0;
-		if (asprintf(&spec, "%s%s%u:%u", ports[i].host_ip, ports[i].host_ip[0] ? "/" : "", ports[i].host_port,
-			     ports[i].ctr_port) < 0)
-			return -1;
-		argv[(*argc)++] = strdup(is_udp ? "-u" : "-t");
-		argv[(*argc)++] = spec;
-		tcp |= !is_udp;
-		udp |= is_udp;
-	}
-	if (!tcp) {
-		argv[(*argc)++] = strdup("-t");
-		argv[(*argc)++] = strdup("none");
-	}
-	if (!udp) {
-		argv[(*argc)++] = strdup("-u");
-		argv[(*argc)++] = strdup("none");
-	}
-	return 0;
-}
-
-/* Starts pasta for the namespace NSPATH: it gives the namespace the host's
- * addresses and routes (--config-net), forwards PORTS from the host, and
- * forks to the background; it quits by itself when NSPATH is unmounted.
- * Returns its pid (read from PIDFILE). */
-static pid_t start_pasta(const char *nspath, const char *pidfile, const net_port *ports, size_t n_ports,
-			 berth_error **err)
-{
-	char **argv = calloc(24 + 2 * n_ports, sizeof(char *)); /* 15 fixed, 4 "none", NULL */
-	size_t argc = 0;
-	int errpipe[2] = { -1, -1 }, status;
-	pid_t child;
-	char msg[4096] = "", *last = NULL;
-	ssize_t len = 0;
-	_cleanup_free_ char *text = NULL;
-
-	if (argv == NULL)
-		return berth_error_set(err, ENOMEM, "pasta");
-	argv[argc++] = strdup(PASTA_BINARY);
-	argv[argc++] = strdup("--config-net");
-	argv[argc++] = strdup("--quiet");
-	/* this pasta drops to nobody when started as uid 0, even of a user
-	 * namespace, and then cannot enter the container's namespace */
-	argv[argc++] = strdup("--runas");
-	argv[argc++] = strdup("0:0");
-	argv[argc++] = strdup("--ns-ifname");
-	argv[argc++] = strdup("eth0");
-	argv[argc++] = strdup("--netns");
-	argv[argc++] = strdup(nspath);
-	argv[argc++] = strdup("--pid");
-	argv[argc++] = strdup(pidfile);
-	argv[argc++] = strdup("-T");
-	argv[argc++] = strdup("none");
-	argv[argc++] = strdup("-U");
-	argv[argc++] = strdup("none");
-	if (pasta_port_args(ports, n_ports, argv, &argc) < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
-		strv_free(argv);
-		return berth_error_set(err, errno ? errno : ENOMEM, "pasta");
-	}
-	child = fork();
-	if (child == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(errpipe[1], 2);
-		execvp(argv[0], argv);
-		fprintf(stderr, "exec %s: %s", argv[0], strerror(errno));
-		_exit(127);
-	}
-	strv_free(argv);
-	close(errpipe[1]);
-	if (child < 0) {
-		close(errpipe[0]);
-		return berth_error_set(err, errno, "fork pasta");
-	}
-	/* pasta's first process exits once the namespace is set up and its
-	 * daemon runs (whose stderr is /dev/null by then) */
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	fcntl(errpipe[0], F_SETFL, O_NONBLOCK);
-	len = read(errpipe[0], msg, sizeof(msg) - 1);
-	close(errpipe[0]);
-	msg[len > 0 ? len : 0] = '\0';
-	/* its last line says why; it also complains that syslog is missing */
-	for (char *l = strtok(msg, "\n"); l; l = strtok(NULL, "\n"))
-		if (strncmp(l, "Failed to send ", 15) != 0 || strstr(l, "syslog") == NULL)
-			last = l;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return berth_error_set(err, EIO, "pasta (rootless networking) failed: %s",
-				       last ? last : "no message (is the passt package installed?)");
-	if (fs_read_file(pidfile, &text, NULL, err) < 0)
-		return berth_error_wrap(err, "pasta pid file");
-	return (pid_t)strtol(text, NULL, 10);
-}
-
-static int setup_pasta(const engine_paths *p, container *c, const network_request *r, json_t *settings,
-		       berth_error **err)
-{
-	_cleanup_free_ char *nspath = netns_path(p, c->id), *nsdir = fs_path_join(p->run_root, "netns");
-	_cleanup_free_ char *pidfile = record_path(c, "pasta.pid");
-	_cleanup_free_ net_port *ports = NULL;
-	size_t n_ports = 0;
-	pid_t pid;
-
-	if (nspath == NULL || nsdir == NULL || pidfile == NULL)
-		return berth_error_set(err, ENOMEM, "network");
-	if (collect_ports(r, &ports, &n_ports, err) < 0 || fs_mkdir_p(nsdir, 0700, err) < 0 ||
-	    netns_create(nspath, err) < 0)
-		return -1;
-	json_object_set_new(settings, "NetNS", json_string(nspath));
-	pid = start_pasta(nspath, pidfile, ports, n_ports, err);
-	if (pid < 0)
-		return -1;
-	json_object_set_new(settings, "PastaPid", json_integer(pid));
-	json_object_set_new(settings, "PastaStart", json_integer((json_int_t)proc_pid_start_time(pid)));
-	json_object_set_new(settings, "Ports", ports_json(ports, n_ports, ""));
-	return 0;
 }
 
 static int setup_container_mode(const engine_paths *p, container *c, const char *target, json_t *settings, json_t *cfg,
@@ -711,11 +581,12 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 		json_object_set_new(settings, "Mode", json_string("container"));
 		return setup_container_mode(p, c, mode + 10, settings, cfg, err);
 	}
-	if (strcmp(mode, "pasta") == 0) {
+	if (strcmp(mode, "pasta") == 0 || strcmp(mode, "slirp4netns") == 0) {
 		json_object_set_new(settings, "Mode", json_string(mode));
 		json_object_set_new(settings, "Network", json_string(mode));
 		json_object_set_new(settings, "Hostname", json_string(r->hostname));
-		ret = setup_pasta(p, c, r, settings, err);
+		ret = strcmp(mode, "pasta") == 0 ? network_setup_pasta(p, c, r, settings, err)
+						 : network_setup_slirp(p, c, r, settings, err);
 		if (ret == 0) {
 			set_netns_path(cfg, json_string_value(json_object_get(settings, "NetNS")));
 			ret = write_files(p, c, r, NULL, NULL, true, cfg, err);
@@ -744,10 +615,10 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 				  cfg, err);
 	}
 	if (ret == 0) {
-		_cleanup_free_ char *line =
-		    hosts_line(json_string_value(json_object_get(settings, "IPAddress")) ?: "", c, r->hostname, d.name);
+		_cleanup_free_ char *line = network_hosts_line(
+		    json_string_value(json_object_get(settings, "IPAddress")) ?: "", c, r->hostname, d.name);
 		if (json_object_get(settings, "IPAddress") && line)
-			update_peers(p, d.name, c->id, line);
+			network_update_peers(p, d.name, c->id, line);
 	}
 	network_def_free(&d);
 	if (ret < 0) {
@@ -770,10 +641,10 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 
 	if (network == NULL)
 		return;
-	if (strcmp(network, "pasta") == 0) {
-		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "PastaPid"));
-		unsigned long long start = (unsigned long long)json_integer_value(json_object_get(s, "PastaStart"));
-		/* it quits when the namespace goes; a kill makes sure */
+	if (strcmp(network, "pasta") == 0 || strcmp(network, "slirp4netns") == 0) {
+		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "HelperPid"));
+		unsigned long long start = (unsigned long long)json_integer_value(json_object_get(s, "HelperStart"));
+		/* pasta quits when the namespace goes; slirp4netns needs the signal */
 		if (pid > 0 && start && proc_pid_start_time(pid) == start)
 			kill(pid, SIGTERM);
 		if (nspath && netns_remove(nspath, &e) < 0) {
@@ -782,13 +653,13 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		}
 		return;
 	}
-	update_peers(p, network, c->id, NULL);
+	network_update_peers(p, network, c->id, NULL);
 	{
 		const char *name;
 		json_t *extra;
 		json_object_foreach(json_object_get(s, "Networks"), name, extra) {
 			const char *l = json_string_value(json_object_get(extra, "Leases"));
-			update_peers(p, name, c->id, NULL);
+			network_update_peers(p, name, c->id, NULL);
 			if (l && ipam_release(l, c->id, &e) < 0) {
 				berth_debug("network of %s: %s", c->name, e->msg);
 				berth_error_free(&e);
@@ -827,229 +698,4 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		berth_debug("network of %s: %s", c->name, e->msg);
 		berth_error_free(&e);
 	}
-}
-
-/* ---- connect, disconnect ---- */
-
-/* Rereads C's config.json under its lock (another command may have changed it). */
-static int reload_config(container *c, berth_error **err)
-{
-	_cleanup_free_ char *path = record_path(c, "config.json");
-	json_error_t jerr;
-	json_t *j = path ? json_load_file(path, 0, &jerr) : NULL;
-
-	if (j == NULL)
-		return berth_error_set(err, EIO, "config of container %s: %s", c->name, path ? jerr.text : "no memory");
-	json_decref(c->config);
-	c->config = j;
-	return 0;
-}
-
-static int save_config(const container *c, berth_error **err)
-{
-	_cleanup_close_ int dirfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ char *text = json_dumps(c->config, JSON_INDENT(2));
-
-	if (dirfd < 0 || text == NULL)
-		return berth_error_set(err, errno, "config.json of %s", c->name);
-	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
-}
-
-/* The network namespace of C to attach to: its own file, else its init's. */
-static int open_container_netns(const container *c, berth_error **err)
-{
-	json_t *ns = json_object_get(c->config, "NetworkSettings");
-	const char *mode = json_string_value(json_object_get(ns, "Mode"));
-	const char *path = json_string_value(json_object_get(ns, "NetNS"));
-	char proc[64];
-
-	if (mode && (strcmp(mode, "host") == 0 || strcmp(mode, "container") == 0 || strcmp(mode, "pasta") == 0))
-		return berth_error_set(err, EINVAL, "container %s uses --network %s: it cannot join networks", c->name,
-				       mode);
-	if (path == NULL) {
-		if (!engine_status_is_live(c->state.status) || c->state.pid <= 0)
-			return berth_error_set(err, EINVAL, "container %s is not running", c->name);
-		snprintf(proc, sizeof(proc), "/proc/%d/ns/net", (int)c->state.pid);
-		path = proc;
-	}
-	return netns_open(path, err);
-}
-
-int engine_network_connect(const engine_paths *p, container *c, const char *network, const char *ip, berth_error **err)
-{
-	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *line = NULL;
-	_cleanup_close_ int nsfd = -EBADF;
-	network_def d = { 0 };
-	netlink_attach_config ac = { .container_ifname = NULL };
-	json_t *ns, *nets, *entry;
-	char addr[INET6_ADDRSTRLEN], veth[IFNAMSIZ], ifname[IFNAMSIZ], mac[24];
-	ipam_subnet sub;
-	int lock = -1, ret = -1;
-	unsigned ifnum;
-
-	if (network_load(p, network, &d, err) < 0)
-		return -1;
-	if (strcmp(d.driver, "bridge") != 0) {
-		berth_error_set(err, ENOTSUP, "network connect: %s is a %s network; only bridge networks can be joined",
-				d.name, d.driver);
-		goto out;
-	}
-	lock = record_lock(c, err);
-	if (lock < 0 || reload_config(c, err) < 0 || record_load_state(c, err) < 0)
-		goto out;
-	ns = json_object_get(c->config, "NetworkSettings");
-	if (ns == NULL) {
-		ns = json_object();
-		json_object_set_new(c->config, "NetworkSettings", ns);
-	}
-	if (ip_on(c, d.name)) {
-		berth_error_set(err, EEXIST, "container %s is already on network %s", c->name, d.name);
-		goto out;
-	}
-	nsfd = open_container_netns(c, err);
-	if (nsfd < 0 || dir == NULL || asprintf(&leases, "%s/%s.leases", dir, d.name) < 0 ||
-	    ensure_bridge_network(p, &d, err) < 0 || ipam_subnet_parse(d.subnet, &sub, err) < 0)
-		goto out;
-	nets = json_object_get(ns, "Networks");
-	if (nets == NULL) {
-		nets = json_object();
-		json_object_set_new(ns, "Networks", nets);
-	}
-	/* eth0 is the first network's; the next free ethN for this one */
-	for (ifnum = json_object_get(ns, "Network") ? 1 : 0;; ifnum++) {
-		const char *name;
-		json_t *v;
-		bool used = false;
-		snprintf(ifname, sizeof(ifname), "eth%u", ifnum % 10000);
-		json_object_foreach(nets, name, v)
-			used |= strcmp(json_string_value(json_object_get(v, "IfName")) ?: "", ifname) == 0;
-		if (!used)
-			break;
-	}
-	if (ipam_allocate(leases, d.subnet, c->id, ip, addr, sizeof(addr), err) < 0) {
-		berth_error_wrap(err, "network connect %s", d.name);
-		goto out;
-	}
-	/* host end: "vb" + 7 of the id + the interface's number */
-	snprintf(veth, sizeof(veth), "vb%.7s%u", c->id, ifnum % 10000);
-	ac.bridge = d.bridge;
-	ac.host_ifname = veth;
-	ac.container_ifname = ifname;
-	ac.netns_fd = nsfd;
-	ac.mtu = d.mtu;
-	ac.has_ipv4 = true;
-	ac.ipv4_prefix = sub.prefix;
-	inet_pton(AF_INET, addr, &ac.ipv4);
-	/* the default route stays with the first network; a container without
-	 * one (--network none) gets it here */
-	if (json_object_get(ns, "Network") == NULL && json_object_size(nets) == 0)
-		inet_pton(AF_INET, d.gateway, &ac.ipv4_gateway);
-	netlink_mac_from_ipv4(ac.ipv4, ac.mac);
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", ac.mac[0], ac.mac[1], ac.mac[2], ac.mac[3],
-		 ac.mac[4], ac.mac[5]);
-	if (netlink_attach(&ac, err) < 0) {
-		berth_error *ignored = NULL;
-		if (ipam_release(leases, c->id, &ignored) < 0)
-			berth_error_free(&ignored);
-		berth_error_wrap(err, "network connect %s", d.name);
-		goto out;
-	}
-	entry =
-	    json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "IPAddress", addr, "IPPrefixLen", (int)sub.prefix,
-		      "Gateway", d.gateway, "MacAddress", mac, "HostVeth", veth, "IfName", ifname, "Leases", leases);
-	json_object_set_new(nets, d.name, entry);
-	if (save_config(c, err) < 0)
-		goto out;
-	line = hosts_line(addr, c, json_string_value(json_object_get(ns, "Hostname")), d.name);
-	if (line)
-		update_peers(p, d.name, c->id, line);
-	/* and the others of the network into C's own hosts file */
-	{
-		_cleanup_free_ char *hosts = record_path(c, "hosts");
-		char *text = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&text, &len);
-		if (f) {
-			append_peers(p, d.name, c->id, f);
-			fclose(f);
-			int fd = hosts ? open(hosts, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
-			if (fd >= 0) {
-				if (len && write(fd, text, len) < 0)
-					berth_debug("hosts of %s: %s", c->name, strerror(errno));
-				close(fd);
-			}
-			free(text);
-		}
-	}
-	ret = 0;
-out:
-	if (lock >= 0)
-		record_unlock(lock);
-	network_def_free(&d);
-	return ret;
-}
-
-int engine_network_disconnect(const engine_paths *p, container *c, const char *network, berth_error **err)
-{
-	json_t *ns, *entry;
-	berth_error *e = NULL;
-	const char *name = strcmp(network, "bridge") == 0 ? NETWORK_DEFAULT : network;
-	int lock = record_lock(c, err);
-
-	if (lock < 0)
-		return -1;
-	if (reload_config(c, err) < 0) {
-		record_unlock(lock);
-		return -1;
-	}
-	ns = json_object_get(c->config, "NetworkSettings");
-	entry = json_object_get(json_object_get(ns, "Networks"), name);
-	if (entry == NULL) {
-		const char *first = json_string_value(json_object_get(ns, "Network"));
-		record_unlock(lock);
-		if (first && strcmp(first, name) == 0)
-			return berth_error_set(err, EINVAL,
-					       "network disconnect: %s is the first network of %s (it goes with rm)",
-					       name, c->name);
-		return berth_error_set(err, ENOENT, "container %s is not on network %s", c->name, name);
-	}
-	if (netlink_detach(json_string_value(json_object_get(entry, "HostVeth")), &e) < 0) {
-		berth_debug("network disconnect: %s", e->msg);
-		berth_error_free(&e);
-	}
-	if (ipam_release(json_string_value(json_object_get(entry, "Leases")), c->id, &e) < 0) {
-		berth_debug("network disconnect: %s", e->msg);
-		berth_error_free(&e);
-	}
-	update_peers(p, name, c->id, NULL);
-	{
-		/* the other containers of NAME out of C's hosts file */
-		_cleanup_free_ char *hosts = record_path(c, "hosts"), *text = NULL;
-		char suffix[96];
-		snprintf(suffix, sizeof(suffix), "@%s\n", name);
-		if (hosts && fs_read_file(hosts, &text, NULL, NULL) == 0) {
-			char *w = text;
-			for (char *l = text, *next; *l; l = next) {
-				next = strchr(l, '\n');
-				next = next ? next + 1 : l + strlen(l);
-				bool drop = (size_t)(next - l) >= strlen(suffix) &&
-					    memcmp(next - strlen(suffix), suffix, strlen(suffix)) == 0 &&
-					    memmem(l, (size_t)(next - l), "# berth:", 8) != NULL;
-				if (!drop) {
-					memmove(w, l, (size_t)(next - l));
-					w += next - l;
-				}
-			}
-			int fd = open(hosts, O_WRONLY | O_TRUNC | O_CLOEXEC);
-			if (fd >= 0) {
-				if (write(fd, text, (size_t)(w - text)) < 0)
-					berth_debug("hosts of %s: %s", c->name, strerror(errno));
-				close(fd);
-			}
-		}
-	}
-	json_object_del(json_object_get(ns, "Networks"), name);
-	int ret = save_config(c, err);
-	record_unlock(lock);
-	return ret;
 }

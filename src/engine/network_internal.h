@@ -2,6 +2,8 @@
 #ifndef BERTH_ENGINE_NETWORK_INTERNAL_H
 #define BERTH_ENGINE_NETWORK_INTERNAL_H
 
+#include <stdio.h>
+
 #include "engine/network.h"
 #include "network/cni.h"
 
@@ -9,5 +11,29 @@
 char *network_dir(const engine_paths *p);
 /* Forgets that NAME's bridge and rules were set up since boot (network rm). */
 void network_ready_forget(const engine_paths *p, const char *name);
+/* The bridge, sysctls and nftables elements of D, once per boot. */
+int network_ensure_bridge(const engine_paths *p, const network_def *d, berth_error **err);
+/* RUNROOT/netns/ID, heap. */
+char *network_netns_path(const engine_paths *p, const char *id);
+
+/* -p values plus -P's exposed ports, free host ports chosen (heap array). */
+int network_collect_ports(const network_request *r, net_port **out, size_t *n, berth_error **err);
+/* The "Ports" of a record. */
+json_t *network_ports_json(const net_port *ports, size_t n, const char *ctr_ip);
+
+/* Hosts files: a container's line, its address on NETWORK (or NULL), adding
+ * LINE to / removing ID's line from the others on NETWORK, and the others'
+ * lines for a new file. */
+char *network_hosts_line(const char *ip, const container *c, const char *hostname, const char *network);
+const char *network_ip_on(const container *c, const char *network);
+void network_update_peers(const engine_paths *p, const char *network, const char *id, const char *line);
+void network_append_peers(const engine_paths *p, const char *network, const char *id, FILE *f);
+
+/* network_usermode.c: the namespace of C connected by pasta or slirp4netns,
+ * described in SETTINGS (its "NetNS", "HelperPid", "Ports"). */
+int network_setup_pasta(const engine_paths *p, container *c, const network_request *r, json_t *settings,
+			berth_error **err);
+int network_setup_slirp(const engine_paths *p, container *c, const network_request *r, json_t *settings,
+			berth_error **err);
 
 #endif

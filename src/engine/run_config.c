@@ -425,8 +425,9 @@ static bool is_ip(const char *text)
 static int check_network(const run_options *o, berth_error **err)
 {
 	const char *mode = o->network ? o->network : engine_network_default();
-	bool special = strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0 || strcmp(mode, "pasta") == 0 ||
-		       strncmp(mode, "container:", 10) == 0;
+	bool user_mode = strcmp(mode, "pasta") == 0 || strcmp(mode, "slirp4netns") == 0;
+	bool special =
+	    strcmp(mode, "none") == 0 || strcmp(mode, "host") == 0 || user_mode || strncmp(mode, "container:", 10) == 0;
 
 	if (mode[0] == '\0' || strcmp(mode, "container:") == 0)
 		return berth_error_set(
@@ -438,8 +439,9 @@ static int check_network(const run_options *o, berth_error **err)
 		return berth_error_set(err, EINVAL, "--ip needs a network (not --network %s)", mode);
 	if (o->ip && !is_ip(o->ip))
 		return berth_error_set(err, EINVAL, "--ip \"%s\": not an IP address", o->ip);
-	if ((o->publish || o->publish_all) && special && strcmp(mode, "pasta") != 0)
-		return berth_error_set(err, EINVAL, "-p/-P need a network or pasta (not --network %s)", mode);
+	if ((o->publish || o->publish_all) && special && !user_mode)
+		return berth_error_set(err, EINVAL, "-p/-P need a network, pasta or slirp4netns (not --network %s)",
+				       mode);
 	for (const char *const *d = o->dns; d && *d; d++)
 		if (!is_ip(*d))
 			return berth_error_set(err, EINVAL, "--dns \"%s\": not an IP address", *d);

@@ -10,11 +10,12 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+#include "util/dlib.h"
 
 #define CURL_LIBRARY "libcurl.so.4"
 
@@ -39,38 +40,23 @@ static bool loaded;
 
 static void load(void)
 {
-	void *h = dlopen(CURL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-	const char *missing = NULL;
+	const dlib_symbol symbols[] = {
+		{ "curl_global_init", (void **)&lib.global_init },
+		{ "curl_easy_init", (void **)&lib.easy_init },
+		{ "curl_easy_cleanup", (void **)&lib.easy_cleanup },
+		{ "curl_easy_reset", (void **)&lib.easy_reset },
+		{ "curl_easy_perform", (void **)&lib.easy_perform },
+		{ "curl_easy_setopt", (void **)&lib.easy_setopt },
+		{ "curl_easy_getinfo", (void **)&lib.easy_getinfo },
+		{ "curl_easy_strerror", (void **)&lib.easy_strerror },
+		{ "curl_easy_escape", (void **)&lib.easy_escape },
+		{ "curl_free", (void **)&lib.free },
+		{ "curl_slist_append", (void **)&lib.slist_append },
+		{ "curl_slist_free_all", (void **)&lib.slist_free_all },
+	};
 
-	if (h == NULL) {
-		snprintf(load_error, sizeof(load_error), "cannot load %s (install libcurl4): %s", CURL_LIBRARY,
-			 dlerror());
-		return;
-	}
-#define RESOLVE(field, symbol)                                                                                         \
-	do {                                                                                                           \
-		*(void **)&lib.field = dlsym(h, symbol);                                                               \
-		if (lib.field == NULL && missing == NULL)                                                              \
-			missing = symbol;                                                                              \
-	} while (0)
-	RESOLVE(global_init, "curl_global_init");
-	RESOLVE(easy_init, "curl_easy_init");
-	RESOLVE(easy_cleanup, "curl_easy_cleanup");
-	RESOLVE(easy_reset, "curl_easy_reset");
-	RESOLVE(easy_perform, "curl_easy_perform");
-	RESOLVE(easy_setopt, "curl_easy_setopt");
-	RESOLVE(easy_getinfo, "curl_easy_getinfo");
-	RESOLVE(easy_strerror, "curl_easy_strerror");
-	RESOLVE(easy_escape, "curl_easy_escape");
-	RESOLVE(free, "curl_free");
-	RESOLVE(slist_append, "curl_slist_append");
-	RESOLVE(slist_free_all, "curl_slist_free_all");
-#undef RESOLVE
-	if (missing) {
-		snprintf(load_error, sizeof(load_error), "%s lacks %s", CURL_LIBRARY, missing);
-		return;
-	}
-	loaded = true;
+	loaded = dlib_open(CURL_LIBRARY, "libcurl4", symbols, sizeof(symbols) / sizeof(symbols[0]), load_error,
+			   sizeof(load_error)) == 0;
 }
 
 static bool ready(void)

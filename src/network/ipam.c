@@ -25,20 +25,6 @@
 /* Addresses as numbers: IPv4 in the low 32 bits. */
 __extension__ typedef unsigned __int128 u128;
 
-/* An error about the request itself (no strerror suffix), with CODE kept
- * for callers that tell them apart. Returns -CODE. */
-__attribute__((format(printf, 3, 4))) static int request_error(berth_error **err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	berth_error_setv(err, 0, fmt, ap);
-	va_end(ap);
-	if (err != NULL && *err != NULL)
-		(*err)->code = code;
-	return -code;
-}
-
 static unsigned int family_bits(int family)
 {
 	return family == AF_INET ? 32 : 128;
@@ -90,7 +76,7 @@ int ipam_address_parse(const char *text, int *family, ipam_address *out, berth_e
 		*family = AF_INET6;
 		return 0;
 	}
-	return request_error(err, EINVAL, "invalid IP address \"%s\"", text ? text : "");
+	return berth_error_request(err, EINVAL, "invalid IP address \"%s\"", text ? text : "");
 }
 
 int ipam_subnet_parse(const char *cidr, ipam_subnet *out, berth_error **err)
@@ -106,27 +92,31 @@ int ipam_subnet_parse(const char *cidr, ipam_subnet *out, berth_error **err)
 		return berth_error_set(err, ENOMEM, "parse subnet");
 	slash = strchr(copy, '/');
 	if (slash == NULL)
-		return request_error(err, EINVAL, "invalid subnet \"%s\": no /prefix", copy);
+		return berth_error_request(err, EINVAL, "invalid subnet \"%s\": no /prefix", copy);
 	*slash = '\0';
 	if (ipam_address_parse(copy, &out->family, &out->network, NULL) < 0)
-		return request_error(err, EINVAL, "invalid subnet \"%s\": \"%s\" is not an IP address", cidr, copy);
+		return berth_error_request(err, EINVAL, "invalid subnet \"%s\": \"%s\" is not an IP address", cidr,
+					   copy);
 	errno = 0;
 	prefix = strtoul(slash + 1, &end, 10);
 	if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || errno != 0 || prefix > family_bits(out->family))
-		return request_error(err, EINVAL, "invalid subnet \"%s\": prefix length \"%s\" is not within 0..%u",
-				     cidr, slash + 1, family_bits(out->family));
+		return berth_error_request(err, EINVAL,
+					   "invalid subnet \"%s\": prefix length \"%s\" is not within 0..%u", cidr,
+					   slash + 1, family_bits(out->family));
 	out->prefix = (unsigned int)prefix;
 	/* network, gateway, one address, (IPv4) broadcast */
 	if (family_bits(out->family) - out->prefix < 2)
-		return request_error(err, EINVAL, "subnet %s is too small: it leaves no address for a container", cidr);
+		return berth_error_request(err, EINVAL, "subnet %s is too small: it leaves no address for a container",
+					   cidr);
 	mask = host_mask(out->family, out->prefix);
 	n = address_to_number(out->family, &out->network);
 	if ((n & mask) != 0) {
 		char net[IPAM_ADDRESS_MAX];
 		number_to_address(out->family, n & ~mask, &out->network);
 		format_address(out->family, &out->network, net, sizeof(net));
-		return request_error(err, EINVAL, "invalid subnet \"%s\": host bits are set (the network is %s/%u)",
-				     cidr, net, out->prefix);
+		return berth_error_request(err, EINVAL,
+					   "invalid subnet \"%s\": host bits are set (the network is %s/%u)", cidr, net,
+					   out->prefix);
 	}
 	number_to_address(out->family, n + 1, &out->gateway);
 	return 0;
@@ -205,8 +195,8 @@ static int read_owner(int dirfd, const char *name, char **owner)
 static int check_owner(const char *owner, berth_error **err)
 {
 	if (owner == NULL || owner[0] == '\0' || strlen(owner) > OWNER_MAX || strpbrk(owner, "\n\r") != NULL)
-		return request_error(err, EINVAL, "invalid lease owner \"%s\": one line of 1 to %d bytes",
-				     owner ? owner : "", OWNER_MAX);
+		return berth_error_request(err, EINVAL, "invalid lease owner \"%s\": one line of 1 to %d bytes",
+					   owner ? owner : "", OWNER_MAX);
 	return 0;
 }
 
@@ -295,19 +285,22 @@ static int allocate_requested(allocation *a, const char *requested, char *out, s
 	if (ipam_address_parse(requested, &family, &addr, err) < 0)
 		return -EINVAL;
 	if (!ipam_subnet_contains(s, family, &addr))
-		return request_error(err, EINVAL, "address %s is not in subnet %s", requested, subnet_text);
+		return berth_error_request(err, EINVAL, "address %s is not in subnet %s", requested, subnet_text);
 	n = address_to_number(family, &addr);
 	if ((n & mask) == 0)
-		return request_error(err, EINVAL, "address %s is the network address of %s", requested, subnet_text);
+		return berth_error_request(err, EINVAL, "address %s is the network address of %s", requested,
+					   subnet_text);
 	if ((n & mask) == 1)
-		return request_error(err, EINVAL, "address %s is the gateway of %s", requested, subnet_text);
+		return berth_error_request(err, EINVAL, "address %s is the gateway of %s", requested, subnet_text);
 	if (family == AF_INET && (n & mask) == mask)
-		return request_error(err, EINVAL, "address %s is the broadcast address of %s", requested, subnet_text);
+		return berth_error_request(err, EINVAL, "address %s is the broadcast address of %s", requested,
+					   subnet_text);
 	ret = try_lease(a, &addr, out, outlen);
 	if (ret == -EEXIST) {
 		if (read_owner(a->dirfd, out, &holder) == 0)
-			return request_error(err, EADDRINUSE, "address %s is already in use by %s", requested, holder);
-		return request_error(err, EADDRINUSE, "address %s is already in use", requested);
+			return berth_error_request(err, EADDRINUSE, "address %s is already in use by %s", requested,
+						   holder);
+		return berth_error_request(err, EADDRINUSE, "address %s is already in use", requested);
 	}
 	if (ret < 0)
 		return berth_error_set(err, -ret, "lease %s in %s", out, a->dir);
@@ -341,10 +334,10 @@ static int allocate_next(allocation *a, char *out, size_t outlen, berth_error **
 	}
 	ipam_subnet_format(s, subnet_text, sizeof(subnet_text));
 	if (tries < size)
-		return request_error(err, ENOSPC, "no free address in subnet %s among the %u tried", subnet_text,
-				     SCAN_MAX);
-	return request_error(err, ENOSPC, "no free address left in subnet %s (all %llu leased)", subnet_text,
-			     (unsigned long long)size);
+		return berth_error_request(err, ENOSPC, "no free address in subnet %s among the %u tried", subnet_text,
+					   SCAN_MAX);
+	return berth_error_request(err, ENOSPC, "no free address left in subnet %s (all %llu leased)", subnet_text,
+				   (unsigned long long)size);
 }
 
 int ipam_allocate(const char *dir, const char *subnet_cidr, const char *owner, const char *requested, char *out,
@@ -358,7 +351,7 @@ int ipam_allocate(const char *dir, const char *subnet_cidr, const char *owner, c
 	if (ipam_subnet_parse(subnet_cidr, &subnet, err) < 0 || check_owner(owner, err) < 0)
 		return berth_error_wrap(err, "allocate an address for %s", owner ? owner : "");
 	if (outlen < IPAM_ADDRESS_MAX)
-		return request_error(err, EINVAL, "allocate an address for %s: output buffer too small", owner);
+		return berth_error_request(err, EINVAL, "allocate an address for %s: output buffer too small", owner);
 	if (lease_dir_open(dir, true, &d, err) < 0)
 		return berth_error_wrap(err, "allocate an address for %s", owner);
 	a.dirfd = d.dirfd;

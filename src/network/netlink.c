@@ -38,20 +38,6 @@ typedef struct nl_reply {
 	void *cb_data;
 } nl_reply;
 
-/* An error about the request itself (no strerror suffix), with CODE kept
- * for callers that tell them apart. Returns -CODE. */
-__attribute__((format(printf, 3, 4))) static int request_error(berth_error **err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	berth_error_setv(err, 0, fmt, ap);
-	va_end(ap);
-	if (err != NULL && *err != NULL)
-		(*err)->code = code;
-	return -code;
-}
-
 static void nl_close(nl_socket *nl)
 {
 	if (nl == NULL)
@@ -303,12 +289,12 @@ static int nl_add_default_route(nl_socket *nl, int index, int family, const void
 static int check_ifname(const char *what, const char *name, berth_error **err)
 {
 	if (name == NULL || name[0] == '\0')
-		return request_error(err, EINVAL, "%s: no interface name", what);
+		return berth_error_request(err, EINVAL, "%s: no interface name", what);
 	if (strlen(name) >= IFNAMSIZ)
-		return request_error(err, EINVAL, "%s: interface name \"%s\" is longer than %d bytes", what, name,
-				     IFNAMSIZ - 1);
+		return berth_error_request(err, EINVAL, "%s: interface name \"%s\" is longer than %d bytes", what, name,
+					   IFNAMSIZ - 1);
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strpbrk(name, "/: \t\n") != NULL)
-		return request_error(err, EINVAL, "%s: invalid interface name \"%s\"", what, name);
+		return berth_error_request(err, EINVAL, "%s: invalid interface name \"%s\"", what, name);
 	return 0;
 }
 
@@ -317,7 +303,7 @@ static int check_prefix(const char *what, int family, unsigned int prefix, berth
 	unsigned int max = family == AF_INET ? 32 : 128;
 
 	if (prefix == 0 || prefix > max)
-		return request_error(err, EINVAL, "%s: prefix length %u is not within 1..%u", what, prefix, max);
+		return berth_error_request(err, EINVAL, "%s: prefix length %u is not within 1..%u", what, prefix, max);
 	return 0;
 }
 
@@ -378,9 +364,9 @@ int netlink_bridge_ensure(const netlink_bridge_config *cfg, berth_error **err)
 	if (ret < 0)
 		return nl_fail(nl, err, -ret, "ensure bridge %s: look it up", cfg->name);
 	if (strcmp(link.kind, "bridge") != 0)
-		return request_error(err, EEXIST,
-				     "ensure bridge %s: a link of that name exists and is not a bridge (%s)", cfg->name,
-				     link.kind[0] ? link.kind : "no kind");
+		return berth_error_request(err, EEXIST,
+					   "ensure bridge %s: a link of that name exists and is not a bridge (%s)",
+					   cfg->name, link.kind[0] ? link.kind : "no kind");
 
 	if (cfg->has_ipv4 &&
 	    (ret = bridge_add_address(nl, cfg, link.index, AF_INET, &cfg->ipv4_gateway, cfg->ipv4_prefix, err)) < 0)
@@ -400,7 +386,7 @@ static int attach_validate(const netlink_attach_config *cfg, berth_error **err)
 	    check_ifname("container end", cfg->container_ifname, err) < 0)
 		return -EINVAL;
 	if (cfg->netns_fd < 0)
-		return request_error(err, EBADF, "no network namespace");
+		return berth_error_request(err, EBADF, "no network namespace");
 	if (cfg->has_ipv4 && check_prefix("IPv4 address", AF_INET, cfg->ipv4_prefix, err) < 0)
 		return -EINVAL;
 	if (cfg->has_ipv6 && check_prefix("IPv6 address", AF_INET6, cfg->ipv6_prefix, err) < 0)
@@ -515,12 +501,12 @@ static int attach(const netlink_attach_config *cfg, berth_error **err)
 		return -1;
 	ret = nl_get_link(host, cfg->bridge, &bridge);
 	if (ret == -ENODEV)
-		return request_error(err, ENODEV, "bridge %s does not exist", cfg->bridge);
+		return berth_error_request(err, ENODEV, "bridge %s does not exist", cfg->bridge);
 	if (ret < 0)
 		return nl_fail(host, err, -ret, "look up bridge %s", cfg->bridge);
 	if (strcmp(bridge.kind, "bridge") != 0)
-		return request_error(err, EINVAL, "%s is not a bridge (%s)", cfg->bridge,
-				     bridge.kind[0] ? bridge.kind : "no kind");
+		return berth_error_request(err, EINVAL, "%s is not a bridge (%s)", cfg->bridge,
+					   bridge.kind[0] ? bridge.kind : "no kind");
 
 	ret = veth_create(host, cfg, bridge.index);
 	if (ret < 0)
@@ -604,8 +590,9 @@ int netlink_veth_name(const char *container_id, char out[IFNAMSIZ], berth_error 
 
 	if (container_id == NULL || strlen(container_id) < hex_len ||
 	    strspn(container_id, "0123456789abcdef") < hex_len)
-		return request_error(err, EINVAL, "veth name: container id \"%s\" does not start with %zu hex digits",
-				     container_id ? container_id : "", hex_len);
+		return berth_error_request(err, EINVAL,
+					   "veth name: container id \"%s\" does not start with %zu hex digits",
+					   container_id ? container_id : "", hex_len);
 	snprintf(out, IFNAMSIZ, "vb%.*s", (int)hex_len, container_id);
 	return 0;
 }
@@ -626,7 +613,7 @@ static int sysctl_path(const char *key, char *path, size_t len, berth_error **er
 	if (strncmp(key, dotted ? "net." : "net/", 4) != 0 || strstr(key, "..") != NULL ||
 	    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/@") != strlen(key) ||
 	    key[strlen(key) - 1] == '/' || strstr(key, "//") != NULL)
-		return request_error(err, EINVAL, "set sysctl %s: not a key under net.", key);
+		return berth_error_request(err, EINVAL, "set sysctl %s: not a key under net.", key);
 	n = snprintf(path, len, "/proc/sys/%s", key);
 	if (n < 0 || (size_t)n >= len)
 		return berth_error_set(err, ENAMETOOLONG, "set sysctl %s", key);

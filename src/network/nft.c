@@ -7,11 +7,11 @@
  * libnftables sends as one transaction. libnftables is opened on first use:
  * it pulls in libjansson, libgmp, libedit and libmnl/libnftnl, which
  * commands that never touch the network should not pay for. */
+#include "util/dlib.h"
 #include "network/nft.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <nftables/libnftables.h>
 #include <pthread.h>
@@ -40,33 +40,18 @@ static bool loaded;
 
 static void load(void)
 {
-	void *h = dlopen(NFT_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-	const char *missing = NULL;
+	const dlib_symbol symbols[] = {
+		{ "nft_ctx_new", (void **)&lib.ctx_new },
+		{ "nft_ctx_free", (void **)&lib.ctx_free },
+		{ "nft_ctx_buffer_output", (void **)&lib.buffer_output },
+		{ "nft_ctx_buffer_error", (void **)&lib.buffer_error },
+		{ "nft_ctx_get_output_buffer", (void **)&lib.get_output_buffer },
+		{ "nft_ctx_get_error_buffer", (void **)&lib.get_error_buffer },
+		{ "nft_run_cmd_from_buffer", (void **)&lib.run_cmd_from_buffer },
+	};
 
-	if (h == NULL) {
-		snprintf(load_error, sizeof(load_error), "cannot load %s (install libnftables1): %s", NFT_LIBRARY,
-			 dlerror());
-		return;
-	}
-#define RESOLVE(field, symbol)                                                                                         \
-	do {                                                                                                           \
-		*(void **)&lib.field = dlsym(h, symbol);                                                               \
-		if (lib.field == NULL && missing == NULL)                                                              \
-			missing = symbol;                                                                              \
-	} while (0)
-	RESOLVE(ctx_new, "nft_ctx_new");
-	RESOLVE(ctx_free, "nft_ctx_free");
-	RESOLVE(buffer_output, "nft_ctx_buffer_output");
-	RESOLVE(buffer_error, "nft_ctx_buffer_error");
-	RESOLVE(get_output_buffer, "nft_ctx_get_output_buffer");
-	RESOLVE(get_error_buffer, "nft_ctx_get_error_buffer");
-	RESOLVE(run_cmd_from_buffer, "nft_run_cmd_from_buffer");
-#undef RESOLVE
-	if (missing) {
-		snprintf(load_error, sizeof(load_error), "%s lacks %s", NFT_LIBRARY, missing);
-		return;
-	}
-	loaded = true;
+	loaded = dlib_open(NFT_LIBRARY, "libnftables1", symbols, sizeof(symbols) / sizeof(symbols[0]), load_error,
+			   sizeof(load_error)) == 0;
 }
 
 static void cleanup_nft_ctxp(struct nft_ctx **ctx)

@@ -95,3 +95,15 @@ void berth_error_report(const char *program, berth_error **err)
 		fprintf(stderr, "%s: %s\n", program, (*err)->msg);
 	berth_error_free(err);
 }
+
+int berth_error_request(berth_error **err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	berth_error_setv(err, 0, fmt, ap);
+	va_end(ap);
+	if (err != NULL && *err != NULL)
+		(*err)->code = code;
+	return -code;
+}

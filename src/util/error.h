@@ -21,6 +21,11 @@ typedef struct berth_error {
 int berth_error_set(berth_error **err, int errno_value, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int berth_error_setv(berth_error **err, int errno_value, const char *fmt, va_list ap);
 
+/* An error about the request itself: the message without a strerror
+ * suffix, CODE kept in ->code for callers that tell errors apart. Returns
+ * -CODE. */
+int berth_error_request(berth_error **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Prefixes the message of *err with "CONTEXT: ". Returns the same value the
  * original setter returned (-code, or -1). Safe to call with *err == NULL. */
 int berth_error_wrap(berth_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

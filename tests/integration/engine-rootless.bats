@@ -20,6 +20,7 @@ setup_file() {
 setup() {
 	ensure_rootless_user
 	TAG="brl$$n${BATS_SUITE_TEST_NUMBER}"
+	CG_NAME="$TAG" # assert_nothing_left: no cgroup of this test's name
 	TEST_DIR="$BATS_TEST_TMPDIR"
 	RL_HOME=$(mktemp -d /tmp/berth-rl.XXXXXX)
 	chmod 711 "$RL_HOME"
@@ -169,7 +170,10 @@ pause_pid() {
 	[ -z "$(find "$RL_HOME/data/berth/containers" -mindepth 1 -maxdepth 1 ! -name names 2>/dev/null)" ]
 }
 
-@test "engine rootless: pasta gives the container a network and publishes a port on loopback" {
+# rootless_net_setup: the "host" for rootless networking, a network
+# namespace of the test's own with an uplink (pasta copies its addresses and
+# routes), and a usable /dev/net/tun in the user's namespaces.
+rootless_net_setup() {
 	# the "host" is a network namespace of the test's own
 	RB_NETNS="$TEST_DIR/hostns"
 	touch "$RB_NETNS"
@@ -182,8 +186,7 @@ pause_pid() {
 	nsenter --net="$RB_NETNS" ip link set up1 up
 	nsenter --net="$RB_NETNS" ip link set up0 up
 	nsenter --net="$RB_NETNS" ip route add default via 192.0.2.1
-	run rb images
-	assert_success
+	rb images >/dev/null
 	# pasta needs /dev/net/tun read-write; some hosts (this VM) keep it 0600.
 	# Then the user's mount namespace gets a 0666 node of the same device,
 	# as a udev rule would make; the host's node is not changed.
@@ -191,12 +194,16 @@ pause_pid() {
 		mknod -m 666 "$RL_HOME/tun" c 10 200
 		nsenter -t "$(pause_pid)" --mount mount --bind "$RL_HOME/tun" /dev/net/tun
 	fi
+}
+
+@test "engine rootless: pasta gives the container a network and publishes a port on loopback" {
+	rootless_net_setup
 	run rb run -d --name web -p 127.0.0.1:18080:80 bb sh -c 'mkdir -p /www && echo rootless-web >/www/index.html && exec httpd -f -p 80 -h /www'
 	assert_success
 	run rb inspect web
 	[ "$(jq -r '.[0].NetworkSettings.Mode' <<<"$output")" = pasta ]
 	local pasta
-	pasta=$(jq -r '.[0].NetworkSettings.PastaPid' <<<"$output")
+	pasta=$(jq -r '.[0].NetworkSettings.HelperPid' <<<"$output")
 	[ -d "/proc/$pasta" ]
 	run nsenter --net="$RB_NETNS" curl -sS -m 3 http://127.0.0.1:18080/
 	assert_success
@@ -213,4 +220,26 @@ pause_pid() {
 	[ ! -d "/proc/$pasta" ]
 	run nsenter --net="$RB_NETNS" curl -sS -m 2 http://127.0.0.1:18080/
 	assert_failure
+}
+
+@test "engine rootless: slirp4netns connects a container and publishes a port" {
+	rootless_net_setup
+	run rb run -d --name web --network slirp4netns -p 127.0.0.1:18081:80 bb sh -c 'mkdir -p /www && echo slirp-web >/www/index.html && exec httpd -f -p 80 -h /www'
+	assert_success
+	run rb inspect web
+	[ "$(jq -r '.[0].NetworkSettings.IPAddress' <<<"$output")" = 10.0.2.100 ]
+	local helper
+	helper=$(jq -r '.[0].NetworkSettings.HelperPid' <<<"$output")
+	[ -d "/proc/$helper" ]
+	run nsenter --net="$RB_NETNS" curl -sS -m 3 http://127.0.0.1:18081/
+	assert_success
+	assert_output slirp-web
+	run rb rm -f web
+	assert_success
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ -d "/proc/$helper" ] || break
+		sleep 0.05
+	done
+	[ ! -d "/proc/$helper" ]
 }
