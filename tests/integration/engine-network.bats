@@ -38,7 +38,8 @@ ip_of() {
 
 # fetch URL [FROM]: an HTTP GET from the host namespace (or netns file
 # FROM). (busybox wget -T crashes in Debian 12's busybox-static: `timeout`
-# bounds the containers' wget instead.)
+# bounds the containers' wget instead, under --init: busybox's timeout execs
+# the command itself, and as PID 1 wget would ignore its SIGTERM.)
 fetch() {
 	nsenter --net="${2:-$HOSTNS}" curl -sS -m 3 "$1"
 }
@@ -78,7 +79,7 @@ fetch() {
 	b network create apps >/dev/null
 	run httpd api --network apps
 	assert_success
-	run brun --rm --network apps bb timeout 3 wget -q -O- http://api/
+	run brun --rm --init --network apps bb timeout 3 wget -q -O- http://api/
 	assert_success
 	assert_output api
 	# a container that came later is in the earlier one's hosts file
@@ -98,10 +99,10 @@ fetch() {
 	assert_success
 	local ip
 	ip=$(ip_of srv)
-	run brun --rm --network one bb timeout 3 wget -q -O- "http://$ip/"
+	run brun --rm --init --network one bb timeout 3 wget -q -O- "http://$ip/"
 	assert_success
 	assert_output srv
-	run brun --rm --network two bb timeout 3 wget -q -O- "http://$ip/"
+	run brun --rm --init --network two bb timeout 3 wget -q -O- "http://$ip/"
 	assert_failure
 }
 
