@@ -256,7 +256,12 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 	/* rootless, berth already runs in its user namespace (userns.h): the
 	 * container needs no other */
 	bundle_options bo = { .terminal = o->tty };
-	rootfs_options ro = { .userxattr = engine_rootless(), .rootless = engine_rootless() };
+	/* --rm: what the container writes is thrown away with it; nothing to
+	 * sync, and unmounting an overlay otherwise syncs the whole host
+	 * filesystem of its upper layer */
+	rootfs_options ro = { .userxattr = engine_rootless(),
+			      .rootless = engine_rootless(),
+			      .volatile_upper = o->remove };
 	image_info img = *info;
 	char *entrypoint[2];
 	json_t *cfg = NULL, *process;
@@ -299,6 +304,9 @@ static int save_config(container *c, berth_error **err)
 
 	if (dirfd < 0 || text == NULL)
 		return berth_error_set(err, errno, "config.json");
+	/* a --rm container's record does not outlive it: no fsync */
+	if (record_config_bool(c, "AutoRemove"))
+		return fs_write_file_replace(dirfd, "config.json", text, strlen(text), 0600, err);
 	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
 }
 

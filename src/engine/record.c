@@ -267,6 +267,9 @@ static int write_config(container *c, berth_error **err)
 
 	if (dirfd < 0 || text == NULL)
 		return berth_error_set(err, errno ?: ENOMEM, "container %.12s: config.json", c->id);
+	/* a --rm container's record does not outlive it: no fsync */
+	if (json_is_true(json_object_get(c->config, "AutoRemove")))
+		return fs_write_file_replace(dirfd, "config.json", text, strlen(text), 0600, err);
 	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
 }
 

@@ -19,6 +19,9 @@
 typedef struct rootfs_options {
 	bool userxattr; /* rootless overlay inside a user namespace */
 	bool rootless;	/* unpack: owners a chown refuses go to an xattr */
+	/* overlay "volatile": no sync of the upper layer's filesystem, at
+	 * unmount either, for a container whose changes are thrown away */
+	bool volatile_upper;
 } rootfs_options;
 
 /* Unpacks missing layers, then mounts the image's rootfs at DIR/rootfs
