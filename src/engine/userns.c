@@ -1,8 +1,10 @@
 /* Rootless berth: the pause process and joining its namespaces (userns.h). */
 #include "engine/userns.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sched.h>
@@ -232,6 +234,60 @@ static pid_t live_pause(int dirfd)
 	return proc_pid_start_time(pid) == start ? pid : 0;
 }
 
+/* A monitor of STORE_ROOT that still runs in a user namespace other than
+ * ours: the namespaces of the pause process that was killed, still held by
+ * the containers it started. 0 when there is none. */
+static pid_t live_monitor(const char *store_root)
+{
+	_cleanup_free_ char *dir = fs_path_join(store_root, "containers");
+	_cleanup_closedir_ DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	struct stat own, other;
+	char path[128];
+
+	if (d == NULL || stat("/proc/self/ns/user", &own) < 0)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		_cleanup_free_ char *file = NULL, *text = NULL;
+		json_t *j;
+		pid_t pid;
+		unsigned long long start;
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "names") == 0 ||
+		    asprintf(&file, "%s/%s/state.json", dir, e->d_name) < 0 ||
+		    fs_read_file(file, &text, NULL, NULL) < 0 || (j = json_loads(text, 0, NULL)) == NULL)
+			continue;
+		pid = (pid_t)json_integer_value(json_object_get(j, "MonitorPid"));
+		start = (unsigned long long)json_integer_value(json_object_get(j, "MonitorStartTime"));
+		json_decref(j);
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		if (pid > 0 && start && proc_pid_start_time(pid) == start && stat(path, &other) == 0 &&
+		    other.st_ino != own.st_ino)
+			return pid;
+	}
+	return 0;
+}
+
+/* Forks a new pause process in the namespaces this process has joined and
+ * records it (the old one is gone; a monitor's namespaces were joined). */
+static void restart_pause_inside(int dirfd)
+{
+	char text[64];
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		int sv[2];
+		/* pause_main's handshake, answered at once */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || write(sv[0], "m", 1) != 1)
+			_exit(1);
+		pause_main(sv[1]);
+	}
+	snprintf(text, sizeof(text), "%d %llu\n", (int)pid, proc_pid_start_time(pid));
+	if (fs_write_file_replace(dirfd, PAUSE_PID_FILE, text, strlen(text), 0600, NULL) == 0)
+		berth_debug("rootless: pause process %d started inside the namespaces of a monitor", (int)pid);
+}
+
 static int join_pause(pid_t pid, berth_error **err)
 {
 	char path[64];
@@ -252,11 +308,11 @@ static int join_pause(pid_t pid, berth_error **err)
 	return 0;
 }
 
-int engine_userns_join(const char *run_root, berth_error **err)
+int engine_userns_join(const char *run_root, const char *store_root, berth_error **err)
 {
 	_cleanup_close_ int dirfd = -EBADF, lockfd = -EBADF;
 	_cleanup_free_ char *cwd = NULL;
-	pid_t pid;
+	pid_t pid, monitor;
 
 	if (geteuid() == 0)
 		return 0; /* real root, or already inside a user namespace */
@@ -267,6 +323,18 @@ int engine_userns_join(const char *run_root, berth_error **err)
 	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0)
 		return berth_error_set(err, errno, "lock \"%s/%s\"", run_root, PAUSE_LOCK_FILE);
 	pid = live_pause(dirfd);
+	if (pid == 0 && (monitor = live_monitor(store_root)) > 0) {
+		/* the pause process was killed; its containers still hold the
+		 * namespaces: join them through a monitor, and pause again */
+		cwd = getcwd(NULL, 0);
+		if (join_pause(monitor, err) < 0)
+			return -1;
+		restart_pause_inside(dirfd);
+		if (cwd && chdir(cwd) < 0)
+			berth_debug("rootless: working directory \"%s\" not in the namespace: %s", cwd,
+				    strerror(errno));
+		return 0;
+	}
 	if (pid == 0 && (pid = start_pause(dirfd, err)) < 0)
 		return -1;
 	cwd = getcwd(NULL, 0);

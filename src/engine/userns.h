@@ -21,9 +21,12 @@
 bool engine_rootless(void);
 
 /* Joins the rootless namespaces of RUN_ROOT (made 0700 when missing),
- * starting the pause process first when none is alive. Must be called
- * while the process has one thread. A no-op for real root and when already
- * inside a user namespace. The working directory is kept. */
-int engine_userns_join(const char *run_root, berth_error **err);
+ * starting the pause process first when none is alive. When it was killed
+ * while containers of STORE_ROOT still run, their monitors' namespaces are
+ * joined instead and a new pause process is forked there, so those
+ * containers stay reachable. Must be called while the process has one
+ * thread. A no-op for real root and when already inside a user namespace.
+ * The working directory is kept. */
+int engine_userns_join(const char *run_root, const char *store_root, berth_error **err);
 
 #endif

@@ -160,6 +160,32 @@ pause_pid() {
 	[ "$(pause_pid)" != "$first" ]
 }
 
+@test "engine rootless: a killed pause process is replaced inside the namespaces its containers hold" {
+	run rb run -d --name keeper bb sleep 1000
+	assert_success
+	local first
+	first=$(pause_pid)
+	kill -9 "$first"
+	# exec reaches the old container: berth joined it through its monitor
+	run rb exec keeper echo still-here
+	assert_success
+	assert_output still-here
+	[ -n "$(pause_pid)" ]
+	[ "$(pause_pid)" != "$first" ]
+	[ "$(readlink "/proc/$(pause_pid)/ns/user")" = "$(readlink "/proc/$(rb inspect keeper | jq -r '.[0].State.MonitorPid')/ns/user")" ]
+	run rb rm -f keeper
+	assert_success
+}
+
+@test "engine rootless: berth unshare runs a command as root of the user's namespace" {
+	run rb unshare sh -c 'id -u; stat -c %u "$XDG_DATA_HOME"/berth/snapshots/*/home/app/owned | head -1'
+	assert_success
+	[ "${lines[0]}" = 0 ]
+	[ "${lines[1]}" = 1000 ]
+	run -127 rb unshare /nonexistent
+	[[ "$output" == *nonexistent* ]]
+}
+
 @test "engine rootless: a bad image or flag fails clearly and leaves no record" {
 	run rb run --rm nosuchimage true
 	assert_failure 125

@@ -32,6 +32,7 @@ static const berth_command commands[] = {
 	  cmd_bundle },
 	{ "volume", "volume COMMAND", "manage volumes (berth volume --help)", cmd_volume },
 	{ "network", "network COMMAND", "manage networks (berth network --help)", cmd_network },
+	{ "unshare", "unshare [COMMAND...]", "run a command in the rootless user namespace", cmd_unshare },
 	{ "container", "container COMMAND", "manage containers (berth container --help)", cmd_container },
 	{ "run", "run [flags] IMAGE [COMMAND...]", "run a command in a new container", cmd_run },
 	{ "create", "create [flags] IMAGE [COMMAND...]", "create a container without starting it", cmd_create },
@@ -155,7 +156,7 @@ int main(int argc, char **argv)
 		/* credentials stay the user's own; everything else runs as root
 		 * of the user's namespace (engine/userns.h) */
 		if (g.rootless && strcmp(argv[first], "login") != 0 && strcmp(argv[first], "logout") != 0 &&
-		    engine_userns_join(g.run_root, &err) < 0) {
+		    engine_userns_join(g.run_root, g.store_root, &err) < 0) {
 			berth_error_report("berth", &err);
 			return 125;
 		}
