@@ -253,3 +253,34 @@ fetch() {
 	assert_failure
 	[[ "$output" == *"first network"* ]]
 }
+
+@test "network: -P publishes the image's exposed ports on free host ports" {
+	b import "$BATS_FILE_TMPDIR/rootfs.tar" web --change 'CMD ["sh"]' --change 'EXPOSE 80 53/udp' >/dev/null
+	run brun -d --name pub -P web sh -c 'mkdir -p /www && echo exposed >/www/index.html && exec httpd -f -p 80 -h /www'
+	assert_success
+	run b inspect pub
+	[ "$(jq -r '.[0].NetworkSettings.Ports | length' <<<"$output")" = 2 ]
+	local port
+	port=$(jq -r '.[0].NetworkSettings.Ports[] | select(.ContainerPort == 80) | .HostPort' <<<"$output")
+	[ "$port" -gt 0 ]
+	run fetch "http://127.0.0.1:$port/"
+	assert_success
+	assert_output exposed
+	run b ps
+	[[ "$output" == *"0.0.0.0:$port->80/tcp"* ]]
+}
+
+@test "network: an IPv6 network gives containers addresses that reach each other" {
+	run b network create --ipv6 --subnet6 fd77:b3:99::/64 six
+	assert_success
+	run brun -d --name v6a --network six bb sleep 1000
+	assert_success
+	run b inspect v6a
+	local a6
+	a6=$(jq -r '.[0].NetworkSettings.GlobalIPv6Address' <<<"$output")
+	[[ "$a6" == fd77:b3:99::* ]]
+	run brun --rm --init --network six bb ping -6 -c 1 -W 2 "$a6"
+	assert_success
+	run brun --rm --network six bb ip -6 route show default
+	[[ "$output" == *"fd77:b3:99::1"* ]]
+}
