@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,13 +288,41 @@ static bool taken(int dirfd, const char *subnet, const char *bridge)
 	return used;
 }
 
-/* berth0 has 10.77.0.0/16; the others get the first free of 10.78.0.0/24,
- * 10.78.1.0/24, ... 10.85.255.0/24. */
+/* Whether the host routes part of the IPv4 subnet CIDR already through an
+ * interface other than OWN_BRIDGE (a LAN, a VPN, another engine's bridge):
+ * a network there would shadow it. */
+static bool routed_elsewhere(const char *cidr, const char *own_bridge)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	char line[256], iface[IFNAMSIZ + 1];
+	unsigned int dest, mask, prefix;
+	struct in_addr net;
+	char addr[32];
+	uint32_t netn, maskn;
+
+	if (f == NULL || sscanf(cidr, "%31[^/]/%u", addr, &prefix) != 2 || prefix > 32 ||
+	    inet_pton(AF_INET, addr, &net) != 1)
+		return false;
+	maskn = prefix ? htonl(~0U << (32 - prefix)) : 0;
+	netn = net.s_addr;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%16s %x %*x %*x %*d %*d %*d %x", iface, &dest, &mask) != 3 || mask == 0 ||
+		    (own_bridge && strcmp(iface, own_bridge) == 0))
+			continue;
+		/* overlap: equal under the shorter of the two masks */
+		if (((dest ^ netn) & (mask & maskn)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* berth0 has 10.77.0.0/16 unless the host routes it; the others get the
+ * first free of 10.78.0.0/24, 10.78.1.0/24, ... 10.85.255.0/24. */
 static int next_subnet(int dirfd, char *out, size_t len)
 {
 	for (unsigned k = 0; k < 256 * 8; k++) {
 		snprintf(out, len, "10.%u.%u.0/24", 78 + k / 256, k % 256);
-		if (!taken(dirfd, out, NULL))
+		if (!taken(dirfd, out, NULL) && !routed_elsewhere(out, NULL))
 			return 0;
 	}
 	return -1;
@@ -367,6 +396,9 @@ static int create_locked(int dirfd, const char *name, const network_create_optio
 		snprintf(subnet, sizeof(subnet), "%s", o->subnet);
 	} else if (strcmp(name, NETWORK_DEFAULT) == 0) {
 		snprintf(subnet, sizeof(subnet), "%s", NETWORK_DEFAULT_SUBNET);
+		if (routed_elsewhere(subnet, NETWORK_DEFAULT_BRIDGE) && next_subnet(dirfd, subnet, sizeof(subnet)) == 0)
+			berth_log(BERTH_LOG_WARNING, "network %s: the host routes %s already; using %s", name,
+				  NETWORK_DEFAULT_SUBNET, subnet);
 	} else if (next_subnet(dirfd, subnet, sizeof(subnet)) < 0) {
 		return berth_error_set(err, ENOSPC, "network create: no free subnet in 10.78.0.0/13; give --subnet");
 	}

@@ -284,3 +284,22 @@ fetch() {
 	run brun --rm --network six bb ip -6 route show default
 	[[ "$output" == *"fd77:b3:99::1"* ]]
 }
+
+@test "network: subnets the host already routes elsewhere are skipped" {
+	# a "LAN" on 10.77.0.0/16 and 10.78.0.0/24 in the test's host namespace
+	in_host ip link add lan0 type veth peer name lan1
+	in_host ip addr add 10.77.0.1/16 dev lan0
+	in_host ip addr add 10.78.0.1/24 dev lan0
+	in_host ip link set lan0 up
+	in_host ip link set lan1 up
+	run b network create other
+	assert_success
+	run b network inspect other
+	[ "$(jq -r '.[0].Subnet' <<<"$output")" = 10.78.1.0/24 ]
+	run brun --rm bb true
+	assert_success
+	[[ "$output" == *"routes 10.77.0.0/16 already"* ]]
+	run b network inspect berth
+	[ "$(jq -r '.[0].Subnet' <<<"$output")" = 10.78.2.0/24 ]
+	in_host ip link del lan0
+}
