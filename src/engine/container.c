@@ -21,6 +21,7 @@
 #include "storage/volume.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 const char *engine_container_runtime(const container *c)
 {
@@ -382,6 +383,49 @@ fail:
 	free_names(anon, plan->n_mounts);
 	image_info_free(&info);
 	return -1;
+}
+
+/* ---- start after a reboot ---- */
+
+static bool is_mount_point(const char *path)
+{
+	struct statx stx;
+
+	return statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
+	       (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+int engine_container_prepare_start(const engine_paths *p, container *c, berth_error **err)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c), *rootfs = NULL, *target = NULL;
+	bool changed = false;
+
+	target = bundle ? fs_path_join(bundle, "rootfs") : NULL;
+	if (target == NULL)
+		return berth_error_set(err, ENOMEM, "start %s", c->name);
+	if (!is_mount_point(target)) {
+		/* a reboot unmounted it: the upper layer is still there */
+		const char *id = record_config_string(c, "ImageId");
+		rootfs_options ro = { .userxattr = engine_rootless(), .rootless = engine_rootless() };
+		image_info info;
+		store *s = NULL;
+		int ret;
+
+		berth_debug("rootfs of %s not mounted (reboot?); mounting it again", c->name);
+		if (id == NULL || store_open(p->store_root, &s, err) < 0)
+			return berth_error_wrap(err, "start %s: image of the rootfs", c->name);
+		ret = image_resolve(s, id, &info, err);
+		if (ret == 0) {
+			ret = storage_rootfs_mount(s, &info, bundle, &ro, &rootfs, err);
+			image_info_free(&info);
+		}
+		store_close(s);
+		if (ret < 0)
+			return berth_error_wrap(err, "start %s: mount its rootfs", c->name);
+	}
+	if (engine_network_restore(p, c, &changed, err) < 0)
+		return berth_error_wrap(err, "start %s", c->name);
+	return changed ? save_config(c, err) : 0;
 }
 
 /* ---- kill, stop, wait ---- */

@@ -17,6 +17,10 @@
 int engine_container_create(const engine_paths *p, store *s, const char *image, const run_options *o,
 			    const run_plan *plan, container **out, berth_error **err);
 
+/* Before a start: makes again what a reboot took away (the overlay rootfs
+ * mount, the network namespace and its network), from C's record. */
+int engine_container_prepare_start(const engine_paths *p, container *c, berth_error **err);
+
 /* The runtime of C (its "Runtime" or the default). */
 const char *engine_container_runtime(const container *c);
 /* DIR/bundle of C, heap. */

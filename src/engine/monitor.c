@@ -644,6 +644,8 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 	char line[4096];
 	pid_t pid;
 
+	if (engine_container_prepare_start(p, c, err) < 0)
+		return -1;
 	if (pipe2(ev, O_CLOEXEC) < 0)
 		return berth_error_set(err, errno, "pipe");
 	fflush(stdout);

@@ -101,6 +101,12 @@ int engine_network_connect(const engine_paths *p, container *c, const char *netw
 /* Takes C off NETWORK (joined with connect; the first network goes with rm). */
 int engine_network_disconnect(const engine_paths *p, container *c, const char *network, berth_error **err);
 
+/* Before a start: when C's network namespace is gone (a reboot emptied the
+ * runroot), makes its network again from the record (same address, same
+ * ports; networks joined with connect are dropped) and sets *CHANGED: the
+ * caller saves C's config. */
+int engine_network_restore(const engine_paths *p, container *c, bool *changed, berth_error **err);
+
 /* Undoes engine_network_setup from what C's record says; quiet when parts
  * are gone already (kill -9 at any point, a second rm). */
 void engine_network_teardown(const engine_paths *p, const container *c);

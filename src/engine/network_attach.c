@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "engine/network_internal.h"
@@ -698,4 +700,86 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		berth_debug("network of %s: %s", c->name, e->msg);
 		berth_error_free(&e);
 	}
+}
+
+/* ---- after a reboot ---- */
+
+/* The record's "Ports" as -p values with their host ports. */
+static net_port *ports_of_record(json_t *ports, size_t *n)
+{
+	net_port *out = calloc(json_array_size(ports) + 1, sizeof(*out));
+	json_t *v;
+	size_t i;
+
+	*n = 0;
+	if (out == NULL)
+		return NULL;
+	json_array_foreach(ports, i, v) {
+		net_port *pt = &out[(*n)++];
+		snprintf(pt->proto, sizeof(pt->proto), "%s",
+			 json_string_value(json_object_get(v, "Protocol")) ?: "tcp");
+		snprintf(pt->host_ip, sizeof(pt->host_ip), "%s", json_string_value(json_object_get(v, "HostIp")) ?: "");
+		pt->host_port = (uint16_t)json_integer_value(json_object_get(v, "HostPort"));
+		pt->ctr_port = (uint16_t)json_integer_value(json_object_get(v, "ContainerPort"));
+	}
+	return out;
+}
+
+int engine_network_restore(const engine_paths *p, container *c, bool *changed, berth_error **err)
+{
+	json_t *old = json_object_get(c->config, "NetworkSettings"), *fresh;
+	const char *nspath = json_string_value(json_object_get(old, "NetNS"));
+	const char *mode = json_string_value(json_object_get(old, "Mode"));
+	const char *network = json_string_value(json_object_get(old, "Network"));
+	const char *leases = json_string_value(json_object_get(old, "Leases"));
+	_cleanup_free_ net_port *ports = NULL;
+	network_request r = { 0 };
+	network_def d = { 0 };
+	struct statfs sf;
+	const char *name;
+	json_t *extra;
+	berth_error *e = NULL;
+	int ret;
+
+	*changed = false;
+	if (nspath == NULL || (statfs(nspath, &sf) == 0 && sf.f_type == NSFS_MAGIC))
+		return 0; /* no namespace of its own, or it is still there */
+	berth_debug("network of %s: namespace %s gone (reboot?); making it again", c->name, nspath);
+	r.mode = network;
+	r.ip = json_string_value(json_object_get(old, "IPAddress"));
+	r.hostname = json_string_value(json_object_get(old, "Hostname"));
+	ports = ports_of_record(json_object_get(old, "Ports"), &r.n_ports);
+	r.ports = ports;
+	/* the old leases and namespace file; connected networks are dropped */
+	if (leases && ipam_release(leases, c->id, &e) < 0)
+		berth_error_free(&e);
+	json_object_foreach(json_object_get(old, "Networks"), name, extra) {
+		const char *l = json_string_value(json_object_get(extra, "Leases"));
+		berth_log(BERTH_LOG_WARNING, "container %s: network %s, joined with connect, is not joined again",
+			  c->name, name);
+		if (l && ipam_release(l, c->id, &e) < 0)
+			berth_error_free(&e);
+	}
+	unlink(nspath);
+	fresh = json_pack("{s:O, s:O, s:O, s:O}", "Mode", json_object_get(old, "Mode"), "Network",
+			  json_object_get(old, "Network") ?: json_null(), "Driver",
+			  json_object_get(old, "Driver") ?: json_null(), "Hostname",
+			  json_object_get(old, "Hostname") ?: json_null());
+	if (fresh == NULL)
+		return berth_error_set(err, ENOMEM, "network of %s", c->name);
+	if (strcmp(mode ?: "", "pasta") == 0)
+		ret = network_setup_pasta(p, c, &r, fresh, err);
+	else if (strcmp(mode ?: "", "slirp4netns") == 0)
+		ret = network_setup_slirp(p, c, &r, fresh, err);
+	else if ((ret = network_load(p, network ?: "", &d, err)) == 0)
+		ret = strcmp(d.driver, "cni") == 0 ? setup_cni(p, c, &d, &r, fresh, err)
+						   : setup_bridge(p, c, &d, &r, fresh, err);
+	network_def_free(&d);
+	json_object_set_new(c->config, "NetworkSettings", fresh);
+	if (ret < 0) {
+		engine_network_teardown(p, c);
+		return berth_error_wrap(err, "network of %s", c->name);
+	}
+	*changed = true;
+	return 0;
 }

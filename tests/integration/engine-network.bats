@@ -303,3 +303,25 @@ fetch() {
 	[ "$(jq -r '.[0].Subnet' <<<"$output")" = 10.78.2.0/24 ]
 	in_host ip link del lan0
 }
+
+@test "network: a stopped container starts again after a reboot took its mounts, namespace and bridge" {
+	run httpd boot -p 8086:80
+	assert_success
+	local ip id
+	ip=$(ip_of boot)
+	id=$(b inspect boot | jq -r '.[0].Id')
+	run b stop -t 1 boot
+	assert_success
+	# what a reboot takes: mounts, the runroot's tmpfs content, links, nftables
+	umount "$STORE/containers/$id/bundle/rootfs"
+	umount "$RUNROOT/netns/$id"
+	rm -rf "$RUNROOT/netns" "$RUNROOT/networks" "$RUNROOT/runtime"
+	in_host ip link del berth0
+	in_host nft delete table inet berth
+	run b start boot
+	assert_success
+	[ "$(ip_of boot)" = "$ip" ]
+	run fetch "http://127.0.0.1:8086/"
+	assert_success
+	assert_output boot
+}
