@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "runtime/exe_guard.h"
 #include "spec/spec.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 #ifndef BERTH_DATADIR
 #define BERTH_DATADIR "/usr/local/share/berth"
@@ -105,9 +107,10 @@ static void drain(int out_fd, int err_fd, runtime_io *io)
 
 /* True when RUNTIME is the berth-runtime this berth was built with: then
  * the operations that put no process into the container run in this
- * process, through libberth, instead of costing an exec each. create and
- * exec still run the binary: it re-executes itself from a sealed copy, so a
- * container can never reach the file of the binary (CVE-2019-5736). */
+ * process, through libberth, instead of costing an exec each. exec still
+ * runs the binary, and so does create unless the container cannot reach
+ * its init before it execs (below): the binary runs from a sealed copy, so
+ * a container can never reach its file (CVE-2019-5736). */
 static bool runtime_is_ours(const char *runtime)
 {
 	static char *ours;
@@ -130,15 +133,180 @@ static int inproc_result(int rc, berth_error **op_err, runtime_io *io)
 	return 1;
 }
 
+/* ---- create in-process ----
+ *
+ * The init is then cloned from this process: until its execve its
+ * /proc/PID/exe is berth's own binary on the host, not the sealed view the
+ * runtime runs from (CVE-2019-5736). That is safe only when nothing in the
+ * container can look at the init before it execs: the container has a pid
+ * namespace of its own, created for it (so the init is its only process,
+ * and `berth exec` waits for "running", which the monitor records after
+ * start has seen the init exec), and no hook of create (createContainer and
+ * startContainer run programs in the container beforehand). Anything else,
+ * or any argument not understood here, takes the exec of the sealed
+ * runtime. */
+
+typedef struct create_args {
+	const char *bundle, *pid_file, *console_socket, *id;
+} create_args;
+
+/* `create --bundle B --pid-file P [--console-socket S] ID`, as the monitor
+ * writes it; -1 for anything else. */
+static int parse_create_args(const char *const *args, create_args *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (args[0] == NULL || strcmp(args[0], "create") != 0)
+		return -1;
+	for (size_t i = 1; args[i]; i++) {
+		const char **slot = NULL;
+		if (strcmp(args[i], "--bundle") == 0)
+			slot = &out->bundle;
+		else if (strcmp(args[i], "--pid-file") == 0)
+			slot = &out->pid_file;
+		else if (strcmp(args[i], "--console-socket") == 0)
+			slot = &out->console_socket;
+		if (slot == NULL) {
+			if (args[i][0] == '-' || out->id != NULL)
+				return -1;
+			out->id = args[i];
+			continue;
+		}
+		if (args[i + 1] == NULL || *slot != NULL)
+			return -1;
+		*slot = args[++i];
+	}
+	return out->bundle != NULL && out->id != NULL ? 0 : -1;
+}
+
+static bool create_in_process_is_safe(const char *config_path)
+{
+	_cleanup_spec_ spec *s = NULL;
+	berth_error *ignored = NULL;
+
+	/* socket activation fds (fds 3.. of this process) would be passed on */
+	if (getenv("LISTEN_FDS") != NULL)
+		return false;
+	if (spec_load(config_path, &s, &ignored) < 0) {
+		berth_error_free(&ignored);
+		return false; /* the runtime words the error */
+	}
+	/* hooks of create: the container's would run in it before the init
+	 * execs, the others would inherit this process's blocked signals */
+	for (int kind = HOOK_PRESTART; kind <= HOOK_START_CONTAINER; kind++)
+		if (s->hooks[kind].n > 0)
+			return false;
+	return s->namespaces[NS_PID].requested && s->namespaces[NS_PID].path == NULL;
+}
+
+/* Puts WANT (an fd, RUNTIME_NULL, or CAPTURE: the memfd CAPTURE_FD) on
+ * SLOT, keeping the old one in *SAVED (close-on-exec) for stdio_restore. */
+static int stdio_replace(int slot, int want, int capture_fd, int *saved)
+{
+	_cleanup_close_ int null = -EBADF;
+	int fd = want;
+
+	*saved = fcntl(slot, F_DUPFD_CLOEXEC, 3);
+	if (*saved < 0 && errno != EBADF)
+		return -1;
+	if (want == RUNTIME_CAPTURE)
+		fd = capture_fd;
+	else if (want < 0)
+		fd = null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fd == slot)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, slot) < 0 ? -1 : 0;
+}
+
+static void stdio_restore(int saved[3])
+{
+	for (int slot = 0; slot < 3; slot++) {
+		if (saved[slot] >= 0) {
+			dup2(saved[slot], slot);
+			close(saved[slot]);
+		} else {
+			close(slot);
+		}
+		saved[slot] = -1;
+	}
+}
+
+/* What the runtime wrote to stderr, captured in the memfd FD. */
+static char *read_capture(int fd)
+{
+	char *text = NULL;
+	size_t len = 0;
+	char buf[4096];
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return NULL;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		append(&text, &len, buf, (size_t)n);
+	return text;
+}
+
+/* The create of the runtime binary, done by libberth: the runtime's work
+ * (hooks, warnings) and the init get IO's fds as stdio, as the exec'd
+ * runtime would; this process's own stdio is put back afterwards. The
+ * error reads as the runtime prints it. Returns the exit status the
+ * runtime would have, or -ENOSYS when create must run the binary. */
+static int runtime_create_inproc(const runtime_globals *g, const char *const *args, runtime_io *io)
+{
+	_cleanup_free_ char *config_path = NULL;
+	_cleanup_close_ int capture = -EBADF;
+	berth_error *op_err = NULL;
+	char bundle[PATH_MAX];
+	int saved[3] = { -1, -1, -1 }, rc;
+	create_args a;
+	create_options opts;
+
+	if (parse_create_args(args, &a) < 0 || io->in == RUNTIME_CAPTURE || io->out == RUNTIME_CAPTURE ||
+	    realpath(a.bundle, bundle) == NULL || (config_path = fs_path_join(bundle, "config.json")) == NULL ||
+	    !create_in_process_is_safe(config_path))
+		return -ENOSYS;
+	if (io->err == RUNTIME_CAPTURE && (capture = memfd_create("berth-runtime-stderr", MFD_CLOEXEC)) < 0)
+		return -ENOSYS;
+	opts = (create_options){
+		.id = a.id, .bundle = bundle, .pid_file = a.pid_file, .console_socket = a.console_socket
+	};
+	fflush(stdout);
+	fflush(stderr);
+	if (stdio_replace(0, io->in, capture, &saved[0]) < 0 || stdio_replace(1, io->out, capture, &saved[1]) < 0 ||
+	    stdio_replace(2, io->err, capture, &saved[2]) < 0) {
+		stdio_restore(saved);
+		return -ENOSYS;
+	}
+	rc = container_create(g, &opts, &op_err);
+	/* worded as the runtime's main() reports it; the monitor shows it */
+	if (rc < 0)
+		dprintf(STDERR_FILENO, "berth-runtime: %s\n", op_err ? op_err->msg : "create failed");
+	stdio_restore(saved);
+	berth_error_free(&op_err);
+	if (capture >= 0) {
+		size_t l;
+		io->err_text = read_capture(capture);
+		for (l = io->err_text ? strlen(io->err_text) : 0; l > 0 && io->err_text[l - 1] == '\n';)
+			io->err_text[--l] = '\0';
+	}
+	return rc < 0 ? 1 : 0;
+}
+
 /* Returns -ENOSYS when ARGS is not an operation done in-process. */
 static int runtime_call_inproc(const char *root, const char *const *args, runtime_io *io)
 {
-	runtime_globals g = { .root = root, .rootless = engine_rootless(), .cgroup_fs_root = "/sys/fs/cgroup" };
+	const char *cgroup_root = getenv("BERTH_CGROUP_ROOT"); /* as the runtime's main() */
+	runtime_globals g = { .root = root,
+			      .rootless = engine_rootless(),
+			      .cgroup_fs_root = cgroup_root ? cgroup_root : "/sys/fs/cgroup" };
 	berth_error *op_err = NULL;
 	size_t n = 0;
 
 	while (args[n])
 		n++;
+	if (n > 0 && strcmp(args[0], "create") == 0)
+		return runtime_create_inproc(&g, args, io);
 	if (n == 2 && strcmp(args[0], "start") == 0)
 		return inproc_result(container_start(&g, args[1], &op_err), &op_err, io);
 	if (n == 3 && strcmp(args[0], "delete") == 0 && strcmp(args[1], "--force") == 0)

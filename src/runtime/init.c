@@ -173,6 +173,27 @@ static void become_init_in_new_userns(const init_config *cfg)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* The signal state an exec of the runtime would have given the init,
+ * whatever its parent's: berth's monitor creates in-process with every
+ * signal it handles blocked (it reads them from a signalfd). Caught signals
+ * get their default action back before the mask is cleared, so no handler
+ * of the parent's runs here; ignored ones stay ignored, as across execve.
+ * The mask is kept across the container process's execve. */
+static void reset_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+			signal(sig, SIG_DFL);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 _Noreturn void container_init_main(const init_config *cfg)
 {
 	_cleanup_error_ berth_error *err = NULL;
@@ -185,6 +206,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 	bool nnp = p->no_new_privileges;
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
 
+	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* In the host's user namespace the container's root could otherwise
 	 * open our /proc/1/exe, fds and cwd (the state directory) until start.
