@@ -173,12 +173,13 @@ static void become_init_in_new_userns(const init_config *cfg)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-/* The signal state an exec of the runtime would have given the init,
- * whatever its parent's: berth's monitor creates in-process with every
- * signal it handles blocked (it reads them from a signalfd). Caught signals
- * get their default action back before the mask is cleared, so no handler
- * of the parent's runs here; ignored ones stay ignored, as across execve.
- * The mask is kept across the container process's execve. */
+/* A container starts with every signal at its default action and none
+ * blocked, whatever its parent's state: berth's monitor creates in-process
+ * with the signals it handles blocked (it reads them from a signalfd) and
+ * SIGPIPE ignored, and an ignored signal would stay ignored across the
+ * container's execve (`yes | head -1` would never end). Actions go back to
+ * default before the mask is cleared, so no handler of the parent's runs
+ * here. */
 static void reset_signals(void)
 {
 	sigset_t none;
@@ -187,7 +188,7 @@ static void reset_signals(void)
 		struct sigaction sa;
 		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
 			continue;
-		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+		if (sa.sa_handler != SIG_DFL)
 			signal(sig, SIG_DFL);
 	}
 	sigemptyset(&none);

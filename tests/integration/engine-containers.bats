@@ -80,16 +80,20 @@ teardown() {
 	[ -z "$(ls "$RUNROOT/runtime")" ]
 }
 
-@test "engine: the container's process gets no blocked or caught signal and no fd but its stdio" {
+@test "engine: the container's process gets no blocked, ignored or caught signal and no fd but its stdio" {
 	# create may run in berth's monitor, which blocks signals (it reads them
-	# from a signalfd) and holds fds of its own: none of that may reach the
-	# container (fd 3 is ls's own directory)
+	# from a signalfd), ignores SIGPIPE and holds fds of its own: none of
+	# that may reach the container (fd 3 is ls's own directory)
 	local want
-	want=$(printf 'SigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n0\n1\n2\n3')
-	run brun --rm bb sh -c 'grep -E "^Sig(Blk|Cgt):" /proc/self/status; exec ls /proc/self/fd'
+	want=$(printf 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n0\n1\n2\n3')
+	run brun --rm bb sh -c 'grep -E "^Sig(Blk|Ign|Cgt):" /proc/self/status; exec ls /proc/self/fd'
 	assert_success
 	assert_output "$want"
-	run brun --rm -t bb sh -c 'grep -E "^Sig(Blk|Cgt):" /proc/self/status; exec ls -1 /proc/self/fd' </dev/null
+	# SIGPIPE at its default: yes ends when head is done
+	run timeout 10 env BERTH_IT_TAG="$TAG" nsenter --net="$HOSTNS" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" run --rm --cgroup-parent "berth-test/$TAG" bb sh -c 'yes | head -1'
+	assert_success
+	assert_output y
+	run brun --rm -t bb sh -c 'grep -E "^Sig(Blk|Ign|Cgt):" /proc/self/status; exec ls -1 /proc/self/fd' </dev/null
 	assert_success
 	[ "$(printf '%s' "$output" | tr -d '\r')" = "$want" ]
 }
