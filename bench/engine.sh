@@ -47,30 +47,9 @@ trap 'echo "bench/engine.sh: line $LINENO: \"$BASH_COMMAND\" failed (exit $?)" >
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-quick=0
-out=""
-berth="${BERTH:-$repo/build/src/cmd/berth/berth}"
-inner=0
-orig_args=("$@")
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--quick) quick=1; shift ;;
-	--out) out="$2"; shift 2 ;;
-	--berth) berth="$2"; shift 2 ;;
-	--inner) inner=1; shift ;;
-	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) echo "bench/engine.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-	esac
-done
-case "$berth" in /*) ;; *) berth="$PWD/$berth" ;; esac
-case "$out" in "" | /*) ;; *) out="$PWD/$out" ;; esac
-runtime="$(dirname "$berth")/../runtime/berth-runtime"
-[ -x "$runtime" ] || runtime="$(dirname "$berth")/berth-runtime"
-
-die() { echo "bench/engine.sh: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
 # shellcheck source=bench/lib/engines.sh
 . "$here/lib/engines.sh"
+engines_args engine.sh "$@"
 
 # ---------------------------------------------------------------- outer: checks, then re-exec in a private mount namespace
 if [ "$inner" = 0 ]; then

@@ -2,8 +2,10 @@
 # each with stores of its own in one temporary directory, inside the private
 # mount namespace the caller runs in.
 #
-# The caller defines die() and log() and sets TMP (the temporary directory),
-# logf (the log), ROUNDS, RUNS and WARMUP, then:
+# The caller sets `here` and `repo`, calls engines_args NAME "$@" first
+# (it sets quick, out, berth, runtime, inner and orig_args, and defines die()
+# and log()), sets TMP (the temporary directory), logf (the log), ROUNDS,
+# RUNS and WARMUP, then:
 #
 #   engines_check_tools [TOOL...]   dies naming what is missing: hyperfine, podman,
 #                                   conmon, skopeo, jq, unshare, crun or runc,
@@ -37,6 +39,34 @@ cgroup_layout=""
 _engines_varlib=""
 _engines_shm=""
 _engines_unified=""
+
+# engines_args NAME ARGS...: --quick, --out FILE, --berth PATH, --inner (the
+# re-exec in the private namespaces), -h; paths made absolute.
+engines_args() {
+	local name=$1
+	shift
+	quick=0
+	out=""
+	berth="${BERTH:-$repo/build/src/cmd/berth/berth}"
+	inner=0
+	orig_args=("$@")
+	eval "die() { echo \"bench/$name: \$*\" >&2; exit 1; }"
+	log() { echo "bench: $*" >&2; }
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--quick) quick=1; shift ;;
+		--out) out="$2"; shift 2 ;;
+		--berth) berth="$2"; shift 2 ;;
+		--inner) inner=1; shift ;;
+		-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+		*) echo "bench/$name: unknown argument $1 (see --help)" >&2; exit 2 ;;
+		esac
+	done
+	case "$berth" in /*) ;; *) berth="$PWD/$berth" ;; esac
+	case "$out" in "" | /*) ;; *) out="$PWD/$out" ;; esac
+	runtime="$(dirname "$berth")/../runtime/berth-runtime"
+	[ -x "$runtime" ] || runtime="$(dirname "$berth")/berth-runtime"
+}
 
 engines_check_tools() {
 	local t missing=""
