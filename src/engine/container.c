@@ -298,19 +298,6 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 	return fs_write_file_replace(dirfd, "config.json", text, strlen(text), 0600, err);
 }
 
-static int save_config(container *c, berth_error **err)
-{
-	_cleanup_close_ int dirfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ char *text = json_dumps(c->config, JSON_INDENT(2));
-
-	if (dirfd < 0 || text == NULL)
-		return berth_error_set(err, errno, "config.json");
-	/* a --rm container's record does not outlive it: no fsync */
-	if (record_config_bool(c, "AutoRemove"))
-		return fs_write_file_replace(dirfd, "config.json", text, strlen(text), 0600, err);
-	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
-}
-
 static void free_names(char **names, size_t n)
 {
 	for (size_t i = 0; names && i < n; i++)
@@ -368,7 +355,7 @@ int engine_container_create(const engine_paths *p, store *s, const char *image, 
 		goto fail;
 	}
 	json_decref(cfg);
-	if (write_bundle(p, s, &info, o, plan, c, err) < 0 || save_config(c, err) < 0) {
+	if (write_bundle(p, s, &info, o, plan, c, err) < 0 || record_save_config(c, err) < 0) {
 		engine_container_destroy(p, c, &ignored);
 		berth_error_free(&ignored);
 		container_free(c);
@@ -425,7 +412,7 @@ int engine_container_prepare_start(const engine_paths *p, container *c, berth_er
 	}
 	if (engine_network_restore(p, c, &changed, err) < 0)
 		return berth_error_wrap(err, "start %s", c->name);
-	return changed ? save_config(c, err) : 0;
+	return changed ? record_save_config(c, err) : 0;
 }
 
 /* ---- kill, stop, wait ---- */

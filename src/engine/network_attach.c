@@ -159,6 +159,46 @@ const char *network_ip_on(const container *c, const char *network)
 /* Adds LINE to (or with LINE NULL, removes the line of ID on NETWORK from)
  * the hosts file of every other container on NETWORK. The files are bind-mounted:
  * they are changed in place, never replaced. */
+/* Appends TEXT to the hosts file PATH, in place: it is bind-mounted into a
+ * container, so it is never replaced. */
+void network_hosts_append(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0)
+		berth_debug("hosts file %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* Drops from the hosts file PATH, in place, the lines that contain NEEDLE
+ * (their newline included, so "@net\n" does not match "@net2"). */
+void network_hosts_drop(const char *path, const char *needle)
+{
+	_cleanup_free_ char *text = NULL;
+	char *w;
+	int fd;
+
+	if (fs_read_file(path, &text, NULL, NULL) < 0 || strstr(text, needle) == NULL)
+		return;
+	w = text;
+	for (char *l = text, *next; *l; l = next) {
+		next = strchr(l, '\n');
+		next = next ? next + 1 : l + strlen(l);
+		if (memmem(l, (size_t)(next - l), needle, strlen(needle)) == NULL) {
+			memmove(w, l, (size_t)(next - l));
+			w += next - l;
+		}
+	}
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, text, (size_t)(w - text)) < 0)
+		berth_debug("hosts file %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 void network_update_peers(const engine_paths *p, const char *network, const char *id, const char *line)
 {
 	_cleanup_free_ char *dir = network_dir(p), *lockpath = NULL;
@@ -167,46 +207,23 @@ void network_update_peers(const engine_paths *p, const char *network, const char
 	size_t n = 0;
 	char marker[128];
 
-	snprintf(marker, sizeof(marker), "# berth:%.12s@%s", id, network);
+	snprintf(marker, sizeof(marker), "# berth:%.12s@%s\n", id, network);
 	if (dir == NULL || asprintf(&lockpath, "%s/%s.hosts.lock", dir, network) < 0)
 		return;
 	lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0 || record_list(p, &list, &n, NULL) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *path = NULL, *text = NULL;
+		_cleanup_free_ char *path = NULL;
 		if (network_ip_on(list[i], network) == NULL || strcmp(list[i]->id, id) == 0)
 			continue;
 		path = record_path(list[i], "hosts");
 		if (path == NULL)
 			continue;
-		if (line) {
-			int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-			if (fd >= 0) {
-				if (write(fd, line, strlen(line)) < 0)
-					berth_debug("hosts of %s: %s", list[i]->name, strerror(errno));
-				close(fd);
-			}
-			continue;
-		}
-		if (fs_read_file(path, &text, NULL, NULL) == 0 && strstr(text, marker)) {
-			char *w = text;
-			int fd;
-			for (char *l = text, *next; *l; l = next) {
-				next = strchr(l, '\n');
-				next = next ? next + 1 : l + strlen(l);
-				if (memmem(l, (size_t)(next - l), marker, strlen(marker)) == NULL) {
-					memmove(w, l, (size_t)(next - l));
-					w += next - l;
-				}
-			}
-			fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-			if (fd >= 0) {
-				if (write(fd, text, (size_t)(w - text)) < 0)
-					berth_debug("hosts of %s: %s", list[i]->name, strerror(errno));
-				close(fd);
-			}
-		}
+		if (line)
+			network_hosts_append(path, line);
+		else
+			network_hosts_drop(path, marker);
 	}
 	record_list_free(list, n);
 }

@@ -33,16 +33,6 @@ static int reload_config(container *c, berth_error **err)
 	return 0;
 }
 
-static int save_config(const container *c, berth_error **err)
-{
-	_cleanup_close_ int dirfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ char *text = json_dumps(c->config, JSON_INDENT(2));
-
-	if (dirfd < 0 || text == NULL)
-		return berth_error_set(err, errno, "config.json of %s", c->name);
-	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
-}
-
 /* The network namespace of C to attach to: its own file, else its init's. */
 static int open_container_netns(const container *c, berth_error **err)
 {
@@ -146,27 +136,21 @@ int engine_network_connect(const engine_paths *p, container *c, const char *netw
 	    json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "IPAddress", addr, "IPPrefixLen", (int)sub.prefix,
 		      "Gateway", d.gateway, "MacAddress", mac, "HostVeth", veth, "IfName", ifname, "Leases", leases);
 	json_object_set_new(nets, d.name, entry);
-	if (save_config(c, err) < 0)
+	if (record_save_config(c, err) < 0)
 		goto out;
 	line = network_hosts_line(addr, c, json_string_value(json_object_get(ns, "Hostname")), d.name);
 	if (line)
 		network_update_peers(p, d.name, c->id, line);
 	/* and the others of the network into C's own hosts file */
 	{
-		_cleanup_free_ char *hosts = record_path(c, "hosts");
-		char *text = NULL;
+		_cleanup_free_ char *hosts = record_path(c, "hosts"), *text = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&text, &len);
 		if (f) {
 			network_append_peers(p, d.name, c->id, f);
 			fclose(f);
-			int fd = hosts ? open(hosts, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
-			if (fd >= 0) {
-				if (len && write(fd, text, len) < 0)
-					berth_debug("hosts of %s: %s", c->name, strerror(errno));
-				close(fd);
-			}
-			free(text);
+			if (hosts && len)
+				network_hosts_append(hosts, text);
 		}
 	}
 	ret = 0;
@@ -212,32 +196,14 @@ int engine_network_disconnect(const engine_paths *p, container *c, const char *n
 	network_update_peers(p, name, c->id, NULL);
 	{
 		/* the other containers of NAME out of C's hosts file */
-		_cleanup_free_ char *hosts = record_path(c, "hosts"), *text = NULL;
+		_cleanup_free_ char *hosts = record_path(c, "hosts");
 		char suffix[96];
 		snprintf(suffix, sizeof(suffix), "@%s\n", name);
-		if (hosts && fs_read_file(hosts, &text, NULL, NULL) == 0) {
-			char *w = text;
-			for (char *l = text, *next; *l; l = next) {
-				next = strchr(l, '\n');
-				next = next ? next + 1 : l + strlen(l);
-				bool drop = (size_t)(next - l) >= strlen(suffix) &&
-					    memcmp(next - strlen(suffix), suffix, strlen(suffix)) == 0 &&
-					    memmem(l, (size_t)(next - l), "# berth:", 8) != NULL;
-				if (!drop) {
-					memmove(w, l, (size_t)(next - l));
-					w += next - l;
-				}
-			}
-			int fd = open(hosts, O_WRONLY | O_TRUNC | O_CLOEXEC);
-			if (fd >= 0) {
-				if (write(fd, text, (size_t)(w - text)) < 0)
-					berth_debug("hosts of %s: %s", c->name, strerror(errno));
-				close(fd);
-			}
-		}
+		if (hosts)
+			network_hosts_drop(hosts, suffix);
 	}
 	json_object_del(json_object_get(ns, "Networks"), name);
-	int ret = save_config(c, err);
+	int ret = record_save_config(c, err);
 	record_unlock(lock);
 	return ret;
 }

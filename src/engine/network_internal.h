@@ -28,6 +28,10 @@ char *network_hosts_line(const char *ip, const container *c, const char *hostnam
 const char *network_ip_on(const container *c, const char *network);
 void network_update_peers(const engine_paths *p, const char *network, const char *id, const char *line);
 void network_append_peers(const engine_paths *p, const char *network, const char *id, FILE *f);
+/* One hosts file, changed in place (it is bind-mounted): TEXT appended, or
+ * the lines holding NEEDLE (with their newline) dropped. */
+void network_hosts_append(const char *path, const char *text);
+void network_hosts_drop(const char *path, const char *needle);
 
 /* network_usermode.c: the namespace of C connected by pasta or slirp4netns,
  * described in SETTINGS (its "NetNS", "HelperPid", "Ports"). */

@@ -260,7 +260,7 @@ static void new_id(char *id)
 		sprintf(id + 2 * i, "%02x", r[i]);
 }
 
-static int write_config(container *c, berth_error **err)
+int record_save_config(const container *c, berth_error **err)
 {
 	_cleanup_close_ int dirfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_free_ char *text = json_dumps(c->config, JSON_INDENT(2));
@@ -313,7 +313,7 @@ int record_create(const engine_paths *p, const char *name, json_t *config, conta
 	json_object_set_new(c->config, "Name", json_string(c->name));
 	json_object_set_new(c->config, "Created", json_string(engine_now_rfc3339(now)));
 	snprintf(c->state.status, sizeof(c->state.status), "created");
-	if (write_config(c, err) < 0 || record_save_state(c, err) < 0) {
+	if (record_save_config(c, err) < 0 || record_save_state(c, err) < 0) {
 		unreserve(p, c->name);
 		fs_remove_tree(c->dir, &ignored);
 		berth_error_free(&ignored);

@@ -81,6 +81,9 @@ int record_lock(const container *c, berth_error **err);
 void record_unlock(int fd);
 /* Rereads state.json into C (call with the lock held before a change). */
 int record_load_state(container *c, berth_error **err);
+/* Writes C's config.json (its ->config) atomically; fsynced unless the
+ * container is --rm (its record does not outlive it). */
+int record_save_config(const container *c, berth_error **err);
 /* Writes C's state atomically (call with the lock held). */
 int record_save_state(const container *c, berth_error **err);
 
