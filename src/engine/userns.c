@@ -1,10 +1,8 @@
 /* Rootless berth: the pause process and joining its namespaces (userns.h). */
 #include "engine/userns.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sched.h>
@@ -20,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/record.h"
 #include "runtime/namespaces.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -237,34 +236,28 @@ static pid_t live_pause(int dirfd)
 /* A monitor of STORE_ROOT that still runs in a user namespace other than
  * ours: the namespaces of the pause process that was killed, still held by
  * the containers it started. 0 when there is none. */
-static pid_t live_monitor(const char *store_root)
+static pid_t live_monitor(const char *store_root, const char *run_root)
 {
-	_cleanup_free_ char *dir = fs_path_join(store_root, "containers");
-	_cleanup_closedir_ DIR *d = dir ? opendir(dir) : NULL;
-	struct dirent *e;
+	engine_paths p = { 0 };
+	container **list = NULL;
+	size_t n = 0;
 	struct stat own, other;
-	char path[128];
+	pid_t found = 0;
 
-	if (d == NULL || stat("/proc/self/ns/user", &own) < 0)
+	if (stat("/proc/self/ns/user", &own) < 0 || engine_paths_init(&p, store_root, run_root, NULL) < 0 ||
+	    record_list(&p, &list, &n, NULL) < 0) {
+		engine_paths_free(&p);
 		return 0;
-	while ((e = readdir(d)) != NULL) {
-		_cleanup_free_ char *file = NULL, *text = NULL;
-		json_t *j;
-		pid_t pid;
-		unsigned long long start;
-		if (e->d_name[0] == '.' || strcmp(e->d_name, "names") == 0 ||
-		    asprintf(&file, "%s/%s/state.json", dir, e->d_name) < 0 ||
-		    fs_read_file(file, &text, NULL, NULL) < 0 || (j = json_loads(text, 0, NULL)) == NULL)
-			continue;
-		pid = (pid_t)json_integer_value(json_object_get(j, "MonitorPid"));
-		start = (unsigned long long)json_integer_value(json_object_get(j, "MonitorStartTime"));
-		json_decref(j);
-		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-		if (pid > 0 && start && proc_pid_start_time(pid) == start && stat(path, &other) == 0 &&
-		    other.st_ino != own.st_ino)
-			return pid;
 	}
-	return 0;
+	for (size_t i = 0; i < n && found == 0; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)list[i]->state.monitor_pid);
+		if (record_monitor_alive(list[i]) && stat(path, &other) == 0 && other.st_ino != own.st_ino)
+			found = list[i]->state.monitor_pid;
+	}
+	record_list_free(list, n);
+	engine_paths_free(&p);
+	return found;
 }
 
 /* Forks a new pause process in the namespaces this process has joined and
@@ -323,7 +316,7 @@ int engine_userns_join(const char *run_root, const char *store_root, berth_error
 	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0)
 		return berth_error_set(err, errno, "lock \"%s/%s\"", run_root, PAUSE_LOCK_FILE);
 	pid = live_pause(dirfd);
-	if (pid == 0 && (monitor = live_monitor(store_root)) > 0) {
+	if (pid == 0 && (monitor = live_monitor(store_root, run_root)) > 0) {
 		/* the pause process was killed; its containers still hold the
 		 * namespaces: join them through a monitor, and pause again */
 		cwd = getcwd(NULL, 0);
