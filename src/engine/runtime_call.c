@@ -178,24 +178,29 @@ static int parse_create_args(const char *const *args, create_args *out)
 	return out->bundle != NULL && out->id != NULL ? 0 : -1;
 }
 
-static bool create_in_process_is_safe(const char *config_path)
+/* The parsed config at CONFIG_PATH when creating in this process is safe
+ * (then container_create takes it), else NULL. */
+static spec *config_for_inproc_create(const char *config_path)
 {
-	_cleanup_spec_ spec *s = NULL;
+	spec *s = NULL;
 	berth_error *ignored = NULL;
+	bool safe;
 
 	/* socket activation fds (fds 3.. of this process) would be passed on */
 	if (getenv("LISTEN_FDS") != NULL)
-		return false;
+		return NULL;
 	if (spec_load(config_path, &s, &ignored) < 0) {
 		berth_error_free(&ignored);
-		return false; /* the runtime words the error */
+		return NULL; /* the runtime words the error */
 	}
 	/* hooks of create: the container's would run in it before the init
 	 * execs, the others would inherit this process's blocked signals */
+	safe = s->namespaces[NS_PID].requested && s->namespaces[NS_PID].path == NULL;
 	for (int kind = HOOK_PRESTART; kind <= HOOK_START_CONTAINER; kind++)
-		if (s->hooks[kind].n > 0)
-			return false;
-	return s->namespaces[NS_PID].requested && s->namespaces[NS_PID].path == NULL;
+		safe &= s->hooks[kind].n == 0;
+	if (!safe)
+		spec_free(s);
+	return safe ? s : NULL;
 }
 
 /* Puts WANT (an fd, RUNTIME_NULL, or CAPTURE: the memfd CAPTURE_FD) on
@@ -261,21 +266,28 @@ static int runtime_create_inproc(const runtime_globals *g, const char *const *ar
 	int saved[3] = { -1, -1, -1 }, rc;
 	create_args a;
 	create_options opts;
+	spec *config = NULL;
 
 	if (parse_create_args(args, &a) < 0 || io->in == RUNTIME_CAPTURE || io->out == RUNTIME_CAPTURE ||
 	    realpath(a.bundle, bundle) == NULL || (config_path = fs_path_join(bundle, "config.json")) == NULL ||
-	    !create_in_process_is_safe(config_path))
+	    (config = config_for_inproc_create(config_path)) == NULL)
 		return -ENOSYS;
-	if (io->err == RUNTIME_CAPTURE && (capture = memfd_create("berth-runtime-stderr", MFD_CLOEXEC)) < 0)
+	if (io->err == RUNTIME_CAPTURE && (capture = memfd_create("berth-runtime-stderr", MFD_CLOEXEC)) < 0) {
+		spec_free(config);
 		return -ENOSYS;
-	opts = (create_options){
-		.id = a.id, .bundle = bundle, .pid_file = a.pid_file, .console_socket = a.console_socket
-	};
+	}
+	/* the config parsed for the check is the one create uses, and takes */
+	opts = (create_options){ .id = a.id,
+				 .bundle = bundle,
+				 .pid_file = a.pid_file,
+				 .console_socket = a.console_socket,
+				 .config = config };
 	fflush(stdout);
 	fflush(stderr);
 	if (stdio_replace(0, io->in, capture, &saved[0]) < 0 || stdio_replace(1, io->out, capture, &saved[1]) < 0 ||
 	    stdio_replace(2, io->err, capture, &saved[2]) < 0) {
 		stdio_restore(saved);
+		spec_free(config);
 		return -ENOSYS;
 	}
 	rc = container_create(g, &opts, &op_err);

@@ -374,7 +374,7 @@ static void leave_child_namespaces(child_ns_switch *sw)
 int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, pid_t *pid_out,
 			      int *master_out, berth_error **err)
 {
-	_cleanup_spec_ spec *s = NULL;
+	_cleanup_spec_ spec *s = opts->config; /* taken */
 	_cleanup_free_ char *config_path = NULL;
 	_cleanup_free_ char *rootfs = NULL;
 	_cleanup_free_ char *cache_dir = NULL;
@@ -395,7 +395,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	if (spec_validate_container_id(opts->id, err) < 0)
 		return -1;
 	config_path = opts->config_path ? strdup(opts->config_path) : fs_path_join(opts->bundle, "config.json");
-	if (config_path == NULL || spec_load(config_path, &s, err) < 0)
+	if (config_path == NULL || (s == NULL && spec_load(config_path, &s, err) < 0))
 		return -1;
 	if (s->process == NULL)
 		return berth_error_set(err, EINVAL, "%s: process: required to create a container", config_path);

@@ -23,6 +23,7 @@ typedef struct create_options {
 	const char *id;
 	const char *bundle;	 /* absolute path */
 	const char *config_path; /* defaults to BUNDLE/config.json */
+	struct spec *config;	 /* that file already parsed, or NULL; create frees it */
 	const char *pid_file;
 	const char *console_socket;
 	bool no_pivot;
