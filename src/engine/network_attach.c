@@ -95,10 +95,21 @@ int network_ensure_bridge(const engine_paths *p, const network_def *d, berth_err
 
 /* ---- files ---- */
 
-char *network_netns_path(const engine_paths *p, const char *id)
+char *network_netns_make(const engine_paths *p, const container *c, json_t *settings, berth_error **err)
 {
-	char *out = NULL;
-	return asprintf(&out, "%s/netns/%s", p->run_root, id) < 0 ? NULL : out;
+	_cleanup_free_ char *dir = fs_path_join(p->run_root, "netns");
+	char *path = dir ? fs_path_join(dir, c->id) : NULL;
+
+	if (path == NULL) {
+		berth_error_set(err, ENOMEM, "network namespace");
+		return NULL;
+	}
+	if (fs_mkdir_p(dir, 0700, err) < 0 || netns_create(path, err) < 0) {
+		free(path);
+		return NULL;
+	}
+	json_object_set_new(settings, "NetNS", json_string(path));
+	return path;
 }
 
 /* The host's resolv.conf for a container: nameservers on loopback (a local
@@ -403,7 +414,7 @@ json_t *network_ports_json(const net_port *ports, size_t n, const char *ctr_ip)
 static int setup_bridge(const engine_paths *p, container *c, const network_def *d, const network_request *r,
 			json_t *settings, berth_error **err)
 {
-	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *nspath = network_netns_path(p, c->id);
+	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *nspath = NULL;
 	_cleanup_free_ net_port *ports = NULL;
 	_cleanup_free_ struct nft_port *nports = NULL;
 	_cleanup_close_ int nsfd = -EBADF;
@@ -412,20 +423,14 @@ static int setup_bridge(const engine_paths *p, container *c, const network_def *
 	ipam_subnet sub;
 	size_t n_ports = 0, n_nports;
 
-	if (dir == NULL || nspath == NULL || asprintf(&leases, "%s/%s.leases", dir, d->name) < 0)
+	if (dir == NULL || asprintf(&leases, "%s/%s.leases", dir, d->name) < 0)
 		return berth_error_set(err, ENOMEM, "network");
 	if (network_collect_ports(r, &ports, &n_ports, err) < 0 || network_ensure_bridge(p, d, err) < 0)
 		return -1;
 	if (netlink_veth_name(c->id, veth, err) < 0)
 		return -1;
-	{
-		_cleanup_free_ char *nsdir = fs_path_join(p->run_root, "netns");
-		if (nsdir == NULL || fs_mkdir_p(nsdir, 0700, err) < 0)
-			return berth_error_wrap(err, "network namespace");
-	}
-	if (netns_create(nspath, err) < 0)
+	if ((nspath = network_netns_make(p, c, settings, err)) == NULL)
 		return -1;
-	json_object_set_new(settings, "NetNS", json_string(nspath));
 	if (ipam_allocate(leases, d->subnet, c->id, r->ip, ip, sizeof(ip), err) < 0)
 		return berth_error_wrap(err, "network %s", d->name);
 	json_object_set_new(settings, "Leases", json_string(leases));
@@ -487,8 +492,7 @@ static char *cni_cache_dir(const engine_paths *p)
 static int setup_cni(const engine_paths *p, container *c, const network_def *d, const network_request *r,
 		     json_t *settings, berth_error **err)
 {
-	_cleanup_free_ char *dir = network_dir(p), *conf = NULL, *nspath = network_netns_path(p, c->id);
-	_cleanup_free_ char *cache = cni_cache_dir(p), *nsdir = fs_path_join(p->run_root, "netns");
+	_cleanup_free_ char *dir = network_dir(p), *conf = NULL, *nspath = NULL, *cache = cni_cache_dir(p);
 	_cleanup_free_ net_port *ports = NULL;
 	cni_network *net = NULL;
 	cni_runtime rt = { 0 };
@@ -497,15 +501,13 @@ static int setup_cni(const engine_paths *p, container *c, const network_def *d, 
 	size_t n_ports = 0;
 	int ret = -1;
 
-	if (dir == NULL || nspath == NULL || cache == NULL || nsdir == NULL ||
-	    asprintf(&conf, "%s/%s", dir, d->cni_config) < 0) {
+	if (dir == NULL || cache == NULL || asprintf(&conf, "%s/%s", dir, d->cni_config) < 0) {
 		json_decref(caps);
 		return berth_error_set(err, ENOMEM, "network");
 	}
 	if (network_collect_ports(r, &ports, &n_ports, err) < 0 || cni_network_load(conf, &net, err) < 0 ||
-	    fs_mkdir_p(nsdir, 0700, err) < 0 || netns_create(nspath, err) < 0)
+	    (nspath = network_netns_make(p, c, settings, err)) == NULL)
 		goto out;
-	json_object_set_new(settings, "NetNS", json_string(nspath));
 	if (n_ports) {
 		cni_port_mapping *m = calloc(n_ports, sizeof(*m));
 		for (size_t i = 0; m && i < n_ports; i++) {

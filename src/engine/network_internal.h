@@ -13,8 +13,9 @@ char *network_dir(const engine_paths *p);
 void network_ready_forget(const engine_paths *p, const char *name);
 /* The bridge, sysctls and nftables elements of D, once per boot. */
 int network_ensure_bridge(const engine_paths *p, const network_def *d, berth_error **err);
-/* RUNROOT/netns/ID, heap. */
-char *network_netns_path(const engine_paths *p, const char *id);
+/* A new network namespace for C at RUNROOT/netns/ID, recorded as "NetNS"
+ * in SETTINGS; its path (heap), or NULL with ERR. */
+char *network_netns_make(const engine_paths *p, const container *c, json_t *settings, berth_error **err);
 
 /* -p values plus -P's exposed ports, free host ports chosen (heap array). */
 int network_collect_ports(const network_request *r, net_port **out, size_t *n, berth_error **err);

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "engine/network_internal.h"
-#include "network/netns.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -127,18 +126,16 @@ static pid_t start_pasta(const char *nspath, const char *pidfile, const net_port
 int network_setup_pasta(const engine_paths *p, container *c, const network_request *r, json_t *settings,
 			berth_error **err)
 {
-	_cleanup_free_ char *nspath = network_netns_path(p, c->id), *nsdir = fs_path_join(p->run_root, "netns");
-	_cleanup_free_ char *pidfile = record_path(c, "pasta.pid");
+	_cleanup_free_ char *nspath = NULL, *pidfile = record_path(c, "pasta.pid");
 	_cleanup_free_ net_port *ports = NULL;
 	size_t n_ports = 0;
 	pid_t pid;
 
-	if (nspath == NULL || nsdir == NULL || pidfile == NULL)
+	if (pidfile == NULL)
 		return berth_error_set(err, ENOMEM, "network");
-	if (network_collect_ports(r, &ports, &n_ports, err) < 0 || fs_mkdir_p(nsdir, 0700, err) < 0 ||
-	    netns_create(nspath, err) < 0)
+	if (network_collect_ports(r, &ports, &n_ports, err) < 0 ||
+	    (nspath = network_netns_make(p, c, settings, err)) == NULL)
 		return -1;
-	json_object_set_new(settings, "NetNS", json_string(nspath));
 	pid = start_pasta(nspath, pidfile, ports, n_ports, err);
 	if (pid < 0)
 		return -1;
@@ -231,18 +228,17 @@ static pid_t start_slirp(const char *nspath, const char *sock, const net_port *p
 int network_setup_slirp(const engine_paths *p, container *c, const network_request *r, json_t *settings,
 			berth_error **err)
 {
-	_cleanup_free_ char *nspath = network_netns_path(p, c->id), *nsdir = fs_path_join(p->run_root, "netns");
-	_cleanup_free_ char *sock = NULL;
+	_cleanup_free_ char *nspath = NULL, *sock = NULL;
 	_cleanup_free_ net_port *ports = NULL;
 	size_t n_ports = 0;
 	pid_t pid;
 
-	if (nspath == NULL || nsdir == NULL || asprintf(&sock, "%s/slirp-%.12s.sock", nsdir, c->id) < 0)
-		return berth_error_set(err, ENOMEM, "network");
-	if (network_collect_ports(r, &ports, &n_ports, err) < 0 || fs_mkdir_p(nsdir, 0700, err) < 0 ||
-	    netns_create(nspath, err) < 0)
+	if (network_collect_ports(r, &ports, &n_ports, err) < 0 ||
+	    (nspath = network_netns_make(p, c, settings, err)) == NULL)
 		return -1;
-	json_object_set_new(settings, "NetNS", json_string(nspath));
+	/* its API socket, beside the namespace (a short name: sun_path) */
+	if (asprintf(&sock, "%s/netns/slirp-%.12s.sock", p->run_root, c->id) < 0)
+		return berth_error_set(err, ENOMEM, "network");
 	pid = start_slirp(nspath, sock, ports, n_ports, err);
 	unlink(sock); /* the forwards are set; nothing else talks to it */
 	if (pid < 0)
