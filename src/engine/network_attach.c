@@ -210,53 +210,73 @@ void network_hosts_drop(const char *path, const char *needle)
 	close(fd);
 }
 
-void network_update_peers(const engine_paths *p, const char *network, const char *id, const char *line)
+/* The other containers of NETWORK (under its hosts lock, held in *LOCK). */
+static int peers_of(const engine_paths *p, const char *network, const char *id, int *lock, container ***out, size_t *n)
 {
 	_cleanup_free_ char *dir = network_dir(p), *lockpath = NULL;
+	container **list = NULL;
+	size_t count = 0, kept = 0;
+
+	if (dir == NULL || asprintf(&lockpath, "%s/%s.hosts.lock", dir, network) < 0)
+		return -1;
+	*lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*lock < 0 || flock(*lock, LOCK_EX) < 0 || record_list(p, &list, &count, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		if (network_ip_on(list[i], network) == NULL || strcmp(list[i]->id, id) == 0)
+			container_free(list[i]);
+		else
+			list[kept++] = list[i];
+	}
+	*out = list;
+	*n = kept;
+	return 0;
+}
+
+void network_join_peers(const engine_paths *p, const char *network, const container *c, const char *line)
+{
+	_cleanup_close_ int lock = -EBADF;
+	_cleanup_free_ char *own = record_path(c, "hosts"), *theirs = NULL;
+	container **list = NULL;
+	size_t n = 0, len = 0;
+	FILE *f;
+
+	if (own == NULL || peers_of(p, network, c->id, &lock, &list, &n) < 0 ||
+	    (f = open_memstream(&theirs, &len)) == NULL) {
+		record_list_free(list, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *ns = json_object_get(list[i]->config, "NetworkSettings");
+		_cleanup_free_ char *path = record_path(list[i], "hosts"),
+				    *peer =
+					network_hosts_line(network_ip_on(list[i], network), list[i],
+							   json_string_value(json_object_get(ns, "Hostname")), network);
+		if (path)
+			network_hosts_append(path, line);
+		if (peer)
+			fputs(peer, f);
+	}
+	fclose(f);
+	if (len)
+		network_hosts_append(own, theirs);
+	record_list_free(list, n);
+}
+
+void network_leave_peers(const engine_paths *p, const char *network, const char *id)
+{
 	_cleanup_close_ int lock = -EBADF;
 	container **list = NULL;
 	size_t n = 0;
 	char marker[128];
 
 	snprintf(marker, sizeof(marker), "# berth:%.12s@%s\n", id, network);
-	if (dir == NULL || asprintf(&lockpath, "%s/%s.hosts.lock", dir, network) < 0)
-		return;
-	lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0 || record_list(p, &list, &n, NULL) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *path = NULL;
-		if (network_ip_on(list[i], network) == NULL || strcmp(list[i]->id, id) == 0)
-			continue;
-		path = record_path(list[i], "hosts");
-		if (path == NULL)
-			continue;
-		if (line)
-			network_hosts_append(path, line);
-		else
-			network_hosts_drop(path, marker);
-	}
-	record_list_free(list, n);
-}
-
-/* The lines of the other containers on NETWORK, for a new hosts file. */
-void network_append_peers(const engine_paths *p, const char *network, const char *id, FILE *f)
-{
-	container **list = NULL;
-	size_t n = 0;
-
-	if (record_list(p, &list, &n, NULL) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		json_t *ns = json_object_get(list[i]->config, "NetworkSettings");
-		const char *ip = network_ip_on(list[i], network);
-		_cleanup_free_ char *line = NULL;
-		if (ip == NULL || strcmp(list[i]->id, id) == 0)
-			continue;
-		line = network_hosts_line(ip, list[i], json_string_value(json_object_get(ns, "Hostname")), network);
-		if (line)
-			fputs(line, f);
-	}
+	if (peers_of(p, network, id, &lock, &list, &n) == 0)
+		for (size_t i = 0; i < n; i++) {
+			_cleanup_free_ char *path = record_path(list[i], "hosts");
+			if (path)
+				network_hosts_drop(path, marker);
+		}
 	record_list_free(list, n);
 }
 
@@ -301,8 +321,6 @@ static int write_files(const engine_paths *p, container *c, const network_reques
 	} else if (!host_network) {
 		fprintf(f, "127.0.1.1\t%s\n", r->hostname);
 	}
-	if (network)
-		network_append_peers(p, network, c->id, f);
 	fclose(f);
 	if (asprintf(&hostname, "%s\n", r->hostname) < 0)
 		hostname = NULL;
@@ -639,7 +657,7 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 		_cleanup_free_ char *line = network_hosts_line(
 		    json_string_value(json_object_get(settings, "IPAddress")) ?: "", c, r->hostname, d.name);
 		if (json_object_get(settings, "IPAddress") && line)
-			network_update_peers(p, d.name, c->id, line);
+			network_join_peers(p, d.name, c, line);
 	}
 	network_def_free(&d);
 	if (ret < 0) {
@@ -674,13 +692,13 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		}
 		return;
 	}
-	network_update_peers(p, network, c->id, NULL);
+	network_leave_peers(p, network, c->id);
 	{
 		const char *name;
 		json_t *extra;
 		json_object_foreach(json_object_get(s, "Networks"), name, extra) {
 			const char *l = json_string_value(json_object_get(extra, "Leases"));
-			network_update_peers(p, name, c->id, NULL);
+			network_leave_peers(p, name, c->id);
 			if (l && ipam_release(l, c->id, &e) < 0) {
 				berth_debug("network of %s: %s", c->name, e->msg);
 				berth_error_free(&e);

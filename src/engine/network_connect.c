@@ -140,19 +140,7 @@ int engine_network_connect(const engine_paths *p, container *c, const char *netw
 		goto out;
 	line = network_hosts_line(addr, c, json_string_value(json_object_get(ns, "Hostname")), d.name);
 	if (line)
-		network_update_peers(p, d.name, c->id, line);
-	/* and the others of the network into C's own hosts file */
-	{
-		_cleanup_free_ char *hosts = record_path(c, "hosts"), *text = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&text, &len);
-		if (f) {
-			network_append_peers(p, d.name, c->id, f);
-			fclose(f);
-			if (hosts && len)
-				network_hosts_append(hosts, text);
-		}
-	}
+		network_join_peers(p, d.name, c, line);
 	ret = 0;
 out:
 	if (lock >= 0)
@@ -193,7 +181,7 @@ int engine_network_disconnect(const engine_paths *p, container *c, const char *n
 		berth_debug("network disconnect: %s", e->msg);
 		berth_error_free(&e);
 	}
-	network_update_peers(p, name, c->id, NULL);
+	network_leave_peers(p, name, c->id);
 	{
 		/* the other containers of NAME out of C's hosts file */
 		_cleanup_free_ char *hosts = record_path(c, "hosts");

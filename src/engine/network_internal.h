@@ -22,13 +22,13 @@ int network_collect_ports(const network_request *r, net_port **out, size_t *n, b
 /* The "Ports" of a record. */
 json_t *network_ports_json(const net_port *ports, size_t n, const char *ctr_ip);
 
-/* Hosts files: a container's line, its address on NETWORK (or NULL), adding
- * LINE to / removing ID's line from the others on NETWORK, and the others'
- * lines for a new file. */
+/* Hosts files: a container's line, and its address on NETWORK (or NULL). */
 char *network_hosts_line(const char *ip, const container *c, const char *hostname, const char *network);
 const char *network_ip_on(const container *c, const char *network);
-void network_update_peers(const engine_paths *p, const char *network, const char *id, const char *line);
-void network_append_peers(const engine_paths *p, const char *network, const char *id, FILE *f);
+/* Under NETWORK's hosts lock: LINE (C's own) into the others' hosts files
+ * and theirs into C's; or ID's line out of the others'. */
+void network_join_peers(const engine_paths *p, const char *network, const container *c, const char *line);
+void network_leave_peers(const engine_paths *p, const char *network, const char *id);
 /* One hosts file, changed in place (it is bind-mounted): TEXT appended, or
  * the lines holding NEEDLE (with their newline) dropped. */
 void network_hosts_append(const char *path, const char *text);
