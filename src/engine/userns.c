@@ -130,21 +130,10 @@ static int write_id_maps(pid_t pid, berth_error **err)
 }
 
 /* The pause process: holds the namespaces, does nothing else. */
-static _Noreturn void pause_main(int sync_fd)
+static _Noreturn void pause_forever(void)
 {
-	char c = 0;
 	int devnull;
 
-	if (read(sync_fd, &c, 1) != 1 || c != 'm')
-		_exit(1);
-	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-		_exit(1);
-	/* mounts made on the host later (a USB disk, a new volume dir) reach
-	 * the namespace; none of ours go back */
-	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-		_exit(1);
-	if (write(sync_fd, "r", 1) != 1)
-		_exit(1);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {
 		dup2(devnull, 0);
@@ -160,6 +149,25 @@ static _Noreturn void pause_main(int sync_fd)
 	signal(SIGHUP, SIG_IGN);
 	for (;;)
 		pause();
+}
+
+/* The pause process after unshare: waits for its id maps, becomes root of
+ * them, then pauses. */
+static _Noreturn void pause_main(int sync_fd)
+{
+	char c = 0;
+
+	if (read(sync_fd, &c, 1) != 1 || c != 'm')
+		_exit(1);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		_exit(1);
+	/* mounts made on the host later (a USB disk, a new volume dir) reach
+	 * the namespace; none of ours go back */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		_exit(1);
+	if (write(sync_fd, "r", 1) != 1)
+		_exit(1);
+	pause_forever();
 }
 
 /* Forks the pause process, maps its ids and records it in PIDFILE (in
@@ -269,13 +277,8 @@ static void restart_pause_inside(int dirfd)
 
 	if (pid < 0)
 		return;
-	if (pid == 0) {
-		int sv[2];
-		/* pause_main's handshake, answered at once */
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || write(sv[0], "m", 1) != 1)
-			_exit(1);
-		pause_main(sv[1]);
-	}
+	if (pid == 0)
+		pause_forever();
 	snprintf(text, sizeof(text), "%d %llu\n", (int)pid, proc_pid_start_time(pid));
 	if (fs_write_file_replace(dirfd, PAUSE_PID_FILE, text, strlen(text), 0600, NULL) == 0)
 		berth_debug("rootless: pause process %d started inside the namespaces of a monitor", (int)pid);
