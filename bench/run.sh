@@ -216,17 +216,8 @@ probe() {                  # probe VARIANT RUNTIME: one run, to exclude what fai
 	cleanup_containers
 }
 
-# quote ARGS...: the arguments as a shell command line, quoted only where needed
-quote() {
-	local a out=""
-	for a in "$@"; do
-		case "$a" in
-		"" | *[!A-Za-z0-9_./:=@%+,-]*) a="'${a//\'/\'\\\'\'}'" ;;
-		esac
-		out="$out${out:+ }$a"
-	done
-	echo "$out"
-}
+# shellcheck source=bench/lib/quote.sh
+. "$here/lib/quote.sh"
 
 # hf BENCH NAME1 CMD1 [NAME2 CMD2 ...] [-- extra hyperfine args]: all commands
 # side by side in one hyperfine invocation, repeated ROUNDS times (so that a

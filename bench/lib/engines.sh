@@ -162,16 +162,8 @@ engines_load_image() {
 	"${P[@]}" load -i "$TMP/image.tar" >>"$logf" 2>&1 || die "podman load failed"
 }
 
-quote() {
-	local a out=""
-	for a in "$@"; do
-		case "$a" in
-		"" | *[!A-Za-z0-9_./:=@%+,-]*) a="'${a//\'/\'\\\'\'}'" ;;
-		esac
-		out="$out${out:+ }$a"
-	done
-	echo "$out"
-}
+# shellcheck source=bench/lib/quote.sh
+. "$here/lib/quote.sh"
 
 engines_hyperfine() {
 	local round args=() n=0
