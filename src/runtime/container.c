@@ -2,6 +2,7 @@
 #include "runtime/container.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -371,6 +372,50 @@ static void leave_child_namespaces(child_ns_switch *sw)
 	sw->saved[0] = sw->saved[1] = -1;
 }
 
+/* Creates the container's cgroup (tx->cgroup), records it in the state and
+ * applies linux.resources. */
+static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, const create_options *opts,
+		       container_state *st, berth_error **err)
+{
+	cgroup_options co = {
+		.fs_root = g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup",
+		.self_cgroup = "/proc/self/cgroup",
+		.cgroups_path = s->cgroups_path,
+		.container_id = opts->id,
+		.systemd = g->systemd_cgroup,
+		.rootless = g->rootless,
+	};
+
+	if (cgroup_manager_create(&co, &tx->cgroup, err) < 0 || refuse_busy_cgroup(tx, err) < 0)
+		return -1;
+	/* Record the cgroup at once: a create killed from here on leaves a
+	 * state.json from which delete --force removes it. */
+	st->cgroup = cgroup_manager_to_json(tx->cgroup);
+	if (state_write(tx->dirfd, st, err) < 0)
+		return -1;
+	if (apply_resources(tx->cgroup, s, err) < 0)
+		return berth_error_wrap(err, "linux.resources");
+	return 0;
+}
+
+/* After a failure while the init may be setting up early: the error it
+ * reported, if it did (its failure may be the cause of ours). */
+static void init_error(int sock, berth_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	berth_error *ignored = NULL;
+	sync_msg msg;
+
+	if (poll(&p, 1, 0) != 1)
+		return;
+	if (sync_recv(sock, &msg, &text, NULL, &ignored) == 0 && msg.type == SYNC_ERROR && text != NULL) {
+		berth_error_free(err);
+		berth_error_set(err, 0, "%s", text);
+	}
+	berth_error_free(&ignored);
+}
+
 int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, pid_t *pid_out,
 			      int *master_out, berth_error **err)
 {
@@ -384,7 +429,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	seccomp_filter filter = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
-	bool new_userns, late_userns = false;
+	bool new_userns, late_userns = false, early;
+	enum cgroup_mode mode;
 	pid_t intermediate = 0;
 
 	for (int t = 0; t < NS_TYPES; t++)
@@ -443,27 +489,16 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		berth_error_set(err, errno, "create the exec fifo");
 		goto fail;
 	}
-	{
-		cgroup_options co = {
-			.fs_root = g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup",
-			.self_cgroup = "/proc/self/cgroup",
-			.cgroups_path = s->cgroups_path,
-			.container_id = opts->id,
-			.systemd = g->systemd_cgroup,
-			.rootless = g->rootless,
-		};
-		if (cgroup_manager_create(&co, &tx.cgroup, err) < 0 || refuse_busy_cgroup(&tx, err) < 0)
-			goto fail;
-		/* Record the cgroup at once: a create killed from here on
-		 * leaves a state.json from which delete --force removes it. */
-		st->cgroup = cgroup_manager_to_json(tx.cgroup);
-		if (state_write(tx.dirfd, st, err) < 0)
-			goto fail;
-		if (apply_resources(tx.cgroup, s, err) < 0) {
-			berth_error_wrap(err, "linux.resources");
-			goto fail;
-		}
-	}
+	/* Without a user namespace to map, the init builds its rootfs while
+	 * the cgroup is made and joined (on v1, joining waits for an RCU grace
+	 * period); it waits for SYNC_GO only before the cgroup namespace, the
+	 * cgroup mounts and the device nodes. On v2 the init is cloned into
+	 * the cgroup, which must exist first. */
+	early = !new_userns && !late_userns &&
+		!(cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) == 0 &&
+		  mode == CGROUP_MODE_V2);
+	if (!early && make_cgroup(&tx, g, s, opts, st, err) < 0)
+		goto fail;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		berth_error_set(err, errno, "socketpair");
 		goto fail;
@@ -473,7 +508,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		goto fail;
 	}
 	listen_fds = socket_activation_fds();
-	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags, cgroup_manager_v2_fd(tx.cgroup));
+	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
+			    tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1);
 	if (tx.pid == 0) {
 		init_config cfg = {
 			.spec = s,
@@ -486,6 +522,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.new_userns = new_userns,
 			.late_userns = late_userns,
 			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
+			.early_setup = early,
 			.preserve_fds = opts->preserve_fds,
 			.seccomp = s->seccomp.present ? &filter : NULL,
 		};
@@ -510,12 +547,17 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	close(sv[1]);
 	sv[1] = -1;
 	st->pid = tx.pid;
-	if (cgroup_manager_v2_fd(tx.cgroup) < 0 && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0)
+	if ((early && make_cgroup(&tx, g, s, opts, st, err) < 0) ||
+	    (cgroup_manager_v2_fd(tx.cgroup) < 0 && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0)) {
+		init_error(sv[0], err);
 		goto fail;
+	}
 	if (new_userns && !late_userns && namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0)
 		goto fail;
-	if (sync_send(sv[0], SYNC_GO, 0, NULL, -1, err) < 0)
+	if (sync_send(sv[0], SYNC_GO, 0, NULL, -1, err) < 0) {
+		init_error(sv[0], err);
 		goto fail;
+	}
 	if (late_userns) {
 		/* maps for the intermediate's new user namespace, then the real
 		 * init's pid; the intermediate exits */
@@ -576,5 +618,7 @@ int container_create(const runtime_globals *g, const create_options *opts, berth
 	pid_t pid;
 	if (container_create_internal(g, opts, false, &pid, NULL, err) < 0)
 		return berth_error_wrap(err, "create %s", opts->id);
+	if (opts->pid_out != NULL)
+		*opts->pid_out = pid;
 	return 0;
 }

@@ -25,6 +25,7 @@ typedef struct create_options {
 	const char *config_path; /* defaults to BUNDLE/config.json */
 	struct spec *config;	 /* that file already parsed, or NULL; create frees it */
 	const char *pid_file;
+	pid_t *pid_out; /* create: the init's pid, or NULL */
 	const char *console_socket;
 	bool no_pivot;
 	bool no_new_keyring;

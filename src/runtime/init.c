@@ -195,12 +195,31 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The init is in its cgroup (after SYNC_GO when set up early): the cgroup
+ * namespace is made now, with that cgroup as its root. Runs once. */
+static int enter_cgroup(rootfs_context *ctx, berth_error **err)
+{
+	const init_config *cfg = ctx->cgroup_ready_arg;
+	const spec *s = cfg->spec;
+
+	ctx->cgroup_ready = NULL;
+	if (cfg->early_setup && sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, err) < 0)
+		return -1;
+	if (s->namespaces[NS_CGROUP].requested && s->namespaces[NS_CGROUP].path == NULL && unshare(CLONE_NEWCGROUP) < 0)
+		return berth_error_set(err, errno, "create cgroup namespace");
+	return 0;
+}
+
 _Noreturn void container_init_main(const init_config *cfg)
 {
 	_cleanup_error_ berth_error *err = NULL;
 	const spec *s = cfg->spec;
 	const spec_process *p = s->process;
-	rootfs_context ctx = { .spec = s, .rootfs = cfg->rootfs, .rootfd = -1, .console_master = -1 };
+	rootfs_context ctx = { .spec = s,
+			       .rootfs = cfg->rootfs,
+			       .rootfd = -1,
+			       .console_master = -1,
+			       .cgroup_ready = cfg->early_setup ? enter_cgroup : NULL };
 	_cleanup_free_ char *state_json = NULL;
 	_cleanup_free_ char *exe = NULL;
 	int console_peer = -1, listener = -1;
@@ -215,7 +234,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 	 * open our /proc files (uid maps, rootless exec before start). */
 	if (!cfg->new_userns && cfg->ns_fds[NS_USER] < 0 && exe_guard_make_undumpable(&err) < 0)
 		_exit(1);
-	if (sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
+	if (!cfg->early_setup && sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
 	if (join_namespaces(cfg, &err) < 0)
 		init_fail(cfg, &err);
@@ -229,11 +248,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 		if (setresgid(0, 0, 0) == 0)
 			setresuid(0, 0, 0);
 	}
-	if (s->namespaces[NS_CGROUP].requested && s->namespaces[NS_CGROUP].path == NULL &&
-	    unshare(CLONE_NEWCGROUP) < 0) {
-		berth_error_set(&err, errno, "create cgroup namespace");
+	ctx.cgroup_ready_arg = (void *)cfg;
+	if (!cfg->early_setup && enter_cgroup(&ctx, &err) < 0)
 		init_fail(cfg, &err);
-	}
 	if (!cfg->no_new_keyring) {
 		char name[128];
 		snprintf(name, sizeof(name), "_ses.%.100s", cfg->id);
@@ -245,7 +262,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 	}
 	if (set_names(s, &err) < 0 || loopback_up(s, &err) < 0)
 		init_fail(cfg, &err);
-	if (rootfs_prepare(&ctx, &err) < 0 || rootfs_mount_all(&ctx, &err) < 0 || rootfs_create_devices(&ctx, &err) < 0)
+	/* device nodes are made under the container's devices cgroup */
+	if (rootfs_prepare(&ctx, &err) < 0 || rootfs_mount_all(&ctx, &err) < 0 ||
+	    (ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) || rootfs_create_devices(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	if (p->terminal) {
 		if (rootfs_setup_console(&ctx, &console_peer, &err) < 0)

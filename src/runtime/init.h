@@ -26,6 +26,11 @@ typedef struct init_config {
 	 * that it owns the new namespaces) and fork. */
 	bool late_userns;
 	int late_flags;
+	/* The runtime makes and joins the cgroup while the init builds its
+	 * rootfs: SYNC_GO comes before the cgroup namespace, the cgroup
+	 * mounts and the device nodes instead of before everything. Only
+	 * without a user namespace to map. */
+	bool early_setup;
 	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
 	int listen_fds;
 	const seccomp_filter *seccomp; /* NULL when no linux.seccomp */

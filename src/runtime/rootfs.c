@@ -224,8 +224,11 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 	const char *type = m->type;
 	unsigned long flags = m->flags & ~MS_REMOUNT;
 
-	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0)
+	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
+		if (ctx->cgroup_ready && ctx->cgroup_ready(ctx, err) < 0)
+			return -1;
 		return cgroup_mount_in_rootfs(ctx->rootfd, m, index, err);
+	}
 	if (rootfs_is_proc_destination(m->destination) && strcmp(type, "proc") != 0)
 		return berth_error_set(err, EINVAL,
 				       "mounts[%zu]: refusing to mount %s over \"%s\": only procfs may be "

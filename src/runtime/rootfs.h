@@ -19,6 +19,10 @@ typedef struct rootfs_context {
 	bool in_userns;	    /* cannot mknod; locked mount flags must be kept */
 	bool terminal;
 	int console_master; /* set by rootfs_setup_console */
+	/* Called before the first cgroup mount (the init's cgroup must be
+	 * joined by then); NULL when it is already. */
+	int (*cgroup_ready)(struct rootfs_context *ctx, berth_error **err);
+	void *cgroup_ready_arg;
 } rootfs_context;
 
 /* Makes "/" a slave (or linux.rootfsPropagation) and bind-mounts the rootfs
