@@ -295,7 +295,7 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 	if (text == NULL)
 		return berth_error_set(err, ENOMEM, "config.json");
 	/* not fsynced: the overlay mount it goes with does not outlive a reboot */
-	return fs_write_file_replace(dirfd, "config.json", text, strlen(text), 0600, err);
+	return fs_write_file_fresh(dirfd, "config.json", text, strlen(text), 0600, err);
 }
 
 static void free_names(char **names, size_t n)
@@ -420,7 +420,7 @@ int engine_container_prepare_start(const engine_paths *p, container *c, berth_er
 int engine_container_kill(const engine_paths *p, container *c, const char *signal, berth_error **err)
 {
 	const char *args[] = { "kill", c->id, signal, NULL };
-	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL, NULL };
 	int rc;
 
 	if (spec_signal_from_string(signal) <= 0)
@@ -437,7 +437,7 @@ int engine_container_kill(const engine_paths *p, container *c, const char *signa
 int engine_container_pause(const engine_paths *p, container *c, bool pause, berth_error **err)
 {
 	const char *args[] = { pause ? "pause" : "resume", c->id, NULL };
-	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL, NULL };
 	const char *want = pause ? "running" : "paused";
 	int lockfd, rc = -1;
 
@@ -566,22 +566,42 @@ int engine_container_remove_anonymous_volumes(const engine_paths *p, const conta
 	return ret;
 }
 
-int engine_container_destroy(const engine_paths *p, container *c, berth_error **err)
+void engine_container_runtime_delete(const engine_paths *p, const container *c)
 {
 	const char *args[] = { "delete", "--force", c->id, NULL };
-	_cleanup_free_ char *bundle = engine_container_bundle(c);
 	berth_error *ignored = NULL;
 
 	if (runtime_call(engine_container_runtime(c), p->runtime_root, args, NULL, &ignored) < 0)
 		berth_error_free(&ignored);
+}
+
+int engine_container_retire(const engine_paths *p, container *c, char **trash, berth_error **err)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c);
+	berth_error *ignored = NULL;
+
+	*trash = NULL;
 	engine_network_teardown(p, c);
-	if (storage_rootfs_unmount(bundle, true, err) < 0)
+	/* the upper layer goes with the record's directory */
+	if (storage_rootfs_unmount(bundle, false, err) < 0)
 		return berth_error_wrap(err, "remove container %.12s", c->id);
-	if (record_remove(p, c, err) < 0)
+	if (record_retire(p, c, trash, err) < 0)
 		return -1;
 	/* --rm: docker removes the anonymous volumes too */
 	if (record_config_bool(c, "AutoRemove") && engine_container_remove_anonymous_volumes(p, c, &ignored) < 0)
 		berth_error_free(&ignored);
+	return 0;
+}
+
+int engine_container_destroy(const engine_paths *p, container *c, berth_error **err)
+{
+	_cleanup_free_ char *trash = NULL;
+
+	engine_container_runtime_delete(p, c);
+	if (engine_container_retire(p, c, &trash, err) < 0)
+		return -1;
+	if (trash && fs_remove_tree(trash, err) < 0)
+		return berth_error_wrap(err, "remove container %.12s", c->id);
 	return 0;
 }
 

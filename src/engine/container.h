@@ -45,6 +45,14 @@ int engine_container_remove(const engine_paths *p, container *c, bool force, ber
  * delete, unmount, record and name gone; with AutoRemove also the anonymous
  * volumes (docker's --rm). */
 int engine_container_destroy(const engine_paths *p, container *c, berth_error **err);
+/* engine_container_destroy but for the runtime's delete and removing the
+ * files: the network and the rootfs mount are gone, C is out of every
+ * listing and its name is free, and *TRASH (heap, NULL when there is
+ * nothing) is left for fs_remove_tree. The monitor of a --rm container
+ * reports the exit before the rest (its process is gone by then). */
+int engine_container_retire(const engine_paths *p, container *c, char **trash, berth_error **err);
+/* `RUNTIME delete --force ID`; errors (no such container) ignored. */
+void engine_container_runtime_delete(const engine_paths *p, const container *c);
 /* `rm -v`: removes the anonymous volumes of C's record ("Mounts" entries with
  * "Anonymous": true); call after C is removed. One still in use by another
  * container is kept and reported. */

@@ -21,6 +21,7 @@
 #include "engine/logfile.h"
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/proc.h"
 
 #define CONSOLE_SOCKET "console.sock"
@@ -38,6 +39,7 @@ typedef struct mon {
 	bool stdin_open;
 	pid_t init;
 	int exit_code;
+	bool announced;	       /* the record names this monitor (on_monitor_start) */
 	health_monitor health; /* health.c: probes run from the poll loop */
 } mon;
 
@@ -62,27 +64,10 @@ static void close_fd(int *fd)
 
 /* ---- state.json changes (under the lock) ---- */
 
-typedef void (*state_change)(mon *m, container_state *s, void *arg);
+/* Returns false when it changed nothing (nothing is written then). */
+typedef bool (*state_change)(mon *m, container_state *s, void *arg);
 
-static void change_state(mon *m, state_change fn, void *arg)
-{
-	berth_error *err = NULL;
-	int lock = record_lock(m->c, &err);
-
-	if (lock >= 0 && record_load_state(m->c, &err) == 0) {
-		fn(m, &m->c->state, arg);
-		record_save_state(m->c, &err);
-	}
-	record_unlock(lock);
-	berth_error_free(&err);
-}
-
-static void set_status(container_state *s, const char *status)
-{
-	snprintf(s->status, sizeof(s->status), "%s", status);
-}
-
-static void on_monitor_start(mon *m, container_state *s, void *arg)
+static void on_monitor_start(mon *m, container_state *s)
 {
 	s->monitor_pid = getpid();
 	s->monitor_start = proc_pid_start_time(getpid());
@@ -93,7 +78,33 @@ static void on_monitor_start(mon *m, container_state *s, void *arg)
 	s->error = NULL;
 }
 
-static void on_running(mon *m, container_state *s, void *arg)
+/* The first change also records this monitor (on_monitor_start): one
+ * write where there were two, the first on the way to the container's
+ * start. Until then the record says "created" without a monitor, which is
+ * what it is. */
+static void change_state(mon *m, state_change fn, void *arg)
+{
+	berth_error *err = NULL;
+	int lock = record_lock(m->c, &err);
+
+	if (lock >= 0 && record_load_state(m->c, &err) == 0) {
+		bool changed = !m->announced;
+		if (!m->announced)
+			on_monitor_start(m, &m->c->state);
+		changed |= fn(m, &m->c->state, arg);
+		if (changed && record_save_state(m->c, &err) == 0)
+			m->announced = true;
+	}
+	record_unlock(lock);
+	berth_error_free(&err);
+}
+
+static void set_status(container_state *s, const char *status)
+{
+	snprintf(s->status, sizeof(s->status), "%s", status);
+}
+
+static bool on_running(mon *m, container_state *s, void *arg)
 {
 	char now[40];
 
@@ -105,9 +116,10 @@ static void on_running(mon *m, container_state *s, void *arg)
 	s->finished_at = NULL;
 	free(s->error);
 	s->error = NULL;
+	return true;
 }
 
-static void on_exited(mon *m, container_state *s, void *arg)
+static bool on_exited(mon *m, container_state *s, void *arg)
 {
 	char now[40];
 	const char *error = arg;
@@ -121,16 +133,19 @@ static void on_exited(mon *m, container_state *s, void *arg)
 		free(s->error);
 		s->error = strdup(error);
 	}
+	return true;
 }
 
-static void on_restarting(mon *m, container_state *s, void *arg)
+static bool on_restarting(mon *m, container_state *s, void *arg)
 {
 	set_status(s, "restarting");
+	return true;
 }
 
-static void on_restart(mon *m, container_state *s, void *arg)
+static bool on_restart(mon *m, container_state *s, void *arg)
 {
 	s->restart_count++;
+	return true;
 }
 
 /* ---- starting the container ---- */
@@ -219,9 +234,10 @@ static int runtime_create(mon *m, char **errmsg)
 {
 	const char *args[] = { "create", "--bundle", m->bundle, "--pid-file", "init.pid", m->c->id, NULL, NULL, NULL };
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 }, listen_fd = -1, rc;
-	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL, &m->init };
 	berth_error *err = NULL;
 
+	m->init = 0;
 	if (m->tty) {
 		listen_fd = console_listen();
 		args[5] = "--console-socket";
@@ -261,7 +277,7 @@ static int runtime_create(mon *m, char **errmsg)
 static int runtime_start(mon *m, char **errmsg)
 {
 	const char *args[] = { "start", m->c->id, NULL };
-	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_CAPTURE, NULL, NULL, NULL };
 	berth_error *err = NULL;
 	int rc = runtime_call(m->runtime, m->p->runtime_root, args, &io, &err);
 
@@ -285,7 +301,8 @@ static int start_container(mon *m, char **errmsg)
 {
 	if (runtime_create(m, errmsg) < 0)
 		goto fail;
-	m->init = read_pid_file();
+	if (m->init <= 0) /* not created in this process */
+		m->init = read_pid_file();
 	if (m->init <= 0) {
 		*errmsg = strdup("the runtime wrote no pid file");
 		goto fail;
@@ -419,11 +436,13 @@ static bool want_restart(mon *m)
 	int max = (int)record_config_int(m->c, "RestartMax", 0);
 	berth_error *err = NULL;
 
+	if (strcmp(policy, "no") == 0)
+		return false;
 	if (record_load_state(m->c, &err) < 0) {
 		berth_error_free(&err);
 		return false;
 	}
-	if (m->c->state.stopped_by_user || strcmp(policy, "no") == 0)
+	if (m->c->state.stopped_by_user)
 		return false;
 	if (strcmp(policy, "on-failure") == 0)
 		return m->exit_code != 0 && (max == 0 || m->c->state.restart_count < max);
@@ -468,26 +487,42 @@ static void detach_stdio(mon *m)
 	m->stdin_open = false;
 }
 
-static void on_final(mon *m, container_state *s, void *arg)
+static bool on_final(mon *m, container_state *s, void *arg)
 {
-	if (strcmp(s->status, "restarting") == 0)
-		set_status(s, "exited");
+	if (strcmp(s->status, "restarting") != 0)
+		return false;
+	set_status(s, "exited");
+	return true;
+}
+
+/* --rm (never with a restart policy) */
+static bool auto_remove(mon *m)
+{
+	return record_config_bool(m->c, "AutoRemove");
 }
 
 static void finish(mon *m)
 {
+	_cleanup_free_ char *trash = NULL;
 	char code[16];
 	berth_error *err = NULL;
 
 	change_state(m, on_final, NULL);
-	if (record_config_bool(m->c, "AutoRemove")) {
-		if (engine_container_destroy(m->p, m->c, &err) < 0)
-			berth_error_free(&err);
-	}
+	/* --rm: berth returns once the container is gone from the listing,
+	 * its network and mounts with it; the runtime's state and cgroup and
+	 * the files (the upper layer with everything it wrote) go after. A
+	 * monitor killed meanwhile leaves them to the next listing
+	 * (record_list). */
+	if (auto_remove(m) && engine_container_retire(m->p, m->c, &trash, &err) < 0)
+		berth_error_free(&err);
 	snprintf(code, sizeof(code), "%d", m->exit_code);
 	detach_stdio(m);
 	send_event(m, 'X', code);
 	logfile_close(&m->log);
+	if (auto_remove(m))
+		engine_container_runtime_delete(m->p, m->c);
+	if (trash && fs_remove_tree(trash, &err) < 0)
+		berth_error_free(&err);
 	_exit(0);
 }
 
@@ -527,7 +562,10 @@ static void run_loop(mon *m)
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
 			health_container_stopped(&m->health);
-			runtime_delete(m);
+			/* before the state says "exited", when a start may follow;
+			 * none does after --rm, whose delete waits (finish) */
+			if (!auto_remove(m))
+				runtime_delete(m);
 			change_state(m, on_exited, NULL);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			if (t1.tv_sec - t0.tv_sec >= 10)
@@ -567,7 +605,6 @@ static void monitor_main(mon *m)
 	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (chdir(m->c->dir) < 0 || m->sigfd < 0)
 		fail_start(m, strdup("monitor set-up failed"));
-	change_state(m, on_monitor_start, NULL);
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
 	run_loop(m);
@@ -610,12 +647,7 @@ int monitor_wait_exit(int fd)
 
 static void fork_monitor(mon *m, int events_w)
 {
-	pid_t pid;
-
 	setsid();
-	pid = fork();
-	if (pid != 0)
-		_exit(pid < 0 ? 1 : 0);
 	close_other_fds(events_w);
 	m->events = events_w;
 	if (!m->foreground)
@@ -640,7 +672,7 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		  .err_r = -1,
 		  .master = -1,
 		  .stdin_open = foreground && (record_config_bool(c, "Interactive")) };
-	int ev[2], status;
+	int ev[2];
 	char line[4096];
 	pid_t pid;
 
@@ -661,8 +693,6 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		fork_monitor(&m, ev[1]);
 	}
 	close(ev[1]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	if (read_line(ev[0], line, sizeof(line)) < 0 || line[0] != 'S') {
 		close(ev[0]);
 		return berth_error_set(err, 0, "%s",

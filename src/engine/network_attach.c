@@ -286,7 +286,7 @@ static int write_record_file(const container *c, const char *name, const char *t
 
 	if (dirfd < 0 || text == NULL)
 		return berth_error_set(err, dirfd < 0 ? errno : ENOMEM, "%s of container %s", name, c->name);
-	return fs_write_file_replace(dirfd, name, text, strlen(text), 0644, err);
+	return fs_write_file_fresh(dirfd, name, text, strlen(text), 0644, err);
 }
 
 static void bind_file(json_t *cfg, const container *c, const char *name, const char *dest)

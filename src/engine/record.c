@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #include "engine/runtime_call.h"
+#include "storage/rootfs.h"
 #include "util/cleanup.h"
 #include "util/proc.h"
 #include "util/fs.h"
+
+#define RECORD_TRASH_PREFIX ".removing-"
 
 int engine_paths_init(engine_paths *p, const char *store_root, const char *run_root, berth_error **err)
 {
@@ -161,8 +164,9 @@ int record_save_state(const container *c, berth_error **err)
 	if (text == NULL)
 		return berth_error_set(err, ENOMEM, "state.json");
 	/* replaced atomically but not fsynced: it changes several times per run,
-	 * and after a crash the truth comes from the monitor and the runtime */
-	return fs_write_file_replace(dirfd, "state.json", text, strlen(text), 0600, err);
+	 * and after a crash the truth comes from the monitor and the runtime
+	 * (the first write, in a record being made, is in place) */
+	return fs_write_file_fresh(dirfd, "state.json", text, strlen(text), 0600, err);
 }
 
 int record_lock(const container *c, berth_error **err)
@@ -269,7 +273,7 @@ int record_save_config(const container *c, berth_error **err)
 		return berth_error_set(err, errno ?: ENOMEM, "container %.12s: config.json", c->id);
 	/* a --rm container's record does not outlive it: no fsync */
 	if (json_is_true(json_object_get(c->config, "AutoRemove")))
-		return fs_write_file_replace(dirfd, "config.json", text, strlen(text), 0600, err);
+		return fs_write_file_fresh(dirfd, "config.json", text, strlen(text), 0600, err);
 	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
 }
 
@@ -389,6 +393,35 @@ static int by_created_desc(const void *a, const void *b)
 	return strcmp(cy, cx);
 }
 
+/* A record directory retired (record_retire) more than a few seconds ago
+ * and still there: its remover was killed. The runtime's container and
+ * the files go now. */
+static void sweep_trash(const engine_paths *p, int dirfd, const char *name)
+{
+	const char *id = name + strlen(RECORD_TRASH_PREFIX);
+	_cleanup_free_ char *cfg_path = NULL, *runtime = NULL, *bundle = NULL;
+	const char *args[] = { "delete", "--force", id, NULL };
+	berth_error *ignored = NULL;
+	struct stat st;
+	json_t *cfg;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || time(NULL) - st.st_ctime < 10 || !is_id(id))
+		return;
+	if (asprintf(&cfg_path, "%s/%s/config.json", p->containers, name) < 0)
+		cfg_path = NULL;
+	cfg = cfg_path ? json_load_file(cfg_path, 0, NULL) : NULL;
+	runtime = strdup(json_string_value(json_object_get(cfg, "Runtime")) ?: "berth-runtime");
+	json_decref(cfg);
+	if (runtime && runtime_call(runtime, p->runtime_root, args, NULL, &ignored) < 0)
+		berth_error_free(&ignored);
+	/* unmounted before the rename, unless the remover died first */
+	if (asprintf(&bundle, "%s/%s/bundle", p->containers, name) < 0)
+		bundle = NULL;
+	if (bundle && storage_rootfs_unmount(bundle, false, &ignored) < 0)
+		berth_error_free(&ignored);
+	fs_remove_tree_at(dirfd, name);
+}
+
 int record_list(const engine_paths *p, container ***out, size_t *n, berth_error **err)
 {
 	_cleanup_closedir_ DIR *d = opendir(p->containers);
@@ -401,6 +434,10 @@ int record_list(const engine_paths *p, container ***out, size_t *n, berth_error 
 	while ((e = readdir(d)) != NULL) {
 		container **grown;
 		berth_error *skip = NULL;
+		if (strncmp(e->d_name, RECORD_TRASH_PREFIX, strlen(RECORD_TRASH_PREFIX)) == 0) {
+			sweep_trash(p, dirfd(d), e->d_name);
+			continue;
+		}
 		if (!is_id(e->d_name))
 			continue;
 		if (load(p, e->d_name, &c, &skip) < 0) {
@@ -482,15 +519,37 @@ int record_refresh(const engine_paths *p, container *c, berth_error **err)
 	return 0;
 }
 
-int record_remove(const engine_paths *p, container *c, berth_error **err)
+int record_retire(const engine_paths *p, container *c, char **trash, berth_error **err)
 {
 	_cleanup_free_ char *link = fs_path_join(p->names, c->name);
 	char target[RECORD_ID_LEN + 1];
 	ssize_t n = link ? readlink(link, target, RECORD_ID_LEN) : -1;
 
+	*trash = NULL;
 	if (n == RECORD_ID_LEN && strncmp(target, c->id, RECORD_ID_LEN) == 0)
 		unlink(link);
-	if (fs_remove_tree(c->dir, err) < 0)
+	if (asprintf(trash, "%s/" RECORD_TRASH_PREFIX "%s", p->containers, c->id) < 0) {
+		*trash = NULL;
+		return berth_error_set(err, ENOMEM, "remove container %.12s", c->id);
+	}
+	if (rename(c->dir, *trash) < 0) {
+		int e = errno;
+		free(*trash);
+		*trash = NULL;
+		if (e == ENOENT)
+			return 0; /* removed already */
+		return berth_error_set(err, e, "remove container %.12s", c->id);
+	}
+	return 0;
+}
+
+int record_remove(const engine_paths *p, container *c, berth_error **err)
+{
+	_cleanup_free_ char *trash = NULL;
+
+	if (record_retire(p, c, &trash, err) < 0)
+		return -1;
+	if (trash && fs_remove_tree(trash, err) < 0)
 		return berth_error_wrap(err, "remove container %.12s", c->id);
 	return 0;
 }

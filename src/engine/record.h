@@ -99,6 +99,12 @@ bool record_monitor_alive(const container *c);
  * unmounted already). */
 int record_remove(const engine_paths *p, container *c, berth_error **err);
 
+/* record_remove but for the files: the name goes and the directory is
+ * renamed to a hidden ".removing-ID" beside the others, out of every
+ * listing; *TRASH (heap) is its path, for fs_remove_tree. A leftover (its
+ * remover was killed) goes with the next record_list. */
+int record_retire(const engine_paths *p, container *c, char **trash, berth_error **err);
+
 /* Helpers shared with the monitor and the commands. */
 char *record_path(const container *c, const char *name); /* DIR/NAME, heap */
 const char *record_config_string(const container *c, const char *key);

@@ -290,6 +290,10 @@ static int runtime_create_inproc(const runtime_globals *g, const char *const *ar
 		spec_free(config);
 		return -ENOSYS;
 	}
+	if (io->init_pid != NULL) {
+		opts.pid_file = NULL;
+		opts.pid_out = io->init_pid;
+	}
 	rc = container_create(g, &opts, &op_err);
 	/* worded as the runtime's main() reports it; the monitor shows it */
 	if (rc < 0)
@@ -351,7 +355,7 @@ int runtime_call(const char *runtime, const char *root, const char *const *args,
 {
 	int inproc;
 
-	runtime_io none = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_NULL, NULL, NULL };
+	runtime_io none = { RUNTIME_NULL, RUNTIME_NULL, RUNTIME_NULL, NULL, NULL, NULL };
 	_cleanup_free_ char **argv = build_argv(runtime, root, args);
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, status;
 	_cleanup_close_ int sealed = -EBADF;
@@ -412,7 +416,7 @@ int runtime_call(const char *runtime, const char *root, const char *const *args,
 char *runtime_status(const char *runtime, const char *root, const char *id)
 {
 	const char *args[] = { "state", id, NULL };
-	runtime_io io = { RUNTIME_NULL, RUNTIME_CAPTURE, RUNTIME_NULL, NULL, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_CAPTURE, RUNTIME_NULL, NULL, NULL, NULL };
 	berth_error *err = NULL;
 	json_t *j;
 	char *out = NULL;

@@ -15,6 +15,9 @@ typedef struct runtime_io {
 	int in, out, err; /* an fd, RUNTIME_NULL or RUNTIME_CAPTURE (out, err only) */
 	char *out_text;	  /* captured stdout (heap) */
 	char *err_text;	  /* captured stderr, trailing newline removed */
+	/* create: when not NULL and berth's own runtime creates in this
+	 * process, the init's pid lands here and no --pid-file is written */
+	pid_t *init_pid;
 } runtime_io;
 
 /* Runs the runtime, waits for it and returns its exit status (0..255, or

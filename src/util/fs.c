@@ -133,6 +133,24 @@ int fs_write_file_replace(int dirfd, const char *name, const char *data, size_t 
 	return write_replace(dirfd, name, data, len, mode, false, err);
 }
 
+int fs_write_file_fresh(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	int ret;
+
+	if (fd < 0 && errno == EEXIST)
+		return write_replace(dirfd, name, data, len, mode, false, err);
+	if (fd < 0)
+		return berth_error_set(err, errno, "create \"%s\"", name);
+	ret = write_all(fd, data, len);
+	close(fd);
+	if (ret < 0) {
+		unlinkat(dirfd, name, 0);
+		return berth_error_set(err, -ret, "write \"%s\"", name);
+	}
+	return 0;
+}
+
 int fs_mkdir_p(const char *path, mode_t mode, berth_error **err)
 {
 	_cleanup_free_ char *copy = strdup(path);

@@ -27,6 +27,13 @@ int fs_write_file_atomic(int dirfd, const char *name, const char *data, size_t l
  * run-time state that does not outlive the host (state.json, pid files). */
 int fs_write_file_replace(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err);
 
+/* As fs_write_file_replace, but a NAME that does not exist yet is created
+ * and written in place: no temp file, no rename. For the files of a
+ * directory that is still being made (a container's record and bundle),
+ * whose readers skip what does not parse; on an ext4 without a journal
+ * every temp file costs an inode allocation. */
+int fs_write_file_fresh(int dirfd, const char *name, const char *data, size_t len, mode_t mode, berth_error **err);
+
 /* mkdir -p on the host (trusted paths only). */
 int fs_mkdir_p(const char *path, mode_t mode, berth_error **err);
 

@@ -31,8 +31,13 @@ setup() {
 }
 
 teardown() {
-	local id failed=0 pid
+	local id failed=0 pid i
 	cd / || true
+	# a --rm container's monitor finishes removing it just after berth returns
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(find "$RL_HOME/data/berth/containers" -mindepth 1 -maxdepth 1 -name '.removing-*' 2>/dev/null)" ] && break
+		sleep 0.05
+	done
 	for id in $(rb ps -aq --no-trunc 2>/dev/null); do
 		rb rm -f "$id" >/dev/null 2>&1 || {
 			echo "teardown: rm -f $id failed" >&2

@@ -51,9 +51,23 @@ in_host() {
 	nsenter --net="$HOSTNS" "$@"
 }
 
+# wait_removed: the monitor of a --rm container finishes removing it just
+# after berth returns (docs/engine.md, "The monitor"); waits up to 5 s for
+# the last .removing-ID directory to go. Fails when one stays.
+wait_removed() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(find "$STORE/containers" -mindepth 1 -maxdepth 1 -name '.removing-*' 2>/dev/null)" ] && return 0
+		sleep 0.05
+	done
+	echo "still being removed: $(ls -A "$STORE/containers")" >&2
+	return 1
+}
+
 engine_teardown() {
 	local id failed=0 d net
 	cd / || true
+	wait_removed || failed=1
 	for id in $(b ps -aq --no-trunc 2>/dev/null); do
 		b rm -f "$id" >/dev/null 2>&1 || {
 			echo "teardown: rm -f $id failed" >&2

@@ -133,7 +133,7 @@ static void sample_from_json(json_t *data, stats_sample *s)
 static void sample_container(const engine_paths *p, const container *c, stats_sample *s)
 {
 	const char *args[] = { "events", "--stats", c->id, NULL };
-	runtime_io io = { RUNTIME_NULL, RUNTIME_CAPTURE, RUNTIME_CAPTURE, NULL, NULL };
+	runtime_io io = { RUNTIME_NULL, RUNTIME_CAPTURE, RUNTIME_CAPTURE, NULL, NULL, NULL };
 	berth_error *e = NULL;
 	json_t *j = NULL;
 

@@ -31,7 +31,7 @@ static const char **ps_args(const container *c, char **ps_options, int n)
 static int top_container(const engine_paths *p, container *c, char **ps_options, int n, berth_error **err)
 {
 	_cleanup_free_ const char **args = NULL;
-	runtime_io io = { RUNTIME_NULL, STDOUT_FILENO, RUNTIME_CAPTURE, NULL, NULL };
+	runtime_io io = { RUNTIME_NULL, STDOUT_FILENO, RUNTIME_CAPTURE, NULL, NULL, NULL };
 	int rc;
 
 	if (strcmp(c->state.status, "running") != 0 && strcmp(c->state.status, "paused") != 0)
