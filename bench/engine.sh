@@ -29,8 +29,11 @@
 # containers.conf with cgroup_manager=cgroupfs, events_logger=file and
 # default_ulimits under this machine's hard limits (root may lack
 # CAP_SYS_RESOURCE; see tests/clients/podman.sh). berth gets its own --root and
-# --runroot. Both put their containers' cgroups below one parent made
-# beforehand beneath this script's own cgroup (--cgroup-parent, absolute).
+# --runroot. What lives in /run on a real host (both runroots, the runtimes'
+# state, podman's tmp_dir and events log) is on a tmpfs at TMP/run, as /run
+# is; the stores are on the disk of TMP. Both put their containers' cgroups
+# below one parent made beforehand beneath this script's own cgroup
+# (--cgroup-parent, absolute).
 #
 # Timed with hyperfine -N, all side by side in one invocation per round:
 #   berth                  berth run --rm --network none IMAGE true
@@ -84,7 +87,7 @@ cleanup() {
 	trap - ERR
 	if [ "${#B[@]}" -gt 0 ]; then
 		for id in $("${B[@]}" ps -aq --no-trunc 2>/dev/null); do "${B[@]}" rm -f "$id" >/dev/null 2>&1; done
-		for id in $(ls "$TMP/rt" 2>/dev/null); do "$runtime" --root "$TMP/rt" delete --force "$id" >/dev/null 2>&1; done
+		for id in $(ls "$TMP/run/rt" 2>/dev/null); do "$runtime" --root "$TMP/run/rt" delete --force "$id" >/dev/null 2>&1; done
 	fi
 	[ "${#P[@]}" -eq 0 ] || "${P[@]}" rm -af -t 0 >/dev/null 2>&1
 	if [ "$rc" != 0 ] && [ -s "$logf" ]; then
@@ -116,7 +119,7 @@ cp "$runtime" "$TMP/bin/berth-runtime"
 berth_src=$berth
 berth="$TMP/bin/berth"
 runtime="$TMP/bin/berth-runtime"
-B=("$berth" --root "$TMP/berth/root" --runroot "$TMP/berth/run")
+B=("$berth" --root "$TMP/berth/root" --runroot "$RUN/berth")
 
 # ---------------------------------------------------------------- podman's configuration
 engines_podman_setup
@@ -125,7 +128,7 @@ engines_podman_setup
 engines_load_image "${B[@]}"
 
 # ---------------------------------------------------------------- the commands
-RUNTIME_ROOT="$TMP/rt"
+RUNTIME_ROOT="$RUN/rt"
 mkdir -p "$RUNTIME_ROOT"
 berth_cmd=("${B[@]}" run --rm --network none --cgroup-parent "$CG_PARENT" "$IMAGE" true)
 berth_nosec_cmd=("${B[@]}" run --rm --network none --cgroup-parent "$CG_PARENT" --security-opt seccomp=unconfined "$IMAGE" true)

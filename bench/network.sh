@@ -167,7 +167,7 @@ cp "$berth" "$TMP/bin/berth"
 cp "$runtime" "$TMP/bin/berth-runtime"
 berth_src=$berth
 berth="$TMP/bin/berth"
-B=("$berth" --root "$TMP/berth/root" --runroot "$TMP/berth/run")
+B=("$berth" --root "$TMP/berth/root" --runroot "$RUN/berth")
 engines_podman_setup
 engines_load_image "${B[@]}"
 
@@ -234,7 +234,7 @@ load1=$(cut -d" " -f1-3 /proc/loadavg)
 
 # what the runs left in the namespace: veths and netns files are per container
 veths=$(ip -o link show type veth 2>/dev/null | wc -l)
-netns_files=$(find "$TMP/berth/run/netns" -mindepth 1 2>/dev/null | wc -l)
+netns_files=$(find "$RUN/berth/netns" -mindepth 1 2>/dev/null | wc -l)
 berth_left=$("${B[@]}" ps -aq | wc -l)
 podman_left=$("${P[@]}" ps -aq | wc -l)
 

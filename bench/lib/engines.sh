@@ -11,8 +11,10 @@
 #                                   conmon, skopeo, jq, unshare, crun or runc,
 #                                   busybox-static, and the extra TOOLs
 #   engines_mount_private           /var/lib an overlay (upper in TMP), /dev/shm a
-#                                   tmpfs, the hybrid cgroup2 at /sys/fs/cgroup/unified
-#                                   replaced by a small tmpfs; sets cgroup_layout
+#                                   tmpfs, TMP/run a tmpfs (RUN: the engines' run roots,
+#                                   as /run is on a real host), the hybrid cgroup2 at
+#                                   /sys/fs/cgroup/unified replaced by a small tmpfs;
+#                                   sets cgroup_layout
 #   engines_unmount_private         undoes that, then unmounts everything below TMP
 #   engines_podman_setup            containers.conf and storage.conf in TMP/podman,
 #                                   exported; sets P (podman with its roots) and
@@ -96,6 +98,11 @@ engines_mount_private() {
 	_engines_varlib=1
 	mount -t tmpfs -o mode=1777,size=64m berth-bench-shm /dev/shm
 	_engines_shm=1
+	# run-time state (runroots, the runtimes' state, podman's tmp_dir and
+	# events log) lives in /run, a tmpfs, on a real host; so it does here
+	RUN="$TMP/run"
+	mkdir -p "$RUN"
+	mount -t tmpfs -o mode=0755,size=256m berth-bench-run "$RUN"
 	cgroup_layout="v1"
 	if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
 		cgroup_layout="v2 (unified)"
@@ -123,7 +130,7 @@ write_podman_conf() {
 	local nofile nproc
 	nofile=$(_engines_limit n 1048576)
 	nproc=$(_engines_limit u 32768)
-	mkdir -p "$TMP/podman/tmp" "$TMP/podman/cni"
+	mkdir -p "$RUN/libpod" "$TMP/podman/cni"
 	cat >"$TMP/podman/containers.conf" <<EOF
 [containers]
 # root may lack CAP_SYS_RESOURCE: rlimits must fit under the hard limits
@@ -131,8 +138,8 @@ default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
-events_logfile_path = "$TMP/podman/events.log"
-tmp_dir = "$TMP/podman/tmp"
+events_logfile_path = "$RUN/libpod/events.log"
+tmp_dir = "$RUN/libpod"
 runtime = "$podman_runtime"
 [network]
 network_backend = "cni"
@@ -141,7 +148,7 @@ EOF
 	cat >"$TMP/podman/storage.conf" <<EOF
 [storage]
 driver = "overlay"
-runroot = "$TMP/podman/runroot"
+runroot = "$RUN/podman"
 graphroot = "$TMP/podman/graph"
 EOF
 }
@@ -150,7 +157,7 @@ engines_podman_setup() {
 	command -v crun >/dev/null || podman_runtime=runc
 	write_podman_conf
 	export CONTAINERS_CONF="$TMP/podman/containers.conf" CONTAINERS_STORAGE_CONF="$TMP/podman/storage.conf"
-	P=(podman --root "$TMP/podman/graph" --runroot "$TMP/podman/runroot")
+	P=(podman --root "$TMP/podman/graph" --runroot "$RUN/podman")
 }
 
 engines_load_image() {
