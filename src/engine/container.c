@@ -290,7 +290,9 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 		return -1;
 	}
 	sort_mounts(json_object_get(cfg, "mounts"), first_user_mount);
-	text = json_dumps(cfg, JSON_INDENT(2));
+	/* compact, as containerd and podman write it: the runtime parses it
+	 * at every start (16 KB indented with the default seccomp profile) */
+	text = json_dumps(cfg, JSON_COMPACT);
 	json_decref(cfg);
 	if (text == NULL)
 		return berth_error_set(err, ENOMEM, "config.json");
