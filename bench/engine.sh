@@ -205,7 +205,7 @@ if command -v strace >/dev/null; then
 	# waits (the parent waiting for a child) left out: they count the child's time again
 	syscalls=$(awk '/^------/ {sep++; next} sep == 1 && NF >= 5 {print}' "$TMP/strace-c" |
 		grep -Ev ' (wait4|waitid|poll|ppoll|pselect6|select|epoll_wait|epoll_pwait|rt_sigsuspend|rt_sigtimedwait)$' |
-		sort -k2 -g -r | head -n 8 | awk '{printf "| %s | %s | %s |\n", $NF, $2, $4}')
+		sort -k2 -g -r | awk 'NR <= 8' | awk '{printf "| %s | %s | %s |\n", $NF, $2, $4}')
 	strace_total=$(awk '/^------/ {sep++; next} sep == 2 {print $2 " s in " $4 " calls"}' "$TMP/strace-c")
 fi
 
@@ -218,7 +218,7 @@ report() {
 	echo
 	echo "- host: $(nproc) CPUs, $(uname -r), cgroup $cgroup_layout; load average $load0 before, $load1 after"
 	echo "- berth: \`$berth_src\` ($("$berth" --version)), berth-runtime next to it"
-	echo "- podman: $(podman --version | sed 's/^podman version //') with $podman_runtime $("$podman_runtime" --version | head -n 1 | awk '{print $NF}'), conmon $(conmon --version | head -n 1 | awk '{print $NF}'), overlay storage, cgroupfs"
+	echo "- podman: $(podman --version | sed 's/^podman version //') with $podman_runtime $("$podman_runtime" --version | awk 'NR == 1 {print $NF}'), conmon $(conmon --version | awk 'NR == 1 {print $NF}'), overlay storage, cgroupfs"
 	echo "- image: scripts/make-oci-image.sh (busybox-static) loaded into both from one docker-archive"
 	echo "- hyperfine -N, $ROUNDS round(s) of $RUNS runs after $WARMUP warmups, the four side by side each round"
 	echo

@@ -239,7 +239,7 @@ berth_left=$("${B[@]}" ps -aq | wc -l)
 podman_left=$("${P[@]}" ps -aq | wc -l)
 
 # ---------------------------------------------------------------- report
-version_of() { "$1" --version | head -n 1 | awk '{print $NF}'; }
+version_of() { "$1" --version | awk 'NR == 1 {print $NF}'; }
 report() {
 	local i name med ref
 	echo "# Networking: berth run against podman ($(date -u +%Y-%m-%d), $(hostname -s))"

@@ -440,7 +440,7 @@ jq -s '{results: (map(.results) | transpose | map({
 	"$jsondir"/r*.json >"$jsondir/pull.json"
 
 # ---------------------------------------------------------------- report
-ver() { "$@" 2>&1 | head -1; }
+ver() { "$@" 2>&1 | sed -n 1p; }
 report() {
 	local berth_mean k
 	echo "# berth pull benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$quick" = 0 ] || echo ' (--quick)')"

@@ -533,7 +533,7 @@ if bench_enabled profile; then
 		fi
 		if command -v strace >/dev/null; then
 			strace -f -c -o "$work/prof-$v.strace-c" "$berth" --root "$state/berth" run --bundle "$work/b/prof-$v" "prof-$v" </dev/null >/dev/null 2>>"$logf" || true
-			PROF_STRACE+="$v: $(awk '$NF == "total" {print $(NF-2) " syscalls, " $(NF-1) " errors"}' "$work/prof-$v.strace-c"); top: $(awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {print $4, $NF}' "$work/prof-$v.strace-c" | sort -rn | head -8 | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')"$'\n'
+			PROF_STRACE+="$v: $(awk '$NF == "total" {print $(NF-2) " syscalls, " $(NF-1) " errors"}' "$work/prof-$v.strace-c"); top: $(awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {print $4, $NF}' "$work/prof-$v.strace-c" | sort -rn | awk 'NR <= 8' | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')"$'\n'
 			CMDS+=("strace -f -c $berth --root $state/berth run --bundle $work/b/prof-$v prof-$v")
 		fi
 		cleanup_containers
@@ -558,8 +558,8 @@ report() {
 	echo "- CPUs: $(nproc) ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), memory $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "- kernel: $(uname -r) ($(uname -m))"
 	echo "- cgroups: host $host_cgroup_mode; benchmark namespace: $bench_cgroup_mode"
-	echo "- berth-runtime: $("$berth" --version 2>&1 | head -1), copied from $berth_src at the start ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))"
-	echo "- crun: $(crun --version | head -1); runc: $(runc --version | head -1); hyperfine: $(hyperfine --version)"
+	echo "- berth-runtime: $("$berth" --version 2>&1 | sed -n 1p), copied from $berth_src at the start ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))"
+	echo "- crun: $(crun --version | sed -n 1p); runc: $(runc --version | sed -n 1p); hyperfine: $(hyperfine --version)"
 	echo "- hyperfine samples per command: $((ROUNDS * RUNS)) ($ROUNDS rounds of $RUNS, warmup $WARMUP each); total bench time ${elapsed}s"
 	echo "- load average before / after: $load0 / $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine adds noise; compare ratios within one invocation)"
 	echo
