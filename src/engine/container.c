@@ -477,6 +477,10 @@ static void sleep_ms(int ms)
 int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, berth_error **err)
 {
 	for (int waited = 0;; waited += 20) {
+		if (access(c->dir, F_OK) < 0 && errno == ENOENT)
+			/* --rm, or rm -f meanwhile: the record went with its code */
+			return berth_error_set(err, 0, "container %s was removed before its exit code was read",
+					       c->name);
 		if (record_load_state(c, err) < 0 || record_refresh(p, c, err) < 0)
 			return -1;
 		if (!engine_status_is_live(c->state.status) && !(c->state.unsupervised))
