@@ -110,7 +110,10 @@ static int resolve_rootfs(const spec *s, const char *bundle, char **out, berth_e
 	return *out ? 0 : berth_error_set(err, ENOMEM, "root.path");
 }
 
-static pid_t clone_init(int flags, int cgroup_fd)
+/* *IN_CGROUP: whether the child was cloned into CGROUP_FD's cgroup (a
+ * kernel without CLONE_INTO_CGROUP gets a plain clone: the caller must
+ * then place it). */
+static pid_t clone_init(int flags, int cgroup_fd, bool *in_cgroup)
 {
 	struct clone_args args = { .flags = (unsigned)flags, .exit_signal = SIGCHLD };
 	pid_t pid;
@@ -120,6 +123,7 @@ static pid_t clone_init(int flags, int cgroup_fd)
 		args.cgroup = cgroup_fd;
 	}
 	pid = syscall(SYS_clone3, &args, sizeof(args));
+	*in_cgroup = pid >= 0 && cgroup_fd >= 0;
 	if (pid < 0 && cgroup_fd >= 0 && errno != ENOMEM) {
 		args.flags &= ~CLONE_INTO_CGROUP;
 		args.cgroup = 0;
@@ -429,7 +433,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	seccomp_filter filter = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
-	bool new_userns, late_userns = false, early;
+	bool new_userns, late_userns = false, early, in_cgroup;
 	enum cgroup_mode mode;
 	pid_t intermediate = 0;
 
@@ -509,7 +513,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	}
 	listen_fds = socket_activation_fds();
 	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
-			    tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1);
+			    tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1, &in_cgroup);
 	if (tx.pid == 0) {
 		init_config cfg = {
 			.spec = s,
@@ -548,7 +552,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	sv[1] = -1;
 	st->pid = tx.pid;
 	if ((early && make_cgroup(&tx, g, s, opts, st, err) < 0) ||
-	    (cgroup_manager_v2_fd(tx.cgroup) < 0 && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0)) {
+	    (!in_cgroup && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0)) {
 		init_error(sv[0], err);
 		goto fail;
 	}
