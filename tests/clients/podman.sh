@@ -231,7 +231,9 @@ read_count() {
 }
 
 run_pause() {
-	p run -d --name pz "$IMAGE" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done' >/dev/null
+	# written aside and renamed: a pause between a truncate and its write
+	# would leave the file empty for as long as the container is frozen
+	p run -d --name pz "$IMAGE" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/count; sleep 0.05; done' >/dev/null
 	sleep 0.3
 	p pause pz >/dev/null
 	expect_eq "status" "$(p inspect -f '{{.State.Status}}' pz)" "paused"
