@@ -217,7 +217,7 @@ report() {
 	echo "# berth run against podman ($(date -u +%Y-%m-%d), $(hostname -s))"
 	echo
 	echo "- host: $(nproc) CPUs, $(uname -r), cgroup $cgroup_layout; load average $load0 before, $load1 after"
-	echo "- berth: \`$berth_src\` ($("$berth" --version)), berth-runtime next to it"
+	echo "- berth: \`$(in_repo "$berth_src")\` ($("$berth" --version)), berth-runtime next to it"
 	echo "- podman: $(podman --version | sed 's/^podman version //') with $podman_runtime $("$podman_runtime" --version | awk 'NR == 1 {print $NF}'), conmon $(conmon --version | awk 'NR == 1 {print $NF}'), overlay storage, cgroupfs"
 	echo "- image: scripts/make-oci-image.sh (busybox-static) loaded into both from one docker-archive"
 	echo "- hyperfine -N, $ROUNDS round(s) of $RUNS runs after $WARMUP warmups, the four side by side each round"

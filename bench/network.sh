@@ -245,7 +245,7 @@ report() {
 	echo "# Networking: berth run against podman ($(date -u +%Y-%m-%d), $(hostname -s))"
 	echo
 	echo "- host: $(nproc) CPUs, $(uname -r), cgroup $cgroup_layout; load average $load0 before, $load1 after"
-	echo "- berth: \`$berth_src\` ($("$berth" --version)); bridge network \`berth\` (berth0, nftables table inet berth)"
+	echo "- berth: \`$(in_repo "$berth_src")\` ($("$berth" --version)); bridge network \`berth\` (berth0, nftables table inet berth)"
 	echo "- podman: $(podman --version | sed 's/^podman version //') with $podman_runtime $(version_of "$podman_runtime"), conmon $(version_of conmon), network backend $("${P[@]}" info --format '{{.Host.NetworkBackend}}' 2>/dev/null) (CNI plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null || echo '?'), $(iptables --version))"
 	echo "- all inside a private network namespace (lo only at the start) and mount namespace"
 	echo "- hyperfine -N, $ROUNDS round(s) of $RUNS runs after $WARMUP warmups, the rows side by side each round"

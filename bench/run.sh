@@ -558,7 +558,7 @@ report() {
 	echo "- CPUs: $(nproc) ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), memory $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "- kernel: $(uname -r) ($(uname -m))"
 	echo "- cgroups: host $host_cgroup_mode; benchmark namespace: $bench_cgroup_mode"
-	echo "- berth-runtime: $("$berth" --version 2>&1 | sed -n 1p), copied from $berth_src at the start ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))"
+	echo "- berth-runtime: $("$berth" --version 2>&1 | sed -n 1p), copied from $(in_repo "$berth_src") at the start ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))"
 	echo "- crun: $(crun --version | sed -n 1p); runc: $(runc --version | sed -n 1p); hyperfine: $(hyperfine --version)"
 	echo "- hyperfine samples per command: $((ROUNDS * RUNS)) ($ROUNDS rounds of $RUNS, warmup $WARMUP each); total bench time ${elapsed}s"
 	echo "- load average before / after: $load0 / $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine adds noise; compare ratios within one invocation)"
@@ -740,7 +740,7 @@ report() {
 	echo
 	echo '```'
 	local c
-	for c in "${CMDS[@]}"; do echo "$c"; done
+	for c in "${CMDS[@]}"; do in_repo "$c"; done
 	echo '```'
 }
 

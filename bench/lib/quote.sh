@@ -10,3 +10,9 @@ quote() {
 	done
 	echo "$out"
 }
+
+# in_repo TEXT: TEXT with the repository's path ($repo/) left out, so that a
+# report names no machine's checkout
+in_repo() {
+	echo "${1//"$repo/"/}"
+}
