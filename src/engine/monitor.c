@@ -221,15 +221,6 @@ static pid_t read_pid_file(void)
 	return n > 0 ? (pid_t)strtol(buf, NULL, 10) : -1;
 }
 
-static void runtime_delete(mon *m)
-{
-	const char *args[] = { "delete", "--force", m->c->id, NULL };
-	berth_error *err = NULL;
-
-	runtime_call(m->runtime, m->p->runtime_root, args, NULL, &err);
-	berth_error_free(&err);
-}
-
 static int runtime_create(mon *m, char **errmsg)
 {
 	const char *args[] = { "create", "--bundle", m->bundle, "--pid-file", "init.pid", m->c->id, NULL, NULL, NULL };
@@ -314,7 +305,7 @@ static int start_container(mon *m, char **errmsg)
 	health_container_started(&m->health);
 	return 0;
 fail:
-	runtime_delete(m);
+	engine_container_runtime_delete(m->p, m->c);
 	close_container_fds(m);
 	return -1;
 }
@@ -565,7 +556,7 @@ static void run_loop(mon *m)
 			/* before the state says "exited", when a start may follow;
 			 * none does after --rm, whose delete waits (finish) */
 			if (!auto_remove(m))
-				runtime_delete(m);
+				engine_container_runtime_delete(m->p, m->c);
 			change_state(m, on_exited, NULL);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			if (t1.tv_sec - t0.tv_sec >= 10)

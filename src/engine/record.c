@@ -399,7 +399,7 @@ static int by_created_desc(const void *a, const void *b)
 static void sweep_trash(const engine_paths *p, int dirfd, const char *name)
 {
 	const char *id = name + strlen(RECORD_TRASH_PREFIX);
-	_cleanup_free_ char *cfg_path = NULL, *runtime = NULL, *bundle = NULL;
+	_cleanup_free_ char *trash = NULL, *cfg_path = NULL, *bundle = NULL;
 	const char *args[] = { "delete", "--force", id, NULL };
 	berth_error *ignored = NULL;
 	struct stat st;
@@ -407,16 +407,15 @@ static void sweep_trash(const engine_paths *p, int dirfd, const char *name)
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || time(NULL) - st.st_ctime < 10 || !is_id(id))
 		return;
-	if (asprintf(&cfg_path, "%s/%s/config.json", p->containers, name) < 0)
-		cfg_path = NULL;
+	trash = fs_path_join(p->containers, name);
+	cfg_path = trash ? fs_path_join(trash, "config.json") : NULL;
+	bundle = trash ? fs_path_join(trash, "bundle") : NULL;
 	cfg = cfg_path ? json_load_file(cfg_path, 0, NULL) : NULL;
-	runtime = strdup(json_string_value(json_object_get(cfg, "Runtime")) ?: "berth-runtime");
-	json_decref(cfg);
-	if (runtime && runtime_call(runtime, p->runtime_root, args, NULL, &ignored) < 0)
+	if (runtime_call(json_string_value(json_object_get(cfg, "Runtime")) ?: "berth-runtime", p->runtime_root, args,
+			 NULL, &ignored) < 0)
 		berth_error_free(&ignored);
+	json_decref(cfg);
 	/* unmounted before the rename, unless the remover died first */
-	if (asprintf(&bundle, "%s/%s/bundle", p->containers, name) < 0)
-		bundle = NULL;
 	if (bundle && storage_rootfs_unmount(bundle, false, &ignored) < 0)
 		berth_error_free(&ignored);
 	fs_remove_tree_at(dirfd, name);
@@ -540,16 +539,5 @@ int record_retire(const engine_paths *p, container *c, char **trash, berth_error
 			return 0; /* removed already */
 		return berth_error_set(err, e, "remove container %.12s", c->id);
 	}
-	return 0;
-}
-
-int record_remove(const engine_paths *p, container *c, berth_error **err)
-{
-	_cleanup_free_ char *trash = NULL;
-
-	if (record_retire(p, c, &trash, err) < 0)
-		return -1;
-	if (trash && fs_remove_tree(trash, err) < 0)
-		return berth_error_wrap(err, "remove container %.12s", c->id);
 	return 0;
 }

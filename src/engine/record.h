@@ -95,13 +95,10 @@ void record_apply_dead_monitor(container *c, const char *runtime_status);
 int record_refresh(const engine_paths *p, container *c, berth_error **err);
 bool record_monitor_alive(const container *c);
 
-/* Removes the name reservation and the directory (the bundle must be
- * unmounted already). */
-int record_remove(const engine_paths *p, container *c, berth_error **err);
-
-/* record_remove but for the files: the name goes and the directory is
- * renamed to a hidden ".removing-ID" beside the others, out of every
- * listing; *TRASH (heap) is its path, for fs_remove_tree. A leftover (its
+/* Takes C out of every listing (the bundle must be unmounted already): the
+ * name reservation goes and the directory is renamed to a hidden
+ * ".removing-ID" beside the others; *TRASH (heap, NULL when the directory
+ * was gone already) is its path, for fs_remove_tree. A leftover (its
  * remover was killed) goes with the next record_list. */
 int record_retire(const engine_paths *p, container *c, char **trash, berth_error **err);
 
