@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test run: format check, -Werror build, unit tests (also under
 # ASan+UBSan), the integration suite with real containers, the real clients
-# (podman, containerd, docker) and a bounded fuzz run of the config parser.
+# (podman, containerd, docker), a bounded fuzz run of the config parser and
+# the set-up itself in a clean debootstrap'd Debian 12 root (tests/fresh).
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    format, build, unit and integration tests only
 set -eu
@@ -44,5 +45,7 @@ if [ $quick = 0 ]; then
 		step "fuzzing the config.json parser (bounded)"
 		tests/fuzz/run.sh 60
 	fi
+	step "the README's set-up in a clean Debian 12 root (debootstrap)"
+	tests/fresh/run.sh
 fi
 step "all tests passed"
