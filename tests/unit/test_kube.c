@@ -1,5 +1,6 @@
 /* src/kube: YAML as kubectl reads it, the schema walk, the API server's
  * validation rules, quantities and selectors. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "kube/manifest.h"
 #include "kube/quantity.h"
+#include "kube/state.h"
 #include "kube/validate.h"
 #include "kube/yaml_load.h"
 
@@ -376,6 +379,97 @@ static void test_selector(void **state)
 	assert_false(kube_is_dns1123_subdomain("web."));
 }
 
+/* ---- the desired state in the store */
+
+static void apply_text(const char *root, const char *text, kube_apply_result expected)
+{
+	kube_manifest m = { 0 };
+	berth_error *err = NULL;
+	if (kube_manifest_add_text(&m, text, strlen(text), "t.yaml", "default", &err) < 0)
+		fail_msg("%s", err->msg);
+	for (size_t i = 0; i < m.n; i++) {
+		kube_apply_result result;
+		if (kube_state_apply(root, &m.objects[i], &result, &err) < 0)
+			fail_msg("%s", err->msg);
+		if (i == 0) /* the Deployment; the ConfigMap beside it never changes */
+			assert_int_equal(result, expected);
+	}
+	kube_manifest_free(&m);
+}
+
+static const char *revision_of(json_t *d)
+{
+	return json_string_value(
+	    json_object_get(json_object_get(json_object_get(d, "metadata"), "annotations"), KUBE_REVISION_ANNOTATION));
+}
+
+static void test_state_apply(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/berth-kube-test.XXXXXX";
+	assert_non_null(mkdtemp(root));
+	berth_error *err = NULL;
+	char v1[sizeof(deployment_ok)], v2[sizeof(deployment_ok)];
+	strcpy(v1, deployment_ok);
+	strcpy(v2, deployment_ok);
+	memcpy(strstr(v2, "nginx:1.25"), "nginx:1.26", 10);
+
+	apply_text(root, v1, KUBE_APPLY_CREATED);
+	apply_text(root, v1, KUBE_APPLY_UNCHANGED); /* idempotent */
+	json_t *d = NULL;
+	assert_int_equal(kube_state_get(root, "Deployment", "default", "web", &d, &err), 0);
+	assert_string_equal(revision_of(d), "1");
+	const char *uid = json_string_value(json_object_get(json_object_get(d, "metadata"), "uid"));
+	assert_non_null(uid);
+	assert_int_equal(strlen(uid), 36);
+	char *uid1 = strdup(uid);
+	json_decref(d);
+
+	apply_text(root, v2, KUBE_APPLY_CONFIGURED); /* a new template: revision 2 */
+	assert_int_equal(kube_state_get(root, "Deployment", "default", "web", &d, &err), 0);
+	assert_string_equal(revision_of(d), "2");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(d, "metadata"), "uid")), uid1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "metadata"), "generation")), 2);
+	json_decref(d);
+
+	apply_text(root, v1, KUBE_APPLY_CONFIGURED); /* back to the first template: it becomes revision 3 */
+	json_t *history = NULL;
+	assert_int_equal(kube_state_history(root, "default", "web", &history, &err), 0);
+	assert_int_equal(json_array_size(history), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(history, 0), "revision")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(history, 1), "revision")), 3);
+	json_decref(history);
+
+	/* scale: a change by berth, same template, same revision */
+	assert_int_equal(kube_state_get(root, "Deployment", "default", "web", &d, &err), 0);
+	json_object_set_new(json_object_get(d, "spec"), "replicas", json_integer(5));
+	assert_int_equal(kube_state_update(root, d, &err), 0);
+	json_decref(d);
+	assert_int_equal(kube_state_get(root, "Deployment", "default", "web", &d, &err), 0);
+	assert_string_equal(revision_of(d), "3");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "spec"), "replicas")), 5);
+	json_decref(d);
+
+	json_t *list = NULL;
+	assert_int_equal(kube_state_list(root, "ConfigMap", NULL, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(kube_state_list(root, "ConfigMap", "default", &list, &err), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+
+	assert_int_equal(kube_state_delete(root, "Deployment", "default", "web", &err), 0);
+	assert_int_equal(kube_state_delete(root, "Deployment", "default", "web", &err), -ENOENT);
+	assert_non_null(strstr(err->msg, "deployment \"web\" not found in namespace default"));
+	berth_error_free(&err);
+	assert_int_equal(kube_state_delete(root, "ConfigMap", "prod", "web-config", &err), 0);
+	free(uid1);
+
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_kinds),
 		cmocka_unit_test(test_quantities),
 		cmocka_unit_test(test_selector),
+		cmocka_unit_test(test_state_apply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
