@@ -1,6 +1,7 @@
 /* berth-init: the init of `berth run --init`, PID 1 of a container.
  *
  *   berth-init [--] COMMAND [ARG...]
+ *   berth-init --pause
  *
  * Runs COMMAND as its child in a process group of its own, forwards the
  * signals a container is sent (SIGTERM from `berth stop`, SIGINT, SIGHUP,
@@ -9,11 +10,16 @@
  * it. Outside a PID namespace it makes itself a child subreaper, so orphans
  * of COMMAND are still reaped by it.
  *
+ * With --pause it runs nothing: it is the process that holds a pod's
+ * namespaces (the image berth kube makes for pods runs it), reaping what
+ * gets reparented to it until SIGTERM, SIGINT or SIGHUP ends it with 0.
+ *
  * Every signal is blocked and taken with sigwaitinfo(): no handler runs
  * asynchronously, and nothing is allocated once it runs. Linked statically so
  * the engine can bind it into any image. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +31,7 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: berth-init [--] COMMAND [ARG...]\n");
+	fprintf(stderr, "usage: berth-init [--] COMMAND [ARG...] | berth-init --pause\n");
 }
 
 /* Signals that report a fault of berth-init itself, or cannot be caught:
@@ -76,6 +82,24 @@ static int reap(pid_t child, int *code)
 	return found;
 }
 
+/* --pause: no command, only reaping until told to stop. */
+static int hold(const sigset_t *all)
+{
+	siginfo_t info;
+	int ignored;
+	for (;;) {
+		int sig = sigwaitinfo(all, &info);
+		if (sig < 0 && errno != EINTR) {
+			fprintf(stderr, "berth-init: sigwaitinfo: %s\n", strerror(errno));
+			return EXIT_INIT_FAILED;
+		}
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+			return 0;
+		if (sig == SIGCHLD)
+			reap(0, &ignored);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t all, original;
@@ -88,6 +112,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	argv++;
+	bool pause = argv[0] != NULL && strcmp(argv[0], "--pause") == 0 && argv[1] == NULL;
 	if (argv[0] != NULL && strcmp(argv[0], "--") == 0)
 		argv++;
 	if (argv[0] == NULL) {
@@ -107,6 +132,9 @@ int main(int argc, char **argv)
 	/* outside a PID namespace, orphans of the command come to us, not to the host's init */
 	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		fprintf(stderr, "berth-init: warning: cannot become a subreaper: %s\n", strerror(errno));
+
+	if (pause)
+		return hold(&all);
 
 	child = fork();
 	if (child < 0) {

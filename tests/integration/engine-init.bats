@@ -127,6 +127,25 @@ zombie_children() {
 	assert_equal "$rc" 0
 }
 
+@test "init --pause: runs nothing, stays until SIGTERM (0), ignores other signals; --pause with a command is a command" {
+	local pid rc
+	init_bg --pause &
+	pid=$!
+	sleep 0.2
+	kill -USR1 "$pid"
+	kill -CHLD "$pid"
+	sleep 0.2
+	kill -0 "$pid" || fail "berth-init --pause ended on SIGUSR1 or SIGCHLD"
+	# it has no child: nothing runs under it
+	[ -z "$(cat /proc/"$pid"/task/*/children)" ] || fail "berth-init --pause started a child"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	# `-- --pause` is a command named --pause, not the mode
+	run -127 init -- --pause
+}
+
 @test "init: PID 1 of a berth-runtime container reaps orphans and passes the exit code" {
 	[ -x "$BERTH_RUNTIME" ] || skip "berth-runtime not built at $BERTH_RUNTIME"
 	[ "$(id -u)" = 0 ] || skip "needs root"
