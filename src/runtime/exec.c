@@ -19,6 +19,7 @@
 #include "runtime/cgroup.h"
 #include "runtime/exe_guard.h"
 #include "runtime/lsm.h"
+#include "runtime/memory_policy.h"
 #include "runtime/namespaces.h"
 #include "runtime/process.h"
 #include "runtime/seccomp.h"
@@ -114,7 +115,9 @@ _Noreturn static void exec_final(const exec_plan *plan)
 	} else if (plan->opts->detach) {
 		setsid();
 	}
-	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &plan->config->personality, &err) < 0)
+	if (process_find_executable(p, &exe, &err) < 0 ||
+	    process_apply_limits(p, &plan->config->personality, &err) < 0 ||
+	    memory_policy_apply(&plan->config->memory_policy, &err) < 0)
 		exec_fail(plan->sync_fd, &err);
 	if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		berth_error_set(&err, errno, "process.noNewPrivileges");
