@@ -200,6 +200,45 @@ static int find_moved(int fd, int old_index, const char *name, char found[IFNAMS
 	return -ENODEV;
 }
 
+/* The index of link NAME in the namespace of FD, or -errno. */
+static int link_index(int fd, const char *name)
+{
+	nl_request req = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+				  .nlmsg_type = RTM_GETLINK,
+				  .nlmsg_flags = NLM_F_REQUEST } };
+	char buf[8192];
+	ssize_t n;
+
+	((struct ifinfomsg *)NLMSG_DATA(&req.h))->ifi_family = AF_UNSPEC;
+	add_attr(&req.h, IFLA_IFNAME, name, strlen(name) + 1);
+	if (send(fd, &req, req.h.nlmsg_len, 0) < 0)
+		return -errno;
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return -errno;
+	for (struct nlmsghdr *r = (struct nlmsghdr *)buf; NLMSG_OK(r, (size_t)n); r = NLMSG_NEXT(r, n)) {
+		if (r->nlmsg_type == RTM_NEWLINK)
+			return ((struct ifinfomsg *)NLMSG_DATA(r))->ifi_index;
+		if (r->nlmsg_type == NLMSG_ERROR)
+			return ((struct nlmsgerr *)NLMSG_DATA(r))->error;
+	}
+	return -ENODEV;
+}
+
+/* Moves link INDEX of FD's namespace into TO_NETNS, named NAME there. */
+static int move_link(int fd, int index, int to_netns, const char *name)
+{
+	nl_request req = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_NEWLINK } };
+	struct ifinfomsg *ifi = NLMSG_DATA(&req.h);
+	uint32_t fd32 = (uint32_t)to_netns;
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = index;
+	add_attr(&req.h, IFLA_NET_NS_FD, &fd32, sizeof(fd32));
+	add_attr(&req.h, IFLA_IFNAME, name, strlen(name) + 1);
+	return rtnl_talk(fd, &req.h);
+}
+
 static int set_up(int fd, int ifindex)
 {
 	nl_request req = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_NEWLINK } };
@@ -212,48 +251,52 @@ static int set_up(int fd, int ifindex)
 	return rtnl_talk(fd, &req.h);
 }
 
-static int move_one(int host_fd, int ns_fd, int netns, const spec_net_device *d, berth_error **err)
+/* Moves D into NETNS. *INSIDE_INDEX is the device's index there once it
+ * has moved (also when a later step fails), else 0. */
+static int move_one(int host_fd, int ns_fd, int netns, const spec_net_device *d, int *inside_index, berth_error **err)
 {
-	nl_request req = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_NEWLINK } };
-	struct ifinfomsg *ifi = NLMSG_DATA(&req.h);
 	saved_address *addrs = calloc(MAX_ADDRESSES, sizeof(saved_address));
 	char inside[IFNAMSIZ] = "";
 	size_t n_addrs = 0;
-	int index = (int)if_nametoindex(d->host_name), ret = -1, moved;
-	uint32_t fd32 = (uint32_t)netns;
+	int index = (int)if_nametoindex(d->host_name), ret = -1, r;
 
+	*inside_index = 0;
 	if (addrs == NULL)
 		return berth_error_set(err, ENOMEM, "linux.netDevices.%s", d->host_name);
 	if (index == 0) {
 		berth_error_set(err, errno, "linux.netDevices.%s: no such interface", d->host_name);
 		goto out;
 	}
+	/* The kernel renames a device after moving it: a name taken inside
+	 * would fail with the device already moved, under its host name. */
+	if (strchr(d->name, '%') == NULL && link_index(ns_fd, d->name) > 0) {
+		berth_error_set(err, 0,
+				"linux.netDevices.%s: \"%s\" is already the name of a device in the container's "
+				"network namespace",
+				d->host_name, d->name);
+		goto out;
+	}
 	if (save_addresses(host_fd, index, addrs, &n_addrs, err) < 0)
 		goto wrap;
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = index;
-	add_attr(&req.h, IFLA_NET_NS_FD, &fd32, sizeof(fd32));
-	add_attr(&req.h, IFLA_IFNAME, d->name, strlen(d->name) + 1);
-	ret = rtnl_talk(host_fd, &req.h);
-	if (ret < 0) {
-		berth_error_set(err, -ret,
-				"linux.netDevices.%s: move into the container's network namespace as \"%s\"%s",
-				d->host_name, d->name, ret == -EEXIST ? " (the name is taken there)" : "");
-		ret = -1;
+	r = move_link(host_fd, index, netns, d->name);
+	if (r < 0) {
+		if (link_index(host_fd, d->host_name) != index)
+			*inside_index = find_moved(ns_fd, index, d->host_name, inside) > 0 ? index : 0;
+		berth_error_set(err, -r, "linux.netDevices.%s: move into the container's network namespace as \"%s\"",
+				d->host_name, d->name);
 		goto out;
 	}
-	ret = -1;
-	moved = find_moved(ns_fd, index, d->name, inside);
-	if (moved < 0) {
-		berth_error_set(err, -moved, "linux.netDevices.%s: find \"%s\" in the container", d->host_name,
-				d->name);
+	r = find_moved(ns_fd, index, d->name, inside);
+	if (r < 0) {
+		berth_error_set(err, -r, "linux.netDevices.%s: find \"%s\" in the container", d->host_name, d->name);
 		goto out;
 	}
-	if (restore_addresses(ns_fd, moved, addrs, n_addrs, inside, err) < 0)
+	*inside_index = r;
+	if (restore_addresses(ns_fd, r, addrs, n_addrs, inside, err) < 0)
 		goto wrap;
-	moved = set_up(ns_fd, moved);
-	if (moved < 0) {
-		berth_error_set(err, -moved, "linux.netDevices.%s: set \"%s\" up", d->host_name, inside);
+	r = set_up(ns_fd, r);
+	if (r < 0) {
+		berth_error_set(err, -r, "linux.netDevices.%s: set \"%s\" up", d->host_name, inside);
 		goto out;
 	}
 	ret = 0;
@@ -282,10 +325,14 @@ int net_devices_move(const spec *s, pid_t pid, berth_error **err)
 	_cleanup_close_ int self = -EBADF;
 	_cleanup_close_ int host_fd = -EBADF;
 	_cleanup_close_ int ns_fd = -EBADF;
+	_cleanup_free_ int *inside = NULL;
 	char path[64];
 
 	if (s->n_net_devices == 0)
 		return 0;
+	inside = calloc(s->n_net_devices, sizeof(int));
+	if (inside == NULL)
+		return berth_error_set(err, ENOMEM, "linux.netDevices");
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
 	netns = open(path, O_RDONLY | O_CLOEXEC);
 	if (netns < 0)
@@ -304,8 +351,14 @@ int net_devices_move(const spec *s, pid_t pid, berth_error **err)
 		return berth_error_set(err, errno, "linux.netDevices: return to the runtime's network namespace");
 	if (ns_fd < 0)
 		return berth_error_set(err, errno, "linux.netDevices: open an rtnetlink socket in the container");
-	for (size_t i = 0; i < s->n_net_devices; i++)
-		if (move_one(host_fd, ns_fd, netns, &s->net_devices[i], err) < 0)
-			return -1;
+	for (size_t i = 0; i < s->n_net_devices; i++) {
+		if (move_one(host_fd, ns_fd, netns, &s->net_devices[i], &inside[i], err) == 0)
+			continue;
+		/* create fails: give back what was moved, under its own name */
+		for (size_t k = 0; k <= i; k++)
+			if (inside[k] > 0)
+				move_link(ns_fd, inside[k], self, s->net_devices[k].host_name);
+		return -1;
+	}
 	return 0;
 }
