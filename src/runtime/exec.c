@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/cpu_affinity.h"
 #include "runtime/exe_guard.h"
 #include "runtime/lsm.h"
 #include "runtime/memory_policy.h"
@@ -284,7 +285,11 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 	if (inter == 0) {
 		close(sv[0]);
 		plan.sync_fd = sv[1];
-		if (cg != NULL && cgroup_manager_enter(cg, getpid(), &*err) < 0)
+		if (cpu_affinity_apply(opts->process->exec_cpu_affinity_initial, "process.execCPUAffinity.initial",
+				       err) < 0 ||
+		    (cg != NULL && cgroup_manager_enter(cg, getpid(), &*err) < 0) ||
+		    cpu_affinity_apply(opts->process->exec_cpu_affinity_final, "process.execCPUAffinity.final", err) <
+			0)
 			exec_fail(sv[1], err);
 		exec_intermediate(&plan);
 	}

@@ -71,6 +71,9 @@ typedef struct spec_process {
 	char *selinux_label;
 	spec_scheduler scheduler;
 	spec_io_priority io_priority;
+	/* execCPUAffinity (runtime-spec 1.2.1): CPU lists ("0-3,7") for exec'd
+	 * processes before and after they join the cgroup; NULL when absent */
+	char *exec_cpu_affinity_initial, *exec_cpu_affinity_final;
 } spec_process;
 
 typedef struct spec_id_mapping {
@@ -338,6 +341,12 @@ extern const char *const spec_memory_policy_flags[];
  * SPEC_MEMORY_POLICY_MAX_NODES, ORed in); *HIGHEST is the largest node or
  * -1. Returns -1 on bad syntax. */
 int spec_node_list_parse(const char *text, unsigned long *mask, int *highest);
+
+/* A CPU list ("0-3,7", CPUs below SPEC_CPU_LIST_MAX) into SET of SETSIZE
+ * bytes (CPU_SET_S, bits ORed in); SET may be NULL to check the syntax.
+ * *HIGHEST is the largest CPU. Returns -1 on bad syntax. */
+#define SPEC_CPU_LIST_MAX 65536
+int spec_cpu_list_parse(const char *text, void *set, size_t setsize, int *highest);
 
 /* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 1024 bytes. */
 int spec_validate_container_id(const char *id, berth_error **err);

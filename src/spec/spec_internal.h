@@ -27,5 +27,6 @@ int spec_parse_net_devices(json_t *linux_obj, spec *s, berth_error **err);
 void spec_net_devices_clear(spec *s);
 int spec_parse_mount_idmap(json_t *item, const char *path, spec_mount *m, berth_error **err);
 int spec_validate_idmap_and_net_devices(const spec *s, berth_error **err);
+int spec_parse_exec_cpu_affinity(json_t *process_obj, const char *path, spec_process *p, berth_error **err);
 
 #endif

@@ -199,6 +199,21 @@ in_netns() {
 	assert_one_line_error "linux.netDevices: needs a network namespace"
 }
 
+@test "execCPUAffinity: an exec'd process runs on the final CPUs, the init is left alone" {
+	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
+	update_config '.process.execCPUAffinity = {initial: "0", final: "1"}'
+	set_args sleep 100
+	berth_bg run -d c1
+	run berth exec c1 sh -c 'grep Cpus_allowed_list /proc/self/status /proc/1/status'
+	assert_success
+	assert_output_contains "/proc/self/status:Cpus_allowed_list:	1"
+	refute_output_contains "/proc/1/status:Cpus_allowed_list:	1"
+	berth delete -f c1
+	update_config '.process.execCPUAffinity = {final: "0-"}'
+	run berth run c2
+	assert_one_line_error 'process.execCPUAffinity.final: invalid CPU list "0-"'
+}
+
 @test "features and --version: runtime-spec 1.3 fields" {
 	run berth features
 	assert_success

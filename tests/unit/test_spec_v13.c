@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sched.h>
 #include <linux/mempolicy.h>
 
 #include "spec/spec.h"
@@ -300,12 +301,46 @@ static void test_idmap_mounts(void **state)
 	(void)state;
 }
 
+static void test_exec_cpu_affinity(void **state)
+{
+	_cleanup_error_ berth_error *err = NULL;
+	spec_process *p = NULL;
+	cpu_set_t set;
+	int highest;
+
+	assert_int_equal(spec_parse_process("{\"args\":[\"sh\"],\"execCPUAffinity\":{\"initial\":\"7\","
+					    "\"final\":\"0-3,7\"}}",
+					    &p, &err),
+			 0);
+	assert_string_equal(p->exec_cpu_affinity_initial, "7");
+	assert_string_equal(p->exec_cpu_affinity_final, "0-3,7");
+	spec_process_free(p);
+	p = NULL;
+	/* empty: leave the affinity alone */
+	assert_int_equal(spec_parse_process("{\"args\":[\"sh\"],\"execCPUAffinity\":{\"final\":\"\"}}", &p, &err), 0);
+	assert_null(p->exec_cpu_affinity_final);
+	assert_null(p->exec_cpu_affinity_initial);
+	spec_process_free(p);
+	p = NULL;
+	assert_int_equal(spec_parse_process("{\"args\":[\"sh\"],\"execCPUAffinity\":{\"initial\":\"1-0\"}}", &p, &err),
+			 -1);
+	assert_non_null(strstr(err->msg, "process.execCPUAffinity.initial: invalid CPU list \"1-0\""));
+
+	CPU_ZERO(&set);
+	assert_int_equal(spec_cpu_list_parse("0-2,5", &set, sizeof(set), &highest), 0);
+	assert_int_equal(highest, 5);
+	assert_true(CPU_ISSET(0, &set) && CPU_ISSET(2, &set) && !CPU_ISSET(3, &set) && CPU_ISSET(5, &set));
+	assert_int_equal(spec_cpu_list_parse("", NULL, 0, &highest), -1);
+	assert_int_equal(spec_cpu_list_parse("0;1", NULL, 0, &highest), -1);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_memory_policy_valid), cmocka_unit_test(test_memory_policy_invalid),
 		cmocka_unit_test(test_node_list),	    cmocka_unit_test(test_net_devices),
-		cmocka_unit_test(test_idmap_mounts),
+		cmocka_unit_test(test_idmap_mounts),	    cmocka_unit_test(test_exec_cpu_affinity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
