@@ -217,6 +217,7 @@ in_netns() {
 @test "features and --version: runtime-spec 1.3 fields" {
 	run berth features
 	assert_success
+	assert_equal "$(jq -r .ociVersionMax <<<"$output")" 1.3.0
 	jq -e '.linux.mountExtensions.idmap.enabled == true' <<<"$output" >/dev/null || fail "idmap: $output"
 	jq -e '.linux.netDevices.enabled == true' <<<"$output" >/dev/null || fail "netDevices: $output"
 	for m in MPOL_DEFAULT MPOL_BIND MPOL_INTERLEAVE MPOL_WEIGHTED_INTERLEAVE MPOL_PREFERRED MPOL_PREFERRED_MANY MPOL_LOCAL; do
@@ -228,4 +229,12 @@ in_netns() {
 	for o in idmap ridmap; do
 		jq -e --arg o "$o" '.mountOptions | index($o)' <<<"$output" >/dev/null || fail "mount option $o"
 	done
+	run berth --version
+	assert_success
+	assert_output_contains "spec: 1.3.0"
+	# a 1.3.0 config runs
+	update_config '.ociVersion = "1.3.0"'
+	set_args true
+	run berth run c1
+	assert_success
 }

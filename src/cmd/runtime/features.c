@@ -67,7 +67,7 @@ int cmd_features(const runtime_globals *g, int argc, char **argv, berth_error **
 		return ret < 0 ? 1 : 0;
 	out = json_pack("{s:s, s:s, s:o, s:o, s:{s:o, s:o, s:{s:b, s:b, s:b, s:b, s:b}, s:{s:b, s:o, s:o, s:o, s:o, "
 			"s:o}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:{s:b}}}, s:{s:s, s:s}}",
-			"ociVersionMin", "1.0.0", "ociVersionMax", "1.2.0", "hooks", strings(hooks), "mountOptions",
+			"ociVersionMin", "1.0.0", "ociVersionMax", "1.3.0", "hooks", strings(hooks), "mountOptions",
 			strings(mount_options), "linux", "namespaces", strings(namespaces), "capabilities",
 			capability_names(), "cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0, "rdma", 0,
 			"seccomp", "enabled", 1, "actions", strings(actions), "operators", strings(operators), "archs",
