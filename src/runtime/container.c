@@ -22,9 +22,12 @@
 #include "runtime/cgroup.h"
 #include "runtime/container_internal.h"
 #include "runtime/hooks.h"
+#include "runtime/idmap_mount.h"
 #include "runtime/init.h"
 #include "runtime/lsm.h"
+#include "runtime/memory_policy.h"
 #include "runtime/namespaces.h"
+#include "runtime/net_devices.h"
 #include "runtime/seccomp.h"
 #include "runtime/state.h"
 #include "runtime/sync.h"
@@ -431,6 +434,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	_cleanup_state_ container_state *st = calloc(1, sizeof(container_state));
 	create_tx tx = { .g = g, .id = opts->id, .dirfd = -1, .lockfd = -1 };
 	seccomp_filter filter = { 0 };
+	idmap_mounts idmap = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
 	bool new_userns, late_userns = false, early, in_cgroup;
@@ -450,7 +454,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	if (s->process == NULL)
 		return berth_error_set(err, EINVAL, "%s: process: required to create a container", config_path);
 	if (resolve_rootfs(s, opts->bundle, &rootfs, err) < 0 || check_terminal_options(s, opts, foreground, err) < 0 ||
-	    lsm_check_available(s->process, err) < 0)
+	    lsm_check_available(s->process, err) < 0 || memory_policy_check_host(&s->memory_policy, err) < 0 ||
+	    net_devices_check_host(s, err) < 0)
 		return -1;
 	clone_flags = namespaces_clone_flags(s) & ~CLONE_NEWCGROUP;
 	new_userns = (clone_flags & CLONE_NEWUSER) != 0;
@@ -480,6 +485,9 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		berth_error_wrap(err, "linux.seccomp");
 		goto fail_early;
 	}
+	/* detached mount trees: nothing on the host sees them */
+	if (idmap_mounts_prepare(s, ns_fds[NS_USER], g->rootless, &idmap, err) < 0)
+		goto fail_early;
 
 	/* act: from here on every failure rolls back what was done */
 	tx.dirfd = state_dir_create(g->root, opts->id, err);
@@ -529,6 +537,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.early_setup = early,
 			.preserve_fds = opts->preserve_fds,
 			.seccomp = s->seccomp.present ? &filter : NULL,
+			.idmap_fds = idmap.fds,
 		};
 		/* The flock lives in the open file description: a copy kept by
 		 * the init would hold the lock for the container's lifetime. */
@@ -583,6 +592,9 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			;
 		st->pid = tx.pid;
 	}
+	idmap_mounts_clear(&idmap);
+	if (net_devices_move(s, tx.pid, err) < 0)
+		goto fail;
 	if (drive_init(s, st, sv[0], console_sock, master_out, err) < 0)
 		goto fail;
 	close(sv[0]);
@@ -614,6 +626,7 @@ fail:
 fail_early:
 	namespaces_close_fds(ns_fds);
 	seccomp_filter_clear(&filter);
+	idmap_mounts_clear(&idmap);
 	return -1;
 }
 

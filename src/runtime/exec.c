@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/cpu_affinity.h"
 #include "runtime/exe_guard.h"
 #include "runtime/lsm.h"
+#include "runtime/memory_policy.h"
 #include "runtime/namespaces.h"
 #include "runtime/process.h"
 #include "runtime/seccomp.h"
@@ -114,7 +116,9 @@ _Noreturn static void exec_final(const exec_plan *plan)
 	} else if (plan->opts->detach) {
 		setsid();
 	}
-	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &plan->config->personality, &err) < 0)
+	if (process_find_executable(p, &exe, &err) < 0 ||
+	    process_apply_limits(p, &plan->config->personality, &err) < 0 ||
+	    memory_policy_apply(&plan->config->memory_policy, &err) < 0)
 		exec_fail(plan->sync_fd, &err);
 	if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		berth_error_set(&err, errno, "process.noNewPrivileges");
@@ -281,7 +285,11 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 	if (inter == 0) {
 		close(sv[0]);
 		plan.sync_fd = sv[1];
-		if (cg != NULL && cgroup_manager_enter(cg, getpid(), &*err) < 0)
+		if (cpu_affinity_apply(opts->process->exec_cpu_affinity_initial, "process.execCPUAffinity.initial",
+				       err) < 0 ||
+		    (cg != NULL && cgroup_manager_enter(cg, getpid(), &*err) < 0) ||
+		    cpu_affinity_apply(opts->process->exec_cpu_affinity_final, "process.execCPUAffinity.final", err) <
+			0)
 			exec_fail(sv[1], err);
 		exec_intermediate(&plan);
 	}

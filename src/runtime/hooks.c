@@ -131,7 +131,8 @@ int hooks_run(const spec *s, enum spec_hook_kind kind, const char *state_json, b
 {
 	const spec_hook_list *list = &s->hooks[kind];
 
-	bool warn_only = kind == HOOK_POSTSTART || kind == HOOK_POSTSTOP;
+	/* runtime-spec 1.3: only a failing poststop hook is a warning */
+	bool warn_only = kind == HOOK_POSTSTOP;
 
 	for (size_t i = 0; i < list->n; i++) {
 		_cleanup_error_ berth_error *hook_err = NULL;

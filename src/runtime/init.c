@@ -19,6 +19,7 @@
 #include "runtime/exe_guard.h"
 #include "runtime/hooks.h"
 #include "runtime/lsm.h"
+#include "runtime/memory_policy.h"
 #include "runtime/namespaces.h"
 #include "runtime/process.h"
 #include "runtime/rootfs.h"
@@ -219,6 +220,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 			       .rootfs = cfg->rootfs,
 			       .rootfd = -1,
 			       .console_master = -1,
+			       .idmap_fds = cfg->idmap_fds,
 			       .cgroup_ready = cfg->early_setup ? enter_cgroup : NULL };
 	_cleanup_free_ char *state_json = NULL;
 	_cleanup_free_ char *exe = NULL;
@@ -283,7 +285,8 @@ _Noreturn void container_init_main(const init_config *cfg)
 	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_finalize(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	close(ctx.rootfd);
-	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0)
+	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0 ||
+	    memory_policy_apply(&s->memory_policy, &err) < 0)
 		init_fail(cfg, &err);
 	if (console_peer >= 0) {
 		if (terminal_make_controlling(console_peer, &err) < 0)

@@ -34,6 +34,7 @@ typedef struct init_config {
 	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
 	int listen_fds;
 	const seccomp_filter *seccomp; /* NULL when no linux.seccomp */
+	const int *idmap_fds;	       /* by mount index, see rootfs_context */
 } init_config;
 
 /* Never returns: execs the process or exits non-zero after sending the

@@ -50,23 +50,37 @@ static spec *load_saved_spec(const container_state *st)
 	return s;
 }
 
-/* Runs the poststart or poststop hooks saved in config.json. A failure is
- * a warning (runtime-spec). The config is only read again when create
- * recorded that it has such hooks: start and delete stay cheap. */
-static void run_saved_hooks(const container_state *st, enum spec_hook_kind kind, enum container_status status)
+/* Runs the poststart or poststop hooks saved in config.json. A failing
+ * poststop hook is a warning; a failing poststart hook is an error
+ * (runtime-spec 1.3). The config is only read again when create recorded
+ * that it has such hooks: start and delete stay cheap. */
+static int run_saved_hooks(const container_state *st, enum spec_hook_kind kind, enum container_status status,
+			   berth_error **err)
 {
 	_cleanup_error_ berth_error *hook_err = NULL;
 	_cleanup_free_ char *state_json = NULL;
 	bool wanted = kind == HOOK_POSTSTART ? st->has_poststart_hooks : st->has_poststop_hooks;
 	spec *s;
+	int ret = 0;
 
 	if (!wanted || (s = load_saved_spec(st)) == NULL)
-		return;
+		return 0;
 	state_json = state_to_oci_string(st, status);
-	if (hooks_run(s, kind, state_json, &hook_err) < 0)
-		berth_log(BERTH_LOG_WARNING, "%s", hook_err->msg);
+	if (hooks_run(s, kind, state_json, &hook_err) < 0) {
+		if (kind == HOOK_POSTSTOP || err == NULL) {
+			berth_log(BERTH_LOG_WARNING, "%s", hook_err->msg);
+		} else {
+			*err = hook_err;
+			hook_err = NULL;
+			ret = -1;
+		}
+	}
 	spec_free(s);
+	return ret;
 }
+
+static bool wait_init_gone(const container_state *st, int timeout_ms);
+static int signal_init(const container_state *st, int signo, berth_error **err);
 
 /* The init keeps its end of the fifo open until its execve: EOF means the
  * process runs (or the init is gone). */
@@ -140,7 +154,13 @@ static int start_locked(int dirfd, container_state *st, berth_error **err)
 	st->status = STATUS_RUNNING;
 	if (state_write(dirfd, st, err) < 0)
 		return -1;
-	run_saved_hooks(st, HOOK_POSTSTART, STATUS_RUNNING);
+	if (run_saved_hooks(st, HOOK_POSTSTART, STATUS_RUNNING, err) < 0) {
+		/* runtime-spec 1.3 (and runc): a failing poststart hook fails
+		 * start and stops the container; delete removes it. */
+		if (signal_init(st, SIGKILL, NULL) == 0)
+			wait_init_gone(st, 5000);
+		return -1;
+	}
 	return 0;
 }
 
@@ -222,7 +242,7 @@ static int destroy_locked(const runtime_globals *g, int dirfd, container_state *
 		if (cgroup_manager_pids(cg, &pids, &n, NULL) < 0 || n > 0)
 			cgroup_manager_kill_all(cg, SIGKILL, NULL);
 	}
-	run_saved_hooks(st, HOOK_POSTSTOP, STATUS_STOPPED);
+	run_saved_hooks(st, HOOK_POSTSTOP, STATUS_STOPPED, NULL);
 	if (cg != NULL && cgroup_manager_destroy(cg, err) < 0)
 		return -1;
 	(void)dirfd;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "runtime/cgroup_mount.h"
+#include "runtime/idmap_mount.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -179,10 +180,14 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, be
 	target = fs_ensure_mountpoint_in_root(ctx->rootfd, m->destination, S_ISDIR(st.st_mode), err);
 	if (target < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
-	if (mount(fs_proc_fd_path(src, srcpath), fs_proc_fd_path(target, tgtpath), NULL,
-		  MS_BIND | (m->rbind ? MS_REC : 0), NULL) < 0)
+	if (ctx->idmap_fds != NULL && ctx->idmap_fds[index] >= 0) {
+		if (idmap_mount_attach(ctx->idmap_fds[index], target, err) < 0)
+			return berth_error_wrap(err, "mounts[%zu]: \"%s\" on \"%s\"", index, m->source, m->destination);
+	} else if (mount(fs_proc_fd_path(src, srcpath), fs_proc_fd_path(target, tgtpath), NULL,
+			 MS_BIND | (m->rbind ? MS_REC : 0), NULL) < 0) {
 		return berth_error_set(err, errno, "mounts[%zu]: bind \"%s\" on \"%s\"", index, m->source,
 				       m->destination);
+	}
 	flags = m->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
 	if (flags != 0) {
 		/* Reopen the destination: the fd still names the covered inode. */

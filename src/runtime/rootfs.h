@@ -19,6 +19,9 @@ typedef struct rootfs_context {
 	bool in_userns;	    /* cannot mknod; locked mount flags must be kept */
 	bool terminal;
 	int console_master; /* set by rootfs_setup_console */
+	/* Detached idmapped trees by mount index (runtime/idmap_mount.h), -1
+	 * where none; NULL when no mount is idmapped. */
+	const int *idmap_fds;
 	/* Called before the first cgroup mount (the init's cgroup must be
 	 * joined by then); NULL when it is already. */
 	int (*cgroup_ready)(struct rootfs_context *ctx, berth_error **err);

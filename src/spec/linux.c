@@ -48,13 +48,14 @@ static int parse_namespaces(json_t *linux_obj, spec *s, berth_error **err)
 	return 0;
 }
 
-static int parse_id_mappings(json_t *linux_obj, const char *key, spec_id_mapping **out, size_t *n, berth_error **err)
+int spec_parse_id_mappings(json_t *obj, const char *key, const char *path, spec_id_mapping **out, size_t *n,
+			   berth_error **err)
 {
-	_cleanup_free_ char *mpath = json_read_child_path("linux", key);
+	_cleanup_free_ char *mpath = json_read_child_path(path, key);
 	json_t *arr = NULL, *item;
 	size_t i;
 
-	if (json_read_array(linux_obj, key, "linux", &arr, err) < 0)
+	if (json_read_array(obj, key, path, &arr, err) < 0)
 		return -1;
 	if (arr == NULL)
 		return 0;
@@ -257,8 +258,8 @@ int spec_parse_linux(json_t *linux_obj, spec *s, berth_error **err)
 	json_t *resources = NULL, *seccomp = NULL;
 
 	if (parse_namespaces(linux_obj, s, err) < 0 ||
-	    parse_id_mappings(linux_obj, "uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
-	    parse_id_mappings(linux_obj, "gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0 ||
+	    spec_parse_id_mappings(linux_obj, "uidMappings", "linux", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
+	    spec_parse_id_mappings(linux_obj, "gidMappings", "linux", &s->gid_mappings, &s->n_gid_mappings, err) < 0 ||
 	    parse_time_offsets(linux_obj, s, err) < 0 || parse_devices(linux_obj, s, err) < 0)
 		return -1;
 	if (json_read_string(linux_obj, "cgroupsPath", "linux", &s->cgroups_path, err) < 0)
@@ -281,6 +282,9 @@ int spec_parse_linux(json_t *linux_obj, spec *s, berth_error **err)
 	    parse_path_list(linux_obj, "readonlyPaths", &s->readonly_paths, &s->n_readonly_paths, err) < 0 ||
 	    json_read_string(linux_obj, "mountLabel", "linux", &s->mount_label, err) < 0 ||
 	    parse_personality(linux_obj, s, err) < 0)
+		return -1;
+	if (spec_parse_memory_policy(linux_obj, &s->memory_policy, err) < 0 ||
+	    spec_parse_net_devices(linux_obj, s, err) < 0)
 		return -1;
 	return 0;
 }

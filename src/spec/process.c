@@ -286,7 +286,8 @@ int spec_parse_process_object(json_t *obj, const char *path, spec_process *p, be
 	if (json_read_string(obj, "selinuxLabel", path, &p->selinux_label, err) < 0)
 		return -1;
 	if (parse_scheduler(obj, path, &p->scheduler, err) < 0 ||
-	    parse_io_priority(obj, path, &p->io_priority, err) < 0)
+	    parse_io_priority(obj, path, &p->io_priority, err) < 0 ||
+	    spec_parse_exec_cpu_affinity(obj, path, p, err) < 0)
 		return -1;
 
 	if (p->args == NULL || nargs == 0)
@@ -320,6 +321,8 @@ void spec_process_free(spec_process *p)
 	free(p->rlimits);
 	free(p->apparmor_profile);
 	free(p->selinux_label);
+	free(p->exec_cpu_affinity_initial);
+	free(p->exec_cpu_affinity_final);
 	free(p);
 }
 

@@ -59,8 +59,7 @@ static const struct {
 };
 
 /* Options that other runtimes accept and that need no flag here. */
-static const char *const ignored_options[] = { "tmpcopyup", "copy-symlink", "idmap", "ridmap", "notmpcopyup", "z", "Z",
-					       "U" };
+static const char *const ignored_options[] = { "tmpcopyup", "copy-symlink", "notmpcopyup", "z", "Z", "U" };
 
 static int append_data(spec_mount *m, const char *opt)
 {
@@ -89,6 +88,11 @@ int spec_parse_mount_options(char **options, const char *path, spec_mount *m, be
 		}
 		if (strcmp(opt, "rbind") == 0) {
 			m->bind = m->rbind = true;
+			continue;
+		}
+		if (strcmp(opt, "idmap") == 0 || strcmp(opt, "ridmap") == 0) {
+			m->idmap = true;
+			m->idmap_recursive |= opt[0] == 'r';
 			continue;
 		}
 		if (strcmp(opt, "rro") == 0) {
@@ -173,7 +177,8 @@ static int parse_mounts(json_t *root, spec *s, berth_error **err)
 			free(m->destination);
 			m->destination = abs;
 		}
-		if (spec_parse_mount_options(m->options, mpath, m, err) < 0)
+		if (spec_parse_mount_options(m->options, mpath, m, err) < 0 ||
+		    spec_parse_mount_idmap(item, mpath, m, err) < 0)
 			return -1;
 		if (m->type == NULL && !m->bind)
 			return berth_error_set(err, 0, "%s.type: required unless options contain \"bind\"", mpath);
@@ -359,6 +364,8 @@ void spec_free(spec *s)
 		free(m->source);
 		cleanup_strvp(&m->options);
 		free(m->data);
+		free(m->uid_mappings);
+		free(m->gid_mappings);
 	}
 	free(s->mounts);
 	for (int k = 0; k < HOOK_KINDS; k++) {
@@ -384,5 +391,7 @@ void spec_free(spec *s)
 	cleanup_strvp(&s->masked_paths);
 	cleanup_strvp(&s->readonly_paths);
 	free(s->mount_label);
+	spec_memory_policy_clear(&s->memory_policy);
+	spec_net_devices_clear(s);
 	free(s);
 }

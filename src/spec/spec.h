@@ -71,7 +71,14 @@ typedef struct spec_process {
 	char *selinux_label;
 	spec_scheduler scheduler;
 	spec_io_priority io_priority;
+	/* execCPUAffinity (runtime-spec 1.2.1): CPU lists ("0-3,7") for exec'd
+	 * processes before and after they join the cgroup; NULL when absent */
+	char *exec_cpu_affinity_initial, *exec_cpu_affinity_final;
 } spec_process;
+
+typedef struct spec_id_mapping {
+	uint32_t container_id, host_id, size;
+} spec_id_mapping;
 
 typedef struct spec_mount {
 	char *destination;
@@ -84,7 +91,12 @@ typedef struct spec_mount {
 	bool bind, rbind;
 	bool has_recursive_ro; /* "rro" */
 	char *data;	       /* filesystem-specific options */
-	uid_t *uid_mappings_unused;
+	/* idmapped mount: "idmap"/"ridmap" or uidMappings/gidMappings given
+	 * (runtime-spec 1.2); no mappings means the container's user
+	 * namespace's. Bind mounts only. */
+	bool idmap, idmap_recursive;
+	spec_id_mapping *uid_mappings, *gid_mappings;
+	size_t n_uid_mappings, n_gid_mappings;
 } spec_mount;
 
 typedef struct spec_hook {
@@ -115,10 +127,6 @@ typedef struct spec_namespace {
 	bool requested;
 	char *path; /* join this namespace when set */
 } spec_namespace;
-
-typedef struct spec_id_mapping {
-	uint32_t container_id, host_id, size;
-} spec_id_mapping;
 
 typedef struct spec_device {
 	char type; /* 'c', 'b', 'u', 'p' */
@@ -243,6 +251,24 @@ typedef struct spec_personality {
 	unsigned long domain;
 } spec_personality;
 
+/* linux.memoryPolicy (runtime-spec 1.3): set_mempolicy(2) of the init. */
+#define SPEC_MEMORY_POLICY_MAX_NODES 1024
+typedef struct spec_memory_policy {
+	bool present;
+	int mode;	    /* MPOL_* */
+	unsigned int flags; /* MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING */
+	char *nodes;	    /* as written, NULL when absent */
+	int highest_node;   /* -1 when no node is given */
+	unsigned long nodemask[SPEC_MEMORY_POLICY_MAX_NODES / (8 * sizeof(unsigned long))];
+} spec_memory_policy;
+
+/* linux.netDevices (runtime-spec 1.3): a host interface moved into the
+ * container's network namespace, renamed to NAME ("%d" templates allowed). */
+typedef struct spec_net_device {
+	char *host_name;
+	char *name; /* the name inside; host_name when not given */
+} spec_net_device;
+
 typedef struct spec {
 	char *oci_version;
 	char *root_path; /* as written, maybe relative to the bundle */
@@ -278,6 +304,9 @@ typedef struct spec {
 	size_t n_readonly_paths;
 	char *mount_label;
 	spec_personality personality;
+	spec_memory_policy memory_policy;
+	spec_net_device *net_devices;
+	size_t n_net_devices;
 } spec;
 
 /* Parses and validates config.json text. *out is owned by the caller. */
@@ -302,6 +331,22 @@ int spec_capability_last(void);
 
 /* Signal parsing: "KILL", "SIGKILL", "9". Returns signo or -1. */
 int spec_signal_from_string(const char *s);
+
+/* Names for linux.memoryPolicy: "MPOL_BIND" <-> MPOL_BIND; NULL-terminated
+ * lists of every mode and flag recognised (for `features`). */
+extern const char *const spec_memory_policy_modes[];
+extern const char *const spec_memory_policy_flags[];
+
+/* A node list ("0-3,7", one trailing newline allowed) into MASK (bits below
+ * SPEC_MEMORY_POLICY_MAX_NODES, ORed in); *HIGHEST is the largest node or
+ * -1. Returns -1 on bad syntax. */
+int spec_node_list_parse(const char *text, unsigned long *mask, int *highest);
+
+/* A CPU list ("0-3,7", CPUs below SPEC_CPU_LIST_MAX) into SET of SETSIZE
+ * bytes (CPU_SET_S, bits ORed in); SET may be NULL to check the syntax.
+ * *HIGHEST is the largest CPU. Returns -1 on bad syntax. */
+#define SPEC_CPU_LIST_MAX 65536
+int spec_cpu_list_parse(const char *text, void *set, size_t setsize, int *highest);
 
 /* Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 1024 bytes. */
 int spec_validate_container_id(const char *id, berth_error **err);

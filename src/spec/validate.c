@@ -80,5 +80,7 @@ int spec_validate(spec *s, berth_error **err)
 		if (m->type && strcmp(m->type, "cgroup") == 0 && m->bind)
 			return berth_error_set(err, 0, "mounts[%zu]: a cgroup mount cannot be a bind mount", i);
 	}
+	if (spec_validate_idmap_and_net_devices(s, err) < 0)
+		return -1;
 	return validate_sysctl(s, err);
 }

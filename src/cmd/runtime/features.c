@@ -32,13 +32,14 @@ int cmd_features(const runtime_globals *g, int argc, char **argv, berth_error **
 		"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop", NULL
 	};
 	static const char *const mount_options[] = {
-		"async",	 "atime",      "bind",	      "defaults",   "dev",     "diratime",
-		"dirsync",	 "exec",       "lazytime",    "loud",	    "mand",    "noatime",
-		"nodev",	 "nodiratime", "noexec",      "nolazytime", "nomand",  "norelatime",
-		"nostrictatime", "nosuid",     "nosymfollow", "private",    "rbind",   "relatime",
-		"remount",	 "ro",	       "rprivate",    "rro",	    "rshared", "rslave",
-		"runbindable",	 "rw",	       "shared",      "silent",	    "slave",   "strictatime",
-		"suid",		 "symfollow",  "sync",	      "unbindable", NULL
+		"async",      "atime",	       "bind",	      "defaults",    "dev",	   "diratime",
+		"dirsync",    "exec",	       "idmap",	      "lazytime",    "loud",	   "mand",
+		"noatime",    "nodev",	       "nodiratime",  "noexec",	     "nolazytime", "nomand",
+		"norelatime", "nostrictatime", "nosuid",      "nosymfollow", "private",	   "rbind",
+		"relatime",   "remount",       "ridmap",      "ro",	     "rprivate",   "rro",
+		"rshared",    "rslave",	       "runbindable", "rw",	     "shared",	   "silent",
+		"slave",      "strictatime",   "suid",	      "symfollow",   "sync",	   "unbindable",
+		NULL
 	};
 	static const char *const namespaces[] = { "cgroup", "ipc",  "mount", "network", "pid",
 						  "time",   "user", "uts",   NULL };
@@ -66,14 +67,19 @@ int cmd_features(const runtime_globals *g, int argc, char **argv, berth_error **
 		return ret < 0 ? 1 : 0;
 	out = json_pack("{s:s, s:s, s:o, s:o, s:{s:o, s:o, s:{s:b, s:b, s:b, s:b, s:b}, s:{s:b, s:o, s:o, s:o, s:o, "
 			"s:o}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:{s:b}}}, s:{s:s, s:s}}",
-			"ociVersionMin", "1.0.0", "ociVersionMax", "1.2.0", "hooks", strings(hooks), "mountOptions",
+			"ociVersionMin", "1.0.0", "ociVersionMax", "1.3.0", "hooks", strings(hooks), "mountOptions",
 			strings(mount_options), "linux", "namespaces", strings(namespaces), "capabilities",
 			capability_names(), "cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0, "rdma", 0,
 			"seccomp", "enabled", 1, "actions", strings(actions), "operators", strings(operators), "archs",
 			strings(archs), "knownFlags", strings(flags), "supportedFlags", strings(flags), "apparmor",
 			"enabled", apparmor, "selinux", "enabled", selinux, "intelRdt", "enabled", 0, "mountExtensions",
-			"idmap", "enabled", 0, "annotations", "io.github.berth.runtime.version", BERTH_VERSION_STRING,
+			"idmap", "enabled", 1, "annotations", "io.github.berth.runtime.version", BERTH_VERSION_STRING,
 			"io.github.berth.runtime.checkpoint.enabled", "false");
+	/* runtime-spec 1.3 */
+	json_object_set_new(json_object_get(out, "linux"), "memoryPolicy",
+			    json_pack("{s:o, s:o}", "modes", strings(spec_memory_policy_modes), "flags",
+				      strings(spec_memory_policy_flags)));
+	json_object_set_new(json_object_get(out, "linux"), "netDevices", json_pack("{s:b}", "enabled", 1));
 	command_print_json(out, true);
 	json_decref(out);
 	return 0;

@@ -53,7 +53,7 @@ enum { G_ROOT, G_LOG, G_LOG_FORMAT, G_DEBUG, G_SYSTEMD, G_ROOTLESS, G_CRIU, G_HE
 static void print_usage(void)
 {
 	printf("usage: berth-runtime [global flags] COMMAND [flags] ARGS\n\nberth-runtime is an OCI runtime "
-	       "(runtime-spec 1.2), a drop-in for runc and crun.\n\ncommands:\n");
+	       "(runtime-spec 1.3), a drop-in for runc and crun.\n\ncommands:\n");
 	for (int i = 0; commands[i].name; i++)
 		printf("   %-10s %s\n", commands[i].name, commands[i].summary);
 	printf("\nglobal flags:\n");
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 		free(pos);
 	}
 	if (option_bool(&values[G_VERSION])) {
-		printf("berth-runtime version %s\nspec: 1.2.0\n", BERTH_VERSION);
+		printf("berth-runtime version %s\nspec: 1.3.0\n", BERTH_VERSION);
 		return 0;
 	}
 	if (option_bool(&values[G_HELP]) || first >= argc) {
