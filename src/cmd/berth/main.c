@@ -52,6 +52,7 @@ static const berth_command commands[] = {
 	{ "exec", "exec [flags] CONTAINER COMMAND...", "run a command in a running container", cmd_exec },
 	{ "top", "top CONTAINER [ps OPTIONS]", "show the processes of a container", cmd_top },
 	{ "stats", "stats [--no-stream] [--format table|json] [C...]", "containers' resource use", cmd_stats },
+	{ "kube", "kube COMMAND", "Pods and Deployments from Kubernetes YAML (berth kube --help)", cmd_kube },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,55 @@
+/* Helpers of the `berth kube` commands (kube.c, kube_get.c, kube_ops.c). */
+#ifndef BERTH_CMD_BERTH_KUBE_CMD_H
+#define BERTH_CMD_BERTH_KUBE_CMD_H
+
+#include <jansson.h>
+
+#include "cmd/berth/commands.h"
+#include "engine/record.h"
+#include "kube/pod.h"
+
+#ifndef _cleanup_json_
+#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+#endif
+
+typedef struct kube_cli {
+	engine_paths paths;
+	kube_context k;
+} kube_cli;
+
+/* The engine paths of G; the pods' cgroup parent from
+ * BERTH_KUBE_CGROUP_PARENT (default: the engine's). */
+int kube_cli_open(const berth_globals *g, kube_cli *cli, berth_error **err);
+void kube_cli_close(kube_cli *cli);
+
+/* Starts NAMESPACE's controller when none runs (every command does). */
+void kube_cli_ensure_controller(kube_cli *cli, const char *namespace);
+
+/* "deployment.apps", "pod", "configmap", "secret" for a canonical kind. */
+const char *kube_cli_resource(const char *kind);
+
+/* "deployment/web", "deploy/web", "pods/x" -> canonical kind and name; a
+ * bare NAME gets DEFAULT_KIND. */
+int kube_cli_split_ref(const char *text, const char *default_kind, const char **kind, const char **name, char **buf,
+		       berth_error **err);
+
+/* The record name of container CTR (NULL: the first) of pod or
+ * deploy/NAME REF, heap. */
+int kube_cli_container_of(kube_cli *cli, const char *namespace, const char *ref, const char *ctr, char **out,
+			  berth_error **err);
+
+/* "5s", "3m", "2h", "4d" since an RFC 3339 time; BUF of 16. */
+const char *kube_cli_age(const char *rfc3339, char *buf);
+
+/* The pod's phase as kubectl shows it (Running, Pending, Completed, Error,
+ * CrashLoopBackOff) and its ready counts from the controller's status. */
+const char *kube_cli_pod_status(json_t *pod, json_t *status, int *ready, int *total, int *restarts);
+
+int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_kube_logs(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_kube_exec(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_kube_scale(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_kube_rollout(const berth_globals *g, int argc, char **argv, berth_error **err);
+
+#endif

@@ -1,0 +1,681 @@
+#include "kube/controller.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sha2.h>
+
+#include "engine/container.h"
+#include "kube/kube_internal.h"
+#include "kube/probe.h"
+#include "kube/state.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define PASS_MS 250
+
+typedef struct ctl {
+	const kube_context *k;
+	const char *ns;
+	char *status_path;
+	json_t *probes;	     /* container id -> its probes' counters */
+	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
+	char *last_status;
+	long long next_due; /* the next probe, ms */
+} ctl;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	char when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	fprintf(stderr, "%s ", when);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void log_error(berth_error **err)
+{
+	if (*err)
+		logf_("%s", (*err)->msg);
+	berth_error_free(err);
+}
+
+/* ---- files */
+
+char *kube_controller_file(const kube_context *k, const char *namespace, const char *suffix)
+{
+	char hex[SHA256_DIGEST_STRING_LENGTH], *out = NULL;
+	const char *store_root = k->paths->store_root;
+
+	SHA256Data((const uint8_t *)store_root, strlen(store_root), hex);
+	hex[12] = '\0';
+	if (asprintf(&out, "%s/kube/%s/%s%s%s", k->paths->run_root, hex, namespace, suffix[0] ? "." : "", suffix) < 0)
+		return NULL;
+	return out;
+}
+
+json_t *kube_controller_status(const kube_context *k, const char *namespace)
+{
+	_cleanup_free_ char *path = kube_controller_file(k, namespace, "status");
+	json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
+
+	return j ? j : json_pack("{s:{}}", "pods");
+}
+
+static int open_lock(const kube_context *k, const char *namespace, berth_error **err)
+{
+	_cleanup_free_ char *path = kube_controller_file(k, namespace, "lock"), *dir = NULL;
+	int fd;
+
+	if (path == NULL || (dir = strdup(path)) == NULL)
+		return berth_error_set(err, ENOMEM, "controller lock");
+	*strrchr(dir, '/') = '\0';
+	if (fs_mkdir_p(dir, 0700, err) < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return berth_error_set(err, errno, "open \"%s\"", path);
+	return fd;
+}
+
+pid_t kube_controller_pid(const kube_context *k, const char *namespace)
+{
+	berth_error *err = NULL;
+	_cleanup_close_ int fd = open_lock(k, namespace, &err);
+	char buf[32] = { 0 };
+
+	berth_error_free(&err);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0; /* nobody holds it (closing the fd unlocks) */
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return 0;
+	return (pid_t)atoi(buf);
+}
+
+/* ---- probes and readiness */
+
+static json_t *container_spec(json_t *pod, const char *name)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+		if (strcmp(json_string_value(json_object_get(c, "name")) ?: "", name) == 0)
+			return c;
+	return NULL;
+}
+
+static json_int_t probe_int(json_t *probe, const char *key, json_int_t dflt)
+{
+	json_t *v = json_object_get(probe, key);
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static void schedule(ctl *c, json_t *state, const char *key, long long when)
+{
+	json_object_set_new(state, key, json_integer(when));
+	if (c->next_due == 0 || when < c->next_due)
+		c->next_due = when;
+}
+
+/* The counters of container CTR, reset when it (re)started. */
+static json_t *probe_state(ctl *c, json_t *ctr, json_t *spec)
+{
+	const char *id = json_string_value(json_object_get(ctr, "id"));
+	const char *started = json_string_value(json_object_get(ctr, "startedAt")) ?: "";
+	json_t *s = json_object_get(c->probes, id);
+	json_t *readiness = json_object_get(spec, "readinessProbe"), *liveness = json_object_get(spec, "livenessProbe");
+	long long now = now_ms();
+
+	if (s && strcmp(json_string_value(json_object_get(s, "started")) ?: "", started) == 0)
+		return s;
+	s = json_pack("{s:s, s:b, s:i, s:i, s:i, s:b}", "started", started, "ready", readiness == NULL, "rs", 0, "rf",
+		      0, "lf", 0, "seen", 1);
+	json_object_set_new(c->probes, id, s);
+	if (readiness)
+		schedule(c, s, "nextReady", now + probe_int(readiness, "initialDelaySeconds", 0) * 1000);
+	if (liveness)
+		schedule(c, s, "nextLive", now + probe_int(liveness, "initialDelaySeconds", 0) * 1000);
+	return s;
+}
+
+static void bump(json_t *s, const char *key, int by)
+{
+	json_object_set_new(s, key, json_integer(by ? json_integer_value(json_object_get(s, key)) + by : 0));
+}
+
+static void kill_container(ctl *c, const char *id)
+{
+	container *ct = NULL;
+	berth_error *err = NULL;
+
+	if (record_open(c->k->paths, id, &ct, &err) == 0 &&
+	    engine_container_kill(c->k->paths, ct, "SIGKILL", &err) == 0)
+		logf_("liveness probe of %s failed: killed", ct->name);
+	log_error(&err);
+	container_free(ct);
+}
+
+/* Runs the probes of CTR that are due; returns whether it is ready. */
+static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
+{
+	json_t *readiness = json_object_get(spec, "readinessProbe"), *liveness = json_object_get(spec, "livenessProbe");
+	json_t *s = probe_state(c, ctr, spec);
+	long long now = now_ms();
+
+	json_object_set_new(s, "seen", json_true());
+	if (liveness && json_integer_value(json_object_get(s, "nextLive")) <= now) {
+		bool ok = kube_probe_run(liveness, spec, ctr, ip, c->k->paths->runtime_root);
+		bump(s, "lf", ok ? 0 : 1);
+		if (!ok && json_integer_value(json_object_get(s, "lf")) >= probe_int(liveness, "failureThreshold", 3)) {
+			kill_container(c, json_string_value(json_object_get(ctr, "id")));
+			json_object_del(c->probes, json_string_value(json_object_get(ctr, "id")));
+			return false;
+		}
+		schedule(c, s, "nextLive", now_ms() + probe_int(liveness, "periodSeconds", 10) * 1000);
+	} else if (liveness) {
+		schedule(c, s, "nextLive", json_integer_value(json_object_get(s, "nextLive")));
+	}
+	if (readiness && json_integer_value(json_object_get(s, "nextReady")) <= now) {
+		bool ok = kube_probe_run(readiness, spec, ctr, ip, c->k->paths->runtime_root);
+		bump(s, ok ? "rs" : "rf", 1);
+		bump(s, ok ? "rf" : "rs", 0);
+		if (ok && json_integer_value(json_object_get(s, "rs")) >= probe_int(readiness, "successThreshold", 1))
+			json_object_set_new(s, "ready", json_true());
+		if (!ok && json_integer_value(json_object_get(s, "rf")) >= probe_int(readiness, "failureThreshold", 3))
+			json_object_set_new(s, "ready", json_false());
+		schedule(c, s, "nextReady", now_ms() + probe_int(readiness, "periodSeconds", 10) * 1000);
+	} else if (readiness) {
+		schedule(c, s, "nextReady", json_integer_value(json_object_get(s, "nextReady")));
+	}
+	return json_is_true(json_object_get(s, "ready"));
+}
+
+static bool holder_running(json_t *p)
+{
+	json_t *h = json_object_get(p, "holder");
+	return h && strcmp(json_string_value(json_object_get(h, "status")) ?: "", "running") == 0;
+}
+
+static json_int_t min_ready_seconds(json_t *deployments, const char *owner)
+{
+	json_t *d;
+	size_t i;
+
+	if (owner == NULL || strncmp(owner, "Deployment/", 11) != 0)
+		return 0;
+	json_array_foreach(deployments, i, d)
+		if (strcmp(json_string_value(json_object_get(json_object_get(d, "metadata"), "name")) ?: "",
+			   owner + 11) == 0)
+			return json_integer_value(json_object_get(json_object_get(d, "spec"), "minReadySeconds"));
+	return 0;
+}
+
+/* Probes every pod and writes the status file; returns it. */
+static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
+{
+	json_t *status = json_pack("{s:{}}", "pods"), *p, *ctr, *v;
+	const char *key;
+	void *tmp;
+	size_t i, j;
+
+	c->next_due = 0;
+	json_object_foreach(c->probes, key, v)
+		json_object_set_new(v, "seen", json_false());
+	json_array_foreach(pods, i, p) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *ip = json_string_value(json_object_get(p, "ip"));
+		_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
+		json_t *ready_map = json_object();
+		bool ready = holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0;
+		json_array_foreach(json_object_get(p, "containers"), j, ctr) {
+			const char *cname = json_string_value(json_object_get(ctr, "name"));
+			json_t *spec = container_spec(pod, cname);
+			bool r = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") == 0 &&
+				 spec != NULL && run_probes(c, ctr, spec, ip);
+			json_object_set_new(ready_map, cname, json_boolean(r));
+			ready = ready && r;
+		}
+		if (!ready)
+			json_object_del(c->ready_since, name);
+		else if (!json_object_get(c->ready_since, name))
+			json_object_set_new(c->ready_since, name, json_integer(now_ms()));
+		{
+			json_int_t since = json_integer_value(json_object_get(c->ready_since, name));
+			json_int_t min = min_ready_seconds(deployments, json_string_value(json_object_get(p, "owner")));
+			bool available = ready && now_ms() - since >= min * 1000;
+			if (ready && !available && (c->next_due == 0 || since + min * 1000 < c->next_due))
+				c->next_due = since + min * 1000;
+			json_object_set_new(json_object_get(status, "pods"), name,
+					    json_pack("{s:b, s:b, s:o}", "ready", ready, "available", available,
+						      "containers", ready_map));
+		}
+	}
+	/* forget containers and pods that are gone */
+	json_object_foreach_safe(c->probes, tmp, key, v) if (!json_is_true(json_object_get(v, "seen")))
+	    json_object_del(c->probes, key);
+	json_object_foreach_safe(c->ready_since, tmp, key,
+				 v) if (!json_object_get(json_object_get(status, "pods"), key))
+	    json_object_del(c->ready_since, key);
+	{
+		char *text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text && (c->last_status == NULL || strcmp(text, c->last_status) != 0)) {
+			_cleanup_free_ char *dir = strdup(c->status_path);
+			_cleanup_close_ int dfd = -EBADF;
+			berth_error *err = NULL;
+			if (dir) {
+				*strrchr(dir, '/') = '\0';
+				dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			}
+			if (dfd >= 0 && fs_write_file_replace(dfd, strrchr(c->status_path, '/') + 1, text, strlen(text),
+							      0600, &err) < 0)
+				log_error(&err);
+			free(c->last_status);
+			c->last_status = text;
+		} else {
+			free(text);
+		}
+	}
+	return status;
+}
+
+/* ---- acting */
+
+static int grace_of(ctl *c, const char *name)
+{
+	_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
+	json_t *g = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
+	return g ? (int)json_integer_value(g) : 30;
+}
+
+static void remove_pod(ctl *c, json_t *p, const char *why)
+{
+	const char *name = json_string_value(json_object_get(p, "name"));
+	berth_error *err = NULL;
+
+	logf_("pod %s: %s: removing", name, why);
+	if (kube_pod_remove(c->k, c->ns, name, grace_of(c, name), &err) < 0)
+		log_error(&err);
+	json_object_set_new(p, "removed", json_true());
+}
+
+static void create_pod(ctl *c, json_t *pod, const char *owner)
+{
+	const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+	berth_error *err = NULL;
+
+	logf_("pod %s: creating", name);
+	if (kube_pod_create(c->k, pod, owner, &err) < 0)
+		log_error(&err);
+}
+
+/* A pod that cannot serve: its holder ended, or a container is missing (a
+ * controller was killed while it made the pod). */
+static bool pod_dead(ctl *c, json_t *p)
+{
+	_cleanup_json_ json_t *pod = NULL;
+
+	if (!holder_running(p))
+		return true;
+	pod = kube_pod_object(c->k, c->ns, json_string_value(json_object_get(p, "name")));
+	return pod == NULL || json_array_size(json_object_get(json_object_get(pod, "spec"), "containers")) !=
+				  json_array_size(json_object_get(p, "containers"));
+}
+
+static json_t *find_by_name(json_t *list, const char *name, bool meta)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		json_t *holder = meta ? json_object_get(e, "metadata") : e;
+		if (!json_is_true(json_object_get(e, "removed")) &&
+		    strcmp(json_string_value(json_object_get(holder, "name")) ?: "", name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void reconcile_bare_pods(ctl *c, json_t *objects, json_t *pods)
+{
+	json_t *p, *o;
+	size_t i;
+
+	json_array_foreach(pods, i, p) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+		json_t *obj;
+		char hash[11];
+		if (json_object_get(p, "owner") && !json_is_null(json_object_get(p, "owner")))
+			continue;
+		obj = find_by_name(objects, name, true);
+		if (obj == NULL) {
+			remove_pod(c, p, "deleted");
+			continue;
+		}
+		kube_pod_spec_hash(obj, hash);
+		if (strcmp(json_string_value(json_object_get(p, "specHash")) ?: "", hash) != 0)
+			remove_pod(c, p, "changed");
+		else if (pod_dead(c, p))
+			remove_pod(c, p, "its holder ended");
+	}
+	json_array_foreach(objects, i, o)
+		if (find_by_name(pods, json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
+				 false) == NULL)
+			create_pod(c, o, NULL);
+}
+
+/* An intOrString of a rolling update against REPLICAS ("25%" rounded up
+ * for maxSurge, down for maxUnavailable). */
+static int scaled(json_t *v, const char *dflt, int replicas, bool round_up)
+{
+	const char *text = json_is_string(v) ? json_string_value(v) : dflt;
+	int pct;
+
+	if (json_is_integer(v))
+		return (int)json_integer_value(v);
+	pct = atoi(text);
+	return round_up ? (pct * replicas + 99) / 100 : pct * replicas / 100;
+}
+
+static void random_suffix(char out[6])
+{
+	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+	unsigned char r[5];
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		for (int i = 0; i < 5; i++)
+			r[i] = (unsigned char)rand();
+	for (int i = 0; i < 5; i++)
+		out[i] = alphabet[r[i] % (sizeof(alphabet) - 1)];
+	out[5] = '\0';
+}
+
+static void create_replica(ctl *c, json_t *d, const char *hash, const char *owner)
+{
+	json_t *meta = json_object_get(d, "metadata"),
+	       *template = json_object_get(json_object_get(d, "spec"), "template");
+	json_t *pod, *pmeta, *labels;
+	char suffix[6], name[320];
+
+	random_suffix(suffix);
+	snprintf(name, sizeof(name), "%s-%s-%s", json_string_value(json_object_get(meta, "name")), hash, suffix);
+	pod = json_pack("{s:s, s:s, s:O, s:O}", "apiVersion", "v1", "kind", "Pod", "metadata",
+			json_object_get(template, "metadata") ?: json_object(), "spec",
+			json_object_get(template, "spec"));
+	pmeta = json_object_get(pod, "metadata");
+	json_object_set_new(pmeta, "name", json_string(name));
+	json_object_set(pmeta, "namespace", json_object_get(meta, "namespace"));
+	labels = json_object_get(pmeta, "labels");
+	if (labels == NULL)
+		json_object_set_new(pmeta, "labels", labels = json_object());
+	json_object_set_new(labels, KUBE_TEMPLATE_HASH_LABEL, json_string(hash));
+	create_pod(c, pod, owner);
+	json_decref(pod);
+}
+
+static bool pod_flag(json_t *status, json_t *p, const char *flag)
+{
+	return json_is_true(json_object_get(
+	    json_object_get(json_object_get(status, "pods"), json_string_value(json_object_get(p, "name"))), flag));
+}
+
+/* Removes up to N pods of LIST, the ones not available first. */
+static int scale_down(ctl *c, json_t *list, json_t *status, int n, bool only_unavailable)
+{
+	int removed = 0;
+	json_t *p;
+	size_t i;
+
+	for (int pass = 0; pass < 2 && removed < n; pass++) {
+		if (pass == 1 && only_unavailable)
+			break;
+		for (i = json_array_size(list); i-- > 0 && removed < n;) {
+			p = json_array_get(list, i);
+			if (json_is_true(json_object_get(p, "removed")) ||
+			    pod_flag(status, p, "available") != (pass == 1))
+				continue;
+			remove_pod(c, p, "scaled down");
+			removed++;
+		}
+	}
+	return removed;
+}
+
+static int count_flag(json_t *list, json_t *status, const char *flag)
+{
+	json_t *p;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(list, i, p)
+		n += !json_is_true(json_object_get(p, "removed")) && pod_flag(status, p, flag);
+	return n;
+}
+
+static void reconcile_deployment(ctl *c, json_t *d, json_t *pods, json_t *status)
+{
+	json_t *spec = json_object_get(d, "spec"), *strategy = json_object_get(spec, "strategy");
+	json_t *rolling = json_object_get(strategy, "rollingUpdate"), *p;
+	const char *name = json_string_value(json_object_get(json_object_get(d, "metadata"), "name"));
+	int replicas =
+	    json_object_get(spec, "replicas") ? (int)json_integer_value(json_object_get(spec, "replicas")) : 1;
+	bool recreate = strcmp(json_string_value(json_object_get(strategy, "type")) ?: "", "Recreate") == 0;
+	json_t *fresh = json_array(), *old = json_array();
+	char owner[300], hash[11];
+	int n_new, n_old;
+	size_t i;
+
+	snprintf(owner, sizeof(owner), "Deployment/%s", name);
+	kube_template_hash(json_object_get(spec, "template"), hash);
+	json_array_foreach(pods, i, p) {
+		const char *phash;
+		_cleanup_json_ json_t *pod = NULL;
+		if (strcmp(json_string_value(json_object_get(p, "owner")) ?: "", owner) != 0 ||
+		    json_is_true(json_object_get(p, "removed")))
+			continue;
+		if (pod_dead(c, p)) {
+			remove_pod(c, p, "its holder ended");
+			continue;
+		}
+		pod = kube_pod_object(c->k, c->ns, json_string_value(json_object_get(p, "name")));
+		phash = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"),
+							  KUBE_TEMPLATE_HASH_LABEL));
+		json_array_append(phash && strcmp(phash, hash) == 0 ? fresh : old, p);
+	}
+	n_new = (int)json_array_size(fresh);
+	n_old = (int)json_array_size(old);
+	if (n_old > 0 && recreate) {
+		scale_down(c, old, status, n_old, false);
+	} else if (n_old == 0) {
+		for (; n_new < replicas; n_new++)
+			create_replica(c, d, hash, owner);
+		if (n_new > replicas)
+			scale_down(c, fresh, status, n_new - replicas, false);
+	} else {
+		int surge = scaled(json_object_get(rolling, "maxSurge"), "25%", replicas, true);
+		int unavailable = scaled(json_object_get(rolling, "maxUnavailable"), "25%", replicas, false);
+		int available, removable;
+		if (surge == 0 && unavailable == 0)
+			unavailable = 1;
+		/* old pods that serve nothing can go at once */
+		n_old -= scale_down(c, old, status, n_old, true);
+		for (int room = replicas + surge - (n_new + n_old); room > 0 && n_new < replicas; room--, n_new++)
+			create_replica(c, d, hash, owner);
+		available = count_flag(fresh, status, "available") + count_flag(old, status, "available");
+		removable = available - (replicas - unavailable);
+		if (removable > 0)
+			scale_down(c, old, status, removable, false);
+	}
+	json_decref(fresh);
+	json_decref(old);
+}
+
+/* One pass; returns whether the namespace still has work. */
+static bool reconcile(ctl *c)
+{
+	const char *store_root = c->k->paths->store_root;
+	json_t *objects = NULL, *deployments = NULL, *pods = NULL, *status = NULL, *p, *d;
+	berth_error *err = NULL;
+	bool busy = true;
+	size_t i;
+
+	if (kube_state_list(store_root, "Pod", c->ns, &objects, &err) < 0 ||
+	    kube_state_list(store_root, "Deployment", c->ns, &deployments, &err) < 0 ||
+	    kube_pod_list(c->k, c->ns, &pods, &err) < 0) {
+		log_error(&err);
+		goto out;
+	}
+	status = observe(c, pods, deployments);
+	reconcile_bare_pods(c, objects, pods);
+	json_array_foreach(deployments, i, d)
+		reconcile_deployment(c, d, pods, status);
+	json_array_foreach(pods, i, p) {
+		const char *owner = json_string_value(json_object_get(p, "owner"));
+		if (owner && !json_is_true(json_object_get(p, "removed")) && strncmp(owner, "Deployment/", 11) == 0 &&
+		    find_by_name(deployments, owner + 11, true) == NULL)
+			remove_pod(c, p, "its deployment was deleted");
+	}
+	busy = json_array_size(objects) > 0 || json_array_size(deployments) > 0 || json_array_size(pods) > 0;
+out:
+	json_decref(objects);
+	json_decref(deployments);
+	json_decref(pods);
+	json_decref(status);
+	return busy;
+}
+
+static bool namespace_has_objects(ctl *c)
+{
+	const char *kinds[] = { "Pod", "Deployment" };
+	berth_error *err = NULL;
+
+	for (size_t i = 0; i < 2; i++) {
+		json_t *list = NULL;
+		bool any;
+		if (kube_state_list(c->k->paths->store_root, kinds[i], c->ns, &list, &err) < 0) {
+			log_error(&err);
+			return true;
+		}
+		any = json_array_size(list) > 0;
+		json_decref(list);
+		if (any)
+			return true;
+	}
+	return false;
+}
+
+static void reap_children(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void controller_main(ctl *c, int lock_fd)
+{
+	for (;;) {
+		long long wait;
+		reap_children();
+		if (!reconcile(c)) {
+			/* nothing left: give the lock back, then look once more;
+			 * a command that stored an object meanwhile either found
+			 * the lock free (and started a controller) or stored it
+			 * before this look */
+			flock(lock_fd, LOCK_UN);
+			if (!namespace_has_objects(c) || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+				unlink(c->status_path);
+				logf_("namespace %s is empty: exiting", c->ns);
+				_exit(0);
+			}
+		}
+		reap_children();
+		wait = PASS_MS;
+		if (c->next_due > 0 && c->next_due - now_ms() < wait)
+			wait = c->next_due - now_ms();
+		if (wait > 0)
+			usleep((useconds_t)wait * 1000);
+	}
+}
+
+static void start_child(const kube_context *k, const char *namespace, int lock_fd)
+{
+	_cleanup_free_ char *log = kube_controller_file(k, namespace, "log");
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int logfd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+	char pid[32];
+	ctl c = { .k = k, .ns = namespace, .probes = json_object(), .ready_since = json_object() };
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+
+	setsid();
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(logfd >= 0 ? logfd : null, 1);
+		dup2(logfd >= 0 ? logfd : null, 2);
+	}
+	/* berth's store and state locks must not stay held by the controller */
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != lock_fd)
+			close(fd);
+	sigaction(SIGPIPE, &sa, NULL);
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, pid, strlen(pid), 0) < 0)
+		logf_("controller lock: %s", strerror(errno));
+	c.status_path = kube_controller_file(k, namespace, "status");
+	logf_("controller of namespace %s started (pid %d)", namespace, (int)getpid());
+	controller_main(&c, lock_fd);
+}
+
+int kube_controller_ensure(const kube_context *k, const char *namespace, pid_t *out, berth_error **err)
+{
+	int fd = open_lock(k, namespace, err);
+	pid_t pid;
+
+	if (out)
+		*out = 0;
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return errno == EWOULDBLOCK ? 0 : berth_error_set(err, errno, "controller lock of %s", namespace);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(fd);
+		return berth_error_set(err, errno, "fork the controller of %s", namespace);
+	}
+	if (pid == 0)
+		start_child(k, namespace, fd);
+	/* the child holds the lock through its copy of the open file */
+	close(fd);
+	if (out)
+		*out = pid;
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* One run of a Kubernetes probe (exec, httpGet, tcpSocket) against a pod's
+ * container, from the controller (controller.h). Each run waits at most the
+ * probe's timeoutSeconds (default 1); an exec probe that overruns is killed.
+ *
+ * exec:      RUNTIME --root RUNTIME_ROOT exec ID COMMAND...: exit 0 passes
+ * httpGet:   GET PATH from HOST (the pod's IP) :PORT (a number or the name
+ *            of a container port): a status of 200-399 passes
+ * tcpSocket: a connection to HOST:PORT passes */
+#ifndef BERTH_KUBE_PROBE_H
+#define BERTH_KUBE_PROBE_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+/* PROBE: the probe object; SPEC: the container's spec (named ports); CTR:
+ * the container as kube_pod_list() shows it; RUNTIME_ROOT: the engine's. */
+bool kube_probe_run(json_t *probe, json_t *spec, json_t *ctr, const char *pod_ip, const char *runtime_root);
+
+#endif
