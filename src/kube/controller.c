@@ -30,8 +30,10 @@ typedef struct ctl {
 	char *status_path;
 	json_t *probes;	     /* container id -> its probes' counters */
 	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
+	json_t *terminating; /* pod name -> pid of the process removing it */
 	char *last_status;
 	long long next_due; /* the next probe, ms */
+	int lock_fd;
 } ctl;
 
 static long long now_ms(void)
@@ -253,8 +255,12 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 		const char *name = json_string_value(json_object_get(p, "name"));
 		const char *ip = json_string_value(json_object_get(p, "ip"));
 		_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
-		json_t *ready_map = json_object();
-		bool ready = holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0;
+		json_t *ready_map;
+		bool ready;
+		if (json_is_true(json_object_get(p, "removed")))
+			continue;
+		ready_map = json_object();
+		ready = holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0;
 		json_array_foreach(json_object_get(p, "containers"), j, ctr) {
 			const char *cname = json_string_value(json_object_get(ctr, "name"));
 			json_t *spec = container_spec(pod, cname);
@@ -315,15 +321,31 @@ static int grace_of(ctl *c, const char *name)
 	return g ? (int)json_integer_value(g) : 30;
 }
 
+/* Removes the pod in a child of its own, so that the grace periods of
+ * several pods run at once and the loop goes on meanwhile; the pod counts
+ * as gone (not ready, not a replica) from now on. */
 static void remove_pod(ctl *c, json_t *p, const char *why)
 {
 	const char *name = json_string_value(json_object_get(p, "name"));
 	berth_error *err = NULL;
+	pid_t pid;
 
-	logf_("pod %s: %s: removing", name, why);
-	if (kube_pod_remove(c->k, c->ns, name, grace_of(c, name), &err) < 0)
-		log_error(&err);
 	json_object_set_new(p, "removed", json_true());
+	if (json_object_get(c->terminating, name))
+		return;
+	logf_("pod %s: %s: removing", name, why);
+	pid = fork();
+	if (pid == 0) {
+		close(c->lock_fd); /* a new controller may start meanwhile */
+		if (kube_pod_remove(c->k, c->ns, name, grace_of(c, name), &err) < 0)
+			log_error(&err);
+		_exit(0);
+	}
+	if (pid < 0) {
+		logf_("pod %s: fork: %s", name, strerror(errno));
+		return;
+	}
+	json_object_set_new(c->terminating, name, json_integer(pid));
 }
 
 static void create_pod(ctl *c, json_t *pod, const char *owner)
@@ -385,10 +407,11 @@ static void reconcile_bare_pods(ctl *c, json_t *objects, json_t *pods)
 		else if (pod_dead(c, p))
 			remove_pod(c, p, "its holder ended");
 	}
-	json_array_foreach(objects, i, o)
-		if (find_by_name(pods, json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
-				 false) == NULL)
+	json_array_foreach(objects, i, o) {
+		const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+		if (find_by_name(pods, name, false) == NULL && !json_object_get(c->terminating, name))
 			create_pod(c, o, NULL);
+	}
 }
 
 /* An intOrString of a rolling update against REPLICAS ("25%" rounded up
@@ -552,6 +575,9 @@ static bool reconcile(ctl *c)
 		log_error(&err);
 		goto out;
 	}
+	json_array_foreach(pods, i, p)
+		if (json_object_get(c->terminating, json_string_value(json_object_get(p, "name"))))
+			json_object_set_new(p, "removed", json_true());
 	status = observe(c, pods, deployments);
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
@@ -591,18 +617,24 @@ static bool namespace_has_objects(ctl *c)
 	return false;
 }
 
-static void reap_children(void)
+static void reap_children(ctl *c)
 {
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	const char *name;
+	json_t *v;
+	void *tmp;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		json_object_foreach_safe(c->terminating, tmp, name, v) if (json_integer_value(v) == pid)
+		    json_object_del(c->terminating, name);
 }
 
 static void controller_main(ctl *c, int lock_fd)
 {
 	for (;;) {
 		long long wait;
-		reap_children();
-		if (!reconcile(c)) {
+		reap_children(c);
+		if (!reconcile(c) && json_object_size(c->terminating) == 0) {
 			/* nothing left: give the lock back, then look once more;
 			 * a command that stored an object meanwhile either found
 			 * the lock free (and started a controller) or stored it
@@ -614,7 +646,7 @@ static void controller_main(ctl *c, int lock_fd)
 				_exit(0);
 			}
 		}
-		reap_children();
+		reap_children(c);
 		wait = PASS_MS;
 		if (c->next_due > 0 && c->next_due - now_ms() < wait)
 			wait = c->next_due - now_ms();
@@ -629,7 +661,12 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int logfd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
 	char pid[32];
-	ctl c = { .k = k, .ns = namespace, .probes = json_object(), .ready_since = json_object() };
+	ctl c = { .k = k,
+		  .ns = namespace,
+		  .probes = json_object(),
+		  .ready_since = json_object(),
+		  .terminating = json_object(),
+		  .lock_fd = lock_fd };
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 
 	setsid();
