@@ -259,6 +259,8 @@ int kube_pod_check(const kube_context *k, json_t *pod, berth_error **err)
 
 	for (size_t i = 0; ret == 0 && i < pl.n_containers; i++) {
 		run_plan plan;
+		/* the pod's own volume directories are made with the pod */
+		pl.containers[i].o.volumes = NULL;
 		if ((ret = kube_pod_plan_set_env(&pl, &pl.containers[i], NULL, err)) == 0 &&
 		    (ret = run_options_validate(&pl.containers[i].o, &plan, err)) == 0)
 			run_plan_free(&plan);
