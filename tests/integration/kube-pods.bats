@@ -1,0 +1,268 @@
+#!/usr/bin/env bats
+# berth kube (issue 14): Pods from Kubernetes YAML on one host. apply is
+# idempotent, a pod's containers share its network (localhost), probes
+# restart a container, bad input creates nothing, delete leaves nothing.
+# The controller of the namespace is forked by the commands; the teardown
+# waits for it to exit.
+
+load kube
+
+setup_file() {
+	engine_make_rootfs
+}
+
+setup() {
+	kube_setup kpod
+}
+
+teardown() {
+	kube_teardown
+}
+
+write_two() {
+	cat >"$MANIFESTS/two.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: two
+  labels:
+    app: two
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: bb
+    command: ["sh", "-c"]
+    args: ["echo hi-from-web > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+  - name: client
+    image: bb
+    command: ["sleep", "1000"]
+    env:
+    - name: MY_POD
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    - name: MY_IP
+      valueFrom:
+        fieldRef:
+          fieldPath: status.podIP
+YAML
+}
+
+@test "kube apply: a pod is created once; applying it again changes nothing" {
+	write_two
+	run kb apply -f "$MANIFESTS/two.yaml"
+	assert_success
+	[ "$output" = "pod/two created" ]
+	wait_ready 1
+	ids=$(b ps -q --no-trunc | sort | tr '\n' ' ')
+	[ "$(b ps -q | wc -l)" = 3 ] # the holder and two containers
+	run kb apply -f "$MANIFESTS/two.yaml"
+	assert_success
+	[ "$output" = "pod/two unchanged" ]
+	sleep 1
+	[ "$(b ps -q --no-trunc | sort | tr '\n' ' ')" = "$ids" ]
+	run kb get pods
+	assert_success
+	[[ "${lines[1]}" =~ ^two\ +2/2\ +Running\ +0\  ]]
+}
+
+@test "kube pod: two containers share localhost, the pod's hostname and IP; labels name the pod" {
+	write_two
+	kb apply -f "$MANIFESTS/two.yaml"
+	wait_ready 1
+	run kb exec two -c client -- wget -qO- http://127.0.0.1:8080/index.html
+	assert_success
+	[ "$output" = hi-from-web ]
+	ip=$(kb get pods two -o json | jq -r .status.podIP)
+	[[ "$ip" =~ ^10\.77\. ]]
+	run kb exec two -c client -- sh -c 'echo $MY_POD $MY_IP; hostname'
+	assert_success
+	[ "${lines[0]}" = "two $ip" ]
+	[ "${lines[1]}" = two ]
+	# the pod's IP answers from the host
+	run in_host busybox wget -qO- "http://$ip:8080/index.html"
+	assert_success
+	[ "$output" = hi-from-web ]
+	labels=$(b inspect k8s_web_two_default | jq -c '.[0].Config.Labels')
+	[ "$(jq -r '."io.kubernetes.pod.name"' <<<"$labels")" = two ]
+	[ "$(jq -r '."io.kubernetes.pod.namespace"' <<<"$labels")" = default ]
+	[ "$(jq -r '."io.kubernetes.container.name"' <<<"$labels")" = web ]
+	[ "$(jq -r .app <<<"$labels")" = two ]
+	[[ "$(b inspect k8s_POD_two_default | jq -r '.[0].Config.Image')" =~ ^localhost/berth-pause:[0-9] ]]
+	run kb logs two -c web
+	assert_success
+}
+
+@test "kube pod: init containers run first; ConfigMap and Secret reach env and files" {
+	cat >"$MANIFESTS/cfg.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+data:
+  GREETING: hello
+  app.conf: |
+    key=value
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: sec
+data:
+  password: czNjcmV0
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: prepare
+    image: bb
+    command: ["sh", "-c", "echo prepared > /work/marker"]
+    volumeMounts:
+    - {name: work, mountPath: /work}
+  containers:
+  - name: app
+    image: bb
+    command: ["sleep", "1000"]
+    env:
+    - name: GREETING
+      valueFrom:
+        configMapKeyRef: {name: cfg, key: GREETING}
+    - name: PASSWORD
+      valueFrom:
+        secretKeyRef: {name: sec, key: password}
+    envFrom:
+    - prefix: CFG_
+      configMapRef: {name: cfg}
+    volumeMounts:
+    - {name: work, mountPath: /work}
+    - {name: conf, mountPath: /etc/app}
+  volumes:
+  - name: work
+    emptyDir: {}
+  - name: conf
+    configMap:
+      name: cfg
+YAML
+	run kb apply -f "$MANIFESTS/cfg.yaml"
+	assert_success
+	[ "${lines[0]}" = "configmap/cfg created" ]
+	[ "${lines[1]}" = "secret/sec created" ]
+	[ "${lines[2]}" = "pod/app created" ]
+	wait_ready 1
+	run kb exec app -- sh -c 'cat /work/marker; echo $GREETING $PASSWORD $CFG_GREETING; cat /etc/app/app.conf'
+	assert_success
+	[ "${lines[0]}" = prepared ]
+	[ "${lines[1]}" = "hello s3cret hello" ]
+	[ "${lines[2]}" = "key=value" ]
+	# the init container is gone once it completed
+	[ "$(b ps -aq | wc -l)" = 2 ]
+}
+
+@test "kube pod: a failing liveness probe restarts the container" {
+	cat >"$MANIFESTS/live.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: live
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: bb
+    command: ["sh", "-c", "touch /tmp/alive; exec sleep 1000"]
+    livenessProbe:
+      exec:
+        command: ["test", "-e", "/tmp/alive"]
+      periodSeconds: 1
+      failureThreshold: 2
+YAML
+	kb apply -f "$MANIFESTS/live.yaml"
+	wait_ready 1
+	sleep 2.5 # passing probes restart nothing
+	[ "$(kb get pods live -o json | jq '.status.containerStatuses[0].restartCount')" = 0 ]
+	kb exec live -- rm /tmp/alive
+	for ((i = 0; i < 100; i++)); do
+		n=$(kb get pods live -o json | jq '.status.containerStatuses[0].restartCount')
+		[ "$n" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$n" = 1 ]
+	grep -q "liveness probe of k8s_app_live_default failed" "$RUNROOT"/kube/*/default.log
+	wait_ready 1
+	# the restarted container made its file again: no more restarts
+	sleep 3
+	[ "$(kb get pods live -o json | jq '.status.containerStatuses[0].restartCount')" = 1 ]
+}
+
+@test "kube apply: bad input leaves nothing created" {
+	write_two
+	cat >"$MANIFESTS/bad.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: fine
+data:
+  a: b
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bad
+spec:
+  containers:
+  - name: app
+    image: bb
+    imagee: typo
+YAML
+	run kb apply -f "$MANIFESTS/two.yaml" -f "$MANIFESTS/bad.yaml"
+	assert_failure
+	assert_output_contains "bad.yaml:16: document 2 (Pod bad): spec.containers[0].imagee: unknown field"
+	# an error only the engine finds (a capability that does not exist)
+	cat >"$MANIFESTS/cap.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: cap
+spec:
+  containers:
+  - name: app
+    image: bb
+    securityContext:
+      capabilities:
+        add: ["NOT_A_CAP"]
+YAML
+	run kb apply -f "$MANIFESTS/two.yaml" -f "$MANIFESTS/cap.yaml"
+	assert_failure
+	assert_output_contains "cap.yaml"
+	assert_output_contains "NOT_A_CAP"
+	run kb get all
+	[ -z "$(kb get pods -o json | jq -r '.items[].metadata.name')" ]
+	[ -z "$(kb get configmaps -o json | jq -r '.items[].metadata.name')" ]
+	[ -z "$(b ps -aq)" ]
+	[ -z "$(find "$STORE/kube" -name '*.json' 2>/dev/null)" ]
+}
+
+@test "kube delete: every container of the pod goes, and the controller exits" {
+	write_two
+	kb apply -f "$MANIFESTS/two.yaml"
+	wait_ready 1
+	[ -n "$(controller_pid)" ]
+	run kb delete -f "$MANIFESTS/two.yaml"
+	assert_success
+	[ "$output" = 'pod "two" deleted' ]
+	[ -z "$(b ps -aq)" ]
+	[ ! -e "$STORE/kube-pods/default/two" ]
+	for ((i = 0; i < 50; i++)); do
+		[ -z "$(controller_pid)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(controller_pid)" ]
+	run kb delete pod two
+	assert_failure
+	assert_output_contains 'pod "two" not found in namespace default'
+}
