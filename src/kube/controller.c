@@ -31,6 +31,7 @@ typedef struct ctl {
 	json_t *probes;	     /* container id -> its probes' counters */
 	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
 	json_t *terminating; /* pod name -> pid of the process removing it */
+	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
 	char *last_status;
 	long long next_due; /* the next probe, ms */
 	int lock_fd;
@@ -158,9 +159,13 @@ static json_t *probe_state(ctl *c, json_t *ctr, json_t *spec)
 
 	if (s && strcmp(json_string_value(json_object_get(s, "started")) ?: "", started) == 0)
 		return s;
-	s = json_pack("{s:s, s:b, s:i, s:i, s:i, s:b}", "started", started, "ready", readiness == NULL, "rs", 0, "rf",
-		      0, "lf", 0, "seen", 1);
+	json_t *startup = json_object_get(spec, "startupProbe");
+
+	s = json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:b, s:b}", "started", started, "ready", readiness == NULL, "rs",
+		      0, "rf", 0, "lf", 0, "sf", 0, "startup", startup == NULL, "seen", 1);
 	json_object_set_new(c->probes, id, s);
+	if (startup)
+		schedule(c, s, "nextStartup", now + probe_int(startup, "initialDelaySeconds", 0) * 1000);
 	if (readiness)
 		schedule(c, s, "nextReady", now + probe_int(readiness, "initialDelaySeconds", 0) * 1000);
 	if (liveness)
@@ -192,7 +197,30 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 	json_t *s = probe_state(c, ctr, spec);
 	long long now = now_ms();
 
+	json_t *startup = json_object_get(spec, "startupProbe");
+
 	json_object_set_new(s, "seen", json_true());
+	/* liveness and readiness wait until the startup probe passed */
+	if (startup && !json_is_true(json_object_get(s, "startup"))) {
+		if (json_integer_value(json_object_get(s, "nextStartup")) > now) {
+			schedule(c, s, "nextStartup", json_integer_value(json_object_get(s, "nextStartup")));
+			return false;
+		}
+		if (!kube_probe_run(startup, spec, ctr, ip, c->k->paths->runtime_root)) {
+			bump(s, "sf", 1);
+			if (json_integer_value(json_object_get(s, "sf")) >= probe_int(startup, "failureThreshold", 3)) {
+				kill_container(c, json_string_value(json_object_get(ctr, "id")));
+				json_object_del(c->probes, json_string_value(json_object_get(ctr, "id")));
+			} else {
+				schedule(c, s, "nextStartup",
+					 now_ms() + probe_int(startup, "periodSeconds", 10) * 1000);
+			}
+			return false;
+		}
+		json_object_set_new(s, "startup", json_true());
+		json_object_set_new(s, "nextLive", json_integer(now));
+		json_object_set_new(s, "nextReady", json_integer(now));
+	}
 	if (liveness && json_integer_value(json_object_get(s, "nextLive")) <= now) {
 		bool ok = kube_probe_run(liveness, spec, ctr, ip, c->k->paths->runtime_root);
 		bump(s, "lf", ok ? 0 : 1);
@@ -284,6 +312,12 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 						      "containers", ready_map));
 		}
 	}
+	{
+		json_t *errors = json_object(), *f;
+		json_object_foreach(c->failures, key, f)
+			json_object_set(errors, key, json_object_get(f, "error"));
+		json_object_set_new(status, "errors", errors);
+	}
 	/* forget containers and pods that are gone */
 	json_object_foreach_safe(c->probes, tmp, key, v) if (!json_is_true(json_object_get(v, "seen")))
 	    json_object_del(c->probes, key);
@@ -348,14 +382,34 @@ static void remove_pod(ctl *c, json_t *p, const char *why)
 	json_object_set_new(c->terminating, name, json_integer(pid));
 }
 
+/* Creates a pod of a Pod object or of OWNER's template. A failure (an
+ * image that cannot be pulled, a ConfigMap missing) is retried after 1 s,
+ * then twice as long each time up to 30 s, and shown in the status file. */
 static void create_pod(ctl *c, json_t *pod, const char *owner)
 {
 	const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+	const char *key = owner ? owner : name;
+	json_t *f = json_object_get(c->failures, key);
+	long long now = now_ms(), delay;
 	berth_error *err = NULL;
 
+	if (f && json_integer_value(json_object_get(f, "next")) > now) {
+		if (c->next_due == 0 || json_integer_value(json_object_get(f, "next")) < c->next_due)
+			c->next_due = json_integer_value(json_object_get(f, "next"));
+		return;
+	}
 	logf_("pod %s: creating", name);
-	if (kube_pod_create(c->k, pod, owner, &err) < 0)
-		log_error(&err);
+	if (kube_pod_create(c->k, pod, owner, &err) == 0) {
+		json_object_del(c->failures, key);
+		return;
+	}
+	delay = f ? json_integer_value(json_object_get(f, "delay")) * 2 : 1000;
+	if (delay > 30000)
+		delay = 30000;
+	json_object_set_new(c->failures, key,
+			    json_pack("{s:I, s:I, s:s}", "next", (json_int_t)(now + delay), "delay", (json_int_t)delay,
+				      "error", err && err->msg ? err->msg : "failed"));
+	log_error(&err);
 }
 
 /* A pod that cannot serve: its holder ended, or a container is missing (a
@@ -534,7 +588,9 @@ static void reconcile_deployment(ctl *c, json_t *d, json_t *pods, json_t *status
 	}
 	n_new = (int)json_array_size(fresh);
 	n_old = (int)json_array_size(old);
-	if (n_old > 0 && recreate) {
+	if (json_is_true(json_object_get(spec, "paused"))) {
+		/* paused: dead pods go, nothing else changes until resumed */
+	} else if (n_old > 0 && recreate) {
 		scale_down(c, old, status, n_old, false);
 	} else if (n_old == 0) {
 		for (; n_new < replicas; n_new++)
@@ -578,6 +634,17 @@ static bool reconcile(ctl *c)
 	json_array_foreach(pods, i, p)
 		if (json_object_get(c->terminating, json_string_value(json_object_get(p, "name"))))
 			json_object_set_new(p, "removed", json_true());
+	{
+		/* the backoff of objects deleted meanwhile goes */
+		const char *key;
+		json_t *f;
+		void *tmp;
+		json_object_foreach_safe(c->failures, tmp, key,
+					 f) if (strncmp(key, "Deployment/", 11) == 0
+						    ? find_by_name(deployments, key + 11, true) == NULL
+						    : find_by_name(objects, key, true) == NULL)
+		    json_object_del(c->failures, key);
+	}
 	status = observe(c, pods, deployments);
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
@@ -666,6 +733,7 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		  .probes = json_object(),
 		  .ready_since = json_object(),
 		  .terminating = json_object(),
+		  .failures = json_object(),
 		  .lock_fd = lock_fd };
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sha2.h>
@@ -19,6 +20,7 @@
 #include "image/images.h"
 #include "kube/kube_internal.h"
 #include "kube/pod_plan.h"
+#include "kube/probe.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -131,6 +133,9 @@ static int write_volume_files(const kube_volume_plan *v, berth_error **err)
 
 	if (v->create_dir && fs_mkdir_p(v->dir, 0755, err) < 0)
 		return -1;
+	/* fsGroup: the group owns the emptyDir, and what is made in it */
+	if (v->group >= 0 && (chown(v->dir, 0, (gid_t)v->group) < 0 || chmod(v->dir, 02775) < 0))
+		return berth_error_set(err, errno, "fsGroup %lld on \"%s\"", v->group, v->dir);
 	if (v->create_file) {
 		int fd = open(v->dir, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0)
@@ -186,6 +191,12 @@ static int start_container(const kube_context *k, store *s, kube_container_plan 
 	container *c = NULL;
 	int ret;
 
+	if (cp->never_pull) {
+		image_info info = { 0 };
+		if (image_resolve(s, cp->image, &info, err) < 0)
+			return berth_error_wrap(err, "container %s: imagePullPolicy Never", cp->name);
+		image_info_free(&info);
+	}
 	if (run_options_validate(&cp->o, &plan, err) < 0)
 		return berth_error_wrap(err, "container %s", cp->name);
 	ret = engine_container_create(k->paths, s, cp->image, &cp->o, &plan, &c, err);
@@ -301,12 +312,38 @@ static bool in_pod(const container *c, const char *namespace, const char *name)
 	       (name == NULL || strcmp(pod, name) == 0);
 }
 
-static int remove_one(const kube_context *k, container *c, int grace_s, berth_error **err)
+/* The container's preStop hook (exec or sleep), within GRACE_S; returns
+ * the seconds of the grace period left. */
+static int run_pre_stop(const kube_context *k, container *c, json_t *pod, int grace_s)
+{
+	const char *name = label(c, KUBE_LABEL_CONTAINER_NAME) ?: "";
+	json_t *ctr, *hook = NULL;
+	time_t start = time(NULL);
+	size_t i;
+	int left;
+
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, ctr)
+		if (strcmp(json_string_value(json_object_get(ctr, "name")) ?: "", name) == 0)
+			hook = json_object_get(json_object_get(ctr, "lifecycle"), "preStop");
+	if (hook == NULL || grace_s <= 0)
+		return grace_s;
+	if (json_object_get(hook, "exec"))
+		kube_exec_in(engine_container_runtime(c), k->paths->runtime_root, c->id,
+			     json_object_get(json_object_get(hook, "exec"), "command"), grace_s * 1000);
+	else if (json_object_get(hook, "sleep")) {
+		json_int_t s = json_integer_value(json_object_get(json_object_get(hook, "sleep"), "seconds"));
+		sleep((unsigned)(s < grace_s ? s : grace_s));
+	}
+	left = grace_s - (int)(time(NULL) - start);
+	return left > 0 ? left : 0;
+}
+
+static int remove_one(const kube_context *k, container *c, json_t *pod, int grace_s, berth_error **err)
 {
 	berth_error *e = NULL;
 
 	if (record_refresh(k->paths, c, &e) == 0 && engine_status_is_live(c->state.status) &&
-	    engine_container_stop(k->paths, c, grace_s, &e) < 0)
+	    engine_container_stop(k->paths, c, run_pre_stop(k, c, pod, grace_s), &e) < 0)
 		berth_error_free(&e);
 	berth_error_free(&e);
 	if (engine_container_remove(k->paths, c, true, &e) < 0) {
@@ -324,6 +361,7 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
 {
 	container **list = NULL;
 	_cleanup_free_ char *dir = NULL;
+	_cleanup_json_ json_t *pod = kube_pod_object(k, namespace, name);
 	berth_error *first = NULL, *e = NULL;
 	size_t n = 0;
 
@@ -335,7 +373,7 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
 			const char *cname = label(list[i], KUBE_LABEL_CONTAINER_NAME) ?: "";
 			if (!in_pod(list[i], namespace, name) || (strcmp(cname, KUBE_HOLDER_NAME) == 0) != (pass == 1))
 				continue;
-			if (remove_one(k, list[i], pass == 1 ? 0 : grace_s, &e) < 0) {
+			if (remove_one(k, list[i], pod, pass == 1 ? 0 : grace_s, &e) < 0) {
 				if (first == NULL)
 					first = e;
 				else

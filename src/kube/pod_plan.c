@@ -425,6 +425,7 @@ static int plan_container(const kube_context *k, kube_pod_plan *pl, json_t *pod,
 	} else if (json_array_size(args) > 0) {
 		cp->o.command = (char *const *)strv_of(pl, args);
 	}
+	cp->never_pull = strcmp(json_string_value(json_object_get(c, "imagePullPolicy")) ?: "", "Never") == 0;
 	cp->o.workdir = json_string_value(json_object_get(c, "workingDir"));
 	cp->o.hostname = json_string_value(json_object_get(spec, "hostname")) ?: pl->name;
 	cp->o.network = keep(pl, "container:%s", pl->holder.record_name);
@@ -454,7 +455,16 @@ static int plan_volumes(const kube_context *k, kube_pod_plan *pl, json_t *spec, 
 	json_array_foreach(volumes, i, v) {
 		kube_volume_plan *vp = &pl->volumes[pl->n_volumes++];
 		const char *name = json_string_value(json_object_get(v, "name")) ?: "";
-		json_t *host = json_object_get(v, "hostPath"), *src;
+		json_t *host = json_object_get(v, "hostPath"), *src, *empty = json_object_get(v, "emptyDir");
+		json_t *fs_group = json_object_get(json_object_get(spec, "securityContext"), "fsGroup");
+		vp->group = -1;
+		if (empty && strcmp(json_string_value(json_object_get(empty, "medium")) ?: "", "Memory") == 0)
+			return berth_error_request(err, EINVAL,
+						   "spec.volumes[%zu].emptyDir.medium: Memory is not "
+						   "supported yet",
+						   i);
+		if (empty && fs_group)
+			vp->group = (long long)json_integer_value(fs_group);
 		if (host) {
 			const char *hp = json_string_value(json_object_get(host, "path")) ?: "";
 			const char *type = json_string_value(json_object_get(host, "type")) ?: "";

@@ -21,6 +21,7 @@ typedef struct kube_container_plan {
 	run_options o;
 	json_t *env;	     /* "K=V" strings and {"name": K, "podIP": true} */
 	const char *restart; /* engine policy */
+	bool never_pull;     /* imagePullPolicy: Never */
 } kube_container_plan;
 
 /* A directory of the pod (emptyDir, configMap, secret) and its files. */
@@ -28,6 +29,7 @@ typedef struct kube_volume_plan {
 	char *dir;     /* PODDIR/volumes/NAME, or a hostPath */
 	json_t *files; /* {"relative/path": {"data": base64 or text, "mode": N}} or NULL */
 	bool create_dir, create_file;
+	long long group; /* fsGroup for an emptyDir, -1: none */
 } kube_volume_plan;
 
 typedef struct kube_pod_plan {

@@ -29,22 +29,21 @@ static int timeout_ms(json_t *probe)
 	return (t ? (int)json_integer_value(t) : 1) * 1000;
 }
 
-static bool exec_probe(json_t *probe, json_t *exec, json_t *ctr, const char *runtime_root)
+bool kube_exec_in(const char *runtime, const char *runtime_root, const char *id, json_t *command, int timeout_ms)
 {
-	json_t *command = json_object_get(exec, "command");
 	size_t n = json_array_size(command), i;
 	_cleanup_free_ const char **argv = calloc(n + 6, sizeof(char *));
-	long long deadline = now_ms() + timeout_ms(probe);
+	long long deadline = now_ms() + timeout_ms;
 	int status;
 	pid_t pid;
 
-	if (argv == NULL || n == 0)
+	if (argv == NULL || n == 0 || runtime == NULL || id == NULL)
 		return false;
-	argv[0] = json_string_value(json_object_get(ctr, "runtime"));
+	argv[0] = runtime;
 	argv[1] = "--root";
 	argv[2] = runtime_root;
 	argv[3] = "exec";
-	argv[4] = json_string_value(json_object_get(ctr, "id"));
+	argv[4] = id;
 	for (i = 0; i < n; i++)
 		argv[5 + i] = json_string_value(json_array_get(command, i));
 	pid = fork();
@@ -77,6 +76,13 @@ static bool exec_probe(json_t *probe, json_t *exec, json_t *ctr, const char *run
 		}
 		usleep(10000);
 	}
+}
+
+static bool exec_probe(json_t *probe, json_t *exec, json_t *ctr, const char *runtime_root)
+{
+	return kube_exec_in(json_string_value(json_object_get(ctr, "runtime")), runtime_root,
+			    json_string_value(json_object_get(ctr, "id")), json_object_get(exec, "command"),
+			    timeout_ms(probe));
 }
 
 /* The port of a probe action: a number or the name of a container port. */

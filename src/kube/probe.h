@@ -13,6 +13,11 @@
 
 #include <jansson.h>
 
+/* Runs COMMAND (a JSON array of strings) in container ID through
+ * `RUNTIME --root RUNTIME_ROOT exec`, killed after TIMEOUT_MS; true when it
+ * exits with 0. */
+bool kube_exec_in(const char *runtime, const char *runtime_root, const char *id, json_t *command, int timeout_ms);
+
 /* PROBE: the probe object; SPEC: the container's spec (named ports); CTR:
  * the container as kube_pod_list() shows it; RUNTIME_ROOT: the engine's. */
 bool kube_probe_run(json_t *probe, json_t *spec, json_t *ctr, const char *pod_ip, const char *runtime_root);

@@ -273,8 +273,8 @@ static const kube_field container[] = {
 	F("stdin", KT_BOOL),
 	F("stdinOnce", KT_BOOL),
 	F("tty", KT_BOOL),
-	F("terminationMessagePath", KT_STRING),
-	F("terminationMessagePolicy", KT_STRING),
+	IGNORED("terminationMessagePath", KT_STRING, "berth keeps no termination message; see `berth kube logs`"),
+	IGNORED("terminationMessagePolicy", KT_STRING, "berth keeps no termination message; see `berth kube logs`"),
 	F("restartPolicy", KT_STRING), /* init containers: "Always" makes a sidecar */
 	REFUSED("volumeDevices", KT_LIST, "no block volumes"),
 	REFUSED("resizePolicy", KT_LIST, "not yet"),
@@ -292,7 +292,7 @@ static const kube_field key_to_path[] = {
 
 static const kube_field empty_dir[] = {
 	F("medium", KT_STRING),
-	F("sizeLimit", KT_QUANTITY),
+	IGNORED("sizeLimit", KT_QUANTITY, "an emptyDir is a directory of the store, not limited in size"),
 	END,
 };
 
@@ -354,11 +354,11 @@ static const kube_field pod_security_context[] = {
 	F("runAsUser", KT_INT),
 	F("runAsGroup", KT_INT),
 	F("runAsNonRoot", KT_BOOL),
-	LIST("supplementalGroups", KT_INT),
+	REFUSED("supplementalGroups", KT_LIST, "not yet: the engine sets one user and group"),
 	F("fsGroup", KT_INT),
 	OBJ("seccompProfile", seccomp_profile),
 	IGNORED("fsGroupChangePolicy", KT_STRING, "fsGroup is applied to emptyDir volumes only"),
-	LIST_OF("sysctls", http_header), /* {name, value}: the same shape */
+	REFUSED("sysctls", KT_LIST, "not yet: the engine sets no sysctls"),
 	REFUSED("seLinuxOptions", KT_OBJECT, "no SELinux support"),
 	REFUSED("appArmorProfile", KT_OBJECT, "no AppArmor support"),
 	REFUSED("windowsOptions", KT_OBJECT, "Linux containers only"),
@@ -389,15 +389,15 @@ static const kube_field pod_spec[] = {
 	LIST_OF("volumes", volume),
 	OBJ("securityContext", pod_security_context),
 	F("hostname", KT_STRING),
-	F("subdomain", KT_STRING),
+	IGNORED("subdomain", KT_STRING, "no cluster DNS on one host"),
 	LIST_OF("hostAliases", host_alias),
 	F("hostNetwork", KT_BOOL),
 	F("hostPID", KT_BOOL),
 	F("hostIPC", KT_BOOL),
 	F("shareProcessNamespace", KT_BOOL),
-	F("dnsPolicy", KT_STRING),
+	IGNORED("dnsPolicy", KT_STRING, "pods use the host's resolvers (or dnsConfig.nameservers); no cluster DNS"),
 	OBJ("dnsConfig", pod_dns_config),
-	F("enableServiceLinks", KT_BOOL),
+	IGNORED("enableServiceLinks", KT_BOOL, "no Services on one host yet"),
 	IGNORED("nodeSelector", KT_STRING_MAP, one_host),
 	IGNORED("nodeName", KT_STRING, one_host),
 	IGNORED("affinity", KT_ANY, one_host),
@@ -451,7 +451,7 @@ static const kube_field deployment_spec[] = {
 	OBJ("strategy", deployment_strategy),
 	F("minReadySeconds", KT_INT),
 	F("revisionHistoryLimit", KT_INT),
-	F("progressDeadlineSeconds", KT_INT),
+	IGNORED("progressDeadlineSeconds", KT_INT, "use `berth kube rollout status --timeout`"),
 	F("paused", KT_BOOL),
 	END,
 };

@@ -122,7 +122,10 @@ const char *kube_cli_pod_status(json_t *pod, json_t *status, int *ready, int *to
 			any_failed = true;
 	}
 	if (json_is_null(json_object_get(pod, "holder")) || json_object_get(pod, "holder") == NULL || *total == 0)
-		return "Pending";
+		return json_object_get(json_object_get(status, "errors"),
+				       json_string_value(json_object_get(pod, "name")))
+			   ? "CreateContainerError"
+			   : "Pending";
 	if (strcmp(json_string_value(json_object_get(json_object_get(pod, "holder"), "status")) ?: "", "running") != 0)
 		return "Terminating";
 	if (all_done)

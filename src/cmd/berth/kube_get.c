@@ -242,14 +242,14 @@ static void print_pods(get_view *v, char **names, int n, const char *format, jso
 		if (!any && header) {
 			if (v->namespace == NULL)
 				printf("%-16s", "NAMESPACE");
-			printf("%-36s %-7s %-18s %-9s %-6s%s\n", "NAME", "READY", "STATUS", "RESTARTS", "AGE",
+			printf("%-36s %-7s %-21s %-9s %-6s%s\n", "NAME", "READY", "STATUS", "RESTARTS", "AGE",
 			       wide ? " IP" : "");
 		}
 		any = true;
 		if (v->namespace == NULL)
 			printf("%-16s", str(p, "namespace"));
 		snprintf(rt, sizeof(rt), "%d/%d", ready, total);
-		printf("%-36s %-7s %-18s %-9d %-6s", str(p, "name"), rt, phase, restarts,
+		printf("%-36s %-7s %-21s %-9d %-6s", str(p, "name"), rt, phase, restarts,
 		       kube_cli_age(str(p, "created"), age));
 		if (wide)
 			printf(" %s", str(p, "ip") ?: "<none>");
@@ -491,6 +491,14 @@ int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error
 			       replicas_of(obj), updated, total, available, ready);
 			printf("Revision:     %s\n",
 			       str(json_object_get(meta(obj), "annotations"), KUBE_REVISION_ANNOTATION) ?: "");
+		}
+		{
+			char key[300];
+			const char *why;
+			snprintf(key, sizeof(key), "%s%s", strcmp(kind, "Deployment") == 0 ? "Deployment/" : "", name);
+			why = str(json_object_get(status_of(&view, ns), "errors"), key);
+			if (why)
+				printf("Last error:   %s\n", why);
 		}
 		printf("Object:\n%s\n", text ? text : "");
 		free(text);
