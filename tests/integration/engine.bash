@@ -32,7 +32,8 @@ engine_make_rootfs() {
 
 # engine_setup PREFIX: the test's dirs and tag; the image is "bb" (CMD sh).
 # berth runs in a network namespace of the test's own (HOSTNS, `lo` up): the
-# default bridge, its nftables table and sysctls stay in there.
+# default bridge, its nftables table and sysctls stay in there, and the
+# host-wide network records in HOSTNET (BERTH_NETWORK_RUNDIR).
 engine_setup() {
 	TEST_DIR="$BATS_TEST_TMPDIR"
 	TAG="$1$$n${BATS_SUITE_TEST_NUMBER}"
@@ -40,6 +41,7 @@ engine_setup() {
 	STORE="$TEST_DIR/store"
 	RUNROOT="$TEST_DIR/run"
 	HOSTNS="$TEST_DIR/hostns"
+	HOSTNET="$TEST_DIR/hostnet"
 	touch "$HOSTNS"
 	unshare --net="$HOSTNS" true
 	in_host ip link set lo up
@@ -75,6 +77,7 @@ engine_teardown() {
 		}
 	done
 	for net in $(b network ls -q 2>/dev/null); do
+		[ "$net" != berth ] || continue # the default network stays (refused)
 		b network rm "$net" >/dev/null 2>&1 || {
 			echo "teardown: network rm $net failed" >&2
 			failed=1
@@ -89,8 +92,12 @@ engine_teardown() {
 		echo "teardown: netns files left: $(ls -A "$RUNROOT/netns")" >&2
 		failed=1
 	fi
-	if [ -n "$(find "$STORE/networks" -path '*.leases/*' ! -name lock ! -name 'last-*' 2>/dev/null)" ]; then
-		echo "teardown: leases left: $(find "$STORE/networks" -path '*.leases/*')" >&2
+	if [ -n "$(find "$STORE/networks" "$HOSTNET/leases" -mindepth 1 \( -path '*.leases/*' -o -path "$HOSTNET/leases/*/*" \) ! -name lock ! -name 'last-*' 2>/dev/null)" ]; then
+		echo "teardown: leases left: $(find "$STORE/networks" "$HOSTNET/leases" -mindepth 1)" >&2
+		failed=1
+	fi
+	if [ -n "$(find "$HOSTNET/owners" "$HOSTNET/ports" -mindepth 1 ! -name lock 2>/dev/null)" ]; then
+		echo "teardown: host-wide network records left: $(find "$HOSTNET/owners" "$HOSTNET/ports" -mindepth 1)" >&2
 		failed=1
 	fi
 	umount "$HOSTNS" 2>/dev/null || true
@@ -115,7 +122,7 @@ engine_teardown() {
 # b ARGS...: berth with this test's store, in the test's network namespace;
 # the tag goes to the monitors.
 b() {
-	nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
+	nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" BERTH_NETWORK_RUNDIR="$HOSTNET" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
 }
 
 # brun ARGS...: berth run with the test's cgroup parent and tag.
