@@ -294,12 +294,12 @@ static int check_subnet(const hostnet *h, const char *cidr, const char *own_brid
 	if (hostnet_subnet_overlap(h, cidr, own_bridge, other) == 1) {
 		if (hostnet_bridge_load(h, other, &b, NULL) < 0)
 			memset(&b, 0, sizeof(b));
-		return berth_error_set(err, EEXIST, "subnet %s overlaps %s of berth network %s (bridge %s)", cidr,
-				       strchr(cidr, ':') ? b.subnet6 : b.subnet,
-				       b.owner[0] ? strrchr(b.owner, '/') + 1 : NETWORK_DEFAULT, other);
+		return berth_error_request(err, EEXIST, "subnet %s overlaps %s of berth network %s (bridge %s)", cidr,
+					   strchr(cidr, ':') ? b.subnet6 : b.subnet,
+					   b.owner[0] ? strrchr(b.owner, '/') + 1 : NETWORK_DEFAULT, other);
 	}
 	if (!strchr(cidr, ':') && hostnet_subnet_routed(cidr, own_bridge))
-		return berth_error_set(err, EEXIST, "subnet %s overlaps a route of the host (ip route)", cidr);
+		return berth_error_request(err, EEXIST, "subnet %s overlaps a route of the host (ip route)", cidr);
 	return 0;
 }
 
@@ -572,7 +572,7 @@ static int remove_bridge(const engine_paths *p, const network_def *d, berth_erro
 	}
 	hostnet_bridge_users(&h, d->bridge, users, sizeof(users));
 	if (users[0])
-		return berth_error_set(err, EBUSY, "network %s is in use by container(s) %s", d->name, users);
+		return berth_error_request(err, EBUSY, "network %s is in use by container(s) %s", d->name, users);
 	if (nft_network_remove(&net, &e) < 0) {
 		berth_log(BERTH_LOG_WARNING, "network %s: %s", d->name, e->msg);
 		berth_error_free(&e);
@@ -593,10 +593,11 @@ int network_remove(const engine_paths *p, const char *name, berth_error **err)
 	int ret;
 
 	if (strcmp(name, NETWORK_DEFAULT) == 0 || strcmp(name, "bridge") == 0)
-		return berth_error_set(err, EPERM,
-				       "network %s is the default network: it cannot be removed (every store of the "
-				       "host shares its bridge %s)",
-				       name, NETWORK_DEFAULT_BRIDGE);
+		return berth_error_request(
+		    err, EPERM,
+		    "network %s is the default network: it cannot be removed (every store of the "
+		    "host shares its bridge %s)",
+		    name, NETWORK_DEFAULT_BRIDGE);
 	sweep(p);
 	lock = lock_networks(p, true, &dirfd, err);
 	if (lock < 0)

@@ -179,8 +179,8 @@ int hostnet_bridge_claim(const hostnet *h, const hostnet_bridge *b, berth_error 
 
 	if (ret == 0) {
 		if (strcmp(old.subnet, b->subnet) != 0 || strcmp(old.owner, b->owner) != 0)
-			return berth_error_set(err, EEXIST, "bridge %s is already %s's, with subnet %s", b->name,
-					       old.owner[0] ? old.owner : "the default network", old.subnet);
+			return berth_error_request(err, EEXIST, "bridge %s is already %s's, with subnet %s", b->name,
+						   old.owner[0] ? old.owner : "the default network", old.subnet);
 		return 0;
 	}
 	if (ret != -ENOENT)
@@ -491,7 +491,7 @@ int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_por
 			else if (strcmp(owner, id) == 0)
 				continue;
 			else
-				ret = berth_error_set(
+				ret = berth_error_request(
 				    err, EEXIST, "publish port %s: already published by container %.12s", what, owner);
 		}
 		if (ret < 0)

@@ -67,7 +67,7 @@ wait_removed() {
 }
 
 engine_teardown() {
-	local id failed=0 d net
+	local id failed=0 d net i
 	cd / || true
 	wait_removed || failed=1
 	for id in $(b ps -aq --no-trunc 2>/dev/null); do
@@ -82,6 +82,11 @@ engine_teardown() {
 			echo "teardown: network rm $net failed" >&2
 			failed=1
 		}
+	done
+	# a removed namespace takes its veth pair with it, in the background
+	for ((i = 0; i < 50; i++)); do
+		[ -e "$HOSTNS" ] && [ -n "$(in_host ip -o link show type veth 2>/dev/null)" ] || break
+		sleep 0.1
 	done
 	if [ -e "$HOSTNS" ] && [ -n "$(in_host ip -o link show type veth 2>/dev/null)" ]; then
 		in_host ip -o link show type veth >&2
