@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -736,10 +737,63 @@ static int sweep_one(const char *name, void *data)
 	return 0;
 }
 
+/* The temporary files (".NAME.tmpPID", fs_write_file_replace) in SUB that
+ * a killed writer left: those whose writer is gone. */
+static void sweep_temps(int dirfd, const char *sub)
+{
+	_cleanup_close_ int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) : NULL;
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		const char *tmp = e->d_name[0] == '.' ? strstr(e->d_name, ".tmp") : NULL;
+		char *end;
+		long pid = tmp ? strtol(tmp + 4, &end, 10) : 0;
+		if (pid > 0 && *end == '\0' && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			unlinkat(fd, e->d_name, 0);
+	}
+}
+
+static int sweep_hosts_dir(const char *name, void *data)
+{
+	const hostnet *h = data;
+	char sub[300];
+
+	snprintf(sub, sizeof(sub), "hosts/%s", name);
+	sweep_temps(h->dirfd, sub);
+	return 0;
+}
+
+/* A claim left empty: its claimant was killed between making and writing
+ * it (under the ports lock, which every claimant holds). */
+static int sweep_empty_claim(const char *name, void *data)
+{
+	const hostnet *h = data;
+	char file[300];
+	struct stat st;
+
+	snprintf(file, sizeof(file), "ports/%s", name);
+	if (strcmp(name, "lock") != 0 && fstatat(h->dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size == 0)
+		unlinkat(h->dirfd, file, 0);
+	return 0;
+}
+
 int hostnet_sweep(const hostnet *h)
 {
 	struct sweep_state s = { h, 0 };
+	berth_error *e = NULL;
+	int lock = ports_lock(h, &e);
+
+	if (lock >= 0) {
+		for_each_entry(h->dirfd, "ports", NULL, sweep_empty_claim, (void *)h);
+		close(lock);
+	} else {
+		berth_error_free(&e);
+	}
 
 	for_each_entry(h->dirfd, "owners", ".json", sweep_one, &s);
+	sweep_temps(h->dirfd, "owners");
+	sweep_temps(h->dirfd, "bridges");
+	for_each_entry(h->dirfd, "hosts", NULL, sweep_hosts_dir, (void *)h);
 	return s.count;
 }

@@ -63,13 +63,51 @@ drop_half_made() {
 	find "$STORE/containers/names" -xtype l -delete 2>/dev/null || true
 }
 
-@test "network host: a run -p killed at any point leaves no namespace, veth, lease or port; the port is published again" {
+# berth_raw ARGS...: berth in the test's namespace and stores, without a
+# subshell in between (for kill -9 of $!).
+berth_raw() {
+	exec nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" BERTH_NETWORK_RUNDIR="$HOSTNET" "$@"
+}
+
+# no_network_left PORT: no element for PORT, no namespace file or mount,
+# no veth (they go with their namespace, in the background), no lease, no
+# host-wide record.
+no_network_left() {
+	local i left
+	run in_host nft list map inet berth dnat4
+	[[ "$output" != *"$1"* ]] || fail "port $1 still published: $output"
+	[ -z "$(ls -A "$RUNROOT/netns" 2>/dev/null)" ] || fail "netns files left: $(ls -A "$RUNROOT/netns")"
+	! grep -q "$RUNROOT/netns" /proc/self/mountinfo || fail "netns mount left"
+	for ((i = 0; i < 50; i++)); do
+		left=$(in_host ip -o link show type veth)
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	[ -z "$left" ] || fail "veth left: $left"
+	[ -z "$(find "$HOSTNET/leases" -mindepth 2 ! -name lock ! -name 'last-*')" ] || fail "lease left"
+	[ -z "$(find "$HOSTNET/owners" "$HOSTNET/ports" -mindepth 1 ! -name lock)" ] || fail "records left"
+}
+
+@test "network host: rm of a run -p killed after its network was made and before its record was saved leaves nothing" {
+	# SIGKILL when it reads the host's resolv.conf: namespace, veth, lease
+	# and port exist, the record does not say so yet
+	run berth_raw strace -qq -o /dev/null -P /etc/resolv.conf -e inject=openat:signal=KILL \
+		"$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" run -d --cgroup-parent "berth-test/$TAG" --name kk \
+		-p 8090:80 bb sleep 1000
+	[ "$status" = 137 ]
+	run b rm -f kk
+	assert_success
+	no_network_left 8090
+	run brun -d --name again -p 8090:80 bb sleep 1000
+	assert_success
+}
+
+@test "network host: a run -p killed at random points leaves no namespace, veth, lease or port; the port is published again" {
 	local i pid delay
 	for ((i = 0; i < 16; i++)); do
-		delay=$(printf '0.%03d' $((5 + (RANDOM % 120))))
-		(exec nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" BERTH_NETWORK_RUNDIR="$HOSTNET" "$BERTH_BIN" \
-			--root "$STORE" --runroot "$RUNROOT" run -d --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG \
-			--name "k$i" -p 8090:80 bb sleep 1000) >/dev/null 2>&1 &
+		delay=$(printf '0.%03d' $((5 + (RANDOM % 100))))
+		(berth_raw "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" run -d --cgroup-parent "berth-test/$TAG" \
+			-e BERTH_IT_TAG --name "k$i" -p 8090:80 bb sleep 1000) >/dev/null 2>&1 &
 		pid=$!
 		sleep "$delay"
 		kill -9 "$pid" 2>/dev/null || true
@@ -86,18 +124,7 @@ drop_half_made() {
 	# listing the networks takes down those of containers gone
 	run b network ls
 	assert_success
-	run in_host nft list map inet berth dnat4
-	[[ "$output" != *8090* ]]
-	local left
-	for ((i = 0; i < 50; i++)); do
-		left=$(in_host ip -o link show type veth)
-		[ -z "$left" ] && break
-		sleep 0.1
-	done
-	[ -z "$left" ]
-	[ -z "$(ls -A "$HOSTNET/owners" "$HOSTNET/ports" | grep -v -e '^lock$' -e ':$' -e '^$')" ]
-	[ -z "$(find "$HOSTNET/leases" -mindepth 2 ! -name lock ! -name 'last-*')" ]
-	! grep -q "$RUNROOT/netns" /proc/self/mountinfo
+	no_network_left 8090
 }
 
 @test "network host: two stores share berth0 without sharing an address; their networks get their own bridges and subnets" {
