@@ -226,7 +226,7 @@ no_network_left() {
 }
 
 @test "network host: a monitor's memory does not grow with the containers on its network" {
-	local i count=40 first last
+	local i count=30 first last
 	for ((i = 0; i < count; i++)); do
 		brun -d --name "p$i" bb sleep 1000 >/dev/null
 	done
