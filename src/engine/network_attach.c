@@ -345,6 +345,7 @@ static int setup_bridge(const engine_paths *p, container *c, const network_def *
 	char ip[INET6_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN] = "", veth[IFNAMSIZ], mac[24];
 	ipam_subnet sub;
 	size_t n_ports = 0, n_nports;
+	berth_error *first = NULL;
 
 	if (network_hostnet_open(p, &h, err) < 0)
 		return -1;
@@ -387,8 +388,21 @@ static int setup_bridge(const engine_paths *p, container *c, const network_def *
 		return -1;
 	ac.netns_fd = nsfd;
 	ac.host_ifname = veth;
-	if (netlink_attach(&ac, err) < 0)
-		return berth_error_wrap(err, "network %s", d->name);
+	if (netlink_attach(&ac, &first) < 0) {
+		if (first->code != EEXIST) {
+			int ret = berth_error_request(err, first->code, "network %s: %s", d->name, first->msg);
+			berth_error_free(&first);
+			return ret;
+		}
+		/* the name is this container's: a pair of its earlier namespace,
+		 * which the kernel deletes in the background (a start after a
+		 * reboot, a namespace just unmounted) */
+		berth_error_free(&first);
+		if (netlink_detach(veth, &first) < 0)
+			berth_error_free(&first);
+		if (netlink_attach(&ac, err) < 0)
+			return berth_error_wrap(err, "network %s", d->name);
+	}
 	json_object_set_new(settings, "HostVeth", json_string(veth));
 	json_object_set_new(settings, "IPAddress", json_string(ip));
 	json_object_set_new(settings, "IPPrefixLen", json_integer(sub.prefix));

@@ -112,6 +112,9 @@ no_network_left() {
 		sleep "$delay"
 		kill -9 "$pid" 2>/dev/null || true
 		wait "$pid" || true
+		# a monitor forked before the kill goes on starting the container:
+		# let it finish (rm racing a starting monitor is item 1's)
+		sleep 0.3
 		# rm takes down what the host-wide record names, saved or not
 		b rm -f "k$i" >/dev/null 2>&1 || true
 	done
