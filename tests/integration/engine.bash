@@ -42,6 +42,9 @@ engine_setup() {
 	RUNROOT="$TEST_DIR/run"
 	HOSTNS="$TEST_DIR/hostns"
 	HOSTNET="$TEST_DIR/hostnet"
+	# also for berth run directly in HOSTNS (else the namespace's own
+	# /run/berth/network/netns-COOKIE would outlive the test)
+	export BERTH_NETWORK_RUNDIR="$HOSTNET"
 	touch "$HOSTNS"
 	unshare --net="$HOSTNS" true
 	in_host ip link set lo up
