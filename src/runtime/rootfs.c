@@ -90,7 +90,12 @@ static char *find_parent_mount(const char *path, berth_error **err)
 
 int rootfs_prepare(rootfs_context *ctx, berth_error **err)
 {
-	unsigned long propagation = ctx->spec->rootfs_propagation ? ctx->spec->rootfs_propagation : MS_SLAVE | MS_REC;
+	unsigned long requested = ctx->spec->rootfs_propagation;
+	/* An unbindable "/" could not give the rootfs bind below: it starts
+	 * private; rootfs_finalize applies the requested mode. */
+	unsigned long propagation = requested == 0		  ? MS_SLAVE | MS_REC
+				    : (requested & MS_UNBINDABLE) ? MS_PRIVATE | MS_REC
+								  : requested;
 
 	/* Nothing mounted from here on may propagate back to the host (unless
 	 * the spec asks for shared propagation). */
@@ -317,8 +322,5 @@ int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err)
 	ctx->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (ctx->rootfd < 0)
 		return berth_error_set(err, errno, "open the new root");
-	if (ctx->spec->rootfs_propagation != 0 &&
-	    mount(NULL, "/", NULL, ctx->spec->rootfs_propagation | MS_REC, NULL) < 0 && errno != EINVAL)
-		return berth_error_set(err, errno, "set linux.rootfsPropagation on \"/\"");
 	return 0;
 }

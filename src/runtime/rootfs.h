@@ -25,7 +25,8 @@ typedef struct rootfs_context {
 	void *cgroup_ready_arg;
 } rootfs_context;
 
-/* Makes "/" a slave (or linux.rootfsPropagation) and bind-mounts the rootfs
+/* Makes "/" a slave (or linux.rootfsPropagation; "unbindable" starts private
+ * and the requested mode is applied in rootfs_finalize) and bind-mounts the rootfs
  * onto itself so it can be pivoted to. Opens ctx->rootfd. */
 int rootfs_prepare(rootfs_context *ctx, berth_error **err);
 
@@ -42,7 +43,8 @@ int rootfs_setup_console(rootfs_context *ctx, int *peer, berth_error **err);
 /* pivot_root into the rootfs, or MS_MOVE + chroot when NO_PIVOT. */
 int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err);
 
-/* After pivot: linux.sysctl, maskedPaths, readonlyPaths, root.readonly. */
+/* After pivot: linux.sysctl, maskedPaths, readonlyPaths, root.readonly, then
+ * linux.rootfsPropagation on "/". */
 int rootfs_finalize(rootfs_context *ctx, berth_error **err);
 
 /* True when PATH is /proc or below and not one of the files lxcfs-style

@@ -153,6 +153,32 @@ has_opt() {
 	assert_nothing_left c3
 }
 
+@test "rootfsPropagation: shared, slave, private and unbindable, seen from the host in the init's mountinfo" {
+	set_args sleep 100
+	local mode pid line
+	# a shared rootfs on the host, so that a slave has a master to follow
+	mount --bind "$BUNDLE/rootfs" "$BUNDLE/rootfs"
+	defer umount -l "$BUNDLE/rootfs"
+	mount --make-shared "$BUNDLE/rootfs"
+	for mode in shared slave private unbindable runbindable; do
+		update_config '.linux.rootfsPropagation = $m' --arg m "$mode"
+		berth_bg create "c-$mode"
+		pid=$(pid_of "c-$mode")
+		# the container's root as the host reads it: mount point field "/"
+		line=$(awk '$5 == "/"' "/proc/$pid/mountinfo")
+		[ -n "$line" ] || fail "$mode: no / in /proc/$pid/mountinfo"
+		case $mode in
+		shared) [[ "$line" == *" shared:"* ]] ;;
+		slave) [[ "$line" == *" master:"* && "$line" != *" shared:"* ]] ;;
+		private) [[ "$line" != *" shared:"* && "$line" != *" master:"* && "$line" != *" unbindable "* ]] ;;
+		unbindable | runbindable) [[ "$line" == *" unbindable "* ]] ;;
+		esac || fail "$mode: the container's / is not $mode: $line"
+		berth delete --force "c-$mode"
+	done
+	umount "$BUNDLE/rootfs"
+	assert_nothing_left c-shared c-slave c-private c-unbindable c-runbindable
+}
+
 @test "mounts: propagation options on a bind mount" {
 	mkdir "$TEST_DIR/p"
 	add_mount /mnt/shared bind "$TEST_DIR/p" rbind rshared
