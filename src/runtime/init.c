@@ -280,7 +280,8 @@ _Noreturn void container_init_main(const init_config *cfg)
 		if (hooks_run(s, HOOK_CREATE_CONTAINER, state_json ? state_json : "{}", &err) < 0)
 			init_fail(cfg, &err);
 	}
-	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_finalize(&ctx, &err) < 0)
+	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_create_cwd(&ctx, p->cwd, &err) < 0 ||
+	    rootfs_finalize(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	close(ctx.rootfd);
 	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0)

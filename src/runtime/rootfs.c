@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <stdio.h>
@@ -133,6 +134,25 @@ bool rootfs_is_proc_destination(const char *path)
 	return true;
 }
 
+/* The path inside the rootfs that TARGET (opened inside it, symlinks
+ * resolved) names: a destination may be a symlink in the image, and the
+ * /proc checks and the reopen after mounting must see where it led. DEST
+ * holds PATH_MAX bytes. */
+static int target_path_in_root(const rootfs_context *ctx, int target, char *dest, berth_error **err)
+{
+	char link[32], host[PATH_MAX];
+	size_t len = strcmp(ctx->rootfs, "/") == 0 ? 0 : strlen(ctx->rootfs);
+	ssize_t n = readlink(fs_proc_fd_path(target, link), host, sizeof(host) - 1);
+
+	if (n < 0)
+		return berth_error_set(err, errno, "readlink \"%s\"", link);
+	host[n] = '\0';
+	if (strncmp(host, ctx->rootfs, len) != 0 || (host[len] != '/' && host[len] != '\0'))
+		return berth_error_set(err, EXDEV, "the mount target \"%s\" is outside the rootfs", host);
+	snprintf(dest, PATH_MAX, "%s", host[len] ? host + len : "/");
+	return 0;
+}
+
 /* Flags a bind remount must keep: in a user namespace, the kernel refuses to
  * clear the "locked" flags of the source mount. */
 static unsigned long locked_flags(int fd)
@@ -159,7 +179,9 @@ static unsigned long locked_flags(int fd)
 	return flags;
 }
 
-static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, berth_error **err)
+/* Binds M's source on its destination; DEST gets the destination's path
+ * inside the rootfs, symlinks resolved. */
+static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, char *dest, berth_error **err)
 {
 	_cleanup_close_ int src = -EBADF;
 	_cleanup_close_ int target = -EBADF;
@@ -181,9 +203,17 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, be
 					       "mounted on /proc",
 					       index, m->source, m->destination);
 	}
-	target = fs_ensure_mountpoint_in_root(ctx->rootfd, m->destination, S_ISDIR(st.st_mode), err);
-	if (target < 0)
+	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, S_ISDIR(st.st_mode), err);
+	if (target < 0 || target_path_in_root(ctx, target, dest, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
+	if (strcmp(dest, m->destination) != 0 && rootfs_is_proc_destination(dest)) {
+		struct statfs sf;
+		if (fstatfs(src, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+			return berth_error_set(err, EINVAL,
+					       "mounts[%zu]: refusing to bind \"%s\" over \"%s\" (\"%s\" inside the "
+					       "rootfs): only procfs may be mounted on /proc",
+					       index, m->source, m->destination, dest);
+	}
 	if (mount(fs_proc_fd_path(src, srcpath), fs_proc_fd_path(target, tgtpath), NULL,
 		  MS_BIND | (m->rbind ? MS_REC : 0), NULL) < 0)
 		return berth_error_set(err, errno, "mounts[%zu]: bind \"%s\" on \"%s\"", index, m->source,
@@ -191,7 +221,7 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, be
 	flags = m->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
 	if (flags != 0) {
 		/* Reopen the destination: the fd still names the covered inode. */
-		mounted = fs_open_in_root(ctx->rootfd, m->destination, O_PATH, 0, false, err);
+		mounted = fs_open_in_root(ctx->rootfd, dest, O_PATH, 0, false, err);
 		if (mounted < 0)
 			return berth_error_wrap(err, "mounts[%zu]", index);
 		if (ctx->in_userns)
@@ -213,16 +243,17 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, be
 /* Filesystems that an unprivileged user namespace may not mount without
  * owning the matching namespace: bind the host's instead, as runc does. */
 static int mount_fallback_bind(rootfs_context *ctx, const spec_mount *m, size_t index, const char *host_path,
-			       berth_error **err)
+			       char *dest, berth_error **err)
 {
 	spec_mount copy = *m;
 	copy.source = (char *)host_path;
 	copy.rbind = true;
 	copy.bind = true;
-	return mount_bind(ctx, &copy, index, err);
+	return mount_bind(ctx, &copy, index, dest, err);
 }
 
-static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index, berth_error **err)
+/* Mounts a filesystem (not a bind) on M's destination; DEST as mount_bind. */
+static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index, char *dest, berth_error **err)
 {
 	_cleanup_close_ int target = -EBADF;
 	char tgtpath[32];
@@ -239,9 +270,14 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 				       "mounts[%zu]: refusing to mount %s over \"%s\": only procfs may be "
 				       "mounted on /proc",
 				       index, type, m->destination);
-	target = fs_ensure_mountpoint_in_root(ctx->rootfd, m->destination, true, err);
-	if (target < 0)
+	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, true, err);
+	if (target < 0 || target_path_in_root(ctx, target, dest, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
+	if (rootfs_is_proc_destination(dest) && strcmp(type, "proc") != 0)
+		return berth_error_set(err, EINVAL,
+				       "mounts[%zu]: refusing to mount %s over \"%s\" (\"%s\" inside the rootfs): only "
+				       "procfs may be mounted on /proc",
+				       index, type, m->destination, dest);
 	if (strcmp(type, "proc") == 0) {
 		struct statfs sf;
 		/* The destination must be a plain directory of the image, not
@@ -254,9 +290,9 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 		int e = errno;
 		if ((e == EPERM || e == EINVAL || e == EBUSY) && ctx->in_userns) {
 			if (strcmp(type, "sysfs") == 0)
-				return mount_fallback_bind(ctx, m, index, "/sys", err);
+				return mount_fallback_bind(ctx, m, index, "/sys", dest, err);
 			if (strcmp(type, "mqueue") == 0)
-				return mount_fallback_bind(ctx, m, index, "/dev/mqueue", err);
+				return mount_fallback_bind(ctx, m, index, "/dev/mqueue", dest, err);
 		}
 		return berth_error_set(err, e, "mounts[%zu]: mount %s on \"%s\"", index, type, m->destination);
 	}
@@ -269,11 +305,15 @@ int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
 
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const spec_mount *m = &s->mounts[i];
-		int ret = m->bind ? mount_bind(ctx, m, i, err) : mount_special(ctx, m, i, err);
+		char dest[PATH_MAX];
+		int ret;
+
+		snprintf(dest, sizeof(dest), "%s", m->destination);
+		ret = m->bind ? mount_bind(ctx, m, i, dest, err) : mount_special(ctx, m, i, dest, err);
 		if (ret < 0)
 			return ret;
 		if (m->propagation != 0) {
-			_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, m->destination, O_PATH, 0, false, err);
+			_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, dest, O_PATH, 0, false, err);
 			char path[32];
 			if (fd < 0)
 				return berth_error_wrap(err, "mounts[%zu]", i);
@@ -283,6 +323,16 @@ int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
 		}
 	}
 	return 0;
+}
+
+int rootfs_create_cwd(rootfs_context *ctx, const char *cwd, berth_error **err)
+{
+	_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, cwd, O_PATH, 0, true, NULL);
+
+	if (fd != -ENOENT)
+		return 0; /* there, or an error that chdir will report */
+	fd = fs_mkdir_p_in_root(ctx->rootfd, cwd, 0755, err);
+	return fd < 0 ? berth_error_wrap(err, "process.cwd") : 0;
 }
 
 int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err)

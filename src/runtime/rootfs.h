@@ -43,6 +43,11 @@ int rootfs_setup_console(rootfs_context *ctx, int *peer, berth_error **err);
 /* pivot_root into the rootfs, or MS_MOVE + chroot when NO_PIVOT. */
 int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err);
 
+/* After pivot: creates process.cwd (and its parents) inside the rootfs when
+ * it is missing, as runc and crun do: owned by the container's root, 0755
+ * less the umask. */
+int rootfs_create_cwd(rootfs_context *ctx, const char *cwd, berth_error **err);
+
 /* After pivot: linux.sysctl, maskedPaths, readonlyPaths, root.readonly, then
  * linux.rootfsPropagation on "/". */
 int rootfs_finalize(rootfs_context *ctx, berth_error **err);
