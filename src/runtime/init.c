@@ -155,8 +155,8 @@ static void become_init_in_new_userns(const init_config *cfg)
 		    sync_expect(cfg->sync_fd, SYNC_MAPS_DONE, NULL, NULL, &err) < 0)
 			init_fail(cfg, &err);
 	}
-	if (setresgid(0, 0, 0) == 0)
-		setresuid(0, 0, 0);
+	/* still the runtime's ids (the init takes the container's root after
+	 * opening the bind sources) */
 	if (unshare(cfg->late_flags) < 0) {
 		berth_error_set(&err, errno, "create namespaces in the new user namespace");
 		init_fail(cfg, &err);
@@ -240,6 +240,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 		init_fail(cfg, &err);
 	if (cfg->late_userns)
 		become_init_in_new_userns(cfg);
+	/* with the runtime's uid, before the container's ids are taken */
+	if (rootfs_open_bind_sources(&ctx, &err) < 0)
+		init_fail(cfg, &err);
 	/* Also when the runtime itself runs in a user namespace (rootless
 	 * podman): no mknod there either, devices are bind-mounted, as runc. */
 	ctx.in_userns = cfg->new_userns || cfg->ns_fds[NS_USER] >= 0 || namespaces_in_user_namespace();

@@ -120,6 +120,26 @@ int rootfs_prepare(rootfs_context *ctx, berth_error **err)
 	return 0;
 }
 
+int rootfs_open_bind_sources(rootfs_context *ctx, berth_error **err)
+{
+	const spec *s = ctx->spec;
+
+	if (s->n_mounts == 0)
+		return 0;
+	ctx->source_fds = malloc(s->n_mounts * sizeof(int));
+	if (ctx->source_fds == NULL)
+		return berth_error_set(err, ENOMEM, "mounts");
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		ctx->source_fds[i] = -1;
+		if (!s->mounts[i].bind)
+			continue;
+		ctx->source_fds[i] = open(s->mounts[i].source, O_PATH | O_CLOEXEC);
+		if (ctx->source_fds[i] < 0)
+			return berth_error_set(err, errno, "mounts[%zu]: bind source \"%s\"", i, s->mounts[i].source);
+	}
+	return 0;
+}
+
 bool rootfs_is_proc_destination(const char *path)
 {
 	static const char *const allowed[] = {
@@ -179,18 +199,20 @@ static unsigned long locked_flags(int fd)
 	return flags;
 }
 
-/* Binds M's source on its destination; DEST gets the destination's path
+/* Binds M's source (SRCFD, taken, or opened here when -1) on its
+ * destination; DEST gets the destination's path
  * inside the rootfs, symlinks resolved. */
-static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, char *dest, berth_error **err)
+static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, int srcfd, char *dest, berth_error **err)
 {
-	_cleanup_close_ int src = -EBADF;
+	_cleanup_close_ int src = srcfd;
 	_cleanup_close_ int target = -EBADF;
 	_cleanup_close_ int mounted = -EBADF;
 	char srcpath[32], tgtpath[32];
 	struct stat st;
 	unsigned long flags;
 
-	src = open(m->source, O_PATH | O_CLOEXEC);
+	if (src < 0)
+		src = open(m->source, O_PATH | O_CLOEXEC);
 	if (src < 0)
 		return berth_error_set(err, errno, "mounts[%zu]: bind source \"%s\"", index, m->source);
 	if (fstat(src, &st) < 0)
@@ -249,7 +271,7 @@ static int mount_fallback_bind(rootfs_context *ctx, const spec_mount *m, size_t 
 	copy.source = (char *)host_path;
 	copy.rbind = true;
 	copy.bind = true;
-	return mount_bind(ctx, &copy, index, dest, err);
+	return mount_bind(ctx, &copy, index, -1, dest, err);
 }
 
 /* Mounts a filesystem (not a bind) on M's destination; DEST as mount_bind. */
@@ -309,7 +331,14 @@ int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
 		int ret;
 
 		snprintf(dest, sizeof(dest), "%s", m->destination);
-		ret = m->bind ? mount_bind(ctx, m, i, dest, err) : mount_special(ctx, m, i, dest, err);
+		if (m->bind) {
+			int srcfd = ctx->source_fds ? ctx->source_fds[i] : -1;
+			if (ctx->source_fds)
+				ctx->source_fds[i] = -1;
+			ret = mount_bind(ctx, m, i, srcfd, dest, err);
+		} else {
+			ret = mount_special(ctx, m, i, dest, err);
+		}
 		if (ret < 0)
 			return ret;
 		if (m->propagation != 0) {

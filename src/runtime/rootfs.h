@@ -23,6 +23,7 @@ typedef struct rootfs_context {
 	 * joined by then); NULL when it is already. */
 	int (*cgroup_ready)(struct rootfs_context *ctx, berth_error **err);
 	void *cgroup_ready_arg;
+	int *source_fds; /* per mount: its bind source opened early, or -1; may be NULL */
 } rootfs_context;
 
 /* Makes "/" a slave (or linux.rootfsPropagation; "unbindable" starts private
@@ -30,7 +31,14 @@ typedef struct rootfs_context {
  * onto itself so it can be pivoted to. Opens ctx->rootfd. */
 int rootfs_prepare(rootfs_context *ctx, berth_error **err);
 
-/* Mounts every entry of spec.mounts in order. */
+/* Opens the source of every bind mount into ctx->source_fds, with the
+ * caller's credentials: the init calls it before it takes the container's
+ * ids in a user namespace, so sources below root-only host directories
+ * (volumes) can be mounted, as with runc and crun. */
+int rootfs_open_bind_sources(rootfs_context *ctx, berth_error **err);
+
+/* Mounts every entry of spec.mounts in order (bind sources from
+ * ctx->source_fds when opened early; each is closed once mounted). */
 int rootfs_mount_all(rootfs_context *ctx, berth_error **err);
 
 /* Default /dev nodes, linux.devices, /dev symlinks and /dev/ptmx. */

@@ -208,6 +208,36 @@ allow_userns_access() {
 	assert_equal "$(cat "/proc/$pid/uid_map" | tr -s ' ' | sed 's/^ //' | tr '\n' ';')" "0 100000 1000;1000 300000 10;"
 }
 
+@test "user namespace as root: bind sources below a root-only (0700) host directory are opened as the runtime" {
+	allow_userns_access
+	mkdir -p "$TEST_DIR/private/data"
+	echo volume-data >"$TEST_DIR/private/data/file"
+	chmod 0700 "$TEST_DIR/private"
+	chmod 0755 "$TEST_DIR/private/data"
+	update_config '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .mounts += [{destination: "/tmp/vol", type: "bind", source: ($d + "/data"), options: ["rbind", "ro"]},
+			{destination: "/tmp/one", type: "bind", source: ($d + "/data/file"), options: ["bind"]}]' \
+		--arg d "$TEST_DIR/private"
+	set_args sh -c 'cat /tmp/vol/file /tmp/one'
+	run berth run c1
+	assert_success
+	assert_output "volume-data
+volume-data"
+
+	# the same when the user namespace is created after joining another
+	# namespace (the init makes it itself)
+	ip netns add "berth-it-$TAG"
+	defer ip netns delete "berth-it-$TAG"
+	update_config '.linux.namespaces |= map(if .type == "network" then .path = $p else . end)' \
+		--arg p "/run/netns/berth-it-$TAG"
+	run berth run c2
+	assert_success
+	assert_output "volume-data
+volume-data"
+}
+
 @test "user namespace: mappings without a user namespace are an error" {
 	update_config '.linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
 	run berth_bg create c1
