@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -173,6 +174,20 @@ static void become_init_in_new_userns(const init_config *cfg)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* Whether the init would build the rootfs in the caller's own mount
+ * namespace: none is listed (inherited), or the one joined by path is the
+ * caller's. pivot_root there would move the root of every process of the
+ * host; the rootfs is built in a private one instead (rootfs.h). */
+static bool needs_setup_namespace(const init_config *cfg)
+{
+	struct stat joined, own;
+
+	if (!cfg->spec->namespaces[NS_MOUNT].requested)
+		return true;
+	return cfg->ns_fds[NS_MOUNT] >= 0 && fstat(cfg->ns_fds[NS_MOUNT], &joined) == 0 &&
+	       stat("/proc/self/ns/mnt", &own) == 0 && joined.st_ino == own.st_ino && joined.st_dev == own.st_dev;
+}
+
 /* A container starts with every signal at its default action and none
  * blocked, whatever its parent's state: berth's monitor creates in-process
  * with the signals it handles blocked (it reads them from a signalfd) and
@@ -219,12 +234,14 @@ _Noreturn void container_init_main(const init_config *cfg)
 			       .rootfs = cfg->rootfs,
 			       .rootfd = -1,
 			       .console_master = -1,
+			       .caller_mntns = -1,
 			       .cgroup_ready = cfg->early_setup ? enter_cgroup : NULL };
 	_cleanup_free_ char *state_json = NULL;
 	_cleanup_free_ char *exe = NULL;
 	int console_peer = -1, listener = -1;
 	bool nnp = p->no_new_privileges;
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
+	bool setup_ns;
 
 	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -236,10 +253,13 @@ _Noreturn void container_init_main(const init_config *cfg)
 		_exit(1);
 	if (!cfg->early_setup && sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
+	setup_ns = needs_setup_namespace(cfg);
 	if (join_namespaces(cfg, &err) < 0)
 		init_fail(cfg, &err);
 	if (cfg->late_userns)
 		become_init_in_new_userns(cfg);
+	if (setup_ns && rootfs_enter_setup_namespace(&ctx, &err) < 0)
+		init_fail(cfg, &err);
 	/* with the runtime's uid, before the container's ids are taken */
 	if (rootfs_open_bind_sources(&ctx, &err) < 0)
 		init_fail(cfg, &err);
@@ -284,7 +304,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 			init_fail(cfg, &err);
 	}
 	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_create_cwd(&ctx, p->cwd, &err) < 0 ||
-	    rootfs_finalize(&ctx, &err) < 0)
+	    rootfs_finalize(&ctx, &err) < 0 || rootfs_leave_setup_namespace(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	close(ctx.rootfd);
 	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0)

@@ -30,6 +30,16 @@
 #define AT_RECURSIVE 0x8000
 #endif
 
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+
 struct mount_attr_compat {
 	unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
@@ -87,6 +97,41 @@ static char *find_parent_mount(const char *path, berth_error **err)
 	if (best == NULL)
 		berth_error_set(err, ENOENT, "no mount point holds \"%s\"", path);
 	return best;
+}
+
+int rootfs_enter_setup_namespace(rootfs_context *ctx, berth_error **err)
+{
+	ctx->caller_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ctx->caller_mntns < 0)
+		return berth_error_set(err, errno, "open the caller's mount namespace");
+	if (unshare(CLONE_NEWNS) < 0)
+		return berth_error_set(err, errno, "create a mount namespace to set up the rootfs in");
+	return 0;
+}
+
+int rootfs_leave_setup_namespace(rootfs_context *ctx, berth_error **err)
+{
+	_cleanup_close_ int tree = -EBADF;
+
+	if (ctx->caller_mntns < 0)
+		return 0;
+	/* A copy of the finished tree that belongs to no namespace: it lives
+	 * as long as a process has its root in it, and nothing of it shows
+	 * in (or is left behind in) the caller's namespace. */
+	tree = syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		return berth_error_set(err, errno, "detach a copy of the rootfs");
+	if (setns(ctx->caller_mntns, CLONE_NEWNS) < 0)
+		return berth_error_set(err, errno, "return to the caller's mount namespace");
+	close(ctx->caller_mntns);
+	ctx->caller_mntns = -1;
+	if (fchdir(tree) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		return berth_error_set(err, errno, "chroot to the detached rootfs");
+	close(ctx->rootfd);
+	ctx->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->rootfd < 0)
+		return berth_error_set(err, errno, "open the detached rootfs");
+	return 0;
 }
 
 int rootfs_prepare(rootfs_context *ctx, berth_error **err)

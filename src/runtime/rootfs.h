@@ -23,8 +23,22 @@ typedef struct rootfs_context {
 	 * joined by then); NULL when it is already. */
 	int (*cgroup_ready)(struct rootfs_context *ctx, berth_error **err);
 	void *cgroup_ready_arg;
-	int *source_fds; /* per mount: its bind source opened early, or -1; may be NULL */
+	int *source_fds;  /* per mount: its bind source opened early, or -1; may be NULL */
+	int caller_mntns; /* -1, or the mount namespace to return to (see below) */
 } rootfs_context;
+
+/* Without a mount namespace of its own (linux.namespaces does not list one,
+ * so the init inherits the caller's), the rootfs is still built in a private
+ * one: rootfs_enter_setup_namespace keeps the caller's in ctx->caller_mntns
+ * and unshares. After rootfs_finalize, rootfs_leave_setup_namespace clones
+ * the finished tree (open_tree, detached: in no namespace), goes back into
+ * the caller's namespace and chroots into the clone. So no mount of the
+ * container is ever made in the caller's namespace, and none is left there
+ * after delete; the container's own /proc/self/mountinfo lists nothing (its
+ * mounts belong to no namespace) and later host mounts do not propagate
+ * in. A no-op when ctx->caller_mntns is -1. */
+int rootfs_enter_setup_namespace(rootfs_context *ctx, berth_error **err);
+int rootfs_leave_setup_namespace(rootfs_context *ctx, berth_error **err);
 
 /* Makes "/" a slave (or linux.rootfsPropagation; "unbindable" starts private
  * and the requested mode is applied in rootfs_finalize) and bind-mounts the rootfs
