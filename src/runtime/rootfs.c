@@ -245,8 +245,8 @@ static unsigned long locked_flags(int fd)
 }
 
 /* Binds M's source (SRCFD, taken, or opened here when -1) on its
- * destination; DEST gets the destination's path
- * inside the rootfs, symlinks resolved. */
+ * destination; DEST gets the destination's path inside the rootfs, symlinks
+ * resolved. */
 static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, int srcfd, char *dest, berth_error **err)
 {
 	_cleanup_close_ int src = srcfd;
@@ -396,6 +396,8 @@ int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
 						       m->destination);
 		}
 	}
+	free(ctx->source_fds);
+	ctx->source_fds = NULL;
 	return 0;
 }
 
