@@ -339,8 +339,10 @@ static int mkdir_p_in_root(int rootfd, const char *path, mode_t mode, int depth,
 		p = end;
 		if (strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
 			continue;
-		if (mkdirat(parentfd, name, mode) == 0 || errno != EEXIST)
+		if (mkdirat(parentfd, name, mode) == 0)
 			continue;
+		if (errno != EEXIST)
+			return berth_error_set(err, errno, "mkdir \"%s\" inside the rootfs", partial);
 		if (!is_symlink_at(parentfd, name))
 			continue;
 		/* fs_open_in_root returns -errno */
