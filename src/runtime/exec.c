@@ -77,7 +77,7 @@ typedef struct exec_plan {
 	bool in_userns;
 	int sync_fd;
 	int cgroup_fd;
-	int root_fd; /* the init's root, when its mount namespace is ours */
+	int root_fd; /* the init's root, when it has no mount namespace of its own */
 } exec_plan;
 
 _Noreturn static void exec_fail(int sock, berth_error **err)
@@ -164,7 +164,7 @@ _Noreturn static void exec_intermediate(exec_plan *plan)
 		plan->ns_fds[t] = -1;
 	}
 	/* A container without a mount namespace of its own lives in a
-	 * detached tree (rootfs.h): join it by its root. */
+	 * detached tree (rootfs.h): enter it by the init's root. */
 	if (plan->root_fd >= 0 && (fchdir(plan->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)) {
 		berth_error_set(&err, errno, "enter the container's root");
 		exec_fail(plan->sync_fd, &err);
@@ -209,7 +209,10 @@ static int open_container_namespaces(const container_state *st, exec_plan *plan,
 		}
 	}
 	plan->in_userns = plan->ns_fds[NS_USER] >= 0;
-	if (plan->ns_fds[NS_MOUNT] < 0) {
+	/* Without a mount namespace made for it, the init's root is not the
+	 * root of its mount namespace (a detached tree, see rootfs.h), also
+	 * when exec runs in another mount namespace than create did. */
+	if (!plan->config->namespaces[NS_MOUNT].requested || plan->config->namespaces[NS_MOUNT].path != NULL) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/root", (int)st->pid);
 		plan->root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);

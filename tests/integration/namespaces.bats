@@ -64,6 +64,11 @@ allow_userns_access() {
 	assert_equal "${lines[1]}" vol-data
 	assert_equal "${lines[2]}" "$(readlink /proc/self/ns/mnt)"
 	refute_output_contains work
+	# also from another mount namespace than create's
+	run unshare -m env BERTH_IT_TAG="$TAG" "$BERTH_RUNTIME" --root "$ROOT" exec c1 cat /etc/hostname /vol/file
+	assert_success
+	assert_output "berth-test
+vol-data"
 	berth delete --force c1
 	! grep -F "$TEST_DIR" /proc/self/mountinfo || fail "mounts left behind after delete"
 
