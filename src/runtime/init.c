@@ -260,8 +260,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 		become_init_in_new_userns(cfg);
 	if (setup_ns && rootfs_enter_setup_namespace(&ctx, &err) < 0)
 		init_fail(cfg, &err);
-	/* with the runtime's uid, before the container's ids are taken */
-	if (rootfs_open_bind_sources(&ctx, &err) < 0)
+	/* with the runtime's uid, before the container's ids are taken (without
+	 * a user namespace each is opened when it is mounted) */
+	if ((cfg->new_userns || cfg->ns_fds[NS_USER] >= 0) && rootfs_open_bind_sources(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	/* Also when the runtime itself runs in a user namespace (rootless
 	 * podman): no mknod there either, devices are bind-mounted, as runc. */
