@@ -340,7 +340,7 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, true, err);
 	if (target < 0 || target_path_in_root(ctx, target, dest, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
-	if (rootfs_is_proc_destination(dest) && strcmp(type, "proc") != 0)
+	if (strcmp(dest, m->destination) != 0 && rootfs_is_proc_destination(dest) && strcmp(type, "proc") != 0)
 		return berth_error_set(err, EINVAL,
 				       "mounts[%zu]: refusing to mount %s over \"%s\" (\"%s\" inside the rootfs): only "
 				       "procfs may be mounted on /proc",

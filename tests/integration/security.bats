@@ -552,16 +552,21 @@ marker"
 	run berth_bg create c1
 	assert_one_line_error 'only procfs may be mounted on /proc'
 
-	# through a symlink in the rootfs that points at /proc
+	# through a symlink in the rootfs that points at /proc: followed inside
+	# the rootfs, and the rule applies to where it leads
 	ln -s /proc "$BUNDLE/rootfs/myproc"
 	update_config '.mounts[-1] = {destination: "/myproc", type: "bind", source: $s, options: ["rbind"]}' \
 		--arg s "$TEST_DIR/fakeproc"
 	run berth_bg create c1
-	assert_failure
+	assert_one_line_error 'only procfs may be mounted on /proc'
 	[ ! -e "$ROOT/c1" ]
 	update_config '.mounts[-1].destination = "/myproc/self"'
 	run berth_bg create c1
 	assert_failure
+	[ ! -e "$ROOT/c1" ]
+	update_config '.mounts[-1] = {destination: "/myproc", type: "tmpfs", source: "tmpfs"}'
+	run berth_bg create c1
+	assert_one_line_error 'only procfs may be mounted on /proc'
 	[ ! -e "$ROOT/c1" ]
 }
 
