@@ -524,6 +524,7 @@ static void fail_start(mon *m, char *errmsg)
 	m->exit_code = 127;
 	if (errmsg && (strstr(errmsg, "ermission denied") || strstr(errmsg, "EACCES")))
 		m->exit_code = 126;
+	record_save_exit_code(m->p, m->c, m->exit_code);
 	change_state(m, on_exited, errmsg);
 	if (record_config_bool(m->c, "AutoRemove") && engine_container_destroy(m->p, m->c, &err) < 0)
 		berth_error_free(&err);
@@ -557,6 +558,8 @@ static void run_loop(mon *m)
 			 * none does after --rm, whose delete waits (finish) */
 			if (!auto_remove(m))
 				engine_container_runtime_delete(m->p, m->c);
+			/* for a `wait` that finds the record gone (--rm, rm -f) */
+			record_save_exit_code(m->p, m->c, m->exit_code);
 			change_state(m, on_exited, NULL);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			if (t1.tv_sec - t0.tv_sec >= 10)
