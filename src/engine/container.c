@@ -389,15 +389,6 @@ int engine_container_prepare_start(const engine_paths *p, container *c, berth_er
 	_cleanup_free_ char *bundle = engine_container_bundle(c), *rootfs = NULL, *target = NULL;
 	bool changed = false;
 
-	/* a monitor killed while it started the container (before the record
-	 * said so) left the runtime's container: it goes, as that monitor
-	 * would have deleted it */
-	if (!engine_status_is_live(c->state.status) && !record_monitor_alive(c)) {
-		_cleanup_free_ char *left = runtime_status(engine_container_runtime(c), p->runtime_root, c->id);
-		if (left)
-			engine_container_runtime_delete(p, c);
-	}
-
 	target = bundle ? fs_path_join(bundle, "rootfs") : NULL;
 	if (target == NULL)
 		return berth_error_set(err, ENOMEM, "start %s", c->name);
