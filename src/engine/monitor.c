@@ -170,9 +170,17 @@ static int claim_monitor(const engine_paths *p, const char *id)
 
 	if (dir == NULL)
 		return -ENOMEM;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT) {
+		berth_error *e = NULL;
+		/* the runroot itself may not exist yet */
+		if (fs_mkdir_p(dir, 0700, &e) < 0) {
+			int code = e->code ? e->code : EIO;
+			berth_error_free(&e);
+			return -code;
+		}
+		dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (dirfd < 0)
 		return -errno;
 	record_owner_self(&pid, &start);
@@ -682,8 +690,8 @@ static void monitor_main(mon *m)
 	m->claimed = claim == 0;
 	/* a monitor killed while it started the container (before the record
 	 * said so) left the runtime's container: it goes, as that monitor
-	 * would have deleted it */
-	leftover = runtime_status(m->runtime, m->p->runtime_root, m->c->id);
+	 * would have deleted it (only with the claim: no other monitor runs) */
+	leftover = m->claimed ? runtime_status(m->runtime, m->p->runtime_root, m->c->id) : NULL;
 	if (leftover)
 		engine_container_runtime_delete(m->p, m->c);
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));

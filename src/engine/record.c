@@ -677,9 +677,10 @@ void record_save_exit_code(const engine_paths *p, const container *c, int code)
 
 	if (dir == NULL)
 		return;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return;
 	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && fs_mkdir_p(dir, 0700, &ignored) == 0)
+		dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	berth_error_free(&ignored);
 	snprintf(text, sizeof(text), "%d\n", code);
 	if (dirfd >= 0 && fs_write_file_replace(dirfd, c->id, text, strlen(text), 0600, &ignored) < 0)
 		berth_error_free(&ignored);

@@ -37,12 +37,13 @@ berth_bg() {
 		</dev/null >/dev/null 2>&1 &
 }
 
-# kill_after PID: waits a random 0-50 ms (half of the rounds 0-8 ms, where
-# `run` makes its record), then SIGKILL or SIGTERM, and reaps PID.
+# kill_after PID [MAX_MS]: waits a random 0-MAX_MS ms (default 50; half of
+# the rounds 0-8 ms, where `run` makes its record), then SIGKILL or
+# SIGTERM, and reaps PID.
 kill_after() {
-	local pid=$1 us
-	if ((RANDOM % 2)); then us=$((RANDOM % 8000)); else us=$(((RANDOM * 32768 + RANDOM) % 50000)); fi
-	read -r -t "$(printf '0.%06d' "$us")" -u "$NEVER" || true
+	local pid=$1 max_us=$((${2:-50} * 1000)) us
+	if ((RANDOM % 2)); then us=$((RANDOM % 8000)); else us=$(((RANDOM * 32768 + RANDOM) % max_us)); fi
+	read -r -t "$(printf '%d.%06d' $((us / 1000000)) $((us % 1000000)))" -u "$NEVER" || true
 	if ((RANDOM % 2)); then kill -KILL "$pid" 2>/dev/null || true; else kill -TERM "$pid" 2>/dev/null || true; fi
 	wait "$pid" 2>/dev/null || true
 }
@@ -140,10 +141,15 @@ reuse() {
 @test "kill anywhere: rm killed at random instants: rm -f works and nothing is left" {
 	local i
 	for ((i = 0; i < ROUNDS / 2; i++)); do
-		run brun -d --network none --name r bb sleep 100
+		# files in its upper layer, so that removing them takes a while
+		run brun -d --network none --name r bb sh -c 'mkdir /tmp/f && cd /tmp/f && seq 2000 | xargs touch && touch /tmp/done && exec sleep 100'
 		assert_success
+		for _ in $(seq 100); do
+			[ -e "$STORE/containers/$output/bundle/upper/tmp/done" ] && break
+			sleep 0.05
+		done
 		berth_bg rm -f r
-		kill_after $!
+		kill_after $! 150
 		rm_gone r
 		assert_clean "round $i"
 		reuse r
