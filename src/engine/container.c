@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/monitor.h"
 #include "engine/network.h"
 #include "engine/runtime_call.h"
 #include "engine/userns.h"
@@ -645,6 +646,7 @@ int engine_container_destroy(const engine_paths *p, container *c, berth_error **
 	_cleanup_free_ char *trash = NULL;
 
 	engine_container_runtime_delete(p, c);
+	monitor_forget(p, c->id);
 	if (engine_container_retire(p, c, &trash, err) < 0)
 		return -1;
 	if (trash && fs_remove_tree(trash, err) < 0)

@@ -207,6 +207,42 @@ static int claim_monitor(const engine_paths *p, const char *id)
 	return -EBUSY;
 }
 
+/* claim_monitor; while another monitor holds the claim, waits up to 3 s
+ * for it to go (the one of a container just stopped finishes its exit),
+ * unless the record shows it supervising the running container. */
+static int claim_monitor_waiting(mon *m)
+{
+	const struct timespec tick = { 0, 10 * 1000000L };
+	berth_error *ignored = NULL;
+	int claim;
+
+	for (int i = 0; (claim = claim_monitor(m->p, m->c->id)) == -EBUSY && i < 300; i++) {
+		if (record_load_state(m->c, &ignored) == 0 && engine_status_is_live(m->c->state.status) &&
+		    record_monitor_alive(m->c))
+			break;
+		berth_error_free(&ignored);
+		nanosleep(&tick, NULL);
+	}
+	berth_error_free(&ignored);
+	return claim;
+}
+
+void monitor_forget(const engine_paths *p, const char *id)
+{
+	_cleanup_free_ char *dir = fs_path_join(p->run_root, "monitors");
+	_cleanup_free_ char *link = dir ? fs_path_join(dir, id) : NULL;
+	unsigned long long start;
+	char target[48];
+	int pid;
+	ssize_t n = link ? readlink(link, target, sizeof(target) - 1) : -1;
+
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	if (sscanf(target, "%d-%llu", &pid, &start) != 2 || !record_owner_alive((pid_t)pid, start))
+		unlink(link);
+}
+
 static void release_monitor(mon *m)
 {
 	_cleanup_free_ char *dir = fs_path_join(m->p->run_root, "monitors");
@@ -681,7 +717,7 @@ static void monitor_main(mon *m)
 	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (chdir(m->c->dir) < 0 || m->sigfd < 0)
 		fail_start(m, strdup("monitor set-up failed"));
-	claim = claim_monitor(m->p, m->c->id);
+	claim = claim_monitor_waiting(m);
 	if (claim == -EBUSY) {
 		/* another start's monitor runs: the record stays as it is */
 		send_event(m, 'B', "another monitor is starting or supervising it");

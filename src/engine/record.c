@@ -23,6 +23,8 @@
  * killed while making it) is left this long to its maker. */
 #define UNREADABLE_GRACE_S 10
 
+#define STALE_MESSAGE "container %s was left unfinished by a killed command and is removed now"
+
 int engine_paths_init(engine_paths *p, const char *store_root, const char *run_root, berth_error **err)
 {
 	memset(p, 0, sizeof(*p));
@@ -386,14 +388,16 @@ int record_commit(container *c, berth_error **err)
  * berth killed while making it): left to a maker for a few seconds. */
 static int load_unreadable(const engine_paths *p, const char *id, const char *dir, berth_error **err)
 {
+	char short_id[13];
 	struct stat st;
 
+	snprintf(short_id, sizeof(short_id), "%s", id);
 	if (stat(dir, &st) < 0)
-		return berth_error_request(err, ENOENT, "no such container: %.12s", id);
+		return berth_error_request(err, ENOENT, "no such container: %s", short_id);
 	if (time(NULL) - st.st_ctime < UNREADABLE_GRACE_S)
 		return berth_error_request(err, EBUSY, "container %.12s is being created", id);
 	record_sweep_unfinished(p, id);
-	return berth_error_request(err, ESTALE, "container %.12s was left half-made by a killed command: removed", id);
+	return berth_error_request(err, ESTALE, STALE_MESSAGE, short_id);
 }
 
 /* Loads the record ID. Errors, with ->code: ENOENT (no such record),
@@ -426,9 +430,7 @@ static int load(const engine_paths *p, const char *id, container **out, berth_er
 		if (record_owner_alive(pid, start))
 			ret = berth_error_request(err, EBUSY, "container %s is being created", c->name);
 		else if (record_sweep_unfinished(p, id))
-			ret = berth_error_request(err, ESTALE,
-						  "container %s was left half-made by a killed command: removed",
-						  c->name[0] ? c->name : id);
+			ret = berth_error_request(err, ESTALE, STALE_MESSAGE, c->name[0] ? c->name : id);
 		else
 			ret = berth_error_request(err, ENOENT, "no such container: %s", c->name);
 		container_free(c);
@@ -483,15 +485,13 @@ int record_open(const engine_paths *p, const char *text, container **out, berth_
 
 	if (n == RECORD_ID_LEN) {
 		id[n] = '\0';
-		if (clear_stale_claim(p, text, id))
-			return berth_error_request(
-			    err, ESTALE, "container %s was left half-made by a killed command: removed", text);
 		if (load(p, id, out, err) == 0)
 			return 0;
-		/* removed meanwhile: the name may be someone else's now */
-		if ((*err)->code != ENOENT && (*err)->code != ESTALE)
-			return -1;
+		if ((*err)->code != ENOENT)
+			return -1; /* EBUSY, or ESTALE: removed now with its name */
 		berth_error_free(err);
+		if (clear_stale_claim(p, text, id))
+			return berth_error_request(err, ESTALE, STALE_MESSAGE, text);
 	}
 	d = opendir(p->containers);
 	while (d && (e = readdir(d)) != NULL) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/container.h"
+#include "engine/monitor.h"
 #include "engine/network.h"
 #include "storage/rootfs.h"
 #include "util/cleanup.h"
@@ -103,6 +104,7 @@ static void finish_removal(const engine_paths *p, int dirfd, const char *trash, 
 	c.name = (char *)(json_string_value(json_object_get(c.config, "Name")) ?: "");
 	berth_debug("removing what a killed command left of container %.12s (%s)", id, trash);
 	engine_container_runtime_delete(p, &c);
+	monitor_forget(p, id);
 	if (c.config)
 		engine_network_teardown(p, &c);
 	/* unmounted before the rename, unless the remover died first */
