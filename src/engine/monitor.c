@@ -243,6 +243,16 @@ void monitor_forget(const engine_paths *p, const char *id)
 		unlink(link);
 }
 
+/* Whether the runtime has the container (ROOT/ID: a create killed before
+ * its state.json was written counts too). */
+static bool runtime_leftover(mon *m)
+{
+	_cleanup_free_ char *status = runtime_status(m->runtime, m->p->runtime_root, m->c->id);
+	_cleanup_free_ char *dir = status ? NULL : fs_path_join(m->p->runtime_root, m->c->id);
+
+	return status != NULL || (dir && access(dir, F_OK) == 0);
+}
+
 static void release_monitor(mon *m)
 {
 	_cleanup_free_ char *dir = fs_path_join(m->p->run_root, "monitors");
@@ -700,7 +710,6 @@ static void run_loop(mon *m)
 
 static void monitor_main(mon *m)
 {
-	_cleanup_free_ char *leftover = NULL;
 	sigset_t set;
 	int claim;
 	_cleanup_free_ char *log = record_path(m->c, "ctr.log");
@@ -727,8 +736,7 @@ static void monitor_main(mon *m)
 	/* a monitor killed while it started the container (before the record
 	 * said so) left the runtime's container: it goes, as that monitor
 	 * would have deleted it (only with the claim: no other monitor runs) */
-	leftover = m->claimed ? runtime_status(m->runtime, m->p->runtime_root, m->c->id) : NULL;
-	if (leftover)
+	if (m->claimed && runtime_leftover(m))
 		engine_container_runtime_delete(m->p, m->c);
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
