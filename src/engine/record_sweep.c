@@ -14,6 +14,7 @@
 #include "engine/container.h"
 #include "engine/monitor.h"
 #include "engine/network.h"
+#include "engine/runtime_call.h"
 #include "storage/rootfs.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -101,12 +102,18 @@ static void finish_removal(const engine_paths *p, int dirfd, const char *trash, 
 	if (dir == NULL || cfg_path == NULL || bundle == NULL)
 		return;
 	c.config = json_load_file(cfg_path, 0, NULL);
+	if (c.config == NULL)
+		c.config = json_object();
+	if (json_object_get(c.config, "Runtime") == NULL) {
+		/* an older berth's record without its config: the default */
+		_cleanup_free_ char *runtime = runtime_default_path();
+		json_object_set_new(c.config, "Runtime", json_string(runtime ?: "berth-runtime"));
+	}
 	c.name = (char *)(json_string_value(json_object_get(c.config, "Name")) ?: "");
 	berth_debug("removing what a killed command left of container %.12s (%s)", id, trash);
 	engine_container_runtime_delete(p, &c);
 	monitor_forget(p, id);
-	if (c.config)
-		engine_network_teardown(p, &c);
+	engine_network_teardown(p, &c);
 	/* unmounted before the rename, unless the remover died first */
 	if (storage_rootfs_unmount(bundle, false, &ignored) < 0)
 		berth_error_free(&ignored);
