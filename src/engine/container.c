@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/monitor.h"
 #include "engine/network.h"
 #include "engine/runtime_call.h"
 #include "engine/userns.h"
@@ -357,7 +358,7 @@ int engine_container_create(const engine_paths *p, store *s, const char *image, 
 		goto fail;
 	}
 	json_decref(cfg);
-	if (write_bundle(p, s, &info, o, plan, c, err) < 0 || record_save_config(c, err) < 0) {
+	if (write_bundle(p, s, &info, o, plan, c, err) < 0 || record_commit(c, err) < 0) {
 		engine_container_destroy(p, c, &ignored);
 		berth_error_free(&ignored);
 		container_free(c);
@@ -474,42 +475,64 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, berth_error **err)
+/* The record directory went: --rm, or rm -f meanwhile. */
+static bool record_gone(const container *c)
+{
+	return access(c->dir, F_OK) < 0 && errno == ENOENT;
+}
+
+/* The code of a container whose record went: the monitor left it in the
+ * runroot before the removal (record_save_exit_code). */
+static int removed_exit_code(const engine_paths *p, const container *c, int *code, berth_error **err)
+{
+	if (record_read_exit_code(p, c, code))
+		return 0;
+	return berth_error_set(err, 0, "container %s was removed before its exit code was read", c->name);
+}
+
+int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, int *code, berth_error **err)
 {
 	for (int waited = 0;; waited += 20) {
-		if (access(c->dir, F_OK) < 0 && errno == ENOENT)
-			/* --rm, or rm -f meanwhile: the record went with its code */
-			return berth_error_set(err, 0, "container %s was removed before its exit code was read",
-					       c->name);
-		if (record_load_state(c, err) < 0 || record_refresh(p, c, err) < 0)
-			return -1;
-		if (!engine_status_is_live(c->state.status) && !(c->state.unsupervised))
-			return c->state.exit_code;
-		if (c->state.unsupervised &&
-		    runtime_status(engine_container_runtime(c), p->runtime_root, c->id) == NULL)
-			return c->state.exit_code;
+		if (record_gone(c))
+			return removed_exit_code(p, c, code, err);
+		if (record_load_state(c, err) < 0 || record_refresh(p, c, err) < 0) {
+			if (!record_gone(c))
+				return -1;
+			berth_error_free(err);
+			return removed_exit_code(p, c, code, err);
+		}
+		/* unsupervised: record_refresh says exited once the runtime does */
+		if (!engine_status_is_live(c->state.status) && !c->state.unsupervised) {
+			*code = c->state.exit_code;
+			return 0;
+		}
 		if (timeout_ms >= 0 && waited >= timeout_ms)
 			return berth_error_set(err, ETIMEDOUT, "container %s did not stop", c->name);
 		sleep_ms(20);
 	}
 }
 
+/* Returns 1 when the record went meanwhile (--rm). */
 static int mark_stopped(container *c, berth_error **err)
 {
 	int lock = record_lock(c, err);
 
-	if (lock < 0)
-		return -1;
-	if (record_load_state(c, err) < 0) {
+	if (lock < 0 || record_load_state(c, err) < 0) {
 		record_unlock(lock);
-		return -1;
+		if (!record_gone(c))
+			return -1;
+		berth_error_free(err);
+		return 1;
 	}
 	c->state.stopped_by_user = true;
 	if (strcmp(c->state.status, "restarting") == 0 && !record_monitor_alive(c))
 		snprintf(c->state.status, sizeof(c->state.status), "exited");
 	if (record_save_state(c, err) < 0) {
 		record_unlock(lock);
-		return -1;
+		if (!record_gone(c))
+			return -1;
+		berth_error_free(err);
+		return 1;
 	}
 	record_unlock(lock);
 	if (record_monitor_alive(c))
@@ -521,21 +544,38 @@ int engine_container_stop(const engine_paths *p, container *c, int timeout_s, be
 {
 	const char *sig = record_config_string(c, "StopSignal") ?: "SIGTERM";
 	berth_error *ignored = NULL;
+	int marked, code;
 
-	if (record_refresh(p, c, err) < 0 || mark_stopped(c, err) < 0)
+	if (record_refresh(p, c, err) < 0) {
+		if (!record_gone(c))
+			return -1;
+		berth_error_free(err);
+	}
+	marked = record_gone(c) ? 1 : mark_stopped(c, err);
+	if (marked < 0)
 		return -1;
+	if (marked > 0)
+		return 0; /* a --rm container that exited and went */
 	if (!engine_status_is_live(c->state.status))
 		return 0;
 	if (timeout_s > 0) {
 		engine_container_kill(p, c, sig, &ignored);
 		berth_error_free(&ignored);
-		if (engine_container_wait(p, c, timeout_s * 1000, &ignored) >= 0)
+		if (engine_container_wait(p, c, timeout_s * 1000, &code, &ignored) == 0)
 			return 0;
 		berth_error_free(&ignored);
 	}
 	engine_container_kill(p, c, "SIGKILL", &ignored);
 	berth_error_free(&ignored);
-	return engine_container_wait(p, c, 10000, err) < 0 ? -1 : 0;
+	if (engine_container_wait(p, c, 10000, &code, &ignored) == 0)
+		return 0;
+	/* gone with its code unread: stopped all the same */
+	if (record_gone(c)) {
+		berth_error_free(&ignored);
+		return 0;
+	}
+	*err = ignored;
+	return -1;
 }
 
 /* ---- remove ---- */
@@ -587,6 +627,8 @@ int engine_container_retire(const engine_paths *p, container *c, char **trash, b
 	berth_error *ignored = NULL;
 
 	*trash = NULL;
+	if (record_gone(c))
+		return 0; /* its monitor (--rm) or another rm was first */
 	engine_network_teardown(p, c);
 	/* the upper layer goes with the record's directory */
 	if (storage_rootfs_unmount(bundle, false, err) < 0)
@@ -604,6 +646,7 @@ int engine_container_destroy(const engine_paths *p, container *c, berth_error **
 	_cleanup_free_ char *trash = NULL;
 
 	engine_container_runtime_delete(p, c);
+	monitor_forget(p, c->id);
 	if (engine_container_retire(p, c, &trash, err) < 0)
 		return -1;
 	if (trash && fs_remove_tree(trash, err) < 0)
@@ -613,8 +656,12 @@ int engine_container_destroy(const engine_paths *p, container *c, berth_error **
 
 int engine_container_remove(const engine_paths *p, container *c, bool force, berth_error **err)
 {
-	if (record_refresh(p, c, err) < 0)
-		return -1;
+	if (record_refresh(p, c, err) < 0) {
+		if (!record_gone(c))
+			return -1;
+		berth_error_free(err); /* --rm: it went by itself */
+		return 0;
+	}
 	if (engine_status_is_live(c->state.status) || c->state.unsupervised) {
 		if (!force)
 			return berth_error_set(err, 0, "container %s is %s: stop it first or use rm --force", c->name,

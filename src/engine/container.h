@@ -33,11 +33,14 @@ int engine_container_kill(const engine_paths *p, container *c, const char *signa
  * a container is paused. */
 int engine_container_pause(const engine_paths *p, container *c, bool pause, berth_error **err);
 /* Marks C stopped by the user (no restart), sends its stop signal, waits
- * TIMEOUT_S seconds, then SIGKILL; returns when it is no longer live. */
+ * TIMEOUT_S seconds, then SIGKILL; returns when it is no longer live (or
+ * its record went: a --rm container). */
 int engine_container_stop(const engine_paths *p, container *c, int timeout_s, berth_error **err);
-/* Waits until C is no longer live (TIMEOUT_MS < 0: forever) and returns its
- * exit code (C's state is reloaded), or <0 on timeout with ERR. */
-int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, berth_error **err);
+/* Waits until C is no longer live (TIMEOUT_MS < 0: forever) and sets *CODE
+ * to its exit code (C's state is reloaded; RECORD_EXIT_CODE_UNKNOWN when
+ * nobody saw the exit). A record removed meanwhile (--rm, rm -f) gives the
+ * code its monitor left in the runroot. <0 with ERR on timeout. */
+int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, int *code, berth_error **err);
 /* Removes C: refuses a live one unless FORCE (then stops it with SIGKILL),
  * then runtime delete --force, unmount, record and name gone. */
 int engine_container_remove(const engine_paths *p, container *c, bool force, berth_error **err);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -19,6 +21,7 @@
 #include "engine/container.h"
 #include "engine/health.h"
 #include "engine/logfile.h"
+#include "engine/record_sweep.h"
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -40,6 +43,7 @@ typedef struct mon {
 	pid_t init;
 	int exit_code;
 	bool announced;	       /* the record names this monitor (on_monitor_start) */
+	bool claimed;	       /* holds RUN_ROOT/monitors/ID (claim_monitor) */
 	health_monitor health; /* health.c: probes run from the poll loop */
 } mon;
 
@@ -146,6 +150,126 @@ static bool on_restart(mon *m, container_state *s, void *arg)
 {
 	s->restart_count++;
 	return true;
+}
+
+/* ---- one monitor per container ---- */
+
+/* RUN_ROOT/monitors/ID -> "PID-START": the claim of the container's one
+ * monitor, made before it touches the runtime and dropped when it exits.
+ * A claim whose owner is gone is taken over (under a lock on the
+ * directory, so two takers never both win). Returns 0, -EBUSY when
+ * another monitor lives, or another -errno (then there is no claim). */
+static int claim_monitor(const engine_paths *p, const char *id)
+{
+	_cleanup_free_ char *dir = fs_path_join(p->run_root, "monitors");
+	_cleanup_close_ int dirfd = -EBADF;
+	unsigned long long start, other_start;
+	char me[48], other[48], again[48];
+	pid_t pid;
+	int other_pid;
+
+	if (dir == NULL)
+		return -ENOMEM;
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT) {
+		berth_error *e = NULL;
+		/* the runroot itself may not exist yet */
+		if (fs_mkdir_p(dir, 0700, &e) < 0) {
+			int code = e->code ? e->code : EIO;
+			berth_error_free(&e);
+			return -code;
+		}
+		dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (dirfd < 0)
+		return -errno;
+	record_owner_self(&pid, &start);
+	snprintf(me, sizeof(me), "%d-%llu", (int)pid, start);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ssize_t n;
+		if (symlinkat(me, dirfd, id) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+		n = readlinkat(dirfd, id, other, sizeof(other) - 1);
+		other[n > 0 ? n : 0] = '\0';
+		if (sscanf(other, "%d-%llu", &other_pid, &other_start) == 2 &&
+		    record_owner_alive((pid_t)other_pid, other_start))
+			return -EBUSY;
+		while (flock(dirfd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				return -errno;
+		n = readlinkat(dirfd, id, again, sizeof(again) - 1);
+		if (n > 0 && (size_t)n == strlen(other) && memcmp(again, other, (size_t)n) == 0)
+			unlinkat(dirfd, id, 0);
+		flock(dirfd, LOCK_UN);
+	}
+	return -EBUSY;
+}
+
+/* claim_monitor; while another monitor holds the claim, waits up to 3 s
+ * for it to go (the one of a container just stopped finishes its exit),
+ * unless the record shows it supervising the running container. */
+static int claim_monitor_waiting(mon *m)
+{
+	const struct timespec tick = { 0, 10 * 1000000L };
+	berth_error *ignored = NULL;
+	int claim;
+
+	for (int i = 0; (claim = claim_monitor(m->p, m->c->id)) == -EBUSY && i < 300; i++) {
+		if (record_load_state(m->c, &ignored) == 0 && engine_status_is_live(m->c->state.status) &&
+		    record_monitor_alive(m->c))
+			break;
+		berth_error_free(&ignored);
+		nanosleep(&tick, NULL);
+	}
+	berth_error_free(&ignored);
+	return claim;
+}
+
+void monitor_forget(const engine_paths *p, const char *id)
+{
+	_cleanup_free_ char *dir = fs_path_join(p->run_root, "monitors");
+	_cleanup_free_ char *link = dir ? fs_path_join(dir, id) : NULL;
+	unsigned long long start;
+	char target[48];
+	int pid;
+	ssize_t n = link ? readlink(link, target, sizeof(target) - 1) : -1;
+
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	if (sscanf(target, "%d-%llu", &pid, &start) != 2 || !record_owner_alive((pid_t)pid, start))
+		unlink(link);
+}
+
+/* Whether the runtime has the container (ROOT/ID: a create killed before
+ * its state.json was written counts too). */
+static bool runtime_leftover(mon *m)
+{
+	_cleanup_free_ char *status = runtime_status(m->runtime, m->p->runtime_root, m->c->id);
+	_cleanup_free_ char *dir = status ? NULL : fs_path_join(m->p->runtime_root, m->c->id);
+
+	return status != NULL || (dir && access(dir, F_OK) == 0);
+}
+
+static void release_monitor(mon *m)
+{
+	_cleanup_free_ char *dir = fs_path_join(m->p->run_root, "monitors");
+	_cleanup_free_ char *link = dir ? fs_path_join(dir, m->c->id) : NULL;
+	unsigned long long start;
+	char me[48], target[48];
+	pid_t pid;
+	ssize_t n;
+
+	if (!m->claimed || link == NULL)
+		return;
+	record_owner_self(&pid, &start);
+	snprintf(me, sizeof(me), "%d-%llu", (int)pid, start);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0 && (size_t)n == strlen(me) && memcmp(target, me, (size_t)n) == 0)
+		unlink(link);
+	m->claimed = false;
 }
 
 /* ---- starting the container ---- */
@@ -514,6 +638,7 @@ static void finish(mon *m)
 		engine_container_runtime_delete(m->p, m->c);
 	if (trash && fs_remove_tree(trash, &err) < 0)
 		berth_error_free(&err);
+	release_monitor(m);
 	_exit(0);
 }
 
@@ -524,9 +649,11 @@ static void fail_start(mon *m, char *errmsg)
 	m->exit_code = 127;
 	if (errmsg && (strstr(errmsg, "ermission denied") || strstr(errmsg, "EACCES")))
 		m->exit_code = 126;
+	record_save_exit_code(m->p, m->c, m->exit_code);
 	change_state(m, on_exited, errmsg);
 	if (record_config_bool(m->c, "AutoRemove") && engine_container_destroy(m->p, m->c, &err) < 0)
 		berth_error_free(&err);
+	release_monitor(m);
 	send_event(m, 'E', errmsg ? errmsg : "start failed");
 	_exit(1);
 }
@@ -557,6 +684,8 @@ static void run_loop(mon *m)
 			 * none does after --rm, whose delete waits (finish) */
 			if (!auto_remove(m))
 				engine_container_runtime_delete(m->p, m->c);
+			/* for a `wait` that finds the record gone (--rm, rm -f) */
+			record_save_exit_code(m->p, m->c, m->exit_code);
 			change_state(m, on_exited, NULL);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			if (t1.tv_sec - t0.tv_sec >= 10)
@@ -582,6 +711,7 @@ static void run_loop(mon *m)
 static void monitor_main(mon *m)
 {
 	sigset_t set;
+	int claim;
 	_cleanup_free_ char *log = record_path(m->c, "ctr.log");
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -596,6 +726,18 @@ static void monitor_main(mon *m)
 	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (chdir(m->c->dir) < 0 || m->sigfd < 0)
 		fail_start(m, strdup("monitor set-up failed"));
+	claim = claim_monitor_waiting(m);
+	if (claim == -EBUSY) {
+		/* another start's monitor runs: the record stays as it is */
+		send_event(m, 'B', "another monitor is starting or supervising it");
+		_exit(1);
+	}
+	m->claimed = claim == 0;
+	/* a monitor killed while it started the container (before the record
+	 * said so) left the runtime's container: it goes, as that monitor
+	 * would have deleted it (only with the claim: no other monitor runs) */
+	if (m->claimed && runtime_leftover(m))
+		engine_container_runtime_delete(m->p, m->c);
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
 	run_loop(m);
@@ -686,6 +828,9 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 	close(ev[1]);
 	if (read_line(ev[0], line, sizeof(line)) < 0 || line[0] != 'S') {
 		close(ev[0]);
+		if (line[0] == 'B')
+			return berth_error_request(err, EBUSY, "container %s is being started by another command",
+						   c->name);
 		return berth_error_set(err, 0, "%s",
 				       line[0] == 'E' ? line + 2 : "the monitor exited before the container started");
 	}

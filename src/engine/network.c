@@ -264,79 +264,43 @@ static int write_def(int dirfd, json_t *j, const char *name, berth_error **err)
 	return fs_write_file_atomic(dirfd, file, text, strlen(text), 0600, err);
 }
 
-/* Whether a network in DIRFD has SUBNET (or, with SUBNET NULL, BRIDGE). */
-static bool taken(int dirfd, const char *subnet, const char *bridge)
+int network_hostnet_open(const engine_paths *p, hostnet *h, berth_error **err)
 {
-	/* a new open file: a dup would share (and move) DIRFD's offset */
-	_cleanup_closedir_ DIR *d = fdopendir(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-	struct dirent *e;
-	bool used = false;
+	_cleanup_free_ char *dir = hostnet_default_dir(engine_rootless() ? p->run_root : NULL);
 
-	while (!used && d && (e = readdir(d)) != NULL) {
-		network_def def;
-		char name[80];
-		size_t l = strlen(e->d_name);
-		if (l < 6 || l - 5 >= sizeof(name) || strcmp(e->d_name + l - 5, ".json") != 0)
-			continue;
-		snprintf(name, sizeof(name), "%.*s", (int)(l - 5), e->d_name);
-		if (read_def(dirfd, name, &def, NULL) < 0)
-			continue;
-		used = subnet ? def.subnet && strcmp(def.subnet, subnet) == 0
-			      : def.bridge && strcmp(def.bridge, bridge) == 0;
-		network_def_free(&def);
-	}
-	return used;
+	if (dir == NULL)
+		return berth_error_set(err, ENOMEM, "host-wide network directory");
+	return hostnet_open(dir, h, err);
 }
 
-/* Whether the host routes part of the IPv4 subnet CIDR already through an
- * interface other than OWN_BRIDGE (a LAN, a VPN, another engine's bridge):
- * a network there would shadow it. */
-static bool routed_elsewhere(const char *cidr, const char *own_bridge)
+char *network_bridge_owner(const engine_paths *p, const network_def *d)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
-	char line[256], iface[IFNAMSIZ + 1];
-	unsigned int dest, mask, prefix;
-	struct in_addr net;
-	char addr[32];
-	uint32_t netn, maskn;
+	_cleanup_free_ char *dir = network_dir(p);
+	char *out = NULL;
 
-	if (f == NULL || sscanf(cidr, "%31[^/]/%u", addr, &prefix) != 2 || prefix > 32 ||
-	    inet_pton(AF_INET, addr, &net) != 1)
-		return false;
-	maskn = prefix ? htonl(~0U << (32 - prefix)) : 0;
-	netn = net.s_addr;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%16s %x %*x %*x %*d %*d %*d %x", iface, &dest, &mask) != 3 || mask == 0 ||
-		    (own_bridge && strcmp(iface, own_bridge) == 0))
-			continue;
-		/* overlap: equal under the shorter of the two masks */
-		if (((dest ^ netn) & (mask & maskn)) == 0)
-			return true;
-	}
-	return false;
+	if (strcmp(d->name, NETWORK_DEFAULT) == 0)
+		return strdup("");
+	return dir && asprintf(&out, "%s/%s.json", dir, d->name) >= 0 ? out : NULL;
 }
 
-/* berth0 has 10.77.0.0/16 unless the host routes it; the others get the
- * first free of 10.78.0.0/24, 10.78.1.0/24, ... 10.85.255.0/24. */
-static int next_subnet(int dirfd, char *out, size_t len)
+/* A subnet for a new network, refused when it overlaps another berth
+ * network of the host or a route of the host (a LAN, a VPN, another
+ * engine's bridge): a network there would shadow it. */
+static int check_subnet(const hostnet *h, const char *cidr, const char *own_bridge, berth_error **err)
 {
-	for (unsigned k = 0; k < 256 * 8; k++) {
-		snprintf(out, len, "10.%u.%u.0/24", 78 + k / 256, k % 256);
-		if (!taken(dirfd, out, NULL) && !routed_elsewhere(out, NULL))
-			return 0;
-	}
-	return -1;
-}
+	char other[IFNAMSIZ] = "";
+	hostnet_bridge b;
 
-/* berth1, berth2, ...: the first name no network and no link has. */
-static int next_bridge(int dirfd, char *out, size_t len)
-{
-	for (unsigned k = 1; k < 10000; k++) {
-		snprintf(out, len, "berth%u", k);
-		if (netlink_link_exists(out, NULL) != 1 && !taken(dirfd, NULL, out))
-			return 0;
+	if (hostnet_subnet_overlap(h, cidr, own_bridge, other) == 1) {
+		if (hostnet_bridge_load(h, other, &b, NULL) < 0)
+			memset(&b, 0, sizeof(b));
+		return berth_error_request(err, EEXIST, "subnet %s overlaps %s of berth network %s (bridge %s)", cidr,
+					   strchr(cidr, ':') ? b.subnet6 : b.subnet,
+					   b.owner[0] ? strrchr(b.owner, '/') + 1 : NETWORK_DEFAULT, other);
 	}
-	return -1;
+	if (!strchr(cidr, ':') && hostnet_subnet_routed(cidr, own_bridge))
+		return berth_error_request(err, EEXIST, "subnet %s overlaps a route of the host (ip route)", cidr);
+	return 0;
 }
 
 /* The gateway of SUBNET: GIVEN when inside it, else its first host. */
@@ -360,12 +324,17 @@ static int gateway_of(const char *subnet, const char *given, char *out, size_t l
 	return 0;
 }
 
-static int create_locked(int dirfd, const char *name, const network_create_options *o, network_def *out,
-			 berth_error **err)
+static int create_locked(const engine_paths *p, int dirfd, const char *name, const network_create_options *o,
+			 network_def *out, berth_error **err)
 {
 	const char *driver = o->driver ? o->driver : "bridge";
 	char subnet[64], gateway[64], subnet6[64] = "", gateway6[64] = "", bridge[16], now[40];
-	_cleanup_free_ char *conflist = NULL;
+	_cleanup_free_ char *conflist = NULL, *owner = NULL, *dir = network_dir(p);
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+	_cleanup_close_ int hlock = -EBADF;
+	bool is_default = strcmp(name, NETWORK_DEFAULT) == 0;
+	hostnet_bridge shared = { 0 }, claim = { 0 };
+	ipam_subnet sub;
 	json_t *j;
 	int ret;
 
@@ -392,34 +361,56 @@ static int create_locked(int dirfd, const char *name, const network_create_optio
 		json_decref(j);
 		return ret;
 	}
-	if (o->subnet) {
+	if (network_hostnet_open(p, &h, err) < 0 || (hlock = hostnet_lock(&h, err)) < 0)
+		return berth_error_wrap(err, "network create %s", name);
+	if (is_default && hostnet_bridge_load(&h, NETWORK_DEFAULT_BRIDGE, &shared, NULL) == 0) {
+		/* another store made it: one default bridge per host */
+		snprintf(subnet, sizeof(subnet), "%s", shared.subnet);
+	} else if (o->subnet) {
 		snprintf(subnet, sizeof(subnet), "%s", o->subnet);
-	} else if (strcmp(name, NETWORK_DEFAULT) == 0) {
+		if (ipam_subnet_parse(subnet, &sub, err) < 0 || check_subnet(&h, subnet, NULL, err) < 0)
+			return berth_error_wrap(err, "network create %s", name);
+	} else if (is_default) {
 		snprintf(subnet, sizeof(subnet), "%s", NETWORK_DEFAULT_SUBNET);
-		if (routed_elsewhere(subnet, NETWORK_DEFAULT_BRIDGE) && next_subnet(dirfd, subnet, sizeof(subnet)) == 0)
+		if ((hostnet_subnet_routed(subnet, NETWORK_DEFAULT_BRIDGE) ||
+		     hostnet_subnet_overlap(&h, subnet, NETWORK_DEFAULT_BRIDGE, NULL) == 1) &&
+		    hostnet_next_subnet(&h, subnet, sizeof(subnet), NULL) == 0)
 			berth_log(BERTH_LOG_WARNING, "network %s: the host routes %s already; using %s", name,
 				  NETWORK_DEFAULT_SUBNET, subnet);
-	} else if (next_subnet(dirfd, subnet, sizeof(subnet)) < 0) {
-		return berth_error_set(err, ENOSPC, "network create: no free subnet in 10.78.0.0/13; give --subnet");
+	} else if (hostnet_next_subnet(&h, subnet, sizeof(subnet), err) < 0) {
+		return berth_error_wrap(err, "network create %s", name);
 	}
 	if (gateway_of(subnet, o->gateway, gateway, sizeof(gateway), err) < 0)
 		return berth_error_wrap(err, "network create %s", name);
 	if (o->ipv6 || o->subnet6) {
 		/* a ULA /64 of its own, from the name, unless given */
-		unsigned h = 0;
+		unsigned h6 = 0;
 		for (const char *c = name; *c; c++)
-			h = h * 31 + (unsigned char)*c;
+			h6 = h6 * 31 + (unsigned char)*c;
 		if (o->subnet6)
 			snprintf(subnet6, sizeof(subnet6), "%s", o->subnet6);
 		else
-			snprintf(subnet6, sizeof(subnet6), "fd77:b3:%x::/64", h & 0xffff);
-		if (gateway_of(subnet6, NULL, gateway6, sizeof(gateway6), err) < 0)
+			snprintf(subnet6, sizeof(subnet6), "fd77:b3:%x::/64", h6 & 0xffff);
+		if (gateway_of(subnet6, NULL, gateway6, sizeof(gateway6), err) < 0 ||
+		    (!(is_default && shared.name[0]) && check_subnet(&h, subnet6, NULL, err) < 0))
 			return berth_error_wrap(err, "network create %s", name);
 	}
-	if (strcmp(name, NETWORK_DEFAULT) == 0)
+	if (is_default)
 		snprintf(bridge, sizeof(bridge), "%s", NETWORK_DEFAULT_BRIDGE);
-	else if (next_bridge(dirfd, bridge, sizeof(bridge)) < 0)
-		return berth_error_set(err, ENOSPC, "network create: no free bridge name");
+	else if (hostnet_next_bridge(&h, bridge, err) < 0)
+		return berth_error_wrap(err, "network create %s", name);
+	/* the bridge and its subnet are this network's from now on, for
+	 * every store of the host */
+	snprintf(claim.name, sizeof(claim.name), "%s", bridge);
+	snprintf(claim.subnet, sizeof(claim.subnet), "%s", subnet);
+	snprintf(claim.gateway, sizeof(claim.gateway), "%s", gateway);
+	snprintf(claim.subnet6, sizeof(claim.subnet6), "%s", subnet6);
+	snprintf(claim.gateway6, sizeof(claim.gateway6), "%s", gateway6);
+	claim.internal = o->internal;
+	if (!is_default && dir && asprintf(&owner, "%s/%s.json", dir, name) >= 0)
+		snprintf(claim.owner, sizeof(claim.owner), "%s", owner);
+	if (!(is_default && shared.name[0]) && hostnet_bridge_claim(&h, &claim, err) < 0)
+		return berth_error_wrap(err, "network create %s", name);
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:s}", "Name", name, "Driver", "bridge", "Bridge", bridge,
 		      "Subnet", subnet, "Gateway", gateway, "Internal", o->internal, "MTU", o->mtu ? (int)o->mtu : 1500,
 		      "Created", engine_now_rfc3339(now));
@@ -434,6 +425,25 @@ static int create_locked(int dirfd, const char *name, const network_create_optio
 	return ret;
 }
 
+/* The network of every container a killed command left half made, or
+ * whose record went without its network (hostnet_sweep): listing and
+ * changing networks takes them down. */
+static void sweep(const engine_paths *p)
+{
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+	berth_error *e = NULL;
+	int n;
+
+	if (network_hostnet_open(p, &h, &e) < 0) {
+		berth_debug("networks: %s", e->msg);
+		berth_error_free(&e);
+		return;
+	}
+	n = hostnet_sweep(&h);
+	if (n > 0)
+		berth_debug("networks: took down the network of %d container(s) gone", n);
+}
+
 int network_create(const engine_paths *p, const char *name, const network_create_options *o, network_def *out,
 		   berth_error **err)
 {
@@ -445,6 +455,7 @@ int network_create(const engine_paths *p, const char *name, const network_create
 		    err, EINVAL, "network create: invalid name \"%s\" (letters, digits, _ . -; at most 64)", name);
 	if (strcmp(name, "none") == 0 || strcmp(name, "host") == 0 || strcmp(name, "bridge") == 0)
 		return berth_error_set(err, EINVAL, "network create: \"%s\" is a reserved name", name);
+	sweep(p);
 	lock = lock_networks(p, true, &dirfd, err);
 	if (lock < 0)
 		return -1;
@@ -452,7 +463,7 @@ int network_create(const engine_paths *p, const char *name, const network_create
 		network_def_free(&existing);
 		return berth_error_set(err, EEXIST, "network create: network \"%s\" already exists", name);
 	}
-	return create_locked(dirfd, name, o, out, err);
+	return create_locked(p, dirfd, name, o, out, err);
 }
 
 int network_load(const engine_paths *p, const char *name, network_def *out, berth_error **err)
@@ -480,7 +491,7 @@ int network_load(const engine_paths *p, const char *name, network_def *out, bert
 	ret = read_def(dirfd, name, out, err);
 	if (ret != -ENOENT)
 		return ret;
-	return create_locked(dirfd, name, &o, out, err);
+	return create_locked(p, dirfd, name, &o, out, err);
 }
 
 int network_list(const engine_paths *p, network_def **out, size_t *n, berth_error **err)
@@ -491,6 +502,7 @@ int network_list(const engine_paths *p, network_def **out, size_t *n, berth_erro
 	network_def *list = NULL;
 	size_t count = 0;
 
+	sweep(p);
 	lock = lock_networks(p, false, &dirfd, err);
 	if (lock < 0)
 		return -1;
@@ -537,6 +549,42 @@ static int users_of(const engine_paths *p, const char *name, char *buf, size_t l
 	return 0;
 }
 
+/* Takes down the bridge of D and its rules and forgets them host-wide,
+ * unless a container of any store still has an address on it, or the
+ * bridge is another network's (under the host-wide lock). */
+static int remove_bridge(const engine_paths *p, const network_def *d, berth_error **err)
+{
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+	_cleanup_close_ int hlock = -EBADF;
+	_cleanup_free_ char *owner = network_bridge_owner(p, d);
+	const char *subnets[3] = { d->subnet, d->subnet6, NULL };
+	struct nft_network net = { .bridge = d->bridge, .subnets = subnets, .internal = d->internal };
+	hostnet_bridge b;
+	char users[512];
+	berth_error *e = NULL;
+
+	if (owner == NULL || network_hostnet_open(p, &h, err) < 0 || (hlock = hostnet_lock(&h, err)) < 0)
+		return -1;
+	if (hostnet_bridge_load(&h, d->bridge, &b, NULL) == 0 && strcmp(b.owner, owner) != 0) {
+		berth_log(BERTH_LOG_WARNING, "network %s: bridge %s is %s's now; left alone", d->name, d->bridge,
+			  b.owner[0] ? b.owner : "the default network");
+		return 0;
+	}
+	hostnet_bridge_users(&h, d->bridge, users, sizeof(users));
+	if (users[0])
+		return berth_error_request(err, EBUSY, "network %s is in use by container(s) %s", d->name, users);
+	if (nft_network_remove(&net, &e) < 0) {
+		berth_log(BERTH_LOG_WARNING, "network %s: %s", d->name, e->msg);
+		berth_error_free(&e);
+	}
+	if (netlink_link_delete(d->bridge, &e) < 0) {
+		berth_log(BERTH_LOG_WARNING, "network %s: %s", d->name, e->msg);
+		berth_error_free(&e);
+	}
+	hostnet_bridge_forget(&h, d->bridge);
+	return 0;
+}
+
 int network_remove(const engine_paths *p, const char *name, berth_error **err)
 {
 	_cleanup_close_ int dirfd = -EBADF, lock = -EBADF;
@@ -544,10 +592,17 @@ int network_remove(const engine_paths *p, const char *name, berth_error **err)
 	char users[512], file[96];
 	int ret;
 
+	if (strcmp(name, NETWORK_DEFAULT) == 0 || strcmp(name, "bridge") == 0)
+		return berth_error_request(
+		    err, EPERM,
+		    "network %s is the default network: it cannot be removed (every store of the "
+		    "host shares its bridge %s)",
+		    name, NETWORK_DEFAULT_BRIDGE);
+	sweep(p);
 	lock = lock_networks(p, true, &dirfd, err);
 	if (lock < 0)
 		return -1;
-	ret = read_def(dirfd, strcmp(name, "bridge") == 0 ? NETWORK_DEFAULT : name, &def, err);
+	ret = read_def(dirfd, name, &def, err);
 	if (ret == -ENOENT)
 		return berth_error_set(err, ENOENT, "no such network: %s", name);
 	if (ret < 0)
@@ -559,22 +614,13 @@ int network_remove(const engine_paths *p, const char *name, berth_error **err)
 		goto out;
 	}
 	if (strcmp(def.driver, "bridge") == 0) {
-		const char *subnets[3] = { def.subnet, def.subnet6, NULL };
-		struct nft_network net = { .bridge = def.bridge, .subnets = subnets, .internal = def.internal };
-		berth_error *e = NULL;
-		if (nft_network_remove(&net, &e) < 0) {
-			berth_log(BERTH_LOG_WARNING, "network %s: %s", def.name, e->msg);
-			berth_error_free(&e);
-		}
-		if (netlink_link_delete(def.bridge, &e) < 0) {
-			berth_log(BERTH_LOG_WARNING, "network %s: %s", def.name, e->msg);
-			berth_error_free(&e);
-		}
-		network_ready_forget(p, def.name);
+		if ((ret = remove_bridge(p, &def, err)) < 0)
+			goto out;
 	} else {
 		snprintf(file, sizeof(file), "%s.conflist", def.name);
 		unlinkat(dirfd, file, 0);
 	}
+	/* leases of an older berth, kept in the store */
 	snprintf(file, sizeof(file), "%s.leases", def.name);
 	fs_remove_tree_at(dirfd, file);
 	snprintf(file, sizeof(file), "%s.json", def.name);

@@ -6,8 +6,9 @@
  * with the gateway address, veth pairs into the containers, masquerade and
  * DNAT in berth's nftables table (src/network/). Driver "cni": a CNI
  * conflist run with the CNI plugins. The network "berth" (bridge berth0,
- * 10.77.0.0/16) is made on first use. Leases of addresses are files in
- * STORE/networks/NAME.leases (src/network/ipam.h).
+ * 10.77.0.0/16) is made on first use, and shared by every store of the
+ * host. Bridges, subnets, leases of addresses, published ports and hosts
+ * entries are kept host-wide (src/network/hostnet.h), not in the store.
  *
  * Names between containers resolve through /etc/hosts: every container of a
  * network gets a line in the hosts file of every other one, updated in place
@@ -107,8 +108,16 @@ int engine_network_disconnect(const engine_paths *p, container *c, const char *n
  * caller saves C's config. */
 int engine_network_restore(const engine_paths *p, container *c, bool *changed, berth_error **err);
 
-/* Undoes engine_network_setup from what C's record says; quiet when parts
- * are gone already (kill -9 at any point, a second rm). */
+/* Undoes engine_network_setup and connect from what C's record and its
+ * host-wide owner record say; quiet when parts are gone already (kill -9
+ * at any point, a second rm). */
 void engine_network_teardown(const engine_paths *p, const container *c);
+
+/* Tears down everything of the network the host-wide owner record of the
+ * container ID names (namespace, veths, leases, published ports, hosts
+ * entries), whatever state ID's own record is in, even without one: for
+ * a container that a killed command left half made. (A CNI network's DEL
+ * and a pasta helper need the record: engine_network_teardown.) */
+void engine_network_teardown_id(const engine_paths *p, const char *id);
 
 #endif

@@ -30,41 +30,45 @@
 
 /* ---- the bridge and its rules, once per boot ---- */
 
-static char *ready_path(const engine_paths *p, const char *name)
+/* The bridge's own MAC, 02:b3: + its IPv4 gateway: fixed, so a bridge
+ * never takes the lowest MAC of its ports (and changes it when that port
+ * goes), and the same whenever the bridge is made again. */
+static void bridge_mac(struct in_addr gateway, unsigned char mac[NETLINK_MAC_LEN])
 {
-	char *out = NULL;
-	return asprintf(&out, "%s/networks/%s.ready", p->run_root, name) < 0 ? NULL : out;
+	const unsigned char *g = (const unsigned char *)&gateway.s_addr;
+
+	mac[0] = 0x02;
+	mac[1] = 0xb3;
+	memcpy(mac + 2, g, 4);
 }
 
-void network_ready_forget(const engine_paths *p, const char *name)
+/* The bridge with its gateway and MAC, forwarding on, and berth's nftables
+ * rules for the network, under the host-wide lock. A marker in the
+ * host-wide directory (gone at reboot) skips the work while the bridge is
+ * there. */
+int network_ensure_bridge(const engine_paths *p, const hostnet *h, const network_def *d, berth_error **err)
 {
-	_cleanup_free_ char *path = ready_path(p, name);
-	if (path)
-		unlink(path);
-}
-
-/* The bridge with its gateway, forwarding on, and berth's nftables rules
- * for the network. A marker in RUN_ROOT (gone at reboot) skips the work
- * while the bridge is there. */
-int network_ensure_bridge(const engine_paths *p, const network_def *d, berth_error **err)
-{
-	_cleanup_free_ char *marker = ready_path(p, d->name), *dir = NULL;
-	netlink_bridge_config bc = { .name = d->bridge, .mtu = d->mtu };
+	_cleanup_free_ char *owner = network_bridge_owner(p, d);
+	_cleanup_close_ int lock = -EBADF, fd = -EBADF;
+	netlink_bridge_config bc = { .name = d->bridge, .mtu = d->mtu, .has_mac = true };
 	ipam_subnet sub4, sub6;
 	const char *subnets[3] = { d->subnet, d->subnet6, NULL };
 	struct nft_network nn = { .bridge = d->bridge, .subnets = subnets, .internal = d->internal };
-	char key[96];
+	hostnet_bridge claim = { .internal = d->internal };
+	char key[96], marker[IFNAMSIZ + 16];
 
-	if (marker == NULL)
-		return berth_error_set(err, ENOMEM, "network %s", d->name);
-	if (access(marker, F_OK) == 0 && netlink_link_exists(d->bridge, NULL) == 1)
+	snprintf(marker, sizeof(marker), "bridges/%s.ready", d->bridge);
+	if (faccessat(h->dirfd, marker, F_OK, 0) == 0 && netlink_link_exists(d->bridge, NULL) == 1)
 		return 0;
+	if (owner == NULL)
+		return berth_error_set(err, ENOMEM, "network %s", d->name);
 	if (ipam_subnet_parse(d->subnet, &sub4, err) < 0)
 		return berth_error_wrap(err, "network %s", d->name);
 	bc.has_ipv4 = true;
 	bc.ipv4_prefix = sub4.prefix;
 	if (inet_pton(AF_INET, d->gateway, &bc.ipv4_gateway) != 1)
 		return berth_error_set(err, EINVAL, "network %s: bad gateway \"%s\"", d->name, d->gateway);
+	bridge_mac(bc.ipv4_gateway, bc.mac);
 	if (d->subnet6) {
 		if (ipam_subnet_parse(d->subnet6, &sub6, err) < 0)
 			return berth_error_wrap(err, "network %s", d->name);
@@ -73,6 +77,20 @@ int network_ensure_bridge(const engine_paths *p, const network_def *d, berth_err
 		if (inet_pton(AF_INET6, d->gateway6, &bc.ipv6_gateway) != 1)
 			return berth_error_set(err, EINVAL, "network %s: bad gateway \"%s\"", d->name, d->gateway6);
 	}
+	lock = hostnet_lock(h, err);
+	if (lock < 0)
+		return berth_error_wrap(err, "network %s", d->name);
+	/* a definition older than the host-wide records, or one made before a
+	 * reboot emptied them: its bridge is claimed again, unless another
+	 * network has it */
+	snprintf(claim.name, sizeof(claim.name), "%s", d->bridge);
+	snprintf(claim.subnet, sizeof(claim.subnet), "%s", d->subnet);
+	snprintf(claim.gateway, sizeof(claim.gateway), "%s", d->gateway);
+	snprintf(claim.subnet6, sizeof(claim.subnet6), "%s", d->subnet6 ?: "");
+	snprintf(claim.gateway6, sizeof(claim.gateway6), "%s", d->gateway6 ?: "");
+	snprintf(claim.owner, sizeof(claim.owner), "%s", owner);
+	if (hostnet_bridge_claim(h, &claim, err) < 0)
+		return berth_error_wrap(err, "network %s", d->name);
 	if (netlink_bridge_ensure(&bc, err) < 0)
 		return berth_error_wrap(err, "network %s", d->name);
 	/* 127.0.0.1:PORT reaches a container through DNAT in the output hook;
@@ -84,31 +102,50 @@ int network_ensure_bridge(const engine_paths *p, const network_def *d, berth_err
 		return berth_error_wrap(err, "network %s", d->name);
 	if (nft_network_add(&nn, err) < 0)
 		return berth_error_wrap(err, "network %s", d->name);
-	dir = fs_path_join(p->run_root, "networks");
-	if (dir && fs_mkdir_p(dir, 0700, NULL) == 0) {
-		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
-	}
+	fd = openat(h->dirfd, marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	return 0;
 }
 
 /* ---- files ---- */
 
+int network_owner_note(const hostnet *h, const container *c, const char *key, json_t *value, berth_error **err)
+{
+	json_t *owner = hostnet_owner_load(h, c->id), *old;
+	int ret;
+
+	json_object_set_new(owner, "Record", json_string(c->dir));
+	json_object_set_new(owner, "Creator", json_integer(getpid()));
+	json_object_set_new(owner, "CreatorStart", json_integer((json_int_t)proc_pid_start_time(getpid())));
+	if (key && json_is_array(value) && json_is_array(old = json_object_get(owner, key))) {
+		json_array_extend(old, value);
+		json_decref(value);
+	} else if (key) {
+		json_object_set_new(owner, key, value);
+	}
+	ret = hostnet_owner_save(h, c->id, owner, err);
+	json_decref(owner);
+	return ret;
+}
+
 char *network_netns_make(const engine_paths *p, const container *c, json_t *settings, berth_error **err)
 {
 	_cleanup_free_ char *dir = fs_path_join(p->run_root, "netns");
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
 	char *path = dir ? fs_path_join(dir, c->id) : NULL;
 
 	if (path == NULL) {
 		berth_error_set(err, ENOMEM, "network namespace");
 		return NULL;
 	}
-	if (fs_mkdir_p(dir, 0700, err) < 0 || netns_create(path, err) < 0) {
+	/* recorded before it exists: a kill before the record is saved
+	 * leaves nothing the host-wide record does not name */
+	if (network_hostnet_open(p, &h, err) < 0 || network_owner_note(&h, c, "NetNS", json_string(path), err) < 0 ||
+	    fs_mkdir_p(dir, 0700, err) < 0 || netns_create(path, err) < 0) {
 		free(path);
 		return NULL;
 	}
 	json_object_set_new(settings, "NetNS", json_string(path));
+	json_object_set_new(settings, "HostNet", json_string(h.dir));
 	return path;
 }
 
@@ -165,119 +202,6 @@ const char *network_ip_on(const container *c, const char *network)
 		return json_string_value(json_object_get(ns, "IPAddress"));
 	return json_string_value(
 	    json_object_get(json_object_get(json_object_get(ns, "Networks"), network), "IPAddress"));
-}
-
-/* Adds LINE to (or with LINE NULL, removes the line of ID on NETWORK from)
- * the hosts file of every other container on NETWORK. The files are bind-mounted:
- * they are changed in place, never replaced. */
-/* Appends TEXT to the hosts file PATH, in place: it is bind-mounted into a
- * container, so it is never replaced. */
-void network_hosts_append(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (write(fd, text, strlen(text)) < 0)
-		berth_debug("hosts file %s: %s", path, strerror(errno));
-	close(fd);
-}
-
-/* Drops from the hosts file PATH, in place, the lines that contain NEEDLE
- * (their newline included, so "@net\n" does not match "@net2"). */
-void network_hosts_drop(const char *path, const char *needle)
-{
-	_cleanup_free_ char *text = NULL;
-	char *w;
-	int fd;
-
-	if (fs_read_file(path, &text, NULL, NULL) < 0 || strstr(text, needle) == NULL)
-		return;
-	w = text;
-	for (char *l = text, *next; *l; l = next) {
-		next = strchr(l, '\n');
-		next = next ? next + 1 : l + strlen(l);
-		if (memmem(l, (size_t)(next - l), needle, strlen(needle)) == NULL) {
-			memmove(w, l, (size_t)(next - l));
-			w += next - l;
-		}
-	}
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (write(fd, text, (size_t)(w - text)) < 0)
-		berth_debug("hosts file %s: %s", path, strerror(errno));
-	close(fd);
-}
-
-/* The other containers of NETWORK (under its hosts lock, held in *LOCK). */
-static int peers_of(const engine_paths *p, const char *network, const char *id, int *lock, container ***out, size_t *n)
-{
-	_cleanup_free_ char *dir = network_dir(p), *lockpath = NULL;
-	container **list = NULL;
-	size_t count = 0, kept = 0;
-
-	if (dir == NULL || asprintf(&lockpath, "%s/%s.hosts.lock", dir, network) < 0)
-		return -1;
-	*lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (*lock < 0 || flock(*lock, LOCK_EX) < 0 || record_list(p, &list, &count, NULL) < 0)
-		return -1;
-	for (size_t i = 0; i < count; i++) {
-		if (network_ip_on(list[i], network) == NULL || strcmp(list[i]->id, id) == 0)
-			container_free(list[i]);
-		else
-			list[kept++] = list[i];
-	}
-	*out = list;
-	*n = kept;
-	return 0;
-}
-
-void network_join_peers(const engine_paths *p, const char *network, const container *c, const char *line)
-{
-	_cleanup_close_ int lock = -EBADF;
-	_cleanup_free_ char *own = record_path(c, "hosts"), *theirs = NULL;
-	container **list = NULL;
-	size_t n = 0, len = 0;
-	FILE *f;
-
-	if (own == NULL || peers_of(p, network, c->id, &lock, &list, &n) < 0 ||
-	    (f = open_memstream(&theirs, &len)) == NULL) {
-		record_list_free(list, n);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *ns = json_object_get(list[i]->config, "NetworkSettings");
-		_cleanup_free_ char *path = record_path(list[i], "hosts"),
-				    *peer =
-					network_hosts_line(network_ip_on(list[i], network), list[i],
-							   json_string_value(json_object_get(ns, "Hostname")), network);
-		if (path)
-			network_hosts_append(path, line);
-		if (peer)
-			fputs(peer, f);
-	}
-	fclose(f);
-	if (len)
-		network_hosts_append(own, theirs);
-	record_list_free(list, n);
-}
-
-void network_leave_peers(const engine_paths *p, const char *network, const char *id)
-{
-	_cleanup_close_ int lock = -EBADF;
-	container **list = NULL;
-	size_t n = 0;
-	char marker[128];
-
-	snprintf(marker, sizeof(marker), "# berth:%.12s@%s\n", id, network);
-	if (peers_of(p, network, id, &lock, &list, &n) == 0)
-		for (size_t i = 0; i < n; i++) {
-			_cleanup_free_ char *path = record_path(list[i], "hosts");
-			if (path)
-				network_hosts_drop(path, marker);
-		}
-	record_list_free(list, n);
 }
 
 static int write_record_file(const container *c, const char *name, const char *text, berth_error **err)
@@ -394,28 +318,6 @@ int network_collect_ports(const network_request *r, net_port **out, size_t *n, b
 	return 0;
 }
 
-static struct nft_port *nft_ports_of(json_t *ports, size_t *n)
-{
-	struct nft_port *out = calloc(json_array_size(ports) + 1, sizeof(*out));
-	json_t *v;
-	size_t i;
-
-	*n = 0;
-	if (out == NULL)
-		return NULL;
-	json_array_foreach(ports, i, v) {
-		struct nft_port *pt = &out[(*n)++];
-		pt->proto = strcmp(json_string_value(json_object_get(v, "Protocol")) ?: "tcp", "udp") == 0
-				? IPPROTO_UDP
-				: IPPROTO_TCP;
-		pt->host_ip = json_string_value(json_object_get(v, "HostIp"));
-		pt->host_port = (uint16_t)json_integer_value(json_object_get(v, "HostPort"));
-		pt->container_ip = json_string_value(json_object_get(v, "ContainerIp"));
-		pt->container_port = (uint16_t)json_integer_value(json_object_get(v, "ContainerPort"));
-	}
-	return out;
-}
-
 json_t *network_ports_json(const net_port *ports, size_t n, const char *ctr_ip)
 {
 	json_t *arr = json_array();
@@ -429,29 +331,38 @@ json_t *network_ports_json(const net_port *ports, size_t n, const char *ctr_ip)
 
 /* ---- setup ---- */
 
+/* Every step is named in C's host-wide owner record before it is made:
+ * namespace, link (bridge, veth; its lease is owned by C's id), ports. */
 static int setup_bridge(const engine_paths *p, container *c, const network_def *d, const network_request *r,
 			json_t *settings, berth_error **err)
 {
-	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *nspath = NULL;
+	_cleanup_free_ char *leases = NULL, *nspath = NULL;
 	_cleanup_free_ net_port *ports = NULL;
 	_cleanup_free_ struct nft_port *nports = NULL;
 	_cleanup_close_ int nsfd = -EBADF;
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
 	netlink_attach_config ac = { .bridge = d->bridge, .container_ifname = "eth0", .mtu = d->mtu };
 	char ip[INET6_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN] = "", veth[IFNAMSIZ], mac[24];
 	ipam_subnet sub;
 	size_t n_ports = 0, n_nports;
+	berth_error *first = NULL;
 
-	if (dir == NULL || asprintf(&leases, "%s/%s.leases", dir, d->name) < 0)
+	if (network_hostnet_open(p, &h, err) < 0)
+		return -1;
+	if ((leases = hostnet_leases_dir(&h, d->bridge)) == NULL)
 		return berth_error_set(err, ENOMEM, "network");
-	if (network_collect_ports(r, &ports, &n_ports, err) < 0 || network_ensure_bridge(p, d, err) < 0)
+	if (network_collect_ports(r, &ports, &n_ports, err) < 0 || network_ensure_bridge(p, &h, d, err) < 0)
 		return -1;
 	if (netlink_veth_name(c->id, veth, err) < 0)
 		return -1;
 	if ((nspath = network_netns_make(p, c, settings, err)) == NULL)
 		return -1;
+	if (network_owner_note(&h, c, "Links", json_pack("[{s:s, s:s}]", "Bridge", d->bridge, "Veth", veth), err) < 0)
+		return -1;
 	if (ipam_allocate(leases, d->subnet, c->id, r->ip, ip, sizeof(ip), err) < 0)
 		return berth_error_wrap(err, "network %s", d->name);
 	json_object_set_new(settings, "Leases", json_string(leases));
+	json_object_set_new(settings, "Bridge", json_string(d->bridge));
 	if (d->subnet6 && ipam_allocate(leases, d->subnet6, c->id, NULL, ip6, sizeof(ip6), err) < 0)
 		return berth_error_wrap(err, "network %s", d->name);
 	if (ipam_subnet_parse(d->subnet, &sub, err) < 0)
@@ -477,8 +388,21 @@ static int setup_bridge(const engine_paths *p, container *c, const network_def *
 		return -1;
 	ac.netns_fd = nsfd;
 	ac.host_ifname = veth;
-	if (netlink_attach(&ac, err) < 0)
-		return berth_error_wrap(err, "network %s", d->name);
+	if (netlink_attach(&ac, &first) < 0) {
+		if (first->code != EEXIST) {
+			int ret = berth_error_request(err, first->code, "network %s: %s", d->name, first->msg);
+			berth_error_free(&first);
+			return ret;
+		}
+		/* the name is this container's: a pair of its earlier namespace,
+		 * which the kernel deletes in the background (a start after a
+		 * reboot, a namespace just unmounted) */
+		berth_error_free(&first);
+		if (netlink_detach(veth, &first) < 0)
+			berth_error_free(&first);
+		if (netlink_attach(&ac, err) < 0)
+			return berth_error_wrap(err, "network %s", d->name);
+	}
 	json_object_set_new(settings, "HostVeth", json_string(veth));
 	json_object_set_new(settings, "IPAddress", json_string(ip));
 	json_object_set_new(settings, "IPPrefixLen", json_integer(sub.prefix));
@@ -489,14 +413,13 @@ static int setup_bridge(const engine_paths *p, container *c, const network_def *
 		json_object_set_new(settings, "IPv6Gateway", json_string(d->gateway6));
 	}
 	json_object_set_new(settings, "Ports", network_ports_json(ports, n_ports, ip));
-	nports = nft_ports_of(json_object_get(settings, "Ports"), &n_nports);
+	nports = hostnet_ports_of(json_object_get(settings, "Ports"), &n_nports);
 	if (nports == NULL)
 		return berth_error_set(err, ENOMEM, "ports");
-	if (n_nports && nft_ports_add(nports, n_nports, err) < 0) {
-		/* not added: nothing for the teardown to remove */
-		json_object_set_new(settings, "Ports", json_array());
+	if (n_nports &&
+	    (network_owner_note(&h, c, "Ports", json_deep_copy(json_object_get(settings, "Ports")), err) < 0 ||
+	     hostnet_ports_publish(&h, c->id, nports, n_nports, err) < 0))
 		return berth_error_wrap(err, "publish ports of %s", c->name);
-	}
 	return 0;
 }
 
@@ -608,6 +531,35 @@ out:
 	return ret;
 }
 
+/* The key of D's containers in the host-wide hosts entries: its bridge,
+ * or "cni.NAME". */
+static void hosts_key(const network_def *d, char *out, size_t len)
+{
+	if (d->bridge)
+		snprintf(out, len, "%s", d->bridge);
+	else
+		snprintf(out, len, "cni.%s", d->name);
+}
+
+/* C's line into the hosts files of the other containers of D, theirs into
+ * C's: one entry file read per peer, nothing loaded whole. */
+static int join_hosts(const engine_paths *p, const container *c, const network_def *d, const char *hostname,
+		      const char *ip, berth_error **err)
+{
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+	_cleanup_free_ char *line = network_hosts_line(ip, c, hostname, d->name), *own = record_path(c, "hosts");
+	char key[96];
+
+	if (line == NULL || own == NULL)
+		return berth_error_set(err, ENOMEM, "hosts of %s", c->name);
+	hosts_key(d, key, sizeof(key));
+	if (network_hostnet_open(p, &h, err) < 0 ||
+	    (d->bridge == NULL && network_owner_note(&h, c, "Links", json_pack("[{s:s}]", "Bridge", key), err) < 0))
+		return -1;
+	hostnet_hosts_join(&h, key, c->id, own, line);
+	return 0;
+}
+
 int engine_network_setup(const engine_paths *p, container *c, const network_request *r, json_t *cfg, berth_error **err)
 {
 	const char *mode = r->mode ? r->mode : engine_network_default();
@@ -653,12 +605,8 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 		ret = write_files(p, c, r, json_string_value(json_object_get(settings, "IPAddress")), d.name, false,
 				  cfg, err);
 	}
-	if (ret == 0) {
-		_cleanup_free_ char *line = network_hosts_line(
-		    json_string_value(json_object_get(settings, "IPAddress")) ?: "", c, r->hostname, d.name);
-		if (json_object_get(settings, "IPAddress") && line)
-			network_join_peers(p, d.name, c, line);
-	}
+	if (ret == 0 && json_object_get(settings, "IPAddress"))
+		ret = join_hosts(p, c, &d, r->hostname, json_string_value(json_object_get(settings, "IPAddress")), err);
 	network_def_free(&d);
 	if (ret < 0) {
 		engine_network_teardown(p, c);
@@ -667,51 +615,35 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 	return ret;
 }
 
+void engine_network_teardown_id(const engine_paths *p, const char *id)
+{
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+	berth_error *e = NULL;
+
+	if (network_hostnet_open(p, &h, &e) < 0) {
+		berth_debug("network of %.12s: %s", id, e->msg);
+		berth_error_free(&e);
+		return;
+	}
+	hostnet_teardown(&h, id);
+}
+
 void engine_network_teardown(const engine_paths *p, const container *c)
 {
 	json_t *s = json_object_get(c->config, "NetworkSettings");
 	const char *network = json_string_value(json_object_get(s, "Network"));
-	const char *driver = json_string_value(json_object_get(s, "Driver"));
 	const char *nspath = json_string_value(json_object_get(s, "NetNS"));
-	const char *veth = json_string_value(json_object_get(s, "HostVeth"));
 	const char *leases = json_string_value(json_object_get(s, "Leases"));
 	const char *conf = json_string_value(json_object_get(s, "CNIConfig"));
+	const char *dir = json_string_value(json_object_get(s, "HostNet"));
 	berth_error *e = NULL;
 
-	if (network == NULL)
-		return;
-	if (strcmp(network, "pasta") == 0 || strcmp(network, "slirp4netns") == 0) {
+	if (network && (strcmp(network, "pasta") == 0 || strcmp(network, "slirp4netns") == 0)) {
 		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "HelperPid"));
 		unsigned long long start = (unsigned long long)json_integer_value(json_object_get(s, "HelperStart"));
 		/* pasta quits when the namespace goes; slirp4netns needs the signal */
 		if (pid > 0 && start && proc_pid_start_time(pid) == start)
 			kill(pid, SIGTERM);
-		if (nspath && netns_remove(nspath, &e) < 0) {
-			berth_debug("network of %s: %s", c->name, e->msg);
-			berth_error_free(&e);
-		}
-		return;
-	}
-	network_leave_peers(p, network, c->id);
-	{
-		const char *name;
-		json_t *extra;
-		json_object_foreach(json_object_get(s, "Networks"), name, extra) {
-			const char *l = json_string_value(json_object_get(extra, "Leases"));
-			network_leave_peers(p, name, c->id);
-			if (l && ipam_release(l, c->id, &e) < 0) {
-				berth_debug("network of %s: %s", c->name, e->msg);
-				berth_error_free(&e);
-			}
-		}
-	}
-	if (json_array_size(json_object_get(s, "Ports")) && (driver == NULL || strcmp(driver, "bridge") == 0)) {
-		size_t n;
-		_cleanup_free_ struct nft_port *ports = nft_ports_of(json_object_get(s, "Ports"), &n);
-		if (ports && nft_ports_remove(ports, n, &e) < 0) {
-			berth_debug("network of %s: %s", c->name, e->msg);
-			berth_error_free(&e);
-		}
 	}
 	if (conf) {
 		_cleanup_free_ char *cache = cni_cache_dir(p);
@@ -723,17 +655,23 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		}
 		cni_network_free(net);
 	}
-	/* the namespace's end goes with the namespace, and its peer with it:
-	 * in the background, where deleting the veth here waits ~20 ms */
-	if (nspath && netns_remove(nspath, &e) < 0) {
+	/* everything else from the host-wide record, which names what was
+	 * made even when C's own record was never saved */
+	if (dir) {
+		_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+		if (hostnet_open(dir, &h, &e) == 0)
+			hostnet_teardown(&h, c->id);
+		else
+			berth_error_free(&e);
+	} else {
+		engine_network_teardown_id(p, c->id);
+	}
+	/* a lease of an older berth, in the store */
+	if (leases && access(leases, F_OK) == 0 && ipam_release(leases, c->id, &e) < 0) {
 		berth_debug("network of %s: %s", c->name, e->msg);
 		berth_error_free(&e);
-		if (veth && netlink_detach(veth, &e) < 0) {
-			berth_debug("network of %s: %s", c->name, e->msg);
-			berth_error_free(&e);
-		}
 	}
-	if (leases && ipam_release(leases, c->id, &e) < 0) {
+	if (nspath && netns_remove(nspath, &e) < 0) {
 		berth_debug("network of %s: %s", c->name, e->msg);
 		berth_error_free(&e);
 	}
@@ -787,7 +725,9 @@ int engine_network_restore(const engine_paths *p, container *c, bool *changed, b
 	r.hostname = json_string_value(json_object_get(old, "Hostname"));
 	ports = ports_of_record(json_object_get(old, "Ports"), &r.n_ports);
 	r.ports = ports;
-	/* the old leases and namespace file; connected networks are dropped */
+	/* what the host-wide record still names (nothing after a reboot), the
+	 * old leases and namespace file; connected networks are dropped */
+	engine_network_teardown_id(p, c->id);
 	if (leases && ipam_release(leases, c->id, &e) < 0)
 		berth_error_free(&e);
 	json_object_foreach(json_object_get(old, "Networks"), name, extra) {
@@ -811,6 +751,8 @@ int engine_network_restore(const engine_paths *p, container *c, bool *changed, b
 	else if ((ret = network_load(p, network ?: "", &d, err)) == 0)
 		ret = strcmp(d.driver, "cni") == 0 ? setup_cni(p, c, &d, &r, fresh, err)
 						   : setup_bridge(p, c, &d, &r, fresh, err);
+	if (ret == 0 && d.name && json_object_get(fresh, "IPAddress"))
+		ret = join_hosts(p, c, &d, r.hostname, json_string_value(json_object_get(fresh, "IPAddress")), err);
 	network_def_free(&d);
 	json_object_set_new(c->config, "NetworkSettings", fresh);
 	if (ret < 0) {

@@ -55,8 +55,9 @@ static int open_container_netns(const container *c, berth_error **err)
 
 int engine_network_connect(const engine_paths *p, container *c, const char *network, const char *ip, berth_error **err)
 {
-	_cleanup_free_ char *leases = NULL, *dir = network_dir(p), *line = NULL;
+	_cleanup_free_ char *leases = NULL, *line = NULL, *own = record_path(c, "hosts");
 	_cleanup_close_ int nsfd = -EBADF;
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
 	network_def d = { 0 };
 	netlink_attach_config ac = { .container_ifname = NULL };
 	json_t *ns, *nets, *entry;
@@ -85,8 +86,8 @@ int engine_network_connect(const engine_paths *p, container *c, const char *netw
 		goto out;
 	}
 	nsfd = open_container_netns(c, err);
-	if (nsfd < 0 || dir == NULL || asprintf(&leases, "%s/%s.leases", dir, d.name) < 0 ||
-	    network_ensure_bridge(p, &d, err) < 0 || ipam_subnet_parse(d.subnet, &sub, err) < 0)
+	if (nsfd < 0 || network_hostnet_open(p, &h, err) < 0 || (leases = hostnet_leases_dir(&h, d.bridge)) == NULL ||
+	    network_ensure_bridge(p, &h, &d, err) < 0 || ipam_subnet_parse(d.subnet, &sub, err) < 0)
 		goto out;
 	nets = json_object_get(ns, "Networks");
 	if (nets == NULL) {
@@ -104,12 +105,14 @@ int engine_network_connect(const engine_paths *p, container *c, const char *netw
 		if (!used)
 			break;
 	}
+	/* host end: "vb" + 7 of the id + the interface's number */
+	snprintf(veth, sizeof(veth), "vb%.7s%u", c->id, ifnum % 10000);
+	if (network_owner_note(&h, c, "Links", json_pack("[{s:s, s:s}]", "Bridge", d.bridge, "Veth", veth), err) < 0)
+		goto out;
 	if (ipam_allocate(leases, d.subnet, c->id, ip, addr, sizeof(addr), err) < 0) {
 		berth_error_wrap(err, "network connect %s", d.name);
 		goto out;
 	}
-	/* host end: "vb" + 7 of the id + the interface's number */
-	snprintf(veth, sizeof(veth), "vb%.7s%u", c->id, ifnum % 10000);
 	ac.bridge = d.bridge;
 	ac.host_ifname = veth;
 	ac.container_ifname = ifname;
@@ -139,14 +142,44 @@ int engine_network_connect(const engine_paths *p, container *c, const char *netw
 	if (record_save_config(c, err) < 0)
 		goto out;
 	line = network_hosts_line(addr, c, json_string_value(json_object_get(ns, "Hostname")), d.name);
-	if (line)
-		network_join_peers(p, d.name, c, line);
+	if (line && own)
+		hostnet_hosts_join(&h, d.bridge, c->id, own, line);
 	ret = 0;
 out:
 	if (lock >= 0)
 		record_unlock(lock);
 	network_def_free(&d);
 	return ret;
+}
+
+/* The link of ENTRY (its hosts entries, then the link itself) out of C's
+ * host-wide owner record. */
+static void forget_link(const engine_paths *p, const container *c, json_t *entry)
+{
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+	const char *veth = json_string_value(json_object_get(entry, "HostVeth"));
+	json_t *owner, *links, *v;
+	berth_error *e = NULL;
+	size_t i;
+
+	if (network_hostnet_open(p, &h, &e) < 0) {
+		berth_error_free(&e);
+		return;
+	}
+	owner = hostnet_owner_load(&h, c->id);
+	links = json_object_get(owner, "Links");
+	json_array_foreach(links, i, v) {
+		const char *bridge = json_string_value(json_object_get(v, "Bridge"));
+		if (veth == NULL || strcmp(json_string_value(json_object_get(v, "Veth")) ?: "", veth) != 0)
+			continue;
+		if (bridge)
+			hostnet_hosts_leave(&h, bridge, c->id);
+		json_array_remove(links, i);
+		if (hostnet_owner_save(&h, c->id, owner, &e) < 0)
+			berth_error_free(&e);
+		break;
+	}
+	json_decref(owner);
 }
 
 int engine_network_disconnect(const engine_paths *p, container *c, const char *network, berth_error **err)
@@ -181,14 +214,14 @@ int engine_network_disconnect(const engine_paths *p, container *c, const char *n
 		berth_debug("network disconnect: %s", e->msg);
 		berth_error_free(&e);
 	}
-	network_leave_peers(p, name, c->id);
+	forget_link(p, c, entry);
 	{
 		/* the other containers of NAME out of C's hosts file */
 		_cleanup_free_ char *hosts = record_path(c, "hosts");
 		char suffix[96];
 		snprintf(suffix, sizeof(suffix), "@%s\n", name);
 		if (hosts)
-			network_hosts_drop(hosts, suffix);
+			hostnet_hosts_drop(hosts, suffix);
 	}
 	json_object_del(json_object_get(ns, "Networks"), name);
 	int ret = record_save_config(c, err);

@@ -219,15 +219,15 @@ static int run_init_container(const kube_context *k, store *s, kube_container_pl
 {
 	container *c = NULL;
 	berth_error *ignored = NULL;
-	int code;
+	int code = -1, ret;
 
 	if (start_container(k, s, cp, &c, err) < 0)
 		return -1;
-	code = engine_container_wait(k->paths, c, -1, err);
+	ret = engine_container_wait(k->paths, c, -1, &code, err);
 	if (engine_container_remove(k->paths, c, true, &ignored) < 0)
 		berth_error_free(&ignored);
 	container_free(c);
-	if (code < 0)
+	if (ret < 0)
 		return berth_error_wrap(err, "init container %s", cp->name);
 	if (code != 0)
 		return berth_error_request(err, EIO, "init container %s exited with %d", cp->name, code);

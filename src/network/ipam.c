@@ -391,8 +391,14 @@ static int remove_leases(const char *dir, lease_dir *d, bool (*drop)(const char 
 		ipam_address addr;
 		int family;
 
+		if (strncmp(entry->d_name, ".tmp-lease-", 11) == 0 ||
+		    (strncmp(entry->d_name, ".last-", 6) == 0 && strstr(entry->d_name, ".tmp"))) {
+			/* under the lock no allocation runs: one killed left it */
+			unlinkat(d->dirfd, entry->d_name, 0);
+			continue;
+		}
 		if (ipam_address_parse(entry->d_name, &family, &addr, NULL) < 0)
-			continue; /* the lock, the last-* hints, temporary files */
+			continue; /* the lock, the last-* hints */
 		if (read_owner(d->dirfd, entry->d_name, &owner) < 0 || !drop(owner, data))
 			continue;
 		if (unlinkat(d->dirfd, entry->d_name, 0) < 0 && errno != ENOENT)

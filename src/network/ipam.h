@@ -63,8 +63,9 @@ void ipam_subnet_gateway_format(const ipam_subnet *subnet, char *out, size_t out
 int ipam_allocate(const char *dir, const char *subnet_cidr, const char *owner, const char *requested, char *out,
 		  size_t outlen, berth_error **err);
 
-/* Releases every lease of OWNER in DIR (IPv4 and IPv6). A missing DIR holds
- * no leases. Returns the number released. */
+/* Releases every lease of OWNER in DIR (IPv4 and IPv6), and the temporary
+ * files of allocations killed midway. A missing DIR holds no leases.
+ * Returns the number released. */
 int ipam_release(const char *dir, const char *owner, berth_error **err);
 
 /* Says whether the owner of a lease still exists. Called with DIR locked:

@@ -215,8 +215,9 @@ static int nl_get_link(nl_socket *nl, const char *name, nl_link *link)
 	return nl_request(nl, nlh, link_cb, link);
 }
 
-/* Sets MTU (when non-zero) and brings up the link INDEX. */
-static int nl_set_link_up(nl_socket *nl, int index, const char *name, unsigned int mtu)
+/* Sets MTU (when non-zero) and MAC (when not NULL) and brings up the link
+ * INDEX. */
+static int nl_set_link_up_mac(nl_socket *nl, int index, const char *name, unsigned int mtu, const unsigned char *mac)
 {
 	struct nlmsghdr *nlh = nl_header(nl, RTM_NEWLINK, 0);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
@@ -229,7 +230,14 @@ static int nl_set_link_up(nl_socket *nl, int index, const char *name, unsigned i
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	if (mtu != 0)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	if (mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, NETLINK_MAC_LEN, mac);
 	return nl_request(nl, nlh, NULL, NULL);
+}
+
+static int nl_set_link_up(nl_socket *nl, int index, const char *name, unsigned int mtu)
+{
+	return nl_set_link_up_mac(nl, index, name, mtu, NULL);
 }
 
 static int nl_delete_link(nl_socket *nl, const char *name)
@@ -334,6 +342,8 @@ static int bridge_create(nl_socket *nl, const netlink_bridge_config *cfg)
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, cfg->name);
 	if (cfg->mtu != 0)
 		mnl_attr_put_u32(nlh, IFLA_MTU, cfg->mtu);
+	if (cfg->has_mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, NETLINK_MAC_LEN, cfg->mac);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 	mnl_attr_nest_end(nlh, linkinfo);
@@ -374,9 +384,10 @@ int netlink_bridge_ensure(const netlink_bridge_config *cfg, berth_error **err)
 	if (cfg->has_ipv6 &&
 	    (ret = bridge_add_address(nl, cfg, link.index, AF_INET6, &cfg->ipv6_gateway, cfg->ipv6_prefix, err)) < 0)
 		return ret;
-	ret = nl_set_link_up(nl, link.index, cfg->name, cfg->mtu);
+	/* also on a bridge made without its MAC (a berth before, another tool) */
+	ret = nl_set_link_up_mac(nl, link.index, cfg->name, cfg->mtu, cfg->has_mac ? cfg->mac : NULL);
 	if (ret < 0)
-		return nl_fail(nl, err, -ret, "bridge %s: set MTU %u and up", cfg->name, cfg->mtu);
+		return nl_fail(nl, err, -ret, "bridge %s: set MTU %u, MAC and up", cfg->name, cfg->mtu);
 	return 0;
 }
 

@@ -18,10 +18,15 @@
 
 #define NETLINK_MAC_LEN 6
 
-/* A network's bridge. A zero MTU leaves the kernel's default. */
+/* A network's bridge. A zero MTU leaves the kernel's default. With HAS_MAC
+ * the bridge gets MAC as its own address (made with it, or set on an
+ * existing one): the kernel then never changes it, where a bridge without
+ * one takes the lowest MAC of its ports and changes with them. */
 typedef struct netlink_bridge_config {
 	const char *name;
 	unsigned int mtu;
+	bool has_mac;
+	unsigned char mac[NETLINK_MAC_LEN];
 	bool has_ipv4;
 	struct in_addr ipv4_gateway; /* the bridge's own address */
 	unsigned int ipv4_prefix;
@@ -31,7 +36,7 @@ typedef struct netlink_bridge_config {
 } netlink_bridge_config;
 
 /* Creates the bridge if it is missing (an existing link of that name must
- * be a bridge), sets its MTU, adds the gateway addresses (IPv6 without DAD;
+ * be a bridge), sets its MTU (and MAC), adds the gateway addresses (IPv6 without DAD;
  * an address already there is fine) and brings it up. Idempotent. */
 int netlink_bridge_ensure(const netlink_bridge_config *cfg, berth_error **err);
 

@@ -188,15 +188,27 @@ static int apply_resources(cgroup_manager *cg, const spec *s, berth_error **err)
 	return cgroup_manager_apply(cg, &r, err);
 }
 
+/* The config file, absolute: a relative --config is taken from the bundle
+ * (as crun, which works in the bundle), so that exec and delete read it
+ * again from any directory. NULL on ENOMEM. */
+static char *config_path_of(const create_options *opts)
+{
+	if (opts->config_path == NULL)
+		return fs_path_join(opts->bundle, "config.json");
+	if (opts->config_path[0] == '/')
+		return strdup(opts->config_path);
+	return fs_path_join(opts->bundle, opts->config_path);
+}
+
 /* Fills the state object for hooks and state.json. */
-static int fill_state(container_state *st, const spec *s, const create_options *opts, const char *rootfs,
-		      const runtime_globals *g, berth_error **err)
+static int fill_state(container_state *st, const spec *s, const create_options *opts, const char *config_path,
+		      const char *rootfs, const runtime_globals *g, berth_error **err)
 {
 	st->id = strdup(opts->id);
 	st->bundle = strdup(opts->bundle);
 	st->rootfs = strdup(rootfs);
 	st->oci_version = strdup(s->oci_version);
-	st->config_path = opts->config_path ? strdup(opts->config_path) : fs_path_join(opts->bundle, "config.json");
+	st->config_path = strdup(config_path);
 	st->created = now_rfc3339();
 	st->owner = geteuid();
 	st->systemd_cgroup = g->systemd_cgroup;
@@ -448,7 +460,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	/* parse -> validate: nothing on the host changes before this passes */
 	if (spec_validate_container_id(opts->id, err) < 0)
 		return -1;
-	config_path = opts->config_path ? strdup(opts->config_path) : fs_path_join(opts->bundle, "config.json");
+	config_path = config_path_of(opts);
 	if (config_path == NULL || (s == NULL && spec_load(config_path, &s, err) < 0))
 		return -1;
 	if (s->process == NULL)
@@ -495,7 +507,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		goto fail_early;
 	tx.dir_created = true;
 	tx.lockfd = state_lock(tx.dirfd, err);
-	if (tx.lockfd < 0 || fill_state(st, s, opts, rootfs, g, err) < 0 || state_write(tx.dirfd, st, err) < 0)
+	if (tx.lockfd < 0 || fill_state(st, s, opts, config_path, rootfs, g, err) < 0 ||
+	    state_write(tx.dirfd, st, err) < 0)
 		goto fail;
 	if (mkfifoat(tx.dirfd, STATE_EXEC_FIFO, 0622) < 0 || fchmodat(tx.dirfd, STATE_EXEC_FIFO, 0622, 0) < 0) {
 		berth_error_set(err, errno, "create the exec fifo");

@@ -22,7 +22,7 @@ typedef struct runtime_globals {
 typedef struct create_options {
 	const char *id;
 	const char *bundle;	 /* absolute path */
-	const char *config_path; /* defaults to BUNDLE/config.json */
+	const char *config_path; /* defaults to BUNDLE/config.json; relative to BUNDLE */
 	struct spec *config;	 /* that file already parsed, or NULL; create frees it */
 	const char *pid_file;
 	pid_t *pid_out; /* create: the init's pid, or NULL */

@@ -79,6 +79,7 @@ typedef struct exec_plan {
 	bool in_userns;
 	int sync_fd;
 	int cgroup_fd;
+	int root_fd; /* the init's root, when it has no mount namespace of its own */
 } exec_plan;
 
 _Noreturn static void exec_fail(int sock, berth_error **err)
@@ -166,6 +167,12 @@ _Noreturn static void exec_intermediate(exec_plan *plan)
 		close(plan->ns_fds[t]);
 		plan->ns_fds[t] = -1;
 	}
+	/* A container without a mount namespace of its own lives in a
+	 * detached tree (rootfs.h): enter it by the init's root. */
+	if (plan->root_fd >= 0 && (fchdir(plan->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)) {
+		berth_error_set(&err, errno, "enter the container's root");
+		exec_fail(plan->sync_fd, &err);
+	}
 	pid = fork();
 	if (pid < 0) {
 		berth_error_set(&err, errno, "fork the exec process");
@@ -206,6 +213,16 @@ static int open_container_namespaces(const container_state *st, exec_plan *plan,
 		}
 	}
 	plan->in_userns = plan->ns_fds[NS_USER] >= 0;
+	/* Without a mount namespace made for it, the init's root is not the
+	 * root of its mount namespace (a detached tree, see rootfs.h), also
+	 * when exec runs in another mount namespace than create did. */
+	if (!plan->config->namespaces[NS_MOUNT].requested || plan->config->namespaces[NS_MOUNT].path != NULL) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/root", (int)st->pid);
+		plan->root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (plan->root_fd < 0)
+			return berth_error_set(err, errno, "open \"%s\"", path);
+	}
 	return 0;
 }
 
@@ -231,7 +248,7 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 	_cleanup_cgroup_manager_ cgroup_manager *cg = NULL;
 	_cleanup_free_ char *cache_dir = NULL;
 	_cleanup_spec_ spec *config = NULL;
-	exec_plan plan = { .opts = opts, .sync_fd = -1, .cgroup_fd = -1 };
+	exec_plan plan = { .opts = opts, .sync_fd = -1, .cgroup_fd = -1, .root_fd = -1 };
 	enum container_status status;
 	int sv[2] = { -1, -1 }, master = -1;
 	pid_t inter, pid = 0;
@@ -334,6 +351,8 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 	}
 	namespaces_close_fds(plan.ns_fds);
 	seccomp_filter_clear(&plan.filter);
+	if (plan.root_fd >= 0)
+		close(plan.root_fd);
 	if (opts->detach)
 		return 0;
 	return wait_exec_process(pid, master, exit_code, err) < 0 ? berth_error_wrap(err, "exec %s", opts->id) : 0;
@@ -353,6 +372,8 @@ fail:
 		close(sv[1]);
 	if (master >= 0)
 		close(master);
+	if (plan.root_fd >= 0)
+		close(plan.root_fd);
 	namespaces_close_fds(plan.ns_fds);
 	seccomp_filter_clear(&plan.filter);
 	return berth_error_wrap(err, "exec %s", opts->id);

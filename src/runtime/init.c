@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -156,8 +157,8 @@ static void become_init_in_new_userns(const init_config *cfg)
 		    sync_expect(cfg->sync_fd, SYNC_MAPS_DONE, NULL, NULL, &err) < 0)
 			init_fail(cfg, &err);
 	}
-	if (setresgid(0, 0, 0) == 0)
-		setresuid(0, 0, 0);
+	/* still the runtime's ids (the init takes the container's root after
+	 * opening the bind sources) */
 	if (unshare(cfg->late_flags) < 0) {
 		berth_error_set(&err, errno, "create namespaces in the new user namespace");
 		init_fail(cfg, &err);
@@ -172,6 +173,20 @@ static void become_init_in_new_userns(const init_config *cfg)
 		_exit(0);
 	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Whether the init would build the rootfs in the caller's own mount
+ * namespace: none is listed (inherited), or the one joined by path is the
+ * caller's. pivot_root there would move the root of every process of the
+ * host; the rootfs is built in a private one instead (rootfs.h). */
+static bool needs_setup_namespace(const init_config *cfg)
+{
+	struct stat joined, own;
+
+	if (!cfg->spec->namespaces[NS_MOUNT].requested)
+		return true;
+	return cfg->ns_fds[NS_MOUNT] >= 0 && fstat(cfg->ns_fds[NS_MOUNT], &joined) == 0 &&
+	       stat("/proc/self/ns/mnt", &own) == 0 && joined.st_ino == own.st_ino && joined.st_dev == own.st_dev;
 }
 
 /* A container starts with every signal at its default action and none
@@ -221,12 +236,14 @@ _Noreturn void container_init_main(const init_config *cfg)
 			       .rootfd = -1,
 			       .console_master = -1,
 			       .idmap_fds = cfg->idmap_fds,
+			       .caller_mntns = -1,
 			       .cgroup_ready = cfg->early_setup ? enter_cgroup : NULL };
 	_cleanup_free_ char *state_json = NULL;
 	_cleanup_free_ char *exe = NULL;
 	int console_peer = -1, listener = -1;
 	bool nnp = p->no_new_privileges;
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
+	bool setup_ns;
 
 	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -238,10 +255,17 @@ _Noreturn void container_init_main(const init_config *cfg)
 		_exit(1);
 	if (!cfg->early_setup && sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
+	setup_ns = needs_setup_namespace(cfg);
 	if (join_namespaces(cfg, &err) < 0)
 		init_fail(cfg, &err);
 	if (cfg->late_userns)
 		become_init_in_new_userns(cfg);
+	if (setup_ns && rootfs_enter_setup_namespace(&ctx, &err) < 0)
+		init_fail(cfg, &err);
+	/* with the runtime's uid, before the container's ids are taken (without
+	 * a user namespace each is opened when it is mounted) */
+	if ((cfg->new_userns || cfg->ns_fds[NS_USER] >= 0) && rootfs_open_bind_sources(&ctx, &err) < 0)
+		init_fail(cfg, &err);
 	/* Also when the runtime itself runs in a user namespace (rootless
 	 * podman): no mknod there either, devices are bind-mounted, as runc. */
 	ctx.in_userns = cfg->new_userns || cfg->ns_fds[NS_USER] >= 0 || namespaces_in_user_namespace();
@@ -282,7 +306,8 @@ _Noreturn void container_init_main(const init_config *cfg)
 		if (hooks_run(s, HOOK_CREATE_CONTAINER, state_json ? state_json : "{}", &err) < 0)
 			init_fail(cfg, &err);
 	}
-	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_finalize(&ctx, &err) < 0)
+	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_create_cwd(&ctx, p->cwd, &err) < 0 ||
+	    rootfs_finalize(&ctx, &err) < 0 || rootfs_leave_setup_namespace(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	close(ctx.rootfd);
 	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0 ||

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <stdio.h>
@@ -28,6 +29,16 @@
 #endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
+#endif
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
 #endif
 
 struct mount_attr_compat {
@@ -89,9 +100,49 @@ static char *find_parent_mount(const char *path, berth_error **err)
 	return best;
 }
 
+int rootfs_enter_setup_namespace(rootfs_context *ctx, berth_error **err)
+{
+	ctx->caller_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ctx->caller_mntns < 0)
+		return berth_error_set(err, errno, "open the caller's mount namespace");
+	if (unshare(CLONE_NEWNS) < 0)
+		return berth_error_set(err, errno, "create a mount namespace to set up the rootfs in");
+	return 0;
+}
+
+int rootfs_leave_setup_namespace(rootfs_context *ctx, berth_error **err)
+{
+	_cleanup_close_ int tree = -EBADF;
+
+	if (ctx->caller_mntns < 0)
+		return 0;
+	/* A copy of the finished tree that belongs to no namespace: it lives
+	 * as long as a process has its root in it, and nothing of it shows
+	 * in (or is left behind in) the caller's namespace. */
+	tree = syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		return berth_error_set(err, errno, "detach a copy of the rootfs");
+	if (setns(ctx->caller_mntns, CLONE_NEWNS) < 0)
+		return berth_error_set(err, errno, "return to the caller's mount namespace");
+	close(ctx->caller_mntns);
+	ctx->caller_mntns = -1;
+	if (fchdir(tree) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		return berth_error_set(err, errno, "chroot to the detached rootfs");
+	close(ctx->rootfd);
+	ctx->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->rootfd < 0)
+		return berth_error_set(err, errno, "open the detached rootfs");
+	return 0;
+}
+
 int rootfs_prepare(rootfs_context *ctx, berth_error **err)
 {
-	unsigned long propagation = ctx->spec->rootfs_propagation ? ctx->spec->rootfs_propagation : MS_SLAVE | MS_REC;
+	unsigned long requested = ctx->spec->rootfs_propagation;
+	/* An unbindable "/" could not give the rootfs bind below: it starts
+	 * private; rootfs_finalize applies the requested mode. */
+	unsigned long propagation = requested == 0		  ? MS_SLAVE | MS_REC
+				    : (requested & MS_UNBINDABLE) ? MS_PRIVATE | MS_REC
+								  : requested;
 
 	/* Nothing mounted from here on may propagate back to the host (unless
 	 * the spec asks for shared propagation). */
@@ -115,6 +166,26 @@ int rootfs_prepare(rootfs_context *ctx, berth_error **err)
 	return 0;
 }
 
+int rootfs_open_bind_sources(rootfs_context *ctx, berth_error **err)
+{
+	const spec *s = ctx->spec;
+
+	if (s->n_mounts == 0)
+		return 0;
+	ctx->source_fds = malloc(s->n_mounts * sizeof(int));
+	if (ctx->source_fds == NULL)
+		return berth_error_set(err, ENOMEM, "mounts");
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		ctx->source_fds[i] = -1;
+		if (!s->mounts[i].bind)
+			continue;
+		ctx->source_fds[i] = open(s->mounts[i].source, O_PATH | O_CLOEXEC);
+		if (ctx->source_fds[i] < 0)
+			return berth_error_set(err, errno, "mounts[%zu]: bind source \"%s\"", i, s->mounts[i].source);
+	}
+	return 0;
+}
+
 bool rootfs_is_proc_destination(const char *path)
 {
 	static const char *const allowed[] = {
@@ -127,6 +198,25 @@ bool rootfs_is_proc_destination(const char *path)
 		if (strcmp(path, allowed[i]) == 0)
 			return false;
 	return true;
+}
+
+/* The path inside the rootfs that TARGET (opened inside it, symlinks
+ * resolved) names: a destination may be a symlink in the image, and the
+ * /proc checks and the reopen after mounting must see where it led. DEST
+ * holds PATH_MAX bytes. */
+static int target_path_in_root(const rootfs_context *ctx, int target, char *dest, berth_error **err)
+{
+	char link[32], host[PATH_MAX];
+	size_t len = strcmp(ctx->rootfs, "/") == 0 ? 0 : strlen(ctx->rootfs);
+	ssize_t n = readlink(fs_proc_fd_path(target, link), host, sizeof(host) - 1);
+
+	if (n < 0)
+		return berth_error_set(err, errno, "readlink \"%s\"", link);
+	host[n] = '\0';
+	if (strncmp(host, ctx->rootfs, len) != 0 || (host[len] != '/' && host[len] != '\0'))
+		return berth_error_set(err, EXDEV, "the mount target \"%s\" is outside the rootfs", host);
+	snprintf(dest, PATH_MAX, "%s", host[len] ? host + len : "/");
+	return 0;
 }
 
 /* Flags a bind remount must keep: in a user namespace, the kernel refuses to
@@ -155,16 +245,20 @@ static unsigned long locked_flags(int fd)
 	return flags;
 }
 
-static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, berth_error **err)
+/* Binds M's source (SRCFD, taken, or opened here when -1) on its
+ * destination; DEST gets the destination's path inside the rootfs, symlinks
+ * resolved. */
+static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, int srcfd, char *dest, berth_error **err)
 {
-	_cleanup_close_ int src = -EBADF;
+	_cleanup_close_ int src = srcfd;
 	_cleanup_close_ int target = -EBADF;
 	_cleanup_close_ int mounted = -EBADF;
 	char srcpath[32], tgtpath[32];
 	struct stat st;
 	unsigned long flags;
 
-	src = open(m->source, O_PATH | O_CLOEXEC);
+	if (src < 0)
+		src = open(m->source, O_PATH | O_CLOEXEC);
 	if (src < 0)
 		return berth_error_set(err, errno, "mounts[%zu]: bind source \"%s\"", index, m->source);
 	if (fstat(src, &st) < 0)
@@ -177,9 +271,17 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, be
 					       "mounted on /proc",
 					       index, m->source, m->destination);
 	}
-	target = fs_ensure_mountpoint_in_root(ctx->rootfd, m->destination, S_ISDIR(st.st_mode), err);
-	if (target < 0)
+	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, S_ISDIR(st.st_mode), err);
+	if (target < 0 || target_path_in_root(ctx, target, dest, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
+	if (strcmp(dest, m->destination) != 0 && rootfs_is_proc_destination(dest)) {
+		struct statfs sf;
+		if (fstatfs(src, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+			return berth_error_set(err, EINVAL,
+					       "mounts[%zu]: refusing to bind \"%s\" over \"%s\" (\"%s\" inside the "
+					       "rootfs): only procfs may be mounted on /proc",
+					       index, m->source, m->destination, dest);
+	}
 	if (ctx->idmap_fds != NULL && ctx->idmap_fds[index] >= 0) {
 		if (idmap_mount_attach(ctx->idmap_fds[index], target, err) < 0)
 			return berth_error_wrap(err, "mounts[%zu]: \"%s\" on \"%s\"", index, m->source, m->destination);
@@ -191,7 +293,7 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, be
 	flags = m->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
 	if (flags != 0) {
 		/* Reopen the destination: the fd still names the covered inode. */
-		mounted = fs_open_in_root(ctx->rootfd, m->destination, O_PATH, 0, false, err);
+		mounted = fs_open_in_root(ctx->rootfd, dest, O_PATH, 0, false, err);
 		if (mounted < 0)
 			return berth_error_wrap(err, "mounts[%zu]", index);
 		if (ctx->in_userns)
@@ -213,16 +315,17 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, be
 /* Filesystems that an unprivileged user namespace may not mount without
  * owning the matching namespace: bind the host's instead, as runc does. */
 static int mount_fallback_bind(rootfs_context *ctx, const spec_mount *m, size_t index, const char *host_path,
-			       berth_error **err)
+			       char *dest, berth_error **err)
 {
 	spec_mount copy = *m;
 	copy.source = (char *)host_path;
 	copy.rbind = true;
 	copy.bind = true;
-	return mount_bind(ctx, &copy, index, err);
+	return mount_bind(ctx, &copy, index, -1, dest, err);
 }
 
-static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index, berth_error **err)
+/* Mounts a filesystem (not a bind) on M's destination; DEST as mount_bind. */
+static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index, char *dest, berth_error **err)
 {
 	_cleanup_close_ int target = -EBADF;
 	char tgtpath[32];
@@ -239,9 +342,14 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 				       "mounts[%zu]: refusing to mount %s over \"%s\": only procfs may be "
 				       "mounted on /proc",
 				       index, type, m->destination);
-	target = fs_ensure_mountpoint_in_root(ctx->rootfd, m->destination, true, err);
-	if (target < 0)
+	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, true, err);
+	if (target < 0 || target_path_in_root(ctx, target, dest, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
+	if (strcmp(dest, m->destination) != 0 && rootfs_is_proc_destination(dest) && strcmp(type, "proc") != 0)
+		return berth_error_set(err, EINVAL,
+				       "mounts[%zu]: refusing to mount %s over \"%s\" (\"%s\" inside the rootfs): only "
+				       "procfs may be mounted on /proc",
+				       index, type, m->destination, dest);
 	if (strcmp(type, "proc") == 0) {
 		struct statfs sf;
 		/* The destination must be a plain directory of the image, not
@@ -254,9 +362,9 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 		int e = errno;
 		if ((e == EPERM || e == EINVAL || e == EBUSY) && ctx->in_userns) {
 			if (strcmp(type, "sysfs") == 0)
-				return mount_fallback_bind(ctx, m, index, "/sys", err);
+				return mount_fallback_bind(ctx, m, index, "/sys", dest, err);
 			if (strcmp(type, "mqueue") == 0)
-				return mount_fallback_bind(ctx, m, index, "/dev/mqueue", err);
+				return mount_fallback_bind(ctx, m, index, "/dev/mqueue", dest, err);
 		}
 		return berth_error_set(err, e, "mounts[%zu]: mount %s on \"%s\"", index, type, m->destination);
 	}
@@ -269,11 +377,22 @@ int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
 
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const spec_mount *m = &s->mounts[i];
-		int ret = m->bind ? mount_bind(ctx, m, i, err) : mount_special(ctx, m, i, err);
+		char dest[PATH_MAX];
+		int ret;
+
+		snprintf(dest, sizeof(dest), "%s", m->destination);
+		if (m->bind) {
+			int srcfd = ctx->source_fds ? ctx->source_fds[i] : -1;
+			if (ctx->source_fds)
+				ctx->source_fds[i] = -1;
+			ret = mount_bind(ctx, m, i, srcfd, dest, err);
+		} else {
+			ret = mount_special(ctx, m, i, dest, err);
+		}
 		if (ret < 0)
 			return ret;
 		if (m->propagation != 0) {
-			_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, m->destination, O_PATH, 0, false, err);
+			_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, dest, O_PATH, 0, false, err);
 			char path[32];
 			if (fd < 0)
 				return berth_error_wrap(err, "mounts[%zu]", i);
@@ -282,7 +401,19 @@ int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
 						       m->destination);
 		}
 	}
+	free(ctx->source_fds);
+	ctx->source_fds = NULL;
 	return 0;
+}
+
+int rootfs_create_cwd(rootfs_context *ctx, const char *cwd, berth_error **err)
+{
+	_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, cwd, O_PATH, 0, true, NULL);
+
+	if (fd != -ENOENT)
+		return 0; /* there, or an error that chdir will report */
+	fd = fs_mkdir_p_in_root(ctx->rootfd, cwd, 0755, err);
+	return fd < 0 ? berth_error_wrap(err, "process.cwd") : 0;
 }
 
 int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err)
@@ -322,8 +453,5 @@ int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err)
 	ctx->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (ctx->rootfd < 0)
 		return berth_error_set(err, errno, "open the new root");
-	if (ctx->spec->rootfs_propagation != 0 &&
-	    mount(NULL, "/", NULL, ctx->spec->rootfs_propagation | MS_REC, NULL) < 0 && errno != EINVAL)
-		return berth_error_set(err, errno, "set linux.rootfsPropagation on \"/\"");
 	return 0;
 }

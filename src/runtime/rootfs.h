@@ -26,13 +26,36 @@ typedef struct rootfs_context {
 	 * joined by then); NULL when it is already. */
 	int (*cgroup_ready)(struct rootfs_context *ctx, berth_error **err);
 	void *cgroup_ready_arg;
+	int *source_fds;  /* per mount: its bind source opened early, or -1; may be NULL */
+	int caller_mntns; /* -1, or the mount namespace to return to (see below) */
 } rootfs_context;
 
-/* Makes "/" a slave (or linux.rootfsPropagation) and bind-mounts the rootfs
+/* Without a mount namespace of its own (linux.namespaces does not list one,
+ * so the init inherits the caller's), the rootfs is still built in a private
+ * one: rootfs_enter_setup_namespace keeps the caller's in ctx->caller_mntns
+ * and unshares. After rootfs_finalize, rootfs_leave_setup_namespace clones
+ * the finished tree (open_tree, detached: in no namespace), goes back into
+ * the caller's namespace and chroots into the clone. So no mount of the
+ * container is ever made in the caller's namespace, and none is left there
+ * after delete; the container's own /proc/self/mountinfo lists nothing (its
+ * mounts belong to no namespace) and later host mounts do not propagate
+ * in. A no-op when ctx->caller_mntns is -1. */
+int rootfs_enter_setup_namespace(rootfs_context *ctx, berth_error **err);
+int rootfs_leave_setup_namespace(rootfs_context *ctx, berth_error **err);
+
+/* Makes "/" a slave (or linux.rootfsPropagation; "unbindable" starts private
+ * and the requested mode is applied in rootfs_finalize) and bind-mounts the rootfs
  * onto itself so it can be pivoted to. Opens ctx->rootfd. */
 int rootfs_prepare(rootfs_context *ctx, berth_error **err);
 
-/* Mounts every entry of spec.mounts in order. */
+/* Opens the source of every bind mount into ctx->source_fds, with the
+ * caller's credentials: the init calls it before it takes the container's
+ * ids in a user namespace, so sources below root-only host directories
+ * (volumes) can be mounted, as with runc and crun. */
+int rootfs_open_bind_sources(rootfs_context *ctx, berth_error **err);
+
+/* Mounts every entry of spec.mounts in order (bind sources from
+ * ctx->source_fds when opened early; each is closed once mounted). */
 int rootfs_mount_all(rootfs_context *ctx, berth_error **err);
 
 /* Default /dev nodes, linux.devices, /dev symlinks and /dev/ptmx. */
@@ -45,7 +68,13 @@ int rootfs_setup_console(rootfs_context *ctx, int *peer, berth_error **err);
 /* pivot_root into the rootfs, or MS_MOVE + chroot when NO_PIVOT. */
 int rootfs_pivot(rootfs_context *ctx, bool no_pivot, berth_error **err);
 
-/* After pivot: linux.sysctl, maskedPaths, readonlyPaths, root.readonly. */
+/* After pivot: creates process.cwd (and its parents) inside the rootfs when
+ * it is missing, as runc and crun do: owned by the container's root, 0755
+ * less the umask. */
+int rootfs_create_cwd(rootfs_context *ctx, const char *cwd, berth_error **err);
+
+/* After pivot: linux.sysctl, maskedPaths, readonlyPaths, root.readonly, then
+ * linux.rootfsPropagation on "/". */
 int rootfs_finalize(rootfs_context *ctx, berth_error **err);
 
 /* True when PATH is /proc or below and not one of the files lxcfs-style

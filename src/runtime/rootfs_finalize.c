@@ -156,6 +156,23 @@ static int readonly_path(int rootfd, const char *path, berth_error **err)
 	return 0;
 }
 
+/* linux.rootfsPropagation on the new root, last: masked and read-only paths
+ * are bind mounts, which an unbindable tree would refuse. Shared, slave and
+ * private apply to the whole tree; "unbindable" to "/" only, as asked
+ * ("runbindable" for the tree), so the container can still bind below it. */
+static int apply_rootfs_propagation(const spec *s, berth_error **err)
+{
+	unsigned long flags = s->rootfs_propagation;
+
+	if (flags == 0)
+		return 0;
+	if (!(flags & MS_UNBINDABLE))
+		flags |= MS_REC;
+	if (mount(NULL, "/", NULL, flags, NULL) < 0 && errno != EINVAL)
+		return berth_error_set(err, errno, "set linux.rootfsPropagation on \"/\"");
+	return 0;
+}
+
 int rootfs_finalize(rootfs_context *ctx, berth_error **err)
 {
 	const spec *s = ctx->spec;
@@ -186,5 +203,5 @@ int rootfs_finalize(rootfs_context *ctx, berth_error **err)
 		if (mount(NULL, "/", NULL, flags, NULL) < 0)
 			return berth_error_set(err, errno, "root.readonly: remount \"/\" read-only");
 	}
-	return 0;
+	return apply_rootfs_propagation(s, err);
 }

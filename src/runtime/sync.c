@@ -9,11 +9,11 @@
 
 #include "util/cleanup.h"
 
-static int send_with_fd(int sock, const void *data, size_t len, int fd)
+/* One sendmsg of IOV (and FD): returns the bytes sent or -errno. */
+static ssize_t send_iov_with_fd(int sock, struct iovec *iov, size_t n_iov, int fd)
 {
 	char control[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
 
 	if (fd >= 0) {
 		struct cmsghdr *cm;
@@ -29,12 +29,18 @@ static int send_with_fd(int sock, const void *data, size_t len, int fd)
 		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
-		if ((size_t)n != len)
-			return -EPIPE;
-		return 0;
+		return n < 0 ? -errno : n;
 	}
+}
+
+static int send_with_fd(int sock, const void *data, size_t len, int fd)
+{
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	ssize_t n = send_iov_with_fd(sock, &iov, 1, fd);
+
+	if (n < 0)
+		return (int)n;
+	return (size_t)n == len ? 0 : -EPIPE;
 }
 
 static int recv_with_fd(int sock, void *data, size_t len, int *fd)
@@ -79,23 +85,31 @@ static int read_full(int sock, char *buf, size_t len)
 int sync_send(int sock, int type, int value, const char *payload, int fd, berth_error **err)
 {
 	sync_msg msg = { .type = type, .value = value, .len = payload ? strlen(payload) : 0 };
-	int ret = send_with_fd(sock, &msg, sizeof(msg), fd);
+	/* Header and payload in one sendmsg: the exec intermediate and its
+	 * child share the socket, and a header sent apart from its payload
+	 * could have the other's message land between them. */
+	struct iovec iov[2] = { { .iov_base = &msg, .iov_len = sizeof(msg) },
+				{ .iov_base = (void *)payload, .iov_len = msg.len } };
+	size_t total = sizeof(msg) + msg.len;
+	ssize_t n = send_iov_with_fd(sock, iov, msg.len > 0 ? 2 : 1, fd);
+	size_t off = n > 0 ? (size_t)n : 0;
 
-	if (ret == 0 && msg.len > 0) {
-		size_t off = 0;
-		while (off < msg.len) {
-			ssize_t n = write(sock, payload + off, msg.len - off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				ret = -errno;
-				break;
-			}
-			off += n;
+	/* a large payload may go out in parts */
+	while (n >= 0 && off < total) {
+		const char *from = off < sizeof(msg) ? (const char *)&msg + off : payload + (off - sizeof(msg));
+		size_t len = off < sizeof(msg) ? sizeof(msg) - off : total - off;
+		n = write(sock, from, len);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
 		}
+		if (n < 0)
+			n = -errno;
+		else
+			off += (size_t)n;
 	}
-	if (ret < 0)
-		return berth_error_set(err, -ret, "sync with the container init");
+	if (n < 0)
+		return berth_error_set(err, (int)-n, "sync with the container init");
 	return 0;
 }
 

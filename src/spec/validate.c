@@ -1,6 +1,7 @@
 /* Cross-field checks of a parsed config.json, run before any side effect. */
 #include <errno.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "spec/spec_internal.h"
 
@@ -72,13 +73,21 @@ int spec_validate(spec *s, berth_error **err)
 		return berth_error_set(err, 0, "linux.timeOffsets: needs a new time namespace");
 	if (s->rootfs_propagation != 0 && !ns_private(s, NS_MOUNT))
 		return berth_error_set(err, 0, "linux.rootfsPropagation: needs a private mount namespace");
-	if (!ns_private(s, NS_MOUNT))
+	/* Without a mount namespace the init builds the rootfs in a private
+	 * one and returns to the caller's, which a user namespace's root could
+	 * not do (it has no privilege over the caller's namespace). */
+	if (!ns_private(s, NS_MOUNT) && ns_private(s, NS_USER))
 		return berth_error_set(err, 0,
-				       "linux.namespaces: a mount namespace is required (the rootfs is set up in it)");
+				       "linux.namespaces: a user namespace needs a mount namespace too (the rootfs "
+				       "cannot be set up in the caller's)");
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const spec_mount *m = &s->mounts[i];
 		if (m->type && strcmp(m->type, "cgroup") == 0 && m->bind)
 			return berth_error_set(err, 0, "mounts[%zu]: a cgroup mount cannot be a bind mount", i);
+		/* the detached copy made without one would leave it out */
+		if (!ns_private(s, NS_MOUNT) && (m->propagation & MS_UNBINDABLE))
+			return berth_error_set(err, 0, "mounts[%zu]: unbindable propagation needs a mount namespace",
+					       i);
 	}
 	if (spec_validate_idmap_and_net_devices(s, err) < 0)
 		return -1;

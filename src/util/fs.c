@@ -275,19 +275,51 @@ int fs_open_in_root(int rootfd, const char *path, int flags, mode_t mode, bool f
 	return fd;
 }
 
-int fs_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, berth_error **err)
+/* The most symlinks followed by hand while creating a path (as the kernel's
+ * MAXSYMLINKS). */
+#define FS_MAX_SYMLINKS 40
+
+/* PARENT/NAME's symlink target as a path inside the root: an absolute target
+ * is taken from the root, a relative one from PARENT; REST follows it. */
+static char *symlink_in_root(int parentfd, const char *name, const char *parent, const char *rest, berth_error **err)
+{
+	char target[PATH_MAX];
+	char *out = NULL;
+	ssize_t n = readlinkat(parentfd, name, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return berth_error_set(err, errno, "read the symlink \"%s/%s\" inside the rootfs", parent, name), NULL;
+	target[n] = '\0';
+	if (asprintf(&out, "%s%s%s%s%s", target[0] == '/' ? "" : parent, target[0] == '/' ? "" : "/", target,
+		     *rest ? "/" : "", rest) < 0)
+		return berth_error_set(err, ENOMEM, "symlink \"%s\"", name), NULL;
+	return out;
+}
+
+static bool is_symlink_at(int dirfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+static int mkdir_p_in_root(int rootfd, const char *path, mode_t mode, int depth, berth_error **err)
 {
 	_cleanup_free_ char *partial = calloc(1, strlen(path) + 2);
 	const char *p = path;
 
 	if (partial == NULL)
 		return berth_error_set(err, ENOMEM, "mkdir \"%s\"", path);
+	if (depth > FS_MAX_SYMLINKS)
+		return berth_error_set(err, ELOOP, "mkdir \"%s\" inside the rootfs", path);
 	/* Each prefix is resolved inside the root, so a symlinked component
-	 * is followed only within the rootfs; mkdirat acts on that fd. */
+	 * is followed only within the rootfs; mkdirat acts on that fd. A
+	 * dangling symlink gets its target created, inside the root too. */
 	for (;;) {
 		_cleanup_close_ int parentfd = -EBADF;
+		_cleanup_close_ int dirfd = -EBADF;
 		const char *end;
 		size_t used = strlen(partial);
+		char name[NAME_MAX + 1];
 
 		while (*p == '/')
 			p++;
@@ -297,24 +329,43 @@ int fs_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, berth_error **
 		parentfd = fs_open_in_root(rootfd, used ? partial : "/", O_PATH | O_DIRECTORY, 0, true, err);
 		if (parentfd < 0)
 			return berth_error_wrap(err, "mkdir \"%s\"", path);
+		if ((size_t)(end - p) > NAME_MAX)
+			return berth_error_set(err, ENAMETOOLONG, "mkdir \"%s\"", path);
+		memcpy(name, p, end - p);
+		name[end - p] = '\0';
 		partial[used] = '/';
 		memcpy(partial + used + 1, p, end - p);
 		partial[used + 1 + (end - p)] = '\0';
-		if (strncmp(p, "..", end - p) != 0 && strncmp(p, ".", end - p) != 0) {
-			char name[NAME_MAX + 1];
-			if ((size_t)(end - p) > NAME_MAX)
-				return berth_error_set(err, ENAMETOOLONG, "mkdir \"%s\"", path);
-			memcpy(name, p, end - p);
-			name[end - p] = '\0';
-			if (mkdirat(parentfd, name, mode) < 0 && errno != EEXIST)
-				return berth_error_set(err, errno, "mkdir \"%s\" inside the rootfs", partial);
-		}
 		p = end;
+		if (strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
+			continue;
+		if (mkdirat(parentfd, name, mode) == 0)
+			continue;
+		if (errno != EEXIST)
+			return berth_error_set(err, errno, "mkdir \"%s\" inside the rootfs", partial);
+		if (!is_symlink_at(parentfd, name))
+			continue;
+		/* fs_open_in_root returns -errno */
+		dirfd = fs_open_in_root(rootfd, partial, O_PATH | O_DIRECTORY, 0, true, NULL);
+		if (dirfd == -ENOENT) {
+			_cleanup_free_ char *next = NULL;
+			partial[used] = '\0';
+			next = symlink_in_root(parentfd, name, partial, p, err);
+			if (next == NULL)
+				return -1;
+			return mkdir_p_in_root(rootfd, next, mode, depth + 1, err);
+		}
 	}
 	return fs_open_in_root(rootfd, partial[0] ? partial : "/", O_PATH | O_DIRECTORY, 0, true, err);
 }
 
-int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err)
+int fs_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, berth_error **err)
+{
+	return mkdir_p_in_root(rootfd, path, mode, 0, err);
+}
+
+static int ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, bool follow, int depth,
+				     berth_error **err)
 {
 	_cleanup_free_ char *parent = strdup(path);
 	_cleanup_close_ int parentfd = -EBADF;
@@ -325,6 +376,8 @@ int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, bert
 
 	if (parent == NULL)
 		return berth_error_set(err, ENOMEM, "mount target \"%s\"", path);
+	if (depth > FS_MAX_SYMLINKS)
+		return berth_error_set(err, ELOOP, "mount target \"%s\": too many symlinks", path);
 	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent)
 		*slash = '\0';
 	slash = strrchr(parent, '/');
@@ -358,11 +411,34 @@ int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, bert
 		close(fd);
 		return berth_error_set(err, e, "stat mount target \"%s\"", path);
 	}
-	if (S_ISLNK(st.st_mode)) {
+	if (S_ISLNK(st.st_mode) && !follow) {
 		close(fd);
 		return berth_error_set(err, ELOOP, "mount target \"%s\" is a symlink", path);
 	}
+	if (S_ISLNK(st.st_mode)) {
+		/* Followed by hand, inside the root: the target is made like
+		 * the destination itself, and the mount goes onto the fd of
+		 * what was opened, never onto a path (CVE-2021-30465). */
+		_cleanup_free_ char *next = NULL;
+		close(fd);
+		if (slash != NULL)
+			*slash = '\0';
+		next = symlink_in_root(parentfd, base, slash != NULL ? parent : "", "", err);
+		if (next == NULL)
+			return berth_error_wrap(err, "mount target \"%s\"", path);
+		return ensure_mountpoint_in_root(rootfd, next, is_dir, true, depth + 1, err);
+	}
 	return fd;
+}
+
+int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err)
+{
+	return ensure_mountpoint_in_root(rootfd, path, is_dir, false, 0, err);
+}
+
+int fs_resolve_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err)
+{
+	return ensure_mountpoint_in_root(rootfd, path, is_dir, true, 0, err);
 }
 
 const char *fs_proc_fd_path(int fd, char *buf)

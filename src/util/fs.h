@@ -39,17 +39,26 @@ int fs_mkdir_p(const char *path, mode_t mode, berth_error **err);
 
 /* Opens PATH resolved inside ROOTFD without following magic links. With
  * FOLLOW_LAST false, a symlink as the last component is not followed
- * (O_NOFOLLOW; with O_PATH the link itself is opened). */
+ * (O_NOFOLLOW; with O_PATH the link itself is opened). Returns the fd or
+ * -errno. */
 int fs_open_in_root(int rootfd, const char *path, int flags, mode_t mode, bool follow_last, berth_error **err);
 
-/* Creates the directory PATH and its parents inside ROOTFD, refusing to walk
- * through symlinks that leave it, and returns an O_PATH fd of it. */
+/* Creates the directory PATH and its parents inside ROOTFD and returns an
+ * O_PATH fd of it. Symlinks are followed inside ROOTFD only; one whose
+ * target is missing gets its target created (inside ROOTFD). */
 int fs_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, berth_error **err);
 
 /* Makes sure PATH exists inside ROOTFD as a directory (IS_DIR) or a regular
  * file, creating parents, and returns an O_PATH|O_NOFOLLOW fd of it. An
- * existing symlink as the last component is refused (CVE-2021-30465 class). */
+ * existing symlink as the last component is refused (CVE-2021-30465 and
+ * CVE-2025-52565 class: /dev/console). */
 int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err);
+
+/* As fs_ensure_mountpoint_in_root, but a symlink as the last component is
+ * resolved inside ROOTFD, as runc and crun do for mount destinations, and its
+ * target created when missing. Nothing outside ROOTFD is ever reached; mount
+ * onto the fd returned, never onto the path (CVE-2021-30465). */
+int fs_resolve_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err);
 
 /* "/proc/self/fd/N" for mounting onto an fd. BUF must hold 32 bytes. */
 const char *fs_proc_fd_path(int fd, char *buf);

@@ -290,7 +290,8 @@ create_fails() {
 }
 
 @test "late failures roll back: bad cwd, bad bind source, failing hook" {
-	update_config '.process.cwd = "/does/not/exist"'
+	# a missing cwd is created (runc, crun); one below a file cannot be
+	update_config '.process.cwd = "/etc/hostname/not-a-dir"'
 	create_fails c1 'process.cwd'
 
 	reset_config

@@ -32,7 +32,8 @@ engine_make_rootfs() {
 
 # engine_setup PREFIX: the test's dirs and tag; the image is "bb" (CMD sh).
 # berth runs in a network namespace of the test's own (HOSTNS, `lo` up): the
-# default bridge, its nftables table and sysctls stay in there.
+# default bridge, its nftables table and sysctls stay in there, and the
+# host-wide network records in HOSTNET (BERTH_NETWORK_RUNDIR).
 engine_setup() {
 	TEST_DIR="$BATS_TEST_TMPDIR"
 	TAG="$1$$n${BATS_SUITE_TEST_NUMBER}"
@@ -40,6 +41,10 @@ engine_setup() {
 	STORE="$TEST_DIR/store"
 	RUNROOT="$TEST_DIR/run"
 	HOSTNS="$TEST_DIR/hostns"
+	HOSTNET="$TEST_DIR/hostnet"
+	# also for berth run directly in HOSTNS (else the namespace's own
+	# /run/berth/network/netns-COOKIE would outlive the test)
+	export BERTH_NETWORK_RUNDIR="$HOSTNET"
 	touch "$HOSTNS"
 	unshare --net="$HOSTNS" true
 	in_host ip link set lo up
@@ -65,7 +70,7 @@ wait_removed() {
 }
 
 engine_teardown() {
-	local id failed=0 d net
+	local id failed=0 d net i
 	cd / || true
 	wait_removed || failed=1
 	for id in $(b ps -aq --no-trunc 2>/dev/null); do
@@ -75,10 +80,16 @@ engine_teardown() {
 		}
 	done
 	for net in $(b network ls -q 2>/dev/null); do
+		[ "$net" != berth ] || continue # the default network stays (refused)
 		b network rm "$net" >/dev/null 2>&1 || {
 			echo "teardown: network rm $net failed" >&2
 			failed=1
 		}
+	done
+	# a removed namespace takes its veth pair with it, in the background
+	for ((i = 0; i < 50; i++)); do
+		[ -e "$HOSTNS" ] && [ -n "$(in_host ip -o link show type veth 2>/dev/null)" ] || break
+		sleep 0.1
 	done
 	if [ -e "$HOSTNS" ] && [ -n "$(in_host ip -o link show type veth 2>/dev/null)" ]; then
 		in_host ip -o link show type veth >&2
@@ -89,8 +100,12 @@ engine_teardown() {
 		echo "teardown: netns files left: $(ls -A "$RUNROOT/netns")" >&2
 		failed=1
 	fi
-	if [ -n "$(find "$STORE/networks" -path '*.leases/*' ! -name lock ! -name 'last-*' 2>/dev/null)" ]; then
-		echo "teardown: leases left: $(find "$STORE/networks" -path '*.leases/*')" >&2
+	if [ -n "$(find "$STORE/networks" "$HOSTNET/leases" -mindepth 1 \( -path '*.leases/*' -o -path "$HOSTNET/leases/*/*" \) ! -name lock ! -name 'last-*' 2>/dev/null)" ]; then
+		echo "teardown: leases left: $(find "$STORE/networks" "$HOSTNET/leases" -mindepth 1)" >&2
+		failed=1
+	fi
+	if [ -n "$(find "$HOSTNET/owners" "$HOSTNET/ports" -mindepth 1 ! -name lock 2>/dev/null)" ]; then
+		echo "teardown: host-wide network records left: $(find "$HOSTNET/owners" "$HOSTNET/ports" -mindepth 1)" >&2
 		failed=1
 	fi
 	umount "$HOSTNS" 2>/dev/null || true
@@ -115,7 +130,7 @@ engine_teardown() {
 # b ARGS...: berth with this test's store, in the test's network namespace;
 # the tag goes to the monitors.
 b() {
-	nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
+	nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" BERTH_NETWORK_RUNDIR="$HOSTNET" "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"
 }
 
 # brun ARGS...: berth run with the test's cgroup parent and tag.

@@ -271,6 +271,34 @@ EOF
 	assert_output from-bundle
 }
 
+@test "run --config: a relative path is taken from the bundle and recorded absolute; exec and delete work from anywhere" {
+	printf '#!/bin/sh\ncat >"%s/poststop.json"\n' "$TEST_DIR" >"$TEST_DIR/poststop.sh"
+	chmod +x "$TEST_DIR/poststop.sh"
+	set_args sleep 100
+	update_config '.hooks.poststop = [{path: $p}] | .process.env += ["WHICH=alt"]' --arg p "$TEST_DIR/poststop.sh"
+	mv "$BUNDLE/config.json" "$BUNDLE/alt.json"
+	cd "$BUNDLE"
+	berth_bg run -d --config alt.json c1
+	cd /
+	assert_equal "$(jq -r .configPath "$ROOT/c1/state.json")" "$BUNDLE/alt.json"
+	run berth exec c1 sh -c 'echo $WHICH'
+	assert_success
+	assert_output alt
+	berth kill c1 KILL
+	wait_for_status c1 stopped
+	run berth delete c1
+	assert_success
+	refute_output_contains "reload config"
+	assert_equal "$(jq -r .id "$TEST_DIR/poststop.json")" c1
+
+	# with --bundle from elsewhere: still the bundle's file
+	cd "$TEST_DIR"
+	berth_bg create -b "$BUNDLE" --config alt.json c2
+	assert_equal "$(jq -r .configPath "$ROOT/c2/state.json")" "$BUNDLE/alt.json"
+	berth delete --force c2
+	assert_nothing_left c1 c2
+}
+
 @test "list: table, json and quiet" {
 	set_args sleep 100
 	berth_bg create c1

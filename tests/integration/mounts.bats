@@ -97,6 +97,33 @@ has_opt() {
 	[ -n "$(mount_line /relative/dir)" ] || fail "$output"
 }
 
+@test "mounts: a destination that is a symlink in the rootfs is resolved inside it; a missing target is created" {
+	echo zone >"$TEST_DIR/localtime"
+	echo "nameserver 192.0.2.1" >"$TEST_DIR/resolv.conf"
+	# as images ship them: absolute and relative links, targets missing
+	ln -s /usr/share/zoneinfo/Etc/UTC "$BUNDLE/rootfs/etc/localtime"
+	ln -s ../run/systemd/resolve/stub-resolv.conf "$BUNDLE/rootfs/etc/resolv.conf"
+	ln -s /srv/data "$BUNDLE/rootfs/data"
+	add_mount /etc/localtime bind "$TEST_DIR/localtime" bind ro
+	add_mount /etc/resolv.conf bind "$TEST_DIR/resolv.conf" bind
+	add_mount /data tmpfs tmpfs size=1m
+	set_args sh -c 'cat /etc/localtime /etc/resolv.conf; readlink /etc/localtime; awk "{print \$5}" /proc/self/mountinfo; echo x >/data/f && cat /srv/data/f'
+	run berth run c1
+	assert_success
+	assert_equal "${lines[0]}" zone
+	assert_equal "${lines[1]}" "nameserver 192.0.2.1"
+	assert_equal "${lines[2]}" /usr/share/zoneinfo/Etc/UTC
+	assert_output_contains $'\n/usr/share/zoneinfo/Etc/UTC\n'
+	assert_output_contains $'\n/run/systemd/resolve/stub-resolv.conf\n'
+	assert_output_contains $'\n/srv/data\n'
+	assert_equal "${lines[-1]}" x
+	# the targets were made in the rootfs, the links left as they were
+	[ -f "$BUNDLE/rootfs/usr/share/zoneinfo/Etc/UTC" ]
+	[ -f "$BUNDLE/rootfs/run/systemd/resolve/stub-resolv.conf" ]
+	[ -d "$BUNDLE/rootfs/srv/data" ]
+	[ -L "$BUNDLE/rootfs/etc/localtime" ] && [ -L "$BUNDLE/rootfs/data" ]
+}
+
 @test "root.readonly: the root is read-only; false makes it writable" {
 	update_config '.root.readonly = true'
 	set_args sh -c 'cat /proc/mounts; touch /newfile 2>&1; echo rc=$?'
@@ -151,6 +178,32 @@ has_opt() {
 	run berth_bg create c3
 	assert_one_line_error 'rootfsPropagation'
 	assert_nothing_left c3
+}
+
+@test "rootfsPropagation: shared, slave, private and unbindable, seen from the host in the init's mountinfo" {
+	set_args sleep 100
+	local mode pid line
+	# a shared rootfs on the host, so that a slave has a master to follow
+	mount --bind "$BUNDLE/rootfs" "$BUNDLE/rootfs"
+	defer umount -l "$BUNDLE/rootfs"
+	mount --make-shared "$BUNDLE/rootfs"
+	for mode in shared slave private unbindable runbindable; do
+		update_config '.linux.rootfsPropagation = $m' --arg m "$mode"
+		berth_bg create "c-$mode"
+		pid=$(pid_of "c-$mode")
+		# the container's root as the host reads it: mount point field "/"
+		line=$(awk '$5 == "/"' "/proc/$pid/mountinfo")
+		[ -n "$line" ] || fail "$mode: no / in /proc/$pid/mountinfo"
+		case $mode in
+		shared) [[ "$line" == *" shared:"* ]] ;;
+		slave) [[ "$line" == *" master:"* && "$line" != *" shared:"* ]] ;;
+		private) [[ "$line" != *" shared:"* && "$line" != *" master:"* && "$line" != *" unbindable "* ]] ;;
+		unbindable | runbindable) [[ "$line" == *" unbindable "* ]] ;;
+		esac || fail "$mode: the container's / is not $mode: $line"
+		berth delete --force "c-$mode"
+	done
+	umount "$BUNDLE/rootfs"
+	assert_nothing_left c-shared c-slave c-private c-unbindable c-runbindable
 }
 
 @test "mounts: propagation options on a bind mount" {

@@ -44,6 +44,53 @@ allow_userns_access() {
 	[ "$(ns_of uts "$output")" != "$(readlink /proc/self/ns/uts)" ]
 }
 
+@test "namespaces: without a mount namespace the caller's is inherited, and no mount is made or left in it" {
+	mkdir "$TEST_DIR/vol"
+	echo vol-data >"$TEST_DIR/vol/file"
+	update_config '.linux.namespaces |= map(select(.type != "mount"))
+		| .mounts += [{destination: "/vol", type: "bind", source: $s, options: ["rbind", "ro"]}]' \
+		--arg s "$TEST_DIR/vol"
+	set_args sleep 100
+	berth_bg run -d c1
+	pid=$(pid_of c1)
+	assert_equal "$(readlink "/proc/$pid/ns/mnt")" "$(readlink /proc/self/ns/mnt)"
+	# the container's mounts (rootfs, /proc, /dev, /vol...) are not in
+	# the caller's namespace, not even while it runs
+	! grep -F "$TEST_DIR" /proc/self/mountinfo || fail "the container's mounts are in the caller's namespace"
+	# exec finds the container's root, its mounts and the same namespace
+	run berth exec c1 sh -c 'cat /etc/hostname /vol/file; readlink /proc/self/ns/mnt; ls /dev/null /proc/self/status; ls /'
+	assert_success
+	assert_equal "${lines[0]}" berth-test
+	assert_equal "${lines[1]}" vol-data
+	assert_equal "${lines[2]}" "$(readlink /proc/self/ns/mnt)"
+	refute_output_contains work
+	# also from another mount namespace than create's
+	run unshare -m env BERTH_IT_TAG="$TAG" "$BERTH_RUNTIME" --root "$ROOT" exec c1 cat /etc/hostname /vol/file
+	assert_success
+	assert_output "berth-test
+vol-data"
+	berth delete --force c1
+	! grep -F "$TEST_DIR" /proc/self/mountinfo || fail "mounts left behind after delete"
+
+	# no namespace at all: every one is the caller's
+	update_config '.linux.namespaces = [] | del(.hostname)'
+	set_args sh -c "$print_ns_cmd; cat /etc/hostname"
+	run berth run c2
+	assert_success
+	for t in $ALL_NS user; do
+		assert_equal "$(ns_of "$t" "$output")" "$(readlink /proc/self/ns/$t)" "$t namespace"
+	done
+	assert_equal "${lines[-1]}" berth-test
+
+	# a user namespace cannot set up a rootfs in the caller's
+	update_config '.linux.namespaces = [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	run berth_bg create c3
+	assert_one_line_error "a user namespace needs a mount namespace"
+	assert_nothing_left c1 c2 c3
+}
+
 @test "namespaces: cgroup namespace roots the container's /proc/self/cgroup" {
 	set_args cat /proc/self/cgroup
 	run berth run c1
@@ -206,6 +253,36 @@ allow_userns_access() {
 	assert_equal "$(awk '/^Gid:/ {print $2}' "/proc/$pid/status")" 101000
 	assert_equal "$(awk '/^Groups:/ {print $2}' "/proc/$pid/status")" 100005
 	assert_equal "$(cat "/proc/$pid/uid_map" | tr -s ' ' | sed 's/^ //' | tr '\n' ';')" "0 100000 1000;1000 300000 10;"
+}
+
+@test "user namespace as root: bind sources below a root-only (0700) host directory are opened as the runtime" {
+	allow_userns_access
+	mkdir -p "$TEST_DIR/private/data"
+	echo volume-data >"$TEST_DIR/private/data/file"
+	chmod 0700 "$TEST_DIR/private"
+	chmod 0755 "$TEST_DIR/private/data"
+	update_config '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .mounts += [{destination: "/tmp/vol", type: "bind", source: ($d + "/data"), options: ["rbind", "ro"]},
+			{destination: "/tmp/one", type: "bind", source: ($d + "/data/file"), options: ["bind"]}]' \
+		--arg d "$TEST_DIR/private"
+	set_args sh -c 'cat /tmp/vol/file /tmp/one'
+	run berth run c1
+	assert_success
+	assert_output "volume-data
+volume-data"
+
+	# the same when the user namespace is created after joining another
+	# namespace (the init makes it itself)
+	ip netns add "berth-it-$TAG"
+	defer ip netns delete "berth-it-$TAG"
+	update_config '.linux.namespaces |= map(if .type == "network" then .path = $p else . end)' \
+		--arg p "/run/netns/berth-it-$TAG"
+	run berth run c2
+	assert_success
+	assert_output "volume-data
+volume-data"
 }
 
 @test "user namespace: mappings without a user namespace are an error" {

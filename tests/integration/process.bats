@@ -28,6 +28,21 @@ have_cap() {
 	assert_output_contains $'\nHOME=/root\n'
 }
 
+@test "process.cwd: a missing cwd is created inside the rootfs, owned by the container's root" {
+	local name="berth-cwd-$TAG"
+	# through a symlink to an absolute path: resolved inside the rootfs
+	ln -s "/$name" "$BUNDLE/rootfs/cwdlink"
+	update_config '.process.cwd = "/cwdlink/a/b" | .process.user = {uid: 1000, gid: 1000} | .root.readonly = true'
+	set_args sh -c 'pwd; stat -c "%u:%g %a" .; touch x 2>/dev/null || echo read-only'
+	run berth run c1
+	assert_success
+	assert_equal "${lines[0]}" "/$name/a/b"
+	assert_equal "${lines[1]}" "0:0 755"
+	assert_equal "${lines[2]}" read-only
+	[ -d "$BUNDLE/rootfs/$name/a/b" ]
+	[ ! -e "/$name" ] || fail "/$name was created on the host"
+}
+
 @test "process: args[0] is looked up in the container's PATH" {
 	update_config '.process.env = ["PATH=/nonexistent:/usr/bin"]'
 	set_args busybox echo via-path

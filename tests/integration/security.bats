@@ -509,13 +509,30 @@ marker"
 	[ -d "$BUNDLE/rootfs/etc/$name" ]
 	! grep -q "$name" /proc/self/mountinfo
 
-	# the destination itself a symlink (to the host's /etc): refused
+	# the destination itself a symlink to the host's /etc, to a missing
+	# absolute path, and one that climbs: resolved inside the rootfs, as
+	# runc and crun do; targets created there, never on the host
+	ln -s "/$name-missing/deep" "$BUNDLE/rootfs/dangling"
+	ln -s "../../../../../../../$name-up-missing" "$BUNDLE/rootfs/var/updangling"
 	update_config '.mounts = [.mounts[] | select(.destination | startswith("/etclink") or startswith("/rootlink") or startswith("/uplink") | not)]
-		| .mounts += [{destination: "/etclink", type: "bind", source: $s, options: ["rbind"]}]' --arg s "$TEST_DIR/src"
-	run berth_bg create c2
-	assert_one_line_error "/etclink"
-	[ ! -e /etc/marker ]
-	[ ! -e "$ROOT/c2" ]
+		| .mounts += [{destination: "/etclink", type: "bind", source: $s, options: ["rbind"]},
+			{destination: "/dangling", type: "tmpfs", source: "tmpfs", options: ["size=1m"]},
+			{destination: "/var/updangling", type: "bind", source: ($s + "/marker"), options: ["bind"]}]' \
+		--arg s "$TEST_DIR/src"
+	set_args sh -c "cat /etc/marker; grep \" /$name-missing/deep \" /proc/self/mountinfo | wc -l; cat /$name-up-missing"
+	run berth run c2
+	assert_success
+	assert_output "marker
+1
+marker"
+	[ ! -e /etc/marker ] || fail "/etc/marker created on the host"
+	[ ! -e "/$name-missing" ] || fail "/$name-missing created on the host"
+	[ ! -e "/$name-up-missing" ] || fail "/$name-up-missing created on the host"
+	[ -d "$BUNDLE/rootfs/$name-missing/deep" ]
+	[ -f "$BUNDLE/rootfs/$name-up-missing" ]
+	# the image's /etc was covered, not written
+	[ ! -e "$BUNDLE/rootfs/etc/marker" ]
+	! grep -q "$name" /proc/self/mountinfo
 }
 
 @test "CVE-2019-16884 volume over /proc" {
@@ -535,16 +552,21 @@ marker"
 	run berth_bg create c1
 	assert_one_line_error 'only procfs may be mounted on /proc'
 
-	# through a symlink in the rootfs that points at /proc
+	# through a symlink in the rootfs that points at /proc: followed inside
+	# the rootfs, and the rule applies to where it leads
 	ln -s /proc "$BUNDLE/rootfs/myproc"
 	update_config '.mounts[-1] = {destination: "/myproc", type: "bind", source: $s, options: ["rbind"]}' \
 		--arg s "$TEST_DIR/fakeproc"
 	run berth_bg create c1
-	assert_failure
+	assert_one_line_error 'only procfs may be mounted on /proc'
 	[ ! -e "$ROOT/c1" ]
 	update_config '.mounts[-1].destination = "/myproc/self"'
 	run berth_bg create c1
 	assert_failure
+	[ ! -e "$ROOT/c1" ]
+	update_config '.mounts[-1] = {destination: "/myproc", type: "tmpfs", source: "tmpfs"}'
+	run berth_bg create c1
+	assert_one_line_error 'only procfs may be mounted on /proc'
 	[ ! -e "$ROOT/c1" ]
 }
 

@@ -231,6 +231,28 @@ static void test_namespaces(void **state)
 	(void)state;
 }
 
+/* A namespace left out is inherited: without a mount namespace the rootfs is
+ * built in a private one (runtime); a user namespace cannot do that. */
+static void test_inherited_mount_namespace(void **state)
+{
+	spec_free(expect_ok("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"linux\":{\"namespaces\":["
+			    "{\"type\":\"pid\"}]}}"));
+	spec_free(expect_ok("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"linux\":{\"namespaces\":[]}}"));
+	spec_free(expect_ok("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"}}"));
+	expect_error("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"linux\":{\"namespaces\":[{\"type\":"
+		     "\"user\"}],\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}],"
+		     "\"gidMappings\":[{\"containerID\":0,\"hostID\":100000,\"size\":65536}]}}",
+		     "linux.namespaces: a user namespace needs a mount namespace too");
+	expect_error("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/m\","
+		     "\"type\":\"bind\",\"source\":\"/tmp\",\"options\":[\"rbind\",\"runbindable\"]}],"
+		     "\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}",
+		     "mounts[0]: unbindable propagation needs a mount namespace");
+	expect_error("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"linux\":{\"rootfsPropagation\":"
+		     "\"shared\",\"namespaces\":[{\"type\":\"pid\"}]}}",
+		     "linux.rootfsPropagation: needs a private mount namespace");
+	(void)state;
+}
+
 static void test_sysctl_must_be_namespaced(void **state)
 {
 	spec_free(expect_ok("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"linux\":{\"namespaces\":[{\"type\":"
@@ -383,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_rlimits),
 		cmocka_unit_test(test_mount_options),
 		cmocka_unit_test(test_namespaces),
+		cmocka_unit_test(test_inherited_mount_namespace),
 		cmocka_unit_test(test_sysctl_must_be_namespaced),
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_hooks),

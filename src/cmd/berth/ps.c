@@ -119,7 +119,10 @@ static void status_text(const container *c, char *buf, size_t size)
 			snprintf(buf + strlen(buf), size - strlen(buf), " (no monitor)");
 	} else if (strcmp(s->status, "exited") == 0) {
 		berth_human_since(s->finished_at, since);
-		snprintf(buf, size, "Exited (%d) %s", s->exit_code, since);
+		if (s->exit_code == RECORD_EXIT_CODE_UNKNOWN) /* its monitor died: nobody saw it */
+			snprintf(buf, size, "Exited (unknown) %s", since);
+		else
+			snprintf(buf, size, "Exited (%d) %s", s->exit_code, since);
 	} else if (strcmp(s->status, "restarting") == 0) {
 		snprintf(buf, size, "Restarting (%d)", s->exit_code);
 	} else {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd/berth/engine_cmd.h"
@@ -310,6 +311,26 @@ int cmd_create(const berth_globals *g, int argc, char **argv, berth_error **err)
 	return create_or_run(g, argc, argv, false, err);
 }
 
+/* Waits up to 10 s for the monitor of another start to have started C. */
+static bool wait_started_elsewhere(const engine_paths *p, container *c)
+{
+	const struct timespec tick = { 0, 20 * 1000000L };
+	berth_error *ignored = NULL;
+
+	for (int i = 0; i < 500; i++) {
+		if (record_load_state(c, &ignored) < 0 || record_refresh(p, c, &ignored) < 0) {
+			berth_error_free(&ignored);
+			return false;
+		}
+		if (engine_status_is_live(c->state.status))
+			return true;
+		if (c->state.monitor_pid > 0 && !record_monitor_alive(c))
+			return false; /* it failed */
+		nanosleep(&tick, NULL);
+	}
+	return false;
+}
+
 static int start_container_fn(const engine_paths *p, container *c, void *arg, berth_error **err)
 {
 	bool attach = *(bool *)arg;
@@ -322,6 +343,11 @@ static int start_container_fn(const engine_paths *p, container *c, void *arg, be
 		return 0;
 	}
 	ret = start_one(p, c, attach, false, err);
+	if (*err && (*err)->code == EBUSY && !attach) {
+		/* another start (one killed meanwhile, say) got there first */
+		berth_error_free(err);
+		ret = wait_started_elsewhere(p, c) ? 0 : start_one(p, c, attach, false, err);
+	}
 	if (*err)
 		return -1;
 	if (!attach)

@@ -17,7 +17,7 @@ const option_spec create_flag_specs[] = {
 	{ "preserve-fds", 0, true, "pass N extra fds (3..3+N-1) to the container" },
 	{ "detach", 'd', false, "run: return after start" },
 	{ "keep", 0, false, "run: do not delete the container after it exits" },
-	{ "config", 0, true, "path to config.json (default BUNDLE/config.json)" },
+	{ "config", 0, true, "path to config.json, relative to the bundle (default BUNDLE/config.json)" },
 	{ "pidfd-socket", 0, true, "accepted for runc compatibility; not used" },
 	{ NULL, 0, false, NULL },
 };
