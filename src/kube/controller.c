@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -738,6 +739,11 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 
 	setsid();
+	/* not the cwd of the command that started it (a directory that may
+	 * go), unless the store or run root is given relative to it */
+	if (k->paths->store_root[0] == '/' && k->paths->run_root[0] == '/' && chdir("/") < 0)
+		logf_("chdir /: %s", strerror(errno));
+	prctl(PR_SET_NAME, "berth-kube-ctl");
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(logfd >= 0 ? logfd : null, 1);
