@@ -266,3 +266,24 @@ YAML
 	assert_failure
 	assert_output_contains 'pod "two" not found in namespace default'
 }
+
+@test "kube generate: a Pod manifest from a container, which apply runs again" {
+	mkdir -p "$TEST_DIR/shared"
+	echo from-host >"$TEST_DIR/shared/file"
+	brun -d --name gen -e FOO=bar -v "$TEST_DIR/shared:/shared:ro" -w /tmp bb sleep 1000 >/dev/null
+	run kb generate gen --name gen
+	assert_success
+	printf '%s\n' "$output" >"$MANIFESTS/gen.yaml"
+	assert_output_contains "kind: Pod"
+	assert_output_contains "- name: FOO"
+	b rm -f gen >/dev/null
+	run kb apply -f "$MANIFESTS/gen.yaml"
+	assert_success
+	[ "$output" = "pod/gen created" ]
+	wait_ready 1
+	run kb exec gen -- sh -c 'echo $FOO; cat /shared/file; pwd'
+	assert_success
+	[ "${lines[0]}" = bar ]
+	[ "${lines[1]}" = from-host ]
+	[ "${lines[2]}" = /tmp ]
+}

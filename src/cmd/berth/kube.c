@@ -455,6 +455,7 @@ static const berth_command kube_commands[] = {
 	{ "scale", "kube scale deployment/NAME --replicas N", "set a deployment's replicas", cmd_kube_scale },
 	{ "rollout", "kube rollout status|history|undo deployment/NAME", "manage a deployment's rollout",
 	  cmd_kube_rollout },
+	{ "generate", "kube generate [--name POD] CONTAINER...", "a Pod manifest from containers", cmd_kube_generate },
 	{ NULL, NULL, NULL, NULL },
 };
 

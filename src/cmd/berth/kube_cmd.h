@@ -45,6 +45,10 @@ const char *kube_cli_age(const char *rfc3339, char *buf);
  * CrashLoopBackOff) and its ready counts from the controller's status. */
 const char *kube_cli_pod_status(json_t *pod, json_t *status, int *ready, int *total, int *restarts);
 
+/* O as JSON (indented) or, FORMAT "yaml", as YAML. */
+void kube_cli_print(json_t *o, const char *format);
+
+int cmd_kube_generate(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_logs(const berth_globals *g, int argc, char **argv, berth_error **err);

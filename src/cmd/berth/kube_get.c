@@ -136,7 +136,7 @@ static void yaml_value(json_t *v, int indent, bool in_list)
 	}
 }
 
-static void print_object(json_t *o, const char *format)
+void kube_cli_print(json_t *o, const char *format)
 {
 	if (strcmp(format, "yaml") == 0) {
 		yaml_value(o, 0, false);
@@ -425,12 +425,12 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 		print_config(&view, kind, pos + 1, npos - 1, items);
 	if (items) {
 		if (npos == 2 && json_array_size(items) == 1)
-			print_object(json_array_get(items, 0), format);
+			kube_cli_print(json_array_get(items, 0), format);
 		else if (npos >= 2 && json_array_size(items) == 0)
 			ret = berth_error_request(err, ENOENT, "%s \"%s\" not found", pos[0], pos[1]);
 		else
-			print_object(json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List", "items", items),
-				     format);
+			kube_cli_print(json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List", "items", items),
+				       format);
 	}
 out:
 	json_decref(items);

@@ -10,8 +10,10 @@
 
 #include "cmd/berth/kube_cmd.h"
 #include "kube/controller.h"
+#include "kube/generate.h"
 #include "kube/manifest.h"
 #include "kube/state.h"
+#include "kube/validate.h"
 #include "util/cleanup.h"
 
 static const char *str(json_t *o, const char *key)
@@ -348,5 +350,47 @@ int cmd_kube_rollout(const berth_globals *g, int argc, char **argv, berth_error 
 		kube_cli_close(&cli);
 	}
 	options_free_values(v, 3);
+	return ret < 0 ? 1 : 0;
+}
+
+/* ---- generate */
+
+static const option_spec generate_specs[] = {
+	{ "name", 0, true, "the pod's name (default: the first container's)" },
+	{ "output", 'o', true, "yaml (default) or json" },
+	{ NULL, 0, false, NULL },
+};
+
+int cmd_kube_generate(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	option_value v[3] = { 0 };
+	_cleanup_free_ char **pos = NULL;
+	container **ctrs = NULL;
+	kube_cli cli;
+	int npos, n = 0, ret;
+
+	ret = berth_parse("kube generate", "kube generate [--name POD] [-o yaml|json] CONTAINER...", generate_specs,
+			  argc, argv, false, v, &pos, &npos, 1, -1, err);
+	if (ret != 0) {
+		options_free_values(v, 2);
+		return ret < 0 ? 1 : 0;
+	}
+	if (v[0].value && !kube_is_dns1123_label(v[0].value))
+		ret = berth_error_request(err, EINVAL, "--name \"%s\": not a DNS-1123 label", v[0].value);
+	if (ret == 0 && (ret = kube_cli_open(g, &cli, err)) == 0) {
+		ctrs = calloc((size_t)npos, sizeof(container *));
+		for (; ret == 0 && ctrs && n < npos; n++)
+			ret = record_open(&cli.paths, pos[n], &ctrs[n], err);
+		if (ret == 0 && ctrs) {
+			json_t *pod = kube_generate_pod(ctrs, (size_t)npos, v[0].value);
+			kube_cli_print(pod, v[1].value ? v[1].value : "yaml");
+			json_decref(pod);
+		}
+		for (int i = 0; ctrs && i < npos; i++)
+			container_free(ctrs[i]);
+		free(ctrs);
+		kube_cli_close(&cli);
+	}
+	options_free_values(v, 2);
 	return ret < 0 ? 1 : 0;
 }
