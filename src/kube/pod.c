@@ -438,7 +438,10 @@ static void order_containers(const kube_context *k, json_t *p)
 	json_t *have = json_object_get(p, "containers"), *ordered = json_array(), *c, *h;
 	size_t i, j;
 
-	json_object_set(p, "labels", json_object_get(json_object_get(pod, "metadata"), "labels") ?: json_object());
+	{
+		json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+		json_object_set_new(p, "labels", labels ? json_incref(labels) : json_object());
+	}
 	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		const char *name = json_string_value(json_object_get(c, "name")) ?: "";
 		json_array_foreach(have, j, h)

@@ -277,8 +277,9 @@ static int plan_security(kube_pod_plan *pl, json_t *spec, json_t *c, const char 
 	cp->o.privileged = json_is_true(json_object_get(sc, "privileged"));
 	caps = json_object_get(sc, "capabilities");
 	if (caps) {
-		cp->o.cap_add = strv_of(pl, json_object_get(caps, "add") ?: json_array());
-		cp->o.cap_drop = strv_of(pl, json_object_get(caps, "drop") ?: json_array());
+		_cleanup_json_ json_t *none = json_array();
+		cp->o.cap_add = strv_of(pl, json_object_get(caps, "add") ?: none);
+		cp->o.cap_drop = strv_of(pl, json_object_get(caps, "drop") ?: none);
 	}
 	if (json_is_true(json_object_get(sc, "allowPrivilegeEscalation")))
 		push(opts, "no-new-privileges=false");
@@ -418,7 +419,8 @@ static int plan_container(const kube_context *k, kube_pod_plan *pl, json_t *pod,
 	 * CMD), args replace CMD */
 	if (json_array_size(command) > 0) {
 		json_t *all = json_deep_copy(command);
-		json_array_extend(all, args ? args : json_array());
+		if (args)
+			json_array_extend(all, args);
 		cp->o.entrypoint = "";
 		cp->o.command = (char *const *)strv_of(pl, all);
 		json_decref(all);
@@ -612,9 +614,9 @@ static int refuse_unsupported(json_t *spec, berth_error **err)
 static const char *const *pod_labels(kube_pod_plan *pl, json_t *pod, const char *owner)
 {
 	json_t *labels = json_array(), *v;
+	const char *const *out;
 	const char *key;
 	char hash[11];
-	_cleanup_free_ char *text = NULL;
 
 	json_object_foreach(json_object_get(json_object_get(pod, "metadata"), "labels"), key, v)
 		push(labels, "%s=%s", key, json_string_value(v));
@@ -624,7 +626,9 @@ static const char *const *pod_labels(kube_pod_plan *pl, json_t *pod, const char 
 		push(labels, "%s=%s", KUBE_LABEL_OWNER, owner);
 	kube_pod_spec_hash(pod, hash);
 	push(labels, "%s=%s", KUBE_LABEL_SPEC_HASH, hash);
-	return strv_of(pl, labels);
+	out = strv_of(pl, labels);
+	json_decref(labels);
+	return out;
 }
 
 /* The labels of one container: the pod's plus its name. */

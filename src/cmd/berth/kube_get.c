@@ -174,10 +174,11 @@ static json_t *pod_view(get_view *v, json_t *p)
 			      "restartCount", json_object_get(c, "restarts"), "state", state, "containerID", "berth://",
 			      str(c, "id")));
 	}
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:O, s:s?}, s:O, s:{s:s, s:s?, s:[{s:s, s:s}], s:o}}", "apiVersion",
+	json_t *labels = json_object_get(p, "labels"), *spec = json_object_get(pod, "spec");
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:s?}, s:o, s:{s:s, s:s?, s:[{s:s, s:s}], s:o}}", "apiVersion",
 			 "v1", "kind", "Pod", "metadata", "name", name, "namespace", ns, "labels",
-			 json_object_get(p, "labels") ?: json_object(), "creationTimestamp", str(p, "created"), "spec",
-			 json_object_get(pod, "spec") ?: json_object(), "status", "phase",
+			 labels ? json_incref(labels) : json_object(), "creationTimestamp", str(p, "created"), "spec",
+			 spec ? json_incref(spec) : json_object(), "status", "phase",
 			 strcmp(phase, "Completed") == 0 ? "Succeeded"
 			 : strcmp(phase, "Error") == 0	 ? "Failed"
 			 : strcmp(phase, "Pending") == 0 ? "Pending"
@@ -428,9 +429,11 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 			kube_cli_print(json_array_get(items, 0), format);
 		else if (npos >= 2 && json_array_size(items) == 0)
 			ret = berth_error_request(err, ENOENT, "%s \"%s\" not found", pos[0], pos[1]);
-		else
-			kube_cli_print(json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List", "items", items),
-				       format);
+		else {
+			json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List", "items", items);
+			kube_cli_print(list, format);
+			json_decref(list);
+		}
 	}
 out:
 	json_decref(items);
