@@ -436,12 +436,10 @@ static void order_containers(const kube_context *k, json_t *p)
 	_cleanup_json_ json_t *pod = kube_pod_object(k, json_string_value(json_object_get(p, "namespace")),
 						     json_string_value(json_object_get(p, "name")));
 	json_t *have = json_object_get(p, "containers"), *ordered = json_array(), *c, *h;
+	json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
 	size_t i, j;
 
-	{
-		json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
-		json_object_set_new(p, "labels", labels ? json_incref(labels) : json_object());
-	}
+	json_object_set_new(p, "labels", labels ? json_incref(labels) : json_object());
 	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		const char *name = json_string_value(json_object_get(c, "name")) ?: "";
 		json_array_foreach(have, j, h)
