@@ -424,10 +424,15 @@ static json_t *pod_entry(json_t *pods, const container *c)
 	return p;
 }
 
+/* kubectl's order: by namespace, then name */
 static int by_name(const void *a, const void *b)
 {
-	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
-		      json_string_value(json_object_get(*(json_t *const *)b, "name")));
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int r = strcmp(json_string_value(json_object_get(x, "namespace")) ?: "",
+		       json_string_value(json_object_get(y, "namespace")) ?: "");
+
+	return r ? r
+		 : strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name")));
 }
 
 /* The containers of P in the order of its pod object's spec. */

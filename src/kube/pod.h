@@ -60,7 +60,7 @@ int kube_pod_check(const kube_context *k, json_t *pod, berth_error **err);
 int kube_pod_remove(const kube_context *k, const char *namespace, const char *name, int grace_s, berth_error **err);
 
 /* The pods of NAMESPACE (NULL: every namespace) found from the records, as
- * a JSON array sorted by name of
+ * a JSON array sorted by namespace and name of
  *   {"name", "namespace", "owner", "specHash", "labels": {...}, "ip",
  *    "created", "holder": {"id", "status", "pid"} or null,
  *    "containers": [{"name", "id", "runtime", "status", "restarts", "pid", "startedAt",
