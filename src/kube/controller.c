@@ -269,7 +269,7 @@ static json_int_t min_ready_seconds(json_t *deployments, const char *owner)
 	return 0;
 }
 
-/* Probes every pod and writes the status file; returns it. */
+/* Probes every pod; returns their readiness (the status file's "pods"). */
 static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 {
 	json_t *status = json_pack("{s:{}}", "pods"), *p, *ctr, *v;
@@ -313,38 +313,51 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 						      "containers", ready_map));
 		}
 	}
-	{
-		json_t *errors = json_object(), *f;
-		json_object_foreach(c->failures, key, f)
-			json_object_set(errors, key, json_object_get(f, "error"));
-		json_object_set_new(status, "errors", errors);
-	}
 	/* forget containers and pods that are gone */
-	json_object_foreach_safe(c->probes, tmp, key, v) if (!json_is_true(json_object_get(v, "seen")))
-	    json_object_del(c->probes, key);
-	json_object_foreach_safe(c->ready_since, tmp, key,
-				 v) if (!json_object_get(json_object_get(status, "pods"), key))
-	    json_object_del(c->ready_since, key);
+	json_object_foreach_safe(c->probes, tmp, key, v)
 	{
-		char *text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
-		if (text && (c->last_status == NULL || strcmp(text, c->last_status) != 0)) {
-			_cleanup_free_ char *dir = strdup(c->status_path);
-			_cleanup_close_ int dfd = -EBADF;
-			berth_error *err = NULL;
-			if (dir) {
-				*strrchr(dir, '/') = '\0';
-				dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			}
-			if (dfd >= 0 && fs_write_file_replace(dfd, strrchr(c->status_path, '/') + 1, text, strlen(text),
-							      0600, &err) < 0)
-				log_error(&err);
-			free(c->last_status);
-			c->last_status = text;
-		} else {
-			free(text);
-		}
+		if (!json_is_true(json_object_get(v, "seen")))
+			json_object_del(c->probes, key);
+	}
+	json_object_foreach_safe(c->ready_since, tmp, key, v)
+	{
+		if (!json_object_get(json_object_get(status, "pods"), key))
+			json_object_del(c->ready_since, key);
 	}
 	return status;
+}
+
+/* Writes STATUS (observe's, with what the pass decided: the pods being
+ * removed and the errors) when it changed. */
+static void write_status(ctl *c, json_t *status)
+{
+	json_t *errors = json_object(), *f;
+	const char *key;
+	char *text;
+
+	json_object_foreach(c->failures, key, f)
+		json_object_set(errors, key, json_object_get(f, "error"));
+	json_object_set_new(status, "errors", errors);
+	json_object_set(status, "terminating", c->terminating);
+	json_object_foreach(c->terminating, key, f)
+		json_object_del(json_object_get(status, "pods"), key);
+	text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text && (c->last_status == NULL || strcmp(text, c->last_status) != 0)) {
+		_cleanup_free_ char *dir = strdup(c->status_path);
+		_cleanup_close_ int dfd = -EBADF;
+		berth_error *err = NULL;
+		if (dir) {
+			*strrchr(dir, '/') = '\0';
+			dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		}
+		if (dfd >= 0 &&
+		    fs_write_file_replace(dfd, strrchr(c->status_path, '/') + 1, text, strlen(text), 0600, &err) < 0)
+			log_error(&err);
+		free(c->last_status);
+		c->last_status = text;
+	} else {
+		free(text);
+	}
 }
 
 /* ---- acting */
@@ -640,11 +653,12 @@ static bool reconcile(ctl *c)
 		const char *key;
 		json_t *f;
 		void *tmp;
-		json_object_foreach_safe(c->failures, tmp, key,
-					 f) if (strncmp(key, "Deployment/", 11) == 0
-						    ? find_by_name(deployments, key + 11, true) == NULL
-						    : find_by_name(objects, key, true) == NULL)
-		    json_object_del(c->failures, key);
+		json_object_foreach_safe(c->failures, tmp, key, f)
+		{
+			if (strncmp(key, "Deployment/", 11) == 0 ? find_by_name(deployments, key + 11, true) == NULL
+								 : find_by_name(objects, key, true) == NULL)
+				json_object_del(c->failures, key);
+		}
 	}
 	status = observe(c, pods, deployments);
 	reconcile_bare_pods(c, objects, pods);
@@ -656,6 +670,7 @@ static bool reconcile(ctl *c)
 		    find_by_name(deployments, owner + 11, true) == NULL)
 			remove_pod(c, p, "its deployment was deleted");
 	}
+	write_status(c, status);
 	busy = json_array_size(objects) > 0 || json_array_size(deployments) > 0 || json_array_size(pods) > 0;
 out:
 	json_decref(objects);
@@ -693,8 +708,11 @@ static void reap_children(ctl *c)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-		json_object_foreach_safe(c->terminating, tmp, name, v) if (json_integer_value(v) == pid)
-		    json_object_del(c->terminating, name);
+		json_object_foreach_safe(c->terminating, tmp, name, v)
+		{
+			if (json_integer_value(v) == pid)
+				json_object_del(c->terminating, name);
+		}
 }
 
 static void controller_main(ctl *c, int lock_fd)

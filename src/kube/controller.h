@@ -5,7 +5,8 @@
  *   RUN_ROOT/kube/<store>/<namespace>.status   what it knows of the pods'
  *       readiness: {"pods": {"NAME": {"ready": B, "available": B,
  *       "containers": {"NAME": B}}}, "errors": {"POD" or "Deployment/NAME":
- *       "why its last pod could not be made"}}, rewritten atomically on a change
+ *       "why its last pod could not be made"}, "terminating": {"POD": PID of
+ *       its remover}}, rewritten atomically on a change
  *   RUN_ROOT/kube/<store>/<namespace>.log      its errors
  * (<store>: 12 hex digits of the sha256 of the store's path, so stores that
  * share a run root have a controller each.)

@@ -126,7 +126,9 @@ const char *kube_cli_pod_status(json_t *pod, json_t *status, int *ready, int *to
 				       json_string_value(json_object_get(pod, "name")))
 			   ? "CreateContainerError"
 			   : "Pending";
-	if (strcmp(json_string_value(json_object_get(json_object_get(pod, "holder"), "status")) ?: "", "running") != 0)
+	if (strcmp(json_string_value(json_object_get(json_object_get(pod, "holder"), "status")) ?: "", "running") !=
+		0 ||
+	    json_object_get(json_object_get(status, "terminating"), json_string_value(json_object_get(pod, "name"))))
 		return "Terminating";
 	if (all_done)
 		return any_failed ? "Error" : "Completed";
