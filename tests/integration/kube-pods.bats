@@ -287,3 +287,80 @@ YAML
 	[ "${lines[1]}" = from-host ]
 	[ "${lines[2]}" = /tmp ]
 }
+
+@test "kube pod: hostPort published on the host; runAsUser, readOnlyRootFilesystem, memory limit" {
+	cat >"$MANIFESTS/hp.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hp
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext:
+    fsGroup: 1000
+  containers:
+  - name: web
+    image: bb
+    command: ["sh", "-c", "echo published > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    ports:
+    - containerPort: 8080
+      hostPort: 18090
+    securityContext:
+      runAsUser: 1000
+      runAsGroup: 1000
+      readOnlyRootFilesystem: true
+    resources:
+      limits: {memory: 64Mi}
+    volumeMounts:
+    - {name: www, mountPath: /www}
+  volumes:
+  - name: www
+    emptyDir: {}
+YAML
+	kb apply -f "$MANIFESTS/hp.yaml"
+	wait_ready 1
+	run in_host busybox wget -qO- http://127.0.0.1:18090/index.html
+	assert_success
+	[ "$output" = published ]
+	run kb exec hp -- sh -c 'id -u; id -g; touch /x 2>&1; cat /sys/fs/cgroup/memory.max 2>/dev/null ||
+		cat /sys/fs/cgroup/memory/memory.limit_in_bytes'
+	[ "${lines[0]}" = 1000 ]
+	[ "${lines[1]}" = 1000 ]
+	[[ "${lines[2]}" == *"Read-only file system"* ]]
+	[ "${lines[3]}" = 67108864 ]
+}
+
+@test "kube pod: a startupProbe holds readiness back; preStop runs before the stop" {
+	mkdir -p "$TEST_DIR/shared"
+	cat >"$MANIFESTS/hooks.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hooks
+spec:
+  terminationGracePeriodSeconds: 5
+  volumes:
+  - name: shared
+    hostPath: {path: $TEST_DIR/shared, type: Directory}
+  containers:
+  - name: app
+    image: bb
+    command: ["sh", "-c", "sleep 2; touch /tmp/started; exec sleep 1000"]
+    volumeMounts:
+    - {name: shared, mountPath: /shared}
+    startupProbe:
+      exec: {command: ["test", "-e", "/tmp/started"]}
+      periodSeconds: 1
+      failureThreshold: 10
+    lifecycle:
+      preStop:
+        exec: {command: ["sh", "-c", "echo bye > /shared/prestop; kill 1"]}
+YAML
+	kb apply -f "$MANIFESTS/hooks.yaml"
+	sleep 1
+	[ "$(ready_pods)" = 0 ] # started, not past its startup probe
+	wait_ready 1
+	run kb delete -f "$MANIFESTS/hooks.yaml"
+	assert_success
+	[ "$(cat "$TEST_DIR/shared/prestop")" = bye ]
+}
