@@ -283,22 +283,34 @@ static bool map_id_out(pid_t pid, const char *map, unsigned id, unsigned *out)
 	return false;
 }
 
+/* Whether FD is an anonymous pipe or a socket: a file or a named fifo
+ * belongs to the host's file system, not to this process. */
+static bool is_private_stream(int fd, struct stat *st)
+{
+	struct statfs sf;
+
+	if (fstat(fd, st) < 0)
+		return false;
+	return S_ISSOCK(st->st_mode) || (S_ISFIFO(st->st_mode) && fstatfs(fd, &sf) == 0 && sf.f_type == PIPEFS_MAGIC);
+}
+
 int process_chown_stdio(pid_t pid, uid_t uid, gid_t gid, berth_error **err)
 {
-	unsigned host_uid, host_gid;
+	unsigned host_uid = 0, host_gid = 0;
+	bool mapped = false;
 
-	if (!map_id_out(pid, "uid_map", uid, &host_uid) || !map_id_out(pid, "gid_map", gid, &host_gid))
-		return 0;
 	for (int fd = 0; fd < 3; fd++) {
-		struct statfs sf;
 		struct stat st;
 
-		if (fstat(fd, &st) < 0 || (st.st_uid == host_uid && st.st_gid == host_gid))
+		if (!is_private_stream(fd, &st))
 			continue;
-		/* anonymous pipes and sockets only: a file or a named fifo
-		 * belongs to the host's file system, not to this process */
-		if (!S_ISSOCK(st.st_mode) &&
-		    !(S_ISFIFO(st.st_mode) && fstatfs(fd, &sf) == 0 && sf.f_type == PIPEFS_MAGIC))
+		/* the maps are read once, and only when there is a stream */
+		if (!mapped) {
+			if (!map_id_out(pid, "uid_map", uid, &host_uid) || !map_id_out(pid, "gid_map", gid, &host_gid))
+				return 0;
+			mapped = true;
+		}
+		if (st.st_uid == host_uid && st.st_gid == host_gid)
 			continue;
 		/* EPERM: a rootless runtime cannot give it away; the process
 		 * then keeps what it could do before */
