@@ -57,6 +57,18 @@ int cgroup_manager_v2_fd(cgroup_manager *m);
 /* Moves PID into every hierarchy of the cgroup. */
 int cgroup_manager_enter(cgroup_manager *m, pid_t pid, berth_error **err);
 
+/* `exec --cgroup`: checks the syntax of SUBS (NULL-terminated; each
+ * "PATH" or "CONTROLLER[,CONTROLLER...]:PATH", as runc) for MODE: one bare
+ * PATH alone, controllers only on v1 and named once, PATH relative
+ * without "." or "..". */
+int cgroup_check_sub_cgroups(const char *const *subs, enum cgroup_mode mode, berth_error **err);
+
+/* Points M at those sub-cgroups of the container's cgroup, which must
+ * exist (they are not created), for a cgroup_manager_enter() that follows;
+ * hierarchies not named stay at the container's cgroup. Only for joining.
+ * M is unchanged when an error is returned. */
+int cgroup_manager_select_sub(cgroup_manager *m, const char *const *subs, berth_error **err);
+
 /* Writes linux.resources (also used by `update`). Fields the host lacks
  * (a controller not mounted) are an error only when actually requested. */
 int cgroup_manager_apply(cgroup_manager *m, const spec_resources *r, berth_error **err);

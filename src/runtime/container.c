@@ -28,6 +28,7 @@
 #include "runtime/memory_policy.h"
 #include "runtime/namespaces.h"
 #include "runtime/net_devices.h"
+#include "runtime/process.h"
 #include "runtime/seccomp.h"
 #include "runtime/state.h"
 #include "runtime/sync.h"
@@ -609,6 +610,9 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	if (net_devices_move(s, tx.pid, err) < 0)
 		goto fail;
 	if (drive_init(s, st, sv[0], console_sock, master_out, err) < 0)
+		goto fail;
+	/* the maps are written: the ids translate now */
+	if (!s->process->terminal && process_chown_stdio(tx.pid, s->process->user.uid, s->process->user.gid, err) < 0)
 		goto fail;
 	close(sv[0]);
 	sv[0] = -1;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/container_internal.h"
 #include "runtime/cpu_affinity.h"
 #include "runtime/exe_guard.h"
 #include "runtime/lsm.h"
@@ -111,10 +112,14 @@ _Noreturn static void exec_final(const exec_plan *plan)
 		if (sync_send(plan->sync_fd, SYNC_CONSOLE, 0, NULL, master, &err) < 0)
 			exec_fail(plan->sync_fd, &err);
 		close(master);
-		if (terminal_make_controlling(peer, &err) < 0)
+		if (terminal_make_controlling(peer, p->user.uid, &err) < 0)
 			exec_fail(plan->sync_fd, &err);
 		close(peer);
-	} else if (plan->opts->detach) {
+	} else {
+		/* A session and process group of its own, as runc: the
+		 * runtime's are outside the container (getpgrp() would read 0
+		 * in its pid namespace), and a foreground runtime forwards
+		 * the signals. */
 		setsid();
 	}
 	if (process_find_executable(p, &exe, &err) < 0 ||
@@ -226,20 +231,6 @@ static int open_container_namespaces(const container_state *st, exec_plan *plan,
 	return 0;
 }
 
-static int wait_exec_process(pid_t pid, int master, int *exit_code, berth_error **err)
-{
-	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, pid, 0);
-	int status;
-
-	if (master >= 0 && pidfd >= 0)
-		terminal_proxy(master, pidfd, err);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return berth_error_set(err, errno, "wait for the exec process");
-	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	return 0;
-}
-
 int container_exec(const runtime_globals *g, const exec_options *opts, int *exit_code, berth_error **err)
 {
 	_cleanup_close_ int dirfd = -EBADF;
@@ -252,6 +243,8 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 	enum container_status status;
 	int sv[2] = { -1, -1 }, master = -1;
 	pid_t inter, pid = 0;
+	sigset_t forwarded, saved_mask;
+	bool blocked = false;
 
 	*exit_code = 0;
 	for (int t = 0; t < NS_TYPES; t++)
@@ -283,23 +276,41 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		goto fail;
 	if (st->cgroup && cgroup_manager_from_json(st->cgroup, &cg, err) < 0)
 		goto fail;
+	if (opts->sub_cgroups != NULL && opts->sub_cgroups[0] != NULL) {
+		if (cg == NULL) {
+			berth_error_set(err, ENOENT, "--cgroup: the container has no cgroup");
+			goto fail;
+		}
+		if (cgroup_manager_select_sub(cg, opts->sub_cgroups, err) < 0)
+			goto fail;
+	}
 	if (opts->console_socket) {
 		console_sock = terminal_connect_console_socket(opts->console_socket, err);
 		if (console_sock < 0)
 			goto fail;
 	}
+	if (!opts->process->terminal &&
+	    process_chown_stdio(st->pid, opts->process->user.uid, opts->process->user.gid, err) < 0)
+		goto fail;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		berth_error_set(err, errno, "socketpair");
 		goto fail;
 	}
 	/* reap the process ourselves once the intermediate exits */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* a signal that arrives while the process starts is forwarded */
+	if (!opts->detach) {
+		container_block_forwarded_signals(&forwarded, &saved_mask);
+		blocked = true;
+	}
 	inter = fork();
 	if (inter < 0) {
 		berth_error_set(err, errno, "fork");
 		goto fail;
 	}
 	if (inter == 0) {
+		if (!opts->detach)
+			sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		close(sv[0]);
 		plan.sync_fd = sv[1];
 		if (cpu_affinity_apply(opts->process->exec_cpu_affinity_initial, "process.execCPUAffinity.initial",
@@ -355,7 +366,9 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		close(plan.root_fd);
 	if (opts->detach)
 		return 0;
-	return wait_exec_process(pid, master, exit_code, err) < 0 ? berth_error_wrap(err, "exec %s", opts->id) : 0;
+	/* the process has a session of its own: signals reach it through us */
+	return container_wait_foreground(pid, master, exit_code, err) < 0 ? berth_error_wrap(err, "exec %s", opts->id)
+									  : 0;
 
 fail_child:
 	if (pid > 0)
@@ -374,6 +387,8 @@ fail:
 		close(master);
 	if (plan.root_fd >= 0)
 		close(plan.root_fd);
+	if (blocked)
+		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 	namespaces_close_fds(plan.ns_fds);
 	seccomp_filter_clear(&plan.filter);
 	return berth_error_wrap(err, "exec %s", opts->id);

@@ -314,7 +314,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 	    memory_policy_apply(&s->memory_policy, &err) < 0)
 		init_fail(cfg, &err);
 	if (console_peer >= 0) {
-		if (terminal_make_controlling(console_peer, &err) < 0)
+		if (terminal_make_controlling(console_peer, p->user.uid, &err) < 0)
 			init_fail(cfg, &err);
 		close(console_peer);
 	}
