@@ -201,3 +201,16 @@ YAML
 	first_new=$(grep -n "creating" "$RUNROOT"/kube/*/default.log | sed -n 3p | cut -d: -f1)
 	[ "$first_new" -gt "$last_old" ]
 }
+
+@test "kube deployment: minReadySeconds: a ready pod counts as available only after it" {
+	write_web v1 2
+	sed -i 's/^  replicas: 2/  replicas: 2\n  minReadySeconds: 3/' "$MANIFESTS/web.yaml"
+	kb apply -f "$MANIFESTS/web.yaml"
+	wait_ready 2
+	run kb get deployment web -o json
+	[ "$(jq .status.readyReplicas <<<"$output")" = 2 ]
+	[ "$(jq .status.availableReplicas <<<"$output")" = 0 ]
+	run kb rollout status deployment/web --timeout 30
+	assert_success
+	[ "$(kb get deployment web -o json | jq .status.availableReplicas)" = 2 ]
+}

@@ -482,6 +482,7 @@ int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error
 	view.cli = &cli;
 	view.namespace = ns;
 	view.status = json_object();
+	kube_cli_ensure_controller(&cli, ns);
 	ret = kube_state_get(cli.paths.store_root, kind, ns, name, &obj, err);
 	if (ret == 0 && (ret = kube_pod_list(&cli.k, ns, &view.pods, err)) == 0) {
 		char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);

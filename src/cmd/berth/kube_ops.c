@@ -43,6 +43,7 @@ int cmd_kube_logs(const berth_globals *g, int argc, char **argv, berth_error **e
 	ret = berth_parse("kube logs", "kube logs POD|deploy/NAME [-c CTR] [-f] [--tail N]", logs_specs, argc, argv,
 			  false, v, &pos, &npos, 1, 1, err);
 	if (ret == 0 && (ret = kube_cli_open(g, &cli, err)) == 0) {
+		kube_cli_ensure_controller(&cli, v[0].value ? v[0].value : "default");
 		ret =
 		    kube_cli_container_of(&cli, v[0].value ? v[0].value : "default", pos[0], v[1].value, &record, err);
 		kube_cli_close(&cli);
@@ -102,6 +103,7 @@ int cmd_kube_exec(const berth_globals *g, int argc, char **argv, berth_error **e
 		return berth_error_request(err, EINVAL, "kube exec: give a COMMAND after --"), 1;
 	}
 	if ((ret = kube_cli_open(g, &cli, err)) == 0) {
+		kube_cli_ensure_controller(&cli, v[0].value ? v[0].value : "default");
 		ret =
 		    kube_cli_container_of(&cli, v[0].value ? v[0].value : "default", pos[0], v[1].value, &record, err);
 		kube_cli_close(&cli);
