@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "kube/generate.h"
 #include "kube/manifest.h"
 #include "kube/pod_plan.h"
 #include "kube/state.h"
@@ -253,11 +254,57 @@ static void test_plan_errors(void **state)
 	free(msg);
 }
 
+static void test_generate(void **state)
+{
+	char buf[64];
+	container c = { .name = "My_App.1" };
+	container *list[] = { &c };
+	json_error_t jerr;
+
+	(void)state;
+	assert_string_equal(kube_dns_label("My_App.1", buf), "my-app-1");
+	assert_string_equal(kube_dns_label("--x--", buf), "x");
+	assert_string_equal(kube_dns_label("___", buf), "x");
+	c.config =
+	    json_loads("{\"Image\": \"bb\", \"Command\": [\"httpd\", \"-f\"], \"Env\": [\"A=1\", \"B\"],"
+		       " \"WorkingDir\": \"/srv\", \"User\": \"1000:10\", \"RestartPolicy\": \"on-failure\","
+		       " \"NetworkSettings\": {\"Ports\": [{\"Protocol\": \"udp\", \"HostIp\": \"127.0.0.1\","
+		       " \"HostPort\": 5353, \"ContainerPort\": 53}]},"
+		       " \"Mounts\": [{\"Type\": \"bind\", \"Source\": \"/h\", \"Destination\": \"/d\", \"RW\": false},"
+		       " {\"Type\": \"volume\", \"Name\": \"v1\", \"Destination\": \"/v\", \"RW\": true}]}",
+		       0, &jerr);
+	assert_non_null(c.config);
+	json_t *pod = kube_generate_pod(list, 1, NULL);
+	json_t *spec = json_object_get(pod, "spec"), *ctr = json_array_get(json_object_get(spec, "containers"), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")), "my-app-1");
+	assert_string_equal(json_string_value(json_object_get(spec, "restartPolicy")), "OnFailure");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(ctr, "command"), 0)), "httpd");
+	assert_int_equal(json_array_size(json_object_get(ctr, "env")), 1); /* "B" has no value */
+	assert_string_equal(json_string_value(json_object_get(ctr, "workingDir")), "/srv");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(ctr, "securityContext"), "runAsGroup")),
+			 10);
+	json_t *port = json_array_get(json_object_get(ctr, "ports"), 0);
+	assert_string_equal(json_string_value(json_object_get(port, "protocol")), "UDP");
+	assert_int_equal(json_integer_value(json_object_get(port, "hostPort")), 5353);
+	assert_string_equal(json_string_value(json_object_get(port, "hostIP")), "127.0.0.1");
+	json_t *vols = json_object_get(spec, "volumes");
+	assert_int_equal(json_array_size(vols), 2);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(json_array_get(vols, 0), "hostPath"), "path")), "/h");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_array_get(vols, 1), "persistentVolumeClaim"), "claimName")),
+			    "v1");
+	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(ctr, "volumeMounts"), 0), "readOnly")));
+	json_decref(pod);
+	json_decref(c.config);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_plan_maps_the_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_errors, setup, teardown),
+		cmocka_unit_test(test_generate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
