@@ -93,8 +93,7 @@ static int write_pause_layer(const char *path, berth_error **err)
 	return 0;
 }
 
-/* Makes localhost/berth-pause:VERSION unless the store has it. */
-static int ensure_pause_image(const kube_context *k, store *s, const char *image, berth_error **err)
+int kube_pause_image_ensure(const kube_context *k, store *s, const char *image, berth_error **err)
 {
 	import_options opts = { .name = image,
 				.message = "berth kube: the holder of a pod's namespaces",
@@ -243,7 +242,7 @@ static int create_pod(const kube_context *k, kube_pod_plan *pl, json_t *pod, ber
 
 	if (store_open(k->paths->store_root, &s, err) < 0)
 		return -1;
-	if (ensure_pause_image(k, s, pl->holder.image, err) < 0 || prepare_pod_dir(pl, pod, err) < 0 ||
+	if (kube_pause_image_ensure(k, s, pl->holder.image, err) < 0 || prepare_pod_dir(pl, pod, err) < 0 ||
 	    kube_pod_plan_set_env(pl, &pl->holder, NULL, err) < 0 ||
 	    start_container(k, s, &pl->holder, &holder, err) < 0)
 		goto out;

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "engine/record.h"
+#include "image/store.h"
 #include "util/error.h"
 
 #define KUBE_LABEL_POD_NAME	  "io.kubernetes.pod.name"
@@ -72,6 +73,10 @@ json_t *kube_pod_object(const kube_context *k, const char *namespace, const char
 
 /* The spec hash of POD (10 hex digits of its canonical JSON). */
 void kube_pod_spec_hash(json_t *pod, char out[11]);
+
+/* Makes IMAGE (KUBE_PAUSE_IMAGE_NAME:VERSION: one layer holding a copy of
+ * berth-init as /pause, entrypoint `/pause --pause`) unless S has it. */
+int kube_pause_image_ensure(const kube_context *k, store *s, const char *image, berth_error **err);
 
 /* The container record name of CONTAINER in POD/NAMESPACE: heap. */
 char *kube_container_record_name(const char *ctr, const char *pod, const char *namespace);

@@ -364,3 +364,44 @@ YAML
 	assert_success
 	[ "$(cat "$TEST_DIR/shared/prestop")" = bye ]
 }
+
+@test "berth pod: create a pod, run containers in it (localhost, hostname, its port), ls, rm" {
+	run b pod create --name p1 -p 18096:8080 --cgroup-parent "berth-test/$TAG"
+	assert_success
+	[ "$output" = p1 ]
+	run b pod create --name p1
+	assert_failure
+	assert_output_contains "pod p1 exists already"
+	brun -d --pod p1 --name p1web bb sh -c 'echo in-pod > /tmp/i.html; exec httpd -f -p 8080 -h /tmp' >/dev/null
+	run brun --rm --pod p1 bb sh -c 'hostname; wget -qO- http://127.0.0.1:8080/i.html'
+	assert_success
+	[ "${lines[0]}" = p1 ]
+	[ "${lines[1]}" = in-pod ]
+	run in_host busybox wget -qO- http://127.0.0.1:18096/i.html
+	[ "$output" = in-pod ]
+	run b pod ls
+	assert_success
+	[[ "${lines[1]}" =~ ^p1\ +-\ +Running\  ]]
+	[[ "${lines[1]}" =~ \ 2$ ]]
+	[ "$(b pod inspect p1 | jq -r '.[0].containers[0].name')" = p1web ]
+	run b pod rm p1
+	assert_failure
+	assert_output_contains "container p1web is running"
+	run b pod rm -f -t 1 p1
+	assert_success
+	[ -z "$(b ps -aq)" ]
+	run b pod ls -q
+	[ -z "$output" ]
+}
+
+@test "berth pod rm refuses the pods of berth kube" {
+	write_two
+	kb apply -f "$MANIFESTS/two.yaml"
+	wait_ready 1
+	run b pod ls -q
+	[ "$output" = two ]
+	run b pod rm -f two
+	assert_failure
+	assert_output_contains "pod two belongs to berth kube (namespace default): use berth kube delete"
+	[ "$(b ps -q | wc -l)" = 3 ]
+}

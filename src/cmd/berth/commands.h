@@ -80,6 +80,7 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_logs(const berth_globals *g, int argc, char **argv, berth_error **err);
 /* berth kube ... (src/kube) */
 int cmd_kube(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_pod(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_cp(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_stop(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kill(const berth_globals *g, int argc, char **argv, berth_error **err);

@@ -53,6 +53,7 @@ static const berth_command commands[] = {
 	{ "top", "top CONTAINER [ps OPTIONS]", "show the processes of a container", cmd_top },
 	{ "stats", "stats [--no-stream] [--format table|json] [C...]", "containers' resource use", cmd_stats },
 	{ "kube", "kube COMMAND", "Pods and Deployments from Kubernetes YAML (berth kube --help)", cmd_kube },
+	{ "pod", "pod COMMAND", "pods by hand: create, ls, rm, inspect (berth pod --help)", cmd_pod },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -13,6 +13,7 @@
 #include "cmd/berth/engine_cmd.h"
 #include "engine/container.h"
 #include "engine/monitor.h"
+#include "kube/pod_standalone.h"
 #include "util/cleanup.h"
 
 enum {
@@ -59,6 +60,7 @@ enum {
 	O_IP,
 	O_DNS,
 	O_ADD_HOST,
+	O_POD,
 	O_COUNT
 };
 
@@ -106,6 +108,7 @@ static const option_spec run_specs[] = {
 	{ "ip", 0, true, "the container's IPv4 address in its network" },
 	{ "dns", 0, true, "a nameserver for /etc/resolv.conf; repeatable" },
 	{ "add-host", 0, true, "NAME:IP line for /etc/hosts; repeatable" },
+	{ "pod", 0, true, "join pod NAME (berth pod create): its network and hostname" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -251,6 +254,42 @@ static int start_one(const engine_paths *p, container *c, bool foreground, bool 
 	return attach_foreground(c, monitor, events, record_config_bool(c, "Tty"));
 }
 
+/* --pod NAME: the network of the pod's holder, its hostname, its label. */
+typedef struct pod_join {
+	char *network, *label;
+	const char **labels;
+} pod_join;
+
+static int join_pod(run_options *o, const char *name, pod_join *j, berth_error **err)
+{
+	size_t n = 0;
+
+	if (o->network)
+		return berth_error_request(err, EINVAL, "--pod %s: the pod's network is its holder's; no --network",
+					   name);
+	for (const char *const *l = o->labels; l && *l; l++)
+		n++;
+	j->labels = calloc(n + 2, sizeof(char *));
+	if (j->labels == NULL || asprintf(&j->network, "container:%s-infra", name) < 0 ||
+	    asprintf(&j->label, "%s=%s", KUBE_LABEL_STANDALONE, name) < 0)
+		return berth_error_set(err, ENOMEM, "--pod");
+	for (size_t i = 0; i < n; i++)
+		j->labels[i] = o->labels[i];
+	j->labels[n] = j->label;
+	o->labels = j->labels;
+	o->network = j->network;
+	if (o->hostname == NULL)
+		o->hostname = name;
+	return 0;
+}
+
+static void pod_join_free(pod_join *j)
+{
+	free(j->network);
+	free(j->label);
+	free(j->labels);
+}
+
 static int create_or_run(const berth_globals *g, int argc, char **argv, bool run, berth_error **err)
 {
 	option_value v[O_COUNT + 1] = { 0 };
@@ -260,6 +299,7 @@ static int create_or_run(const berth_globals *g, int argc, char **argv, bool run
 	run_plan plan;
 	container *c = NULL;
 	store *s = NULL;
+	pod_join pod = { 0 };
 	int npos, ret;
 	_cleanup_free_ char **args = berth_expand_short_flags(run_specs, argc, argv, true, &argc);
 
@@ -273,6 +313,10 @@ static int create_or_run(const berth_globals *g, int argc, char **argv, bool run
 		goto out;
 	fill_options(&o, v, pos + 1);
 	o.log_max_size = log_max_size(&v[O_LOG_OPT], err);
+	if (!*err && v[O_POD].value && join_pod(&o, v[O_POD].value, &pod, err) < 0) {
+		ret = -1;
+		goto out;
+	}
 	if (*err || run_options_validate(&o, &plan, err) < 0) {
 		ret = -1;
 		goto out;
@@ -295,6 +339,7 @@ static int create_or_run(const berth_globals *g, int argc, char **argv, bool run
 			printf("%s\n", c->id);
 	}
 out:
+	pod_join_free(&pod);
 	container_free(c);
 	engine_paths_free(&paths);
 	options_free_values(v, O_COUNT);
