@@ -265,8 +265,11 @@ out:
 int kube_pod_check(const kube_context *k, json_t *pod, berth_error **err)
 {
 	kube_pod_plan pl;
+	run_plan holder;
 	int ret = kube_pod_plan_make(k, pod, NULL, &pl, err);
 
+	if (ret == 0 && (ret = run_options_validate(&pl.holder.o, &holder, err)) == 0)
+		run_plan_free(&holder);
 	for (size_t i = 0; ret == 0 && i < pl.n_containers; i++) {
 		run_plan plan;
 		/* the pod's own volume directories are made with the pod */

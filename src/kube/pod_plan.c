@@ -568,7 +568,8 @@ static int plan_holder(const kube_context *k, kube_pod_plan *pl, json_t *pod, co
 			json_int_t hp = json_integer_value(json_object_get(port, "hostPort"));
 			const char *ip = json_string_value(json_object_get(port, "hostIP"));
 			const char *proto = json_string_value(json_object_get(port, "protocol")) ?: "TCP";
-			if (hp <= 0)
+			/* on the host's network the port is the host's already */
+			if (hp <= 0 || json_is_true(json_object_get(spec, "hostNetwork")))
 				continue;
 			if (strcmp(proto, "SCTP") == 0) {
 				json_decref(publish), json_decref(hosts), json_decref(servers);
@@ -589,9 +590,10 @@ static int plan_holder(const kube_context *k, kube_pod_plan *pl, json_t *pod, co
 	}
 	json_array_foreach(json_object_get(json_object_get(spec, "dnsConfig"), "nameservers"), i, dns)
 		push(servers, "%s", json_string_value(dns));
-	h->o.publish = strv_of(pl, publish);
-	h->o.add_hosts = strv_of(pl, hosts);
-	h->o.dns = strv_of(pl, servers);
+	/* none given is not an empty list given (-p with --network host is an error) */
+	h->o.publish = json_array_size(publish) ? strv_of(pl, publish) : NULL;
+	h->o.add_hosts = json_array_size(hosts) ? strv_of(pl, hosts) : NULL;
+	h->o.dns = json_array_size(servers) ? strv_of(pl, servers) : NULL;
 	json_decref(publish), json_decref(hosts), json_decref(servers);
 	return 0;
 }

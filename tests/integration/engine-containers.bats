@@ -208,7 +208,7 @@ teardown() {
 		done
 		exit 7'
 	assert_failure 7
-	assert_output "$(printf '/dev/init\nusage: berth-init [--] COMMAND [ARG...]')"
+	assert_output "$(printf '/dev/init\nusage: berth-init [--] COMMAND [ARG...] | berth-init --pause')"
 	run -127 brun --rm --init bb no-such-command
 	run brun -d --init --name initd bb sh -c 'trap "exit 3" TERM; while :; do sleep 0.1; done'
 	assert_success

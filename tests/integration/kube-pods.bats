@@ -405,3 +405,27 @@ YAML
 	assert_output_contains "pod two belongs to berth kube (namespace default): use berth kube delete"
 	[ "$(b ps -q | wc -l)" = 3 ]
 }
+
+@test "kube pod: hostNetwork puts the pod on the host's network (its ports are the host's)" {
+	cat >"$MANIFESTS/hn.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hn
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: bb
+    command: ["sh", "-c", "echo hostnet > /tmp/i.html; exec httpd -f -p 18097 -h /tmp"]
+    ports:
+    - {containerPort: 18097, hostPort: 18097}
+YAML
+	run kb apply -f "$MANIFESTS/hn.yaml"
+	assert_success
+	wait_ready 1
+	run in_host busybox wget -qO- http://127.0.0.1:18097/i.html
+	assert_success
+	[ "$output" = hostnet ]
+}
