@@ -426,17 +426,34 @@ static void create_pod(ctl *c, json_t *pod, const char *owner)
 	log_error(&err);
 }
 
-/* A pod that cannot serve: its holder ended, or a container is missing (a
- * controller was killed while it made the pod). */
+/* A pod that cannot serve: its holder ended, a container is missing (a
+ * controller was killed while it made the pod), or one ended for good. */
 static bool pod_dead(ctl *c, json_t *p)
 {
 	_cleanup_json_ json_t *pod = NULL;
 
+	const char *policy;
+	json_t *ctr;
+	size_t i;
+
 	if (!holder_running(p))
 		return true;
 	pod = kube_pod_object(c->k, c->ns, json_string_value(json_object_get(p, "name")));
-	return pod == NULL || json_array_size(json_object_get(json_object_get(pod, "spec"), "containers")) !=
-				  json_array_size(json_object_get(p, "containers"));
+	if (pod == NULL || json_array_size(json_object_get(json_object_get(pod, "spec"), "containers")) !=
+			       json_array_size(json_object_get(p, "containers")))
+		return true;
+	/* a container whose monitor ended, so nothing starts it again
+	 * (stopped by hand, out of on-failure retries), when the pod wants it
+	 * running */
+	policy = json_string_value(json_object_get(json_object_get(pod, "spec"), "restartPolicy")) ?: "Always";
+	json_array_foreach(json_object_get(p, "containers"), i, ctr) {
+		bool exited = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "exited") == 0 &&
+			      !json_is_true(json_object_get(ctr, "monitor"));
+		bool failed = json_integer_value(json_object_get(ctr, "exitCode")) != 0;
+		if (exited && (strcmp(policy, "Always") == 0 || (strcmp(policy, "OnFailure") == 0 && failed)))
+			return true;
+	}
+	return false;
 }
 
 static json_t *find_by_name(json_t *list, const char *name, bool meta)
@@ -473,7 +490,7 @@ static void reconcile_bare_pods(ctl *c, json_t *objects, json_t *pods)
 		if (strcmp(json_string_value(json_object_get(p, "specHash")) ?: "", hash) != 0)
 			remove_pod(c, p, "changed");
 		else if (pod_dead(c, p))
-			remove_pod(c, p, "its holder ended");
+			remove_pod(c, p, "it cannot run (its holder or a container ended)");
 	}
 	json_array_foreach(objects, i, o) {
 		const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
@@ -592,7 +609,7 @@ static void reconcile_deployment(ctl *c, json_t *d, json_t *pods, json_t *status
 		    json_is_true(json_object_get(p, "removed")))
 			continue;
 		if (pod_dead(c, p)) {
-			remove_pod(c, p, "its holder ended");
+			remove_pod(c, p, "it cannot run (its holder or a container ended)");
 			continue;
 		}
 		pod = kube_pod_object(c->k, c->ns, json_string_value(json_object_get(p, "name")));

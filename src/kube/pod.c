@@ -405,10 +405,11 @@ json_t *kube_pod_object(const kube_context *k, const char *namespace, const char
 
 static json_t *container_json(const container *c)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s?, s:i}", "name", label(c, KUBE_LABEL_CONTAINER_NAME) ?: "",
-			 "id", c->id, "runtime", engine_container_runtime(c), "status", c->state.status, "restarts",
-			 c->state.restart_count, "pid", (int)c->state.pid, "startedAt", c->state.started_at, "exitCode",
-			 c->state.exit_code);
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s?, s:i, s:b}", "name",
+			 label(c, KUBE_LABEL_CONTAINER_NAME) ?: "", "id", c->id, "runtime", engine_container_runtime(c),
+			 "status", c->state.status, "restarts", c->state.restart_count, "pid", (int)c->state.pid,
+			 "startedAt", c->state.started_at, "exitCode", c->state.exit_code, "monitor",
+			 record_monitor_alive(c));
 }
 
 /* The pod entry of C in PODS, made on first sight. */

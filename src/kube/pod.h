@@ -65,7 +65,8 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
  *   {"name", "namespace", "owner", "specHash", "labels": {...}, "ip",
  *    "created", "holder": {"id", "status", "pid"} or null,
  *    "containers": [{"name", "id", "runtime", "status", "restarts", "pid", "startedAt",
- *                    "exitCode"}] in the order of the pod's spec}. */
+ *                    "exitCode", "monitor": whether its monitor lives}] in the
+ *    order of the pod's spec}. */
 int kube_pod_list(const kube_context *k, const char *namespace, json_t **out, berth_error **err);
 
 /* The pod object a pod was made from (pod.json), or NULL. */
