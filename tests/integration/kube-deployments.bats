@@ -214,3 +214,20 @@ YAML
 	assert_success
 	[ "$(kb get deployment web -o json | jq .status.availableReplicas)" = 2 ]
 }
+
+@test "kube deployment: a container stopped by hand (its monitor ends) gets its pod replaced" {
+	write_web v1 2
+	kb apply -f "$MANIFESTS/web.yaml"
+	wait_ready 2
+	before=$(pod_names)
+	victim=$(kb get pods -o json | jq -r '.items[0].metadata.name')
+	b stop -t 1 "k8s_web_${victim}_default" >/dev/null
+	for ((i = 0; i < 50; i++)); do
+		[[ " $(pod_names) " != *" $victim "* ]] && [ "$(ready_pods)" = 2 ] && break
+		sleep 0.1
+	done
+	[[ " $(pod_names) " != *" $victim "* ]]
+	wait_ready 2
+	[ "$(pod_names)" != "$before" ]
+	grep -q "pod $victim: it cannot run" "$RUNROOT"/kube/*/default.log
+}
