@@ -534,9 +534,11 @@ static void create_replica(ctl *c, json_t *d, const char *hash, const char *owne
 
 	random_suffix(suffix);
 	snprintf(name, sizeof(name), "%s-%s-%s", json_string_value(json_object_get(meta, "name")), hash, suffix);
-	pod = json_pack("{s:s, s:s, s:O, s:O}", "apiVersion", "v1", "kind", "Pod", "metadata",
-			json_object_get(template, "metadata") ?: json_object(), "spec",
-			json_object_get(template, "spec"));
+	json_t *tmeta = json_object_get(template, "metadata");
+
+	/* a copy: the pod's metadata gets its name and labels, not the template */
+	pod = json_pack("{s:s, s:s, s:o, s:O}", "apiVersion", "v1", "kind", "Pod", "metadata",
+			tmeta ? json_deep_copy(tmeta) : json_object(), "spec", json_object_get(template, "spec"));
 	pmeta = json_object_get(pod, "metadata");
 	json_object_set_new(pmeta, "name", json_string(name));
 	json_object_set(pmeta, "namespace", json_object_get(meta, "namespace"));

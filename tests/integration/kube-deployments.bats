@@ -75,6 +75,8 @@ YAML
 	[ "$(kb get pods -o json | jq -r '.items[].status.podIP' | sort -u | wc -l)" = 3 ]
 	run kb get deployment web -o json
 	[ "$(jq .status.readyReplicas <<<"$output")" = 3 ]
+	# the template is stored as written (the pods' names are not put in it)
+	[ "$(jq -c .spec.template.metadata <<<"$output")" = '{"labels":{"app":"web"}}' ]
 	run kb get deployment web -o yaml
 	assert_output_contains "name: web"
 	run kb apply -f "$MANIFESTS/web.yaml"

@@ -197,7 +197,9 @@ static const option_spec apply_specs[] = {
 static json_t *template_pod(const kube_object *o)
 {
 	json_t *t = json_object_get(json_object_get(o->object, "spec"), "template");
-	json_t *pod = json_pack("{s:O, s:O}", "metadata", json_object_get(t, "metadata") ?: json_object(), "spec",
+	json_t *tmeta = json_object_get(t, "metadata");
+	/* a copy of the metadata: the manifest's template stays as written */
+	json_t *pod = json_pack("{s:o, s:O}", "metadata", tmeta ? json_deep_copy(tmeta) : json_object(), "spec",
 				json_object_get(t, "spec"));
 	json_t *meta = json_object_get(pod, "metadata");
 
