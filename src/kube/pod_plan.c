@@ -693,19 +693,73 @@ int kube_pod_plan_make(const kube_context *k, json_t *pod, const char *owner, ku
 	return 0;
 }
 
+/* TEXT with Kubernetes' $(NAME) references to VARS replaced ("$$" is a
+ * "$"; an unknown name stays as written). Heap. */
+static char *expand(const char *text, json_t *vars)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (f == NULL)
+		return NULL;
+	for (const char *p = text; *p; p++) {
+		const char *end;
+		if (p[0] == '$' && p[1] == '$') {
+			fputc('$', f);
+			p++;
+		} else if (p[0] == '$' && p[1] == '(' && (end = strchr(p + 2, ')')) != NULL) {
+			char name[256];
+			json_t *v;
+			snprintf(name, sizeof(name), "%.*s", (int)(end - p - 2), p + 2);
+			if ((v = json_object_get(vars, name)) != NULL) {
+				fputs(json_string_value(v), f);
+				p = end;
+			} else {
+				fputc('$', f);
+			}
+		} else {
+			fputc(*p, f);
+		}
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 int kube_pod_plan_set_env(kube_pod_plan *pl, kube_container_plan *c, const char *pod_ip, berth_error **err)
 {
-	json_t *env = json_array(), *e;
+	json_t *env = json_array(), *vars = json_object(), *command = json_array(), *e;
 	size_t i;
 
+	/* each value may refer to the ones before it, the command to all */
 	json_array_foreach(c->env, i, e) {
+		_cleanup_free_ char *kv = NULL, *value = NULL;
+		const char *eq;
 		if (json_is_string(e))
-			json_array_append(env, e);
-		else
-			push(env, "%s=%s", json_string_value(json_object_get(e, "name")), pod_ip ? pod_ip : "");
+			kv = strdup(json_string_value(e));
+		else if (asprintf(&kv, "%s=%s", json_string_value(json_object_get(e, "name")), pod_ip ? pod_ip : "") <
+			 0)
+			kv = NULL;
+		if (kv == NULL || (eq = strchr(kv, '=')) == NULL || (value = expand(eq + 1, vars)) == NULL)
+			continue;
+		kv[eq - kv] = '\0';
+		json_object_set_new(vars, kv, json_string(value));
+		kv[eq - kv] = '=';
+		push(env, "%.*s=%s", (int)(eq - kv), kv, value);
+	}
+	for (char *const *a = c->o.command; a && *a; a++) {
+		_cleanup_free_ char *x = expand(*a, vars);
+		json_array_append_new(command, json_string(x ? x : *a));
 	}
 	c->o.env = strv_of(pl, env);
+	if (c->o.command)
+		c->o.command = (char *const *)strv_of(pl, command);
 	json_decref(env);
+	json_decref(vars);
+	json_decref(command);
 	return c->o.env ? 0 : berth_error_set(err, ENOMEM, "env");
 }
 

@@ -99,7 +99,7 @@ static const char pod_yaml[] =
     "  - name: web\n"
     "    image: nginx\n"
     "    command: [/bin/server]\n"
-    "    args: [--port, \"8080\"]\n"
+    "    args: [--port, \"8080\", \"--me=$(ME)\", \"$$(ME)\"]\n"
     "    workingDir: /srv\n"
     "    ports: [{containerPort: 8080, hostPort: 18080}]\n"
     "    env:\n"
@@ -112,6 +112,7 @@ static const char pod_yaml[] =
     "      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n"
     "    - name: IP\n"
     "      valueFrom: {fieldRef: {fieldPath: status.podIP}}\n"
+    "    - {name: URL, value: \"http://$(IP):8080/$(NOPE)\"}\n"
     "    envFrom: [{prefix: C_, configMapRef: {name: cfg}}]\n"
     "    resources: {limits: {memory: 128Mi, cpu: 250m}}\n"
     "    securityContext:\n"
@@ -158,7 +159,6 @@ static void test_plan_maps_the_spec(void **state)
 	assert_string_equal(web->o.command[0], "/bin/server");
 	assert_string_equal(web->o.command[1], "--port");
 	assert_string_equal(web->o.command[2], "8080");
-	assert_null(web->o.command[3]);
 	assert_string_equal(web->o.workdir, "/srv");
 	assert_string_equal(web->o.user, "1000:3000");
 	assert_string_equal(web->o.memory, "134217728");
@@ -184,6 +184,10 @@ static void test_plan_maps_the_spec(void **state)
 	assert_true(has(web->o.env, "ME=p"));
 	assert_true(has(web->o.env, "IP=10.77.0.9"));
 	assert_true(has(web->o.env, "C_MODE=fast"));
+	/* $(VAR) in env values (earlier ones) and in the command */
+	assert_true(has(web->o.env, "URL=http://10.77.0.9:8080/$(NOPE)"));
+	assert_string_equal(web->o.command[3], "--me=p");
+	assert_string_equal(web->o.command[4], "$(ME)");
 	/* args alone keep the image's entrypoint */
 	assert_null(pl.containers[1].o.entrypoint);
 	assert_string_equal(pl.containers[1].o.command[0], "sleep");
