@@ -249,6 +249,28 @@ static int setup_network(const engine_paths *p, container *c, const image_info *
 	return ret;
 }
 
+/* docker creates a missing working directory (-w or the image's) in the
+ * rootfs, owned by root. */
+static int make_workdir(int rootfd, const char *cwd, berth_error **err)
+{
+	berth_error *missing = NULL;
+	int fd;
+
+	if (cwd == NULL || strcmp(cwd, "/") == 0)
+		return 0;
+	fd = fs_open_in_root(rootfd, cwd, O_PATH | O_DIRECTORY, 0, true, &missing);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	berth_error_free(&missing);
+	fd = fs_mkdir_p_in_root(rootfd, cwd, 0755, err);
+	if (fd < 0)
+		return berth_error_wrap(err, "working directory");
+	close(fd);
+	return 0;
+}
+
 static int write_bundle(const engine_paths *p, store *s, const image_info *info, const run_options *o,
 			const run_plan *plan, container *c, berth_error **err)
 {
@@ -280,6 +302,10 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 	if (bundle_config_from_image(&img, rootfd, &bo, &cfg, err) < 0)
 		return -1;
 	process = json_object_get(cfg, "process");
+	if (make_workdir(rootfd, json_string_value(json_object_get(process, "cwd")), err) < 0) {
+		json_decref(cfg);
+		return -1;
+	}
 	/* the command as given, before --init puts berth-init in front */
 	json_object_set_new(c->config, "Command", json_deep_copy(json_object_get(process, "args")));
 	json_object_set(c->config, "Cwd", json_object_get(process, "cwd"));

@@ -546,9 +546,33 @@ static void env_add(json_t *env, const char *item)
 		env_set(env, kv);
 }
 
-static int apply_env(json_t *process, const run_options *o, berth_error **err)
+/* KEY=VALUE unless ENV has KEY (the image's value wins, -e over both). */
+static void env_default(json_t *env, const char *key, const char *value)
+{
+	_cleanup_free_ char *kv = NULL;
+	size_t i, len = strlen(key);
+	json_t *v;
+
+	json_array_foreach(env, i, v) {
+		const char *s = json_string_value(v);
+		if (s && strncmp(s, key, len) == 0 && s[len] == '=')
+			return;
+	}
+	if (asprintf(&kv, "%s=%s", key, value) > 0)
+		json_array_append_new(env, json_string(kv));
+}
+
+/* docker's environment: the image's, HOSTNAME, TERM=xterm with -t, then
+ * --env-file and -e over them. */
+static int apply_env(json_t *process, const run_options *o, const char *hostname, berth_error **err)
 {
 	json_t *env = json_object_get(process, "env");
+
+	if (env == NULL)
+		json_object_set_new(process, "env", env = json_array());
+	env_default(env, "HOSTNAME", hostname);
+	if (o->tty)
+		env_default(env, "TERM", "xterm");
 
 	for (const char *const *f = o->env_files; f && *f; f++) {
 		_cleanup_fclose_ FILE *fp = fopen(*f, "re");
@@ -747,12 +771,12 @@ int run_config_apply(json_t *cfg, const run_options *o, const run_plan *plan, co
 	_cleanup_free_ char *cgpath = NULL;
 	const char *parent = o->cgroup_parent ? o->cgroup_parent : "berth";
 
-	if (apply_env(process, o, err) < 0)
+	snprintf(hostname, sizeof(hostname), "%.12s", id);
+	if (apply_env(process, o, o->hostname ? o->hostname : hostname, err) < 0)
 		return -1;
 	apply_caps(process, o);
 	json_object_set_new(process, "noNewPrivileges", json_boolean(plan->no_new_privileges && !o->privileged));
 	apply_ulimits(process, o);
-	snprintf(hostname, sizeof(hostname), "%.12s", id);
 	json_object_set_new(cfg, "hostname", json_string(o->hostname ? o->hostname : hostname));
 	json_object_set_new(json_object_get(cfg, "root"), "readonly", json_boolean(o->read_only));
 	apply_mounts(cfg, o, plan);

@@ -203,14 +203,17 @@ static bool raw_terminal(struct termios *saved)
 }
 
 /* Exit code of a start error like docker's: 127 not found, 126 not
- * executable, else 125. */
+ * executable, else 125 (the runtime words them like runc: "stat /x: no
+ * such file or directory", "executable file not found in $PATH",
+ * "permission denied"). */
 static int start_error_code(const berth_error *e)
 {
-	if (e == NULL || e->msg == NULL)
+	if (e == NULL || e->msg == NULL || strstr(e->msg, "exec \"") == NULL)
 		return 125;
-	if (strstr(e->msg, "No such file") || strstr(e->msg, "not found"))
+	if (strcasestr(e->msg, "no such file") || strstr(e->msg, "not found"))
 		return 127;
-	if (strstr(e->msg, "ermission denied") || strstr(e->msg, "not executable"))
+	if (strcasestr(e->msg, "permission denied") || strstr(e->msg, "not executable") ||
+	    strcasestr(e->msg, "is a directory"))
 		return 126;
 	return 125;
 }
