@@ -149,6 +149,11 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 	json_object_set_new(j, "Mounts", mounts_record(plan, anon));
 	json_object_set_new(j, "Labels", labels_record(info, o));
 	json_object_set_new(j, "Init", json_boolean(plan->init_path != NULL));
+	/* docker's HostConfig names: NanoCpus from the quota per 100 ms */
+	json_object_set_new(j, "Resources",
+			    json_pack("{s:I, s:I, s:I, s:I}", "Memory", (json_int_t)plan->memory, "NanoCpus",
+				      (json_int_t)plan->cpu_quota * 10000, "CpuShares", (json_int_t)0, "PidsLimit",
+				      (json_int_t)plan->pids_limit));
 	if ((health = healthcheck_record(info, o, plan)) != NULL)
 		json_object_set_new(j, "Healthcheck", health);
 	return j;
@@ -309,6 +314,12 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 	/* the command as given, before --init puts berth-init in front */
 	json_object_set_new(c->config, "Command", json_deep_copy(json_object_get(process, "args")));
 	json_object_set(c->config, "Cwd", json_object_get(process, "cwd"));
+	/* docker's Config.Entrypoint and Config.Cmd, as the flags left them */
+	json_object_set_new(c->config, "Entrypoint",
+			    img.config.entrypoint ? string_array((const char *const *)img.config.entrypoint)
+						  : json_null());
+	json_object_set_new(c->config, "Cmd",
+			    img.config.cmd ? string_array((const char *const *)img.config.cmd) : json_null());
 	first_user_mount = json_array_size(json_object_get(cfg, "mounts"));
 	if (run_config_apply(cfg, o, plan, c->id, err) < 0 || mount_volumes(p, c, rootfs, cfg, err) < 0 ||
 	    setup_network(p, c, &img, o, plan, cfg, err) < 0) {

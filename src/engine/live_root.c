@@ -38,8 +38,8 @@ int engine_live_root_open(const container *c, berth_error **err)
 	char path[32];
 	int fd;
 
-	if ((strcmp(c->state.status, "running") != 0 && strcmp(c->state.status, "paused") != 0) ||
-	    c->state.pid <= 0 || !record_monitor_alive(c))
+	if ((strcmp(c->state.status, "running") != 0 && strcmp(c->state.status, "paused") != 0) || c->state.pid <= 0 ||
+	    !record_monitor_alive(c))
 		return berth_error_set(err, 0, "container %s is not running under its monitor", c->name);
 	snprintf(path, sizeof(path), "/proc/%d", (int)c->state.pid);
 	procfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);

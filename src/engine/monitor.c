@@ -19,6 +19,7 @@
 #include "engine/container.h"
 #include "engine/health.h"
 #include "engine/logfile.h"
+#include "engine/oom.h"
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -39,6 +40,9 @@ typedef struct mon {
 	bool stdin_open;
 	pid_t init;
 	int exit_code;
+	int oom_fd;	       /* oom.h: the counter of the container's memory cgroup */
+	uint64_t ooms;	       /* its value at the start */
+	bool oom_killed;       /* the last run ended by the OOM killer */
 	bool announced;	       /* the record names this monitor (on_monitor_start) */
 	health_monitor health; /* health.c: probes run from the poll loop */
 } mon;
@@ -110,6 +114,7 @@ static bool on_running(mon *m, container_state *s, void *arg)
 
 	set_status(s, "running");
 	s->pid = m->init;
+	s->oom_killed = false;
 	free(s->started_at);
 	s->started_at = strdup(engine_now_rfc3339(now));
 	free(s->finished_at);
@@ -127,6 +132,7 @@ static bool on_exited(mon *m, container_state *s, void *arg)
 	set_status(s, "exited");
 	s->pid = 0;
 	s->exit_code = m->exit_code;
+	s->oom_killed = m->oom_killed;
 	free(s->finished_at);
 	s->finished_at = strdup(engine_now_rfc3339(now));
 	if (error) {
@@ -290,6 +296,7 @@ static void close_container_fds(mon *m)
 /* One create + start. On failure *ERRMSG says why and nothing runs. */
 static int start_container(mon *m, char **errmsg)
 {
+	m->oom_killed = false;
 	if (runtime_create(m, errmsg) < 0)
 		goto fail;
 	if (m->init <= 0) /* not created in this process */
@@ -299,6 +306,9 @@ static int start_container(mon *m, char **errmsg)
 		goto fail;
 	}
 	resize_pty(m);
+	close_fd(&m->oom_fd);
+	m->oom_fd = engine_oom_open(m->init);
+	m->ooms = engine_oom_kills(m->oom_fd);
 	if (runtime_start(m, errmsg) < 0)
 		goto fail;
 	change_state(m, on_running, NULL);
@@ -552,6 +562,7 @@ static void run_loop(mon *m)
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
+			m->oom_killed = m->exit_code == 137 && engine_oom_kills(m->oom_fd) > m->ooms;
 			health_container_stopped(&m->health);
 			/* before the state says "exited", when a start may follow;
 			 * none does after --rm, whose delete waits (finish) */
@@ -662,6 +673,7 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		  .out_r = -1,
 		  .err_r = -1,
 		  .master = -1,
+		  .oom_fd = -1,
 		  .stdin_open = foreground && (record_config_bool(c, "Interactive")) };
 	int ev[2];
 	char line[4096];

@@ -50,3 +50,35 @@ teardown() {
 	assert_success
 	assert_output /tmp
 }
+
+@test "compat: inspect --format takes Go templates; OOMKilled, Path, Args, Entrypoint, resources" {
+	brun -d --name web --network none -m 64m --cpus 1.5 --pids-limit 50 -l tier=front -e FOO=bar \
+		--entrypoint /bin/sh bb -c 'sleep 100' >/dev/null
+	run b inspect -f '{{.State.Status}} {{.Name}} {{.State.OOMKilled}}' web
+	assert_success
+	assert_output "running web false"
+	run b inspect --format '{{.Path}} {{json .Args}} {{json .Config.Entrypoint}} {{json .Config.Cmd}}' web
+	assert_output '/bin/sh ["-c","sleep 100"] ["/bin/sh"] ["-c","sleep 100"]'
+	run b inspect -f '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}' web
+	assert_output "67108864 1500000000 50"
+
+	[ "$(b inspect -f '{{json .Config}}' web | jq -r .Labels.tier)" = front ]
+	[ "$(b inspect -f '{{.NetworkSettings.IPAddress}}' web)" = "<no value>" ] ||
+		[ -z "$(b inspect -f '{{.NetworkSettings.IPAddress}}' web)" ]
+	# one line per container
+	brun -d --name db --network none bb sleep 100 >/dev/null
+	run b inspect -f '{{.Name}}' web db
+	assert_output "web
+db"
+	run b inspect -f '{{.Name' web
+	assert_failure 125
+	assert_output_contains "unclosed action"
+	[ "$(b inspect web | jq -r '.[0].State.OOMKilled')" = false ]
+}
+
+@test "compat: State.OOMKilled after the OOM killer" {
+	[ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || skip "no memory cgroup"
+	run brun --name oom --network none -m 8m bb sh -c 'x=a; while :; do x="$x$x"; done'
+	assert_failure 137
+	[ "$(b inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' oom)" = "true 137" ]
+}
