@@ -82,3 +82,21 @@ db"
 	assert_failure 137
 	[ "$(b inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' oom)" = "true 137" ]
 }
+
+@test "compat: rmi of an image a container uses is refused (exit 2) unless --force" {
+	b create --name user --network none bb true >/dev/null
+	run b rmi bb
+	assert_failure 2
+	assert_output_contains "in use by container user"
+	b images -q | grep -q .
+	# another name of it only untags
+	b tag bb bb2
+	run b rmi bb2
+	assert_success
+	assert_output_contains Untagged
+	run b rmi --force bb
+	assert_success
+	assert_output_contains Deleted
+	run b rm user
+	assert_success
+}
