@@ -373,42 +373,115 @@ static void remove_volumes(const engine_paths *p, char *const *names, size_t n)
 			berth_error_free(&ignored);
 }
 
-int engine_container_create(const engine_paths *p, store *s, const char *image, const run_options *o,
-			    const run_plan *plan, container **out, berth_error **err)
+static bool same_path(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* Whether the flags mount something at DEST already (-v, --mount, --tmpfs). */
+static bool flag_mounts_at(const run_options *o, const run_plan *plan, const char *dest)
+{
+	for (size_t i = 0; i < plan->n_mounts; i++)
+		if (same_path(plan->mounts[i].destination, dest))
+			return true;
+	for (const char *const *t = o->tmpfs; t && *t; t++) {
+		_cleanup_free_ char *d = strndup(*t, strcspn(*t, ":"));
+		if (d && same_path(d, dest))
+			return true;
+	}
+	return false;
+}
+
+/* PLAN's mounts plus, like docker, an anonymous volume for each VOLUME of
+ * the image that no flag mounts over. FULL shares PLAN's strings; the
+ * destinations it adds are its own (from PLAN->n_mounts on). */
+static int add_image_volumes(const image_info *info, const run_options *o, const run_plan *plan, run_plan *full,
+			     berth_error **err)
+{
+	size_t n = 0;
+
+	*full = *plan;
+	for (char **v = info->config.volumes; v && *v; v++)
+		n++;
+	full->mounts = calloc(plan->n_mounts + n + 1, sizeof(run_mount));
+	if (full->mounts == NULL)
+		return berth_error_set(err, ENOMEM, "volumes");
+	if (plan->n_mounts)
+		memcpy(full->mounts, plan->mounts, plan->n_mounts * sizeof(run_mount));
+	for (char **v = info->config.volumes; v && *v; v++) {
+		if ((*v)[0] != '/' || flag_mounts_at(o, plan, *v))
+			continue;
+		full->mounts[full->n_mounts].kind = RUN_MOUNT_ANONYMOUS;
+		full->mounts[full->n_mounts].destination = strdup(*v);
+		if (full->mounts[full->n_mounts++].destination == NULL)
+			return berth_error_set(err, ENOMEM, "volumes");
+	}
+	return 0;
+}
+
+static void free_image_volumes(const run_plan *plan, run_plan *full)
+{
+	for (size_t i = plan->n_mounts; full->mounts && i < full->n_mounts; i++)
+		free(full->mounts[i].destination);
+	if (full->mounts != plan->mounts)
+		free(full->mounts);
+	full->mounts = NULL;
+}
+
+static int create_with_plan(const engine_paths *p, store *s, const char *image, const image_info *info,
+			    const run_options *o, const run_plan *plan, container **out, berth_error **err)
 {
 	_cleanup_free_ char *runtime = o->runtime ? strdup(o->runtime) : runtime_default_path();
-	image_info info;
 	container *c = NULL;
 	json_t *cfg;
 	char **anon = NULL;
 	berth_error *ignored = NULL;
 
-	if (resolve_or_pull(s, image, &info, err) < 0)
-		return -1;
 	if (create_anonymous_volumes(p, plan, &anon, err) < 0)
 		goto fail;
-	cfg = record_config(image, &info, o, plan, runtime, anon);
+	cfg = record_config(image, info, o, plan, runtime, anon);
 	/* the record (with its "Mounts") exists before any volume is mounted */
 	if (record_create(p, o->name, cfg, &c, err) < 0) {
 		json_decref(cfg);
 		goto fail;
 	}
 	json_decref(cfg);
-	if (write_bundle(p, s, &info, o, plan, c, err) < 0 || record_save_config(c, err) < 0) {
+	if (write_bundle(p, s, info, o, plan, c, err) < 0 || record_save_config(c, err) < 0) {
 		engine_container_destroy(p, c, &ignored);
 		berth_error_free(&ignored);
 		container_free(c);
 		goto fail;
 	}
 	free_names(anon, plan->n_mounts);
-	image_info_free(&info);
 	*out = c;
 	return 0;
 fail:
 	remove_volumes(p, anon, plan->n_mounts);
 	free_names(anon, plan->n_mounts);
-	image_info_free(&info);
 	return -1;
+}
+
+int engine_container_create(const engine_paths *p, store *s, const char *image, const run_options *o,
+			    const run_plan *plan, container **out, berth_error **err)
+{
+	image_info info;
+	run_plan full;
+	int ret;
+
+	if (resolve_or_pull(s, image, &info, err) < 0)
+		return -1;
+	ret = add_image_volumes(&info, o, plan, &full, err);
+	if (ret == 0)
+		ret = create_with_plan(p, s, image, &info, o, &full, out, err);
+	free_image_volumes(plan, &full);
+	image_info_free(&info);
+	return ret;
 }
 
 /* ---- start after a reboot ---- */

@@ -100,3 +100,39 @@ db"
 	run b rm user
 	assert_success
 }
+
+@test "compat: an image's VOLUME gets an anonymous volume (gone with --rm and rm -v)" {
+	b import "$BATS_FILE_TMPDIR/rootfs.tar" vol --change 'CMD ["sh"]' --change 'VOLUME /data' >/dev/null
+	brun --name v1 --network none vol sh -c 'echo kept > /data/f' >/dev/null
+	[ "$(b inspect -f '{{(index .Mounts 0).Type}} {{(index .Mounts 0).Destination}}' v1)" = "volume /data" ]
+	name=$(b inspect -f '{{(index .Mounts 0).Name}}' v1)
+	run b volume ls -q
+	assert_output "$name"
+	[ "$(cat "$STORE/volumes/$name/_data/f")" = kept ]
+	# a flag's mount at the same place wins
+	run brun --rm --network none --tmpfs /data vol sh -c 'mount | grep " /data " | cut -d" " -f5'
+	assert_output tmpfs
+	brun --rm --network none vol true
+	b rm -v v1 >/dev/null
+	run b volume ls -q
+	[ -z "$output" ]
+}
+
+@test "compat: -u UID unknown to the image gets gid 0; HOSTNAME and TERM (-t) in the environment" {
+	run brun --rm --network none -u 4242 bb id
+	assert_success
+	assert_output "uid=4242 gid=0(root)"
+	run brun --rm --network none --hostname box bb sh -c 'echo $HOSTNAME'
+	assert_output box
+	run brun --rm --network none bb sh -c 'echo ${TERM:-none}'
+	assert_output none
+	run brun --rm --network none -t bb sh -c 'echo $TERM' </dev/null
+	assert_output_contains xterm
+	id=$(brun -d --network none bb sleep 100)
+	run b exec "$id" sh -c 'echo $HOSTNAME'
+	assert_output "${id:0:12}"
+	run b exec -t "$id" sh -c 'echo $TERM' </dev/null
+	assert_output_contains xterm
+	run b exec -t -e TERM=vt100 "$id" sh -c 'echo $TERM' </dev/null
+	assert_output_contains vt100
+}
