@@ -17,6 +17,8 @@
 #include "spec/spec.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
 
 #ifndef BERTH_LIBEXECDIR
 #define BERTH_LIBEXECDIR "/usr/local/libexec/berth"
@@ -329,6 +331,28 @@ static int check_ulimits(const char *const *ulimits, berth_error **err)
 	return 0;
 }
 
+/* Whether the LSM NAME is active (securityfs' list, else its own files). */
+static bool lsm_active(const char *name)
+{
+	_cleanup_free_ char *list = NULL;
+	berth_error *ignored = NULL;
+	size_t len;
+
+	if (fs_read_file("/sys/kernel/security/lsm", &list, &len, &ignored) == 0) {
+		for (char *save = NULL, *t = strtok_r(list, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save))
+			if (strcmp(t, name) == 0)
+				return true;
+		return false;
+	}
+	berth_error_free(&ignored);
+	if (strcmp(name, "selinux") == 0)
+		return access("/sys/fs/selinux/enforce", F_OK) == 0;
+	if (fs_read_file("/sys/module/apparmor/parameters/enabled", &list, &len, &ignored) == 0)
+		return list[0] == 'Y';
+	berth_error_free(&ignored);
+	return false;
+}
+
 static int check_security_opts(const run_options *o, run_plan *plan, berth_error **err)
 {
 	plan->no_new_privileges = true;
@@ -343,8 +367,25 @@ static int check_security_opts(const run_options *o, run_plan *plan, berth_error
 				return berth_error_set(err, errno, "--security-opt %s", *s);
 		} else if (strncmp(*s, "no-new-privileges", 17) == 0) {
 			plan->no_new_privileges = v == NULL || strcmp(v, "true") == 0;
+		} else if (strncmp(*s, "apparmor", 8) == 0 && v) {
+			/* berth loads no profile: "unconfined" is what a container
+			 * gets anyway; a named profile cannot be honoured */
+			if (strcmp(v, "unconfined") != 0)
+				return berth_error_request(
+				    err, EINVAL, "--security-opt %s: AppArmor profiles are not applied by berth%s", *s,
+				    lsm_active("apparmor") ? "" : " (AppArmor is not enabled here)");
+		} else if (strncmp(*s, "label", 5) == 0 && v) {
+			/* berth sets no SELinux label: "disable" is what it does */
+			if (strcmp(v, "disable") != 0)
+				return berth_error_request(
+				    err, EINVAL, "--security-opt %s: SELinux labels are not applied by berth%s", *s,
+				    lsm_active("selinux") ? "" : " (SELinux is not enabled here)");
 		} else {
-			return berth_error_set(err, EINVAL, "--security-opt: unsupported option \"%s\"", *s);
+			return berth_error_request(
+			    err, EINVAL,
+			    "--security-opt: unsupported option \"%s\" (seccomp=, no-new-privileges, "
+			    "apparmor=unconfined, label=disable)",
+			    *s);
 		}
 	}
 	return 0;
@@ -600,10 +641,38 @@ static json_t *cap_array(uint64_t set)
 	return a;
 }
 
+/* The capabilities berth holds (permitted and bounding, from
+ * /proc/self/status): what --privileged and --cap-add ALL can give, as
+ * podman does; the others are left out with a debug note. */
+static uint64_t caps_held(uint64_t all)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	unsigned long long prm = all, bnd = all;
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "CapPrm:", 7) == 0)
+			prm = strtoull(line + 7, NULL, 16);
+		else if (strncmp(line, "CapBnd:", 7) == 0)
+			bnd = strtoull(line + 7, NULL, 16);
+	}
+	for (int c = 0; c <= spec_capability_last(); c++)
+		if ((all & (1ULL << c)) && !(prm & bnd & (1ULL << c)))
+			berth_debug("capability %s is not held by berth: the container does not get it",
+				    spec_capability_name(c));
+	return all & prm & bnd;
+}
+
 static void apply_caps(json_t *process, const run_options *o)
 {
 	uint64_t all = spec_capability_last() >= 63 ? ~0ULL : (1ULL << (spec_capability_last() + 1)) - 1, set = 0;
 	int c;
+	bool wants_all = o->privileged;
+
+	for (const char *const *n = o->cap_add; n && *n; n++)
+		wants_all |= cap_number(*n) == -2;
+	if (wants_all)
+		all = caps_held(all);
 
 	if (o->privileged) {
 		set = all;

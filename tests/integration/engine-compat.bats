@@ -136,3 +136,27 @@ db"
 	run b exec -t -e TERM=vt100 "$id" sh -c 'echo $TERM' </dev/null
 	assert_output_contains vt100
 }
+
+@test "compat: --privileged and --cap-add ALL grant what berth holds; apparmor=unconfined and label=disable accepted" {
+	# berth without CAP_SYS_TIME in its bounding set
+	run nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" setpriv --bounding-set -sys_time "$BERTH_BIN" \
+		--root "$STORE" --runroot "$RUNROOT" run --cgroup-parent "berth-test/$TAG" --rm --network none \
+		--privileged bb grep CapEff /proc/self/status
+	assert_success
+	eff=$(echo "$output" | awk '{print $2}')
+	(( (0x$eff >> 25) & 1 )) && fail "CAP_SYS_TIME granted: $eff"
+	(( (0x$eff >> 21) & 1 )) || fail "CAP_SYS_ADMIN missing: $eff"
+	run nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" setpriv --bounding-set -sys_time "$BERTH_BIN" \
+		--root "$STORE" --runroot "$RUNROOT" run --cgroup-parent "berth-test/$TAG" --rm --network none \
+		--cap-add ALL bb grep CapEff /proc/self/status
+	assert_success
+	run brun --rm --network none --security-opt apparmor=unconfined --security-opt label=disable \
+		--security-opt label:disable bb true
+	assert_success
+	run brun --rm --network none --security-opt apparmor=myprofile bb true
+	assert_failure 125
+	assert_output_contains "AppArmor"
+	run brun --rm --network none --security-opt label=type:foo_t bb true
+	assert_failure 125
+	assert_output_contains "SELinux"
+}
