@@ -160,3 +160,47 @@ db"
 	assert_failure 125
 	assert_output_contains "SELinux"
 }
+
+@test "compat: ps --filter name= is a regular expression" {
+	b create --name web1 --network none bb true >/dev/null
+	b create --name web22 --network none bb true >/dev/null
+	b create --name db --network none bb true >/dev/null
+	run b ps -a --format json --filter 'name=^web[0-9]$'
+	assert_success
+	[ "$(echo "$output" | jq -r '.[].Name')" = web1 ]
+	[ "$(b ps -a --format json --filter 'name=^/db$' | jq -r '.[].Name')" = db ]
+	[ "$(b ps -a --format json --filter 'name=eb' | jq length)" = 2 ]
+	run b ps -a --filter 'name=(['
+	assert_failure 125
+	assert_output_contains "name=(["
+}
+
+@test "compat: container, image and volume prune ask unless -f, and refuse without a terminal" {
+	b create --name stopped --network none bb true >/dev/null
+	b volume create spare >/dev/null
+	run b container prune </dev/null
+	assert_failure 125
+	assert_output_contains "-f"
+	run b volume prune --all </dev/null
+	assert_failure 125
+	run b image prune </dev/null
+	assert_failure 125
+	# nothing went
+	[ "$(b ps -aq | wc -l)" = 1 ]
+	[ "$(b volume ls -q)" = spare ]
+	if command -v script >/dev/null; then
+		# "n" on a terminal keeps them, "y" prunes
+		run script -qec "$BERTH_BIN --root $STORE --runroot $RUNROOT container prune" /dev/null <<<n
+		[ "$(b ps -aq | wc -l)" = 1 ]
+		run script -qec "$BERTH_BIN --root $STORE --runroot $RUNROOT container prune" /dev/null <<<y
+		assert_output_contains "Are you sure"
+		[ "$(b ps -aq | wc -l)" = 0 ]
+	fi
+	b create --name stopped2 --network none bb true >/dev/null
+	run b container prune -f
+	assert_success
+	[ "$(b ps -aq | wc -l)" = 0 ]
+	run b volume prune -f --all
+	assert_success
+	assert_output_contains spare
+}

@@ -45,6 +45,12 @@ int berth_parse(const char *name, const char *usage, const option_spec *specs, i
 /* clang-format on */
 int berth_registry_options(const char *command, const option_value *v, registry_options *out, berth_error **err);
 
+/* docker's prune prompt: WARNING (a sentence) and "Are you sure you want to
+ * continue? [y/N]", answered on the terminal of stdin. 1 when FORCE or the
+ * answer is y/yes, 0 for no; -1 with ERR when stdin is not a terminal (a
+ * script must say -f). */
+int berth_confirm(const char *command, const char *warning, bool force, berth_error **err);
+
 /* Pretty JSON to stdout. */
 void berth_print_json(json_t *j);
 /* "12 MB", "3.4 kB" like docker (decimal units). BUF holds 32 bytes. */

@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd/berth/commands.h"
 
@@ -17,6 +19,23 @@ int berth_parse(const char *name, const char *usage, const option_spec *specs, i
 {
 	return options_parse_command("berth", name, usage, specs, argc, argv, stop_at_positional, values, pos, npos,
 				     min_pos, max_pos, err);
+}
+
+int berth_confirm(const char *command, const char *warning, bool force, berth_error **err)
+{
+	char answer[64];
+
+	if (force)
+		return 1;
+	if (!isatty(STDIN_FILENO))
+		return berth_error_request(err, EINVAL,
+					   "%s: stdin is not a terminal to confirm on: give -f to go ahead", command);
+	printf("WARNING! %s\nAre you sure you want to continue? [y/N] ", warning);
+	fflush(stdout);
+	if (fgets(answer, sizeof(answer), stdin) == NULL)
+		return 0;
+	answer[strcspn(answer, "\r\n")] = '\0';
+	return strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0;
 }
 
 void berth_print_json(json_t *j)

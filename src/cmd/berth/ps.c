@@ -1,6 +1,7 @@
 /* berth ps: the containers, their status made truthful first (a container
  * whose monitor died is not shown as running unless the runtime says so). */
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,34 @@ static int check_filters(const option_value *f, berth_error **err)
 					       "ps --filter \"%s\": expected KEY=VALUE with KEY one of status, name, "
 					       "id, exited, ancestor, health, label",
 					       f->all[i]);
+		if (strncmp(f->all[i], "name=", 5) == 0) {
+			regex_t re;
+			char text[256];
+			int rc = regcomp(&re, f->all[i] + 5, REG_EXTENDED | REG_NOSUB);
+			if (rc != 0) {
+				regerror(rc, &re, text, sizeof(text));
+				return berth_error_request(err, EINVAL, "ps --filter \"%s\": %s", f->all[i], text);
+			}
+			regfree(&re);
+		}
 	}
 	return 0;
+}
+
+/* docker: name=REGEX, unanchored, against the name (and "/NAME", the way
+ * docker writes names, so "^/web$" works too) */
+static bool name_matches(const char *name, const char *pattern)
+{
+	_cleanup_free_ char *slashed = NULL;
+	regex_t re;
+	bool m;
+
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		return false;
+	m = regexec(&re, name, 0, NULL, 0) == 0 ||
+	    (asprintf(&slashed, "/%s", name) > 0 && regexec(&re, slashed, 0, NULL, 0) == 0);
+	regfree(&re);
+	return m;
 }
 
 static bool filter_matches(const container *c, const char *key, const char *value)
@@ -44,7 +71,7 @@ static bool filter_matches(const container *c, const char *key, const char *valu
 	if (strcmp(key, "status") == 0)
 		return strcmp(c->state.status, value) == 0;
 	if (strcmp(key, "name") == 0)
-		return strstr(c->name, value) != NULL; /* docker: a substring */
+		return name_matches(c->name, value);
 	if (strcmp(key, "id") == 0)
 		return strncmp(c->id, value, strlen(value)) == 0;
 	if (strcmp(key, "exited") == 0)

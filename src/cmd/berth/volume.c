@@ -150,7 +150,7 @@ static int volume_rm_cmd(const berth_globals *g, int argc, char **argv, berth_er
 
 static const option_spec prune_specs[] = {
 	{ "all", 'a', false, "remove unused named volumes too, not only anonymous ones" },
-	{ "force", 'f', false, "do not prompt (berth never prompts)" },
+	{ "force", 'f', false, "do not ask for confirmation" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -163,9 +163,16 @@ static int volume_prune_cmd(const berth_globals *g, int argc, char **argv, berth
 	char size[32];
 	int npos, ret;
 
-	ret = berth_parse("volume prune", "volume prune [--all]", prune_specs, argc, argv, false, v, &pos, &npos, 0, 0,
-			  err);
+	ret = berth_parse("volume prune", "volume prune [--all] [-f]", prune_specs, argc, argv, false, v, &pos, &npos,
+			  0, 0, err);
 	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	ret =
+	    berth_confirm("volume prune",
+			  option_bool(&v[0]) ? "This will remove all unused volumes."
+					     : "This will remove anonymous volumes not used by at least one container.",
+			  option_bool(&v[1]), err);
+	if (ret <= 0)
 		return ret < 0 ? 125 : 0;
 	ret = volume_prune(g->store_root, option_bool(&v[0]), &removed, &reclaimed, err);
 	if (removed && removed[0]) {
@@ -185,7 +192,7 @@ static const berth_command volume_commands[] = {
 	{ "inspect", "volume inspect NAME...", "print volumes as JSON", volume_inspect_cmd },
 	{ "rm", "volume rm [-f] NAME...", "remove volumes no container uses", volume_rm_cmd },
 	{ "remove", "volume remove [-f] NAME...", "remove volumes no container uses", volume_rm_cmd },
-	{ "prune", "volume prune [--all]", "remove unused anonymous volumes (--all: named ones too)",
+	{ "prune", "volume prune [--all] [-f]", "remove unused anonymous volumes (--all: named ones too)",
 	  volume_prune_cmd },
 	{ NULL, NULL, NULL, NULL },
 };
