@@ -24,6 +24,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/proctitle.h"
 
 #define CONSOLE_SOCKET "console.sock"
 
@@ -590,6 +591,18 @@ static void run_loop(mon *m)
 	}
 }
 
+/* "berth-monitor ID" in ps, over berth's argv (the id cut to 12 when the
+ * room is short) */
+static void set_title(const char *id)
+{
+	char title[96];
+
+	snprintf(title, sizeof(title), "berth-monitor %s", id);
+	if ((int)strlen(title) >= proctitle_room())
+		snprintf(title, sizeof(title), "berth-monitor %.12s", id);
+	proctitle_set(title);
+}
+
 static void monitor_main(mon *m)
 {
 	sigset_t set;
@@ -597,6 +610,7 @@ static void monitor_main(mon *m)
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "berth-monitor");
+	set_title(m->c->id);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	for (int s = 1; s < 32; s++)

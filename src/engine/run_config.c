@@ -396,7 +396,12 @@ static int check_numbers(const run_options *o, run_plan *plan, berth_error **err
 	char *end;
 
 	if (o->memory && (plan->memory = run_parse_bytes(o->memory)) <= 0)
-		return berth_error_set(err, EINVAL, "--memory: invalid size \"%s\"", o->memory);
+		return berth_error_request(err, EINVAL, "--memory: invalid size \"%s\"", o->memory);
+	/* docker's floor: below it the container's own set-up is OOM-killed */
+	if (o->memory && plan->memory < RUN_MEMORY_MIN)
+		return berth_error_request(err, EINVAL,
+					   "--memory %s: %lld bytes is below the minimum memory limit of 6m (%d bytes)",
+					   o->memory, (long long)plan->memory, RUN_MEMORY_MIN);
 	if (o->cpus) {
 		double c = strtod(o->cpus, &end);
 		if (*end != '\0' || end == o->cpus || c <= 0)
@@ -502,6 +507,9 @@ int run_options_validate(const run_options *o, run_plan *plan, berth_error **err
 		return -1;
 	if (o->remove && strcmp(plan->restart_name, "no") != 0)
 		return berth_error_set(err, EINVAL, "--rm and --restart %s cannot be combined", o->restart);
+	if (o->name && strlen(o->name) > RUN_NAME_MAX)
+		return berth_error_request(err, EINVAL, "--name: a name has at most %d characters, not %zu",
+					   RUN_NAME_MAX, strlen(o->name));
 	/* from here on PLAN owns memory: every failure frees it */
 	if (check_network(o, err) < 0)
 		return -1;

@@ -73,6 +73,11 @@ typedef struct run_plan {
  * the image is not touched). */
 #define RUN_INIT_PATH "/dev/init"
 
+/* The longest container name (record.h's names). */
+#define RUN_NAME_MAX 128
+/* The smallest --memory, as docker's (6 MiB). */
+#define RUN_MEMORY_MIN (6 * 1024 * 1024)
+
 /* Checks the values of O and fills PLAN. */
 int run_options_validate(const run_options *o, run_plan *plan, berth_error **err);
 void run_plan_free(run_plan *plan);

@@ -204,3 +204,60 @@ db"
 	assert_success
 	assert_output_contains spare
 }
+
+@test "compat: messages: name limit, memory minimum, unknown flags, default network" {
+	run brun --name "$(printf 'a%.0s' $(seq 129))" bb true
+	assert_failure 125
+	assert_output_contains "at most 128 characters"
+	run brun --rm --network none -m 100 bb true
+	assert_failure 125
+	assert_output_contains "below the minimum"
+	run b run --bogus bb true
+	assert_failure 125
+	assert_output_contains '"berth run --help"'
+	run b ps --bogus
+	assert_output_contains '"berth ps --help"'
+	run b run --help
+	assert_output_contains "default: berth"
+	# a name of exactly 128 is fine
+	name=$(printf 'b%.0s' $(seq 128))
+	run b create --name "$name" --network none bb true
+	assert_success
+}
+
+@test "compat: ps, network ls and images columns never run into each other; images shows the unpacked size" {
+	b tag bb localhost/a-rather-long-repository-name/with-a-long-path/and-more-of-it:and-a-long-tag
+	b create --name a-container-with-a-name-longer-than-the-column --network none \
+		localhost/a-rather-long-repository-name/with-a-long-path/and-more-of-it:and-a-long-tag \
+		sh -c 'echo a command longer than twenty characters' >/dev/null
+	run b ps -a
+	assert_success
+	# every cell is followed by at least two spaces: the header's columns line up with the row's
+	header=${lines[0]}
+	row=${lines[1]}
+	for col in IMAGE COMMAND CREATED STATUS PORTS NAMES; do
+		prefix=${header%%"$col"*}
+		[ "${row:${#prefix}-2:2}" = "  " ] || fail "column $col: \"${row:0:${#prefix}+5}\""
+	done
+	[[ "$row" == *"  a-container-with-a-name-longer-than-the-column" ]]
+	b network create a-network-with-a-long-name-too >/dev/null
+	run b network ls
+	header=${lines[0]}
+	prefix=${header%%DRIVER*}
+	row=$(b network ls | grep a-network-with)
+	[ "${row:${#prefix}-2:2}" = "  " ]
+	# the size of the unpacked busybox (about 2 MB), not of the gzipped layer (about 1 MB)
+	gzip -c "$BATS_FILE_TMPDIR/rootfs.tar" >"$TEST_DIR/rootfs.tar.gz"
+	b import "$TEST_DIR/rootfs.tar.gz" gz >/dev/null
+	run b images
+	size=$(echo "$output" | awk '$1 ~ /library\/gz$/ {print $(NF-1) $NF}')
+	[[ "$size" =~ ^(1\.9|2\.0)[0-9]*MB$ ]] || fail "size $size"
+}
+
+@test "compat: a monitor's process title is berth-monitor ID" {
+	id=$(brun -d --network none bb sleep 100)
+	pid=$(b inspect -f '{{.State.MonitorPid}}' "$id")
+	run cat "/proc/$pid/cmdline"
+	assert_output_contains "berth-monitor ${id:0:12}"
+	[ "$(cat "/proc/$pid/comm")" = berth-monitor ]
+}

@@ -51,6 +51,17 @@ int berth_registry_options(const char *command, const option_value *v, registry_
  * script must say -f). */
 int berth_confirm(const char *command, const char *warning, bool force, berth_error **err);
 
+/* A table printed like docker's (tabwriter): every column as wide as its
+ * widest cell, three spaces apart, so cells never run into each other. */
+typedef struct berth_table {
+	size_t ncols, nrows;
+	char **cells; /* nrows * ncols, heap copies */
+} berth_table;
+/* Appends a row of T->ncols cells (NULL: ""); -1 when out of memory. */
+int berth_table_add(berth_table *t, const char *const *row);
+/* Prints the rows and frees them. */
+void berth_table_print(berth_table *t);
+
 /* Pretty JSON to stdout. */
 void berth_print_json(json_t *j);
 /* "12 MB", "3.4 kB" like docker (decimal units). BUF holds 32 bytes. */

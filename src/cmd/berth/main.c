@@ -11,6 +11,7 @@
 #include "engine/userns.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/proctitle.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.0.0"
@@ -99,6 +100,8 @@ int main(int argc, char **argv)
 	berth_globals g = { 0 };
 	char **pos = NULL;
 	int npos = 0, first = 1, ret;
+
+	proctitle_init(argc, argv);
 
 	/* global flags come before the command */
 	while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {

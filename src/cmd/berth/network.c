@@ -101,16 +101,19 @@ static int network_ls_cmd(const berth_globals *g, int argc, char **argv, berth_e
 			json_array_append_new(arr, network_def_json(&list[i]));
 		berth_print_json(arr);
 		json_decref(arr);
+	} else if (option_bool(&v[1])) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", list[i].name);
 	} else {
-		if (!option_bool(&v[1]))
-			printf("%-20s%-8s%-12s%s\n", "NAME", "DRIVER", "BRIDGE", "SUBNET");
+		berth_table table = { .ncols = 4 };
+		const char *head[] = { "NAME", "DRIVER", "BRIDGE", "SUBNET" };
+		berth_table_add(&table, head);
 		for (size_t i = 0; i < n; i++) {
-			if (option_bool(&v[1]))
-				printf("%s\n", list[i].name);
-			else
-				printf("%-20s%-8s%-12s%s\n", list[i].name, list[i].driver,
-				       list[i].bridge ? list[i].bridge : "-", list[i].subnet ? list[i].subnet : "-");
+			const char *row[] = { list[i].name, list[i].driver, list[i].bridge ? list[i].bridge : "-",
+					      list[i].subnet ? list[i].subnet : "-" };
+			berth_table_add(&table, row);
 		}
+		berth_table_print(&table);
 	}
 	for (size_t i = 0; i < n; i++)
 		network_def_free(&list[i]);

@@ -203,6 +203,7 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 	size_t n = 0;
 	bool all, quiet, json, full;
 	json_t *arr = NULL;
+	berth_table table = { .ncols = 7 };
 	int npos, ret;
 
 	ret = berth_parse_grouped("ps", "ps [-a] [-q] [--format table|json] [--no-trunc] [--filter K=V]", specs, argc,
@@ -228,14 +229,15 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 		options_free_values(v, 5);
 		return 125;
 	}
-	if (json)
+	if (json) {
 		arr = json_array();
-	else if (!quiet)
-		printf("%-12s  %-20s  %-20s  %-20s  %-24s  %-20s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
-		       "STATUS", "PORTS", "NAMES");
+	} else if (!quiet) {
+		const char *head[] = { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES" };
+		berth_table_add(&table, head);
+	}
 	for (size_t i = 0; i < n; i++) {
 		container *c = list[i];
-		char created[64], status[128], ports[512];
+		char created[64], status[128], ports[512], id[RECORD_ID_LEN + 1];
 		_cleanup_free_ char *cmd = NULL;
 		berth_error *ignored = NULL;
 		if (record_refresh(&paths, c, &ignored) < 0)
@@ -255,10 +257,19 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 		cmd = command_text(c, full);
 		status_text(c, status, sizeof(status));
 		ports_text(c, ports, sizeof(ports));
-		printf("%-12.*s  %-20s  %-20s  %-20s  %-24s  %-20s  %s\n", full ? RECORD_ID_LEN : 12, c->id,
-		       record_config_string(c, "Image") ?: "", cmd ? cmd : "",
-		       berth_human_since(record_config_string(c, "Created"), created), status, ports, c->name);
+		snprintf(id, sizeof(id), "%.*s", full ? RECORD_ID_LEN : 12, c->id);
+		{
+			const char *row[] = { id,
+					      record_config_string(c, "Image") ?: "",
+					      cmd ? cmd : "",
+					      berth_human_since(record_config_string(c, "Created"), created),
+					      status,
+					      ports,
+					      c->name };
+			berth_table_add(&table, row);
+		}
 	}
+	berth_table_print(&table);
 	if (json) {
 		berth_print_json(arr);
 		json_decref(arr);

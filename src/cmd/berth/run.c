@@ -85,7 +85,9 @@ static const option_spec run_specs[] = {
 	{ "cpus", 0, true, "CPU limit (1.5)" },
 	{ "pids-limit", 0, true, "maximum number of processes" },
 	{ "ulimit", 0, true, "NAME=SOFT[:HARD] (nofile=1024:2048)" },
-	{ "network", 0, true, "none (default: lo only), host, container:ID, or a network (bridge: the default one)" },
+	{ "network", 0, true,
+	  "a network NAME (default: berth, a NAT bridge; rootless: pasta), bridge (the default one), none (lo "
+	  "only), host, pasta, slirp4netns, container:ID" },
 	{ "runtime", 0, true, "OCI runtime binary (default: berth-runtime)" },
 	{ "restart", 0, true, "no, on-failure[:N], always, unless-stopped" },
 	{ "cgroup-parent", 0, true, "cgroup parent (relative: beneath berth's own cgroup; default berth)" },
