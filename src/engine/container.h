@@ -58,4 +58,9 @@ void engine_container_runtime_delete(const engine_paths *p, const container *c);
  * container is kept and reported. */
 int engine_container_remove_anonymous_volumes(const engine_paths *p, const container *c, berth_error **err);
 
+/* `berth rename`: NAME (checked like --name) is reserved, the record says
+ * it, then the old name goes. A taken name is refused. Hosts files of the
+ * container's peers keep the old name until they are written again. */
+int engine_container_rename(const engine_paths *p, container *c, const char *name, berth_error **err);
+
 #endif

@@ -107,6 +107,12 @@ int cmd_inspect(const berth_globals *g, int argc, char **argv, berth_error **err
 int cmd_exec(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_top(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_stats(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_version(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_info(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_port(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_rename(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_system(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_network_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 
 #endif

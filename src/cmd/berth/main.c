@@ -53,6 +53,11 @@ static const berth_command commands[] = {
 	{ "exec", "exec [flags] CONTAINER COMMAND...", "run a command in a running container", cmd_exec },
 	{ "top", "top CONTAINER [ps OPTIONS]", "show the processes of a container", cmd_top },
 	{ "stats", "stats [--no-stream] [--format table|json] [C...]", "containers' resource use", cmd_stats },
+	{ "port", "port CONTAINER [PRIVATE_PORT[/PROTO]]", "list a container's published ports", cmd_port },
+	{ "rename", "rename CONTAINER NEW_NAME", "rename a container", cmd_rename },
+	{ "info", "info [-f FORMAT]", "the engine, its store and the host", cmd_info },
+	{ "version", "version [-f FORMAT]", "berth's version", cmd_version },
+	{ "system", "system df|prune|info", "disk use, pruning, information (berth system --help)", cmd_system },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env bats
+# Commands a docker user reaches for (issue 19, item 6): port, rename, info,
+# version, system df/prune, network prune, update, events, volume create
+# --opt, --add-host NAME:host-gateway.
+
+load engine
+
+setup_file() {
+	engine_make_rootfs
+}
+
+setup() {
+	engine_setup bcmd
+}
+
+teardown() {
+	engine_teardown
+}
+
+@test "commands: version and info, plain and with --format" {
+	run b version
+	assert_success
+	assert_output_contains "Version:"
+	run b version -f '{{.Client.Version}}'
+	assert_success
+	[[ "$output" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]
+	[ "$(b version --format json | jq -r .Client.Os)" = linux ]
+	brun -d --name up --network none bb sleep 100 >/dev/null
+	b create --name down --network none bb true >/dev/null
+	run b info -f '{{.Containers}} {{.ContainersRunning}} {{.ContainersStopped}} {{.Images}}'
+	assert_output "2 1 1 1"
+	[ "$(b info --format json | jq -r .DockerRootDir)" = "$STORE" ]
+	run b info
+	assert_output_contains "Storage Driver: overlay"
+	assert_output_contains "Running: 1"
+	run b system info -f '{{.Driver}}'
+	assert_output overlay
+}
+
+@test "commands: port lists the published ports" {
+	brun -d --name web -p 127.0.0.1:18080:80 -p 19090:90/udp bb sleep 100 >/dev/null
+	run b port web
+	assert_success
+	assert_output "80/tcp -> 127.0.0.1:18080
+90/udp -> 0.0.0.0:19090"
+	run b port web 80
+	assert_output "127.0.0.1:18080"
+	run b port web 90/udp
+	assert_output "0.0.0.0:19090"
+	run b port web 81
+	assert_failure 125
+	assert_output_contains "no public port"
+}
+
+@test "commands: rename frees the old name and refuses a taken one" {
+	id=$(brun -d --name old --network none bb sleep 100)
+	b create --name other --network none bb true >/dev/null
+	run b rename old other
+	assert_failure 125
+	assert_output_contains "already in use"
+	run b rename old new
+	assert_success
+	[ "$(b inspect -f '{{.Name}}' new)" = new ]
+	[ "$(b inspect -f '{{.Id}}' new)" = "$id" ]
+	run b inspect old
+	assert_failure 125
+	# the old name is free again
+	b create --name old --network none bb true >/dev/null
+	run b rename new "bad/name"
+	assert_failure 125
+	assert_output_contains "invalid container name"
+	b stop -t 1 new >/dev/null
+}
+
+@test "commands: system df counts, system prune and network prune remove what nothing uses" {
+	brun -d --name keep --network none bb sleep 100 >/dev/null
+	b create --name gone --network none bb true >/dev/null
+	b network create unused-net >/dev/null
+	b network create used-net >/dev/null
+	b create --name on-net --network used-net bb true >/dev/null
+	run b system df
+	assert_success
+	assert_output_contains "Images"
+	[ "$(b system df --format json | jq -r 'select(.Type == "Containers") | "\(.TotalCount) \(.Active)"')" = "3 1" ]
+	run b network prune </dev/null
+	assert_failure 125
+	run b network prune -f
+	assert_success
+	assert_output_contains unused-net
+	run b network ls -q
+	assert_output_contains used-net
+	! b network ls -q | grep -q unused-net
+	b rm on-net >/dev/null
+	run b system prune </dev/null
+	assert_failure 125
+	[ "$(b ps -aq | wc -l)" = 2 ]
+	run b system prune -f
+	assert_success
+	[ "$(b ps -aq)" = "$(b ps -q)" ]
+	! b network ls -q | grep -q used-net
+	# the image the running container uses stays
+	b images -q | grep -q .
+}
