@@ -101,3 +101,42 @@ teardown() {
 	# the image the running container uses stays
 	b images -q | grep -q .
 }
+
+# the file F of the container's cgroup in the memory/pids hierarchy (v1) or
+# the unified one (v2)
+cg_file() {
+	local pid=$1 ctrl=$2 file=$3 path
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		path=$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")
+		cat "/sys/fs/cgroup$path/$file"
+	else
+		path=$(awk -F: -v c="$ctrl" '$2 ~ "(^|,)" c "(,|$)" {print $3}' "/proc/$pid/cgroup")
+		cat "/sys/fs/cgroup/$ctrl$path/$file"
+	fi
+}
+
+@test "commands: update changes the limits of a running container, kept for the next start" {
+	brun -d --name u -m 64m --network none bb sleep 300 >/dev/null
+	run b update --memory 128m --pids-limit 77 --cpus 0.5 u
+	assert_success
+	assert_output u
+	pid=$(b inspect -f '{{.State.Pid}}' u)
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		[ "$(cg_file "$pid" memory memory.max)" = 134217728 ]
+	else
+		[ "$(cg_file "$pid" memory memory.limit_in_bytes)" = 134217728 ]
+	fi
+	[ "$(cg_file "$pid" pids pids.max)" = 77 ]
+	run b inspect -f '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}' u
+	assert_output "134217728 77 500000000"
+	b stop -t 1 u >/dev/null
+	b start u >/dev/null
+	pid=$(b inspect -f '{{.State.Pid}}' u)
+	[ "$(cg_file "$pid" pids pids.max)" = 77 ]
+	run b update u
+	assert_failure 125
+	assert_output_contains "nothing to change"
+	run b update -m 100 u
+	assert_failure 125
+	assert_output_contains minimum
+}

@@ -55,6 +55,8 @@ static const berth_command commands[] = {
 	{ "stats", "stats [--no-stream] [--format table|json] [C...]", "containers' resource use", cmd_stats },
 	{ "port", "port CONTAINER [PRIVATE_PORT[/PROTO]]", "list a container's published ports", cmd_port },
 	{ "rename", "rename CONTAINER NEW_NAME", "rename a container", cmd_rename },
+	{ "update", "update [--memory M] [--cpus N] [--pids-limit N] CONTAINER...",
+	  "change the resource limits of containers", cmd_update },
 	{ "info", "info [-f FORMAT]", "the engine, its store and the host", cmd_info },
 	{ "version", "version [-f FORMAT]", "berth's version", cmd_version },
 	{ "system", "system df|prune|info", "disk use, pruning, information (berth system --help)", cmd_system },

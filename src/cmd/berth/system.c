@@ -285,3 +285,45 @@ int cmd_rename(const berth_globals *g, int argc, char **argv, berth_error **err)
 	engine_paths_free(&paths);
 	return ret;
 }
+
+/* ---- update ---- */
+
+int cmd_update(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	static const option_spec specs[] = {
+		{ "memory", 'm', true, "memory limit (512m, 1g)" },
+		{ "cpus", 0, true, "CPU limit (1.5)" },
+		{ "pids-limit", 0, true, "maximum number of processes" },
+		{ "cpu-shares", 'c', true, "CPU shares (relative weight)" },
+		{ NULL, 0, false, NULL },
+	};
+	option_value v[5] = { 0 };
+	_cleanup_free_ char **keep = NULL, **pos = NULL;
+	engine_paths paths = { 0 };
+	engine_resources r;
+	int npos, ret, failed = 0;
+
+	ret = berth_parse_grouped("update", "update [--memory M] [--cpus N] [--pids-limit N] CONTAINER...", specs, argc,
+				  argv, false, v, &pos, &npos, 1, -1, &keep, err);
+	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	if (engine_update_parse(v[0].value, v[1].value, v[2].value, v[3].value, &r, err) < 0 ||
+	    berth_engine_open(g, &paths, err) < 0) {
+		options_free_values(v, 4);
+		return 125;
+	}
+	for (int i = 0; i < npos; i++) {
+		berth_error *e = NULL;
+		container *c = NULL;
+		if (record_open(&paths, pos[i], &c, &e) < 0 || engine_container_update(&paths, c, &r, &e) < 0) {
+			berth_error_report("berth", &e);
+			failed = 1;
+		} else {
+			printf("%s\n", c->name);
+		}
+		container_free(c);
+	}
+	engine_paths_free(&paths);
+	options_free_values(v, 4);
+	return failed ? 125 : 0;
+}
