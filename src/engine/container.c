@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/events.h"
 #include "engine/network.h"
 #include "engine/runtime_call.h"
 #include "engine/userns.h"
@@ -479,6 +480,8 @@ int engine_container_create(const engine_paths *p, store *s, const char *image, 
 	ret = add_image_volumes(&info, o, plan, &full, err);
 	if (ret == 0)
 		ret = create_with_plan(p, s, image, &info, o, &full, out, err);
+	if (ret == 0)
+		engine_event(p, *out, "create", NULL, NULL);
 	free_image_volumes(plan, &full);
 	image_info_free(&info);
 	return ret;
@@ -542,6 +545,8 @@ int engine_container_kill(const engine_paths *p, container *c, const char *signa
 	rc = runtime_call(engine_container_runtime(c), p->runtime_root, args, &io, err);
 	if (rc > 0)
 		berth_error_set(err, 0, "kill %s: %s", c->name, io.err_text ? io.err_text : "runtime kill failed");
+	if (rc == 0)
+		engine_event(p, c, "kill", "signal", signal);
 	free(io.err_text);
 	return rc == 0 ? 0 : -1;
 }
@@ -571,6 +576,8 @@ int engine_container_pause(const engine_paths *p, container *c, bool pause, bert
 	if (rc == 0) {
 		snprintf(c->state.status, sizeof(c->state.status), "%s", pause ? "paused" : "running");
 		rc = record_save_state(c, err);
+		if (rc == 0)
+			engine_event(p, c, pause ? "pause" : "unpause", NULL, NULL);
 	}
 out:
 	free(io.err_text);
@@ -639,13 +646,18 @@ int engine_container_stop(const engine_paths *p, container *c, int timeout_s, be
 	if (timeout_s > 0) {
 		engine_container_kill(p, c, sig, &ignored);
 		berth_error_free(&ignored);
-		if (engine_container_wait(p, c, timeout_s * 1000, &ignored) >= 0)
+		if (engine_container_wait(p, c, timeout_s * 1000, &ignored) >= 0) {
+			engine_event(p, c, "stop", NULL, NULL);
 			return 0;
+		}
 		berth_error_free(&ignored);
 	}
 	engine_container_kill(p, c, "SIGKILL", &ignored);
 	berth_error_free(&ignored);
-	return engine_container_wait(p, c, 10000, err) < 0 ? -1 : 0;
+	if (engine_container_wait(p, c, 10000, err) < 0)
+		return -1;
+	engine_event(p, c, "stop", NULL, NULL);
+	return 0;
 }
 
 /* ---- remove ---- */
@@ -703,6 +715,7 @@ int engine_container_retire(const engine_paths *p, container *c, char **trash, b
 		return berth_error_wrap(err, "remove container %.12s", c->id);
 	if (record_retire(p, c, trash, err) < 0)
 		return -1;
+	engine_event(p, c, "destroy", NULL, NULL);
 	/* --rm: docker removes the anonymous volumes too */
 	if (record_config_bool(c, "AutoRemove") && engine_container_remove_anonymous_volumes(p, c, &ignored) < 0)
 		berth_error_free(&ignored);

@@ -18,6 +18,7 @@
 
 #include "engine/container.h"
 #include "engine/health.h"
+#include "engine/events.h"
 #include "engine/logfile.h"
 #include "engine/oom.h"
 #include "engine/runtime_call.h"
@@ -313,6 +314,7 @@ static int start_container(mon *m, char **errmsg)
 	if (runtime_start(m, errmsg) < 0)
 		goto fail;
 	change_state(m, on_running, NULL);
+	engine_event(m->p, m->c, "start", NULL, NULL);
 	health_container_started(&m->health);
 	return 0;
 fail:
@@ -564,6 +566,10 @@ static void run_loop(mon *m)
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
 			m->oom_killed = m->exit_code == 137 && engine_oom_kills(m->oom_fd) > m->ooms;
+			if (m->oom_killed)
+				engine_event(m->p, m->c, "oom", NULL, NULL);
+			snprintf(pid, sizeof(pid), "%d", m->exit_code);
+			engine_event(m->p, m->c, "die", "exitCode", pid);
 			health_container_stopped(&m->health);
 			/* before the state says "exited", when a start may follow;
 			 * none does after --rm, whose delete waits (finish) */
@@ -623,6 +629,7 @@ static void monitor_main(mon *m)
 		fail_start(m, strdup("monitor set-up failed"));
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
+	m->health.paths = m->p;
 	run_loop(m);
 }
 

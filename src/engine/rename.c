@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "engine/container.h"
+#include "engine/events.h"
 #include "util/cleanup.h"
 
 static bool name_valid(const char *name)
@@ -74,6 +75,7 @@ int engine_container_rename(const engine_paths *p, container *c, const char *nam
 		c->name = old;
 		return berth_error_set(err, ENOMEM, "rename");
 	}
+	engine_event(p, c, "rename", "oldName", old);
 	free(old);
 	return 0;
 }

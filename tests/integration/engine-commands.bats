@@ -140,3 +140,56 @@ cg_file() {
 	assert_failure 125
 	assert_output_contains minimum
 }
+
+@test "commands: events from the records: create, start, die, kill, stop, rename, destroy; --since/--until/--filter" {
+	t0=$(date +%s.%N)
+	run brun --name e1 --network none -l team=a bb sh -c 'exit 3'
+	assert_failure 3
+	brun -d --name e2 --network none bb sleep 100 >/dev/null
+	b pause e2 >/dev/null
+	b unpause e2 >/dev/null
+	b stop -t 1 e2 >/dev/null
+	b rename e2 e3
+	b rm e1 e3 >/dev/null
+	t1=$(date +%s.%N)
+	run b events --since "$t0" --until "$t1" --format '{{.Action}} {{.Actor.Attributes.name}}'
+	assert_success
+	assert_output "create e1
+start e1
+die e1
+create e2
+start e2
+pause e2
+unpause e2
+kill e2
+kill e2
+die e2
+stop e2
+rename e3
+destroy e1
+destroy e3"
+	run b events --since "$t0" --until "$t1" -f event=die --format '{{.Actor.Attributes.name}}={{.Actor.Attributes.exitCode}}'
+	assert_output "e1=3
+e2=137"
+	run b events --since "$t0" --until "$t1" -f container=e1 -f label=team=a --format json
+	[ "${#lines[@]}" = 4 ]
+	[ "$(echo "${lines[0]}" | jq -r .Type)" = container ]
+	run b events --since "$t0" --until "$t1"
+	assert_output_contains "container die"
+	assert_output_contains "exitCode=3"
+	# nothing before --since
+	[ -z "$(b events --since "$t1" --until "$(date +%s.%N)")" ]
+	run b events --filter bogus=1 --until 1s
+	assert_failure 125
+}
+
+@test "commands: events follows new events until --until" {
+	until=$(($(date +%s) + 3))
+	b events --since 0 --until "$until" --format '{{.Action}} {{.Actor.Attributes.name}}' >"$TEST_DIR/ev" &
+	pid=$!
+	sleep 1
+	b create --name late --network none bb true >/dev/null
+	wait "$pid"
+	grep -qx "create late" "$TEST_DIR/ev"
+	b rm late >/dev/null
+}

@@ -57,6 +57,8 @@ static const berth_command commands[] = {
 	{ "rename", "rename CONTAINER NEW_NAME", "rename a container", cmd_rename },
 	{ "update", "update [--memory M] [--cpus N] [--pids-limit N] CONTAINER...",
 	  "change the resource limits of containers", cmd_update },
+	{ "events", "events [--since T] [--until T] [-f K=V] [--format F]", "container events, then follow them",
+	  cmd_events },
 	{ "info", "info [-f FORMAT]", "the engine, its store and the host", cmd_info },
 	{ "version", "version [-f FORMAT]", "berth's version", cmd_version },
 	{ "system", "system df|prune|info", "disk use, pruning, information (berth system --help)", cmd_system },
