@@ -141,6 +141,8 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 	json_object_set_new(j, "Network", json_string(o->network ? o->network : engine_network_default()));
 	json_object_set_new(j, "Dns", string_array(o->dns));
 	json_object_set_new(j, "ExtraHosts", string_array(o->add_hosts));
+	if (o->network_aliases && o->network_aliases[0])
+		json_object_set_new(j, "NetworkAliases", string_array(o->network_aliases));
 	if (o->user)
 		json_object_set_new(j, "User", json_string(o->user));
 	if (o->workdir)
@@ -208,12 +210,53 @@ static void sort_mounts(json_t *mounts, size_t first)
 	}
 }
 
+/* A volume made with --opt type=tmpfs (a fresh tmpfs here, its o= as mount
+ * options) or type=none,o=bind,device=DIR (DIR bound): 1 when M is such a
+ * volume and its mount is in MOUNTS, 0 for a plain one. */
+static int mount_special_volume(const engine_paths *p, const char *name, json_t *m, json_t *mounts, berth_error **err)
+{
+	const char *dest = json_string_value(json_object_get(m, "Destination"));
+	const char *type, *o, *device;
+	bool ro = json_is_false(json_object_get(m, "RW"));
+	volume_info v = { 0 };
+	json_t *mount;
+
+	if (volume_inspect(p->store_root, name, &v, err) < 0)
+		return -1;
+	type = json_string_value(json_object_get(v.options, "type"));
+	o = json_string_value(json_object_get(v.options, "o"));
+	device = json_string_value(json_object_get(v.options, "device"));
+	if (type == NULL) {
+		volume_info_free(&v);
+		return 0;
+	}
+	if (strcmp(type, "tmpfs") == 0) {
+		_cleanup_free_ char *copy = o ? strdup(o) : NULL;
+		mount = json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", dest, "type", "tmpfs", "source", "tmpfs",
+				  "options", "nosuid", "nodev");
+		for (char *save = NULL, *x = copy ? strtok_r(copy, ",", &save) : NULL; x;
+		     x = strtok_r(NULL, ",", &save))
+			json_array_append_new(json_object_get(mount, "options"), json_string(x));
+		if (ro)
+			json_array_append_new(json_object_get(mount, "options"), json_string("ro"));
+		json_object_set_new(m, "Source", json_string("tmpfs"));
+	} else {
+		mount = json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dest, "type", "bind", "source", device,
+				  "options", "rbind", "rprivate", ro ? "ro" : "rw");
+		json_object_set_new(m, "Source", json_string(device));
+	}
+	json_array_append_new(mounts, mount);
+	volume_info_free(&v);
+	return 1;
+}
+
 /* Readies every volume of the record (volume_prepare_mount fills a new one
  * from ROOTFS) and binds it in CFG; the record gets each "Source". */
 static int mount_volumes(const engine_paths *p, container *c, const char *rootfs, json_t *cfg, berth_error **err)
 {
 	json_t *m, *mounts = json_object_get(cfg, "mounts");
 	size_t i;
+	int ret;
 
 	json_array_foreach(json_object_get(c->config, "Mounts"), i, m) {
 		const char *name = json_string_value(json_object_get(m, "Name"));
@@ -221,6 +264,11 @@ static int mount_volumes(const engine_paths *p, container *c, const char *rootfs
 		_cleanup_free_ char *source = NULL;
 		if (strcmp(json_string_value(json_object_get(m, "Type")) ?: "", "volume") != 0)
 			continue;
+		if (name && (ret = mount_special_volume(p, name, m, mounts, err)) != 0) {
+			if (ret < 0)
+				return berth_error_wrap(err, "volume %s at \"%s\"", name, dest);
+			continue;
+		}
 		if (volume_prepare_mount(p->store_root, name, rootfs, dest, &source, err) < 0)
 			return berth_error_wrap(err, "volume %s at \"%s\"", name, dest);
 		json_object_set_new(m, "Source", json_string(source));

@@ -491,10 +491,21 @@ static int check_network(const run_options *o, berth_error **err)
 	for (const char *const *d = o->dns; d && *d; d++)
 		if (!is_ip(*d))
 			return berth_error_set(err, EINVAL, "--dns \"%s\": not an IP address", *d);
+	for (const char *const *a = o->network_aliases; a && *a; a++) {
+		if (special ||
+		    strspn(*a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(*a) ||
+		    !isalnum((unsigned char)(*a)[0]) || strlen(*a) > 253)
+			return berth_error_request(err, EINVAL,
+						   special
+						       ? "--network-alias %s: needs a bridge network, not --network %s"
+						       : "--network-alias \"%s\": not a host name%s",
+						   *a, special ? mode : "");
+	}
 	for (const char *const *h = o->add_hosts; h && *h; h++) {
 		const char *colon = strchr(*h, ':');
-		if (colon == NULL || colon == *h || !is_ip(colon + 1))
-			return berth_error_set(err, EINVAL, "--add-host \"%s\": expected NAME:IP", *h);
+		if (colon == NULL || colon == *h || (!is_ip(colon + 1) && strcmp(colon + 1, "host-gateway") != 0))
+			return berth_error_set(err, EINVAL, "--add-host \"%s\": expected NAME:IP or NAME:host-gateway",
+					       *h);
 	}
 	return 0;
 }

@@ -23,7 +23,7 @@ typedef struct run_options {
 	const char *const *env, *const *env_files, *const *volumes, *const *mounts, *const *tmpfs;
 	const char *const *cap_add, *const *cap_drop, *const *security_opts, *const *ulimits;
 	const char *const *labels; /* "KEY=VALUE" or "KEY" (empty value) */
-	const char *const *publish, *const *dns, *const *add_hosts;
+	const char *const *publish, *const *dns, *const *add_hosts, *const *network_aliases;
 	const char *ip;
 	bool publish_all;
 	const char *memory, *cpus, *pids_limit;

@@ -193,3 +193,47 @@ e2=137"
 	grep -qx "create late" "$TEST_DIR/ev"
 	b rm late >/dev/null
 }
+
+@test "commands: volume create --opt type=tmpfs and type=none,o=bind,device=DIR" {
+	mkdir -p "$TEST_DIR/dir"
+	echo on-host >"$TEST_DIR/dir/f"
+	b volume create --opt type=tmpfs --opt o=size=1m tv >/dev/null
+	b volume create --opt type=none --opt o=bind --opt device="$TEST_DIR/dir" bv >/dev/null
+	[ "$(b volume inspect tv | jq -r '.[0].Options.type')" = tmpfs ]
+	run brun --rm --network none -v tv:/t -v bv:/b bb sh -c \
+		'grep " /t " /proc/mounts | cut -d" " -f3,4; cat /b/f; echo from-ctr >/b/g'
+	assert_success
+	assert_output_contains "tmpfs rw,nosuid,nodev"
+	assert_output_contains "size=1024k"
+	assert_output_contains on-host
+	[ "$(cat "$TEST_DIR/dir/g")" = from-ctr ]
+	run b volume create --opt type=nfs x
+	assert_failure 125
+	run b volume create --opt type=none --opt o=bind --opt device=/no/such/dir y
+	assert_failure 125
+	run b volume ls -q
+	assert_output "bv
+tv"
+	b volume rm tv bv >/dev/null
+	# the bound directory is left alone
+	[ "$(cat "$TEST_DIR/dir/f")" = on-host ]
+}
+
+@test "commands: --add-host NAME:host-gateway and --network-alias" {
+	run brun --rm --add-host gw:host-gateway bb sh -c 'grep -w gw /etc/hosts | cut -f1; ip route | grep default'
+	assert_success
+	gw=${lines[0]}
+	[[ "${lines[1]}" == "default via $gw "* ]]
+	run brun --rm --network host --add-host gw:host-gateway bb grep -w gw /etc/hosts
+	assert_output_contains 127.0.0.1
+	run brun --rm --network none --add-host gw:host-gateway bb true
+	assert_failure 125
+	assert_output_contains host-gateway
+	b network create aliasnet >/dev/null
+	brun -d --name srv --network aliasnet --network-alias db --network-alias cache.local bb sleep 100 >/dev/null
+	run brun --rm --network aliasnet bb sh -c 'ping -c1 -W2 db >/dev/null && ping -c1 -W2 cache.local >/dev/null && echo reached'
+	assert_output reached
+	run brun --rm --network none --network-alias x bb true
+	assert_failure 125
+	b rm -f srv >/dev/null
+}

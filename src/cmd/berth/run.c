@@ -58,6 +58,7 @@ enum {
 	O_IP,
 	O_DNS,
 	O_ADD_HOST,
+	O_NETWORK_ALIAS,
 	O_COUNT
 };
 
@@ -106,7 +107,8 @@ static const option_spec run_specs[] = {
 	{ "publish-all", 'P', false, "publish the image's exposed ports on free host ports" },
 	{ "ip", 0, true, "the container's IPv4 address in its network" },
 	{ "dns", 0, true, "a nameserver for /etc/resolv.conf; repeatable" },
-	{ "add-host", 0, true, "NAME:IP line for /etc/hosts; repeatable" },
+	{ "add-host", 0, true, "NAME:IP (or NAME:host-gateway) line for /etc/hosts; repeatable" },
+	{ "network-alias", 0, true, "another name of the container on its network; repeatable" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -169,6 +171,7 @@ static void fill_options(run_options *o, const option_value *v, char **command)
 	o->ip = v[O_IP].value;
 	o->dns = v[O_DNS].all;
 	o->add_hosts = v[O_ADD_HOST].all;
+	o->network_aliases = v[O_NETWORK_ALIAS].all;
 	o->command = command;
 }
 

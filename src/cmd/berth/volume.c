@@ -12,10 +12,11 @@
 static const option_spec create_specs[] = {
 	{ "label", 'l', true, "set a label KEY=VALUE (repeatable)" },
 	{ "driver", 'd', true, "volume driver (only \"local\")" },
+	{ "opt", 'o', true, "driver option: type=tmpfs [o=size=64m], or type=none o=bind device=/DIR (repeatable)" },
 	{ NULL, 0, false, NULL },
 };
 
-enum { C_LABEL, C_DRIVER, C_COUNT };
+enum { C_LABEL, C_DRIVER, C_OPT, C_COUNT };
 
 static int volume_create_cmd(const berth_globals *g, int argc, char **argv, berth_error **err)
 {
@@ -24,8 +25,8 @@ static int volume_create_cmd(const berth_globals *g, int argc, char **argv, bert
 	volume_info info = { 0 };
 	int npos, ret;
 
-	ret = berth_parse("volume create", "volume create [--label KEY=VALUE]... [NAME]", create_specs, argc, argv,
-			  false, v, &pos, &npos, 0, 1, err);
+	ret = berth_parse("volume create", "volume create [--label KEY=VALUE]... [--opt K=V]... [NAME]", create_specs,
+			  argc, argv, false, v, &pos, &npos, 0, 1, err);
 	if (ret != 0) {
 		options_free_values(v, C_COUNT);
 		return ret < 0 ? 125 : 0;
@@ -34,7 +35,8 @@ static int volume_create_cmd(const berth_globals *g, int argc, char **argv, bert
 		ret = berth_error_set(err, EINVAL, "volume create: driver \"%s\" is not supported (only \"local\")",
 				      v[C_DRIVER].value);
 	else
-		ret = volume_create(g->store_root, npos ? pos[0] : NULL, v[C_LABEL].all, false, &info, err);
+		ret = volume_create_with_options(g->store_root, npos ? pos[0] : NULL, v[C_LABEL].all, v[C_OPT].all,
+						 false, &info, err);
 	options_free_values(v, C_COUNT);
 	if (ret < 0)
 		return 125;
