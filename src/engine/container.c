@@ -221,8 +221,12 @@ static int mount_special_volume(const engine_paths *p, const char *name, json_t 
 	volume_info v = { 0 };
 	json_t *mount;
 
-	if (volume_inspect(p->store_root, name, &v, err) < 0)
-		return -1;
+	if (volume_inspect(p->store_root, name, &v, err) < 0) {
+		if (*err == NULL || (*err)->code != ENOENT)
+			return -1;
+		berth_error_free(err); /* a new named volume: volume_prepare_mount makes it */
+		return 0;
+	}
 	type = json_string_value(json_object_get(v.options, "type"));
 	o = json_string_value(json_object_get(v.options, "o"));
 	device = json_string_value(json_object_get(v.options, "device"));

@@ -18,6 +18,7 @@
 
 #include "engine/container.h"
 #include "engine/health.h"
+#include "engine/attach.h"
 #include "engine/events.h"
 #include "engine/logfile.h"
 #include "engine/oom.h"
@@ -42,6 +43,7 @@ typedef struct mon {
 	bool stdin_open;
 	pid_t init;
 	int exit_code;
+	int attach_fd;	       /* attach.h: hands the input to `berth attach` */
 	int oom_fd;	       /* oom.h: the counter of the container's memory cgroup */
 	uint64_t ooms;	       /* its value at the start */
 	bool oom_killed;       /* the last run ended by the OOM killer */
@@ -398,18 +400,19 @@ static void wait_container(mon *m)
 	int grace_ms = 2000;
 
 	for (;;) {
-		struct pollfd p[6] = {
+		struct pollfd p[7] = {
 			{ .fd = m->sigfd, .events = POLLIN },
 			{ .fd = m->out_r, .events = POLLIN },
 			{ .fd = m->err_r, .events = POLLIN },
 			{ .fd = m->master, .events = POLLIN },
 			{ .fd = m->stdin_open ? 0 : -1, .events = POLLIN },
 			{ .fd = health_poll_fd(&m->health), .events = POLLIN },
+			{ .fd = m->attach_fd, .events = POLLIN },
 		};
 		int n;
 		if (exited && m->out_r < 0 && m->err_r < 0 && m->master < 0)
 			break;
-		n = poll(p, 6, exited ? 100 : health_poll_timeout(&m->health));
+		n = poll(p, 7, exited ? 100 : health_poll_timeout(&m->health));
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && exited && (grace_ms -= 100) <= 0)
@@ -426,6 +429,8 @@ static void wait_container(mon *m)
 			copy_input(m);
 		if (p[5].revents)
 			health_read_output(&m->health);
+		if (p[6].revents)
+			attach_serve(m->attach_fd, m->tty ? m->master : m->in_w, m->tty);
 		if (!exited)
 			health_tick(&m->health);
 	}
@@ -630,6 +635,7 @@ static void monitor_main(mon *m)
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
 	m->health.paths = m->p;
+	m->attach_fd = attach_listen();
 	run_loop(m);
 }
 
@@ -695,6 +701,7 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		  .err_r = -1,
 		  .master = -1,
 		  .oom_fd = -1,
+		  .attach_fd = -1,
 		  .stdin_open = foreground && (record_config_bool(c, "Interactive")) };
 	int ev[2];
 	char line[4096];

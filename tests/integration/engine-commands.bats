@@ -237,3 +237,34 @@ tv"
 	assert_failure 125
 	b rm -f srv >/dev/null
 }
+
+@test "commands: attach passes input and output, exits with the container's code, detaches on the keys" {
+	brun -d -i --name a1 --network none bb sh -c 'read x; echo got $x; exit 4' >/dev/null
+	sleep 0.3
+	run b attach a1 <<<abc
+	assert_failure 4
+	assert_output "got abc"
+	brun -d -i --name a2 --network none bb cat >/dev/null
+	run bash -c "(printf 'one\n'; sleep 1; printf '\x10\x11') | timeout 10 $BERTH_BIN --root $STORE --runroot $RUNROOT attach a2"
+	assert_success
+	assert_output_contains one
+	assert_output_contains detached
+	[ "$(b inspect -f '{{.State.Status}}' a2)" = running ]
+	# other keys
+	run bash -c "(sleep 0.5; printf 'x') | timeout 10 $BERTH_BIN --root $STORE --runroot $RUNROOT attach --detach-keys x a2"
+	assert_success
+	run b attach --detach-keys ctrl-1,x a2
+	assert_failure 125
+	if command -v script >/dev/null; then
+		brun -d -it --name a3 --network none bb sh >/dev/null
+		sleep 0.3
+		run bash -c "(sleep 0.5; printf 'echo hi-\$((6*7))\r'; sleep 0.5; printf 'stty size\r'; sleep 0.5; printf '\x10\x11') |
+			timeout 10 script -qec 'stty cols 99 rows 33; $BERTH_BIN --root $STORE --runroot $RUNROOT attach a3' /dev/null"
+		assert_output_contains hi-42
+		assert_output_contains "33 99"
+	fi
+	b create --name a4 --network none bb true >/dev/null
+	run b attach a4
+	assert_failure 125
+	assert_output_contains "not running"
+}

@@ -110,6 +110,7 @@ int cmd_stats(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_version(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_info(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_port(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_attach(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_events(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_update(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_rename(const berth_globals *g, int argc, char **argv, berth_error **err);

@@ -53,6 +53,8 @@ static const berth_command commands[] = {
 	{ "exec", "exec [flags] CONTAINER COMMAND...", "run a command in a running container", cmd_exec },
 	{ "top", "top CONTAINER [ps OPTIONS]", "show the processes of a container", cmd_top },
 	{ "stats", "stats [--no-stream] [--format table|json] [C...]", "containers' resource use", cmd_stats },
+	{ "attach", "attach [--detach-keys KEYS] [--no-stdin] CONTAINER", "attach to a running container's terminal",
+	  cmd_attach },
 	{ "port", "port CONTAINER [PRIVATE_PORT[/PROTO]]", "list a container's published ports", cmd_port },
 	{ "rename", "rename CONTAINER NEW_NAME", "rename a container", cmd_rename },
 	{ "update", "update [--memory M] [--cpus N] [--pids-limit N] CONTAINER...",
