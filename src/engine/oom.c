@@ -8,36 +8,46 @@
 
 #include "util/cleanup.h"
 
-int engine_oom_open(pid_t pid)
+char *engine_oom_path(const char *proc_cgroup, const char *root)
 {
-	_cleanup_fclose_ FILE *f = NULL;
-	char path[64], line[4096];
-	int fd = -1;
+	_cleanup_free_ char *copy = strdup(proc_cgroup), *v2 = NULL;
+	char *save = NULL, *out = NULL;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return -1;
-	while (fd < 0 && fgets(line, sizeof(line), f)) {
-		char *ctrl = strchr(line, ':'), *rel = ctrl ? strchr(ctrl + 1, ':') : NULL, *file = NULL;
+	for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line && out == NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *ctrl = strchr(line, ':'), *rel = ctrl ? strchr(ctrl + 1, ':') : NULL;
 		if (rel == NULL)
 			continue;
+		*ctrl++ = '\0';
 		*rel++ = '\0';
-		rel[strcspn(rel, "\n")] = '\0';
-		ctrl++;
-		if (strcmp(line, "0") == 0 && ctrl[0] == '\0') /* v2 */
-			file = "memory.events";
-		else if (strcmp(ctrl, "memory") == 0 || strstr(ctrl, "memory,") || strstr(ctrl, ",memory"))
-			file = "memory.oom_control";
-		if (file == NULL)
+		if (strcmp(line, "0") == 0 && ctrl == rel - 1) {
+			/* v2 "0::/path"; on a hybrid host the v1 memory line wins */
+			free(v2);
+			if (asprintf(&v2, "%s%s/memory.events", root, strcmp(rel, "/") == 0 ? "" : rel) < 0)
+				v2 = NULL;
 			continue;
-		_cleanup_free_ char *full = NULL;
-		/* v1: the memory hierarchy's own mount */
-		if (asprintf(&full, "/sys/fs/cgroup%s%s/%s", strcmp(file, "memory.events") == 0 ? "" : "/memory",
-			     strcmp(rel, "/") == 0 ? "" : rel, file) > 0)
-			fd = open(full, O_RDONLY | O_CLOEXEC);
+		}
+		for (char *s2 = NULL, *c = strtok_r(ctrl, ",", &s2); c && out == NULL; c = strtok_r(NULL, ",", &s2))
+			if (strcmp(c, "memory") == 0 && asprintf(&out, "%s/memory%s/memory.oom_control", root,
+								 strcmp(rel, "/") == 0 ? "" : rel) < 0)
+				out = NULL;
 	}
-	return fd;
+	return out ? out : move_ptr(v2);
+}
+
+int engine_oom_open(pid_t pid)
+{
+	_cleanup_free_ char *text = NULL, *path = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	char name[64];
+	size_t cap = 0;
+
+	snprintf(name, sizeof(name), "/proc/%d/cgroup", (int)pid);
+	f = fopen(name, "re");
+	if (f == NULL || getdelim(&text, &cap, '\0', f) < 0)
+		return -1;
+	path = engine_oom_path(text, "/sys/fs/cgroup");
+	return path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 }
 
 uint64_t engine_oom_kills(int fd)
