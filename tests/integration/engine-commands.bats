@@ -181,6 +181,12 @@ e2=137"
 	[ -z "$(b events --since "$t1" --until "$(date +%s.%N)")" ]
 	run b events --filter bogus=1 --until 1s
 	assert_failure 125
+	# health changes are events too
+	t2=$(date +%s.%N)
+	brun -d --name hc --network none --health-cmd true --health-interval 200ms bb sleep 100 >/dev/null
+	wait_state hc State.Health.Status healthy
+	run b events --since "$t2" --until "$(date +%s.%N)" -f event=health_status --format '{{.Action}}'
+	assert_output "health_status: healthy"
 }
 
 @test "commands: events follows new events until --until" {

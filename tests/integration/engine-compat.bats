@@ -63,6 +63,11 @@ teardown() {
 	assert_output "67108864 1500000000 50"
 
 	[ "$(b inspect -f '{{json .Config}}' web | jq -r .Labels.tier)" = front ]
+	# Config.Env is the process's: the image's PATH, HOSTNAME, the flags'
+	run b inspect -f '{{range .Config.Env}}{{println .}}{{end}}' web
+	assert_output_contains "PATH=/"
+	assert_output_contains "HOSTNAME=$(b inspect -f '{{.Config.Hostname}}' web)"
+	assert_output_contains "FOO=bar"
 	[ "$(b inspect -f '{{.NetworkSettings.IPAddress}}' web)" = "<no value>" ] ||
 		[ -z "$(b inspect -f '{{.NetworkSettings.IPAddress}}' web)" ]
 	# one line per container

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/berth/engine_cmd.h"
+#include "engine/container.h"
 #include "engine/gotemplate.h"
 #include "util/cleanup.h"
 
@@ -24,6 +25,24 @@ static json_t *state_json(const container *c)
 	return j;
 }
 
+/* docker's Config.Env and Config.Hostname are what the process gets: the
+ * image's environment with the flags', HOSTNAME..., from the bundle. */
+static void bundle_view(const container *c, json_t *j)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c), *path = NULL;
+	json_t *cfg, *env;
+
+	if (bundle == NULL || asprintf(&path, "%s/config.json", bundle) < 0)
+		return;
+	cfg = json_load_file(path, 0, NULL);
+	env = json_object_get(json_object_get(cfg, "process"), "env");
+	if (json_is_array(env))
+		json_object_set(j, "Env", env);
+	if (json_is_string(json_object_get(cfg, "hostname")))
+		json_object_set(j, "Hostname", json_object_get(cfg, "hostname"));
+	json_decref(cfg);
+}
+
 static json_t *config_json(const container *c)
 {
 	json_t *cfg = c->config;
@@ -33,6 +52,7 @@ static json_t *config_json(const container *c)
 	    json_object_get(cfg, "Cmd") ?: json_object_get(cfg, "Command") ?: json_null(), "Tty", record_config_bool(c, "Tty"), "OpenStdin",
 	    record_config_bool(c, "Interactive"), "Image", record_config_string(c, "Image") ?: "", "StopSignal",
 	    record_config_string(c, "StopSignal") ?: "SIGTERM");
+	bundle_view(c, j);
 	json_object_set(j, "Entrypoint", json_object_get(cfg, "Entrypoint") ?: json_null());
 	json_object_set(j, "WorkingDir", json_object_get(cfg, "Cwd") ?: json_string(""));
 	if (json_object_get(cfg, "Healthcheck"))
