@@ -11,6 +11,7 @@
 #include "engine/userns.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/proctitle.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.0.0"
@@ -52,6 +53,17 @@ static const berth_command commands[] = {
 	{ "exec", "exec [flags] CONTAINER COMMAND...", "run a command in a running container", cmd_exec },
 	{ "top", "top CONTAINER [ps OPTIONS]", "show the processes of a container", cmd_top },
 	{ "stats", "stats [--no-stream] [--format table|json] [C...]", "containers' resource use", cmd_stats },
+	{ "attach", "attach [--detach-keys KEYS] [--no-stdin] CONTAINER", "attach to a running container's terminal",
+	  cmd_attach },
+	{ "port", "port CONTAINER [PRIVATE_PORT[/PROTO]]", "list a container's published ports", cmd_port },
+	{ "rename", "rename CONTAINER NEW_NAME", "rename a container", cmd_rename },
+	{ "update", "update [--memory M] [--cpus N] [--pids-limit N] CONTAINER...",
+	  "change the resource limits of containers", cmd_update },
+	{ "events", "events [--since T] [--until T] [-f K=V] [--format F]", "container events, then follow them",
+	  cmd_events },
+	{ "info", "info [-f FORMAT]", "the engine, its store and the host", cmd_info },
+	{ "version", "version [-f FORMAT]", "berth's version", cmd_version },
+	{ "system", "system df|prune|info", "disk use, pruning, information (berth system --help)", cmd_system },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -99,6 +111,8 @@ int main(int argc, char **argv)
 	berth_globals g = { 0 };
 	char **pos = NULL;
 	int npos = 0, first = 1, ret;
+
+	proctitle_init(argc, argv);
 
 	/* global flags come before the command */
 	while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
