@@ -1,6 +1,7 @@
 #include "engine/monitor.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -694,6 +695,12 @@ static void run_loop(mon *m)
 			if (first) {
 				snprintf(pid, sizeof(pid), "%d", (int)getpid());
 				send_event(m, 'S', pid);
+				/* what `berth run` and the start allocated and freed
+				 * (record lists, peers' hosts entries, JSON) stays dirty
+				 * in the heap of this long-lived process unless handed
+				 * back: a monitor costs the same beside 1 or 1,000
+				 * containers */
+				malloc_trim(0);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
