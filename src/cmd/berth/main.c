@@ -103,6 +103,20 @@ static char *default_dir(bool rootless, const char *xdg_var, const char *home_su
 	return asprintf(&out, "/tmp/berth-%u", (unsigned)geteuid()) < 0 ? NULL : out;
 }
 
+/* --root and --runroot as given, made absolute: the store's paths go into
+ * bundles, records and monitors that run from other directories. */
+static char *absolute_path(const char *path)
+{
+	char *out = NULL;
+	_cleanup_free_ char *cwd = NULL;
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (cwd == NULL || asprintf(&out, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	_cleanup_error_ berth_error *err = NULL;
@@ -152,9 +166,9 @@ int main(int argc, char **argv)
 		g.debug = debug;
 	}
 	g.rootless = engine_rootless();
-	store_root = values[G_ROOT].value ? strdup(values[G_ROOT].value)
+	store_root = values[G_ROOT].value ? absolute_path(values[G_ROOT].value)
 					  : default_dir(g.rootless, "XDG_DATA_HOME", ".local/share", "/var/lib/berth");
-	run_root = values[G_RUNROOT].value ? strdup(values[G_RUNROOT].value)
+	run_root = values[G_RUNROOT].value ? absolute_path(values[G_RUNROOT].value)
 					   : default_dir(g.rootless, "XDG_RUNTIME_DIR", NULL, "/run/berth");
 	if (!store_root || !run_root) {
 		fprintf(stderr, "berth: out of memory\n");
