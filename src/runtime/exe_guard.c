@@ -1,9 +1,11 @@
 #include "runtime/exe_guard.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <link.h>
 #include <linux/mount.h>
 #include <linux/prctl.h>
 #include <stdint.h>
@@ -142,11 +144,13 @@ int exe_guard_open_sealed(const char *path, berth_error **err)
  * exe_file (/proc/PID/exe) and the file of every mapping of the binary
  * (/proc/PID/map_files). Both are moved here: every mapping of the binary is
  * replaced by the same range of SEALED (the same file through a read-only
- * mount, or a sealed copy), and exe_file is set with PR_SET_MM_MAP, which
- * refuses while any mapping of the old file is left. Pages the process wrote
- * (relocations, data) are copied into the new mapping first; clean ones are
- * mapped again from the file, whose content is the same. Single-threaded
- * only: another thread could write a page between copy and swap. */
+ * mount, or a sealed copy), and exe_file is set with PR_SET_MM_MAP (which
+ * refuses while a mapping of the old file is left, but cannot tell on
+ * overlayfs: each mapping must be found here). Pages the process may have
+ * written (data, relocations) are copied into the new mapping first; clean
+ * ones are mapped again from the file, whose content is the same.
+ * Single-threaded only: another thread could write a page between copy and
+ * swap. */
 
 #define IMAGE_MAPPINGS_MAX 64
 
@@ -154,7 +158,7 @@ typedef struct {
 	uintptr_t start, end;
 	off_t offset;
 	int prot;
-	bool written; /* writable, or private pages exist (resident or swapped): copy it */
+	bool written; /* private pages may exist: copy it */
 } image_mapping;
 
 /* Field N (1-based, as in proc(5)) of /proc/self/stat; FIELDS holds 52. */
@@ -193,9 +197,9 @@ static const char *next_line(const char *line)
 	return nl != NULL && nl[1] != '\0' ? nl + 1 : NULL;
 }
 
-/* Parses a header line of /proc/self/smaps ("START-END PERMS OFFSET
- * MAJOR:MINOR INODE PATH"); false for the field lines below it. */
-static bool parse_smaps_header(const char *line, image_mapping *m, unsigned long *dev_ino, char *share)
+/* Parses a line of /proc/self/maps: "START-END PERMS OFFSET MAJOR:MINOR
+ * INODE PATH". */
+static bool parse_maps_line(const char *line, image_mapping *m, unsigned long *dev_ino, char *share)
 {
 	unsigned long start, end, offset, ino;
 	unsigned int major, minor;
@@ -217,47 +221,72 @@ static bool parse_smaps_header(const char *line, image_mapping *m, unsigned long
 	return true;
 }
 
+typedef struct {
+	uintptr_t relro_start, relro_end;
+	bool textrel;
+	bool found;
+} image_layout;
+
+/* The first object dl_iterate_phdr reports is the program itself. */
+static int read_layout(struct dl_phdr_info *info, size_t size, void *data)
+{
+	image_layout *l = data;
+
+	(void)size;
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_GNU_RELRO) {
+			l->relro_start = info->dlpi_addr + ph->p_vaddr;
+			l->relro_end = l->relro_start + ph->p_memsz;
+		} else if (ph->p_type == PT_DYNAMIC) {
+			for (const ElfW(Dyn) *d = (const void *)(info->dlpi_addr + ph->p_vaddr); d->d_tag != DT_NULL;
+			     d++)
+				if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL)))
+					l->textrel = true;
+		}
+	}
+	l->found = true;
+	return 1;
+}
+
 /* The mappings of the binary this process executes: those of the file that
- * holds the entry point (its device and inode as smaps prints them: on
- * overlayfs those of the real file, like every mapping of the binary). */
+ * holds the entry point (its device and inode as /proc/self/maps prints
+ * them: on overlayfs those of the real file, like every mapping of the
+ * binary). Private pages exist where the binary is writable and where the
+ * loader wrote relocations before making them read-only (PT_GNU_RELRO);
+ * the rest is the file's content. */
 static int image_mappings(image_mapping *out, int max, berth_error **err)
 {
 	_cleanup_free_ char *buf = NULL;
 	uintptr_t entry = getauxval(AT_ENTRY);
 	unsigned long image[3] = { 0 }, id[3];
-	image_mapping m, *current = NULL;
+	image_layout layout = { 0 };
+	image_mapping m;
 	int n = 0;
 	char share;
 
-	if (fs_read_file("/proc/self/smaps", &buf, NULL, err) < 0)
+	dl_iterate_phdr(read_layout, &layout);
+	if (!layout.found || layout.textrel)
+		return berth_error_set(err, ENOTSUP, "the binary relocates its text (DT_TEXTREL)");
+	if (fs_read_file("/proc/self/maps", &buf, NULL, err) < 0)
 		return -1;
 	for (const char *line = buf; line != NULL; line = next_line(line))
-		if (parse_smaps_header(line, &m, id, &share) && entry >= m.start && entry < m.end)
+		if (parse_maps_line(line, &m, id, &share) && entry >= m.start && entry < m.end)
 			memcpy(image, id, sizeof(image));
 	if (image[2] == 0)
-		return berth_error_set(err, ENOENT, "/proc/self/smaps: no mapping holds the entry point");
+		return berth_error_set(err, ENOENT, "/proc/self/maps: no mapping holds the entry point");
 	for (const char *line = buf; line != NULL; line = next_line(line)) {
-		if (parse_smaps_header(line, &m, id, &share)) {
-			current = NULL;
-			if (memcmp(id, image, sizeof(image)) != 0)
-				continue;
-			if (share != 'p')
-				return berth_error_set(err, EINVAL, "/proc/self/smaps: a shared mapping of the binary");
-			if (n == max)
-				return berth_error_set(err, E2BIG, "/proc/self/smaps: over %d mappings of the binary",
-						       max);
-			out[n] = m;
-			/* a page first written after smaps was read is copied too */
-			out[n].written = (m.prot & PROT_WRITE) != 0;
-			current = &out[n++];
-		} else if (current != NULL &&
-			   (strncmp(line, "Anonymous:", 10) == 0 || strncmp(line, "Swap:", 5) == 0) &&
-			   strtoul(strchr(line, ':') + 1, NULL, 10) > 0) {
-			if (!(current->prot & PROT_READ))
-				return berth_error_set(err, EINVAL,
-						       "/proc/self/smaps: written pages that cannot be read");
-			current->written = true;
-		}
+		if (!parse_maps_line(line, &m, id, &share) || memcmp(id, image, sizeof(image)) != 0)
+			continue;
+		if (share != 'p')
+			return berth_error_set(err, EINVAL, "/proc/self/maps: a shared mapping of the binary");
+		if (n == max)
+			return berth_error_set(err, E2BIG, "/proc/self/maps: over %d mappings of the binary", max);
+		m.written = (m.prot & PROT_WRITE) || (m.start < layout.relro_end && m.end > layout.relro_start);
+		if (m.written && !(m.prot & PROT_READ))
+			return berth_error_set(err, EINVAL, "/proc/self/maps: written pages that cannot be read");
+		out[n++] = m;
 	}
 	return n;
 }
