@@ -75,6 +75,10 @@ bool cgroup_controllers_overlap(const char *a, const char *b);
 /* Writes VALUE to DIR/FILE (no create). Errors read:
  *   cgroup "memory.max": write "1048576" to "/sys/fs/cgroup/x/memory.max": No such file or directory */
 int cgroup_write(const char *dir, const char *file, const char *value, berth_error **err);
+/* Like cgroup_write(), through *FD: opened on the first write, kept open
+ * for the next ones (files that take one entry per write, like
+ * devices.allow); the caller closes it. */
+int cgroup_write_kept(const char *dir, const char *file, int *fd, const char *value, berth_error **err);
 int cgroup_writef(const char *dir, const char *file, berth_error **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int cgroup_read(const char *dir, const char *file, char **out, berth_error **err);
