@@ -51,7 +51,9 @@ int cgroup_detect_mode(const char *fs_root, enum cgroup_mode *mode, berth_error 
  * when an error is returned. */
 int cgroup_manager_create(const cgroup_options *opts, cgroup_manager **out, berth_error **err);
 
-/* The v2 directory fd for clone3(CLONE_INTO_CGROUP), or -1 on v1-only. */
+/* The unified directory fd for clone3(CLONE_INTO_CGROUP) on v2 and on
+ * hybrid hosts (where it places the child in the unified hierarchy only),
+ * or -1. */
 int cgroup_manager_v2_fd(cgroup_manager *m);
 
 /* Moves PID into every hierarchy of the cgroup. */
@@ -69,6 +71,36 @@ int cgroup_check_sub_cgroups(const char *const *subs, enum cgroup_mode mode, ber
  * M is unchanged when an error is returned. */
 int cgroup_manager_select_sub(cgroup_manager *m, const char *const *subs, berth_error **err);
 
+/* Moves PID into the unified (v2) hierarchy only: for a child that
+ * clone3(CLONE_INTO_CGROUP) could not place and that joins the v1
+ * hierarchies itself (cgroup_join_self). */
+int cgroup_manager_enter_unified(cgroup_manager *m, pid_t pid, berth_error **err);
+
+/* A process that joins the cgroup itself. Writing a pid into cgroup.procs
+ * takes the kernel's global cgroup_threadgroup_rwsem for writing, which
+ * waits for an RCU grace period unless a write just before did so (4 to
+ * 15 ms on the 2-CPU test VM: most of a `create`). A single-threaded
+ * process that writes "0" into a v1 hierarchy's "tasks" file moves itself
+ * without that lock, and clone3(CLONE_INTO_CGROUP) places a child on the
+ * unified hierarchy without it (cgroup_manager_v2_fd, also on hybrid). */
+#define CGROUP_JOIN_MAX 32
+typedef struct cgroup_self_join {
+	int fds[CGROUP_JOIN_MAX]; /* O_WRONLY of each v1 hierarchy's "tasks" file */
+	char *paths[CGROUP_JOIN_MAX];
+	size_t n;
+} cgroup_self_join;
+
+/* Opens the v1 "tasks" files for a process about to be made (the fds are
+ * close-on-exec: a clone inherits them, an exec'd program does not). The
+ * permission to move is checked against the opener's credentials, so a
+ * child in a new user namespace can still use them. */
+int cgroup_manager_open_join(cgroup_manager *m, cgroup_self_join *j, berth_error **err);
+
+/* In the joining single-threaded process: writes "0" into each file. */
+int cgroup_join_self(const cgroup_self_join *j, berth_error **err);
+
+void cgroup_join_close(cgroup_self_join *j);
+
 /* Writes linux.resources (also used by `update`). Fields the host lacks
  * (a controller not mounted) are an error only when actually requested. */
 int cgroup_manager_apply(cgroup_manager *m, const spec_resources *r, berth_error **err);
@@ -81,6 +113,10 @@ int cgroup_manager_is_frozen(cgroup_manager *m, bool *frozen, berth_error **err)
 
 /* Every pid in the cgroup (and its children), sorted. */
 int cgroup_manager_pids(cgroup_manager *m, pid_t **pids, size_t *n, berth_error **err);
+
+/* Whether this manager made the cgroup whose pids cgroup_manager_pids()
+ * reads (mkdir succeeded): it holds no process until one is moved in. */
+bool cgroup_manager_made_cgroup(cgroup_manager *m);
 
 /* Sends SIGNO to every process in the cgroup (kill --all). */
 int cgroup_manager_kill_all(cgroup_manager *m, int signo, berth_error **err);

@@ -305,6 +305,8 @@ static int refuse_busy_cgroup(create_tx *tx, berth_error **err)
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n = 0;
 
+	if (cgroup_manager_made_cgroup(tx->cgroup))
+		return 0; /* made just now: nobody is in it */
 	if (cgroup_manager_pids(tx->cgroup, &pids, &n, err) < 0)
 		return berth_error_wrap(err, "linux.cgroupsPath");
 	if (n == 0)
@@ -411,11 +413,7 @@ static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, c
 	/* Record the cgroup at once: a create killed from here on leaves a
 	 * state.json from which delete --force removes it. */
 	st->cgroup = cgroup_manager_to_json(tx->cgroup);
-	if (state_write(tx->dirfd, st, err) < 0)
-		return -1;
-	if (apply_resources(tx->cgroup, s, err) < 0)
-		return berth_error_wrap(err, "linux.resources");
-	return 0;
+	return state_write(tx->dirfd, st, err);
 }
 
 /* After a failure while the init may be setting up early: the error it
@@ -446,6 +444,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	_cleanup_close_ int console_sock = -EBADF;
 	_cleanup_state_ container_state *st = calloc(1, sizeof(container_state));
 	create_tx tx = { .g = g, .id = opts->id, .dirfd = -1, .lockfd = -1 };
+	cgroup_self_join join = { .n = 0 };
 	seccomp_filter filter = { 0 };
 	idmap_mounts idmap = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
@@ -515,16 +514,23 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		berth_error_set(err, errno, "create the exec fifo");
 		goto fail;
 	}
-	/* Without a user namespace to map, the init builds its rootfs while
-	 * the cgroup is made and joined (on v1, joining waits for an RCU grace
-	 * period); it waits for SYNC_GO only before the cgroup namespace, the
-	 * cgroup mounts and the device nodes. On v2 the init is cloned into
-	 * the cgroup, which must exist first. */
+	/* The cgroup exists before the init: clone3(CLONE_INTO_CGROUP) places
+	 * it in the unified hierarchy (v2, hybrid) and it joins the v1
+	 * hierarchies itself, so no write of its pid into cgroup.procs waits
+	 * for an RCU grace period (cgroup_self_join). Without a user namespace
+	 * to map, on v1 and hybrid, the init builds its rootfs while the
+	 * resources are written; it waits for SYNC_GO only before the cgroup
+	 * namespace, the cgroup mounts and the device nodes. */
 	early = !new_userns && !late_userns &&
 		!(cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) == 0 &&
 		  mode == CGROUP_MODE_V2);
-	if (!early && make_cgroup(&tx, g, s, opts, st, err) < 0)
+	if (make_cgroup(&tx, g, s, opts, st, err) < 0 ||
+	    (!late_userns && cgroup_manager_open_join(tx.cgroup, &join, err) < 0))
 		goto fail;
+	if (!early && apply_resources(tx.cgroup, s, err) < 0) {
+		berth_error_wrap(err, "linux.resources");
+		goto fail;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		berth_error_set(err, errno, "socketpair");
 		goto fail;
@@ -534,8 +540,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		goto fail;
 	}
 	listen_fds = socket_activation_fds();
-	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
-			    tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1, &in_cgroup);
+	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags, cgroup_manager_v2_fd(tx.cgroup),
+			    &in_cgroup);
 	if (tx.pid == 0) {
 		init_config cfg = {
 			.spec = s,
@@ -549,6 +555,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.late_userns = late_userns,
 			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
 			.early_setup = early,
+			.cgroup_join = late_userns ? NULL : &join,
 			.preserve_fds = opts->preserve_fds,
 			.seccomp = s->seccomp.present ? &filter : NULL,
 			.idmap_fds = idmap.fds,
@@ -573,9 +580,16 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	}
 	close(sv[1]);
 	sv[1] = -1;
+	cgroup_join_close(&join);
 	st->pid = tx.pid;
-	if ((early && make_cgroup(&tx, g, s, opts, st, err) < 0) ||
-	    (!in_cgroup && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0)) {
+	if (early && apply_resources(tx.cgroup, s, err) < 0) {
+		berth_error_wrap(err, "linux.resources");
+		init_error(sv[0], err);
+		goto fail;
+	}
+	/* the intermediate of late_userns forks the init: it is moved whole */
+	if ((late_userns && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0) ||
+	    (!late_userns && !in_cgroup && cgroup_manager_enter_unified(tx.cgroup, tx.pid, err) < 0)) {
 		init_error(sv[0], err);
 		goto fail;
 	}
@@ -631,6 +645,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	return 0;
 
 fail:
+	cgroup_join_close(&join);
 	if (sv[0] >= 0)
 		close(sv[0]);
 	if (sv[1] >= 0)

@@ -211,8 +211,10 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* The init is in its cgroup (after SYNC_GO when set up early): the cgroup
- * namespace is made now, with that cgroup as its root. Runs once. */
+/* The init joins its cgroup's v1 hierarchies itself, if asked, once
+ * SYNC_GO says the resources are written (the devices rules come before
+ * any device node), and makes the cgroup namespace, with that cgroup as
+ * its root. Runs once. */
 static int enter_cgroup(rootfs_context *ctx, berth_error **err)
 {
 	const init_config *cfg = ctx->cgroup_ready_arg;
@@ -221,6 +223,13 @@ static int enter_cgroup(rootfs_context *ctx, berth_error **err)
 	ctx->cgroup_ready = NULL;
 	if (cfg->early_setup && sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, err) < 0)
 		return -1;
+	if (cfg->cgroup_join != NULL) {
+		int ret = cgroup_join_self(cfg->cgroup_join, err);
+		/* host files: gone before anything of the container runs */
+		cgroup_join_close(cfg->cgroup_join);
+		if (ret < 0)
+			return -1;
+	}
 	if (s->namespaces[NS_CGROUP].requested && s->namespaces[NS_CGROUP].path == NULL && unshare(CLONE_NEWCGROUP) < 0)
 		return berth_error_set(err, errno, "create cgroup namespace");
 	return 0;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "runtime/cgroup.h"
 #include "runtime/seccomp.h"
 #include "spec/spec.h"
 
@@ -26,11 +27,14 @@ typedef struct init_config {
 	 * that it owns the new namespaces) and fork. */
 	bool late_userns;
 	int late_flags;
-	/* The runtime makes and joins the cgroup while the init builds its
-	 * rootfs: SYNC_GO comes before the cgroup namespace, the cgroup
+	/* The runtime writes the cgroup's resources while the init builds
+	 * its rootfs: SYNC_GO comes before the cgroup namespace, the cgroup
 	 * mounts and the device nodes instead of before everything. Only
-	 * without a user namespace to map. */
+	 * without a user namespace to map, and not on v2. */
 	bool early_setup;
+	/* The v1 hierarchies the init joins itself after SYNC_GO (NULL: the
+	 * runtime moved it); see cgroup_self_join. */
+	cgroup_self_join *cgroup_join;
 	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
 	int listen_fds;
 	const seccomp_filter *seccomp; /* NULL when no linux.seccomp */
