@@ -114,33 +114,6 @@ static int resolve_rootfs(const spec *s, const char *bundle, char **out, berth_e
 	return *out ? 0 : berth_error_set(err, ENOMEM, "root.path");
 }
 
-/* *IN_CGROUP: whether the child was cloned into CGROUP_FD's cgroup (a
- * kernel without CLONE_INTO_CGROUP gets a plain clone: the caller must
- * then place it). */
-static pid_t clone_init(int flags, int cgroup_fd, bool *in_cgroup)
-{
-	struct clone_args args = { .flags = (unsigned)flags, .exit_signal = SIGCHLD };
-	pid_t pid;
-
-	if (cgroup_fd >= 0) {
-		args.flags |= CLONE_INTO_CGROUP;
-		args.cgroup = cgroup_fd;
-	}
-	pid = syscall(SYS_clone3, &args, sizeof(args));
-	*in_cgroup = pid >= 0 && cgroup_fd >= 0;
-	if (pid < 0 && cgroup_fd >= 0 && errno != ENOMEM) {
-		args.flags &= ~CLONE_INTO_CGROUP;
-		args.cgroup = 0;
-		pid = syscall(SYS_clone3, &args, sizeof(args));
-	}
-	if (pid < 0 && errno == ENOSYS) {
-		/* pre-5.3 kernels: plain clone semantics through fork+unshare are
-		 * not equivalent for pid namespaces, so require clone3 */
-		errno = ENOSYS;
-	}
-	return pid;
-}
-
 /* The device rules applied to the cgroup: the spec's, then allow rules for
  * the nodes the runtime itself creates (default devices, /dev/pts, ptmx,
  * console), for linux.devices, and mknod of anything (as runc does). */
@@ -540,8 +513,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		goto fail;
 	}
 	listen_fds = socket_activation_fds();
-	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags, cgroup_manager_v2_fd(tx.cgroup),
-			    &in_cgroup);
+	tx.pid = namespaces_clone(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
+				  cgroup_manager_v2_fd(tx.cgroup), &in_cgroup);
 	if (tx.pid == 0) {
 		init_config cfg = {
 			.spec = s,
