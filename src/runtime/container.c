@@ -369,6 +369,21 @@ static void leave_child_namespaces(child_ns_switch *sw)
 
 /* Creates the container's cgroup (tx->cgroup), records it in the state and
  * applies linux.resources. */
+/* The v1 "tasks" files the init joins itself (cgroup_self_join), sent
+ * before SYNC_GO. */
+static int send_cgroup_join(int sock, cgroup_manager *cg, berth_error **err)
+{
+	cgroup_self_join join = { .n = 0 };
+	int ret = 0;
+
+	if (cgroup_manager_open_join(cg, &join, err) < 0)
+		return -1;
+	for (size_t i = 0; i < join.n && ret == 0; i++)
+		ret = sync_send(sock, SYNC_CGROUP_JOIN, 0, join.paths[i], join.fds[i], err);
+	cgroup_join_close(&join);
+	return ret;
+}
+
 static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, const create_options *opts,
 		       container_state *st, berth_error **err)
 {
@@ -417,12 +432,11 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	_cleanup_close_ int console_sock = -EBADF;
 	_cleanup_state_ container_state *st = calloc(1, sizeof(container_state));
 	create_tx tx = { .g = g, .id = opts->id, .dirfd = -1, .lockfd = -1 };
-	cgroup_self_join join = { .n = 0 };
 	seccomp_filter filter = { 0 };
 	idmap_mounts idmap = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
-	bool new_userns, late_userns = false, early, in_cgroup;
+	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup;
 	enum cgroup_mode mode;
 	pid_t intermediate = 0;
 
@@ -487,18 +501,19 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		berth_error_set(err, errno, "create the exec fifo");
 		goto fail;
 	}
-	/* The cgroup exists before the init: clone3(CLONE_INTO_CGROUP) places
-	 * it in the unified hierarchy (v2, hybrid) and it joins the v1
-	 * hierarchies itself, so no write of its pid into cgroup.procs waits
-	 * for an RCU grace period (cgroup_self_join). Without a user namespace
-	 * to map, on v1 and hybrid, the init builds its rootfs while the
-	 * resources are written; it waits for SYNC_GO only before the cgroup
+	/* No write of the init's pid into cgroup.procs, which waits for an RCU
+	 * grace period (cgroup_self_join): on v2 and hybrid hosts
+	 * clone3(CLONE_INTO_CGROUP) places it in the unified cgroup, which
+	 * must exist first, and it joins the v1 hierarchies itself through
+	 * files sent before SYNC_GO. Without a user namespace to map, on v1
+	 * and hybrid, the init builds its rootfs meanwhile (on v1 while the
+	 * cgroup is made too); it waits for SYNC_GO only before the cgroup
 	 * namespace, the cgroup mounts and the device nodes. */
-	early = !new_userns && !late_userns &&
-		!(cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) == 0 &&
-		  mode == CGROUP_MODE_V2);
-	if (make_cgroup(&tx, g, s, opts, st, err) < 0 ||
-	    (!late_userns && cgroup_manager_open_join(tx.cgroup, &join, err) < 0))
+	if (cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) < 0)
+		mode = CGROUP_MODE_V1;
+	early = !new_userns && !late_userns && mode != CGROUP_MODE_V2;
+	cgroup_first = !early || mode == CGROUP_MODE_HYBRID;
+	if (cgroup_first && make_cgroup(&tx, g, s, opts, st, err) < 0)
 		goto fail;
 	if (!early && apply_resources(tx.cgroup, s, err) < 0) {
 		berth_error_wrap(err, "linux.resources");
@@ -514,7 +529,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	}
 	listen_fds = socket_activation_fds();
 	tx.pid = namespaces_clone(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
-				  cgroup_manager_v2_fd(tx.cgroup), &in_cgroup);
+				  tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1, &in_cgroup);
 	if (tx.pid == 0) {
 		init_config cfg = {
 			.spec = s,
@@ -528,7 +543,6 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.late_userns = late_userns,
 			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
 			.early_setup = early,
-			.cgroup_join = late_userns ? NULL : &join,
 			.preserve_fds = opts->preserve_fds,
 			.seccomp = s->seccomp.present ? &filter : NULL,
 			.idmap_fds = idmap.fds,
@@ -553,8 +567,11 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	cgroup_join_close(&join);
 	st->pid = tx.pid;
+	if (!cgroup_first && make_cgroup(&tx, g, s, opts, st, err) < 0) {
+		init_error(sv[0], err);
+		goto fail;
+	}
 	if (early && apply_resources(tx.cgroup, s, err) < 0) {
 		berth_error_wrap(err, "linux.resources");
 		init_error(sv[0], err);
@@ -562,7 +579,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	}
 	/* the intermediate of late_userns forks the init: it is moved whole */
 	if ((late_userns && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0) ||
-	    (!late_userns && !in_cgroup && cgroup_manager_enter_unified(tx.cgroup, tx.pid, err) < 0)) {
+	    (!late_userns && ((!in_cgroup && cgroup_manager_enter_unified(tx.cgroup, tx.pid, err) < 0) ||
+			      send_cgroup_join(sv[0], tx.cgroup, err) < 0))) {
 		init_error(sv[0], err);
 		goto fail;
 	}
@@ -618,7 +636,6 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	return 0;
 
 fail:
-	cgroup_join_close(&join);
 	if (sv[0] >= 0)
 		close(sv[0]);
 	if (sv[1] >= 0)

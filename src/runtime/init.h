@@ -32,9 +32,7 @@ typedef struct init_config {
 	 * mounts and the device nodes instead of before everything. Only
 	 * without a user namespace to map, and not on v2. */
 	bool early_setup;
-	/* The v1 hierarchies the init joins itself after SYNC_GO (NULL: the
-	 * runtime moved it); see cgroup_self_join. */
-	cgroup_self_join *cgroup_join;
+
 	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
 	int listen_fds;
 	const seccomp_filter *seccomp; /* NULL when no linux.seccomp */
