@@ -53,6 +53,10 @@ typedef struct create_tx {
 	int dirfd;
 	int lockfd;
 	cgroup_manager *cgroup;
+	/* the hierarchies, read once before the clone for the runtime and the
+	 * init (NULL on v2, or when the read failed: each reads them) */
+	cgroup_mount *mounts;
+	size_t n_mounts;
 	pid_t pid;
 	bool dir_created;
 } create_tx;
@@ -394,6 +398,8 @@ static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, c
 		.container_id = opts->id,
 		.systemd = g->systemd_cgroup,
 		.rootless = g->rootless,
+		.mounts = tx->mounts,
+		.n_mounts = tx->n_mounts,
 	};
 
 	if (cgroup_manager_create(&co, &tx->cgroup, err) < 0 || refuse_busy_cgroup(tx, err) < 0)
@@ -513,6 +519,15 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		mode = CGROUP_MODE_V1;
 	early = !new_userns && !late_userns && mode != CGROUP_MODE_V2;
 	cgroup_first = !early || mode == CGROUP_MODE_HYBRID;
+	if (mode != CGROUP_MODE_V2) {
+		cgroup_options co = { .fs_root = g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup" };
+		berth_error *ignored = NULL;
+		if (cgroup_read_mounts(&co, mode, &tx.mounts, &tx.n_mounts, &ignored) < 0) {
+			berth_error_free(&ignored);
+			tx.mounts = NULL;
+			tx.n_mounts = 0;
+		}
+	}
 	if (cgroup_first && make_cgroup(&tx, g, s, opts, st, err) < 0)
 		goto fail;
 	if (!early && apply_resources(tx.cgroup, s, err) < 0) {
@@ -543,6 +558,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.late_userns = late_userns,
 			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
 			.early_setup = early,
+			.cgroup_mounts = tx.mounts,
+			.n_cgroup_mounts = tx.n_mounts,
 			.preserve_fds = opts->preserve_fds,
 			.seccomp = s->seccomp.present ? &filter : NULL,
 			.idmap_fds = idmap.fds,
@@ -628,6 +645,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	if (opts->pid_file && state_write_pid_file(opts->pid_file, tx.pid, err) < 0)
 		goto fail;
 	*pid_out = tx.pid;
+	cgroup_mounts_free(tx.mounts, tx.n_mounts);
 	namespaces_close_fds(ns_fds);
 	seccomp_filter_clear(&filter);
 	cgroup_manager_free(tx.cgroup);
@@ -645,6 +663,7 @@ fail:
 		*master_out = -1;
 	}
 	create_rollback(&tx);
+	cgroup_mounts_free(tx.mounts, tx.n_mounts);
 fail_early:
 	namespaces_close_fds(ns_fds);
 	seccomp_filter_clear(&filter);

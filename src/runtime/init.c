@@ -310,6 +310,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 			setresuid(0, 0, 0);
 	}
 	ctx.cgroup_ready_arg = (void *)cfg;
+	ctx.cgroup_mounts = cfg->cgroup_mounts;
+	ctx.n_cgroup_mounts = cfg->n_cgroup_mounts;
+	ctx.new_cgroupns = s->namespaces[NS_CGROUP].requested && s->namespaces[NS_CGROUP].path == NULL;
 	if (!cfg->early_setup && enter_cgroup(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	if (!cfg->no_new_keyring) {

@@ -32,6 +32,9 @@ typedef struct init_config {
 	 * mounts and the device nodes instead of before everything. Only
 	 * without a user namespace to map, and not on v2. */
 	bool early_setup;
+	/* the cgroup hierarchies the runtime read (cgroup_mount_in_rootfs) */
+	const cgroup_mount *cgroup_mounts;
+	size_t n_cgroup_mounts;
 
 	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
 	int listen_fds;

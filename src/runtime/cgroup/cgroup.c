@@ -164,8 +164,12 @@ static int plan_hierarchies(cgroup_manager *m, const cgroup_options *opts, const
 		if (cgroup_self_parse(text, &self, &n_self, err) < 0)
 			return berth_error_wrap(err, "%s", file);
 	}
-	if (cgroup_discover_mounts(opts, m->mode, &mounts, &n_mounts, err) < 0)
+	if (opts->mounts != NULL) {
+		n_mounts = opts->n_mounts;
+	} else if (cgroup_discover_mounts(opts, m->mode, &mounts, &n_mounts, err) < 0) {
 		goto out;
+	}
+	const cgroup_mount *found = opts->mounts != NULL ? opts->mounts : mounts;
 	m->h = calloc(n_mounts, sizeof(*m->h));
 	*first_levels = calloc(n_mounts, sizeof(unsigned));
 	if (m->h == NULL || *first_levels == NULL) {
@@ -174,11 +178,11 @@ static int plan_hierarchies(cgroup_manager *m, const cgroup_options *opts, const
 	}
 	for (size_t i = 0; i < n_mounts; i++) {
 		cgroup_hierarchy *h = &m->h[m->n++];
-		const char *own = absolute ? "/" : own_cgroup(&mounts[i], self, n_self);
+		const char *own = absolute ? "/" : own_cgroup(&found[i], self, n_self);
 
-		h->controllers = strdup(mounts[i].controllers);
-		h->mount = strdup(mounts[i].mount);
-		h->unified = mounts[i].unified;
+		h->controllers = strdup(found[i].controllers);
+		h->mount = strdup(found[i].mount);
+		h->unified = found[i].unified;
 		if (asprintf(&h->inner, "%s%s%s", own, own[strlen(own) - 1] == '/' ? "" : "/", request) < 0)
 			h->inner = NULL;
 		h->dir = h->inner ? cgroup_join(h->mount, h->inner) : NULL;
@@ -309,6 +313,16 @@ int cgroup_manager_create(const cgroup_options *options, cgroup_manager **out, b
 	}
 	*out = move_ptr(m);
 	return 0;
+}
+
+int cgroup_read_mounts(const cgroup_options *opts, enum cgroup_mode mode, cgroup_mount **out, size_t *n,
+		       berth_error **err)
+{
+	cgroup_options defaults = *opts;
+
+	if (defaults.fs_root == NULL)
+		defaults.fs_root = "/sys/fs/cgroup";
+	return cgroup_discover_mounts(&defaults, mode, out, n, err);
 }
 
 int cgroup_manager_v2_fd(cgroup_manager *m)

@@ -46,17 +46,8 @@ typedef struct cgroup_self_entry {
 int cgroup_self_parse(const char *text, cgroup_self_entry **out, size_t *n, berth_error **err);
 void cgroup_self_free(cgroup_self_entry *e, size_t n);
 
-/* A mounted hierarchy found under fs_root, before any cgroup is computed. */
-typedef struct cgroup_mount {
-	char *controllers; /* as in cgroup_hierarchy; "" for unified */
-	char *mount;
-	char *root; /* the cgroup mounted there ("/" unless a subtree is bind-mounted) */
-	bool unified;
-} cgroup_mount;
-
 int cgroup_discover_mounts(const cgroup_options *opts, enum cgroup_mode mode, cgroup_mount **out, size_t *n,
 			   berth_error **err);
-void cgroup_mounts_free(cgroup_mount *m, size_t n);
 
 /* The requested cgroup as a normalised path ("a/b/c", no leading slash) and
  * whether it is taken below the hierarchy root (absolute) or below the
