@@ -67,9 +67,15 @@ static int readonly_detached_clone(const char *path)
 	return move_fd(tree);
 }
 
+/* The detached tree of exe_guard_seal_self's read-only view, kept open:
+ * closing the last fd of such a tree unmounts it, which waits for an
+ * expedited RCU grace period (exe_guard_release). */
+static int view_tree = -EBADF;
+
 /* The binary PATH (the file SELF has open) through a read-only clone of its
- * directory (so /proc/PID/exe reads "/berth-runtime"), or of the file. */
-static int open_readonly_binary(const char *path, int self)
+ * directory (so /proc/PID/exe reads "/berth-runtime"), or of the file. With
+ * KEEP_TREE the directory's tree goes to view_tree instead of being closed. */
+static int open_readonly_binary(const char *path, int self, bool keep_tree)
 {
 	_cleanup_close_ int dir = -EBADF;
 	char dircopy[PATH_MAX], basecopy[PATH_MAX];
@@ -82,8 +88,13 @@ static int open_readonly_binary(const char *path, int self)
 		dir = readonly_detached_clone(dirname(dircopy));
 		if (dir >= 0) {
 			fd = openat(dir, basename(basecopy), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0 && same_file(fd, self))
+			if (fd >= 0 && same_file(fd, self)) {
+				if (keep_tree) {
+					exe_guard_release();
+					view_tree = move_fd(dir);
+				}
 				return fd;
+			}
 			if (fd >= 0)
 				close(fd);
 		}
@@ -109,7 +120,7 @@ static int sealed_memfd_copy(int self)
 	return move_fd(memfd);
 }
 
-int exe_guard_open_sealed(const char *path, berth_error **err)
+static int open_sealed(const char *path, bool keep_tree, berth_error **err)
 {
 	char self_path[PATH_MAX];
 	_cleanup_close_ int self = -EBADF;
@@ -127,7 +138,7 @@ int exe_guard_open_sealed(const char *path, berth_error **err)
 	}
 	if (self < 0)
 		return berth_error_set(err, errno, "open \"%s\"", path ? path : "/proc/self/exe");
-	sealed = open_readonly_binary(path, self);
+	sealed = open_readonly_binary(path, self, keep_tree);
 	if (sealed < 0) {
 		berth_debug("read-only mount of the runtime binary: %s; using a sealed copy", strerror(errno));
 		sealed = sealed_memfd_copy(self);
@@ -136,6 +147,18 @@ int exe_guard_open_sealed(const char *path, berth_error **err)
 		return berth_error_set(err, errno,
 				       "protect the runtime binary (CVE-2019-5736): no read-only or sealed copy");
 	return sealed;
+}
+
+int exe_guard_open_sealed(const char *path, berth_error **err)
+{
+	return open_sealed(path, false, err);
+}
+
+void exe_guard_release(void)
+{
+	if (view_tree >= 0)
+		close(view_tree);
+	view_tree = -EBADF;
 }
 
 /* Moving this process's image onto the sealed binary without an execve.
@@ -382,7 +405,7 @@ int exe_guard_seal_self(char **argv, berth_error **err)
 
 	if (exe_guard_is_sealed())
 		return 0;
-	sealed = exe_guard_open_sealed(NULL, err);
+	sealed = open_sealed(NULL, true, err);
 	if (sealed < 0)
 		return -1;
 	if (mode != NULL && strcmp(mode, "reexec") == 0)

@@ -47,6 +47,15 @@ int exe_guard_seal_self(char **argv, berth_error **err);
  * (berth's monitor) can execveat() it and spare the runtime the move. */
 int exe_guard_open_sealed(const char *path, berth_error **err);
 
+/* Closes the detached mount tree that exe_guard_seal_self keeps open (the
+ * mappings and /proc/self/exe keep the mount itself). The last close
+ * unmounts the tree and waits for an RCU grace period, so the runtime
+ * calls this where it waits anyway (`run` once the process runs), and
+ * every child it makes first thing (a copy of the tree's fd must not reach
+ * a container: in a user namespace the init is dumpable). Without a call
+ * the tree goes when the process exits. */
+void exe_guard_release(void);
+
 int exe_guard_make_undumpable(berth_error **err);
 
 #endif

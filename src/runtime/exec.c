@@ -331,6 +331,7 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		goto fail;
 	}
 	if (inter == 0) {
+		exe_guard_release();
 		if (!opts->detach)
 			sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		close(sv[0]);
@@ -388,6 +389,8 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		close(plan.root_fd);
 	if (opts->detach)
 		return 0;
+	/* the process runs: the wait for its exit covers the unmount */
+	exe_guard_release();
 	/* the process has a session of its own: signals reach it through us */
 	return container_wait_foreground(pid, master, exit_code, err) < 0 ? berth_error_wrap(err, "exec %s", opts->id)
 									  : 0;

@@ -280,6 +280,8 @@ _Noreturn void container_init_main(const init_config *cfg)
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
 	bool setup_ns;
 
+	/* the runtime's copy keeps the read-only view of its binary alive */
+	exe_guard_release();
 	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* In the host's user namespace the container's root could otherwise
