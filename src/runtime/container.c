@@ -558,6 +558,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.late_userns = late_userns,
 			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
 			.early_setup = early,
+			.cgroup_clone_fd = tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1,
 			.cgroup_mounts = tx.mounts,
 			.n_cgroup_mounts = tx.n_mounts,
 			.preserve_fds = opts->preserve_fds,

@@ -280,8 +280,11 @@ _Noreturn void container_init_main(const init_config *cfg)
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
 	bool setup_ns;
 
-	/* the runtime's copy keeps the read-only view of its binary alive */
+	/* the runtime's copies keep the read-only view of its binary alive and
+	 * the cgroup open: no host fd is left for /proc/1/fd */
 	exe_guard_release();
+	if (cfg->cgroup_clone_fd >= 0)
+		close(cfg->cgroup_clone_fd);
 	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* In the host's user namespace the container's root could otherwise

@@ -32,6 +32,9 @@ typedef struct init_config {
 	 * mounts and the device nodes instead of before everything. Only
 	 * without a user namespace to map, and not on v2. */
 	bool early_setup;
+	/* the runtime's fd of the unified cgroup (CLONE_INTO_CGROUP), closed
+	 * first thing, or -1 */
+	int cgroup_clone_fd;
 	/* the cgroup hierarchies the runtime read (cgroup_mount_in_rootfs) */
 	const cgroup_mount *cgroup_mounts;
 	size_t n_cgroup_mounts;
