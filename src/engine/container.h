@@ -5,6 +5,7 @@
 #define BERTH_ENGINE_CONTAINER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "engine/record.h"
 #include "engine/run_config.h"
@@ -60,5 +61,24 @@ void engine_container_runtime_delete(const engine_paths *p, const container *c);
  * "Anonymous": true); call after C is removed. One still in use by another
  * container is kept and reported. */
 int engine_container_remove_anonymous_volumes(const engine_paths *p, const container *c, berth_error **err);
+
+/* `berth update`: resource limits, -1 for "unchanged". */
+typedef struct engine_resources {
+	int64_t memory;	   /* bytes */
+	int64_t cpu_quota; /* us per 100 ms */
+	int64_t pids_limit;
+	int64_t cpu_shares;
+} engine_resources;
+/* The flags' values into OUT (NULL: unchanged); at least one is needed. */
+int engine_update_parse(const char *memory, const char *cpus, const char *pids, const char *shares,
+			engine_resources *out, berth_error **err);
+/* Applies R to a running or paused C (`RUNTIME update`), then to its bundle
+ * and record (HostConfig in inspect, the next start). */
+int engine_container_update(const engine_paths *p, container *c, const engine_resources *r, berth_error **err);
+
+/* `berth rename`: NAME (checked like --name) is reserved, the record says
+ * it, then the old name goes. A taken name is refused. Hosts files of the
+ * container's peers keep the old name until they are written again. */
+int engine_container_rename(const engine_paths *p, container *c, const char *name, berth_error **err);
 
 #endif

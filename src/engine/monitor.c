@@ -1,6 +1,7 @@
 #include "engine/monitor.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,12 +21,16 @@
 
 #include "engine/container.h"
 #include "engine/health.h"
+#include "engine/attach.h"
+#include "engine/events.h"
 #include "engine/logfile.h"
+#include "engine/oom.h"
 #include "engine/record_sweep.h"
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/proctitle.h"
 
 #define CONSOLE_SOCKET "console.sock"
 
@@ -42,6 +47,10 @@ typedef struct mon {
 	bool stdin_open;
 	pid_t init;
 	int exit_code;
+	int attach_fd;	       /* attach.h: hands the input to `berth attach` */
+	int oom_fd;	       /* oom.h: the counter of the container's memory cgroup */
+	uint64_t ooms;	       /* its value at the start */
+	bool oom_killed;       /* the last run ended by the OOM killer */
 	bool announced;	       /* the record names this monitor (on_monitor_start) */
 	bool claimed;	       /* holds RUN_ROOT/monitors/ID (claim_monitor) */
 	health_monitor health; /* health.c: probes run from the poll loop */
@@ -114,6 +123,7 @@ static bool on_running(mon *m, container_state *s, void *arg)
 
 	set_status(s, "running");
 	s->pid = m->init;
+	s->oom_killed = false;
 	free(s->started_at);
 	s->started_at = strdup(engine_now_rfc3339(now));
 	free(s->finished_at);
@@ -131,6 +141,7 @@ static bool on_exited(mon *m, container_state *s, void *arg)
 	set_status(s, "exited");
 	s->pid = 0;
 	s->exit_code = m->exit_code;
+	s->oom_killed = m->oom_killed;
 	free(s->finished_at);
 	s->finished_at = strdup(engine_now_rfc3339(now));
 	if (error) {
@@ -414,6 +425,7 @@ static void close_container_fds(mon *m)
 /* One create + start. On failure *ERRMSG says why and nothing runs. */
 static int start_container(mon *m, char **errmsg)
 {
+	m->oom_killed = false;
 	if (runtime_create(m, errmsg) < 0)
 		goto fail;
 	if (m->init <= 0) /* not created in this process */
@@ -423,9 +435,13 @@ static int start_container(mon *m, char **errmsg)
 		goto fail;
 	}
 	resize_pty(m);
+	close_fd(&m->oom_fd);
+	m->oom_fd = engine_oom_open(m->init);
+	m->ooms = engine_oom_kills(m->oom_fd);
 	if (runtime_start(m, errmsg) < 0)
 		goto fail;
 	change_state(m, on_running, NULL);
+	engine_event(m->p, m->c, "start", NULL, NULL);
 	health_container_started(&m->health);
 	return 0;
 fail:
@@ -509,18 +525,19 @@ static void wait_container(mon *m)
 	int grace_ms = 2000;
 
 	for (;;) {
-		struct pollfd p[6] = {
+		struct pollfd p[7] = {
 			{ .fd = m->sigfd, .events = POLLIN },
 			{ .fd = m->out_r, .events = POLLIN },
 			{ .fd = m->err_r, .events = POLLIN },
 			{ .fd = m->master, .events = POLLIN },
 			{ .fd = m->stdin_open ? 0 : -1, .events = POLLIN },
 			{ .fd = health_poll_fd(&m->health), .events = POLLIN },
+			{ .fd = m->attach_fd, .events = POLLIN },
 		};
 		int n;
 		if (exited && m->out_r < 0 && m->err_r < 0 && m->master < 0)
 			break;
-		n = poll(p, 6, exited ? 100 : health_poll_timeout(&m->health));
+		n = poll(p, 7, exited ? 100 : health_poll_timeout(&m->health));
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && exited && (grace_ms -= 100) <= 0)
@@ -537,6 +554,8 @@ static void wait_container(mon *m)
 			copy_input(m);
 		if (p[5].revents)
 			health_read_output(&m->health);
+		if (p[6].revents)
+			attach_serve(m->attach_fd, m->tty ? m->master : m->in_w, m->tty);
 		if (!exited)
 			health_tick(&m->health);
 	}
@@ -676,9 +695,20 @@ static void run_loop(mon *m)
 			if (first) {
 				snprintf(pid, sizeof(pid), "%d", (int)getpid());
 				send_event(m, 'S', pid);
+				/* what `berth run` and the start allocated and freed
+				 * (record lists, peers' hosts entries, JSON) stays dirty
+				 * in the heap of this long-lived process unless handed
+				 * back: a monitor costs the same beside 1 or 1,000
+				 * containers */
+				malloc_trim(0);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
+			m->oom_killed = m->exit_code == 137 && engine_oom_kills(m->oom_fd) > m->ooms;
+			if (m->oom_killed)
+				engine_event(m->p, m->c, "oom", NULL, NULL);
+			snprintf(pid, sizeof(pid), "%d", m->exit_code);
+			engine_event(m->p, m->c, "die", "exitCode", pid);
 			health_container_stopped(&m->health);
 			/* before the state says "exited", when a start may follow;
 			 * none does after --rm, whose delete waits (finish) */
@@ -708,6 +738,18 @@ static void run_loop(mon *m)
 	}
 }
 
+/* "berth-monitor ID" in ps, over berth's argv (the id cut to 12 when the
+ * room is short) */
+static void set_title(const char *id)
+{
+	char title[96];
+
+	snprintf(title, sizeof(title), "berth-monitor %s", id);
+	if ((int)strlen(title) >= proctitle_room())
+		snprintf(title, sizeof(title), "berth-monitor %.12s", id);
+	proctitle_set(title);
+}
+
 static void monitor_main(mon *m)
 {
 	sigset_t set;
@@ -716,6 +758,7 @@ static void monitor_main(mon *m)
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "berth-monitor");
+	set_title(m->c->id);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	for (int s = 1; s < 32; s++)
@@ -740,6 +783,8 @@ static void monitor_main(mon *m)
 		engine_container_runtime_delete(m->p, m->c);
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
+	m->health.paths = m->p;
+	m->attach_fd = attach_listen();
 	run_loop(m);
 }
 
@@ -804,6 +849,8 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		  .out_r = -1,
 		  .err_r = -1,
 		  .master = -1,
+		  .oom_fd = -1,
+		  .attach_fd = -1,
 		  .stdin_open = foreground && (record_config_bool(c, "Interactive")) };
 	int ev[2];
 	char line[4096];

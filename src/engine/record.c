@@ -134,6 +134,7 @@ int record_load_state(container *c, berth_error **err)
 	s->finished_at = dup_or_null(json_object_get(j, "FinishedAt"));
 	s->restart_count = (int)json_integer_value(json_object_get(j, "RestartCount"));
 	s->stopped_by_user = json_is_true(json_object_get(j, "StoppedByUser"));
+	s->oom_killed = json_is_true(json_object_get(j, "OOMKilled"));
 	s->error = dup_or_null(json_object_get(j, "Error"));
 	h = json_object_get(j, "Health");
 	if (h) {
@@ -158,6 +159,8 @@ int record_save_state(const container *c, berth_error **err)
 		      "MonitorPid", (int)s->monitor_pid, "MonitorStartTime", (json_int_t)s->monitor_start, "ExitCode",
 		      s->exit_code, "StartedAt", s->started_at ?: "", "FinishedAt", s->finished_at ?: "",
 		      "RestartCount", s->restart_count, "StoppedByUser", s->stopped_by_user, "Error", s->error ?: "");
+	if (j && s->oom_killed)
+		json_object_set_new(j, "OOMKilled", json_true());
 	if (j && s->health)
 		json_object_set_new(j, "Health",
 				    json_pack("{s:s, s:i, s:o}", "Status", s->health, "FailingStreak",

@@ -52,7 +52,8 @@ typedef struct container_state {
 	char *finished_at;
 	int restart_count;
 	bool stopped_by_user;
-	char *health; /* NULL: no health check; starting, healthy, unhealthy */
+	bool oom_killed; /* the last exit was the OOM killer's (OOMKilled) */
+	char *health;	 /* NULL: no health check; starting, healthy, unhealthy */
 	int health_failures;
 	json_t *health_log; /* Health.Log: the last results (health.h), or NULL */
 	char *error;	    /* the last start error */

@@ -160,8 +160,7 @@ fetch() {
 	run b rm -f k9
 	assert_success
 	# a start that fails (no such command) takes its network down again
-	run brun --rm --network berth -p 8083:80 bb /nonexistent
-	assert_failure
+	run -127 brun --rm --network berth -p 8083:80 bb /nonexistent
 	run in_host nft list table inet berth
 	[[ "$output" != *8082* ]]
 	[[ "$output" != *8083* ]]

@@ -84,7 +84,7 @@ check_store() {
 	run bash -c "find '$STORE/snapshots' -name 'layer*.bin' -size ${LAYER_MB}M | wc -l"
 	[ "$output" = 4 ]
 	# leftovers of the killed pulls go with a prune, the image stays
-	bi image prune >/dev/null
+	bi image prune -f >/dev/null
 	[ -z "$(ls -A "$STORE/ingest")" ]
 	[ -z "$(find "$STORE/snapshots" -maxdepth 1 -name '.tmp-*')" ]
 	bi image inspect "$REGISTRY/crash/img:1" >/dev/null

@@ -243,7 +243,7 @@ int cmd_wait(const berth_globals *g, int argc, char **argv, berth_error **err)
 
 int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_error **err)
 {
-	static const option_spec specs[] = { { "force", 'f', false, "do not ask (berth never asks)" },
+	static const option_spec specs[] = { { "force", 'f', false, "do not ask for confirmation" },
 					     { NULL, 0, false, NULL } };
 	option_value v[2] = { 0 };
 	_cleanup_free_ char **keep = NULL, **pos = NULL;
@@ -255,6 +255,9 @@ int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_err
 	ret = berth_parse_grouped("container prune", "container prune [-f]", specs, argc, argv, false, v, &pos, &npos,
 				  0, 0, &keep, err);
 	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	ret = berth_confirm("container prune", "This will remove all stopped containers.", option_bool(&v[0]), err);
+	if (ret <= 0)
 		return ret < 0 ? 125 : 0;
 	if (berth_engine_open(g, &paths, err) < 0 || record_list(&paths, &list, &n, err) < 0) {
 		engine_paths_free(&paths);
