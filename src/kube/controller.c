@@ -22,6 +22,7 @@
 #include "kube/state.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 #define PASS_MS 250
 
@@ -821,7 +822,14 @@ int kube_controller_ensure(const kube_context *k, const char *namespace, pid_t *
 	}
 	if (pid == 0)
 		start_child(k, namespace, fd);
-	/* the child holds the lock through its copy of the open file */
+	/* its pid is in the lock file when this returns (the child writes it
+	 * too); the child holds the lock through its copy of the open file */
+	{
+		char text[32];
+		snprintf(text, sizeof(text), "%d\n", (int)pid);
+		if (ftruncate(fd, 0) < 0 || pwrite(fd, text, strlen(text), 0) < 0)
+			berth_debug("controller lock of %s: %s", namespace, strerror(errno));
+	}
 	close(fd);
 	if (out)
 		*out = pid;
