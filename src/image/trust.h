@@ -1,0 +1,126 @@
+/* Image trust: the signature policy that podman, skopeo and CRI-O share
+ * (containers-policy.json(5)), where signatures live (containers-
+ * registries.d(5)), and the verification of "simple signing" signatures
+ * (containers-signature(5)) made with GPG.
+ *
+ * The policy is parsed strictly, like containers/image: an unknown field, a
+ * bad type or a scope not in fully expanded form is an error naming the file
+ * and the JSON path. No policy file at all means "accept anything", and
+ * trust_policy.path is then NULL so `berth info` can say so.
+ *
+ * Evaluation (trust_evaluate) takes the requirements of the most specific
+ * scope for the image's identity ("docker" transport: the reference with its
+ * tag or digest, then its repository, parent namespaces, host, wildcarded
+ * domains, the transport's "" scope, the global default). Every requirement
+ * must hold; a signedBy requirement holds when at least one signature
+ * verifies with its keys and claims an identity its signedIdentity accepts,
+ * and the manifest digest the signature names is the image's. */
+#ifndef BERTH_IMAGE_TRUST_H
+#define BERTH_IMAGE_TRUST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+#define TRUST_SYSTEM_POLICY "/etc/containers/policy.json"
+
+typedef enum trust_requirement_type {
+	TRUST_INSECURE_ACCEPT_ANYTHING,
+	TRUST_REJECT,
+	TRUST_SIGNED_BY,
+	TRUST_SIGSTORE_SIGNED,
+} trust_requirement_type;
+
+typedef enum trust_identity_type {
+	TRUST_MATCH_REPO_DIGEST_OR_EXACT, /* the default */
+	TRUST_MATCH_EXACT,
+	TRUST_MATCH_REPOSITORY,
+	TRUST_EXACT_REFERENCE,
+	TRUST_EXACT_REPOSITORY,
+	TRUST_REMAP_IDENTITY,
+} trust_identity_type;
+
+typedef struct trust_identity {
+	trust_identity_type type;
+	char *reference;     /* exactReference's dockerReference, exactRepository's dockerRepository */
+	char *prefix;	     /* remapIdentity */
+	char *signed_prefix; /* remapIdentity */
+} trust_identity;
+
+typedef struct trust_requirement {
+	trust_requirement_type type;
+	char **key_paths;	 /* NULL-terminated: keyPath or keyPaths (signedBy), keyPath (sigstoreSigned) */
+	unsigned char *key_data; /* keyData, decoded from base64 */
+	size_t key_data_len;
+	trust_identity identity;
+} trust_requirement;
+
+typedef struct trust_scope {
+	char *scope; /* "" for a transport's default */
+	trust_requirement *requirements;
+	size_t n_requirements;
+} trust_scope;
+
+typedef struct trust_transport {
+	char *name; /* "docker", "docker-archive", ... */
+	trust_scope *scopes;
+	size_t n_scopes;
+} trust_transport;
+
+typedef struct trust_policy {
+	char *path; /* the file read; NULL: none exists, the built-in "accept anything" */
+	trust_scope default_scope;
+	trust_transport *transports;
+	size_t n_transports;
+} trust_policy;
+
+/* Parses and validates policy TEXT; ORIGIN (a path) names it in errors:
+ * `policy "/etc/containers/policy.json": transports.docker["x"][0].keyPath: ...`. */
+int trust_policy_parse(const char *text, size_t len, const char *origin, trust_policy *out, berth_error **err);
+
+/* Loads OVERRIDE when given (it must exist); else, rootless, the user's
+ * $XDG_CONFIG_HOME/containers/policy.json (default ~/.config) when it
+ * exists; else /etc/containers/policy.json; else the built-in default. */
+int trust_policy_load(const char *override, bool rootless, trust_policy *out, berth_error **err);
+void trust_policy_free(trust_policy *p);
+
+/* The requirements for an image of TRANSPORT ("docker") whose identity is
+ * IDENTITY ("host/repo:tag" or "host/repo@sha256:..."; NULL or "" for none:
+ * only the transport's and the global defaults apply). *SCOPE_OUT (may be
+ * NULL) gets the scope that matched ("" transport default, NULL global). */
+const trust_scope *trust_policy_lookup(const trust_policy *p, const char *transport, const char *identity,
+				       const char **scope_out);
+
+/* True when SCOPE's requirements need signatures (signedBy, sigstoreSigned)
+ * and do not reject outright. */
+bool trust_scope_needs_signatures(const trust_scope *scope);
+
+const char *trust_requirement_type_name(trust_requirement_type t);
+
+/* ---- identities (trust_identity.c) ---- */
+
+/* Whether a signature claiming SIGNED_REFERENCE is acceptable for an image
+ * known as INTENDED (both docker references; INTENDED fully expanded, with a
+ * tag or digest) under RULE. */
+bool trust_identity_matches(const trust_identity *rule, const char *intended, const char *signed_reference);
+
+/* The identity of a reference as typed ("busybox" -> "docker.io/library/busybox:latest";
+ * with a digest, "host/repo@sha256:..." without the tag). Heap; NULL with ERR. */
+char *trust_identity_of(const char *reference, berth_error **err);
+
+/* ---- simple signing payloads (trust_payload.c) ---- */
+
+typedef struct trust_payload {
+	char *docker_reference; /* critical.identity.docker-reference */
+	char *manifest_digest;	/* critical.image.docker-manifest-digest */
+} trust_payload;
+
+/* Parses a simple-signing payload strictly (critical.type must be "atomic
+ * container signature"; no unknown critical fields). */
+int trust_payload_parse(const char *text, size_t len, trust_payload *out, berth_error **err);
+/* A payload for REFERENCE and DIGEST, with berth as creator (heap). */
+char *trust_payload_create(const char *reference, const char *digest, size_t *len, berth_error **err);
+void trust_payload_free(trust_payload *p);
+
+#endif
