@@ -28,7 +28,10 @@ typedef struct pull_state {
 	registry_client *client;
 	const pull_options *opts;
 	image_ref ref;
-	char *display; /* "HOST/REPO:TAG" or "HOST/REPO@DIGEST" as asked */
+	char *display;			    /* "HOST/REPO:TAG" or "HOST/REPO@DIGEST" as asked */
+	char *identity;			    /* for the signature policy: "HOST/REPO:TAG" or "HOST/REPO@DIGEST" */
+	trust_signatures signatures;	    /* what the policy check read */
+	char top_digest[DIGEST_STRING_MAX]; /* the manifest the signatures sign */
 	const oci_descriptor **todo;
 	size_t n_todo;
 } pull_state;
@@ -274,6 +277,11 @@ static int pull_manifest(pull_state *st, registry_conn *conn, const oci_platform
 {
 	if (manifest_fetch(st, conn, image_ref_registry_reference(&st->ref), st->ref.digest, m, err) < 0)
 		return -1;
+	/* the policy speaks of what the reference names (an index when it is
+	 * one), and nothing of the image is stored before it agrees */
+	if (trust_check_pull(&st->opts->trust, st->identity, m->digest, &st->signatures, err) < 0)
+		return -1;
+	snprintf(st->top_digest, sizeof(st->top_digest), "%s", m->digest);
 	if (m->kind == MANIFEST_KIND_INDEX && resolve_index(st, conn, want, m, err) < 0)
 		return -1;
 	return 0;
@@ -309,6 +317,9 @@ static int pull_locked(pull_state *st, const oci_platform *want, image_info *out
 		ret = image_unpack(st->s, &info, &st->opts->unpack, err);
 		image_info_free(&info);
 	}
+	if (ret == 0 &&
+	    (ret = trust_record_save(store_root(st->s), m.digest, st->top_digest, &st->signatures, err)) < 0)
+		berth_error_wrap(err, "keep the signatures");
 	if (ret == 0)
 		ret = store_ref_set(st->s, name, m.digest, m.media_type, (int64_t)m.len, err);
 	if (ret == 0 && out)
@@ -335,7 +346,13 @@ int image_pull(store *s, const char *reference, const pull_options *opts, image_
 		return berth_error_wrap(err, "pull");
 	}
 	st.display = display_name(&st.ref);
-	ret = st.display ? store_gc_lock(s, false, err) : berth_error_set(err, ENOMEM, "pull");
+	st.identity = st.display ? trust_identity_of(reference, err) : NULL;
+	if (st.display == NULL)
+		ret = berth_error_set(err, ENOMEM, "pull");
+	else if (st.identity == NULL)
+		ret = berth_error_wrap(err, "pull");
+	else
+		ret = store_gc_lock(s, false, err);
 	if (ret == 0) {
 		/* what a killed pull left half unpacked */
 		store_snapshot_sweep(s);
@@ -353,6 +370,8 @@ int image_pull(store *s, const char *reference, const pull_options *opts, image_
 	registry_client_free(st.client);
 	free(st.todo);
 	free(st.display);
+	free(st.identity);
+	trust_signatures_free(&st.signatures);
 	platform_free(&want);
 	image_ref_free(&st.ref);
 	return ret;

@@ -13,6 +13,7 @@
 
 #include "image/images.h"
 #include "image/store.h"
+#include "image/trust.h"
 #include "util/error.h"
 
 typedef struct registry_options {
@@ -28,11 +29,15 @@ typedef struct pull_options {
 	registry_options registry;
 	const char *platform; /* "os/arch[/variant]", NULL for this host's */
 	unpack_options unpack;
+	trust_options trust; /* the signature policy, checked before anything is stored */
 } pull_options;
 
 /* Pulls REFERENCE ("name[:tag]", "name@sha256:..."): the manifest (for an
  * index, the one for the platform), config and layers, each verified against
- * its digest; blobs already in the store are not downloaded again. Unpacks
+ * its digest; blobs already in the store are not downloaded again. The
+ * signature policy (image/trust.h) is checked on the manifest the reference
+ * names before anything is stored; the signatures it read are kept with the
+ * image for run and create to check again. Unpacks
  * the layers into snapshots and names the image. OUT (may be NULL) describes
  * the pulled image. */
 int image_pull(store *s, const char *reference, const pull_options *opts, image_info *out, berth_error **err);

@@ -109,6 +109,12 @@ bool trust_identity_matches(const trust_identity *rule, const char *intended, co
  * with a digest, "host/repo@sha256:..." without the tag). Heap; NULL with ERR. */
 char *trust_identity_of(const char *reference, berth_error **err);
 
+/* Where IDENTITY ("host/ns/repo:tag") is looked up, most specific first:
+ * IDENTITY, "host/ns/repo", "host/ns", "host", then "*.DOMAIN" for each
+ * parent domain of the host (containers/image's order). NULL-terminated,
+ * heap; NULL when out of memory. */
+char **trust_identity_namespaces(const char *identity);
+
 /* ---- simple signing payloads (trust_payload.c) ---- */
 
 typedef struct trust_payload {
@@ -122,5 +128,93 @@ int trust_payload_parse(const char *text, size_t len, trust_payload *out, berth_
 /* A payload for REFERENCE and DIGEST, with berth as creator (heap). */
 char *trust_payload_create(const char *reference, const char *digest, size_t *len, berth_error **err);
 void trust_payload_free(trust_payload *p);
+
+/* ---- signatures and where they live ---- */
+
+/* Simple-signing signatures (each a signed OpenPGP message). */
+typedef struct trust_signatures {
+	char **data;
+	size_t *len;
+	size_t n;
+} trust_signatures;
+
+int trust_signatures_add(trust_signatures *s, const char *data, size_t len, berth_error **err);
+void trust_signatures_free(trust_signatures *s);
+
+/* One section of registries.d (containers-registries.d(5)). */
+typedef struct trust_registry_config {
+	char *lookaside;	 /* "lookaside" (or the older "sigstore") */
+	char *lookaside_staging; /* "lookaside-staging" (or "sigstore-staging") */
+	bool use_sigstore_attachments;
+} trust_registry_config;
+
+typedef struct trust_registries {
+	char **scopes; /* the keys of "docker" */
+	trust_registry_config *configs;
+	size_t n;
+	trust_registry_config default_docker;
+	bool has_default_docker;
+} trust_registries;
+
+/* Merges the YAML TEXT of ORIGIN into INTO; a scope (or default-docker)
+ * configured twice is an error, as in containers/image. */
+int trust_registries_parse(const char *text, size_t len, const char *origin, trust_registries *into, berth_error **err);
+/* Reads every DIR/NAME.yaml (DIR NULL: ~/.config/containers/registries.d when
+ * rootless and it exists, else /etc/containers/registries.d; a missing
+ * directory is no configuration). */
+int trust_registries_load(const char *dir, bool rootless, trust_registries *out, berth_error **err);
+void trust_registries_free(trust_registries *r);
+/* The section for IDENTITY: the most specific "docker" scope, else
+ * default-docker, else NULL. */
+const trust_registry_config *trust_registries_lookup(const trust_registries *r, const char *identity);
+/* The lookaside base URL of IDENTITY's repository, for reading (WRITE:
+ * staging first): the section's URL, else the built-in
+ * file:///var/lib/containers/sigstore (rootless ~/.local/share/containers/sigstore),
+ * plus "/" and the repository path without the host. Heap. */
+char *trust_lookaside_base(const trust_registries *r, const char *identity, bool write, bool rootless,
+			   berth_error **err);
+
+/* Reads BASE@sha256=HEX/signature-1, -2, ... until one is missing
+ * (file://, http://, https://). */
+int trust_lookaside_fetch(const char *base, const char *digest, trust_signatures *out, berth_error **err);
+/* Adds SIG as the next signature-N under a file:// BASE. */
+int trust_lookaside_store(const char *base, const char *digest, const char *sig, size_t len, berth_error **err);
+
+/* ---- the checks that pull, run, create and load make ---- */
+
+typedef struct trust_options {
+	const char *policy_path;  /* --signature-policy, NULL: the default (trust_policy_load) */
+	const char *registries_d; /* --registries.d, NULL: the default */
+	bool rootless;
+} trust_options;
+
+/* Whether IDENTITY with manifest DIGEST passes POLICY given SIGS. */
+int trust_check(const trust_policy *policy, const char *transport, const char *identity, const char *digest,
+		const trust_signatures *sigs, berth_error **err);
+
+/* For a pull of IDENTITY: loads the policy and, when its scope wants
+ * signatures, fetches them from the lookaside, and checks. SIGS gets the
+ * signatures that were read (for trust_record_save). */
+int trust_check_pull(const trust_options *o, const char *identity, const char *digest, trust_signatures *sigs,
+		     berth_error **err);
+
+struct image_info;
+/* For run and create of the stored image INFO, named TEXT as typed: the
+ * policy of today must accept the image under that name (TEXT a name or
+ * NAME@DIGEST), or, for an id, under at least one of its names, with the
+ * signatures kept at its pull. No policy file: nothing is read. */
+int trust_check_stored(const trust_options *o, const char *store_root, const char *text, const struct image_info *info,
+		       berth_error **err);
+
+/* The signatures kept in the store with the image whose manifest is DIGEST
+ * (STORE_ROOT/signatures/sha256-HEX/signature-N, and "signed-digest": the
+ * manifest they sign, an index when the reference named one), so that run
+ * and create check the policy of today against what pull saw. Nothing is
+ * written when SIGS is empty. SIGNED_DIGEST (DIGEST_STRING_MAX) gets DIGEST
+ * when no record exists. */
+int trust_record_save(const char *store_root, const char *digest, const char *signed_digest,
+		      const trust_signatures *sigs, berth_error **err);
+int trust_record_load(const char *store_root, const char *digest, char *signed_digest, trust_signatures *out,
+		      berth_error **err);
 
 #endif

@@ -144,3 +144,52 @@ bool trust_identity_matches(const trust_identity *rule, const char *intended_tex
 	parsed_ref_free(&signature);
 	return ok;
 }
+
+static int strv_push(char ***v, size_t *n, char *s)
+{
+	char **grown;
+
+	if (s == NULL || (grown = realloc(*v, (*n + 2) * sizeof(char *))) == NULL) {
+		free(s);
+		return -1;
+	}
+	*v = grown;
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+	return 0;
+}
+
+char **trust_identity_namespaces(const char *identity)
+{
+	char **v = NULL;
+	size_t n = 0, len = strcspn(identity, "@");
+	const char *slash = strchr(identity, '/'), *last = strrchr(identity, '/');
+	size_t host_len = slash ? (size_t)(slash - identity) : strlen(identity);
+	int ret = strv_push(&v, &n, strdup(identity));
+
+	/* the repository: without "@digest" or ":tag" */
+	if (identity[len] != '@' && last && strchr(last, ':'))
+		len = (size_t)(strchr(last, ':') - identity);
+	while (ret == 0 && len > 0) {
+		if (len != strlen(identity))
+			ret = strv_push(&v, &n, strndup(identity, len));
+		while (len > 0 && identity[len - 1] != '/')
+			len--;
+		if (len > 0)
+			len--;
+	}
+	for (const char *dot = memchr(identity, '.', host_len); ret == 0 && dot;
+	     dot = memchr(dot + 1, '.', host_len - (size_t)(dot + 1 - identity))) {
+		char *star = NULL;
+		if (asprintf(&star, "*.%.*s", (int)(host_len - (size_t)(dot + 1 - identity)), dot + 1) < 0)
+			star = NULL;
+		ret = strv_push(&v, &n, star);
+	}
+	if (ret < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		return NULL;
+	}
+	return v;
+}

@@ -478,40 +478,13 @@ static const trust_scope *find_scope(const trust_transport *t, const char *name,
 	return NULL;
 }
 
-/* containers/image's order: the identity, the repository, each parent
- * namespace, the host, then "*.DOMAIN" for each parent domain of the host. */
 static const trust_scope *docker_scope(const trust_transport *t, const char *identity)
 {
-	_cleanup_free_ char *star = NULL;
-	const trust_scope *s;
-	const char *host_end;
-	size_t len;
+	_cleanup_strv_ char **candidates = trust_identity_namespaces(identity);
 
-	if ((s = find_scope(t, identity, strlen(identity))))
-		return s;
-	len = strcspn(identity, "@");
-	if (identity[len] != '@') {
-		const char *colon = strrchr(identity, ':'), *slash = strrchr(identity, '/');
-		if (colon && slash && colon > slash)
-			len = (size_t)(colon - identity);
-	}
-	for (;;) {
-		if ((s = find_scope(t, identity, len)))
-			return s;
-		while (len > 0 && identity[len - 1] != '/')
-			len--;
-		if (len == 0)
-			break;
-		len--;
-	}
-	host_end = strchr(identity, '/');
-	len = host_end ? (size_t)(host_end - identity) : strlen(identity);
-	for (const char *dot = memchr(identity, '.', len); dot;
-	     dot = memchr(dot + 1, '.', len - (size_t)(dot + 1 - identity))) {
-		free(star);
-		if (asprintf(&star, "*.%.*s", (int)(len - (size_t)(dot + 1 - identity)), dot + 1) < 0)
-			return NULL;
-		if ((s = find_scope(t, star, strlen(star))))
+	for (char **c = candidates; c && *c; c++) {
+		const trust_scope *s = find_scope(t, *c, strlen(*c));
+		if (s)
 			return s;
 	}
 	return NULL;

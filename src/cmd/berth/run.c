@@ -60,7 +60,8 @@ enum {
 	O_DNS,
 	O_ADD_HOST,
 	O_NETWORK_ALIAS,
-	O_COUNT
+	O_TRUST,
+	O_COUNT = O_TRUST + BERTH_TRUST_FLAG_COUNT
 };
 
 static const option_spec run_specs[] = {
@@ -110,6 +111,7 @@ static const option_spec run_specs[] = {
 	{ "dns", 0, true, "a nameserver for /etc/resolv.conf; repeatable" },
 	{ "add-host", 0, true, "NAME:IP (or NAME:host-gateway) line for /etc/hosts; repeatable" },
 	{ "network-alias", 0, true, "another name of the container on its network; repeatable" },
+	BERTH_TRUST_FLAGS,
 	{ NULL, 0, false, NULL },
 };
 
@@ -280,6 +282,7 @@ static int create_or_run(const berth_globals *g, int argc, char **argv, bool run
 	if (ret != 0)
 		goto out;
 	fill_options(&o, v, pos + 1);
+	berth_trust_options(g, &v[O_TRUST], &o.trust);
 	o.log_max_size = log_max_size(&v[O_LOG_OPT], err);
 	if (*err || run_options_validate(&o, &plan, err) < 0) {
 		ret = -1;
