@@ -84,6 +84,9 @@ int trust_policy_parse(const char *text, size_t len, const char *origin, trust_p
  * exists; else /etc/containers/policy.json; else the built-in default. */
 int trust_policy_load(const char *override, bool rootless, trust_policy *out, berth_error **err);
 void trust_policy_free(trust_policy *p);
+/* For `berth info`: the policy file in use, "none (accept anything)", or
+ * "PATH (invalid: REASON)". Heap. */
+char *trust_policy_describe(bool rootless);
 
 /* The requirements for an image of TRANSPORT ("docker") whose identity is
  * IDENTITY ("host/repo:tag" or "host/repo@sha256:..."; NULL or "" for none:
@@ -205,6 +208,14 @@ struct image_info;
  * signatures kept at its pull. No policy file: nothing is read. */
 int trust_check_stored(const trust_options *o, const char *store_root, const char *text, const struct image_info *info,
 		       berth_error **err);
+
+/* For load: archives carry no signatures, so the policy can only accept
+ * (insecureAcceptAnything) or refuse. DIRECTORY: the input is an OCI
+ * layout directory (transport "oci"), else the archive may be either a
+ * docker-archive or an oci-archive and both must be accepted. Scopes of the
+ * archive transports (paths) are not matched: their "" scope or the global
+ * default applies. */
+int trust_check_archive(const trust_options *o, bool directory, berth_error **err);
 
 /* The signatures kept in the store with the image whose manifest is DIGEST
  * (STORE_ROOT/signatures/sha256-HEX/signature-N, and "signed-digest": the

@@ -521,3 +521,20 @@ bool trust_scope_needs_signatures(const trust_scope *scope)
 	}
 	return needs;
 }
+
+char *trust_policy_describe(bool rootless)
+{
+	berth_error *err = NULL;
+	trust_policy p;
+	char *out = NULL;
+
+	if (trust_policy_load(NULL, rootless, &p, &err) < 0) {
+		if (asprintf(&out, "invalid: %s", err->msg) < 0)
+			out = NULL;
+		berth_error_free(&err);
+		return out;
+	}
+	out = strdup(p.path ? p.path : "none (accept anything)");
+	trust_policy_free(&p);
+	return out;
+}

@@ -10,6 +10,7 @@
 #include "image/images.h"
 #include "image/reference.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 /* The identities to check: TEXT's own when it names the image (a name of it,
  * or pinned by digest), else every name of the image. */
@@ -70,6 +71,7 @@ int trust_check_stored(const trust_options *o, const char *store_root, const cha
 	if (trust_policy_load(o->policy_path, o->rootless, &policy, err) < 0)
 		return -1;
 	if (policy.path == NULL) {
+		berth_debug("trust: %s: no signature policy file, the built-in policy accepts anything", text);
 		trust_policy_free(&policy);
 		return 0; /* the built-in policy accepts anything */
 	}
@@ -96,6 +98,35 @@ int trust_check_stored(const trust_options *o, const char *store_root, const cha
 			ret = -1;
 	}
 	trust_signatures_free(&sigs);
+	trust_policy_free(&policy);
+	return ret;
+}
+
+int trust_check_archive(const trust_options *o, bool directory, berth_error **err)
+{
+	static const char *const archives[] = { "docker-archive", "oci-archive", NULL };
+	static const char *const layout[] = { "oci", NULL };
+	trust_signatures none = { 0 };
+	trust_policy policy;
+	int ret = 0;
+
+	if (trust_policy_load(o->policy_path, o->rootless, &policy, err) < 0)
+		return -1;
+	for (const char *const *t = directory ? layout : archives; ret == 0 && *t; t++) {
+		const char *scope_name = NULL;
+		const trust_scope *scope = trust_policy_lookup(&policy, *t, NULL, &scope_name);
+		if (trust_scope_needs_signatures(scope))
+			ret = berth_error_request(err, EPERM,
+						  "the signature policy %s%s%s wants signatures for %s images (%s %s), "
+						  "and archives carry none",
+						  policy.path ? "\"" : "", policy.path ? policy.path : "built-in",
+						  policy.path ? "\"" : "", *t, scope_name ? "scope" : "the",
+						  scope_name ? (scope_name[0] ? scope_name : "\"\"") : "default");
+		else
+			ret = trust_check(&policy, *t, NULL, "", &none, err);
+		if (ret < 0)
+			berth_error_wrap(err, "%s", *t);
+	}
 	trust_policy_free(&policy);
 	return ret;
 }

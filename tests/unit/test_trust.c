@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "image/digest.h"
 #include "image/trust.h"
 
 #define ACCEPT "[{\"type\":\"insecureAcceptAnything\"}]"
@@ -290,6 +291,121 @@ static void test_payload_strict(void **state)
 			       "digest\":\"" DIGEST "\"},\"identity\":{\"docker-reference\":\"a:b\"}},\"more\":{}}");
 }
 
+/* ---- registries.d and the lookaside ---- */
+
+static void test_registries_parse(void **state)
+{
+	berth_error *err = NULL;
+	trust_registries r = { 0 };
+	const char *a = "docker:\n"
+			"  reg.io:\n"
+			"    lookaside: https://sigs.reg.io\n"
+			"  reg.io/team:\n"
+			"    lookaside: file:///srv/sigs\n"
+			"    lookaside-staging: file:///srv/staging/\n"
+			"  reg.io/team/app:v1:\n"
+			"    use-sigstore-attachments: true\n"
+			"    unknown-key: ignored\n";
+	const char *b = "default-docker:\n  sigstore: http://old.example/sigs\n";
+
+	assert_int_equal(trust_registries_parse(a, strlen(a), "a.yaml", &r, &err), 0);
+	assert_int_equal(trust_registries_parse(b, strlen(b), "b.yaml", &r, &err), 0);
+	assert_string_equal(trust_registries_lookup(&r, "reg.io/team/app:v2")->lookaside, "file:///srv/sigs");
+	assert_true(trust_registries_lookup(&r, "reg.io/team/app:v1")->use_sigstore_attachments);
+	assert_null(trust_registries_lookup(&r, "reg.io/team/app:v1")->lookaside);
+	assert_string_equal(trust_registries_lookup(&r, "reg.io/x:1")->lookaside, "https://sigs.reg.io");
+	assert_string_equal(trust_registries_lookup(&r, "other.io/x:1")->lookaside, "http://old.example/sigs");
+
+	char *base = trust_lookaside_base(&r, "reg.io/team/app:v2", false, false, &err);
+	assert_string_equal(base, "file:///srv/sigs/team/app");
+	free(base);
+	base = trust_lookaside_base(&r, "reg.io/team/app:v2", true, false, &err);
+	assert_string_equal(base, "file:///srv/staging/team/app");
+	free(base);
+	/* a section without a lookaside: the built-in directory */
+	base = trust_lookaside_base(&r, "reg.io/team/app:v1", false, false, &err);
+	assert_string_equal(base, "file:///var/lib/containers/sigstore/team/app");
+	free(base);
+
+	/* the same scope twice (across files) and a second default-docker are errors */
+	assert_int_not_equal(trust_registries_parse(a, strlen(a), "c.yaml", &r, &err), 0);
+	assert_non_null(strstr(err->msg, "c.yaml"));
+	assert_non_null(strstr(err->msg, "more than once"));
+	berth_error_free(&err);
+	assert_int_not_equal(trust_registries_parse(b, strlen(b), "d.yaml", &r, &err), 0);
+	berth_error_free(&err);
+	assert_int_not_equal(trust_registries_parse("docker: [1, 2\n", 13, "e.yaml", &r, &err), 0);
+	assert_non_null(strstr(err->msg, "e.yaml\": line"));
+	berth_error_free(&err);
+	trust_registries_free(&r);
+}
+
+static void test_lookaside_files(void **state)
+{
+	berth_error *err = NULL;
+	trust_signatures sigs = { 0 };
+	char dir[] = "/tmp/berth-trust-XXXXXX", base[96], digest[DIGEST_STRING_MAX] = "x";
+	char cmd[160];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(base, sizeof(base), "file://%s/ns/app", dir);
+	assert_int_equal(trust_lookaside_fetch(base, DIGEST, &sigs, &err), 0);
+	assert_int_equal(sigs.n, 0);
+	assert_int_equal(trust_lookaside_store(base, DIGEST, "one", 3, &err), 0);
+	assert_int_equal(trust_lookaside_store(base, DIGEST, "two!", 4, &err), 0);
+	assert_int_equal(trust_lookaside_fetch(base, DIGEST, &sigs, &err), 0);
+	assert_int_equal(sigs.n, 2);
+	assert_memory_equal(sigs.data[1], "two!", 4);
+	snprintf(cmd, sizeof(cmd), "test -f %s/ns/app@sha256=%s/signature-2", dir, DIGEST + 7);
+	assert_int_equal(system(cmd), 0);
+
+	/* the record in the store: an image's signatures and the digest they sign */
+	assert_int_equal(trust_record_save(dir, DIGEST,
+					   "sha256:"
+					   "ab",
+					   &sigs, &err),
+			 0);
+	trust_signatures_free(&sigs);
+	assert_int_not_equal(trust_record_load(dir, DIGEST, digest, &sigs, &err), 0); /* "sha256:ab" is no digest */
+	berth_error_free(&err);
+	trust_signatures_free(&sigs);
+	assert_int_equal(trust_lookaside_store(base, DIGEST, "three", 5, &err), 0);
+	assert_int_equal(trust_lookaside_fetch(base, DIGEST, &sigs, &err), 0);
+	assert_int_equal(trust_record_save(dir, DIGEST, DIGEST, &sigs, &err), 0);
+	trust_signatures_free(&sigs);
+	assert_int_equal(trust_record_load(dir, DIGEST, digest, &sigs, &err), 0);
+	assert_string_equal(digest, DIGEST);
+	assert_int_equal(sigs.n, 3);
+	assert_memory_equal(sigs.data[2], "three", 5);
+	trust_signatures_free(&sigs);
+	assert_int_not_equal(trust_lookaside_fetch("ftp://x", DIGEST, &sigs, &err), 0);
+	berth_error_free(&err);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* ---- evaluation without signatures ---- */
+
+static void test_check_without_signatures(void **state)
+{
+	berth_error *err = NULL;
+	trust_policy p;
+	trust_signatures none = { 0 };
+	const char *text = "{\"default\":" ACCEPT ",\"transports\":{\"docker\":{\"reg.io/bad\":" REJECT
+			   ",\"reg.io/signed\":[{\"type\":\"signedBy\"," KEY "}]}}}";
+
+	assert_int_equal(parse(text, &p, &err), 0);
+	assert_int_equal(trust_check(&p, "docker", "reg.io/good:1", DIGEST, &none, &err), 0);
+	assert_int_not_equal(trust_check(&p, "docker", "reg.io/bad/x:1", DIGEST, &none, &err), 0);
+	assert_non_null(strstr(err->msg, "scope \"reg.io/bad\" requirement 0 (reject)"));
+	berth_error_free(&err);
+	assert_int_not_equal(trust_check(&p, "docker", "reg.io/signed/x:1", DIGEST, &none, &err), 0);
+	assert_non_null(strstr(err->msg, "no signature"));
+	berth_error_free(&err);
+	trust_policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,7 +413,8 @@ int main(void)
 		cmocka_unit_test(test_policy_errors),	    cmocka_unit_test(test_policy_scopes),
 		cmocka_unit_test(test_policy_load_default), cmocka_unit_test(test_identity_rules),
 		cmocka_unit_test(test_identity_of),	    cmocka_unit_test(test_payload_roundtrip),
-		cmocka_unit_test(test_payload_strict),
+		cmocka_unit_test(test_payload_strict),	    cmocka_unit_test(test_registries_parse),
+		cmocka_unit_test(test_lookaside_files),	    cmocka_unit_test(test_check_without_signatures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
