@@ -44,12 +44,16 @@ int image_pull(store *s, const char *reference, const pull_options *opts, image_
 
 typedef struct push_options {
 	registry_options registry;
+	const char *sign_by; /* a GPG key: sign the pushed manifest (simple signing), or NULL */
+	trust_options trust; /* registries.d: where the signature goes */
 } push_options;
 
 /* Pushes the local image SOURCE to DESTINATION (a reference; NULL means
  * SOURCE's own name): blobs the registry has are skipped, blobs it has in
  * another repository of the same registry are mounted, then the manifest is
- * put. OUT_DIGEST (may be NULL) gets the pushed manifest's digest. */
+ * put. With SIGN_BY, the signature is made before anything is uploaded and
+ * stored in the lookaside after the manifest is put. OUT_DIGEST (may be
+ * NULL) gets the pushed manifest's digest. */
 int image_push(store *s, const char *source, const char *destination, const push_options *opts,
 	       char out_digest[DIGEST_STRING_MAX], berth_error **err);
 

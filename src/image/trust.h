@@ -201,6 +201,24 @@ int trust_check(const trust_policy *policy, const char *transport, const char *i
 int trust_check_pull(const trust_options *o, const char *identity, const char *digest, trust_signatures *sigs,
 		     berth_error **err);
 
+/* ---- signing on push (trust_sign.c) ---- */
+
+typedef struct trust_pending_signature {
+	char *base; /* the lookaside (staging) base URL of the destination, file:/// */
+	char *digest;
+	char *data; /* the signed OpenPGP message */
+	size_t len;
+} trust_pending_signature;
+
+/* Before the push: finds where the signature goes (registries.d; only
+ * file:/// is written) and signs IDENTITY + DIGEST with the GPG key KEY_ID
+ * of the user's key ring, so a bad key fails before anything is uploaded. */
+int trust_sign_prepare(const trust_options *o, const char *key_id, const char *identity, const char *digest,
+		       trust_pending_signature *out, berth_error **err);
+/* After the push: stores the signature as the next signature-N. */
+int trust_sign_commit(const trust_pending_signature *s, berth_error **err);
+void trust_pending_signature_free(trust_pending_signature *s);
+
 struct image_info;
 /* For run and create of the stored image INFO, named TEXT as typed: the
  * policy of today must accept the image under that name (TEXT a name or

@@ -284,6 +284,9 @@ int trust_gpg_sign(const char *key_id, const void *payload, size_t len, char **s
 		e = lib.set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
 	if (e == 0 && (e = lib.get_key(ctx, key_id, &key, 1)) != 0) {
 		lib.release(ctx);
+		if (gpgme_err_code(e) == GPG_ERR_EOF)
+			return berth_error_request(err, ENOENT,
+						   "signing key \"%s\": no such secret key in the key ring", key_id);
 		return berth_error_request(err, ENOENT, "signing key \"%s\": %s", key_id, lib.strerror(e));
 	}
 	if (e == 0)
