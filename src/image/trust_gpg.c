@@ -245,6 +245,11 @@ int trust_gpg_verify(trust_gpg *g, const void *sig, size_t len, char **payload, 
 		lib.free(mem);
 		return berth_error_request(err, EBADMSG, "expected exactly one OpenPGP signature");
 	}
+	if (gpgme_err_code(s->status) == GPG_ERR_NO_PUBKEY) {
+		lib.free(mem);
+		return berth_error_request(err, EPERM, "signed by %s, not by a key of the requirement",
+					   s->fpr ? s->fpr : "an unknown key");
+	}
 	if (s->status != 0) {
 		lib.free(mem);
 		return berth_error_request(err, EBADMSG, "signature by %s: %s", s->fpr ? s->fpr : "an unknown key",
