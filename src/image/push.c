@@ -242,10 +242,16 @@ static int push_image(push_state *st, const image_info *info, const push_options
 				      info->manifest_digest);
 	if (plan_push(st, info, err) < 0)
 		return -1;
-	if (opts->sign_by) {
+	if (opts->sign_by && opts->sign_by_sigstore_key)
+		return registry_error(err, EINVAL,
+				      "push: --sign-by and --sign-by-sigstore-private-key exclude each other");
+	if (opts->sign_by || opts->sign_by_sigstore_key) {
 		_cleanup_free_ char *identity = trust_identity_of(st->display, err);
-		if (identity == NULL || trust_sign_prepare(&opts->trust, opts->sign_by, identity, info->manifest_digest,
-							   &st->signature, err) < 0)
+		if (identity == NULL ||
+		    (opts->sign_by ? trust_sign_prepare(&opts->trust, opts->sign_by, identity, info->manifest_digest,
+							&st->signature, err)
+				   : trust_sign_prepare_sigstore(&opts->trust, opts->sign_by_sigstore_key, identity,
+								 info->manifest_digest, &st->signature, err)) < 0)
 			return berth_error_wrap(err, "push %s", st->display);
 	}
 	st->mount_from = mount_source(st, info);
@@ -258,7 +264,7 @@ static int push_image(push_state *st, const image_info *info, const push_options
 	ret = registry_parallel(st->client, st->n_blobs, opts->registry.jobs, blob_push, st, err);
 	if (ret == 0 && (ret = put_manifest(st, info, err)) < 0)
 		berth_error_wrap(err, "push %s", st->display);
-	if (ret == 0 && opts->sign_by && (ret = trust_sign_commit(&st->signature, err)) < 0)
+	if (ret == 0 && st->signature.digest && (ret = trust_sign_commit(&st->signature, st->client, err)) < 0)
 		berth_error_wrap(err, "push %s", st->display);
 	registry_progress_free(st->client->progress);
 	st->client->progress = NULL;

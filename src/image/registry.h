@@ -44,8 +44,9 @@ int image_pull(store *s, const char *reference, const pull_options *opts, image_
 
 typedef struct push_options {
 	registry_options registry;
-	const char *sign_by; /* a GPG key: sign the pushed manifest (simple signing), or NULL */
-	trust_options trust; /* registries.d: where the signature goes */
+	const char *sign_by;		  /* a GPG key: sign the pushed manifest (simple signing), or NULL */
+	const char *sign_by_sigstore_key; /* a PEM private key: sign with sigstore, or NULL */
+	trust_options trust;		  /* registries.d: where the signature goes */
 } push_options;
 
 /* Pushes the local image SOURCE to DESTINATION (a reference; NULL means

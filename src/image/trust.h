@@ -125,23 +125,40 @@ typedef struct trust_payload {
 	char *manifest_digest;	/* critical.image.docker-manifest-digest */
 } trust_payload;
 
-/* Parses a simple-signing payload strictly (critical.type must be "atomic
- * container signature"; no unknown critical fields). */
-int trust_payload_parse(const char *text, size_t len, trust_payload *out, berth_error **err);
-/* A payload for REFERENCE and DIGEST, with berth as creator (heap). */
-char *trust_payload_create(const char *reference, const char *digest, size_t *len, berth_error **err);
+#define TRUST_PAYLOAD_SIMPLE   "atomic container signature"	  /* GPG simple signing */
+#define TRUST_PAYLOAD_SIGSTORE "cosign container image signature" /* sigstore */
+
+/* Parses a payload strictly: critical.type must be TYPE (one of the two
+ * above); no unknown critical fields. */
+int trust_payload_parse(const char *text, size_t len, const char *type, trust_payload *out, berth_error **err);
+/* A payload of TYPE for REFERENCE and DIGEST, with berth as creator (heap). */
+char *trust_payload_create(const char *type, const char *reference, const char *digest, size_t *len, berth_error **err);
 void trust_payload_free(trust_payload *p);
 
 /* ---- signatures and where they live ---- */
 
-/* Simple-signing signatures (each a signed OpenPGP message). */
+/* A sigstore signature as cosign stores it: the payload (a layer of the
+ * "sha256-HEX.sig" attachment) and the base64 signature of its annotation
+ * "dev.cosignproject.cosign/signature". */
+typedef struct trust_sigstore_signature {
+	char *payload;
+	size_t payload_len;
+	char *signature; /* base64 */
+} trust_sigstore_signature;
+
+/* The signatures of an image: simple signing (each a signed OpenPGP
+ * message) and sigstore. */
 typedef struct trust_signatures {
 	char **data;
 	size_t *len;
 	size_t n;
+	trust_sigstore_signature *sigstore;
+	size_t n_sigstore;
 } trust_signatures;
 
 int trust_signatures_add(trust_signatures *s, const char *data, size_t len, berth_error **err);
+int trust_signatures_add_sigstore(trust_signatures *s, const char *payload, size_t len, const char *signature,
+				  berth_error **err);
 void trust_signatures_free(trust_signatures *s);
 
 /* One section of registries.d (containers-registries.d(5)). */
@@ -195,19 +212,22 @@ typedef struct trust_options {
 int trust_check(const trust_policy *policy, const char *transport, const char *identity, const char *digest,
 		const trust_signatures *sigs, berth_error **err);
 
+struct registry_client;
 /* For a pull of IDENTITY: loads the policy and, when its scope wants
- * signatures, fetches them from the lookaside, and checks. SIGS gets the
- * signatures that were read (for trust_record_save). */
-int trust_check_pull(const trust_options *o, const char *identity, const char *digest, trust_signatures *sigs,
-		     berth_error **err);
+ * signatures, fetches them (signedBy: from the lookaside; sigstoreSigned:
+ * the attachments of CLIENT's repository when registries.d enables them),
+ * and checks. SIGS gets the signatures that were read (for trust_record_save). */
+int trust_check_pull(const trust_options *o, struct registry_client *client, const char *identity, const char *digest,
+		     trust_signatures *sigs, berth_error **err);
 
 /* ---- signing on push (trust_sign.c) ---- */
 
 typedef struct trust_pending_signature {
-	char *base; /* the lookaside (staging) base URL of the destination, file:/// */
+	char *base; /* GPG: the lookaside (staging) base URL of the destination, file:/// */
 	char *digest;
-	char *data; /* the signed OpenPGP message */
+	char *data; /* GPG: the signed OpenPGP message; sigstore: the payload */
 	size_t len;
+	char *sigstore_signature; /* sigstore: base64, else NULL */
 } trust_pending_signature;
 
 /* Before the push: finds where the signature goes (registries.d; only
@@ -215,8 +235,13 @@ typedef struct trust_pending_signature {
  * of the user's key ring, so a bad key fails before anything is uploaded. */
 int trust_sign_prepare(const trust_options *o, const char *key_id, const char *identity, const char *digest,
 		       trust_pending_signature *out, berth_error **err);
-/* After the push: stores the signature as the next signature-N. */
-int trust_sign_commit(const trust_pending_signature *s, berth_error **err);
+/* The same for sigstore with the PEM private key at KEY_PATH; registries.d
+ * must enable use-sigstore-attachments for the destination. */
+int trust_sign_prepare_sigstore(const trust_options *o, const char *key_path, const char *identity, const char *digest,
+				trust_pending_signature *out, berth_error **err);
+/* After the push: stores the signature (GPG: the next signature-N in the
+ * lookaside; sigstore: a layer more in CLIENT's "sha256-HEX.sig" attachment). */
+int trust_sign_commit(const trust_pending_signature *s, struct registry_client *client, berth_error **err);
 void trust_pending_signature_free(trust_pending_signature *s);
 
 struct image_info;

@@ -26,6 +26,21 @@ void trust_gpg_close(trust_gpg *g);
  * user's key ring ($GNUPGHOME): a signed OpenPGP message, binary. */
 int trust_gpg_sign(const char *key_id, const void *payload, size_t len, char **sig, size_t *sig_len, berth_error **err);
 
+/* ---- sigstore (trust_crypto.c, trust_sigstore.c) ---- */
+
+/* SIG (DER) over the SHA-256 of PAYLOAD verifies with the PEM public key. */
+int trust_sigstore_verify_raw(const void *public_key_pem, size_t key_len, const void *payload, size_t payload_len,
+			      const unsigned char *sig, size_t sig_len, berth_error **err);
+/* Signs PAYLOAD with the (unencrypted) PEM private key at PATH. */
+int trust_sigstore_sign_raw(const char *private_key_path, const void *payload, size_t payload_len, unsigned char **sig,
+			    size_t *sig_len, berth_error **err);
+/* The signatures of the "sha256-HEX.sig" attachment of DIGEST in CLIENT's
+ * repository (none when the tag does not exist). */
+int trust_sigstore_fetch(struct registry_client *client, const char *digest, trust_signatures *out, berth_error **err);
+/* Adds PAYLOAD + SIGNATURE (base64) as a layer of that attachment. */
+int trust_sigstore_attach(struct registry_client *client, const char *digest, const char *payload, size_t len,
+			  const char *signature, berth_error **err);
+
 /* ---- evaluation (trust_verify.c) ---- */
 
 /* Evaluates SCOPE (named SCOPE_NAME) for the image IDENTITY whose manifest

@@ -6,6 +6,8 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +182,50 @@ int trust_lookaside_store(const char *base, const char *digest, const char *sig,
 	return ret;
 }
 
+static char *base64(const char *data, size_t len)
+{
+	size_t cap = (len + 2) / 3 * 4 + 1;
+	char *out = malloc(cap);
+
+	if (out && b64_ntop((const unsigned char *)data, len, out, cap) < 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* DIR/sigstore-N: {"payload": BASE64, "signature": BASE64} */
+static int read_sigstore_record(const char *dir, trust_signatures *out, berth_error **err)
+{
+	for (size_t i = 1; i <= TRUST_SIGNATURES_MAX; i++) {
+		_cleanup_free_ char *path = NULL, *text = NULL, *payload = NULL;
+		const char *p64, *sig;
+		size_t len = 0;
+		json_t *j;
+		int n = -1, ret;
+
+		if (asprintf(&path, "%s/sigstore-%zu", dir, i) < 0)
+			return berth_error_set(err, ENOMEM, "signatures");
+		if (fs_read_file(path, &text, &len, err) < 0) {
+			if ((*err)->code != ENOENT)
+				return -1;
+			berth_error_free(err);
+			return 0;
+		}
+		j = json_loadb(text, len, 0, NULL);
+		p64 = json_string_value(json_object_get(j, "payload"));
+		sig = json_string_value(json_object_get(j, "signature"));
+		if (p64 && sig && (payload = malloc(strlen(p64) + 1)))
+			n = b64_pton(p64, (unsigned char *)payload, strlen(p64) + 1);
+		ret = n < 0 || sig == NULL ? berth_error_request(err, EBADMSG, "\"%s\": not a sigstore record", path)
+					   : trust_signatures_add_sigstore(out, payload, (size_t)n, sig, err);
+		json_decref(j);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* STORE_ROOT/signatures/sha256-HEX */
 static char *record_dir(const char *store_root, const char *digest, berth_error **err)
 {
@@ -200,7 +246,7 @@ int trust_record_save(const char *store_root, const char *digest, const char *si
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int fd = -1;
 
-	if (sigs->n == 0)
+	if (sigs->n == 0 && sigs->n_sigstore == 0)
 		return 0;
 	if ((dir = record_dir(store_root, digest, err)) == NULL || fs_mkdir_p(dir, 0700, err) < 0)
 		return -1;
@@ -211,6 +257,21 @@ int trust_record_save(const char *store_root, const char *digest, const char *si
 		char name[32];
 		snprintf(name, sizeof(name), "signature-%zu", i + 1);
 		if (fs_write_file_atomic(fd, name, sigs->data[i], sigs->len[i], 0600, err) < 0)
+			return berth_error_wrap(err, "signatures \"%s\"", dir);
+	}
+	for (size_t i = 0; i < sigs->n_sigstore; i++) {
+		_cleanup_free_ char *text = NULL,
+				    *payload = base64(sigs->sigstore[i].payload, sigs->sigstore[i].payload_len);
+		char name[32];
+		json_t *j = payload
+				? json_pack("{s:s, s:s}", "payload", payload, "signature", sigs->sigstore[i].signature)
+				: NULL;
+		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (text == NULL)
+			return berth_error_set(err, ENOMEM, "signatures");
+		snprintf(name, sizeof(name), "sigstore-%zu", i + 1);
+		if (fs_write_file_atomic(fd, name, text, strlen(text), 0600, err) < 0)
 			return berth_error_wrap(err, "signatures \"%s\"", dir);
 	}
 	if (fs_write_file_atomic(fd, "signed-digest", signed_digest, strlen(signed_digest), 0600, err) < 0)
@@ -238,5 +299,7 @@ int trust_record_load(const char *store_root, const char *digest, char *signed_d
 	if (digest_validate(text, err) < 0)
 		return berth_error_wrap(err, "\"%s\"", path);
 	snprintf(signed_digest, DIGEST_STRING_MAX, "%s", text);
-	return read_dir_signatures(dir, out, err);
+	if (read_dir_signatures(dir, out, err) < 0)
+		return -1;
+	return read_sigstore_record(dir, out, err);
 }

@@ -16,8 +16,6 @@
 
 #include "image/digest.h"
 
-#define PAYLOAD_TYPE "atomic container signature"
-
 static int bad(berth_error **err, const char *what)
 {
 	return berth_error_request(err, EBADMSG, "signature payload: %s", what);
@@ -34,7 +32,7 @@ static bool exact_keys(json_t *obj, size_t n, const char *const *keys)
 	return true;
 }
 
-int trust_payload_parse(const char *text, size_t len, trust_payload *out, berth_error **err)
+int trust_payload_parse(const char *text, size_t len, const char *want_type, trust_payload *out, berth_error **err)
 {
 	static const char *const critical_keys[] = { "type", "image", "identity" };
 	static const char *const image_keys[] = { "docker-manifest-digest" };
@@ -55,8 +53,8 @@ int trust_payload_parse(const char *text, size_t len, trust_payload *out, berth_
 		goto out;
 	}
 	type = json_string_value(json_object_get(critical, "type"));
-	if (type == NULL || strcmp(type, PAYLOAD_TYPE) != 0) {
-		ret = bad(err, "critical.type is not \"" PAYLOAD_TYPE "\"");
+	if (type == NULL || strcmp(type, want_type) != 0) {
+		ret = berth_error_request(err, EBADMSG, "signature payload: critical.type is not \"%s\"", want_type);
 		goto out;
 	}
 	image = json_object_get(critical, "image");
@@ -89,11 +87,11 @@ out:
 	return ret;
 }
 
-char *trust_payload_create(const char *reference, const char *digest, size_t *len, berth_error **err)
+char *trust_payload_create(const char *type, const char *reference, const char *digest, size_t *len, berth_error **err)
 {
 	json_t *j = json_pack("{s:{s:{s:s}, s:{s:s}, s:s}, s:{s:s, s:I}}", "critical", "identity", "docker-reference",
-			      reference, "image", "docker-manifest-digest", digest, "type", PAYLOAD_TYPE, "optional",
-			      "creator", "berth", "timestamp", (json_int_t)time(NULL));
+			      reference, "image", "docker-manifest-digest", digest, "type", type, "optional", "creator",
+			      "berth", "timestamp", (json_int_t)time(NULL));
 	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);

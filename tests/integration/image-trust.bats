@@ -140,3 +140,34 @@ bpull() {
 	[[ "$output" == *"signing key \"0123456789ABCDEF\": no such secret key"* ]]
 	run ! skopeo inspect --tls-verify=false "docker://$REGISTRY/team/never:v1"
 }
+
+# Debian's skopeo 1.9 and podman 4.3 are built with sigstore disabled ("Debian-local
+# change: sigstore disabled"), so berth's sigstore signatures are checked by berth.
+@test "trust: berth push --sign-by-sigstore-private-key attaches a signature that sigstoreSigned accepts" {
+	openssl ecparam -name prime256v1 -genkey -noout -out "$BATS_TEST_TMPDIR/ec.key" 2>/dev/null
+	openssl ec -in "$BATS_TEST_TMPDIR/ec.key" -pubout -out "$BATS_TEST_TMPDIR/ec.pub" 2>/dev/null
+	openssl ecparam -name prime256v1 -genkey -noout -out "$BATS_TEST_TMPDIR/other.key" 2>/dev/null
+	openssl ec -in "$BATS_TEST_TMPDIR/other.key" -pubout -out "$BATS_TEST_TMPDIR/other.pub" 2>/dev/null
+	mkdir "$BATS_TEST_TMPDIR/rd"
+	printf 'docker:\n  %s/sig:\n    use-sigstore-attachments: true\n' "$REGISTRY" >"$BATS_TEST_TMPDIR/rd/sig.yaml"
+	for k in ec other; do
+		printf '{"default": [{"type": "reject"}], "transports": {"docker": {"%s/sig": [{"type": "sigstoreSigned", "keyPath": "%s"}]}}}' \
+			"$REGISTRY" "$BATS_TEST_TMPDIR/$k.pub" >"$BATS_TEST_TMPDIR/$k.json"
+	done
+	bpull "$REGISTRY/open/app:v1"
+	run -0 b push -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" \
+		--sign-by-sigstore-private-key "$BATS_TEST_TMPDIR/ec.key" "$REGISTRY/open/app:v1" "$REGISTRY/sig/app:v1"
+	skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/sig/app:sha256-${V1_DIGEST#sha256:}.sig" |
+		jq -e '.layers[0].annotations["dev.cosignproject.cosign/signature"]'
+	rm -rf "$STORE"
+	run -125 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" \
+		--signature-policy "$BATS_TEST_TMPDIR/other.json" "$REGISTRY/sig/app:v1"
+	[[ "$output" == *"(sigstoreSigned): no signature accepted: sigstore signature 1: the signature does not verify"* ]]
+	run -0 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" \
+		--signature-policy "$BATS_TEST_TMPDIR/ec.json" "$REGISTRY/sig/app:v1"
+	[ -f "$STORE/signatures/sha256-${V1_DIGEST#sha256:}/sigstore-1" ]
+	# without use-sigstore-attachments there is nothing to verify
+	run -125 b push -q --tls-verify=false --registries.d "$T/registries.d" \
+		--sign-by-sigstore-private-key "$BATS_TEST_TMPDIR/ec.key" "$REGISTRY/sig/app:v1" "$REGISTRY/sig/no:v1"
+	[[ "$output" == *"sigstore attachments are not enabled"* ]]
+}

@@ -14,7 +14,8 @@
 #include <cmocka.h>
 
 #include "image/digest.h"
-#include "image/trust.h"
+#include "image/trust_internal.h"
+#include "util/fs.h"
 
 #define ACCEPT "[{\"type\":\"insecureAcceptAnything\"}]"
 #define REJECT "[{\"type\":\"reject\"}]"
@@ -258,10 +259,10 @@ static void test_payload_roundtrip(void **state)
 	berth_error *err = NULL;
 	trust_payload p;
 	size_t len;
-	char *text = trust_payload_create("reg.io/a/b:v1", DIGEST, &len, &err);
+	char *text = trust_payload_create(TRUST_PAYLOAD_SIMPLE, "reg.io/a/b:v1", DIGEST, &len, &err);
 
 	assert_non_null(text);
-	assert_int_equal(trust_payload_parse(text, len, &p, &err), 0);
+	assert_int_equal(trust_payload_parse(text, len, TRUST_PAYLOAD_SIMPLE, &p, &err), 0);
 	assert_string_equal(p.docker_reference, "reg.io/a/b:v1");
 	assert_string_equal(p.manifest_digest, DIGEST);
 	trust_payload_free(&p);
@@ -273,7 +274,7 @@ static void assert_payload_refused(const char *text)
 	berth_error *err = NULL;
 	trust_payload p;
 
-	assert_int_not_equal(trust_payload_parse(text, strlen(text), &p, &err), 0);
+	assert_int_not_equal(trust_payload_parse(text, strlen(text), TRUST_PAYLOAD_SIMPLE, &p, &err), 0);
 	assert_non_null(strstr(err->msg, "signature payload"));
 	berth_error_free(&err);
 }
@@ -406,15 +407,63 @@ static void test_check_without_signatures(void **state)
 	trust_policy_free(&p);
 }
 
+/* ---- sigstore: ECDSA P-256 through libcrypto ---- */
+
+static void test_sigstore_sign_verify(void **state)
+{
+	berth_error *err = NULL;
+	char dir[] = "/tmp/berth-trust-XXXXXX", cmd[512], key[64], pub[64];
+	unsigned char *sig = NULL;
+	size_t sig_len = 0, pem_len = 0;
+	char *pem = NULL;
+	const char *payload = "{\"critical\":{}}";
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/ec.key", dir);
+	snprintf(pub, sizeof(pub), "%s/ec.pub", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl ecparam -name prime256v1 -genkey -noout -out %s 2>/dev/null && "
+		 "openssl ec -in %s -pubout -out %s 2>/dev/null",
+		 key, key, pub);
+	if (system(cmd) != 0)
+		skip();
+	assert_int_equal(trust_sigstore_sign_raw(key, payload, strlen(payload), &sig, &sig_len, &err), 0);
+	assert_int_equal(fs_read_file(pub, &pem, &pem_len, &err), 0);
+	assert_int_equal(trust_sigstore_verify_raw(pem, pem_len, payload, strlen(payload), sig, sig_len, &err), 0);
+	/* another payload, or a damaged signature, does not verify */
+	assert_int_not_equal(trust_sigstore_verify_raw(pem, pem_len, "{}", 2, sig, sig_len, &err), 0);
+	assert_non_null(strstr(err->msg, "does not verify"));
+	berth_error_free(&err);
+	sig[sig_len / 2] ^= 1;
+	assert_int_not_equal(trust_sigstore_verify_raw(pem, pem_len, payload, strlen(payload), sig, sig_len, &err), 0);
+	berth_error_free(&err);
+	assert_int_not_equal(trust_sigstore_verify_raw("junk", 4, payload, strlen(payload), sig, sig_len, &err), 0);
+	assert_non_null(strstr(err->msg, "not a PEM public key"));
+	berth_error_free(&err);
+	free(sig);
+	sig = NULL;
+	/* cosign's encrypted keys are named as such */
+	FILE *f = fopen(key, "w");
+	fputs("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n", f);
+	fclose(f);
+	assert_int_not_equal(trust_sigstore_sign_raw(key, payload, strlen(payload), &sig, &sig_len, &err), 0);
+	assert_non_null(strstr(err->msg, "cosign's encrypted key format"));
+	berth_error_free(&err);
+	free(pem);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_minimal),	    cmocka_unit_test(test_policy_signed_by_fields),
-		cmocka_unit_test(test_policy_errors),	    cmocka_unit_test(test_policy_scopes),
-		cmocka_unit_test(test_policy_load_default), cmocka_unit_test(test_identity_rules),
-		cmocka_unit_test(test_identity_of),	    cmocka_unit_test(test_payload_roundtrip),
-		cmocka_unit_test(test_payload_strict),	    cmocka_unit_test(test_registries_parse),
-		cmocka_unit_test(test_lookaside_files),	    cmocka_unit_test(test_check_without_signatures),
+		cmocka_unit_test(test_policy_minimal),	     cmocka_unit_test(test_policy_signed_by_fields),
+		cmocka_unit_test(test_policy_errors),	     cmocka_unit_test(test_policy_scopes),
+		cmocka_unit_test(test_policy_load_default),  cmocka_unit_test(test_identity_rules),
+		cmocka_unit_test(test_identity_of),	     cmocka_unit_test(test_payload_roundtrip),
+		cmocka_unit_test(test_payload_strict),	     cmocka_unit_test(test_registries_parse),
+		cmocka_unit_test(test_lookaside_files),	     cmocka_unit_test(test_check_without_signatures),
+		cmocka_unit_test(test_sigstore_sign_verify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
