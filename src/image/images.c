@@ -474,6 +474,30 @@ static int sweep(store *s, const char *sub, const keep_set *keep, bool blobs, ui
 	return 0;
 }
 
+/* The signatures kept with images (image/trust.h) whose manifest is gone. */
+static int sweep_signatures(store *s, const keep_set *blobs, berth_error **err)
+{
+	_cleanup_free_ char *path = fs_path_join(store_root(s), "signatures");
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *e;
+
+	if (path == NULL)
+		return berth_error_set(err, ENOMEM, "gc");
+	d = opendir(path);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : berth_error_set(err, errno, "open \"%s\"", path);
+	while ((e = readdir(d)) != NULL) {
+		_cleanup_free_ char *full = NULL;
+		if (e->d_name[0] == '.' || (strncmp(e->d_name, "sha256-", 7) == 0 && keep_has(blobs, e->d_name + 7)))
+			continue;
+		if ((full = fs_path_join(path, e->d_name)) == NULL)
+			return berth_error_set(err, ENOMEM, "gc");
+		if (fs_remove_tree(full, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *removed, berth_error **err)
 {
 	keep_set blobs = { 0 }, snaps = { 0 };
@@ -490,6 +514,8 @@ int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *remov
 		ret = sweep(s, "snapshots", &snaps, false, &freed, &count, err);
 	if (ret == 0) /* nobody writes: the gc lock is exclusive */
 		ret = sweep(s, "ingest", NULL, true, &freed, &count, err);
+	if (ret == 0)
+		ret = sweep_signatures(s, &blobs, err);
 	store_gc_unlock(s);
 	keep_free(&blobs);
 	keep_free(&snaps);

@@ -28,8 +28,9 @@ typedef struct pull_state {
 	registry_client *client;
 	const pull_options *opts;
 	image_ref ref;
-	char *display;			    /* "HOST/REPO:TAG" or "HOST/REPO@DIGEST" as asked */
-	char *identity;			    /* for the signature policy: "HOST/REPO:TAG" or "HOST/REPO@DIGEST" */
+	char *display;	/* "HOST/REPO:TAG" or "HOST/REPO@DIGEST" as asked */
+	char *identity; /* for the signature policy: "HOST/REPO:TAG" or "HOST/REPO@DIGEST" */
+	trust_policy policy;
 	trust_signatures signatures;	    /* what the policy check read */
 	char top_digest[DIGEST_STRING_MAX]; /* the manifest the signatures sign */
 	const oci_descriptor **todo;
@@ -279,7 +280,8 @@ static int pull_manifest(pull_state *st, registry_conn *conn, const oci_platform
 		return -1;
 	/* the policy speaks of what the reference names (an index when it is
 	 * one), and nothing of the image is stored before it agrees */
-	if (trust_check_pull(&st->opts->trust, st->client, st->identity, m->digest, &st->signatures, err) < 0)
+	if (trust_check_pull(&st->opts->trust, &st->policy, st->client, st->identity, m->digest, &st->signatures, err) <
+	    0)
 		return -1;
 	snprintf(st->top_digest, sizeof(st->top_digest), "%s", m->digest);
 	if (m->kind == MANIFEST_KIND_INDEX && resolve_index(st, conn, want, m, err) < 0)
@@ -351,6 +353,11 @@ int image_pull(store *s, const char *reference, const pull_options *opts, image_
 		ret = berth_error_set(err, ENOMEM, "pull");
 	else if (st.identity == NULL)
 		ret = berth_error_wrap(err, "pull");
+	/* a policy that does not parse, or refuses the name outright, fails
+	 * before the registry is asked anything */
+	else if ((ret = trust_policy_load(opts->trust.policy_path, opts->trust.rootless, &st.policy, err)) < 0 ||
+		 (ret = trust_check_early(&st.policy, st.identity, err)) < 0)
+		berth_error_wrap(err, "pull %s", st.display);
 	else
 		ret = store_gc_lock(s, false, err);
 	if (ret == 0) {
@@ -371,6 +378,7 @@ int image_pull(store *s, const char *reference, const pull_options *opts, image_
 	free(st.todo);
 	free(st.display);
 	free(st.identity);
+	trust_policy_free(&st.policy);
 	trust_signatures_free(&st.signatures);
 	platform_free(&want);
 	image_ref_free(&st.ref);

@@ -213,12 +213,15 @@ int trust_check(const trust_policy *policy, const char *transport, const char *i
 		const trust_signatures *sigs, berth_error **err);
 
 struct registry_client;
-/* For a pull of IDENTITY: loads the policy and, when its scope wants
- * signatures, fetches them (signedBy: from the lookaside; sigstoreSigned:
- * the attachments of CLIENT's repository when registries.d enables them),
- * and checks. SIGS gets the signatures that were read (for trust_record_save). */
-int trust_check_pull(const trust_options *o, struct registry_client *client, const char *identity, const char *digest,
-		     trust_signatures *sigs, berth_error **err);
+/* For a pull of IDENTITY whose manifest is DIGEST: when POLICY's scope
+ * wants signatures, fetches them (signedBy: from the lookaside;
+ * sigstoreSigned: the attachments of CLIENT's repository when registries.d
+ * enables them), and checks. SIGS gets the signatures that were read (for
+ * trust_record_save). */
+int trust_check_pull(const trust_options *o, const trust_policy *policy, struct registry_client *client,
+		     const char *identity, const char *digest, trust_signatures *sigs, berth_error **err);
+/* Before any network: fails when IDENTITY's scope has a reject requirement. */
+int trust_check_early(const trust_policy *policy, const char *identity, berth_error **err);
 
 /* ---- signing on push (trust_sign.c) ---- */
 

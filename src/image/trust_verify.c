@@ -286,20 +286,23 @@ static int fetch_signatures(const trust_options *o, struct registry_client *clie
 	return ret < 0 ? berth_error_wrap(err, "signatures of %s", identity) : 0;
 }
 
-int trust_check_pull(const trust_options *o, struct registry_client *client, const char *identity, const char *digest,
-		     trust_signatures *sigs, berth_error **err)
+int trust_check_pull(const trust_options *o, const trust_policy *policy, struct registry_client *client,
+		     const char *identity, const char *digest, trust_signatures *sigs, berth_error **err)
 {
-	trust_policy policy;
-	const trust_scope *scope;
-	int ret = 0;
+	const trust_scope *scope = trust_policy_lookup(policy, "docker", identity, NULL);
 
-	if (trust_policy_load(o->policy_path, o->rootless, &policy, err) < 0)
+	if (trust_scope_needs_signatures(scope) && fetch_signatures(o, client, scope, identity, digest, sigs, err) < 0)
 		return -1;
-	scope = trust_policy_lookup(&policy, "docker", identity, NULL);
-	if (trust_scope_needs_signatures(scope))
-		ret = fetch_signatures(o, client, scope, identity, digest, sigs, err);
-	if (ret == 0)
-		ret = trust_check(&policy, "docker", identity, digest, sigs, err);
-	trust_policy_free(&policy);
-	return ret;
+	return trust_check(policy, "docker", identity, digest, sigs, err);
+}
+
+int trust_check_early(const trust_policy *policy, const char *identity, berth_error **err)
+{
+	const trust_scope *scope = trust_policy_lookup(policy, "docker", identity, NULL);
+	trust_signatures none = { 0 };
+
+	for (size_t i = 0; i < scope->n_requirements; i++)
+		if (scope->requirements[i].type == TRUST_REJECT)
+			return trust_check(policy, "docker", identity, NULL, &none, err);
+	return 0;
 }

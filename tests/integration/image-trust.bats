@@ -91,6 +91,9 @@ bpull() {
 	[[ "$output" == *"rejected by the signature policy \"$T/reject.json\": default requirement 0 (reject)"* ]]
 	run -0 b create --network none --signature-policy "$T/policy.json" "$REGISTRY/team/signed:v1" true
 	b rm "${lines[-1]}"
+	# the signatures go with the image
+	b rmi "$REGISTRY/team/signed:v1"
+	[ ! -e "$STORE/signatures/sha256-${V1_DIGEST#sha256:}" ]
 }
 
 @test "trust: unsigned, other-key and another digest's signature are refused and leave nothing in the store" {
