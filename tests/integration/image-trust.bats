@@ -72,6 +72,10 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${HTTPD_PID:-}" ]; then
+		kill "$HTTPD_PID" 2>/dev/null || true
+		wait "$HTTPD_PID" 2>/dev/null || true
+	fi
 	rm -rf "$STORE" "$RUNROOT"
 }
 
@@ -173,4 +177,24 @@ bpull() {
 	run -125 b push -q --tls-verify=false --registries.d "$T/registries.d" \
 		--sign-by-sigstore-private-key "$BATS_TEST_TMPDIR/ec.key" "$REGISTRY/sig/app:v1" "$REGISTRY/sig/no:v1"
 	[[ "$output" == *"sigstore attachments are not enabled"* ]]
+}
+
+@test "trust: signatures from an http lookaside; a lookaside that is down refuses the pull" {
+	local port
+	port=$(registry_free_port)
+	mkdir "$BATS_TEST_TMPDIR/rd"
+	printf 'docker:\n  %s:\n    lookaside: http://127.0.0.1:%s\n' "$REGISTRY" "$port" >"$BATS_TEST_TMPDIR/rd/http.yaml"
+	busybox httpd -f -p "127.0.0.1:$port" -h "$T/lookaside" &
+	HTTPD_PID=$!
+	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+	run -0 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" --signature-policy "$T/policy.json" \
+		"$REGISTRY/team/signed:v1"
+	kill "$HTTPD_PID"
+	wait "$HTTPD_PID" || true
+	HTTPD_PID=
+	rm -rf "$STORE"
+	run -125 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" --signature-policy "$T/policy.json" \
+		"$REGISTRY/team/signed:v1"
+	[[ "$output" == *"signatures of $REGISTRY/team/signed:v1: signature http://127.0.0.1:$port/team/signed@sha256="*"/signature-1: Couldn't connect"* ]]
+	[ -z "$(ls -A "$STORE/blobs/sha256" 2>/dev/null)" ]
 }
