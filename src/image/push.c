@@ -245,6 +245,9 @@ static int push_image(push_state *st, const image_info *info, const push_options
 	if (opts->sign_by && opts->sign_by_sigstore_key)
 		return registry_error(err, EINVAL,
 				      "push: --sign-by and --sign-by-sigstore-private-key exclude each other");
+	if ((opts->sign_by || opts->sign_by_sigstore_key) && st->ref.tag == NULL)
+		return registry_error(err, EINVAL, "push %s: a signature names a tag: push to NAME:TAG to sign",
+				      st->display);
 	if (opts->sign_by || opts->sign_by_sigstore_key) {
 		_cleanup_free_ char *identity = trust_identity_of(st->display, err);
 		if (identity == NULL ||
