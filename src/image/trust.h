@@ -271,6 +271,11 @@ int trust_check_archive(const trust_options *o, bool directory, berth_error **er
  * when no record exists. */
 int trust_record_save(const char *store_root, const char *digest, const char *signed_digest,
 		      const trust_signatures *sigs, berth_error **err);
+/* For `berth image inspect`: what the record holds, as
+ * {"SignedDigest": D, "SimpleSigning": N, "Sigstore": M}, or NULL when the
+ * image was pulled without signatures being read. */
+struct json_t;
+struct json_t *trust_record_json(const char *store_root, const char *digest);
 int trust_record_load(const char *store_root, const char *digest, char *signed_digest, trust_signatures *out,
 		      berth_error **err);
 

@@ -303,3 +303,19 @@ int trust_record_load(const char *store_root, const char *digest, char *signed_d
 		return -1;
 	return read_sigstore_record(dir, out, err);
 }
+
+json_t *trust_record_json(const char *store_root, const char *digest)
+{
+	char signed_digest[DIGEST_STRING_MAX];
+	trust_signatures sigs = { 0 };
+	berth_error *err = NULL;
+	json_t *j = NULL;
+
+	if (trust_record_load(store_root, digest, signed_digest, &sigs, &err) < 0)
+		berth_error_free(&err);
+	else if (sigs.n + sigs.n_sigstore > 0)
+		j = json_pack("{s:s, s:I, s:I}", "SignedDigest", signed_digest, "SimpleSigning", (json_int_t)sigs.n,
+			      "Sigstore", (json_int_t)sigs.n_sigstore);
+	trust_signatures_free(&sigs);
+	return j;
+}

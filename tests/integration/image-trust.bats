@@ -90,6 +90,8 @@ bpull() {
 @test "trust: an image signed by skopeo passes berth's signedBy policy, and run/create check it again" {
 	run -0 bpull "$REGISTRY/team/signed:v1"
 	[ -f "$STORE/signatures/sha256-${V1_DIGEST#sha256:}/signature-1" ]
+	[ "$(b image inspect "$REGISTRY/team/signed:v1" | jq -c '.[0].Signatures')" = \
+		"{\"SignedDigest\":\"$V1_DIGEST\",\"SimpleSigning\":1,\"Sigstore\":0}" ]
 	# the policy of today decides: rejected now, accepted with the key
 	run -125 b create --network none --signature-policy "$T/reject.json" "$REGISTRY/team/signed:v1" true
 	[[ "$output" == *"rejected by the signature policy \"$T/reject.json\": default requirement 0 (reject)"* ]]
