@@ -55,6 +55,10 @@ typedef struct unpacker {
 	struct archive *tar; /* parses the uncompressed stream read from RAW */
 	digester digest;     /* over the uncompressed stream; .size counts it */
 	bool over_limit;
+	/* The current entry's data is all read: a stream that ends here may
+	 * lack the entry's padding (see tar_read). */
+	bool data_complete;
+	bool padded;
 	uint64_t entries;
 	/* The parent opened for the previous entry: tars list a directory's
 	 * children together. Only children of the current parent are ever
@@ -131,6 +135,24 @@ static int account(unpacker *u, const void *data, size_t len)
 	return 0;
 }
 
+/* At the end of the stream: when it stops right after an entry's data,
+ * without the padding to a 512-byte block (umoci 0.4's "insert" writes
+ * such layers), hands TAR the missing zeros, which are not hashed: the
+ * layer then ends there, as Go's archive/tar (podman, docker, containerd)
+ * reads it. A stream cut inside an entry's data or header still fails. */
+static la_ssize_t pad_last_block(unpacker *u, const void **buf)
+{
+	static const char zeros[512];
+	size_t partial = (size_t)(u->digest.size % sizeof(zeros));
+
+	if (!u->data_complete || u->padded || partial == 0)
+		return 0;
+	u->padded = true;
+	berth_debug("layer ends without the padding of its last entry; read as the end of the layer");
+	*buf = zeros;
+	return (la_ssize_t)(sizeof(zeros) - partial);
+}
+
 /* TAR's read callback: the next block of decompressed bytes from RAW. The
  * block stays valid until the next call, as libarchive requires. */
 static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
@@ -142,7 +164,7 @@ static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
 
 	r = archive_read_data_block(u->raw, buf, &len, &offset);
 	if (r == ARCHIVE_EOF)
-		return 0;
+		return pad_last_block(u, buf);
 	if (r < ARCHIVE_WARN) {
 		archive_set_error(a, archive_errno(u->raw), "%s", archive_error_string(u->raw));
 		return -1;
@@ -201,7 +223,10 @@ static int drain_layer(unpacker *u, berth_error **err)
 }
 
 /* Normalises a tar path: "./a//b/" -> "a/b"; "." and "" -> "" (the layer
- * root). Refuses absolute paths and ".." components. */
+ * root). A leading "/" names the layer root too, as podman, docker,
+ * containerd, umoci and GNU tar read it ("umoci insert ... /" and "tar -P"
+ * write "/", "/bin/sh"): "/bin/sh" -> "bin/sh". Refuses ".." components,
+ * also where the kernel would stop them at the root ("/../x"). */
 static int normalise_path(const char *name, char **out, const char **why)
 {
 	_cleanup_free_ char *copy = strdup(name);
@@ -212,10 +237,6 @@ static int normalise_path(const char *name, char **out, const char **why)
 	if (copy == NULL || path == NULL) {
 		*why = "out of memory";
 		return -ENOMEM;
-	}
-	if (name[0] == '/') {
-		*why = "absolute path";
-		return -EINVAL;
 	}
 	for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
 		if (strcmp(part, ".") == 0)
@@ -569,6 +590,8 @@ static int create_regular(unpacker *u, int parentfd, const char *base, struct ar
 			  berth_error **err)
 {
 	_cleanup_close_ int fd = openat(parentfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	bool dense = archive_entry_sparse_count(entry) == 0;
+	la_int64_t got = 0;
 
 	if (fd < 0)
 		return entry_error(err, name, errno, "create");
@@ -576,8 +599,11 @@ static int create_regular(unpacker *u, int parentfd, const char *base, struct ar
 		const void *buf;
 		la_int64_t offset;
 		size_t len = 0;
-		int r = archive_read_data_block(u->tar, &buf, &len, &offset);
+		int r;
 
+		u->data_complete = dense && archive_entry_size_is_set(entry) && got == archive_entry_size(entry);
+		r = archive_read_data_block(u->tar, &buf, &len, &offset);
+		u->data_complete = false;
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
@@ -585,6 +611,7 @@ static int create_regular(unpacker *u, int parentfd, const char *base, struct ar
 		r = pwrite_all(fd, buf, len, (off_t)offset);
 		if (r < 0)
 			return entry_error(err, name, -r, "write");
+		got += (la_int64_t)len;
 	}
 	if (archive_entry_size_is_set(entry) && ftruncate(fd, (off_t)archive_entry_size(entry)) < 0)
 		return entry_error(err, name, errno, "truncate");
