@@ -59,6 +59,8 @@ typedef struct unpacker {
 	 * lack the entry's padding (see tar_read). */
 	bool data_complete;
 	bool padded;
+	const layer_source *src; /* layer_unpack_from: where the blob comes from */
+	int source_error;	 /* the errno SRC failed with */
 	uint64_t entries;
 	/* The parent opened for the previous entry: tars list a directory's
 	 * children together. Only children of the current parent are ever
@@ -117,6 +119,8 @@ static int archive_failure(unpacker *u, struct archive *a, const char *name, ber
 
 	if (u->over_limit)
 		return limit_error(u, err);
+	if (u->source_error) /* the decompressor says "truncated input" instead */
+		return berth_error_set(err, u->source_error, "read layer");
 	if (msg == NULL)
 		msg = "unknown error";
 	if (name)
@@ -176,12 +180,28 @@ static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
 	return (la_ssize_t)len;
 }
 
+/* RAW's read callback for layer_unpack_from. */
+static la_ssize_t source_read(struct archive *a, void *data, const void **buf)
+{
+	unpacker *u = data;
+	ssize_t n = u->src->read(u->src->ctx, buf);
+
+	if (n < 0) {
+		u->source_error = (int)-n;
+		archive_set_error(a, (int)-n, "%s", strerror((int)-n));
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
 /* Only the compressions layers use, decoded in process. Not
  * archive_read_support_filter_all(): it adds filters that run external
- * programs (lrzip, lzop, grzip) on the hostile bytes. */
-static int open_layer(unpacker *u, int blob_fd, berth_error **err)
+ * programs (lrzip, lzop, grzip) on the hostile bytes. The blob comes from
+ * BLOB_FD, or from SRC when it is not NULL. */
+static int open_layer(unpacker *u, int blob_fd, const layer_source *src, berth_error **err)
 {
 	struct archive_entry *entry;
+	int r;
 
 	u->raw = archive_read_new();
 	u->tar = archive_read_new();
@@ -191,7 +211,12 @@ static int open_layer(unpacker *u, int blob_fd, berth_error **err)
 	    archive_read_support_filter_zstd(u->raw) < ARCHIVE_WARN ||
 	    archive_read_support_format_raw(u->raw) != ARCHIVE_OK)
 		return archive_failure(u, u->raw, NULL, err);
-	if (archive_read_open_fd(u->raw, blob_fd, 1 << 16) != ARCHIVE_OK)
+	u->src = src;
+	if (src)
+		r = archive_read_open(u->raw, u, NULL, source_read, NULL);
+	else
+		r = archive_read_open_fd(u->raw, blob_fd, 1 << 16);
+	if (r != ARCHIVE_OK)
 		return archive_failure(u, u->raw, NULL, err);
 	if (archive_read_next_header(u->raw, &entry) != ARCHIVE_OK)
 		return archive_failure(u, u->raw, NULL, err);
@@ -813,7 +838,8 @@ static int unpack_entries(unpacker *u, berth_error **err)
 	}
 }
 
-int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack_result *res, berth_error **err)
+static int unpack(int blob_fd, const layer_source *src, int dest_dirfd, const unpack_options *opts, unpack_result *res,
+		  berth_error **err)
 {
 	static const unpack_options defaults;
 	__attribute__((cleanup(unpacker_free))) unpacker u = {
@@ -830,7 +856,7 @@ int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack
 		return berth_error_set(err, errno, "unpack layer: destination");
 	if (!S_ISDIR(st.st_mode))
 		return berth_error_set(err, ENOTDIR, "unpack layer: destination");
-	r = open_layer(&u, blob_fd, err);
+	r = open_layer(&u, blob_fd, src, err);
 	if (r == 0)
 		r = unpack_entries(&u, err);
 	if (r == 0)
@@ -845,4 +871,15 @@ int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack
 		digester_final(&u.digest, res->diff_id);
 	}
 	return 0;
+}
+
+int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack_result *res, berth_error **err)
+{
+	return unpack(blob_fd, NULL, dest_dirfd, opts, res, err);
+}
+
+int layer_unpack_from(const layer_source *src, int dest_dirfd, const unpack_options *opts, unpack_result *res,
+		      berth_error **err)
+{
+	return unpack(-EBADF, src, dest_dirfd, opts, res, err);
 }

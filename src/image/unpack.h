@@ -38,6 +38,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "image/digest.h"
 #include "util/error.h"
@@ -66,5 +67,18 @@ typedef struct unpack_result {
  * directory DEST_DIRFD, which should be empty. On error DEST may hold a
  * partial tree: the caller removes it (store_snapshot_abort). */
 int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack_result *res, berth_error **err);
+
+/* The blob as it arrives (a download): READ gives the next block of the
+ * compressed bytes, valid until its next call; it returns the block's
+ * length, 0 at the end, or -errno when the source failed (the unpack then
+ * fails with that errno's text). */
+typedef struct layer_source {
+	ssize_t (*read)(void *ctx, const void **buf);
+	void *ctx;
+} layer_source;
+
+/* layer_unpack from SRC instead of a file. */
+int layer_unpack_from(const layer_source *src, int dest_dirfd, const unpack_options *opts, unpack_result *res,
+		      berth_error **err);
 
 #endif

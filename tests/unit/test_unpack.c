@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <locale.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "image/byte_pipe.h"
 #include "image/unpack.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -793,6 +795,152 @@ static void test_refuse_truncated(void **state)
 	free(tar.data);
 }
 
+/* ---- streaming: layer_unpack_from and the byte pipe a pull feeds it by ---- */
+
+/* A source handing out a buffer in blocks of STEP bytes; FAIL_AT > 0: fails
+ * with -ECONNRESET once that many bytes are out. */
+typedef struct chunked {
+	const buffer *b;
+	size_t off, step, fail_at;
+} chunked;
+
+static ssize_t chunked_read(void *ctx, const void **buf)
+{
+	chunked *c = ctx;
+	size_t n = c->b->len - c->off;
+
+	if (c->fail_at && c->off >= c->fail_at)
+		return -ECONNRESET;
+	if (n > c->step)
+		n = c->step;
+	*buf = c->b->data + c->off;
+	c->off += n;
+	return (ssize_t)n;
+}
+
+static void test_unpack_from_source(void **state)
+{
+	fixture *f = *state;
+	_cleanup_error_ berth_error *err = NULL;
+	const tent entries[] = {
+		{ .name = "etc/", .mode = AE_IFDIR | 0755 },
+		{ .name = "etc/hostname", .mode = AE_IFREG | 0644, .data = "streamed\n" },
+		{ .name = "big", .mode = AE_IFREG | 0600, .zeros = 300000 },
+	};
+	buffer tar = build_tar(entries, 3), blob = compress(&tar, GZIP);
+	chunked c = { .b = &blob, .step = 7 };
+	layer_source src = { .read = chunked_read, .ctx = &c };
+	char expected[DIGEST_STRING_MAX];
+	unpack_result res;
+	struct stat st;
+
+	digest_buffer(tar.data, tar.len, expected);
+	if (layer_unpack_from(&src, f->destfd, NULL, &res, &err) < 0)
+		fail_msg("unpack failed: %s", err->msg);
+	assert_string_equal(res.diff_id, expected);
+	assert_int_equal(res.entries, 3);
+	assert_file(f, "etc/hostname", "streamed\n");
+	stat_in(f, "big", &st);
+	assert_int_equal(st.st_size, 300000);
+
+	/* the source fails half way: so does the unpack, with the source's errno */
+	new_dest(f);
+	c = (chunked){ .b = &blob, .step = 16, .fail_at = blob.len / 2 };
+	berth_error_free(&err);
+	assert_true(layer_unpack_from(&src, f->destfd, NULL, &res, &err) < 0);
+	if (strstr(err->msg, strerror(ECONNRESET)) == NULL)
+		fail_msg("error \"%s\" does not give the source's failure", err->msg);
+	check_jail(f, 0, 2);
+	free(tar.data);
+	free(blob.data);
+}
+
+typedef struct pipe_writer {
+	byte_pipe *p;
+	size_t total;
+	int close_error;
+} pipe_writer;
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)((i * 7) % 251);
+}
+
+/* Writes TOTAL bytes of the pattern in blocks of 1 to 2999 bytes, some
+ * larger than the ring, then closes with CLOSE_ERROR. */
+static void *pipe_writer_run(void *arg)
+{
+	pipe_writer *w = arg;
+	uint8_t block[3000];
+	size_t done = 0, n = 1;
+
+	while (done < w->total) {
+		n = (n * 37 + 11) % sizeof(block) + 1;
+		if (n > w->total - done)
+			n = w->total - done;
+		for (size_t i = 0; i < n; i++)
+			block[i] = pattern(done + i);
+		assert_int_equal(byte_pipe_write(w->p, block, n), 0);
+		done += n;
+	}
+	byte_pipe_close(w->p, w->close_error);
+	return NULL;
+}
+
+static void test_byte_pipe(void **state)
+{
+	byte_pipe *p = byte_pipe_new(1000); /* small: every block wraps around the ring */
+	pipe_writer w = { .p = p, .total = 1 << 20 };
+	pthread_t t;
+	size_t got = 0;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(pthread_create(&t, NULL, pipe_writer_run, &w), 0);
+	for (;;) {
+		const void *buf;
+		n = byte_pipe_read(p, &buf);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		assert_true(n <= 1000);
+		for (ssize_t i = 0; i < n; i++)
+			if (((const uint8_t *)buf)[i] != pattern(got + (size_t)i))
+				fail_msg("byte %zu differs", got + (size_t)i);
+		got += (size_t)n;
+	}
+	assert_int_equal(got, w.total);
+	assert_int_equal(byte_pipe_read(p, &(const void *){ NULL }), 0);
+	pthread_join(t, NULL);
+	byte_pipe_free(p);
+}
+
+/* The writer's failure reaches the reader; a reader that is done drops
+ * what is written, without blocking the writer. */
+static void test_byte_pipe_ends(void **state)
+{
+	byte_pipe *p = byte_pipe_new(1000);
+	pipe_writer w = { .p = p, .total = 100, .close_error = EIO };
+	const void *buf;
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(pthread_create(&t, NULL, pipe_writer_run, &w), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(byte_pipe_read(p, &buf), -EIO);
+	byte_pipe_free(p);
+
+	p = byte_pipe_new(1000);
+	assert_non_null(p);
+	byte_pipe_reader_done(p);
+	w = (pipe_writer){ .p = p, .total = 1 << 20 }; /* 1000 times the ring: it would block */
+	assert_int_equal(pthread_create(&t, NULL, pipe_writer_run, &w), 0);
+	pthread_join(t, NULL);
+	byte_pipe_free(p);
+}
+
 /* A leading "/" does not open a way out: ".." after it is refused. */
 static void test_refuse_absolute_dotdot(void **state)
 {
@@ -1149,6 +1297,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_absolute_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_absolute_dotdot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_final_padding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unpack_from_source, setup, teardown),
+		cmocka_unit_test(test_byte_pipe),
+		cmocka_unit_test(test_byte_pipe_ends),
 		cmocka_unit_test_setup_teardown(test_refuse_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_absolute_write_through_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_inner_dotdot, setup, teardown),
