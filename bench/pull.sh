@@ -4,6 +4,7 @@
 #
 #   bench/pull.sh [--quick] [--out FILE] [--berth PATH] [--layers N] [--layer-mb M]
 #   bench/pull.sh --debian [--rootfs DIR] [--quick] [--out FILE] [--berth PATH]
+#   (either with [--tmpdir DIR])
 #
 #   --quick         fewer runs (1 round of 3, warmup 1: about 1.5 minutes); full: 4 rounds
 #                   of 3, warmup 1 each (about 2 minutes on 2 vCPUs)
@@ -19,6 +20,8 @@
 #                   usr/share, var/lib/apt and var/cache
 #   --rootfs DIR    with --debian: use this rootfs (one debootstrap made) instead of
 #                   running debootstrap; it is only read (tar), never changed
+#   --tmpdir DIR    where the temporary directory (registry, stores) goes, default
+#                   /tmp: another file system (a journaled ext4, xfs) to compare on
 #
 # Needs root and: docker-registry (Debian's distribution 2.8), skopeo, umoci,
 # podman, hyperfine, curl, jq, ss (iproute2), gzip, sha256sum, tar,
@@ -55,6 +58,7 @@ layers=4
 layer_mb=32
 debian=0
 rootfs=""
+tmpdir=/tmp
 inner=0
 orig_args=("$@")
 while [ $# -gt 0 ]; do
@@ -66,6 +70,7 @@ while [ $# -gt 0 ]; do
 	--layer-mb) layer_mb="$2"; shift 2 ;;
 	--debian) debian=1; shift ;;
 	--rootfs) rootfs="$2"; shift 2 ;;
+	--tmpdir) tmpdir="$2"; shift 2 ;;
 	--inner) inner=1; shift ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/pull.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -74,6 +79,7 @@ done
 case "$berth" in /*) ;; *) berth="$PWD/$berth" ;; esac
 case "$out" in "" | /*) ;; *) out="$PWD/$out" ;; esac
 case "$rootfs" in "" | /*) ;; *) rootfs="$PWD/$rootfs" ;; esac
+case "$tmpdir" in /*) ;; *) tmpdir="$PWD/$tmpdir" ;; esac
 
 die() { echo "bench/pull.sh: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -81,6 +87,7 @@ log() { echo "bench: $*" >&2; }
 case "$layers" in "" | *[!0-9]*) die "--layers wants a number" ;; esac
 case "$layer_mb" in "" | *[!0-9]*) die "--layer-mb wants a number" ;; esac
 [ -z "$rootfs" ] || [ "$debian" = 1 ] || die "--rootfs goes with --debian"
+[ -d "$tmpdir" ] && [ -w "$tmpdir" ] || die "--tmpdir $tmpdir: not a writable directory"
 
 # ---------------------------------------------------------------- outer: checks, then re-exec in a private mount namespace
 if [ "$inner" = 0 ]; then
@@ -116,7 +123,7 @@ else
 	ROUNDS=4 RUNS=3 WARMUP=1
 fi
 
-TMP=$(mktemp -d /tmp/berth-pull.XXXXXX)
+TMP=$(mktemp -d "$tmpdir/berth-pull.XXXXXX")
 reg_pid=""
 varlib_mounted=""
 shm_mounted=""
@@ -525,7 +532,7 @@ report() {
 	else
 		echo "- image: $n_layers gzip layers (busybox-static + $layers x $layer_mb MiB from /dev/urandom), $(mib "$img_compressed") compressed, $(mib "$img_uncompressed") unpacked; built by $image_from, served by docker-registry on 127.0.0.1 (plain http)"
 	fi
-	echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $TMP on $(stat -f -c %T "$TMP")"
+	echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $TMP on $(findmnt -no FSTYPE,SOURCE -T "$TMP" 2>/dev/null | tr -s ' ' || stat -f -c %T "$TMP")"
 	if [ -n "${CMD[berth]:-}" ]; then
 		echo "- berth: $(ver "$TMP/berth" --version) ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))"
 	fi
