@@ -244,6 +244,8 @@ registry_blob_file() {
 	[[ "$output" == *"$layer"* ]]
 	[ "$(grep -c "\"GET /v2/test/short/blobs/$layer " "$REGISTRY_DIR/log")" -eq 4 ]
 	[ ! -e "$STORE/blobs/sha256/${layer#sha256:}" ]
+	# each attempt's partial unpack went with it
+	[ -z "$(find "$STORE/snapshots" -maxdepth 1 -name '.tmp-*')" ]
 	ingest_empty
 }
 
