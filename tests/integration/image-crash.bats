@@ -162,7 +162,7 @@ kill_in_unpack() {
 	# nothing is named: prune removes every blob, snapshot and temp entry
 	n=$(($(ls -A "$STORE/blobs/sha256" | wc -l) + $(ls -A "$STORE/snapshots" | wc -l) +
 		$(ls -A "$STORE/ingest" 2>/dev/null | wc -l)))
-	run bi image prune
+	run bi image prune -f
 	[ "$status" -eq 0 ]
 	[[ "$output" == "Removed $n blobs and snapshots,"* ]] || {
 		echo "expected $n removed: $output" >&2
