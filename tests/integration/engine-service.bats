@@ -255,3 +255,11 @@ w2"
 	run in_host curl -sS -m 2 http://10.96.0.1/
 	assert_failure
 }
+
+@test "service: a container reaches its own published port through the host's address (hairpin mode)" {
+	brun -d --name self -p 8080:80 bb sh -c "mkdir -p /www && echo self >/www/index.html && exec httpd -f -p 80 -h /www" >/dev/null
+	# 10.77.0.1: the host's address on the default bridge
+	run b exec self wget -qO- http://10.77.0.1:8080/
+	assert_success
+	assert_output self
+}
