@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "network/conntrack.h"
 #include "network/netlink.h"
 #include "network/nft.h"
 #include "util/cleanup.h"
@@ -289,6 +290,49 @@ static void kernel_base_remove(void)
 	}
 }
 
+/* ---- UDP flows ---- */
+
+/* Whether NEW sends UDP to IP:PORT. */
+static bool udp_target_in(const service *new, const char *ip, uint16_t port)
+{
+	for (size_t i = 0; new &&i < new->spec.n_ports; i++)
+		for (size_t k = 0; new->spec.ports[i].proto == IPPROTO_UDP &&k < new->n_endpoints; k++)
+			if (strcmp(new->endpoints[k].ip, ip) == 0 && service_target_port(new, i, k) == port)
+				return true;
+	return false;
+}
+
+static void udp_forget_state(const service *st, const service *new)
+{
+	for (size_t i = 0; i < st->spec.n_ports; i++) {
+		if (st->spec.ports[i].proto != IPPROTO_UDP)
+			continue;
+		for (size_t k = 0; k < st->n_endpoints; k++) {
+			uint16_t port = service_target_port(st, i, k);
+			struct in_addr a;
+			berth_error *e = NULL;
+			if (udp_target_in(new, st->endpoints[k].ip, port) ||
+			    inet_pton(AF_INET, st->endpoints[k].ip, &a) != 1)
+				continue;
+			if (conntrack_delete_udp_to(a, port, &e) < 0) {
+				berth_debug("service %s: %s", st->spec.name, e->msg);
+				berth_error_free(&e);
+			}
+		}
+	}
+}
+
+/* The UDP flows that OLD's states sent to endpoints NEW (NULL: none) no
+ * longer has: their conntrack entries go, so their next datagrams are
+ * balanced again instead of following the entry to an endpoint that left. */
+static void udp_flows_forget(const record *old, const service *new)
+{
+	if (old->exists)
+		udp_forget_state(&old->cur, new);
+	for (size_t i = 0; i < old->n_stale; i++)
+		udp_forget_state(&old->stale[i], new);
+}
+
 /* ---- node ports ---- */
 
 static void claimant_of(const char *name, char *out, size_t len)
@@ -466,6 +510,7 @@ static int change(const hostnet *h, int dirfd, const record *old, service *new, 
 	if (record_save(dirfd, new, old, false, err) < 0)
 		return berth_error_wrap(err, "%s", what);
 	node_ports_release(h, old, NULL, new);
+	udp_flows_forget(old, new);
 	return 0;
 }
 
@@ -554,6 +599,7 @@ static int remove_locked(const hostnet *h, int dirfd, const char *name, const re
 	if (kernel_apply(old, NULL, what, err) < 0)
 		return -1;
 	node_ports_release(h, old, NULL, NULL);
+	udp_flows_forget(old, NULL);
 	snprintf(file, sizeof(file), "%s.json", name);
 	if (unlinkat(dirfd, file, 0) < 0 && errno != ENOENT)
 		return berth_error_set(err, errno, "%s: %s/services/%s", what, h->dir, file);

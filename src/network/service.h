@@ -130,6 +130,9 @@ int service_endpoints_validate(const service_spec *s, const service_endpoint *ep
 int service_vip_next(const char *range, const char *const *used, size_t n, char out[INET_ADDRSTRLEN],
 		     berth_error **err);
 
+/* The port endpoint K of S listens on for S's port I. */
+uint16_t service_target_port(const service *s, size_t i, size_t k);
+
 /* Whether ADDR lies inside RANGE. */
 bool service_range_contains(const char *range, const char *addr);
 

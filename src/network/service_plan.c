@@ -182,6 +182,15 @@ int service_vip_next(const char *range, const char *const *used, size_t n, char 
 	return berth_error_request(err, ENOSPC, "service range %s: no free ClusterIP", range);
 }
 
+uint16_t service_target_port(const service *s, size_t i, size_t k)
+{
+	const service_port *p = &s->spec.ports[i];
+
+	if (s->endpoints[k].target_ports[i])
+		return s->endpoints[k].target_ports[i];
+	return p->target_port ? p->target_port : p->port;
+}
+
 /* ---- planning ---- */
 
 enum obj_kind { OBJ_CHAIN, OBJ_SET, OBJ_ELEMENT };

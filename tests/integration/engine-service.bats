@@ -154,6 +154,18 @@ w2"
 	run b exec u1 udp-echo ask 10.96.0.1 53
 	assert_success
 	[[ "$output" == u[12] ]]
+	# one flow (a fixed source port) sticks to its endpoint while it is in the
+	# set; once that endpoint leaves, the flow's conntrack entry goes with it
+	# and its next datagram goes to the other (the first still runs)
+	local ask="$BERTH_BUILD_DIR/tests/helpers/udp-echo" first again left
+	first=$(in_host "$ask" ask 10.96.0.1 53 40053)
+	again=$(in_host "$ask" ask 10.96.0.1 53 40053)
+	[ "$again" = "$first" ]
+	if [ "$first" = u1 ]; then left=u2; else left=u1; fi
+	b network service set-endpoints dns "$(ip_of "$left")"
+	run in_host "$ask" ask 10.96.0.1 53 40053
+	assert_success
+	assert_output "$left"
 	# no endpoints: refused (a host socket is told at once, EPERM)
 	b network service set-endpoints dns
 	SECONDS=0
