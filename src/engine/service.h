@@ -8,7 +8,18 @@
  * library. A service made here is owned by the store ("store:ROOT", with
  * ROOT as the owner path, so removing the store lets the next call sweep
  * it); a caller that owns services otherwise (a kube namespace) sets
- * spec->owner itself. Root only: rootless berth has no nftables. */
+ * spec->owner itself. Root only: rootless berth has no nftables.
+ *
+ * For berth kube (a Service of namespace NS, name NAME):
+ *   spec.name = "NAME.NS"; spec.owner = e.g. "kube:STORE/NS", owner_path the
+ *   namespace's directory in the store; ports from spec.ports (targetPort by
+ *   number here, by name resolved per pod into service_endpoint.target_ports);
+ *   type NodePort: spec.node_ports, nodePort into ports[].node_port;
+ *   sessionAffinity ClientIP: affinity_timeout (timeoutSeconds, default
+ *   SERVICE_AFFINITY_TIMEOUT_DEFAULT). engine_service_apply on every apply
+ *   (the ClusterIP stays), engine_service_set_endpoints(NAME.NS, owner, the
+ *   ready pods' IPs) whenever readiness changes, before a pod is stopped,
+ *   and after it turns ready; engine_service_remove on delete. */
 #ifndef BERTH_ENGINE_SERVICE_H
 #define BERTH_ENGINE_SERVICE_H
 

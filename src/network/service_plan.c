@@ -406,8 +406,8 @@ void service_plan_base(FILE *f)
 	    "add rule " T " svc_reject reject\n"
 	    "add rule " T " svc_forward ip daddr @service_vips jump svc_reject\n"
 	    "add rule " T " svc_output_filter ip daddr @service_vips jump svc_reject\n"
-	    "add rule " T
-	    " svc_input fib daddr type local meta l4proto . th dport @service_node_ports jump svc_reject\n";
+	    "add rule " T " svc_input ct state new fib daddr type local meta l4proto . th dport @service_node_ports "
+	    "jump svc_reject\n";
 
 	fputs(base, f);
 }
