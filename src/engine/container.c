@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/events.h"
+#include "engine/monitor.h"
 #include "engine/network.h"
 #include "engine/runtime_call.h"
 #include "engine/userns.h"
@@ -140,6 +142,8 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 	json_object_set_new(j, "Network", json_string(o->network ? o->network : engine_network_default()));
 	json_object_set_new(j, "Dns", string_array(o->dns));
 	json_object_set_new(j, "ExtraHosts", string_array(o->add_hosts));
+	if (o->network_aliases && o->network_aliases[0])
+		json_object_set_new(j, "NetworkAliases", string_array(o->network_aliases));
 	if (o->user)
 		json_object_set_new(j, "User", json_string(o->user));
 	if (o->workdir)
@@ -149,6 +153,11 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 	json_object_set_new(j, "Mounts", mounts_record(plan, anon));
 	json_object_set_new(j, "Labels", labels_record(info, o));
 	json_object_set_new(j, "Init", json_boolean(plan->init_path != NULL));
+	/* docker's HostConfig names: NanoCpus from the quota per 100 ms */
+	json_object_set_new(j, "Resources",
+			    json_pack("{s:I, s:I, s:I, s:I}", "Memory", (json_int_t)plan->memory, "NanoCpus",
+				      (json_int_t)plan->cpu_quota * 10000, "CpuShares", (json_int_t)0, "PidsLimit",
+				      (json_int_t)plan->pids_limit));
 	if ((health = healthcheck_record(info, o, plan)) != NULL)
 		json_object_set_new(j, "Healthcheck", health);
 	return j;
@@ -202,12 +211,57 @@ static void sort_mounts(json_t *mounts, size_t first)
 	}
 }
 
+/* A volume made with --opt type=tmpfs (a fresh tmpfs here, its o= as mount
+ * options) or type=none,o=bind,device=DIR (DIR bound): 1 when M is such a
+ * volume and its mount is in MOUNTS, 0 for a plain one. */
+static int mount_special_volume(const engine_paths *p, const char *name, json_t *m, json_t *mounts, berth_error **err)
+{
+	const char *dest = json_string_value(json_object_get(m, "Destination"));
+	const char *type, *o, *device;
+	bool ro = json_is_false(json_object_get(m, "RW"));
+	volume_info v = { 0 };
+	json_t *mount;
+
+	if (volume_inspect(p->store_root, name, &v, err) < 0) {
+		if (*err == NULL || (*err)->code != ENOENT)
+			return -1;
+		berth_error_free(err); /* a new named volume: volume_prepare_mount makes it */
+		return 0;
+	}
+	type = json_string_value(json_object_get(v.options, "type"));
+	o = json_string_value(json_object_get(v.options, "o"));
+	device = json_string_value(json_object_get(v.options, "device"));
+	if (type == NULL) {
+		volume_info_free(&v);
+		return 0;
+	}
+	if (strcmp(type, "tmpfs") == 0) {
+		_cleanup_free_ char *copy = o ? strdup(o) : NULL;
+		mount = json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", dest, "type", "tmpfs", "source", "tmpfs",
+				  "options", "nosuid", "nodev");
+		for (char *save = NULL, *x = copy ? strtok_r(copy, ",", &save) : NULL; x;
+		     x = strtok_r(NULL, ",", &save))
+			json_array_append_new(json_object_get(mount, "options"), json_string(x));
+		if (ro)
+			json_array_append_new(json_object_get(mount, "options"), json_string("ro"));
+		json_object_set_new(m, "Source", json_string("tmpfs"));
+	} else {
+		mount = json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dest, "type", "bind", "source", device,
+				  "options", "rbind", "rprivate", ro ? "ro" : "rw");
+		json_object_set_new(m, "Source", json_string(device));
+	}
+	json_array_append_new(mounts, mount);
+	volume_info_free(&v);
+	return 1;
+}
+
 /* Readies every volume of the record (volume_prepare_mount fills a new one
  * from ROOTFS) and binds it in CFG; the record gets each "Source". */
 static int mount_volumes(const engine_paths *p, container *c, const char *rootfs, json_t *cfg, berth_error **err)
 {
 	json_t *m, *mounts = json_object_get(cfg, "mounts");
 	size_t i;
+	int ret;
 
 	json_array_foreach(json_object_get(c->config, "Mounts"), i, m) {
 		const char *name = json_string_value(json_object_get(m, "Name"));
@@ -215,6 +269,11 @@ static int mount_volumes(const engine_paths *p, container *c, const char *rootfs
 		_cleanup_free_ char *source = NULL;
 		if (strcmp(json_string_value(json_object_get(m, "Type")) ?: "", "volume") != 0)
 			continue;
+		if (name && (ret = mount_special_volume(p, name, m, mounts, err)) != 0) {
+			if (ret < 0)
+				return berth_error_wrap(err, "volume %s at \"%s\"", name, dest);
+			continue;
+		}
 		if (volume_prepare_mount(p->store_root, name, rootfs, dest, &source, err) < 0)
 			return berth_error_wrap(err, "volume %s at \"%s\"", name, dest);
 		json_object_set_new(m, "Source", json_string(source));
@@ -249,6 +308,28 @@ static int setup_network(const engine_paths *p, container *c, const image_info *
 	return ret;
 }
 
+/* docker creates a missing working directory (-w or the image's) in the
+ * rootfs, owned by root. */
+static int make_workdir(int rootfd, const char *cwd, berth_error **err)
+{
+	berth_error *missing = NULL;
+	int fd;
+
+	if (cwd == NULL || strcmp(cwd, "/") == 0)
+		return 0;
+	fd = fs_open_in_root(rootfd, cwd, O_PATH | O_DIRECTORY, 0, true, &missing);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	berth_error_free(&missing);
+	fd = fs_mkdir_p_in_root(rootfd, cwd, 0755, err);
+	if (fd < 0)
+		return berth_error_wrap(err, "working directory");
+	close(fd);
+	return 0;
+}
+
 static int write_bundle(const engine_paths *p, store *s, const image_info *info, const run_options *o,
 			const run_plan *plan, container *c, berth_error **err)
 {
@@ -280,9 +361,19 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 	if (bundle_config_from_image(&img, rootfd, &bo, &cfg, err) < 0)
 		return -1;
 	process = json_object_get(cfg, "process");
+	if (make_workdir(rootfd, json_string_value(json_object_get(process, "cwd")), err) < 0) {
+		json_decref(cfg);
+		return -1;
+	}
 	/* the command as given, before --init puts berth-init in front */
 	json_object_set_new(c->config, "Command", json_deep_copy(json_object_get(process, "args")));
 	json_object_set(c->config, "Cwd", json_object_get(process, "cwd"));
+	/* docker's Config.Entrypoint and Config.Cmd, as the flags left them */
+	json_object_set_new(c->config, "Entrypoint",
+			    img.config.entrypoint ? string_array((const char *const *)img.config.entrypoint)
+						  : json_null());
+	json_object_set_new(c->config, "Cmd",
+			    img.config.cmd ? string_array((const char *const *)img.config.cmd) : json_null());
 	first_user_mount = json_array_size(json_object_get(cfg, "mounts"));
 	if (run_config_apply(cfg, o, plan, c->id, err) < 0 || mount_volumes(p, c, rootfs, cfg, err) < 0 ||
 	    setup_network(p, c, &img, o, plan, cfg, err) < 0) {
@@ -336,42 +427,117 @@ static void remove_volumes(const engine_paths *p, char *const *names, size_t n)
 			berth_error_free(&ignored);
 }
 
-int engine_container_create(const engine_paths *p, store *s, const char *image, const run_options *o,
-			    const run_plan *plan, container **out, berth_error **err)
+static bool same_path(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* Whether the flags mount something at DEST already (-v, --mount, --tmpfs). */
+static bool flag_mounts_at(const run_options *o, const run_plan *plan, const char *dest)
+{
+	for (size_t i = 0; i < plan->n_mounts; i++)
+		if (same_path(plan->mounts[i].destination, dest))
+			return true;
+	for (const char *const *t = o->tmpfs; t && *t; t++) {
+		_cleanup_free_ char *d = strndup(*t, strcspn(*t, ":"));
+		if (d && same_path(d, dest))
+			return true;
+	}
+	return false;
+}
+
+/* PLAN's mounts plus, like docker, an anonymous volume for each VOLUME of
+ * the image that no flag mounts over. FULL shares PLAN's strings; the
+ * destinations it adds are its own (from PLAN->n_mounts on). */
+static int add_image_volumes(const image_info *info, const run_options *o, const run_plan *plan, run_plan *full,
+			     berth_error **err)
+{
+	size_t n = 0;
+
+	*full = *plan;
+	for (char **v = info->config.volumes; v && *v; v++)
+		n++;
+	full->mounts = calloc(plan->n_mounts + n + 1, sizeof(run_mount));
+	if (full->mounts == NULL)
+		return berth_error_set(err, ENOMEM, "volumes");
+	if (plan->n_mounts)
+		memcpy(full->mounts, plan->mounts, plan->n_mounts * sizeof(run_mount));
+	for (char **v = info->config.volumes; v && *v; v++) {
+		if ((*v)[0] != '/' || flag_mounts_at(o, plan, *v))
+			continue;
+		full->mounts[full->n_mounts].kind = RUN_MOUNT_ANONYMOUS;
+		full->mounts[full->n_mounts].destination = strdup(*v);
+		if (full->mounts[full->n_mounts++].destination == NULL)
+			return berth_error_set(err, ENOMEM, "volumes");
+	}
+	return 0;
+}
+
+static void free_image_volumes(const run_plan *plan, run_plan *full)
+{
+	for (size_t i = plan->n_mounts; full->mounts && i < full->n_mounts; i++)
+		free(full->mounts[i].destination);
+	if (full->mounts != plan->mounts)
+		free(full->mounts);
+	full->mounts = NULL;
+}
+
+static int create_with_plan(const engine_paths *p, store *s, const char *image, const image_info *info,
+			    const run_options *o, const run_plan *plan, container **out, berth_error **err)
 {
 	_cleanup_free_ char *runtime = o->runtime ? strdup(o->runtime) : runtime_default_path();
-	image_info info;
 	container *c = NULL;
 	json_t *cfg;
 	char **anon = NULL;
 	berth_error *ignored = NULL;
 
-	if (resolve_or_pull(s, image, &info, err) < 0)
-		return -1;
 	if (create_anonymous_volumes(p, plan, &anon, err) < 0)
 		goto fail;
-	cfg = record_config(image, &info, o, plan, runtime, anon);
+	cfg = record_config(image, info, o, plan, runtime, anon);
 	/* the record (with its "Mounts") exists before any volume is mounted */
 	if (record_create(p, o->name, cfg, &c, err) < 0) {
 		json_decref(cfg);
 		goto fail;
 	}
 	json_decref(cfg);
-	if (write_bundle(p, s, &info, o, plan, c, err) < 0 || record_save_config(c, err) < 0) {
+	if (write_bundle(p, s, info, o, plan, c, err) < 0 || record_commit(c, err) < 0) {
 		engine_container_destroy(p, c, &ignored);
 		berth_error_free(&ignored);
 		container_free(c);
 		goto fail;
 	}
 	free_names(anon, plan->n_mounts);
-	image_info_free(&info);
 	*out = c;
 	return 0;
 fail:
 	remove_volumes(p, anon, plan->n_mounts);
 	free_names(anon, plan->n_mounts);
-	image_info_free(&info);
 	return -1;
+}
+
+int engine_container_create(const engine_paths *p, store *s, const char *image, const run_options *o,
+			    const run_plan *plan, container **out, berth_error **err)
+{
+	image_info info;
+	run_plan full;
+	int ret;
+
+	if (resolve_or_pull(s, image, &info, err) < 0)
+		return -1;
+	ret = add_image_volumes(&info, o, plan, &full, err);
+	if (ret == 0)
+		ret = create_with_plan(p, s, image, &info, o, &full, out, err);
+	if (ret == 0)
+		engine_event(p, *out, "create", NULL, NULL);
+	free_image_volumes(plan, &full);
+	image_info_free(&info);
+	return ret;
 }
 
 /* ---- start after a reboot ---- */
@@ -432,6 +598,8 @@ int engine_container_kill(const engine_paths *p, container *c, const char *signa
 	rc = runtime_call(engine_container_runtime(c), p->runtime_root, args, &io, err);
 	if (rc > 0)
 		berth_error_set(err, 0, "kill %s: %s", c->name, io.err_text ? io.err_text : "runtime kill failed");
+	if (rc == 0)
+		engine_event(p, c, "kill", "signal", signal);
 	free(io.err_text);
 	return rc == 0 ? 0 : -1;
 }
@@ -461,6 +629,8 @@ int engine_container_pause(const engine_paths *p, container *c, bool pause, bert
 	if (rc == 0) {
 		snprintf(c->state.status, sizeof(c->state.status), "%s", pause ? "paused" : "running");
 		rc = record_save_state(c, err);
+		if (rc == 0)
+			engine_event(p, c, pause ? "pause" : "unpause", NULL, NULL);
 	}
 out:
 	free(io.err_text);
@@ -474,42 +644,64 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, berth_error **err)
+/* The record directory went: --rm, or rm -f meanwhile. */
+static bool record_gone(const container *c)
+{
+	return access(c->dir, F_OK) < 0 && errno == ENOENT;
+}
+
+/* The code of a container whose record went: the monitor left it in the
+ * runroot before the removal (record_save_exit_code). */
+static int removed_exit_code(const engine_paths *p, const container *c, int *code, berth_error **err)
+{
+	if (record_read_exit_code(p, c, code))
+		return 0;
+	return berth_error_set(err, 0, "container %s was removed before its exit code was read", c->name);
+}
+
+int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, int *code, berth_error **err)
 {
 	for (int waited = 0;; waited += 20) {
-		if (access(c->dir, F_OK) < 0 && errno == ENOENT)
-			/* --rm, or rm -f meanwhile: the record went with its code */
-			return berth_error_set(err, 0, "container %s was removed before its exit code was read",
-					       c->name);
-		if (record_load_state(c, err) < 0 || record_refresh(p, c, err) < 0)
-			return -1;
-		if (!engine_status_is_live(c->state.status) && !(c->state.unsupervised))
-			return c->state.exit_code;
-		if (c->state.unsupervised &&
-		    runtime_status(engine_container_runtime(c), p->runtime_root, c->id) == NULL)
-			return c->state.exit_code;
+		if (record_gone(c))
+			return removed_exit_code(p, c, code, err);
+		if (record_load_state(c, err) < 0 || record_refresh(p, c, err) < 0) {
+			if (!record_gone(c))
+				return -1;
+			berth_error_free(err);
+			return removed_exit_code(p, c, code, err);
+		}
+		/* unsupervised: record_refresh says exited once the runtime does */
+		if (!engine_status_is_live(c->state.status) && !c->state.unsupervised) {
+			*code = c->state.exit_code;
+			return 0;
+		}
 		if (timeout_ms >= 0 && waited >= timeout_ms)
 			return berth_error_set(err, ETIMEDOUT, "container %s did not stop", c->name);
 		sleep_ms(20);
 	}
 }
 
+/* Returns 1 when the record went meanwhile (--rm). */
 static int mark_stopped(container *c, berth_error **err)
 {
 	int lock = record_lock(c, err);
 
-	if (lock < 0)
-		return -1;
-	if (record_load_state(c, err) < 0) {
+	if (lock < 0 || record_load_state(c, err) < 0) {
 		record_unlock(lock);
-		return -1;
+		if (!record_gone(c))
+			return -1;
+		berth_error_free(err);
+		return 1;
 	}
 	c->state.stopped_by_user = true;
 	if (strcmp(c->state.status, "restarting") == 0 && !record_monitor_alive(c))
 		snprintf(c->state.status, sizeof(c->state.status), "exited");
 	if (record_save_state(c, err) < 0) {
 		record_unlock(lock);
-		return -1;
+		if (!record_gone(c))
+			return -1;
+		berth_error_free(err);
+		return 1;
 	}
 	record_unlock(lock);
 	if (record_monitor_alive(c))
@@ -521,21 +713,43 @@ int engine_container_stop(const engine_paths *p, container *c, int timeout_s, be
 {
 	const char *sig = record_config_string(c, "StopSignal") ?: "SIGTERM";
 	berth_error *ignored = NULL;
+	int marked, code;
 
-	if (record_refresh(p, c, err) < 0 || mark_stopped(c, err) < 0)
+	if (record_refresh(p, c, err) < 0) {
+		if (!record_gone(c))
+			return -1;
+		berth_error_free(err);
+	}
+	marked = record_gone(c) ? 1 : mark_stopped(c, err);
+	if (marked < 0)
 		return -1;
+	if (marked > 0)
+		return 0; /* a --rm container that exited and went */
 	if (!engine_status_is_live(c->state.status))
 		return 0;
 	if (timeout_s > 0) {
 		engine_container_kill(p, c, sig, &ignored);
 		berth_error_free(&ignored);
-		if (engine_container_wait(p, c, timeout_s * 1000, &ignored) >= 0)
+		if (engine_container_wait(p, c, timeout_s * 1000, &code, &ignored) == 0) {
+			engine_event(p, c, "stop", NULL, NULL);
 			return 0;
+		}
 		berth_error_free(&ignored);
 	}
 	engine_container_kill(p, c, "SIGKILL", &ignored);
 	berth_error_free(&ignored);
-	return engine_container_wait(p, c, 10000, err) < 0 ? -1 : 0;
+	if (engine_container_wait(p, c, 10000, &code, &ignored) == 0) {
+		engine_event(p, c, "stop", NULL, NULL);
+		return 0;
+	}
+	/* gone with its code unread: stopped all the same */
+	if (record_gone(c)) {
+		berth_error_free(&ignored);
+		engine_event(p, c, "stop", NULL, NULL);
+		return 0;
+	}
+	*err = ignored;
+	return -1;
 }
 
 /* ---- remove ---- */
@@ -587,12 +801,15 @@ int engine_container_retire(const engine_paths *p, container *c, char **trash, b
 	berth_error *ignored = NULL;
 
 	*trash = NULL;
+	if (record_gone(c))
+		return 0; /* its monitor (--rm) or another rm was first */
 	engine_network_teardown(p, c);
 	/* the upper layer goes with the record's directory */
 	if (storage_rootfs_unmount(bundle, false, err) < 0)
 		return berth_error_wrap(err, "remove container %.12s", c->id);
 	if (record_retire(p, c, trash, err) < 0)
 		return -1;
+	engine_event(p, c, "destroy", NULL, NULL);
 	/* --rm: docker removes the anonymous volumes too */
 	if (record_config_bool(c, "AutoRemove") && engine_container_remove_anonymous_volumes(p, c, &ignored) < 0)
 		berth_error_free(&ignored);
@@ -604,6 +821,7 @@ int engine_container_destroy(const engine_paths *p, container *c, berth_error **
 	_cleanup_free_ char *trash = NULL;
 
 	engine_container_runtime_delete(p, c);
+	monitor_forget(p, c->id);
 	if (engine_container_retire(p, c, &trash, err) < 0)
 		return -1;
 	if (trash && fs_remove_tree(trash, err) < 0)
@@ -613,8 +831,12 @@ int engine_container_destroy(const engine_paths *p, container *c, berth_error **
 
 int engine_container_remove(const engine_paths *p, container *c, bool force, berth_error **err)
 {
-	if (record_refresh(p, c, err) < 0)
-		return -1;
+	if (record_refresh(p, c, err) < 0) {
+		if (!record_gone(c))
+			return -1;
+		berth_error_free(err); /* --rm: it went by itself */
+		return 0;
+	}
 	if (engine_status_is_live(c->state.status) || c->state.unsupervised) {
 		if (!force)
 			return berth_error_set(err, 0, "container %s is %s: stop it first or use rm --force", c->name,

@@ -5,6 +5,7 @@
 #define BERTH_ENGINE_CONTAINER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "engine/record.h"
 #include "engine/run_config.h"
@@ -33,11 +34,14 @@ int engine_container_kill(const engine_paths *p, container *c, const char *signa
  * a container is paused. */
 int engine_container_pause(const engine_paths *p, container *c, bool pause, berth_error **err);
 /* Marks C stopped by the user (no restart), sends its stop signal, waits
- * TIMEOUT_S seconds, then SIGKILL; returns when it is no longer live. */
+ * TIMEOUT_S seconds, then SIGKILL; returns when it is no longer live (or
+ * its record went: a --rm container). */
 int engine_container_stop(const engine_paths *p, container *c, int timeout_s, berth_error **err);
-/* Waits until C is no longer live (TIMEOUT_MS < 0: forever) and returns its
- * exit code (C's state is reloaded), or <0 on timeout with ERR. */
-int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, berth_error **err);
+/* Waits until C is no longer live (TIMEOUT_MS < 0: forever) and sets *CODE
+ * to its exit code (C's state is reloaded; RECORD_EXIT_CODE_UNKNOWN when
+ * nobody saw the exit). A record removed meanwhile (--rm, rm -f) gives the
+ * code its monitor left in the runroot. <0 with ERR on timeout. */
+int engine_container_wait(const engine_paths *p, container *c, int timeout_ms, int *code, berth_error **err);
 /* Removes C: refuses a live one unless FORCE (then stops it with SIGKILL),
  * then runtime delete --force, unmount, record and name gone. */
 int engine_container_remove(const engine_paths *p, container *c, bool force, berth_error **err);
@@ -57,5 +61,24 @@ void engine_container_runtime_delete(const engine_paths *p, const container *c);
  * "Anonymous": true); call after C is removed. One still in use by another
  * container is kept and reported. */
 int engine_container_remove_anonymous_volumes(const engine_paths *p, const container *c, berth_error **err);
+
+/* `berth update`: resource limits, -1 for "unchanged". */
+typedef struct engine_resources {
+	int64_t memory;	   /* bytes */
+	int64_t cpu_quota; /* us per 100 ms */
+	int64_t pids_limit;
+	int64_t cpu_shares;
+} engine_resources;
+/* The flags' values into OUT (NULL: unchanged); at least one is needed. */
+int engine_update_parse(const char *memory, const char *cpus, const char *pids, const char *shares,
+			engine_resources *out, berth_error **err);
+/* Applies R to a running or paused C (`RUNTIME update`), then to its bundle
+ * and record (HostConfig in inspect, the next start). */
+int engine_container_update(const engine_paths *p, container *c, const engine_resources *r, berth_error **err);
+
+/* `berth rename`: NAME (checked like --name) is reserved, the record says
+ * it, then the old name goes. A taken name is refused. Hosts files of the
+ * container's peers keep the old name until they are written again. */
+int engine_container_rename(const engine_paths *p, container *c, const char *name, berth_error **err);
 
 #endif

@@ -12,8 +12,9 @@
  * and metadata is applied to fds, never to names that could be swapped for
  * a symlink.
  *
- * Bind mounts of the container (-v) are not visible through the rootfs as
- * the host sees it: a copy reaches the container's own filesystem only. */
+ * ROOTFD is the rootfs as the host sees it (copy_open_rootfs), where the
+ * container's mounts are not, or the root of a running container
+ * (engine/live_root.h), where they are. */
 #ifndef BERTH_ENGINE_COPY_H
 #define BERTH_ENGINE_COPY_H
 

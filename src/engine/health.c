@@ -1,4 +1,5 @@
 #include "engine/health.h"
+#include "engine/events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,7 +152,13 @@ static void save_health(health_monitor *h, const probe_result *r)
 
 	if (lock >= 0 && record_load_state(h->c, &err) == 0) {
 		if (r) {
+			_cleanup_free_ char *before = s->health ? strdup(s->health) : NULL;
 			apply_result(s, r, h->retries);
+			if (h->paths && s->health && (before == NULL || strcmp(before, s->health) != 0)) {
+				char action[48];
+				snprintf(action, sizeof(action), "health_status: %s", s->health);
+				engine_event(h->paths, h->c, action, NULL, NULL);
+			}
 		} else {
 			free(s->health);
 			s->health = strdup("starting");

@@ -38,6 +38,7 @@
 
 typedef struct health_monitor {
 	container *c;
+	const engine_paths *paths; /* for events (events.h); NULL: none */
 	const char *runtime, *runtime_root;
 	char **argv; /* the probe's runtime command line, NULL: no health check */
 	char *pid_file;

@@ -1,6 +1,7 @@
 #include "engine/monitor.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,7 +10,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -18,11 +21,16 @@
 
 #include "engine/container.h"
 #include "engine/health.h"
+#include "engine/attach.h"
+#include "engine/events.h"
 #include "engine/logfile.h"
+#include "engine/oom.h"
+#include "engine/record_sweep.h"
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/proctitle.h"
 
 #define CONSOLE_SOCKET "console.sock"
 
@@ -39,7 +47,12 @@ typedef struct mon {
 	bool stdin_open;
 	pid_t init;
 	int exit_code;
+	int attach_fd;	       /* attach.h: hands the input to `berth attach` */
+	int oom_fd;	       /* oom.h: the counter of the container's memory cgroup */
+	uint64_t ooms;	       /* its value at the start */
+	bool oom_killed;       /* the last run ended by the OOM killer */
 	bool announced;	       /* the record names this monitor (on_monitor_start) */
+	bool claimed;	       /* holds RUN_ROOT/monitors/ID (claim_monitor) */
 	health_monitor health; /* health.c: probes run from the poll loop */
 } mon;
 
@@ -110,6 +123,7 @@ static bool on_running(mon *m, container_state *s, void *arg)
 
 	set_status(s, "running");
 	s->pid = m->init;
+	s->oom_killed = false;
 	free(s->started_at);
 	s->started_at = strdup(engine_now_rfc3339(now));
 	free(s->finished_at);
@@ -127,6 +141,7 @@ static bool on_exited(mon *m, container_state *s, void *arg)
 	set_status(s, "exited");
 	s->pid = 0;
 	s->exit_code = m->exit_code;
+	s->oom_killed = m->oom_killed;
 	free(s->finished_at);
 	s->finished_at = strdup(engine_now_rfc3339(now));
 	if (error) {
@@ -146,6 +161,126 @@ static bool on_restart(mon *m, container_state *s, void *arg)
 {
 	s->restart_count++;
 	return true;
+}
+
+/* ---- one monitor per container ---- */
+
+/* RUN_ROOT/monitors/ID -> "PID-START": the claim of the container's one
+ * monitor, made before it touches the runtime and dropped when it exits.
+ * A claim whose owner is gone is taken over (under a lock on the
+ * directory, so two takers never both win). Returns 0, -EBUSY when
+ * another monitor lives, or another -errno (then there is no claim). */
+static int claim_monitor(const engine_paths *p, const char *id)
+{
+	_cleanup_free_ char *dir = fs_path_join(p->run_root, "monitors");
+	_cleanup_close_ int dirfd = -EBADF;
+	unsigned long long start, other_start;
+	char me[48], other[48], again[48];
+	pid_t pid;
+	int other_pid;
+
+	if (dir == NULL)
+		return -ENOMEM;
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT) {
+		berth_error *e = NULL;
+		/* the runroot itself may not exist yet */
+		if (fs_mkdir_p(dir, 0700, &e) < 0) {
+			int code = e->code ? e->code : EIO;
+			berth_error_free(&e);
+			return -code;
+		}
+		dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (dirfd < 0)
+		return -errno;
+	record_owner_self(&pid, &start);
+	snprintf(me, sizeof(me), "%d-%llu", (int)pid, start);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ssize_t n;
+		if (symlinkat(me, dirfd, id) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+		n = readlinkat(dirfd, id, other, sizeof(other) - 1);
+		other[n > 0 ? n : 0] = '\0';
+		if (sscanf(other, "%d-%llu", &other_pid, &other_start) == 2 &&
+		    record_owner_alive((pid_t)other_pid, other_start))
+			return -EBUSY;
+		while (flock(dirfd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				return -errno;
+		n = readlinkat(dirfd, id, again, sizeof(again) - 1);
+		if (n > 0 && (size_t)n == strlen(other) && memcmp(again, other, (size_t)n) == 0)
+			unlinkat(dirfd, id, 0);
+		flock(dirfd, LOCK_UN);
+	}
+	return -EBUSY;
+}
+
+/* claim_monitor; while another monitor holds the claim, waits up to 3 s
+ * for it to go (the one of a container just stopped finishes its exit),
+ * unless the record shows it supervising the running container. */
+static int claim_monitor_waiting(mon *m)
+{
+	const struct timespec tick = { 0, 10 * 1000000L };
+	berth_error *ignored = NULL;
+	int claim;
+
+	for (int i = 0; (claim = claim_monitor(m->p, m->c->id)) == -EBUSY && i < 300; i++) {
+		if (record_load_state(m->c, &ignored) == 0 && engine_status_is_live(m->c->state.status) &&
+		    record_monitor_alive(m->c))
+			break;
+		berth_error_free(&ignored);
+		nanosleep(&tick, NULL);
+	}
+	berth_error_free(&ignored);
+	return claim;
+}
+
+void monitor_forget(const engine_paths *p, const char *id)
+{
+	_cleanup_free_ char *dir = fs_path_join(p->run_root, "monitors");
+	_cleanup_free_ char *link = dir ? fs_path_join(dir, id) : NULL;
+	unsigned long long start;
+	char target[48];
+	int pid;
+	ssize_t n = link ? readlink(link, target, sizeof(target) - 1) : -1;
+
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	if (sscanf(target, "%d-%llu", &pid, &start) != 2 || !record_owner_alive((pid_t)pid, start))
+		unlink(link);
+}
+
+/* Whether the runtime has the container (ROOT/ID: a create killed before
+ * its state.json was written counts too). */
+static bool runtime_leftover(mon *m)
+{
+	_cleanup_free_ char *status = runtime_status(m->runtime, m->p->runtime_root, m->c->id);
+	_cleanup_free_ char *dir = status ? NULL : fs_path_join(m->p->runtime_root, m->c->id);
+
+	return status != NULL || (dir && access(dir, F_OK) == 0);
+}
+
+static void release_monitor(mon *m)
+{
+	_cleanup_free_ char *dir = fs_path_join(m->p->run_root, "monitors");
+	_cleanup_free_ char *link = dir ? fs_path_join(dir, m->c->id) : NULL;
+	unsigned long long start;
+	char me[48], target[48];
+	pid_t pid;
+	ssize_t n;
+
+	if (!m->claimed || link == NULL)
+		return;
+	record_owner_self(&pid, &start);
+	snprintf(me, sizeof(me), "%d-%llu", (int)pid, start);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0 && (size_t)n == strlen(me) && memcmp(target, me, (size_t)n) == 0)
+		unlink(link);
+	m->claimed = false;
 }
 
 /* ---- starting the container ---- */
@@ -290,6 +425,7 @@ static void close_container_fds(mon *m)
 /* One create + start. On failure *ERRMSG says why and nothing runs. */
 static int start_container(mon *m, char **errmsg)
 {
+	m->oom_killed = false;
 	if (runtime_create(m, errmsg) < 0)
 		goto fail;
 	if (m->init <= 0) /* not created in this process */
@@ -299,9 +435,13 @@ static int start_container(mon *m, char **errmsg)
 		goto fail;
 	}
 	resize_pty(m);
+	close_fd(&m->oom_fd);
+	m->oom_fd = engine_oom_open(m->init);
+	m->ooms = engine_oom_kills(m->oom_fd);
 	if (runtime_start(m, errmsg) < 0)
 		goto fail;
 	change_state(m, on_running, NULL);
+	engine_event(m->p, m->c, "start", NULL, NULL);
 	health_container_started(&m->health);
 	return 0;
 fail:
@@ -385,18 +525,19 @@ static void wait_container(mon *m)
 	int grace_ms = 2000;
 
 	for (;;) {
-		struct pollfd p[6] = {
+		struct pollfd p[7] = {
 			{ .fd = m->sigfd, .events = POLLIN },
 			{ .fd = m->out_r, .events = POLLIN },
 			{ .fd = m->err_r, .events = POLLIN },
 			{ .fd = m->master, .events = POLLIN },
 			{ .fd = m->stdin_open ? 0 : -1, .events = POLLIN },
 			{ .fd = health_poll_fd(&m->health), .events = POLLIN },
+			{ .fd = m->attach_fd, .events = POLLIN },
 		};
 		int n;
 		if (exited && m->out_r < 0 && m->err_r < 0 && m->master < 0)
 			break;
-		n = poll(p, 6, exited ? 100 : health_poll_timeout(&m->health));
+		n = poll(p, 7, exited ? 100 : health_poll_timeout(&m->health));
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && exited && (grace_ms -= 100) <= 0)
@@ -413,6 +554,8 @@ static void wait_container(mon *m)
 			copy_input(m);
 		if (p[5].revents)
 			health_read_output(&m->health);
+		if (p[6].revents)
+			attach_serve(m->attach_fd, m->tty ? m->master : m->in_w, m->tty);
 		if (!exited)
 			health_tick(&m->health);
 	}
@@ -514,6 +657,7 @@ static void finish(mon *m)
 		engine_container_runtime_delete(m->p, m->c);
 	if (trash && fs_remove_tree(trash, &err) < 0)
 		berth_error_free(&err);
+	release_monitor(m);
 	_exit(0);
 }
 
@@ -524,9 +668,11 @@ static void fail_start(mon *m, char *errmsg)
 	m->exit_code = 127;
 	if (errmsg && (strstr(errmsg, "ermission denied") || strstr(errmsg, "EACCES")))
 		m->exit_code = 126;
+	record_save_exit_code(m->p, m->c, m->exit_code);
 	change_state(m, on_exited, errmsg);
 	if (record_config_bool(m->c, "AutoRemove") && engine_container_destroy(m->p, m->c, &err) < 0)
 		berth_error_free(&err);
+	release_monitor(m);
 	send_event(m, 'E', errmsg ? errmsg : "start failed");
 	_exit(1);
 }
@@ -549,14 +695,27 @@ static void run_loop(mon *m)
 			if (first) {
 				snprintf(pid, sizeof(pid), "%d", (int)getpid());
 				send_event(m, 'S', pid);
+				/* what `berth run` and the start allocated and freed
+				 * (record lists, peers' hosts entries, JSON) stays dirty
+				 * in the heap of this long-lived process unless handed
+				 * back: a monitor costs the same beside 1 or 1,000
+				 * containers */
+				malloc_trim(0);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
+			m->oom_killed = m->exit_code == 137 && engine_oom_kills(m->oom_fd) > m->ooms;
+			if (m->oom_killed)
+				engine_event(m->p, m->c, "oom", NULL, NULL);
+			snprintf(pid, sizeof(pid), "%d", m->exit_code);
+			engine_event(m->p, m->c, "die", "exitCode", pid);
 			health_container_stopped(&m->health);
 			/* before the state says "exited", when a start may follow;
 			 * none does after --rm, whose delete waits (finish) */
 			if (!auto_remove(m))
 				engine_container_runtime_delete(m->p, m->c);
+			/* for a `wait` that finds the record gone (--rm, rm -f) */
+			record_save_exit_code(m->p, m->c, m->exit_code);
 			change_state(m, on_exited, NULL);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			if (t1.tv_sec - t0.tv_sec >= 10)
@@ -579,13 +738,27 @@ static void run_loop(mon *m)
 	}
 }
 
+/* "berth-monitor ID" in ps, over berth's argv (the id cut to 12 when the
+ * room is short) */
+static void set_title(const char *id)
+{
+	char title[96];
+
+	snprintf(title, sizeof(title), "berth-monitor %s", id);
+	if ((int)strlen(title) >= proctitle_room())
+		snprintf(title, sizeof(title), "berth-monitor %.12s", id);
+	proctitle_set(title);
+}
+
 static void monitor_main(mon *m)
 {
 	sigset_t set;
+	int claim;
 	_cleanup_free_ char *log = record_path(m->c, "ctr.log");
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "berth-monitor");
+	set_title(m->c->id);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	for (int s = 1; s < 32; s++)
@@ -596,8 +769,22 @@ static void monitor_main(mon *m)
 	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (chdir(m->c->dir) < 0 || m->sigfd < 0)
 		fail_start(m, strdup("monitor set-up failed"));
+	claim = claim_monitor_waiting(m);
+	if (claim == -EBUSY) {
+		/* another start's monitor runs: the record stays as it is */
+		send_event(m, 'B', "another monitor is starting or supervising it");
+		_exit(1);
+	}
+	m->claimed = claim == 0;
+	/* a monitor killed while it started the container (before the record
+	 * said so) left the runtime's container: it goes, as that monitor
+	 * would have deleted it (only with the claim: no other monitor runs) */
+	if (m->claimed && runtime_leftover(m))
+		engine_container_runtime_delete(m->p, m->c);
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
+	m->health.paths = m->p;
+	m->attach_fd = attach_listen();
 	run_loop(m);
 }
 
@@ -662,6 +849,8 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		  .out_r = -1,
 		  .err_r = -1,
 		  .master = -1,
+		  .oom_fd = -1,
+		  .attach_fd = -1,
 		  .stdin_open = foreground && (record_config_bool(c, "Interactive")) };
 	int ev[2];
 	char line[4096];
@@ -686,6 +875,9 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 	close(ev[1]);
 	if (read_line(ev[0], line, sizeof(line)) < 0 || line[0] != 'S') {
 		close(ev[0]);
+		if (line[0] == 'B')
+			return berth_error_request(err, EBUSY, "container %s is being started by another command",
+						   c->name);
 		return berth_error_set(err, 0, "%s",
 				       line[0] == 'E' ? line + 2 : "the monitor exited before the container started");
 	}

@@ -21,6 +21,8 @@
  *   "S PID"   the container started (PID: the monitor)
  *   "E TEXT"  it could not start (TEXT: the runtime's error); the monitor
  *             has cleaned up and exits
+ *   "B TEXT"  another monitor holds the container (RUN_ROOT/monitors/ID,
+ *             the claim of its one monitor): this one touched nothing
  *   "X CODE"  the container exited (after --rm's cleanup), foreground only */
 #ifndef BERTH_ENGINE_MONITOR_H
 #define BERTH_ENGINE_MONITOR_H
@@ -38,6 +40,11 @@
  * otherwise EVENTS_FD may be NULL. */
 int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
 		  berth_error **err);
+
+/* Drops the monitor claim of container ID (RUN_ROOT/monitors/ID, made by
+ * its monitor, which drops it when it exits) when its monitor was killed:
+ * for the removal of the container. */
+void monitor_forget(const engine_paths *p, const char *id);
 
 /* Reads one "X CODE" line from FD: the container's exit code, or -1. */
 int monitor_wait_exit(int fd);

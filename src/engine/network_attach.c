@@ -182,12 +182,25 @@ static char *resolv_conf(const network_request *r, bool host_network)
 /* "IP NAME [HOSTNAME] # berth:ID12@NETWORK": the marker finds the line again. */
 char *network_hosts_line(const char *ip, const container *c, const char *hostname, const char *network)
 {
+	_cleanup_free_ char *aliases = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&aliases, &len);
 	char *out = NULL;
+	json_t *a;
+	size_t i;
 
+	if (f == NULL)
+		return NULL;
+	/* --network-alias: more names of C for its peers */
+	json_array_foreach(json_object_get(c->config, "NetworkAliases"), i, a) {
+		if (json_is_string(a))
+			fprintf(f, " %s", json_string_value(a));
+	}
+	fclose(f);
 	if (hostname == NULL || strcmp(hostname, c->name) == 0)
 		hostname = "";
-	if (asprintf(&out, "%s\t%s%s%s\t# berth:%.12s@%s\n", ip, c->name, hostname[0] ? " " : "", hostname, c->id,
-		     network) < 0)
+	if (asprintf(&out, "%s\t%s%s%s%s\t# berth:%.12s@%s\n", ip, c->name, hostname[0] ? " " : "", hostname,
+		     aliases ? aliases : "", c->id, network) < 0)
 		return NULL;
 	return out;
 }
@@ -223,6 +236,27 @@ static void bind_file(json_t *cfg, const container *c, const char *name, const c
 							"bind", "source", src, "options", "bind", "nosuid", "nodev"));
 }
 
+/* docker's "host-gateway" of --add-host: the host as the container reaches
+ * it, its bridge network's gateway (the host itself with --network host). */
+static int host_gateway(const engine_paths *p, const char *network, bool host_network, char **out, berth_error **err)
+{
+	network_def d = { 0 };
+
+	if (host_network) {
+		*out = strdup("127.0.0.1");
+		return *out ? 0 : berth_error_set(err, ENOMEM, "host-gateway");
+	}
+	if (network == NULL)
+		return berth_error_request(err, EINVAL, "host-gateway needs a bridge network or --network host");
+	if (network_load(p, network, &d, err) < 0)
+		return -1;
+	*out = d.gateway ? strndup(d.gateway, strcspn(d.gateway, "/")) : NULL;
+	network_def_free(&d);
+	if (*out == NULL)
+		return berth_error_request(err, EINVAL, "network %s has no gateway for host-gateway", network);
+	return 0;
+}
+
 /* hosts, resolv.conf and hostname in C's directory, bound into CFG. */
 static int write_files(const engine_paths *p, container *c, const network_request *r, const char *ip,
 		       const char *network, bool host_network, json_t *cfg, berth_error **err)
@@ -236,7 +270,13 @@ static int write_files(const engine_paths *p, container *c, const network_reques
 	fputs(HOSTS_BASE, f);
 	for (const char *const *h = r->add_hosts; h && *h; h++) {
 		const char *colon = strchr(*h, ':');
-		fprintf(f, "%s\t%.*s\n", colon + 1, (int)(colon - *h), *h);
+		_cleanup_free_ char *gateway = NULL;
+		if (strcmp(colon + 1, "host-gateway") == 0 &&
+		    host_gateway(p, network, host_network, &gateway, err) < 0) {
+			fclose(f);
+			return berth_error_wrap(err, "--add-host %s", *h);
+		}
+		fprintf(f, "%s\t%.*s\n", gateway ? gateway : colon + 1, (int)(colon - *h), *h);
 	}
 	if (ip) {
 		_cleanup_free_ char *own = network_hosts_line(ip, c, r->hostname, network);

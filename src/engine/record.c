@@ -13,13 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/record_sweep.h"
 #include "engine/runtime_call.h"
-#include "storage/rootfs.h"
 #include "util/cleanup.h"
-#include "util/proc.h"
 #include "util/fs.h"
+#include "util/proc.h"
 
-#define RECORD_TRASH_PREFIX ".removing-"
+/* A record that cannot be read and names no owner (an older berth was
+ * killed while making it) is left this long to its maker. */
+#define UNREADABLE_GRACE_S 10
+
+#define STALE_MESSAGE "container %s was left unfinished by a killed command and is removed now"
 
 int engine_paths_init(engine_paths *p, const char *store_root, const char *run_root, berth_error **err)
 {
@@ -130,6 +134,7 @@ int record_load_state(container *c, berth_error **err)
 	s->finished_at = dup_or_null(json_object_get(j, "FinishedAt"));
 	s->restart_count = (int)json_integer_value(json_object_get(j, "RestartCount"));
 	s->stopped_by_user = json_is_true(json_object_get(j, "StoppedByUser"));
+	s->oom_killed = json_is_true(json_object_get(j, "OOMKilled"));
 	s->error = dup_or_null(json_object_get(j, "Error"));
 	h = json_object_get(j, "Health");
 	if (h) {
@@ -154,6 +159,8 @@ int record_save_state(const container *c, berth_error **err)
 		      "MonitorPid", (int)s->monitor_pid, "MonitorStartTime", (json_int_t)s->monitor_start, "ExitCode",
 		      s->exit_code, "StartedAt", s->started_at ?: "", "FinishedAt", s->finished_at ?: "",
 		      "RestartCount", s->restart_count, "StoppedByUser", s->stopped_by_user, "Error", s->error ?: "");
+	if (j && s->oom_killed)
+		json_object_set_new(j, "OOMKilled", json_true());
 	if (j && s->health)
 		json_object_set_new(j, "Health",
 				    json_pack("{s:s, s:i, s:o}", "Status", s->health, "FailingStreak",
@@ -196,6 +203,11 @@ static const char *const adjectives[] = { "brave", "calm",   "eager", "fancy", "
 static const char *const nouns[] = { "anchor", "beacon", "buoy", "cove", "dock",   "ferry", "harbor", "jetty",
 				     "keel",   "mast",	 "pier", "quay", "rudder", "sail",  "tide",   "wharf" };
 
+/* The record ID behind a claim that is in the way: true when it was a
+ * leftover (no directory ID, or an unfinished record whose creator is
+ * gone) and is gone now with its claim. */
+static bool clear_stale_claim(const engine_paths *p, const char *name, const char *id);
+
 static int reserve_name(const engine_paths *p, const char *name, const char *id, berth_error **err)
 {
 	_cleanup_close_ int dirfd = open(p->names, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -204,13 +216,16 @@ static int reserve_name(const engine_paths *p, const char *name, const char *id,
 
 	if (dirfd < 0)
 		return berth_error_set(err, errno, "open \"%s\"", p->names);
-	if (symlinkat(id, dirfd, name) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return berth_error_set(err, errno, "reserve name \"%s\"", name);
-	n = readlinkat(dirfd, name, other, sizeof(other) - 1);
-	if (n > 0)
-		other[n] = '\0';
+	for (int attempt = 0;; attempt++) {
+		if (symlinkat(id, dirfd, name) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return berth_error_set(err, errno, "reserve name \"%s\"", name);
+		n = readlinkat(dirfd, name, other, sizeof(other) - 1);
+		other[n > 0 ? n : 0] = '\0';
+		if (attempt > 0 || !clear_stale_claim(p, name, other))
+			break;
+	}
 	return berth_error_set(err, 0, "name \"%s\" is already in use by container %.12s", name, other);
 }
 
@@ -277,18 +292,53 @@ int record_save_config(const container *c, berth_error **err)
 	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0600, err);
 }
 
-static void unreserve(const engine_paths *p, const char *name)
+/* Makes the directory ID with its first config.json and state.json in
+ * place: they are written in .creating-PID-START-ID, which is then renamed,
+ * so a record directory never exists without them. Not fsynced: the
+ * record is complete only with record_commit's write. */
+static int make_record_dir(const engine_paths *p, container *c, berth_error **err)
 {
-	_cleanup_free_ char *link = fs_path_join(p->names, name);
-	if (link)
-		unlink(link);
+	_cleanup_close_ int parent = open(p->containers, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dirfd = -EBADF;
+	_cleanup_free_ char *text = json_dumps(c->config, JSON_INDENT(2));
+	unsigned long long start;
+	char tmp[sizeof(RECORD_CREATING_PREFIX) + 48 + RECORD_ID_LEN];
+	pid_t pid;
+
+	if (parent < 0 || text == NULL)
+		return berth_error_set(err, text ? errno : ENOMEM, "open \"%s\"", p->containers);
+	record_owner_self(&pid, &start);
+	snprintf(tmp, sizeof(tmp), RECORD_CREATING_PREFIX "%d-%llu-%s", (int)pid, start, c->id);
+	if (mkdirat(parent, tmp, 0700) < 0)
+		return berth_error_set(err, errno, "create container directory");
+	free(c->dir);
+	c->dir = fs_path_join(p->containers, tmp);
+	dirfd = openat(parent, tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || c->dir == NULL) {
+		berth_error_set(err, c->dir ? errno : ENOMEM, "create container directory");
+		goto fail;
+	}
+	if (fs_write_file_fresh(dirfd, "config.json", text, strlen(text), 0600, err) < 0 ||
+	    record_save_state(c, err) < 0)
+		goto fail;
+	if (renameat(parent, tmp, parent, c->id) < 0) {
+		berth_error_set(err, errno, "create container directory");
+		goto fail;
+	}
+	free(c->dir);
+	c->dir = fs_path_join(p->containers, c->id);
+	return c->dir ? 0 : berth_error_set(err, ENOMEM, "container");
+fail:
+	fs_remove_tree_at(parent, tmp);
+	return -1;
 }
 
 int record_create(const engine_paths *p, const char *name, json_t *config, container **out, berth_error **err)
 {
 	container *c = calloc(1, sizeof(*c));
 	char id[RECORD_ID_LEN + 1], now[40];
-	berth_error *ignored = NULL;
+	unsigned long long start;
+	pid_t pid;
 
 	if (c == NULL)
 		return berth_error_set(err, ENOMEM, "container");
@@ -297,57 +347,97 @@ int record_create(const engine_paths *p, const char *name, json_t *config, conta
 		return -1;
 	}
 	new_id(id);
+	record_owner_self(&pid, &start);
 	c->id = strdup(id);
-	c->dir = fs_path_join(p->containers, id);
-	if (!c->id || !c->dir || mkdir(c->dir, 0700) < 0) {
-		berth_error_set(err, errno ?: ENOMEM, "create container directory");
+	c->config = json_incref(config);
+	json_object_set_new(c->config, "Id", json_string(id));
+	/* a generated name is only known once claimed: it is written with
+	 * record_commit */
+	if (name)
+		json_object_set_new(c->config, "Name", json_string(name));
+	json_object_set_new(c->config, "Created", json_string(engine_now_rfc3339(now)));
+	/* unfinished until record_commit: a killed creator's record is
+	 * recognised and removed by the next command that meets it */
+	json_object_set_new(c->config, "Creating",
+			    json_pack("{s:i, s:I}", "Pid", (int)pid, "StartTime", (json_int_t)start));
+	snprintf(c->state.status, sizeof(c->state.status), "created");
+	if (c->id == NULL || make_record_dir(p, c, err) < 0) {
+		if (*err == NULL)
+			berth_error_set(err, ENOMEM, "container");
 		container_free(c);
 		return -1;
 	}
 	if (name ? reserve_name(p, name, id, err) : reserve_some_name(p, id, &c->name, err)) {
-		fs_remove_tree(c->dir, &ignored);
-		berth_error_free(&ignored);
+		_cleanup_close_ int parent = open(p->containers, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (parent >= 0)
+			fs_remove_tree_at(parent, id);
 		container_free(c);
 		return -1;
 	}
 	if (name)
 		c->name = strdup(name);
-	c->config = json_incref(config);
-	json_object_set_new(c->config, "Id", json_string(id));
 	json_object_set_new(c->config, "Name", json_string(c->name));
-	json_object_set_new(c->config, "Created", json_string(engine_now_rfc3339(now)));
-	snprintf(c->state.status, sizeof(c->state.status), "created");
-	if (record_save_config(c, err) < 0 || record_save_state(c, err) < 0) {
-		unreserve(p, c->name);
-		fs_remove_tree(c->dir, &ignored);
-		berth_error_free(&ignored);
-		container_free(c);
-		return -1;
-	}
 	*out = c;
 	return 0;
 }
 
+int record_commit(container *c, berth_error **err)
+{
+	json_object_del(c->config, "Creating");
+	return record_save_config(c, err);
+}
+
+/* A record whose files do not parse and that names no owner (an older
+ * berth killed while making it): left to a maker for a few seconds. */
+static int load_unreadable(const engine_paths *p, const char *id, const char *dir, berth_error **err)
+{
+	char short_id[13];
+	struct stat st;
+
+	snprintf(short_id, sizeof(short_id), "%s", id);
+	if (stat(dir, &st) < 0)
+		return berth_error_request(err, ENOENT, "no such container: %s", short_id);
+	if (time(NULL) - st.st_ctime < UNREADABLE_GRACE_S)
+		return berth_error_request(err, EBUSY, "container %.12s is being created", id);
+	record_sweep_unfinished(p, id);
+	return berth_error_request(err, ESTALE, STALE_MESSAGE, short_id);
+}
+
+/* Loads the record ID. Errors, with ->code: ENOENT (no such record),
+ * EBUSY (being created by a process that runs), ESTALE (left unfinished
+ * by a process that is gone: removed now). */
 static int load(const engine_paths *p, const char *id, container **out, berth_error **err)
 {
 	container *c = calloc(1, sizeof(*c));
 	_cleanup_free_ char *cfg = NULL;
-	json_error_t jerr;
+	json_t *creating;
+	int ret;
 
 	if (c == NULL)
 		return berth_error_set(err, ENOMEM, "container");
 	c->id = strdup(id);
 	c->dir = fs_path_join(p->containers, id);
 	cfg = c->dir ? fs_path_join(c->dir, "config.json") : NULL;
-	c->config = cfg ? json_load_file(cfg, 0, &jerr) : NULL;
-	if (c->config == NULL) {
+	c->config = cfg ? json_load_file(cfg, 0, NULL) : NULL;
+	if (c->config == NULL || record_load_state(c, NULL) < 0) {
+		ret = c->dir ? load_unreadable(p, id, c->dir, err) : berth_error_set(err, ENOMEM, "container");
 		container_free(c);
-		return berth_error_set(err, ENOENT, "container %.12s: config.json unreadable", id);
+		return ret;
 	}
 	c->name = strdup(json_string_value(json_object_get(c->config, "Name")) ?: "");
-	if (record_load_state(c, err) < 0) {
+	creating = json_object_get(c->config, "Creating");
+	if (creating) {
+		pid_t pid = (pid_t)json_integer_value(json_object_get(creating, "Pid"));
+		unsigned long long start =
+		    (unsigned long long)json_integer_value(json_object_get(creating, "StartTime"));
+		if (record_owner_alive(pid, start))
+			ret = berth_error_request(err, EBUSY, "container %s is being created", c->name);
+		else if (record_sweep_unfinished(p, id))
+			ret = berth_error_request(err, ESTALE, STALE_MESSAGE, c->name[0] ? c->name : id);
+		else
+			ret = berth_error_request(err, ENOENT, "no such container: %s", c->name);
 		container_free(c);
-		return -1;
+		return ret;
 	}
 	*out = c;
 	return 0;
@@ -357,6 +447,34 @@ static bool is_id(const char *s)
 {
 	size_t n = strlen(s);
 	return n == RECORD_ID_LEN && strspn(s, "0123456789abcdef") == n;
+}
+
+static bool clear_stale_claim(const engine_paths *p, const char *name, const char *id)
+{
+	_cleanup_free_ char *dir = NULL;
+	container *c = NULL;
+	berth_error *e = NULL;
+	bool stale;
+
+	if (!is_id(id))
+		return false;
+	dir = fs_path_join(p->containers, id);
+	if (dir && access(dir, F_OK) < 0 && errno == ENOENT) {
+		/* renamed away by a remover (perhaps killed before it dropped
+		 * the claim), or never there */
+		record_release_name(p, name, id);
+		record_sweep_removing(p, id);
+		return true;
+	}
+	if (load(p, id, &c, &e) == 0) {
+		container_free(c);
+		return false;
+	}
+	stale = e->code == ESTALE || e->code == ENOENT;
+	berth_error_free(&e);
+	if (stale)
+		record_release_name(p, name, id);
+	return stale;
 }
 
 int record_open(const engine_paths *p, const char *text, container **out, berth_error **err)
@@ -370,7 +488,13 @@ int record_open(const engine_paths *p, const char *text, container **out, berth_
 
 	if (n == RECORD_ID_LEN) {
 		id[n] = '\0';
-		return load(p, id, out, err);
+		if (load(p, id, out, err) == 0)
+			return 0;
+		if ((*err)->code != ENOENT)
+			return -1; /* EBUSY, or ESTALE: removed now with its name */
+		berth_error_free(err);
+		if (clear_stale_claim(p, text, id))
+			return berth_error_request(err, ESTALE, STALE_MESSAGE, text);
 	}
 	d = opendir(p->containers);
 	while (d && (e = readdir(d)) != NULL) {
@@ -382,7 +506,7 @@ int record_open(const engine_paths *p, const char *text, container **out, berth_
 	if (matches > 1)
 		return berth_error_set(err, EINVAL, "container id prefix \"%s\" is ambiguous", text);
 	if (matches == 0 || text[0] == '\0')
-		return berth_error_set(err, 0, "no such container: %s", text);
+		return berth_error_request(err, ENOENT, "no such container: %s", text);
 	return load(p, id, out, err);
 }
 
@@ -391,34 +515,6 @@ static int by_created_desc(const void *a, const void *b)
 	const container *x = *(container *const *)a, *y = *(container *const *)b;
 	const char *cx = record_config_string(x, "Created") ?: "", *cy = record_config_string(y, "Created") ?: "";
 	return strcmp(cy, cx);
-}
-
-/* A record directory retired (record_retire) more than a few seconds ago
- * and still there: its remover was killed. The runtime's container and
- * the files go now. */
-static void sweep_trash(const engine_paths *p, int dirfd, const char *name)
-{
-	const char *id = name + strlen(RECORD_TRASH_PREFIX);
-	_cleanup_free_ char *trash = NULL, *cfg_path = NULL, *bundle = NULL;
-	const char *args[] = { "delete", "--force", id, NULL };
-	berth_error *ignored = NULL;
-	struct stat st;
-	json_t *cfg;
-
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || time(NULL) - st.st_ctime < 10 || !is_id(id))
-		return;
-	trash = fs_path_join(p->containers, name);
-	cfg_path = trash ? fs_path_join(trash, "config.json") : NULL;
-	bundle = trash ? fs_path_join(trash, "bundle") : NULL;
-	cfg = cfg_path ? json_load_file(cfg_path, 0, NULL) : NULL;
-	if (runtime_call(json_string_value(json_object_get(cfg, "Runtime")) ?: "berth-runtime", p->runtime_root, args,
-			 NULL, &ignored) < 0)
-		berth_error_free(&ignored);
-	json_decref(cfg);
-	/* unmounted before the rename, unless the remover died first */
-	if (bundle && storage_rootfs_unmount(bundle, false, &ignored) < 0)
-		berth_error_free(&ignored);
-	fs_remove_tree_at(dirfd, name);
 }
 
 int record_list(const engine_paths *p, container ***out, size_t *n, berth_error **err)
@@ -430,17 +526,19 @@ int record_list(const engine_paths *p, container ***out, size_t *n, berth_error 
 
 	if (d == NULL)
 		return berth_error_set(err, errno, "open \"%s\"", p->containers);
+	record_sweep_exit_codes(p);
 	while ((e = readdir(d)) != NULL) {
 		container **grown;
 		berth_error *skip = NULL;
-		if (strncmp(e->d_name, RECORD_TRASH_PREFIX, strlen(RECORD_TRASH_PREFIX)) == 0) {
-			sweep_trash(p, dirfd(d), e->d_name);
+		if (e->d_name[0] == '.') {
+			record_sweep_hidden(p, dirfd(d), e->d_name);
 			continue;
 		}
 		if (!is_id(e->d_name))
 			continue;
 		if (load(p, e->d_name, &c, &skip) < 0) {
-			berth_error_free(&skip); /* being created or removed */
+			/* being created, or left by a killed command (and removed now) */
+			berth_error_free(&skip);
 			continue;
 		}
 		grown = realloc(list, (count + 1) * sizeof(*list));
@@ -484,13 +582,13 @@ void record_apply_dead_monitor(container *c, const char *runtime_status)
 		return;
 	}
 	snprintf(c->state.status, sizeof(c->state.status), "exited");
-	if (c->state.exit_code == 0)
-		c->state.exit_code = 255;
+	/* nobody saw it exit: the code is unknown, and none is made up */
+	c->state.exit_code = RECORD_EXIT_CODE_UNKNOWN;
 	c->state.pid = 0;
 	if (c->state.finished_at == NULL)
 		c->state.finished_at = strdup(engine_now_rfc3339(now));
 	free(c->state.error);
-	c->state.error = strdup("the container's monitor died");
+	c->state.error = strdup("the container's monitor died: its exit code is unknown");
 }
 
 int record_refresh(const engine_paths *p, container *c, berth_error **err)
@@ -510,6 +608,14 @@ int record_refresh(const engine_paths *p, container *c, berth_error **err)
 	}
 	rt_status = runtime_status(runtime, p->runtime_root, c->id);
 	record_apply_dead_monitor(c, rt_status);
+	if (rt_status && !c->state.unsupervised) {
+		/* what its monitor would have done: the runtime's state and
+		 * cgroup go, so a start can create the container again */
+		const char *args[] = { "delete", "--force", c->id, NULL };
+		berth_error *ignored = NULL;
+		if (runtime_call(runtime, p->runtime_root, args, NULL, &ignored) < 0)
+			berth_error_free(&ignored);
+	}
 	if (!c->state.unsupervised && record_save_state(c, err) < 0) {
 		record_unlock(lock);
 		return -1;
@@ -520,14 +626,17 @@ int record_refresh(const engine_paths *p, container *c, berth_error **err)
 
 int record_retire(const engine_paths *p, container *c, char **trash, berth_error **err)
 {
-	_cleanup_free_ char *link = fs_path_join(p->names, c->name);
-	char target[RECORD_ID_LEN + 1];
-	ssize_t n = link ? readlink(link, target, RECORD_ID_LEN) : -1;
+	_cleanup_close_ int dirfd = open(p->containers, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	unsigned long long start;
+	pid_t pid;
 
 	*trash = NULL;
-	if (n == RECORD_ID_LEN && strncmp(target, c->id, RECORD_ID_LEN) == 0)
-		unlink(link);
-	if (asprintf(trash, "%s/" RECORD_TRASH_PREFIX "%s", p->containers, c->id) < 0) {
+	if (dirfd < 0)
+		return berth_error_set(err, errno, "remove container %.12s", c->id);
+	/* the remover's pid and start time in the new name: if it is killed,
+	 * the next listing finishes the job (record_sweep.h) */
+	record_owner_self(&pid, &start);
+	if (asprintf(trash, "%s/" RECORD_TRASH_PREFIX "%d-%llu-%s", p->containers, (int)pid, start, c->id) < 0) {
 		*trash = NULL;
 		return berth_error_set(err, ENOMEM, "remove container %.12s", c->id);
 	}
@@ -539,5 +648,79 @@ int record_retire(const engine_paths *p, container *c, char **trash, berth_error
 			return 0; /* removed already */
 		return berth_error_set(err, e, "remove container %.12s", c->id);
 	}
+	/* after the rename: the claim is stale from then on, whoever drops it */
+	record_release_name(p, c->name, c->id);
 	return 0;
+}
+
+int record_retire_now(const engine_paths *p, container *c, berth_error **err)
+{
+	_cleanup_free_ char *trash = NULL;
+
+	if (record_retire(p, c, &trash, err) < 0)
+		return -1;
+	return trash ? fs_remove_tree(trash, err) : 0;
+}
+
+static char *exit_code_path(const engine_paths *p, const char *id)
+{
+	char *path = NULL;
+
+	if (asprintf(&path, "%s/exits/%s", p->run_root, id) < 0)
+		return NULL;
+	return path;
+}
+
+void record_save_exit_code(const engine_paths *p, const container *c, int code)
+{
+	_cleanup_free_ char *dir = fs_path_join(p->run_root, "exits");
+	_cleanup_close_ int dirfd = -EBADF;
+	berth_error *ignored = NULL;
+	char text[16];
+
+	if (dir == NULL)
+		return;
+	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && fs_mkdir_p(dir, 0700, &ignored) == 0)
+		dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	berth_error_free(&ignored);
+	snprintf(text, sizeof(text), "%d\n", code);
+	if (dirfd >= 0 && fs_write_file_replace(dirfd, c->id, text, strlen(text), 0600, &ignored) < 0)
+		berth_error_free(&ignored);
+}
+
+bool record_read_exit_code(const engine_paths *p, const container *c, int *code)
+{
+	_cleanup_free_ char *path = exit_code_path(p, c->id), *text = NULL;
+	berth_error *ignored = NULL;
+	char *end;
+	long v;
+
+	if (path == NULL || fs_read_file(path, &text, NULL, &ignored) < 0) {
+		berth_error_free(&ignored);
+		return false;
+	}
+	v = strtol(text, &end, 10);
+	if (end == text)
+		return false;
+	*code = (int)v;
+	return true;
+}
+
+/* Exit codes outlive their records this long: for a `wait` that comes
+ * late (podman keeps them 5 minutes too). */
+#define EXIT_CODE_KEEP_S 300
+
+void record_sweep_exit_codes(const engine_paths *p)
+{
+	_cleanup_free_ char *dir = fs_path_join(p->run_root, "exits");
+	_cleanup_closedir_ DIR *d = dir ? opendir(dir) : NULL;
+	time_t now = time(NULL);
+	struct dirent *e;
+	struct stat st;
+
+	while (d && (e = readdir(d)) != NULL)
+		if (is_id(e->d_name) && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+		    now - st.st_mtime > EXIT_CODE_KEEP_S)
+			unlinkat(dirfd(d), e->d_name, 0);
 }

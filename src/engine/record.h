@@ -8,6 +8,12 @@
  *   STORE/containers/<id>/bundle/       the OCI bundle (overlay rootfs)
  *   STORE/containers/<id>/ctr.log       the k8s-file log (+ ctr.log.1)
  *   STORE/containers/names/<name>       symlink -> id: the name reservation
+ *   RUN_ROOT/exits/<id>                 the last exit code, written by the
+ *                                       monitor; outlives the record 5 min
+ *
+ * A record is complete or recognisably unfinished, with the process that
+ * works on it named (record_sweep.h): what a killed command leaves is
+ * removed by the next command that meets it.
  *
  * A container is found by name, full id or unique id prefix. The status in
  * state.json is only trusted while its monitor lives: record_refresh()
@@ -25,6 +31,8 @@
 #include "util/error.h"
 
 #define RECORD_ID_LEN 64
+/* ExitCode of a container that exited unseen (its monitor was killed) */
+#define RECORD_EXIT_CODE_UNKNOWN (-1)
 
 typedef struct engine_paths {
 	const char *store_root;
@@ -44,7 +52,8 @@ typedef struct container_state {
 	char *finished_at;
 	int restart_count;
 	bool stopped_by_user;
-	char *health; /* NULL: no health check; starting, healthy, unhealthy */
+	bool oom_killed; /* the last exit was the OOM killer's (OOMKilled) */
+	char *health;	 /* NULL: no health check; starting, healthy, unhealthy */
 	int health_failures;
 	json_t *health_log; /* Health.Log: the last results (health.h), or NULL */
 	char *error;	    /* the last start error */
@@ -62,13 +71,21 @@ typedef struct container {
 int engine_paths_init(engine_paths *p, const char *store_root, const char *run_root, berth_error **err);
 void engine_paths_free(engine_paths *p);
 
-/* Creates the record: a fresh id, the directory, the name reserved (NAME
- * NULL: a generated one), CONFIG (borrowed; Id, Name, Created added) written
- * and state "created". A taken name is the error
- * `name "x" is already in use by container <id12>`. */
+/* Creates the record: a fresh id, the directory with config.json (CONFIG,
+ * borrowed; Id, Name, Created and Creating added) and state "created", the
+ * name reserved (NAME NULL: a generated one). A taken name is the error
+ * `name "x" is already in use by container <id12>`; a claim left by a
+ * killed command is taken over. The record is unfinished, and hidden,
+ * until record_commit. */
 int record_create(const engine_paths *p, const char *name, json_t *config, container **out, berth_error **err);
+/* Completes a record of record_create: writes config.json (fsynced unless
+ * --rm) without its "Creating" mark. */
+int record_commit(container *c, berth_error **err);
 
-/* Finds TEXT (name, id, unique id prefix) and loads it. */
+/* Finds TEXT (name, id, unique id prefix) and loads it. Errors, in
+ * ->code: ENOENT no such container, EBUSY being created by a process that
+ * runs, ESTALE left half-made by a killed command and removed now (with its
+ * name, mounts, network, runtime state). */
 int record_open(const engine_paths *p, const char *text, container **out, berth_error **err);
 /* Every container (sorted newest first). */
 int record_list(const engine_paths *p, container ***out, size_t *n, berth_error **err);
@@ -96,11 +113,21 @@ int record_refresh(const engine_paths *p, container *c, berth_error **err);
 bool record_monitor_alive(const container *c);
 
 /* Takes C out of every listing (the bundle must be unmounted already): the
- * name reservation goes and the directory is renamed to a hidden
- * ".removing-ID" beside the others; *TRASH (heap, NULL when the directory
- * was gone already) is its path, for fs_remove_tree. A leftover (its
- * remover was killed) goes with the next record_list. */
+ * directory is renamed to a hidden ".removing-PID-START-ID" beside the
+ * others (this process as its remover), then the name reservation goes;
+ * *TRASH (heap, NULL when the directory was gone already) is its path, for
+ * fs_remove_tree. A leftover (its remover was killed) goes with the next
+ * record_list. */
 int record_retire(const engine_paths *p, container *c, char **trash, berth_error **err);
+/* record_retire, then the files. */
+int record_retire_now(const engine_paths *p, container *c, berth_error **err);
+
+/* The monitor's record of an exit in RUN_ROOT/exits/ID: `wait` finds the
+ * code there when the record went (--rm, rm -f) before it read it. */
+void record_save_exit_code(const engine_paths *p, const container *c, int code);
+bool record_read_exit_code(const engine_paths *p, const container *c, int *code);
+/* Removes exit codes older than 5 minutes (record_list does). */
+void record_sweep_exit_codes(const engine_paths *p);
 
 /* Helpers shared with the monitor and the commands. */
 char *record_path(const container *c, const char *name); /* DIR/NAME, heap */

@@ -17,6 +17,8 @@
 #include "spec/spec.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
 
 #ifndef BERTH_LIBEXECDIR
 #define BERTH_LIBEXECDIR "/usr/local/libexec/berth"
@@ -329,6 +331,28 @@ static int check_ulimits(const char *const *ulimits, berth_error **err)
 	return 0;
 }
 
+/* Whether the LSM NAME is active (securityfs' list, else its own files). */
+static bool lsm_active(const char *name)
+{
+	_cleanup_free_ char *list = NULL;
+	berth_error *ignored = NULL;
+	size_t len;
+
+	if (fs_read_file("/sys/kernel/security/lsm", &list, &len, &ignored) == 0) {
+		for (char *save = NULL, *t = strtok_r(list, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save))
+			if (strcmp(t, name) == 0)
+				return true;
+		return false;
+	}
+	berth_error_free(&ignored);
+	if (strcmp(name, "selinux") == 0)
+		return access("/sys/fs/selinux/enforce", F_OK) == 0;
+	if (fs_read_file("/sys/module/apparmor/parameters/enabled", &list, &len, &ignored) == 0)
+		return list[0] == 'Y';
+	berth_error_free(&ignored);
+	return false;
+}
+
 static int check_security_opts(const run_options *o, run_plan *plan, berth_error **err)
 {
 	plan->no_new_privileges = true;
@@ -343,8 +367,25 @@ static int check_security_opts(const run_options *o, run_plan *plan, berth_error
 				return berth_error_set(err, errno, "--security-opt %s", *s);
 		} else if (strncmp(*s, "no-new-privileges", 17) == 0) {
 			plan->no_new_privileges = v == NULL || strcmp(v, "true") == 0;
+		} else if (strncmp(*s, "apparmor", 8) == 0 && v) {
+			/* berth loads no profile: "unconfined" is what a container
+			 * gets anyway; a named profile cannot be honoured */
+			if (strcmp(v, "unconfined") != 0)
+				return berth_error_request(
+				    err, EINVAL, "--security-opt %s: AppArmor profiles are not applied by berth%s", *s,
+				    lsm_active("apparmor") ? "" : " (AppArmor is not enabled here)");
+		} else if (strncmp(*s, "label", 5) == 0 && v) {
+			/* berth sets no SELinux label: "disable" is what it does */
+			if (strcmp(v, "disable") != 0)
+				return berth_error_request(
+				    err, EINVAL, "--security-opt %s: SELinux labels are not applied by berth%s", *s,
+				    lsm_active("selinux") ? "" : " (SELinux is not enabled here)");
 		} else {
-			return berth_error_set(err, EINVAL, "--security-opt: unsupported option \"%s\"", *s);
+			return berth_error_request(
+			    err, EINVAL,
+			    "--security-opt: unsupported option \"%s\" (seccomp=, no-new-privileges, "
+			    "apparmor=unconfined, label=disable)",
+			    *s);
 		}
 	}
 	return 0;
@@ -355,7 +396,12 @@ static int check_numbers(const run_options *o, run_plan *plan, berth_error **err
 	char *end;
 
 	if (o->memory && (plan->memory = run_parse_bytes(o->memory)) <= 0)
-		return berth_error_set(err, EINVAL, "--memory: invalid size \"%s\"", o->memory);
+		return berth_error_request(err, EINVAL, "--memory: invalid size \"%s\"", o->memory);
+	/* docker's floor: below it the container's own set-up is OOM-killed */
+	if (o->memory && plan->memory < RUN_MEMORY_MIN)
+		return berth_error_request(err, EINVAL,
+					   "--memory %s: %lld bytes is below the minimum memory limit of 6m (%d bytes)",
+					   o->memory, (long long)plan->memory, RUN_MEMORY_MIN);
 	if (o->cpus) {
 		double c = strtod(o->cpus, &end);
 		if (*end != '\0' || end == o->cpus || c <= 0)
@@ -445,10 +491,21 @@ static int check_network(const run_options *o, berth_error **err)
 	for (const char *const *d = o->dns; d && *d; d++)
 		if (!is_ip(*d))
 			return berth_error_set(err, EINVAL, "--dns \"%s\": not an IP address", *d);
+	for (const char *const *a = o->network_aliases; a && *a; a++) {
+		if (special ||
+		    strspn(*a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(*a) ||
+		    !isalnum((unsigned char)(*a)[0]) || strlen(*a) > 253)
+			return berth_error_request(err, EINVAL,
+						   special
+						       ? "--network-alias %s: needs a bridge network, not --network %s"
+						       : "--network-alias \"%s\": not a host name%s",
+						   *a, special ? mode : "");
+	}
 	for (const char *const *h = o->add_hosts; h && *h; h++) {
 		const char *colon = strchr(*h, ':');
-		if (colon == NULL || colon == *h || !is_ip(colon + 1))
-			return berth_error_set(err, EINVAL, "--add-host \"%s\": expected NAME:IP", *h);
+		if (colon == NULL || colon == *h || (!is_ip(colon + 1) && strcmp(colon + 1, "host-gateway") != 0))
+			return berth_error_set(err, EINVAL, "--add-host \"%s\": expected NAME:IP or NAME:host-gateway",
+					       *h);
 	}
 	return 0;
 }
@@ -461,6 +518,9 @@ int run_options_validate(const run_options *o, run_plan *plan, berth_error **err
 		return -1;
 	if (o->remove && strcmp(plan->restart_name, "no") != 0)
 		return berth_error_set(err, EINVAL, "--rm and --restart %s cannot be combined", o->restart);
+	if (o->name && strlen(o->name) > RUN_NAME_MAX)
+		return berth_error_request(err, EINVAL, "--name: a name has at most %d characters, not %zu",
+					   RUN_NAME_MAX, strlen(o->name));
 	/* from here on PLAN owns memory: every failure frees it */
 	if (check_network(o, err) < 0)
 		return -1;
@@ -546,9 +606,33 @@ static void env_add(json_t *env, const char *item)
 		env_set(env, kv);
 }
 
-static int apply_env(json_t *process, const run_options *o, berth_error **err)
+/* KEY=VALUE unless ENV has KEY (the image's value wins, -e over both). */
+static void env_default(json_t *env, const char *key, const char *value)
+{
+	_cleanup_free_ char *kv = NULL;
+	size_t i, len = strlen(key);
+	json_t *v;
+
+	json_array_foreach(env, i, v) {
+		const char *s = json_string_value(v);
+		if (s && strncmp(s, key, len) == 0 && s[len] == '=')
+			return;
+	}
+	if (asprintf(&kv, "%s=%s", key, value) > 0)
+		json_array_append_new(env, json_string(kv));
+}
+
+/* docker's environment: the image's, HOSTNAME, TERM=xterm with -t, then
+ * --env-file and -e over them. */
+static int apply_env(json_t *process, const run_options *o, const char *hostname, berth_error **err)
 {
 	json_t *env = json_object_get(process, "env");
+
+	if (env == NULL)
+		json_object_set_new(process, "env", env = json_array());
+	env_default(env, "HOSTNAME", hostname);
+	if (o->tty)
+		env_default(env, "TERM", "xterm");
 
 	for (const char *const *f = o->env_files; f && *f; f++) {
 		_cleanup_fclose_ FILE *fp = fopen(*f, "re");
@@ -576,10 +660,38 @@ static json_t *cap_array(uint64_t set)
 	return a;
 }
 
+/* The capabilities berth holds (permitted and bounding, from
+ * /proc/self/status): what --privileged and --cap-add ALL can give, as
+ * podman does; the others are left out with a debug note. */
+static uint64_t caps_held(uint64_t all)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	unsigned long long prm = all, bnd = all;
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "CapPrm:", 7) == 0)
+			prm = strtoull(line + 7, NULL, 16);
+		else if (strncmp(line, "CapBnd:", 7) == 0)
+			bnd = strtoull(line + 7, NULL, 16);
+	}
+	for (int c = 0; c <= spec_capability_last(); c++)
+		if ((all & (1ULL << c)) && !(prm & bnd & (1ULL << c)))
+			berth_debug("capability %s is not held by berth: the container does not get it",
+				    spec_capability_name(c));
+	return all & prm & bnd;
+}
+
 static void apply_caps(json_t *process, const run_options *o)
 {
 	uint64_t all = spec_capability_last() >= 63 ? ~0ULL : (1ULL << (spec_capability_last() + 1)) - 1, set = 0;
 	int c;
+	bool wants_all = o->privileged;
+
+	for (const char *const *n = o->cap_add; n && *n; n++)
+		wants_all |= cap_number(*n) == -2;
+	if (wants_all)
+		all = caps_held(all);
 
 	if (o->privileged) {
 		set = all;
@@ -747,12 +859,12 @@ int run_config_apply(json_t *cfg, const run_options *o, const run_plan *plan, co
 	_cleanup_free_ char *cgpath = NULL;
 	const char *parent = o->cgroup_parent ? o->cgroup_parent : "berth";
 
-	if (apply_env(process, o, err) < 0)
+	snprintf(hostname, sizeof(hostname), "%.12s", id);
+	if (apply_env(process, o, o->hostname ? o->hostname : hostname, err) < 0)
 		return -1;
 	apply_caps(process, o);
 	json_object_set_new(process, "noNewPrivileges", json_boolean(plan->no_new_privileges && !o->privileged));
 	apply_ulimits(process, o);
-	snprintf(hostname, sizeof(hostname), "%.12s", id);
 	json_object_set_new(cfg, "hostname", json_string(o->hostname ? o->hostname : hostname));
 	json_object_set_new(json_object_get(cfg, "root"), "readonly", json_boolean(o->read_only));
 	apply_mounts(cfg, o, plan);

@@ -23,7 +23,7 @@ typedef struct run_options {
 	const char *const *env, *const *env_files, *const *volumes, *const *mounts, *const *tmpfs;
 	const char *const *cap_add, *const *cap_drop, *const *security_opts, *const *ulimits;
 	const char *const *labels; /* "KEY=VALUE" or "KEY" (empty value) */
-	const char *const *publish, *const *dns, *const *add_hosts;
+	const char *const *publish, *const *dns, *const *add_hosts, *const *network_aliases;
 	const char *ip;
 	bool publish_all;
 	const char *memory, *cpus, *pids_limit;
@@ -72,6 +72,11 @@ typedef struct run_plan {
 /* Where --init binds berth-init in the container (a file on /dev's tmpfs, so
  * the image is not touched). */
 #define RUN_INIT_PATH "/dev/init"
+
+/* The longest container name (record.h's names). */
+#define RUN_NAME_MAX 128
+/* The smallest --memory, as docker's (6 MiB). */
+#define RUN_MEMORY_MIN (6 * 1024 * 1024)
 
 /* Checks the values of O and fills PLAN. */
 int run_options_validate(const run_options *o, run_plan *plan, berth_error **err);

@@ -468,8 +468,8 @@ static int sweep(store *s, const char *sub, const keep_set *keep, bool blobs, ui
 			return *err ? -1 : berth_error_set(err, errno, "remove \"%s\"", full);
 		if (blobs)
 			*freed += (uint64_t)st.st_size;
-		if (!temp)
-			(*removed)++;
+		/* a temp entry too: what a killed pull or import left */
+		(*removed)++;
 	}
 	return 0;
 }

@@ -337,6 +337,8 @@ int image_pull(store *s, const char *reference, const pull_options *opts, image_
 	st.display = display_name(&st.ref);
 	ret = st.display ? store_gc_lock(s, false, err) : berth_error_set(err, ENOMEM, "pull");
 	if (ret == 0) {
+		/* what a killed pull left half unpacked */
+		store_snapshot_sweep(s);
 		ret = registry_client_open(st.ref.domain, st.ref.path, false, &opts->registry, NULL, &st.client, err);
 		if (ret < 0)
 			berth_error_wrap(err, "pull %s", st.display);

@@ -1,5 +1,6 @@
 #include "image/store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -14,6 +16,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/proc.h"
 
 struct store {
 	char *root;
@@ -563,7 +566,10 @@ int store_snapshot_begin(store *s, char **tmp_path, berth_error **err)
 	_cleanup_free_ char *path = NULL;
 	int fd;
 
-	if (asprintf(&path, "%s/snapshots/.tmp-XXXXXX", s->root) < 0)
+	/* the unpacker's pid and start time in the name: a temp dir of a
+	 * killed pull is known as such (store_snapshot_sweep) */
+	if (asprintf(&path, "%s/snapshots/" SNAPSHOT_TMP_PREFIX "%d-%llu-XXXXXX", s->root, (int)getpid(),
+		     proc_pid_start_time(getpid())) < 0)
 		return berth_error_set(err, ENOMEM, "snapshot");
 	if (mkdtemp(path) == NULL)
 		return berth_error_set(err, errno, "create \"%s\"", path);
@@ -602,6 +608,54 @@ int store_snapshot_commit(store *s, const char *tmp_path, const char *chain_id, 
 	return 0;
 }
 
+#define SNAPSHOT_TMP_LEGACY_AGE_S 600
+
+/* Whether the temp entry NAME of snapshots/ belongs to a process that is
+ * gone. NAME: .tmp-PID-START-XXXXXX (an unpack), or an older berth's
+ * .tmp-XXXXXX (its unpacker unknown: gone after 10 minutes), or
+ * .tmp-rm-HEX (a removal; only made under the exclusive gc lock, which
+ * the caller's shared lock rules out). */
+static bool snapshot_tmp_stale(int dirfd, const char *name)
+{
+	const char *rest = name + strlen(SNAPSHOT_TMP_PREFIX);
+	unsigned long long start;
+	struct stat st;
+	char *end;
+	long pid;
+
+	if (strncmp(rest, "rm-", 3) == 0)
+		return true;
+	pid = strtol(rest, &end, 10);
+	if (end != rest && *end == '-' && pid > 0) {
+		start = strtoull(end + 1, &end, 10);
+		if (*end == '-')
+			return proc_pid_start_time((pid_t)pid) != start;
+	}
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       time(NULL) - st.st_mtime > SNAPSHOT_TMP_LEGACY_AGE_S;
+}
+
+size_t store_snapshot_sweep(store *s)
+{
+	int fd = openat(s->snapfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	size_t removed = 0;
+
+	if (d == NULL && fd >= 0)
+		close(fd);
+	while (d && (e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, SNAPSHOT_TMP_PREFIX, strlen(SNAPSHOT_TMP_PREFIX)) != 0 ||
+		    !snapshot_tmp_stale(dirfd(d), e->d_name))
+			continue;
+		if (fs_remove_tree_at(dirfd(d), e->d_name) == 0) {
+			berth_debug("removed %s/snapshots/%s, left by a killed unpack", s->root, e->d_name);
+			removed++;
+		}
+	}
+	return removed;
+}
+
 void store_snapshot_abort(store *s, const char *tmp_path)
 {
 	berth_error *err = NULL;
@@ -620,7 +674,7 @@ int store_snapshot_remove(store *s, const char *chain_id, berth_error **err)
 	if (digest_validate(chain_id, err) < 0)
 		return -1;
 	/* rename first so a crash mid-removal leaves a temp dir, not a half snapshot */
-	if (asprintf(&doomed, ".tmp-rm-%s", digest_hex(chain_id)) < 0)
+	if (asprintf(&doomed, SNAPSHOT_TMP_PREFIX "rm-%s", digest_hex(chain_id)) < 0)
 		return berth_error_set(err, ENOMEM, "snapshot");
 	if (renameat(s->snapfd, digest_hex(chain_id), s->snapfd, doomed) < 0)
 		return errno == ENOENT ? 0 : berth_error_set(err, errno, "remove snapshot %s", chain_id);

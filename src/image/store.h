@@ -110,6 +110,10 @@ int store_ref_remove_digest(store *s, const char *digest, berth_error **err);
 
 /* ---- snapshots: unpacked layer chains ---- */
 
+/* snapshots/.tmp-PID-START-XXXXXX: an unpack by PID (with START, field 22
+ * of /proc/PID/stat) in progress; .tmp-rm-HEX: a removal */
+#define SNAPSHOT_TMP_PREFIX ".tmp-"
+
 bool store_snapshot_exists(store *s, const char *chain_id);
 /* "ROOT/snapshots/<hex>" (heap). */
 char *store_snapshot_path(const store *s, const char *chain_id);
@@ -119,6 +123,9 @@ int store_snapshot_begin(store *s, char **tmp_path, berth_error **err);
 /* syncfs + rename TMP_PATH to the chain id's snapshot. When another process
  * made the same snapshot first, TMP_PATH is removed and that is success. */
 int store_snapshot_commit(store *s, const char *tmp_path, const char *chain_id, berth_error **err);
+/* Removes the temp dirs of unpacks whose process is gone (a killed pull)
+ * and returns how many; the caller holds the gc lock (shared will do). */
+size_t store_snapshot_sweep(store *s);
 /* Removes a temp dir of store_snapshot_begin after a failure. */
 void store_snapshot_abort(store *s, const char *tmp_path);
 /* Removes a snapshot (caller holds the gc lock exclusive). */

@@ -2,6 +2,7 @@
 #ifndef BERTH_RUNTIME_CONTAINER_INTERNAL_H
 #define BERTH_RUNTIME_CONTAINER_INTERNAL_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "runtime/container.h"
@@ -10,5 +11,15 @@
  * socket: the pty master is returned in *MASTER_OUT (-1 otherwise). */
 int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, pid_t *pid_out,
 			      int *master_out, berth_error **err);
+
+/* Blocks the signals container_wait_foreground() forwards (*SET), saving
+ * the mask in *OLD (may be NULL): blocked before a process starts, none
+ * arriving meanwhile is lost. */
+void container_block_forwarded_signals(sigset_t *set, sigset_t *old);
+
+/* Forwards the usual terminal and job signals to PID (a child) and waits
+ * for it; proxies the pty when MASTER >= 0. *EXIT_CODE is its exit status,
+ * 128+N when killed by signal N. For `run` and a foreground `exec`. */
+int container_wait_foreground(pid_t pid, int master, int *exit_code, berth_error **err);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/container_internal.h"
 #include "runtime/cpu_affinity.h"
 #include "runtime/exe_guard.h"
 #include "runtime/lsm.h"
@@ -82,6 +83,23 @@ typedef struct exec_plan {
 	int root_fd; /* the init's root, when it has no mount namespace of its own */
 } exec_plan;
 
+/* In the intermediate, single-threaded: joins the container's cgroup, the
+ * v1 hierarchies by writing "0" into their tasks files, the unified one by
+ * its pid unless CLONE_INTO_CGROUP placed it there. */
+static int enter_cgroup_self(cgroup_manager *cg, bool in_cgroup, berth_error **err)
+{
+	cgroup_self_join join = { .n = 0 };
+	int ret;
+
+	if (!in_cgroup && cgroup_manager_enter_unified(cg, getpid(), err) < 0)
+		return -1;
+	if (cgroup_manager_open_join(cg, &join, err) < 0)
+		return -1;
+	ret = cgroup_join_self(&join, err);
+	cgroup_join_close(&join);
+	return ret;
+}
+
 _Noreturn static void exec_fail(int sock, berth_error **err)
 {
 	sync_send(sock, SYNC_ERROR, 0, (*err && (*err)->msg) ? (*err)->msg : "exec failed", -1, NULL);
@@ -111,10 +129,14 @@ _Noreturn static void exec_final(const exec_plan *plan)
 		if (sync_send(plan->sync_fd, SYNC_CONSOLE, 0, NULL, master, &err) < 0)
 			exec_fail(plan->sync_fd, &err);
 		close(master);
-		if (terminal_make_controlling(peer, &err) < 0)
+		if (terminal_make_controlling(peer, p->user.uid, &err) < 0)
 			exec_fail(plan->sync_fd, &err);
 		close(peer);
-	} else if (plan->opts->detach) {
+	} else {
+		/* A session and process group of its own, as runc: the
+		 * runtime's are outside the container (getpgrp() would read 0
+		 * in its pid namespace), and a foreground runtime forwards
+		 * the signals. */
 		setsid();
 	}
 	if (process_find_executable(p, &exe, &err) < 0 ||
@@ -226,20 +248,6 @@ static int open_container_namespaces(const container_state *st, exec_plan *plan,
 	return 0;
 }
 
-static int wait_exec_process(pid_t pid, int master, int *exit_code, berth_error **err)
-{
-	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, pid, 0);
-	int status;
-
-	if (master >= 0 && pidfd >= 0)
-		terminal_proxy(master, pidfd, err);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return berth_error_set(err, errno, "wait for the exec process");
-	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	return 0;
-}
-
 int container_exec(const runtime_globals *g, const exec_options *opts, int *exit_code, berth_error **err)
 {
 	_cleanup_close_ int dirfd = -EBADF;
@@ -252,6 +260,8 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 	enum container_status status;
 	int sv[2] = { -1, -1 }, master = -1;
 	pid_t inter, pid = 0;
+	sigset_t forwarded, saved_mask;
+	bool blocked = false, in_cgroup, has_subs;
 
 	*exit_code = 0;
 	for (int t = 0; t < NS_TYPES; t++)
@@ -283,28 +293,52 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		goto fail;
 	if (st->cgroup && cgroup_manager_from_json(st->cgroup, &cg, err) < 0)
 		goto fail;
+	has_subs = opts->sub_cgroups != NULL && opts->sub_cgroups[0] != NULL;
+	if (has_subs) {
+		if (cg == NULL) {
+			berth_error_set(err, ENOENT, "--cgroup: the container has no cgroup");
+			goto fail;
+		}
+		if (cgroup_manager_select_sub(cg, opts->sub_cgroups, err) < 0)
+			goto fail;
+	}
 	if (opts->console_socket) {
 		console_sock = terminal_connect_console_socket(opts->console_socket, err);
 		if (console_sock < 0)
 			goto fail;
 	}
+	if (!opts->process->terminal &&
+	    process_chown_stdio(st->pid, opts->process->user.uid, opts->process->user.gid, err) < 0)
+		goto fail;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		berth_error_set(err, errno, "socketpair");
 		goto fail;
 	}
 	/* reap the process ourselves once the intermediate exits */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	inter = fork();
+	/* a signal that arrives while the process starts is forwarded */
+	if (!opts->detach) {
+		container_block_forwarded_signals(&forwarded, &saved_mask);
+		blocked = true;
+	}
+	/* Into the unified cgroup by CLONE_INTO_CGROUP (not a --cgroup
+	 * sub-cgroup: the fd is the container's), and the v1 ones by itself:
+	 * no write of its pid into cgroup.procs, which waits for an RCU grace
+	 * period (cgroup_self_join). */
+	inter = namespaces_clone(0, cg != NULL && !has_subs ? cgroup_manager_v2_fd(cg) : -1, &in_cgroup);
 	if (inter < 0) {
 		berth_error_set(err, errno, "fork");
 		goto fail;
 	}
 	if (inter == 0) {
+		exe_guard_release();
+		if (!opts->detach)
+			sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		close(sv[0]);
 		plan.sync_fd = sv[1];
 		if (cpu_affinity_apply(opts->process->exec_cpu_affinity_initial, "process.execCPUAffinity.initial",
 				       err) < 0 ||
-		    (cg != NULL && cgroup_manager_enter(cg, getpid(), &*err) < 0) ||
+		    (cg != NULL && enter_cgroup_self(cg, in_cgroup, err) < 0) ||
 		    cpu_affinity_apply(opts->process->exec_cpu_affinity_final, "process.execCPUAffinity.final", err) <
 			0)
 			exec_fail(sv[1], err);
@@ -355,7 +389,11 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		close(plan.root_fd);
 	if (opts->detach)
 		return 0;
-	return wait_exec_process(pid, master, exit_code, err) < 0 ? berth_error_wrap(err, "exec %s", opts->id) : 0;
+	/* the process runs: the wait for its exit covers the unmount */
+	exe_guard_release();
+	/* the process has a session of its own: signals reach it through us */
+	return container_wait_foreground(pid, master, exit_code, err) < 0 ? berth_error_wrap(err, "exec %s", opts->id)
+									  : 0;
 
 fail_child:
 	if (pid > 0)
@@ -374,6 +412,8 @@ fail:
 		close(master);
 	if (plan.root_fd >= 0)
 		close(plan.root_fd);
+	if (blocked)
+		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 	namespaces_close_fds(plan.ns_fds);
 	seccomp_filter_clear(&plan.filter);
 	return berth_error_wrap(err, "exec %s", opts->id);

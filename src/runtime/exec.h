@@ -18,6 +18,7 @@ typedef struct exec_options {
 	bool detach;
 	int preserve_fds;
 	bool ignore_paused;
+	const char *const *sub_cgroups; /* --cgroup: NULL or NULL-terminated (cgroup.h) */
 } exec_options;
 
 /* Builds the process from the container's config.json process (the

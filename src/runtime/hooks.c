@@ -58,7 +58,9 @@ static int run_one(const spec_hook *h, const char *name, size_t index, const cha
 	}
 	if (pid == 0) {
 		char *default_args[] = { h->path, NULL };
-		char *empty_env[] = { NULL };
+		/* without "env" the hook inherits ours, as with runc and crun
+		 * (hooks call programs by name); "env": [] is an empty one */
+		char *const *env = h->env ? h->env : environ;
 		/* its own process group: a timeout kills what it started too */
 		setpgid(0, 0);
 		dup2(in[0], STDIN_FILENO);
@@ -66,7 +68,7 @@ static int run_one(const spec_hook *h, const char *name, size_t index, const cha
 		if (!isatty(STDOUT_FILENO) && fcntl(STDOUT_FILENO, F_GETFD) < 0)
 			dup2(errpipe[1], STDOUT_FILENO);
 		signal(SIGPIPE, SIG_DFL);
-		execve(h->path, h->args && h->args[0] ? h->args : default_args, h->env ? h->env : empty_env);
+		execve(h->path, h->args && h->args[0] ? h->args : default_args, env);
 		fprintf(stderr, "exec \"%s\": %s", h->path, strerror(errno));
 		_exit(127);
 	}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/exe_guard.h"
 #include "runtime/container_internal.h"
 #include "runtime/hooks.h"
 #include "runtime/terminal.h"
@@ -353,19 +354,24 @@ static int exit_code_of(int status)
 	return 255;
 }
 
-/* Forwards signals to the init and waits for it; proxies the pty if any. */
-static int wait_foreground(pid_t pid, int master, int *exit_code, berth_error **err)
+void container_block_forwarded_signals(sigset_t *set, sigset_t *old)
 {
 	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(set, forwarded[i]);
+	sigprocmask(SIG_BLOCK, set, old);
+}
+
+int container_wait_foreground(pid_t pid, int master, int *exit_code, berth_error **err)
+{
 	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, pid, 0);
 	_cleanup_close_ int sigfd = -EBADF;
 	sigset_t set;
 	int status;
 
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&set, forwarded[i]);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	container_block_forwarded_signals(&set, NULL);
 	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	for (;;) {
 		struct pollfd p[3] = {
@@ -424,12 +430,14 @@ int container_run(const runtime_globals *g, const create_options *opts, int *exi
 	}
 	close(lockfd);
 	lockfd = -1;
+	/* the process runs: the wait for its exit covers the unmount */
+	exe_guard_release();
 	if (opts->detach) {
 		if (master >= 0)
 			close(master);
 		return 0;
 	}
-	if (wait_foreground(pid, master, exit_code, err) < 0)
+	if (container_wait_foreground(pid, master, exit_code, err) < 0)
 		return berth_error_wrap(err, "run %s", opts->id);
 	if (master >= 0)
 		close(master);

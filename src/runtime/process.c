@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <linux/ioprio.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -261,4 +263,59 @@ char **process_build_env(const spec_process *p, int listen_fds)
 			return env;
 	}
 	return env;
+}
+
+/* ID (of PID's user namespace) as seen from ours, through /proc/PID/MAP
+ * ("uid_map" or "gid_map"); false when it is not mapped. */
+static bool map_id_out(pid_t pid, const char *map, unsigned id, unsigned *out)
+{
+	char path[64];
+	_cleanup_fclose_ FILE *f = NULL;
+	unsigned inside, outside, count;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, map);
+	f = fopen(path, "re");
+	while (f != NULL && fscanf(f, "%u %u %u", &inside, &outside, &count) == 3)
+		if (id >= inside && id - inside < count) {
+			*out = outside + (id - inside);
+			return true;
+		}
+	return false;
+}
+
+/* Whether FD is an anonymous pipe or a socket: a file or a named fifo
+ * belongs to the host's file system, not to this process. */
+static bool is_private_stream(int fd, struct stat *st)
+{
+	struct statfs sf;
+
+	if (fstat(fd, st) < 0)
+		return false;
+	return S_ISSOCK(st->st_mode) || (S_ISFIFO(st->st_mode) && fstatfs(fd, &sf) == 0 && sf.f_type == PIPEFS_MAGIC);
+}
+
+int process_chown_stdio(pid_t pid, uid_t uid, gid_t gid, berth_error **err)
+{
+	unsigned host_uid = 0, host_gid = 0;
+	bool mapped = false;
+
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+
+		if (!is_private_stream(fd, &st))
+			continue;
+		/* the maps are read once, and only when there is a stream */
+		if (!mapped) {
+			if (!map_id_out(pid, "uid_map", uid, &host_uid) || !map_id_out(pid, "gid_map", gid, &host_gid))
+				return 0;
+			mapped = true;
+		}
+		if (st.st_uid == host_uid && st.st_gid == host_gid)
+			continue;
+		/* EPERM: a rootless runtime cannot give it away; the process
+		 * then keeps what it could do before */
+		if (fchown(fd, host_uid, host_gid) < 0 && errno != EPERM && errno != EINVAL && errno != EROFS)
+			return berth_error_set(err, errno, "give stdio fd %d to uid %u gid %u", fd, host_uid, host_gid);
+	}
+	return 0;
 }

@@ -5,6 +5,7 @@
 #define BERTH_RUNTIME_PROCESS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "runtime/seccomp.h"
 #include "spec/spec.h"
@@ -31,5 +32,13 @@ int process_prepare_fds(int preserve_fds, berth_error **err);
 /* The environment for execve: HOME from the container's /etc/passwd when
  * the env has none (as runc), LISTEN_FDS/LISTEN_PID when asked. */
 char **process_build_env(const spec_process *p, int listen_fds);
+
+/* Gives the stdio pipes and sockets of the calling runtime (fds 0-2, which
+ * the container process inherits) to the process's UID and GID, as crun
+ * does, so that a non-root process can reopen /proc/self/fd/1 or
+ * /dev/stdout. The ids are the container's, translated through the user
+ * namespace of PID (the init). Files, fifos on a file system and ttys are
+ * left alone; so is what the runtime may not chown (rootless). */
+int process_chown_stdio(pid_t pid, uid_t uid, gid_t gid, berth_error **err);
 
 #endif

@@ -321,7 +321,32 @@ static int mount_fallback_bind(rootfs_context *ctx, const spec_mount *m, size_t 
 	copy.source = (char *)host_path;
 	copy.rbind = true;
 	copy.bind = true;
+	/* the host's submounts (/sys/fs/cgroup and its hierarchies) come
+	 * along: a read-only mount is read-only all the way down */
+	if (m->flags & MS_RDONLY)
+		copy.has_recursive_ro = true;
 	return mount_bind(ctx, &copy, index, -1, dest, err);
+}
+
+/* A tmpfs without "mode=" over a directory of the image keeps that
+ * directory's mode, as runc does (a new directory gets tmpfs's 1777):
+ * *DATA is the options with the mode put first, so a later one wins. */
+static int tmpfs_keep_mode(rootfs_context *ctx, const spec_mount *m, char **data, berth_error **err)
+{
+	_cleanup_close_ int dir = -EBADF;
+	struct stat st;
+
+	if (m->data != NULL && (strncmp(m->data, "mode=", 5) == 0 || strstr(m->data, ",mode=") != NULL))
+		return 0;
+	dir = fs_open_in_root(ctx->rootfd, m->destination, O_PATH | O_DIRECTORY, 0, true, NULL);
+	if (dir < 0 || fstat(dir, &st) < 0)
+		return 0; /* made below, or not a directory: that fails there */
+	if (asprintf(data, "mode=%04o%s%s", (unsigned)(st.st_mode & 07777), m->data ? "," : "",
+		     m->data ? m->data : "") < 0) {
+		*data = NULL;
+		return berth_error_set(err, ENOMEM, "tmpfs options");
+	}
+	return 0;
 }
 
 /* Mounts a filesystem (not a bind) on M's destination; DEST as mount_bind. */
@@ -331,17 +356,21 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 	char tgtpath[32];
 	const char *type = m->type;
 	unsigned long flags = m->flags & ~MS_REMOUNT;
+	_cleanup_free_ char *data = NULL;
 
 	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
 		if (ctx->cgroup_ready && ctx->cgroup_ready(ctx, err) < 0)
 			return -1;
-		return cgroup_mount_in_rootfs(ctx->rootfd, m, index, err);
+		return cgroup_mount_in_rootfs(ctx->rootfd, m, index, ctx->cgroup_mounts, ctx->n_cgroup_mounts,
+					      ctx->new_cgroupns, err);
 	}
 	if (rootfs_is_proc_destination(m->destination) && strcmp(type, "proc") != 0)
 		return berth_error_set(err, EINVAL,
 				       "mounts[%zu]: refusing to mount %s over \"%s\": only procfs may be "
 				       "mounted on /proc",
 				       index, type, m->destination);
+	if (strcmp(type, "tmpfs") == 0 && tmpfs_keep_mode(ctx, m, &data, err) < 0)
+		return berth_error_wrap(err, "mounts[%zu]", index);
 	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, true, err);
 	if (target < 0 || target_path_in_root(ctx, target, dest, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
@@ -358,7 +387,8 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 			return berth_error_set(err, EINVAL, "mounts[%zu]: \"%s\" is already procfs", index,
 					       m->destination);
 	}
-	if (mount(m->source ? m->source : type, fs_proc_fd_path(target, tgtpath), type, flags, m->data) < 0) {
+	if (mount(m->source ? m->source : type, fs_proc_fd_path(target, tgtpath), type, flags, data ? data : m->data) <
+	    0) {
 		int e = errno;
 		if ((e == EPERM || e == EINVAL || e == EBUSY) && ctx->in_userns) {
 			if (strcmp(type, "sysfs") == 0)

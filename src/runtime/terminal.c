@@ -43,8 +43,13 @@ int terminal_open_pty(int ptmx_fd, unsigned rows, unsigned cols, int *master, in
 	return 0;
 }
 
-int terminal_make_controlling(int peer, berth_error **err)
+int terminal_make_controlling(int peer, uid_t owner, berth_error **err)
 {
+	/* The process's own pty, as runc gives it (the uid only: the group
+	 * stays devpts's tty group). A devpts the user namespace does not own
+	 * (EPERM), an unmapped uid (EINVAL) or a read-only one is left as is. */
+	if (fchown(peer, owner, (gid_t)-1) < 0 && errno != EPERM && errno != EINVAL && errno != EROFS)
+		return berth_error_set(err, errno, "give the terminal to uid %u", (unsigned)owner);
 	if (setsid() < 0 && errno != EPERM)
 		return berth_error_set(err, errno, "setsid");
 	if (ioctl(peer, TIOCSCTTY, 0) < 0)

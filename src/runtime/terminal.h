@@ -4,14 +4,17 @@
 #ifndef BERTH_RUNTIME_TERMINAL_H
 #define BERTH_RUNTIME_TERMINAL_H
 
+#include <sys/types.h>
+
 #include "util/error.h"
 
 /* Opens a new pty from the ptmx at PTMX_FD's path (the container's devpts)
  * and returns master and peer (slave) fds. */
 int terminal_open_pty(int ptmx_fd, unsigned rows, unsigned cols, int *master, int *peer, berth_error **err);
 
-/* Makes PEER the controlling terminal and stdio of the calling process. */
-int terminal_make_controlling(int peer, berth_error **err);
+/* Makes PEER, owned by uid OWNER, the controlling terminal and stdio of
+ * the calling process. */
+int terminal_make_controlling(int peer, uid_t owner, berth_error **err);
 
 /* Connects to the console socket at PATH (a unix stream socket). */
 int terminal_connect_console_socket(const char *path, berth_error **err);

@@ -93,6 +93,38 @@ static mode_t device_type_bits(char type)
 	}
 }
 
+/* Cleans the absolute PATH in place, as Go's filepath.Clean (runc): no
+ * empty or "." components, ".." applied lexically (never above "/"), no
+ * trailing slash: "/dev//fuse/" is "/dev/fuse". */
+static void clean_absolute_path(char *path)
+{
+	char *out = path + 1; /* past the leading "/" */
+	const char *in = path;
+
+	while (*in != '\0') {
+		const char *end;
+		size_t len;
+
+		while (*in == '/')
+			in++;
+		end = strchrnul(in, '/');
+		len = (size_t)(end - in);
+		if (len == 0 || (len == 1 && in[0] == '.')) {
+			/* nothing */
+		} else if (len == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > path + 1 && *--out != '/')
+				;
+		} else {
+			if (out > path + 1)
+				*out++ = '/';
+			memmove(out, in, len);
+			out += len;
+		}
+		in = end;
+	}
+	*out = '\0';
+}
+
 static int parse_devices(json_t *linux_obj, spec *s, berth_error **err)
 {
 	json_t *arr = NULL, *item;
@@ -125,6 +157,9 @@ static int parse_devices(json_t *linux_obj, spec *s, berth_error **err)
 		d->type = type[0];
 		if (d->path == NULL || d->path[0] != '/')
 			return berth_error_set(err, 0, "%s.path: an absolute path is required", dpath);
+		clean_absolute_path(d->path);
+		if (strcmp(d->path, "/") == 0)
+			return berth_error_set(err, 0, "%s.path: names no device", dpath);
 		if (d->type != 'p' && (!has_major || !has_minor))
 			return berth_error_set(err, 0, "%s: major and minor are required for type \"%c\"", dpath,
 					       d->type);

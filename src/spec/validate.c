@@ -37,9 +37,19 @@ static int validate_sysctl(const spec *s, berth_error **err)
 			continue;
 		}
 		if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0) {
+			bool host = key[7] == 'h';
+			const char *field = host ? s->hostname : s->domainname;
 			if (!ns_private(s, NS_UTS))
 				return berth_error_set(err, 0, "linux.sysctl: \"%s\" needs a private uts namespace",
 						       key);
+			/* the sysctl is written after sethostname(): it would
+			 * silently win over the field (runc and crun refuse) */
+			if (field != NULL && field[0] != '\0' && strcmp(field, s->sysctl[i].value) != 0)
+				return berth_error_set(err, 0,
+						       "linux.sysctl: \"%s\" (\"%s\") conflicts with %s (\"%s\"); "
+						       "set one of them",
+						       key, s->sysctl[i].value, host ? "hostname" : "domainname",
+						       field);
 			continue;
 		}
 		return berth_error_set(

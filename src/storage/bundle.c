@@ -91,7 +91,7 @@ int bundle_resolve_user(const char *spec, int rootfs_fd, long *uid, long *gid, b
 		*gid = g->gr_gid;
 	}
 	if (*gid < 0)
-		*gid = *uid; /* a numeric uid unknown to the image: docker uses gid = 0; podman uid */
+		*gid = 0; /* a numeric uid unknown to the image: gid 0, as docker and podman give it */
 	return 0;
 }
 

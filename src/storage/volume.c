@@ -240,8 +240,53 @@ static int labels_to_json(const char *const *labels, json_t *obj, berth_error **
 	return 0;
 }
 
+/* docker's local driver options: type=tmpfs [o=MOUNT OPTIONS], or
+ * type=none|bind o=bind device=/HOST/DIR (an existing directory). */
+static int options_to_json(const char *const *opts, json_t *obj, berth_error **err)
+{
+	const char *type, *o, *device;
+
+	for (const char *const *l = opts; l && *l; l++) {
+		const char *eq = strchr(*l, '=');
+		_cleanup_free_ char *key = eq ? strndup(*l, (size_t)(eq - *l)) : NULL;
+		if (key == NULL || (strcmp(key, "type") != 0 && strcmp(key, "o") != 0 && strcmp(key, "device") != 0))
+			return berth_error_request(err, EINVAL, "--opt \"%s\": expected type=, o= or device=", *l);
+		json_object_set_new(obj, key, json_string(eq + 1));
+	}
+	if (json_object_size(obj) == 0)
+		return 0;
+	type = json_string_value(json_object_get(obj, "type"));
+	o = json_string_value(json_object_get(obj, "o"));
+	device = json_string_value(json_object_get(obj, "device"));
+	if (type == NULL)
+		return berth_error_request(err, EINVAL,
+					   "--opt: type=tmpfs or type=none (with o=bind,device=DIR) is needed");
+	if (strcmp(type, "tmpfs") == 0) {
+		if (device && strcmp(device, "tmpfs") != 0)
+			return berth_error_request(err, EINVAL, "--opt device=%s: a tmpfs volume has no device",
+						   device);
+		return 0;
+	}
+	if (strcmp(type, "none") == 0 || strcmp(type, "bind") == 0) {
+		struct stat st;
+		if (o == NULL || strstr(o, "bind") == NULL || device == NULL || device[0] != '/')
+			return berth_error_request(err, EINVAL, "--opt type=%s: needs o=bind and device=/ABSOLUTE/DIR",
+						   type);
+		if (stat(device, &st) < 0 || !S_ISDIR(st.st_mode))
+			return berth_error_set(err, errno ? errno : ENOTDIR, "--opt device=%s", device);
+		return 0;
+	}
+	return berth_error_request(err, EINVAL, "--opt type=%s: only tmpfs, none or bind", type);
+}
+
 int volume_create(const char *store_root, const char *name, const char *const *labels, bool exclusive, volume_info *out,
 		  berth_error **err)
+{
+	return volume_create_with_options(store_root, name, labels, NULL, exclusive, out, err);
+}
+
+int volume_create_with_options(const char *store_root, const char *name, const char *const *labels,
+			       const char *const *options, bool exclusive, volume_info *out, berth_error **err)
 {
 	_cleanup_volume_ volume_info v = { 0 };
 	_cleanup_close_ int volsfd = -EBADF, tmpfd = -EBADF;
@@ -262,7 +307,7 @@ int volume_create(const char *store_root, const char *name, const char *const *l
 	v.anonymous = name == random_name;
 	if (!v.name || !v.driver || !v.created || !v.labels || !v.options)
 		return berth_error_set(err, ENOMEM, "volume create");
-	if (labels_to_json(labels, v.labels, err) < 0)
+	if (labels_to_json(labels, v.labels, err) < 0 || options_to_json(options, v.options, err) < 0)
 		return berth_error_wrap(err, "volume create %s", name);
 	volsfd = open_volumes_dir(store_root, true, err);
 	if (volsfd < 0)

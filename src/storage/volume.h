@@ -61,6 +61,13 @@ bool volume_name_valid(const char *name);
 int volume_create(const char *store_root, const char *name, const char *const *labels, bool exclusive, volume_info *out,
 		  berth_error **err);
 
+/* volume_create with docker's local driver OPTIONS ("KEY=VALUE": type=tmpfs
+ * [o=MOUNT OPTIONS], or type=none|bind o=bind device=/DIR), checked first and
+ * kept in "Options": a tmpfs volume is a fresh tmpfs in each container that
+ * mounts it, a bind volume is DIR itself. */
+int volume_create_with_options(const char *store_root, const char *name, const char *const *labels,
+			       const char *const *options, bool exclusive, volume_info *out, berth_error **err);
+
 /* Loads the volume NAME. A missing one is the error `no such volume: NAME`
  * with code ENOENT. */
 int volume_inspect(const char *store_root, const char *name, volume_info *out, berth_error **err);

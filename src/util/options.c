@@ -131,8 +131,18 @@ int options_parse_command(const char *program, const char *name, const char *usa
 			return 1;
 		}
 	}
-	if (options_parse(name, specs, argc, argv, stop_at_positional, values, pos, npos, err) < 0)
+	if (options_parse(name, specs, argc, argv, stop_at_positional, values, pos, npos, err) < 0) {
+		/* options_parse words the hint for berth-runtime */
+		char *hint = *err ? strstr((*err)->msg, " (see \"berth-runtime ") : NULL;
+		if (hint && strcmp(program, "berth-runtime") != 0) {
+			berth_error *e = *err;
+			*hint = '\0';
+			*err = NULL;
+			berth_error_set(err, 0, "%s (see \"%s %s --help\")", e->msg, program, name);
+			berth_error_free(&e);
+		}
 		return -1;
+	}
 	if (*npos < min_pos) {
 		free(*pos);
 		*pos = NULL;

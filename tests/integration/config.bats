@@ -319,3 +319,25 @@ create_fails() {
 	assert_one_line_error 'no-such-socket'
 	assert_nothing_left c1
 }
+
+@test "config: linux.sysctl kernel.hostname or kernel.domainname conflicting with hostname/domainname is refused" {
+	update_config '.hostname = "from-field" | .linux.sysctl = {"kernel.hostname": "from-sysctl"}'
+	run berth_bg create c1
+	assert_one_line_error 'linux.sysctl: "kernel.hostname" ("from-sysctl") conflicts with hostname ("from-field")'
+	assert_nothing_left c1
+	update_config '.domainname = "dom-field" | .linux.sysctl = {"kernel.domainname": "dom-sysctl"}'
+	run berth_bg create c1
+	assert_one_line_error 'conflicts with domainname ("dom-field")'
+	assert_nothing_left c1
+	# the same value twice is no conflict; the sysctl alone sets it
+	update_config '.hostname = "same" | .domainname = "dom" | .linux.sysctl = {"kernel.hostname": "same", "kernel.domainname": "dom"}'
+	set_args sh -c 'hostname; cat /proc/sys/kernel/domainname'
+	run berth run c1
+	assert_success
+	assert_equal "$(echo $output)" "same dom"
+	update_config 'del(.hostname) | .linux.sysctl = {"kernel.hostname": "only-sysctl"}'
+	set_args hostname
+	run berth run c1
+	assert_success
+	assert_output only-sysctl
+}

@@ -278,3 +278,35 @@ payload"
 	assert_equal "$(ls -A "$H/victim")" marker
 	[ -z "$(find "$H"/out* -name marker -exec grep -l host-secret {} + 2>/dev/null)" ]
 }
+
+@test "cp: into and out of a running container's volumes, bind mounts and tmpfs mounts" {
+	mkdir -p "$H/bound"
+	echo from-host >"$H/bound/h"
+	echo payload >"$H/p"
+	b volume create vv >/dev/null
+	start m -v vv:/vol -v "$H/bound:/bind" --tmpfs /tm --read-only
+	b cp "$H/p" m:/vol/p
+	b cp "$H/p" m:/bind/p
+	b cp "$H/p" m:/tm/p
+	assert_equal "$(inside m 'cat /vol/p /bind/p /tm/p')" "payload
+payload
+payload"
+	# the bind mount's source and the volume on the host have it
+	assert_equal "$(cat "$H/bound/p")" payload
+	assert_equal "$(cat "$STORE/volumes/vv/_data/p")" payload
+	# and out again, trees too
+	inside m 'mkdir -p /tm/d && echo in-tmpfs >/tm/d/f'
+	b cp m:/tm/d "$H/out"
+	assert_equal "$(cat "$H/out/f")" in-tmpfs
+	b cp m:/bind/h "$H/h2"
+	assert_equal "$(cat "$H/h2")" from-host
+	b cp m:/tm - | tar -tf - | grep -q '^tm/d/f$'
+	# the read-only rootfs itself is still refused
+	run b cp "$H/p" m:/etc/
+	assert_failure 125
+	assert_output_contains "read-only"
+	# the rootfs underneath the tmpfs got nothing
+	[ ! -e "$(b inspect -f '{{.Bundle}}' m)/rootfs/tm/p" ]
+	b rm -f m >/dev/null
+	b volume rm vv >/dev/null
+}

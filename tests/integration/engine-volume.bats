@@ -154,7 +154,7 @@ fake_container() {
 	assert_output_contains "volume is in use by container 0123456789ab"
 	run bv volume rm -f used
 	assert_failure 1
-	run bv volume prune --all
+	run bv volume prune -f --all
 	assert_success
 	refute_output_contains used
 	[ -d "$STORE/volumes/used/_data" ]
@@ -168,18 +168,18 @@ fake_container() {
 	bv volume create named >/dev/null
 	anon=$(bv volume create)
 	head -c 2000 /dev/zero >"$STORE/volumes/$anon/_data/zeros"
-	run bv volume prune
+	run bv volume prune -f
 	assert_success
 	assert_equal "${lines[0]}" "Deleted Volumes:"
 	assert_equal "${lines[1]}" "$anon"
 	assert_output_contains "Total reclaimed space: 2 kB"
 	[ -d "$STORE/volumes/named" ]
-	run bv volume prune --all
+	run bv volume prune -f --all
 	assert_success
 	assert_equal "${lines[1]}" named
 	run bv volume ls -q
 	assert_output ""
-	run bv volume prune
+	run bv volume prune -f
 	assert_success
 	assert_output "Total reclaimed space: 0 B"
 }

@@ -220,3 +220,166 @@ EOF
 	run berth exec nosuch true
 	assert_one_line_error "nosuch"
 }
+
+@test "exec: --env replaces the config's variable instead of adding a second one" {
+	berth_bg run -d c1
+	run berth exec -e FROM_CONFIG=replaced -e NEW=1 -e NEW=2 c1 sh -c 'echo "$FROM_CONFIG $NEW"'
+	assert_success
+	assert_output "replaced 2"
+	# the environment the process was given (a shell would hide duplicates)
+	berth exec -e FROM_CONFIG=replaced -e NEW=1 -e NEW=2 c1 cat /proc/self/environ >"$TEST_DIR/environ"
+	assert_equal "$(tr '\0' '\n' <"$TEST_DIR/environ" | grep '^FROM_CONFIG=')" FROM_CONFIG=replaced
+	assert_equal "$(tr '\0' '\n' <"$TEST_DIR/environ" | grep '^NEW=')" NEW=2
+	# PATH from --env is the one the command is looked up in
+	mkdir -p "$BUNDLE/rootfs/opt/bin"
+	printf '#!/bin/sh\necho found-in-opt\n' >"$BUNDLE/rootfs/opt/bin/only-in-opt"
+	chmod +x "$BUNDLE/rootfs/opt/bin/only-in-opt"
+	run berth exec -e PATH=/opt/bin:/bin c1 only-in-opt
+	assert_success
+	assert_output found-in-opt
+	run berth exec -e =x c1 true
+	assert_one_line_error "expected KEY=VALUE"
+}
+
+@test "exec: a non-tty process leads its own process group and session inside the container" {
+	add_out_mount
+	berth_bg run -d c1
+	# fields 5 and 6 of stat: process group and session, in the
+	# container's pid namespace (0 when they lie outside it)
+	run berth exec c1 sh -c 'echo $$ $(cut -d" " -f5,6 /proc/$$/stat)'
+	assert_success
+	local pid pgrp sid
+	read -r pid pgrp sid <<<"$output"
+	[ "$pgrp" != 0 ] || fail "process group outside the container: $output"
+	assert_equal "$pgrp" "$pid" "process group"
+	assert_equal "$sid" "$pid" "session"
+	# a foreground exec forwards the signals it gets to the process
+	env BERTH_IT_TAG="$TAG" "$BERTH_RUNTIME" --root "$ROOT" exec c1 \
+		sh -c 'trap "exit 7" TERM; touch /out/ready; while :; do sleep 0.1; done' </dev/null &
+	local runtime=$!
+	track_pid "$runtime"
+	wait_for_file "$TEST_DIR/out/ready"
+	kill -TERM "$runtime"
+	local rc=0
+	wait "$runtime" || rc=$?
+	assert_equal "$rc" 7 "exit status of exec after SIGTERM"
+}
+
+@test "exec: -t -u UID gives the pty to UID" {
+	berth_bg run -d c1
+	start_receiver
+	run berth exec -t -u 1000:1000 --console-socket "$SOCK" c1 sh -c 'stat -c "owner=%u" $(tty); echo reopened >$(tty) && echo reopen-ok'
+	assert_success
+	wait_receiver
+	[[ "$console" == *"owner=1000"* ]] || fail "console: $console"
+	[[ "$console" == *"reopen-ok"* ]] || fail "console: $console"
+}
+
+@test "exec: a non-root process can reopen its stdio pipes (/proc/self/fd/1, /dev/stdout, /dev/stdin)" {
+	berth_bg run -d c1
+	run berth exec -u 1000:1000 c1 sh -c 'echo one >/proc/self/fd/1 && echo two >/dev/stdout && stat -L -c "%u:%g" /dev/stdout'
+	assert_success
+	assert_equal "${lines[0]}" one
+	assert_equal "${lines[1]}" two
+	assert_equal "${lines[2]}" 1000:1000
+	run sh -c "echo piped-in | env BERTH_IT_TAG=$TAG $BERTH_RUNTIME --root $ROOT exec -u 1000:1000 c1 cat /dev/stdin"
+	assert_success
+	assert_output piped-in
+	# a file given as stdout is not the process's to own
+	berth exec -u 1000:1000 c1 true >"$TEST_DIR/exec-out"
+	assert_equal "$(stat -c %u "$TEST_DIR/exec-out")" 0
+}
+
+@test "exec: a process that cannot be started exits 255, as runc's exec" {
+	berth_bg run -d c1
+	run berth exec c1 no-such-command
+	assert_failure 255
+	assert_output_contains "executable file not found"
+	run berth exec c1 /no/such/file
+	assert_failure 255
+	run berth exec --cwd /does-not-exist c1 true
+	assert_failure 255
+	run berth exec nosuch true
+	assert_failure 255
+	# the process's own status 255 and 1 are its own
+	run berth exec c1 sh -c 'exit 1'
+	assert_failure 1
+	# a command line that does not parse is a usage error
+	run berth exec c1
+	assert_failure 1
+	run berth exec --no-such-flag c1 true
+	assert_failure 1
+}
+
+# cgroup_procs_dirs: where the container's cgroup lies in every hierarchy
+# that has it.
+container_cgroup_dirs() {
+	local d
+	for d in $(cgroup_dirs "$CG_NAME"); do
+		[ -d "$d" ] && echo "$d"
+	done
+}
+
+@test "exec: --cgroup SUB joins that sub-cgroup of the container's cgroup, or is refused" {
+	berth_bg run -d c1
+	local d dirs
+	dirs=$(container_cgroup_dirs)
+	[ -n "$dirs" ] || skip "no cgroup"
+	for d in $dirs; do
+		mkdir "$d/sub"
+		# v1 cpuset: a new cgroup has no cpus or mems until given some
+		if [ -f "$d/sub/cpuset.cpus" ]; then
+			cat "$d/cpuset.cpus" >"$d/sub/cpuset.cpus"
+			cat "$d/cpuset.mems" >"$d/sub/cpuset.mems"
+		fi
+	done
+	run berth exec --cgroup sub c1 sh -c 'cat /proc/self/cgroup'
+	assert_success
+	local line
+	for line in "${lines[@]}"; do
+		[[ "$line" == *:/sub ]] || fail "not in the sub-cgroup: $line (of $output)"
+	done
+	# it was joined, not only named
+	berth exec -d --pid-file "$TEST_DIR/sub.pid" --cgroup sub c1 sleep 30
+	for d in $dirs; do
+		grep -qx "$(cat "$TEST_DIR/sub.pid")" "$d/sub/cgroup.procs" || fail "not in $d/sub"
+	done
+	kill -9 "$(cat "$TEST_DIR/sub.pid")"
+
+	# a missing sub-cgroup, a path that leaves the cgroup: refused, clearly
+	run berth exec --cgroup nosuch c1 true
+	assert_one_line_error 'sub-cgroup'
+	assert_output_contains nosuch
+	run berth exec --cgroup ../.. c1 true
+	assert_one_line_error 'relative path below the container'
+	run berth exec --cgroup /abs c1 true
+	assert_one_line_error 'relative path below the container'
+
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		# v2: one hierarchy, no controller prefix
+		run berth exec --cgroup memory:sub c1 true
+		assert_one_line_error 'cgroup v2 has one hierarchy'
+	else
+		# v1: CONTROLLER:PATH moves that hierarchy only
+		run berth exec --cgroup pids:sub c1 cat /proc/self/cgroup
+		assert_success
+		for line in "${lines[@]}"; do
+			case "$line" in
+			*:pids:*) [[ "$line" == *:/sub ]] || fail "pids not in the sub-cgroup: $line" ;;
+			*) [[ "$line" == *:/ ]] || fail "moved without being named: $line" ;;
+			esac
+		done
+		run berth exec --cgroup nosuchctl:sub c1 true
+		assert_one_line_error 'no nosuchctl cgroup'
+		run berth exec --cgroup pids:sub --cgroup pids:sub c1 true
+		assert_one_line_error 'named twice'
+		run berth exec --cgroup sub --cgroup pids:sub c1 true
+		assert_one_line_error 'CONTROLLER:PATH'
+	fi
+	berth kill c1 KILL
+	wait_for_status c1 stopped
+	berth delete c1
+	for d in $dirs; do
+		[ ! -e "$d" ] || fail "left behind: $d"
+	done
+}

@@ -180,6 +180,36 @@ EOF
 	wait_for_file "$TEST_DIR/out/poststop.txt"
 }
 
+@test "hooks: a failing poststart hook fails run, which cleans up; later poststart hooks do not run" {
+	set_args sleep 100
+	update_config '.hooks = {poststart: [{path: "/bin/sh", args: ["sh", "-c", "exit 1"]}, $ps]}' \
+		--argjson ps "$(hook_json poststart)"
+	run berth run -d c1
+	assert_failure
+	assert_output_contains "hook poststart[0]"
+	[ ! -e "$TEST_DIR/out/poststart.txt" ] || fail "a poststart hook ran after a failed one"
+	[ ! -e "$ROOT/c1" ]
+	assert_nothing_left c1
+}
+
+@test "hooks: without env a hook inherits the runtime's environment; env [] is empty" {
+	set_args true
+	# the hooks the runtime runs and the one the container init runs
+	update_config '.hooks = {
+		createRuntime: [{path: "/bin/sh", args: ["sh", "-c", "env >\($o)/createRuntime.env"]}],
+		startContainer: [{path: "/bin/sh", args: ["sh", "-c", "env >/out/startContainer.env"]}],
+		poststop: [{path: "/bin/sh", args: ["sh", "-c", "cat >/dev/null; env >\($o)/poststop.env"]},
+			{path: "/bin/sh", args: ["sh", "-c", "env >\($o)/empty.env"], env: []}]}' --arg o "$TEST_DIR/out"
+	HOOK_INHERITED=from-runtime PATH="/usr/sbin:/usr/bin:/sbin:/bin" run berth run c1
+	assert_success
+	local f
+	for f in createRuntime startContainer poststop; do
+		grep -qx "HOOK_INHERITED=from-runtime" "$TEST_DIR/out/$f.env" || fail "$f: $(cat "$TEST_DIR/out/$f.env")"
+		grep -qx "PATH=/usr/sbin:/usr/bin:/sbin:/bin" "$TEST_DIR/out/$f.env" || fail "$f: no PATH"
+	done
+	! grep -q HOOK_INHERITED "$TEST_DIR/out/empty.env" || fail "env [] inherited: $(cat "$TEST_DIR/out/empty.env")"
+}
+
 @test "hooks: run (create+start+wait+delete) runs every hook once" {
 	set_args true
 	update_config '.hooks = {createRuntime: [$cr], poststart: [$ps], poststop: [$stop]}' \

@@ -84,7 +84,7 @@ check_store() {
 	run bash -c "find '$STORE/snapshots' -name 'layer*.bin' -size ${LAYER_MB}M | wc -l"
 	[ "$output" = 4 ]
 	# leftovers of the killed pulls go with a prune, the image stays
-	bi image prune >/dev/null
+	bi image prune -f >/dev/null
 	[ -z "$(ls -A "$STORE/ingest")" ]
 	[ -z "$(find "$STORE/snapshots" -maxdepth 1 -name '.tmp-*')" ]
 	bi image inspect "$REGISTRY/crash/img:1" >/dev/null
@@ -111,4 +111,52 @@ check_store() {
 	# 5 layers + config at most; the blobs already verified are not fetched again
 	[ $((after - before)) -le $((6 - have)) ]
 	check_store
+}
+
+# kill_in_unpack: pulls into an empty store and kills them until one dies
+# with a snapshot half unpacked (a .tmp-* dir), before the image is named.
+kill_in_unpack() {
+	local i pid
+	for i in $(seq 1 40); do
+		rm -rf "$STORE"
+		# berth itself as $! (bi in the background would be a subshell)
+		"$BERTH" --root "$STORE" pull --tls-verify=false -q "$REGISTRY/crash/img:1" >/dev/null 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		for _ in $(seq 1 400); do
+			[ -n "$(find "$STORE/snapshots" -mindepth 1 -maxdepth 1 -name '.tmp-*' 2>/dev/null)" ] && break
+			sleep 0.005
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		if [ -n "$(find "$STORE/snapshots" -mindepth 1 -maxdepth 1 -name '.tmp-*' 2>/dev/null)" ] &&
+			jq -e '.manifests | length == 0' "$STORE/index.json" >/dev/null; then
+			return 0
+		fi
+	done
+	echo "no pull was killed while unpacking" >&2
+	return 1
+}
+
+@test "crash: a pull killed while unpacking leaves no snapshot temp dir after the next pull" {
+	kill_in_unpack
+	run bi pull --tls-verify=false -q "$REGISTRY/crash/img:1"
+	[ "$status" -eq 0 ]
+	[ -z "$(find "$STORE/snapshots" -maxdepth 1 -name '.tmp-*')" ]
+	check_store
+}
+
+@test "crash: image prune removes and counts the snapshot temp dir of a killed pull" {
+	local n
+	kill_in_unpack
+	# nothing is named: prune removes every blob, snapshot and temp entry
+	n=$(($(ls -A "$STORE/blobs/sha256" | wc -l) + $(ls -A "$STORE/snapshots" | wc -l) +
+		$(ls -A "$STORE/ingest" 2>/dev/null | wc -l)))
+	run bi image prune
+	[ "$status" -eq 0 ]
+	[[ "$output" == "Removed $n blobs and snapshots,"* ]] || {
+		echo "expected $n removed: $output" >&2
+		return 1
+	}
+	[ -z "$(ls -A "$STORE/snapshots")" ]
 }

@@ -96,7 +96,7 @@ import_busybox() {
 	bi bundle localhost/keep:1 "$TEST_DIR/bundle1"
 	run bi images -q
 	[ "$(echo "$output" | wc -l)" = 2 ]
-	run bi image prune
+	run bi image prune -f
 	[ "$status" -eq 0 ]
 	run bi images -q
 	[ "$output" != "" ]
@@ -104,13 +104,13 @@ import_busybox() {
 	run bi image inspect "$id2"
 	[ "$status" -ne 0 ]
 	# --all removes the named image too, but not the snapshot the bundle mounts
-	run bi image prune --all
+	run bi image prune -f --all
 	[ "$status" -eq 0 ]
 	[ "$(jq '.manifests | length' "$STORE/index.json")" = 0 ]
 	[ -n "$(ls "$STORE/snapshots")" ]
 	[ -x "$TEST_DIR/bundle1/rootfs/bin/busybox" ]
 	bi bundle --remove "$TEST_DIR/bundle1"
-	bi image prune --all
+	bi image prune -f --all
 	[ -z "$(ls "$STORE/snapshots")" ]
 }
 

@@ -328,3 +328,56 @@ has_opt() {
 	assert_output_contains symlink-refused
 	umount "$TEST_DIR/tree/sub"
 }
+
+@test "mounts: a tmpfs without mode= keeps the mode of the directory it covers (runc)" {
+	mkdir -m 0750 "$BUNDLE/rootfs/private"
+	chmod 0750 "$BUNDLE/rootfs/private"
+	add_mount /private tmpfs tmpfs size=1m
+	add_mount /fresh tmpfs tmpfs size=1m
+	add_mount /given tmpfs tmpfs size=1m mode=0711
+	mkdir -m 0700 "$BUNDLE/rootfs/given"
+	set_args sh -c 'stat -c "%n %a" /private /fresh /given; grep " /private " /proc/mounts'
+	run berth run c1
+	assert_success
+	assert_equal "${lines[0]}" "/private 750"
+	# a directory made for the mount: tmpfs's own default
+	assert_equal "${lines[1]}" "/fresh 1777"
+	assert_equal "${lines[2]}" "/given 711"
+	has_opt "${lines[3]}" size=1024k || fail "size lost: ${lines[3]}"
+}
+
+@test "linux.devices: a path with a trailing slash or doubled slashes is cleaned (runc)" {
+	update_config '.linux.devices = [{"path": "/dev/mynull/", "type": "c", "major": 1, "minor": 3, "fileMode": 438},
+		{"path": "/dev//sub/./zero", "type": "c", "major": 1, "minor": 5, "fileMode": 438}]'
+	set_args sh -c 'stat -c "%n %t %T" /dev/mynull /dev/sub/zero; echo x >/dev/mynull && echo write-ok'
+	run berth run c1
+	assert_success
+	assert_equal "${lines[0]}" "/dev/mynull 1 3"
+	assert_equal "${lines[1]}" "/dev/sub/zero 1 5"
+	assert_equal "${lines[2]}" write-ok
+	update_config '.linux.devices = [{"path": "/dev/..", "type": "c", "major": 1, "minor": 3}]'
+	run berth run c1
+	assert_one_line_error 'linux.devices[0].path'
+}
+
+@test "mounts: with a user namespace and no network namespace, a read-only /sys is read-only all the way down" {
+	chmod o+x "$BATS_RUN_TMPDIR" "$BATS_RUN_TMPDIR/test" "$TEST_DIR"
+	# sysfs cannot be mounted without a network namespace of the user
+	# namespace: the host's /sys is bound with its submounts (cgroups)
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")] + [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .mounts = [.mounts[] | select(.type != "cgroup")]'
+	set_args sh -c 'grep " /sys" /proc/self/mountinfo'
+	run berth run c1
+	assert_success
+	local line n=0
+	for line in "${lines[@]}"; do
+		n=$((n + 1))
+		[[ "$(awk '{print $6}' <<<"$line")" == ro,* || "$(awk '{print $6}' <<<"$line")" == ro ]] ||
+			fail "writable below /sys: $line"
+	done
+	# /sys itself and the cgroup mounts below it
+	[ "$n" -gt 1 ] || fail "no submounts of /sys: $output"
+	[[ "$output" == *" /sys/fs/cgroup "* ]] || fail "no /sys/fs/cgroup: $output"
+}

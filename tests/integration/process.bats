@@ -295,3 +295,37 @@ wait_receiver() {
 	assert_success
 	assert_equal "$(echo $output)" "not-a-tty no-console"
 }
+
+@test "process: a non-root user can reopen its stdio pipes (/proc/self/fd/1, /dev/stdout)" {
+	update_config '.process.user = {"uid": 1000, "gid": 1001}'
+	set_args sh -c 'echo one >/proc/self/fd/1 && echo two >/dev/stdout && echo three >/dev/stderr && stat -L -c "%u:%g" /dev/stdout'
+	run berth run c1
+	assert_success
+	assert_equal "${lines[0]}" one
+	assert_equal "${lines[1]}" two
+	assert_equal "${lines[2]}" three
+	assert_equal "${lines[3]}" 1000:1001
+	# with a user namespace: the pipe goes to the mapped host ids
+	chmod o+x "$BATS_RUN_TMPDIR" "$BATS_RUN_TMPDIR/test" "$TEST_DIR"
+	update_config '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	run berth run c1
+	assert_success
+	assert_equal "${lines[0]}" one
+	assert_equal "${lines[1]}" two
+	assert_equal "${lines[3]}" 1000:1001
+	# a file given as stdout is left to its owner
+	set_args true
+	berth run c1 >"$TEST_DIR/run-out"
+	assert_equal "$(stat -c %u "$TEST_DIR/run-out")" 0
+}
+
+@test "terminal: the pty is given to process.user" {
+	update_config '.process.terminal = true | .process.user = {"uid": 1000, "gid": 1000}'
+	set_args sh -c 'stat -c "owner=%u" $(tty); echo reopened >$(tty) && echo reopen-ok'
+	run berth run c1 </dev/null
+	assert_success
+	assert_output_contains "owner=1000"
+	assert_output_contains "reopen-ok"
+}

@@ -130,6 +130,40 @@ static void test_self_parse(void **state)
 	assert_false(cgroup_controllers_overlap("net_cls,net_prio", "net"));
 }
 
+/* exec --cgroup arguments, as runc reads them. */
+static void test_sub_cgroup_syntax(void **state)
+{
+	static const struct {
+		const char *args[3];
+		enum cgroup_mode mode;
+		const char *error; /* NULL: accepted */
+	} cases[] = {
+		{ { "sub", NULL }, CGROUP_MODE_V2, NULL },
+		{ { "a/b", NULL }, CGROUP_MODE_V1, NULL },
+		{ { "memory:a", "cpu,cpuacct:b" }, CGROUP_MODE_V1, NULL },
+		{ { "memory:a", NULL }, CGROUP_MODE_V2, "cgroup v2 has one hierarchy" },
+		{ { "a", "memory:b" }, CGROUP_MODE_V1, "each names its controllers" },
+		{ { "memory:a", "memory,pids:b" }, CGROUP_MODE_V1, "named twice" },
+		{ { ":a", NULL }, CGROUP_MODE_V1, "empty controller" },
+		{ { "memory,:a", NULL }, CGROUP_MODE_V1, "empty controller" },
+		{ { "", NULL }, CGROUP_MODE_V2, "relative path" },
+		{ { "/abs", NULL }, CGROUP_MODE_V2, "relative path" },
+		{ { "a/../..", NULL }, CGROUP_MODE_V2, "relative path" },
+		{ { "./a", NULL }, CGROUP_MODE_V2, "relative path" },
+		{ { "a/", NULL }, CGROUP_MODE_V2, "relative path" },
+		{ { "memory:", NULL }, CGROUP_MODE_V1, "relative path" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_error_ berth_error *err = NULL;
+		int ret = cgroup_check_sub_cgroups(cases[i].args, cases[i].mode, &err);
+		if (cases[i].error == NULL && ret != 0)
+			fail_msg("case %zu: %s", i, err->msg);
+		if (cases[i].error != NULL && (ret == 0 || strstr(err->msg, cases[i].error) == NULL))
+			fail_msg("case %zu: want \"%s\", got %s", i, cases[i].error, ret == 0 ? "success" : err->msg);
+	}
+}
+
 static void test_hugepage_names(void **state)
 {
 	static const char *const cases[][2] = { { "2MB", "2MB" },   { "2M", "2MB" },	 { "2048KB", "2MB" },
@@ -243,10 +277,11 @@ static void test_ebpf_allow_all_stops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request_paths),  cmocka_unit_test(test_request_errors),
-		cmocka_unit_test(test_expand_slice),   cmocka_unit_test(test_self_parse),
-		cmocka_unit_test(test_hugepage_names), cmocka_unit_test(test_conversions),
-		cmocka_unit_test(test_ebpf_program),   cmocka_unit_test(test_ebpf_allow_all_stops),
+		cmocka_unit_test(test_request_paths),	     cmocka_unit_test(test_request_errors),
+		cmocka_unit_test(test_expand_slice),	     cmocka_unit_test(test_self_parse),
+		cmocka_unit_test(test_hugepage_names),	     cmocka_unit_test(test_conversions),
+		cmocka_unit_test(test_sub_cgroup_syntax),    cmocka_unit_test(test_ebpf_program),
+		cmocka_unit_test(test_ebpf_allow_all_stops),
 	};
 	int failed = cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
 

@@ -270,6 +270,37 @@ static void test_freeze_and_kill(void **state)
 	destroy(f, m, "user.slice/sess/c1");
 }
 
+/* exec --cgroup: the process joins an existing sub-cgroup; a controller
+ * prefix has no meaning on v2 and is refused, as is a missing one. */
+static void test_exec_sub_cgroup(void **state)
+{
+	fixture *f = *state;
+	cgroup_manager *m = create(f, "c1");
+	cgroup_manager *joiner = NULL;
+	_cleanup_error_ berth_error *err = NULL;
+	const char *const sub[] = { "sub/inner", NULL };
+	const char *const prefixed[] = { "memory:sub", NULL };
+	const char *const missing[] = { "nosuch", NULL };
+	json_t *j = cgroup_manager_to_json(m);
+
+	assert_int_equal(cgroup_manager_from_json(j, &joiner, &err), 0);
+	json_decref(j);
+	fake_file(f->root, "user.slice/sess/c1/sub/inner/cgroup.procs", "");
+	assert_true(cgroup_manager_select_sub(joiner, prefixed, &err) < 0);
+	assert_non_null(strstr(err->msg, "cgroup v2 has one hierarchy"));
+	berth_error_free(&err);
+	assert_true(cgroup_manager_select_sub(joiner, missing, &err) < 0);
+	assert_non_null(strstr(err->msg, "user.slice/sess/c1/nosuch\": No such file or directory"));
+	berth_error_free(&err);
+	assert_int_equal(cgroup_manager_select_sub(joiner, sub, &err), 0);
+	assert_int_equal(cgroup_manager_enter(joiner, 4242, &err), 0);
+	assert_file(f, "user.slice/sess/c1/sub/inner/cgroup.procs", "4242");
+	assert_false(fake_exists(f->root, "user.slice/sess/c1/cgroup.procs"));
+	cgroup_manager_free(joiner);
+	fake_clear_files(f->root, "user.slice/sess/c1/sub/inner");
+	destroy(f, m, NULL);
+}
+
 static void test_stats_v2(void **state)
 {
 	fixture *f = *state;
@@ -346,6 +377,7 @@ int test_cgroup_v2_run(void)
 		cmocka_unit_test_setup_teardown(test_missing_knob_names_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_and_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_sub_cgroup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_round_trip, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("cgroup-v2", tests, NULL, NULL);

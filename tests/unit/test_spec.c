@@ -269,6 +269,52 @@ static void test_sysctl_must_be_namespaced(void **state)
 	(void)state;
 }
 
+static void test_sysctl_hostname_conflicts(void **state)
+{
+	static const char *const fmt =
+	    "{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},%s\"linux\":{\"namespaces\":[{\"type\":"
+	    "\"mount\"},{\"type\":\"uts\"}],\"sysctl\":{%s}}}";
+	char text[512];
+
+	snprintf(text, sizeof(text), fmt, "\"hostname\":\"a\",", "\"kernel.hostname\":\"b\"");
+	expect_error(text, "linux.sysctl: \"kernel.hostname\" (\"b\") conflicts with hostname (\"a\")");
+	snprintf(text, sizeof(text), fmt, "\"domainname\":\"a\",", "\"kernel.domainname\":\"b\"");
+	expect_error(text, "conflicts with domainname (\"a\")");
+	/* the same value, or only one of the two, is no conflict */
+	snprintf(text, sizeof(text), fmt, "\"hostname\":\"a\",", "\"kernel.hostname\":\"a\"");
+	spec_free(expect_ok(text));
+	snprintf(text, sizeof(text), fmt, "", "\"kernel.hostname\":\"b\",\"kernel.domainname\":\"c\"");
+	spec_free(expect_ok(text));
+	(void)state;
+}
+
+static void test_device_paths_are_cleaned(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "/dev/fuse/", "/dev/fuse" }, { "//dev//sub/./x", "/dev/sub/x" },
+		{ "/dev/a/../b", "/dev/b" },   { "/../../dev/x", "/dev/x" },
+		{ "/dev/x", "/dev/x" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		spec *s;
+
+		snprintf(text, sizeof(text),
+			 "{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"linux\":{\"namespaces\":[{\"type\":"
+			 "\"mount\"}],\"devices\":[{\"path\":\"%s\",\"type\":\"c\",\"major\":1,\"minor\":3}]}}",
+			 cases[i].in);
+		s = expect_ok(text);
+		assert_string_equal(s->devices[0].path, cases[i].out);
+		spec_free(s);
+	}
+	expect_error("{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},\"linux\":{\"namespaces\":[{\"type\":"
+		     "\"mount\"}],\"devices\":[{\"path\":\"/dev/..\",\"type\":\"c\",\"major\":1,\"minor\":3}]}}",
+		     "linux.devices[0].path: names no device");
+}
+
 static void test_resources(void **state)
 {
 	spec_resources r;
@@ -407,6 +453,8 @@ int main(void)
 		cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_inherited_mount_namespace),
 		cmocka_unit_test(test_sysctl_must_be_namespaced),
+		cmocka_unit_test(test_sysctl_hostname_conflicts),
+		cmocka_unit_test(test_device_paths_are_cleaned),
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_seccomp_section),

@@ -45,6 +45,23 @@ int berth_parse(const char *name, const char *usage, const option_spec *specs, i
 /* clang-format on */
 int berth_registry_options(const char *command, const option_value *v, registry_options *out, berth_error **err);
 
+/* docker's prune prompt: WARNING (a sentence) and "Are you sure you want to
+ * continue? [y/N]", answered on the terminal of stdin. 1 when FORCE or the
+ * answer is y/yes, 0 for no; -1 with ERR when stdin is not a terminal (a
+ * script must say -f). */
+int berth_confirm(const char *command, const char *warning, bool force, berth_error **err);
+
+/* A table printed like docker's (tabwriter): every column as wide as its
+ * widest cell, three spaces apart, so cells never run into each other. */
+typedef struct berth_table {
+	size_t ncols, nrows;
+	char **cells; /* nrows * ncols, heap copies */
+} berth_table;
+/* Appends a row of T->ncols cells (NULL: ""); -1 when out of memory. */
+int berth_table_add(berth_table *t, const char *const *row);
+/* Prints the rows and frees them. */
+void berth_table_print(berth_table *t);
+
 /* Pretty JSON to stdout. */
 void berth_print_json(json_t *j);
 /* "12 MB", "3.4 kB" like docker (decimal units). BUF holds 32 bytes. */
@@ -91,6 +108,15 @@ int cmd_inspect(const berth_globals *g, int argc, char **argv, berth_error **err
 int cmd_exec(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_top(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_stats(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_version(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_info(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_port(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_attach(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_events(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_update(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_rename(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_system(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_network_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 
 #endif

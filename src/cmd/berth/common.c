@@ -2,9 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd/berth/commands.h"
+#include "util/cleanup.h"
 
 int berth_open_store(const berth_globals *g, store **out, berth_error **err)
 {
@@ -17,6 +20,63 @@ int berth_parse(const char *name, const char *usage, const option_spec *specs, i
 {
 	return options_parse_command("berth", name, usage, specs, argc, argv, stop_at_positional, values, pos, npos,
 				     min_pos, max_pos, err);
+}
+
+int berth_confirm(const char *command, const char *warning, bool force, berth_error **err)
+{
+	char answer[64];
+
+	if (force)
+		return 1;
+	if (!isatty(STDIN_FILENO))
+		return berth_error_request(err, EINVAL,
+					   "%s: stdin is not a terminal to confirm on: give -f to go ahead", command);
+	printf("WARNING! %s\nAre you sure you want to continue? [y/N] ", warning);
+	fflush(stdout);
+	if (fgets(answer, sizeof(answer), stdin) == NULL)
+		return 0;
+	answer[strcspn(answer, "\r\n")] = '\0';
+	return strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0;
+}
+
+int berth_table_add(berth_table *t, const char *const *row)
+{
+	char **cells = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+
+	if (cells == NULL)
+		return -1;
+	t->cells = cells;
+	for (size_t i = 0; i < t->ncols; i++)
+		cells[t->nrows * t->ncols + i] = strdup(row[i] ? row[i] : "");
+	t->nrows++;
+	return 0;
+}
+
+void berth_table_print(berth_table *t)
+{
+	_cleanup_free_ size_t *width = calloc(t->ncols, sizeof(size_t));
+
+	for (size_t r = 0; width && r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *cell = t->cells[r * t->ncols + c];
+			size_t len = cell ? strlen(cell) : 0;
+			if (len > width[c])
+				width[c] = len;
+		}
+	for (size_t r = 0; width && r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *cell = t->cells[r * t->ncols + c] ?: "";
+			if (c + 1 == t->ncols)
+				printf("%s\n", cell);
+			else
+				printf("%-*s   ", (int)width[c], cell);
+		}
+	}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = 0;
 }
 
 void berth_print_json(json_t *j)

@@ -114,6 +114,9 @@ static const struct {
 	{ "unpause", cmd_unpause }, { "restart", cmd_restart }, { "rm", cmd_rm },
 	{ "remove", cmd_rm },	    { "logs", cmd_logs },	{ "wait", cmd_wait },
 	{ "inspect", cmd_inspect }, { "exec", cmd_exec },	{ "prune", cmd_container_prune },
+	{ "attach", cmd_attach },   { "port", cmd_port },	{ "rename", cmd_rename },
+	{ "update", cmd_update },   { "top", cmd_top },		{ "stats", cmd_stats },
+	{ "cp", cmd_cp },
 };
 
 int cmd_container(const berth_globals *g, int argc, char **argv, berth_error **err)

@@ -5,10 +5,11 @@
  *   berth cp [-a] [-L] CONTAINER:SRC DEST|-
  *   berth cp [-a] [-L] SRC|- CONTAINER:DEST
  *
- * The container's rootfs is used as the host sees it (the overlay at
- * DIR/bundle/rootfs): bind mounts (-v) and tmpfs mounts of the container
- * are not reached; a path below one of them is copied from or to the
- * directory underneath in the container's own filesystem. */
+ * A running (or paused) container is reached through its init's root
+ * (engine/live_root.h): the files as the container sees them, its volumes,
+ * bind mounts and tmpfs mounts included. A stopped one has only its rootfs
+ * as the host sees it (the overlay at DIR/bundle/rootfs): a path below one
+ * of its mounts is the directory underneath in its own filesystem. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "cmd/berth/engine_cmd.h"
 #include "engine/container.h"
+#include "engine/live_root.h"
 #include "engine/copy.h"
 #include "util/cleanup.h"
 
@@ -64,17 +66,55 @@ static bool rootfs_read_only(const container *c)
 	return ro;
 }
 
-static int open_container_rootfs(const berth_globals *g, const char *name, bool for_writing, berth_error **err)
+/* Whether PATH (as typed) lies on one of the mounts of C's bundle (a
+ * volume, bind or tmpfs; lexically: the kernel has the last word). */
+static bool on_a_mount(const container *c, const char *path)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c), *file = NULL;
+	json_t *cfg, *m;
+	bool found = false;
+	size_t i;
+
+	if (bundle == NULL || asprintf(&file, "%s/config.json", bundle) < 0)
+		return false;
+	cfg = json_load_file(file, 0, NULL);
+	json_array_foreach(json_object_get(cfg, "mounts"), i, m) {
+		const char *d = json_string_value(json_object_get(m, "destination"));
+		size_t len = d ? strlen(d) : 0;
+		while (len > 1 && d[len - 1] == '/')
+			len--;
+		if (d && len > 1 && strncmp(path, d, len) == 0 && (path[len] == '\0' || path[len] == '/'))
+			found = true;
+	}
+	json_decref(cfg);
+	return found;
+}
+
+static int open_container_rootfs(const berth_globals *g, const char *name, bool for_writing, const char *path,
+				 berth_error **err)
 {
 	_cleanup_free_ char *bundle = NULL, *rootfs = NULL;
 	engine_paths paths = { 0 };
 	container *c = NULL;
+	bool live;
 	int fd = -1;
 
-	if (berth_engine_open(g, &paths, err) < 0 || record_open(&paths, name, &c, err) < 0)
+	if (berth_engine_open(g, &paths, err) < 0 || record_open(&paths, name, &c, err) < 0 ||
+	    record_refresh(&paths, c, err) < 0)
 		goto out;
-	if (for_writing && rootfs_read_only(c)) {
+	live = (strcmp(c->state.status, "running") == 0 || strcmp(c->state.status, "paused") == 0) &&
+	       record_monitor_alive(c);
+	/* a running container's mounts are reached, and may be writable */
+	if (for_writing && rootfs_read_only(c) && !(live && on_a_mount(c, path))) {
 		berth_error_set(err, EROFS, "copy to container %s: its rootfs is marked read-only", name);
+		goto out;
+	}
+	if (live) {
+		/* the container's own view: its volumes, bind and tmpfs mounts
+		 * too; a read-only rootfs is read-only there */
+		fd = engine_live_root_open(c, err);
+		if (fd < 0)
+			berth_error_wrap(err, "cp");
 		goto out;
 	}
 	bundle = engine_container_bundle(c);
@@ -125,7 +165,7 @@ int cmd_cp(const berth_globals *g, int argc, char **argv, berth_error **err)
 	    (dest_in && strcmp(src_path, "-") != 0 && *src_path == '\0'))
 		return berth_error_set(err, 0, "cp: an empty path"), 125;
 
-	rootfd = open_container_rootfs(g, name, dest_in, err);
+	rootfd = open_container_rootfs(g, name, dest_in, dest_path, err);
 	if (rootfd < 0)
 		return 125;
 	src = (copy_location){ .rootfd = src_in ? rootfd : -1, .path = src_path, .label = pos[0] };

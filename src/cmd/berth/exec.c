@@ -11,6 +11,7 @@
 
 #include "cmd/berth/engine_cmd.h"
 #include "engine/container.h"
+#include "engine/live_root.h"
 #include "storage/bundle.h"
 #include "util/fs.h"
 #include "util/cleanup.h"
@@ -45,6 +46,71 @@ static int numeric_user(const container *c, const char *spec, char out[64], bert
 	return 0;
 }
 
+/* The container's process env and cwd from its bundle's config.json. */
+static json_t *bundle_process(const container *c)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c);
+	_cleanup_free_ char *path = bundle ? fs_path_join(bundle, "config.json") : NULL;
+	json_t *cfg = path ? json_load_file(path, 0, NULL) : NULL;
+	json_t *process = json_incref(json_object_get(cfg, "process"));
+
+	json_decref(cfg);
+	return process;
+}
+
+static const char *env_value(json_t *env, const char *key)
+{
+	size_t i, len = strlen(key);
+	json_t *e;
+
+	json_array_foreach(env, i, e) {
+		const char *s = json_string_value(e);
+		if (s && strncmp(s, key, len) == 0 && s[len] == '=')
+			return s + len + 1;
+	}
+	return NULL;
+}
+
+static bool env_given(const option_value *v, const char *key)
+{
+	size_t len = strlen(key);
+
+	for (int i = 0; i < v->count; i++)
+		if (strncmp(v->all[i], key, len) == 0 && (v->all[i][len] == '=' || v->all[i][len] == '\0'))
+			return true;
+	return false;
+}
+
+/* docker's exit codes for a command that cannot start: 127 when it (or the
+ * -w directory) does not exist, 126 when it is not executable. Checked in
+ * the container's own view of its files (its mounts included); 0 when the
+ * runtime should go ahead. */
+static int check_command(const container *c, const option_value *v, const char *argv0, berth_error **err)
+{
+	_cleanup_close_ int rootfd = -EBADF;
+	json_t *process = bundle_process(c);
+	const char *path = NULL, *cwd;
+	int code;
+
+	rootfd = engine_live_root_open(c, err);
+	if (rootfd < 0) {
+		json_decref(process);
+		berth_error_free(err); /* the runtime reports it */
+		return 0;
+	}
+	for (int i = 0; i < v[E_ENV].count; i++)
+		if (strncmp(v[E_ENV].all[i], "PATH=", 5) == 0)
+			path = v[E_ENV].all[i] + 5;
+	if (path == NULL)
+		path = env_value(json_object_get(process, "env"), "PATH");
+	cwd = v[E_WORKDIR].value ? v[E_WORKDIR].value : json_string_value(json_object_get(process, "cwd"));
+	code = engine_exec_check(rootfd, cwd, argv0, path, err);
+	json_decref(process);
+	if (code != 0)
+		berth_error_wrap(err, "exec %s", c->name);
+	return code;
+}
+
 static const char **build_args(const engine_paths *p, const container *c, const option_value *v, const char *user,
 			       char **cmd, int ncmd)
 {
@@ -59,6 +125,10 @@ static const char **build_args(const engine_paths *p, const container *c, const 
 	a[n++] = "exec";
 	if (option_bool(&v[E_TTY]))
 		a[n++] = "--tty";
+	if (option_bool(&v[E_TTY]) && !env_given(&v[E_ENV], "TERM")) {
+		a[n++] = "--env";
+		a[n++] = "TERM=xterm";
+	}
 	if (option_bool(&v[E_DETACH]))
 		a[n++] = "--detach";
 	for (int i = 0; i < v[E_ENV].count; i++) {
@@ -106,6 +176,12 @@ int cmd_exec(const berth_globals *g, int argc, char **argv, berth_error **err)
 	}
 	if (v[E_USER].value && numeric_user(c, v[E_USER].value, user, err) < 0)
 		goto fail;
+	if ((ret = check_command(c, v, pos[1], err)) != 0) {
+		container_free(c);
+		engine_paths_free(&paths);
+		options_free_values(v, E_COUNT);
+		return ret;
+	}
 	args = build_args(&paths, c, v, v[E_USER].value ? user : NULL, pos + 1, npos - 1);
 	if (args == NULL)
 		goto fail;

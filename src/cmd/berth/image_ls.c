@@ -1,11 +1,13 @@
 /* berth image ls: the images of the store, docker's columns or JSON. */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd/berth/commands.h"
 #include "image/images.h"
+#include "image/manifest.h"
 #include "image/reference.h"
 #include "util/cleanup.h"
 
@@ -61,18 +63,53 @@ static bool matches(const char *name, const char *filter)
 	return repo && strncmp(name, repo, l) == 0 && (name[l] == ':' || name[l] == '@');
 }
 
-static void print_row(const image_info *img, const char *name, bool no_trunc, bool digests)
+static int64_t tree_bytes;
+
+static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	if (type == FTW_F || type == FTW_SL)
+		tree_bytes += st->st_size;
+	return 0;
+}
+
+/* The unpacked size of IMG, as docker and podman show it: the bytes of
+ * the files in its snapshots (0 while none is unpacked). */
+static int64_t unpacked_size(store *s, const image_info *img)
+{
+	_cleanup_free_ char(*chains)[DIGEST_STRING_MAX] = NULL;
+	size_t n = img->config.n_diff_ids;
+
+	if (n == 0 || (chains = calloc(n, DIGEST_STRING_MAX)) == NULL)
+		return 0;
+	image_chain_ids(img->config.diff_ids, n, chains);
+	tree_bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = store_snapshot_path(s, chains[i]);
+		if (path)
+			nftw(path, add_size, 16, FTW_PHYS | FTW_MOUNT);
+	}
+	return tree_bytes;
+}
+
+static void table_row(berth_table *t, const image_info *img, int64_t bytes, const char *name, bool no_trunc,
+		      bool digests)
 {
 	_cleanup_free_ char *repo = NULL, *tag = NULL;
-	char size[32], since[64];
+	char size[32], since[64], id[80];
 
 	if (name)
 		split_name(name, &repo, &tag);
-	printf("%-40s %-12s ", repo ? repo : "<none>", tag ? tag : "<none>");
-	if (digests)
-		printf("%-71s ", img->manifest_digest);
-	printf("%-*.*s %-16s %s\n", no_trunc ? 71 : 12, no_trunc ? 71 : 12, no_trunc ? img->id : digest_hex(img->id),
-	       berth_human_since(img->config.created, since), berth_human_size(img->size, size));
+	snprintf(id, sizeof(id), "%.*s", no_trunc ? 71 : 12, no_trunc ? img->id : digest_hex(img->id));
+	{
+		const char *row[] = { repo ? repo : "<none>",
+				      tag ? tag : "<none>",
+				      digests ? img->manifest_digest : id,
+				      id,
+				      berth_human_since(img->config.created, since),
+				      berth_human_size(bytes, size) };
+		const char *short_row[] = { row[0], row[1], row[3], row[4], row[5] };
+		berth_table_add(t, digests ? row : short_row);
+	}
 }
 
 int cmd_image_ls(const berth_globals *g, int argc, char **argv, berth_error **err)
@@ -110,9 +147,11 @@ int cmd_image_ls(const berth_globals *g, int argc, char **argv, berth_error **er
 		json_decref(arr);
 	} else {
 		bool q = option_bool(&v[O_QUIET]), nt = option_bool(&v[O_NO_TRUNC]), dg = option_bool(&v[O_DIGESTS]);
+		berth_table table = { .ncols = dg ? 6 : 5 };
+		const char *head[] = { "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE" };
+		const char *short_head[] = { "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE" };
 		if (!q)
-			printf("%-40s %-12s %-*s%-*s %-16s %s\n", "REPOSITORY", "TAG", dg ? 72 : 0, dg ? "DIGEST" : "",
-			       nt ? 71 : 12, "IMAGE ID", "CREATED", "SIZE");
+			berth_table_add(&table, dg ? head : short_head);
 		for (size_t i = 0; i < n; i++) {
 			if (q) {
 				bool any = npos == 0;
@@ -122,12 +161,18 @@ int cmd_image_ls(const berth_globals *g, int argc, char **argv, berth_error **er
 					printf("%.*s\n", nt ? 71 : 12, nt ? list[i].id : digest_hex(list[i].id));
 				continue;
 			}
+			int64_t bytes = -1;
 			if (list[i].names[0] == NULL && npos == 0)
-				print_row(&list[i], NULL, nt, dg);
-			for (char **nm = list[i].names; *nm; nm++)
-				if (npos == 0 || matches(*nm, pos[0]))
-					print_row(&list[i], *nm, nt, dg);
+				table_row(&table, &list[i], bytes = unpacked_size(s, &list[i]), NULL, nt, dg);
+			for (char **nm = list[i].names; *nm; nm++) {
+				if (npos != 0 && !matches(*nm, pos[0]))
+					continue;
+				if (bytes < 0)
+					bytes = unpacked_size(s, &list[i]);
+				table_row(&table, &list[i], bytes, *nm, nt, dg);
+			}
 		}
+		berth_table_print(&table);
 	}
 	image_list_free(list, n);
 	store_close(s);

@@ -10,7 +10,7 @@
 
 static const option_spec specs[] = {
 	{ "all", 'a', false, "remove every image, not only unnamed ones" },
-	{ "force", 'f', false, "do not ask (accepted for docker compatibility; berth never asks)" },
+	{ "force", 'f', false, "do not ask for confirmation" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -25,8 +25,17 @@ int cmd_image_prune(const berth_globals *g, int argc, char **argv, berth_error *
 	char size[32];
 	int npos, ret;
 
-	ret = berth_parse("image prune", "image prune [--all]", specs, argc, argv, false, v, &pos, &npos, 0, 0, err);
+	ret =
+	    berth_parse("image prune", "image prune [--all] [-f]", specs, argc, argv, false, v, &pos, &npos, 0, 0, err);
 	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	ret =
+	    berth_confirm("image prune",
+			  option_bool(&v[0]) ? "This will remove all images without at least one container associated "
+					       "to them."
+					     : "This will remove all dangling images.",
+			  option_bool(&v[1]), err);
+	if (ret <= 0)
 		return ret < 0 ? 125 : 0;
 	if (berth_open_store(g, &s, err) < 0)
 		return 125;

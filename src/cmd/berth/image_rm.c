@@ -5,14 +5,46 @@
 #include <string.h>
 
 #include "cmd/berth/commands.h"
+#include "cmd/berth/engine_cmd.h"
 #include "image/images.h"
 #include "storage/rootfs.h"
 #include "util/cleanup.h"
 
 static const option_spec specs[] = {
-	{ "force", 'f', false, "remove an image with several names by id" },
+	{ "force", 'f', false, "remove an image with several names by id, or one that containers use" },
 	{ NULL, 0, false, NULL },
 };
+
+/* Like podman (exit 2) and docker (409): an image that TEXT would delete,
+ * not only untag, is refused while a container (in any state) uses it. */
+static int check_unused(const berth_globals *g, store *s, const char *text, berth_error **err)
+{
+	engine_paths paths = { 0 };
+	container **list = NULL;
+	size_t n = 0, names = 0;
+	image_info info;
+	int ret = 0;
+
+	if (image_resolve(s, text, &info, err) < 0)
+		return -1; /* image_remove words it */
+	for (char **nm = info.names; nm && *nm; nm++)
+		names++;
+	if (names <= 1 && berth_engine_open(g, &paths, err) == 0 && record_list(&paths, &list, &n, err) == 0) {
+		for (size_t i = 0; i < n && ret == 0; i++) {
+			if (strcmp(record_config_string(list[i], "ImageId") ?: "", info.id) == 0)
+				ret = berth_error_set(err, 0,
+						      "image \"%s\" is in use by container %s (%.12s): remove the "
+						      "container first, or rmi --force",
+						      text, list[i]->name, list[i]->id);
+		}
+	}
+	if (*err && ret == 0)
+		ret = -1;
+	record_list_free(list, n);
+	engine_paths_free(&paths);
+	image_info_free(&info);
+	return ret;
+}
 
 int cmd_image_rm(const berth_globals *g, int argc, char **argv, berth_error **err)
 {
@@ -31,6 +63,10 @@ int cmd_image_rm(const berth_globals *g, int argc, char **argv, berth_error **er
 	ret = 0;
 	for (int i = 0; i < npos && ret == 0; i++) {
 		char **removed = NULL;
+		if (!option_bool(&v[0]) && check_unused(g, s, pos[i], err) < 0) {
+			ret = *err && strstr((*err)->msg, "in use by container") ? 2 : 1;
+			break;
+		}
 		if (image_remove(s, pos[i], option_bool(&v[0]), &removed, err) < 0) {
 			ret = 1;
 			break;

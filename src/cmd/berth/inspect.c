@@ -1,18 +1,21 @@
 /* berth inspect: docker-like JSON of containers. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd/berth/engine_cmd.h"
+#include "engine/container.h"
+#include "engine/gotemplate.h"
 #include "util/cleanup.h"
 
 static json_t *state_json(const container *c)
 {
 	const container_state *s = &c->state;
-	json_t *j = json_pack("{s:s, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s, s:i}", "Status", s->status, "Running",
-			      strcmp(s->status, "running") == 0, "Paused", strcmp(s->status, "paused") == 0,
-			      "Restarting", strcmp(s->status, "restarting") == 0, "Unsupervised", s->unsupervised,
-			      "Pid", (int)s->pid, "ExitCode", s->exit_code, "Error", s->error ?: "", "StartedAt",
-			      s->started_at ?: "0001-01-01T00:00:00Z", "FinishedAt",
+	json_t *j = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s, s:i}", "Status", s->status,
+			      "Running", strcmp(s->status, "running") == 0, "Paused", strcmp(s->status, "paused") == 0,
+			      "OOMKilled", s->oom_killed, "Restarting", strcmp(s->status, "restarting") == 0,
+			      "Unsupervised", s->unsupervised, "Pid", (int)s->pid, "ExitCode", s->exit_code, "Error",
+			      s->error ?: "", "StartedAt", s->started_at ?: "0001-01-01T00:00:00Z", "FinishedAt",
 			      s->finished_at ?: "0001-01-01T00:00:00Z", "MonitorPid", (int)s->monitor_pid);
 	if (s->health)
 		json_object_set_new(j, "Health",
@@ -22,15 +25,35 @@ static json_t *state_json(const container *c)
 	return j;
 }
 
+/* docker's Config.Env and Config.Hostname are what the process gets: the
+ * image's environment with the flags', HOSTNAME..., from the bundle. */
+static void bundle_view(const container *c, json_t *j)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c), *path = NULL;
+	json_t *cfg, *env;
+
+	if (bundle == NULL || asprintf(&path, "%s/config.json", bundle) < 0)
+		return;
+	cfg = json_load_file(path, 0, NULL);
+	env = json_object_get(json_object_get(cfg, "process"), "env");
+	if (json_is_array(env))
+		json_object_set(j, "Env", env);
+	if (json_is_string(json_object_get(cfg, "hostname")))
+		json_object_set(j, "Hostname", json_object_get(cfg, "hostname"));
+	json_decref(cfg);
+}
+
 static json_t *config_json(const container *c)
 {
 	json_t *cfg = c->config;
 	json_t *j = json_pack(
 	    "{s:s, s:s, s:O, s:O, s:b, s:b, s:s, s:s}", "Hostname", record_config_string(c, "Hostname") ?: "", "User",
 	    record_config_string(c, "User") ?: "", "Env", json_object_get(cfg, "Env") ?: json_null(), "Cmd",
-	    json_object_get(cfg, "Command") ?: json_null(), "Tty", record_config_bool(c, "Tty"), "OpenStdin",
+	    json_object_get(cfg, "Cmd") ?: json_object_get(cfg, "Command") ?: json_null(), "Tty", record_config_bool(c, "Tty"), "OpenStdin",
 	    record_config_bool(c, "Interactive"), "Image", record_config_string(c, "Image") ?: "", "StopSignal",
 	    record_config_string(c, "StopSignal") ?: "SIGTERM");
+	bundle_view(c, j);
+	json_object_set(j, "Entrypoint", json_object_get(cfg, "Entrypoint") ?: json_null());
 	json_object_set(j, "WorkingDir", json_object_get(cfg, "Cwd") ?: json_string(""));
 	if (json_object_get(cfg, "Healthcheck"))
 		json_object_set(j, "Healthcheck", json_object_get(cfg, "Healthcheck"));
@@ -61,6 +84,30 @@ static json_t *mounts_json(const container *c)
 	return out;
 }
 
+/* docker's HostConfig resource names (0: no limit). */
+static void resources_json(const container *c, json_t *host)
+{
+	static const char *const keys[] = { "Memory", "NanoCpus", "CpuShares", "PidsLimit", "MemorySwap" };
+	json_t *r = json_object_get(c->config, "Resources");
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		json_object_set_new(host, keys[i], json_integer(json_integer_value(json_object_get(r, keys[i]))));
+}
+
+/* Path and Args: the process as the runtime starts it, before --init. */
+static void path_args_json(const container *c, json_t *j)
+{
+	json_t *cmd = json_object_get(c->config, "Command"), *args = json_array(), *a;
+	size_t i;
+
+	json_array_foreach(cmd, i, a) {
+		if (i > 0)
+			json_array_append(args, a);
+	}
+	json_object_set_new(j, "Path", json_string(json_string_value(json_array_get(cmd, 0)) ?: ""));
+	json_object_set_new(j, "Args", args);
+}
+
 static json_t *inspect_json(const container *c)
 {
 	_cleanup_free_ char *log = record_path(c, "ctr.log"), *bundle = record_path(c, "bundle");
@@ -77,27 +124,61 @@ static json_t *inspect_json(const container *c)
 				      record_config_string(c, "Network") ?: "none", "Binds",
 				      json_object_get(c->config, "Volumes") ?: json_null(), "Init",
 				      record_config_bool(c, "Init")));
+	resources_json(c, json_object_get(j, "HostConfig"));
+	path_args_json(c, j);
 	json_object_set_new(j, "Mounts", mounts_json(c));
 	json_object_set_new(j, "NetworkSettings",
 			    json_deep_copy(json_object_get(c->config, "NetworkSettings")) ?: json_object());
 	return j;
 }
 
+/* -f TEMPLATE: each container's line, as docker prints them. */
+static int print_formatted(const gotemplate *t, json_t *j, berth_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (gotemplate_execute(t, j, &text, err) < 0)
+		return -1;
+	puts(text);
+	return 0;
+}
+
 int cmd_inspect(const berth_globals *g, int argc, char **argv, berth_error **err)
 {
-	static const option_spec specs[] = { { "format", 'f', true, "json (default)" }, { NULL, 0, false, NULL } };
-	option_value v[2] = { 0 };
+	static const option_spec specs[] = {
+		{ "format", 'f', true, "json (default), or a Go template: '{{.State.Status}}', '{{json .Config}}'" },
+		{ "type", 0, true, "container (the only kind inspected here)" },
+		{ NULL, 0, false, NULL },
+	};
+	option_value v[3] = { 0 };
 	_cleanup_free_ char **keep = NULL, **pos = NULL;
 	engine_paths paths = { 0 };
+	gotemplate *t = NULL;
+	const char *format;
 	json_t *arr;
 	int npos, ret, failed = 0;
 
-	ret = berth_parse_grouped("inspect", "inspect CONTAINER...", specs, argc, argv, false, v, &pos, &npos, 1, -1,
-				  &keep, err);
+	ret = berth_parse_grouped("inspect", "inspect [-f FORMAT] CONTAINER...", specs, argc, argv, false, v, &pos,
+				  &npos, 1, -1, &keep, err);
 	if (ret != 0)
 		return ret < 0 ? 125 : 0;
-	if (berth_engine_open(g, &paths, err) < 0)
+	format = v[0].value;
+	if (format && strcmp(format, "json") != 0 && gotemplate_parse(format, &t, err) < 0) {
+		options_free_values(v, 2);
+		return berth_error_wrap(err, "inspect --format"), 125;
+	}
+	if (v[1].value && strcmp(v[1].value, "container") != 0) {
+		gotemplate_free(t);
+		options_free_values(v, 2);
+		return berth_error_set(err, EINVAL, "inspect --type %s: only containers (see berth %s inspect)",
+				       v[1].value, v[1].value),
+		       125;
+	}
+	options_free_values(v, 2);
+	if (berth_engine_open(g, &paths, err) < 0) {
+		gotemplate_free(t);
 		return 125;
+	}
 	arr = json_array();
 	for (int i = 0; i < npos; i++) {
 		berth_error *e = NULL;
@@ -105,13 +186,22 @@ int cmd_inspect(const berth_globals *g, int argc, char **argv, berth_error **err
 		if (record_open(&paths, pos[i], &c, &e) < 0 || record_refresh(&paths, c, &e) < 0) {
 			berth_error_report("berth", &e);
 			failed = 1;
+		} else if (t) {
+			json_t *j = inspect_json(c);
+			if (print_formatted(t, j, &e) < 0) {
+				berth_error_report("berth: inspect", &e);
+				failed = 1;
+			}
+			json_decref(j);
 		} else {
 			json_array_append_new(arr, inspect_json(c));
 		}
 		container_free(c);
 	}
-	berth_print_json(arr);
+	if (t == NULL)
+		berth_print_json(arr);
 	json_decref(arr);
+	gotemplate_free(t);
 	engine_paths_free(&paths);
 	return failed ? 125 : 0;
 }

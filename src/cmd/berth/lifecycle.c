@@ -8,6 +8,7 @@
 #include "engine/container.h"
 #include "engine/monitor.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 static int parse_seconds(const option_value *v, int *out, berth_error **err)
 {
@@ -72,8 +73,10 @@ static int restart_fn(const engine_paths *p, container *c, void *arg, berth_erro
 		timeout = (int)record_config_int(c, "StopTimeout", 10);
 	if (engine_container_stop(p, c, timeout, err) < 0)
 		return -1;
-	if (c->state.monitor_pid > 0 && record_monitor_alive(c))
-		engine_container_wait(p, c, 5000, err);
+	if (c->state.monitor_pid > 0 && record_monitor_alive(c)) {
+		int code;
+		engine_container_wait(p, c, 5000, &code, err);
+	}
 	if (monitor_start(p, c, false, NULL, NULL, err) < 0)
 		return -1;
 	printf("%s\n", c->name);
@@ -190,16 +193,29 @@ int cmd_rm(const berth_globals *g, int argc, char **argv, berth_error **err)
 	flags.volumes = option_bool(&v[1]);
 	if (berth_engine_open(g, &paths, err) < 0)
 		return 125;
-	ret = berth_for_each_container(&paths, pos, npos, rm_fn, &flags);
+	for (int i = 0; i < npos; i++) {
+		berth_error *e = NULL;
+		container *c = NULL;
+		if (record_open(&paths, pos[i], &c, &e) < 0 && e->code == ESTALE) {
+			/* half-made by a killed command: removed on the way */
+			berth_debug("%s", e->msg);
+			berth_error_free(&e);
+			printf("%s\n", pos[i]);
+		} else if (e || rm_fn(&paths, c, &flags, &e) < 0) {
+			berth_error_report("berth", &e);
+			ret = 1;
+		}
+		container_free(c);
+	}
 	engine_paths_free(&paths);
 	return ret ? 125 : 0;
 }
 
 static int wait_fn(const engine_paths *p, container *c, void *arg, berth_error **err)
 {
-	int code = engine_container_wait(p, c, -1, err);
+	int code;
 
-	if (code < 0)
+	if (engine_container_wait(p, c, -1, &code, err) < 0)
 		return -1;
 	printf("%d\n", code);
 	*(int *)arg = code;
@@ -227,7 +243,7 @@ int cmd_wait(const berth_globals *g, int argc, char **argv, berth_error **err)
 
 int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_error **err)
 {
-	static const option_spec specs[] = { { "force", 'f', false, "do not ask (berth never asks)" },
+	static const option_spec specs[] = { { "force", 'f', false, "do not ask for confirmation" },
 					     { NULL, 0, false, NULL } };
 	option_value v[2] = { 0 };
 	_cleanup_free_ char **keep = NULL, **pos = NULL;
@@ -239,6 +255,9 @@ int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_err
 	ret = berth_parse_grouped("container prune", "container prune [-f]", specs, argc, argv, false, v, &pos, &npos,
 				  0, 0, &keep, err);
 	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	ret = berth_confirm("container prune", "This will remove all stopped containers.", option_bool(&v[0]), err);
+	if (ret <= 0)
 		return ret < 0 ? 125 : 0;
 	if (berth_engine_open(g, &paths, err) < 0 || record_list(&paths, &list, &n, err) < 0) {
 		engine_paths_free(&paths);

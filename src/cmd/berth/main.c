@@ -11,6 +11,7 @@
 #include "engine/userns.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/proctitle.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.0.0"
@@ -52,6 +53,17 @@ static const berth_command commands[] = {
 	{ "exec", "exec [flags] CONTAINER COMMAND...", "run a command in a running container", cmd_exec },
 	{ "top", "top CONTAINER [ps OPTIONS]", "show the processes of a container", cmd_top },
 	{ "stats", "stats [--no-stream] [--format table|json] [C...]", "containers' resource use", cmd_stats },
+	{ "attach", "attach [--detach-keys KEYS] [--no-stdin] CONTAINER", "attach to a running container's terminal",
+	  cmd_attach },
+	{ "port", "port CONTAINER [PRIVATE_PORT[/PROTO]]", "list a container's published ports", cmd_port },
+	{ "rename", "rename CONTAINER NEW_NAME", "rename a container", cmd_rename },
+	{ "update", "update [--memory M] [--cpus N] [--pids-limit N] CONTAINER...",
+	  "change the resource limits of containers", cmd_update },
+	{ "events", "events [--since T] [--until T] [-f K=V] [--format F]", "container events, then follow them",
+	  cmd_events },
+	{ "info", "info [-f FORMAT]", "the engine, its store and the host", cmd_info },
+	{ "version", "version [-f FORMAT]", "berth's version", cmd_version },
+	{ "system", "system df|prune|info", "disk use, pruning, information (berth system --help)", cmd_system },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -91,6 +103,20 @@ static char *default_dir(bool rootless, const char *xdg_var, const char *home_su
 	return asprintf(&out, "/tmp/berth-%u", (unsigned)geteuid()) < 0 ? NULL : out;
 }
 
+/* --root and --runroot as given, made absolute: the store's paths go into
+ * bundles, records and monitors that run from other directories. */
+static char *absolute_path(const char *path)
+{
+	char *out = NULL;
+	_cleanup_free_ char *cwd = NULL;
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (cwd == NULL || asprintf(&out, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	_cleanup_error_ berth_error *err = NULL;
@@ -99,6 +125,8 @@ int main(int argc, char **argv)
 	berth_globals g = { 0 };
 	char **pos = NULL;
 	int npos = 0, first = 1, ret;
+
+	proctitle_init(argc, argv);
 
 	/* global flags come before the command */
 	while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
@@ -138,9 +166,9 @@ int main(int argc, char **argv)
 		g.debug = debug;
 	}
 	g.rootless = engine_rootless();
-	store_root = values[G_ROOT].value ? strdup(values[G_ROOT].value)
+	store_root = values[G_ROOT].value ? absolute_path(values[G_ROOT].value)
 					  : default_dir(g.rootless, "XDG_DATA_HOME", ".local/share", "/var/lib/berth");
-	run_root = values[G_RUNROOT].value ? strdup(values[G_RUNROOT].value)
+	run_root = values[G_RUNROOT].value ? absolute_path(values[G_RUNROOT].value)
 					   : default_dir(g.rootless, "XDG_RUNTIME_DIR", NULL, "/run/berth");
 	if (!store_root || !run_root) {
 		fprintf(stderr, "berth: out of memory\n");

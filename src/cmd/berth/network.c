@@ -101,16 +101,19 @@ static int network_ls_cmd(const berth_globals *g, int argc, char **argv, berth_e
 			json_array_append_new(arr, network_def_json(&list[i]));
 		berth_print_json(arr);
 		json_decref(arr);
+	} else if (option_bool(&v[1])) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", list[i].name);
 	} else {
-		if (!option_bool(&v[1]))
-			printf("%-20s%-8s%-12s%s\n", "NAME", "DRIVER", "BRIDGE", "SUBNET");
+		berth_table table = { .ncols = 4 };
+		const char *head[] = { "NAME", "DRIVER", "BRIDGE", "SUBNET" };
+		berth_table_add(&table, head);
 		for (size_t i = 0; i < n; i++) {
-			if (option_bool(&v[1]))
-				printf("%s\n", list[i].name);
-			else
-				printf("%-20s%-8s%-12s%s\n", list[i].name, list[i].driver,
-				       list[i].bridge ? list[i].bridge : "-", list[i].subnet ? list[i].subnet : "-");
+			const char *row[] = { list[i].name, list[i].driver, list[i].bridge ? list[i].bridge : "-",
+					      list[i].subnet ? list[i].subnet : "-" };
+			berth_table_add(&table, row);
 		}
+		berth_table_print(&table);
 	}
 	for (size_t i = 0; i < n; i++)
 		network_def_free(&list[i]);
@@ -179,6 +182,53 @@ static int network_rm_cmd(const berth_globals *g, int argc, char **argv, berth_e
 	return status;
 }
 
+int cmd_network_prune(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	static const option_spec specs[] = { { "force", 'f', false, "do not ask for confirmation" },
+					     { NULL, 0, false, NULL } };
+	option_value v[2] = { 0 };
+	_cleanup_free_ char **pos = NULL;
+	engine_paths paths = { 0 };
+	network_def *list = NULL;
+	size_t n = 0;
+	bool header = false;
+	int npos, ret, status = 0;
+
+	ret = berth_parse("network prune", "network prune [-f]", specs, argc, argv, false, v, &pos, &npos, 0, 0, err);
+	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	ret = berth_confirm("network prune", "This will remove all custom networks not used by at least one container.",
+			    option_bool(&v[0]), err);
+	if (ret <= 0)
+		return ret < 0 ? 125 : 0;
+	if (berth_engine_open(g, &paths, err) < 0 || network_list(&paths, &list, &n, err) < 0) {
+		engine_paths_free(&paths);
+		return 125;
+	}
+	for (size_t i = 0; i < n; i++) {
+		berth_error *one = NULL;
+		if (strcmp(list[i].name, NETWORK_DEFAULT) == 0)
+			continue; /* docker's bridge network is never pruned */
+		if (network_remove(&paths, list[i].name, &one) < 0) {
+			if (one && one->code != EBUSY) {
+				berth_error_report("berth", &one);
+				status = 1;
+			}
+			berth_error_free(&one);
+			continue;
+		}
+		if (!header)
+			printf("Deleted Networks:\n");
+		header = true;
+		printf("%s\n", list[i].name);
+	}
+	for (size_t i = 0; i < n; i++)
+		network_def_free(&list[i]);
+	free(list);
+	engine_paths_free(&paths);
+	return status;
+}
+
 static const option_spec connect_specs[] = {
 	{ "ip", 0, true, "the container's IPv4 address on the network" },
 	{ NULL, 0, false, NULL },
@@ -229,6 +279,7 @@ static const berth_command network_commands[] = {
 	{ "inspect", "network inspect NAME...", "print networks as JSON", network_inspect_cmd },
 	{ "rm", "network rm NAME...", "remove networks no container uses", network_rm_cmd },
 	{ "remove", "network remove NAME...", "remove networks no container uses", network_rm_cmd },
+	{ "prune", "network prune [-f]", "remove the networks no container uses", cmd_network_prune },
 	{ "connect", "network connect [--ip IP] NETWORK CONTAINER", "join a container to a bridge network",
 	  network_connect_cmd },
 	{ "disconnect", "network disconnect NETWORK CONTAINER", "take a container off a network it joined",

@@ -1,6 +1,7 @@
 /* berth ps: the containers, their status made truthful first (a container
  * whose monitor died is not shown as running unless the runtime says so). */
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,34 @@ static int check_filters(const option_value *f, berth_error **err)
 					       "ps --filter \"%s\": expected KEY=VALUE with KEY one of status, name, "
 					       "id, exited, ancestor, health, label",
 					       f->all[i]);
+		if (strncmp(f->all[i], "name=", 5) == 0) {
+			regex_t re;
+			char text[256];
+			int rc = regcomp(&re, f->all[i] + 5, REG_EXTENDED | REG_NOSUB);
+			if (rc != 0) {
+				regerror(rc, &re, text, sizeof(text));
+				return berth_error_request(err, EINVAL, "ps --filter \"%s\": %s", f->all[i], text);
+			}
+			regfree(&re);
+		}
 	}
 	return 0;
+}
+
+/* docker: name=REGEX, unanchored, against the name (and "/NAME", the way
+ * docker writes names, so "^/web$" works too) */
+static bool name_matches(const char *name, const char *pattern)
+{
+	_cleanup_free_ char *slashed = NULL;
+	regex_t re;
+	bool m;
+
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		return false;
+	m = regexec(&re, name, 0, NULL, 0) == 0 ||
+	    (asprintf(&slashed, "/%s", name) > 0 && regexec(&re, slashed, 0, NULL, 0) == 0);
+	regfree(&re);
+	return m;
 }
 
 static bool filter_matches(const container *c, const char *key, const char *value)
@@ -44,7 +71,7 @@ static bool filter_matches(const container *c, const char *key, const char *valu
 	if (strcmp(key, "status") == 0)
 		return strcmp(c->state.status, value) == 0;
 	if (strcmp(key, "name") == 0)
-		return strstr(c->name, value) != NULL; /* docker: a substring */
+		return name_matches(c->name, value);
 	if (strcmp(key, "id") == 0)
 		return strncmp(c->id, value, strlen(value)) == 0;
 	if (strcmp(key, "exited") == 0)
@@ -119,7 +146,10 @@ static void status_text(const container *c, char *buf, size_t size)
 			snprintf(buf + strlen(buf), size - strlen(buf), " (no monitor)");
 	} else if (strcmp(s->status, "exited") == 0) {
 		berth_human_since(s->finished_at, since);
-		snprintf(buf, size, "Exited (%d) %s", s->exit_code, since);
+		if (s->exit_code == RECORD_EXIT_CODE_UNKNOWN) /* its monitor died: nobody saw it */
+			snprintf(buf, size, "Exited (unknown) %s", since);
+		else
+			snprintf(buf, size, "Exited (%d) %s", s->exit_code, since);
 	} else if (strcmp(s->status, "restarting") == 0) {
 		snprintf(buf, size, "Restarting (%d)", s->exit_code);
 	} else {
@@ -176,6 +206,7 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 	size_t n = 0;
 	bool all, quiet, json, full;
 	json_t *arr = NULL;
+	berth_table table = { .ncols = 7 };
 	int npos, ret;
 
 	ret = berth_parse_grouped("ps", "ps [-a] [-q] [--format table|json] [--no-trunc] [--filter K=V]", specs, argc,
@@ -201,14 +232,15 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 		options_free_values(v, 5);
 		return 125;
 	}
-	if (json)
+	if (json) {
 		arr = json_array();
-	else if (!quiet)
-		printf("%-12s  %-20s  %-20s  %-20s  %-24s  %-20s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
-		       "STATUS", "PORTS", "NAMES");
+	} else if (!quiet) {
+		const char *head[] = { "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES" };
+		berth_table_add(&table, head);
+	}
 	for (size_t i = 0; i < n; i++) {
 		container *c = list[i];
-		char created[64], status[128], ports[512];
+		char created[64], status[128], ports[512], id[RECORD_ID_LEN + 1];
 		_cleanup_free_ char *cmd = NULL;
 		berth_error *ignored = NULL;
 		if (record_refresh(&paths, c, &ignored) < 0)
@@ -228,10 +260,19 @@ int cmd_ps(const berth_globals *g, int argc, char **argv, berth_error **err)
 		cmd = command_text(c, full);
 		status_text(c, status, sizeof(status));
 		ports_text(c, ports, sizeof(ports));
-		printf("%-12.*s  %-20s  %-20s  %-20s  %-24s  %-20s  %s\n", full ? RECORD_ID_LEN : 12, c->id,
-		       record_config_string(c, "Image") ?: "", cmd ? cmd : "",
-		       berth_human_since(record_config_string(c, "Created"), created), status, ports, c->name);
+		snprintf(id, sizeof(id), "%.*s", full ? RECORD_ID_LEN : 12, c->id);
+		{
+			const char *row[] = { id,
+					      record_config_string(c, "Image") ?: "",
+					      cmd ? cmd : "",
+					      berth_human_since(record_config_string(c, "Created"), created),
+					      status,
+					      ports,
+					      c->name };
+			berth_table_add(&table, row);
+		}
 	}
+	berth_table_print(&table);
 	if (json) {
 		berth_print_json(arr);
 		json_decref(arr);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd/berth/engine_cmd.h"
@@ -58,6 +59,7 @@ enum {
 	O_IP,
 	O_DNS,
 	O_ADD_HOST,
+	O_NETWORK_ALIAS,
 	O_COUNT
 };
 
@@ -85,7 +87,9 @@ static const option_spec run_specs[] = {
 	{ "cpus", 0, true, "CPU limit (1.5)" },
 	{ "pids-limit", 0, true, "maximum number of processes" },
 	{ "ulimit", 0, true, "NAME=SOFT[:HARD] (nofile=1024:2048)" },
-	{ "network", 0, true, "none (default: lo only), host, container:ID, or a network (bridge: the default one)" },
+	{ "network", 0, true,
+	  "a network NAME (default: berth, a NAT bridge; rootless: pasta), bridge (the default one), none (lo "
+	  "only), host, pasta, slirp4netns, container:ID" },
 	{ "runtime", 0, true, "OCI runtime binary (default: berth-runtime)" },
 	{ "restart", 0, true, "no, on-failure[:N], always, unless-stopped" },
 	{ "cgroup-parent", 0, true, "cgroup parent (relative: beneath berth's own cgroup; default berth)" },
@@ -104,7 +108,8 @@ static const option_spec run_specs[] = {
 	{ "publish-all", 'P', false, "publish the image's exposed ports on free host ports" },
 	{ "ip", 0, true, "the container's IPv4 address in its network" },
 	{ "dns", 0, true, "a nameserver for /etc/resolv.conf; repeatable" },
-	{ "add-host", 0, true, "NAME:IP line for /etc/hosts; repeatable" },
+	{ "add-host", 0, true, "NAME:IP (or NAME:host-gateway) line for /etc/hosts; repeatable" },
+	{ "network-alias", 0, true, "another name of the container on its network; repeatable" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -167,6 +172,7 @@ static void fill_options(run_options *o, const option_value *v, char **command)
 	o->ip = v[O_IP].value;
 	o->dns = v[O_DNS].all;
 	o->add_hosts = v[O_ADD_HOST].all;
+	o->network_aliases = v[O_NETWORK_ALIAS].all;
 	o->command = command;
 }
 
@@ -203,14 +209,17 @@ static bool raw_terminal(struct termios *saved)
 }
 
 /* Exit code of a start error like docker's: 127 not found, 126 not
- * executable, else 125. */
+ * executable, else 125 (the runtime words them like runc: "stat /x: no
+ * such file or directory", "executable file not found in $PATH",
+ * "permission denied"). */
 static int start_error_code(const berth_error *e)
 {
-	if (e == NULL || e->msg == NULL)
+	if (e == NULL || e->msg == NULL || strstr(e->msg, "exec \"") == NULL)
 		return 125;
-	if (strstr(e->msg, "No such file") || strstr(e->msg, "not found"))
+	if (strcasestr(e->msg, "no such file") || strstr(e->msg, "not found"))
 		return 127;
-	if (strstr(e->msg, "ermission denied") || strstr(e->msg, "not executable"))
+	if (strcasestr(e->msg, "permission denied") || strstr(e->msg, "not executable") ||
+	    strcasestr(e->msg, "is a directory"))
 		return 126;
 	return 125;
 }
@@ -310,6 +319,26 @@ int cmd_create(const berth_globals *g, int argc, char **argv, berth_error **err)
 	return create_or_run(g, argc, argv, false, err);
 }
 
+/* Waits up to 10 s for the monitor of another start to have started C. */
+static bool wait_started_elsewhere(const engine_paths *p, container *c)
+{
+	const struct timespec tick = { 0, 20 * 1000000L };
+	berth_error *ignored = NULL;
+
+	for (int i = 0; i < 500; i++) {
+		if (record_load_state(c, &ignored) < 0 || record_refresh(p, c, &ignored) < 0) {
+			berth_error_free(&ignored);
+			return false;
+		}
+		if (engine_status_is_live(c->state.status))
+			return true;
+		if (c->state.monitor_pid > 0 && !record_monitor_alive(c))
+			return false; /* it failed */
+		nanosleep(&tick, NULL);
+	}
+	return false;
+}
+
 static int start_container_fn(const engine_paths *p, container *c, void *arg, berth_error **err)
 {
 	bool attach = *(bool *)arg;
@@ -322,6 +351,11 @@ static int start_container_fn(const engine_paths *p, container *c, void *arg, be
 		return 0;
 	}
 	ret = start_one(p, c, attach, false, err);
+	if (*err && (*err)->code == EBUSY && !attach) {
+		/* another start (one killed meanwhile, say) got there first */
+		berth_error_free(err);
+		ret = wait_started_elsewhere(p, c) ? 0 : start_one(p, c, attach, false, err);
+	}
 	if (*err)
 		return -1;
 	if (!attach)

@@ -12,10 +12,11 @@
 static const option_spec create_specs[] = {
 	{ "label", 'l', true, "set a label KEY=VALUE (repeatable)" },
 	{ "driver", 'd', true, "volume driver (only \"local\")" },
+	{ "opt", 'o', true, "driver option: type=tmpfs [o=size=64m], or type=none o=bind device=/DIR (repeatable)" },
 	{ NULL, 0, false, NULL },
 };
 
-enum { C_LABEL, C_DRIVER, C_COUNT };
+enum { C_LABEL, C_DRIVER, C_OPT, C_COUNT };
 
 static int volume_create_cmd(const berth_globals *g, int argc, char **argv, berth_error **err)
 {
@@ -24,8 +25,8 @@ static int volume_create_cmd(const berth_globals *g, int argc, char **argv, bert
 	volume_info info = { 0 };
 	int npos, ret;
 
-	ret = berth_parse("volume create", "volume create [--label KEY=VALUE]... [NAME]", create_specs, argc, argv,
-			  false, v, &pos, &npos, 0, 1, err);
+	ret = berth_parse("volume create", "volume create [--label KEY=VALUE]... [--opt K=V]... [NAME]", create_specs,
+			  argc, argv, false, v, &pos, &npos, 0, 1, err);
 	if (ret != 0) {
 		options_free_values(v, C_COUNT);
 		return ret < 0 ? 125 : 0;
@@ -34,7 +35,8 @@ static int volume_create_cmd(const berth_globals *g, int argc, char **argv, bert
 		ret = berth_error_set(err, EINVAL, "volume create: driver \"%s\" is not supported (only \"local\")",
 				      v[C_DRIVER].value);
 	else
-		ret = volume_create(g->store_root, npos ? pos[0] : NULL, v[C_LABEL].all, false, &info, err);
+		ret = volume_create_with_options(g->store_root, npos ? pos[0] : NULL, v[C_LABEL].all, v[C_OPT].all,
+						 false, &info, err);
 	options_free_values(v, C_COUNT);
 	if (ret < 0)
 		return 125;
@@ -150,7 +152,7 @@ static int volume_rm_cmd(const berth_globals *g, int argc, char **argv, berth_er
 
 static const option_spec prune_specs[] = {
 	{ "all", 'a', false, "remove unused named volumes too, not only anonymous ones" },
-	{ "force", 'f', false, "do not prompt (berth never prompts)" },
+	{ "force", 'f', false, "do not ask for confirmation" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -163,9 +165,16 @@ static int volume_prune_cmd(const berth_globals *g, int argc, char **argv, berth
 	char size[32];
 	int npos, ret;
 
-	ret = berth_parse("volume prune", "volume prune [--all]", prune_specs, argc, argv, false, v, &pos, &npos, 0, 0,
-			  err);
+	ret = berth_parse("volume prune", "volume prune [--all] [-f]", prune_specs, argc, argv, false, v, &pos, &npos,
+			  0, 0, err);
 	if (ret != 0)
+		return ret < 0 ? 125 : 0;
+	ret =
+	    berth_confirm("volume prune",
+			  option_bool(&v[0]) ? "This will remove all unused volumes."
+					     : "This will remove anonymous volumes not used by at least one container.",
+			  option_bool(&v[1]), err);
+	if (ret <= 0)
 		return ret < 0 ? 125 : 0;
 	ret = volume_prune(g->store_root, option_bool(&v[0]), &removed, &reclaimed, err);
 	if (removed && removed[0]) {
@@ -185,7 +194,7 @@ static const berth_command volume_commands[] = {
 	{ "inspect", "volume inspect NAME...", "print volumes as JSON", volume_inspect_cmd },
 	{ "rm", "volume rm [-f] NAME...", "remove volumes no container uses", volume_rm_cmd },
 	{ "remove", "volume remove [-f] NAME...", "remove volumes no container uses", volume_rm_cmd },
-	{ "prune", "volume prune [--all]", "remove unused anonymous volumes (--all: named ones too)",
+	{ "prune", "volume prune [--all] [-f]", "remove unused anonymous volumes (--all: named ones too)",
 	  volume_prune_cmd },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -30,6 +30,11 @@ enum {
 	E_COUNT
 };
 
+/* The exit status when the process could not be started (a missing
+ * command, a stopped container, a bad flag value), as runc's; command-line
+ * syntax errors exit 1. */
+#define EXEC_FAILED 255
+
 static const option_spec specs[] = {
 	[E_CONSOLE] = { "console-socket", 0, true, "unix socket that receives the pty master" },
 	[E_CWD] = { "cwd", 0, true, "working directory in the container" },
@@ -45,7 +50,7 @@ static const option_spec specs[] = {
 	[E_NNP] = { "no-new-privs", 0, false, "set no_new_privs for the process" },
 	[E_CAP] = { "cap", 'c', true, "add a capability (repeatable)" },
 	[E_PRESERVE] = { "preserve-fds", 0, true, "pass N extra fds (3..3+N-1)" },
-	[E_CGROUP] = { "cgroup", 0, true, "accepted for runc compatibility: the container's cgroup is used" },
+	[E_CGROUP] = { "cgroup", 0, true, "join a sub-cgroup: PATH, or CONTROLLER[,...]:PATH (v1; repeatable)" },
 	[E_IGNORE_PAUSED] = { "ignore-paused", 0, false, "allow exec in a paused container" },
 	[E_PIDFD] = { "pidfd-socket", 0, true, "accepted for runc compatibility; not used" },
 	[E_COUNT] = { NULL, 0, false, NULL },
@@ -69,21 +74,39 @@ static int parse_user(const char *text, spec_user *u, berth_error **err)
 	return 0;
 }
 
-static int append_strings(char ***list, const char **extra)
+/* Sets each KEY=VALUE of EXTRA in *LIST: an entry of the same KEY is
+ * replaced where it stands (getenv() would see the first of two), others
+ * are appended, so a later --env of the same KEY wins. */
+static int set_env_entries(char ***list, const char **extra)
 {
-	size_t n = 0, m = 0;
-	char **grown;
+	size_t n = 0;
+
 	while (*list && (*list)[n])
 		n++;
-	while (extra && extra[m])
-		m++;
-	grown = realloc(*list, (n + m + 1) * sizeof(char *));
-	if (grown == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < m; i++)
-		grown[n + i] = strdup(extra[i]);
-	grown[n + m] = NULL;
-	*list = grown;
+	for (size_t m = 0; extra && extra[m]; m++) {
+		size_t keylen = strchr(extra[m], '=') - extra[m];
+		char *copy = strdup(extra[m]);
+		size_t i;
+
+		if (copy == NULL)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			if (strncmp((*list)[i], extra[m], keylen + 1) == 0)
+				break;
+		if (i == n) {
+			char **grown = realloc(*list, (n + 2) * sizeof(char *));
+			if (grown == NULL) {
+				free(copy);
+				return -ENOMEM;
+			}
+			*list = grown;
+			(*list)[n + 1] = NULL;
+			n++;
+		} else {
+			free((*list)[i]);
+		}
+		(*list)[i] = copy;
+	}
 	return 0;
 }
 
@@ -108,10 +131,10 @@ static int apply_flags(option_value *v, char **args, int nargs, spec_process *p,
 	}
 	if (v[E_ENV].count > 0) {
 		for (int i = 0; i < v[E_ENV].count; i++)
-			if (strchr(v[E_ENV].all[i], '=') == NULL)
+			if (strchr(v[E_ENV].all[i], '=') == NULL || v[E_ENV].all[i][0] == '=')
 				return berth_error_set(err, EINVAL, "exec: --env \"%s\": expected KEY=VALUE",
 						       v[E_ENV].all[i]);
-		if (append_strings(&p->env, v[E_ENV].all) < 0)
+		if (set_env_entries(&p->env, v[E_ENV].all) < 0)
 			return berth_error_set(err, ENOMEM, "exec");
 	}
 	p->terminal = option_bool(&v[E_TTY]);
@@ -158,22 +181,26 @@ int cmd_exec(const runtime_globals *g, int argc, char **argv, berth_error **err)
 			    -1, err);
 	if (ret != 0)
 		return ret < 0 ? 1 : 0;
+	if (!v[E_PROCESS].set && npos < 2) {
+		berth_error_set(err, EINVAL, "exec: a command is required (or --process)");
+		return 1;
+	}
 	if (v[E_PROCESS].set) {
 		_cleanup_free_ char *text = NULL;
 		if (fs_read_file(v[E_PROCESS].value, &text, NULL, err) < 0 || spec_parse_process(text, &p, err) < 0) {
 			berth_error_wrap(err, "exec %s: --process \"%s\"", pos[0], v[E_PROCESS].value);
-			return 1;
+			return EXEC_FAILED;
 		}
 		if (option_bool(&v[E_TTY]))
 			p->terminal = true;
 	} else {
 		if (exec_default_process(g, pos[0], &p, err) < 0) {
 			berth_error_wrap(err, "exec %s", pos[0]);
-			return 1;
+			return EXEC_FAILED;
 		}
 		if (apply_flags(v, pos + 1, npos - 1, p, err) < 0) {
 			spec_process_free(p);
-			return 1;
+			return EXEC_FAILED;
 		}
 	}
 	if (v[E_APPARMOR].set) {
@@ -192,8 +219,10 @@ int cmd_exec(const runtime_globals *g, int argc, char **argv, berth_error **err)
 	opts.ignore_paused = option_bool(&v[E_IGNORE_PAUSED]);
 	if (v[E_PRESERVE].set)
 		opts.preserve_fds = atoi(v[E_PRESERVE].value);
+	if (v[E_CGROUP].count > 0)
+		opts.sub_cgroups = v[E_CGROUP].all;
 	ret = container_exec(g, &opts, &exit_code, err);
 	spec_process_free(p);
 	options_free_values(v, E_COUNT);
-	return ret < 0 ? 1 : exit_code;
+	return ret < 0 ? EXEC_FAILED : exit_code;
 }

@@ -95,7 +95,7 @@ int cgroup_self_parse(const char *text, cgroup_self_entry **out, size_t *n, bert
 
 void cgroup_mounts_free(cgroup_mount *m, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; m != NULL && i < n; i++) {
 		free(m[i].controllers);
 		free(m[i].mount);
 		free(m[i].root);
