@@ -348,24 +348,26 @@ static bool has_node_port(const service *s, int proto, uint16_t node_port)
 	return false;
 }
 
-/* Releases the node ports of the old states (R) and of FROM that KEEP
- * (NULL: none) does not have. */
-static void node_ports_release(const hostnet *h, const record *r, const service *from, const service *keep)
+/* Releases the node ports of ST that KEEP (NULL: none) does not have. */
+static void node_ports_release(const hostnet *h, const service *st, const service *keep)
 {
 	char claimant[SERVICE_NAME_MAX + 16];
-	const service *states[2] = { &r->cur, from };
 
-	claimant_of(from ? from->spec.name : r->cur.spec.name, claimant, sizeof(claimant));
-	for (size_t s = 0; s < r->n_stale + 2; s++) {
-		const service *st = s < 2 ? states[s] : &r->stale[s - 2];
-		if (st == NULL || (s == 0 && !r->exists))
-			continue;
-		for (size_t i = 0; i < st->spec.n_ports; i++) {
-			const service_port *p = &st->spec.ports[i];
-			if (p->node_port && !(keep && has_node_port(keep, p->proto, p->node_port)))
-				hostnet_port_release(h, claimant, p->proto, p->node_port);
-		}
+	claimant_of(st->spec.name, claimant, sizeof(claimant));
+	for (size_t i = 0; i < st->spec.n_ports; i++) {
+		const service_port *p = &st->spec.ports[i];
+		if (p->node_port && !(keep && has_node_port(keep, p->proto, p->node_port)))
+			hostnet_port_release(h, claimant, p->proto, p->node_port);
 	}
+}
+
+/* The same for every state of the record R. */
+static void node_ports_release_record(const hostnet *h, const record *r, const service *keep)
+{
+	if (r->exists)
+		node_ports_release(h, &r->cur, keep);
+	for (size_t i = 0; i < r->n_stale; i++)
+		node_ports_release(h, &r->stale[i], keep);
 }
 
 /* Claims NEW's node ports, choosing free ones where 0 (and NodePort). */
@@ -503,13 +505,13 @@ static int change(const hostnet *h, int dirfd, const record *old, service *new, 
 		return berth_error_wrap(err, "%s", what);
 	if ((claim && node_ports_claim(h, new, err) < 0) || record_save(dirfd, new, old, true, err) < 0 ||
 	    kernel_apply(old, new, what, err) < 0) {
-		node_ports_release(h, &(record){ 0 }, new, old->exists ? &old->cur : NULL);
+		node_ports_release(h, new, old->exists ? &old->cur : NULL);
 		record_restore(dirfd, new->spec.name, old);
 		return -1;
 	}
 	if (record_save(dirfd, new, old, false, err) < 0)
 		return berth_error_wrap(err, "%s", what);
-	node_ports_release(h, old, NULL, new);
+	node_ports_release_record(h, old, new);
 	udp_flows_forget(old, new);
 	return 0;
 }
@@ -598,7 +600,7 @@ static int remove_locked(const hostnet *h, int dirfd, const char *name, const re
 	snprintf(what, sizeof(what), "remove service %s", name);
 	if (kernel_apply(old, NULL, what, err) < 0)
 		return -1;
-	node_ports_release(h, old, NULL, NULL);
+	node_ports_release_record(h, old, NULL);
 	udp_flows_forget(old, NULL);
 	snprintf(file, sizeof(file), "%s.json", name);
 	if (unlinkat(dirfd, file, 0) < 0 && errno != ENOENT)

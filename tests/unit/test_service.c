@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -416,6 +417,19 @@ static void test_kernel(void **state)
 	assert_true(service_remove(&s->h, "web", NULL, &err) < 0);
 	assert_int_equal(err->code, ENOENT);
 	berth_error_free(&err);
+
+	/* a service whose owner (a store) is gone is swept */
+	{
+		_cleanup_free_ char *owner_dir = fs_path_join(s->dir, "store");
+		service_spec gone = spec_of("orphan", IPPROTO_UDP, 53, 0);
+		assert_int_equal(mkdir(owner_dir, 0700), 0);
+		snprintf(gone.owner_path, sizeof(gone.owner_path), "%s", owner_dir);
+		assert_int_equal(service_apply(&s->h, &gone, NULL, &err), 0);
+		assert_int_equal(service_sweep(&s->h), 0);
+		assert_int_equal(rmdir(owner_dir), 0);
+		assert_int_equal(service_sweep(&s->h), 1);
+		assert_false(file_exists(s, "services/orphan.json"));
+	}
 
 	/* the port is free for -p now; the last service takes the table along */
 	assert_int_equal(hostnet_port_claim(&s->h, "c1", IPPROTO_TCP, 30000, &err), 0);
