@@ -750,6 +750,8 @@ void hostnet_hosts_drop(const char *path, const char *needle)
 
 /* ---- teardown ---- */
 
+static void sweep_temps(int dirfd, const char *sub);
+
 void hostnet_teardown(const hostnet *h, const char *id)
 {
 	json_t *j = hostnet_owner_load(h, id), *links = json_object_get(j, "Links"), *v;
@@ -807,6 +809,11 @@ static int sweep_one(const char *name, void *data)
 		s->count++;
 	}
 	return 0;
+}
+
+void hostnet_sweep_temps(const hostnet *h, const char *sub)
+{
+	sweep_temps(h->dirfd, sub);
 }
 
 /* The temporary files (".NAME.tmpPID", fs_write_file_replace) in SUB that

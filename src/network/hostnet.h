@@ -163,6 +163,10 @@ void hostnet_teardown(const hostnet *h, const char *id);
  * how many. */
 int hostnet_sweep(const hostnet *h);
 
+/* Removes the temporary files a killed writer left in the subdirectory
+ * SUB (".NAME.tmpPID" of a pid that is gone). */
+void hostnet_sweep_temps(const hostnet *h, const char *sub);
+
 /* Whether the owner ID lives: its owner record names a store record that
  * exists, and either that record's config.json has "NetworkSettings" (it
  * was saved after the network was made) or the creator still runs. */

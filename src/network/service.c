@@ -697,6 +697,7 @@ int service_sweep(const hostnet *h)
 	int count = 0;
 	berth_error *e = NULL;
 
+	hostnet_sweep_temps(h, "services");
 	if (service_list(h, &list, &n, &e) < 0) {
 		berth_error_free(&e);
 		return 0;

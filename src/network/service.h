@@ -170,7 +170,8 @@ int service_load(const hostnet *h, const char *name, service *out, berth_error *
  * then the array). */
 int service_list(const hostnet *h, service **out, size_t *n, berth_error **err);
 
-/* Removes the services whose owner_path is gone. Returns how many. */
+/* Removes the services whose owner_path is gone (and the temporary files
+ * of killed writers). Returns how many services. */
 int service_sweep(const hostnet *h);
 
 /* Routes SERVICE_RANGE through BRIDGE (idempotent), so the host's own

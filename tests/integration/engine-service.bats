@@ -275,3 +275,31 @@ w2"
 	assert_success
 	assert_output self
 }
+
+@test "service: set-endpoints killed at random points leaves a service the next call repairs, and rm leaves nothing" {
+	three_endpoints
+	b network service create web -p 80 --session-affinity ClientIP >/dev/null
+	local sets=("$W1" "$W1 $W2" "$W2 $W3" "$W1 $W2 $W3" "$W3") i pid
+	for ((i = 0; i < 12; i++)); do
+		# shellcheck disable=SC2086 # the set is a list of addresses
+		b network service set-endpoints web ${sets[$((i % 5))]} &
+		pid=$!
+		sleep "0.0$((RANDOM % 4))$((RANDOM % 10))"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	run b network service set-endpoints web "$W1" "$W3"
+	assert_success
+	run b network service ls
+	[[ "$output" == *"$W1,$W3"* ]]
+	# exactly the two endpoints' chains are left, and traffic reaches no other
+	run in_host nft list table inet berth
+	[ "$(grep -c 'chain ep-web-' <<<"$output")" = 2 ]
+	[ "$(grep -c 'set aff-web-' <<<"$output")" = 2 ]
+	[[ "$output" != *"$W2"* ]]
+	run b network service ls -q
+	assert_output web
+	run b network service rm web
+	assert_success
+	[ -z "$(ls -A "$HOSTNET/services" | grep -v '^lock$')" ]
+}
