@@ -171,7 +171,7 @@ w2"
 	SECONDS=0
 	run in_host "$BERTH_BUILD_DIR/tests/helpers/udp-echo" ask 10.96.0.1 53
 	assert_failure
-	[ "$SECONDS" -le 1 ]
+	[ "$SECONDS" -le 2 ]
 }
 
 @test "service: without endpoints a connection is refused at once, from the host and from a container" {
@@ -302,4 +302,17 @@ w2"
 	run b network service rm web
 	assert_success
 	[ -z "$(ls -A "$HOSTNET/services" | grep -v '^lock$')" ]
+}
+
+@test "service: a container on another network reaches the service's endpoints on the default bridge" {
+	three_endpoints
+	b network service create web -p 80 >/dev/null
+	b network service set-endpoints web "$W1" "$W2" "$W3"
+	b network create other >/dev/null
+	brun -d --name client --network other bb sleep 1000 >/dev/null
+	[[ "$(ip_of client)" != 10.77.* ]]
+	run b exec client sh -c 'for i in $(seq 30); do wget -qO- http://10.96.0.1/ || echo ERR; done'
+	assert_success
+	[ "$(count ERR "$output")" = 0 ]
+	[ "$(count w1 "$output")" -ge 2 ] && [ "$(count w2 "$output")" -ge 2 ] && [ "$(count w3 "$output")" -ge 2 ]
 }
