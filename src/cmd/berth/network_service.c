@@ -271,13 +271,14 @@ static int service_ls_cmd(const berth_globals *g, int argc, char **argv, berth_e
 	if (ret != 0)
 		return ret < 0 ? 125 : 0;
 	json = v[0].value && strcmp(v[0].value, "json") == 0;
-	if (v[0].value && !json && strcmp(v[0].value, "table") != 0)
-		return berth_error_request(err, EINVAL, "network service ls: --format: table or json, not \"%s\"",
-					   v[0].value) < 0
-			   ? 125
-			   : 0;
+	if (v[0].value && !json && strcmp(v[0].value, "table") != 0) {
+		berth_error_request(err, EINVAL, "network service ls: --format: table or json, not \"%s\"", v[0].value);
+		options_free_values(v, 2);
+		return 125;
+	}
 	if (berth_engine_open(g, &paths, err) < 0 || engine_service_list(&paths, &list, &n, err) < 0) {
 		engine_paths_free(&paths);
+		options_free_values(v, 2);
 		return 125;
 	}
 	if (json) {
@@ -288,7 +289,7 @@ static int service_ls_cmd(const berth_globals *g, int argc, char **argv, berth_e
 		json_decref(arr);
 	} else {
 		if (!option_bool(&v[1]))
-			printf("%-24s%-11s%-16s%-24s%s\n", "NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS");
+			printf("%-24s%-11s%-16s%-24s %s\n", "NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS");
 		for (size_t i = 0; i < n; i++) {
 			const service *s = &list[i];
 			if (option_bool(&v[1])) {
@@ -296,7 +297,7 @@ static int service_ls_cmd(const berth_globals *g, int argc, char **argv, berth_e
 				continue;
 			}
 			char ports[SERVICE_PORTS_MAX * 24];
-			printf("%-24s%-11s%-16s%-24s", s->spec.name, s->spec.node_ports ? "NodePort" : "ClusterIP",
+			printf("%-24s%-11s%-16s%-24s ", s->spec.name, s->spec.node_ports ? "NodePort" : "ClusterIP",
 			       s->spec.cluster_ip, format_ports(s, ports, sizeof(ports)));
 			for (size_t k = 0; k < s->n_endpoints; k++)
 				printf("%s%s", k ? "," : "", s->endpoints[k].ip);
@@ -307,6 +308,7 @@ static int service_ls_cmd(const berth_globals *g, int argc, char **argv, berth_e
 		service_clear(&list[i]);
 	free(list);
 	engine_paths_free(&paths);
+	options_free_values(v, 2);
 	return 0;
 }
 
