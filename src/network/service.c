@@ -541,7 +541,7 @@ int service_apply(const hostnet *h, const service_spec *spec, service *out, bert
 						   old.cur.spec.cluster_ip);
 		snprintf(new.spec.cluster_ip, sizeof(new.spec.cluster_ip), "%s", old.cur.spec.cluster_ip);
 		/* node ports not asked for stay what they were */
-		for (size_t i = 0; i < new.spec.n_ports &&new.spec.node_ports; i++)
+		for (size_t i = 0; new.spec.node_ports &&i < new.spec.n_ports; i++)
 			for (size_t j = 0; j < old.cur.spec.n_ports && !new.spec.ports[i].node_port; j++)
 				if (old.cur.spec.ports[j].proto == new.spec.ports[i].proto &&
 				    old.cur.spec.ports[j].port == new.spec.ports[i].port &&
