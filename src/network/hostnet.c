@@ -479,8 +479,10 @@ static int ports_lock(const hostnet *h, berth_error **err)
 int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_port *ports, size_t n, berth_error **err)
 {
 	_cleanup_free_ bool *fresh = NULL;
+	_cleanup_free_ struct nft_port *add = NULL;
 	_cleanup_close_ int lock = -EBADF;
 	char owner[80], file[INET6_ADDRSTRLEN + 32], what[80];
+	size_t n_add = 0;
 	int ret = 0;
 
 	if (n == 0)
@@ -494,7 +496,8 @@ int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_por
 			hostnet_teardown(h, owner);
 		}
 	fresh = calloc(n, sizeof(*fresh));
-	if (fresh == NULL)
+	add = calloc(n, sizeof(*add));
+	if (fresh == NULL || add == NULL)
 		return berth_error_set(err, ENOMEM, "publish ports");
 	lock = ports_lock(h, err);
 	if (lock < 0)
@@ -527,8 +530,11 @@ int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_por
 			break;
 		}
 		fresh[i] = true;
+		add[n_add++] = ports[i];
 	}
-	if (ret == 0 && nft_ports_add(ports, n, err) < 0)
+	/* a port ID claims already is published already (a start of a
+	 * container whose ports were kept) */
+	if (ret == 0 && n_add && nft_ports_add(add, n_add, err) < 0)
 		ret = -1;
 	if (ret < 0)
 		for (size_t i = 0; i < n; i++)

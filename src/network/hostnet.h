@@ -125,7 +125,8 @@ int hostnet_owner_save(const hostnet *h, const char *id, json_t *owner, berth_er
 /* Claims the N ports for ID (ports/) and publishes them in nftables: all
  * or none. A port claimed by a dead container is taken back from it (its
  * whole network goes: hostnet_teardown); one claimed by a live one is an
- * EEXIST error naming it. The ports must be in ID's owner record already. */
+ * EEXIST error naming it. Ports ID claims already are left as they are
+ * (published). The ports must be in ID's owner record already. */
 int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_port *ports, size_t n, berth_error **err);
 /* Unpublishes the ports ID claims among the N (quiet when gone). */
 void hostnet_ports_unpublish(const hostnet *h, const char *id, const struct nft_port *ports, size_t n);
