@@ -32,6 +32,9 @@
  * "berth" for root, "pasta" rootless (when pasta is installed, else
  * "none"). */
 const char *engine_network_default(void);
+/* Rootless without a user-mode network: why (the binary missing, or the tun
+ * device); else NULL. */
+const char *engine_network_default_why(void);
 
 /* One published port: host [IP:]PORT to the container's PORT. */
 typedef struct net_port {

@@ -69,7 +69,7 @@ teardown() {
 # rb ARGS...: berth as the unprivileged user with this test's XDG dirs.
 rb() {
 	${RB_NETNS:+nsenter --net="$RB_NETNS"} setpriv --reuid="$ROOTLESS_UID" --regid="$ROOTLESS_GID" --init-groups --reset-env -- \
-		env PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$RL_HOME" XDG_RUNTIME_DIR="$RL_HOME/run" \
+		env PATH="${RB_PATH:-/usr/sbin:/usr/bin:/sbin:/bin}" HOME="$RL_HOME" XDG_RUNTIME_DIR="$RL_HOME/run" \
 		XDG_DATA_HOME="$RL_HOME/data" BERTH_IT_TAG="$TAG" "$BERTH_BIN" "$@"
 }
 
@@ -300,6 +300,27 @@ rootless_net_setup() {
 	[ ! -d "/proc/$pasta" ]
 	run nsenter --net="$RB_NETNS" curl -sS -m 2 http://127.0.0.1:18080/
 	assert_failure
+}
+
+@test "engine rootless: -p without a usable pasta or slirp4netns says why" {
+	[ -n "$(pause_pid)" ]
+	# a tun device this user cannot open (the host's node is not changed:
+	# only the user's mount namespace gets another one)
+	mknod -m 600 "$RL_HOME/tun0600" c 10 200
+	nsenter -t "$(pause_pid)" --mount mount --bind "$RL_HOME/tun0600" /dev/net/tun
+	run rb run --rm -p 18082:80 bb true
+	assert_failure
+	[[ "$output" == *"pasta or slirp4netns"*"/dev/net/tun is not readable and writable by this user (mode 0600"* ]]
+	# a usable one, but neither binary in PATH
+	mknod -m 666 "$RL_HOME/tun0666" c 10 200
+	nsenter -t "$(pause_pid)" --mount mount --bind "$RL_HOME/tun0666" /dev/net/tun
+	mkdir "$RL_HOME/bin"
+	RB_PATH="$RL_HOME/bin" run rb run --rm -p 18082:80 bb true
+	assert_failure
+	[[ "$output" == *"neither pasta (package passt) nor slirp4netns is in PATH"* ]]
+	[[ "$output" != *"/dev/net/tun"* ]]
+	run rb ps -aq
+	assert_output ""
 }
 
 @test "engine rootless: slirp4netns connects a container and publishes a port" {
