@@ -48,6 +48,9 @@ published() {
 	[ -z "$(ls "$HOSTNET/ports" | grep 8090)" ]
 	run fetch http://127.0.0.1:8090/
 	assert_failure
+	# ps shows none, as docker's
+	run b ps -a --format json
+	[ "$(jq -r '.[] | select(.Name == "one") | .Ports | length' <<<"$output")" = 0 ]
 	# another container may have the port meanwhile
 	run httpd two -p 8090:80
 	assert_success
@@ -70,6 +73,8 @@ published() {
 	run fetch http://127.0.0.1:8090/
 	assert_output one
 	[ "$(published 8090)" = 1 ]
+	run b ps
+	[[ "$output" == *"0.0.0.0:8090->80/tcp"* ]]
 	# and rm of the stopped second container leaves the first's port alone
 	run b rm two
 	assert_success
