@@ -36,7 +36,7 @@ trust_seconds=$((seconds - spec_seconds))
 	-I"$repo/src" -o "$out/fuzz_trust" "$here/fuzz_trust.c" "$repo"/src/image/trust_policy.c \
 	"$repo"/src/image/trust_identity.c "$repo"/src/image/trust_payload.c "$repo"/src/image/trust_registries.c \
 	"$repo"/src/image/reference.c "$repo"/src/image/digest.c "$repo"/src/util/*.c \
-	$(pkg-config --cflags --libs jansson libseccomp libcap libmd yaml-0.1) -lresolv
+	$(pkg-config --cflags --libs jansson libseccomp libcap libmd nettle yaml-0.1) -lresolv
 
 echo "fuzz: running $out/fuzz_spec for ${spec_seconds}s (corpus and crashes under $out)"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \

@@ -94,6 +94,7 @@ int cmd_login(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_logout(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_bundle(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_network(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_network_service(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_unshare(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_volume(const berth_globals *g, int argc, char **argv, berth_error **err);
 

@@ -125,15 +125,6 @@ int main(int argc, char **argv)
 		print_usage();
 		return first >= argc && !option_bool(&values[G_HELP]) ? 1 : 0;
 	}
-	/* The commands that put runtime processes into a container run from
-	 * a binary the container cannot write (CVE-2019-5736). */
-	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0 ||
-			       strcmp(argv[first], "exec") == 0)) {
-		if (exe_guard_reexec_sealed(argv, &err) < 0) {
-			berth_error_report("berth-runtime", &err);
-			return 1;
-		}
-	}
 	{
 		enum berth_log_format fmt = BERTH_LOG_FORMAT_TEXT;
 		const char *f = values[G_LOG_FORMAT].value;
@@ -145,6 +136,15 @@ int main(int argc, char **argv)
 		}
 		if (berth_log_init(values[G_LOG].value, fmt, option_bool(&values[G_DEBUG])) < 0) {
 			fprintf(stderr, "berth-runtime: open log \"%s\": %s\n", values[G_LOG].value, strerror(errno));
+			return 1;
+		}
+	}
+	/* The commands that put runtime processes into a container run from
+	 * a binary the container cannot write (CVE-2019-5736). */
+	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0 ||
+			       strcmp(argv[first], "exec") == 0)) {
+		if (exe_guard_seal_self(argv, &err) < 0) {
+			berth_error_report("berth-runtime", &err);
 			return 1;
 		}
 	}
