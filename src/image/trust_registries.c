@@ -1,5 +1,6 @@
 /* registries.d (containers-registries.d(5)): where the signatures of a
- * registry, namespace or repository live. YAML through libyaml. */
+ * registry, namespace or repository live. YAML through libyaml, opened with
+ * dlopen when a command first needs it (like libcurl and gpgme). */
 #include "image/trust_internal.h"
 
 #include <dirent.h>
@@ -9,15 +10,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <yaml.h>
 
 #include "image/reference.h"
 #include "util/cleanup.h"
+#include "util/dlib.h"
 #include "util/fs.h"
 
 #define SYSTEM_REGISTRIES_D "/etc/containers/registries.d"
 #define SYSTEM_LOOKASIDE    "file:///var/lib/containers/sigstore"
 #define CONFIG_MAX_SIZE	    (1u << 20)
+
+static struct {
+	__typeof__(&yaml_parser_initialize) parser_initialize;
+	__typeof__(&yaml_parser_set_input_string) parser_set_input_string;
+	__typeof__(&yaml_parser_load) parser_load;
+	__typeof__(&yaml_parser_delete) parser_delete;
+	__typeof__(&yaml_document_get_root_node) document_get_root_node;
+	__typeof__(&yaml_document_get_node) document_get_node;
+	__typeof__(&yaml_document_delete) document_delete;
+} lib;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static char load_error[256];
+static bool loaded;
+
+static void load(void)
+{
+	const dlib_symbol symbols[] = {
+		{ "yaml_parser_initialize", (void **)&lib.parser_initialize },
+		{ "yaml_parser_set_input_string", (void **)&lib.parser_set_input_string },
+		{ "yaml_parser_load", (void **)&lib.parser_load },
+		{ "yaml_parser_delete", (void **)&lib.parser_delete },
+		{ "yaml_document_get_root_node", (void **)&lib.document_get_root_node },
+		{ "yaml_document_get_node", (void **)&lib.document_get_node },
+		{ "yaml_document_delete", (void **)&lib.document_delete },
+	};
+
+	loaded = dlib_open("libyaml-0.so.2", "libyaml-0-2", symbols, sizeof(symbols) / sizeof(symbols[0]), load_error,
+			   sizeof(load_error)) == 0;
+}
 
 static const char *scalar(yaml_document_t *doc, yaml_node_t *n)
 {
@@ -48,8 +81,8 @@ static int parse_section(yaml_document_t *doc, yaml_node_t *n, const char *origi
 	if (n->type != YAML_MAPPING_NODE)
 		return yaml_fail(err, origin, n, "a section must be a mapping");
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		const char *key = scalar(doc, yaml_document_get_node(doc, p->key));
-		yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+		const char *key = scalar(doc, lib.document_get_node(doc, p->key));
+		yaml_node_t *vn = lib.document_get_node(doc, p->value);
 		const char *value = scalar(doc, vn);
 		int ret = 0;
 
@@ -95,15 +128,15 @@ static int add_scope(trust_registries *r, const char *scope, yaml_document_t *do
 
 static int parse_document(yaml_document_t *doc, const char *origin, trust_registries *r, berth_error **err)
 {
-	yaml_node_t *root = yaml_document_get_root_node(doc);
+	yaml_node_t *root = lib.document_get_root_node(doc);
 
 	if (root == NULL || (root->type == YAML_SCALAR_NODE && scalar(doc, root)[0] == '\0'))
 		return 0; /* an empty file */
 	if (root->type != YAML_MAPPING_NODE)
 		return yaml_fail(err, origin, root, "the top level must be a mapping");
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-		const char *key = scalar(doc, yaml_document_get_node(doc, p->key));
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+		const char *key = scalar(doc, lib.document_get_node(doc, p->key));
+		yaml_node_t *v = lib.document_get_node(doc, p->value);
 
 		if (key && strcmp(key, "default-docker") == 0) {
 			if (r->has_default_docker)
@@ -115,10 +148,10 @@ static int parse_document(yaml_document_t *doc, const char *origin, trust_regist
 			if (v->type != YAML_MAPPING_NODE)
 				return yaml_fail(err, origin, v, "docker must be a mapping of scopes");
 			for (yaml_node_pair_t *s = v->data.mapping.pairs.start; s < v->data.mapping.pairs.top; s++) {
-				const char *scope = scalar(doc, yaml_document_get_node(doc, s->key));
+				const char *scope = scalar(doc, lib.document_get_node(doc, s->key));
 				if (scope == NULL)
 					return yaml_fail(err, origin, v, "a scope must be a string");
-				if (add_scope(r, scope, doc, yaml_document_get_node(doc, s->value), origin, err) < 0)
+				if (add_scope(r, scope, doc, lib.document_get_node(doc, s->value), origin, err) < 0)
 					return -1;
 			}
 		}
@@ -132,19 +165,22 @@ int trust_registries_parse(const char *text, size_t len, const char *origin, tru
 	yaml_document_t doc;
 	int ret;
 
-	if (!yaml_parser_initialize(&parser))
+	pthread_once(&load_once, load);
+	if (!loaded)
+		return berth_error_request(err, ENOTSUP, "registries.d \"%s\": %s", origin, load_error);
+	if (!lib.parser_initialize(&parser))
 		return berth_error_set(err, ENOMEM, "registries.d");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	lib.parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!lib.parser_load(&parser, &doc)) {
 		ret =
 		    berth_error_request(err, EINVAL, "registries.d \"%s\": line %zu: %s", origin,
 					parser.problem_mark.line + 1, parser.problem ? parser.problem : "invalid YAML");
-		yaml_parser_delete(&parser);
+		lib.parser_delete(&parser);
 		return ret;
 	}
 	ret = parse_document(&doc, origin, into, err);
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	lib.document_delete(&doc);
+	lib.parser_delete(&parser);
 	return ret;
 }
 
