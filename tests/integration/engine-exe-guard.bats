@@ -150,6 +150,9 @@ run_victim() {
 	start_receiver
 	run_victim -- /out/evil
 	finish_attack
+	# the init was cloned from the monitor (berth's image, not the
+	# runtime's), which had moved onto the read-only view of its binary
+	grep -qx 'received /berth (read-only)' "$TEST_DIR/received" || fail "the init did not run berth's sealed image"
 }
 
 @test "CVE-2019-5736 engine: an entrypoint /proc/1/exe gets no writable handle on berth" {
