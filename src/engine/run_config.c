@@ -485,6 +485,11 @@ static int check_network(const run_options *o, berth_error **err)
 		return berth_error_set(err, EINVAL, "--ip needs a network (not --network %s)", mode);
 	if (o->ip && !is_ip(o->ip))
 		return berth_error_set(err, EINVAL, "--ip \"%s\": not an IP address", o->ip);
+	if ((o->publish || o->publish_all) && special && !user_mode && o->network == NULL &&
+	    engine_network_default_why())
+		return berth_error_set(err, EINVAL,
+				       "-p/-P: rootless containers publish ports through pasta or slirp4netns: %s",
+				       engine_network_default_why());
 	if ((o->publish || o->publish_all) && special && !user_mode)
 		return berth_error_set(err, EINVAL, "-p/-P need a network, pasta or slirp4netns (not --network %s)",
 				       mode);

@@ -397,6 +397,25 @@ static int seal_in_place(int sealed, berth_error **err)
 	return 0;
 }
 
+int exe_guard_seal_in_place(berth_error **err)
+{
+	_cleanup_close_ int sealed = -EBADF;
+	const char *mode = getenv("BERTH_EXE_GUARD");
+
+	if (exe_guard_is_sealed())
+		return 0;
+	if (mode != NULL && strcmp(mode, "reexec") == 0)
+		return berth_error_set(err, ENOTSUP, "BERTH_EXE_GUARD=reexec");
+	sealed = open_sealed(NULL, true, err);
+	if (sealed < 0)
+		return -1;
+	if (seal_in_place(sealed, err) < 0) {
+		exe_guard_release();
+		return -1;
+	}
+	return 0;
+}
+
 int exe_guard_seal_self(char **argv, berth_error **err)
 {
 	_cleanup_close_ int sealed = -EBADF;

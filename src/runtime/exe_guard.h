@@ -41,6 +41,16 @@ bool exe_guard_is_sealed(void);
  * the environment skips the move in place (tests, measurements). */
 int exe_guard_seal_self(char **argv, berth_error **err);
 
+/* As exe_guard_seal_self, but never re-executes: 0 once this process runs
+ * from a sealed binary (at once when it already does), else fails with the
+ * reason, the process still runs (mappings already moved hold the same
+ * bytes). For a process that has state to keep: berth's monitor, before it
+ * clones a container's init from its own image (runtime_call.c). Single-
+ * threaded only; BERTH_EXE_GUARD=reexec makes it fail. Afterwards
+ * /proc/self/exe reads "/BASENAME": resolve paths relative to the binary
+ * before. */
+int exe_guard_seal_in_place(berth_error **err);
+
 /* An fd (O_PATH or a memfd, close-on-exec) of the binary PATH (NULL: this
  * process's own) on a detached read-only mount, or a sealed copy: what
  * exe_guard_seal_self moves to or executes. A program that starts the runtime

@@ -4,6 +4,7 @@
 
 #include "cmd/berth/commands.h"
 #include "image/images.h"
+#include "image/trust.h"
 #include "util/cleanup.h"
 
 static const option_spec specs[] = {
@@ -32,7 +33,10 @@ int cmd_image_inspect(const berth_globals *g, int argc, char **argv, berth_error
 			ret = 125;
 			break;
 		}
-		json_array_append_new(arr, image_info_to_json(&info));
+		json_t *j = image_info_to_json(&info), *sigs = trust_record_json(store_root(s), info.manifest_digest);
+		/* what pull read and the policy of then accepted (run and create check again) */
+		json_object_set_new(j, "Signatures", sigs ? sigs : json_null());
+		json_array_append_new(arr, j);
 		image_info_free(&info);
 	}
 	if (ret == 0)

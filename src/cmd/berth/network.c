@@ -284,6 +284,8 @@ static const berth_command network_commands[] = {
 	  network_connect_cmd },
 	{ "disconnect", "network disconnect NETWORK CONTAINER", "take a container off a network it joined",
 	  network_disconnect_cmd },
+	{ "service", "network service COMMAND", "ClusterIP and NodePort services (berth network service --help)",
+	  cmd_network_service },
 	{ NULL, NULL, NULL, NULL },
 };
 
