@@ -213,6 +213,11 @@ static int start_container(const kube_context *k, store *s, kube_container_plan 
 	return 0;
 }
 
+/* The controller waits for an init container in its loop, so not forever:
+ * one still running after this is killed and the pod fails (it is tried
+ * again later). */
+#define KUBE_INIT_TIMEOUT_MS (300 * 1000)
+
 /* An init container: run to completion, then removed. */
 static int run_init_container(const kube_context *k, store *s, kube_container_plan *cp, berth_error **err)
 {
@@ -222,7 +227,7 @@ static int run_init_container(const kube_context *k, store *s, kube_container_pl
 
 	if (start_container(k, s, cp, &c, err) < 0)
 		return -1;
-	ret = engine_container_wait(k->paths, c, -1, &code, err);
+	ret = engine_container_wait(k->paths, c, KUBE_INIT_TIMEOUT_MS, &code, err);
 	if (engine_container_remove(k->paths, c, true, &ignored) < 0)
 		berth_error_free(&ignored);
 	container_free(c);
