@@ -1,0 +1,65 @@
+/* Shared between executor.c (stages, RUN, metadata, the result) and
+ * executor_copy.c (COPY and ADD). */
+#ifndef BERTH_BUILD_EXECUTOR_INTERNAL_H
+#define BERTH_BUILD_EXECUTOR_INTERNAL_H
+
+#include <jansson.h>
+
+#include "build/context.h"
+#include "build/executor.h"
+#include "build/layer.h"
+#include "build/plan.h"
+#include "image/images.h"
+
+/* What a stage has built so far. */
+typedef struct stage_state {
+	json_t *image;	/* the image config JSON (config, rootfs.diff_ids, history) */
+	json_t *layers; /* manifest layer descriptors, in order */
+	bool cmd_set;	/* CMD given in this stage */
+	bool built;
+} stage_state;
+
+typedef struct build_ctx {
+	store *s;
+	const build_options *o;
+	const build_plan *plan;
+	stage_state *stages;
+	int context_fd;
+	build_ignore *ignore;
+	char *tmp_root; /* STORE/build-tmp */
+	int cache_fd;	/* STORE/build-cache */
+	FILE *out;
+	char *runtime;
+} build_ctx;
+
+/* The config object of SI ("config" in the JSON). */
+json_t *stage_config(stage_state *si);
+/* An image_info over SI's layers (pointers into SI; free with
+ * stage_info_release). */
+int stage_info(stage_state *si, image_info *info, berth_error **err);
+void stage_info_release(image_info *info);
+
+/* A temp dir in STORE/build-tmp with SI's rootfs mounted at DIR/rootfs. */
+int stage_mount(build_ctx *c, stage_state *si, char **dir, berth_error **err);
+/* Unmounts and removes DIR (errors ignored). */
+void stage_unmount(const char *dir);
+
+/* The chain id of SI's layers ("" for none) into OUT. */
+void stage_chain_id(stage_state *si, char out[DIGEST_STRING_MAX]);
+
+/* Cache: looks KEY up (a hit appends the layer to SI); stores an entry. */
+bool cache_lookup(build_ctx *c, const char *key, stage_state *si, const char *created_by);
+void cache_store(build_ctx *c, const char *key, const build_layer *layer);
+
+/* Appends a layer and its history entry to SI. */
+int stage_add_layer(stage_state *si, const build_layer *layer, const char *created_by, berth_error **err);
+
+/* Unmounts DIR/rootfs, writes DIR/upper as a layer, appends it to SI,
+ * stores the cache entry under KEY. */
+int stage_commit_upper(build_ctx *c, stage_state *si, const char *dir, const char *key, const char *created_by,
+		       berth_error **err);
+
+/* COPY and ADD. CACHED tells the caller no work was done. */
+int build_do_copy(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err);
+
+#endif
