@@ -237,9 +237,10 @@ static int glob_step(int root_fd, const char *dir, char **parts, const build_ign
 
 	if (parts[0] == NULL) {
 		struct stat st;
-		if (dir[0] == '\0' || build_ignore_match(ig, dir))
+		if (dir[0] == '\0' || fstatat(root_fd, dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return 0;
-		if (fstatat(root_fd, dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		/* an excluded directory may still hold exceptions ("!dir/keep") */
+		if (build_ignore_match(ig, dir) && !(S_ISDIR(st.st_mode) && ig->has_exceptions))
 			return 0;
 		return build_strv_add(out, dir, (size_t)-1);
 	}

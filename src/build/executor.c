@@ -311,13 +311,71 @@ static const char *run_network(const build_ctx *c, const build_step *st)
 	return n && strcmp(n, "none") == 0 ? "none" : "host";
 }
 
+/* The mount destinations of CFG missing from ROOTFD: the runtime creates
+ * them, and they are taken out of the layer again after the run (BuildKit
+ * does the same), deepest first. */
+static char **missing_mountpoints(json_t *cfg, int rootfd)
+{
+	char **missing = calloc(1, sizeof(char *));
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(cfg, "mounts"), i, m) {
+		const char *dest = json_string_value(json_object_get(m, "destination"));
+		berth_error *ignored = NULL;
+		int fd;
+		if (missing == NULL || dest == NULL || dest[0] != '/' || strcmp(dest, "/") == 0)
+			continue;
+		fd = fs_open_in_root(rootfd, dest, O_PATH | O_CLOEXEC, 0, false, &ignored);
+		berth_error_free(&ignored);
+		if (fd >= 0)
+			close(fd);
+		else if (fd == -ENOENT && build_strv_add(&missing, dest, (size_t)-1) < 0)
+			break;
+	}
+	for (size_t a = 0; missing && missing[a]; a++)
+		for (size_t b = a + 1; missing[b]; b++)
+			if (strlen(missing[b]) > strlen(missing[a])) {
+				char *t = missing[a];
+				missing[a] = missing[b];
+				missing[b] = t;
+			}
+	return missing;
+}
+
+/* Removes the empty mount points the runtime made from the upper dir. */
+static void remove_mountpoints(const char *dir, char *const *missing)
+{
+	_cleanup_free_ char *upper = fs_path_join(dir, "upper");
+	_cleanup_close_ int ufd = upper ? open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
+
+	for (size_t i = 0; ufd >= 0 && missing && missing[i]; i++) {
+		_cleanup_free_ char *parent = strdup(missing[i]);
+		char *slash = parent ? strrchr(parent, '/') : NULL;
+		berth_error *ignored = NULL;
+		struct stat st;
+		if (slash == NULL)
+			continue;
+		*slash = '\0';
+		_cleanup_close_ int pfd = fs_open_in_root(ufd, parent[0] ? parent : "/",
+							  O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, &ignored);
+		berth_error_free(&ignored);
+		if (pfd < 0 || fstatat(pfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			unlinkat(pfd, slash + 1, AT_REMOVEDIR); /* only when empty */
+		else if (S_ISREG(st.st_mode) && st.st_size == 0)
+			unlinkat(pfd, slash + 1, 0);
+	}
+}
+
 static int write_run_config(build_ctx *c, stage_state *si, const build_step *st, const char *dir, const char *id,
-			    berth_error **err)
+			    char ***missing, berth_error **err)
 {
 	_cleanup_free_ char *rootfs = fs_path_join(dir, "rootfs"), *text = NULL;
 	_cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF;
 	bundle_options bo = { .args = st->command, .rootless = c->o->rootless };
-	run_options ro = { .network = run_network(c, st) };
+	run_options ro = { .network = run_network(c, st), .cgroup_parent = c->o->cgroup_parent };
 	run_plan plan = { 0 };
 	json_auto_t *cfg = NULL;
 	image_info info;
@@ -342,8 +400,9 @@ static int write_run_config(build_ctx *c, stage_state *si, const build_step *st,
 	run_plan_free(&plan);
 	if (ret < 0)
 		return -1;
+	*missing = missing_mountpoints(cfg, rootfd);
 	text = json_dumps(cfg, JSON_INDENT(2));
-	if (text == NULL)
+	if (text == NULL || *missing == NULL)
 		return berth_error_set(err, ENOMEM, "config.json");
 	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0644, err);
 }
@@ -379,7 +438,8 @@ static int run_container(build_ctx *c, const char *dir, const char *id, berth_er
 
 static int do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cached, berth_error **err)
 {
-	_cleanup_free_ char *dir = NULL, *cmd_json = NULL;
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_strv_ char **missing = NULL;
 	char chain[DIGEST_STRING_MAX], key[DIGEST_STRING_MAX], id[40];
 	json_t *cfg = stage_config(si);
 	json_auto_t *argv = json_array();
@@ -406,11 +466,15 @@ static int do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cac
 	snprintf(id + strlen(id), sizeof(id) - strlen(id), "%04x", (unsigned)(getpid() & 0xffff));
 	if (stage_mount(c, si, &dir, err) < 0)
 		return -1;
-	ret = write_run_config(c, si, st, dir, id, err);
+	ret = write_run_config(c, si, st, dir, id, &missing, err);
 	if (ret == 0)
 		ret = run_container(c, dir, id, err);
 	if (ret == 0)
+		ret = storage_rootfs_unmount(dir, false, err);
+	if (ret == 0) {
+		remove_mountpoints(dir, missing);
 		ret = stage_commit_upper(c, si, dir, key, st->created_by, err);
+	}
 	stage_unmount(dir);
 	return ret;
 }

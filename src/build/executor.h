@@ -38,9 +38,10 @@ typedef struct build_options {
 	bool no_cache;
 	bool quiet; /* no progress; RUN output shown only on failure */
 	bool rootless;
-	const char *runtime_root; /* the OCI runtime's state root */
-	const char *iidfile;	  /* write the image id here (may be NULL) */
-	FILE *progress;		  /* progress lines (NULL: stderr) */
+	const char *runtime_root;  /* the OCI runtime's state root */
+	const char *cgroup_parent; /* of RUN's containers (NULL: "berth", below the caller's cgroup) */
+	const char *iidfile;	   /* write the image id here (may be NULL) */
+	FILE *progress;		   /* progress lines (NULL: stderr) */
 } build_options;
 
 /* Builds; ID gets the image id (the config digest). */

@@ -27,10 +27,24 @@ static const option_spec specs[] = {
 	{ "network", 0, true, "network of RUN: none, default or host (default: default, the host's)" },
 	{ "quiet", 'q', false, "no progress output; print only the image id" },
 	{ "platform", 0, true, "only this host's platform is supported" },
+	{ "cgroup-parent", 0, true, "cgroup parent of RUN's containers" },
 	{ NULL, 0, false, NULL },
 };
 
-enum { O_FILE, O_TAG, O_BUILD_ARG, O_TARGET, O_NO_CACHE, O_LABEL, O_IIDFILE, O_NETWORK, O_QUIET, O_PLATFORM, O_COUNT };
+enum {
+	O_FILE,
+	O_TAG,
+	O_BUILD_ARG,
+	O_TARGET,
+	O_NO_CACHE,
+	O_LABEL,
+	O_IIDFILE,
+	O_NETWORK,
+	O_QUIET,
+	O_PLATFORM,
+	O_CGROUP_PARENT,
+	O_COUNT
+};
 
 #define USAGE                                                                                                          \
 	"build [-f FILE] [-t NAME]... [--build-arg K=V]... [--target STAGE] [--no-cache] [--label K=V]... "            \
@@ -126,6 +140,7 @@ static int run_build(const berth_globals *g, const option_value *v, const char *
 		o.rootless = g->rootless;
 		o.runtime_root = p.runtime_root;
 		o.iidfile = v[O_IIDFILE].value;
+		o.cgroup_parent = v[O_CGROUP_PARENT].value;
 		ret = build_image(s, &o, id, err);
 	}
 	if (ret == 0)

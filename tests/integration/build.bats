@@ -1,0 +1,306 @@
+#!/usr/bin/env bats
+# berth build: Containerfiles into images in the test's own store. The base
+# image is the engine tests' busybox ("bb", made locally); RUN steps run as
+# containers beneath the test's cgroup (--cgroup-parent berth-test/TAG) in
+# the test's network namespace.
+
+load engine
+
+setup_file() {
+	engine_make_rootfs
+}
+
+setup() {
+	engine_setup bbld
+	CTX="$TEST_DIR/ctx"
+	mkdir -p "$CTX"
+}
+
+teardown() {
+	local failed=0
+	engine_teardown || failed=1
+	if [ -n "$(ls -A "$STORE/build-tmp" 2>/dev/null)" ]; then
+		echo "teardown: build temp dirs left: $(ls -A "$STORE/build-tmp")" >&2
+		failed=1
+	fi
+	return $failed
+}
+
+# bbuild ARGS...: berth build with the test's cgroup parent.
+bbuild() {
+	b build --cgroup-parent "berth-test/$TAG" "$@"
+}
+
+# config NAME JQ: a field of the image's config.
+config() {
+	b image inspect "$1" | jq -c ".[0].Config$2"
+}
+
+# ran MARKER: the output has MARKER as a line of its own (a RUN's output,
+# not the progress line that names the command).
+ran() {
+	grep -qx "$1" <<<"$output"
+}
+
+# diff_ids NAME: the image's layer diff ids, one line.
+diff_ids() {
+	b image inspect "$1" | jq -r '.[0].RootFS.Layers | join(" ")'
+}
+
+@test "build: multi-stage with COPY --from, ARG/ENV, shell and exec RUN, heredoc; the result runs as configured" {
+	cat >"$CTX/Containerfile" <<'EOF'
+ARG BASE=bb
+FROM $BASE AS builder
+ARG GREETING=hello
+ENV TARGET=/out
+RUN mkdir -p $TARGET && echo "$GREETING from the builder" > $TARGET/msg
+RUN ["sh", "-c", "echo exec-form > /out/exec"]
+RUN <<SCRIPT
+echo "heredoc $GREETING" > /out/heredoc
+rm /bin/vi
+SCRIPT
+
+FROM ${BASE}
+LABEL stage=final
+COPY --from=builder /out/ /opt/out/
+WORKDIR /opt
+WORKDIR out
+ENV WHO="the app"
+USER app
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat msg exec heredoc; id -un; pwd; echo $WHO"]
+EOF
+	run -0 bbuild -t app --build-arg GREETING=hi "$CTX"
+	[[ "$output" == *"#1 [builder 1/6] FROM bb"* ]]
+	[[ "$output" == *"#3 [builder 3/6] ENV TARGET=/out"* ]]
+	[[ "$output" == *"#4 DONE "* ]]
+	[[ "$output" == *"naming to docker.io/library/app:latest"* ]]
+	id=$(printf '%s\n' "$output" | tail -n 1)
+	[[ "$id" == sha256:* ]]
+
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none app
+	[ "${lines[0]}" = "hi from the builder" ]
+	[ "${lines[1]}" = "exec-form" ]
+	[ "${lines[2]}" = "heredoc hi" ]
+	[ "${lines[3]}" = "app" ]
+	[ "${lines[4]}" = "/opt/out" ]
+	[ "${lines[5]}" = "the app" ]
+
+	[ "$(config app .User)" = '"app"' ]
+	[ "$(config app .WorkingDir)" = '"/opt/out"' ]
+	[ "$(config app .Entrypoint)" = '["/bin/sh","-c"]' ]
+	[ "$(config app .Cmd)" = '["cat msg exec heredoc; id -un; pwd; echo $WHO"]' ]
+	[ "$(config app .Labels.stage)" = '"final"' ]
+	config app .Env | grep -q '"WHO=the app"'
+	# ARG values are not kept in the image; ENV of another stage neither
+	! config app .Env | grep -q 'GREETING\|TARGET'
+	[ "sha256:$(b image inspect app | jq -r '.[0].Id')" = "$id" ]
+	# one layer more than the base: only the final stage's COPY
+	[ "$(b image inspect app | jq '.[0].RootFS.Layers | length')" = 2 ]
+
+	# the builder stage by --target: vi deleted through a whiteout, the
+	# runtime's mount points (/proc, /sys, /dev) not in the layer
+	run -0 bbuild -q --target builder -t builder "$CTX"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none builder sh -c 'ls /bin/vi; ls /out'
+	[[ "$output" == *"No such file"* ]]
+	m=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/builder:latest") | .digest' "$STORE/index.json")
+	layers=$(jq -r '.layers[1:][].digest' "$STORE/blobs/sha256/${m#sha256:}")
+	listing=$(for l in $layers; do tar -tzf "$STORE/blobs/sha256/${l#sha256:}"; done)
+	echo "$listing" | grep -qx 'bin/.wh.vi'
+	! echo "$listing" | grep -q '^proc\|^sys\|^dev'
+}
+
+@test "build: an unchanged second build runs no RUN; --no-cache does; a changed source reruns from its COPY on" {
+	echo one >"$CTX/data.txt"
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM bb
+RUN echo RAN-FIRST && date +%s%N > /stamp1
+COPY data.txt /data.txt
+RUN echo RAN-SECOND && date +%s%N > /stamp2
+EOF
+	run -0 bbuild -t c1 "$CTX"
+	ran RAN-FIRST && ran RAN-SECOND
+	first=$(diff_ids c1)
+
+	# the RUNs' output is absent and their layers (with a timestamp in
+	# nanoseconds written by the RUN) are the same blobs: nothing ran
+	run -0 bbuild -t c2 "$CTX"
+	! ran RAN-FIRST && ! ran RAN-SECOND
+	[ "$(grep -c CACHED <<<"$output")" = 3 ]
+	[ "$(diff_ids c2)" = "$first" ]
+
+	run -0 bbuild --no-cache -t c3 "$CTX"
+	ran RAN-FIRST && ran RAN-SECOND
+	[ "$(diff_ids c3)" != "$first" ]
+
+	# a touched file with the same content is still a hit (digests, not mtimes)
+	touch -d '2001-01-01' "$CTX/data.txt"
+	run -0 bbuild -t c4 "$CTX"
+	! ran RAN-FIRST && ! ran RAN-SECOND
+
+	echo two >"$CTX/data.txt"
+	run -0 bbuild -t c5 "$CTX"
+	! ran RAN-FIRST
+	ran RAN-SECOND
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none c5 cat /data.txt
+	[ "$output" = two ]
+
+	# a --build-arg a RUN sees changes its key
+	printf 'FROM bb\nARG V=1\nRUN echo RAN-ARG-$V\n' >"$CTX/Argfile"
+	run -0 bbuild -f "$CTX/Argfile" "$CTX"
+	ran RAN-ARG-1
+	run -0 bbuild -f "$CTX/Argfile" "$CTX"
+	! ran RAN-ARG-1
+	run -0 bbuild -f "$CTX/Argfile" --build-arg V=2 "$CTX"
+	ran RAN-ARG-2
+}
+
+@test "build: .dockerignore excludes files, '!' keeps exceptions, ** matches across directories" {
+	mkdir -p "$CTX/src/deep" "$CTX/secret"
+	echo a >"$CTX/src/a.c"
+	echo h >"$CTX/src/deep/x.h"
+	echo pw >"$CTX/secret/key"
+	echo keep >"$CTX/secret/keep.txt"
+	echo log >"$CTX/debug.log"
+	printf '# comment\nsecret\n!secret/keep.txt\n**/*.h\n*.log\n' >"$CTX/.dockerignore"
+	printf 'FROM bb\nCOPY . /ctx/\n' >"$CTX/Containerfile"
+	run -0 bbuild -q -t ign "$CTX"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none ign find /ctx -type f
+	[[ "$output" == *"/ctx/src/a.c"* ]]
+	[[ "$output" == *"/ctx/secret/keep.txt"* ]]
+	[[ "$output" != *"key"* ]]
+	[[ "$output" != *"x.h"* ]]
+	[[ "$output" != *"debug.log"* ]]
+	# an excluded file is not in the context at all
+	printf 'FROM bb\nCOPY debug.log /\n' >"$CTX/Containerfile"
+	run -125 bbuild "$CTX"
+	[[ "$output" == *'Containerfile:2: COPY: "debug.log": no such file or directory'* ]]
+}
+
+@test "build: COPY and ADD: globs, directory contents, trailing slash, --chown/--chmod, tar extraction, heredoc" {
+	mkdir -p "$CTX/dir/sub" "$TEST_DIR/tarsrc/pkg"
+	echo 1 >"$CTX/one.txt"
+	echo 2 >"$CTX/two.txt"
+	echo s >"$CTX/dir/sub/s"
+	ln -s one.txt "$CTX/link"
+	echo intar >"$TEST_DIR/tarsrc/pkg/f"
+	tar -C "$TEST_DIR/tarsrc" -czf "$CTX/pkg.tar.gz" pkg
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM bb
+ARG NAME=app.conf
+COPY *.txt /globbed/
+COPY one.txt /renamed
+COPY dir /contents
+COPY link /links/
+COPY --chown=app:app --chmod=0640 one.txt /owned
+ADD pkg.tar.gz /unpacked/
+WORKDIR /w
+COPY one.txt relative/
+COPY <<CONF /etc/$NAME
+name=$NAME
+CONF
+EOF
+	run -0 bbuild -q -t cp "$CTX"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none cp sh -c \
+		'ls /globbed; cat /renamed; ls /contents; ls -l /links | tail -n 1; stat -c "%U:%G %a" /owned; cat /unpacked/pkg/f; cat /w/relative/one.txt; cat /etc/app.conf'
+	[ "${lines[0]}" = "one.txt" ]
+	[ "${lines[1]}" = "two.txt" ]
+	[ "${lines[2]}" = "1" ]
+	[ "${lines[3]}" = "sub" ] # the directory's contents, not the directory
+	[[ "${lines[4]}" == *"link"* && "${lines[4]}" != *"->"* ]] # a source symlink is followed
+	[ "${lines[5]}" = "app:app 640" ]
+	[ "${lines[6]}" = "intar" ]
+	[ "${lines[7]}" = "1" ]
+	[ "${lines[8]}" = "name=app.conf" ]
+
+	printf 'FROM bb\nCOPY one.txt two.txt /notadir\n' >"$CTX/Containerfile"
+	run -125 bbuild "$CTX"
+	[[ "$output" == *"Containerfile:2: COPY: with more than one source file, the destination must be a directory"* ]]
+	printf 'FROM bb\nCOPY ../outside /x\n' >"$CTX/Containerfile"
+	run -125 bbuild "$CTX"
+	[[ "$output" == *"forbidden path outside the build context"* ]]
+}
+
+@test "build: a bad Containerfile names the file, the line and the instruction, and leaves nothing" {
+	before=$(b images -q | sort)
+	printf 'FROM bb\nRUN echo one\n\n# a comment\nENV A=1\nCOPY onlyone\n' >"$CTX/Containerfile"
+	run -125 bbuild -t bad "$CTX"
+	[[ "$output" == *"Containerfile:6: COPY: requires at least two arguments"* ]]
+	# nothing ran: the error came before the first step
+	[[ "$output" != *"#1"* ]]
+	printf 'FROM bb\nFROBNICATE x\n' >"$CTX/Dockerfile"
+	rm "$CTX/Containerfile"
+	run -125 bbuild -t bad "$CTX"
+	[[ "$output" == *"Dockerfile:2: unknown instruction: FROBNICATE"* ]]
+	printf 'FROM --platform=linux/s390x bb\n' >"$CTX/Dockerfile"
+	run -125 bbuild -t bad "$CTX"
+	[[ "$output" == *"Dockerfile:1: FROM: --platform=linux/s390x: berth builds for this host's platform"* ]]
+	printf 'FROM bb\nRUN --mount=type=cache,target=/c true\n' >"$CTX/Dockerfile"
+	run -125 bbuild -t bad "$CTX"
+	[[ "$output" == *"Dockerfile:2: RUN: --mount is not supported"* ]]
+	[ "$(b images -q | sort)" = "$before" ]
+}
+
+@test "build: a failing RUN shows its output and exit code; no image, mount or temp dir is left" {
+	before=$(b images -q | sort)
+	printf 'FROM bb\nRUN echo partial > /partial && echo SEEN-OUTPUT && exit 7\n' >"$CTX/Containerfile"
+	run -125 bbuild -t failed "$CTX"
+	grep -qx SEEN-OUTPUT <<<"$output"
+	[[ "$output" == *"Containerfile:2: RUN: the command exited with code 7"* ]]
+	run -125 bbuild -q -t failed "$CTX"
+	grep -qx SEEN-OUTPUT <<<"$output" # -q still shows a failing step's output
+	[ "$(b images -q | sort)" = "$before" ]
+	[ -z "$(ls -A "$STORE/build-tmp")" ]
+	! grep -q "$STORE" /proc/self/mountinfo
+}
+
+@test "build: -f, a context on stdin, --iidfile, --label, --network none, -q and berth image build" {
+	echo hi >"$CTX/f.txt"
+	printf 'FROM bb\nCOPY f.txt /f.txt\nRUN ip -o link | grep -v " lo:" | wc -l > /links\n' >"$TEST_DIR/Other"
+	run -0 b image build --cgroup-parent "berth-test/$TAG" -q -f "$TEST_DIR/Other" --iidfile "$TEST_DIR/iid" \
+		--label a=b --label c=d -t one -t two --network none "$CTX"
+	[ "${#lines[@]}" = 1 ]
+	[ "$output" = "$(cat "$TEST_DIR/iid")" ]
+	[ "$(config one .Labels)" = '{"a":"b","c":"d"}' ]
+	[ "sha256:$(b image inspect two | jq -r '.[0].Id')" = "$output" ]
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none one cat /f.txt /links
+	[ "${lines[0]}" = hi ]
+	[ "${lines[1]}" = 0 ] # only lo inside RUN --network none
+
+	cp "$TEST_DIR/Other" "$CTX/Containerfile"
+	tar -C "$CTX" -cf - . | b build --cgroup-parent "berth-test/$TAG" -q -t fromstdin - >"$TEST_DIR/out"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none fromstdin cat /f.txt
+	[ "$output" = hi ]
+	run -125 bbuild --network bridge "$CTX"
+	[[ "$output" == *"--network: expected none, default or host"* ]]
+}
+
+@test "build: the image config equals buildah's for the same Containerfile" {
+	BUILDAH=${BUILDAH:-buildah}
+	command -v "$BUILDAH" >/dev/null || skip "buildah is not installed"
+	echo data >"$CTX/data.txt"
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM scratch
+ARG PORT=8080
+COPY data.txt /srv/data.txt
+ENV A=1 B="two words"
+ENV PATHX=/opt:$A
+WORKDIR /srv
+WORKDIR sub
+USER 1000:1000
+EXPOSE $PORT 53/udp
+VOLUME ["/data", "/cache"]
+LABEL k=v "with space"="a b"
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=30s --timeout=5s --retries=3 CMD ["/bin/true"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo hi"]
+EOF
+	bh() { "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
+	CLEANUPS+=("rm -rf '$TEST_DIR/bh'")
+	bh bud --format docker -q -t cmp "$CTX" >/dev/null || skip "buildah bud does not work on this host"
+	ours=$(b image inspect "$(bbuild -q -t cmp "$CTX")" | jq -S '.[0].Config | del(.Labels["io.buildah.version"])')
+	theirs=$(bh inspect --type image cmp | jq -S '.Docker.config | {User, Env, Entrypoint, Cmd, WorkingDir, Labels: (.Labels | del(.["io.buildah.version"])), ExposedPorts, Volumes, StopSignal, Healthcheck}')
+	rm -rf "$TEST_DIR/bh"
+	diff <(echo "$ours") <(echo "$theirs")
+}
