@@ -132,7 +132,8 @@ static int parse_chmod(const char *text, mode_t *mode, berth_error **err)
 	return 0;
 }
 
-/* Is the file at PATH in ROOT a tar archive (plain or compressed)? */
+/* Is the file at PATH in ROOT a tar archive, plain or compressed in a way
+ * layer_unpack reads (gzip, zstd)? */
 static bool is_archive(int root, const char *path)
 {
 	_cleanup_close_ int fd = fs_open_in_root(root, path, O_RDONLY | O_CLOEXEC, 0, true, NULL);
@@ -147,8 +148,6 @@ static bool is_archive(int root, const char *path)
 	if (a == NULL)
 		return false;
 	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_bzip2(a);
-	archive_read_support_filter_xz(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
 	yes = archive_read_open_fd(a, fd, 65536) == ARCHIVE_OK && archive_read_next_header(a, &e) == ARCHIVE_OK;
