@@ -450,10 +450,18 @@ static void clear_entry(int dirfd, const char *name, bool want_dir)
 	unlinkat(dirfd, name, 0);
 }
 
-static int copy_entry(int sdir, const char *sname, const char *rel, int ddir, const char *dname,
+/* Where a copy writes: the rootfs and the absolute path of the directory
+ * being filled (for resolving a directory symlink of the image). */
+typedef struct copy_dest {
+	int root;
+	const char *dir;
+} copy_dest;
+
+static int copy_entry(int sdir, const char *sname, const char *rel, const copy_dest *dd, int ddir, const char *dname,
 		      const build_copy_options *o, berth_error **err);
 
-static int copy_children(int sfd, const char *rel, int dfd, const build_copy_options *o, berth_error **err)
+static int copy_children(int sfd, const char *rel, const copy_dest *dd, int dfd, const build_copy_options *o,
+			 berth_error **err)
 {
 	_cleanup_strv_ char **names = NULL;
 
@@ -463,13 +471,42 @@ static int copy_children(int sfd, const char *rel, int dfd, const build_copy_opt
 		_cleanup_free_ char *child = join_rel(strcmp(rel, ".") == 0 ? "" : rel, names[i]);
 		if (child == NULL)
 			return berth_error_set(err, ENOMEM, "copy");
-		if (copy_entry(sfd, names[i], child, dfd, names[i], o, err) < 0)
+		if (copy_entry(sfd, names[i], child, dd, dfd, names[i], o, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int copy_entry(int sdir, const char *sname, const char *rel, int ddir, const char *dname,
+/* A directory DNAME in DDIR to copy into: an existing directory is merged;
+ * a symlink of the image to a directory (/lib -> usr/lib) is followed
+ * inside the rootfs, as Docker does; anything else is replaced. */
+static int dest_dir_open(const copy_dest *dd, int ddir, const char *dname, char **path, berth_error **err)
+{
+	struct stat st;
+	int fd;
+
+	*path = NULL;
+	if (asprintf(path, "%s%s%s", dd->dir, strcmp(dd->dir, "/") == 0 ? "" : "/", dname) < 0) {
+		*path = NULL;
+		return berth_error_set(err, ENOMEM, "copy");
+	}
+	if (fstatat(ddir, dname, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+		fd = fs_mkdir_p_in_root(dd->root, *path, 0755, err);
+		if (fd < 0)
+			return berth_error_wrap(err, "\"%s\"", *path);
+		close(fd);
+		return fs_open_in_root(dd->root, *path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, true, err);
+	}
+	clear_entry(ddir, dname, true);
+	if (mkdirat(ddir, dname, 0755) < 0 && errno != EEXIST)
+		return berth_error_set(err, errno, "mkdir \"%s\"", *path);
+	fd = openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_set(err, errno, "open \"%s\"", *path);
+	return fd;
+}
+
+static int copy_entry(int sdir, const char *sname, const char *rel, const copy_dest *dd, int ddir, const char *dname,
 		      const build_copy_options *o, berth_error **err)
 {
 	_cleanup_close_ int sfd = -EBADF, dfd = -EBADF;
@@ -488,13 +525,12 @@ static int copy_entry(int sdir, const char *sname, const char *rel, int ddir, co
 			return berth_error_set(err, errno, "open \"%s\"", rel);
 		if (ignored && !(o->ignore && o->ignore->has_exceptions))
 			return 0;
-		clear_entry(ddir, dname, true);
-		if (mkdirat(ddir, dname, 0755) < 0 && errno != EEXIST)
-			return berth_error_set(err, errno, "mkdir \"%s\"", dname);
-		dfd = openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_free_ char *dpath = NULL;
+		dfd = dest_dir_open(dd, ddir, dname, &dpath, err);
 		if (dfd < 0)
-			return berth_error_set(err, errno, "open \"%s\"", dname);
-		if (copy_children(sfd, rel, dfd, o, err) < 0)
+			return -1;
+		copy_dest sub = { .root = dd->root, .dir = dpath };
+		if (copy_children(sfd, rel, &sub, dfd, o, err) < 0)
 			return -1;
 		return set_owner_mode(dfd, &st, o, false, err) < 0 ? berth_error_wrap(err, "\"%s\"", rel) : 0;
 	}
@@ -574,13 +610,15 @@ int build_copy(int src_root, const char *src, int dst_root, const char *dest, co
 		dfd = fs_open_in_root(dst_root, dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, true, err);
 		if (rd < 0 || dfd < 0)
 			return rd < 0 ? berth_error_set(err, errno, "open \"%s\"", src) : -1;
-		return copy_children(rd, src, dfd, o, err);
+		copy_dest dd = { .root = dst_root, .dir = dest };
+		return copy_children(rd, src, &dd, dfd, o, err);
 	}
 	pfd = dest_parent(dst_root, dest, &name, err);
 	if (pfd < 0)
 		return -1;
 	/* the source itself was resolved (a symlink followed inside the root) */
-	return copy_entry(sfd, "", src, pfd, name,
+	copy_dest dd = { .root = dst_root, .dir = "/" }; /* a file: never a directory to resolve */
+	return copy_entry(sfd, "", src, &dd, pfd, name,
 			  &(build_copy_options){ .chown = o->chown,
 						 .uid = o->uid,
 						 .gid = o->gid,

@@ -221,6 +221,30 @@ EOF
 	[[ "$output" == *"forbidden path outside the build context"* ]]
 }
 
+@test "build: COPY follows the image's directory symlinks inside the rootfs, never out of it" {
+	mkdir -p "$CTX/tree/lib" "$TEST_DIR/hostdir"
+	echo lib >"$CTX/tree/lib/libx.so"
+	echo f >"$CTX/f"
+	cat >"$CTX/Containerfile" <<EOF
+FROM bb
+RUN mkdir -p /usr/lib && ln -s usr/lib /lib && ln -s $TEST_DIR/hostdir /escape && ln -s /nowhere/file /dangling
+COPY tree/ /
+COPY f /escape/f
+COPY f /escape/sub/
+COPY f /dangling
+EOF
+	run -0 bbuild -q -t links "$CTX"
+	# nothing was written on the host through the image's absolute symlink
+	[ -z "$(ls -A "$TEST_DIR/hostdir")" ]
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none links sh -c \
+		"readlink /lib; cat /usr/lib/libx.so; cat $TEST_DIR/hostdir/f $TEST_DIR/hostdir/sub/f; ls -l /dangling"
+	[ "${lines[0]}" = usr/lib ]
+	[ "${lines[1]}" = lib ]
+	[ "${lines[2]}" = f ]
+	[ "${lines[3]}" = f ]
+	[[ "${lines[4]}" == *"/dangling"* && "${lines[4]}" != *"->"* ]] # the link is replaced by the file
+}
+
 @test "build: a bad Containerfile names the file, the line and the instruction, and leaves nothing" {
 	before=$(b images -q | sort)
 	printf 'FROM bb\nRUN echo one\n\n# a comment\nENV A=1\nCOPY onlyone\n' >"$CTX/Containerfile"
