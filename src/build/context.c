@@ -248,7 +248,8 @@ static int glob_step(int root_fd, const char *dir, char **parts, const build_ign
 		_cleanup_free_ char *next = join_rel(dir, parts[0]);
 		return next ? glob_step(root_fd, next, parts + 1, ig, out) : -1;
 	}
-	fd = fs_open_in_root(root_fd, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, true, NULL);
+	fd = dir[0] ? fs_open_in_root(root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, true, NULL)
+		    : openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
@@ -386,9 +387,10 @@ int build_hash_tree(int root_fd, const char *path, const build_ignore *ig, diges
 	parent = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
 	if (parent == NULL)
 		return berth_error_set(err, ENOMEM, "hash");
-	pfd = fs_open_in_root(root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, true, err);
+	pfd = slash ? fs_open_in_root(root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, true, err)
+		    : openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
-		return -1;
+		return slash ? -1 : berth_error_set(err, errno, "open the source root");
 	return hash_entry(pfd, slash ? slash + 1 : path, path, ig, d, err);
 }
 
