@@ -313,7 +313,9 @@ static const char *run_network(const build_ctx *c, const build_step *st)
 
 /* The mount destinations of CFG missing from ROOTFD: the runtime creates
  * them, and they are taken out of the layer again after the run (BuildKit
- * does the same), deepest first. */
+ * does the same), deepest first. Entries are "PATH"; for an existing parent
+ * of one, "=MODE:UID:GID:PATH" records how it looked, so that its copy-up
+ * (with nothing else changed in it) can go too. */
 static char **missing_mountpoints(json_t *cfg, int rootfd)
 {
 	char **missing = calloc(1, sizeof(char *));
@@ -322,35 +324,61 @@ static char **missing_mountpoints(json_t *cfg, int rootfd)
 
 	json_array_foreach(json_object_get(cfg, "mounts"), i, m) {
 		const char *dest = json_string_value(json_object_get(m, "destination"));
+		_cleanup_free_ char *parent = NULL;
 		berth_error *ignored = NULL;
+		struct stat st;
 		int fd;
 		if (missing == NULL || dest == NULL || dest[0] != '/' || strcmp(dest, "/") == 0)
 			continue;
 		fd = fs_open_in_root(rootfd, dest, O_PATH | O_CLOEXEC, 0, false, &ignored);
 		berth_error_free(&ignored);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (fd != -ENOENT || build_strv_add(&missing, dest, (size_t)-1) < 0)
+			continue;
+		parent = strndup(dest, (size_t)(strrchr(dest, '/') - dest));
+		if (parent == NULL || parent[0] == '\0')
+			continue;
+		fd = fs_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, &ignored);
+		berth_error_free(&ignored);
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			char *entry = NULL;
+			if (asprintf(&entry, "=%o:%u:%u:%s", (unsigned)st.st_mode, (unsigned)st.st_uid,
+				     (unsigned)st.st_gid, parent) >= 0)
+				build_strv_take(&missing, entry);
+		}
 		if (fd >= 0)
 			close(fd);
-		else if (fd == -ENOENT && build_strv_add(&missing, dest, (size_t)-1) < 0)
-			break;
 	}
+	/* deepest first; the parents' records after every mount point */
 	for (size_t a = 0; missing && missing[a]; a++)
-		for (size_t b = a + 1; missing[b]; b++)
-			if (strlen(missing[b]) > strlen(missing[a])) {
+		for (size_t b = a + 1; missing[b]; b++) {
+			bool pa = missing[a][0] == '=', pb = missing[b][0] == '=';
+			if ((pa && !pb) || (pa == pb && strlen(missing[b]) > strlen(missing[a]))) {
 				char *t = missing[a];
 				missing[a] = missing[b];
 				missing[b] = t;
 			}
+		}
 	return missing;
 }
 
-/* Removes the empty mount points the runtime made from the upper dir. */
+/* Removes the empty mount points the runtime made from the upper dir, and
+ * a parent's copy-up when it is empty and its owner and mode unchanged. */
 static void remove_mountpoints(const char *dir, char *const *missing)
 {
 	_cleanup_free_ char *upper = fs_path_join(dir, "upper");
 	_cleanup_close_ int ufd = upper ? open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
 
 	for (size_t i = 0; ufd >= 0 && missing && missing[i]; i++) {
-		_cleanup_free_ char *parent = strdup(missing[i]);
+		unsigned mode = 0, uid = 0, gid = 0;
+		int off = 0;
+		bool is_parent = missing[i][0] == '=';
+		if (is_parent && sscanf(missing[i], "=%o:%u:%u:%n", &mode, &uid, &gid, &off) < 3)
+			continue;
+		_cleanup_free_ char *parent = strdup(missing[i] + off);
 		char *slash = parent ? strrchr(parent, '/') : NULL;
 		berth_error *ignored = NULL;
 		struct stat st;
@@ -362,10 +390,32 @@ static void remove_mountpoints(const char *dir, char *const *missing)
 		berth_error_free(&ignored);
 		if (pfd < 0 || fstatat(pfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (S_ISDIR(st.st_mode))
+		if (is_parent) {
+			if (S_ISDIR(st.st_mode) && st.st_mode == mode && st.st_uid == uid && st.st_gid == gid)
+				unlinkat(pfd, slash + 1, AT_REMOVEDIR); /* only when empty */
+		} else if (S_ISDIR(st.st_mode)) {
 			unlinkat(pfd, slash + 1, AT_REMOVEDIR); /* only when empty */
-		else if (S_ISREG(st.st_mode) && st.st_size == 0)
+		} else if (S_ISREG(st.st_mode) && st.st_size == 0) {
 			unlinkat(pfd, slash + 1, 0);
+		}
+	}
+}
+
+/* With a network, RUN sees the host's resolver and hosts files (read-only
+ * binds, as buildah does); a mount point the image lacks is created by the
+ * runtime and taken out of the layer again. */
+static void add_dns_binds(json_t *cfg)
+{
+	static const char *const files[] = { "/etc/resolv.conf", "/etc/hosts", NULL };
+	json_t *mounts = json_object_get(cfg, "mounts");
+
+	for (size_t i = 0; json_is_array(mounts) && files[i]; i++) {
+		struct stat st;
+		if (stat(files[i], &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s]}", "destination", files[i],
+							"type", "bind", "source", files[i], "options", "rbind", "ro",
+							"nosuid", "nodev"));
 	}
 }
 
@@ -400,6 +450,8 @@ static int write_run_config(build_ctx *c, stage_state *si, const build_step *st,
 	run_plan_free(&plan);
 	if (ret < 0)
 		return -1;
+	if (strcmp(ro.network, "none") != 0)
+		add_dns_binds(cfg);
 	*missing = missing_mountpoints(cfg, rootfd);
 	text = json_dumps(cfg, JSON_INDENT(2));
 	if (text == NULL || *missing == NULL)
@@ -621,7 +673,7 @@ static int apply_metadata(stage_state *si, build_scope *scope, const build_step 
 
 #define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static int resolve_or_pull(store *s, const char *text, image_info *info, berth_error **err)
+int build_resolve_image(store *s, const char *text, image_info *info, berth_error **err)
 {
 	pull_options po = { .registry = { .tls_verify = true, .quiet = true } };
 
@@ -642,7 +694,7 @@ static int stage_from_image(build_ctx *c, const char *name, stage_state *si, ber
 	size_t len;
 	int ret;
 
-	if (resolve_or_pull(c->s, name, &info, err) < 0)
+	if (build_resolve_image(c->s, name, &info, err) < 0)
 		return -1;
 	ret = store_blob_read(c->s, info.id, MANIFEST_MAX_SIZE, &text, &len, err);
 	if (ret == 0) {

@@ -58,7 +58,7 @@ static int open_source(build_ctx *c, size_t stage, const build_step *st, copy_so
 	} else {
 		/* an image: a scratch stage FROM it, built no further */
 		image_info info;
-		if (image_resolve(c->s, st->from, &info, err) < 0)
+		if (build_resolve_image(c->s, st->from, &info, err) < 0)
 			return berth_error_wrap(err, "--from=%s", st->from);
 		from.image = json_pack("{s:{}, s:{s:s, s:[]}}", "config", "rootfs", "type", "layers", "diff_ids");
 		from.layers = json_array();

@@ -59,6 +59,9 @@ int stage_add_layer(stage_state *si, const build_layer *layer, const char *creat
 int stage_commit_upper(build_ctx *c, stage_state *si, const char *dir, const char *key, const char *created_by,
 		       berth_error **err);
 
+/* IMAGE from the store, pulled when the store does not know it. */
+int build_resolve_image(store *s, const char *text, image_info *info, berth_error **err);
+
 /* COPY and ADD. CACHED tells the caller no work was done. */
 int build_do_copy(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err);
 
