@@ -566,21 +566,59 @@ static int copy_entry(int sdir, const char *sname, const char *rel, const copy_d
 	return set_owner_mode(dfd, &st, o, S_ISLNK(st.st_mode), err) < 0 ? berth_error_wrap(err, "\"%s\"", rel) : 0;
 }
 
+/* mkdir -p of PATH inside ROOT; the directories it creates get --chown's
+ * owner (Docker: "all new files and directories" get it). Returns an O_PATH
+ * fd of PATH. */
+static int make_dirs(int root, const char *path, const build_copy_options *o, berth_error **err)
+{
+	_cleanup_strv_ char **created = calloc(1, sizeof(char *));
+	_cleanup_free_ char *prefix = strdup(path);
+	int fd;
+
+	if (created == NULL || prefix == NULL)
+		return berth_error_set(err, ENOMEM, "copy");
+	/* the missing prefixes, from PATH up to the first that exists */
+	while (o && o->chown && prefix[0] && strcmp(prefix, "/") != 0) {
+		berth_error *ignored = NULL;
+		int e = fs_open_in_root(root, prefix, O_PATH | O_CLOEXEC, 0, true, &ignored);
+		berth_error_free(&ignored);
+		if (e >= 0) {
+			close(e);
+			break;
+		}
+		if (build_strv_add(&created, prefix, (size_t)-1) < 0)
+			return berth_error_set(err, ENOMEM, "copy");
+		char *slash = strrchr(prefix, '/');
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+	}
+	fd = fs_mkdir_p_in_root(root, path, 0755, err);
+	if (fd < 0)
+		return berth_error_wrap(err, "\"%s\"", path);
+	for (size_t i = 0; created[i]; i++) {
+		_cleanup_close_ int d =
+		    fs_open_in_root(root, created[i], O_PATH | O_DIRECTORY | O_CLOEXEC, 0, true, err);
+		if (d < 0 || fchownat(d, "", o->uid, o->gid, AT_EMPTY_PATH) < 0) {
+			close(fd);
+			return d < 0 ? -1 : berth_error_set(err, errno, "chown \"%s\"", created[i]);
+		}
+	}
+	return fd;
+}
+
 /* The parent of DEST made inside ROOT; *NAME points into DEST. */
-static int dest_parent(int dst_root, const char *dest, const char **name, berth_error **err)
+static int dest_parent(int dst_root, const char *dest, const char **name, const build_copy_options *o,
+		       berth_error **err)
 {
 	_cleanup_free_ char *parent = NULL;
 	const char *slash = strrchr(dest, '/');
-	int fd;
 
 	*name = slash ? slash + 1 : dest;
 	parent = slash && slash != dest ? strndup(dest, (size_t)(slash - dest)) : strdup("/");
 	if (parent == NULL)
 		return berth_error_set(err, ENOMEM, "copy");
-	fd = fs_mkdir_p_in_root(dst_root, parent, 0755, err);
-	if (fd < 0)
-		return berth_error_wrap(err, "\"%s\"", parent);
-	return fd;
+	return make_dirs(dst_root, parent, o, err);
 }
 
 bool build_is_dir_in_root(int dst_root, const char *dest)
@@ -605,9 +643,9 @@ int build_copy(int src_root, const char *src, int dst_root, const char *dest, co
 		return berth_error_set(err, errno, "\"%s\"", src);
 	if (S_ISDIR(st.st_mode)) {
 		_cleanup_close_ int rd = openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int made = fs_mkdir_p_in_root(dst_root, dest, 0755, err);
+		int made = make_dirs(dst_root, dest, o, err);
 		if (made < 0)
-			return berth_error_wrap(err, "\"%s\"", dest);
+			return -1;
 		close(made);
 		dfd = fs_open_in_root(dst_root, dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, true, err);
 		if (rd < 0 || dfd < 0)
@@ -615,7 +653,7 @@ int build_copy(int src_root, const char *src, int dst_root, const char *dest, co
 		copy_dest dd = { .root = dst_root, .dir = dest };
 		return copy_children(rd, src, &dd, dfd, o, err);
 	}
-	pfd = dest_parent(dst_root, dest, &name, err);
+	pfd = dest_parent(dst_root, dest, &name, o, err);
 	if (pfd < 0)
 		return -1;
 	/* the source itself was resolved (a symlink followed inside the root) */
@@ -636,7 +674,7 @@ int build_copy_data(int dst_root, const char *dest, const char *data, const buil
 	const char *name;
 	size_t len = strlen(data);
 
-	pfd = dest_parent(dst_root, dest, &name, err);
+	pfd = dest_parent(dst_root, dest, &name, o, err);
 	if (pfd < 0)
 		return -1;
 	clear_entry(pfd, name, false);

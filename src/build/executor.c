@@ -226,6 +226,8 @@ int stage_add_layer(stage_state *si, const build_layer *layer, const char *creat
 
 /* ---- cache ---- */
 
+static int add_history(stage_state *si, const char *created_by, bool empty, berth_error **err);
+
 bool cache_lookup(build_ctx *c, const char *key, stage_state *si, const char *created_by)
 {
 	_cleanup_free_ char *text = NULL;
@@ -241,6 +243,14 @@ bool cache_lookup(build_ctx *c, const char *key, stage_state *si, const char *cr
 		return false;
 	}
 	j = json_loads(text, 0, NULL);
+	if (json_is_true(json_object_get(j, "empty"))) {
+		/* the step made no change (WORKDIR of an existing directory) */
+		if (add_history(si, created_by, true, &ignored) < 0) {
+			berth_error_free(&ignored);
+			return false;
+		}
+		return true;
+	}
 	const char *digest = json_string_value(json_object_get(j, "digest"));
 	const char *diff_id = json_string_value(json_object_get(j, "diff_id"));
 	json_int_t size = json_integer_value(json_object_get(j, "size"));
@@ -260,8 +270,9 @@ void cache_store(build_ctx *c, const char *key, const build_layer *layer)
 {
 	_cleanup_free_ char *text = NULL;
 	berth_error *ignored = NULL;
-	json_auto_t *j = json_pack("{s:s, s:s, s:I}", "digest", layer->digest, "diff_id", layer->diff_id, "size",
-				   (json_int_t)layer->size);
+	json_auto_t *j = layer ? json_pack("{s:s, s:s, s:I}", "digest", layer->digest, "diff_id", layer->diff_id,
+					   "size", (json_int_t)layer->size)
+			       : json_pack("{s:b}", "empty", 1);
 
 	if (c->cache_fd < 0 || j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL)
 		return;
@@ -531,6 +542,47 @@ static int do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cac
 	return ret;
 }
 
+/* ---- WORKDIR ---- */
+
+/* WORKDIR makes its directory when the rootfs lacks it (root-owned, 0755),
+ * as Docker and buildah do: a layer then, else only the config changes. */
+static int do_workdir(build_ctx *c, stage_state *si, const char *dir, const char *created_by, bool *cached,
+		      berth_error **err)
+{
+	_cleanup_free_ char *mount_dir = NULL, *rootfs = NULL;
+	_cleanup_close_ int root = -EBADF;
+	char chain[DIGEST_STRING_MAX], key[DIGEST_STRING_MAX];
+	digester d;
+	int ret = 0, fd;
+
+	stage_chain_id(si, chain);
+	digester_init(&d);
+	key_add(&d, "WORKDIR", chain);
+	key_add(&d, "dir", dir);
+	digester_final(&d, key);
+	if (cache_lookup(c, key, si, created_by)) {
+		*cached = true;
+		return 0;
+	}
+	if (stage_mount(c, si, &mount_dir, err) < 0)
+		return -1;
+	rootfs = fs_path_join(mount_dir, "rootfs");
+	root = rootfs ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (root < 0)
+		ret = berth_error_set(err, errno, "open \"%s\"", rootfs ? rootfs : "rootfs");
+	if (ret == 0 && build_is_dir_in_root(root, dir)) {
+		cache_store(c, key, NULL);
+		ret = add_history(si, created_by, true, err);
+	} else if (ret == 0 && (fd = fs_mkdir_p_in_root(root, dir, 0755, err)) >= 0) {
+		close(fd);
+		ret = stage_commit_upper(c, si, mount_dir, key, created_by, err);
+	} else if (ret == 0) {
+		ret = berth_error_wrap(err, "\"%s\"", dir);
+	}
+	stage_unmount(mount_dir);
+	return ret;
+}
+
 /* ---- metadata ---- */
 
 static json_t *strv_json(char *const *v)
@@ -599,14 +651,8 @@ static int apply_metadata(stage_state *si, build_scope *scope, const build_step 
 	case DF_USER:
 		json_object_set_new(cfg, "User", json_string(w0));
 		break;
-	case DF_WORKDIR: {
-		char *dir = join_workdir(json_string_value(json_object_get(cfg, "WorkingDir")), w0);
-		if (dir == NULL)
-			return berth_error_set(err, ENOMEM, "WORKDIR");
-		json_object_set_new(cfg, "WorkingDir", json_string(dir));
-		free(dir);
-		break;
-	}
+	case DF_WORKDIR:
+		break; /* do_workdir */
 	case DF_EXPOSE:
 		for (size_t i = 0; st->words[i]; i++) {
 			_cleanup_free_ char *port = NULL;
@@ -795,6 +841,18 @@ static int run_step(build_ctx *c, size_t i, build_scope *scope, const df_instruc
 	case DF_ARG:
 		ret = 0;
 		break;
+	case DF_WORKDIR: {
+		json_t *cfg = stage_config(si);
+		_cleanup_free_ char *dir =
+		    join_workdir(json_string_value(json_object_get(cfg, "WorkingDir")), st.words[0]);
+		if (dir == NULL) {
+			ret = berth_error_set(err, ENOMEM, "WORKDIR");
+			break;
+		}
+		json_object_set_new(cfg, "WorkingDir", json_string(dir));
+		ret = do_workdir(c, si, dir, st.created_by, cached, err);
+		break;
+	}
 	default:
 		ret = apply_metadata(si, scope, &st, err);
 		break;

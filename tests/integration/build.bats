@@ -115,16 +115,16 @@ EOF
 	echo one >"$CTX/data.txt"
 	cat >"$CTX/Containerfile" <<'EOF'
 FROM bb
-RUN echo RAN-FIRST && date +%s%N > /stamp1
+RUN echo RAN-FIRST && cat /proc/sys/kernel/random/uuid > /stamp1
 COPY data.txt /data.txt
-RUN echo RAN-SECOND && date +%s%N > /stamp2
+RUN echo RAN-SECOND && cat /proc/sys/kernel/random/uuid > /stamp2
 EOF
 	run -0 bbuild -t c1 "$CTX"
 	ran RAN-FIRST && ran RAN-SECOND
 	first=$(diff_ids c1)
 
-	# the RUNs' output is absent and their layers (with a timestamp in
-	# nanoseconds written by the RUN) are the same blobs: nothing ran
+	# the RUNs' output is absent and their layers (with a random uuid
+	# written by the RUN) are the same blobs: nothing ran
 	run -0 bbuild -t c2 "$CTX"
 	! ran RAN-FIRST && ! ran RAN-SECOND
 	[ "$(grep -c CACHED <<<"$output")" = 3 ]
@@ -300,14 +300,36 @@ EOF
 	[[ "$output" == *"--network: expected none, default or host"* ]]
 }
 
-@test "build: the image config equals buildah's for the same Containerfile" {
+# tree DIR: every entry of DIR (path, type, mode, owner, size, link target,
+# sha256 of a file's content), sorted; no times.
+tree() {
+	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort &&
+		find . -type f -exec sha256sum {} + | sort -k 2)
+}
+
+# unpack_layers OCI_DIR MANIFEST DEST: the manifest's layers, in order.
+unpack_layers() {
+	local l
+	mkdir -p "$3"
+	for l in $(jq -r '.layers[].digest' "$1/blobs/sha256/${2#sha256:}"); do
+		tar -C "$3" --numeric-owner -xpf "$1/blobs/sha256/${l#sha256:}"
+	done
+}
+
+@test "build: the image config and rootfs equal buildah's for the same Containerfile" {
 	BUILDAH=${BUILDAH:-buildah}
 	command -v "$BUILDAH" >/dev/null || skip "buildah is not installed"
+	mkdir -p "$CTX/d/sub"
 	echo data >"$CTX/data.txt"
+	echo x >"$CTX/d/sub/x"
+	chmod 700 "$CTX/d/sub"
+	ln -s ../data.txt "$CTX/d/link"
 	cat >"$CTX/Containerfile" <<'EOF'
 FROM scratch
 ARG PORT=8080
 COPY data.txt /srv/data.txt
+COPY d /srv/d/
+COPY --chown=10:20 --chmod=0755 data.txt /opt/bin/tool
 ENV A=1 B="two words"
 ENV PATHX=/opt:$A
 WORKDIR /srv
@@ -324,8 +346,15 @@ EOF
 	bh() { "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
 	CLEANUPS+=("rm -rf '$TEST_DIR/bh'")
 	bh bud --format docker -q -t cmp "$CTX" >/dev/null || skip "buildah bud does not work on this host"
-	ours=$(b image inspect "$(bbuild -q -t cmp "$CTX")" | jq -S '.[0].Config | del(.Labels["io.buildah.version"])')
+	bh push -q cmp "oci:$TEST_DIR/bh-oci" >/dev/null
 	theirs=$(bh inspect --type image cmp | jq -S '.Docker.config | {User, Env, Entrypoint, Cmd, WorkingDir, Labels: (.Labels | del(.["io.buildah.version"])), ExposedPorts, Volumes, StopSignal, Healthcheck}')
 	rm -rf "$TEST_DIR/bh"
+	id=$(bbuild -q -t cmp "$CTX")
+	ours=$(b image inspect "$id" | jq -S '.[0].Config')
 	diff <(echo "$ours") <(echo "$theirs")
+
+	# the same files, modes, owners, links and contents
+	unpack_layers "$TEST_DIR/bh-oci" "$(jq -r '.manifests[0].digest' "$TEST_DIR/bh-oci/index.json")" "$TEST_DIR/theirs"
+	unpack_layers "$STORE" "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/cmp:latest") | .digest' "$STORE/index.json")" "$TEST_DIR/ours"
+	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs")
 }
