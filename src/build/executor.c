@@ -158,7 +158,7 @@ void stage_chain_id(stage_state *si, char out[DIGEST_STRING_MAX])
 int stage_mount(build_ctx *c, stage_state *si, char **dir, berth_error **err)
 {
 	_cleanup_free_ char *tmpl = NULL;
-	rootfs_options ro = { .userxattr = c->o->rootless, .rootless = c->o->rootless };
+	rootfs_options ro = { .userxattr = c->o->rootless, .rootless = c->o->rootless, .self_contained_upper = true };
 	image_info info;
 	int ret;
 
