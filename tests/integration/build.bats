@@ -307,12 +307,26 @@ tree() {
 		find . -type f -exec sha256sum {} + | sort -k 2)
 }
 
-# unpack_layers OCI_DIR MANIFEST DEST: the manifest's layers, in order.
+# unpack_layers OCI_DIR MANIFEST DEST: the manifest's layers applied in
+# order, OCI whiteouts included (.wh.NAME deletes NAME, .wh..wh..opq empties
+# the directory of what earlier layers put there).
 unpack_layers() {
-	local l
+	local l layer wh dir
 	mkdir -p "$3"
 	for l in $(jq -r '.layers[].digest' "$1/blobs/sha256/${2#sha256:}"); do
-		tar -C "$3" --numeric-owner -xpf "$1/blobs/sha256/${l#sha256:}"
+		layer=$(mktemp -d "$3.layer.XXXXXX")
+		tar -C "$layer" --numeric-owner -xpf "$1/blobs/sha256/${l#sha256:}"
+		while IFS= read -r -d '' wh; do
+			dir=$(dirname "${wh#"$layer"}")
+			if [ "$(basename "$wh")" = .wh..wh..opq ]; then
+				find "$3$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+			else
+				rm -rf "$3$dir/$(basename "$wh" | sed 's/^\.wh\.//')"
+			fi
+			rm -f "$wh"
+		done < <(find "$layer" -name '.wh.*' -print0)
+		cp -a "$layer/." "$3/"
+		rm -rf "$layer"
 	done
 }
 
@@ -357,4 +371,29 @@ EOF
 	unpack_layers "$TEST_DIR/bh-oci" "$(jq -r '.manifests[0].digest' "$TEST_DIR/bh-oci/index.json")" "$TEST_DIR/theirs"
 	unpack_layers "$STORE" "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/cmp:latest") | .digest' "$STORE/index.json")" "$TEST_DIR/ours"
 	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs")
+}
+
+@test "build: RUN's layers give the rootfs buildah's give (deletions, opaque dirs, modes, links)" {
+	BUILDAH=${BUILDAH:-buildah}
+	command -v "$BUILDAH" >/dev/null || skip "buildah is not installed"
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM bb
+RUN mkdir -p /app/sub && echo hi > /app/f && chmod 600 /app/f && ln -s f /app/l && ln /app/f /app/hard && rm /bin/vi
+RUN rm -r /tmp && mkdir /tmp && chmod 1777 /tmp && echo new > /tmp/n && rm -r /app/sub && chown 1000:1000 /app
+EOF
+	bh() { "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
+	CLEANUPS+=("rm -rf '$TEST_DIR/bh'")
+	b save -o "$TEST_DIR/bb.tar" --format oci-archive bb
+	bh pull -q "oci-archive:$TEST_DIR/bb.tar" >/dev/null || skip "buildah cannot read the base image"
+	bh bud --isolation chroot --pull-never -q -t runcmp "$CTX" >/dev/null || skip "buildah bud with RUN does not work on this host"
+	bh push -q runcmp "oci:$TEST_DIR/bh-oci" >/dev/null
+	rm -rf "$TEST_DIR/bh"
+	run -0 bbuild -q -t runcmp "$CTX"
+	unpack_layers "$TEST_DIR/bh-oci" "$(jq -r '.manifests[0].digest' "$TEST_DIR/bh-oci/index.json")" "$TEST_DIR/theirs"
+	unpack_layers "$STORE" "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/runcmp:latest") | .digest' "$STORE/index.json")" "$TEST_DIR/ours"
+	# buildah 1.28 leaves the mount points of RUN (/dev, /proc, /sys, /run,
+	# empty /etc/hosts, /etc/hostname, /etc/resolv.conf) in the image;
+	# berth takes them out as BuildKit does
+	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs" |
+		grep -v '^\./\(dev\|proc\|sys\|run\|etc/hostname\|etc/hosts\|etc/resolv\.conf\) \|  \./etc/\(hostname\|hosts\|resolv\.conf\)$')
 }
