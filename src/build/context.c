@@ -16,6 +16,7 @@
 #include "image/unpack.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/proc.h"
 
 /* ---- paths ---- */
 
@@ -697,7 +698,7 @@ int build_context_from_tar(int fd, const char *parent, char **dir, berth_error *
 
 	if (fs_mkdir_p(parent, 0700, err) < 0)
 		return -1;
-	if (asprintf(&tmpl, "%s/context-XXXXXX", parent) < 0)
+	if (asprintf(&tmpl, "%s/context-%d-%llu-XXXXXX", parent, (int)getpid(), proc_pid_start_time(getpid())) < 0)
 		return berth_error_set(err, ENOMEM, "context");
 	if (mkdtemp(tmpl) == NULL)
 		return berth_error_set(err, errno, "mkdtemp \"%s\"", tmpl);

@@ -1,5 +1,6 @@
 #include "build/executor.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include "storage/rootfs.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/proc.h"
 
 #define DUMMY_DIGEST "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -162,7 +164,7 @@ int stage_mount(build_ctx *c, stage_state *si, char **dir, berth_error **err)
 	image_info info;
 	int ret;
 
-	if (asprintf(&tmpl, "%s/step-XXXXXX", c->tmp_root) < 0)
+	if (asprintf(&tmpl, "%s/step-%d-%llu-XXXXXX", c->tmp_root, (int)getpid(), proc_pid_start_time(getpid())) < 0)
 		return berth_error_set(err, ENOMEM, "build");
 	if (mkdtemp(tmpl) == NULL)
 		return berth_error_set(err, errno, "mkdtemp \"%s\"", tmpl);
@@ -188,6 +190,28 @@ void stage_unmount(const char *dir)
 		berth_error_free(&ignored);
 	if (fs_remove_tree(dir, &ignored) < 0)
 		berth_error_free(&ignored);
+}
+
+/* Removes what killed builds left in STORE/build-tmp: "step-PID-START-*"
+ * and "context-PID-START-*" of processes that are gone (their overlay is
+ * unmounted first). A running build's dirs are left alone. */
+static void sweep_tmp(const char *tmp_root)
+{
+	_cleanup_closedir_ DIR *d = opendir(tmp_root);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) != NULL) {
+		unsigned long long start;
+		_cleanup_free_ char *path = NULL;
+		int pid;
+		if ((sscanf(de->d_name, "step-%d-%llu-", &pid, &start) != 2 &&
+		     sscanf(de->d_name, "context-%d-%llu-", &pid, &start) != 2) ||
+		    (pid > 0 && proc_pid_start_time(pid) == start))
+			continue;
+		path = fs_path_join(tmp_root, de->d_name);
+		if (path)
+			stage_unmount(path);
+	}
 }
 
 static json_t *history_entry(const char *created_by, bool empty)
@@ -986,6 +1010,7 @@ static int open_dirs(build_ctx *c, berth_error **err)
 		return berth_error_set(err, ENOMEM, "build");
 	if (fs_mkdir_p(c->tmp_root, 0700, err) < 0 || fs_mkdir_p(cache, 0700, err) < 0)
 		return -1;
+	sweep_tmp(c->tmp_root);
 	c->cache_fd = open(cache, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->cache_fd < 0)
 		return berth_error_set(err, errno, "open \"%s\"", cache);
@@ -1044,6 +1069,8 @@ int build_image(store *s, const build_options *o, char id[DIGEST_STRING_MAX], be
 	}
 	c.plan = &plan;
 	ret = normalize_tags(o->tags, &names, err);
+	if (ret == 0 && f.syntax)
+		progress(&c, "#0 NOTE: \"# syntax=%s\" is ignored: berth parses the file itself\n", f.syntax);
 	for (size_t i = 0; ret == 0 && plan.unused_args[i]; i++)
 		progress(&c, "#0 WARNING: build argument %s is not consumed by any ARG\n", plan.unused_args[i]);
 	if (ret == 0)

@@ -49,6 +49,7 @@ diff_ids() {
 
 @test "build: multi-stage with COPY --from, ARG/ENV, shell and exec RUN, heredoc; the result runs as configured" {
 	cat >"$CTX/Containerfile" <<'EOF'
+# syntax=docker/dockerfile:1.4
 ARG BASE=bb
 FROM $BASE AS builder
 ARG GREETING=hello
@@ -71,6 +72,7 @@ ENTRYPOINT ["/bin/sh", "-c"]
 CMD ["cat msg exec heredoc; id -un; pwd; echo $WHO"]
 EOF
 	run -0 bbuild -t app --build-arg GREETING=hi "$CTX"
+	[[ "$output" == *'#0 NOTE: "# syntax=docker/dockerfile:1.4" is ignored'* ]]
 	[[ "$output" == *"#1 [builder 1/6] FROM bb"* ]]
 	[[ "$output" == *"#3 [builder 3/6] ENV TARGET=/out"* ]]
 	[[ "$output" == *"#4 DONE "* ]]
@@ -277,6 +279,26 @@ EOF
 	[ "$(b images -q | sort)" = "$before" ]
 	[ -z "$(ls -A "$STORE/build-tmp")" ]
 	! grep -q "$STORE" /proc/self/mountinfo
+}
+
+@test "build: what a killed build left in the store's temp dir is swept by the next build" {
+	mkdir -p "$STORE/build-tmp"
+	true &
+	dead=$!
+	wait $dead
+	stale="$STORE/build-tmp/step-$dead-1-abcdef"
+	mkdir -p "$stale/rootfs" "$stale/upper" "$stale/work"
+	mount -t tmpfs tmpfs "$stale/rootfs"
+	CLEANUPS+=("umount '$stale/rootfs'")
+	# a live build's dir (this shell's pid and start time) stays
+	live="$STORE/build-tmp/step-$$-$(cut -d' ' -f22 /proc/$$/stat)-abcdef"
+	mkdir -p "$live"
+	printf 'FROM bb\nCOPY Containerfile /\n' >"$CTX/Containerfile"
+	run -0 bbuild -q "$CTX"
+	[ ! -e "$stale" ]
+	! grep -q "$stale" /proc/self/mountinfo
+	[ -d "$live" ]
+	rmdir "$live"
 }
 
 @test "build: -f, a context on stdin, --iidfile, --label, --network none, -q and berth image build" {
