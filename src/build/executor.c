@@ -25,7 +25,8 @@
 #include "util/fs.h"
 #include "util/proc.h"
 
-#define DUMMY_DIGEST "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+/* stands for the image being built in messages of the storage layer */
+#define BUILD_STAGE_ID "(build stage)"
 
 static double now_s(void)
 {
@@ -107,8 +108,8 @@ int stage_info(stage_state *si, image_info *info, berth_error **err)
 	size_t i;
 
 	memset(info, 0, sizeof(*info));
-	info->id = (char *)DUMMY_DIGEST;
-	info->manifest_digest = (char *)DUMMY_DIGEST;
+	info->id = (char *)BUILD_STAGE_ID;
+	info->manifest_digest = (char *)BUILD_STAGE_ID;
 	info->names = calloc(1, sizeof(char *));
 	info->manifest.layers = calloc(json_array_size(si->layers) + 1, sizeof(oci_descriptor));
 	info->config.diff_ids = json_strings(ids);
