@@ -738,3 +738,31 @@ out:
 	*out = f;
 	return 0;
 }
+
+int df_parse_trigger(const df_file *f, unsigned line, const char *text, df_instruction **out, berth_error **err)
+{
+	df_instruction *in = calloc(1, sizeof(*in));
+
+	if (in == NULL)
+		return berth_error_set(err, ENOMEM, "%s", f->path);
+	if (parse_instruction(text, line, NULL, f->escape, f->path, in, err) < 0) {
+		df_instruction_free(in);
+		return -1;
+	}
+	if (in->kind == DF_ONBUILD || in->kind == DF_FROM || in->kind == DF_MAINTAINER) {
+		int ret = fail(err, f->path, line, "ONBUILD", "%s isn't allowed as an ONBUILD trigger",
+			       df_kind_name(in->kind));
+		df_instruction_free(in);
+		return ret;
+	}
+	*out = in;
+	return 0;
+}
+
+void df_instruction_free(df_instruction *in)
+{
+	if (in == NULL)
+		return;
+	instruction_free(in);
+	free(in);
+}

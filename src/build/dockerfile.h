@@ -100,6 +100,12 @@ void df_file_free(df_file *f);
 /* The value of --NAME of IN (NULL when absent; "" for a bare flag). */
 const char *df_flag_get(const df_instruction *in, const char *name);
 
+/* An ONBUILD trigger of a base image ("RUN make"), parsed and validated as
+ * if it stood at LINE of F (the stage's FROM). Free with
+ * df_instruction_free. */
+int df_parse_trigger(const df_file *f, unsigned line, const char *text, df_instruction **out, berth_error **err);
+void df_instruction_free(df_instruction *in);
+
 /* TEXT as the JSON (exec) form, an array of strings (heap), else NULL. */
 char **df_exec_form(const char *text);
 

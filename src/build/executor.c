@@ -86,6 +86,7 @@ static void stage_free(stage_state *si)
 {
 	json_decref(si->image);
 	json_decref(si->layers);
+	json_decref(si->triggers);
 	memset(si, 0, sizeof(*si));
 }
 
@@ -817,8 +818,9 @@ static int stage_init(build_ctx *c, size_t i, berth_error **err)
 		return berth_error_wrap(err, "%s:%u: FROM %s", c->plan->file->path, c->plan->file->stages[i].line,
 					ps->base);
 	cfg = stage_config(si);
-	if (json_array_size(json_object_get(cfg, "OnBuild")) > 0 && c->out)
-		fprintf(c->out, "#0 WARNING: the ONBUILD triggers of %s are not run\n", ps->base);
+	/* the base's triggers run at the start of this stage, and are not
+	 * inherited further (Docker's rule) */
+	si->triggers = json_incref(json_object_get(cfg, "OnBuild"));
 	json_object_del(cfg, "OnBuild");
 	env = json_object_get(cfg, "Env");
 	if (!json_is_array(env)) {
@@ -888,6 +890,35 @@ static int run_step(build_ctx *c, size_t i, build_scope *scope, const df_instruc
 	return 0;
 }
 
+/* The base image's ONBUILD triggers, in order, in the stage's context. */
+static int run_triggers(build_ctx *c, size_t i, build_scope *scope, const char *label, unsigned *n, berth_error **err)
+{
+	const df_stage *ds = &c->plan->file->stages[i];
+	json_t *t;
+	size_t k;
+
+	json_array_foreach(c->stages[i].triggers, k, t) {
+		const char *text = json_string_value(t);
+		df_instruction *in = NULL;
+		bool cached = false;
+		double t0 = now_s();
+		int ret;
+		if (text == NULL)
+			continue;
+		progress(c, "#%u [%sONBUILD] %s\n", ++*n, label, text);
+		if (df_parse_trigger(c->plan->file, ds->line, text, &in, err) < 0)
+			return berth_error_wrap(err, "ONBUILD trigger of %s", c->plan->stages[i].base);
+		ret = run_step(c, i, scope, in, &cached, err);
+		df_instruction_free(in);
+		if (ret < 0) {
+			progress(c, "#%u ERROR\n", *n);
+			return berth_error_wrap(err, "ONBUILD trigger of %s", c->plan->stages[i].base);
+		}
+		progress(c, cached ? "#%u CACHED\n" : "#%u DONE %.1fs\n", *n, now_s() - t0);
+	}
+	return 0;
+}
+
 static int build_stage(build_ctx *c, size_t i, unsigned *n, berth_error **err)
 {
 	const df_stage *ds = &c->plan->file->stages[i];
@@ -909,6 +940,7 @@ static int build_stage(build_ctx *c, size_t i, unsigned *n, berth_error **err)
 	env = json_strings(json_object_get(stage_config(si), "Env"));
 	if (env == NULL || build_scope_init(&scope, env, err) < 0)
 		return env ? -1 : berth_error_set(err, ENOMEM, "build");
+	ret = run_triggers(c, i, &scope, label, n, err);
 	for (size_t k = 0; ret == 0 && k < ds->n_steps; k++) {
 		bool cached = false;
 		t0 = now_s();

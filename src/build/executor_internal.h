@@ -13,9 +13,10 @@
 
 /* What a stage has built so far. */
 typedef struct stage_state {
-	json_t *image;	/* the image config JSON (config, rootfs.diff_ids, history) */
-	json_t *layers; /* manifest layer descriptors, in order */
-	bool cmd_set;	/* CMD given in this stage */
+	json_t *image;	  /* the image config JSON (config, rootfs.diff_ids, history) */
+	json_t *layers;	  /* manifest layer descriptors, in order */
+	bool cmd_set;	  /* CMD given in this stage */
+	json_t *triggers; /* the base image's OnBuild, run first */
 	bool built;
 } stage_state;
 

@@ -36,6 +36,14 @@ config() {
 	b image inspect "$1" | jq -c ".[0].Config$2"
 }
 
+# raw_config NAME: the image's config blob as stored (all fields).
+raw_config() {
+	local m c
+	m=$(jq -r --arg n "docker.io/library/$1:latest" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$STORE/index.json")
+	c=$(jq -r .config.digest "$STORE/blobs/sha256/${m#sha256:}")
+	cat "$STORE/blobs/sha256/${c#sha256:}"
+}
+
 # ran MARKER: the output has MARKER as a line of its own (a RUN's output,
 # not the progress line that names the command).
 ran() {
@@ -246,6 +254,24 @@ EOF
 	[ "${lines[2]}" = f ]
 	[ "${lines[3]}" = f ]
 	[[ "${lines[4]}" == *"/dangling"* && "${lines[4]}" != *"->"* ]] # the link is replaced by the file
+}
+
+@test "build: ONBUILD triggers of the base image run first in the child's context, and are not inherited" {
+	echo from-child-context >"$CTX/input.txt"
+	printf 'FROM bb\nONBUILD COPY input.txt /in.txt\nONBUILD RUN echo TRIGGER-RAN && cat /in.txt > /out.txt\n' >"$TEST_DIR/Parent"
+	run -0 bbuild -q -f "$TEST_DIR/Parent" -t parent "$CTX"
+	[ "$(raw_config parent | jq -c .config.OnBuild)" = '["COPY input.txt /in.txt","RUN echo TRIGGER-RAN && cat /in.txt > /out.txt"]' ]
+	printf 'FROM parent\nRUN cat /out.txt\n' >"$CTX/Containerfile"
+	run -0 bbuild -t child "$CTX"
+	[[ "$output" == *"[stage-0 ONBUILD] COPY input.txt /in.txt"* ]]
+	grep -qx TRIGGER-RAN <<<"$output"
+	grep -qx from-child-context <<<"$output"
+	[ "$(raw_config child | jq -c .config.OnBuild)" = null ]
+	printf 'FROM bb\nONBUILD RUN exit 4\n' >"$TEST_DIR/Parent"
+	run -0 bbuild -q -f "$TEST_DIR/Parent" -t parent2 "$CTX"
+	printf 'FROM parent2\n' >"$CTX/Containerfile"
+	run -125 bbuild "$CTX"
+	[[ "$output" == *"ONBUILD trigger of parent2: Containerfile:1: RUN: the command exited with code 4"* ]]
 }
 
 @test "build: a bad Containerfile names the file, the line and the instruction, and leaves nothing" {

@@ -381,6 +381,30 @@ static void test_parse_errors_name_file_and_line(void **state)
 	(void)state;
 }
 
+static void test_parse_trigger(void **state)
+{
+	berth_error *err = NULL;
+	df_instruction *in = NULL;
+	df_file f;
+
+	parse_ok("FROM a\n", &f);
+	assert_int_equal(df_parse_trigger(&f, 1, "run echo $X", &in, &err), 0);
+	assert_int_equal(in->kind, DF_RUN);
+	assert_string_equal(in->args, "echo $X");
+	df_instruction_free(in);
+	assert_int_equal(df_parse_trigger(&f, 1, "COPY --from=x a b", &in, &err), 0);
+	assert_string_equal(df_flag_get(in, "from"), "x");
+	df_instruction_free(in);
+	assert_true(df_parse_trigger(&f, 1, "FROM b", &in, &err) < 0);
+	assert_non_null(strstr(err->msg, "Containerfile:1: ONBUILD: FROM isn't allowed as an ONBUILD trigger"));
+	berth_error_free(&err);
+	assert_true(df_parse_trigger(&f, 1, "COPY onlyone", &in, &err) < 0);
+	assert_non_null(strstr(err->msg, "COPY: requires at least two arguments"));
+	berth_error_free(&err);
+	df_file_free(&f);
+	(void)state;
+}
+
 static void test_parse_env_forms(void **state)
 {
 	df_file f;
@@ -719,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_parse_json_forms),
 		cmocka_unit_test(test_parse_errors_name_file_and_line),
 		cmocka_unit_test(test_parse_env_forms),
+		cmocka_unit_test(test_parse_trigger),
 		cmocka_unit_test(test_plan_global_args_in_from),
 		cmocka_unit_test(test_plan_stages_and_target),
 		cmocka_unit_test(test_plan_platform),
