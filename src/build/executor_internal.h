@@ -63,6 +63,13 @@ int stage_commit_upper(build_ctx *c, stage_state *si, const char *dir, const cha
 /* IMAGE from the store, pulled when the store does not know it. */
 int build_resolve_image(store *s, const char *text, image_info *info, berth_error **err);
 
+/* Adds LABEL and VALUE (or each string of V) to a cache key. */
+void cache_key_add(digester *d, const char *label, const char *value);
+void cache_key_add_strv(digester *d, const char *label, char *const *v);
+
+/* RUN (executor_run.c). CACHED tells the caller nothing ran. */
+int build_do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cached, berth_error **err);
+
 /* COPY and ADD. CACHED tells the caller no work was done. */
 int build_do_copy(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err);
 

@@ -1,0 +1,246 @@
+/* RUN: the command as a container on an overlay of the stage's layers; the
+ * upper dir becomes the layer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build/executor_internal.h"
+#include "build/strv.h"
+#include "engine/run_config.h"
+#include "engine/runtime_call.h"
+#include "storage/bundle.h"
+#include "storage/rootfs.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+static const char *run_network(const build_ctx *c, const build_step *st)
+{
+	const char *n = st->network ? st->network : c->o->network;
+
+	/* "default" is the host's network, as BuildKit without CNI */
+	return n && strcmp(n, "none") == 0 ? "none" : "host";
+}
+
+/* The mount destinations of CFG missing from ROOTFD: the runtime creates
+ * them, and they are taken out of the layer again after the run (BuildKit
+ * does the same), deepest first. Entries are "PATH"; for an existing parent
+ * of one, "=MODE:UID:GID:PATH" records how it looked, so that its copy-up
+ * (with nothing else changed in it) can go too. */
+static char **missing_mountpoints(json_t *cfg, int rootfd)
+{
+	char **missing = calloc(1, sizeof(char *));
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(cfg, "mounts"), i, m) {
+		const char *dest = json_string_value(json_object_get(m, "destination"));
+		_cleanup_free_ char *parent = NULL;
+		berth_error *ignored = NULL;
+		struct stat st;
+		int fd;
+		if (missing == NULL || dest == NULL || dest[0] != '/' || strcmp(dest, "/") == 0)
+			continue;
+		fd = fs_open_in_root(rootfd, dest, O_PATH | O_CLOEXEC, 0, false, &ignored);
+		berth_error_free(&ignored);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (fd != -ENOENT || build_strv_add(&missing, dest, (size_t)-1) < 0)
+			continue;
+		parent = strndup(dest, (size_t)(strrchr(dest, '/') - dest));
+		if (parent == NULL || parent[0] == '\0')
+			continue;
+		fd = fs_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, &ignored);
+		berth_error_free(&ignored);
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			char *entry = NULL;
+			if (asprintf(&entry, "=%o:%u:%u:%s", (unsigned)st.st_mode, (unsigned)st.st_uid,
+				     (unsigned)st.st_gid, parent) >= 0)
+				build_strv_take(&missing, entry);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	/* deepest first; the parents' records after every mount point */
+	for (size_t a = 0; missing && missing[a]; a++)
+		for (size_t b = a + 1; missing[b]; b++) {
+			bool pa = missing[a][0] == '=', pb = missing[b][0] == '=';
+			if ((pa && !pb) || (pa == pb && strlen(missing[b]) > strlen(missing[a]))) {
+				char *t = missing[a];
+				missing[a] = missing[b];
+				missing[b] = t;
+			}
+		}
+	return missing;
+}
+
+/* Removes the empty mount points the runtime made from the upper dir, and
+ * a parent's copy-up when it is empty and its owner and mode unchanged. */
+static void remove_mountpoints(const char *dir, char *const *missing)
+{
+	_cleanup_free_ char *upper = fs_path_join(dir, "upper");
+	_cleanup_close_ int ufd = upper ? open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
+
+	for (size_t i = 0; ufd >= 0 && missing && missing[i]; i++) {
+		unsigned mode = 0, uid = 0, gid = 0;
+		int off = 0;
+		bool is_parent = missing[i][0] == '=';
+		if (is_parent && sscanf(missing[i], "=%o:%u:%u:%n", &mode, &uid, &gid, &off) < 3)
+			continue;
+		_cleanup_free_ char *parent = strdup(missing[i] + off);
+		char *slash = parent ? strrchr(parent, '/') : NULL;
+		berth_error *ignored = NULL;
+		struct stat st;
+		if (slash == NULL)
+			continue;
+		*slash = '\0';
+		_cleanup_close_ int pfd = fs_open_in_root(ufd, parent[0] ? parent : "/",
+							  O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, &ignored);
+		berth_error_free(&ignored);
+		if (pfd < 0 || fstatat(pfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (is_parent) {
+			if (S_ISDIR(st.st_mode) && st.st_mode == mode && st.st_uid == uid && st.st_gid == gid)
+				unlinkat(pfd, slash + 1, AT_REMOVEDIR); /* only when empty */
+		} else if (S_ISDIR(st.st_mode)) {
+			unlinkat(pfd, slash + 1, AT_REMOVEDIR); /* only when empty */
+		} else if (S_ISREG(st.st_mode) && st.st_size == 0) {
+			unlinkat(pfd, slash + 1, 0);
+		}
+	}
+}
+
+/* With a network, RUN sees the host's resolver and hosts files (read-only
+ * binds, as buildah does); a mount point the image lacks is created by the
+ * runtime and taken out of the layer again. */
+static void add_dns_binds(json_t *cfg)
+{
+	static const char *const files[] = { "/etc/resolv.conf", "/etc/hosts", NULL };
+	json_t *mounts = json_object_get(cfg, "mounts");
+
+	for (size_t i = 0; json_is_array(mounts) && files[i]; i++) {
+		struct stat st;
+		if (stat(files[i], &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s, s]}", "destination", files[i],
+							"type", "bind", "source", files[i], "options", "rbind", "ro",
+							"nosuid", "nodev"));
+	}
+}
+
+static int write_run_config(build_ctx *c, stage_state *si, const build_step *st, const char *dir, const char *id,
+			    char ***missing, berth_error **err)
+{
+	_cleanup_free_ char *rootfs = fs_path_join(dir, "rootfs"), *text = NULL;
+	_cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF;
+	bundle_options bo = { .args = st->command, .rootless = c->o->rootless };
+	run_options ro = { .network = run_network(c, st), .cgroup_parent = c->o->cgroup_parent };
+	run_plan plan = { 0 };
+	json_auto_t *cfg = NULL;
+	image_info info;
+	int ret;
+
+	rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || dirfd < 0)
+		return berth_error_set(err, errno, "open \"%s\"", rootfs);
+	if (stage_info(si, &info, err) < 0)
+		return -1;
+	free(info.config.env);
+	info.config.env = st->run_env;
+	ret = bundle_config_from_image(&info, rootfd, &bo, &cfg, err);
+	info.config.env = NULL;
+	stage_info_release(&info);
+	if (ret < 0)
+		return -1;
+	if (run_options_validate(&ro, &plan, err) < 0)
+		return -1;
+	ret = run_config_apply(cfg, &ro, &plan, id, err);
+	run_plan_free(&plan);
+	if (ret < 0)
+		return -1;
+	if (strcmp(ro.network, "none") != 0)
+		add_dns_binds(cfg);
+	*missing = missing_mountpoints(cfg, rootfd);
+	text = json_dumps(cfg, JSON_INDENT(2));
+	if (text == NULL || *missing == NULL)
+		return berth_error_set(err, ENOMEM, "config.json");
+	return fs_write_file_atomic(dirfd, "config.json", text, strlen(text), 0644, err);
+}
+
+static int run_container(build_ctx *c, const char *dir, const char *id, berth_error **err)
+{
+	const char *args[] = { "run", "--bundle", dir, id, NULL };
+	const char *del[] = { "delete", "--force", id, NULL };
+	runtime_io io = { .in = RUNTIME_NULL, .out = STDERR_FILENO, .err = STDERR_FILENO };
+	berth_error *ignored = NULL;
+	int rc;
+
+	if (c->o->quiet)
+		io.out = io.err = RUNTIME_CAPTURE;
+	fflush(c->out);
+	rc = runtime_call(c->runtime, c->o->runtime_root, args, &io, err);
+	if (runtime_call(c->runtime, c->o->runtime_root, del, NULL, &ignored) < 0)
+		berth_error_free(&ignored);
+	if (rc > 0 && c->o->quiet) {
+		if (io.out_text)
+			fputs(io.out_text, stderr);
+		if (io.err_text)
+			fprintf(stderr, "%s\n", io.err_text);
+	}
+	free(io.out_text);
+	free(io.err_text);
+	if (rc < 0)
+		return -1;
+	if (rc != 0)
+		return berth_error_request(err, rc, "the command exited with code %d", rc);
+	return 0;
+}
+
+int build_do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cached, berth_error **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_strv_ char **missing = NULL;
+	char chain[DIGEST_STRING_MAX], key[DIGEST_STRING_MAX], id[40];
+	json_t *cfg = stage_config(si);
+	json_auto_t *argv = json_array();
+	digester d;
+	int ret;
+
+	for (size_t i = 0; st->command[i]; i++)
+		json_array_append_new(argv, json_string(st->command[i]));
+	stage_chain_id(si, chain);
+	digester_init(&d);
+	cache_key_add(&d, "RUN", chain);
+	cache_key_add_strv(&d, "command", st->command);
+	cache_key_add_strv(&d, "env", st->run_env);
+	cache_key_add(&d, "user", json_string_value(json_object_get(cfg, "User")));
+	cache_key_add(&d, "workdir", json_string_value(json_object_get(cfg, "WorkingDir")));
+	cache_key_add(&d, "network", run_network(c, st));
+	digester_final(&d, key);
+	if (cache_lookup(c, key, si, st->created_by)) {
+		*cached = true;
+		return 0;
+	}
+	snprintf(id, sizeof(id), "berth-build-%.12s", digest_hex(key));
+	id[strlen(id) - 4] = '\0';
+	snprintf(id + strlen(id), sizeof(id) - strlen(id), "%04x", (unsigned)(getpid() & 0xffff));
+	if (stage_mount(c, si, &dir, err) < 0)
+		return -1;
+	ret = write_run_config(c, si, st, dir, id, &missing, err);
+	if (ret == 0)
+		ret = run_container(c, dir, id, err);
+	if (ret == 0)
+		ret = storage_rootfs_unmount(dir, false, err);
+	if (ret == 0) {
+		remove_mountpoints(dir, missing);
+		ret = stage_commit_upper(c, si, dir, key, st->created_by, err);
+	}
+	stage_unmount(dir);
+	return ret;
+}
