@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "build/expand.h"
+#include "build/mount.h"
 #include "build/strv.h"
 #include "engine/run_config.h"
 #include "util/cleanup.h"
@@ -512,8 +513,18 @@ static int validate_run(const df_instruction *in, const char *path, berth_error 
 {
 	const char *v;
 
-	if (df_flag_get(in, "mount"))
-		return fail(err, path, in->line, "RUN", "--mount is not supported by berth build yet");
+	for (size_t i = 0; i < in->n_flags; i++) {
+		build_mount m;
+		if (strcmp(in->flags[i].name, "mount") != 0)
+			continue;
+		if (in->flags[i].value == NULL)
+			return fail(err, path, in->line, "RUN", "--mount needs a value");
+		if (strchr(in->flags[i].value, '$'))
+			continue; /* checked once expanded */
+		if (build_mount_parse(in->flags[i].value, &m, err) < 0)
+			return berth_error_wrap(err, "%s:%u: RUN", path, in->line);
+		build_mount_free(&m);
+	}
 	v = df_flag_get(in, "network");
 	if (v && strcmp(v, "none") != 0 && strcmp(v, "default") != 0 && strcmp(v, "host") != 0)
 		return fail(err, path, in->line, "RUN", "--network: expected none, default or host, not \"%s\"", v);

@@ -629,7 +629,7 @@ static int run_step(build_ctx *c, size_t i, build_scope *scope, const df_instruc
 		return -1;
 	switch (st.kind) {
 	case DF_RUN:
-		ret = build_do_run(c, si, &st, cached, err);
+		ret = build_do_run(c, i, &st, cached, err);
 		break;
 	case DF_COPY:
 	case DF_ADD:

@@ -18,15 +18,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-typedef struct copy_source {
-	int root_fd;		/* where the paths are */
-	const build_ignore *ig; /* the context's ignore file */
-	bool keep_owner;	/* --from: owners as they are */
-	char *mount_dir;	/* a mounted stage or image (removed after) */
-	char chain[DIGEST_STRING_MAX];
-} copy_source;
-
-static void copy_source_release(copy_source *src)
+void copy_source_release(copy_source *src)
 {
 	if (src->mount_dir) {
 		if (src->root_fd >= 0)
@@ -38,44 +30,44 @@ static void copy_source_release(copy_source *src)
 	src->root_fd = -EBADF;
 }
 
-static int open_source(build_ctx *c, size_t stage, const build_step *st, copy_source *src, berth_error **err)
+int copy_source_open(build_ctx *c, size_t stage, const char *from, copy_source *src, berth_error **err)
 {
-	stage_state from = { 0 }, *si;
+	stage_state image = { 0 }, *si;
 	_cleanup_free_ char *rootfs = NULL;
 	long ref;
 
 	memset(src, 0, sizeof(*src));
 	src->root_fd = -EBADF;
-	if (st->from == NULL) {
+	if (from == NULL) {
 		src->root_fd = c->context_fd;
 		src->ig = c->ignore;
 		return 0;
 	}
 	src->keep_owner = true;
-	ref = build_plan_stage_ref(c->plan, st->from, stage);
+	ref = build_plan_stage_ref(c->plan, from, stage);
 	if (ref >= 0) {
 		si = &c->stages[ref];
 	} else {
 		/* an image: a scratch stage FROM it, built no further */
 		image_info info;
-		if (build_resolve_image(c->s, st->from, &info, err) < 0)
-			return berth_error_wrap(err, "--from=%s", st->from);
-		from.image = json_pack("{s:{}, s:{s:s, s:[]}}", "config", "rootfs", "type", "layers", "diff_ids");
-		from.layers = json_array();
-		for (size_t i = 0; from.image && from.layers && i < info.manifest.n_layers; i++) {
-			json_array_append_new(from.layers, oci_descriptor_to_json(&info.manifest.layers[i]));
-			json_array_append_new(json_object_get(json_object_get(from.image, "rootfs"), "diff_ids"),
+		if (build_resolve_image(c->s, from, &info, err) < 0)
+			return berth_error_wrap(err, "--from=%s", from);
+		image.image = json_pack("{s:{}, s:{s:s, s:[]}}", "config", "rootfs", "type", "layers", "diff_ids");
+		image.layers = json_array();
+		for (size_t i = 0; image.image && image.layers && i < info.manifest.n_layers; i++) {
+			json_array_append_new(image.layers, oci_descriptor_to_json(&info.manifest.layers[i]));
+			json_array_append_new(json_object_get(json_object_get(image.image, "rootfs"), "diff_ids"),
 					      json_string(info.config.diff_ids[i]));
 		}
 		image_info_free(&info);
-		si = &from;
+		si = &image;
 	}
 	stage_chain_id(si, src->chain);
 	int ret = stage_mount(c, si, &src->mount_dir, err);
-	json_decref(from.image);
-	json_decref(from.layers);
+	json_decref(image.image);
+	json_decref(image.layers);
 	if (ret < 0)
-		return berth_error_wrap(err, "--from=%s", st->from);
+		return berth_error_wrap(err, "--from=%s", from);
 	rootfs = fs_path_join(src->mount_dir, "rootfs");
 	src->root_fd = rootfs ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (src->root_fd < 0)
@@ -282,7 +274,7 @@ int build_do_copy(build_ctx *c, size_t stage, const build_step *st, bool *cached
 	digester d;
 	int ret;
 
-	if (open_source(c, stage, st, &src, err) < 0) {
+	if (copy_source_open(c, stage, st->from, &src, err) < 0) {
 		copy_source_release(&src);
 		return -1;
 	}

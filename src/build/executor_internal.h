@@ -63,12 +63,28 @@ int stage_commit_upper(build_ctx *c, stage_state *si, const char *dir, const cha
 /* IMAGE from the store, pulled when the store does not know it. */
 int build_resolve_image(store *s, const char *text, image_info *info, berth_error **err);
 
+/* Where COPY --from, RUN --mount=type=bind read: the context, or a stage's
+ * or image's rootfs mounted for the step. */
+typedef struct copy_source {
+	int root_fd;		/* where the paths are */
+	const build_ignore *ig; /* the context's ignore file */
+	bool keep_owner;	/* --from: owners as they are */
+	char *mount_dir;	/* a mounted stage or image (removed after) */
+	char chain[DIGEST_STRING_MAX];
+} copy_source;
+
+/* Opens FROM (NULL: the context) as seen from STAGE: an earlier stage by
+ * name or index, else an image (pulled when missing). */
+int copy_source_open(build_ctx *c, size_t stage, const char *from, copy_source *src, berth_error **err);
+/* Unmounts what copy_source_open mounted. */
+void copy_source_release(copy_source *src);
+
 /* Adds LABEL and VALUE (or each string of V) to a cache key. */
 void cache_key_add(digester *d, const char *label, const char *value);
 void cache_key_add_strv(digester *d, const char *label, char *const *v);
 
 /* RUN (executor_run.c). CACHED tells the caller nothing ran. */
-int build_do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cached, berth_error **err);
+int build_do_run(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err);
 
 /* COPY and ADD. CACHED tells the caller no work was done. */
 int build_do_copy(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err);

@@ -30,6 +30,14 @@ static const char *run_network(const build_ctx *c, const build_step *st)
  * does the same), deepest first. Entries are "PATH"; for an existing parent
  * of one, "=MODE:UID:GID:PATH" records how it looked, so that its copy-up
  * (with nothing else changed in it) can go too. */
+static bool strv_contains(char *const *v, const char *s)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
 static char **missing_mountpoints(json_t *cfg, int rootfd)
 {
 	char **missing = calloc(1, sizeof(char *));
@@ -52,11 +60,19 @@ static char **missing_mountpoints(json_t *cfg, int rootfd)
 		}
 		if (fd != -ENOENT || build_strv_add(&missing, dest, (size_t)-1) < 0)
 			continue;
+		/* missing parents are made by the runtime too (/mnt of /mnt/src) */
 		parent = strndup(dest, (size_t)(strrchr(dest, '/') - dest));
+		while (parent && parent[0]) {
+			fd = fs_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, &ignored);
+			berth_error_free(&ignored);
+			if (fd != -ENOENT)
+				break;
+			if (!strv_contains(missing, parent) && build_strv_add(&missing, parent, (size_t)-1) < 0)
+				break;
+			*strrchr(parent, '/') = '\0';
+		}
 		if (parent == NULL || parent[0] == '\0')
 			continue;
-		fd = fs_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, false, &ignored);
-		berth_error_free(&ignored);
 		if (fd >= 0 && fstat(fd, &st) == 0) {
 			char *entry = NULL;
 			if (asprintf(&entry, "=%o:%u:%u:%s", (unsigned)st.st_mode, (unsigned)st.st_uid,
@@ -133,8 +149,121 @@ static void add_dns_binds(json_t *cfg)
 	}
 }
 
-static int write_run_config(build_ctx *c, stage_state *si, const build_step *st, const char *dir, const char *id,
-			    char ***missing, berth_error **err)
+/* RUN --mount: what each mount needs while the step runs. */
+typedef struct run_mounts {
+	copy_source *sources; /* bind: one per mount (unused for others) */
+	char **host_paths;    /* bind, cache: the host path to bind, NULL-terminated per index */
+	size_t n;
+} run_mounts;
+
+static void run_mounts_release(run_mounts *rm)
+{
+	for (size_t i = 0; i < rm->n; i++) {
+		copy_source_release(&rm->sources[i]);
+		free(rm->host_paths[i]);
+	}
+	free(rm->sources);
+	free(rm->host_paths);
+	memset(rm, 0, sizeof(*rm));
+}
+
+/* STORE/build-cache-mounts/<sha256 of the id>, made with the mount's mode
+ * and owner the first time. */
+static int cache_mount_dir(build_ctx *c, const build_mount *m, char **out, berth_error **err)
+{
+	_cleanup_free_ char *parent = fs_path_join(store_root(c->s), "build-cache-mounts");
+	char digest[DIGEST_STRING_MAX];
+
+	digest_buffer(m->id, strlen(m->id), digest);
+	if (parent == NULL || (*out = fs_path_join(parent, digest_hex(digest))) == NULL)
+		return berth_error_set(err, ENOMEM, "--mount");
+	if (fs_mkdir_p(parent, 0700, err) < 0)
+		return -1;
+	if (mkdir(*out, m->mode) == 0) {
+		if (chown(*out, m->uid, m->gid) < 0 || chmod(*out, m->mode) < 0)
+			return berth_error_set(err, errno, "cache mount \"%s\"", m->id);
+	} else if (errno != EEXIST) {
+		return berth_error_set(err, errno, "cache mount \"%s\"", m->id);
+	}
+	return 0;
+}
+
+/* Opens every mount's source and adds what identifies its content to D. */
+static int prepare_mounts(build_ctx *c, size_t stage, const build_step *st, run_mounts *rm, digester *d,
+			  berth_error **err)
+{
+	rm->sources = calloc(st->n_mounts + 1, sizeof(copy_source));
+	rm->host_paths = calloc(st->n_mounts + 1, sizeof(char *));
+	if (rm->sources == NULL || rm->host_paths == NULL)
+		return berth_error_set(err, ENOMEM, "--mount");
+	for (size_t i = 0; i < st->n_mounts; i++) {
+		const build_mount *m = &st->mounts[i];
+		char line[128];
+		rm->sources[i].root_fd = -EBADF;
+		rm->n = i + 1;
+		snprintf(line, sizeof(line), "%d %o %u %u %llu %d", (int)m->type, (unsigned)m->mode, (unsigned)m->uid,
+			 (unsigned)m->gid, (unsigned long long)m->size, (int)m->readonly);
+		cache_key_add(d, "mount", line);
+		cache_key_add(d, "target", m->target);
+		if (m->type == BUILD_MOUNT_CACHE) {
+			cache_key_add(d, "id", m->id);
+			if (cache_mount_dir(c, m, &rm->host_paths[i], err) < 0)
+				return -1;
+		} else if (m->type == BUILD_MOUNT_BIND) {
+			_cleanup_free_ char *clean = build_clean_path(m->source);
+			_cleanup_close_ int fd = -EBADF;
+			char proc[32], resolved[PATH_MAX];
+			ssize_t n;
+			if (clean == NULL)
+				return berth_error_request(err, EINVAL, "--mount: source=%s: outside the build context",
+							   m->source);
+			if (copy_source_open(c, stage, m->from, &rm->sources[i], err) < 0)
+				return berth_error_wrap(err, "--mount");
+			cache_key_add(d, "from", rm->sources[i].chain);
+			if (build_hash_tree(rm->sources[i].root_fd, clean[0] ? clean : ".", rm->sources[i].ig, d, err) <
+			    0)
+				return berth_error_wrap(err, "--mount: source=%s", m->source);
+			fd = clean[0] ? fs_open_in_root(rm->sources[i].root_fd, clean, O_PATH | O_CLOEXEC, 0, true, err)
+				      : openat(rm->sources[i].root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0)
+				return berth_error_wrap(err, "--mount: source=%s", m->source);
+			n = readlink(fs_proc_fd_path(fd, proc), resolved, sizeof(resolved) - 1);
+			if (n < 0)
+				return berth_error_set(err, errno, "--mount: source=%s", m->source);
+			resolved[n] = '\0';
+			rm->host_paths[i] = strdup(resolved);
+			if (rm->host_paths[i] == NULL)
+				return berth_error_set(err, ENOMEM, "--mount");
+		}
+	}
+	return 0;
+}
+
+static void add_step_mounts(json_t *cfg, const build_step *st, const run_mounts *rm)
+{
+	json_t *mounts = json_object_get(cfg, "mounts");
+
+	for (size_t i = 0; json_is_array(mounts) && i < st->n_mounts; i++) {
+		const build_mount *m = &st->mounts[i];
+		json_t *j;
+		if (m->type == BUILD_MOUNT_TMPFS) {
+			j = json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", m->target, "type", "tmpfs",
+				      "source", "tmpfs", "options", "nosuid", "nodev", "mode=755");
+			if (j && m->size) {
+				char size[48];
+				snprintf(size, sizeof(size), "size=%llu", (unsigned long long)m->size);
+				json_array_append_new(json_object_get(j, "options"), json_string(size));
+			}
+		} else {
+			j = json_pack("{s:s, s:s, s:s, s:[s, s]}", "destination", m->target, "type", "bind", "source",
+				      rm->host_paths[i], "options", "rbind", m->readonly ? "ro" : "rw");
+		}
+		json_array_append_new(mounts, j);
+	}
+}
+
+static int write_run_config(build_ctx *c, stage_state *si, const build_step *st, const run_mounts *rm, const char *dir,
+			    const char *id, char ***missing, berth_error **err)
 {
 	_cleanup_free_ char *rootfs = fs_path_join(dir, "rootfs"), *text = NULL;
 	_cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF;
@@ -166,6 +295,7 @@ static int write_run_config(build_ctx *c, stage_state *si, const build_step *st,
 		return -1;
 	if (strcmp(ro.network, "none") != 0)
 		add_dns_binds(cfg);
+	add_step_mounts(cfg, st, rm);
 	*missing = missing_mountpoints(cfg, rootfd);
 	text = json_dumps(cfg, JSON_INDENT(2));
 	if (text == NULL || *missing == NULL)
@@ -202,18 +332,17 @@ static int run_container(build_ctx *c, const char *dir, const char *id, berth_er
 	return 0;
 }
 
-int build_do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cached, berth_error **err)
+int build_do_run(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err)
 {
+	stage_state *si = &c->stages[stage];
 	_cleanup_free_ char *dir = NULL;
+	run_mounts rm = { 0 };
 	_cleanup_strv_ char **missing = NULL;
 	char chain[DIGEST_STRING_MAX], key[DIGEST_STRING_MAX], id[40];
 	json_t *cfg = stage_config(si);
-	json_auto_t *argv = json_array();
 	digester d;
 	int ret;
 
-	for (size_t i = 0; st->command[i]; i++)
-		json_array_append_new(argv, json_string(st->command[i]));
 	stage_chain_id(si, chain);
 	digester_init(&d);
 	cache_key_add(&d, "RUN", chain);
@@ -222,17 +351,24 @@ int build_do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cach
 	cache_key_add(&d, "user", json_string_value(json_object_get(cfg, "User")));
 	cache_key_add(&d, "workdir", json_string_value(json_object_get(cfg, "WorkingDir")));
 	cache_key_add(&d, "network", run_network(c, st));
+	if (prepare_mounts(c, stage, st, &rm, &d, err) < 0) {
+		run_mounts_release(&rm);
+		return -1;
+	}
 	digester_final(&d, key);
 	if (cache_lookup(c, key, si, st->created_by)) {
+		run_mounts_release(&rm);
 		*cached = true;
 		return 0;
 	}
 	snprintf(id, sizeof(id), "berth-build-%.12s", digest_hex(key));
 	id[strlen(id) - 4] = '\0';
 	snprintf(id + strlen(id), sizeof(id) - strlen(id), "%04x", (unsigned)(getpid() & 0xffff));
-	if (stage_mount(c, si, &dir, err) < 0)
+	if (stage_mount(c, si, &dir, err) < 0) {
+		run_mounts_release(&rm);
 		return -1;
-	ret = write_run_config(c, si, st, dir, id, &missing, err);
+	}
+	ret = write_run_config(c, si, st, &rm, dir, id, &missing, err);
 	if (ret == 0)
 		ret = run_container(c, dir, id, err);
 	if (ret == 0)
@@ -242,5 +378,6 @@ int build_do_run(build_ctx *c, stage_state *si, const build_step *st, bool *cach
 		ret = stage_commit_upper(c, si, dir, key, st->created_by, err);
 	}
 	stage_unmount(dir);
+	run_mounts_release(&rm);
 	return ret;
 }

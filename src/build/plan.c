@@ -157,6 +157,32 @@ static int add_dep(build_plan_stage *st, long dep)
 	return 0;
 }
 
+/* The stages RUN --mount=...,from=STAGE of IN reads. */
+static int mount_deps(build_plan *p, size_t i, const df_instruction *in, build_plan_stage *st, berth_error **err)
+{
+	build_vars vars = { .args = p->global_args };
+
+	for (size_t f = 0; f < in->n_flags; f++) {
+		_cleanup_free_ char *spec = NULL;
+		build_mount m;
+		long ref;
+		if (strcmp(in->flags[f].name, "mount") != 0 || in->flags[f].value == NULL)
+			continue;
+		if (build_expand_word(in->flags[f].value, p->file->escape, &vars, &spec, err) < 0)
+			return where(err, p->file, in);
+		berth_error *later = NULL;
+		if (build_mount_parse(spec, &m, &later) < 0) {
+			berth_error_free(&later); /* reported when the step is evaluated */
+			continue;
+		}
+		ref = m.from ? build_plan_stage_ref(p, m.from, i) : -1;
+		build_mount_free(&m);
+		if (ref >= 0 && add_dep(st, ref) < 0)
+			return berth_error_set(err, ENOMEM, "plan");
+	}
+	return 0;
+}
+
 static int resolve_stage(build_plan *p, size_t i, const char *host, berth_error **err)
 {
 	const df_file *f = p->file;
@@ -181,6 +207,10 @@ static int resolve_stage(build_plan *p, size_t i, const char *host, berth_error 
 						   "%s:%u: FROM: --platform=%s: berth builds for this host's platform "
 						   "(%s) only",
 						   f->path, ds->line, platform, host);
+	}
+	for (size_t s = 0; s < ds->n_steps; s++) {
+		if (ds->steps[s].kind == DF_RUN && mount_deps(p, i, &ds->steps[s], st, err) < 0)
+			return -1;
 	}
 	for (size_t s = 0; s < ds->n_steps; s++) {
 		const char *from = df_flag_get(&ds->steps[s], "from");

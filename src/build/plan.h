@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "build/dockerfile.h"
+#include "build/mount.h"
 #include "util/error.h"
 
 /* Build arguments anyone may pass without an ARG line; they reach RUN's
@@ -91,6 +92,8 @@ typedef struct build_step {
 	size_t n_sources;
 	char *dest;			      /* COPY, ADD */
 	char *from, *chown, *chmod, *network; /* expanded flags, NULL when absent */
+	build_mount *mounts;		      /* RUN --mount, expanded */
+	size_t n_mounts;
 	build_healthcheck health;
 	char *trigger;	  /* ONBUILD: the trigger as written */
 	char **run_env;	  /* RUN: Env plus the ARGs and predefined args */

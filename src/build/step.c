@@ -27,6 +27,9 @@ void build_step_free(build_step *st)
 	free(st->chown);
 	free(st->chmod);
 	free(st->network);
+	for (size_t i = 0; i < st->n_mounts; i++)
+		build_mount_free(&st->mounts[i]);
+	free(st->mounts);
 	strv_free(st->health.test);
 	free(st->trigger);
 	strv_free(st->run_env);
@@ -156,6 +159,27 @@ static int command_of(const df_instruction *in, const build_scope *s, bool run, 
 	}
 	if (build_strv_take(&out->command, run ? run_script(in) : strdup(in->args)) < 0)
 		return nomem(err);
+	return 0;
+}
+
+static int eval_mounts(const df_instruction *in, char escape, const build_vars *vars, build_step *out,
+		       berth_error **err)
+{
+	for (size_t i = 0; i < in->n_flags; i++) {
+		_cleanup_free_ char *spec = NULL;
+		build_mount *p;
+		if (strcmp(in->flags[i].name, "mount") != 0)
+			continue;
+		if (build_expand_word(in->flags[i].value, escape, vars, &spec, err) < 0)
+			return -1;
+		p = realloc(out->mounts, (out->n_mounts + 1) * sizeof(build_mount));
+		if (p == NULL)
+			return nomem(err);
+		out->mounts = p;
+		if (build_mount_parse(spec, &out->mounts[out->n_mounts], err) < 0)
+			return -1;
+		out->n_mounts++;
+	}
 	return 0;
 }
 
@@ -320,7 +344,7 @@ static int eval_kind(const build_plan *p, const df_instruction *in, build_scope 
 	switch (in->kind) {
 	case DF_RUN:
 		if (expand_flag(in, "network", escape, &vars, &out->network, err) < 0 ||
-		    command_of(in, s, true, out, err) < 0)
+		    eval_mounts(in, escape, &vars, out, err) < 0 || command_of(in, s, true, out, err) < 0)
 			return -1;
 		return run_env(p, s, out, err);
 	case DF_CMD:

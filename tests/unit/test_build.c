@@ -14,6 +14,7 @@
 
 #include "build/dockerfile.h"
 #include "build/expand.h"
+#include "build/mount.h"
 #include "build/plan.h"
 #include "build/strv.h"
 #include "util/cleanup.h"
@@ -329,7 +330,6 @@ static void test_parse_flags(void **state)
 	assert_string_equal(in->original, "COPY --from=b --chown=1:2 --chmod=0755 /x /y");
 	df_file_free(&f);
 	parse_fails("FROM busybox\nCOPY --frm=x a b\n", "Containerfile:2: COPY: unknown flag: --frm");
-	parse_fails("FROM busybox\nRUN --mount=type=cache,target=/x true\n", "Containerfile:2: RUN: --mount");
 	parse_fails("FROM busybox\nRUN --network=bridge true\n", "--network: expected none, default or host");
 	(void)state;
 }
@@ -412,6 +412,76 @@ static void test_parse_env_forms(void **state)
 	parse_ok("FROM a\nENV A=1 B=\"two words\" C=three\\ words\nENV LEGACY value with spaces\n", &f);
 	assert_int_equal(f.stages[0].n_steps, 2);
 	df_file_free(&f);
+	(void)state;
+}
+
+/* ---- RUN --mount ---- */
+
+static void test_mount_specs(void **state)
+{
+	berth_error *err = NULL;
+	build_mount m;
+
+	assert_int_equal(build_mount_parse("type=cache,target=/root/.cache", &m, &err), 0);
+	assert_int_equal(m.type, BUILD_MOUNT_CACHE);
+	assert_string_equal(m.target, "/root/.cache");
+	assert_string_equal(m.id, "/root/.cache");
+	assert_false(m.readonly);
+	assert_int_equal(m.mode, 0755);
+	build_mount_free(&m);
+	assert_int_equal(
+	    build_mount_parse("type=cache,dst=/c,id=npm,mode=0700,uid=1000,gid=1001,sharing=locked,ro", &m, &err), 0);
+	assert_string_equal(m.id, "npm");
+	assert_int_equal(m.mode, 0700);
+	assert_int_equal(m.uid, 1000);
+	assert_int_equal(m.gid, 1001);
+	assert_true(m.readonly);
+	build_mount_free(&m);
+	assert_int_equal(build_mount_parse("target=/src", &m, &err), 0); /* bind is the default */
+	assert_int_equal(m.type, BUILD_MOUNT_BIND);
+	assert_string_equal(m.source, "/");
+	assert_true(m.readonly);
+	build_mount_free(&m);
+	assert_int_equal(build_mount_parse("type=bind,from=build,source=/out,target=/in", &m, &err), 0);
+	assert_string_equal(m.from, "build");
+	assert_string_equal(m.source, "/out");
+	build_mount_free(&m);
+	assert_int_equal(build_mount_parse("type=tmpfs,target=/t,size=64m", &m, &err), 0);
+	assert_true(m.size == 64ull << 20);
+	build_mount_free(&m);
+
+	const char *bad[][2] = {
+		{ "type=cache", "an absolute target= is required" },
+		{ "type=cache,target=rel", "an absolute target= is required" },
+		{ "type=secret,id=x,target=/s", "type=secret is not supported" },
+		{ "type=ssh", "type=ssh is not supported" },
+		{ "type=volume,target=/v", "unknown type \"volume\"" },
+		{ "type=bind,target=/x,rw", "rw bind mounts are not supported" },
+		{ "type=cache,target=/x,mode=999", "mode=999: not a valid number" },
+		{ "type=cache,target=/x,sharing=maybe", "sharing=maybe" },
+		{ "type=tmpfs,target=/x,size=lots", "size=lots" },
+		{ "type=cache,target=/x,colour=red", "unknown option \"colour\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(build_mount_parse(bad[i][0], &m, &err) < 0);
+		if (strstr(err->msg, bad[i][1]) == NULL)
+			fail_msg("%s: \"%s\" lacks \"%s\"", bad[i][0], err->msg, bad[i][1]);
+		berth_error_free(&err);
+	}
+	(void)state;
+}
+
+static void test_parse_run_mount_flags(void **state)
+{
+	df_file f;
+
+	parse_ok("FROM a\nRUN --mount=type=cache,target=/c --mount=type=tmpfs,target=/t --mount=target=$DIR true\n",
+		 &f);
+	assert_int_equal(f.stages[0].steps[0].n_flags, 3);
+	df_file_free(&f);
+	parse_fails("FROM a\nRUN --mount=type=secret,id=x,target=/s true\n",
+		    "Containerfile:2: RUN: --mount: type=secret is not supported");
+	parse_fails("FROM a\nRUN --mount true\n", "Containerfile:2: RUN: --mount needs a value");
 	(void)state;
 }
 
@@ -744,6 +814,8 @@ int main(void)
 		cmocka_unit_test(test_parse_errors_name_file_and_line),
 		cmocka_unit_test(test_parse_env_forms),
 		cmocka_unit_test(test_parse_trigger),
+		cmocka_unit_test(test_mount_specs),
+		cmocka_unit_test(test_parse_run_mount_flags),
 		cmocka_unit_test(test_plan_global_args_in_from),
 		cmocka_unit_test(test_plan_stages_and_target),
 		cmocka_unit_test(test_plan_platform),
