@@ -34,19 +34,26 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* SOURCE_DATE_EPOCH (seconds), or -1 when unset or invalid. */
+static int64_t source_date_epoch(void)
+{
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long v;
+
+	if (epoch == NULL || *epoch == '\0')
+		return -1;
+	v = strtoll(epoch, &end, 10);
+	return *end == '\0' && v >= 0 ? (int64_t)v : -1;
+}
+
 /* RFC 3339 of now, or of SOURCE_DATE_EPOCH when set (reproducible builds). */
 static void created_time(char buf[32])
 {
-	const char *epoch = getenv("SOURCE_DATE_EPOCH");
-	time_t t = time(NULL);
+	int64_t epoch = source_date_epoch();
+	time_t t = epoch >= 0 ? (time_t)epoch : time(NULL);
 	struct tm tm;
 
-	if (epoch && *epoch) {
-		char *end;
-		long long v = strtoll(epoch, &end, 10);
-		if (*end == '\0' && v >= 0)
-			t = (time_t)v;
-	}
 	gmtime_r(&t, &tm);
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
@@ -252,6 +259,22 @@ int stage_add_layer(stage_state *si, const build_layer *layer, const char *creat
 
 static int add_history(stage_state *si, const char *created_by, bool empty, berth_error **err);
 
+/* The entry's file name: the key, and SOURCE_DATE_EPOCH when set (a layer
+ * built without it has other timestamps). */
+static void cache_entry_name(const char *key, char name[DIGEST_STRING_MAX])
+{
+	int64_t epoch = source_date_epoch();
+	char text[DIGEST_STRING_MAX + 32];
+
+	if (epoch < 0) {
+		snprintf(name, DIGEST_STRING_MAX, "%s", digest_hex(key));
+		return;
+	}
+	snprintf(text, sizeof(text), "%s %lld", key, (long long)epoch);
+	digest_buffer(text, strlen(text), name);
+	memmove(name, digest_hex(name), strlen(digest_hex(name)) + 1);
+}
+
 bool cache_lookup(build_ctx *c, const char *key, stage_state *si, const char *created_by)
 {
 	_cleanup_free_ char *text = NULL;
@@ -262,7 +285,10 @@ bool cache_lookup(build_ctx *c, const char *key, stage_state *si, const char *cr
 
 	if (c->o->no_cache || c->cache_fd < 0)
 		return false;
-	if (fs_read_file_at(c->cache_fd, digest_hex(key), &text, &len, &ignored) < 0) {
+	char name[DIGEST_STRING_MAX];
+
+	cache_entry_name(key, name);
+	if (fs_read_file_at(c->cache_fd, name, &text, &len, &ignored) < 0) {
 		berth_error_free(&ignored);
 		return false;
 	}
@@ -300,7 +326,10 @@ void cache_store(build_ctx *c, const char *key, const build_layer *layer)
 
 	if (c->cache_fd < 0 || j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL)
 		return;
-	if (fs_write_file_atomic(c->cache_fd, digest_hex(key), text, strlen(text), 0644, &ignored) < 0)
+	char name[DIGEST_STRING_MAX];
+
+	cache_entry_name(key, name);
+	if (fs_write_file_atomic(c->cache_fd, name, text, strlen(text), 0644, &ignored) < 0)
 		berth_error_free(&ignored);
 }
 
@@ -316,7 +345,7 @@ int stage_commit_upper(build_ctx *c, stage_state *si, const char *dir, const cha
 	fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return berth_error_set(err, errno, "open \"%s\"", upper);
-	if (build_layer_write(c->s, fd, c->o->rootless, &layer, err) < 0)
+	if (build_layer_write(c->s, fd, c->o->rootless, source_date_epoch(), &layer, err) < 0)
 		return -1;
 	cache_store(c, key, &layer);
 	return stage_add_layer(si, &layer, created_by, err);

@@ -30,6 +30,7 @@ typedef struct layer_writer {
 	digester diff;
 	berth_error *write_err;
 	bool userxattr;
+	int64_t clamp; /* <0: none */
 	hardlink *links;
 	size_t n_links;
 } layer_writer;
@@ -103,6 +104,18 @@ static int write_header(layer_writer *lw, struct archive_entry *e, const char *p
 	return 0;
 }
 
+static void set_times(const layer_writer *lw, struct archive_entry *e, const struct stat *st)
+{
+	archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	if (lw->clamp < 0)
+		return;
+	archive_entry_unset_atime(e);
+	archive_entry_unset_ctime(e);
+	archive_entry_unset_birthtime(e);
+	if (st->st_mtim.tv_sec >= lw->clamp)
+		archive_entry_set_mtime(e, (time_t)lw->clamp, 0);
+}
+
 static int write_whiteout(layer_writer *lw, const char *dir, const char *name, const struct stat *st, berth_error **err)
 {
 	_cleanup_free_ char *path = NULL;
@@ -118,7 +131,7 @@ static int write_whiteout(layer_writer *lw, const char *dir, const char *name, c
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0);
 	archive_entry_set_size(e, 0);
-	archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	set_times(lw, e, st);
 	ret = write_header(lw, e, path, err);
 	archive_entry_free(e);
 	return ret;
@@ -199,6 +212,7 @@ static int write_entry(layer_writer *lw, int dirfd, const char *dir, const char 
 	if (e == NULL)
 		return berth_error_set(err, ENOMEM, "layer");
 	archive_entry_copy_stat(e, &st);
+	set_times(lw, e, &st);
 	archive_entry_set_pathname(e, path);
 	archive_entry_set_uname(e, "");
 	archive_entry_set_gname(e, "");
@@ -270,9 +284,9 @@ static int walk(layer_writer *lw, int dirfd, const char *dir, berth_error **err)
 	return 0;
 }
 
-int build_layer_write(store *s, int upper_fd, bool userxattr, build_layer *out, berth_error **err)
+int build_layer_write(store *s, int upper_fd, bool userxattr, int64_t clamp_mtime, build_layer *out, berth_error **err)
 {
-	layer_writer lw = { .userxattr = userxattr };
+	layer_writer lw = { .userxattr = userxattr, .clamp = clamp_mtime };
 	int ret;
 
 	digester_init(&lw.diff);

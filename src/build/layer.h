@@ -24,7 +24,10 @@ typedef struct build_layer {
 } build_layer;
 
 /* Writes the tree of UPPER_FD (an O_DIRECTORY fd) as a layer blob. With
- * USERXATTR the opaque marker is user.overlay.opaque (rootless overlay). */
-int build_layer_write(store *s, int upper_fd, bool userxattr, build_layer *out, berth_error **err);
+ * USERXATTR the opaque marker is user.overlay.opaque (rootless overlay).
+ * CLAMP_MTIME >= 0 (SOURCE_DATE_EPOCH) caps every entry's mtime at that
+ * second, as BuildKit's rewrite-timestamp does, and drops atime/ctime: the
+ * same tree then gives the same layer whenever it is built. */
+int build_layer_write(store *s, int upper_fd, bool userxattr, int64_t clamp_mtime, build_layer *out, berth_error **err);
 
 #endif

@@ -166,6 +166,22 @@ EOF
 	ran RAN-ARG-2
 }
 
+@test "build: with SOURCE_DATE_EPOCH, two builds from scratch give the same image" {
+	echo data >"$CTX/data.txt"
+	printf 'FROM bb\nCOPY data.txt /data.txt\nRUN echo made > /made && rm /bin/vi\nWORKDIR /new/dir\nENV A=1\n' >"$CTX/Containerfile"
+	SOURCE_DATE_EPOCH=1700000000 run -0 bbuild -q --no-cache -t r1 "$CTX"
+	first=$output
+	sleep 1.1 # other mtimes and times of day
+	touch "$CTX/data.txt"
+	SOURCE_DATE_EPOCH=1700000000 run -0 bbuild -q --no-cache -t r2 "$CTX"
+	[ "$output" = "$first" ]
+	[ "$(raw_config r1 | jq -r .created)" = "2023-11-14T22:13:20Z" ]
+	[ "$(raw_config r1 | jq -r '[.history[-4:][].created] | unique | join(" ")')" = "2023-11-14T22:13:20Z" ]
+	# without it, the times are the build's
+	run -0 bbuild -q --no-cache -t r3 "$CTX"
+	[ "$output" != "$first" ]
+}
+
 @test "build: .dockerignore excludes files, '!' keeps exceptions, ** matches across directories" {
 	mkdir -p "$CTX/src/deep" "$CTX/secret"
 	echo a >"$CTX/src/a.c"

@@ -259,7 +259,7 @@ static void test_layer_from_upper(void **state)
 	assert_int_equal(setxattr(p, "trusted.overlay.opaque", "y", 1, 0), 0);
 	assert_int_equal(store_open(root, &s, &err), 0);
 	fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (build_layer_write(s, fd, false, &layer, &err) < 0)
+	if (build_layer_write(s, fd, false, -1, &layer, &err) < 0)
 		fail_msg("%s", err->msg);
 	assert_true(store_blob_exists(s, layer.digest));
 	assert_string_not_equal(layer.digest, layer.diff_id);
@@ -281,8 +281,18 @@ static void test_layer_from_upper(void **state)
 	/* the same tree gives the same layer (no timestamps in the gzip header) */
 	{
 		build_layer again;
-		assert_int_equal(build_layer_write(s, fd, false, &again, &err), 0);
+		assert_int_equal(build_layer_write(s, fd, false, -1, &again, &err), 0);
 		assert_string_equal(again.digest, layer.digest);
+	}
+	/* SOURCE_DATE_EPOCH: every mtime capped, so a touched tree gives the same layer */
+	{
+		build_layer a, b;
+		_cleanup_free_ char *f = fs_path_join(dir, "upper/a");
+		assert_int_equal(build_layer_write(s, fd, false, 1000, &a, &err), 0);
+		assert_int_equal(utimensat(AT_FDCWD, f, NULL, 0), 0);
+		assert_int_equal(build_layer_write(s, fd, false, 1000, &b, &err), 0);
+		assert_string_equal(a.digest, b.digest);
+		assert_string_not_equal(a.digest, layer.digest);
 	}
 	store_close(s);
 	rm_tree(dir);
