@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -689,6 +690,12 @@ static int run_step(build_ctx *c, size_t i, build_scope *scope, const df_instruc
 	return 0;
 }
 
+/* The next progress number (stages run in parallel threads). */
+static unsigned next_number(unsigned *n)
+{
+	return __atomic_add_fetch(n, 1, __ATOMIC_SEQ_CST);
+}
+
 /* The base image's ONBUILD triggers, in order, in the stage's context. */
 static int run_triggers(build_ctx *c, size_t i, build_scope *scope, const char *label, unsigned *n, berth_error **err)
 {
@@ -704,16 +711,17 @@ static int run_triggers(build_ctx *c, size_t i, build_scope *scope, const char *
 		int ret;
 		if (text == NULL)
 			continue;
-		progress(c, "#%u [%sONBUILD] %s\n", ++*n, label, text);
+		unsigned num = next_number(n);
+		progress(c, "#%u [%sONBUILD] %s\n", num, label, text);
 		if (df_parse_trigger(c->plan->file, ds->line, text, &in, err) < 0)
 			return berth_error_wrap(err, "ONBUILD trigger of %s", c->plan->stages[i].base);
 		ret = run_step(c, i, scope, in, &cached, err);
 		df_instruction_free(in);
 		if (ret < 0) {
-			progress(c, "#%u ERROR\n", *n);
+			progress(c, "#%u ERROR\n", num);
 			return berth_error_wrap(err, "ONBUILD trigger of %s", c->plan->stages[i].base);
 		}
-		progress(c, cached ? "#%u CACHED\n" : "#%u DONE %.1fs\n", *n, now_s() - t0);
+		progress(c, cached ? "#%u CACHED\n" : "#%u DONE %.1fs\n", num, now_s() - t0);
 	}
 	return 0;
 }
@@ -726,16 +734,19 @@ static int build_stage(build_ctx *c, size_t i, unsigned *n, berth_error **err)
 	build_scope scope;
 	_cleanup_free_ char **env = NULL;
 	double t0 = now_s();
+	unsigned num = next_number(n);
 	int ret = 0;
 
 	if (ds->name)
 		snprintf(label, sizeof(label), "%s ", ds->name);
 	else
 		snprintf(label, sizeof(label), "stage-%zu ", i);
-	progress(c, "#%u [%s1/%zu] FROM %s\n", ++*n, label, ds->n_steps + 1, c->plan->stages[i].base);
-	if (stage_init(c, i, err) < 0)
+	progress(c, "#%u [%s1/%zu] FROM %s\n", num, label, ds->n_steps + 1, c->plan->stages[i].base);
+	if (stage_init(c, i, err) < 0) {
+		progress(c, "#%u ERROR\n", num);
 		return -1;
-	progress(c, "#%u DONE %.1fs\n", *n, now_s() - t0);
+	}
+	progress(c, "#%u DONE %.1fs\n", num, now_s() - t0);
 	env = json_strings(json_object_get(stage_config(si), "Env"));
 	if (env == NULL || build_scope_init(&scope, env, err) < 0)
 		return env ? -1 : berth_error_set(err, ENOMEM, "build");
@@ -743,14 +754,15 @@ static int build_stage(build_ctx *c, size_t i, unsigned *n, berth_error **err)
 	for (size_t k = 0; ret == 0 && k < ds->n_steps; k++) {
 		bool cached = false;
 		t0 = now_s();
-		progress(c, "#%u [%s%zu/%zu] %s\n", ++*n, label, k + 2, ds->n_steps + 1, ds->steps[k].original);
+		num = next_number(n);
+		progress(c, "#%u [%s%zu/%zu] %s\n", num, label, k + 2, ds->n_steps + 1, ds->steps[k].original);
 		ret = run_step(c, i, &scope, &ds->steps[k], &cached, err);
 		if (ret == 0 && cached)
-			progress(c, "#%u CACHED\n", *n);
+			progress(c, "#%u CACHED\n", num);
 		else if (ret == 0)
-			progress(c, "#%u DONE %.1fs\n", *n, now_s() - t0);
+			progress(c, "#%u DONE %.1fs\n", num, now_s() - t0);
 		else
-			progress(c, "#%u ERROR\n", *n);
+			progress(c, "#%u ERROR\n", num);
 	}
 	build_scope_free(&scope);
 	si->built = ret == 0;
@@ -852,14 +864,127 @@ static int open_dirs(build_ctx *c, berth_error **err)
 	return build_ignore_load(c->context_fd, &c->ignore, err);
 }
 
+/* ---- stages in parallel ---- */
+
+typedef enum job_state { JOB_IDLE, JOB_RUNNING, JOB_DONE, JOB_FAILED } job_state;
+
+typedef struct stage_job {
+	build_ctx *c;
+	size_t i;
+	unsigned *n;
+	pthread_t thread;
+	job_state state;
+	int ret;
+	berth_error *err;
+	struct scheduler *sched;
+} stage_job;
+
+typedef struct scheduler {
+	pthread_mutex_t lock;
+	pthread_cond_t finished;
+	stage_job *jobs;
+} scheduler;
+
+static void *stage_thread(void *arg)
+{
+	stage_job *job = arg;
+	int ret = build_stage(job->c, job->i, job->n, &job->err);
+
+	pthread_mutex_lock(&job->sched->lock);
+	job->ret = ret;
+	job->state = ret < 0 ? JOB_FAILED : JOB_DONE;
+	pthread_cond_signal(&job->sched->finished);
+	pthread_mutex_unlock(&job->sched->lock);
+	return NULL;
+}
+
+static bool deps_done(const build_plan *p, const stage_job *jobs, size_t i)
+{
+	for (size_t d = 0; p->stages[i].deps && p->stages[i].deps[d] >= 0; d++)
+		if (jobs[p->stages[i].deps[d]].state != JOB_DONE)
+			return false;
+	return true;
+}
+
+/* A job finished and not yet joined? (under the lock) */
+static bool any_finished(const build_plan *p, const stage_job *jobs)
+{
+	for (size_t i = 0; i < p->n_stages; i++)
+		if ((jobs[i].state == JOB_DONE || jobs[i].state == JOB_FAILED) && jobs[i].c)
+			return true;
+	return false;
+}
+
+/* Builds every needed stage, each as soon as the stages it reads are built:
+ * independent stages run at the same time (one thread each). The first
+ * failure stops new stages from starting; running ones finish. */
+static int build_stages(build_ctx *c, unsigned *n, berth_error **err)
+{
+	const build_plan *p = c->plan;
+	scheduler sched = { .lock = PTHREAD_MUTEX_INITIALIZER, .finished = PTHREAD_COND_INITIALIZER };
+	size_t running = 0;
+	bool failed = false;
+	int ret = 0;
+
+	sched.jobs = calloc(p->n_stages, sizeof(stage_job));
+	if (sched.jobs == NULL)
+		return berth_error_set(err, ENOMEM, "build");
+	pthread_mutex_lock(&sched.lock);
+	for (;;) {
+		for (size_t i = 0; !failed && i < p->n_stages; i++) {
+			stage_job *job = &sched.jobs[i];
+			if (!p->stages[i].needed || job->state != JOB_IDLE || !deps_done(p, sched.jobs, i))
+				continue;
+			*job = (stage_job){ .c = c, .i = i, .n = n, .state = JOB_RUNNING, .sched = &sched };
+			if (pthread_create(&job->thread, NULL, stage_thread, job) != 0) {
+				job->c = NULL; /* no thread to join */
+				job->state = JOB_FAILED;
+				job->ret = berth_error_set(&job->err, EAGAIN, "build: start a thread for stage %zu", i);
+				failed = true;
+				break;
+			}
+			running++;
+		}
+		if (running == 0)
+			break;
+		/* a job may have finished while the lock was dropped for a join */
+		while (!any_finished(p, sched.jobs))
+			pthread_cond_wait(&sched.finished, &sched.lock);
+		for (size_t i = 0; i < p->n_stages; i++) {
+			stage_job *job = &sched.jobs[i];
+			if ((job->state == JOB_DONE || job->state == JOB_FAILED) && job->c) {
+				pthread_mutex_unlock(&sched.lock);
+				pthread_join(job->thread, NULL);
+				pthread_mutex_lock(&sched.lock);
+				job->c = NULL; /* joined */
+				running--;
+				failed = failed || job->state == JOB_FAILED;
+			}
+		}
+	}
+	pthread_mutex_unlock(&sched.lock);
+	/* the first error in file order; the others are dropped */
+	for (size_t i = 0; i < p->n_stages; i++) {
+		if (sched.jobs[i].state == JOB_FAILED && ret == 0) {
+			ret = sched.jobs[i].ret < 0 ? sched.jobs[i].ret : -1;
+			*err = sched.jobs[i].err;
+			sched.jobs[i].err = NULL;
+		}
+		berth_error_free(&sched.jobs[i].err);
+	}
+	if (ret == 0 && sched.jobs[p->target].state != JOB_DONE)
+		ret = berth_error_set(err, EINVAL, "build: the target stage was not built");
+	free(sched.jobs);
+	return ret;
+}
+
 static int build_all(build_ctx *c, char *const *names, char id[DIGEST_STRING_MAX], berth_error **err)
 {
 	unsigned n = 0;
 	double t0;
 
-	for (size_t i = 0; i < c->plan->n_stages; i++)
-		if (c->plan->stages[i].needed && build_stage(c, i, &n, err) < 0)
-			return -1;
+	if (build_stages(c, &n, err) < 0)
+		return -1;
 	t0 = now_s();
 	progress(c, "#%u exporting to image\n", ++n);
 	if (write_image(c, &c->stages[c->plan->target], names, id, err) < 0)

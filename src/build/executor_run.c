@@ -332,13 +332,15 @@ static int run_container(build_ctx *c, const char *dir, const char *id, berth_er
 	return 0;
 }
 
+static unsigned run_counter;
+
 int build_do_run(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err)
 {
 	stage_state *si = &c->stages[stage];
 	_cleanup_free_ char *dir = NULL;
 	run_mounts rm = { 0 };
 	_cleanup_strv_ char **missing = NULL;
-	char chain[DIGEST_STRING_MAX], key[DIGEST_STRING_MAX], id[40];
+	char chain[DIGEST_STRING_MAX], key[DIGEST_STRING_MAX], id[64];
 	json_t *cfg = stage_config(si);
 	digester d;
 	int ret;
@@ -361,9 +363,10 @@ int build_do_run(build_ctx *c, size_t stage, const build_step *st, bool *cached,
 		*cached = true;
 		return 0;
 	}
-	snprintf(id, sizeof(id), "berth-build-%.12s", digest_hex(key));
-	id[strlen(id) - 4] = '\0';
-	snprintf(id + strlen(id), sizeof(id) - strlen(id), "%04x", (unsigned)(getpid() & 0xffff));
+	/* unique among parallel stages (the same step may run in two) and
+	 * among concurrent builds */
+	snprintf(id, sizeof(id), "berth-build-%.8s-%x-%u", digest_hex(key), (unsigned)getpid(),
+		 __atomic_add_fetch(&run_counter, 1, __ATOMIC_SEQ_CST));
 	if (stage_mount(c, si, &dir, err) < 0) {
 		run_mounts_release(&rm);
 		return -1;

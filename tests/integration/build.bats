@@ -121,6 +121,39 @@ EOF
 	! echo "$listing" | grep -q '^proc\|^sys\|^dev\|^etc'
 }
 
+@test "build: independent stages run at the same time; a failing one fails the build after the others end" {
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM bb AS a
+RUN sleep 2 && echo a > /a
+FROM bb AS b
+RUN sleep 2 && echo a > /a
+FROM bb AS c
+RUN sleep 2 && echo c > /c
+FROM bb
+COPY --from=a /a /a
+COPY --from=b /a /b
+COPY --from=c /c /c
+RUN cat /a /b /c
+EOF
+	start=$(date +%s%N)
+	run -0 bbuild --no-cache -t par "$CTX"
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	echo "elapsed ${elapsed} ms" >&3
+	# one after the other would take 6 s
+	[ "$elapsed" -lt 5000 ]
+	grep -qx a <<<"$output"
+	grep -qx c <<<"$output"
+
+	printf 'FROM bb AS bad\nRUN exit 3\nFROM bb AS slow\nRUN sleep 1\nFROM bb\nCOPY --from=bad /etc/passwd /p\nCOPY --from=slow /etc/passwd /q\n' >"$CTX/Containerfile"
+	run -125 bbuild --no-cache -t failed "$CTX"
+	[[ "$output" == *"Containerfile:2: RUN: the command exited with code 3"* ]]
+	# the slow stage's RUN ended before the error was reported
+	num=$(grep -o '^#[0-9]* \[slow 2/2\]' <<<"$output" | cut -d' ' -f1)
+	grep -q "^$num DONE" <<<"$output"
+	[ -z "$(b images -q --filter reference=failed 2>/dev/null)" ]
+	! b image inspect failed >/dev/null 2>&1
+}
+
 @test "build: an unchanged second build runs no RUN; --no-cache does; a changed source reruns from its COPY on" {
 	echo one >"$CTX/data.txt"
 	cat >"$CTX/Containerfile" <<'EOF'
