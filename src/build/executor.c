@@ -845,7 +845,23 @@ static int find_file(const build_options *o, char **path, berth_error **err)
 				   o->context);
 }
 
-static int open_dirs(build_ctx *c, berth_error **err)
+/* FILE.dockerignore beside the Containerfile wins over the context's
+ * .containerignore/.dockerignore (BuildKit's rule). */
+static int load_ignore(build_ctx *c, const char *file, berth_error **err)
+{
+	_cleanup_free_ char *own = NULL, *text = NULL;
+	size_t len;
+
+	if (asprintf(&own, "%s.dockerignore", file) < 0)
+		return berth_error_set(err, ENOMEM, "build");
+	if (access(own, F_OK) != 0)
+		return build_ignore_load(c->context_fd, &c->ignore, err);
+	if (fs_read_file(own, &text, &len, err) < 0 || build_ignore_parse(text, &c->ignore, err) < 0)
+		return berth_error_wrap(err, "\"%s\"", own);
+	return 0;
+}
+
+static int open_dirs(build_ctx *c, const char *file, berth_error **err)
 {
 	_cleanup_free_ char *cache = fs_path_join(store_root(c->s), "build-cache");
 
@@ -861,7 +877,7 @@ static int open_dirs(build_ctx *c, berth_error **err)
 	c->context_fd = open(c->o->context, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->context_fd < 0)
 		return berth_error_set(err, errno, "context \"%s\"", c->o->context);
-	return build_ignore_load(c->context_fd, &c->ignore, err);
+	return load_ignore(c, file, err);
 }
 
 /* ---- stages in parallel ---- */
@@ -1031,7 +1047,7 @@ int build_image(store *s, const build_options *o, char id[DIGEST_STRING_MAX], be
 	for (size_t i = 0; ret == 0 && plan.unused_args[i]; i++)
 		progress(&c, "#0 WARNING: build argument %s is not consumed by any ARG\n", plan.unused_args[i]);
 	if (ret == 0)
-		ret = open_dirs(&c, err);
+		ret = open_dirs(&c, file, err);
 	/* a second handle's gc lock, held shared for the whole build: prune
 	 * waits until the layers written here are named */
 	if (ret == 0)

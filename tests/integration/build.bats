@@ -231,6 +231,13 @@ EOF
 	[[ "$output" != *"key"* ]]
 	[[ "$output" != *"x.h"* ]]
 	[[ "$output" != *"debug.log"* ]]
+	# Containerfile.dockerignore beside the file wins over the context's
+	printf 'src\n' >"$CTX/Containerfile.dockerignore"
+	run -0 bbuild -q -t ign2 "$CTX"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none ign2 find /ctx -type f
+	[[ "$output" != *"/ctx/src/"* ]]
+	[[ "$output" == *"/ctx/secret/key"* && "$output" == *"debug.log"* ]]
+	rm "$CTX/Containerfile.dockerignore"
 	# an excluded file is not in the context at all
 	printf 'FROM bb\nCOPY debug.log /\n' >"$CTX/Containerfile"
 	run -125 bbuild "$CTX"
