@@ -412,8 +412,14 @@ static int set_owner_mode(int fd, const struct stat *st, const build_copy_option
 			return berth_error_set(err, errno, "chmod");
 	}
 	times[0] = st->st_mtim;
-	if (utimensat(fd, "", times, AT_EMPTY_PATH) < 0 && !is_link)
-		return berth_error_set(err, errno, "utimes");
+	if (is_link)
+		return 0; /* a link's own times cannot be set through an O_PATH fd */
+	if (utimensat(fd, "", times, AT_EMPTY_PATH) < 0) {
+		/* kernels before 5.8 lack AT_EMPTY_PATH here */
+		char proc[32];
+		if (utimensat(AT_FDCWD, fs_proc_fd_path(fd, proc), times, 0) < 0)
+			return berth_error_set(err, errno, "utimes");
+	}
 	return 0;
 }
 
@@ -556,6 +562,8 @@ static int copy_entry(int sdir, const char *sname, const char *rel, const copy_d
 		target[n] = '\0';
 		if (symlinkat(target, ddir, dname) < 0)
 			return berth_error_set(err, errno, "symlink \"%s\"", dname);
+		struct timespec times[2] = { st.st_mtim, st.st_mtim };
+		utimensat(ddir, dname, times, AT_SYMLINK_NOFOLLOW); /* best effort, as tar does */
 		dfd = openat(ddir, dname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	} else {
 		if (mknodat(ddir, dname, st.st_mode, st.st_rdev) < 0)
