@@ -545,9 +545,10 @@ static int apply_metadata(stage_state *si, build_scope *scope, const build_step 
 
 #define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-int build_resolve_image(store *s, const char *text, image_info *info, berth_error **err)
+int build_resolve_image(build_ctx *c, const char *text, image_info *info, berth_error **err)
 {
-	pull_options po = { .registry = { .tls_verify = true, .quiet = true } };
+	pull_options po = { .registry = { .tls_verify = !c->o->pull_insecure, .quiet = true } };
+	store *s = c->s;
 
 	if (image_resolve(s, text, info, err) == 0)
 		return 0;
@@ -566,8 +567,13 @@ static int stage_from_image(build_ctx *c, const char *name, stage_state *si, ber
 	size_t len;
 	int ret;
 
-	if (build_resolve_image(c->s, name, &info, err) < 0)
+	if (c->o->pull) {
+		pull_options po = { .registry = { .tls_verify = !c->o->pull_insecure, .quiet = true } };
+		if (image_pull(c->s, name, &po, &info, err) < 0)
+			return berth_error_wrap(err, "--pull");
+	} else if (build_resolve_image(c, name, &info, err) < 0) {
 		return -1;
+	}
 	ret = store_blob_read(c->s, info.id, MANIFEST_MAX_SIZE, &text, &len, err);
 	if (ret == 0) {
 		si->image = json_loadb(text, len, 0, NULL);

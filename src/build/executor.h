@@ -36,7 +36,9 @@ typedef struct build_options {
 	const char *target;	 /* stage name (NULL: the last) */
 	const char *network;	 /* RUN's network: none, default, host (NULL: default) */
 	bool no_cache;
-	bool quiet; /* no progress; RUN output shown only on failure */
+	bool pull;	    /* pull every base image, even one the store has */
+	bool pull_insecure; /* pulls may use plain http (--tls-verify=false) */
+	bool quiet;	    /* no progress; RUN output shown only on failure */
 	bool rootless;
 	const char *runtime_root;  /* the OCI runtime's state root */
 	const char *cgroup_parent; /* of RUN's containers (NULL: "berth", below the caller's cgroup) */

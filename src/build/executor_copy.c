@@ -50,7 +50,7 @@ int copy_source_open(build_ctx *c, size_t stage, const char *from, copy_source *
 	} else {
 		/* an image: a scratch stage FROM it, built no further */
 		image_info info;
-		if (build_resolve_image(c->s, from, &info, err) < 0)
+		if (build_resolve_image(c, from, &info, err) < 0)
 			return berth_error_wrap(err, "--from=%s", from);
 		image.image = json_pack("{s:{}, s:{s:s, s:[]}}", "config", "rootfs", "type", "layers", "diff_ids");
 		image.layers = json_array();

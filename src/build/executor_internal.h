@@ -61,7 +61,7 @@ int stage_commit_upper(build_ctx *c, stage_state *si, const char *dir, const cha
 		       berth_error **err);
 
 /* IMAGE from the store, pulled when the store does not know it. */
-int build_resolve_image(store *s, const char *text, image_info *info, berth_error **err);
+int build_resolve_image(build_ctx *c, const char *text, image_info *info, berth_error **err);
 
 /* Where COPY --from, RUN --mount=type=bind read: the context, or a stage's
  * or image's rootfs mounted for the step. */

@@ -5,6 +5,7 @@
 # the test's network namespace.
 
 load engine
+load registry
 
 setup_file() {
 	engine_make_rootfs
@@ -14,10 +15,14 @@ setup() {
 	engine_setup bbld
 	CTX="$TEST_DIR/ctx"
 	mkdir -p "$CTX"
+	CLEANUPS=() # run by teardown, last first (a registry, a mount)
 }
 
 teardown() {
-	local failed=0
+	local failed=0 i
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUPS[$i]}" >/dev/null 2>&1 || true
+	done
 	engine_teardown || failed=1
 	if [ -n "$(ls -A "$STORE/build-tmp" 2>/dev/null)" ]; then
 		echo "teardown: build temp dirs left: $(ls -A "$STORE/build-tmp")" >&2
@@ -366,6 +371,33 @@ EOF
 	printf 'FROM parent2\n' >"$CTX/Containerfile"
 	run -125 bbuild "$CTX"
 	[[ "$output" == *"ONBUILD trigger of parent2: Containerfile:1: RUN: the command exited with code 4"* ]]
+}
+
+@test "build: a base image missing from the store is pulled; --pull takes the registry's newer one" {
+	registry_start
+	CLEANUPS+=("registry_stop")
+	# berth on the host's network here: the registry listens on its 127.0.0.1
+	bh() { "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"; }
+	bhbuild() { bh build --cgroup-parent "berth-test/$TAG" --tls-verify=false "$@"; }
+	printf 'FROM bb\nCOPY v.txt /v.txt\n' >"$TEST_DIR/Base"
+	printf 'FROM %s/base:1\nRUN cat /v.txt > /seen\n' "$REGISTRY" >"$CTX/Containerfile"
+	echo v2 >"$CTX/v.txt"
+	bhbuild -q -f "$TEST_DIR/Base" -t "$REGISTRY/base:1" "$CTX" >/dev/null
+	bh push -q --tls-verify=false "$REGISTRY/base:1"
+	bh rmi "$REGISTRY/base:1" >/dev/null
+	run -0 bhbuild -q -t fromreg "$CTX"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none fromreg cat /seen
+	[ "$output" = v2 ]
+	# the store's base is older than the registry's: a plain build keeps
+	# the stored one, --pull fetches the registry's
+	echo v1 >"$CTX/v.txt"
+	bhbuild -q -f "$TEST_DIR/Base" -t "$REGISTRY/base:1" "$CTX" >/dev/null
+	run -0 bhbuild -q -t stale "$CTX"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none stale cat /seen
+	[ "$output" = v1 ]
+	run -0 bhbuild -q --pull -t fresh "$CTX"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none fresh cat /seen
+	[ "$output" = v2 ]
 }
 
 @test "build: a bad Containerfile names the file, the line and the instruction, and leaves nothing" {

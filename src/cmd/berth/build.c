@@ -28,6 +28,8 @@ static const option_spec specs[] = {
 	{ "quiet", 'q', false, "no progress output; print only the image id" },
 	{ "platform", 0, true, "only this host's platform is supported" },
 	{ "cgroup-parent", 0, true, "cgroup parent of RUN's containers" },
+	{ "pull", 0, false, "pull every base image, even when the store has it" },
+	{ "tls-verify", 0, false, "pulls of base images require https (default true; false allows http)" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -43,12 +45,14 @@ enum {
 	O_QUIET,
 	O_PLATFORM,
 	O_CGROUP_PARENT,
+	O_PULL,
+	O_TLS_VERIFY,
 	O_COUNT
 };
 
 #define USAGE                                                                                                          \
 	"build [-f FILE] [-t NAME]... [--build-arg K=V]... [--target STAGE] [--no-cache] [--label K=V]... "            \
-	"[--iidfile F] [--network none|default|host] [-q] CONTEXT|-"
+	"[--iidfile F] [--network none|default|host] [--pull] [-q] CONTEXT|-"
 
 /* --build-arg KEY takes KEY's value from the environment (docker's rule);
  * unset there, it is left out. */
@@ -143,6 +147,8 @@ static int run_build(const berth_globals *g, const option_value *v, const char *
 		o.runtime_root = p.runtime_root;
 		o.iidfile = v[O_IIDFILE].value;
 		o.cgroup_parent = v[O_CGROUP_PARENT].value;
+		o.pull = option_bool(&v[O_PULL]);
+		o.pull_insecure = v[O_TLS_VERIFY].set && !option_bool(&v[O_TLS_VERIFY]);
 		ret = build_image(s, &o, id, err);
 	}
 	if (ret == 0)
