@@ -33,6 +33,7 @@ typedef struct build_options {
 	char *const *tags;	 /* names for the image (may be NULL) */
 	char *const *build_args; /* "KEY=VALUE" */
 	char *const *labels;	 /* "KEY=VALUE", added to the result */
+	char *const *secrets;	 /* "id=ID,src=FILE" or "id=ID,env=VAR", for RUN --mount=type=secret */
 	const char *target;	 /* stage name (NULL: the last) */
 	const char *network;	 /* RUN's network: none, default, host (NULL: default) */
 	bool no_cache;

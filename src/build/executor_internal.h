@@ -20,6 +20,13 @@ typedef struct stage_state {
 	bool built;
 } stage_state;
 
+/* A --secret: its id and content. */
+typedef struct build_secret {
+	char *id;
+	char *data;
+	size_t len;
+} build_secret;
+
 typedef struct build_ctx {
 	store *s;
 	const build_options *o;
@@ -31,6 +38,9 @@ typedef struct build_ctx {
 	int cache_fd;	/* STORE/build-cache */
 	FILE *out;
 	char *runtime;
+	build_secret *secrets;
+	size_t n_secrets;
+	char *secrets_dir; /* STORE/build-tmp/step-PID-START-secrets-*: the files RUN mounts */
 } build_ctx;
 
 /* The config object of SI ("config" in the JSON). */

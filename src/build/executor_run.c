@@ -188,6 +188,38 @@ static int cache_mount_dir(build_ctx *c, const build_mount *m, char **out, berth
 	return 0;
 }
 
+/* The secret M names as a file of its own (mode, owner) in the build's
+ * secrets dir; *OUT stays NULL when the build has no such secret and the
+ * mount is not required. */
+static int secret_file(build_ctx *c, const build_mount *m, char **out, berth_error **err)
+{
+	static unsigned counter;
+	const build_secret *sec = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	char name[32];
+
+	for (size_t i = 0; i < c->n_secrets && sec == NULL; i++)
+		if (strcmp(c->secrets[i].id, m->id) == 0)
+			sec = &c->secrets[i];
+	if (sec == NULL) {
+		if (m->required)
+			return berth_error_request(err, ENOENT,
+						   "--mount: secret \"%s\" is required but the build has none "
+						   "(--secret id=%s,src=FILE)",
+						   m->id, m->id);
+		return 0;
+	}
+	snprintf(name, sizeof(name), "%u", __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST));
+	*out = fs_path_join(c->secrets_dir, name);
+	if (*out == NULL)
+		return berth_error_set(err, ENOMEM, "secret");
+	fd = open(*out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, sec->data, sec->len) != (ssize_t)sec->len || fchown(fd, m->uid, m->gid) < 0 ||
+	    fchmod(fd, m->mode) < 0)
+		return berth_error_set(err, errno, "secret \"%s\"", m->id);
+	return 0;
+}
+
 /* Opens every mount's source and adds what identifies its content to D. */
 static int prepare_mounts(build_ctx *c, size_t stage, const build_step *st, run_mounts *rm, digester *d,
 			  berth_error **err)
@@ -208,6 +240,11 @@ static int prepare_mounts(build_ctx *c, size_t stage, const build_step *st, run_
 		if (m->type == BUILD_MOUNT_CACHE) {
 			cache_key_add(d, "id", m->id);
 			if (cache_mount_dir(c, m, &rm->host_paths[i], err) < 0)
+				return -1;
+		} else if (m->type == BUILD_MOUNT_SECRET) {
+			/* the id, never the content, is part of the key (BuildKit's rule) */
+			cache_key_add(d, "secret", m->id);
+			if (secret_file(c, m, &rm->host_paths[i], err) < 0)
 				return -1;
 		} else if (m->type == BUILD_MOUNT_BIND) {
 			_cleanup_free_ char *clean = build_clean_path(m->source);
@@ -246,6 +283,8 @@ static void add_step_mounts(json_t *cfg, const build_step *st, const run_mounts 
 	for (size_t i = 0; json_is_array(mounts) && i < st->n_mounts; i++) {
 		const build_mount *m = &st->mounts[i];
 		json_t *j;
+		if (m->type == BUILD_MOUNT_SECRET && rm->host_paths[i] == NULL)
+			continue; /* an optional secret the build was not given */
 		if (m->type == BUILD_MOUNT_TMPFS) {
 			j = json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", m->target, "type", "tmpfs",
 				      "source", "tmpfs", "options", "nosuid", "nodev", "mode=755");

@@ -71,7 +71,9 @@ static int set_field(build_mount *m, const char *key, const char *v, bool *typed
 			m->type = BUILD_MOUNT_CACHE;
 		else if (strcmp(v, "tmpfs") == 0)
 			m->type = BUILD_MOUNT_TMPFS;
-		else if (strcmp(v, "secret") == 0 || strcmp(v, "ssh") == 0)
+		else if (strcmp(v, "secret") == 0)
+			m->type = BUILD_MOUNT_SECRET;
+		else if (strcmp(v, "ssh") == 0)
 			return berth_error_request(err, ENOTSUP, "--mount: type=%s is not supported by berth build yet",
 						   v);
 		else
@@ -85,6 +87,10 @@ static int set_field(build_mount *m, const char *key, const char *v, bool *typed
 	}
 	if (strcmp(key, "rw") == 0 || strcmp(key, "readwrite") == 0) {
 		m->readonly = !(v == NULL || strcmp(v, "true") == 0);
+		return 0;
+	}
+	if (strcmp(key, "required") == 0) {
+		m->required = v == NULL || strcmp(v, "true") == 0;
 		return 0;
 	}
 	if (v == NULL)
@@ -106,6 +112,7 @@ static int set_field(build_mount *m, const char *key, const char *v, bool *typed
 		if (parse_number(key, v, 8, 07777, &n, err) < 0)
 			return -1;
 		m->mode = (mode_t)n;
+		m->mode_given = true;
 	} else if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0) {
 		if (parse_number(key, v, 10, 0xfffffffeULL, &n, err) < 0)
 			return -1;
@@ -121,6 +128,23 @@ static int set_field(build_mount *m, const char *key, const char *v, bool *typed
 	} else {
 		return berth_error_request(err, EINVAL, "--mount: unknown option \"%s\"", key);
 	}
+	return 0;
+}
+
+/* A secret's id from its target, its target from its id, mode 0400. */
+static int secret_defaults(build_mount *m, berth_error **err)
+{
+	if (m->mode == 0755 && !m->mode_given)
+		m->mode = 0400;
+	if (m->id == NULL && m->target) {
+		const char *base = strrchr(m->target, '/');
+		m->id = strdup(base ? base + 1 : m->target);
+	} else if (m->target == NULL && m->id && asprintf(&m->target, "/run/secrets/%s", m->id) < 0) {
+		m->target = NULL;
+		return berth_error_set(err, ENOMEM, "--mount");
+	}
+	if (m->id == NULL || m->id[0] == '\0')
+		return berth_error_request(err, EINVAL, "--mount: a secret needs id= or target=");
 	return 0;
 }
 
@@ -145,7 +169,11 @@ int build_mount_parse(const char *spec, build_mount *out, berth_error **err)
 		}
 	}
 	if (!ro_given)
-		m.readonly = m.type == BUILD_MOUNT_BIND;
+		m.readonly = m.type == BUILD_MOUNT_BIND || m.type == BUILD_MOUNT_SECRET;
+	if (m.type == BUILD_MOUNT_SECRET && secret_defaults(&m, err) < 0) {
+		build_mount_free(&m);
+		return -1;
+	}
 	if (m.target == NULL || m.target[0] != '/') {
 		build_mount_free(&m);
 		return berth_error_request(err, EINVAL, "--mount: an absolute target= is required");

@@ -30,6 +30,7 @@ static const option_spec specs[] = {
 	{ "cgroup-parent", 0, true, "cgroup parent of RUN's containers" },
 	{ "pull", 0, false, "pull every base image, even when the store has it" },
 	{ "tls-verify", 0, false, "pulls of base images require https (default true; false allows http)" },
+	{ "secret", 0, true, "id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret (repeatable)" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -47,6 +48,7 @@ enum {
 	O_CGROUP_PARENT,
 	O_PULL,
 	O_TLS_VERIFY,
+	O_SECRET,
 	O_COUNT
 };
 
@@ -148,6 +150,7 @@ static int run_build(const berth_globals *g, const option_value *v, const char *
 		o.iidfile = v[O_IIDFILE].value;
 		o.cgroup_parent = v[O_CGROUP_PARENT].value;
 		o.pull = option_bool(&v[O_PULL]);
+		o.secrets = (char *const *)v[O_SECRET].all;
 		o.pull_insecure = v[O_TLS_VERIFY].set && !option_bool(&v[O_TLS_VERIFY]);
 		ret = build_image(s, &o, id, err);
 	}
