@@ -16,6 +16,7 @@
 #include "build/executor_internal.h"
 #include "build/strv.h"
 #include "engine/runtime_call.h"
+#include "image/archive.h"
 #include "image/manifest.h"
 #include "image/reference.h"
 #include "image/registry.h"
@@ -813,6 +814,96 @@ static int write_image(build_ctx *c, stage_state *si, char *const *names, char i
 	return 0;
 }
 
+/* ---- --output ---- */
+
+typedef enum output_kind { OUTPUT_NONE, OUTPUT_LOCAL, OUTPUT_OCI, OUTPUT_DOCKER } output_kind;
+
+typedef struct output_spec {
+	output_kind kind;
+	char *dest;
+} output_spec;
+
+static int parse_output(const char *text, output_spec *out, berth_error **err)
+{
+	_cleanup_free_ char *copy = text ? strdup(text) : NULL;
+	char *save = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (text == NULL)
+		return 0;
+	if (copy == NULL)
+		return berth_error_set(err, ENOMEM, "--output");
+	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(f, '=');
+		if (eq == NULL)
+			return berth_error_request(err, EINVAL, "--output %s: expected KEY=VALUE fields", text);
+		*eq++ = '\0';
+		if (strcmp(f, "type") == 0 && strcmp(eq, "local") == 0)
+			out->kind = OUTPUT_LOCAL;
+		else if (strcmp(f, "type") == 0 && (strcmp(eq, "oci") == 0 || strcmp(eq, "oci-archive") == 0))
+			out->kind = OUTPUT_OCI;
+		else if (strcmp(f, "type") == 0 && (strcmp(eq, "docker") == 0 || strcmp(eq, "docker-archive") == 0))
+			out->kind = OUTPUT_DOCKER;
+		else if (strcmp(f, "type") == 0)
+			return berth_error_request(err, EINVAL, "--output: unknown type \"%s\" (local, oci or docker)",
+						   eq);
+		else if (strcmp(f, "dest") == 0 && eq[0]) {
+			free(out->dest);
+			out->dest = strdup(eq);
+		} else
+			return berth_error_request(err, EINVAL, "--output %s: unknown field \"%s\"", text, f);
+	}
+	if (out->kind == OUTPUT_NONE || out->dest == NULL) {
+		free(out->dest);
+		out->dest = NULL;
+		return berth_error_request(err, EINVAL, "--output %s: expected type=local|oci|docker,dest=PATH", text);
+	}
+	return 0;
+}
+
+/* The target's rootfs, copied into DEST (created; owners and modes kept). */
+static int output_local(build_ctx *c, stage_state *si, const char *dest, berth_error **err)
+{
+	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
+	_cleanup_close_ int root = -EBADF, dst = -EBADF;
+	build_copy_options co = { .keep_owner = true };
+	int ret;
+
+	if (fs_mkdir_p(dest, 0755, err) < 0)
+		return berth_error_wrap(err, "--output");
+	dst = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dst < 0)
+		return berth_error_set(err, errno, "--output \"%s\"", dest);
+	if (stage_mount(c, si, &dir, err) < 0)
+		return -1;
+	rootfs = fs_path_join(dir, "rootfs");
+	root = rootfs ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	ret = root < 0 ? berth_error_set(err, errno, "open \"%s\"", rootfs ? rootfs : "rootfs")
+		       : build_copy(root, ".", dst, "/", &co, err);
+	stage_unmount(dir);
+	return ret < 0 ? berth_error_wrap(err, "--output \"%s\"", dest) : 0;
+}
+
+static int write_output(build_ctx *c, const output_spec *out, char *const *names, const char *id, berth_error **err)
+{
+	char *const by_id[] = { (char *)id, NULL };
+
+	switch (out->kind) {
+	case OUTPUT_LOCAL:
+		return output_local(c, &c->stages[c->plan->target], out->dest, err);
+	case OUTPUT_OCI:
+	case OUTPUT_DOCKER:
+		return image_archive_save(c->s, names[0] ? names : by_id,
+					  out->kind == OUTPUT_OCI ? ARCHIVE_FORMAT_OCI_ARCHIVE : ARCHIVE_FORMAT_DOCKER,
+					  out->dest, err) < 0
+			   ? berth_error_wrap(err, "--output")
+			   : 0;
+	case OUTPUT_NONE:
+		break;
+	}
+	return 0;
+}
+
 /* ---- the whole build ---- */
 
 static int normalize_tags(char *const *tags, char ***out, berth_error **err)
@@ -1129,6 +1220,7 @@ int build_image(store *s, const build_options *o, char id[DIGEST_STRING_MAX], be
 	build_ctx c = { .s = s, .o = o, .context_fd = -EBADF, .cache_fd = -EBADF };
 	oci_platform host = { 0 };
 	store *lock = NULL;
+	output_spec output = { 0 };
 	build_plan plan;
 	df_file f;
 	size_t len;
@@ -1157,6 +1249,8 @@ int build_image(store *s, const build_options *o, char id[DIGEST_STRING_MAX], be
 	for (size_t i = 0; ret == 0 && plan.unused_args[i]; i++)
 		progress(&c, "#0 WARNING: build argument %s is not consumed by any ARG\n", plan.unused_args[i]);
 	if (ret == 0)
+		ret = parse_output(o->output, &output, err);
+	if (ret == 0)
 		ret = parse_secrets(&c, err);
 	if (ret == 0)
 		ret = open_dirs(&c, file, err);
@@ -1176,6 +1270,11 @@ int build_image(store *s, const build_options *o, char id[DIGEST_STRING_MAX], be
 	}
 	if (ret == 0)
 		ret = build_all(&c, names, id, err);
+	if (ret == 0 && output.kind != OUTPUT_NONE) {
+		progress(&c, "#0 writing the output to %s\n", output.dest);
+		ret = write_output(&c, &output, names, id, err);
+	}
+	free(output.dest);
 	if (ret == 0 && o->iidfile) {
 		FILE *fp = fopen(o->iidfile, "we");
 		if (fp == NULL || fputs(id, fp) < 0 || fclose(fp) != 0)

@@ -44,7 +44,11 @@ typedef struct build_options {
 	const char *runtime_root;  /* the OCI runtime's state root */
 	const char *cgroup_parent; /* of RUN's containers (NULL: "berth", below the caller's cgroup) */
 	const char *iidfile;	   /* write the image id here (may be NULL) */
-	FILE *progress;		   /* progress lines (NULL: stderr) */
+	/* --output: "type=local,dest=DIR" (the rootfs), "type=oci,dest=F" (an
+	 * OCI archive), "type=docker,dest=F" (a docker archive); NULL: none.
+	 * The image is in the store either way. */
+	const char *output;
+	FILE *progress; /* progress lines (NULL: stderr) */
 } build_options;
 
 /* Builds; ID gets the image id (the config digest). */

@@ -506,6 +506,25 @@ EOF
 	[[ "$output" == *"--network: expected none, default or host"* ]]
 }
 
+@test "build: --output writes the rootfs to a directory, or the image as an OCI or docker archive" {
+	echo hi >"$CTX/f.txt"
+	printf 'FROM bb\nCOPY --chown=1000:1000 f.txt /app/f.txt\nRUN rm /bin/vi\nCMD ["cat", "/app/f.txt"]\n' >"$CTX/Containerfile"
+	run -0 bbuild -q -o "type=local,dest=$TEST_DIR/out" -t loc "$CTX"
+	[ "$(cat "$TEST_DIR/out/app/f.txt")" = hi ]
+	[ "$(stat -c %u:%g "$TEST_DIR/out/app/f.txt")" = 1000:1000 ]
+	[ -e "$TEST_DIR/out/bin/busybox" ]
+	[ ! -e "$TEST_DIR/out/bin/vi" ]
+	run -0 bbuild -q --output "type=oci,dest=$TEST_DIR/img.tar" -t arch "$CTX"
+	b rmi arch >/dev/null
+	run -0 b load -i "$TEST_DIR/img.tar"
+	run -0 b run --rm --cgroup-parent "berth-test/$TAG" --network none arch
+	[ "$output" = hi ]
+	run -0 bbuild -q --output "type=docker,dest=$TEST_DIR/docker.tar" "$CTX"
+	tar -tf "$TEST_DIR/docker.tar" | grep -qx manifest.json
+	run -125 bbuild --output type=zip,dest=x "$CTX"
+	[[ "$output" == *'--output: unknown type "zip"'* ]]
+}
+
 # tree DIR: every entry of DIR (path, type, mode, owner, size, link target,
 # sha256 of a file's content), sorted; no times.
 tree() {

@@ -31,6 +31,8 @@ static const option_spec specs[] = {
 	{ "pull", 0, false, "pull every base image, even when the store has it" },
 	{ "tls-verify", 0, false, "pulls of base images require https (default true; false allows http)" },
 	{ "secret", 0, true, "id=ID,src=FILE or id=ID,env=VAR for RUN --mount=type=secret (repeatable)" },
+	{ "output", 'o', true,
+	  "also write the result: type=local,dest=DIR | type=oci,dest=FILE | type=docker,dest=FILE" },
 	{ NULL, 0, false, NULL },
 };
 
@@ -49,6 +51,7 @@ enum {
 	O_PULL,
 	O_TLS_VERIFY,
 	O_SECRET,
+	O_OUTPUT,
 	O_COUNT
 };
 
@@ -151,6 +154,7 @@ static int run_build(const berth_globals *g, const option_value *v, const char *
 		o.cgroup_parent = v[O_CGROUP_PARENT].value;
 		o.pull = option_bool(&v[O_PULL]);
 		o.secrets = (char *const *)v[O_SECRET].all;
+		o.output = v[O_OUTPUT].value;
 		o.pull_insecure = v[O_TLS_VERIFY].set && !option_bool(&v[O_TLS_VERIFY]);
 		ret = build_image(s, &o, id, err);
 	}
