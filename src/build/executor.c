@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -733,7 +732,7 @@ static int run_triggers(build_ctx *c, size_t i, build_scope *scope, const char *
 	return 0;
 }
 
-static int build_stage(build_ctx *c, size_t i, unsigned *n, berth_error **err)
+int build_stage(build_ctx *c, size_t i, unsigned *n, berth_error **err)
 {
 	const df_stage *ds = &c->plan->file->stages[i];
 	stage_state *si = &c->stages[i];
@@ -814,96 +813,6 @@ static int write_image(build_ctx *c, stage_state *si, char *const *names, char i
 	return 0;
 }
 
-/* ---- --output ---- */
-
-typedef enum output_kind { OUTPUT_NONE, OUTPUT_LOCAL, OUTPUT_OCI, OUTPUT_DOCKER } output_kind;
-
-typedef struct output_spec {
-	output_kind kind;
-	char *dest;
-} output_spec;
-
-static int parse_output(const char *text, output_spec *out, berth_error **err)
-{
-	_cleanup_free_ char *copy = text ? strdup(text) : NULL;
-	char *save = NULL;
-
-	memset(out, 0, sizeof(*out));
-	if (text == NULL)
-		return 0;
-	if (copy == NULL)
-		return berth_error_set(err, ENOMEM, "--output");
-	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(f, '=');
-		if (eq == NULL)
-			return berth_error_request(err, EINVAL, "--output %s: expected KEY=VALUE fields", text);
-		*eq++ = '\0';
-		if (strcmp(f, "type") == 0 && strcmp(eq, "local") == 0)
-			out->kind = OUTPUT_LOCAL;
-		else if (strcmp(f, "type") == 0 && (strcmp(eq, "oci") == 0 || strcmp(eq, "oci-archive") == 0))
-			out->kind = OUTPUT_OCI;
-		else if (strcmp(f, "type") == 0 && (strcmp(eq, "docker") == 0 || strcmp(eq, "docker-archive") == 0))
-			out->kind = OUTPUT_DOCKER;
-		else if (strcmp(f, "type") == 0)
-			return berth_error_request(err, EINVAL, "--output: unknown type \"%s\" (local, oci or docker)",
-						   eq);
-		else if (strcmp(f, "dest") == 0 && eq[0]) {
-			free(out->dest);
-			out->dest = strdup(eq);
-		} else
-			return berth_error_request(err, EINVAL, "--output %s: unknown field \"%s\"", text, f);
-	}
-	if (out->kind == OUTPUT_NONE || out->dest == NULL) {
-		free(out->dest);
-		out->dest = NULL;
-		return berth_error_request(err, EINVAL, "--output %s: expected type=local|oci|docker,dest=PATH", text);
-	}
-	return 0;
-}
-
-/* The target's rootfs, copied into DEST (created; owners and modes kept). */
-static int output_local(build_ctx *c, stage_state *si, const char *dest, berth_error **err)
-{
-	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
-	_cleanup_close_ int root = -EBADF, dst = -EBADF;
-	build_copy_options co = { .keep_owner = true };
-	int ret;
-
-	if (fs_mkdir_p(dest, 0755, err) < 0)
-		return berth_error_wrap(err, "--output");
-	dst = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dst < 0)
-		return berth_error_set(err, errno, "--output \"%s\"", dest);
-	if (stage_mount(c, si, &dir, err) < 0)
-		return -1;
-	rootfs = fs_path_join(dir, "rootfs");
-	root = rootfs ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-	ret = root < 0 ? berth_error_set(err, errno, "open \"%s\"", rootfs ? rootfs : "rootfs")
-		       : build_copy(root, ".", dst, "/", &co, err);
-	stage_unmount(dir);
-	return ret < 0 ? berth_error_wrap(err, "--output \"%s\"", dest) : 0;
-}
-
-static int write_output(build_ctx *c, const output_spec *out, char *const *names, const char *id, berth_error **err)
-{
-	char *const by_id[] = { (char *)id, NULL };
-
-	switch (out->kind) {
-	case OUTPUT_LOCAL:
-		return output_local(c, &c->stages[c->plan->target], out->dest, err);
-	case OUTPUT_OCI:
-	case OUTPUT_DOCKER:
-		return image_archive_save(c->s, names[0] ? names : by_id,
-					  out->kind == OUTPUT_OCI ? ARCHIVE_FORMAT_OCI_ARCHIVE : ARCHIVE_FORMAT_DOCKER,
-					  out->dest, err) < 0
-			   ? berth_error_wrap(err, "--output")
-			   : 0;
-	case OUTPUT_NONE:
-		break;
-	}
-	return 0;
-}
-
 /* ---- the whole build ---- */
 
 static int normalize_tags(char *const *tags, char ***out, berth_error **err)
@@ -958,110 +867,6 @@ static int load_ignore(build_ctx *c, const char *file, berth_error **err)
 	return 0;
 }
 
-/* --secret id=ID,src=FILE | id=ID,env=VAR: read before anything runs.
- * Secrets stay in memory and go to a file only for the RUN that mounts
- * them (secret_file). */
-#define SECRET_MAX_SIZE (500u << 10)
-
-static int parse_secret(const char *spec, build_secret *out, berth_error **err)
-{
-	_cleanup_free_ char *copy = strdup(spec), *id = NULL, *src = NULL, *env = NULL;
-	char *save = NULL;
-
-	if (copy == NULL)
-		return berth_error_set(err, ENOMEM, "--secret");
-	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(f, '='), **slot = NULL;
-		if (eq == NULL)
-			return berth_error_request(err, EINVAL, "--secret %s: expected KEY=VALUE fields", spec);
-		*eq = '\0';
-		if (strcmp(f, "id") == 0)
-			slot = &id;
-		else if (strcmp(f, "src") == 0 || strcmp(f, "source") == 0)
-			slot = &src;
-		else if (strcmp(f, "env") == 0)
-			slot = &env;
-		else if (strcmp(f, "type") == 0 && (strcmp(eq + 1, "file") == 0 || strcmp(eq + 1, "env") == 0))
-			continue;
-		else
-			return berth_error_request(err, EINVAL, "--secret %s: unknown field \"%s\"", spec, f);
-		free(*slot);
-		*slot = strdup(eq + 1);
-	}
-	if (id == NULL || id[0] == '\0' || (src == NULL) == (env == NULL))
-		return berth_error_request(err, EINVAL, "--secret %s: expected id=ID and one of src=FILE, env=VAR",
-					   spec);
-	if (env) {
-		const char *v = getenv(env);
-		if (v == NULL)
-			return berth_error_request(err, ENOENT, "--secret %s: $%s is not set", spec, env);
-		out->data = strdup(v);
-		out->len = strlen(v);
-	} else if (fs_read_file(src, &out->data, &out->len, err) < 0) {
-		return berth_error_wrap(err, "--secret id=%s", id);
-	}
-	if (out->data == NULL)
-		return berth_error_set(err, ENOMEM, "--secret");
-	if (out->len > SECRET_MAX_SIZE) {
-		free(out->data);
-		out->data = NULL;
-		return berth_error_request(err, EFBIG, "--secret id=%s: larger than 500 KiB", id);
-	}
-	out->id = move_ptr(id);
-	return 0;
-}
-
-static int parse_secrets(build_ctx *c, berth_error **err)
-{
-	size_t n = 0;
-
-	while (c->o->secrets && c->o->secrets[n])
-		n++;
-	c->secrets = calloc(n + 1, sizeof(build_secret));
-	if (c->secrets == NULL)
-		return berth_error_set(err, ENOMEM, "--secret");
-	for (size_t i = 0; i < n; i++) {
-		if (parse_secret(c->o->secrets[i], &c->secrets[i], err) < 0)
-			return -1;
-		c->n_secrets = i + 1;
-	}
-	return 0;
-}
-
-static void free_secrets(build_ctx *c)
-{
-	for (size_t i = 0; c->secrets && i < c->n_secrets; i++) {
-		explicit_bzero(c->secrets[i].data, c->secrets[i].len);
-		free(c->secrets[i].data);
-		free(c->secrets[i].id);
-	}
-	free(c->secrets);
-	if (c->secrets_dir) {
-		berth_error *ignored = NULL;
-		if (fs_remove_tree(c->secrets_dir, &ignored) < 0)
-			berth_error_free(&ignored);
-		free(c->secrets_dir);
-	}
-}
-
-static int make_secrets_dir(build_ctx *c, berth_error **err)
-{
-	if (c->n_secrets == 0)
-		return 0;
-	if (asprintf(&c->secrets_dir, "%s/step-%d-%llu-secrets-XXXXXX", c->tmp_root, (int)getpid(),
-		     proc_pid_start_time(getpid())) < 0) {
-		c->secrets_dir = NULL;
-		return berth_error_set(err, ENOMEM, "--secret");
-	}
-	if (mkdtemp(c->secrets_dir) == NULL) {
-		int e = errno;
-		free(c->secrets_dir);
-		c->secrets_dir = NULL;
-		return berth_error_set(err, e, "--secret: mkdtemp");
-	}
-	return 0;
-}
-
 static int open_dirs(build_ctx *c, const char *file, berth_error **err)
 {
 	_cleanup_free_ char *cache = fs_path_join(store_root(c->s), "build-cache");
@@ -1079,120 +884,6 @@ static int open_dirs(build_ctx *c, const char *file, berth_error **err)
 	if (c->context_fd < 0)
 		return berth_error_set(err, errno, "context \"%s\"", c->o->context);
 	return load_ignore(c, file, err);
-}
-
-/* ---- stages in parallel ---- */
-
-typedef enum job_state { JOB_IDLE, JOB_RUNNING, JOB_DONE, JOB_FAILED } job_state;
-
-typedef struct stage_job {
-	build_ctx *c;
-	size_t i;
-	unsigned *n;
-	pthread_t thread;
-	job_state state;
-	int ret;
-	berth_error *err;
-	struct scheduler *sched;
-} stage_job;
-
-typedef struct scheduler {
-	pthread_mutex_t lock;
-	pthread_cond_t finished;
-	stage_job *jobs;
-} scheduler;
-
-static void *stage_thread(void *arg)
-{
-	stage_job *job = arg;
-	int ret = build_stage(job->c, job->i, job->n, &job->err);
-
-	pthread_mutex_lock(&job->sched->lock);
-	job->ret = ret;
-	job->state = ret < 0 ? JOB_FAILED : JOB_DONE;
-	pthread_cond_signal(&job->sched->finished);
-	pthread_mutex_unlock(&job->sched->lock);
-	return NULL;
-}
-
-static bool deps_done(const build_plan *p, const stage_job *jobs, size_t i)
-{
-	for (size_t d = 0; p->stages[i].deps && p->stages[i].deps[d] >= 0; d++)
-		if (jobs[p->stages[i].deps[d]].state != JOB_DONE)
-			return false;
-	return true;
-}
-
-/* A job finished and not yet joined? (under the lock) */
-static bool any_finished(const build_plan *p, const stage_job *jobs)
-{
-	for (size_t i = 0; i < p->n_stages; i++)
-		if ((jobs[i].state == JOB_DONE || jobs[i].state == JOB_FAILED) && jobs[i].c)
-			return true;
-	return false;
-}
-
-/* Builds every needed stage, each as soon as the stages it reads are built:
- * independent stages run at the same time (one thread each). The first
- * failure stops new stages from starting; running ones finish. */
-static int build_stages(build_ctx *c, unsigned *n, berth_error **err)
-{
-	const build_plan *p = c->plan;
-	scheduler sched = { .lock = PTHREAD_MUTEX_INITIALIZER, .finished = PTHREAD_COND_INITIALIZER };
-	size_t running = 0;
-	bool failed = false;
-	int ret = 0;
-
-	sched.jobs = calloc(p->n_stages, sizeof(stage_job));
-	if (sched.jobs == NULL)
-		return berth_error_set(err, ENOMEM, "build");
-	pthread_mutex_lock(&sched.lock);
-	for (;;) {
-		for (size_t i = 0; !failed && i < p->n_stages; i++) {
-			stage_job *job = &sched.jobs[i];
-			if (!p->stages[i].needed || job->state != JOB_IDLE || !deps_done(p, sched.jobs, i))
-				continue;
-			*job = (stage_job){ .c = c, .i = i, .n = n, .state = JOB_RUNNING, .sched = &sched };
-			if (pthread_create(&job->thread, NULL, stage_thread, job) != 0) {
-				job->c = NULL; /* no thread to join */
-				job->state = JOB_FAILED;
-				job->ret = berth_error_set(&job->err, EAGAIN, "build: start a thread for stage %zu", i);
-				failed = true;
-				break;
-			}
-			running++;
-		}
-		if (running == 0)
-			break;
-		/* a job may have finished while the lock was dropped for a join */
-		while (!any_finished(p, sched.jobs))
-			pthread_cond_wait(&sched.finished, &sched.lock);
-		for (size_t i = 0; i < p->n_stages; i++) {
-			stage_job *job = &sched.jobs[i];
-			if ((job->state == JOB_DONE || job->state == JOB_FAILED) && job->c) {
-				pthread_mutex_unlock(&sched.lock);
-				pthread_join(job->thread, NULL);
-				pthread_mutex_lock(&sched.lock);
-				job->c = NULL; /* joined */
-				running--;
-				failed = failed || job->state == JOB_FAILED;
-			}
-		}
-	}
-	pthread_mutex_unlock(&sched.lock);
-	/* the first error in file order; the others are dropped */
-	for (size_t i = 0; i < p->n_stages; i++) {
-		if (sched.jobs[i].state == JOB_FAILED && ret == 0) {
-			ret = sched.jobs[i].ret < 0 ? sched.jobs[i].ret : -1;
-			*err = sched.jobs[i].err;
-			sched.jobs[i].err = NULL;
-		}
-		berth_error_free(&sched.jobs[i].err);
-	}
-	if (ret == 0 && sched.jobs[p->target].state != JOB_DONE)
-		ret = berth_error_set(err, EINVAL, "build: the target stage was not built");
-	free(sched.jobs);
-	return ret;
 }
 
 static int build_all(build_ctx *c, char *const *names, char id[DIGEST_STRING_MAX], berth_error **err)
@@ -1249,13 +940,13 @@ int build_image(store *s, const build_options *o, char id[DIGEST_STRING_MAX], be
 	for (size_t i = 0; ret == 0 && plan.unused_args[i]; i++)
 		progress(&c, "#0 WARNING: build argument %s is not consumed by any ARG\n", plan.unused_args[i]);
 	if (ret == 0)
-		ret = parse_output(o->output, &output, err);
+		ret = build_parse_output(o->output, &output, err);
 	if (ret == 0)
-		ret = parse_secrets(&c, err);
+		ret = build_parse_secrets(&c, err);
 	if (ret == 0)
 		ret = open_dirs(&c, file, err);
 	if (ret == 0)
-		ret = make_secrets_dir(&c, err);
+		ret = build_make_secrets_dir(&c, err);
 	/* a second handle's gc lock, held shared for the whole build: prune
 	 * waits until the layers written here are named */
 	if (ret == 0)
@@ -1272,7 +963,7 @@ int build_image(store *s, const build_options *o, char id[DIGEST_STRING_MAX], be
 		ret = build_all(&c, names, id, err);
 	if (ret == 0 && output.kind != OUTPUT_NONE) {
 		progress(&c, "#0 writing the output to %s\n", output.dest);
-		ret = write_output(&c, &output, names, id, err);
+		ret = build_write_output(&c, &output, names, id, err);
 	}
 	free(output.dest);
 	if (ret == 0 && o->iidfile) {
@@ -1284,7 +975,7 @@ int build_image(store *s, const build_options *o, char id[DIGEST_STRING_MAX], be
 		stage_free(&c.stages[i]);
 	free(c.stages);
 	free(c.runtime);
-	free_secrets(&c);
+	build_free_secrets(&c);
 	free(c.tmp_root);
 	build_ignore_free(c.ignore);
 	if (c.context_fd >= 0)

@@ -96,6 +96,28 @@ void cache_key_add_strv(digester *d, const char *label, char *const *v);
 /* RUN (executor_run.c). CACHED tells the caller nothing ran. */
 int build_do_run(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err);
 
+/* One stage, start to end (executor.c); N numbers the progress lines. */
+int build_stage(build_ctx *c, size_t i, unsigned *n, berth_error **err);
+/* Every needed stage, independent ones in parallel (schedule.c). */
+int build_stages(build_ctx *c, unsigned *n, berth_error **err);
+
+/* --secret (secrets.c): parsed and read before the build; the directory
+ * their files go to; freed (and the directory removed) at the end. */
+int build_parse_secrets(build_ctx *c, berth_error **err);
+int build_make_secrets_dir(build_ctx *c, berth_error **err);
+void build_free_secrets(build_ctx *c);
+
+/* --output (output.c). */
+typedef enum output_kind { OUTPUT_NONE, OUTPUT_LOCAL, OUTPUT_OCI, OUTPUT_DOCKER } output_kind;
+
+typedef struct output_spec {
+	output_kind kind;
+	char *dest;
+} output_spec;
+
+int build_parse_output(const char *text, output_spec *out, berth_error **err);
+int build_write_output(build_ctx *c, const output_spec *out, char *const *names, const char *id, berth_error **err);
+
 /* COPY and ADD. CACHED tells the caller no work was done. */
 int build_do_copy(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err);
 
