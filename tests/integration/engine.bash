@@ -38,6 +38,7 @@ engine_setup() {
 	TEST_DIR="$BATS_TEST_TMPDIR"
 	TAG="$1$$n${BATS_SUITE_TEST_NUMBER}"
 	CG_NAME="$TAG"
+	CLEANUPS=() # `defer CMD` (helpers.bash): run by engine_teardown, last first
 	STORE="$TEST_DIR/store"
 	RUNROOT="$TEST_DIR/run"
 	HOSTNS="$TEST_DIR/hostns"
@@ -73,6 +74,10 @@ engine_teardown() {
 	local id failed=0 d net i
 	cd / || true
 	wait_removed || failed=1
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUPS[$i]}" >/dev/null 2>&1 || true
+	done
+	CLEANUPS=()
 	for id in $(b ps -aq --no-trunc 2>/dev/null); do
 		b rm -f "$id" >/dev/null 2>&1 || {
 			echo "teardown: rm -f $id failed" >&2

@@ -92,6 +92,7 @@ int cmd_save(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_import(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_login(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_logout(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_build(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_bundle(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_network(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_network_service(const berth_globals *g, int argc, char **argv, berth_error **err);

@@ -27,6 +27,7 @@ static const berth_command commands[] = {
 	{ "load", "load [-i FILE]", "load images from a docker or OCI archive (image load)", cmd_load },
 	{ "save", "save [flags] IMAGE...", "write images to an archive (image save)", cmd_save },
 	{ "import", "import [flags] TARBALL [NAME]", "make an image from a rootfs tarball", cmd_import },
+	{ "build", "build [flags] CONTEXT|-", "build an image from a Containerfile (image build)", cmd_build },
 	{ "login", "login [flags] REGISTRY", "store credentials for a registry", cmd_login },
 	{ "logout", "logout [--all] [REGISTRY]", "remove stored credentials", cmd_logout },
 	{ "bundle", "bundle IMAGE DIR | bundle --remove DIR", "mount an image as an OCI bundle for berth-runtime",
