@@ -343,7 +343,8 @@ static int make_leaf(cgroup_hierarchy *h, bool copy_cpuset, bool *walk, berth_er
 	bool parent_empty = false, made;
 
 	*walk = true;
-	if (parent == NULL || slash == NULL || slash == parent || strlen(parent) <= strlen(h->mount))
+	if (parent == NULL || slash == NULL || slash == parent || slash[1] == '\0' ||
+	    strlen(parent) <= strlen(h->mount))
 		return 0;
 	*slash = '\0';
 	if (mkdir(h->dir, 0755) == 0)
