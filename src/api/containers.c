@@ -353,6 +353,9 @@ void api_container_create(api_request *r)
 		goto out;
 	}
 	if (engine_container_create(p, s, image, &o, &plan, &c, &e) < 0) {
+		/* not 404: docker's clients would pull the image again */
+		if (e && e->code == ENOENT)
+			e->code = EINVAL;
 		api_reply_berth_error(r, &e);
 		goto out;
 	}

@@ -498,6 +498,7 @@ int api_create_options(json_t *body, const char *name, run_options *o, const cha
 	o->detach = true;
 	o->tty = json_is_true(json_object_get(body, "Tty"));
 	o->interactive = json_is_true(json_object_get(body, "OpenStdin"));
+	o->stdin_once = o->interactive && json_is_true(json_object_get(body, "StdinOnce"));
 	o->workdir = json_string_value(json_object_get(body, "WorkingDir"));
 	o->user = json_string_value(json_object_get(body, "User"));
 	o->hostname = json_string_value(json_object_get(body, "Hostname"));
@@ -553,6 +554,8 @@ int api_create_options(json_t *body, const char *name, run_options *o, const cha
 				    ep) {
 			json_t *aliases = json_object_get(ep, "Aliases");
 			const char **al;
+			if (strcmp(net, "default") == 0)
+				continue; /* the default network, as NetworkMode "default" */
 			if (o->network == NULL)
 				o->network = net;
 			if (json_array_size(aliases) == 0)

@@ -144,33 +144,26 @@ static void events_job_free(void *arg)
 	free(j);
 }
 
-/* docker's filters: {"type":["container"], "event":["start"], ...} */
-static bool filter_has(json_t *filters, const char *key, const char *value)
+/* docker's filters: {"type": ["container"], "event": ["start"]}, or the
+ * older {"event": {"start": true}}; KEY absent: anything passes. */
+static bool filter_allows(json_t *filters, const char *key, const char *id, const char *value)
 {
 	json_t *f = json_object_get(filters, key), *v;
+	const char *k;
 	size_t i;
 
 	if (f == NULL)
 		return true;
-	if (json_is_object(f)) /* {"start": true} in old clients */
-		return json_object_get(f, value) != NULL;
-	json_array_foreach(f, i, v) {
-		if (value && strcmp(json_string_value(v) ?: "", value) == 0)
-			return true;
+	if (json_is_object(f)) {
+		json_object_foreach(f, k, v) {
+			if ((value && strcmp(value, k) == 0) || (id && *k && strncmp(id, k, strlen(k)) == 0))
+				return true;
+		}
+		return false;
 	}
-	return false;
-}
-
-static bool filter_prefix(json_t *filters, const char *key, const char *id, const char *name)
-{
-	json_t *f = json_object_get(filters, key), *v;
-	size_t i;
-
-	if (f == NULL)
-		return true;
 	json_array_foreach(f, i, v) {
 		const char *s = json_string_value(v) ?: "";
-		if ((id && *s && strncmp(id, s, strlen(s)) == 0) || (name && strcmp(name, s) == 0))
+		if ((value && strcmp(value, s) == 0) || (id && *s && strncmp(id, s, strlen(s)) == 0))
 			return true;
 	}
 	return false;
@@ -183,11 +176,11 @@ static int event_out(json_t *e, void *arg)
 	char *text;
 	bool ok;
 
-	if (!filter_has(j->filters, "type", json_string_value(json_object_get(e, "Type"))) ||
-	    !filter_has(j->filters, "event", json_string_value(json_object_get(e, "Action"))) ||
-	    !filter_prefix(j->filters, "container", json_string_value(json_object_get(actor, "ID")),
+	if (!filter_allows(j->filters, "type", NULL, json_string_value(json_object_get(e, "Type"))) ||
+	    !filter_allows(j->filters, "event", NULL, json_string_value(json_object_get(e, "Action"))) ||
+	    !filter_allows(j->filters, "container", json_string_value(json_object_get(actor, "ID")),
 			   json_string_value(json_object_get(attrs, "name"))) ||
-	    !filter_prefix(j->filters, "image", NULL, json_string_value(json_object_get(attrs, "image"))))
+	    !filter_allows(j->filters, "image", NULL, json_string_value(json_object_get(attrs, "image"))))
 		return api_stream_closed(j->fd) ? -1 : 0;
 	text = json_dumps(e, JSON_COMPACT);
 	ok = text && api_write_all(j->fd, text, strlen(text)) && api_write_all(j->fd, "\n", 1);
@@ -201,7 +194,7 @@ static void events_produce(int fd, void *arg)
 	berth_error *e = NULL;
 
 	j->fd = fd;
-	if (engine_events_read(&j->paths, j->since, j->until, j->until == 0 || j->until > 0, event_out, j, &e) < 0)
+	if (engine_events_read(&j->paths, j->since, j->until, true, event_out, j, &e) < 0)
 		berth_error_free(&e);
 }
 
