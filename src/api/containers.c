@@ -122,6 +122,10 @@ json_t *api_container_json(const container *c)
 	json_object_set_new(cfg, "AttachStderr", json_true());
 	json_object_set_new(cfg, "StdinOnce", json_false());
 	json_object_set_new(json_object_get(j, "HostConfig"), "PortBindings", json_object());
+	/* berth's log is a k8s-file; read through /logs it is what clients of
+	 * docker's json-file get (docker-compose reads only logs it knows) */
+	json_object_set_new(json_object_get(j, "HostConfig"), "LogConfig",
+			    json_pack("{s:s, s:{}}", "Type", "json-file", "Config"));
 	json_object_set_new(j, "Driver", json_string("overlay"));
 	json_object_set_new(j, "Platform", json_string("linux"));
 	json_object_set_new(j, "ResolvConfPath", json_string(""));
@@ -181,7 +185,7 @@ static json_t *list_json(const container *c)
 	json_t *cmd = json_object_get(c->config, "Command"), *a, *ports = json_array(), *p;
 	char status[128], command[1024] = "", *name = NULL;
 	size_t i, len = 0;
-	json_t *j;
+	json_t *j, *settings;
 
 	json_array_foreach(cmd, i, a) {
 		int n =
@@ -210,14 +214,16 @@ static json_t *list_json(const container *c)
 	free(name);
 	if (json_is_null(json_object_get(j, "Labels")) || json_object_get(j, "Labels") == NULL)
 		json_object_set_new(j, "Labels", json_object());
+	settings = api_network_settings(c);
 	json_object_set_new(j, "NetworkSettings",
-			    json_pack("{s:O}", "Networks", json_object_get(api_network_settings(c), "Networks")));
+			    json_pack("{s:O}", "Networks", json_object_get(settings, "Networks")));
+	json_decref(settings);
 	json_object_set_new(j, "Mounts", json_array());
 	return j;
 }
 
 /* docker's filters ({"label": ["a=b"], "status": ["running"]}): every key
- * must match one of its values. */
+ * must match one of its values, and every label given must be there. */
 static bool passes(const container *c, json_t *filters)
 {
 	const char *key;
@@ -225,7 +231,7 @@ static bool passes(const container *c, json_t *filters)
 	size_t i;
 
 	json_object_foreach(filters, key, vals) {
-		bool any = false;
+		bool any = false, every_label = true;
 		json_t *list = vals;
 		json_t *tmp = NULL;
 		if (json_is_object(vals)) { /* {"a=b": true} */
@@ -241,13 +247,16 @@ static bool passes(const container *c, json_t *filters)
 			if (strcmp(key, "label") == 0) {
 				const char *eq = strchr(s, '=');
 				json_t *labels = json_object_get(c->config, "Labels");
-				if (eq == NULL)
-					any = any || json_object_get(labels, s) != NULL;
-				else {
+				bool has;
+				if (eq == NULL) {
+					has = json_object_get(labels, s) != NULL;
+				} else {
 					_cleanup_free_ char *k = strndup(s, (size_t)(eq - s));
 					const char *have = json_string_value(json_object_get(labels, k ?: ""));
-					any = any || (have && strcmp(have, eq + 1) == 0);
+					has = have && strcmp(have, eq + 1) == 0;
 				}
+				any = true;
+				every_label = every_label && has;
 			} else if (strcmp(key, "name") == 0) {
 				any = any || strstr(c->name, *s == '/' ? s + 1 : s) != NULL;
 			} else if (strcmp(key, "id") == 0) {
@@ -262,7 +271,7 @@ static bool passes(const container *c, json_t *filters)
 			}
 		}
 		json_decref(tmp);
-		if (!any)
+		if (!any || !every_label)
 			return false;
 	}
 	return true;
