@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "api/containers.h"
@@ -18,15 +19,55 @@
 #include "util/cleanup.h"
 
 /* A monitor is forked from this threaded process: one at a time, so no
- * other thread of ours is inside the fork's path meanwhile. */
+ * other thread of ours is inside the fork's path meanwhile. The monitors
+ * are our children (a berth command exits and leaves them to init): a
+ * thread reaps them when they exit. */
 static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *monitors;
+static size_t n_monitors;
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+
+static void *reap_monitors(void *arg)
+{
+	const struct timespec tick = { 0, 200 * 1000000L };
+
+	for (;;) {
+		nanosleep(&tick, NULL);
+		pthread_mutex_lock(&fork_lock);
+		for (size_t i = 0; i < n_monitors;) {
+			if (waitpid(monitors[i], NULL, WNOHANG) != 0)
+				monitors[i] = monitors[--n_monitors];
+			else
+				i++;
+		}
+		pthread_mutex_unlock(&fork_lock);
+	}
+	return NULL;
+}
+
+static void start_reaper(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, reap_monitors, NULL) == 0)
+		pthread_detach(t);
+}
 
 int api_start_monitor(const engine_paths *p, container *c, berth_error **err)
 {
+	pid_t pid = 0;
 	int ret;
 
+	pthread_once(&reaper_once, start_reaper);
 	pthread_mutex_lock(&fork_lock);
-	ret = monitor_start(p, c, false, NULL, NULL, err);
+	ret = monitor_start(p, c, false, NULL, &pid, err);
+	if (pid > 0) {
+		pid_t *more = realloc(monitors, (n_monitors + 1) * sizeof(pid_t));
+		if (more) {
+			monitors = more;
+			monitors[n_monitors++] = pid;
+		}
+	}
 	pthread_mutex_unlock(&fork_lock);
 	return ret;
 }
@@ -599,11 +640,13 @@ static void wait_produce(int fd, void *arg)
  * waits for them before it starts the container), the code when known. */
 void api_container_wait(api_request *r)
 {
-	const char *cond = api_query(r, "condition") ?: "not-running";
+	const char *cond = api_query(r, "condition");
 	berth_error *e = NULL;
 	container *c = NULL;
 	wait_job *w;
 
+	if (cond == NULL || *cond == '\0')
+		cond = "not-running";
 	if (strcmp(cond, "not-running") && strcmp(cond, "next-exit") && strcmp(cond, "removed")) {
 		api_reply_error(r, 400, "condition %s: expected not-running, next-exit or removed", cond);
 		return;

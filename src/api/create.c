@@ -237,7 +237,7 @@ static int port_bindings(json_t *pb, create_strings *k, run_options *o, berth_er
 	json_t *list, *b;
 	size_t n = 0, i = 0, j;
 
-	if (pb == NULL || json_is_null(pb))
+	if (pb == NULL || json_is_null(pb) || (json_is_object(pb) && json_object_size(pb) == 0))
 		return 0;
 	if (!json_is_object(pb))
 		return berth_error_request(err, EINVAL, "HostConfig.PortBindings: expected an object");
