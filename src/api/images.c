@@ -25,21 +25,32 @@ static store *open_store(api_request *r)
 	return s;
 }
 
+/* docker's familiar form: "docker.io/library/bb:latest" is "bb:latest" */
+static const char *familiar(const char *name)
+{
+	if (strncmp(name, "docker.io/library/", 18) == 0)
+		return name + 18;
+	if (strncmp(name, "docker.io/", 10) == 0)
+		return name + 10;
+	return name;
+}
+
 static json_t *names_json(const image_info *img, bool digests)
 {
 	json_t *a = json_array();
 
-	for (char **n = img->names; n && *n; n++) {
+	for (char **full = img->names; full && *full; full++) {
+		const char *name = familiar(*full);
 		if (digests) {
-			const char *colon = strrchr(*n, ':'), *slash = strrchr(*n, '/');
+			const char *colon = strrchr(name, ':'), *slash = strrchr(name, '/');
 			_cleanup_free_ char *repo =
-			    colon && (!slash || colon > slash) ? strndup(*n, (size_t)(colon - *n)) : strdup(*n);
+			    colon && (!slash || colon > slash) ? strndup(name, (size_t)(colon - name)) : strdup(name);
 			char *d = NULL;
 			if (repo && asprintf(&d, "%s@%s", repo, img->manifest_digest) >= 0)
 				json_array_append_new(a, json_string(d));
 			free(d);
 		} else {
-			json_array_append_new(a, json_string(*n));
+			json_array_append_new(a, json_string(name));
 		}
 	}
 	return a;
@@ -94,6 +105,7 @@ void api_image_inspect(api_request *r)
 	j = image_info_to_json(&info);
 	/* docker's Id is "sha256:HEX"; its tags and digests as docker names them */
 	json_object_set_new(j, "Id", json_string(info.id));
+	json_object_set_new(j, "RepoTags", names_json(&info, false));
 	json_object_set_new(j, "RepoDigests", names_json(&info, true));
 	json_object_set_new(j, "Created", json_string(info.config.created ?: "0001-01-01T00:00:00Z"));
 	json_object_set_new(j, "VirtualSize", json_integer(info.size));

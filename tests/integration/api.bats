@@ -239,3 +239,33 @@ YAML
 	run b network ls -q
 	[[ "$output" != *bapi_default* ]]
 }
+
+@test "api: docker-py (python3-docker) runs, execs, stops and lists" {
+	python3 -c 'import docker' 2>/dev/null || skip "python3-docker not installed"
+	cat >"$TEST_DIR/client.py" <<PY
+import docker
+c = docker.DockerClient(base_url="unix://$API_SOCK")
+print(c.version()["ApiVersion"])
+print(c.containers.run("bb", ["sh", "-c", "echo py-hello"], remove=True,
+                      cgroup_parent="berth-test/$TAG", environment=["BERTH_IT_TAG=$TAG"]).decode().strip())
+ct = c.containers.run("bb", ["sleep", "30"], detach=True, name="pyc",
+                      cgroup_parent="berth-test/$TAG", environment=["BERTH_IT_TAG=$TAG"])
+print(c.containers.get("pyc").status)
+r = ct.exec_run(["sh", "-c", "echo exec-py; exit 2"])
+print(r.exit_code, r.output.decode().strip())
+ct.stop(timeout=1)
+ct.reload()
+print(ct.status, ct.wait()["StatusCode"])
+ct.remove()
+print([t for i in c.images.list() for t in i.tags])
+PY
+	run timeout -s KILL 60 python3 "$TEST_DIR/client.py"
+	assert_success
+	assert_output "1.41
+py-hello
+running
+2 exec-py
+exited 137
+['bb:latest']"
+	wait_removed
+}
