@@ -58,6 +58,17 @@ teardown() {
 	[ -z "$output" ]
 }
 
+@test "api: docker run -t gets a terminal (raw stream); a missing command is 127" {
+	run timeout -s KILL 60 script -eqc "$DOCKER_BIN -H unix://$API_SOCK run --rm -t --cgroup-parent berth-test/$TAG -e BERTH_IT_TAG=$TAG bb sh -c 'tty; echo tty-ok; exit 2'" /dev/null
+	assert_failure 2
+	assert_output_contains /dev/pts/
+	assert_output_contains tty-ok
+	run drun --rm bb nosuchcmd
+	assert_failure 127
+	assert_output_contains 'exec "nosuchcmd"'
+	wait_removed
+}
+
 @test "api: run -d, ps, logs, exec, inspect, stop, rm through the docker CLI" {
 	run drun -d --name web -l app=web bb sh -c 'echo started; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'
 	assert_success
