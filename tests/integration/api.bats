@@ -138,6 +138,23 @@ line 3"
 	[ -z "$output" ]
 }
 
+@test "api: volumes: create, ls, a container writes and another reads, inspect, rm" {
+	run d volume create vol1
+	assert_output vol1
+	run d volume ls --format '{{.Driver}} {{.Name}}'
+	assert_output "local vol1"
+	drun --rm -v vol1:/data bb sh -c 'echo saved >/data/f'
+	run drun --rm -v vol1:/data bb cat /data/f
+	assert_output saved
+	run d volume inspect -f '{{.Name}} {{.Driver}}' vol1
+	assert_output "vol1 local"
+	wait_removed
+	run d volume rm vol1
+	assert_success
+	run d volume inspect vol1
+	assert_failure
+}
+
 @test "api: events stream as containers change" {
 	d events --format '{{.Action}} {{.Actor.Attributes.name}}' --filter container=ev >"$TEST_DIR/events" &
 	local pid=$!
