@@ -228,7 +228,7 @@ line 3"
 	api_start
 }
 
-@test "api: docker-compose brings a two-service project up and down" {
+@test "api: docker-compose brings a two-service project with a named volume up and down" {
 	command -v docker-compose >/dev/null || skip "docker-compose (Debian's 1.29) not installed"
 	mkdir "$TEST_DIR/proj"
 	cat >"$TEST_DIR/proj/docker-compose.yml" <<YAML
@@ -238,13 +238,16 @@ services:
     image: bb
     cgroup_parent: berth-test/$TAG
     environment: [BERTH_IT_TAG=$TAG]
-    command: sh -c 'mkdir -p /www && echo hello-from-web >/www/index.html && httpd -f -p 8080 -h /www'
+    volumes: [www:/www]
+    command: sh -c 'echo hello-from-web >/www/index.html && httpd -f -p 8080 -h /www'
   client:
     image: bb
     cgroup_parent: berth-test/$TAG
     environment: [BERTH_IT_TAG=$TAG]
     depends_on: [web]
     command: sh -c 'sleep 1; wget -qO- http://web:8080/; sleep 60'
+volumes:
+  www: {}
 YAML
 	cd "$TEST_DIR/proj"
 	export DOCKER_HOST="unix://$API_SOCK"
@@ -260,8 +263,12 @@ YAML
 		sleep 0.2
 	done
 	assert_output_contains hello-from-web
-	run timeout -s KILL 120 docker-compose -p bapi down -t 1
+	run b volume ls -q
+	assert_output bapi_www
+	run timeout -s KILL 120 docker-compose -p bapi down -t 1 -v
 	assert_success
+	run b volume ls -q
+	[ -z "$output" ]
 	run b ps -aq
 	[ -z "$output" ]
 	run b network ls -q
