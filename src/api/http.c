@@ -81,6 +81,8 @@ static void queue(api_request *r, unsigned status, struct MHD_Response *resp)
 		return;
 	}
 	common_headers(resp);
+	if (r->extra_header && r->extra_value)
+		MHD_add_response_header(resp, r->extra_header, r->extra_value);
 	r->result = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	r->answered = true;

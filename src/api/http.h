@@ -34,6 +34,9 @@ typedef struct api_request {
 	size_t body_len;
 	bool too_big;
 	bool answered;
+	/* one more header of the answer (X-Docker-Container-Path-Stat), heap */
+	const char *extra_header;
+	char *extra_value;
 	enum MHD_Result result;
 } api_request;
 
@@ -100,6 +103,7 @@ void api_container_remove(api_request *r);
 void api_container_resize(api_request *r);
 void api_container_logs(api_request *r);
 void api_container_attach(api_request *r);
+void api_container_archive(api_request *r);
 void api_exec_create(api_request *r);
 void api_exec_start(api_request *r);
 void api_exec_inspect(api_request *r);

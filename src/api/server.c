@@ -48,6 +48,8 @@ static const route routes[] = {
 	{ "POST", "/containers/{}/resize", api_container_resize },
 	{ "GET", "/containers/{}/logs", api_container_logs },
 	{ "POST", "/containers/{}/attach", api_container_attach },
+	{ "GET", "/containers/{}/archive", api_container_archive },
+	{ "HEAD", "/containers/{}/archive", api_container_archive },
 	{ "DELETE", "/containers/{}", api_container_remove },
 	{ "POST", "/containers/{}/exec", api_exec_create },
 	{ "POST", "/exec/{}/start", api_exec_start },
@@ -230,6 +232,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r == NULL)
 		return;
 	params_free(r);
+	free(r->extra_value);
 	free(r->path);
 	free(r->body);
 	free(r);

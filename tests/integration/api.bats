@@ -155,6 +155,28 @@ line 3"
 	assert_failure
 }
 
+@test "api: docker cp out of a container (GET archive), paths resolved inside it" {
+	drun -d --name cpc bb sh -c 'mkdir -p /d/sub; echo content >/d/sub/f; ln -s / /d/up; sleep 60' >/dev/null
+	sleep 0.5
+	mkdir "$TEST_DIR/out"
+	run d cp cpc:/d/sub/f "$TEST_DIR/out/f1"
+	assert_success
+	run cat "$TEST_DIR/out/f1"
+	assert_output content
+	run d cp cpc:/d "$TEST_DIR/out/"
+	assert_success
+	[ -f "$TEST_DIR/out/d/sub/f" ]
+	# the container's symlink to / is its own root, not the host's
+	run d cp cpc:/d/up/etc/passwd "$TEST_DIR/out/passwd"
+	assert_success
+	run cat "$TEST_DIR/out/passwd"
+	assert_output "root:x:0:0:root:/root:/bin/sh
+app:x:1000:1000:app:/home/app:/bin/sh"
+	run d cp cpc:/nope "$TEST_DIR/out/x"
+	assert_failure
+	d rm -f cpc >/dev/null
+}
+
 @test "api: events stream as containers change" {
 	d events --format '{{.Action}} {{.Actor.Attributes.name}}' --filter container=ev >"$TEST_DIR/events" &
 	local pid=$!
