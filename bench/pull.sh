@@ -3,6 +3,8 @@
 # skopeo copy + umoci unpack and against podman pull, side by side.
 #
 #   bench/pull.sh [--quick] [--out FILE] [--berth PATH] [--layers N] [--layer-mb M]
+#   bench/pull.sh --debian [--rootfs DIR] [--quick] [--out FILE] [--berth PATH]
+#   (either with [--tmpdir DIR])
 #
 #   --quick         fewer runs (1 round of 3, warmup 1: about 1.5 minutes); full: 4 rounds
 #                   of 3, warmup 1 each (about 2 minutes on 2 vCPUs)
@@ -11,6 +13,15 @@
 #   --berth PATH    berth binary (default $BERTH or build/src/cmd/berth/berth)
 #   --layers N      random-data layers besides the busybox layer (default 4)
 #   --layer-mb M    MiB of random data per layer (default 32)
+#   --debian        a realistic image instead: a Debian 12 rootfs made with
+#                   `debootstrap --variant=minbase bookworm` (it reaches Debian's
+#                   archive; needs debootstrap), split into 5 gzip layers as a
+#                   Dockerfile would make them: the base system, usr/lib,
+#                   usr/share, var/lib/apt and var/cache
+#   --rootfs DIR    with --debian: use this rootfs (one debootstrap made) instead of
+#                   running debootstrap; it is only read (tar), never changed
+#   --tmpdir DIR    where the temporary directory (registry, stores) goes, default
+#                   /tmp: another file system (a journaled ext4, xfs) to compare on
 #
 # Needs root and: docker-registry (Debian's distribution 2.8), skopeo, umoci,
 # podman, hyperfine, curl, jq, ss (iproute2), gzip, sha256sum, tar,
@@ -23,7 +34,8 @@
 # script starts the registry on 127.0.0.1:<free port> with its storage in the
 # temporary directory, builds the test image there (scripts/make-oci-image.sh
 # when it is present and works, otherwise with tar/gzip/sha256sum/jq below:
-# a busybox layer plus N layers of M MiB from /dev/urandom, gzip-compressed),
+# a busybox layer plus N layers of M MiB from /dev/urandom, gzip-compressed;
+# with --debian the Debian rootfs in 5 layers, gzip -6 like docker push),
 # pushes it with skopeo, then times with hyperfine, each run from an empty
 # destination (--prepare unmounts what is mounted below it and removes it):
 #   berth          berth --root R --runroot S pull --tls-verify=false -q REF
@@ -44,6 +56,9 @@ out=""
 berth="${BERTH:-$repo/build/src/cmd/berth/berth}"
 layers=4
 layer_mb=32
+debian=0
+rootfs=""
+tmpdir=/tmp
 inner=0
 orig_args=("$@")
 while [ $# -gt 0 ]; do
@@ -53,6 +68,9 @@ while [ $# -gt 0 ]; do
 	--berth) berth="$2"; shift 2 ;;
 	--layers) layers="$2"; shift 2 ;;
 	--layer-mb) layer_mb="$2"; shift 2 ;;
+	--debian) debian=1; shift ;;
+	--rootfs) rootfs="$2"; shift 2 ;;
+	--tmpdir) tmpdir="$2"; shift 2 ;;
 	--inner) inner=1; shift ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/pull.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -60,12 +78,16 @@ while [ $# -gt 0 ]; do
 done
 case "$berth" in /*) ;; *) berth="$PWD/$berth" ;; esac
 case "$out" in "" | /*) ;; *) out="$PWD/$out" ;; esac
+case "$rootfs" in "" | /*) ;; *) rootfs="$PWD/$rootfs" ;; esac
+case "$tmpdir" in /*) ;; *) tmpdir="$PWD/$tmpdir" ;; esac
 
 die() { echo "bench/pull.sh: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
 case "$layers" in "" | *[!0-9]*) die "--layers wants a number" ;; esac
 case "$layer_mb" in "" | *[!0-9]*) die "--layer-mb wants a number" ;; esac
+[ -z "$rootfs" ] || [ "$debian" = 1 ] || die "--rootfs goes with --debian"
+[ -d "$tmpdir" ] && [ -w "$tmpdir" ] || die "--tmpdir $tmpdir: not a writable directory"
 
 # ---------------------------------------------------------------- outer: checks, then re-exec in a private mount namespace
 if [ "$inner" = 0 ]; then
@@ -75,6 +97,11 @@ if [ "$inner" = 0 ]; then
 		command -v "$t" >/dev/null || missing="$missing $t"
 	done
 	[ -x /usr/bin/time ] || missing="$missing /usr/bin/time(time)"
+	if [ "$debian" = 1 ] && [ -n "$rootfs" ]; then
+		[ -d "$rootfs/usr/bin" ] && [ -f "$rootfs/etc/os-release" ] || die "--rootfs $rootfs: not a Debian rootfs (no usr/bin, etc/os-release)"
+	elif [ "$debian" = 1 ]; then
+		command -v debootstrap >/dev/null || missing="$missing debootstrap"
+	fi
 	if ! /bin/busybox --list >/dev/null 2>&1 || ldd /bin/busybox >/dev/null 2>&1; then
 		missing="$missing busybox-static"
 	fi
@@ -96,7 +123,7 @@ else
 	ROUNDS=4 RUNS=3 WARMUP=1
 fi
 
-TMP=$(mktemp -d /tmp/berth-pull.XXXXXX)
+TMP=$(mktemp -d "$tmpdir/berth-pull.XXXXXX")
 reg_pid=""
 varlib_mounted=""
 shm_mounted=""
@@ -206,8 +233,15 @@ start_registry
 log "registry on 127.0.0.1:$PORT (pid $reg_pid)"
 
 # ---------------------------------------------------------------- test image
-TAG=l${layers}x${layer_mb}m
-REF="127.0.0.1:$PORT/bench/layers:$TAG"
+if [ "$debian" = 1 ]; then
+	TAG=bookworm-minbase
+	REF="127.0.0.1:$PORT/bench/debian:$TAG"
+	CHECK_FILE=usr/bin/bash # what a pull must have unpacked
+else
+	TAG=l${layers}x${layer_mb}m
+	REF="127.0.0.1:$PORT/bench/layers:$TAG"
+	CHECK_FILE=bin/busybox
+fi
 img="$TMP/image"
 
 case "$(uname -m)" in
@@ -225,7 +259,8 @@ add_blob() {
 }
 # build_image: the OCI layout in $img, tag $TAG, built here
 build_image() {
-	local w="$TMP/image-build" i h diff_ids=() digests=() sizes=() histories=()
+	local w="$TMP/image-build" i
+	diff_ids=() digests=() sizes=() histories=()
 	rm -rf "$img" "$w"
 	mkdir -p "$img/blobs/sha256" "$w"
 	# layer 0: busybox-static, one symlink per applet
@@ -243,16 +278,25 @@ build_image() {
 	done
 	for ((i = 0; i <= layers; i++)); do
 		tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$w/l$i" -cf "$w/l$i.tar" .
-		diff_ids+=("sha256:$(sha256sum "$w/l$i.tar" | cut -d" " -f1)")
-		gzip -n -1 "$w/l$i.tar"
-		sizes+=("$(stat -c %s "$w/l$i.tar.gz")")
-		digests+=("sha256:$(add_blob "$w/l$i.tar.gz")")
 		if [ "$i" = 0 ]; then
-			histories+=("busybox-static")
+			add_layer "$w/l$i.tar" 1 "busybox-static"
 		else
-			histories+=("$layer_mb MiB from /dev/urandom")
+			add_layer "$w/l$i.tar" 1 "$layer_mb MiB from /dev/urandom"
 		fi
 	done
+	finish_image "$w"
+}
+# add_layer TAR LEVEL HISTORY: TAR gzip'ed as the next layer of the image being built
+add_layer() {
+	diff_ids+=("sha256:$(sha256sum "$1" | cut -d" " -f1)")
+	gzip -n "-$2" "$1"
+	sizes+=("$(stat -c %s "$1.gz")")
+	digests+=("sha256:$(add_blob "$1.gz")")
+	histories+=("$3")
+}
+# finish_image WORKDIR: config, manifest and index.json of the layers added
+finish_image() {
+	local w=$1 i
 	jq -cn --arg arch "$goarch" \
 		--args '{architecture: $arch, os: "linux", created: "1970-01-01T00:00:00Z",
 			config: {Cmd: ["/bin/sh"], Env: ["PATH=/bin"]},
@@ -263,7 +307,7 @@ build_image() {
 	cfg_size=$(stat -c %s "$w/config.json")
 	cfg_digest="sha256:$(add_blob "$w/config.json")"
 	local layers_json="[]"
-	for ((i = 0; i <= layers; i++)); do
+	for ((i = 0; i < ${#digests[@]}; i++)); do
 		layers_json=$(jq -c --arg d "${digests[i]}" --argjson s "${sizes[i]}" \
 			'. + [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $d, size: $s}]' <<<"$layers_json")
 	done
@@ -281,8 +325,42 @@ build_image() {
 	rm -rf "$w"
 }
 
+# build_debian_image: the Debian rootfs ($rootfs, or made here by debootstrap) in 5
+# layers. The layers hold what a Dockerfile's steps might add, with their parent
+# directories; /dev, /proc and /sys are left empty as in docker's Debian images.
+build_debian_image() {
+	local w="$TMP/image-build" src=$rootfs t
+	diff_ids=() digests=() sizes=() histories=()
+	rm -rf "$img" "$w"
+	mkdir -p "$img/blobs/sha256" "$w"
+	if [ -z "$src" ]; then
+		src="$TMP/debootstrap"
+		log "debootstrap --variant=minbase bookworm (reaches deb.debian.org)"
+		debootstrap --variant=minbase bookworm "$src" >>"$logf" 2>&1 || die "debootstrap failed (see the log)"
+	fi
+	local parts=(usr/lib usr/share var/lib/apt var/cache)
+	t=(tar --sort=name --numeric-owner --one-file-system --format=posix
+		--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -C "$src")
+	"${t[@]}" --anchored --exclude=./usr/lib --exclude=./usr/share --exclude=./var/lib/apt \
+		--exclude=./var/cache --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
+		-cf "$w/base.tar" . || die "tar of $src failed"
+	add_layer "$w/base.tar" 6 "debootstrap --variant=minbase bookworm: the base system"
+	for p in "${parts[@]}"; do
+		[ -d "$src/$p" ] || continue
+		# the parents as entries of their own, then the subtree
+		"${t[@]}" --no-recursion "./${p%%/*}" $([ "${p%/*}" = "${p%%/*}" ] || echo "./${p%/*}") \
+			--recursion "./$p" -cf "$w/${p//\//_}.tar" || die "tar of $src/$p failed"
+		add_layer "$w/${p//\//_}.tar" 6 "debootstrap --variant=minbase bookworm: /$p"
+	done
+	finish_image "$w"
+}
+
 image_from=""
-if [ -x "$repo/scripts/make-oci-image.sh" ]; then
+if [ "$debian" = 1 ]; then
+	log "building the Debian image from ${rootfs:-debootstrap} (5 gzip -6 layers)"
+	build_debian_image
+	image_from="bench/pull.sh from ${rootfs:-a fresh debootstrap} (tar, gzip -6, sha256sum, jq)"
+elif [ -x "$repo/scripts/make-oci-image.sh" ]; then
 	log "building the test image with scripts/make-oci-image.sh"
 	rm -rf "$img"
 	if "$repo/scripts/make-oci-image.sh" "$img" --tag "$TAG" --layers "$layers" --layer-mb "$layer_mb" >>"$logf" 2>&1 &&
@@ -293,6 +371,7 @@ if [ -x "$repo/scripts/make-oci-image.sh" ]; then
 	fi
 fi
 if [ -z "$image_from" ]; then
+	diff_ids=() digests=() sizes=() histories=()
 	log "building the test image ($layers x $layer_mb MiB of random data + busybox)"
 	build_image
 	image_from="bench/pull.sh (tar, gzip -1, sha256sum, jq)"
@@ -305,9 +384,12 @@ manifest=$(skopeo inspect --raw --tls-verify=false "docker://$REF")
 n_layers=$(jq '.layers | length' <<<"$manifest")
 img_compressed=$(jq '[.layers[].size] | add + 0' <<<"$manifest")
 img_uncompressed=0
+n_entries=0
 for d in $(jq -r '.layers[].digest' <<<"$manifest"); do
 	s=$(gzip -dc "$img/blobs/sha256/${d#sha256:}" | wc -c)
 	img_uncompressed=$((img_uncompressed + s))
+	n=$(gzip -dc "$img/blobs/sha256/${d#sha256:}" | tar -t | wc -l)
+	n_entries=$((n_entries + n))
 done
 rm -rf "$img" # only the registry's copy is needed from here on
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
@@ -363,7 +445,7 @@ else
 	NOTES+=("berth: $berth is not built; left out")
 fi
 if probe skopeo "skopeo + umoci" "sh -c '$skopeo_cmd && $umoci_cmd'" "$TMP/clean.sh $oci $bundle"; then
-	[ -x "$bundle/rootfs/bin/busybox" ] || die "umoci unpack left no $bundle/rootfs/bin/busybox"
+	[ -e "$bundle/rootfs/$CHECK_FILE" ] || die "umoci unpack left no $bundle/rootfs/$CHECK_FILE"
 else
 	NOTES+=("skopeo + umoci failed (see the log); left out")
 fi
@@ -445,8 +527,12 @@ report() {
 	local berth_mean k
 	echo "# berth pull benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$quick" = 0 ] || echo ' (--quick)')"
 	echo
-	echo "- image: $n_layers gzip layers (busybox-static + $layers x $layer_mb MiB from /dev/urandom), $(mib "$img_compressed") compressed, $(mib "$img_uncompressed") unpacked; built by $image_from, served by docker-registry on 127.0.0.1 (plain http)"
-	echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $TMP on $(stat -f -c %T "$TMP")"
+	if [ "$debian" = 1 ]; then
+		echo "- image: Debian 12 (debootstrap --variant=minbase bookworm), $n_layers gzip -6 layers (base, usr/lib, usr/share, var/lib/apt, var/cache), $n_entries entries, $(mib "$img_compressed") compressed, $(mib "$img_uncompressed") unpacked; built by $image_from, served by docker-registry on 127.0.0.1 (plain http)"
+	else
+		echo "- image: $n_layers gzip layers (busybox-static + $layers x $layer_mb MiB from /dev/urandom), $(mib "$img_compressed") compressed, $(mib "$img_uncompressed") unpacked; built by $image_from, served by docker-registry on 127.0.0.1 (plain http)"
+	fi
+	echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $TMP on $(findmnt -no FSTYPE,SOURCE -T "$TMP" 2>/dev/null | tr -s ' ' || stat -f -c %T "$TMP")"
 	if [ -n "${CMD[berth]:-}" ]; then
 		echo "- berth: $(ver "$TMP/berth" --version) ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'))"
 	fi

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Start latency and memory of berth-runtime, crun and runc, side by side.
 #
-#   bench/run.sh [--quick] [--out FILE] [--berth PATH] [--work DIR] [--only LIST]
+#   bench/run.sh [--quick] [--rounds N] [--runs N] [--out FILE] [--berth PATH] [--work DIR] [--only LIST]
 #
 #   --quick        fewer runs and containers (under 2 minutes); full: about 5 minutes
+#   --rounds N     hyperfine rounds per benchmark (default 3, --quick 1): every round runs
+#                  all commands of a benchmark in turn, so on a loaded machine more, shorter
+#                  rounds (e.g. --rounds 10 --runs 5) spread load bursts over all of them
+#   --runs N       runs per command and round (default 15, --quick 8)
 #   --out FILE     results file (default bench/results/<date>-<host>[-quick].md)
 #   --berth PATH   berth-runtime binary (default build/src/cmd/runtime/berth-runtime)
 #   --work DIR     scratch directory for the bundles (default /tmp/berth-bench)
@@ -36,11 +40,15 @@ out=""
 berth="$repo/build/src/cmd/runtime/berth-runtime"
 work=/tmp/berth-bench
 only="run,lifecycle,exec,phases,rss,idle,many"
+rounds=""
+runs=""
 inner=0
 orig_args=("$@")
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; shift ;;
+	--rounds) rounds="$2"; shift 2 ;;
+	--runs) runs="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	--berth) berth="$2"; shift 2 ;;
 	--work) work="$2"; shift 2 ;;
@@ -89,6 +97,11 @@ if [ "$quick" = 1 ]; then
 else
 	ROUNDS=3 RUNS=15 WARMUP=2 PHASE_N=30 RSS_N=5 IDLE_N=20 MANY_N=200 MANY_K=50
 fi
+for n in "$rounds" "$runs"; do
+	case "$n" in "" | [1-9] | [1-9][0-9] | [1-9][0-9][0-9]) ;; *) die "--rounds and --runs take a number from 1 to 999" ;; esac
+done
+ROUNDS=${rounds:-$ROUNDS}
+RUNS=${runs:-$RUNS}
 
 cgroup_mode() {
 	if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then

@@ -37,12 +37,18 @@ char *engine_container_bundle(const container *c)
 
 /* ---- create ---- */
 
-static int resolve_or_pull(store *s, const char *text, image_info *info, berth_error **err)
+/* An image of the store passes the signature policy of today under the
+ * name it is used by; one that is pulled here passes it in the pull. */
+static int resolve_or_pull(store *s, const char *text, const trust_options *trust, image_info *info, berth_error **err)
 {
-	pull_options po = { .registry = { .tls_verify = true, .quiet = true } };
+	pull_options po = { .registry = { .tls_verify = true, .quiet = true }, .trust = *trust };
 
-	if (image_resolve(s, text, info, err) == 0)
-		return 0;
+	if (image_resolve(s, text, info, err) == 0) {
+		if (trust_check_stored(trust, store_root(s), text, info, err) == 0)
+			return 0;
+		image_info_free(info);
+		return berth_error_wrap(err, "image \"%s\"", text);
+	}
 	if (*err == NULL || (*err)->code != 0 || strstr((*err)->msg, "not known") == NULL)
 		return -1;
 	berth_error_free(err);
@@ -530,7 +536,7 @@ int engine_container_create(const engine_paths *p, store *s, const char *image, 
 	run_plan full;
 	int ret;
 
-	if (resolve_or_pull(s, image, &info, err) < 0)
+	if (resolve_or_pull(s, image, &o->trust, &info, err) < 0)
 		return -1;
 	ret = add_image_volumes(&info, o, plan, &full, err);
 	if (ret == 0)
@@ -580,7 +586,7 @@ int engine_container_prepare_start(const engine_paths *p, container *c, berth_er
 		if (ret < 0)
 			return berth_error_wrap(err, "start %s: mount its rootfs", c->name);
 	}
-	if (engine_network_restore(p, c, &changed, err) < 0)
+	if (engine_network_restore(p, c, &changed, err) < 0 || engine_network_ports_publish(c, err) < 0)
 		return berth_error_wrap(err, "start %s", c->name);
 	return changed ? record_save_config(c, err) : 0;
 }

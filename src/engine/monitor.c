@@ -1,6 +1,7 @@
 #include "engine/monitor.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "engine/attach.h"
 #include "engine/events.h"
 #include "engine/logfile.h"
+#include "engine/network.h"
 #include "engine/oom.h"
 #include "engine/record_sweep.h"
 #include "engine/runtime_call.h"
@@ -445,6 +447,7 @@ static int start_container(mon *m, char **errmsg)
 	return 0;
 fail:
 	engine_container_runtime_delete(m->p, m->c);
+	engine_network_ports_release(m->c);
 	close_container_fds(m);
 	return -1;
 }
@@ -678,6 +681,19 @@ static void fail_start(mon *m, char *errmsg)
 	_exit(1);
 }
 
+/* A restart publishes the ports released when the container stopped; one
+ * another container publishes meanwhile makes it a failed start. */
+static int restore_ports(mon *m, char **errmsg)
+{
+	berth_error *err = NULL;
+
+	if (engine_network_ports_publish(m->c, &err) == 0)
+		return 0;
+	*errmsg = strdup(err->msg);
+	berth_error_free(&err);
+	return -1;
+}
+
 static void run_loop(mon *m)
 {
 	int delay_ms = 100;
@@ -687,7 +703,10 @@ static void run_loop(mon *m)
 		_cleanup_free_ char *errmsg = NULL;
 		struct timespec t0, t1;
 		char pid[32];
-		if (start_container(m, &errmsg) < 0) {
+		if (!first && restore_ports(m, &errmsg) < 0) {
+			m->exit_code = 127;
+			change_state(m, on_exited, errmsg);
+		} else if (start_container(m, &errmsg) < 0) {
 			if (first)
 				fail_start(m, errmsg);
 			m->exit_code = 127;
@@ -696,6 +715,12 @@ static void run_loop(mon *m)
 			if (first) {
 				snprintf(pid, sizeof(pid), "%d", (int)getpid());
 				send_event(m, 'S', pid);
+				/* what `berth run` and the start allocated and freed
+				 * (record lists, peers' hosts entries, JSON) stays dirty
+				 * in the heap of this long-lived process unless handed
+				 * back: a monitor costs the same beside 1 or 1,000
+				 * containers */
+				malloc_trim(0);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
@@ -704,6 +729,9 @@ static void run_loop(mon *m)
 				engine_event(m->p, m->c, "oom", NULL, NULL);
 			snprintf(pid, sizeof(pid), "%d", m->exit_code);
 			engine_event(m->p, m->c, "die", "exitCode", pid);
+			/* before the state says "exited": once `stop` returns,
+			 * another container may publish them */
+			engine_network_ports_release(m->c);
 			health_container_stopped(&m->health);
 			/* before the state says "exited", when a start may follow;
 			 * none does after --rm, whose delete waits (finish) */

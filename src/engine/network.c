@@ -24,25 +24,62 @@
 #include "util/fs.h"
 #include "util/log.h"
 
+/* Whether NAME is an executable file in a directory of $PATH, where
+ * pasta and slirp4netns are executed from. */
+static bool in_path(const char *name)
+{
+	const char *path = getenv("PATH") ?: "/usr/local/bin:/usr/bin:/bin";
+
+	for (const char *dir = path;;) {
+		size_t len = strcspn(dir, ":");
+		char file[PATH_MAX];
+		int n = snprintf(file, sizeof(file), "%.*s/%s", (int)len, dir, name);
+		if (len > 0 && n > 0 && (size_t)n < sizeof(file) && access(file, X_OK) == 0)
+			return true;
+		if (dir[len] == '\0')
+			return false;
+		dir += len + 1;
+	}
+}
+
+/* Why a rootless container gets no user-mode network ("" when it gets one):
+ * the binary that is missing, or the tun device they need. */
+static char usermode_why[256];
+
 const char *engine_network_default(void)
 {
-	static bool warned;
-	bool tun;
+	static bool said;
+	bool pasta, slirp;
+	struct stat st;
+	size_t used = 0;
 
 	if (!engine_rootless())
 		return NETWORK_DEFAULT;
+	usermode_why[0] = '\0';
+	pasta = in_path("pasta");
+	slirp = !pasta && in_path("slirp4netns");
+	if (!pasta && !slirp)
+		used += (size_t)snprintf(usermode_why, sizeof(usermode_why),
+					 "neither pasta (package passt) nor slirp4netns is in PATH");
 	/* pasta and slirp4netns need the tun device; some hosts keep it 0600 */
-	tun = access("/dev/net/tun", R_OK | W_OK) == 0;
-	if (tun && (access("/usr/bin/pasta", X_OK) == 0 || access("/usr/local/bin/pasta", X_OK) == 0))
-		return "pasta";
-	if (tun && (access("/usr/bin/slirp4netns", X_OK) == 0 || access("/usr/local/bin/slirp4netns", X_OK) == 0))
-		return "slirp4netns";
-	if (!warned)
-		berth_debug("%s: containers get no network (--network none)",
-			    tun ? "neither pasta (package passt) nor slirp4netns is installed"
-				: "/dev/net/tun is not usable by this user (mode 0666 is usual)");
-	warned = true;
+	if (stat("/dev/net/tun", &st) < 0)
+		snprintf(usermode_why + used, sizeof(usermode_why) - used, "%s/dev/net/tun: %s", used ? "; " : "",
+			 strerror(errno));
+	else if (access("/dev/net/tun", R_OK | W_OK) < 0)
+		snprintf(usermode_why + used, sizeof(usermode_why) - used,
+			 "%s/dev/net/tun is not readable and writable by this user (mode %04o; 0666 is usual)",
+			 used ? "; " : "", (unsigned)(st.st_mode & 07777));
+	if (usermode_why[0] == '\0')
+		return pasta ? "pasta" : "slirp4netns";
+	if (!said)
+		berth_debug("%s: containers get no network (--network none)", usermode_why);
+	said = true;
 	return "none";
+}
+
+const char *engine_network_default_why(void)
+{
+	return engine_rootless() && strcmp(engine_network_default(), "none") == 0 ? usermode_why : NULL;
 }
 
 /* ---- -p ---- */

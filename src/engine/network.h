@@ -32,6 +32,9 @@
  * "berth" for root, "pasta" rootless (when pasta is installed, else
  * "none"). */
 const char *engine_network_default(void);
+/* Rootless without a user-mode network: why (the binary missing, or the tun
+ * device); else NULL. */
+const char *engine_network_default_why(void);
 
 /* One published port: host [IP:]PORT to the container's PORT. */
 typedef struct net_port {
@@ -107,6 +110,14 @@ int engine_network_disconnect(const engine_paths *p, container *c, const char *n
  * ports; networks joined with connect are dropped) and sets *CHANGED: the
  * caller saves C's config. */
 int engine_network_restore(const engine_paths *p, container *c, bool *changed, berth_error **err);
+
+/* The published ports of C on a bridge network, claimed and published
+ * again for a start (those C still claims stay as they are): an EEXIST
+ * error naming the container that publishes one meanwhile. */
+int engine_network_ports_publish(const container *c, berth_error **err);
+/* Releases them when C stops, so that another container may publish them
+ * while C is stopped; the owner record keeps them for the next start. */
+void engine_network_ports_release(const container *c);
 
 /* Undoes engine_network_setup and connect from what C's record and its
  * host-wide owner record say; quiet when parts are gone already (kill -9

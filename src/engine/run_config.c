@@ -99,12 +99,11 @@ int64_t run_parse_go_duration_ns(const char *text)
 
 char *run_find_init(void)
 {
-	char exe[PATH_MAX], *path = NULL;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *dir = engine_exe_dir();
+	char *path = NULL;
 
-	if (n > 0) {
-		exe[n] = '\0';
-		if (asprintf(&path, "%s/../../init/berth-init", dirname(exe)) < 0)
+	if (dir) {
+		if (asprintf(&path, "%s/../../init/berth-init", dir) < 0)
 			return NULL;
 		if (access(path, X_OK) == 0)
 			return path;
@@ -485,6 +484,11 @@ static int check_network(const run_options *o, berth_error **err)
 		return berth_error_set(err, EINVAL, "--ip needs a network (not --network %s)", mode);
 	if (o->ip && !is_ip(o->ip))
 		return berth_error_set(err, EINVAL, "--ip \"%s\": not an IP address", o->ip);
+	if ((o->publish || o->publish_all) && special && !user_mode && o->network == NULL &&
+	    engine_network_default_why())
+		return berth_error_set(err, EINVAL,
+				       "-p/-P: rootless containers publish ports through pasta or slirp4netns: %s",
+				       engine_network_default_why());
 	if ((o->publish || o->publish_all) && special && !user_mode)
 		return berth_error_set(err, EINVAL, "-p/-P need a network, pasta or slirp4netns (not --network %s)",
 				       mode);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "engine/network.h"
+#include "image/trust.h"
 #include "util/error.h"
 
 typedef struct run_options {
@@ -35,6 +36,7 @@ typedef struct run_options {
 	const char *stop_signal, *stop_timeout;
 	const char *health_cmd, *health_interval, *health_timeout, *health_retries, *health_start_period;
 	char *const *command; /* after the image */
+	trust_options trust;  /* the signature policy an image of the store must still pass */
 } run_options;
 
 /* One -v or --mount. */

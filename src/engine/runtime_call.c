@@ -23,6 +23,7 @@
 #include "spec/spec.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 #ifndef BERTH_DATADIR
 #define BERTH_DATADIR "/usr/local/share/berth"
@@ -135,16 +136,20 @@ static int inproc_result(int rc, berth_error **op_err, runtime_io *io)
 
 /* ---- create in-process ----
  *
- * The init is then cloned from this process: until its execve its
- * /proc/PID/exe is berth's own binary on the host, not the sealed view the
- * runtime runs from (CVE-2019-5736). That is safe only when nothing in the
- * container can look at the init before it execs: the container has a pid
- * namespace of its own, created for it (so the init is its only process,
- * and `berth exec` waits for "running", which the monitor records after
- * start has seen the init exec), and no hook of create (createContainer and
- * startContainer run programs in the container beforehand). Anything else,
- * or any argument not understood here, takes the exec of the sealed
- * runtime. */
+ * The init is then cloned from this process and runs its image until its
+ * execve. The container chooses what the init executes: "/proc/self/exe"
+ * (an entrypoint, or "#!/proc/self/exe") runs this very image again in the
+ * container, with the ELF interpreter the container's root holds, which
+ * can open /proc/self/exe and hand the fd to a process that outlives the
+ * monitor (CVE-2019-5736; tests/integration/engine-exe-guard.bats). So this
+ * process first moves in place onto a read-only view of berth's binary
+ * (exe_guard_seal_in_place, once per monitor); where it cannot, create
+ * takes the exec of the sealed runtime. The container must also have a pid
+ * namespace of its own, created for it (so the init is its only process
+ * and nothing in the container sees the monitor), and no hook of create
+ * (createContainer and startContainer run programs in the container
+ * beforehand). Anything else, or any argument not understood here, takes
+ * the exec of the sealed runtime. */
 
 typedef struct create_args {
 	const char *bundle, *pid_file, *console_socket, *id;
@@ -261,6 +266,7 @@ static int runtime_create_inproc(const runtime_globals *g, const char *const *ar
 {
 	_cleanup_free_ char *config_path = NULL;
 	_cleanup_close_ int capture = -EBADF;
+	_cleanup_error_ berth_error *why = NULL;
 	berth_error *op_err = NULL;
 	char bundle[PATH_MAX];
 	int saved[3] = { -1, -1, -1 }, rc;
@@ -272,6 +278,14 @@ static int runtime_create_inproc(const runtime_globals *g, const char *const *ar
 	    realpath(a.bundle, bundle) == NULL || (config_path = fs_path_join(bundle, "config.json")) == NULL ||
 	    (config = config_for_inproc_create(config_path)) == NULL)
 		return -ENOSYS;
+	/* afterwards /proc/self/exe names the sealed view ("/berth"): the
+	 * paths derived from berth's location come from the cache */
+	engine_exe_dir();
+	if (exe_guard_seal_in_place(&why) < 0) {
+		berth_debug("create %s by the runtime binary: berth's binary not sealed (%s)", a.id, why->msg);
+		spec_free(config);
+		return -ENOSYS;
+	}
 	if (io->err == RUNTIME_CAPTURE && (capture = memfd_create("berth-runtime-stderr", MFD_CLOEXEC)) < 0) {
 		spec_free(config);
 		return -ENOSYS;
@@ -433,20 +447,25 @@ char *runtime_status(const char *runtime, const char *root, const char *id)
 	return out;
 }
 
-static char *exe_dir(void)
+const char *engine_exe_dir(void)
 {
+	static char *dir;
 	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	ssize_t n;
 
+	if (dir)
+		return dir;
+	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return NULL;
 	buf[n] = '\0';
-	return strdup(dirname(buf));
+	dir = strdup(dirname(buf));
+	return dir;
 }
 
 char *runtime_default_path(void)
 {
-	_cleanup_free_ char *dir = exe_dir();
+	const char *dir = engine_exe_dir();
 	const char *candidates[] = { "%s/../runtime/berth-runtime", "%s/berth-runtime" };
 	char *path = NULL;
 

@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,55 +38,102 @@ bool engine_rootless(void)
 	return cached;
 }
 
-/* The subordinate range of the caller in FILE (/etc/subuid or /etc/subgid):
- * the first line naming its user name or numeric id. 0 when there is none. */
-static int subordinate_range(const char *file, unsigned long id, const char *name, unsigned long *start,
-			     unsigned long *count)
+/* The kernel takes up to 340 lines in an id map: the caller's own id and
+ * as many ranges as fit. */
+#define MAX_RANGES 339
+
+typedef struct id_range {
+	unsigned long start, count;
+} id_range;
+
+static bool ranges_overlap(unsigned long a, unsigned long alen, unsigned long b, unsigned long blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* Every subordinate range of the caller in FILE (/etc/subuid or
+ * /etc/subgid), in the file's order: the lines naming its user NAME or
+ * numeric ID. A range that overlaps an earlier one or holds OWN (the
+ * caller's own uid or gid, mapped to 0) is skipped: the kernel refuses
+ * overlapping maps. Returns how many are in OUT (at most MAX_RANGES). */
+static size_t subordinate_ranges(const char *file, unsigned long id, const char *name, unsigned long own, id_range *out)
 {
 	_cleanup_fclose_ FILE *f = fopen(file, "re");
 	char line[512], idtext[32];
+	unsigned long total = 1; /* ids inside: OWN, then the ranges */
+	size_t n = 0;
 
 	snprintf(idtext, sizeof(idtext), "%lu", id);
-	while (f && fgets(line, sizeof(line), f)) {
+	while (f && n < MAX_RANGES && fgets(line, sizeof(line), f)) {
 		char *colon = strchr(line, ':');
+		unsigned long start, count;
+		bool usable;
 		if (colon == NULL || line[0] == '#')
 			continue;
 		*colon = '\0';
 		if (strcmp(line, idtext) != 0 && (name == NULL || strcmp(line, name) != 0))
 			continue;
-		if (sscanf(colon + 1, "%lu:%lu", start, count) == 2 && *count > 0)
-			return 1;
+		if (sscanf(colon + 1, "%lu:%lu", &start, &count) != 2 || count == 0 || start + count < start ||
+		    start + count > UINT32_MAX || total + count > UINT32_MAX)
+			continue;
+		usable = !ranges_overlap(start, count, own, 1);
+		for (size_t i = 0; usable && i < n; i++)
+			usable = !ranges_overlap(start, count, out[i].start, out[i].count);
+		if (!usable) {
+			berth_debug("rootless: %s range %lu:%lu overlaps another or the user's own id; skipped", file,
+				    start, count);
+			continue;
+		}
+		out[n++] = (id_range){ start, count };
+		total += count;
 	}
-	return 0;
+	return n;
 }
 
-/* Runs newuidmap or newgidmap for PID: ID to 0, the range from 1 on. */
-static int run_idmap_tool(const char *tool, pid_t pid, unsigned long id, unsigned long start, unsigned long count,
+/* Runs newuidmap or newgidmap for PID: OWN to 0, the N ranges one after
+ * another from 1 on (the namespace's ids are their concatenation). */
+static int run_idmap_tool(const char *tool, pid_t pid, unsigned long own, const id_range *ranges, size_t n,
 			  berth_error **err)
 {
-	char a[5][24];
+	size_t argc = 3 * n + 5;
+	_cleanup_free_ char(*num)[24] = calloc(argc, sizeof(*num));
+	_cleanup_free_ char **argv = calloc(argc + 1, sizeof(char *));
+	char cmdline[256] = "";
+	unsigned long inside = 1;
 	pid_t child;
 	int status;
 
-	snprintf(a[0], sizeof(a[0]), "%d", (int)pid);
-	snprintf(a[1], sizeof(a[1]), "%lu", id);
-	snprintf(a[2], sizeof(a[2]), "%lu", start);
-	snprintf(a[3], sizeof(a[3]), "%lu", count);
+	if (num == NULL || argv == NULL)
+		return berth_error_set(err, ENOMEM, "%s", tool);
+	snprintf(num[0], sizeof(num[0]), "%s", tool);
+	snprintf(num[1], sizeof(num[1]), "%d", (int)pid);
+	snprintf(num[2], sizeof(num[2]), "0");
+	snprintf(num[3], sizeof(num[3]), "%lu", own);
+	snprintf(num[4], sizeof(num[4]), "1");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(num[5 + 3 * i], sizeof(num[0]), "%lu", inside);
+		snprintf(num[6 + 3 * i], sizeof(num[0]), "%lu", ranges[i].start);
+		snprintf(num[7 + 3 * i], sizeof(num[0]), "%lu", ranges[i].count);
+		inside += ranges[i].count;
+	}
+	for (size_t i = 0; i < argc; i++)
+		argv[i] = num[i];
 	child = fork();
 	if (child < 0)
 		return berth_error_set(err, errno, "fork %s", tool);
 	if (child == 0) {
-		execlp(tool, tool, a[0], "0", a[1], "1", "1", a[2], a[3], (char *)NULL);
+		execvp(tool, argv);
 		fprintf(stderr, "berth: exec %s: %s\n", tool, strerror(errno));
 		_exit(127);
 	}
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
 			return berth_error_set(err, errno, "wait for %s", tool);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return berth_error_set(err, EPERM, "%s %d 0 %lu 1 1 %lu %lu failed (status %d)", tool, (int)pid, id,
-				       start, count, status);
-	return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	for (size_t i = 0, used = 0; i < argc && used < sizeof(cmdline) - 1; i++)
+		used += (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, "%s%s", i ? " " : "", argv[i]);
+	return berth_error_set(err, EPERM, "%s failed (status %d)", cmdline, status);
 }
 
 static int write_proc_file(pid_t pid, const char *name, const char *text, berth_error **err)
@@ -106,16 +154,21 @@ static int write_proc_file(pid_t pid, const char *name, const char *text, berth_
  * image keep their owner in an xattr). */
 static int write_id_maps(pid_t pid, berth_error **err)
 {
-	unsigned long uid = getuid(), gid = getgid(), ustart, ucount, gstart, gcount;
+	unsigned long uid = getuid(), gid = getgid();
 	struct passwd *pw = getpwuid(getuid());
 	const char *name = pw ? pw->pw_name : NULL;
+	_cleanup_free_ id_range *uids = calloc(MAX_RANGES, sizeof(id_range));
+	_cleanup_free_ id_range *gids = calloc(MAX_RANGES, sizeof(id_range));
+	size_t n_uids, n_gids;
 	char text[64];
-	bool have_uids = subordinate_range("/etc/subuid", uid, name, &ustart, &ucount);
-	bool have_gids = subordinate_range("/etc/subgid", uid, name, &gstart, &gcount);
 
-	if (have_uids && have_gids) {
-		if (run_idmap_tool("newuidmap", pid, uid, ustart, ucount, err) < 0 ||
-		    run_idmap_tool("newgidmap", pid, gid, gstart, gcount, err) < 0)
+	if (uids == NULL || gids == NULL)
+		return berth_error_set(err, ENOMEM, "rootless user namespace");
+	n_uids = subordinate_ranges("/etc/subuid", uid, name, uid, uids);
+	n_gids = subordinate_ranges("/etc/subgid", uid, name, gid, gids);
+	if (n_uids && n_gids) {
+		if (run_idmap_tool("newuidmap", pid, uid, uids, n_uids, err) < 0 ||
+		    run_idmap_tool("newgidmap", pid, gid, gids, n_gids, err) < 0)
 			return berth_error_wrap(err, "rootless user namespace (ranges from /etc/subuid, /etc/subgid)");
 		return 0;
 	}

@@ -5,35 +5,35 @@
 #include <string.h>
 #include <unistd.h>
 
-static void to_string(const uint8_t raw[SHA256_DIGEST_LENGTH], char out[DIGEST_STRING_MAX])
+static void to_string(const uint8_t raw[SHA256_DIGEST_SIZE], char out[DIGEST_STRING_MAX])
 {
 	static const char hex[] = "0123456789abcdef";
 
 	memcpy(out, "sha256:", 7);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+	for (int i = 0; i < SHA256_DIGEST_SIZE; i++) {
 		out[7 + 2 * i] = hex[raw[i] >> 4];
 		out[8 + 2 * i] = hex[raw[i] & 15];
 	}
-	out[7 + 2 * SHA256_DIGEST_LENGTH] = '\0';
+	out[7 + 2 * SHA256_DIGEST_SIZE] = '\0';
 }
 
 void digester_init(digester *d)
 {
-	SHA256Init(&d->ctx);
+	sha256_init(&d->ctx);
 	d->size = 0;
 }
 
 void digester_update(digester *d, const void *data, size_t len)
 {
-	SHA256Update(&d->ctx, data, len);
+	sha256_update(&d->ctx, len, data);
 	d->size += len;
 }
 
 void digester_final(digester *d, char out[DIGEST_STRING_MAX])
 {
-	uint8_t raw[SHA256_DIGEST_LENGTH];
+	uint8_t raw[SHA256_DIGEST_SIZE];
 
-	SHA256Final(raw, &d->ctx);
+	sha256_digest(&d->ctx, SHA256_DIGEST_SIZE, raw);
 	to_string(raw, out);
 }
 

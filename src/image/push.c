@@ -24,6 +24,7 @@ typedef struct push_state {
 	char *mount_from; /* another repository of the same registry holding the image, or NULL */
 	const oci_descriptor **blobs;
 	size_t n_blobs;
+	trust_pending_signature signature; /* --sign-by: made before the upload */
 } push_state;
 
 /* URL with "digest=sha256%3A..." appended to LOCATION. */
@@ -241,6 +242,21 @@ static int push_image(push_state *st, const image_info *info, const push_options
 				      info->manifest_digest);
 	if (plan_push(st, info, err) < 0)
 		return -1;
+	if (opts->sign_by && opts->sign_by_sigstore_key)
+		return registry_error(err, EINVAL,
+				      "push: --sign-by and --sign-by-sigstore-private-key exclude each other");
+	if ((opts->sign_by || opts->sign_by_sigstore_key) && st->ref.tag == NULL)
+		return registry_error(err, EINVAL, "push %s: a signature names a tag: push to NAME:TAG to sign",
+				      st->display);
+	if (opts->sign_by || opts->sign_by_sigstore_key) {
+		_cleanup_free_ char *identity = trust_identity_of(st->display, err);
+		if (identity == NULL ||
+		    (opts->sign_by ? trust_sign_prepare(&opts->trust, opts->sign_by, identity, info->manifest_digest,
+							&st->signature, err)
+				   : trust_sign_prepare_sigstore(&opts->trust, opts->sign_by_sigstore_key, identity,
+								 info->manifest_digest, &st->signature, err)) < 0)
+			return berth_error_wrap(err, "push %s", st->display);
+	}
 	st->mount_from = mount_source(st, info);
 	if (registry_client_open(st->ref.domain, st->ref.path, true, &opts->registry, NULL, &st->client, err) < 0)
 		return berth_error_wrap(err, "push %s", st->display);
@@ -250,6 +266,8 @@ static int push_image(push_state *st, const image_info *info, const push_options
 		registry_progress_add_total(st->client->progress, st->blobs[i]->size);
 	ret = registry_parallel(st->client, st->n_blobs, opts->registry.jobs, blob_push, st, err);
 	if (ret == 0 && (ret = put_manifest(st, info, err)) < 0)
+		berth_error_wrap(err, "push %s", st->display);
+	if (ret == 0 && st->signature.digest && (ret = trust_sign_commit(&st->signature, st->client, err)) < 0)
 		berth_error_wrap(err, "push %s", st->display);
 	registry_progress_free(st->client->progress);
 	st->client->progress = NULL;
@@ -289,6 +307,7 @@ int image_push(store *s, const char *source, const char *destination, const push
 	free(st.blobs);
 	free(st.mount_from);
 	free(st.display);
+	trust_pending_signature_free(&st.signature);
 	image_ref_free(&st.ref);
 	return ret;
 }

@@ -13,6 +13,7 @@
 
 #include "image/images.h"
 #include "image/store.h"
+#include "image/trust.h"
 #include "util/error.h"
 
 typedef struct registry_options {
@@ -28,23 +29,32 @@ typedef struct pull_options {
 	registry_options registry;
 	const char *platform; /* "os/arch[/variant]", NULL for this host's */
 	unpack_options unpack;
+	trust_options trust; /* the signature policy, checked before anything is stored */
 } pull_options;
 
 /* Pulls REFERENCE ("name[:tag]", "name@sha256:..."): the manifest (for an
  * index, the one for the platform), config and layers, each verified against
- * its digest; blobs already in the store are not downloaded again. Unpacks
+ * its digest; blobs already in the store are not downloaded again. The
+ * signature policy (image/trust.h) is checked on the manifest the reference
+ * names before anything is stored; the signatures it read are kept with the
+ * image for run and create to check again. Unpacks
  * the layers into snapshots and names the image. OUT (may be NULL) describes
  * the pulled image. */
 int image_pull(store *s, const char *reference, const pull_options *opts, image_info *out, berth_error **err);
 
 typedef struct push_options {
 	registry_options registry;
+	const char *sign_by;		  /* a GPG key: sign the pushed manifest (simple signing), or NULL */
+	const char *sign_by_sigstore_key; /* a PEM private key: sign with sigstore, or NULL */
+	trust_options trust;		  /* registries.d: where the signature goes */
 } push_options;
 
 /* Pushes the local image SOURCE to DESTINATION (a reference; NULL means
  * SOURCE's own name): blobs the registry has are skipped, blobs it has in
  * another repository of the same registry are mounted, then the manifest is
- * put. OUT_DIGEST (may be NULL) gets the pushed manifest's digest. */
+ * put. With SIGN_BY, the signature is made before anything is uploaded and
+ * stored in the lookaside after the manifest is put. OUT_DIGEST (may be
+ * NULL) gets the pushed manifest's digest. */
 int image_push(store *s, const char *source, const char *destination, const push_options *opts,
 	       char out_digest[DIGEST_STRING_MAX], berth_error **err);
 

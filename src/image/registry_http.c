@@ -121,8 +121,13 @@ static size_t on_body(char *buf, size_t size, size_t n, void *userdata)
 	size_t len = size * n, max;
 	char *grown;
 
-	if (t->req->sink && status_ok(r->status))
-		return store_writer_write(t->req->sink, buf, len, &t->sink_err) < 0 ? 0 : len;
+	if (t->req->sink && status_ok(r->status)) {
+		if (store_writer_write(t->req->sink, buf, len, &t->sink_err) < 0)
+			return 0;
+		if (t->req->tee)
+			t->req->tee(t->req->tee_ctx, buf, len);
+		return len;
+	}
 	max = t->req->max_body && status_ok(r->status) ? t->req->max_body : ERROR_BODY_MAX;
 	if (r->len + len > max) {
 		if (status_ok(r->status)) {

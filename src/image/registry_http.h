@@ -66,8 +66,12 @@ typedef struct registry_request {
 	int upload_fd; /* ... or from a file (pread from 0); -1 for none */
 	int64_t upload_size;
 	store_writer *sink; /* a 2xx body goes here instead of memory */
-	size_t max_body;    /* largest body kept in memory (0: 64 KiB, for error messages) */
-	const char *what;   /* for progress and messages: "blob sha256:..." */
+	/* and, when set, to TEE too, each block once the sink has it (a layer
+	 * unpacked as it downloads) */
+	void (*tee)(void *ctx, const void *data, size_t len);
+	void *tee_ctx;
+	size_t max_body;  /* largest body kept in memory (0: 64 KiB, for error messages) */
+	const char *what; /* for progress and messages: "blob sha256:..." */
 } registry_request;
 
 typedef struct registry_response {

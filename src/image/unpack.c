@@ -55,6 +55,12 @@ typedef struct unpacker {
 	struct archive *tar; /* parses the uncompressed stream read from RAW */
 	digester digest;     /* over the uncompressed stream; .size counts it */
 	bool over_limit;
+	/* The current entry's data is all read: a stream that ends here may
+	 * lack the entry's padding (see tar_read). */
+	bool data_complete;
+	bool padded;
+	const layer_source *src; /* layer_unpack_from: where the blob comes from */
+	int source_error;	 /* the errno SRC failed with */
 	uint64_t entries;
 	/* The parent opened for the previous entry: tars list a directory's
 	 * children together. Only children of the current parent are ever
@@ -113,6 +119,8 @@ static int archive_failure(unpacker *u, struct archive *a, const char *name, ber
 
 	if (u->over_limit)
 		return limit_error(u, err);
+	if (u->source_error) /* the decompressor says "truncated input" instead */
+		return berth_error_set(err, u->source_error, "read layer");
 	if (msg == NULL)
 		msg = "unknown error";
 	if (name)
@@ -131,6 +139,24 @@ static int account(unpacker *u, const void *data, size_t len)
 	return 0;
 }
 
+/* At the end of the stream: when it stops right after an entry's data,
+ * without the padding to a 512-byte block (umoci 0.4's "insert" writes
+ * such layers), hands TAR the missing zeros, which are not hashed: the
+ * layer then ends there, as Go's archive/tar (podman, docker, containerd)
+ * reads it. A stream cut inside an entry's data or header still fails. */
+static la_ssize_t pad_last_block(unpacker *u, const void **buf)
+{
+	static const char zeros[512];
+	size_t partial = (size_t)(u->digest.size % sizeof(zeros));
+
+	if (!u->data_complete || u->padded || partial == 0)
+		return 0;
+	u->padded = true;
+	berth_debug("layer ends without the padding of its last entry; read as the end of the layer");
+	*buf = zeros;
+	return (la_ssize_t)(sizeof(zeros) - partial);
+}
+
 /* TAR's read callback: the next block of decompressed bytes from RAW. The
  * block stays valid until the next call, as libarchive requires. */
 static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
@@ -142,7 +168,7 @@ static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
 
 	r = archive_read_data_block(u->raw, buf, &len, &offset);
 	if (r == ARCHIVE_EOF)
-		return 0;
+		return pad_last_block(u, buf);
 	if (r < ARCHIVE_WARN) {
 		archive_set_error(a, archive_errno(u->raw), "%s", archive_error_string(u->raw));
 		return -1;
@@ -154,12 +180,28 @@ static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
 	return (la_ssize_t)len;
 }
 
+/* RAW's read callback for layer_unpack_from. */
+static la_ssize_t source_read(struct archive *a, void *data, const void **buf)
+{
+	unpacker *u = data;
+	ssize_t n = u->src->read(u->src->ctx, buf);
+
+	if (n < 0) {
+		u->source_error = (int)-n;
+		archive_set_error(a, (int)-n, "%s", strerror((int)-n));
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
 /* Only the compressions layers use, decoded in process. Not
  * archive_read_support_filter_all(): it adds filters that run external
- * programs (lrzip, lzop, grzip) on the hostile bytes. */
-static int open_layer(unpacker *u, int blob_fd, berth_error **err)
+ * programs (lrzip, lzop, grzip) on the hostile bytes. The blob comes from
+ * BLOB_FD, or from SRC when it is not NULL. */
+static int open_layer(unpacker *u, int blob_fd, const layer_source *src, berth_error **err)
 {
 	struct archive_entry *entry;
+	int r;
 
 	u->raw = archive_read_new();
 	u->tar = archive_read_new();
@@ -169,7 +211,12 @@ static int open_layer(unpacker *u, int blob_fd, berth_error **err)
 	    archive_read_support_filter_zstd(u->raw) < ARCHIVE_WARN ||
 	    archive_read_support_format_raw(u->raw) != ARCHIVE_OK)
 		return archive_failure(u, u->raw, NULL, err);
-	if (archive_read_open_fd(u->raw, blob_fd, 1 << 16) != ARCHIVE_OK)
+	u->src = src;
+	if (src)
+		r = archive_read_open(u->raw, u, NULL, source_read, NULL);
+	else
+		r = archive_read_open_fd(u->raw, blob_fd, 1 << 16);
+	if (r != ARCHIVE_OK)
 		return archive_failure(u, u->raw, NULL, err);
 	if (archive_read_next_header(u->raw, &entry) != ARCHIVE_OK)
 		return archive_failure(u, u->raw, NULL, err);
@@ -201,7 +248,10 @@ static int drain_layer(unpacker *u, berth_error **err)
 }
 
 /* Normalises a tar path: "./a//b/" -> "a/b"; "." and "" -> "" (the layer
- * root). Refuses absolute paths and ".." components. */
+ * root). A leading "/" names the layer root too, as podman, docker,
+ * containerd, umoci and GNU tar read it ("umoci insert ... /" and "tar -P"
+ * write "/", "/bin/sh"): "/bin/sh" -> "bin/sh". Refuses ".." components,
+ * also where the kernel would stop them at the root ("/../x"). */
 static int normalise_path(const char *name, char **out, const char **why)
 {
 	_cleanup_free_ char *copy = strdup(name);
@@ -212,10 +262,6 @@ static int normalise_path(const char *name, char **out, const char **why)
 	if (copy == NULL || path == NULL) {
 		*why = "out of memory";
 		return -ENOMEM;
-	}
-	if (name[0] == '/') {
-		*why = "absolute path";
-		return -EINVAL;
 	}
 	for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
 		if (strcmp(part, ".") == 0)
@@ -569,6 +615,8 @@ static int create_regular(unpacker *u, int parentfd, const char *base, struct ar
 			  berth_error **err)
 {
 	_cleanup_close_ int fd = openat(parentfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	bool dense = archive_entry_sparse_count(entry) == 0;
+	la_int64_t got = 0;
 
 	if (fd < 0)
 		return entry_error(err, name, errno, "create");
@@ -576,8 +624,11 @@ static int create_regular(unpacker *u, int parentfd, const char *base, struct ar
 		const void *buf;
 		la_int64_t offset;
 		size_t len = 0;
-		int r = archive_read_data_block(u->tar, &buf, &len, &offset);
+		int r;
 
+		u->data_complete = dense && archive_entry_size_is_set(entry) && got == archive_entry_size(entry);
+		r = archive_read_data_block(u->tar, &buf, &len, &offset);
+		u->data_complete = false;
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
@@ -585,6 +636,7 @@ static int create_regular(unpacker *u, int parentfd, const char *base, struct ar
 		r = pwrite_all(fd, buf, len, (off_t)offset);
 		if (r < 0)
 			return entry_error(err, name, -r, "write");
+		got += (la_int64_t)len;
 	}
 	if (archive_entry_size_is_set(entry) && ftruncate(fd, (off_t)archive_entry_size(entry)) < 0)
 		return entry_error(err, name, errno, "truncate");
@@ -786,7 +838,8 @@ static int unpack_entries(unpacker *u, berth_error **err)
 	}
 }
 
-int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack_result *res, berth_error **err)
+static int unpack(int blob_fd, const layer_source *src, int dest_dirfd, const unpack_options *opts, unpack_result *res,
+		  berth_error **err)
 {
 	static const unpack_options defaults;
 	__attribute__((cleanup(unpacker_free))) unpacker u = {
@@ -803,7 +856,7 @@ int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack
 		return berth_error_set(err, errno, "unpack layer: destination");
 	if (!S_ISDIR(st.st_mode))
 		return berth_error_set(err, ENOTDIR, "unpack layer: destination");
-	r = open_layer(&u, blob_fd, err);
+	r = open_layer(&u, blob_fd, src, err);
 	if (r == 0)
 		r = unpack_entries(&u, err);
 	if (r == 0)
@@ -818,4 +871,15 @@ int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack
 		digester_final(&u.digest, res->diff_id);
 	}
 	return 0;
+}
+
+int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack_result *res, berth_error **err)
+{
+	return unpack(blob_fd, NULL, dest_dirfd, opts, res, err);
+}
+
+int layer_unpack_from(const layer_source *src, int dest_dirfd, const unpack_options *opts, unpack_result *res,
+		      berth_error **err)
+{
+	return unpack(-EBADF, src, dest_dirfd, opts, res, err);
 }

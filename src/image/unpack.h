@@ -8,9 +8,17 @@
  * 0:0 character devices and ".wh..wh..opq" sets the opaque xattr
  * ("trusted.overlay.opaque", or "user.overlay.opaque" with USERXATTR).
  *
+ * Member names are relative to the layer root; a leading "/" ("/",
+ * "/bin/sh", as umoci and GNU tar -P write them) names that root too, for
+ * entries and hardlink targets alike, never the host's. A layer that ends
+ * right after an entry's data, without the padding of the last 512-byte
+ * block or the end-of-archive blocks (umoci 0.4's "insert" writes those),
+ * ends there, as Go's archive/tar reads it; the diff_id is over the bytes
+ * as they are.
+ *
  * The layer is hostile until proven otherwise. Refused with an error naming
- * the entry, before anything is written outside DEST: absolute paths, ".."
- * components, writing through a symlink (every parent is opened with
+ * the entry, before anything is written outside DEST: ".." components
+ * (also "/.."), writing through a symlink (every parent is opened with
  * RESOLVE_NO_SYMLINKS below DEST), hardlinks whose target is outside DEST or
  * not yet in it, and more than MAX_SIZE uncompressed bytes (decompression
  * bombs, error code EFBIG). Entries are created with O_EXCL/O_NOFOLLOW
@@ -30,6 +38,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "image/digest.h"
 #include "util/error.h"
@@ -58,5 +67,18 @@ typedef struct unpack_result {
  * directory DEST_DIRFD, which should be empty. On error DEST may hold a
  * partial tree: the caller removes it (store_snapshot_abort). */
 int layer_unpack(int blob_fd, int dest_dirfd, const unpack_options *opts, unpack_result *res, berth_error **err);
+
+/* The blob as it arrives (a download): READ gives the next block of the
+ * compressed bytes, valid until its next call; it returns the block's
+ * length, 0 at the end, or -errno when the source failed (the unpack then
+ * fails with that errno's text). */
+typedef struct layer_source {
+	ssize_t (*read)(void *ctx, const void **buf);
+	void *ctx;
+} layer_source;
+
+/* layer_unpack from SRC instead of a file. */
+int layer_unpack_from(const layer_source *src, int dest_dirfd, const unpack_options *opts, unpack_result *res,
+		      berth_error **err);
 
 #endif

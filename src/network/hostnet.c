@@ -68,7 +68,7 @@ char *hostnet_default_dir(const char *rootless_run_root)
 
 int hostnet_open(const char *dir, hostnet *out, berth_error **err)
 {
-	static const char *const subdirs[] = { "bridges", "leases", "ports", "owners", "hosts" };
+	static const char *const subdirs[] = { "bridges", "leases", "ports", "owners", "hosts", "services" };
 
 	out->dir = NULL;
 	out->dirfd = -EBADF;
@@ -436,6 +436,23 @@ static int port_claimant(const hostnet *h, const struct nft_port *p, char *owner
 	return 1;
 }
 
+static bool is_service_claim(const char *owner)
+{
+	return strncmp(owner, HOSTNET_SERVICE_CLAIM, strlen(HOSTNET_SERVICE_CLAIM)) == 0;
+}
+
+/* A node port claim whose service has no record: its command was killed
+ * between the two (the record is written first, so not while it runs). */
+static bool service_claim_dead(const hostnet *h, const char *owner)
+{
+	char file[300];
+
+	if (!is_service_claim(owner))
+		return false;
+	snprintf(file, sizeof(file), "services/%.200s.json", owner + strlen(HOSTNET_SERVICE_CLAIM));
+	return faccessat(h->dirfd, file, F_OK, 0) < 0 && errno == ENOENT;
+}
+
 /* With the ports lock held: P's element out of nftables and its claim
  * gone, when OWNER claims it. */
 static void port_release_locked(const hostnet *h, const struct nft_port *p, const char *owner)
@@ -445,7 +462,7 @@ static void port_release_locked(const hostnet *h, const struct nft_port *p, cons
 
 	if (port_claimant(h, p, claimant, sizeof(claimant)) != 1 || strcmp(claimant, owner) != 0)
 		return;
-	if (owner[0] && nft_ports_remove(p, 1, &e) < 0) {
+	if (owner[0] && !is_service_claim(owner) && nft_ports_remove(p, 1, &e) < 0) {
 		if (e->code != ENOENT)
 			berth_debug("network of %.12s: %s", owner, e->msg);
 		berth_error_free(&e);
@@ -462,8 +479,10 @@ static int ports_lock(const hostnet *h, berth_error **err)
 int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_port *ports, size_t n, berth_error **err)
 {
 	_cleanup_free_ bool *fresh = NULL;
+	_cleanup_free_ struct nft_port *add = NULL;
 	_cleanup_close_ int lock = -EBADF;
 	char owner[80], file[INET6_ADDRSTRLEN + 32], what[80];
+	size_t n_add = 0;
 	int ret = 0;
 
 	if (n == 0)
@@ -471,13 +490,14 @@ int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_por
 	/* a port a dead container still claims: its whole network goes first */
 	for (size_t i = 0; i < n; i++)
 		if (port_claimant(h, &ports[i], owner, sizeof(owner)) == 1 && strcmp(owner, id) != 0 && owner[0] &&
-		    !hostnet_owner_alive(h, owner)) {
+		    !is_service_claim(owner) && !hostnet_owner_alive(h, owner)) {
 			berth_debug("port %u: container %.12s is gone; taking down its network", ports[i].host_port,
 				    owner);
 			hostnet_teardown(h, owner);
 		}
 	fresh = calloc(n, sizeof(*fresh));
-	if (fresh == NULL)
+	add = calloc(n, sizeof(*add));
+	if (fresh == NULL || add == NULL)
 		return berth_error_set(err, ENOMEM, "publish ports");
 	lock = ports_lock(h, err);
 	if (lock < 0)
@@ -487,10 +507,14 @@ int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_por
 		port_file(&ports[i], file, sizeof(file));
 		nft_port_describe(&ports[i], what, sizeof(what));
 		if (port_claimant(h, &ports[i], owner, sizeof(owner)) == 1) {
-			if (owner[0] == '\0') /* its claimant died writing it */
-				port_release_locked(h, &ports[i], "");
+			if (owner[0] == '\0' || service_claim_dead(h, owner)) /* its claimant died writing it */
+				port_release_locked(h, &ports[i], owner);
 			else if (strcmp(owner, id) == 0)
 				continue;
+			else if (is_service_claim(owner))
+				ret = berth_error_request(err, EEXIST,
+							  "publish port %s: already the node port of service %s", what,
+							  owner + strlen(HOSTNET_SERVICE_CLAIM));
 			else
 				ret = berth_error_request(
 				    err, EEXIST, "publish port %s: already published by container %.12s", what, owner);
@@ -506,8 +530,11 @@ int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_por
 			break;
 		}
 		fresh[i] = true;
+		add[n_add++] = ports[i];
 	}
-	if (ret == 0 && nft_ports_add(ports, n, err) < 0)
+	/* a port ID claims already is published already (a start of a
+	 * container whose ports were kept) */
+	if (ret == 0 && n_add && nft_ports_add(add, n_add, err) < 0)
 		ret = -1;
 	if (ret < 0)
 		for (size_t i = 0; i < n; i++)
@@ -533,6 +560,57 @@ void hostnet_ports_unpublish(const hostnet *h, const char *id, const struct nft_
 	}
 	for (size_t i = 0; i < n; i++)
 		port_release_locked(h, &ports[i], id);
+}
+
+int hostnet_port_claim(const hostnet *h, const char *claimant, int proto, uint16_t port, berth_error **err)
+{
+	struct nft_port p = { .proto = proto, .host_port = port };
+	_cleanup_close_ int lock = -EBADF, fd = -EBADF;
+	char owner[80], file[INET6_ADDRSTRLEN + 32], what[80];
+
+	nft_port_describe(&p, what, sizeof(what));
+	if (port_claimant(h, &p, owner, sizeof(owner)) == 1 && owner[0] && strcmp(owner, claimant) != 0 &&
+	    !is_service_claim(owner) && !hostnet_owner_alive(h, owner))
+		hostnet_teardown(h, owner);
+	lock = ports_lock(h, err);
+	if (lock < 0)
+		return -1;
+	if (port_claimant(h, &p, owner, sizeof(owner)) == 1) {
+		if (strcmp(owner, claimant) == 0)
+			return 0;
+		if (owner[0] != '\0' && !service_claim_dead(h, owner)) {
+			if (is_service_claim(owner))
+				return berth_error_request(err, EEXIST, "port %s: already the node port of service %s",
+							   what, owner + strlen(HOSTNET_SERVICE_CLAIM));
+			return berth_error_request(err, EEXIST, "port %s: already published by container %.12s", what,
+						   owner);
+		}
+		port_release_locked(h, &p, owner);
+	}
+	port_file(&p, file, sizeof(file));
+	fd = openat(h->dirfd, file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write(fd, claimant, strlen(claimant)) != (ssize_t)strlen(claimant)) {
+		int saved = errno ? errno : EIO;
+		if (fd >= 0)
+			unlinkat(h->dirfd, file, 0);
+		return berth_error_set(err, saved, "port %s: claim %s/%s", what, h->dir, file);
+	}
+	return 0;
+}
+
+void hostnet_port_release(const hostnet *h, const char *claimant, int proto, uint16_t port)
+{
+	struct nft_port p = { .proto = proto, .host_port = port };
+	_cleanup_close_ int lock = -EBADF;
+	berth_error *e = NULL;
+
+	lock = ports_lock(h, &e);
+	if (lock < 0) {
+		berth_debug("%s: %s", claimant, e->msg);
+		berth_error_free(&e);
+		return;
+	}
+	port_release_locked(h, &p, claimant);
 }
 
 struct nft_port *hostnet_ports_of(json_t *ports, size_t *n)
@@ -678,6 +756,8 @@ void hostnet_hosts_drop(const char *path, const char *needle)
 
 /* ---- teardown ---- */
 
+static void sweep_temps(int dirfd, const char *sub);
+
 void hostnet_teardown(const hostnet *h, const char *id)
 {
 	json_t *j = hostnet_owner_load(h, id), *links = json_object_get(j, "Links"), *v;
@@ -735,6 +815,11 @@ static int sweep_one(const char *name, void *data)
 		s->count++;
 	}
 	return 0;
+}
+
+void hostnet_sweep_temps(const hostnet *h, const char *sub)
+{
+	sweep_temps(h->dirfd, sub);
 }
 
 /* The temporary files (".NAME.tmpPID", fs_write_file_replace) in SUB that

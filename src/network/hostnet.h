@@ -19,10 +19,12 @@
  *   leases/BRIDGE/        the bridge's address leases (ipam.h), owned by
  *                         container ids
  *   ports/lock            flock of every port claim and release
- *   ports/PROTO_IP_PORT   the id of the container publishing the port
+ *   ports/PROTO_IP_PORT   the id of the container publishing the port, or
+ *                         "service:NAME" for a service's node port
  *   owners/ID.json        what exists on the host for container ID
  *   hosts/BRIDGE/ID       ID's line for the other containers' hosts files,
  *                         and the path of its own hosts file
+ *   services/             Services: ClusterIPs and their records (service.h)
  *
  * Every resource of a container is written into owners/ID.json before it
  * is made, so a command killed at any point leaves a record that names
@@ -46,6 +48,8 @@
 
 #define HOSTNET_ENV	    "BERTH_NETWORK_RUNDIR"
 #define HOSTNET_DEFAULT_DIR "/run/berth/network"
+/* the claimant of a service's node port: this and the service's name */
+#define HOSTNET_SERVICE_CLAIM "service:"
 
 typedef struct hostnet {
 	char *dir;
@@ -121,10 +125,20 @@ int hostnet_owner_save(const hostnet *h, const char *id, json_t *owner, berth_er
 /* Claims the N ports for ID (ports/) and publishes them in nftables: all
  * or none. A port claimed by a dead container is taken back from it (its
  * whole network goes: hostnet_teardown); one claimed by a live one is an
- * EEXIST error naming it. The ports must be in ID's owner record already. */
+ * EEXIST error naming it. Ports ID claims already are left as they are
+ * (published). The ports must be in ID's owner record already. */
 int hostnet_ports_publish(const hostnet *h, const char *id, const struct nft_port *ports, size_t n, berth_error **err);
 /* Unpublishes the ports ID claims among the N (quiet when gone). */
 void hostnet_ports_unpublish(const hostnet *h, const char *id, const struct nft_port *ports, size_t n);
+
+/* Claims PROTO/PORT on every host address for CLAIMANT (a service's
+ * "service:NAME") without publishing anything: the port cannot be published
+ * with -p, nor claimed by another, until released. A claim of a dead
+ * container or of a service without a record is taken back; any other is
+ * an EEXIST error naming its holder. CLAIMANT's own claim: 0. */
+int hostnet_port_claim(const hostnet *h, const char *claimant, int proto, uint16_t port, berth_error **err);
+/* Releases the claim of PROTO/PORT when CLAIMANT holds it. */
+void hostnet_port_release(const hostnet *h, const char *claimant, int proto, uint16_t port);
 
 /* The nft_port array of an owner record's "Ports" (heap; strings borrowed). */
 struct nft_port *hostnet_ports_of(json_t *ports, size_t *n);
@@ -149,6 +163,10 @@ void hostnet_teardown(const hostnet *h, const char *id);
 /* hostnet_teardown() of every owner whose store record is gone. Returns
  * how many. */
 int hostnet_sweep(const hostnet *h);
+
+/* Removes the temporary files a killed writer left in the subdirectory
+ * SUB (".NAME.tmpPID" of a pid that is gone). */
+void hostnet_sweep_temps(const hostnet *h, const char *sub);
 
 /* Whether the owner ID lives: its owner record names a store record that
  * exists, and either that record's config.json has "NetworkSettings" (it

@@ -441,6 +441,27 @@ static int veth_create(nl_socket *nl, const netlink_attach_config *cfg, int brid
 	return nl_request(nl, nlh, NULL, NULL);
 }
 
+/* Hairpin mode on the bridge port NAME: the bridge may send a frame back
+ * out of the port it came in on. With br_netfilter loaded, a container's
+ * connection to a service (or published port) that is DNATed back to the
+ * container itself is bridged, not routed, back to its own port; without
+ * hairpin mode the bridge drops it (kubelet sets the same, hairpin-veth). */
+static int nl_set_hairpin(nl_socket *nl, const char *name)
+{
+	struct nlmsghdr *nlh = nl_header(nl, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	struct nlattr *linkinfo, *data;
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
+	mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, 1);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	return nl_request(nl, nlh, NULL, NULL);
+}
+
 /* A netlink socket inside the namespace NSFD: a socket stays in the
  * namespace it was made in, so the thread goes there only to make it. */
 static int nl_open_in(int nsfd, nl_socket **out, berth_error **err)
@@ -524,7 +545,11 @@ static int attach(const netlink_attach_config *cfg, berth_error **err)
 		return nl_fail(host, err, -ret, "create veth pair %s/%s", cfg->host_ifname, cfg->container_ifname);
 
 	/* from here on the pair is ours: any failure deletes it */
-	ret = nl_open_in(cfg->netns_fd, &container, err);
+	ret = nl_set_hairpin(host, cfg->host_ifname);
+	if (ret < 0)
+		ret = nl_fail(host, err, -ret, "set hairpin mode on %s", cfg->host_ifname);
+	if (ret == 0)
+		ret = nl_open_in(cfg->netns_fd, &container, err);
 	if (ret == 0)
 		ret = container_configure(container, cfg, err);
 	if (ret < 0)
@@ -652,5 +677,38 @@ int netlink_sysctl_set(const char *key, const char *value, berth_error **err)
 		return berth_error_set(err, errno, "set sysctl %s=%s", key, value);
 	if ((size_t)n != len)
 		return berth_error_set(err, EIO, "set sysctl %s=%s: short write", key, value);
+	return 0;
+}
+
+int netlink_route_ensure(const char *dev, struct in_addr dst, unsigned int prefix, berth_error **err)
+{
+	_cleanup_nl_ nl_socket *nl = NULL;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	char text[INET_ADDRSTRLEN];
+	nl_link link;
+	int ret;
+
+	ntop(AF_INET, &dst, text, sizeof(text));
+	if (check_ifname("add route", dev, err) < 0 || check_prefix("add route", AF_INET, prefix, err) < 0)
+		return -EINVAL;
+	if (nl_open(&nl, err) < 0)
+		return berth_error_wrap(err, "route %s/%u via %s", text, prefix, dev);
+	ret = nl_get_link(nl, dev, &link);
+	if (ret < 0)
+		return nl_fail(nl, err, -ret, "route %s/%u via %s: look up link", text, prefix, dev);
+	nlh = nl_header(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = (unsigned char)prefix;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, sizeof(dst), &dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)link.index);
+	ret = nl_request(nl, nlh, NULL, NULL);
+	if (ret < 0)
+		return nl_fail(nl, err, -ret, "route %s/%u via %s", text, prefix, dev);
 	return 0;
 }

@@ -89,6 +89,10 @@ int netlink_veth_name(const char *container_id, char out[IFNAMSIZ], berth_error 
  * (as docker does), so a container's MAC follows its address. */
 void netlink_mac_from_ipv4(struct in_addr addr, unsigned char mac[NETLINK_MAC_LEN]);
 
+/* Routes DST/PREFIX (IPv4) through the link DEV, scope link, in the main
+ * table; replaces a route to the same destination. */
+int netlink_route_ensure(const char *dev, struct in_addr dst, unsigned int prefix, berth_error **err);
+
 /* Writes VALUE to the sysctl KEY of the calling thread's network namespace
  * (/proc/sys/net is per namespace of the opener). KEY is either dotted
  * ("net.ipv4.ip_forward") or, when an interface name in it may contain

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/log.h"
 
 #define NFT_LIBRARY "libnftables.so.1"
 #define T	    "inet " NFT_TABLE_NAME
@@ -336,19 +337,48 @@ int nft_network_add(const struct nft_network *n, berth_error **err)
 	return ret;
 }
 
-/* True when the bridges set has no element (or there is no table). */
-static int no_bridge_left(bool *empty, berth_error **err)
+/* True when the set NAME has no element (or there is no such set). */
+static int set_empty(const char *name, bool *empty, berth_error **err)
 {
 	struct nft_result r = { 0 };
-	int ret = nft_run("list set " T " bridges\n", &r, err);
+	char cmd[96];
+	int ret;
 
+	snprintf(cmd, sizeof(cmd), "list set " T " %s\n", name);
+	ret = nft_run(cmd, &r, err);
 	if (ret < -1)
 		return -1;
 	if (ret < 0 && r.code != ENOENT)
-		ret = berth_error_set(err, r.code, "nftables: list bridges: %s", r.reason);
+		ret = berth_error_set(err, r.code, "nftables: list %s: %s", name, r.reason);
 	else
 		ret = 0;
 	*empty = r.output == NULL || strstr(r.output, "elements = {") == NULL;
+	nft_result_clear(&r);
+	return ret;
+}
+
+/* True when no bridge is left (or there is no table) and no service
+ * (service.h) either: the table can go. */
+static int no_bridge_left(bool *empty, berth_error **err)
+{
+	if (set_empty("bridges", empty, err) < 0)
+		return -1;
+	if (*empty && set_empty("service_vips", empty, err) < 0)
+		return -1;
+	return 0;
+}
+
+int nft_run_transaction(const char *cmds, const char *what, berth_error **err)
+{
+	struct nft_result r = { 0 };
+	int ret = nft_run(cmds, &r, err);
+
+	if (ret < -1)
+		return berth_error_wrap(err, "%s", what);
+	if (ret < 0)
+		ret = berth_error_set(err, r.code, "%s: nftables: %s", what, r.reason);
+	if (ret < 0)
+		berth_debug("%s: nftables refused:\n%s\n%s", what, cmds, r.errtext ? r.errtext : "");
 	nft_result_clear(&r);
 	return ret;
 }
@@ -378,6 +408,15 @@ int nft_network_remove(const struct nft_network *n, berth_error **err)
 	if (empty && nft_table_remove(err) < 0)
 		return berth_error_wrap(err, "remove network on bridge %s", n->bridge);
 	return 0;
+}
+
+int nft_table_remove_unused(berth_error **err)
+{
+	bool empty = false;
+
+	if (no_bridge_left(&empty, err) < 0)
+		return -1;
+	return empty ? nft_table_remove(err) : 0;
 }
 
 int nft_table_remove(berth_error **err)

@@ -81,7 +81,8 @@ struct nft_port_entry {
 int nft_network_add(const struct nft_network *n, berth_error **err);
 
 /* Deletes the elements of network N (ENOENT error, nothing changed, when
- * one of them is missing); then, when no bridge is left, the whole table. */
+ * one of them is missing); then, when no bridge and no service is left,
+ * the whole table. */
 int nft_network_remove(const struct nft_network *n, berth_error **err);
 
 /* Publishes the N ports in one transaction: all or none. A port already
@@ -96,6 +97,16 @@ int nft_ports_remove(const struct nft_port *ports, size_t n, berth_error **err);
 
 /* Every published port, in *OUT (free() it), *N entries. No table: none. */
 int nft_ports_list(struct nft_port_entry **out, size_t *n, berth_error **err);
+
+/* Runs CMDS (nft commands, one a line) through libnftables as one
+ * transaction; an error names WHAT and nftables' reason (the whole text
+ * goes to the debug log). For callers that write their own objects into
+ * the table (service.h). */
+int nft_run_transaction(const char *cmds, const char *what, berth_error **err);
+
+/* Deletes the berth table when no bridge and no service is left in it
+ * (callers serialize as for nft_network_remove). */
+int nft_table_remove_unused(berth_error **err);
 
 /* Deletes the berth table with everything in it; no table is not an error. */
 int nft_table_remove(berth_error **err);

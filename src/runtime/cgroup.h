@@ -30,6 +30,14 @@ enum cgroup_mode {
 
 typedef struct cgroup_manager cgroup_manager;
 
+/* A mounted hierarchy found under fs_root, before any cgroup is computed. */
+typedef struct cgroup_mount {
+	char *controllers; /* v1: "cpu,cpuacct", "name=systemd" (as /proc/self/cgroup spells them); "" for unified */
+	char *mount;	   /* "/sys/fs/cgroup/memory" */
+	char *root;	   /* the cgroup mounted there ("/" unless a subtree is bind-mounted) */
+	bool unified;
+} cgroup_mount;
+
 typedef struct cgroup_options {
 	const char *fs_root;	  /* "/sys/fs/cgroup" (also when NULL); tests point it at a fake tree */
 	const char *self_cgroup;  /* "/proc/self/cgroup" (also when NULL); tests point it at a fake file */
@@ -42,16 +50,30 @@ typedef struct cgroup_options {
 	 * the unified hierarchy of hybrid is fs_root/unified). */
 	bool force_mode;
 	enum cgroup_mode forced_mode;
+	/* The hierarchies as cgroup_read_mounts() found them (borrowed), or
+	 * NULL: read here. */
+	const cgroup_mount *mounts;
+	size_t n_mounts;
 } cgroup_options;
 
 /* Reads how the host mounts cgroups under OPTS->fs_root (statfs magic). */
 int cgroup_detect_mode(const char *fs_root, enum cgroup_mode *mode, berth_error **err);
 
+/* The hierarchies mounted under OPTS->fs_root in MODE, from one read of
+ * /proc/self/mountinfo: the costly part of making a manager on a host with
+ * many mounts (each line costs the kernel a d_path and the options of its
+ * file system; 0.35 ms of CPU for 72 mounts on the test VM). */
+int cgroup_read_mounts(const cgroup_options *opts, enum cgroup_mode mode, cgroup_mount **out, size_t *n,
+		       berth_error **err);
+void cgroup_mounts_free(cgroup_mount *m, size_t n);
+
 /* Computes the paths and creates the cgroup directories. Nothing is created
  * when an error is returned. */
 int cgroup_manager_create(const cgroup_options *opts, cgroup_manager **out, berth_error **err);
 
-/* The v2 directory fd for clone3(CLONE_INTO_CGROUP), or -1 on v1-only. */
+/* The unified directory fd for clone3(CLONE_INTO_CGROUP) on v2 and on
+ * hybrid hosts (where it places the child in the unified hierarchy only),
+ * or -1. */
 int cgroup_manager_v2_fd(cgroup_manager *m);
 
 /* Moves PID into every hierarchy of the cgroup. */
@@ -69,6 +91,36 @@ int cgroup_check_sub_cgroups(const char *const *subs, enum cgroup_mode mode, ber
  * M is unchanged when an error is returned. */
 int cgroup_manager_select_sub(cgroup_manager *m, const char *const *subs, berth_error **err);
 
+/* Moves PID into the unified (v2) hierarchy only: for a child that
+ * clone3(CLONE_INTO_CGROUP) could not place and that joins the v1
+ * hierarchies itself (cgroup_join_self). */
+int cgroup_manager_enter_unified(cgroup_manager *m, pid_t pid, berth_error **err);
+
+/* A process that joins the cgroup itself. Writing a pid into cgroup.procs
+ * takes the kernel's global cgroup_threadgroup_rwsem for writing, which
+ * waits for an RCU grace period unless a write just before did so (4 to
+ * 15 ms on the 2-CPU test VM: most of a `create`). A single-threaded
+ * process that writes "0" into a v1 hierarchy's "tasks" file moves itself
+ * without that lock, and clone3(CLONE_INTO_CGROUP) places a child on the
+ * unified hierarchy without it (cgroup_manager_v2_fd, also on hybrid). */
+#define CGROUP_JOIN_MAX 32
+typedef struct cgroup_self_join {
+	int fds[CGROUP_JOIN_MAX]; /* O_WRONLY of each v1 hierarchy's "tasks" file */
+	char *paths[CGROUP_JOIN_MAX];
+	size_t n;
+} cgroup_self_join;
+
+/* Opens the v1 "tasks" files for a process about to be made (the fds are
+ * close-on-exec: a clone inherits them, an exec'd program does not). The
+ * permission to move is checked against the opener's credentials, so a
+ * child in a new user namespace can still use them. */
+int cgroup_manager_open_join(cgroup_manager *m, cgroup_self_join *j, berth_error **err);
+
+/* In the joining single-threaded process: writes "0" into each file. */
+int cgroup_join_self(const cgroup_self_join *j, berth_error **err);
+
+void cgroup_join_close(cgroup_self_join *j);
+
 /* Writes linux.resources (also used by `update`). Fields the host lacks
  * (a controller not mounted) are an error only when actually requested. */
 int cgroup_manager_apply(cgroup_manager *m, const spec_resources *r, berth_error **err);
@@ -81,6 +133,10 @@ int cgroup_manager_is_frozen(cgroup_manager *m, bool *frozen, berth_error **err)
 
 /* Every pid in the cgroup (and its children), sorted. */
 int cgroup_manager_pids(cgroup_manager *m, pid_t **pids, size_t *n, berth_error **err);
+
+/* Whether this manager made the cgroup whose pids cgroup_manager_pids()
+ * reads (mkdir succeeded): it holds no process until one is moved in. */
+bool cgroup_manager_made_cgroup(cgroup_manager *m);
 
 /* Sends SIGNO to every process in the cgroup (kill --all). */
 int cgroup_manager_kill_all(cgroup_manager *m, int signo, berth_error **err);

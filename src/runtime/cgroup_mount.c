@@ -102,7 +102,37 @@ static int mount_v1_fresh(int parent, const char *name, const char *controllers,
 	return mount("cgroup", fs_proc_fd_path(dir, tgt), "cgroup", flags, controllers);
 }
 
-int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, berth_error **err)
+/* Mounts each v1 hierarchy of MOUNTS afresh below TARGET (see
+ * cgroup_mount_in_rootfs); one that fails is bound from the host instead,
+ * as the mountinfo walk below does for a root above the namespace's. */
+static int mount_v1_known(int target, const spec_mount *m, size_t index, const cgroup_mount *mounts, size_t n,
+			  berth_error **err)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *own = NULL;
+		_cleanup_free_ char *host = NULL;
+		const char *name;
+
+		if (mounts[i].unified || strncmp(mounts[i].mount, "/sys/fs/cgroup/", 15) != 0)
+			continue;
+		name = mounts[i].mount + 15;
+		if (mkdirat(target, name, 0755) < 0 && errno != EEXIST)
+			return berth_error_set(err, errno, "mounts[%zu]: mkdir cgroup \"%s\"", index, name);
+		if (mount_v1_fresh(target, name, mounts[i].controllers, mount_flags(m)) == 0)
+			continue;
+		own = own_cgroup_path(mounts[i].controllers);
+		if (own == NULL)
+			continue;
+		if (asprintf(&host, "%s%s", mounts[i].mount, own) < 0)
+			return berth_error_set(err, ENOMEM, "mounts[%zu]", index);
+		if (bind_ro(host, target, name, mount_flags(m), err) < 0)
+			return berth_error_wrap(err, "mounts[%zu]: cgroup %s", index, name);
+	}
+	return 0;
+}
+
+int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const cgroup_mount *mounts, size_t n_mounts,
+			   bool new_cgroupns, berth_error **err)
 {
 	_cleanup_fclose_ FILE *mi = NULL;
 	_cleanup_close_ int target = -EBADF;
@@ -120,6 +150,11 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, berth_
 	target = fs_open_in_root(rootfd, m->destination, O_PATH | O_DIRECTORY, 0, false, err);
 	if (target < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
+	if (mounts != NULL && new_cgroupns) {
+		if (mount_v1_known(target, m, index, mounts, n_mounts, err) < 0)
+			return -1;
+		goto remount;
+	}
 	mi = fopen("/proc/self/mountinfo", "re");
 	if (mi == NULL)
 		return berth_error_set(err, errno, "mounts[%zu]: read mountinfo", index);
@@ -170,6 +205,7 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, berth_
 		if (bind_ro(host, target, name, mount_flags(m), err) < 0)
 			return berth_error_wrap(err, "mounts[%zu]: cgroup %s", index, name);
 	}
+remount:
 	if (m->flags & MS_RDONLY) {
 		if (mount(NULL, fs_proc_fd_path(target, tgt), NULL,
 			  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)

@@ -8,9 +8,18 @@
 
 #include <stddef.h>
 
+#include "runtime/cgroup.h"
 #include "spec/spec.h"
 #include "util/error.h"
 
-int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, berth_error **err);
+/* MOUNTS (may be NULL): the hierarchies as the runtime read them before the
+ * clone (cgroup_read_mounts). With them, and a cgroup namespace the init
+ * made itself (NEW_CGROUPNS), every v1 hierarchy is mounted afresh (or,
+ * where that is refused, its host mount bound) without reading
+ * /proc/self/mountinfo again: in that namespace the root of each host
+ * mount lies above the init's cgroup, which is all the walk of mountinfo
+ * would find out. */
+int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const cgroup_mount *mounts, size_t n_mounts,
+			   bool new_cgroupns, berth_error **err);
 
 #endif

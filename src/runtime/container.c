@@ -53,6 +53,10 @@ typedef struct create_tx {
 	int dirfd;
 	int lockfd;
 	cgroup_manager *cgroup;
+	/* the hierarchies, read once before the clone for the runtime and the
+	 * init (NULL on v2, or when the read failed: each reads them) */
+	cgroup_mount *mounts;
+	size_t n_mounts;
 	pid_t pid;
 	bool dir_created;
 } create_tx;
@@ -112,33 +116,6 @@ static int resolve_rootfs(const spec *s, const char *bundle, char **out, berth_e
 		return berth_error_set(err, ENOTDIR, "root.path: rootfs \"%s\"", joined);
 	*out = strdup(resolved);
 	return *out ? 0 : berth_error_set(err, ENOMEM, "root.path");
-}
-
-/* *IN_CGROUP: whether the child was cloned into CGROUP_FD's cgroup (a
- * kernel without CLONE_INTO_CGROUP gets a plain clone: the caller must
- * then place it). */
-static pid_t clone_init(int flags, int cgroup_fd, bool *in_cgroup)
-{
-	struct clone_args args = { .flags = (unsigned)flags, .exit_signal = SIGCHLD };
-	pid_t pid;
-
-	if (cgroup_fd >= 0) {
-		args.flags |= CLONE_INTO_CGROUP;
-		args.cgroup = cgroup_fd;
-	}
-	pid = syscall(SYS_clone3, &args, sizeof(args));
-	*in_cgroup = pid >= 0 && cgroup_fd >= 0;
-	if (pid < 0 && cgroup_fd >= 0 && errno != ENOMEM) {
-		args.flags &= ~CLONE_INTO_CGROUP;
-		args.cgroup = 0;
-		pid = syscall(SYS_clone3, &args, sizeof(args));
-	}
-	if (pid < 0 && errno == ENOSYS) {
-		/* pre-5.3 kernels: plain clone semantics through fork+unshare are
-		 * not equivalent for pid namespaces, so require clone3 */
-		errno = ENOSYS;
-	}
-	return pid;
 }
 
 /* The device rules applied to the cgroup: the spec's, then allow rules for
@@ -305,6 +282,8 @@ static int refuse_busy_cgroup(create_tx *tx, berth_error **err)
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n = 0;
 
+	if (cgroup_manager_made_cgroup(tx->cgroup))
+		return 0; /* made just now: nobody is in it */
 	if (cgroup_manager_pids(tx->cgroup, &pids, &n, err) < 0)
 		return berth_error_wrap(err, "linux.cgroupsPath");
 	if (n == 0)
@@ -394,6 +373,21 @@ static void leave_child_namespaces(child_ns_switch *sw)
 
 /* Creates the container's cgroup (tx->cgroup), records it in the state and
  * applies linux.resources. */
+/* The v1 "tasks" files the init joins itself (cgroup_self_join), sent
+ * before SYNC_GO. */
+static int send_cgroup_join(int sock, cgroup_manager *cg, berth_error **err)
+{
+	cgroup_self_join join = { .n = 0 };
+	int ret = 0;
+
+	if (cgroup_manager_open_join(cg, &join, err) < 0)
+		return -1;
+	for (size_t i = 0; i < join.n && ret == 0; i++)
+		ret = sync_send(sock, SYNC_CGROUP_JOIN, 0, join.paths[i], join.fds[i], err);
+	cgroup_join_close(&join);
+	return ret;
+}
+
 static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, const create_options *opts,
 		       container_state *st, berth_error **err)
 {
@@ -404,6 +398,8 @@ static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, c
 		.container_id = opts->id,
 		.systemd = g->systemd_cgroup,
 		.rootless = g->rootless,
+		.mounts = tx->mounts,
+		.n_mounts = tx->n_mounts,
 	};
 
 	if (cgroup_manager_create(&co, &tx->cgroup, err) < 0 || refuse_busy_cgroup(tx, err) < 0)
@@ -411,11 +407,7 @@ static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, c
 	/* Record the cgroup at once: a create killed from here on leaves a
 	 * state.json from which delete --force removes it. */
 	st->cgroup = cgroup_manager_to_json(tx->cgroup);
-	if (state_write(tx->dirfd, st, err) < 0)
-		return -1;
-	if (apply_resources(tx->cgroup, s, err) < 0)
-		return berth_error_wrap(err, "linux.resources");
-	return 0;
+	return state_write(tx->dirfd, st, err);
 }
 
 /* After a failure while the init may be setting up early: the error it
@@ -450,7 +442,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	idmap_mounts idmap = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
-	bool new_userns, late_userns = false, early, in_cgroup;
+	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup;
 	enum cgroup_mode mode;
 	pid_t intermediate = 0;
 
@@ -515,16 +507,33 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		berth_error_set(err, errno, "create the exec fifo");
 		goto fail;
 	}
-	/* Without a user namespace to map, the init builds its rootfs while
-	 * the cgroup is made and joined (on v1, joining waits for an RCU grace
-	 * period); it waits for SYNC_GO only before the cgroup namespace, the
-	 * cgroup mounts and the device nodes. On v2 the init is cloned into
-	 * the cgroup, which must exist first. */
-	early = !new_userns && !late_userns &&
-		!(cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) == 0 &&
-		  mode == CGROUP_MODE_V2);
-	if (!early && make_cgroup(&tx, g, s, opts, st, err) < 0)
+	/* No write of the init's pid into cgroup.procs, which waits for an RCU
+	 * grace period (cgroup_self_join): on v2 and hybrid hosts
+	 * clone3(CLONE_INTO_CGROUP) places it in the unified cgroup, which
+	 * must exist first, and it joins the v1 hierarchies itself through
+	 * files sent before SYNC_GO. Without a user namespace to map, on v1
+	 * and hybrid, the init builds its rootfs meanwhile (on v1 while the
+	 * cgroup is made too); it waits for SYNC_GO only before the cgroup
+	 * namespace, the cgroup mounts and the device nodes. */
+	if (cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) < 0)
+		mode = CGROUP_MODE_V1;
+	early = !new_userns && !late_userns && mode != CGROUP_MODE_V2;
+	cgroup_first = !early || mode == CGROUP_MODE_HYBRID;
+	if (mode != CGROUP_MODE_V2) {
+		cgroup_options co = { .fs_root = g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup" };
+		berth_error *ignored = NULL;
+		if (cgroup_read_mounts(&co, mode, &tx.mounts, &tx.n_mounts, &ignored) < 0) {
+			berth_error_free(&ignored);
+			tx.mounts = NULL;
+			tx.n_mounts = 0;
+		}
+	}
+	if (cgroup_first && make_cgroup(&tx, g, s, opts, st, err) < 0)
 		goto fail;
+	if (!early && apply_resources(tx.cgroup, s, err) < 0) {
+		berth_error_wrap(err, "linux.resources");
+		goto fail;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		berth_error_set(err, errno, "socketpair");
 		goto fail;
@@ -534,8 +543,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		goto fail;
 	}
 	listen_fds = socket_activation_fds();
-	tx.pid = clone_init(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
-			    tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1, &in_cgroup);
+	tx.pid = namespaces_clone(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
+				  tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1, &in_cgroup);
 	if (tx.pid == 0) {
 		init_config cfg = {
 			.spec = s,
@@ -549,6 +558,9 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.late_userns = late_userns,
 			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
 			.early_setup = early,
+			.cgroup_clone_fd = tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1,
+			.cgroup_mounts = tx.mounts,
+			.n_cgroup_mounts = tx.n_mounts,
 			.preserve_fds = opts->preserve_fds,
 			.seccomp = s->seccomp.present ? &filter : NULL,
 			.idmap_fds = idmap.fds,
@@ -574,8 +586,19 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	close(sv[1]);
 	sv[1] = -1;
 	st->pid = tx.pid;
-	if ((early && make_cgroup(&tx, g, s, opts, st, err) < 0) ||
-	    (!in_cgroup && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0)) {
+	if (!cgroup_first && make_cgroup(&tx, g, s, opts, st, err) < 0) {
+		init_error(sv[0], err);
+		goto fail;
+	}
+	if (early && apply_resources(tx.cgroup, s, err) < 0) {
+		berth_error_wrap(err, "linux.resources");
+		init_error(sv[0], err);
+		goto fail;
+	}
+	/* the intermediate of late_userns forks the init: it is moved whole */
+	if ((late_userns && cgroup_manager_enter(tx.cgroup, tx.pid, err) < 0) ||
+	    (!late_userns && ((!in_cgroup && cgroup_manager_enter_unified(tx.cgroup, tx.pid, err) < 0) ||
+			      send_cgroup_join(sv[0], tx.cgroup, err) < 0))) {
 		init_error(sv[0], err);
 		goto fail;
 	}
@@ -623,6 +646,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	if (opts->pid_file && state_write_pid_file(opts->pid_file, tx.pid, err) < 0)
 		goto fail;
 	*pid_out = tx.pid;
+	cgroup_mounts_free(tx.mounts, tx.n_mounts);
 	namespaces_close_fds(ns_fds);
 	seccomp_filter_clear(&filter);
 	cgroup_manager_free(tx.cgroup);
@@ -640,6 +664,7 @@ fail:
 		*master_out = -1;
 	}
 	create_rollback(&tx);
+	cgroup_mounts_free(tx.mounts, tx.n_mounts);
 fail_early:
 	namespaces_close_fds(ns_fds);
 	seccomp_filter_clear(&filter);

@@ -1,11 +1,18 @@
 #include "runtime/exe_guard.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <link.h>
 #include <linux/mount.h>
+#include <linux/prctl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
@@ -15,6 +22,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -59,9 +67,15 @@ static int readonly_detached_clone(const char *path)
 	return move_fd(tree);
 }
 
+/* The detached tree of exe_guard_seal_self's read-only view, kept open:
+ * closing the last fd of such a tree unmounts it, which waits for an
+ * expedited RCU grace period (exe_guard_release). */
+static int view_tree = -EBADF;
+
 /* The binary PATH (the file SELF has open) through a read-only clone of its
- * directory (so /proc/PID/exe reads "/berth-runtime"), or of the file. */
-static int open_readonly_binary(const char *path, int self)
+ * directory (so /proc/PID/exe reads "/berth-runtime"), or of the file. With
+ * KEEP_TREE the directory's tree goes to view_tree instead of being closed. */
+static int open_readonly_binary(const char *path, int self, bool keep_tree)
 {
 	_cleanup_close_ int dir = -EBADF;
 	char dircopy[PATH_MAX], basecopy[PATH_MAX];
@@ -74,8 +88,13 @@ static int open_readonly_binary(const char *path, int self)
 		dir = readonly_detached_clone(dirname(dircopy));
 		if (dir >= 0) {
 			fd = openat(dir, basename(basecopy), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0 && same_file(fd, self))
+			if (fd >= 0 && same_file(fd, self)) {
+				if (keep_tree) {
+					exe_guard_release();
+					view_tree = move_fd(dir);
+				}
 				return fd;
+			}
 			if (fd >= 0)
 				close(fd);
 		}
@@ -101,7 +120,7 @@ static int sealed_memfd_copy(int self)
 	return move_fd(memfd);
 }
 
-int exe_guard_open_sealed(const char *path, berth_error **err)
+static int open_sealed(const char *path, bool keep_tree, berth_error **err)
 {
 	char self_path[PATH_MAX];
 	_cleanup_close_ int self = -EBADF;
@@ -119,7 +138,7 @@ int exe_guard_open_sealed(const char *path, berth_error **err)
 	}
 	if (self < 0)
 		return berth_error_set(err, errno, "open \"%s\"", path ? path : "/proc/self/exe");
-	sealed = open_readonly_binary(path, self);
+	sealed = open_readonly_binary(path, self, keep_tree);
 	if (sealed < 0) {
 		berth_debug("read-only mount of the runtime binary: %s; using a sealed copy", strerror(errno));
 		sealed = sealed_memfd_copy(self);
@@ -130,16 +149,291 @@ int exe_guard_open_sealed(const char *path, berth_error **err)
 	return sealed;
 }
 
-int exe_guard_reexec_sealed(char **argv, berth_error **err)
+int exe_guard_open_sealed(const char *path, berth_error **err)
 {
-	_cleanup_close_ int self = -EBADF;
+	return open_sealed(path, false, err);
+}
+
+void exe_guard_release(void)
+{
+	if (view_tree >= 0)
+		close(view_tree);
+	view_tree = -EBADF;
+}
+
+/* Moving this process's image onto the sealed binary without an execve.
+ *
+ * The kernel keeps two references to the file a process executes: mm's
+ * exe_file (/proc/PID/exe) and the file of every mapping of the binary
+ * (/proc/PID/map_files). Both are moved here: every mapping of the binary is
+ * replaced by the same range of SEALED (the same file through a read-only
+ * mount, or a sealed copy), and exe_file is set with PR_SET_MM_MAP (which
+ * refuses while a mapping of the old file is left, but cannot tell on
+ * overlayfs: each mapping must be found here). Pages the process may have
+ * written (data, relocations) are copied into the new mapping first; clean
+ * ones are mapped again from the file, whose content is the same.
+ * Single-threaded only: another thread could write a page between copy and
+ * swap. */
+
+#define IMAGE_MAPPINGS_MAX 64
+
+typedef struct {
+	uintptr_t start, end;
+	off_t offset;
+	int prot;
+	bool written; /* private pages may exist: copy it */
+} image_mapping;
+
+/* Field N (1-based, as in proc(5)) of /proc/self/stat; FIELDS holds 52. */
+static int read_self_stat(unsigned long long *fields, berth_error **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	char *p, *end;
+	int n;
+
+	if (fs_read_file("/proc/self/stat", &buf, NULL, err) < 0)
+		return -1;
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (p == NULL)
+		return berth_error_set(err, EINVAL, "parse /proc/self/stat");
+	p++;
+	for (n = 3; n < 52; n++) {
+		while (*p == ' ')
+			p++;
+		if (n == 3) { /* state: a letter */
+			fields[n] = 0;
+			p++;
+			continue;
+		}
+		errno = 0;
+		fields[n] = strtoull(p, &end, 10);
+		if (end == p || errno != 0)
+			return berth_error_set(err, EINVAL, "parse /proc/self/stat field %d", n);
+		p = end;
+	}
+	return 0;
+}
+
+static const char *next_line(const char *line)
+{
+	const char *nl = strchr(line, '\n');
+	return nl != NULL && nl[1] != '\0' ? nl + 1 : NULL;
+}
+
+/* Parses a line of /proc/self/maps: "START-END PERMS OFFSET MAJOR:MINOR
+ * INODE PATH". */
+static bool parse_maps_line(const char *line, image_mapping *m, unsigned long *dev_ino, char *share)
+{
+	unsigned long start, end, offset, ino;
+	unsigned int major, minor;
+	char perms[5];
+
+	if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu", &start, &end, perms, &offset, &major, &minor, &ino) != 7)
+		return false;
+	*m = (image_mapping){
+		.start = start,
+		.end = end,
+		.offset = (off_t)offset,
+		.prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+			(perms[2] == 'x' ? PROT_EXEC : 0),
+	};
+	dev_ino[0] = major;
+	dev_ino[1] = minor;
+	dev_ino[2] = ino;
+	*share = perms[3];
+	return true;
+}
+
+typedef struct {
+	uintptr_t relro_start, relro_end;
+	bool textrel;
+	bool found;
+} image_layout;
+
+/* The first object dl_iterate_phdr reports is the program itself. */
+static int read_layout(struct dl_phdr_info *info, size_t size, void *data)
+{
+	image_layout *l = data;
+
+	(void)size;
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_GNU_RELRO) {
+			l->relro_start = info->dlpi_addr + ph->p_vaddr;
+			l->relro_end = l->relro_start + ph->p_memsz;
+		} else if (ph->p_type == PT_DYNAMIC) {
+			for (const ElfW(Dyn) *d = (const void *)(info->dlpi_addr + ph->p_vaddr); d->d_tag != DT_NULL;
+			     d++)
+				if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL)))
+					l->textrel = true;
+		}
+	}
+	l->found = true;
+	return 1;
+}
+
+/* The mappings of the binary this process executes: those of the file that
+ * holds the entry point (its device and inode as /proc/self/maps prints
+ * them: on overlayfs those of the real file, like every mapping of the
+ * binary). Private pages exist where the binary is writable and where the
+ * loader wrote relocations before making them read-only (PT_GNU_RELRO);
+ * the rest is the file's content. */
+static int image_mappings(image_mapping *out, int max, berth_error **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	uintptr_t entry = getauxval(AT_ENTRY);
+	unsigned long image[3] = { 0 }, id[3];
+	image_layout layout = { 0 };
+	image_mapping m;
+	int n = 0;
+	char share;
+
+	dl_iterate_phdr(read_layout, &layout);
+	if (!layout.found || layout.textrel)
+		return berth_error_set(err, ENOTSUP, "the binary relocates its text (DT_TEXTREL)");
+	if (fs_read_file("/proc/self/maps", &buf, NULL, err) < 0)
+		return -1;
+	for (const char *line = buf; line != NULL; line = next_line(line))
+		if (parse_maps_line(line, &m, id, &share) && entry >= m.start && entry < m.end)
+			memcpy(image, id, sizeof(image));
+	if (image[2] == 0)
+		return berth_error_set(err, ENOENT, "/proc/self/maps: no mapping holds the entry point");
+	for (const char *line = buf; line != NULL; line = next_line(line)) {
+		if (!parse_maps_line(line, &m, id, &share) || memcmp(id, image, sizeof(image)) != 0)
+			continue;
+		if (share != 'p')
+			return berth_error_set(err, EINVAL, "/proc/self/maps: a shared mapping of the binary");
+		if (n == max)
+			return berth_error_set(err, E2BIG, "/proc/self/maps: over %d mappings of the binary", max);
+		m.written = (m.prot & PROT_WRITE) || (m.start < layout.relro_end && m.end > layout.relro_start);
+		if (m.written && !(m.prot & PROT_READ))
+			return berth_error_set(err, EINVAL, "/proc/self/maps: written pages that cannot be read");
+		out[n++] = m;
+	}
+	return n;
+}
+
+/* Replaces mapping M by the same range of FD, keeping its content. */
+static int remap_from(const image_mapping *m, int fd, berth_error **err)
+{
+	size_t len = m->end - m->start;
+	void *copy;
+
+	if (!m->written) {
+		if (mmap((void *)m->start, len, m->prot, MAP_PRIVATE | MAP_FIXED, fd, m->offset) == MAP_FAILED)
+			return berth_error_set(err, errno, "mmap %#lx-%#lx", (unsigned long)m->start,
+					       (unsigned long)m->end);
+		return 0;
+	}
+	copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, m->offset);
+	if (copy == MAP_FAILED)
+		return berth_error_set(err, errno, "mmap a copy of %#lx-%#lx", (unsigned long)m->start,
+				       (unsigned long)m->end);
+	memcpy(copy, (void *)m->start, len);
+	if ((m->prot != (PROT_READ | PROT_WRITE) && mprotect(copy, len, m->prot) < 0) ||
+	    mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)m->start) == MAP_FAILED) {
+		int saved = errno;
+		munmap(copy, len);
+		return berth_error_set(err, saved, "move the copy of %#lx-%#lx", (unsigned long)m->start,
+				       (unsigned long)m->end);
+	}
+	return 0;
+}
+
+/* Sets /proc/self/exe to FD. PR_SET_MM_MAP (CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE) rewrites the whole memory layout record, so the
+ * current values go back unchanged; PR_SET_MM_EXE_FILE alone would need
+ * CAP_SYS_RESOURCE. */
+static int set_exe_file(const unsigned long long *stat, int fd, berth_error **err)
+{
+	struct prctl_mm_map map = {
+		.start_code = stat[26],
+		.end_code = stat[27],
+		.start_stack = stat[28],
+		.start_data = stat[45],
+		.end_data = stat[46],
+		.start_brk = stat[47],
+		.brk = (uint64_t)syscall(SYS_brk, 0),
+		.arg_start = stat[48],
+		.arg_end = stat[49],
+		.env_start = stat[50],
+		.env_end = stat[51],
+		.exe_fd = (uint32_t)fd,
+	};
+
+	if (prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof(map), 0) < 0)
+		return berth_error_set(err, errno, "prctl(PR_SET_MM_MAP)");
+	return 0;
+}
+
+static int seal_in_place(int sealed, berth_error **err)
+{
+	image_mapping maps[IMAGE_MAPPINGS_MAX];
+	unsigned long long stat[52] = { 0 };
+	char proc_path[64];
+	_cleanup_close_ int fd = -EBADF;
+	int n;
+
+	/* sealed may be O_PATH: mmap and PR_SET_MM_MAP need an open file */
+	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", sealed);
+	fd = open(proc_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_set(err, errno, "reopen the sealed binary");
+	if (read_self_stat(stat, err) < 0)
+		return -1;
+	if (stat[20] != 1)
+		return berth_error_set(err, EBUSY, "%llu threads", stat[20]);
+	n = image_mappings(maps, IMAGE_MAPPINGS_MAX, err);
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (remap_from(&maps[i], fd, err) < 0)
+			return -1;
+	if (set_exe_file(stat, fd, err) < 0)
+		return -1;
+	if (!exe_guard_is_sealed())
+		return berth_error_set(err, EINVAL, "/proc/self/exe is not sealed after PR_SET_MM_MAP");
+	return 0;
+}
+
+int exe_guard_seal_in_place(berth_error **err)
+{
 	_cleanup_close_ int sealed = -EBADF;
+	const char *mode = getenv("BERTH_EXE_GUARD");
 
 	if (exe_guard_is_sealed())
 		return 0;
-	sealed = exe_guard_open_sealed(NULL, err);
+	if (mode != NULL && strcmp(mode, "reexec") == 0)
+		return berth_error_set(err, ENOTSUP, "BERTH_EXE_GUARD=reexec");
+	sealed = open_sealed(NULL, true, err);
 	if (sealed < 0)
 		return -1;
+	if (seal_in_place(sealed, err) < 0) {
+		exe_guard_release();
+		return -1;
+	}
+	return 0;
+}
+
+int exe_guard_seal_self(char **argv, berth_error **err)
+{
+	_cleanup_close_ int sealed = -EBADF;
+	_cleanup_error_ berth_error *why = NULL;
+	const char *mode = getenv("BERTH_EXE_GUARD");
+
+	if (exe_guard_is_sealed())
+		return 0;
+	sealed = open_sealed(NULL, true, err);
+	if (sealed < 0)
+		return -1;
+	if (mode != NULL && strcmp(mode, "reexec") == 0)
+		berth_error_set(&why, 0, "BERTH_EXE_GUARD=reexec");
+	else if (seal_in_place(sealed, &why) == 0) {
+		berth_debug("runtime binary: sealed in place");
+		return 0;
+	}
+	berth_debug("runtime binary: not sealed in place (%s); re-executing", why->msg);
 	syscall(SYS_execveat, sealed, "", argv, environ, AT_EMPTY_PATH);
 	return berth_error_set(err, errno, "protect the runtime binary (CVE-2019-5736): re-execute");
 }

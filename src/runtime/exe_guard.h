@@ -7,12 +7,19 @@
  * runtime execute it ("#!/proc/self/exe"), and reopen it for writing once
  * nothing runs it. Two guards:
  *
- *  - exe_guard_reexec_sealed(): create, run and exec re-execute the runtime
- *    from a read-only bind mount of its binary that is never attached to
- *    any mount namespace (open_tree + mount_setattr: no mount event on the
- *    host), or from a sealed memfd copy where that is not permitted. Every
- *    /proc/PID/exe a container could see then names a file that cannot be
- *    opened for writing (EROFS, or sealed). Costs one execve.
+ *  - exe_guard_seal_self(): create, run and exec move their own image onto
+ *    a read-only bind mount of the runtime's binary that is never attached
+ *    to any mount namespace (open_tree + mount_setattr: no mount event on
+ *    the host), or onto a sealed memfd copy where that is not permitted,
+ *    before anything of a container exists. In place where the kernel lets
+ *    it: every mapping of the binary is replaced by the same range of the
+ *    sealed file and /proc/self/exe is set to it (PR_SET_MM_MAP, which needs
+ *    CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE and a kernel built with
+ *    CONFIG_CHECKPOINT_RESTORE); otherwise by re-executing from the sealed
+ *    file (one execve more). Either way every /proc/PID/exe and
+ *    /proc/PID/map_files entry of the binary that a container could see
+ *    names a file that cannot be opened for writing (EROFS, or sealed), and
+ *    so does "#!/proc/self/exe" executed by such a process.
  *  - exe_guard_make_undumpable(): the runtime's processes inside a
  *    container's pid namespace are non-dumpable, so a container process
  *    without CAP_SYS_PTRACE in the host's user namespace cannot open their
@@ -27,15 +34,37 @@
 /* Whether /proc/self/exe is on a read-only mount or a write-sealed memfd. */
 bool exe_guard_is_sealed(void);
 
-/* Returns 0 when already sealed; otherwise re-executes ARGV from a sealed
- * binary and does not return, or fails with the reason. */
-int exe_guard_reexec_sealed(char **argv, berth_error **err);
+/* Returns 0 once this process runs from a sealed binary: at once when it
+ * already does, or after moving its image in place; otherwise re-executes
+ * ARGV from the sealed binary and does not return, or fails with the
+ * reason. The process must be single-threaded. BERTH_EXE_GUARD=reexec in
+ * the environment skips the move in place (tests, measurements). */
+int exe_guard_seal_self(char **argv, berth_error **err);
+
+/* As exe_guard_seal_self, but never re-executes: 0 once this process runs
+ * from a sealed binary (at once when it already does), else fails with the
+ * reason, the process still runs (mappings already moved hold the same
+ * bytes). For a process that has state to keep: berth's monitor, before it
+ * clones a container's init from its own image (runtime_call.c). Single-
+ * threaded only; BERTH_EXE_GUARD=reexec makes it fail. Afterwards
+ * /proc/self/exe reads "/BASENAME": resolve paths relative to the binary
+ * before. */
+int exe_guard_seal_in_place(berth_error **err);
 
 /* An fd (O_PATH or a memfd, close-on-exec) of the binary PATH (NULL: this
  * process's own) on a detached read-only mount, or a sealed copy: what
- * exe_guard_reexec_sealed executes. A program that starts the runtime
- * (berth's monitor) can execveat() it and spare the runtime its re-exec. */
+ * exe_guard_seal_self moves to or executes. A program that starts the runtime
+ * (berth's monitor) can execveat() it and spare the runtime the move. */
 int exe_guard_open_sealed(const char *path, berth_error **err);
+
+/* Closes the detached mount tree that exe_guard_seal_self keeps open (the
+ * mappings and /proc/self/exe keep the mount itself). The last close
+ * unmounts the tree and waits for an RCU grace period, so the runtime
+ * calls this where it waits anyway (`run` once the process runs), and
+ * every child it makes first thing (a copy of the tree's fd must not reach
+ * a container: in a user namespace the init is dumpable). Without a call
+ * the tree goes when the process exits. */
+void exe_guard_release(void);
 
 int exe_guard_make_undumpable(berth_error **err);
 

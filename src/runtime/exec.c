@@ -83,6 +83,23 @@ typedef struct exec_plan {
 	int root_fd; /* the init's root, when it has no mount namespace of its own */
 } exec_plan;
 
+/* In the intermediate, single-threaded: joins the container's cgroup, the
+ * v1 hierarchies by writing "0" into their tasks files, the unified one by
+ * its pid unless CLONE_INTO_CGROUP placed it there. */
+static int enter_cgroup_self(cgroup_manager *cg, bool in_cgroup, berth_error **err)
+{
+	cgroup_self_join join = { .n = 0 };
+	int ret;
+
+	if (!in_cgroup && cgroup_manager_enter_unified(cg, getpid(), err) < 0)
+		return -1;
+	if (cgroup_manager_open_join(cg, &join, err) < 0)
+		return -1;
+	ret = cgroup_join_self(&join, err);
+	cgroup_join_close(&join);
+	return ret;
+}
+
 _Noreturn static void exec_fail(int sock, berth_error **err)
 {
 	sync_send(sock, SYNC_ERROR, 0, (*err && (*err)->msg) ? (*err)->msg : "exec failed", -1, NULL);
@@ -244,7 +261,7 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 	int sv[2] = { -1, -1 }, master = -1;
 	pid_t inter, pid = 0;
 	sigset_t forwarded, saved_mask;
-	bool blocked = false;
+	bool blocked = false, in_cgroup, has_subs;
 
 	*exit_code = 0;
 	for (int t = 0; t < NS_TYPES; t++)
@@ -276,7 +293,8 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		goto fail;
 	if (st->cgroup && cgroup_manager_from_json(st->cgroup, &cg, err) < 0)
 		goto fail;
-	if (opts->sub_cgroups != NULL && opts->sub_cgroups[0] != NULL) {
+	has_subs = opts->sub_cgroups != NULL && opts->sub_cgroups[0] != NULL;
+	if (has_subs) {
 		if (cg == NULL) {
 			berth_error_set(err, ENOENT, "--cgroup: the container has no cgroup");
 			goto fail;
@@ -303,19 +321,24 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		container_block_forwarded_signals(&forwarded, &saved_mask);
 		blocked = true;
 	}
-	inter = fork();
+	/* Into the unified cgroup by CLONE_INTO_CGROUP (not a --cgroup
+	 * sub-cgroup: the fd is the container's), and the v1 ones by itself:
+	 * no write of its pid into cgroup.procs, which waits for an RCU grace
+	 * period (cgroup_self_join). */
+	inter = namespaces_clone(0, cg != NULL && !has_subs ? cgroup_manager_v2_fd(cg) : -1, &in_cgroup);
 	if (inter < 0) {
 		berth_error_set(err, errno, "fork");
 		goto fail;
 	}
 	if (inter == 0) {
+		exe_guard_release();
 		if (!opts->detach)
 			sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		close(sv[0]);
 		plan.sync_fd = sv[1];
 		if (cpu_affinity_apply(opts->process->exec_cpu_affinity_initial, "process.execCPUAffinity.initial",
 				       err) < 0 ||
-		    (cg != NULL && cgroup_manager_enter(cg, getpid(), &*err) < 0) ||
+		    (cg != NULL && enter_cgroup_self(cg, in_cgroup, err) < 0) ||
 		    cpu_affinity_apply(opts->process->exec_cpu_affinity_final, "process.execCPUAffinity.final", err) <
 			0)
 			exec_fail(sv[1], err);
@@ -366,6 +389,8 @@ int container_exec(const runtime_globals *g, const exec_options *opts, int *exit
 		close(plan.root_fd);
 	if (opts->detach)
 		return 0;
+	/* the process runs: the wait for its exit covers the unmount */
+	exe_guard_release();
 	/* the process has a session of its own: signals reach it through us */
 	return container_wait_foreground(pid, master, exit_code, err) < 0 ? berth_error_wrap(err, "exec %s", opts->id)
 									  : 0;

@@ -211,15 +211,50 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* The init is in its cgroup (after SYNC_GO when set up early): the cgroup
- * namespace is made now, with that cgroup as its root. Runs once. */
+/* The v1 cgroup files the runtime sent to join (SYNC_CGROUP_JOIN). */
+static cgroup_self_join cgroup_to_join;
+
+/* Waits for SYNC_GO, keeping the SYNC_CGROUP_JOIN fds that come first. */
+static int wait_for_go(int sock, berth_error **err)
+{
+	for (;;) {
+		_cleanup_free_ char *path = NULL;
+		sync_msg msg;
+		int fd = -1;
+
+		if (sync_recv(sock, &msg, &path, &fd, err) < 0)
+			return -1;
+		if (msg.type == SYNC_GO && fd < 0)
+			return 0;
+		if (msg.type != SYNC_CGROUP_JOIN || fd < 0 || cgroup_to_join.n == CGROUP_JOIN_MAX) {
+			if (fd >= 0)
+				close(fd);
+			if (msg.type == SYNC_ERROR)
+				return berth_error_set(err, 0, "%s", path ? path : "the runtime failed");
+			return berth_error_set(err, EPROTO, "unexpected message %d from the runtime", msg.type);
+		}
+		cgroup_to_join.fds[cgroup_to_join.n] = fd;
+		cgroup_to_join.paths[cgroup_to_join.n++] = move_ptr(path);
+	}
+}
+
+/* The init joins its cgroup's v1 hierarchies itself, through the files the
+ * runtime sent, once SYNC_GO says the resources are written (the devices
+ * rules come before any device node), and makes the cgroup namespace, with
+ * that cgroup as its root. Runs once. */
 static int enter_cgroup(rootfs_context *ctx, berth_error **err)
 {
 	const init_config *cfg = ctx->cgroup_ready_arg;
 	const spec *s = cfg->spec;
+	int ret;
 
 	ctx->cgroup_ready = NULL;
-	if (cfg->early_setup && sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, err) < 0)
+	if (cfg->early_setup && wait_for_go(cfg->sync_fd, err) < 0)
+		return -1;
+	ret = cgroup_join_self(&cgroup_to_join, err);
+	/* host files: gone before anything of the container runs */
+	cgroup_join_close(&cgroup_to_join);
+	if (ret < 0)
 		return -1;
 	if (s->namespaces[NS_CGROUP].requested && s->namespaces[NS_CGROUP].path == NULL && unshare(CLONE_NEWCGROUP) < 0)
 		return berth_error_set(err, errno, "create cgroup namespace");
@@ -245,6 +280,11 @@ _Noreturn void container_init_main(const init_config *cfg)
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
 	bool setup_ns;
 
+	/* the runtime's copies keep the read-only view of its binary alive and
+	 * the cgroup open: no host fd is left for /proc/1/fd */
+	exe_guard_release();
+	if (cfg->cgroup_clone_fd >= 0)
+		close(cfg->cgroup_clone_fd);
 	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* In the host's user namespace the container's root could otherwise
@@ -253,7 +293,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 	 * open our /proc files (uid maps, rootless exec before start). */
 	if (!cfg->new_userns && cfg->ns_fds[NS_USER] < 0 && exe_guard_make_undumpable(&err) < 0)
 		_exit(1);
-	if (!cfg->early_setup && sync_expect(cfg->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
+	if (!cfg->early_setup && wait_for_go(cfg->sync_fd, &err) < 0)
 		_exit(1);
 	setup_ns = needs_setup_namespace(cfg);
 	if (join_namespaces(cfg, &err) < 0)
@@ -275,6 +315,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 			setresuid(0, 0, 0);
 	}
 	ctx.cgroup_ready_arg = (void *)cfg;
+	ctx.cgroup_mounts = cfg->cgroup_mounts;
+	ctx.n_cgroup_mounts = cfg->n_cgroup_mounts;
+	ctx.new_cgroupns = s->namespaces[NS_CGROUP].requested && s->namespaces[NS_CGROUP].path == NULL;
 	if (!cfg->early_setup && enter_cgroup(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	if (!cfg->no_new_keyring) {

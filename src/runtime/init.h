@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "runtime/cgroup.h"
 #include "runtime/seccomp.h"
 #include "spec/spec.h"
 
@@ -26,11 +27,18 @@ typedef struct init_config {
 	 * that it owns the new namespaces) and fork. */
 	bool late_userns;
 	int late_flags;
-	/* The runtime makes and joins the cgroup while the init builds its
-	 * rootfs: SYNC_GO comes before the cgroup namespace, the cgroup
+	/* The runtime writes the cgroup's resources while the init builds
+	 * its rootfs: SYNC_GO comes before the cgroup namespace, the cgroup
 	 * mounts and the device nodes instead of before everything. Only
-	 * without a user namespace to map. */
+	 * without a user namespace to map, and not on v2. */
 	bool early_setup;
+	/* the runtime's fd of the unified cgroup (CLONE_INTO_CGROUP), closed
+	 * first thing, or -1 */
+	int cgroup_clone_fd;
+	/* the cgroup hierarchies the runtime read (cgroup_mount_in_rootfs) */
+	const cgroup_mount *cgroup_mounts;
+	size_t n_cgroup_mounts;
+
 	int preserve_fds; /* fds 3.. to keep (LISTEN_FDS included) */
 	int listen_fds;
 	const seccomp_filter *seccomp; /* NULL when no linux.seccomp */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/exe_guard.h"
 #include "runtime/container_internal.h"
 #include "runtime/hooks.h"
 #include "runtime/terminal.h"
@@ -429,6 +430,8 @@ int container_run(const runtime_globals *g, const create_options *opts, int *exi
 	}
 	close(lockfd);
 	lockfd = -1;
+	/* the process runs: the wait for its exit covers the unmount */
+	exe_guard_release();
 	if (opts->detach) {
 		if (master >= 0)
 			close(master);

@@ -17,6 +17,12 @@ void namespaces_close_fds(int fds[NS_TYPES]);
 /* Clone flags for the namespaces to create (no path). */
 int namespaces_clone_flags(const spec *s);
 
+/* clone3 with FLAGS (namespaces), like fork otherwise, into the cgroup of
+ * CGROUP_FD (a cgroup2 directory, -1: none) with CLONE_INTO_CGROUP.
+ * *IN_CGROUP tells whether that worked: a kernel without CLONE_INTO_CGROUP
+ * gets a plain clone and the caller must place the child. */
+pid_t namespaces_clone(int flags, int cgroup_fd, bool *in_cgroup);
+
 /* Writes PID's uid_map and gid_map. As root, the files are written
  * directly; rootless, a single mapping of the caller's own id is written
  * directly (with setgroups "deny"), anything else goes through

@@ -361,7 +361,8 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
 		if (ctx->cgroup_ready && ctx->cgroup_ready(ctx, err) < 0)
 			return -1;
-		return cgroup_mount_in_rootfs(ctx->rootfd, m, index, err);
+		return cgroup_mount_in_rootfs(ctx->rootfd, m, index, ctx->cgroup_mounts, ctx->n_cgroup_mounts,
+					      ctx->new_cgroupns, err);
 	}
 	if (rootfs_is_proc_destination(m->destination) && strcmp(type, "proc") != 0)
 		return berth_error_set(err, EINVAL,

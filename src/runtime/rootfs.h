@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "runtime/cgroup.h"
 #include "spec/spec.h"
 #include "util/error.h"
 
@@ -28,6 +29,10 @@ typedef struct rootfs_context {
 	void *cgroup_ready_arg;
 	int *source_fds;  /* per mount: its bind source opened early, or -1; may be NULL */
 	int caller_mntns; /* -1, or the mount namespace to return to (see below) */
+	/* see cgroup_mount_in_rootfs */
+	const cgroup_mount *cgroup_mounts;
+	size_t n_cgroup_mounts;
+	bool new_cgroupns;
 } rootfs_context;
 
 /* Without a mount namespace of its own (linux.namespaces does not list one,

@@ -9,7 +9,7 @@
 #include "util/error.h"
 
 enum sync_type {
-	SYNC_GO = 1,	     /* parent -> init: maps written, cgroup joined */
+	SYNC_GO = 1,	     /* parent -> init: maps and resources written */
 	SYNC_CONSOLE,	     /* init -> parent: the pty master (fd attached) */
 	SYNC_HOOKS,	     /* init -> parent: rootfs mounted, run createRuntime hooks */
 	SYNC_HOOKS_DONE,     /* parent -> init: payload is the state JSON for hooks */
@@ -20,6 +20,7 @@ enum sync_type {
 	SYNC_GRANDCHILD_PID, /* intermediate -> parent: value is the init pid */
 	SYNC_USERNS,	     /* init -> parent: user namespace unshared, write the maps */
 	SYNC_MAPS_DONE,	     /* parent -> init */
+	SYNC_CGROUP_JOIN,    /* parent -> init, before SYNC_GO: a v1 "tasks" file to join (fd), path in payload */
 };
 
 typedef struct sync_msg {

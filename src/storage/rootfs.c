@@ -54,7 +54,7 @@ static int mkdir_in(const char *dir, const char *name, mode_t mode, char **path,
  * 6.8), so the number of layers is not limited by the page-sized option
  * string. Returns -ENOSYS/-EINVAL when the kernel lacks it. */
 static int mount_overlay_fsconfig(char **lowers, const char *upper, const char *work, const char *target,
-				  bool userxattr, bool volatile_upper)
+				  bool userxattr, bool volatile_upper, bool self_contained)
 {
 	_cleanup_close_ int fsfd = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
 	_cleanup_close_ int mntfd = -EBADF;
@@ -70,6 +70,8 @@ static int mount_overlay_fsconfig(char **lowers, const char *upper, const char *
 	    syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
 	    (userxattr && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) ||
 	    (volatile_upper && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0) ||
+	    (self_contained && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "redirect_dir", "off", 0) < 0) ||
+	    (self_contained && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "metacopy", "off", 0) < 0) ||
 	    syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return -errno;
 	mntfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
@@ -81,7 +83,7 @@ static int mount_overlay_fsconfig(char **lowers, const char *upper, const char *
 }
 
 static int mount_overlay_string(char **lowers, const char *upper, const char *work, const char *target, bool userxattr,
-				bool volatile_upper)
+				bool volatile_upper, bool self_contained)
 {
 	_cleanup_free_ char *opts = NULL;
 	size_t len = 64 + strlen(upper) + strlen(work);
@@ -95,8 +97,8 @@ static int mount_overlay_string(char **lowers, const char *upper, const char *wo
 	p = opts + sprintf(opts, "lowerdir=");
 	for (char **l = lowers; *l; l++)
 		p += sprintf(p, "%s%s", l == lowers ? "" : ":", *l);
-	sprintf(p, ",upperdir=%s,workdir=%s%s%s", upper, work, userxattr ? ",userxattr" : "",
-		volatile_upper ? ",volatile" : "");
+	sprintf(p, ",upperdir=%s,workdir=%s%s%s%s", upper, work, userxattr ? ",userxattr" : "",
+		volatile_upper ? ",volatile" : "", self_contained ? ",redirect_dir=off,metacopy=off" : "");
 	if (mount("overlay", target, "overlay", 0, opts) < 0)
 		return -errno;
 	return 0;
@@ -133,11 +135,13 @@ int storage_rootfs_mount(store *s, const image_info *image, const char *dir, con
 			lowers[0] = strdup(empty);
 	}
 	if (ret == 0) {
-		int r = mount_overlay_fsconfig(lowers, upper, work, target, uo.userxattr, opts && opts->volatile_upper);
+		bool self_contained = opts && opts->self_contained_upper;
+		int r = mount_overlay_fsconfig(lowers, upper, work, target, uo.userxattr, opts && opts->volatile_upper,
+					       self_contained);
 		if (r == -ENOSYS || r == -EINVAL) {
 			berth_debug("overlay: lowerdir+ not supported (%s), using the option string", strerror(-r));
 			r = mount_overlay_string(lowers, upper, work, target, uo.userxattr,
-						 opts && opts->volatile_upper);
+						 opts && opts->volatile_upper, self_contained);
 		}
 		if (r < 0)
 			ret = berth_error_set(err, -r, "mount overlay on \"%s\"", target);

@@ -22,6 +22,10 @@ typedef struct rootfs_options {
 	/* overlay "volatile": no sync of the upper layer's filesystem, at
 	 * unmount either, for a container whose changes are thrown away */
 	bool volatile_upper;
+	/* redirect_dir=off and metacopy=off: every change lands in the upper
+	 * dir in full (no redirect xattrs, no metadata-only copy-ups), so the
+	 * upper dir alone is the layer (berth build) */
+	bool self_contained_upper;
 } rootfs_options;
 
 /* Unpacks missing layers, then mounts the image's rootfs at DIR/rootfs

@@ -95,7 +95,7 @@ echo "==> [fresh] the tools scripts/test.sh and the suites call"
 missing=""
 for t in meson ninja gcc clang clang-format bats jq busybox newuidmap newgidmap ip nsenter \
 	unshare setpriv ps docker-registry skopeo umoci htpasswd zstd curl openssl nft pasta \
-	slirp4netns runc crun hyperfine strace podman containerd docker ss flock timeout debootstrap; do
+	slirp4netns runc crun buildah hyperfine strace podman containerd docker ss flock timeout debootstrap; do
 	command -v "$t" >/dev/null || missing="$missing $t"
 done
 [ -x /usr/lib/cni/bridge ] || missing="$missing containernetworking-plugins"

@@ -435,12 +435,14 @@ own_cgroup() {
 
 @test "kill --all: every process of the container gets the signal" {
 	add_out_mount
+	# each process says ready once its trap is set
 	set_args sh -c 'trap "echo init-usr1 >>/out/log" USR1
-		(trap "echo child-usr1 >>/out/log; exit 0" USR1; while true; do sleep 0.05; done) &
+		(trap "echo child-usr1 >>/out/log; exit 0" USR1; echo ready >/out/child-ready; while true; do sleep 0.05; done) &
 		echo ready >/out/ready
 		while true; do sleep 0.05; done'
 	berth_bg run -d c1
 	wait_for_file "$TEST_DIR/out/ready"
+	wait_for_file "$TEST_DIR/out/child-ready"
 	run berth kill --all c1 USR1
 	assert_success
 	for ((i = 0; i < 100; i++)); do

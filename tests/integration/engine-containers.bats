@@ -485,3 +485,24 @@ read_count() {
 	run b ps --format json --filter label=owner
 	[ "$(echo "$output" | jq -r '.[].Name')" = l1 ]
 }
+
+@test "engine: a relative --root and --runroot are taken from the current directory" {
+	local rel
+	# the same store and run root, named relative to their parent
+	cd "$TEST_DIR"
+	rel() {
+		nsenter --net="$HOSTNS" env BERTH_IT_TAG="$TAG" BERTH_NETWORK_RUNDIR="$HOSTNET" "$BERTH_BIN" \
+			--root store --runroot run "$@"
+	}
+	run rel run --rm --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG bb echo relative
+	assert_success
+	assert_output relative
+	run rel run -d --name relc --cgroup-parent "berth-test/$TAG" -e BERTH_IT_TAG bb sleep 100
+	assert_success
+	# found again from elsewhere, by the absolute paths
+	cd /
+	run b exec relc true
+	assert_success
+	run b rm -f relc
+	assert_success
+}

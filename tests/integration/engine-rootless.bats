@@ -56,6 +56,7 @@ teardown() {
 		fi
 	fi
 	kill_rootless_pause "$RL_HOME/run/berth/pause.pid"
+	[ -z "${MR_USER:-}" ] || multi_range_user_remove
 	if [ -n "${RB_NETNS:-}" ]; then
 		umount "$RB_NETNS" 2>/dev/null || true
 		rm -f "$RB_NETNS"
@@ -68,8 +69,38 @@ teardown() {
 # rb ARGS...: berth as the unprivileged user with this test's XDG dirs.
 rb() {
 	${RB_NETNS:+nsenter --net="$RB_NETNS"} setpriv --reuid="$ROOTLESS_UID" --regid="$ROOTLESS_GID" --init-groups --reset-env -- \
-		env PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$RL_HOME" XDG_RUNTIME_DIR="$RL_HOME/run" \
+		env PATH="${RB_PATH:-/usr/sbin:/usr/bin:/sbin:/bin}" HOME="$RL_HOME" XDG_RUNTIME_DIR="$RL_HOME/run" \
 		XDG_DATA_HOME="$RL_HOME/data" BERTH_IT_TAG="$TAG" "$BERTH_BIN" "$@"
+}
+
+# multi_range_user: MR_USER (berthmr), a user of this file's own with two
+# subordinate ranges in /etc/subuid and /etc/subgid (other entries are left
+# as they are; multi_range_user_remove takes its lines out again). From
+# then on rb runs as it, with a fresh store.
+multi_range_user() {
+	MR_USER=berthmr
+	id -u "$MR_USER" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$MR_USER" 2>/dev/null ||
+		id -u "$MR_USER" >/dev/null || return 1
+	(
+		flock 9
+		sed -i "/^$MR_USER:/d" /etc/subuid /etc/subgid
+		printf '%s:500000:1000\n%s:600000:65536\n' "$MR_USER" "$MR_USER" >>/etc/subuid
+		printf '%s:500000:1000\n%s:600000:65536\n' "$MR_USER" "$MR_USER" >>/etc/subgid
+	) 9>>/etc/subuid.berth-test.lock
+	kill_rootless_pause "$RL_HOME/run/berth/pause.pid"
+	rm -rf "$RL_HOME/run/berth" "$RL_HOME/data/berth"
+	ROOTLESS_UID=$(id -u "$MR_USER")
+	ROOTLESS_GID=$(id -g "$MR_USER")
+	chown -R "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_HOME"
+	rb import "$RL_HOME/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+}
+
+multi_range_user_remove() {
+	(
+		flock 9
+		sed -i "/^$MR_USER:/d" /etc/subuid /etc/subgid
+	) 9>>/etc/subuid.berth-test.lock
 }
 
 pause_pid() {
@@ -93,6 +124,24 @@ pause_pid() {
 	local owned
 	owned=$(find "$RL_HOME/data/berth/snapshots" -name owned -printf '%U:%G\n' | head -1)
 	[ "$owned" = "$((400000 + 999)):$((400000 + 999))" ]
+}
+
+@test "engine rootless: every subordinate range of the user is mapped, one after another" {
+	multi_range_user
+	run rb run --rm bb sh -c 'cat /proc/self/uid_map /proc/self/gid_map'
+	assert_success
+	# 0 the user, 1-1000 the first range, 1001- the second
+	[[ "$output" =~ 0[[:space:]]+$ROOTLESS_UID[[:space:]]+1[[:space:]] ]]
+	[ "$(grep -cE '^ *1 +500000 +1000$' <<<"$output")" = 2 ]
+	[ "$(grep -cE '^ *1001 +600000 +65536$' <<<"$output")" = 2 ]
+	# an id past the first range exists, and is the second range's on the host
+	run rb run --rm -u 30000:30001 bb sh -c 'id -u; id -g'
+	assert_success
+	[ "${lines[0]}" = 30000 ]
+	[ "${lines[1]}" = 30001 ]
+	run rb run --name mr bb sh -c 'touch /tmp/mr && chown 30000:30001 /tmp/mr'
+	assert_success
+	[ "$(find "$RL_HOME/data/berth/containers" -path '*/upper/tmp/mr' -printf '%U:%G\n')" = "$((600000 + 30000 - 1001)):$((600000 + 30001 - 1001))" ]
 }
 
 @test "engine rootless: a detached container is listed, exec'd, logged, stopped and removed" {
@@ -251,6 +300,27 @@ rootless_net_setup() {
 	[ ! -d "/proc/$pasta" ]
 	run nsenter --net="$RB_NETNS" curl -sS -m 2 http://127.0.0.1:18080/
 	assert_failure
+}
+
+@test "engine rootless: -p without a usable pasta or slirp4netns says why" {
+	[ -n "$(pause_pid)" ]
+	# a tun device this user cannot open (the host's node is not changed:
+	# only the user's mount namespace gets another one)
+	mknod -m 600 "$RL_HOME/tun0600" c 10 200
+	nsenter -t "$(pause_pid)" --mount mount --bind "$RL_HOME/tun0600" /dev/net/tun
+	run rb run --rm -p 18082:80 bb true
+	assert_failure
+	[[ "$output" == *"pasta or slirp4netns"*"/dev/net/tun is not readable and writable by this user (mode 0600"* ]]
+	# a usable one, but neither binary in PATH
+	mknod -m 666 "$RL_HOME/tun0666" c 10 200
+	nsenter -t "$(pause_pid)" --mount mount --bind "$RL_HOME/tun0666" /dev/net/tun
+	mkdir "$RL_HOME/bin"
+	RB_PATH="$RL_HOME/bin" run rb run --rm -p 18082:80 bb true
+	assert_failure
+	[[ "$output" == *"neither pasta (package passt) nor slirp4netns is in PATH"* ]]
+	[[ "$output" != *"/dev/net/tun"* ]]
+	run rb ps -aq
+	assert_output ""
 }
 
 @test "engine rootless: slirp4netns connects a container and publishes a port" {

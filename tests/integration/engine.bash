@@ -38,6 +38,7 @@ engine_setup() {
 	TEST_DIR="$BATS_TEST_TMPDIR"
 	TAG="$1$$n${BATS_SUITE_TEST_NUMBER}"
 	CG_NAME="$TAG"
+	CLEANUPS=() # `defer CMD` (helpers.bash): run by engine_teardown, last first
 	STORE="$TEST_DIR/store"
 	RUNROOT="$TEST_DIR/run"
 	HOSTNS="$TEST_DIR/hostns"
@@ -73,6 +74,10 @@ engine_teardown() {
 	local id failed=0 d net i
 	cd / || true
 	wait_removed || failed=1
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUPS[$i]}" >/dev/null 2>&1 || true
+	done
+	CLEANUPS=()
 	for id in $(b ps -aq --no-trunc 2>/dev/null); do
 		b rm -f "$id" >/dev/null 2>&1 || {
 			echo "teardown: rm -f $id failed" >&2
@@ -86,6 +91,23 @@ engine_teardown() {
 			failed=1
 		}
 	done
+	# services (berth network service): records, node port claims, and
+	# their chains, sets and elements in berth's table
+	for net in $(b network service ls -q 2>/dev/null); do
+		b network service rm "$net" >/dev/null 2>&1 || {
+			echo "teardown: network service rm $net failed" >&2
+			failed=1
+		}
+	done
+	if [ -n "$(find "$HOSTNET/services" -name '*.json' 2>/dev/null)" ]; then
+		echo "teardown: service records left: $(ls -A "$HOSTNET/services")" >&2
+		failed=1
+	fi
+	if [ -e "$HOSTNS" ] && in_host nft list table inet berth 2>/dev/null |
+		grep -E 'chain (svc|ep|np)[-_]|set aff-|service_(ips|nodeports|vips|node_ports)' >&2; then
+		echo "teardown: service objects left in nftables" >&2
+		failed=1
+	fi
 	# a removed namespace takes its veth pair with it, in the background
 	for ((i = 0; i < 50; i++)); do
 		[ -e "$HOSTNS" ] && [ -n "$(in_host ip -o link show type veth 2>/dev/null)" ] || break

@@ -58,6 +58,11 @@ setup() {
 }
 
 teardown() {
+	if [ -n "${PULL_PID:-}" ]; then
+		kill "$PULL_PID" 2>/dev/null || true
+		wait "$PULL_PID" 2>/dev/null || true
+	fi
+	registry_gate_stop
 	rm -rf "$STORE" "$REGISTRY_AUTH_FILE"
 	if [ -n "${ROOTLESS_PAUSE_FILE:-}" ] && [ -f "$ROOTLESS_PAUSE_FILE" ]; then
 		# the pause process this test's berth started (pid, start time)
@@ -96,7 +101,7 @@ ingest_empty() {
 	ingest_empty
 	run b image inspect "$REGISTRY/test/busybox:v1"
 	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq -r '.[0].Id')" = "${V1_ID#sha256:}" ]
+	[ "$(echo "$output" | jq -r '.[0].Id')" = "$V1_ID" ]
 	[ "$(echo "$output" | jq -r '.[0].Digest')" = "$V1_DIGEST" ]
 	[ "$(echo "$output" | jq -r '.[0].Config.Cmd[0]')" = sh ]
 	# the layer is unpacked
@@ -224,6 +229,8 @@ registry_blob_file() {
 	[[ "$output" == *"digest"* ]]
 	[ ! -e "$STORE/blobs/sha256/${layer#sha256:}" ]
 	[ -z "$(store_digest "$REGISTRY/test/corrupt:1")" ]
+	[ -z "$(named_snapshots_with layer1.bin)" ]
+	[ -z "$(find "$STORE/snapshots" -maxdepth 1 -name '.tmp-*')" ]
 	ingest_empty
 
 	# cut short: every attempt gets too few bytes; four GETs, then the error
@@ -237,6 +244,79 @@ registry_blob_file() {
 	[[ "$output" == *"$layer"* ]]
 	[ "$(grep -c "\"GET /v2/test/short/blobs/$layer " "$REGISTRY_DIR/log")" -eq 4 ]
 	[ ! -e "$STORE/blobs/sha256/${layer#sha256:}" ]
+	# each attempt's partial unpack went with it
+	[ -z "$(find "$STORE/snapshots" -maxdepth 1 -name '.tmp-*')" ]
+	ingest_empty
+}
+
+# The manifest digest of TAG in the OCI layout DIR.
+layout_digest() {
+	jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+		"$1/index.json"
+}
+
+# Snapshots with a file data/NAME (the random-data layers of make-oci-image.sh),
+# under their chain id (no .tmp-*) or being unpacked (.tmp-* only).
+named_snapshots_with() {
+	find "$STORE/snapshots" -mindepth 3 -maxdepth 3 -path "*/data/$1" -not -path '*/.tmp-*'
+}
+temp_snapshots_with() {
+	find "$STORE/snapshots" -mindepth 3 -maxdepth 3 -path "*/.tmp-*/data/$1"
+}
+
+@test "pull: a layer unpacks while it downloads; nothing of it is visible before its digest is verified" {
+	local oci="$BATS_TEST_TMPDIR/oci" m layer i ref
+	"$MAKE_OCI" "$oci" --tag stream --layers 1 --layer-mb 8 >/dev/null
+	skocopy "oci:$oci:stream" "docker://$REGISTRY/test/stream:1"
+	m=$(layout_digest "$oci" stream)
+	layer=$(jq -r '.layers[1].digest' "$oci/blobs/sha256/${m#sha256:}")
+	# the registry sends 3 of the layer's ~8 MiB, then holds the rest back
+	registry_gate_start "$layer" $((3 << 20))
+	ref=$GATE/test/stream:1
+	b pull --tls-verify=false -q "$ref" >"$BATS_TEST_TMPDIR/pull.out" 2>&1 &
+	PULL_PID=$!
+	for i in $(seq 300); do
+		[ -e "$GATE_DIR/paused" ] && [ -n "$(temp_snapshots_with layer1.bin)" ] && break
+		sleep 0.1
+	done
+	# mid-download: the layer's file is being written in a temp snapshot ...
+	[ -n "$(temp_snapshots_with layer1.bin)" ]
+	[ "$(stat -c %s "$(temp_snapshots_with layer1.bin)")" -gt $((1 << 20)) ]
+	# ... but neither the blob nor a snapshot under a chain id exists, no name
+	[ ! -e "$STORE/blobs/sha256/${layer#sha256:}" ]
+	[ -z "$(named_snapshots_with layer1.bin)" ]
+	[ -z "$(store_digest "$ref")" ]
+	registry_gate_open
+	wait "$PULL_PID" || { cat "$BATS_TEST_TMPDIR/pull.out" >&2; false; }
+	PULL_PID=""
+	registry_gate_stop
+	[ "$(stat -c %s "$(named_snapshots_with layer1.bin)")" -eq $((8 << 20)) ]
+	[ -z "$(temp_snapshots_with layer1.bin)" ]
+	[ -z "$(find "$STORE/snapshots" -maxdepth 1 -name '.tmp-*')" ]
+	[ "$(sha256sum "$STORE/blobs/sha256/${layer#sha256:}" | cut -d' ' -f1)" = "${layer#sha256:}" ]
+	[ "$(store_digest "$ref")" = "$m" ]
+	ingest_empty
+}
+
+@test "pull: a layer that unpacks whole but fails its digest check leaves no snapshot, no blob, no name" {
+	local oci="$BATS_TEST_TMPDIR/oci" m layer file
+	"$MAKE_OCI" "$oci" --tag mtime --layers 1 --layer-mb 1 >/dev/null
+	skocopy "oci:$oci:mtime" "docker://$REGISTRY/test/mtime:1"
+	m=$(layout_digest "$oci" mtime)
+	layer=$(jq -r '.layers[1].digest' "$oci/blobs/sha256/${m#sha256:}")
+	file=$(registry_blob_file "$layer")
+	# another gzip mtime: the same tar, a valid gzip stream, the same size, another digest
+	printf '\001' | dd of="$file" bs=1 seek=4 conv=notrunc status=none
+	gzip -t "$file"
+	[ "$(sha256sum "$file" | cut -d' ' -f1)" != "${layer#sha256:}" ]
+	run b pull --tls-verify=false "$REGISTRY/test/mtime:1"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"blob $layer: content does not match its digest"* ]]
+	[ "${#lines[@]}" -eq 1 ]
+	[ ! -e "$STORE/blobs/sha256/${layer#sha256:}" ]
+	[ -z "$(named_snapshots_with layer1.bin)" ]
+	[ -z "$(find "$STORE/snapshots" -maxdepth 1 -name '.tmp-*')" ]
+	[ -z "$(store_digest "$REGISTRY/test/mtime:1")" ]
 	ingest_empty
 }
 

@@ -189,3 +189,83 @@ registry_stop() {
 registry_blob_gets() {
 	grep -c '"GET /v2/[^"]*/blobs/sha256:' "${1:-$REGISTRY_DIR}/log" || true
 }
+
+# A gate in front of the registry (of $REGISTRY), for watching a pull mid-way:
+#   registry_gate_start DIGEST BYTES
+#       starts a proxy (busybox nc running a script per connection) that
+#       serves every GET from the registry, but sends only the first BYTES of
+#       blob DIGEST, then creates $GATE_DIR/paused and waits for
+#       registry_gate_open before it sends the rest. Exports GATE=127.0.0.1:PORT
+#       and GATE_DIR. One request per connection ("Connection: close").
+#   registry_gate_open
+#   registry_gate_stop
+registry_gate_start() {
+	local digest=$1 bytes=$2 port dir
+	dir=$(mktemp -d "${BATS_TEST_TMPDIR:-${TMPDIR:-/tmp}}/gate.XXXXXX")
+	port=$(registry_free_port) || return 1
+	cat >"$dir/serve" <<-EOF
+		#!/bin/bash
+		upstream=$REGISTRY dir=$dir digest=$digest bytes=$bytes
+	EOF
+	cat >>"$dir/serve" <<-'EOF'
+		echo $$ >>"$dir/serving"
+		IFS=' ' read -r method path _ || exit 0
+		headers=()
+		while IFS= read -r line; do
+			line=${line%$'\r'}
+			[ -n "$line" ] || break
+			case "${line,,}" in host:* | connection:*) ;; *) headers+=(-H "$line") ;; esac
+		done
+		[ "$method" = GET ] || exit 0
+		req=$(mktemp -d "$dir/req.XXXXXX")
+		curl -s -o "$req/body" -D "$req/head" "${headers[@]}" "http://$upstream$path" || exit 0
+		grep -iv '^connection:' "$req/head" | tr -d '\r' | sed '/^$/d' | sed 's/$/\r/'
+		printf 'Connection: close\r\n\r\n'
+		case "$path" in
+		*/blobs/"$digest")
+			head -c "$bytes" "$req/body"
+			touch "$dir/paused"
+			while [ ! -e "$dir/open" ] && [ -d "$dir" ]; do sleep 0.05; done
+			tail -c +$((bytes + 1)) "$req/body"
+			;;
+		*) cat "$req/body" ;;
+		esac
+		rm -rf "$req"
+	EOF
+	chmod 755 "$dir/serve"
+	busybox nc -ll -p "$port" -e "$dir/serve" </dev/null >"$dir/log" 2>&1 3>&- &
+	echo $! >"$dir/pid"
+	GATE=127.0.0.1:$port
+	GATE_DIR=$dir
+	export GATE GATE_DIR
+	for _ in $(seq 50); do
+		[ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ] && return 0
+		sleep 0.1
+	done
+	echo "registry_gate_start: the proxy did not listen; its log:" >&2
+	cat "$dir/log" >&2
+	return 1
+}
+
+registry_gate_open() {
+	touch "$GATE_DIR/open"
+}
+
+registry_gate_stop() {
+	local pid
+	[ -n "${GATE_DIR:-}" ] && [ -d "$GATE_DIR" ] || return 0
+	touch "$GATE_DIR/open"
+	pid=$(cat "$GATE_DIR/pid")
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	# the scripts nc started, one per connection: let them finish, else end them
+	for pid in $(cat "$GATE_DIR/serving" 2>/dev/null); do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || continue 2
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	rm -rf "$GATE_DIR"
+	unset GATE GATE_DIR
+}

@@ -353,6 +353,117 @@ SCRIPT
 	assert_equal "$(sha256sum <"$RT")" "$before" "sha256 of the runtime binary"
 }
 
+@test "CVE-2019-5736 with CAP_SYS_PTRACE: no /proc/PID/exe or map_files entry of the runtime is writable" {
+	# A runtime on overlayfs, as in a kind node: there the kernel does not
+	# notice a mapping of the binary left on the writable file when
+	# /proc/self/exe is moved (PR_SET_MM_MAP), so each mapping must be moved.
+	mkdir -p "$TEST_DIR/ovl/lower" "$TEST_DIR/ovl/upper" "$TEST_DIR/ovl/work" "$TEST_DIR/ovl/merged"
+	cp "$BERTH_RUNTIME" "$TEST_DIR/ovl/lower/berth-runtime"
+	mount -t overlay overlay -o "lowerdir=$TEST_DIR/ovl/lower,upperdir=$TEST_DIR/ovl/upper,workdir=$TEST_DIR/ovl/work" \
+		"$TEST_DIR/ovl/merged"
+	defer "umount '$TEST_DIR/ovl/merged'"
+	RT="$TEST_DIR/ovl/merged/berth-runtime"
+	local before
+	before=$(sha256sum <"$RT")
+	add_out_mount
+	# non-dumpable runtime processes are open to CAP_SYS_PTRACE, and
+	# /proc/PID/map_files to CAP_CHECKPOINT_RESTORE
+	update_config '.process.capabilities |= with_entries(if .key == "bounding" or .key == "effective"
+		or .key == "permitted" then .value += ["CAP_SYS_PTRACE", "CAP_CHECKPOINT_RESTORE"] else . end)'
+	# The attacker opens /proc/PID/exe and every /proc/PID/map_files entry
+	# of each process it sees that is not busybox, one fd per distinct link
+	# target, and keeps trying to reopen them for writing.
+	cat >"$BUNDLE/rootfs/attack.sh" <<'EOF'
+#!/bin/sh
+fd=3
+held="|"
+mapped=
+end=$(($(date +%s) + 12))
+while [ "$(date +%s)" -lt "$end" ]; do
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = "$$" ] && continue
+		for link in "$p/exe" "$p"/map_files/*; do
+			target=$(readlink "$link" 2>/dev/null) || continue
+			[ "$target" = /bin/busybox ] && continue
+			case "$link" in /proc/1/map_files/*)
+				[ -n "$mapped" ] || echo "read 1/map_files: $target" >>/out/log
+				mapped=1
+				;;
+			esac
+			case "$held" in *"|$target|"*) continue ;; esac
+			[ "$fd" -le 9 ] || continue
+			if eval "exec $fd<$link" 2>/dev/null; then
+				echo "opened ${link#/proc/} $target as fd $fd" >>/out/log
+				held="$held$target|"
+				fd=$((fd + 1))
+			fi
+		done
+	done
+	i=3
+	while [ "$i" -lt "$fd" ]; do
+		if eval "printf '#PWNED' >>/proc/self/fd/$i" 2>/dev/null; then
+			echo "WROTE fd $i" >>/out/log
+			echo done >>/out/log
+			exit 0
+		fi
+		i=$((i + 1))
+	done
+	[ -e /out/stop ] && break
+	sleep 0.05
+done
+echo done >>/out/log
+EOF
+	chmod +x "$BUNDLE/rootfs/attack.sh"
+	set_args sleep 100
+
+	# created: the init waits as pid 1 in the container, still the runtime
+	rt create c1
+	rt exec -d c1 /attack.sh
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^read 1/map_files' "$TEST_DIR/out/log" 2>/dev/null && break
+		sleep 0.05
+	done
+	for i in $(seq 3); do
+		rt exec c1 true
+	done
+	rt start c1
+	no_runtime_running
+	sleep 1
+	touch "$TEST_DIR/out/stop"
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^done' "$TEST_DIR/out/log" 2>/dev/null && break
+		sleep 0.1
+	done
+	cat "$TEST_DIR/out/log" >&2
+	grep -q '^done' "$TEST_DIR/out/log" || fail "the attacker did not finish"
+	grep -q '^read 1/map_files' "$TEST_DIR/out/log" || fail "the attacker never saw the init's mappings"
+	! grep -q WROTE "$TEST_DIR/out/log" || fail "the runtime binary was written from the container"
+	assert_equal "$(sha256sum <"$RT")" "$before" "sha256 of the runtime binary"
+	rt delete --force c1
+}
+
+@test "CVE-2019-5736 guard: create, run and exec seal the runtime in place, without a second execve" {
+	set_args true
+	run berth --debug --log "$TEST_DIR/run.log" run c1
+	assert_success
+	grep -q 'runtime binary: sealed in place' "$TEST_DIR/run.log" || fail "run: $(cat "$TEST_DIR/run.log")"
+	! grep -q 're-executing' "$TEST_DIR/run.log" || fail "run re-executed: $(cat "$TEST_DIR/run.log")"
+
+	set_args sleep 100
+	berth_bg --debug --log "$TEST_DIR/create.log" create c2
+	grep -q 'runtime binary: sealed in place' "$TEST_DIR/create.log" || fail "create: $(cat "$TEST_DIR/create.log")"
+	run berth --debug --log "$TEST_DIR/exec.log" exec c2 true
+	assert_success
+	grep -q 'runtime binary: sealed in place' "$TEST_DIR/exec.log" || fail "exec: $(cat "$TEST_DIR/exec.log")"
+	# the init runs from the read-only view of the binary: same inode
+	assert_equal "$(stat -L -c %i "/proc/$(pid_of c2)/exe")" "$(stat -c %i "$BERTH_RUNTIME")" "inode of the init's exe"
+
+	# the fallback: one more execve of the sealed binary
+	BERTH_EXE_GUARD=reexec berth --debug --log "$TEST_DIR/reexec.log" exec c2 true
+	grep -q 're-executing' "$TEST_DIR/reexec.log" || fail "no re-exec: $(cat "$TEST_DIR/reexec.log")"
+	berth delete --force c2
+}
+
 @test "CVE-2016-9962 the init's fds, cwd and memory are out of the container's reach before start" {
 	set_args sleep 100
 	berth_bg create c1

@@ -484,6 +484,46 @@ static void test_exec_sub_cgroup(void **state)
 	destroy(m);
 }
 
+/* The init joins the v1 hierarchies itself: "0" into each "tasks" file,
+ * through fds opened before it exists. */
+static void test_join_self(void **state)
+{
+	fixture *f = *state;
+	cgroup_manager *m = create(f, CGROUP_MODE_V1, "c1");
+	_cleanup_error_ berth_error *err = NULL;
+	cgroup_self_join j = { .n = 0 };
+	size_t n = sizeof(knob_dirs) / sizeof(knob_dirs[0]);
+
+	populate(f);
+	/* a kernel's v1 dir always has "tasks"; without it the open fails */
+	assert_true(cgroup_manager_open_join(m, &j, &err) < 0);
+	assert_non_null(strstr(err->msg, "/tasks"));
+	assert_int_equal(j.n, 0);
+	berth_error_free(&err);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *tasks = NULL;
+		assert_true(asprintf(&tasks, "%s/tasks", knob_dirs[i].dir) >= 0);
+		fake_file(f->root, tasks, "");
+	}
+	if (cgroup_manager_open_join(m, &j, &err) < 0)
+		fail_msg("open join: %s", err->msg);
+	assert_int_equal(j.n, n);
+	if (cgroup_join_self(&j, &err) < 0)
+		fail_msg("join: %s", err->msg);
+	cgroup_join_close(&j);
+	assert_int_equal(j.n, 0);
+	assert_file(f, "memory/user.slice/sess/c1/tasks", "0");
+	assert_file(f, "cpu,cpuacct/c1/tasks", "0");
+	assert_file(f, "systemd/user.slice/sess/c1/tasks", "0");
+	/* no pid was written for anyone */
+	assert_file(f, "pids/c1/cgroup.procs", "");
+	/* v1 only: nothing for CLONE_INTO_CGROUP */
+	assert_int_equal(cgroup_manager_v2_fd(m), -1);
+	assert_int_equal(cgroup_manager_enter_unified(m, 4242, &err), 0);
+	unpopulate(f);
+	destroy(m);
+}
+
 static void test_freeze_error_names_file(void **state)
 {
 	fixture *f = *state;
@@ -665,6 +705,7 @@ int test_cgroup_v1_run(void)
 		cmocka_unit_test_setup_teardown(test_missing_knob_names_file, setup_v1, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_controller, setup_v1, teardown),
 		cmocka_unit_test_setup_teardown(test_enter_freeze_pids, setup_v1, teardown),
+		cmocka_unit_test_setup_teardown(test_join_self, setup_v1, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_error_names_file, setup_v1, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_sub_cgroup, setup_v1, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_v1, setup_v1, teardown),

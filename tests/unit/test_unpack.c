@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <locale.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "image/byte_pipe.h"
 #include "image/unpack.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -693,13 +695,286 @@ static void test_refuse_dotdot(void **state)
 	check_jail(f, 0, 1);
 }
 
-static void test_refuse_absolute(void **state)
+/* What "umoci insert --image I DIR /" and "tar -P" write: "/" is the layer
+ * root, "/bin/sh" its bin/sh, for entries, hardlink targets and whiteouts. */
+static void test_absolute_names(void **state)
 {
 	fixture *f = *state;
-	const tent entries[] = { { .name = "/abs/path", .mode = AE_IFREG | 0644, .data = "x" } };
+	const tent entries[] = {
+		{ .name = "/", .mode = AE_IFDIR | 0751, .uid = 7, .gid = 8 },
+		{ .name = "/bin/", .mode = AE_IFDIR | 0755 },
+		{ .name = "/bin/sh", .mode = AE_IFREG | 0755, .data = "#!sh\n" },
+		{ .name = "/bin/ash", .mode = AE_IFREG | 0755, .hardlink = "/bin/sh" },
+		{ .name = "//usr///lib/x", .mode = AE_IFREG | 0644, .data = "x" },
+		{ .name = "/etc/.wh.gone", .mode = AE_IFREG | 0600 },
+		{ .name = "/abs", .mode = AE_IFLNK | 0777, .symlink = "/bin/sh" },
+	};
+	struct stat sh, ash, root;
 
-	unpack_refused(f, entries, 1, "layer entry \"/abs/path\": absolute path");
-	assert_int_equal(count_entries(f->dest), 0);
+	unpack_ok(f, entries, sizeof(entries) / sizeof(entries[0]), NULL);
+	assert_file(f, "bin/sh", "#!sh\n");
+	stat_in(f, "bin/sh", &sh);
+	stat_in(f, "bin/ash", &ash);
+	assert_int_equal(sh.st_ino, ash.st_ino);
+	assert_int_equal(sh.st_nlink, 2);
+	assert_file(f, "usr/lib/x", "x");
+	stat_in(f, "etc/gone", &sh);
+	assert_true(S_ISCHR(sh.st_mode));
+	assert_int_equal(fstat(f->destfd, &root), 0);
+	assert_int_equal(root.st_mode & 07777, 0751);
+	assert_int_equal(root.st_uid, 7);
+	check_jail(f, 0, 1);
+}
+
+/* The offset just past the data of the last entry, whose content is DATA. */
+static size_t end_of_data(const buffer *tar, const char *data)
+{
+	const char *hit = NULL;
+
+	for (const char *p = tar->data; (p = memmem(p, tar->len - (size_t)(p - tar->data), data, strlen(data))); p++)
+		hit = p;
+	assert_non_null(hit);
+	return (size_t)(hit - tar->data) + strlen(data);
+}
+
+/* umoci 0.4's "insert" ends its layers right after the last file's data:
+ * no padding to 512 bytes, no end blocks. Read as the end of the layer (as
+ * Go's archive/tar does), the diff_id over the bytes as they are. */
+static void test_missing_final_padding(void **state)
+{
+	fixture *f = *state;
+	_cleanup_error_ berth_error *err = NULL;
+	const tent entries[] = {
+		{ .name = "/", .mode = AE_IFDIR | 0755 },
+		{ .name = "bin/", .mode = AE_IFDIR | 0755 },
+		{ .name = "hello", .mode = AE_IFREG | 0644, .data = "umoci-insert-data" },
+	};
+	buffer tar = build_tar(entries, 3), blob;
+	char expected[DIGEST_STRING_MAX];
+	unpack_result res;
+
+	tar.len = end_of_data(&tar, "umoci-insert-data");
+	assert_true(tar.len % 512 != 0);
+	digest_buffer(tar.data, tar.len, expected);
+	blob = compress(&tar, GZIP);
+	if (unpack_blob(f, &blob, NULL, &res, &err) < 0)
+		fail_msg("unpack failed: %s", err->msg);
+	assert_string_equal(res.diff_id, expected);
+	assert_int_equal(res.size, tar.len);
+	assert_int_equal(res.entries, 3);
+	assert_file(f, "hello", "umoci-insert-data");
+	check_jail(f, 0, 1);
+	free(tar.data);
+	free(blob.data);
+}
+
+/* A layer cut inside an entry's data is still an error, however close to
+ * the end of the entry, and so is one cut inside a header. */
+static void test_refuse_truncated(void **state)
+{
+	fixture *f = *state;
+	const tent entries[] = {
+		{ .name = "a", .mode = AE_IFREG | 0644, .data = "first-file" },
+		{ .name = "b", .mode = AE_IFREG | 0644, .data = "second-file-data" },
+	};
+	buffer tar = build_tar(entries, 2);
+	size_t cuts[] = { end_of_data(&tar, "second-file-data") - 1, end_of_data(&tar, "first-file") + 700 };
+
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		_cleanup_error_ berth_error *err = NULL;
+		buffer cut = { .data = tar.data, .len = cuts[i] };
+		unpack_result res;
+
+		new_dest(f);
+		if (unpack_blob(f, &cut, NULL, &res, &err) == 0)
+			fail_msg("a layer cut at %zu of %zu bytes unpacked", cuts[i], tar.len);
+		if (strstr(err->msg, "runcated") == NULL)
+			fail_msg("error \"%s\" does not say truncated", err->msg);
+	}
+	check_jail(f, 0, 3);
+	free(tar.data);
+}
+
+/* ---- streaming: layer_unpack_from and the byte pipe a pull feeds it by ---- */
+
+/* A source handing out a buffer in blocks of STEP bytes; FAIL_AT > 0: fails
+ * with -ECONNRESET once that many bytes are out. */
+typedef struct chunked {
+	const buffer *b;
+	size_t off, step, fail_at;
+} chunked;
+
+static ssize_t chunked_read(void *ctx, const void **buf)
+{
+	chunked *c = ctx;
+	size_t n = c->b->len - c->off;
+
+	if (c->fail_at && c->off >= c->fail_at)
+		return -ECONNRESET;
+	if (n > c->step)
+		n = c->step;
+	*buf = c->b->data + c->off;
+	c->off += n;
+	return (ssize_t)n;
+}
+
+static void test_unpack_from_source(void **state)
+{
+	fixture *f = *state;
+	_cleanup_error_ berth_error *err = NULL;
+	const tent entries[] = {
+		{ .name = "etc/", .mode = AE_IFDIR | 0755 },
+		{ .name = "etc/hostname", .mode = AE_IFREG | 0644, .data = "streamed\n" },
+		{ .name = "big", .mode = AE_IFREG | 0600, .zeros = 300000 },
+	};
+	buffer tar = build_tar(entries, 3), blob = compress(&tar, GZIP);
+	chunked c = { .b = &blob, .step = 7 };
+	layer_source src = { .read = chunked_read, .ctx = &c };
+	char expected[DIGEST_STRING_MAX];
+	unpack_result res;
+	struct stat st;
+
+	digest_buffer(tar.data, tar.len, expected);
+	if (layer_unpack_from(&src, f->destfd, NULL, &res, &err) < 0)
+		fail_msg("unpack failed: %s", err->msg);
+	assert_string_equal(res.diff_id, expected);
+	assert_int_equal(res.entries, 3);
+	assert_file(f, "etc/hostname", "streamed\n");
+	stat_in(f, "big", &st);
+	assert_int_equal(st.st_size, 300000);
+
+	/* the source fails half way: so does the unpack, with the source's errno */
+	new_dest(f);
+	c = (chunked){ .b = &blob, .step = 16, .fail_at = blob.len / 2 };
+	berth_error_free(&err);
+	assert_true(layer_unpack_from(&src, f->destfd, NULL, &res, &err) < 0);
+	if (strstr(err->msg, strerror(ECONNRESET)) == NULL)
+		fail_msg("error \"%s\" does not give the source's failure", err->msg);
+	check_jail(f, 0, 2);
+	free(tar.data);
+	free(blob.data);
+}
+
+typedef struct pipe_writer {
+	byte_pipe *p;
+	size_t total;
+	int close_error;
+} pipe_writer;
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)((i * 7) % 251);
+}
+
+/* Writes TOTAL bytes of the pattern in blocks of 1 to 2999 bytes, some
+ * larger than the ring, then closes with CLOSE_ERROR. */
+static void *pipe_writer_run(void *arg)
+{
+	pipe_writer *w = arg;
+	uint8_t block[3000];
+	size_t done = 0, n = 1;
+
+	while (done < w->total) {
+		n = (n * 37 + 11) % sizeof(block) + 1;
+		if (n > w->total - done)
+			n = w->total - done;
+		for (size_t i = 0; i < n; i++)
+			block[i] = pattern(done + i);
+		assert_int_equal(byte_pipe_write(w->p, block, n), 0);
+		done += n;
+	}
+	byte_pipe_close(w->p, w->close_error);
+	return NULL;
+}
+
+static void test_byte_pipe(void **state)
+{
+	byte_pipe *p = byte_pipe_new(1000); /* small: every block wraps around the ring */
+	pipe_writer w = { .p = p, .total = 1 << 20 };
+	pthread_t t;
+	size_t got = 0;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(pthread_create(&t, NULL, pipe_writer_run, &w), 0);
+	for (;;) {
+		const void *buf;
+		n = byte_pipe_read(p, &buf);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		assert_true(n <= 1000);
+		for (ssize_t i = 0; i < n; i++)
+			if (((const uint8_t *)buf)[i] != pattern(got + (size_t)i))
+				fail_msg("byte %zu differs", got + (size_t)i);
+		got += (size_t)n;
+	}
+	assert_int_equal(got, w.total);
+	assert_int_equal(byte_pipe_read(p, &(const void *){ NULL }), 0);
+	pthread_join(t, NULL);
+	byte_pipe_free(p);
+}
+
+/* The writer's failure reaches the reader; a reader that is done drops
+ * what is written, without blocking the writer. */
+static void test_byte_pipe_ends(void **state)
+{
+	byte_pipe *p = byte_pipe_new(1000);
+	pipe_writer w = { .p = p, .total = 100, .close_error = EIO };
+	const void *buf;
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(pthread_create(&t, NULL, pipe_writer_run, &w), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(byte_pipe_read(p, &buf), -EIO);
+	byte_pipe_free(p);
+
+	p = byte_pipe_new(1000);
+	assert_non_null(p);
+	byte_pipe_reader_done(p);
+	w = (pipe_writer){ .p = p, .total = 1 << 20 }; /* 1000 times the ring: it would block */
+	assert_int_equal(pthread_create(&t, NULL, pipe_writer_run, &w), 0);
+	pthread_join(t, NULL);
+	byte_pipe_free(p);
+}
+
+/* A leading "/" does not open a way out: ".." after it is refused. */
+static void test_refuse_absolute_dotdot(void **state)
+{
+	fixture *f = *state;
+	const tent up[] = { { .name = "/../escape", .mode = AE_IFREG | 0644, .data = "x" } };
+	const tent inner[] = {
+		{ .name = "/a/", .mode = AE_IFDIR | 0755 },
+		{ .name = "/a/../../x", .mode = AE_IFREG | 0644, .data = "x" },
+	};
+	const tent link[] = { { .name = "/h", .mode = AE_IFREG | 0644, .hardlink = "/../../outside" } };
+
+	unpack_refused(f, up, 1, "layer entry \"/../escape\": path leaves the layer");
+	new_dest(f);
+	unpack_refused(f, inner, 2, "layer entry \"/a/../../x\": path leaves the layer");
+	new_dest(f);
+	unpack_refused(f, link, 1, "layer entry \"/h\": hardlink target \"/../../outside\": path leaves the layer");
+	check_jail(f, 0, 3);
+}
+
+/* "/link -> /" then "/link/tmp/x": the symlink is not followed, whether the
+ * names are written absolute or not. */
+static void test_refuse_absolute_write_through_symlink(void **state)
+{
+	fixture *f = *state;
+	char name[64], host[64];
+	const tent entries[] = {
+		{ .name = "/root", .mode = AE_IFLNK | 0777, .symlink = "/" },
+		{ .name = name, .mode = AE_IFREG | 0644, .data = "pwned" },
+	};
+
+	snprintf(name, sizeof(name), "/root/tmp/berth-unpack-pwned-%d", (int)getpid());
+	snprintf(host, sizeof(host), "/tmp/berth-unpack-pwned-%d", (int)getpid());
+	unpack_refused(f, entries, 2, "path goes through a symlink");
+	assert_int_equal(access(host, F_OK), -1);
 	check_jail(f, 0, 1);
 }
 
@@ -802,7 +1077,8 @@ static void test_refuse_hardlink_absolute(void **state)
 	struct stat before, after;
 
 	assert_int_equal(stat("/etc/passwd", &before), 0);
-	unpack_refused(f, entries, 1, "hardlink target \"/etc/passwd\": absolute path");
+	/* "/etc/passwd" is the layer's, which it does not have: never the host's */
+	unpack_refused(f, entries, 1, "hardlink target \"/etc/passwd\" is not in the layer (yet)");
 	assert_int_equal(stat("/etc/passwd", &after), 0);
 	assert_int_equal(after.st_nlink, before.st_nlink);
 	assert_false(exists_in(f, "etc/shadow"));
@@ -1018,7 +1294,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reserved_xattrs_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeated_entries_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_dotdot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuse_absolute, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_absolute_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_absolute_dotdot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_final_padding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unpack_from_source, setup, teardown),
+		cmocka_unit_test(test_byte_pipe),
+		cmocka_unit_test(test_byte_pipe_ends),
+		cmocka_unit_test_setup_teardown(test_refuse_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_absolute_write_through_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_inner_dotdot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_write_through_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_write_through_root_symlink, setup, teardown),

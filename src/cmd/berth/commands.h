@@ -45,6 +45,15 @@ int berth_parse(const char *name, const char *usage, const option_spec *specs, i
 /* clang-format on */
 int berth_registry_options(const char *command, const option_value *v, registry_options *out, berth_error **err);
 
+/* The trust flags of pull, run, create and load (image/trust.h). */
+/* clang-format off */
+#define BERTH_TRUST_FLAGS                                                                                              \
+	{ "signature-policy", 0, true, "signature policy file (default: containers' policy.json)" },                  \
+	{ "registries.d", 0, true, "directory of registries.d YAML files (where signatures live)" }
+/* clang-format on */
+#define BERTH_TRUST_FLAG_COUNT 2
+void berth_trust_options(const berth_globals *g, const option_value *v, trust_options *out);
+
 /* docker's prune prompt: WARNING (a sentence) and "Are you sure you want to
  * continue? [y/N]", answered on the terminal of stdin. 1 when FORCE or the
  * answer is y/yes, 0 for no; -1 with ERR when stdin is not a terminal (a
@@ -83,8 +92,10 @@ int cmd_save(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_import(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_login(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_logout(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_build(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_bundle(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_network(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_network_service(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_unshare(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_volume(const berth_globals *g, int argc, char **argv, berth_error **err);
 

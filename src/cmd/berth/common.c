@@ -152,3 +152,10 @@ int berth_registry_options(const char *command, const option_value *v, registry_
 	out->jobs = (int)n;
 	return 0;
 }
+
+void berth_trust_options(const berth_globals *g, const option_value *v, trust_options *out)
+{
+	out->policy_path = v[0].value;
+	out->registries_d = v[1].value;
+	out->rootless = g->rootless;
+}

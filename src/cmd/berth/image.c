@@ -16,6 +16,7 @@ static const berth_command image_commands[] = {
 	{ "load", "image load [-i FILE]", "load images from a docker or OCI archive", cmd_load },
 	{ "save", "image save [flags] IMAGE...", "write images to an archive", cmd_save },
 	{ "import", "image import [flags] TARBALL [NAME]", "make an image from a rootfs tarball", cmd_import },
+	{ "build", "image build [flags] CONTEXT|-", "build an image from a Containerfile", cmd_build },
 	{ NULL, NULL, NULL, NULL },
 };
 

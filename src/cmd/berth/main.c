@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd/berth/commands.h"
+#include "engine/runtime_call.h"
 #include "engine/userns.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -27,6 +28,7 @@ static const berth_command commands[] = {
 	{ "load", "load [-i FILE]", "load images from a docker or OCI archive (image load)", cmd_load },
 	{ "save", "save [flags] IMAGE...", "write images to an archive (image save)", cmd_save },
 	{ "import", "import [flags] TARBALL [NAME]", "make an image from a rootfs tarball", cmd_import },
+	{ "build", "build [flags] CONTEXT|-", "build an image from a Containerfile (image build)", cmd_build },
 	{ "login", "login [flags] REGISTRY", "store credentials for a registry", cmd_login },
 	{ "logout", "logout [--all] [REGISTRY]", "remove stored credentials", cmd_logout },
 	{ "bundle", "bundle IMAGE DIR | bundle --remove DIR", "mount an image as an OCI bundle for berth-runtime",
@@ -103,6 +105,20 @@ static char *default_dir(bool rootless, const char *xdg_var, const char *home_su
 	return asprintf(&out, "/tmp/berth-%u", (unsigned)geteuid()) < 0 ? NULL : out;
 }
 
+/* --root and --runroot as given, made absolute: the store's paths go into
+ * bundles, records and monitors that run from other directories. */
+static char *absolute_path(const char *path)
+{
+	char *out = NULL;
+	_cleanup_free_ char *cwd = NULL;
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (cwd == NULL || asprintf(&out, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	_cleanup_error_ berth_error *err = NULL;
@@ -113,6 +129,9 @@ int main(int argc, char **argv)
 	int npos = 0, first = 1, ret;
 
 	proctitle_init(argc, argv);
+	/* before a monitor forked from here seals itself, which changes
+	 * /proc/self/exe */
+	engine_exe_dir();
 
 	/* global flags come before the command */
 	while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
@@ -152,9 +171,9 @@ int main(int argc, char **argv)
 		g.debug = debug;
 	}
 	g.rootless = engine_rootless();
-	store_root = values[G_ROOT].value ? strdup(values[G_ROOT].value)
+	store_root = values[G_ROOT].value ? absolute_path(values[G_ROOT].value)
 					  : default_dir(g.rootless, "XDG_DATA_HOME", ".local/share", "/var/lib/berth");
-	run_root = values[G_RUNROOT].value ? strdup(values[G_RUNROOT].value)
+	run_root = values[G_RUNROOT].value ? absolute_path(values[G_RUNROOT].value)
 					   : default_dir(g.rootless, "XDG_RUNTIME_DIR", NULL, "/run/berth");
 	if (!store_root || !run_root) {
 		fprintf(stderr, "berth: out of memory\n");

@@ -157,10 +157,19 @@ static void status_text(const container *c, char *buf, size_t size)
 	}
 }
 
+/* The published ports of C: none while it is exited or between two runs
+ * (a stopped container holds no port: docs/networking.md). */
+static json_t *published_ports(const container *c)
+{
+	if (strcmp(c->state.status, "exited") == 0 || strcmp(c->state.status, "restarting") == 0)
+		return NULL;
+	return json_object_get(json_object_get(c->config, "NetworkSettings"), "Ports");
+}
+
 /* "0.0.0.0:8080->80/tcp, 127.0.0.1:9053->53/udp" as docker shows them. */
 static void ports_text(const container *c, char *buf, size_t size)
 {
-	json_t *ports = json_object_get(json_object_get(c->config, "NetworkSettings"), "Ports"), *p;
+	json_t *ports = published_ports(c), *p;
 	size_t i, len = 0;
 
 	buf[0] = '\0';
@@ -180,7 +189,7 @@ static void ports_text(const container *c, char *buf, size_t size)
 static json_t *ps_json(const container *c)
 {
 	char status[128];
-	json_t *j;
+	json_t *j, *ports;
 
 	status_text(c, status, sizeof(status));
 	j = json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:i, s:i, s:s, s:i}", "Id", c->id, "Name", c->name, "Image",
@@ -190,8 +199,8 @@ static json_t *ps_json(const container *c)
 		      "ExitCode", c->state.exit_code, "StartedAt", c->state.started_at ?: "", "RestartCount",
 		      c->state.restart_count);
 	json_object_set_new(j, "Status", json_string(status));
-	json_object_set(j, "Ports",
-			json_object_get(json_object_get(c->config, "NetworkSettings"), "Ports") ?: json_array());
+	ports = published_ports(c);
+	json_object_set_new(j, "Ports", ports ? json_incref(ports) : json_array());
 	if (c->state.health)
 		json_object_set_new(j, "Health", json_string(c->state.health));
 	return j;

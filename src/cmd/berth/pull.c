@@ -11,16 +11,18 @@
 static const option_spec specs[] = {
 	{ "platform", 0, true, "os/arch[/variant] to pick from a multi-platform image (default: this host's)" },
 	BERTH_REGISTRY_FLAGS("parallel blob downloads (default 3)"),
+	BERTH_TRUST_FLAGS,
 	{ NULL, 0, false, NULL },
 };
 
-enum { O_PLATFORM, O_REGISTRY, O_COUNT = O_REGISTRY + 6 };
+enum { O_PLATFORM, O_REGISTRY, O_TRUST = O_REGISTRY + 6, O_COUNT = O_TRUST + BERTH_TRUST_FLAG_COUNT };
 
 static int options_from_values(const berth_globals *g, const option_value *v, pull_options *opts, berth_error **err)
 {
 	opts->platform = v[O_PLATFORM].value;
 	opts->unpack.rootless = g->rootless;
 	opts->unpack.userxattr = g->rootless;
+	berth_trust_options(g, &v[O_TRUST], &opts->trust);
 	return berth_registry_options("pull", &v[O_REGISTRY], &opts->registry, err);
 }
 

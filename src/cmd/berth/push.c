@@ -14,13 +14,21 @@
 static const option_spec specs[] = {
 	BERTH_REGISTRY_FLAGS("parallel blob uploads (default 3)"),
 	{ "digestfile", 0, true, "also write the pushed manifest's digest to this file" },
+	{ "sign-by", 0, true, "sign the image with this GPG key (simple signing, to registries.d's lookaside)" },
+	{ "sign-by-sigstore-private-key", 0, true,
+	  "sign with this PEM private key (sigstore, attached in the registry)" },
+	{ "registries.d", 0, true, "directory of registries.d YAML files (where signatures go)" },
 	{ NULL, 0, false, NULL },
 };
 
-enum { O_REGISTRY, O_DIGESTFILE = O_REGISTRY + 6, O_COUNT };
+enum { O_REGISTRY, O_DIGESTFILE = O_REGISTRY + 6, O_SIGN_BY, O_SIGN_BY_SIGSTORE, O_REGISTRIES_D, O_COUNT };
 
-static int options_from_values(const option_value *v, push_options *opts, berth_error **err)
+static int options_from_values(const berth_globals *g, const option_value *v, push_options *opts, berth_error **err)
 {
+	opts->sign_by = v[O_SIGN_BY].value;
+	opts->sign_by_sigstore_key = v[O_SIGN_BY_SIGSTORE].value;
+	opts->trust.registries_d = v[O_REGISTRIES_D].value;
+	opts->trust.rootless = g->rootless;
 	return berth_registry_options("push", &v[O_REGISTRY], &opts->registry, err);
 }
 
@@ -63,7 +71,7 @@ int cmd_push(const berth_globals *g, int argc, char **argv, berth_error **err)
 	ret = berth_parse("push", "push [flags] IMAGE [DESTINATION]", specs, argc, argv, false, v, &pos, &npos, 1, 2,
 			  err);
 	if (ret == 0)
-		ret = options_from_values(v, &opts, err);
+		ret = options_from_values(g, v, &opts, err);
 	if (ret == 0)
 		ret = run_push(g, pos[0], npos > 1 ? pos[1] : NULL, &opts, v[O_DIGESTFILE].value, err);
 	options_free_values(v, O_COUNT);

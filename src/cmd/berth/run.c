@@ -60,7 +60,8 @@ enum {
 	O_DNS,
 	O_ADD_HOST,
 	O_NETWORK_ALIAS,
-	O_COUNT
+	O_TRUST,
+	O_COUNT = O_TRUST + BERTH_TRUST_FLAG_COUNT
 };
 
 static const option_spec run_specs[] = {
@@ -110,6 +111,7 @@ static const option_spec run_specs[] = {
 	{ "dns", 0, true, "a nameserver for /etc/resolv.conf; repeatable" },
 	{ "add-host", 0, true, "NAME:IP (or NAME:host-gateway) line for /etc/hosts; repeatable" },
 	{ "network-alias", 0, true, "another name of the container on its network; repeatable" },
+	BERTH_TRUST_FLAGS,
 	{ NULL, 0, false, NULL },
 };
 
@@ -196,16 +198,41 @@ static void forward_signals(pid_t monitor)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-static bool raw_terminal(struct termios *saved)
+/* berth's terminal while a -t container runs: its pty already turns \n
+ * into \r\n, so the terminal of berth's stdout must not add a second \r
+ * (output post-processing off, as docker's raw mode has it), and a stdin
+ * that is a terminal passes every key through (raw). */
+typedef struct terminal_state {
+	struct termios in, out;
+	bool in_saved, out_saved;
+} terminal_state;
+
+static void terminal_raw(terminal_state *t)
 {
 	struct termios raw;
 
-	if (!isatty(0) || tcgetattr(0, saved) < 0)
-		return false;
-	raw = *saved;
-	cfmakeraw(&raw);
-	raw.c_oflag |= OPOST; /* keep \n -> \r\n for berth's own messages */
-	return tcsetattr(0, TCSANOW, &raw) == 0;
+	t->in_saved = isatty(0) && tcgetattr(0, &t->in) == 0;
+	if (t->in_saved) {
+		raw = t->in;
+		cfmakeraw(&raw);
+		t->in_saved = tcsetattr(0, TCSANOW, &raw) == 0;
+	}
+	/* stdout on another terminal than stdin (or stdin not one at all) */
+	t->out_saved = isatty(1) && tcgetattr(1, &t->out) == 0 && (t->out.c_oflag & OPOST);
+	if (t->out_saved) {
+		raw = t->out;
+		raw.c_oflag &= ~(tcflag_t)OPOST;
+		t->out_saved = tcsetattr(1, TCSANOW, &raw) == 0;
+	}
+}
+
+/* Back as it was (stdout's terminal is left alone when it is stdin's). */
+static void terminal_restore(const terminal_state *t)
+{
+	if (t->out_saved)
+		tcsetattr(1, TCSANOW, &t->out);
+	if (t->in_saved)
+		tcsetattr(0, TCSANOW, &t->in);
 }
 
 /* Exit code of a start error like docker's: 127 not found, 126 not
@@ -224,28 +251,29 @@ static int start_error_code(const berth_error *e)
 	return 125;
 }
 
-static int attach_foreground(container *c, pid_t monitor, int events, bool tty)
+static int attach_foreground(pid_t monitor, int events)
 {
-	struct termios saved;
-	bool raw = tty && raw_terminal(&saved);
 	int code;
 
 	forward_signals(monitor);
 	code = monitor_wait_exit(events);
 	close(events);
-	if (raw)
-		tcsetattr(0, TCSANOW, &saved);
 	return code < 0 ? 125 : code;
 }
 
 static int start_one(const engine_paths *p, container *c, bool foreground, bool destroy_on_error, berth_error **err)
 {
+	terminal_state term = { 0 };
 	int events = -1, ret;
 	pid_t monitor = 0;
 	berth_error *ignored = NULL;
 
+	/* before the container's first output, which the monitor writes */
+	if (foreground && record_config_bool(c, "Tty"))
+		terminal_raw(&term);
 	ret = monitor_start(p, c, foreground, foreground ? &events : NULL, &monitor, err);
 	if (ret < 0) {
+		terminal_restore(&term);
 		int code = start_error_code(*err);
 		if (destroy_on_error && !record_config_bool(c, "AutoRemove")) {
 			if (engine_container_destroy(p, c, &ignored) < 0 ||
@@ -256,7 +284,9 @@ static int start_one(const engine_paths *p, container *c, bool foreground, bool 
 	}
 	if (!foreground)
 		return 0;
-	return attach_foreground(c, monitor, events, record_config_bool(c, "Tty"));
+	ret = attach_foreground(monitor, events);
+	terminal_restore(&term);
+	return ret;
 }
 
 static int create_or_run(const berth_globals *g, int argc, char **argv, bool run, berth_error **err)
@@ -280,6 +310,7 @@ static int create_or_run(const berth_globals *g, int argc, char **argv, bool run
 	if (ret != 0)
 		goto out;
 	fill_options(&o, v, pos + 1);
+	berth_trust_options(g, &v[O_TRUST], &o.trust);
 	o.log_max_size = log_max_size(&v[O_LOG_OPT], err);
 	if (*err || run_options_validate(&o, &plan, err) < 0) {
 		ret = -1;

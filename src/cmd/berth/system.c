@@ -16,6 +16,7 @@
 #include "engine/network.h"
 #include "engine/runtime_call.h"
 #include "image/images.h"
+#include "image/trust.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
 
@@ -121,7 +122,7 @@ static json_t *info_json(const berth_globals *g, berth_error **err)
 	store *s = NULL;
 	struct utsname u;
 	json_t *j = NULL;
-	_cleanup_free_ char *runtime = runtime_default_path();
+	_cleanup_free_ char *runtime = runtime_default_path(), *policy = trust_policy_describe(g->rootless);
 
 	if (berth_engine_open(g, &paths, err) < 0 || record_list(&paths, &list, &n, err) < 0)
 		goto out;
@@ -150,6 +151,8 @@ static json_t *info_json(const berth_globals *g, berth_error **err)
 		      u.machine, "NCPU", (int)sysconf(_SC_NPROCESSORS_ONLN), "MemTotal", (json_int_t)host_memory(),
 		      "Rootless", g->rootless, "ServerVersion", BERTH_VERSION, "SecurityOptions",
 		      "name=seccomp,profile=builtin", "name=no-new-privileges");
+	if (j)
+		json_object_set_new(j, "SignaturePolicy", json_string(policy ? policy : "?"));
 out:
 	volume_list_free(volumes, nv);
 	if (images)
@@ -202,6 +205,7 @@ int cmd_info(const berth_globals *g, int argc, char **argv, berth_error **err)
 		       json_string_value(json_object_get(j, "Architecture")),
 		       json_integer_value(json_object_get(j, "NCPU")),
 		       berth_human_size(json_integer_value(json_object_get(j, "MemTotal")), mem));
+		printf("Signature Policy: %s\n", json_string_value(json_object_get(j, "SignaturePolicy")));
 	}
 	json_decref(j);
 	options_free_values(v, 1);

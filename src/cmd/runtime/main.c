@@ -110,12 +110,15 @@ int main(int argc, char **argv)
 	{
 		char **pos = NULL;
 		int npos = 0;
-		if (options_parse("berth-runtime", global_options, first - 1, argv + 1, false, values, &pos, &npos,
-				  &err) < 0) {
+		ret = options_parse("berth-runtime", global_options, first - 1, argv + 1, false, values, &pos, &npos,
+				    &err);
+		/* only the values are read below: they point into argv */
+		options_free_values(values, (int)(sizeof(values) / sizeof(values[0])));
+		free(pos);
+		if (ret < 0) {
 			berth_error_report("berth-runtime", &err);
 			return 1;
 		}
-		free(pos);
 	}
 	if (option_bool(&values[G_VERSION])) {
 		printf("berth-runtime version %s\nspec: 1.3.0\n", BERTH_VERSION);
@@ -124,15 +127,6 @@ int main(int argc, char **argv)
 	if (option_bool(&values[G_HELP]) || first >= argc) {
 		print_usage();
 		return first >= argc && !option_bool(&values[G_HELP]) ? 1 : 0;
-	}
-	/* The commands that put runtime processes into a container run from
-	 * a binary the container cannot write (CVE-2019-5736). */
-	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0 ||
-			       strcmp(argv[first], "exec") == 0)) {
-		if (exe_guard_reexec_sealed(argv, &err) < 0) {
-			berth_error_report("berth-runtime", &err);
-			return 1;
-		}
 	}
 	{
 		enum berth_log_format fmt = BERTH_LOG_FORMAT_TEXT;
@@ -145,6 +139,15 @@ int main(int argc, char **argv)
 		}
 		if (berth_log_init(values[G_LOG].value, fmt, option_bool(&values[G_DEBUG])) < 0) {
 			fprintf(stderr, "berth-runtime: open log \"%s\": %s\n", values[G_LOG].value, strerror(errno));
+			return 1;
+		}
+	}
+	/* The commands that put runtime processes into a container run from
+	 * a binary the container cannot write (CVE-2019-5736). */
+	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0 ||
+			       strcmp(argv[first], "exec") == 0)) {
+		if (exe_guard_seal_self(argv, &err) < 0) {
+			berth_error_report("berth-runtime", &err);
 			return 1;
 		}
 	}

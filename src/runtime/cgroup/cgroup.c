@@ -164,8 +164,12 @@ static int plan_hierarchies(cgroup_manager *m, const cgroup_options *opts, const
 		if (cgroup_self_parse(text, &self, &n_self, err) < 0)
 			return berth_error_wrap(err, "%s", file);
 	}
-	if (cgroup_discover_mounts(opts, m->mode, &mounts, &n_mounts, err) < 0)
+	if (opts->mounts != NULL) {
+		n_mounts = opts->n_mounts;
+	} else if (cgroup_discover_mounts(opts, m->mode, &mounts, &n_mounts, err) < 0) {
 		goto out;
+	}
+	const cgroup_mount *found = opts->mounts != NULL ? opts->mounts : mounts;
 	m->h = calloc(n_mounts, sizeof(*m->h));
 	*first_levels = calloc(n_mounts, sizeof(unsigned));
 	if (m->h == NULL || *first_levels == NULL) {
@@ -174,11 +178,11 @@ static int plan_hierarchies(cgroup_manager *m, const cgroup_options *opts, const
 	}
 	for (size_t i = 0; i < n_mounts; i++) {
 		cgroup_hierarchy *h = &m->h[m->n++];
-		const char *own = absolute ? "/" : own_cgroup(&mounts[i], self, n_self);
+		const char *own = absolute ? "/" : own_cgroup(&found[i], self, n_self);
 
-		h->controllers = strdup(mounts[i].controllers);
-		h->mount = strdup(mounts[i].mount);
-		h->unified = mounts[i].unified;
+		h->controllers = strdup(found[i].controllers);
+		h->mount = strdup(found[i].mount);
+		h->unified = found[i].unified;
 		if (asprintf(&h->inner, "%s%s%s", own, own[strlen(own) - 1] == '/' ? "" : "/", request) < 0)
 			h->inner = NULL;
 		h->dir = h->inner ? cgroup_join(h->mount, h->inner) : NULL;
@@ -250,7 +254,7 @@ static int open_v2_fd(cgroup_manager *m)
 {
 	cgroup_hierarchy *h = cgroup_find_unified(m);
 
-	if (m->mode != CGROUP_MODE_V2 || h == NULL || h->disabled)
+	if (m->mode == CGROUP_MODE_V1 || h == NULL || h->disabled)
 		return -1;
 	return open(h->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
@@ -298,7 +302,7 @@ int cgroup_manager_create(const cgroup_options *options, cgroup_manager **out, b
 		return berth_error_set(err, ENOMEM, "cgroup: create");
 	if (create_dirs(m, first_levels, err) < 0)
 		return -1;
-	if (m->mode == CGROUP_MODE_V2) {
+	if (m->mode != CGROUP_MODE_V1) {
 		cgroup_hierarchy *h = cgroup_find_unified(m);
 		m->v2_fd = open_v2_fd(m);
 		if (m->v2_fd < 0 && h && !h->disabled) {
@@ -309,6 +313,16 @@ int cgroup_manager_create(const cgroup_options *options, cgroup_manager **out, b
 	}
 	*out = move_ptr(m);
 	return 0;
+}
+
+int cgroup_read_mounts(const cgroup_options *opts, enum cgroup_mode mode, cgroup_mount **out, size_t *n,
+		       berth_error **err)
+{
+	cgroup_options defaults = *opts;
+
+	if (defaults.fs_root == NULL)
+		defaults.fs_root = "/sys/fs/cgroup";
+	return cgroup_discover_mounts(&defaults, mode, out, n, err);
 }
 
 int cgroup_manager_v2_fd(cgroup_manager *m)
@@ -347,6 +361,74 @@ int cgroup_manager_enter(cgroup_manager *m, pid_t pid, berth_error **err)
 	return 0;
 }
 
+int cgroup_manager_enter_unified(cgroup_manager *m, pid_t pid, berth_error **err)
+{
+	cgroup_hierarchy *h = cgroup_find_unified(m);
+	berth_error *inner = NULL;
+
+	if (h == NULL || h->disabled || cgroup_writef(h->dir, "cgroup.procs", &inner, "%d", (int)pid) == 0)
+		return 0;
+	if (m->rootless || m->mode == CGROUP_MODE_HYBRID) {
+		berth_log(BERTH_LOG_WARNING, "%s", cgroup_error_text(inner));
+		berth_error_free(&inner);
+		return 0;
+	}
+	cgroup_error_move(err, &inner);
+	return berth_error_wrap(err, "cgroup: move pid %d", (int)pid);
+}
+
+int cgroup_manager_open_join(cgroup_manager *m, cgroup_self_join *j, berth_error **err)
+{
+	j->n = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		cgroup_hierarchy *h = &m->h[i];
+		_cleanup_free_ char *path = NULL;
+		int fd;
+
+		if (h->disabled || h->unified)
+			continue;
+		if (j->n == CGROUP_JOIN_MAX) {
+			cgroup_join_close(j);
+			return berth_error_set(err, E2BIG, "cgroup: more than %d hierarchies", CGROUP_JOIN_MAX);
+		}
+		path = cgroup_join(h->dir, "tasks");
+		if (path == NULL) {
+			cgroup_join_close(j);
+			return berth_error_set(err, ENOMEM, "cgroup: join \"%s\"", h->dir);
+		}
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && m->rootless) {
+			berth_log(BERTH_LOG_WARNING, "cgroup: join \"%s\": %s", path, strerror(errno));
+			continue;
+		}
+		if (fd < 0) {
+			int ret = berth_error_set(err, errno, "cgroup: join \"%s\"", path);
+			cgroup_join_close(j);
+			return ret;
+		}
+		j->fds[j->n] = fd;
+		j->paths[j->n++] = move_ptr(path);
+	}
+	return 0;
+}
+
+int cgroup_join_self(const cgroup_self_join *j, berth_error **err)
+{
+	for (size_t i = 0; i < j->n; i++)
+		if (write(j->fds[i], "0", 1) != 1)
+			return berth_error_set(err, errno, "cgroup: join \"%s\"", j->paths[i]);
+	return 0;
+}
+
+void cgroup_join_close(cgroup_self_join *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		close(j->fds[i]);
+		free(j->paths[i]);
+	}
+	j->n = 0;
+}
+
 int cgroup_manager_apply(cgroup_manager *m, const spec_resources *r, berth_error **err)
 {
 	if (r == NULL)
@@ -383,6 +465,13 @@ int cgroup_manager_pids(cgroup_manager *m, pid_t **pids, size_t *n, berth_error 
 	if (access(h->dir, F_OK) < 0 && errno == ENOENT)
 		return 0;
 	return cgroup_read_pids(h->dir, pids, n, err);
+}
+
+bool cgroup_manager_made_cgroup(cgroup_manager *m)
+{
+	cgroup_hierarchy *h = main_hierarchy(m);
+
+	return h != NULL && !h->disabled && h->created_levels > 0;
 }
 
 int cgroup_manager_kill_all(cgroup_manager *m, int signo, berth_error **err)

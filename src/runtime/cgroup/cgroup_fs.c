@@ -49,10 +49,9 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int cgroup_write(const char *dir, const char *file, const char *value, berth_error **err)
+int cgroup_write_kept(const char *dir, const char *file, int *fd, const char *value, berth_error **err)
 {
 	_cleanup_free_ char *path = cgroup_join(dir, file);
-	_cleanup_close_ int fd = -EBADF;
 	int ret;
 
 	if (path == NULL)
@@ -61,13 +60,21 @@ int cgroup_write(const char *dir, const char *file, const char *value, berth_err
 		cgroup_write_observer(path, value);
 	/* O_TRUNC as runc does: harmless on cgroupfs, and a fake tree in tests
 	 * then holds exactly the last value written. */
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (*fd < 0)
+		*fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd < 0)
 		return berth_error_set(err, errno, "cgroup \"%s\": write \"%s\" to \"%s\"", file, value, path);
-	ret = write_all(fd, value, strlen(value));
+	ret = write_all(*fd, value, strlen(value));
 	if (ret < 0)
 		return berth_error_set(err, -ret, "cgroup \"%s\": write \"%s\" to \"%s\"", file, value, path);
 	return 0;
+}
+
+int cgroup_write(const char *dir, const char *file, const char *value, berth_error **err)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	return cgroup_write_kept(dir, file, &fd, value, err);
 }
 
 int cgroup_writef(const char *dir, const char *file, berth_error **err, const char *fmt, ...)
@@ -394,7 +401,10 @@ static int remove_children(const char *dir, int depth, uint64_t deadline, berth_
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		/* cgroupfs fills d_type: no stat of each control file */
+		if (de->d_type != DT_DIR &&
+		    (de->d_type != DT_UNKNOWN || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		     !S_ISDIR(st.st_mode)))
 			continue;
 		child = cgroup_join(dir, de->d_name);
 		if (child == NULL)
@@ -417,29 +427,29 @@ int cgroup_remove_dirs(cgroup_hierarchy *h, uint64_t deadline, berth_error **err
 	path = strdup(h->dir);
 	if (path == NULL)
 		return berth_error_set(err, ENOMEM, "cgroup: remove \"%s\"", h->dir);
-	if (remove_children(path, 0, deadline, err) < 0)
-		return -1;
-	for (unsigned i = 0; i < h->created_levels; i++) {
+	/* Usually empty: the walk for children is needed only when rmdir
+	 * says busy (children, or tasks still exiting). */
+	if (rmdir(path) < 0 && errno != ENOENT) {
 		int ret;
-		char *slash;
 
-		/* Parents this container's create made may be shared by now
-		 * (x/a and x/b): remove them only when empty, never wait. */
-		if (i > 0) {
-			if (rmdir(path) < 0)
-				break;
-			goto up;
-		}
+		if (remove_children(path, 0, deadline, err) < 0)
+			return -1;
 		ret = rmdir_retry(path, deadline);
 		if (ret == -EBUSY)
 			return berth_error_set(err, EBUSY, "cgroup: remove \"%s\" (processes are still in it)", path);
 		if (ret < 0)
 			return berth_error_set(err, -ret, "cgroup: remove \"%s\"", path);
-	up:
-		slash = strrchr(path, '/');
+	}
+	/* Parents this container's create made may be shared by now (x/a
+	 * and x/b): remove them only when empty, never wait. */
+	for (unsigned i = 1; i < h->created_levels; i++) {
+		char *slash = strrchr(path, '/');
+
 		if (slash == NULL || slash == path)
 			break;
 		*slash = '\0';
+		if (rmdir(path) < 0)
+			break;
 	}
 	h->created_levels = 0;
 	return 0;

@@ -46,17 +46,8 @@ typedef struct cgroup_self_entry {
 int cgroup_self_parse(const char *text, cgroup_self_entry **out, size_t *n, berth_error **err);
 void cgroup_self_free(cgroup_self_entry *e, size_t n);
 
-/* A mounted hierarchy found under fs_root, before any cgroup is computed. */
-typedef struct cgroup_mount {
-	char *controllers; /* as in cgroup_hierarchy; "" for unified */
-	char *mount;
-	char *root; /* the cgroup mounted there ("/" unless a subtree is bind-mounted) */
-	bool unified;
-} cgroup_mount;
-
 int cgroup_discover_mounts(const cgroup_options *opts, enum cgroup_mode mode, cgroup_mount **out, size_t *n,
 			   berth_error **err);
-void cgroup_mounts_free(cgroup_mount *m, size_t n);
 
 /* The requested cgroup as a normalised path ("a/b/c", no leading slash) and
  * whether it is taken below the hierarchy root (absolute) or below the
@@ -75,6 +66,10 @@ bool cgroup_controllers_overlap(const char *a, const char *b);
 /* Writes VALUE to DIR/FILE (no create). Errors read:
  *   cgroup "memory.max": write "1048576" to "/sys/fs/cgroup/x/memory.max": No such file or directory */
 int cgroup_write(const char *dir, const char *file, const char *value, berth_error **err);
+/* Like cgroup_write(), through *FD: opened on the first write, kept open
+ * for the next ones (files that take one entry per write, like
+ * devices.allow); the caller closes it. */
+int cgroup_write_kept(const char *dir, const char *file, int *fd, const char *value, berth_error **err);
 int cgroup_writef(const char *dir, const char *file, berth_error **err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int cgroup_read(const char *dir, const char *file, char **out, berth_error **err);

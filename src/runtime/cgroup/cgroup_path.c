@@ -95,7 +95,7 @@ int cgroup_self_parse(const char *text, cgroup_self_entry **out, size_t *n, bert
 
 void cgroup_mounts_free(cgroup_mount *m, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; m != NULL && i < n; i++) {
 		free(m[i].controllers);
 		free(m[i].mount);
 		free(m[i].root);
@@ -187,23 +187,30 @@ static char *controllers_from_options(const char *options)
 }
 
 /* Real host: cgroup and cgroup2 mounts directly below fs_root (or fs_root
- * itself for v2), with the cgroup each mount shows (its root field). */
+ * itself for v2), with the cgroup each mount shows (its root field).
+ * mountinfo is read a line at a time: it has a line for every mount of the
+ * host (each container's rootfs among them), and the monitors that create
+ * containers keep the heap they once used. */
 static int discover_mountinfo(const char *fs_root, enum cgroup_mode mode, cgroup_mount **v, size_t *n,
 			      berth_error **err)
 {
-	_cleanup_free_ char *text = NULL;
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
 	_cleanup_free_ char *unified = cgroup_join(fs_root, "unified");
-	char *save = NULL;
+	size_t cap = 0;
+	ssize_t len;
 
 	if (unified == NULL)
 		return berth_error_set(err, ENOMEM, "cgroup: read mounts");
-	if (fs_read_file("/proc/self/mountinfo", &text, NULL, err) < 0)
-		return berth_error_wrap(err, "cgroup: read mounts");
-	for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+	if (f == NULL)
+		return berth_error_set(err, errno, "cgroup: read mounts: open \"/proc/self/mountinfo\"");
+	while ((len = getline(&line, &cap, f)) > 0) {
 		char *field[6] = { 0 }, *dash, *fstype, *options, *p = line, *fsave = NULL;
 		_cleanup_free_ char *controllers = NULL;
 		char *slash;
 
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
 		for (int i = 0; i < 6 && p; i++) {
 			field[i] = p;
 			p = strchr(p, ' ');
@@ -245,6 +252,8 @@ static int discover_mountinfo(const char *fs_root, enum cgroup_mode mode, cgroup
 		if (!seen && add_mount(v, n, controllers, field[4], field[3], false) < 0)
 			return berth_error_set(err, ENOMEM, "cgroup: read mounts");
 	}
+	if (ferror(f))
+		return berth_error_set(err, errno ?: EIO, "cgroup: read mounts: read \"/proc/self/mountinfo\"");
 	return 0;
 }
 

@@ -283,6 +283,7 @@ static void device_number(char *buf, size_t len, int64_t v)
 static int apply_devices(cgroup_manager *m, const spec_resources *r, berth_error **err)
 {
 	cgroup_hierarchy *h = cgroup_find_v1(m, "devices");
+	_cleanup_close_ int allow_fd = -EBADF, deny_fd = -EBADF;
 	const char *dir = NULL;
 
 	if (r->n_devices == 0)
@@ -293,23 +294,24 @@ static int apply_devices(cgroup_manager *m, const spec_resources *r, berth_error
 		return 0;
 	if (v1_dir(m, "devices", "devices.deny", &dir, err) < 0)
 		return -1;
-	if (cgroup_write(dir, "devices.deny", "a", err) < 0)
+	/* one rule per write, through one fd per file */
+	if (cgroup_write_kept(dir, "devices.deny", &deny_fd, "a", err) < 0)
 		return -1;
 	for (size_t i = 0; i < r->n_devices; i++) {
 		const spec_device_rule *d = &r->devices[i];
 		const char *file = d->allow ? "devices.allow" : "devices.deny";
-		char major[24], minor[24];
+		int *fd = d->allow ? &allow_fd : &deny_fd;
+		char rule[80], major[24], minor[24];
 
 		if (d->access[0] == '\0')
 			continue; /* grants or denies nothing */
-		if (d->type == 'a') {
-			if (cgroup_write(dir, file, "a", err) < 0)
-				return -1;
-			continue;
-		}
 		device_number(major, sizeof(major), d->major);
 		device_number(minor, sizeof(minor), d->minor);
-		if (cgroup_writef(dir, file, err, "%c %s:%s %s", d->type, major, minor, d->access) < 0)
+		if (d->type == 'a')
+			snprintf(rule, sizeof(rule), "a");
+		else
+			snprintf(rule, sizeof(rule), "%c %s:%s %s", d->type, major, minor, d->access);
+		if (cgroup_write_kept(dir, file, fd, rule, err) < 0)
 			return -1;
 	}
 	return 0;

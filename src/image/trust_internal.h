@@ -1,0 +1,52 @@
+/* Internal to image/trust*.c: GPG (gpgme), registries.d, fetching and
+ * keeping signatures. */
+#ifndef BERTH_IMAGE_TRUST_INTERNAL_H
+#define BERTH_IMAGE_TRUST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "image/trust.h"
+#include "util/error.h"
+
+#define TRUST_SIGNATURE_MAX_SIZE (4u << 20)
+#define TRUST_SIGNATURES_MAX	 64
+
+/* ---- GPG (trust_gpg.c) ---- */
+
+typedef struct trust_gpg trust_gpg;
+
+/* An ephemeral key ring holding REQ's keys (keyPath, keyPaths or keyData). */
+int trust_gpg_open_keyring(const trust_requirement *req, trust_gpg **out, berth_error **err);
+/* Verifies the signed OpenPGP message SIG: made by a key of the ring, valid
+ * (not expired, not revoked). *PAYLOAD (heap, NUL-terminated) gets what it signs. */
+int trust_gpg_verify(trust_gpg *g, const void *sig, size_t len, char **payload, size_t *payload_len, berth_error **err);
+void trust_gpg_close(trust_gpg *g);
+/* Signs PAYLOAD with KEY_ID (a fingerprint or other gpg key id) from the
+ * user's key ring ($GNUPGHOME): a signed OpenPGP message, binary. */
+int trust_gpg_sign(const char *key_id, const void *payload, size_t len, char **sig, size_t *sig_len, berth_error **err);
+
+/* ---- sigstore (trust_crypto.c, trust_sigstore.c) ---- */
+
+/* SIG (DER) over the SHA-256 of PAYLOAD verifies with the PEM public key. */
+int trust_sigstore_verify_raw(const void *public_key_pem, size_t key_len, const void *payload, size_t payload_len,
+			      const unsigned char *sig, size_t sig_len, berth_error **err);
+/* Signs PAYLOAD with the (unencrypted) PEM private key at PATH. */
+int trust_sigstore_sign_raw(const char *private_key_path, const void *payload, size_t payload_len, unsigned char **sig,
+			    size_t *sig_len, berth_error **err);
+/* The signatures of the "sha256-HEX.sig" attachment of DIGEST in CLIENT's
+ * repository (none when the tag does not exist). */
+int trust_sigstore_fetch(struct registry_client *client, const char *digest, trust_signatures *out, berth_error **err);
+/* Adds PAYLOAD + SIGNATURE (base64) as a layer of that attachment. */
+int trust_sigstore_attach(struct registry_client *client, const char *digest, const char *payload, size_t len,
+			  const char *signature, berth_error **err);
+
+/* ---- evaluation (trust_verify.c) ---- */
+
+/* Evaluates SCOPE (named SCOPE_NAME) for the image IDENTITY whose manifest
+ * is DIGEST, with the simple-signing signatures SIGS. The error says which
+ * requirement failed and why. */
+int trust_scope_evaluate(const trust_scope *scope, const char *scope_name, const char *identity, const char *digest,
+			 const trust_signatures *sigs, berth_error **err);
+
+#endif

@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# Image trust against skopeo, both ways: containers-policy.json with signedBy
+# (GPG "simple signing"), reject and insecureAcceptAnything, signatures in a
+# lookaside directory named by a registries.d file, the local docker-registry.
+# The GPG keys are throwaway ones in this file's temp dir (its own GNUPGHOME,
+# whose agent teardown_file stops).
+
+bats_require_minimum_version 1.5.0
+
+REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+BERTH="${BERTH:-$REPO/build/src/cmd/berth/berth}"
+MAKE_OCI="$REPO/scripts/make-oci-image.sh"
+
+load registry
+
+# A key without a passphrase in GNUPGHOME: prints its fingerprint.
+make_key() {
+	gpg --batch --passphrase '' --quick-gen-key "$1 <$1@berth.invalid>" ed25519 sign never 2>/dev/null
+	gpg --list-keys --with-colons "$1@berth.invalid" | awk -F: '/^fpr/ { print $10; exit }'
+}
+
+setup_file() {
+	[ -x "$BERTH" ] || { echo "berth not built at $BERTH" >&2; return 1; }
+	T=$BATS_FILE_TMPDIR
+	export GNUPGHOME="$T/gnupg"
+	mkdir -m 700 "$GNUPGHOME"
+	KEY=$(make_key trusted)
+	OTHER_KEY=$(make_key other)
+	gpg --export "$KEY" >"$T/trusted.gpg"
+	export KEY OTHER_KEY
+
+	OCI="$T/oci"
+	V1_DIGEST=$("$MAKE_OCI" "$OCI" --tag v1)
+	V2_DIGEST=$("$MAKE_OCI" "$OCI" --tag v2 --layers 1 --layer-mb 1)
+	registry_start
+	mkdir "$T/registries.d"
+	cat >"$T/registries.d/test.yaml" <<-EOF
+		docker:
+		  $REGISTRY:
+		    lookaside: file://$T/lookaside
+	EOF
+	sko() { skopeo copy -q --dest-tls-verify=false --registries.d "$T/registries.d" "$@" >/dev/null; }
+	sko --sign-by "$KEY" "oci:$OCI:v1" "docker://$REGISTRY/team/signed:v1"
+	sko --sign-by "$OTHER_KEY" "oci:$OCI:v1" "docker://$REGISTRY/team/other-key:v1"
+	sko "oci:$OCI:v1" "docker://$REGISTRY/team/unsigned:v1"
+	sko "oci:$OCI:v2" "docker://$REGISTRY/team/swapped:v1"
+	sko "oci:$OCI:v1" "docker://$REGISTRY/open/app:v1"
+	# a valid signature of v1 put where v2's would be
+	mkdir -p "$T/lookaside/team/swapped@sha256=${V2_DIGEST#sha256:}"
+	cp "$T/lookaside/team/signed@sha256=${V1_DIGEST#sha256:}/signature-1" \
+		"$T/lookaside/team/swapped@sha256=${V2_DIGEST#sha256:}/signature-1"
+
+	cat >"$T/policy.json" <<-EOF
+		{"default": [{"type": "reject"}],
+		 "transports": {"docker": {
+		   "$REGISTRY/team": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "$T/trusted.gpg",
+		                       "signedIdentity": {"type": "matchRepository"}}],
+		   "$REGISTRY/open": [{"type": "insecureAcceptAnything"}]}}}
+	EOF
+	echo '{"default": [{"type": "reject"}]}' >"$T/reject.json"
+	export T OCI V1_DIGEST V2_DIGEST
+}
+
+teardown_file() {
+	registry_stop
+	gpgconf --kill gpg-agent 2>/dev/null || true
+}
+
+setup() {
+	STORE="$BATS_TEST_TMPDIR/store"
+	RUNROOT="$BATS_TEST_TMPDIR/run"
+}
+
+teardown() {
+	if [ -n "${HTTPD_PID:-}" ]; then
+		kill "$HTTPD_PID" 2>/dev/null || true
+		wait "$HTTPD_PID" 2>/dev/null || true
+	fi
+	rm -rf "$STORE" "$RUNROOT"
+}
+
+b() {
+	"$BERTH" --root "$STORE" --runroot "$RUNROOT" "$@"
+}
+
+bpull() {
+	b pull -q --tls-verify=false --registries.d "$T/registries.d" --signature-policy "$T/policy.json" "$@"
+}
+
+@test "trust: an image signed by skopeo passes berth's signedBy policy, and run/create check it again" {
+	run -0 bpull "$REGISTRY/team/signed:v1"
+	[ -f "$STORE/signatures/sha256-${V1_DIGEST#sha256:}/signature-1" ]
+	[ "$(b image inspect "$REGISTRY/team/signed:v1" | jq -c '.[0].Signatures')" = \
+		"{\"SignedDigest\":\"$V1_DIGEST\",\"SimpleSigning\":1,\"Sigstore\":0}" ]
+	# the policy of today decides: rejected now, accepted with the key
+	run -125 b create --network none --signature-policy "$T/reject.json" "$REGISTRY/team/signed:v1" true
+	[[ "$output" == *"rejected by the signature policy \"$T/reject.json\": default requirement 0 (reject)"* ]]
+	run -0 b create --network none --signature-policy "$T/policy.json" "$REGISTRY/team/signed:v1" true
+	b rm "${lines[-1]}"
+	# the signatures go with the image
+	b rmi "$REGISTRY/team/signed:v1"
+	[ ! -e "$STORE/signatures/sha256-${V1_DIGEST#sha256:}" ]
+}
+
+@test "trust: unsigned, other-key and another digest's signature are refused and leave nothing in the store" {
+	run -125 bpull "$REGISTRY/team/unsigned:v1"
+	[[ "$output" == *"scope \"$REGISTRY/team\" requirement 0 (signedBy): the image has no signature"* ]]
+	run -125 bpull "$REGISTRY/team/other-key:v1"
+	[[ "$output" == *"no signature accepted: signature 1: signed by $OTHER_KEY, not by a key of the requirement"* ]]
+	run -125 bpull "$REGISTRY/team/swapped:v1"
+	[[ "$output" == *"signature 1: signed manifest $V1_DIGEST, not $V2_DIGEST"* ]]
+	[ -z "$(ls -A "$STORE/blobs/sha256" 2>/dev/null)" ]
+	[ "$(jq '.manifests | length' "$STORE/index.json" 2>/dev/null || echo 0)" = 0 ]
+	# skopeo refuses the same three
+	for name in unsigned other-key swapped; do
+		run ! skopeo copy -q --src-tls-verify=false --policy "$T/policy.json" --registries.d "$T/registries.d" \
+			"docker://$REGISTRY/team/$name:v1" "dir:$BATS_TEST_TMPDIR/$name"
+	done
+}
+
+@test "trust: reject and insecureAcceptAnything scopes; a malformed policy names the JSON path" {
+	skopeo copy -q --dest-tls-verify=false "oci:$OCI:v1" "docker://$REGISTRY/elsewhere/x:v1"
+	run -125 bpull "$REGISTRY/elsewhere/x:v1"
+	[[ "$output" == *"default requirement 0 (reject): rejected"* ]]
+	run -0 bpull "$REGISTRY/open/app:v1"
+	echo '{"default": [{"type": "signedBy", "keyType": "GPGKeys"}]}' >"$BATS_TEST_TMPDIR/bad.json"
+	run -125 b pull -q --tls-verify=false --signature-policy "$BATS_TEST_TMPDIR/bad.json" "$REGISTRY/open/app:v1"
+	[[ "$output" == *"policy \"$BATS_TEST_TMPDIR/bad.json\": default[0]: exactly one of keyPath, keyPaths, keyData"* ]]
+	# load: archives carry no signatures, so signedBy or reject refuse them
+	b save -o "$BATS_TEST_TMPDIR/app.tar" "$REGISTRY/open/app:v1"
+	run -125 "$BERTH" --root "$BATS_TEST_TMPDIR/store2" load -q -i "$BATS_TEST_TMPDIR/app.tar" \
+		--signature-policy "$T/reject.json"
+	[[ "$output" == *"load: docker-archive: rejected by the signature policy"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/store2/index.json" ]
+}
+
+@test "trust: berth push --sign-by signs what skopeo and berth then verify" {
+	bpull "$REGISTRY/open/app:v1"
+	run -0 b push -q --tls-verify=false --registries.d "$T/registries.d" --sign-by "$KEY" \
+		"$REGISTRY/open/app:v1" "$REGISTRY/team/berth-signed:v1"
+	[ -f "$T/lookaside/team/berth-signed@sha256=${V1_DIGEST#sha256:}/signature-1" ]
+	skopeo copy -q --remove-signatures --src-tls-verify=false --policy "$T/policy.json" \
+		--registries.d "$T/registries.d" "docker://$REGISTRY/team/berth-signed:v1" "dir:$BATS_TEST_TMPDIR/out"
+	rm -rf "$STORE"
+	run -0 bpull "$REGISTRY/team/berth-signed:v1"
+	# a key that is not in the key ring fails before anything is uploaded
+	run -125 b push -q --tls-verify=false --registries.d "$T/registries.d" --sign-by 0123456789ABCDEF \
+		"$REGISTRY/team/berth-signed:v1" "$REGISTRY/team/never:v1"
+	[[ "$output" == *"signing key \"0123456789ABCDEF\": no such secret key"* ]]
+	run ! skopeo inspect --tls-verify=false "docker://$REGISTRY/team/never:v1"
+}
+
+# Debian's skopeo 1.9 and podman 4.3 are built with sigstore disabled ("Debian-local
+# change: sigstore disabled"), so berth's sigstore signatures are checked by berth.
+@test "trust: berth push --sign-by-sigstore-private-key attaches a signature that sigstoreSigned accepts" {
+	openssl ecparam -name prime256v1 -genkey -noout -out "$BATS_TEST_TMPDIR/ec.key" 2>/dev/null
+	openssl ec -in "$BATS_TEST_TMPDIR/ec.key" -pubout -out "$BATS_TEST_TMPDIR/ec.pub" 2>/dev/null
+	openssl ecparam -name prime256v1 -genkey -noout -out "$BATS_TEST_TMPDIR/other.key" 2>/dev/null
+	openssl ec -in "$BATS_TEST_TMPDIR/other.key" -pubout -out "$BATS_TEST_TMPDIR/other.pub" 2>/dev/null
+	mkdir "$BATS_TEST_TMPDIR/rd"
+	printf 'docker:\n  %s/sig:\n    use-sigstore-attachments: true\n' "$REGISTRY" >"$BATS_TEST_TMPDIR/rd/sig.yaml"
+	for k in ec other; do
+		printf '{"default": [{"type": "reject"}], "transports": {"docker": {"%s/sig": [{"type": "sigstoreSigned", "keyPath": "%s"}]}}}' \
+			"$REGISTRY" "$BATS_TEST_TMPDIR/$k.pub" >"$BATS_TEST_TMPDIR/$k.json"
+	done
+	bpull "$REGISTRY/open/app:v1"
+	run -0 b push -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" \
+		--sign-by-sigstore-private-key "$BATS_TEST_TMPDIR/ec.key" "$REGISTRY/open/app:v1" "$REGISTRY/sig/app:v1"
+	skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/sig/app:sha256-${V1_DIGEST#sha256:}.sig" |
+		jq -e '.layers[0].annotations["dev.cosignproject.cosign/signature"]'
+	rm -rf "$STORE"
+	run -125 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" \
+		--signature-policy "$BATS_TEST_TMPDIR/other.json" "$REGISTRY/sig/app:v1"
+	[[ "$output" == *"(sigstoreSigned): no signature accepted: sigstore signature 1: the signature does not verify"* ]]
+	run -0 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" \
+		--signature-policy "$BATS_TEST_TMPDIR/ec.json" "$REGISTRY/sig/app:v1"
+	[ -f "$STORE/signatures/sha256-${V1_DIGEST#sha256:}/sigstore-1" ]
+	# without use-sigstore-attachments there is nothing to verify
+	run -125 b push -q --tls-verify=false --registries.d "$T/registries.d" \
+		--sign-by-sigstore-private-key "$BATS_TEST_TMPDIR/ec.key" "$REGISTRY/sig/app:v1" "$REGISTRY/sig/no:v1"
+	[[ "$output" == *"sigstore attachments are not enabled"* ]]
+}
+
+@test "trust: signatures from an http lookaside; a lookaside that is down refuses the pull" {
+	local port
+	port=$(registry_free_port)
+	mkdir "$BATS_TEST_TMPDIR/rd"
+	printf 'docker:\n  %s:\n    lookaside: http://127.0.0.1:%s\n' "$REGISTRY" "$port" >"$BATS_TEST_TMPDIR/rd/http.yaml"
+	busybox httpd -f -p "127.0.0.1:$port" -h "$T/lookaside" &
+	HTTPD_PID=$!
+	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+	run -0 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" --signature-policy "$T/policy.json" \
+		"$REGISTRY/team/signed:v1"
+	kill "$HTTPD_PID"
+	wait "$HTTPD_PID" || true
+	HTTPD_PID=
+	rm -rf "$STORE"
+	run -125 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" --signature-policy "$T/policy.json" \
+		"$REGISTRY/team/signed:v1"
+	[[ "$output" == *"signatures of $REGISTRY/team/signed:v1: signature http://127.0.0.1:$port/team/signed@sha256="*"/signature-1: Couldn't connect"* ]]
+	[ -z "$(ls -A "$STORE/blobs/sha256" 2>/dev/null)" ]
+}
