@@ -5,6 +5,7 @@
  * rootfs, as `berth cp` does. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,4 +147,142 @@ void api_container_archive(api_request *r)
 	}
 	j->rootfd = move_fd(rootfd);
 	api_reply_stream(r, 200, "application/x-tar", archive_produce, j, archive_job_free);
+}
+
+/* ---- PUT: `docker cp SRC CONTAINER:DIR`, the tar streamed in ---- */
+
+struct api_upload {
+	int rootfd, pipe_w, pipe_r;
+	char *path;
+	pthread_t thread;
+	bool started;
+	unsigned status; /* of an error found before the body, 0: none */
+	char *message;
+	berth_error *err; /* of the extraction */
+};
+
+static void *extract_main(void *arg)
+{
+	api_upload *u = arg;
+	copy_location dest = { .rootfd = u->rootfd, .path = u->path, .label = u->path };
+	copy_options o = { .archive = true };
+
+	copy_from_tar(u->pipe_r, &dest, &o, &u->err);
+	/* what is left of the body is discarded */
+	close(u->pipe_r);
+	u->pipe_r = -1;
+	return NULL;
+}
+
+static bool rootfs_read_only(const container *c)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c), *path = NULL;
+	json_t *cfg;
+	bool ro;
+
+	if (bundle == NULL || asprintf(&path, "%s/config.json", bundle) < 0)
+		return false;
+	cfg = json_load_file(path, 0, NULL);
+	ro = json_is_true(json_object_get(json_object_get(cfg, "root"), "readonly"));
+	json_decref(cfg);
+	return ro;
+}
+
+static api_upload *upload_refused(api_upload *u, unsigned status, const char *message)
+{
+	u->status = status;
+	u->message = strdup(message);
+	return u;
+}
+
+api_upload *api_upload_begin(api_server *s, const char *id, const char *path)
+{
+	api_upload *u = calloc(1, sizeof(*u));
+	berth_error *e = NULL;
+	container *c = NULL;
+	int p[2];
+	bool live;
+
+	if (u == NULL)
+		return NULL;
+	u->rootfd = u->pipe_r = u->pipe_w = -1;
+	if (path == NULL || *path == '\0')
+		return upload_refused(u, 400, "path: required");
+	if (record_open(&s->paths, id, &c, &e) < 0 || record_refresh(&s->paths, c, &e) < 0) {
+		berth_error_free(&e);
+		container_free(c);
+		return upload_refused(u, 404, "No such container");
+	}
+	live = (strcmp(c->state.status, "running") == 0 || strcmp(c->state.status, "paused") == 0) &&
+	       record_monitor_alive(c);
+	if (rootfs_read_only(c)) {
+		container_free(c);
+		return upload_refused(u, 403, "container rootfs is marked read-only");
+	}
+	if (live) {
+		u->rootfd = engine_live_root_open(c, &e);
+	} else {
+		_cleanup_free_ char *bundle = engine_container_bundle(c), *rootfs = NULL;
+		if (bundle && asprintf(&rootfs, "%s/rootfs", bundle) >= 0)
+			u->rootfd = copy_open_rootfs(rootfs, &e);
+	}
+	container_free(c);
+	if (u->rootfd < 0) {
+		upload_refused(u, 500, e && e->msg ? e->msg : "cannot open the container's files");
+		berth_error_free(&e);
+		return u;
+	}
+	u->path = strdup(path);
+	if (u->path == NULL || pipe2(p, O_CLOEXEC) < 0)
+		return upload_refused(u, 500, "archive: out of memory");
+	u->pipe_r = p[0];
+	u->pipe_w = p[1];
+	if (pthread_create(&u->thread, NULL, extract_main, u) != 0)
+		return upload_refused(u, 500, "archive: no thread");
+	u->started = true;
+	return u;
+}
+
+void api_upload_data(api_upload *u, const char *data, size_t len)
+{
+	if (u->pipe_w >= 0 && !api_write_all(u->pipe_w, data, len)) {
+		close(u->pipe_w); /* the extraction stopped: the rest is dropped */
+		u->pipe_w = -1;
+	}
+}
+
+void api_upload_end(api_request *r, api_upload *u)
+{
+	if (u->pipe_w >= 0)
+		close(u->pipe_w);
+	u->pipe_w = -1;
+	if (u->started)
+		pthread_join(u->thread, NULL);
+	u->started = false;
+	if (u->status)
+		api_reply_error(r, u->status, "%s", u->message ? u->message : "archive refused");
+	else if (u->err) {
+		if (u->err->code == 0 || u->err->code == ENOENT || u->err->code == ENOTDIR)
+			u->err->code = u->err->code == ENOENT ? ENOENT : EINVAL;
+		api_reply_berth_error(r, &u->err);
+	} else
+		api_reply_json(r, 200, NULL);
+}
+
+void api_upload_free(api_upload *u)
+{
+	if (u == NULL)
+		return;
+	if (u->pipe_w >= 0)
+		close(u->pipe_w);
+	if (u->started)
+		pthread_join(u->thread, NULL);
+	if (u->pipe_r >= 0)
+		close(u->pipe_r);
+	if (u->rootfd >= 0)
+		close(u->rootfd);
+	berth_error_free(&u->err);
+	free(u->message);
+	free(u->path);
+	free(u);
 }

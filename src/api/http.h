@@ -24,6 +24,8 @@ typedef struct api_server {
 	engine_paths paths;
 } api_server;
 
+typedef struct api_upload api_upload;
+
 typedef struct api_request {
 	api_server *server;
 	struct MHD_Connection *conn;
@@ -37,6 +39,9 @@ typedef struct api_request {
 	/* one more header of the answer (X-Docker-Container-Path-Stat), heap */
 	const char *extra_header;
 	char *extra_value;
+	/* PUT /containers/{id}/archive: the body goes to the extraction as it
+	 * comes (archive.c), not into BODY */
+	api_upload *upload;
 	enum MHD_Result result;
 } api_request;
 
@@ -79,6 +84,15 @@ bool api_write_frame(int fd, int stream, const void *data, size_t len);
  * in a thread of its own with the socket, which is closed when it returns. */
 typedef void (*api_hijack_fn)(int sock, void *arg);
 void api_reply_hijack(api_request *r, api_hijack_fn serve, void *arg, void (*free_arg)(void *));
+
+/* PUT /containers/ID/archive?path=PATH (archive.c): begins the extraction
+ * into PATH of container ID when the request starts (an error found then is
+ * answered at the end, the body discarded), takes the body's pieces, and
+ * answers at its end. */
+api_upload *api_upload_begin(api_server *s, const char *id, const char *path);
+void api_upload_data(api_upload *u, const char *data, size_t len);
+void api_upload_end(api_request *r, api_upload *u);
+void api_upload_free(api_upload *u);
 
 /* Why libmicrohttpd could not be loaded, or NULL (microhttpd_loader.c). */
 const char *api_microhttpd_error(void);

@@ -182,6 +182,30 @@ static void dispatch(api_request *r, const char *url)
 				r->path);
 }
 
+/* PUT /containers/{id}/archive: its body is a tar of any size, streamed
+ * into the container instead of read into memory. */
+static void start_upload(api_request *r, const char *url)
+{
+	api_request probe = { .server = r->server, .conn = r->conn, .method = r->method };
+	unsigned major, minor;
+	const char *path;
+	int n = 0;
+
+	if (strcmp(r->method, "PUT") != 0)
+		return;
+	/* a version not served is answered by dispatch, at the end */
+	if (sscanf(url, "/v%u.%u%n", &major, &minor, &n) == 2 && n > 0 && url[n] == '/') {
+		if (major * 1000 + minor > 1041 || major * 1000 + minor < 1024)
+			return;
+		url += n;
+	}
+	if (route_match("/containers/{}/archive", url, &probe)) {
+		path = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "path");
+		r->upload = api_upload_begin(r->server, probe.params[0], path);
+	}
+	params_free(&probe);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_data_size,
 				  void **req_cls)
@@ -196,7 +220,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->conn = conn;
 		r->method = method;
 		*req_cls = r;
+		start_upload(r, url);
 		return MHD_YES;
+	}
+	if (r->upload) {
+		if (*upload_data_size > 0) {
+			api_upload_data(r->upload, upload_data, *upload_data_size);
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		if (!r->answered) {
+			r->result = MHD_YES;
+			api_upload_end(r, r->upload);
+		}
+		return r->result;
 	}
 	if (*upload_data_size > 0) {
 		if (!r->too_big && r->body_len + *upload_data_size <= API_BODY_MAX) {
@@ -232,6 +269,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r == NULL)
 		return;
 	params_free(r);
+	api_upload_free(r->upload);
 	free(r->extra_value);
 	free(r->path);
 	free(r->body);

@@ -155,6 +155,26 @@ line 3"
 	assert_failure
 }
 
+@test "api: docker cp into a container (PUT archive): a tree, a renamed file, over the body limit" {
+	drun -d --name cpi bb sleep 60 >/dev/null
+	mkdir -p "$TEST_DIR/src/dir"
+	echo one >"$TEST_DIR/src/dir/a"
+	head -c 6000000 /dev/urandom >"$TEST_DIR/src/big"
+	run d cp "$TEST_DIR/src/dir" cpi:/tmp/
+	assert_success
+	run d cp "$TEST_DIR/src/dir/a" cpi:/tmp/renamed
+	assert_success
+	run d cp "$TEST_DIR/src/big" cpi:/data/big
+	assert_success
+	run d exec cpi sh -c 'cat /tmp/dir/a /tmp/renamed; wc -c </data/big'
+	assert_output "one
+one
+6000000"
+	run d cp "$TEST_DIR/src/dir" cpi:/nonexist/x
+	assert_failure
+	d rm -f cpi >/dev/null
+}
+
 @test "api: docker cp out of a container (GET archive), paths resolved inside it" {
 	drun -d --name cpc bb sh -c 'mkdir -p /d/sub; echo content >/d/sub/f; ln -s / /d/up; sleep 60' >/dev/null
 	sleep 0.5
