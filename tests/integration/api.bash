@@ -69,5 +69,9 @@ api_setup() {
 
 api_teardown() {
 	api_stop
+	# a registry of a test that failed half-way (registry.bash)
+	if declare -F registry_stop >/dev/null; then
+		registry_stop
+	fi
 	engine_teardown
 }
