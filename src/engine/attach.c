@@ -26,8 +26,10 @@ int attach_listen(void)
 	return fd;
 }
 
-void attach_serve(int listen_fd, int input, bool tty)
+int attach_serve(int listen_fd, int input, bool tty)
 {
+	int served = 0;
+
 	char data[1] = { input < 0 ? 'N' : tty ? 'T' : 'P' }, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct iovec iov = { data, 1 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -45,9 +47,11 @@ void attach_serve(int listen_fd, int input, bool tty)
 			memcpy(CMSG_DATA(cm), &input, sizeof(int));
 		}
 		/* one small message on a fresh socket: it fits the buffer */
-		sendmsg(conn, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sendmsg(conn, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) > 0 && input >= 0)
+			served++;
 		close(conn);
 	}
+	return served;
 }
 
 int attach_connect(const container *c, int *input, bool *tty, berth_error **err)

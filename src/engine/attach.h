@@ -19,9 +19,9 @@
 /* Monitor side: listens on ATTACH_SOCKET in the current directory (the
  * container's); a non-blocking fd, or -1. */
 int attach_listen(void);
-/* Monitor side: answers one waiting client with INPUT (-1: none), TTY
- * telling what it is. Never blocks. */
-void attach_serve(int listen_fd, int input, bool tty);
+/* Monitor side: answers the waiting clients with INPUT (-1: none), TTY
+ * telling what it is. Never blocks. Returns how many got INPUT. */
+int attach_serve(int listen_fd, int input, bool tty);
 
 /* Client side: connects to C's monitor; *INPUT is the container's input (or
  * -1), *TTY whether it is a terminal. */

@@ -556,8 +556,10 @@ static void wait_container(mon *m)
 			copy_input(m);
 		if (p[5].revents)
 			health_read_output(&m->health);
-		if (p[6].revents)
-			attach_serve(m->attach_fd, m->tty ? m->master : m->in_w, m->tty);
+		/* StdinOnce: the attacher holds the only write end of stdin now */
+		if (p[6].revents && attach_serve(m->attach_fd, m->tty ? m->master : m->in_w, m->tty) > 0 && !m->tty &&
+		    record_config_bool(m->c, "StdinOnce"))
+			close_fd(&m->in_w);
 		if (!exited)
 			health_tick(&m->health);
 	}

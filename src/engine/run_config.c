@@ -99,12 +99,11 @@ int64_t run_parse_go_duration_ns(const char *text)
 
 char *run_find_init(void)
 {
-	char exe[PATH_MAX], *path = NULL;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *dir = engine_exe_dir();
+	char *path = NULL;
 
-	if (n > 0) {
-		exe[n] = '\0';
-		if (asprintf(&path, "%s/../../init/berth-init", dirname(exe)) < 0)
+	if (dir) {
+		if (asprintf(&path, "%s/../../init/berth-init", dir) < 0)
 			return NULL;
 		if (access(path, X_OK) == 0)
 			return path;

@@ -19,6 +19,9 @@
 typedef struct run_options {
 	bool detach, interactive, tty, remove, read_only, privileged, no_new_privileges_off;
 	bool init, no_healthcheck;
+	/* docker's StdinOnce (the API service): the first attach that takes the
+	 * input owns it, and its end closes the container's stdin */
+	bool stdin_once;
 	const char *name, *workdir, *user, *hostname, *network, *runtime, *cgroup_parent;
 	const char *entrypoint; /* NULL: the image's; "" clears it */
 	const char *const *env, *const *env_files, *const *volumes, *const *mounts, *const *tmpfs;

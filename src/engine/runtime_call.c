@@ -278,6 +278,9 @@ static int runtime_create_inproc(const runtime_globals *g, const char *const *ar
 	    realpath(a.bundle, bundle) == NULL || (config_path = fs_path_join(bundle, "config.json")) == NULL ||
 	    (config = config_for_inproc_create(config_path)) == NULL)
 		return -ENOSYS;
+	/* afterwards /proc/self/exe names the sealed view ("/berth"): the
+	 * paths derived from berth's location come from the cache */
+	engine_exe_dir();
 	if (exe_guard_seal_in_place(&why) < 0) {
 		berth_debug("create %s by the runtime binary: berth's binary not sealed (%s)", a.id, why->msg);
 		spec_free(config);
@@ -444,20 +447,25 @@ char *runtime_status(const char *runtime, const char *root, const char *id)
 	return out;
 }
 
-static char *exe_dir(void)
+const char *engine_exe_dir(void)
 {
+	static char *dir;
 	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	ssize_t n;
 
+	if (dir)
+		return dir;
+	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return NULL;
 	buf[n] = '\0';
-	return strdup(dirname(buf));
+	dir = strdup(dirname(buf));
+	return dir;
 }
 
 char *runtime_default_path(void)
 {
-	_cleanup_free_ char *dir = exe_dir();
+	const char *dir = engine_exe_dir();
 	const char *candidates[] = { "%s/../runtime/berth-runtime", "%s/berth-runtime" };
 	char *path = NULL;
 

@@ -29,6 +29,13 @@ int runtime_call(const char *runtime, const char *root, const char *const *args,
  * heap, or NULL when it does not know the container. */
 char *runtime_status(const char *runtime, const char *root, const char *id);
 
+/* The directory of this process's binary, resolved from /proc/self/exe on
+ * the first call and cached: once the monitor has sealed itself
+ * (exe_guard_seal_in_place), /proc/self/exe reads "/berth". berth's main
+ * calls it first thing, and the seal again before it moves. NULL when
+ * unknown; not to be freed. */
+const char *engine_exe_dir(void);
+
 /* The default runtime: berth-runtime next to this binary in a build tree
  * (EXE_DIR/../runtime/berth-runtime) or installed beside it, else
  * "berth-runtime" from PATH. Heap. */

@@ -665,6 +665,11 @@ json_t *image_info_to_json(const image_info *info)
 				   c->labels, "ExposedPorts", keys_json(c->exposed_ports), "Volumes",
 				   keys_json(c->volumes), "StopSignal", c->stop_signal, "Healthcheck", c->healthcheck);
 
+	/* as docker's build writes them; absent when the image has none */
+	if (config && c->shell)
+		json_object_set(config, "Shell", c->shell);
+	if (config && c->on_build)
+		json_object_set(config, "OnBuild", c->on_build);
 	for (size_t i = 0; layers && i < info->manifest.n_layers; i++)
 		json_array_append_new(layers, oci_descriptor_to_json(&info->manifest.layers[i]));
 	return json_pack("{s:s, s:s, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:I, s:o, s:{s:s, s:o}, s:s, s:o}", "Id",

@@ -284,6 +284,11 @@ int image_config_parse(const char *body, size_t len, image_config *out, berth_er
 		hc = json_object_get(cfg, "Healthcheck");
 		if (json_is_object(hc))
 			out->healthcheck = json_incref(hc);
+		/* shown by image inspect, as they are (docker's build writes them) */
+		if (json_is_array(json_object_get(cfg, "Shell")))
+			out->shell = json_incref(json_object_get(cfg, "Shell"));
+		if (json_is_array(json_object_get(cfg, "OnBuild")))
+			out->on_build = json_incref(json_object_get(cfg, "OnBuild"));
 		if (string_array("config.Env", json_object_get(cfg, "Env"), &out->env, err) < 0 ||
 		    string_array("config.Entrypoint", json_object_get(cfg, "Entrypoint"), &out->entrypoint, err) < 0 ||
 		    string_array("config.Cmd", json_object_get(cfg, "Cmd"), &out->cmd, err) < 0 ||
@@ -328,6 +333,8 @@ void image_config_free(image_config *c)
 	strv_free(c->diff_ids);
 	json_decref(c->labels);
 	json_decref(c->healthcheck);
+	json_decref(c->shell);
+	json_decref(c->on_build);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -68,7 +68,8 @@ typedef struct image_config {
 	json_t *labels;			 /* object, or NULL */
 	char **diff_ids;		 /* rootfs.diff_ids, NULL-terminated */
 	size_t n_diff_ids;
-	json_t *healthcheck; /* docker's config.Healthcheck object, or NULL */
+	json_t *healthcheck;	  /* docker's config.Healthcheck object, or NULL */
+	json_t *shell, *on_build; /* docker's config.Shell, config.OnBuild arrays, or NULL */
 } image_config;
 
 typedef enum manifest_kind {

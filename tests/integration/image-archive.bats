@@ -96,7 +96,7 @@ no_temp_files() {
 	run bi image inspect localhost/bb:1
 	assert_success
 	j=$output
-	assert_equal "$(jq -r '.[0].Id' <<<"$j")" "${id#sha256:}"
+	assert_equal "$(jq -r '.[0].Id' <<<"$j")" "$id"
 	assert_equal "$(jq -c '.[0].Config.Cmd' <<<"$j")" '["sh","-c","echo hi"]'
 	assert_equal "$(jq -c '.[0].Config.Entrypoint' <<<"$j")" '["/bin/sh","-c","exec env"]'
 	assert_equal "$(jq -c '.[0].Config.Env' <<<"$j")" '["FOO=bar","B=two words","LEGACY=value with blanks"]'
@@ -170,7 +170,7 @@ no_temp_files() {
 	[ -x "$STORE/snapshots/${diff#sha256:}/bin/busybox" ]
 	# the image id is the config skopeo wrote
 	cfg=$(tar -xOf "$SKOPEO_TAR" manifest.json | jq -r '.[0].Config')
-	assert_equal "$(jq -r '.[0].Id' <<<"$output")" "${cfg%.json}"
+	assert_equal "$(jq -r '.[0].Id' <<<"$output")" "sha256:${cfg%.json}"
 	assert_store_clean_ingest
 }
 
@@ -209,7 +209,7 @@ no_temp_files() {
 	# docker's layout: manifest.json, <config>.json, <diff_id>/layer.tar uncompressed
 	run tar -xOf "$TEST_DIR/out.tar" manifest.json
 	assert_equal "$(jq -c '.[0].RepoTags' <<<"$output")" '["localhost/bb:1"]'
-	assert_equal "$(jq -r '.[0].Config' <<<"$output")" "$id.json"
+	assert_equal "$(jq -r '.[0].Config' <<<"$output")" "${id#sha256:}.json"
 	layer=$(jq -r '.[0].Layers[0]' <<<"$output")
 	diff=$(bi image inspect localhost/bb:1 | jq -r '.[0].RootFS.Layers[0]')
 	assert_equal "$layer" "${diff#sha256:}/layer.tar"
@@ -296,7 +296,7 @@ no_temp_files() {
 	assert_equal "${lines[2]}" "Loaded image: $unnamed"
 	run bi_in "$TEST_DIR/fresh" images
 	assert_output_contains "<none>"
-	assert_equal "$(image_id "$TEST_DIR/fresh" "$unnamed")" "${unnamed#sha256:}"
+	assert_equal "$(image_id "$TEST_DIR/fresh" "$unnamed")" "$unnamed"
 }
 
 @test "load: a corrupted blob in an OCI layout is refused, nothing named, no ingest files" {

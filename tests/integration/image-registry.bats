@@ -101,7 +101,7 @@ ingest_empty() {
 	ingest_empty
 	run b image inspect "$REGISTRY/test/busybox:v1"
 	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq -r '.[0].Id')" = "${V1_ID#sha256:}" ]
+	[ "$(echo "$output" | jq -r '.[0].Id')" = "$V1_ID" ]
 	[ "$(echo "$output" | jq -r '.[0].Digest')" = "$V1_DIGEST" ]
 	[ "$(echo "$output" | jq -r '.[0].Config.Cmd[0]')" = sh ]
 	# the layer is unpacked

@@ -52,13 +52,14 @@ import_busybox() {
 	[[ "$output" == *"localhost/bb"*"1"*"${id:0:12}"* ]]
 	run bi image inspect bb:1
 	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq -r '.[0].Id')" = "$id" ]
+	# with its "sha256:", as docker prints it
+	[ "$(echo "$output" | jq -r '.[0].Id')" = "sha256:$id" ]
 	[ "$(echo "$output" | jq -r '.[0].RepoTags[0]')" = "localhost/bb:1" ]
 	[ "$(echo "$output" | jq -r '.[0].Config.Cmd[0]')" = sh ]
 	[ "$(echo "$output" | jq -r '.[0].RootFS.Layers | length')" = 1 ]
 	run bi image inspect "${id:0:8}"
 	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq -r '.[0].Id')" = "$id" ]
+	[ "$(echo "$output" | jq -r '.[0].Id')" = "sha256:$id" ]
 	run bi images --format json
 	[ "$(echo "$output" | jq -r 'length')" = 1 ]
 	run bi images -q
@@ -74,6 +75,7 @@ import_busybox() {
 	run bi image inspect localhost/bb:1
 	[ "$(echo "$output" | jq -r '.[0].RepoTags | length')" = 3 ]
 	id=$(echo "$output" | jq -r '.[0].Id')
+	id=${id#sha256:}
 	run bi rmi localhost/bb:2
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Untagged: localhost/bb:2"* ]]

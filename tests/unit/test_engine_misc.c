@@ -1,12 +1,15 @@
 /* engine: small parsers of the docker-compatible commands: the OOM counter
  * of a memory cgroup (v1 and v2 files), attach's detach keys, events'
- * filters. */
+ * filters; the binary's directory across the monitor's seal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -14,6 +17,8 @@
 #include "engine/attach.h"
 #include "engine/events.h"
 #include "engine/oom.h"
+#include "engine/runtime_call.h"
+#include "runtime/exe_guard.h"
 
 static int file_with(const char *text)
 {
@@ -117,13 +122,48 @@ static void test_event_filters(void **state)
 	json_decref(e);
 }
 
+/* The monitor seals itself in place (runtime_call.c), after which
+ * /proc/self/exe reads "/test_engine_misc": the directory that the paths of
+ * berth-runtime and berth-init derive from stays the one resolved before. */
+static void test_exe_dir_after_seal(void **state)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_true(n > 0);
+	exe[n] = '\0';
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char after[PATH_MAX];
+		const char *dir = engine_exe_dir();
+		berth_error *err = NULL;
+
+		if (dir == NULL || strcmp(dir, dirname(exe)) != 0)
+			_exit(1);
+		if (exe_guard_seal_in_place(&err) < 0)
+			_exit(77); /* not root, or no mount API: nothing moves */
+		n = readlink("/proc/self/exe", after, sizeof(after) - 1);
+		if (n <= 0 || (after[n] = '\0', strcmp(after, dir) == 0))
+			_exit(2); /* the seal did not change it: no test */
+		_exit(strcmp(engine_exe_dir(), dir) == 0 ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oom_counter),
-		cmocka_unit_test(test_oom_path),
-		cmocka_unit_test(test_detach_keys),
-		cmocka_unit_test(test_event_filters),
+		cmocka_unit_test(test_oom_counter),	   cmocka_unit_test(test_oom_path),
+		cmocka_unit_test(test_detach_keys),	   cmocka_unit_test(test_event_filters),
+		cmocka_unit_test(test_exe_dir_after_seal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

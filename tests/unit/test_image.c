@@ -262,7 +262,8 @@ static void test_config_and_chain_ids(void **state)
 {
 	static const char cfg[] = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"A=1\"],"
 				  "\"Cmd\":[\"sh\"],\"WorkingDir\":\"/w\",\"User\":\"1000:1000\","
-				  "\"ExposedPorts\":{\"80/tcp\":{}},\"Labels\":{\"k\":\"v\"}},"
+				  "\"ExposedPorts\":{\"80/tcp\":{}},\"Labels\":{\"k\":\"v\"},"
+				  "\"Shell\":[\"/bin/sh\",\"-e\",\"-c\"],\"OnBuild\":[\"RUN true\"]},"
 				  "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" L1 "\",\"" L2 "\"]}}";
 	static const char no_rootfs[] = "{\"architecture\":\"amd64\",\"os\":\"linux\"}";
 	char chains[2][DIGEST_STRING_MAX], expect[DIGEST_STRING_MAX];
@@ -275,6 +276,9 @@ static void test_config_and_chain_ids(void **state)
 	assert_null(c.entrypoint);
 	assert_string_equal(c.working_dir, "/w");
 	assert_string_equal(c.exposed_ports[0], "80/tcp");
+	/* kept for image inspect */
+	assert_string_equal(json_string_value(json_array_get(c.shell, 1)), "-e");
+	assert_string_equal(json_string_value(json_array_get(c.on_build, 0)), "RUN true");
 	assert_int_equal(c.n_diff_ids, 2);
 	image_chain_ids(c.diff_ids, c.n_diff_ids, chains);
 	assert_string_equal(chains[0], L1);

@@ -129,6 +129,7 @@ int cmd_events(const berth_globals *g, int argc, char **argv, berth_error **err)
 int cmd_update(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_rename(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_system(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_system_service(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_network_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_container_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 

@@ -1,4 +1,6 @@
-/* berth image inspect: images as a JSON array, docker's field names. */
+/* berth image inspect: images as a JSON array, docker's field names; the Id
+ * is the config digest with its "sha256:", as docker prints it (and as
+ * build, import and load print it). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -34,6 +36,7 @@ int cmd_image_inspect(const berth_globals *g, int argc, char **argv, berth_error
 			break;
 		}
 		json_t *j = image_info_to_json(&info), *sigs = trust_record_json(store_root(s), info.manifest_digest);
+		json_object_set_new(j, "Id", json_string(info.id));
 		/* what pull read and the policy of then accepted (run and create check again) */
 		json_object_set_new(j, "Signatures", sigs ? sigs : json_null());
 		json_array_append_new(arr, j);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd/berth/commands.h"
+#include "engine/runtime_call.h"
 #include "engine/userns.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -130,6 +131,9 @@ int main(int argc, char **argv)
 	int npos = 0, first = 1, ret;
 
 	proctitle_init(argc, argv);
+	/* before a monitor forked from here seals itself, which changes
+	 * /proc/self/exe */
+	engine_exe_dir();
 
 	/* global flags come before the command */
 	while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {

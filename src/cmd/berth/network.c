@@ -85,6 +85,8 @@ static int network_ls_cmd(const berth_globals *g, int argc, char **argv, berth_e
 
 	ret = berth_parse("network ls", "network ls [--format table|json] [-q]", ls_specs, argc, argv, false, v, &pos,
 			  &npos, 0, 0, err);
+	/* only the values are read below: they point into argv */
+	options_free_values(v, 2);
 	if (ret != 0)
 		return ret < 0 ? 125 : 0;
 	json = v[0].value && strcmp(v[0].value, "json") == 0;

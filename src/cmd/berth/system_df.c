@@ -246,6 +246,8 @@ static const berth_command system_commands[] = {
 	{ "prune", "system prune [-a] [--volumes] [-f]", "remove stopped containers, unused networks and images",
 	  system_prune },
 	{ "info", "system info [-f FORMAT]", "the engine, its store and the host (berth info)", cmd_info },
+	{ "service", "system service [--listen ADDR] [--timeout S]", "serve the Docker Engine API (docs/api.md)",
+	  cmd_system_service },
 	{ NULL, NULL, NULL, NULL },
 };
 

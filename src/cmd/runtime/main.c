@@ -110,12 +110,15 @@ int main(int argc, char **argv)
 	{
 		char **pos = NULL;
 		int npos = 0;
-		if (options_parse("berth-runtime", global_options, first - 1, argv + 1, false, values, &pos, &npos,
-				  &err) < 0) {
+		ret = options_parse("berth-runtime", global_options, first - 1, argv + 1, false, values, &pos, &npos,
+				    &err);
+		/* only the values are read below: they point into argv */
+		options_free_values(values, (int)(sizeof(values) / sizeof(values[0])));
+		free(pos);
+		if (ret < 0) {
 			berth_error_report("berth-runtime", &err);
 			return 1;
 		}
-		free(pos);
 	}
 	if (option_bool(&values[G_VERSION])) {
 		printf("berth-runtime version %s\nspec: 1.3.0\n", BERTH_VERSION);

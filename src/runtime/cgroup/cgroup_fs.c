@@ -260,27 +260,46 @@ int cgroup_read_pids(const char *dir, pid_t **pids, size_t *n, berth_error **err
 	return 0;
 }
 
+/* Reads a cpuset file into *out with the trailing newline cut; 1 when the
+ * file is missing (a fake tree in the tests lacks it; the kernel always has
+ * it). */
+static int read_cpuset_file(const char *dir, const char *file, char **out, berth_error **err)
+{
+	berth_error *inner = NULL;
+
+	if (cgroup_read(dir, file, out, &inner) < 0) {
+		if (inner != NULL && inner->code == ENOENT) {
+			berth_error_free(&inner);
+			return 1;
+		}
+		return cgroup_error_move(err, &inner);
+	}
+	(*out)[strcspn(*out, "\n")] = '\0';
+	return 0;
+}
+
 /* A new cpuset cgroup starts with empty cpus/mems and refuses tasks until
- * they are set: copy them from the parent. */
-static int copy_cpuset_from_parent(const char *parent, const char *dir, berth_error **err)
+ * they are set: copy them from the parent. *parent_empty (when given) is set
+ * when the parent had nothing to copy, i.e. it needs filling first. */
+static int copy_cpuset_from_parent(const char *parent, const char *dir, bool *parent_empty, berth_error **err)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
 
 	for (size_t i = 0; i < 2; i++) {
 		_cleanup_free_ char *current = NULL;
 		_cleanup_free_ char *value = NULL;
+		int missing = read_cpuset_file(dir, files[i], &current, err), parent_missing;
 
-		/* A fake tree (tests) may lack the files; the kernel always has them. */
-		if (!cgroup_file_exists(dir, files[i]))
-			continue;
-		if (cgroup_read(dir, files[i], &current, err) < 0)
+		if (missing < 0)
 			return -1;
-		if (current[strspn(current, " \n")] != '\0')
+		if (!missing && current[strspn(current, " ")] != '\0')
 			continue;
-		if (cgroup_read(parent, files[i], &value, err) < 0)
+		parent_missing = read_cpuset_file(parent, files[i], &value, err);
+		if (parent_missing < 0)
 			return -1;
-		value[strcspn(value, "\n")] = '\0';
-		if (value[0] == '\0')
+		if (!parent_missing && value[0] == '\0' && parent_empty != NULL)
+			*parent_empty = true;
+		if (missing || parent_missing || value[0] == '\0')
 			continue;
 		if (cgroup_write(dir, files[i], value, err) < 0)
 			return -1;
@@ -314,16 +333,59 @@ static void rollback_dirs(const char *dir, unsigned levels)
 	}
 }
 
+/* The usual case first: the parent exists (a cgroupsPath below an existing
+ * cgroup), so one mkdir makes the leaf and only the parent's cpuset is read.
+ * Otherwise every level is walked from the mount down. */
+static int make_leaf(cgroup_hierarchy *h, bool copy_cpuset, bool *walk, berth_error **err)
+{
+	_cleanup_free_ char *parent = strdup(h->dir);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+	bool parent_empty = false, made;
+
+	*walk = true;
+	if (parent == NULL || slash == NULL || slash == parent || slash[1] == '\0' ||
+	    strlen(parent) <= strlen(h->mount))
+		return 0;
+	*slash = '\0';
+	if (mkdir(h->dir, 0755) == 0)
+		made = true;
+	else if (errno == EEXIST)
+		made = false;
+	else if (errno == ENOENT)
+		return 0;
+	else
+		return berth_error_set(err, errno, "cgroup: create \"%s\"", h->dir);
+	if (copy_cpuset && copy_cpuset_from_parent(parent, h->dir, &parent_empty, err) < 0) {
+		if (made)
+			rollback_dirs(h->dir, 1);
+		return -1;
+	}
+	if (parent_empty) {
+		/* an ancestor with an empty cpuset: the walk fills it first */
+		if (made)
+			rollback_dirs(h->dir, 1);
+		return 0;
+	}
+	h->created_levels = made ? 1 : 0;
+	*walk = false;
+	return 0;
+}
+
 int cgroup_make_dirs(cgroup_hierarchy *h, bool copy_cpuset, berth_error **err)
 {
 	_cleanup_free_ char *path = strdup(h->mount);
 	_cleanup_free_ char *inner = strdup(h->inner);
 	unsigned total = count_components(h->inner), level = 0, first = 0;
 	char *save = NULL;
+	bool walk;
 
 	if (path == NULL || inner == NULL)
 		return berth_error_set(err, ENOMEM, "cgroup: create \"%s\"", h->dir);
 	h->created_levels = 0;
+	if (make_leaf(h, copy_cpuset, &walk, err) < 0)
+		return -1;
+	if (!walk)
+		return 0;
 	for (char *c = strtok_r(inner, "/", &save); c != NULL; c = strtok_r(NULL, "/", &save)) {
 		_cleanup_free_ char *parent = move_ptr(path);
 		path = cgroup_join(parent, c);
@@ -340,7 +402,7 @@ int cgroup_make_dirs(cgroup_hierarchy *h, bool copy_cpuset, berth_error **err)
 			rollback_dirs(parent, first ? level - first : 0);
 			return berth_error_set(err, saved, "cgroup: create \"%s\"", path);
 		}
-		if (copy_cpuset && copy_cpuset_from_parent(parent, path, err) < 0) {
+		if (copy_cpuset && copy_cpuset_from_parent(parent, path, NULL, err) < 0) {
 			rollback_dirs(path, first ? level - first + 1 : 0);
 			return -1;
 		}

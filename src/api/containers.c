@@ -1,0 +1,671 @@
+/* /containers: list, create, inspect, start, stop, restart, kill, pause,
+ * unpause, wait, remove, resize. Each calls the engine functions the berth
+ * commands call. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "api/containers.h"
+#include "api/create.h"
+#include "api/http.h"
+#include "engine/container.h"
+#include "engine/inspect.h"
+#include "engine/monitor.h"
+#include "image/images.h"
+#include "util/cleanup.h"
+
+/* A monitor is forked from this threaded process: one at a time, so no
+ * other thread of ours is inside the fork's path meanwhile. The monitors
+ * are our children (a berth command exits and leaves them to init): a
+ * thread reaps them when they exit. */
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *monitors;
+static size_t n_monitors;
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+
+static void *reap_monitors(void *arg)
+{
+	const struct timespec tick = { 0, 200 * 1000000L };
+
+	for (;;) {
+		nanosleep(&tick, NULL);
+		pthread_mutex_lock(&fork_lock);
+		for (size_t i = 0; i < n_monitors;) {
+			if (waitpid(monitors[i], NULL, WNOHANG) != 0)
+				monitors[i] = monitors[--n_monitors];
+			else
+				i++;
+		}
+		pthread_mutex_unlock(&fork_lock);
+	}
+	return NULL;
+}
+
+static void start_reaper(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, reap_monitors, NULL) == 0)
+		pthread_detach(t);
+}
+
+int api_start_monitor(const engine_paths *p, container *c, berth_error **err)
+{
+	pid_t pid = 0;
+	int ret;
+
+	pthread_once(&reaper_once, start_reaper);
+	pthread_mutex_lock(&fork_lock);
+	ret = monitor_start(p, c, false, NULL, &pid, err);
+	if (pid > 0) {
+		pid_t *more = realloc(monitors, (n_monitors + 1) * sizeof(pid_t));
+		if (more) {
+			monitors = more;
+			monitors[n_monitors++] = pid;
+		}
+	}
+	pthread_mutex_unlock(&fork_lock);
+	return ret;
+}
+
+int api_open_container(api_request *r, container **out)
+{
+	berth_error *e = NULL;
+
+	if (record_open(&r->server->paths, r->params[0], out, &e) < 0 ||
+	    record_refresh(&r->server->paths, *out, &e) < 0) {
+		if (e && e->code == ENOENT) {
+			berth_error_free(&e);
+			api_reply_error(r, 404, "No such container: %s", r->params[0]);
+		} else {
+			api_reply_berth_error(r, &e);
+		}
+		container_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int64_t api_unix_time(const char *rfc3339)
+{
+	struct tm tm = { 0 };
+
+	if (rfc3339 == NULL || strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/* berth's NetworkSettings (Network, IPAddress, Ports as a list) in docker's
+ * shape (Networks by name, Ports by "PORT/PROTO"). */
+json_t *api_network_settings(const container *c)
+{
+	json_t *ns = json_object_get(c->config, "NetworkSettings"), *ports = json_object(), *p;
+	const char *net = json_string_value(json_object_get(ns, "Network")) ?: record_config_string(c, "Network");
+	const char *ip = json_string_value(json_object_get(ns, "IPAddress")) ?: "";
+	const char *gw = json_string_value(json_object_get(ns, "Gateway")) ?: "";
+	const char *mac = json_string_value(json_object_get(ns, "MacAddress")) ?: "";
+	json_t *out, *nets = json_object();
+	size_t i;
+
+	json_array_foreach(json_object_get(ns, "Ports"), i, p) {
+		char key[32], hp[16];
+		json_t *list;
+		snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT "/%s",
+			 json_integer_value(json_object_get(p, "ContainerPort")),
+			 json_string_value(json_object_get(p, "Protocol")) ?: "tcp");
+		snprintf(hp, sizeof(hp), "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(p, "HostPort")));
+		list = json_object_get(ports, key);
+		if (list == NULL) {
+			list = json_array();
+			json_object_set_new(ports, key, list);
+		}
+		json_array_append_new(list, json_pack("{s:s, s:s}", "HostIp",
+						      json_string_value(json_object_get(p, "HostIp")) ?: "0.0.0.0",
+						      "HostPort", hp));
+	}
+	if (net && *net && strcmp(net, "none") != 0 && strcmp(net, "host") != 0)
+		json_object_set_new(nets, net,
+				    json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[s,s]}", "NetworkID", net, "EndpointID",
+					      c->id, "IPAddress", ip, "Gateway", gw, "MacAddress", mac, "IPPrefixLen",
+					      *ip ? 16 : 0, "Aliases", c->name, c->id + 0));
+	out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:i}", "Bridge", "", "IPAddress", ip, "Gateway", gw,
+			"MacAddress", mac, "Ports", ports, "Networks", nets, "IPPrefixLen", *ip ? 16 : 0);
+	/* Aliases: name and short id, as docker's */
+	if (json_object_get(nets, net)) {
+		char id12[13];
+		snprintf(id12, sizeof(id12), "%s", c->id);
+		json_array_set_new(json_object_get(json_object_get(nets, net), "Aliases"), 1, json_string(id12));
+	}
+	return out;
+}
+
+/* docker's inspect JSON of C: berth's, with the shapes docker's clients
+ * decode (Name with its slash, NetworkSettings, PortBindings). */
+json_t *api_container_json(const container *c)
+{
+	json_t *j = engine_container_inspect_json(c), *cfg = json_object_get(j, "Config"), *hc;
+	char *name = NULL;
+
+	if (asprintf(&name, "/%s", c->name) >= 0)
+		json_object_set_new(j, "Name", json_string(name));
+	free(name);
+	json_object_set_new(j, "NetworkSettings", api_network_settings(c));
+	hc = json_object_get(cfg, "Healthcheck");
+	if (hc && !json_is_array(json_object_get(hc, "Test")))
+		json_object_del(cfg, "Healthcheck");
+	json_object_set_new(cfg, "AttachStdin", json_false());
+	json_object_set_new(cfg, "AttachStdout", json_true());
+	json_object_set_new(cfg, "AttachStderr", json_true());
+	json_object_set_new(cfg, "StdinOnce", json_false());
+	json_object_set_new(json_object_get(j, "HostConfig"), "PortBindings", json_object());
+	/* berth's log is a k8s-file; read through /logs it is what clients of
+	 * docker's json-file get (docker-compose reads only logs it knows) */
+	json_object_set_new(json_object_get(j, "HostConfig"), "LogConfig",
+			    json_pack("{s:s, s:{}}", "Type", "json-file", "Config"));
+	json_object_set_new(j, "Driver", json_string("overlay"));
+	json_object_set_new(j, "Platform", json_string("linux"));
+	json_object_set_new(j, "ResolvConfPath", json_string(""));
+	json_object_set_new(j, "HostnamePath", json_string(""));
+	json_object_set_new(j, "HostsPath", json_string(""));
+	return j;
+}
+
+void api_container_inspect(api_request *r)
+{
+	container *c = NULL;
+
+	if (api_open_container(r, &c) < 0)
+		return;
+	api_reply_json(r, 200, api_container_json(c));
+	container_free(c);
+}
+
+/* ---- list ---- */
+
+static void human_duration(int64_t secs, char *buf, size_t size)
+{
+	if (secs < 1)
+		snprintf(buf, size, "Less than a second");
+	else if (secs < 60)
+		snprintf(buf, size, "%lld second%s", (long long)secs, secs == 1 ? "" : "s");
+	else if (secs < 3600)
+		snprintf(buf, size, "%lld minute%s", (long long)(secs / 60), secs / 60 == 1 ? "" : "s");
+	else if (secs < 48 * 3600)
+		snprintf(buf, size, "%lld hour%s", (long long)(secs / 3600), secs / 3600 == 1 ? "" : "s");
+	else
+		snprintf(buf, size, "%lld days", (long long)(secs / 86400));
+}
+
+static void status_text(const container *c, char *buf, size_t size)
+{
+	const container_state *s = &c->state;
+	char d[64];
+	time_t now = time(NULL);
+
+	if (strcmp(s->status, "running") == 0 || strcmp(s->status, "paused") == 0) {
+		human_duration(now - api_unix_time(s->started_at), d, sizeof(d));
+		snprintf(buf, size, "Up %s%s%s%s%s", d, strcmp(s->status, "paused") == 0 ? " (Paused)" : "",
+			 s->health ? " (" : "", s->health ? s->health : "", s->health ? ")" : "");
+	} else if (strcmp(s->status, "exited") == 0) {
+		human_duration(now - api_unix_time(s->finished_at), d, sizeof(d));
+		snprintf(buf, size, "Exited (%d) %s ago", s->exit_code, d);
+	} else if (strcmp(s->status, "created") == 0) {
+		snprintf(buf, size, "Created");
+	} else {
+		snprintf(buf, size, "%s", s->status);
+	}
+}
+
+static json_t *list_json(const container *c)
+{
+	json_t *cmd = json_object_get(c->config, "Command"), *a, *ports = json_array(), *p;
+	char status[128], command[1024] = "", *name = NULL;
+	size_t i, len = 0;
+	json_t *j, *settings;
+
+	json_array_foreach(cmd, i, a) {
+		int n =
+		    snprintf(command + len, sizeof(command) - len, "%s%s", i ? " " : "", json_string_value(a) ?: "");
+		if (n < 0 || (size_t)n >= sizeof(command) - len)
+			break;
+		len += (size_t)n;
+	}
+	json_array_foreach(json_object_get(json_object_get(c->config, "NetworkSettings"), "Ports"), i, p) {
+		json_array_append_new(ports,
+				      json_pack("{s:s, s:I, s:I, s:s}", "IP",
+						json_string_value(json_object_get(p, "HostIp")) ?: "0.0.0.0",
+						"PrivatePort", json_integer_value(json_object_get(p, "ContainerPort")),
+						"PublicPort", json_integer_value(json_object_get(p, "HostPort")),
+						"Type", json_string_value(json_object_get(p, "Protocol")) ?: "tcp"));
+	}
+	status_text(c, status, sizeof(status));
+	if (asprintf(&name, "/%s", c->name) < 0)
+		name = NULL;
+	j = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:O, s:{s:s}}", "Id", c->id, "Names",
+		      name ?: c->name, "Image", record_config_string(c, "Image") ?: "", "ImageID",
+		      record_config_string(c, "ImageId") ?: "", "Command", command, "Created",
+		      (json_int_t)api_unix_time(record_config_string(c, "Created")), "State", c->state.status, "Status",
+		      status, "Ports", ports, "Labels", json_object_get(c->config, "Labels") ?: json_object(),
+		      "HostConfig", "NetworkMode", record_config_string(c, "Network") ?: "default");
+	free(name);
+	if (json_is_null(json_object_get(j, "Labels")) || json_object_get(j, "Labels") == NULL)
+		json_object_set_new(j, "Labels", json_object());
+	settings = api_network_settings(c);
+	json_object_set_new(j, "NetworkSettings",
+			    json_pack("{s:O}", "Networks", json_object_get(settings, "Networks")));
+	json_decref(settings);
+	json_object_set_new(j, "Mounts", json_array());
+	return j;
+}
+
+/* docker's filters ({"label": ["a=b"], "status": ["running"]}): every key
+ * must match one of its values, and every label given must be there. */
+static bool passes(const container *c, json_t *filters)
+{
+	const char *key;
+	json_t *vals, *v;
+	size_t i;
+
+	json_object_foreach(filters, key, vals) {
+		bool any = false, every_label = true;
+		json_t *list = vals;
+		json_t *tmp = NULL;
+		if (json_is_object(vals)) { /* {"a=b": true} */
+			const char *k2;
+			json_t *x;
+			tmp = json_array();
+			json_object_foreach(vals, k2, x)
+				json_array_append_new(tmp, json_string(k2));
+			list = tmp;
+		}
+		json_array_foreach(list, i, v) {
+			const char *s = json_string_value(v) ?: "";
+			if (strcmp(key, "label") == 0) {
+				const char *eq = strchr(s, '=');
+				json_t *labels = json_object_get(c->config, "Labels");
+				bool has;
+				if (eq == NULL) {
+					has = json_object_get(labels, s) != NULL;
+				} else {
+					_cleanup_free_ char *k = strndup(s, (size_t)(eq - s));
+					const char *have = json_string_value(json_object_get(labels, k ?: ""));
+					has = have && strcmp(have, eq + 1) == 0;
+				}
+				any = true;
+				every_label = every_label && has;
+			} else if (strcmp(key, "name") == 0) {
+				any = any || strstr(c->name, *s == '/' ? s + 1 : s) != NULL;
+			} else if (strcmp(key, "id") == 0) {
+				any = any || strncmp(c->id, s, strlen(s)) == 0;
+			} else if (strcmp(key, "status") == 0) {
+				any = any || strcmp(c->state.status, s) == 0;
+			} else if (strcmp(key, "ancestor") == 0) {
+				const char *img = record_config_string(c, "Image") ?: "";
+				any = any || strcmp(img, s) == 0 || strstr(record_config_string(c, "ImageId") ?: "", s);
+			} else {
+				any = true; /* unknown keys are refused before the loop */
+			}
+		}
+		json_decref(tmp);
+		if (!any || !every_label)
+			return false;
+	}
+	return true;
+}
+
+void api_containers_list(api_request *r)
+{
+	const engine_paths *p = &r->server->paths;
+	const char *ftext = api_query(r, "filters"), *key;
+	bool all = api_query_bool(r, "all", false);
+	long limit = api_query_long(r, "limit", -1);
+	container **list = NULL;
+	berth_error *e = NULL;
+	json_t *filters = NULL, *out, *v;
+	size_t n = 0;
+
+	if (ftext) {
+		filters = json_loads(ftext, 0, NULL);
+		if (!json_is_object(filters)) {
+			json_decref(filters);
+			api_reply_error(r, 400, "filters: malformed JSON");
+			return;
+		}
+		json_object_foreach(filters, key, v) {
+			if (strcmp(key, "label") && strcmp(key, "name") && strcmp(key, "id") && strcmp(key, "status") &&
+			    strcmp(key, "ancestor")) {
+				api_reply_error(r, 400,
+						"invalid filter '%s' (berth: label, name, id, status, ancestor)", key);
+				json_decref(filters);
+				return;
+			}
+		}
+	}
+	if (record_list(p, &list, &n, &e) < 0) {
+		json_decref(filters);
+		api_reply_berth_error(r, &e);
+		return;
+	}
+	out = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (record_refresh(p, list[i], &e) < 0) {
+			berth_error_free(&e);
+			continue;
+		}
+		if (!all && !engine_status_is_live(list[i]->state.status) && !json_object_get(filters, "status"))
+			continue;
+		if (filters && !passes(list[i], filters))
+			continue;
+		if (limit >= 0 && (long)json_array_size(out) >= limit)
+			break;
+		json_array_append_new(out, list_json(list[i]));
+	}
+	record_list_free(list, n);
+	json_decref(filters);
+	api_reply_json(r, 200, out);
+}
+
+/* ---- create ---- */
+
+void api_container_create(api_request *r)
+{
+	const engine_paths *p = &r->server->paths;
+	create_strings keep = { 0 };
+	run_options o;
+	run_plan plan = { 0 };
+	const char *image;
+	berth_error *e = NULL;
+	container *c = NULL;
+	image_info info = { 0 };
+	store *s = NULL;
+	json_t *body = api_body_json(r, &e);
+
+	if (body == NULL || api_create_options(body, api_query(r, "name"), &o, &image, &keep, &e) < 0 ||
+	    run_options_validate(&o, &plan, &e) < 0) {
+		if (e && e->code != ENOMEM)
+			e->code = EINVAL;
+		api_reply_berth_error(r, &e);
+		goto out;
+	}
+	if (store_open(r->server->options->store_root, &s, &e) < 0) {
+		api_reply_berth_error(r, &e);
+		goto out;
+	}
+	/* docker's clients pull on a 404 themselves (with progress) */
+	if (image_resolve(s, image, &info, &e) < 0) {
+		berth_error_free(&e);
+		api_reply_error(r, 404, "No such image: %s", image);
+		goto out;
+	}
+	if (engine_container_create(p, s, image, &o, &plan, &c, &e) < 0) {
+		/* not 404: docker's clients would pull the image again */
+		if (e && e->code == ENOENT)
+			e->code = EINVAL;
+		api_reply_berth_error(r, &e);
+		goto out;
+	}
+	api_reply_json(r, 201, json_pack("{s:s, s:[]}", "Id", c->id, "Warnings"));
+out:
+	image_info_free(&info);
+	if (s)
+		store_close(s);
+	container_free(c);
+	run_plan_free(&plan);
+	create_strings_free(&keep);
+	json_decref(body);
+}
+
+/* ---- lifecycle ---- */
+
+void api_container_start(api_request *r)
+{
+	container *c = NULL;
+	berth_error *e = NULL;
+
+	if (api_open_container(r, &c) < 0)
+		return;
+	if (engine_status_is_live(c->state.status))
+		api_reply_json(r, 304, NULL);
+	else if (api_start_monitor(&r->server->paths, c, &e) < 0)
+		api_reply_error(r, 500, "%s", e && e->msg ? e->msg : "start failed");
+	else
+		api_reply_json(r, 204, NULL);
+	berth_error_free(&e);
+	container_free(c);
+}
+
+static int stop_timeout(api_request *r, const container *c)
+{
+	long t = api_query_long(r, "t", -1);
+
+	return t >= 0 ? (int)t : (int)record_config_int(c, "StopTimeout", 10);
+}
+
+void api_container_stop(api_request *r)
+{
+	container *c = NULL;
+	berth_error *e = NULL;
+
+	if (api_open_container(r, &c) < 0)
+		return;
+	if (!engine_status_is_live(c->state.status))
+		api_reply_json(r, 304, NULL);
+	else if (engine_container_stop(&r->server->paths, c, stop_timeout(r, c), &e) < 0)
+		api_reply_berth_error(r, &e);
+	else
+		api_reply_json(r, 204, NULL);
+	container_free(c);
+}
+
+void api_container_restart(api_request *r)
+{
+	const engine_paths *p = &r->server->paths;
+	container *c = NULL;
+	berth_error *e = NULL;
+	int code;
+
+	if (api_open_container(r, &c) < 0)
+		return;
+	if (engine_status_is_live(c->state.status) && engine_container_stop(p, c, stop_timeout(r, c), &e) < 0) {
+		api_reply_berth_error(r, &e);
+		container_free(c);
+		return;
+	}
+	if (c->state.monitor_pid > 0 && record_monitor_alive(c) && engine_container_wait(p, c, 5000, &code, &e) < 0)
+		berth_error_free(&e);
+	if (api_start_monitor(p, c, &e) < 0)
+		api_reply_berth_error(r, &e);
+	else
+		api_reply_json(r, 204, NULL);
+	container_free(c);
+}
+
+void api_container_kill(api_request *r)
+{
+	container *c = NULL;
+	berth_error *e = NULL;
+
+	if (api_open_container(r, &c) < 0)
+		return;
+	if (!engine_status_is_live(c->state.status))
+		api_reply_error(r, 409, "Container %s is not running", c->name);
+	else if (engine_container_kill(&r->server->paths, c, api_query(r, "signal") ?: "SIGKILL", &e) < 0)
+		api_reply_berth_error(r, &e);
+	else
+		api_reply_json(r, 204, NULL);
+	container_free(c);
+}
+
+static void pause_or_unpause(api_request *r, bool pause)
+{
+	container *c = NULL;
+	berth_error *e = NULL;
+
+	if (api_open_container(r, &c) < 0)
+		return;
+	if (engine_container_pause(&r->server->paths, c, pause, &e) < 0)
+		api_reply_berth_error(r, &e);
+	else
+		api_reply_json(r, 204, NULL);
+	container_free(c);
+}
+
+void api_container_pause(api_request *r)
+{
+	pause_or_unpause(r, true);
+}
+
+void api_container_unpause(api_request *r)
+{
+	pause_or_unpause(r, false);
+}
+
+void api_container_remove(api_request *r)
+{
+	container *c = NULL;
+	berth_error *e = NULL;
+	bool force = api_query_bool(r, "force", false);
+
+	if (api_open_container(r, &c) < 0)
+		return;
+	if (engine_status_is_live(c->state.status) && !force) {
+		api_reply_error(
+		    r, 409,
+		    "You cannot remove a running container %s. Stop the container before attempting removal "
+		    "or force remove",
+		    c->id);
+	} else if (engine_container_remove(&r->server->paths, c, force, &e) < 0 ||
+		   (api_query_bool(r, "v", false) &&
+		    engine_container_remove_anonymous_volumes(&r->server->paths, c, &e) < 0)) {
+		api_reply_berth_error(r, &e);
+	} else {
+		api_reply_json(r, 204, NULL);
+	}
+	container_free(c);
+}
+
+void api_container_resize(api_request *r)
+{
+	container *c = NULL;
+
+	/* the size of a terminal berth's monitor proxies comes with attach */
+	if (api_open_container(r, &c) < 0)
+		return;
+	api_reply_json(r, 200, NULL);
+	container_free(c);
+}
+
+/* ---- wait ---- */
+
+typedef struct wait_job {
+	engine_paths paths;
+	char *store_root, *run_root, *id, *first_start, *cond;
+} wait_job;
+
+static void wait_job_free(void *arg)
+{
+	wait_job *w = arg;
+
+	engine_paths_free(&w->paths);
+	free(w->store_root);
+	free(w->run_root);
+	free(w->id);
+	free(w->first_start);
+	free(w->cond);
+	free(w);
+}
+
+static void wait_produce(int fd, void *arg)
+{
+	wait_job *w = arg;
+	const struct timespec tick = { 0, 50 * 1000000L };
+	container *c = NULL;
+	berth_error *e = NULL;
+	bool seen_live = false;
+	json_t *result;
+	char *text;
+	int code = 0;
+
+	if (record_open(&w->paths, w->id, &c, &e) < 0) {
+		berth_error_free(&e);
+		if (!record_read_exit_code(&w->paths, &(container){ .id = w->id }, &code))
+			code = RECORD_EXIT_CODE_UNKNOWN;
+	} else {
+		for (;;) {
+			bool live;
+			if (record_load_state(c, &e) < 0 || record_refresh(&w->paths, c, &e) < 0) {
+				/* the record went (--rm, rm -f): its monitor left the code */
+				berth_error_free(&e);
+				if (!record_read_exit_code(&w->paths, c, &code))
+					code = c->state.exit_code;
+				break;
+			}
+			live = engine_status_is_live(c->state.status);
+			seen_live = seen_live || live ||
+				    (c->state.started_at &&
+				     (w->first_start == NULL || strcmp(w->first_start, c->state.started_at) != 0));
+			if (!live &&
+			    (strcmp(w->cond, "not-running") == 0 || (seen_live && strcmp(w->cond, "next-exit") == 0))) {
+				code = c->state.exit_code;
+				break;
+			}
+			if (api_stream_closed(fd)) {
+				container_free(c);
+				return;
+			}
+			nanosleep(&tick, NULL);
+		}
+		container_free(c);
+	}
+	if (code == RECORD_EXIT_CODE_UNKNOWN)
+		code = 255;
+	result = json_pack("{s:i, s:n}", "StatusCode", code, "Error");
+	text = json_dumps(result, JSON_COMPACT);
+	json_decref(result);
+	if (text) {
+		api_write_all(fd, text, strlen(text));
+		api_write_all(fd, "\n", 1);
+	}
+	free(text);
+}
+
+/* condition: not-running (default) answers when C is not live; next-exit
+ * when it exits after having run (docker's client asks before the start);
+ * removed when its record went. The headers go at once (docker's client
+ * waits for them before it starts the container), the code when known. */
+void api_container_wait(api_request *r)
+{
+	const char *cond = api_query(r, "condition");
+	berth_error *e = NULL;
+	container *c = NULL;
+	wait_job *w;
+
+	if (cond == NULL || *cond == '\0')
+		cond = "not-running";
+	if (strcmp(cond, "not-running") && strcmp(cond, "next-exit") && strcmp(cond, "removed")) {
+		api_reply_error(r, 400, "condition %s: expected not-running, next-exit or removed", cond);
+		return;
+	}
+	if (api_open_container(r, &c) < 0)
+		return;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->store_root = strdup(r->server->options->store_root)) == NULL ||
+	    (w->run_root = strdup(r->server->options->run_root)) == NULL || (w->id = strdup(c->id)) == NULL ||
+	    (w->cond = strdup(cond)) == NULL ||
+	    (c->state.started_at && (w->first_start = strdup(c->state.started_at)) == NULL) ||
+	    engine_paths_init(&w->paths, w->store_root, w->run_root, &e) < 0) {
+		berth_error_free(&e);
+		if (w)
+			wait_job_free(w);
+		container_free(c);
+		api_reply_error(r, 500, "wait: out of memory");
+		return;
+	}
+	container_free(c);
+	api_reply_stream(r, 200, "application/json", wait_produce, w, wait_job_free);
+}

@@ -1,0 +1,22 @@
+/* Helpers of the container routes shared with streams.c and exec.c. */
+#ifndef BERTH_API_CONTAINERS_H
+#define BERTH_API_CONTAINERS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/http.h"
+
+/* The container of R->params[0] (refreshed); answers 404 and returns -1
+ * when there is none. */
+int api_open_container(api_request *r, container **out);
+/* monitor_start of a detached container, one fork at a time. */
+int api_start_monitor(const engine_paths *p, container *c, berth_error **err);
+/* Docker's shapes of a container (inspect) and of its network settings. */
+json_t *api_container_json(const container *c);
+json_t *api_network_settings(const container *c);
+/* Unix seconds of an RFC 3339 time (0 when unparsable). */
+int64_t api_unix_time(const char *rfc3339);
+
+#endif
