@@ -8,7 +8,7 @@
 
 #include "util/cleanup.h"
 
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+#include "spec/json_read.h"
 
 static json_t *load(const char *what, const char *body, size_t len, berth_error **err)
 {

@@ -4,7 +4,6 @@
 
 #include <jansson.h>
 
-/* a jansson value released at the end of its scope (jansson's own json_decrefp) */
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+#include "spec/json_read.h"
 
 #endif

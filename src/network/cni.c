@@ -23,7 +23,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+#include "spec/json_read.h"
 
 #define CACHE_KIND	 "berth-cni-cache-v1"
 #define PLUGIN_PATH_ENV	 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

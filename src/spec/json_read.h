@@ -14,6 +14,9 @@
 
 #include "util/error.h"
 
+/* a jansson value released at the end of its scope (jansson's json_decrefp) */
+#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+
 /* json_loads() that accepts unsigned 64-bit integer literals (clamped to
  * INT64_MAX, which json_read_uint64 reads back as UINT64_MAX). */
 json_t *json_read_loads(const char *text, size_t flags, json_error_t *jerr);

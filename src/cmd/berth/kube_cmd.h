@@ -9,7 +9,7 @@
 #include "kube/pod.h"
 
 #ifndef _cleanup_json_
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+#include "spec/json_read.h"
 #endif
 
 typedef struct kube_cli {
