@@ -167,6 +167,23 @@ static char *history_dir(const char *store_root, const char *namespace, const ch
 	return out;
 }
 
+/* Sorts the N items of the JSON array LIST with CMP (over json_t **). */
+static int sort_array(json_t *list, int (*cmp)(const void *, const void *))
+{
+	size_t n = json_array_size(list);
+	json_t **items = calloc(n ? n : 1, sizeof(*items));
+	if (items == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		items[i] = json_incref(json_array_get(list, i));
+	qsort(items, n, sizeof(*items), cmp);
+	json_array_clear(list);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, items[i]);
+	free(items);
+	return 0;
+}
+
 static int revision_compare(const void *a, const void *b)
 {
 	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "revision"));
@@ -193,17 +210,8 @@ int kube_state_history(const char *store_root, const char *namespace, const char
 			return path ? -1 : berth_error_set(err, ENOMEM, "path");
 		json_array_append_new(list, entry);
 	}
-	size_t n = json_array_size(list);
-	json_t **items = calloc(n ? n : 1, sizeof(*items));
-	if (items == NULL)
+	if (sort_array(list, revision_compare) < 0)
 		return berth_error_set(err, ENOMEM, "history");
-	for (size_t i = 0; i < n; i++)
-		items[i] = json_incref(json_array_get(list, i));
-	qsort(items, n, sizeof(*items), revision_compare);
-	json_array_clear(list);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, items[i]);
-	free(items);
 	*out = move_ptr(list);
 	return 0;
 }
@@ -462,17 +470,8 @@ int kube_state_list(const char *store_root, const char *kind, const char *namesp
 			if (list_kind_in(store_root, kind, json_string_value(ns), list, err) < 0)
 				return -1;
 	}
-	size_t n = json_array_size(list);
-	json_t **items = calloc(n ? n : 1, sizeof(*items));
-	if (items == NULL)
+	if (sort_array(list, name_compare) < 0)
 		return berth_error_set(err, ENOMEM, "list");
-	for (size_t i = 0; i < n; i++)
-		items[i] = json_incref(json_array_get(list, i));
-	qsort(items, n, sizeof(*items), name_compare);
-	json_array_clear(list);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, items[i]);
-	free(items);
 	*out = move_ptr(list);
 	return 0;
 }
