@@ -11,6 +11,7 @@
 #include "engine/runtime_call.h"
 #include "engine/userns.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/proctitle.h"
 
@@ -111,14 +112,11 @@ static char *default_dir(bool rootless, const char *xdg_var, const char *home_su
  * bundles, records and monitors that run from other directories. */
 static char *absolute_path(const char *path)
 {
-	char *out = NULL;
 	_cleanup_free_ char *cwd = NULL;
 	if (path[0] == '/')
 		return strdup(path);
 	cwd = getcwd(NULL, 0);
-	if (cwd == NULL || asprintf(&out, "%s/%s", cwd, path) < 0)
-		return NULL;
-	return out;
+	return cwd ? fs_path_join(cwd, path) : NULL;
 }
 
 int main(int argc, char **argv)
