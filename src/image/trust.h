@@ -208,9 +208,12 @@ typedef struct trust_options {
 	bool rootless;
 } trust_options;
 
-/* Whether IDENTITY with manifest DIGEST passes POLICY given SIGS. */
-int trust_check(const trust_policy *policy, const char *transport, const char *identity, const char *digest,
-		const trust_signatures *sigs, berth_error **err);
+/* Whether IDENTITY with manifest DIGEST passes POLICY given SIGS. STORE_ROOT
+ * (NULL: none) keeps GPG key rings and verification results in its "trust"
+ * directory, so the same signature is not verified by gpg twice (image/
+ * trust_cache.c says why that is as strict). */
+int trust_check(const trust_policy *policy, const char *store_root, const char *transport, const char *identity,
+		const char *digest, const trust_signatures *sigs, berth_error **err);
 
 struct registry_client;
 /* For a pull of IDENTITY whose manifest is DIGEST: when POLICY's scope
@@ -218,8 +221,9 @@ struct registry_client;
  * sigstoreSigned: the attachments of CLIENT's repository when registries.d
  * enables them), and checks. SIGS gets the signatures that were read (for
  * trust_record_save). */
-int trust_check_pull(const trust_options *o, const trust_policy *policy, struct registry_client *client,
-		     const char *identity, const char *digest, trust_signatures *sigs, berth_error **err);
+int trust_check_pull(const trust_options *o, const trust_policy *policy, const char *store_root,
+		     struct registry_client *client, const char *identity, const char *digest, trust_signatures *sigs,
+		     berth_error **err);
 /* Before any network: fails when IDENTITY's scope has a reject requirement. */
 int trust_check_early(const trust_policy *policy, const char *identity, berth_error **err);
 

@@ -118,6 +118,30 @@ bpull() {
 	done
 }
 
+@test "trust: a kept verification result is not reused for another manifest or key set, and spares gpg" {
+	run -0 bpull "$REGISTRY/team/signed:v1"
+	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
+	[ "$(ls "$STORE/trust/keyrings" | wc -l)" = 1 ]
+	# run/create verify again from the kept result: no gpg (none on PATH)
+	run -0 env PATH=/nonexistent "$BERTH" --root "$STORE" --runroot "$RUNROOT" create --network none \
+		--signature-policy "$T/policy.json" "$REGISTRY/team/signed:v1" true
+	b rm "${lines[-1]}"
+	# the same signature bytes (v1's) offered for v2: the payload is checked again
+	run -125 bpull "$REGISTRY/team/swapped:v1"
+	[[ "$output" == *"signature 1: signed manifest $V1_DIGEST, not $V2_DIGEST"* ]]
+	# another key set: its own key ring, and gpg decides
+	gpg --export "$OTHER_KEY" >"$BATS_TEST_TMPDIR/other.gpg"
+	sed "s|\"keyPath\": \"$T/trusted.gpg\"|\"keyPath\": \"$BATS_TEST_TMPDIR/other.gpg\"|" "$T/policy.json" \
+		>"$BATS_TEST_TMPDIR/other.json"
+	run -125 b pull -q --tls-verify=false --registries.d "$T/registries.d" \
+		--signature-policy "$BATS_TEST_TMPDIR/other.json" "$REGISTRY/team/signed:v1"
+	[[ "$output" == *"signature 1: signed by $KEY, not by a key of the requirement"* ]]
+	run -125 b create --network none --signature-policy "$BATS_TEST_TMPDIR/other.json" "$REGISTRY/team/signed:v1" true
+	[[ "$output" == *"signature 1: signed by $KEY, not by a key of the requirement"* ]]
+	[ "$(ls "$STORE/trust/keyrings" | wc -l)" = 2 ]
+	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
+}
+
 @test "trust: reject and insecureAcceptAnything scopes; a malformed policy names the JSON path" {
 	skopeo copy -q --dest-tls-verify=false "oci:$OCI:v1" "docker://$REGISTRY/elsewhere/x:v1"
 	run -125 bpull "$REGISTRY/elsewhere/x:v1"
