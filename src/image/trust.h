@@ -84,6 +84,9 @@ int trust_policy_parse(const char *text, size_t len, const char *origin, trust_p
  * exists; else /etc/containers/policy.json; else the built-in default. */
 int trust_policy_load(const char *override, bool rootless, trust_policy *out, berth_error **err);
 void trust_policy_free(trust_policy *p);
+/* The file trust_policy_load reads (it may not exist). Heap; NULL when out
+ * of memory. */
+char *trust_policy_path(const char *override, bool rootless);
 /* For `berth info`: the policy file in use, "none (accept anything)", or
  * "PATH (invalid: REASON)". Heap. */
 char *trust_policy_describe(bool rootless);
@@ -100,6 +103,27 @@ const trust_scope *trust_policy_lookup(const trust_policy *p, const char *transp
 bool trust_scope_needs_signatures(const trust_scope *scope);
 
 const char *trust_requirement_type_name(trust_requirement_type t);
+
+/* ---- `berth image trust` (trust_edit.c) ---- */
+
+struct json_t;
+struct trust_registries;
+/* P as `podman image trust show --json` prints it: one object per
+ * requirement, {"transport": "all"|"repository"|TRANSPORT, "name",
+ * "repo_name", "type": "accept"|"reject"|"signed"|"sigstoreSigned", "keys"
+ * (the key files), "sigstore" (the lookaside registries.d R names; R may be
+ * NULL)}. NULL when out of memory. */
+struct json_t *trust_policy_show(const trust_policy *p, const struct trust_registries *r);
+/* Sets the requirements of SCOPE ("default", or a scope of the docker
+ * transport) in the policy file PATH to one requirement of TYPE ("accept",
+ * "reject", "signedBy", "sigstoreSigned") with the absolute KEY_FILES
+ * (NULL-terminated; signedBy: keyPath for one, keyPaths for more). The rest
+ * of the file is kept as it is, fields berth does not understand included;
+ * the file is replaced atomically (temp file, fsync, rename). A missing file
+ * starts as {"default": [insecureAcceptAnything]}, what berth does without
+ * one. The new entry is checked by the policy parser before anything is
+ * written. */
+int trust_policy_set(const char *path, const char *scope, const char *type, char *const *key_files, berth_error **err);
 
 /* ---- identities (trust_identity.c) ---- */
 
@@ -242,6 +266,9 @@ typedef struct trust_pending_signature {
  * of the user's key ring, so a bad key fails before anything is uploaded. */
 int trust_sign_prepare(const trust_options *o, const char *key_id, const char *identity, const char *digest,
 		       trust_pending_signature *out, berth_error **err);
+/* The same, the signature going under the lookaside URL BASE (file:///). */
+int trust_sign_prepare_at(const char *base, const char *key_id, const char *identity, const char *digest,
+			  trust_pending_signature *out, berth_error **err);
 /* The same for sigstore with the PEM private key at KEY_PATH; registries.d
  * must enable use-sigstore-attachments for the destination. */
 int trust_sign_prepare_sigstore(const trust_options *o, const char *key_path, const char *identity, const char *digest,
