@@ -314,3 +314,24 @@ bpull() {
 	run -0 b image trust show --raw --policypath "$T/policy.json"
 	[ "$output" = "$(cat "$T/policy.json")" ]
 }
+
+@test "trust: podman pull accepts what berth push --sign-by signed, under a policy that requires it" {
+	local P=$BATS_TEST_TMPDIR/podman
+	bpull "$REGISTRY/open/app:v1"
+	run -0 b push -q --tls-verify=false --registries.d "$T/registries.d" --sign-by "$KEY" \
+		"$REGISTRY/open/app:v1" "$REGISTRY/team/for-podman:v1"
+	# podman reads registries.d from $HOME/.config/containers when it exists (root too)
+	mkdir -p "$P/home/.config/containers"
+	cp -r "$T/registries.d" "$P/home/.config/containers/registries.d"
+	pod() {
+		HOME=$P/home podman --root "$P/root" --runroot "$P/run" --tmpdir "$P/tmp" --events-backend none \
+			--storage-driver vfs pull -q --tls-verify=false --signature-policy "$T/policy.json" "$@"
+	}
+	run -0 pod "docker://$REGISTRY/team/for-podman:v1"
+	[ "$output" = "$(b image inspect "$REGISTRY/open/app:v1" | jq -r '.[0].Id | sub("^sha256:"; "")')" ]
+	# the same policy makes podman refuse the unsigned and the other key's
+	run -125 pod "docker://$REGISTRY/team/unsigned:v1"
+	[[ "$output" == *"A signature was required, but no signature exists"* ]]
+	run -125 pod "docker://$REGISTRY/team/other-key:v1"
+	[[ "$output" == *"rejected"* || "$output" == *"not accepted"* || "$output" == *"Invalid GPG signature"* ]]
+}
