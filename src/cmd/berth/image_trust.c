@@ -51,23 +51,15 @@ static void print_table(json_t *entries, bool heading)
 	berth_table_print(&t);
 }
 
-static int trust_show(const berth_globals *g, int argc, char **argv, berth_error **err)
+static int show(const berth_globals *g, const option_value *v, berth_error **err)
 {
-	option_value v[S_COUNT + 1] = { 0 };
-	_cleanup_free_ char **pos = NULL;
 	_cleanup_free_ char *path = NULL, *text = NULL;
 	_cleanup_json_ json_t *entries = NULL;
 	trust_registries registries = { 0 };
 	trust_policy policy = { 0 };
-	const char *override;
+	const char *override = v[S_POLICYPATH].value ? v[S_POLICYPATH].value : v[S_SIGNATURE_POLICY].value;
 	size_t len = 0;
-	int npos = 0, ret;
 
-	ret = berth_parse("image trust show", "image trust show [--raw | --json] [--policypath FILE]", show_specs, argc,
-			  argv, false, v, &pos, &npos, 0, 0, err);
-	if (ret != 0)
-		return ret < 0 ? 125 : 0;
-	override = v[S_POLICYPATH].value ? v[S_POLICYPATH].value : v[S_SIGNATURE_POLICY].value;
 	if (option_bool(&v[S_RAW])) {
 		if ((path = trust_policy_path(override, g->rootless)) == NULL)
 			return berth_error_set(err, ENOMEM, "image trust show");
@@ -91,6 +83,20 @@ static int trust_show(const berth_globals *g, int argc, char **argv, berth_error
 	else
 		print_table(entries, !option_bool(&v[S_NOHEADING]));
 	return 0;
+}
+
+static int trust_show(const berth_globals *g, int argc, char **argv, berth_error **err)
+{
+	option_value v[S_COUNT + 1] = { 0 };
+	_cleanup_free_ char **pos = NULL;
+	int npos = 0, ret;
+
+	ret = berth_parse("image trust show", "image trust show [--raw | --json] [--policypath FILE]", show_specs, argc,
+			  argv, false, v, &pos, &npos, 0, 0, err);
+	if (ret == 0)
+		ret = show(g, v, err);
+	options_free_values(v, S_COUNT);
+	return ret < 0 ? 125 : 0;
 }
 
 static const option_spec set_specs[] = {
@@ -146,10 +152,11 @@ int cmd_image_trust(const berth_globals *g, int argc, char **argv, berth_error *
 		return trust_show(g, argc - 1, argv + 1, err);
 	if (argc >= 1 && strcmp(argv[0], "set") == 0)
 		return trust_set(g, argc - 1, argv + 1, err);
+	if (argc >= 1 && strcmp(argv[0], "--help") != 0 && strcmp(argv[0], "-h") != 0)
+		return berth_error_set(err, 0, "image trust: unknown command \"%s\" (see berth image trust --help)",
+				       argv[0]);
 	printf("usage: berth image trust show|set [flags]\n\n"
 	       "   show   print the signature policy (--raw: the file, --json)\n"
 	       "   set    set the requirement of a scope (--type, --pubkeysfile)\n");
-	if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)
-		return argc < 1 ? 125 : 0;
-	return berth_error_set(err, 0, "image trust: unknown command \"%s\"", argv[0]);
+	return argc < 1 ? 125 : 0;
 }
