@@ -278,6 +278,12 @@ int trust_sign_prepare_sigstore(const trust_options *o, const char *key_path, co
 int trust_sign_commit(const trust_pending_signature *s, struct registry_client *client, berth_error **err);
 void trust_pending_signature_free(trust_pending_signature *s);
 
+/* For gc: removes the verification results kept in STORE_ROOT/trust
+ * (image/trust_cache.c) whose signature is not among the signatures kept
+ * with the images (trust_record_save), and the temp files a killed command
+ * left there. The key rings stay (one per key set). */
+int trust_cache_sweep(const char *store_root, berth_error **err);
+
 struct image_info;
 /* For run and create of the stored image INFO, named TEXT as typed: the
  * policy of today must accept the image under that name (TEXT a name or

@@ -18,6 +18,7 @@
  * key bytes, hence the digest, and finds no result. */
 #include "image/trust_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -182,4 +183,82 @@ void trust_verified_save(const char *cache_dir, const char *keys_digest, const v
 		berth_debug("trust: verification result not kept: %s", err->msg);
 		berth_error_free(&err);
 	}
+}
+
+/* Adds the digest of every STORE/signatures/IMAGE/signature-N to *KEPT. */
+static int kept_signatures(const char *store_root, char ***kept, size_t *n, berth_error **err)
+{
+	_cleanup_free_ char *top = fs_path_join(store_root, "signatures");
+	_cleanup_closedir_ DIR *d = top ? opendir(top) : NULL;
+	struct dirent *e;
+
+	if (top == NULL)
+		return berth_error_set(err, ENOMEM, "signatures");
+	if (d == NULL)
+		return errno == ENOENT ? 0 : berth_error_set(err, errno, "open \"%s\"", top);
+	while ((e = readdir(d)) != NULL) {
+		_cleanup_free_ char *dir = e->d_name[0] == '.' ? NULL : fs_path_join(top, e->d_name);
+
+		if (dir == NULL)
+			continue;
+		for (size_t i = 1; i <= TRUST_SIGNATURES_MAX; i++) {
+			_cleanup_free_ char *path = NULL, *data = NULL;
+			char digest[DIGEST_STRING_MAX], **grown;
+			berth_error *ignored = NULL;
+			size_t len = 0;
+			if (asprintf(&path, "%s/signature-%zu", dir, i) < 0)
+				return berth_error_set(err, ENOMEM, "signatures");
+			if (fs_read_file(path, &data, &len, &ignored) < 0) {
+				berth_error_free(&ignored);
+				break;
+			}
+			digest_buffer(data, len, digest);
+			grown = realloc(*kept, (*n + 2) * sizeof(char *));
+			if (grown == NULL)
+				return berth_error_set(err, ENOMEM, "signatures");
+			*kept = grown;
+			if ((grown[*n] = strdup(digest)) == NULL)
+				return berth_error_set(err, ENOMEM, "signatures");
+			grown[++*n] = NULL;
+		}
+	}
+	return 0;
+}
+
+int trust_cache_sweep(const char *store_root, berth_error **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_strv_ char **kept = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *e;
+	size_t n = 0;
+	int dfd;
+
+	if (asprintf(&dir, "%s/trust/verified", store_root) < 0)
+		return berth_error_set(err, ENOMEM, "gc");
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : berth_error_set(err, errno, "open \"%s\"", dir);
+	if (kept_signatures(store_root, &kept, &n, err) < 0)
+		return -1;
+	dfd = dirfd(d);
+	while ((e = readdir(d)) != NULL) {
+		_cleanup_free_ char *text = NULL;
+		_cleanup_json_ json_t *j = NULL;
+		const char *signature = NULL;
+		berth_error *ignored = NULL;
+		bool keep = false;
+		size_t len = 0;
+
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
+			continue;
+		if (fs_read_file_at(dfd, e->d_name, &text, &len, &ignored) == 0 &&
+		    (j = json_loadb(text, len, 0, NULL)) != NULL &&
+		    json_unpack(j, "{s:s}", "signature", &signature) == 0)
+			for (char **k = kept; k && *k && !keep; k++)
+				keep = strcmp(*k, signature) == 0;
+		berth_error_free(&ignored);
+		if (!keep && unlinkat(dfd, e->d_name, 0) < 0 && errno != ENOENT)
+			return berth_error_set(err, errno, "remove \"%s/%s\"", dir, e->d_name);
+	}
+	return 0;
 }

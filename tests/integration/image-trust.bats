@@ -140,6 +140,9 @@ bpull() {
 	[[ "$output" == *"signature 1: signed by $KEY, not by a key of the requirement"* ]]
 	[ "$(ls "$STORE/trust/keyrings" | wc -l)" = 2 ]
 	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
+	# gc keeps results only for the signatures kept with images
+	b rmi "$REGISTRY/team/signed:v1"
+	[ -z "$(ls -A "$STORE/trust/verified")" ]
 }
 
 @test "trust: reject and insecureAcceptAnything scopes; a malformed policy names the JSON path" {
