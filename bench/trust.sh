@@ -36,8 +36,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-# shellcheck source=../tests/integration/registry.bash
+# shellcheck source=tests/integration/registry.bash
 . "$REPO/tests/integration/registry.bash"
+# shellcheck disable=SC2119 # no flags: a plain http registry
 BATS_FILE_TMPDIR=$T registry_start >/dev/null
 
 mkdir -m 700 "$GNUPGHOME"
