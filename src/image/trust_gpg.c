@@ -303,8 +303,14 @@ static int open_kept(trust_gpg *g, const trust_keys *keys, const char *cache_dir
 		return berth_error_set(err, ENOMEM, "key ring");
 	if (load_info(g, g->home, err) == 0)
 		return use_home(g, g->home, err);
-	if (*err)
-		return -1;
+	if (*err) {
+		/* a ring whose record does not read is made again */
+		berth_debug("trust: %s; made again", (*err)->msg);
+		berth_error_free(err);
+		strv_free(move_ptr(g->signers));
+		if (fs_remove_tree(g->home, err) < 0)
+			return -1;
+	}
 	if (fs_mkdir_p(parent, 0700, err) < 0 || (tmp = temp_dir(parent, ".tmp-", err)) == NULL)
 		return -1;
 	if (fill_keyring(g, tmp, keys, err) < 0 || save_info(g, tmp, err) < 0) {
