@@ -89,6 +89,8 @@ int cmd_image_inspect(const berth_globals *g, int argc, char **argv, berth_error
 int cmd_image_tag(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_image_rm(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_image_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_sign(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_trust(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_pull(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_push(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_load(const berth_globals *g, int argc, char **argv, berth_error **err);
