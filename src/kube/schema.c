@@ -5,43 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/schema_tables.h"
 #include "spec/json_read.h"
 #include "util/cleanup.h"
-
-#define F(n, t)                                                                                                        \
-	{                                                                                                              \
-		.name = n, .type = t                                                                                   \
-	}
-#define OBJ(n, f)                                                                                                      \
-	{                                                                                                              \
-		.name = n, .type = KT_OBJECT, .fields = f                                                              \
-	}
-#define LIST(n, t)                                                                                                     \
-	{                                                                                                              \
-		.name = n, .type = KT_LIST, .item = t                                                                  \
-	}
-#define LIST_OF(n, f)                                                                                                  \
-	{                                                                                                              \
-		.name = n, .type = KT_LIST, .item = KT_OBJECT, .fields = f                                             \
-	}
-#define IGNORED(n, t, w)                                                                                               \
-	{                                                                                                              \
-		.name = n, .type = t, .item = KT_ANY, .support = KS_IGNORED, .note = w                                 \
-	}
-#define REFUSED(n, t, w)                                                                                               \
-	{                                                                                                              \
-		.name = n, .type = t, .item = KT_ANY, .support = KS_UNSUPPORTED, .note = w                             \
-	}
-#define END                                                                                                            \
-	{                                                                                                              \
-		.name = NULL                                                                                           \
-	}
 
 static const char one_host[] = "berth runs every pod on this host";
 
 /* ---- meta/v1 */
 
-static const kube_field object_meta[] = {
+const kube_field kube_schema_object_meta[] = {
 	F("name", KT_STRING),
 	REFUSED("generateName", KT_STRING, "give each object a name"),
 	F("namespace", KT_STRING),
@@ -425,7 +397,7 @@ static const kube_field pod_spec[] = {
 };
 
 static const kube_field pod_template_spec[] = {
-	OBJ("metadata", object_meta),
+	OBJ("metadata", kube_schema_object_meta),
 	OBJ("spec", pod_spec),
 	END,
 };
@@ -462,7 +434,7 @@ static const kube_field deployment_spec[] = {
 
 const kube_field kube_schema_pod[] = {
 	TYPE_META,
-	OBJ("metadata", object_meta),
+	OBJ("metadata", kube_schema_object_meta),
 	OBJ("spec", pod_spec),
 	IGNORED("status", KT_ANY, "status is berth's to report"),
 	END,
@@ -470,7 +442,7 @@ const kube_field kube_schema_pod[] = {
 
 const kube_field kube_schema_deployment[] = {
 	TYPE_META,
-	OBJ("metadata", object_meta),
+	OBJ("metadata", kube_schema_object_meta),
 	OBJ("spec", deployment_spec),
 	IGNORED("status", KT_ANY, "status is berth's to report"),
 	END,
@@ -478,7 +450,7 @@ const kube_field kube_schema_deployment[] = {
 
 const kube_field kube_schema_configmap[] = {
 	TYPE_META,
-	OBJ("metadata", object_meta),
+	OBJ("metadata", kube_schema_object_meta),
 	F("data", KT_STRING_MAP),
 	F("binaryData", KT_STRING_MAP),
 	F("immutable", KT_BOOL),
@@ -487,7 +459,7 @@ const kube_field kube_schema_configmap[] = {
 
 const kube_field kube_schema_secret[] = {
 	TYPE_META,
-	OBJ("metadata", object_meta),
+	OBJ("metadata", kube_schema_object_meta),
 	F("data", KT_STRING_MAP),
 	F("stringData", KT_STRING_MAP),
 	F("type", KT_STRING),

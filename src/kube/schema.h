@@ -54,5 +54,10 @@ extern const kube_field kube_schema_deployment[];
 extern const kube_field kube_schema_configmap[];
 extern const kube_field kube_schema_secret[];
 extern const kube_field kube_schema_list[];
+extern const kube_field kube_schema_hpa_v2[]; /* autoscaling/v2 (hpa_schema.c) */
+extern const kube_field kube_schema_hpa_v1[]; /* autoscaling/v1 */
+
+/* meta/v1 ObjectMeta, for the tables of other files. */
+extern const kube_field kube_schema_object_meta[];
 
 #endif
