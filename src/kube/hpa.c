@@ -18,7 +18,7 @@ static bool within(double ratio, double tolerance)
 
 /* What each pod counts as: its metric, or (filled in) a fallback. */
 typedef struct counted {
-	bool in;	/* part of the ratio */
+	bool in; /* part of the ratio */
 	int64_t value;
 } counted;
 
@@ -86,7 +86,8 @@ int kube_hpa_calculate(const kube_hpa_metric *m, const kube_hpa_pod *pods, size_
 	}
 	with_metrics = ready;
 	if (with_metrics == 0) {
-		snprintf(r->error, sizeof(r->error), "did not receive metrics for targeted pods (pods might be unready)");
+		snprintf(r->error, sizeof(r->error),
+			 "did not receive metrics for targeted pods (pods might be unready)");
 		ret = -1;
 		goto out;
 	}
@@ -203,10 +204,11 @@ static int stabilize(const kube_hpa_spec *spec, kube_hpa_history *h, int current
 		return -ENOMEM;
 	if (recommendation != proposed) {
 		out->able_reason = proposed >= current ? "ScaleUpStabilized" : "ScaleDownStabilized";
-		out->able_message = proposed >= current ? "recent recommendations were lower than current one, applying "
-							  "the lowest recent recommendation"
-							: "recent recommendations were higher than current one, "
-							  "applying the highest recent recommendation";
+		out->able_message = proposed >= current
+					? "recent recommendations were lower than current one, applying "
+					  "the lowest recent recommendation"
+					: "recent recommendations were higher than current one, "
+					  "applying the highest recent recommendation";
 	} else {
 		out->able_reason = "ReadyForNewScale";
 		out->able_message = "recommended size matches current size";

@@ -27,15 +27,15 @@
 
 #include "util/error.h"
 
-#define KUBE_HPA_TOLERANCE	   0.1
-#define KUBE_HPA_MAX_METRICS	   8
-#define KUBE_HPA_MAX_POLICIES	   8
-#define KUBE_HPA_DEFAULT_UTIL	   80  /* no metrics given: cpu at 80% */
-#define KUBE_HPA_DOWN_WINDOW_S	   300 /* the controller's default */
-#define KUBE_HPA_SYNC_PERIOD_S	   15  /* --horizontal-pod-autoscaler-sync-period */
-#define KUBE_HPA_SYNC_ANNOTATION   "autoscaling.berth.io/sync-period-seconds"
-#define KUBE_HPA_SYNC_ENV	   "BERTH_KUBE_HPA_SYNC_SECONDS"
-#define KUBE_HPA_KIND		   "HorizontalPodAutoscaler"
+#define KUBE_HPA_TOLERANCE	 0.1
+#define KUBE_HPA_MAX_METRICS	 8
+#define KUBE_HPA_MAX_POLICIES	 8
+#define KUBE_HPA_DEFAULT_UTIL	 80  /* no metrics given: cpu at 80% */
+#define KUBE_HPA_DOWN_WINDOW_S	 300 /* the controller's default */
+#define KUBE_HPA_SYNC_PERIOD_S	 15  /* --horizontal-pod-autoscaler-sync-period */
+#define KUBE_HPA_SYNC_ANNOTATION "autoscaling.berth.io/sync-period-seconds"
+#define KUBE_HPA_SYNC_ENV	 "BERTH_KUBE_HPA_SYNC_SECONDS"
+#define KUBE_HPA_KIND		 "HorizontalPodAutoscaler"
 
 typedef enum kube_hpa_resource {
 	KUBE_HPA_CPU,	 /* millicores */
@@ -44,9 +44,9 @@ typedef enum kube_hpa_resource {
 
 typedef struct kube_hpa_metric {
 	kube_hpa_resource resource;
-	bool utilization;      /* averageUtilization, else averageValue */
-	int target_percent;    /* utilization */
-	int64_t target_value;  /* averageValue: millicores or bytes */
+	bool utilization;     /* averageUtilization, else averageValue */
+	int target_percent;   /* utilization */
+	int64_t target_value; /* averageValue: millicores or bytes */
 } kube_hpa_metric;
 
 typedef enum kube_hpa_policy_type { KUBE_HPA_PODS, KUBE_HPA_PERCENT } kube_hpa_policy_type;
@@ -90,26 +90,26 @@ int kube_hpa_spec_read(json_t *hpa, kube_hpa_spec *out, berth_error **err);
 
 typedef struct kube_hpa_pod {
 	const char *name;
-	bool running;	  /* not pending */
-	bool ready;	  /* counts for cpu only, as in Kubernetes */
-	bool has_metric;  /* a usage was measured */
-	int64_t usage;	  /* millicores or bytes */
-	int64_t request;  /* the sum of its containers' requests */
+	bool running;		     /* not pending */
+	bool ready;		     /* counts for cpu only, as in Kubernetes */
+	bool has_metric;	     /* a usage was measured */
+	int64_t usage;		     /* millicores or bytes */
+	int64_t request;	     /* the sum of its containers' requests */
 	const char *missing_request; /* a container without a request, or NULL */
 } kube_hpa_pod;
 
 typedef struct kube_hpa_result {
-	int replicas;		  /* the proposal */
-	int utilization;	  /* percent of the requests (utilization targets) */
-	int64_t average;	  /* the average usage per pod with a metric */
-	char error[512];	  /* when the call returns -1 */
+	int replicas;	 /* the proposal */
+	int utilization; /* percent of the requests (utilization targets) */
+	int64_t average; /* the average usage per pod with a metric */
+	char error[512]; /* when the call returns -1 */
 } kube_hpa_result;
 
 /* The proposal of METRIC for PODS while CURRENT replicas run; -1 with
  * RESULT->error ("missing request for cpu in container app of Pod web-1",
  * "did not receive metrics for targeted pods (pods might be unready)"). */
-int kube_hpa_calculate(const kube_hpa_metric *metric, const kube_hpa_pod *pods, size_t n, int current,
-		       double tolerance, kube_hpa_result *result);
+int kube_hpa_calculate(const kube_hpa_metric *metric, const kube_hpa_pod *pods, size_t n, int current, double tolerance,
+		       kube_hpa_result *result);
 
 /* ---- the normalization */
 

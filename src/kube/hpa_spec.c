@@ -70,12 +70,8 @@ static const kube_field hpa_behavior[] = {
 };
 
 static const kube_field hpa_spec_v2[] = {
-	OBJ("scaleTargetRef", cross_version_ref),
-	F("minReplicas", KT_INT),
-	F("maxReplicas", KT_INT),
-	LIST_OF("metrics", metric_spec),
-	OBJ("behavior", hpa_behavior),
-	END,
+	OBJ("scaleTargetRef", cross_version_ref), F("minReplicas", KT_INT),	 F("maxReplicas", KT_INT),
+	LIST_OF("metrics", metric_spec),	  OBJ("behavior", hpa_behavior), END,
 };
 
 static const kube_field hpa_spec_v1[] = {
@@ -87,15 +83,21 @@ static const kube_field hpa_spec_v1[] = {
 };
 
 const kube_field kube_schema_hpa_v2[] = {
-	F("apiVersion", KT_STRING), F("kind", KT_STRING),
-	OBJ("metadata", kube_schema_object_meta), OBJ("spec", hpa_spec_v2),
-	IGNORED("status", KT_ANY, "status is berth's to report"), END,
+	F("apiVersion", KT_STRING),
+	F("kind", KT_STRING),
+	OBJ("metadata", kube_schema_object_meta),
+	OBJ("spec", hpa_spec_v2),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
+	END,
 };
 
 const kube_field kube_schema_hpa_v1[] = {
-	F("apiVersion", KT_STRING), F("kind", KT_STRING),
-	OBJ("metadata", kube_schema_object_meta), OBJ("spec", hpa_spec_v1),
-	IGNORED("status", KT_ANY, "status is berth's to report"), END,
+	F("apiVersion", KT_STRING),
+	F("kind", KT_STRING),
+	OBJ("metadata", kube_schema_object_meta),
+	OBJ("spec", hpa_spec_v1),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
+	END,
 };
 
 /* ---- rules */
@@ -137,8 +139,9 @@ static int validate_target(json_t *target, const char *path, berth_error **err)
 	for (size_t i = 0; i < 3; i++)
 		known = known || strcmp(type, types[i]) == 0;
 	if (!known)
-		return invalid(err, "%s.target.type: Invalid value: \"%s\": must be either Utilization, Value, or "
-				    "AverageValue",
+		return invalid(err,
+			       "%s.target.type: Invalid value: \"%s\": must be either Utilization, Value, or "
+			       "AverageValue",
 			       path, type);
 	if (json_is_integer(util) && json_integer_value(util) < 1)
 		return invalid(err, "%s.target.averageUtilization: must be greater than 0", path);
@@ -155,12 +158,14 @@ static int validate_target(json_t *target, const char *path, berth_error **err)
 		return invalid(err, "%s.target.value: a Resource metric takes averageUtilization or averageValue",
 			       path);
 	if (util == NULL && (avg == NULL || json_is_null(avg)))
-		return invalid(err, "%s.target.averageUtilization: must set either a target raw value or a target "
-				    "utilization",
+		return invalid(err,
+			       "%s.target.averageUtilization: must set either a target raw value or a target "
+			       "utilization",
 			       path);
 	if (util != NULL && avg != NULL && !json_is_null(avg))
-		return invalid(err, "%s.target.averageValue: may not set both a target raw value and a target "
-				    "utilization",
+		return invalid(err,
+			       "%s.target.averageValue: may not set both a target raw value and a target "
+			       "utilization",
 			       path);
 	return 0;
 }
@@ -180,8 +185,9 @@ static int validate_metric(json_t *m, size_t i, berth_error **err)
 			return berth_error_request(err, ENOTSUP, "%s.type: %s metrics are not supported by berth (%s)",
 						   path, type, other_metrics);
 	if (strcmp(type, "Resource") != 0)
-		return invalid(err, "%s.type: Unsupported value: \"%s\": supported values: \"ContainerResource\", "
-				    "\"External\", \"Object\", \"Pods\", \"Resource\"",
+		return invalid(err,
+			       "%s.type: Unsupported value: \"%s\": supported values: \"ContainerResource\", "
+			       "\"External\", \"Object\", \"Pods\", \"Resource\"",
 			       path, type);
 	if (!json_is_object(resource))
 		return invalid(err, "%s.resource: must populate information for the given metric source", path);
@@ -189,8 +195,9 @@ static int validate_metric(json_t *m, size_t i, berth_error **err)
 	if (name == NULL || name[0] == '\0')
 		return invalid(err, "%s.resource.name: must specify a resource name", path);
 	if (strcmp(name, "cpu") != 0 && strcmp(name, "memory") != 0)
-		return berth_error_request(err, ENOTSUP, "%s.resource.name: \"%s\" is not supported by berth (cpu or "
-							 "memory)",
+		return berth_error_request(err, ENOTSUP,
+					   "%s.resource.name: \"%s\" is not supported by berth (cpu or "
+					   "memory)",
 					   path, name);
 	snprintf(path, sizeof(path), "spec.metrics[%zu].resource", i);
 	return validate_target(json_object_get(resource, "target"), path, err);
@@ -215,8 +222,9 @@ static int validate_rules(json_t *rules, const char *path, berth_error **err)
 		for (size_t k = 0; k < 3; k++)
 			known = known || strcmp(select, selects[k]) == 0;
 		if (!known)
-			return invalid(err, "%s.selectPolicy: Unsupported value: \"%s\": supported values: \"Disabled\", "
-					    "\"Max\", \"Min\"",
+			return invalid(err,
+				       "%s.selectPolicy: Unsupported value: \"%s\": supported values: \"Disabled\", "
+				       "\"Max\", \"Min\"",
 				       path, select);
 	}
 	if (policies != NULL && json_array_size(policies) == 0)
@@ -227,8 +235,9 @@ static int validate_rules(json_t *rules, const char *path, berth_error **err)
 		const char *type = str(p, "type");
 		json_t *value = json_object_get(p, "value"), *period = json_object_get(p, "periodSeconds");
 		if (type == NULL || (strcmp(type, "Pods") != 0 && strcmp(type, "Percent") != 0))
-			return invalid(err, "%s.policies[%zu].type: Unsupported value: \"%s\": supported values: "
-					    "\"Percent\", \"Pods\"",
+			return invalid(err,
+				       "%s.policies[%zu].type: Unsupported value: \"%s\": supported values: "
+				       "\"Percent\", \"Pods\"",
 				       path, i, type ? type : "");
 		if (!json_is_integer(value) || json_integer_value(value) <= 0)
 			return invalid(err, "%s.policies[%zu].value: must be greater than zero", path, i);
@@ -251,7 +260,8 @@ static int validate_sync_annotation(json_t *hpa, berth_error **err)
 		return 0;
 	n = strtol(v, &end, 10);
 	if (end == v || *end != '\0' || n < 1 || n > 3600)
-		return invalid(err, "metadata.annotations.%s: a number of seconds from 1 to 3600", KUBE_HPA_SYNC_ANNOTATION);
+		return invalid(err, "metadata.annotations.%s: a number of seconds from 1 to 3600",
+			       KUBE_HPA_SYNC_ANNOTATION);
 	return 0;
 }
 
@@ -318,15 +328,15 @@ static void read_rules(json_t *rules, bool up, kube_hpa_rules *out)
 
 	memset(out, 0, sizeof(*out));
 	out->window_s = json_is_integer(window) ? (int)json_integer_value(window) : up ? 0 : KUBE_HPA_DOWN_WINDOW_S;
-	out->select = select == NULL		     ? KUBE_HPA_SELECT_MAX
-		      : strcmp(select, "Min") == 0   ? KUBE_HPA_SELECT_MIN
+	out->select = select == NULL			? KUBE_HPA_SELECT_MAX
+		      : strcmp(select, "Min") == 0	? KUBE_HPA_SELECT_MIN
 		      : strcmp(select, "Disabled") == 0 ? KUBE_HPA_SELECT_DISABLED
 							: KUBE_HPA_SELECT_MAX;
 	if (!json_is_array(policies)) {
 		/* Kubernetes' defaults: up 4 pods or 100% per 15 s, down 100% per 15 s */
-		out->policies[out->n_policies++] = (kube_hpa_policy){ KUBE_HPA_PERCENT, 100, 15 };
 		if (up)
 			out->policies[out->n_policies++] = (kube_hpa_policy){ KUBE_HPA_PODS, 4, 15 };
+		out->policies[out->n_policies++] = (kube_hpa_policy){ KUBE_HPA_PERCENT, 100, 15 };
 		return;
 	}
 	json_array_foreach(policies, i, p) {

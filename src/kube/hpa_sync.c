@@ -95,7 +95,7 @@ static bool pod_running(json_t *p)
 /* ---- status: conditions and events */
 
 static void set_condition(json_t *status, const char *type, bool ok, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 static void set_condition(json_t *status, const char *type, bool ok, const char *reason, const char *fmt, ...)
 {
 	json_t *conditions = json_object_get(status, "conditions"), *c, *found = NULL;
@@ -141,15 +141,17 @@ static void add_event(json_t *entry, log_fn_t log_fn, const char *name, bool war
 	if (!json_is_array(events))
 		json_object_set_new(entry, "events", events = json_array());
 	last = json_array_get(events, json_array_size(events) - 1);
-	if (last && strcmp(str(last, "reason") ?: "", reason) == 0 && strcmp(str(last, "message") ?: "", message) == 0) {
-		json_object_set_new(last, "count", json_integer(json_integer_value(json_object_get(last, "count")) + 1));
+	if (last && strcmp(str(last, "reason") ?: "", reason) == 0 &&
+	    strcmp(str(last, "message") ?: "", message) == 0) {
+		json_object_set_new(last, "count",
+				    json_integer(json_integer_value(json_object_get(last, "count")) + 1));
 		json_object_set_new(last, "lastTimestamp", json_string(now));
 		return;
 	}
 	log_fn("horizontalpodautoscaler %s: %s: %s", name, reason, message);
-	json_array_append_new(events, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "type", warning ? "Warning" : "Normal",
-						"reason", reason, "message", message, "count", 1, "firstTimestamp", now,
-						"lastTimestamp", now));
+	json_array_append_new(events, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "type",
+						warning ? "Warning" : "Normal", "reason", reason, "message", message,
+						"count", 1, "firstTimestamp", now, "lastTimestamp", now));
 	while (json_array_size(events) > EVENTS_KEPT)
 		json_array_remove(events, 0);
 }
@@ -200,8 +202,8 @@ static kube_hpa_pod *measure(sync_ctx *s, const kube_hpa_metric *m, json_t *targ
 		json_array_append_new(*keep, pod ? pod : json_object());
 		pods[i].name = name;
 		pods[i].running = pod_running(p);
-		pods[i].ready = json_is_true(json_object_get(json_object_get(json_object_get(readiness, "pods"), name),
-							     "ready"));
+		pods[i].ready =
+		    json_is_true(json_object_get(json_object_get(json_object_get(readiness, "pods"), name), "ready"));
 		pods[i].request = kube_hpa_pod_request(pod, resource_name(m->resource), &pods[i].missing_request);
 		if (!pods[i].running)
 			continue;
@@ -259,8 +261,8 @@ static int compute(sync_ctx *s, const kube_hpa_spec *spec, json_t *target, json_
 		_cleanup_json_ json_t *keep = NULL;
 		kube_hpa_result r;
 		kube_hpa_pod *pods = measure(s, m, target, readiness, samples, &keep);
-		int rc = pods ? kube_hpa_calculate(m, pods, json_array_size(target), current, KUBE_HPA_TOLERANCE, &r)
-			      : -1;
+		int rc =
+		    pods ? kube_hpa_calculate(m, pods, json_array_size(target), current, KUBE_HPA_TOLERANCE, &r) : -1;
 		free(pods);
 		json_array_append_new(statuses, metric_status(m, &r, rc == 0));
 		if (rc < 0) {
@@ -332,16 +334,17 @@ static void sync_one(sync_ctx *s, json_t *hpa, json_t *deployments, json_t *pods
 		berth_error_free(&err);
 		return;
 	}
-	json_object_set_new(s->status, "observedGeneration",
-			    json_integer(json_integer_value(json_object_get(json_object_get(hpa, "metadata"), "generation"))));
+	json_object_set_new(
+	    s->status, "observedGeneration",
+	    json_integer(json_integer_value(json_object_get(json_object_get(hpa, "metadata"), "generation"))));
 	d = find_deployment(deployments, spec.target);
 	if (d == NULL) {
 		set_condition(s->status, "AbleToScale", false, "FailedGetScale",
 			      "the HPA controller was unable to get the target's current scale: deployments/scale.apps "
 			      "\"%s\" not found",
 			      spec.target);
-		add_event(s->entry, s->log_fn, s->name, true, "FailedGetScale", "deployments/scale.apps \"%s\" not found",
-			  spec.target);
+		add_event(s->entry, s->log_fn, s->name, true, "FailedGetScale",
+			  "deployments/scale.apps \"%s\" not found", spec.target);
 		json_object_set_new(s->status, "currentReplicas", json_integer(0));
 		json_object_set_new(s->status, "desiredReplicas", json_integer(0));
 		return;
@@ -386,8 +389,8 @@ static void sync_one(sync_ctx *s, json_t *hpa, json_t *deployments, json_t *pods
 		if (scale_to(s, spec.target, desired, &err) < 0) {
 			set_condition(s->status, "AbleToScale", false, "FailedUpdateScale",
 				      "the HPA controller was unable to update the target scale: %s", err->msg);
-			add_event(s->entry, s->log_fn, s->name, true, "FailedRescale", "New size: %d; reason: %s; error: %s",
-				  desired, reason, err->msg);
+			add_event(s->entry, s->log_fn, s->name, true, "FailedRescale",
+				  "New size: %d; reason: %s; error: %s", desired, reason, err->msg);
 			berth_error_free(&err);
 		} else {
 			char now[32];
@@ -443,8 +446,9 @@ void kube_hpa_sync(const kube_context *k, const char *namespace, json_t *state, 
 	{
 		bool kept = false;
 		json_array_foreach(hpas, i, hpa)
-			kept = kept || (strcmp(str(json_object_get(hpa, "metadata"), "name") ?: "", key) == 0 &&
-					strcmp(str(json_object_get(hpa, "metadata"), "uid") ?: "", str(v, "uid") ?: "") == 0);
+			kept = kept ||
+			       (strcmp(str(json_object_get(hpa, "metadata"), "name") ?: "", key) == 0 &&
+				strcmp(str(json_object_get(hpa, "metadata"), "uid") ?: "", str(v, "uid") ?: "") == 0);
 		if (!kept)
 			json_object_del(state, key);
 	}
@@ -456,8 +460,9 @@ void kube_hpa_sync(const kube_context *k, const char *namespace, json_t *state, 
 		if (name == NULL)
 			continue;
 		if (entry == NULL) {
-			entry = json_pack("{s:s?, s:I, s:{}, s:[]}", "uid", str(json_object_get(hpa, "metadata"), "uid"),
-					  "next", (json_int_t)0, "status", "events");
+			entry =
+			    json_pack("{s:s?, s:I, s:{}, s:[]}", "uid", str(json_object_get(hpa, "metadata"), "uid"),
+				      "next", (json_int_t)0, "status", "events");
 			json_object_set_new(state, name, entry);
 		}
 		if (json_integer_value(json_object_get(entry, "next")) > now)

@@ -21,10 +21,10 @@
 #include "kube/pod.h"
 
 typedef struct kube_usage {
-	bool valid;	       /* every container of the pod was measured */
-	int64_t cpu_ns;	       /* cumulative CPU time */
-	int64_t at_ns;	       /* CLOCK_MONOTONIC of the sample */
-	int64_t memory_bytes;  /* working set */
+	bool valid;	      /* every container of the pod was measured */
+	int64_t cpu_ns;	      /* cumulative CPU time */
+	int64_t at_ns;	      /* CLOCK_MONOTONIC of the sample */
+	int64_t memory_bytes; /* working set */
 	/* the cpu used since the containers started, for a pod sampled for
 	 * the first time (the rate between two samples is better) */
 	int64_t start_millicores;

@@ -50,6 +50,8 @@ const char *kube_cli_resource(const char *kind)
 		return "configmap";
 	if (strcmp(kind, "Secret") == 0)
 		return "secret";
+	if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+		return "horizontalpodautoscaler.autoscaling";
 	return "pod";
 }
 
@@ -371,7 +373,8 @@ static int delete_all(kube_cli *cli, const char *kind, const char *namespace, bo
 static int delete_positionals(kube_cli *cli, char **pos, int npos, const char *ns, bool all, bool wait,
 			      berth_error **err)
 {
-	static const char *const everything[] = { "Deployment", "Pod", "ConfigMap", "Secret" };
+	static const char *const everything[] = { "HorizontalPodAutoscaler", "Deployment", "Pod", "ConfigMap",
+						  "Secret" };
 	_cleanup_free_ char *buf = NULL;
 	const char *kind, *name;
 
@@ -379,7 +382,7 @@ static int delete_positionals(kube_cli *cli, char **pos, int npos, const char *n
 		return berth_error_request(err, EINVAL, "delete: give -f FILE, KIND NAME... or KIND --all");
 	if (all) {
 		bool every = strcmp(pos[0], "all") == 0;
-		for (size_t i = 0; i < 4; i++) {
+		for (size_t i = 0; i < sizeof(everything) / sizeof(everything[0]); i++) {
 			kind = every ? everything[i] : kube_kind_canonical(pos[0]);
 			if (kind == NULL)
 				return berth_error_request(err, EINVAL,
@@ -459,6 +462,9 @@ static const berth_command kube_commands[] = {
 	{ "scale", "kube scale deployment/NAME --replicas N", "set a deployment's replicas", cmd_kube_scale },
 	{ "rollout", "kube rollout status|history|undo deployment/NAME", "manage a deployment's rollout",
 	  cmd_kube_rollout },
+	{ "autoscale", "kube autoscale deployment/NAME --max M [--min N] [--cpu-percent P]",
+	  "create a HorizontalPodAutoscaler for a deployment", cmd_kube_autoscale },
+	{ "top", "kube top pods|deployments [NAME...]", "CPU and memory of pods", cmd_kube_top },
 	{ "generate", "kube generate [--name POD] CONTAINER...", "a Pod manifest from containers", cmd_kube_generate },
 	{ NULL, NULL, NULL, NULL },
 };
