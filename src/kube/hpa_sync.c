@@ -295,17 +295,6 @@ static int compute(sync_ctx *s, const kube_hpa_spec *spec, json_t *target, json_
 	return best;
 }
 
-/* Sets the Deployment's replicas as `kube scale` does. */
-static int scale_to(sync_ctx *s, const char *deployment, int replicas, berth_error **err)
-{
-	_cleanup_json_ json_t *d = NULL;
-
-	if (kube_state_get(s->k->paths->store_root, "Deployment", s->ns, deployment, &d, err) < 0)
-		return -1;
-	json_object_set_new(json_object_get(d, "spec"), "replicas", json_integer(replicas));
-	return kube_state_update(s->k->paths->store_root, d, err);
-}
-
 static json_t *find_deployment(json_t *deployments, const char *name)
 {
 	json_t *d;
@@ -386,7 +375,7 @@ static void sync_one(sync_ctx *s, json_t *hpa, json_t *deployments, json_t *pods
 		desired = decision.replicas;
 	}
 	if (spec_replicas != 0 && desired != current && desired != spec_replicas) {
-		if (scale_to(s, spec.target, desired, &err) < 0) {
+		if (kube_state_scale(s->k->paths->store_root, s->ns, spec.target, desired, &err) < 0) {
 			set_condition(s->status, "AbleToScale", false, "FailedUpdateScale",
 				      "the HPA controller was unable to update the target scale: %s", err->msg);
 			add_event(s->entry, s->log_fn, s->name, true, "FailedRescale",
