@@ -23,6 +23,24 @@ static int64_t int_at(json_t *j, const char *a, const char *b, const char *c)
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
+bool kube_metrics_from_stats(json_t *data, int64_t *cpu_ns, int64_t *working_set)
+{
+	json_t *raw = json_object_get(json_object_get(data, "memory"), "raw");
+	/* v1 names it total_inactive_file (with the children), v2 inactive_file */
+	json_t *inactive = json_object_get(raw, "total_inactive_file") ?: json_object_get(raw, "inactive_file");
+	int64_t usage = int_at(data, "memory", "usage", "usage");
+
+	*cpu_ns = int_at(data, "cpu", "usage", "total");
+	if (*cpu_ns < 0 || usage < 0)
+		return false;
+	if (json_is_integer(inactive) && json_integer_value(inactive) < usage)
+		usage -= (int64_t)json_integer_value(inactive);
+	else if (json_is_integer(inactive))
+		usage = 0;
+	*working_set = usage;
+	return true;
+}
+
 /* CTR's cpu time and working set from `RUNTIME events --stats ID`. */
 static bool sample_container(const kube_context *k, json_t *ctr, int64_t *cpu_ns, int64_t *memory)
 {
@@ -32,8 +50,6 @@ static bool sample_container(const kube_context *k, json_t *ctr, int64_t *cpu_ns
 	runtime_io io = { RUNTIME_NULL, RUNTIME_CAPTURE, RUNTIME_NULL, NULL, NULL, NULL };
 	berth_error *err = NULL;
 	_cleanup_json_ json_t *j = NULL;
-	json_t *data, *raw, *inactive;
-	int64_t usage;
 
 	if (id == NULL || runtime == NULL ||
 	    strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") != 0)
@@ -43,17 +59,7 @@ static bool sample_container(const kube_context *k, json_t *ctr, int64_t *cpu_ns
 	berth_error_free(&err);
 	free(io.out_text);
 	free(io.err_text);
-	data = json_object_get(j, "data");
-	*cpu_ns = int_at(data, "cpu", "usage", "total");
-	usage = int_at(data, "memory", "usage", "usage");
-	if (*cpu_ns < 0 || usage < 0)
-		return false;
-	raw = json_object_get(json_object_get(data, "memory"), "raw");
-	inactive = json_object_get(raw, "total_inactive_file") ?: json_object_get(raw, "inactive_file");
-	if (json_is_integer(inactive) && json_integer_value(inactive) < usage)
-		usage -= (int64_t)json_integer_value(inactive);
-	*memory = usage;
-	return true;
+	return kube_metrics_from_stats(json_object_get(j, "data"), cpu_ns, memory);
 }
 
 void kube_metrics_sample_pod(const kube_context *k, json_t *pod, kube_usage *out)

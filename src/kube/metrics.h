@@ -38,6 +38,11 @@ void kube_metrics_sample_pod(const kube_context *k, json_t *pod, kube_usage *out
  * compared (a container restarted: the counter went back). */
 int64_t kube_metrics_millicores(const kube_usage *before, const kube_usage *after);
 
+/* The cpu time (ns) and working set (bytes) in DATA, the `data` of
+ * `events --stats` (runc's shape, from v1 or v2 files); false when either
+ * is missing. */
+bool kube_metrics_from_stats(json_t *data, int64_t *cpu_ns, int64_t *working_set);
+
 /* A sample as JSON {"cpu": ns, "at": ns, "memory": bytes} and back. */
 json_t *kube_usage_to_json(const kube_usage *u);
 void kube_usage_from_json(json_t *j, kube_usage *u);

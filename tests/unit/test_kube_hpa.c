@@ -16,6 +16,7 @@
 #include "kube/hpa.h"
 #include "kube/hpa_sync.h"
 #include "kube/manifest.h"
+#include "kube/metrics.h"
 
 static const kube_hpa_metric cpu50 = { KUBE_HPA_CPU, true, 50, 0 };
 
@@ -336,6 +337,42 @@ static void test_pod_requests(void **state)
 	json_decref(pod);
 }
 
+static void test_stats_v1_v2(void **state)
+{
+	(void)state;
+	int64_t cpu, ws;
+	/* cgroup v1: cpuacct.usage in ns, memory.usage_in_bytes less
+	 * total_inactive_file */
+	json_t *v1 = json_loads("{\"cpu\": {\"usage\": {\"total\": 2500000000}}, \"memory\": {\"usage\": "
+				"{\"usage\": 10485760}, \"raw\": {\"inactive_file\": 1, \"total_inactive_file\": "
+				"4194304}}}",
+				0, NULL);
+	/* cgroup v2: cpu.stat usage_usec x 1000, memory.current less
+	 * inactive_file */
+	json_t *v2 = json_loads("{\"cpu\": {\"usage\": {\"total\": 7000}}, \"memory\": {\"usage\": {\"usage\": "
+				"8192}, \"raw\": {\"inactive_file\": 4096}}}",
+				0, NULL);
+	json_t *none = json_loads("{\"cpu\": {}}", 0, NULL);
+	assert_true(kube_metrics_from_stats(v1, &cpu, &ws));
+	assert_int_equal(cpu, 2500000000LL);
+	assert_int_equal(ws, 6291456);
+	assert_true(kube_metrics_from_stats(v2, &cpu, &ws));
+	assert_int_equal(cpu, 7000);
+	assert_int_equal(ws, 4096);
+	assert_false(kube_metrics_from_stats(none, &cpu, &ws));
+	json_decref(v1);
+	json_decref(v2);
+	json_decref(none);
+
+	/* two samples 2 s apart with 1 s of cpu: 500 millicores */
+	kube_usage a = { .valid = true, .cpu_ns = 1000000000, .at_ns = 10000000000LL };
+	kube_usage b = { .valid = true, .cpu_ns = 2000000000, .at_ns = 12000000000LL };
+	assert_int_equal(kube_metrics_millicores(&a, &b), 500);
+	/* a counter that went back (a restart) cannot be compared */
+	kube_usage restarted = { .valid = true, .cpu_ns = 1000, .at_ns = 14000000000LL };
+	assert_int_equal(kube_metrics_millicores(&b, &restarted), -1);
+}
+
 static char *manifest_error(const char *text)
 {
 	kube_manifest m = { 0 };
@@ -409,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_history_json),
 		cmocka_unit_test(test_pod_requests),
 		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_stats_v1_v2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
