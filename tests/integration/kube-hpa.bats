@@ -206,6 +206,8 @@ YAML
 	[[ "$output" == *"averageUtilization: 70"* ]]
 	run kb apply -f "$MANIFESTS/hpa.yaml"
 	[ "$output" = "horizontalpodautoscaler.autoscaling/burn unchanged" ]
+	run kb get all
+	[[ "$output" == *"REFERENCE"*"burn"*"Deployment/burn"*"cpu: "*"/70%"* ]]
 	run kb delete hpa burn
 	[ "$status" -eq 0 ]
 	[ "$output" = 'horizontalpodautoscaler.autoscaling "burn" deleted' ]

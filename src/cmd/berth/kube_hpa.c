@@ -100,7 +100,7 @@ static bool wanted(char **names, int n, const char *name)
 	return n == 0;
 }
 
-void kube_cli_get_hpas(kube_cli *cli, const char *namespace, char **names, int n, json_t *items, bool header)
+void kube_cli_get_hpas(kube_cli *cli, const char *namespace, char **names, int n, json_t *items, bool in_all)
 {
 	_cleanup_json_ json_t *list = NULL, *cache = NULL;
 	berth_error *err = NULL;
@@ -122,7 +122,9 @@ void kube_cli_get_hpas(kube_cli *cli, const char *namespace, char **names, int n
 			json_array_append_new(items, hpa_view(hpa, entry));
 			continue;
 		}
-		if (!any && header) {
+		if (!any) {
+			if (in_all)
+				putchar('\n');
 			if (namespace == NULL)
 				printf("%-16s", "NAMESPACE");
 			printf("%-20s %-24s %-28s %-8s %-8s %-9s %s\n", "NAME", "REFERENCE", "TARGETS", "MINPODS",
@@ -140,7 +142,7 @@ void kube_cli_get_hpas(kube_cli *cli, const char *namespace, char **names, int n
 		    (long long)json_integer_value(json_object_get(json_object_get(entry, "status"), "currentReplicas")),
 		    kube_cli_age(str(meta(hpa), "creationTimestamp"), age));
 	}
-	if (!any && !items && header && n == 0)
+	if (!any && !items && !in_all && n == 0)
 		fprintf(stderr, "No resources found in %s namespace.\n", namespace ? namespace : "any");
 }
 
