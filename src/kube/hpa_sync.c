@@ -14,7 +14,8 @@
 #include "spec/json_read.h"
 #include "util/cleanup.h"
 
-#define EVENTS_KEPT 20
+#define EVENTS_KEPT  20
+#define PRESAMPLE_MS 1000 /* how long before a sync pods without a sample get one */
 
 typedef void (*log_fn_t)(const char *fmt, ...);
 
@@ -400,6 +401,28 @@ static void sync_one(sync_ctx *s, json_t *hpa, json_t *deployments, json_t *pods
 	kube_hpa_history_free(&history);
 }
 
+/* The pods of HPA's target that have no sample yet (new pods, a new HPA)
+ * get one now, shortly before the sync, which then measures their CPU over
+ * that time rather than since they started (a start's burst). */
+static void presample(const kube_context *k, json_t *entry, json_t *hpa, json_t *pods)
+{
+	const char *target = str(json_object_get(json_object_get(hpa, "spec"), "scaleTargetRef"), "name");
+	_cleanup_json_ json_t *list = target ? kube_hpa_target_pods(pods, target) : NULL;
+	json_t *samples = json_object_get(entry, "samples"), *p;
+	size_t i;
+
+	if (!json_is_object(samples))
+		json_object_set_new(entry, "samples", samples = json_object());
+	json_array_foreach(list, i, p) {
+		kube_usage u;
+		if (json_object_get(samples, str(p, "name")) || !pod_running(p))
+			continue;
+		kube_metrics_sample_pod(k, p, &u);
+		if (u.valid)
+			json_object_set_new(samples, str(p, "name"), kube_usage_to_json(&u));
+	}
+}
+
 static int64_t sync_period_ms(json_t *hpa)
 {
 	const char *v = str(json_object_get(json_object_get(hpa, "metadata"), "annotations"), KUBE_HPA_SYNC_ANNOTATION);
@@ -451,11 +474,14 @@ void kube_hpa_sync(const kube_context *k, const char *namespace, json_t *state, 
 		if (entry == NULL) {
 			entry =
 			    json_pack("{s:s?, s:I, s:{}, s:[]}", "uid", str(json_object_get(hpa, "metadata"), "uid"),
-				      "next", (json_int_t)0, "status", "events");
+				      "next", (json_int_t)(now + PRESAMPLE_MS), "status", "events");
 			json_object_set_new(state, name, entry);
 		}
-		if (json_integer_value(json_object_get(entry, "next")) > now)
+		if (json_integer_value(json_object_get(entry, "next")) > now) {
+			if (json_integer_value(json_object_get(entry, "next")) - now <= PRESAMPLE_MS)
+				presample(k, entry, hpa, pods);
 			continue;
+		}
 		json_object_set_new(entry, "next", json_integer(now + sync_period_ms(hpa)));
 		s.entry = entry;
 		s.status = json_object_get(entry, "status");

@@ -149,6 +149,14 @@ load_first_pod() {
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == *"NAME"*"CPU(cores)"*"MEMORY(bytes)"* ]]
 	[[ "$output" =~ burn-[a-z0-9]+-[a-z0-9]+\ +[0-9]+m\ +[0-9]+Mi ]]
+	run kb top deployments
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *"NAME"*"PODS"*"CPU(cores)"*"MEMORY(bytes)"* ]]
+	[[ "${lines[1]}" =~ ^burn\ +[0-9]+\ +[0-9]+m\ +[0-9]+Mi ]]
+
+	# a controller killed meanwhile: the next one goes on with the HPA's
+	# events and recommendations (kept in the status file)
+	kill -9 "$(controller_pid)"
 
 	kill "$LOADER"
 	wait "$LOADER" 2>/dev/null || true
@@ -158,6 +166,7 @@ load_first_pod() {
 	echo "scaled down to 1 in $SECONDS s" >&3
 	run kb describe hpa burn
 	[[ "$output" == *"All metrics below target"* ]]
+	[[ "$output" == *"above target"* ]]
 }
 
 @test "kube hpa: no cpu request: ScalingActive False, FailedGetResourceMetric, missing request for cpu" {

@@ -199,7 +199,8 @@ void kube_cli_describe_hpa(kube_cli *cli, json_t *hpa)
 				json_object_get(json_array_get(json_object_get(spec, "metrics"), i), "resource"),
 				"target"),
 			    "averageValue");
-			char *want = json_dumps(target, JSON_ENCODE_ANY);
+			char *want = json_is_string(target) ? strdup(json_string_value(target))
+							    : json_dumps(target, JSON_ENCODE_ANY);
 			printf("  resource %s on pods:  %s / %s\n", name, str(one, "averageValue") ?: "<unknown>",
 			       want ? want : "");
 			free(want);
