@@ -260,16 +260,19 @@ static int compute(sync_ctx *s, const kube_hpa_spec *spec, json_t *target, json_
 	for (size_t i = 0; i < spec->n_metrics; i++) {
 		const kube_hpa_metric *m = &spec->metrics[i];
 		_cleanup_json_ json_t *keep = NULL;
-		kube_hpa_result r;
+		kube_hpa_result r = { 0 };
 		kube_hpa_pod *pods = measure(s, m, target, readiness, samples, &keep);
-		int rc =
-		    pods ? kube_hpa_calculate(m, pods, json_array_size(target), current, KUBE_HPA_TOLERANCE, &r) : -1;
+		bool measured = pods != NULL;
+		int rc = measured
+			     ? kube_hpa_calculate(m, pods, json_array_size(target), current, KUBE_HPA_TOLERANCE, &r)
+			     : -1;
 		free(pods);
 		json_array_append_new(statuses, metric_status(m, &r, rc == 0));
 		if (rc < 0) {
 			if (invalid++ == 0)
-				snprintf(first_error, sizeof(first_error), "failed to get %s utilization: %s",
-					 resource_name(m->resource), pods ? r.error : "out of memory");
+				snprintf(first_error, sizeof(first_error), "failed to get %s %s: %s",
+					 resource_name(m->resource), m->utilization ? "utilization" : "usage",
+					 measured ? r.error : "out of memory");
 			continue;
 		}
 		if (r.replicas > best) {
