@@ -225,8 +225,13 @@ static kube_hpa_pod *measure(sync_ctx *s, const kube_hpa_metric *m, json_t *targ
 		}
 		kube_usage_from_json(json_object_get(old_samples, name), &before);
 		pods[i].usage = kube_metrics_millicores(&before, &now);
-		if (pods[i].usage < 0)
+		if (pods[i].usage < 0) {
+			/* no window measured since it started: its average since
+			 * then, and not ready (as Kubernetes treats a sample not
+			 * taken a whole window after the pod's start) */
 			pods[i].usage = json_integer_value(json_object_get(sample, "startMillicores"));
+			pods[i].ready = false;
+		}
 		pods[i].has_metric = true;
 	}
 	return pods;
