@@ -69,34 +69,16 @@ static const kube_field hpa_behavior[] = {
 	END,
 };
 
-static const kube_field hpa_spec_v2[] = {
+const kube_field kube_schema_hpa_spec_v2[] = {
 	OBJ("scaleTargetRef", cross_version_ref), F("minReplicas", KT_INT),	 F("maxReplicas", KT_INT),
 	LIST_OF("metrics", metric_spec),	  OBJ("behavior", hpa_behavior), END,
 };
 
-static const kube_field hpa_spec_v1[] = {
+const kube_field kube_schema_hpa_spec_v1[] = {
 	OBJ("scaleTargetRef", cross_version_ref),
 	F("minReplicas", KT_INT),
 	F("maxReplicas", KT_INT),
 	F("targetCPUUtilizationPercentage", KT_INT),
-	END,
-};
-
-const kube_field kube_schema_hpa_v2[] = {
-	F("apiVersion", KT_STRING),
-	F("kind", KT_STRING),
-	OBJ("metadata", kube_schema_object_meta),
-	OBJ("spec", hpa_spec_v2),
-	IGNORED("status", KT_ANY, "status is berth's to report"),
-	END,
-};
-
-const kube_field kube_schema_hpa_v1[] = {
-	F("apiVersion", KT_STRING),
-	F("kind", KT_STRING),
-	OBJ("metadata", kube_schema_object_meta),
-	OBJ("spec", hpa_spec_v1),
-	IGNORED("status", KT_ANY, "status is berth's to report"),
 	END,
 };
 

@@ -13,7 +13,7 @@ static const char one_host[] = "berth runs every pod on this host";
 
 /* ---- meta/v1 */
 
-const kube_field kube_schema_object_meta[] = {
+static const kube_field object_meta[] = {
 	F("name", KT_STRING),
 	REFUSED("generateName", KT_STRING, "give each object a name"),
 	F("namespace", KT_STRING),
@@ -397,7 +397,7 @@ static const kube_field pod_spec[] = {
 };
 
 static const kube_field pod_template_spec[] = {
-	OBJ("metadata", kube_schema_object_meta),
+	OBJ("metadata", object_meta),
 	OBJ("spec", pod_spec),
 	END,
 };
@@ -434,7 +434,7 @@ static const kube_field deployment_spec[] = {
 
 const kube_field kube_schema_pod[] = {
 	TYPE_META,
-	OBJ("metadata", kube_schema_object_meta),
+	OBJ("metadata", object_meta),
 	OBJ("spec", pod_spec),
 	IGNORED("status", KT_ANY, "status is berth's to report"),
 	END,
@@ -442,7 +442,7 @@ const kube_field kube_schema_pod[] = {
 
 const kube_field kube_schema_deployment[] = {
 	TYPE_META,
-	OBJ("metadata", kube_schema_object_meta),
+	OBJ("metadata", object_meta),
 	OBJ("spec", deployment_spec),
 	IGNORED("status", KT_ANY, "status is berth's to report"),
 	END,
@@ -450,7 +450,7 @@ const kube_field kube_schema_deployment[] = {
 
 const kube_field kube_schema_configmap[] = {
 	TYPE_META,
-	OBJ("metadata", kube_schema_object_meta),
+	OBJ("metadata", object_meta),
 	F("data", KT_STRING_MAP),
 	F("binaryData", KT_STRING_MAP),
 	F("immutable", KT_BOOL),
@@ -459,7 +459,7 @@ const kube_field kube_schema_configmap[] = {
 
 const kube_field kube_schema_secret[] = {
 	TYPE_META,
-	OBJ("metadata", kube_schema_object_meta),
+	OBJ("metadata", object_meta),
 	F("data", KT_STRING_MAP),
 	F("stringData", KT_STRING_MAP),
 	F("type", KT_STRING),
@@ -471,6 +471,23 @@ const kube_field kube_schema_list[] = {
 	TYPE_META,
 	{ .name = "metadata", .type = KT_ANY },
 	LIST("items", KT_OBJECT),
+	END,
+};
+
+/* autoscaling: the specs are in hpa_spec.c */
+const kube_field kube_schema_hpa_v2[] = {
+	TYPE_META,
+	OBJ("metadata", object_meta),
+	OBJ("spec", kube_schema_hpa_spec_v2),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
+	END,
+};
+
+const kube_field kube_schema_hpa_v1[] = {
+	TYPE_META,
+	OBJ("metadata", object_meta),
+	OBJ("spec", kube_schema_hpa_spec_v1),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
 	END,
 };
 

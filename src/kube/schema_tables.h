@@ -1,4 +1,4 @@
-/* The shorthands the schema tables are written in (schema.c, hpa_schema.c):
+/* The shorthands the schema tables are written in (schema.c, hpa_spec.c):
  * F(name, type), OBJ(name, fields), LIST(name, item type), LIST_OF(name,
  * fields), IGNORED(name, type, why), REFUSED(name, type, why), END. */
 #ifndef BERTH_KUBE_SCHEMA_TABLES_H
