@@ -35,10 +35,10 @@ typedef struct ctl {
 	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
 	json_t *terminating; /* pod name -> pid of the process removing it */
 	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
-	json_t *hpa;	     /* the autoscalers' state (hpa_sync.h), kept in the status file */
 	char *last_status;
 	long long next_due; /* the next probe, ms */
 	int lock_fd;
+	json_t *hpa; /* the autoscalers' state (hpa_sync.h), kept in the status file */
 } ctl;
 
 static long long now_ms(void)

@@ -27,20 +27,20 @@ typedef struct kind_info {
 	int (*validate)(json_t *obj, berth_error **err);
 } kind_info;
 
+static const char *const hpa_aliases[] = { "horizontalpodautoscaler", "horizontalpodautoscalers", "hpa", NULL };
 static const char *const pod_aliases[] = { "pod", "pods", "po", NULL };
 static const char *const deployment_aliases[] = { "deployment", "deployments", "deploy", NULL };
 static const char *const configmap_aliases[] = { "configmap", "configmaps", "cm", NULL };
 static const char *const secret_aliases[] = { "secret", "secrets", NULL };
-static const char *const hpa_aliases[] = { "horizontalpodautoscaler", "horizontalpodautoscalers", "hpa", NULL };
 
 static const kind_info kinds[] = {
+	{ "HorizontalPodAutoscaler", "autoscaling/v2", hpa_aliases, kube_schema_hpa_v2, kube_validate_hpa },
+	/* served as v2: kube_validate_hpa converts it */
+	{ "HorizontalPodAutoscaler", "autoscaling/v1", hpa_aliases, kube_schema_hpa_v1, kube_validate_hpa },
 	{ "Pod", "v1", pod_aliases, kube_schema_pod, kube_validate_pod },
 	{ "Deployment", "apps/v1", deployment_aliases, kube_schema_deployment, kube_validate_deployment },
 	{ "ConfigMap", "v1", configmap_aliases, kube_schema_configmap, kube_validate_configmap },
 	{ "Secret", "v1", secret_aliases, kube_schema_secret, kube_validate_secret },
-	{ "HorizontalPodAutoscaler", "autoscaling/v2", hpa_aliases, kube_schema_hpa_v2, kube_validate_hpa },
-	/* served as v2: kube_validate_hpa converts it */
-	{ "HorizontalPodAutoscaler", "autoscaling/v1", hpa_aliases, kube_schema_hpa_v1, kube_validate_hpa },
 };
 
 /* Kinds a Kubernetes user may well apply, that berth does not run (yet). */

@@ -44,14 +44,14 @@ void kube_cli_ensure_controller(kube_cli *cli, const char *namespace)
 
 const char *kube_cli_resource(const char *kind)
 {
+	if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+		return "horizontalpodautoscaler.autoscaling";
 	if (strcmp(kind, "Deployment") == 0)
 		return "deployment.apps";
 	if (strcmp(kind, "ConfigMap") == 0)
 		return "configmap";
 	if (strcmp(kind, "Secret") == 0)
 		return "secret";
-	if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
-		return "horizontalpodautoscaler.autoscaling";
 	return "pod";
 }
 
@@ -373,16 +373,18 @@ static int delete_all(kube_cli *cli, const char *kind, const char *namespace, bo
 static int delete_positionals(kube_cli *cli, char **pos, int npos, const char *ns, bool all, bool wait,
 			      berth_error **err)
 {
-	static const char *const everything[] = { "HorizontalPodAutoscaler", "Deployment", "Pod", "ConfigMap",
-						  "Secret" };
+	static const char *const everything[] = { "Deployment", "Pod", "ConfigMap", "Secret" };
 	_cleanup_free_ char *buf = NULL;
 	const char *kind, *name;
 
 	if (npos == 0)
 		return berth_error_request(err, EINVAL, "delete: give -f FILE, KIND NAME... or KIND --all");
+	/* all --all: the autoscalers first, so that none scales what goes */
+	if (all && strcmp(pos[0], "all") == 0 && delete_all(cli, "HorizontalPodAutoscaler", ns, wait, err) < 0)
+		return -1;
 	if (all) {
 		bool every = strcmp(pos[0], "all") == 0;
-		for (size_t i = 0; i < sizeof(everything) / sizeof(everything[0]); i++) {
+		for (size_t i = 0; i < 4; i++) {
 			kind = every ? everything[i] : kube_kind_canonical(pos[0]);
 			if (kind == NULL)
 				return berth_error_request(err, EINVAL,

@@ -424,10 +424,10 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 		putchar('\n');
 	if (all || strcmp(kind, "Deployment") == 0)
 		print_deployments(&view, pos + 1, npos - 1, format, items, true);
-	if (kind && (strcmp(kind, "ConfigMap") == 0 || strcmp(kind, "Secret") == 0))
-		print_config(&view, kind, pos + 1, npos - 1, items);
 	if (all || strcmp(kind, KUBE_HPA_KIND) == 0)
 		kube_cli_get_hpas(&cli, view.namespace, pos + 1, npos - 1, items, all);
+	if (kind && (strcmp(kind, "ConfigMap") == 0 || strcmp(kind, "Secret") == 0))
+		print_config(&view, kind, pos + 1, npos - 1, items);
 	if (items) {
 		if (npos == 2 && json_array_size(items) == 1)
 			kube_cli_print(json_array_get(items, 0), format);
