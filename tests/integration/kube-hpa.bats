@@ -61,7 +61,8 @@ spec:
 YAML
 }
 
-# write_hpa [MIN] [MAX] [DOWN_WINDOW]: an HPA on burn at 50% cpu.
+# write_hpa [MIN] [MAX] [DOWN_WINDOW]: an HPA on burn at 50% cpu (and
+# 100Mi of memory a pod, far above what they use: cpu decides).
 write_hpa() {
 	cat >"$MANIFESTS/hpa.yaml" <<YAML
 apiVersion: autoscaling/v2
@@ -79,6 +80,10 @@ spec:
     resource:
       name: cpu
       target: {type: Utilization, averageUtilization: 50}
+  - type: Resource
+    resource:
+      name: memory
+      target: {type: AverageValue, averageValue: 100Mi}
   behavior:
     scaleDown:
       stabilizationWindowSeconds: ${3:-6}
@@ -133,7 +138,7 @@ load_first_pod() {
 	run kb get hpa
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == *"NAME"*"REFERENCE"*"TARGETS"*"MINPODS"*"MAXPODS"*"REPLICAS"*"AGE"* ]]
-	[[ "${lines[1]}" =~ ^burn\ +Deployment/burn\ +cpu:\ [0-9]+%/50%\ +1\ +4\ +1 ]]
+	[[ "${lines[1]}" =~ ^burn\ +Deployment/burn\ +cpu:\ [0-9]+%/50%,\ memory:\ [0-9]+(Ki|Mi)?/100Mi\ +1\ +4\ +1 ]]
 
 	load_first_pod
 	SECONDS=0
@@ -144,6 +149,8 @@ load_first_pod() {
 	run kb get hpa burn -o json
 	[ "$(jq -r '.status.lastScaleTime != null' <<<"$output")" = true ]
 	[ "$(jq -r '.status.currentMetrics[0].resource.name' <<<"$output")" = cpu ]
+	[ "$(jq -r '.status.currentMetrics[1].resource.name' <<<"$output")" = memory ]
+	[[ "$(jq -r '.status.currentMetrics[1].resource.current.averageValue' <<<"$output")" =~ ^[0-9]+(Ki|Mi)?$ ]]
 	[ "$(jq -r '[.status.conditions[].type] | sort | join(",")' <<<"$output")" = AbleToScale,ScalingActive,ScalingLimited ]
 	run kb top pods
 	[ "$status" -eq 0 ]
