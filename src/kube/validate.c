@@ -200,6 +200,11 @@ static int require_metadata(json_t *obj, berth_error **err)
 	return validate_metadata(meta, "metadata", err);
 }
 
+int kube_validate_object_metadata(json_t *obj, berth_error **err)
+{
+	return require_metadata(obj, err);
+}
+
 /* ---- selectors */
 
 static int validate_selector(json_t *sel, const char *path, berth_error **err)
