@@ -42,6 +42,10 @@ typedef struct api_request {
 	/* PUT /containers/{id}/archive: the body goes to the extraction as it
 	 * comes (archive.c), not into BODY */
 	api_upload *upload;
+	/* POST /build: the body (a context tar of any size) goes to this
+	 * unnamed file (build.c) instead of BODY; -1 for other requests */
+	int body_fd;
+	char *body_error; /* why the body could not be kept, heap */
 	enum MHD_Result result;
 } api_request;
 
@@ -94,6 +98,10 @@ void api_upload_data(api_upload *u, const char *data, size_t len);
 void api_upload_end(api_request *r, api_upload *u);
 void api_upload_free(api_upload *u);
 
+/* An unnamed file in STORE/build-tmp for the body of POST /build, or -1
+ * with ERR (build.c). */
+int api_build_body_open(api_server *s, berth_error **err);
+
 /* Why libmicrohttpd could not be loaded, or NULL (microhttpd_loader.c). */
 const char *api_microhttpd_error(void);
 
@@ -137,5 +145,6 @@ void api_image_inspect(api_request *r);
 void api_image_create(api_request *r);
 void api_image_tag(api_request *r);
 void api_image_remove(api_request *r);
+void api_build(api_request *r);
 
 #endif

@@ -23,6 +23,7 @@ static struct {
 	struct MHD_Daemon *(*start_daemon_va)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
 					      MHD_AccessHandlerCallback, void *, va_list);
 	const char *(*lookup_connection_value)(struct MHD_Connection *, enum MHD_ValueKind, const char *);
+	int (*get_connection_values)(struct MHD_Connection *, enum MHD_ValueKind, MHD_KeyValueIterator, void *);
 	struct MHD_Response *(*create_response_from_buffer)(size_t, void *, enum MHD_ResponseMemoryMode);
 	struct MHD_Response *(*create_response_from_callback)(uint64_t, size_t, MHD_ContentReaderCallback, void *,
 							      MHD_ContentReaderFreeCallback);
@@ -44,6 +45,7 @@ static void load(void)
 	const dlib_symbol symbols[] = {
 		{ "MHD_start_daemon_va", (void **)&lib.start_daemon_va },
 		{ "MHD_lookup_connection_value", (void **)&lib.lookup_connection_value },
+		{ "MHD_get_connection_values", (void **)&lib.get_connection_values },
 		{ "MHD_create_response_from_buffer", (void **)&lib.create_response_from_buffer },
 		{ "MHD_create_response_from_callback", (void **)&lib.create_response_from_callback },
 		{ "MHD_create_response_for_upgrade", (void **)&lib.create_response_for_upgrade },
@@ -86,6 +88,11 @@ struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_Accep
 const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind, const char *key)
 {
 	return ready() ? lib.lookup_connection_value(c, kind, key) : NULL;
+}
+
+int MHD_get_connection_values(struct MHD_Connection *c, enum MHD_ValueKind kind, MHD_KeyValueIterator it, void *cls)
+{
+	return ready() ? lib.get_connection_values(c, kind, it, cls) : -1;
 }
 
 struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer, enum MHD_ResponseMemoryMode mode)

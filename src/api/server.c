@@ -70,6 +70,7 @@ static const route routes[] = {
 	{ "GET", "/images/{}/json", api_image_inspect },
 	{ "POST", "/images/{}/tag", api_image_tag },
 	{ "DELETE", "/images/{}", api_image_remove },
+	{ "POST", "/build", api_build },
 	{ NULL, NULL, NULL },
 };
 
@@ -182,28 +183,66 @@ static void dispatch(api_request *r, const char *url)
 				r->path);
 }
 
-/* PUT /containers/{id}/archive: its body is a tar of any size, streamed
- * into the container instead of read into memory. */
+/* URL without a /vN.NN prefix; NULL for a version not served (answered
+ * by dispatch, at the end). */
+static const char *unversioned(const char *url)
+{
+	unsigned major, minor;
+	int n = 0;
+
+	if (sscanf(url, "/v%u.%u%n", &major, &minor, &n) == 2 && n > 0 && url[n] == '/') {
+		if (major * 1000 + minor > 1041 || major * 1000 + minor < 1024)
+			return NULL;
+		url += n;
+	}
+	return url;
+}
+
+/* Bodies that are not read into memory: the tar of PUT
+ * /containers/{id}/archive is streamed into the container, the context
+ * of POST /build goes to a file. */
 static void start_upload(api_request *r, const char *url)
 {
 	api_request probe = { .server = r->server, .conn = r->conn, .method = r->method };
-	unsigned major, minor;
 	const char *path;
-	int n = 0;
 
+	url = unversioned(url);
+	if (url == NULL)
+		return;
+	if (strcmp(r->method, "POST") == 0 && strcmp(url, "/build") == 0) {
+		berth_error *e = NULL;
+		r->body_fd = api_build_body_open(r->server, &e);
+		if (r->body_fd < 0) {
+			r->body_error = strdup(e && e->msg ? e->msg : "build context");
+			berth_error_free(&e);
+		}
+		return;
+	}
 	if (strcmp(r->method, "PUT") != 0)
 		return;
-	/* a version not served is answered by dispatch, at the end */
-	if (sscanf(url, "/v%u.%u%n", &major, &minor, &n) == 2 && n > 0 && url[n] == '/') {
-		if (major * 1000 + minor > 1041 || major * 1000 + minor < 1024)
-			return;
-		url += n;
-	}
 	if (route_match("/containers/{}/archive", url, &probe)) {
 		path = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "path");
 		r->upload = api_upload_begin(r->server, probe.params[0], path);
 	}
 	params_free(&probe);
+}
+
+/* A piece of POST /build's body to its file; a failure is kept to be
+ * answered at the end. */
+static void body_to_file(api_request *r, const char *data, size_t len)
+{
+	while (len > 0 && r->body_error == NULL) {
+		ssize_t n = write(r->body_fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (asprintf(&r->body_error, "build context: write: %s", strerror(n < 0 ? errno : EIO)) < 0)
+				r->body_error = NULL;
+			return;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -219,6 +258,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->server = cls;
 		r->conn = conn;
 		r->method = method;
+		r->body_fd = -1;
 		*req_cls = r;
 		start_upload(r, url);
 		return MHD_YES;
@@ -234,6 +274,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			api_upload_end(r, r->upload);
 		}
 		return r->result;
+	}
+	if (r->body_fd >= 0 && *upload_data_size > 0) {
+		body_to_file(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
 		if (!r->too_big && r->body_len + *upload_data_size <= API_BODY_MAX) {
@@ -271,6 +316,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	params_free(r);
 	api_upload_free(r->upload);
 	free(r->extra_value);
+	if (r->body_fd >= 0)
+		close(r->body_fd);
+	free(r->body_error);
 	free(r->path);
 	free(r->body);
 	free(r);

@@ -1,0 +1,110 @@
+#!/usr/bin/env bats
+# POST /build (docker's classic builder) through `berth build`, driven by
+# the docker CLI 20.10 with DOCKER_BUILDKIT=0 and by docker-compose 1.29.
+
+load api
+
+setup_file() {
+	engine_make_rootfs
+}
+
+setup() {
+	api_setup bapib
+	CTX="$TEST_DIR/ctx"
+	mkdir -p "$CTX"
+	export DOCKER_BUILDKIT=0
+}
+
+teardown() {
+	local failed=0
+	api_teardown || failed=1
+	if [ -n "$(ls -A "$STORE/build-tmp" 2>/dev/null)" ]; then
+		echo "teardown: build temp dirs left: $(ls -A "$STORE/build-tmp")" >&2
+		failed=1
+	fi
+	return $failed
+}
+
+# dbuild ARGS...: docker build with the test's cgroup parent.
+dbuild() {
+	timeout -s KILL 120 "$DOCKER_BIN" -H "unix://$API_SOCK" build --cgroup-parent "berth-test/$TAG" "$@"
+}
+
+@test "api build: docker build -t, two tags, build args, labels, target, RUN output streamed" {
+	cat >"$CTX/Dockerfile" <<'EOF2'
+FROM bb AS base
+ARG GREETING=unset
+RUN echo "run-says-$GREETING"
+COPY hello.txt /hello.txt
+FROM base AS final
+RUN echo never-built
+EOF2
+	echo hello-from-context >"$CTX/hello.txt"
+	run dbuild -t one:v1 -t two --build-arg GREETING=hi --label team=berth --target base "$CTX"
+	assert_success
+	assert_output_contains "run-says-hi"
+	assert_output_contains "Successfully built"
+	assert_output_contains "Successfully tagged one:v1"
+	assert_output_contains "Successfully tagged two:latest"
+	[[ "$output" != *never-built* ]]
+	run d run --rm --network none --cgroup-parent "berth-test/$TAG" two cat /hello.txt
+	assert_output hello-from-context
+	run d image inspect -f '{{index .Config.Labels "team"}}' one:v1
+	assert_output berth
+	# -q prints only the id (from the aux message); a second build is cached
+	run dbuild -q -t one:v1 --build-arg GREETING=hi --target base "$CTX"
+	assert_success
+	echo "$output"; [[ "$output" == sha256:* ]]
+	[ "$(d image inspect -f '{{.Id}}' one:v1)" = "$output" ]
+}
+
+@test "api build: -f names a Dockerfile in the context; a failing RUN is the client's error" {
+	mkdir "$CTX/sub"
+	printf 'FROM bb\nRUN echo about-to-fail; exit 3\n' >"$CTX/sub/Other.df"
+	run dbuild -f "$CTX/sub/Other.df" -t bad "$CTX"
+	assert_failure
+	assert_output_contains "about-to-fail"
+	assert_output_contains "exited with code 3"
+	run d image inspect bad
+	assert_failure
+	# a Dockerfile that is a symlink out of the context is read inside it
+	ln -s /etc/shadow "$CTX/Dockerfile"
+	run dbuild -t esc "$CTX"
+	assert_failure
+	[[ "$output" != *root:* ]]
+	# a missing one, and a remote build, are clear errors
+	rm "$CTX/Dockerfile"
+	run dbuild -t none "$CTX"
+	assert_failure
+	assert_output_contains "Dockerfile"
+	run api_curl "/build?remote=https://example.com/x.git" -X POST
+	assert_output_contains "not supported"
+}
+
+@test "api build: docker-compose build: and up with the built image" {
+	command -v docker-compose >/dev/null || skip "docker-compose (Debian's 1.29) not installed"
+	mkdir "$TEST_DIR/proj"
+	printf 'FROM bb\nRUN echo built-by-compose >/msg\nCMD ["cat", "/msg"]\n' >"$TEST_DIR/proj/Dockerfile"
+	cat >"$TEST_DIR/proj/docker-compose.yml" <<YAML
+version: "3"
+services:
+  app:
+    build:
+      context: .
+    image: bapib_app:latest
+    network_mode: none
+    cgroup_parent: berth-test/$TAG
+    environment: [BERTH_IT_TAG=$TAG]
+YAML
+	cd "$TEST_DIR/proj"
+	export DOCKER_HOST="unix://$API_SOCK"
+	run timeout -s KILL 120 docker-compose -p bapib build
+	assert_success
+	run d image inspect -f '{{.Id}}' bapib_app:latest
+	assert_success
+	run timeout -s KILL 120 docker-compose -p bapib up
+	assert_success
+	assert_output_contains built-by-compose
+	run timeout -s KILL 120 docker-compose -p bapib down -t 1
+	assert_success
+}
