@@ -115,6 +115,29 @@ void api_reply_json(api_request *r, unsigned status, json_t *j)
 	free(text);
 }
 
+void api_reply_json_lines(api_request *r, json_t *lines)
+{
+	char *text = NULL;
+	size_t size = 0, i;
+	FILE *f = open_memstream(&text, &size);
+	json_t *v;
+
+	json_array_foreach(lines, i, v) {
+		char *t = json_dumps(v, JSON_COMPACT);
+		if (f && t)
+			fprintf(f, "%s\n", t);
+		free(t);
+	}
+	json_decref(lines);
+	if (f == NULL || fclose(f) != 0) {
+		free(text);
+		api_reply_error(r, 500, "out of memory");
+		return;
+	}
+	api_reply_data(r, 200, "application/json", text, size);
+	free(text);
+}
+
 void api_reply_error(api_request *r, unsigned status, const char *fmt, ...)
 {
 	char *msg = NULL;

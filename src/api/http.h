@@ -62,6 +62,8 @@ json_t *api_body_json(const api_request *r, berth_error **err);
 
 /* Answers STATUS with J (stolen; NULL: no body). */
 void api_reply_json(api_request *r, unsigned status, json_t *j);
+/* Answers 200 with each element of LINES (stolen) as a JSON line. */
+void api_reply_json_lines(api_request *r, json_t *lines);
 /* Answers STATUS with TEXT of LEN bytes (copied) and CONTENT_TYPE. */
 void api_reply_data(api_request *r, unsigned status, const char *content_type, const char *text, size_t len);
 /* Answers {"message": ...} with STATUS. */
@@ -146,5 +148,18 @@ void api_image_create(api_request *r);
 void api_image_tag(api_request *r);
 void api_image_remove(api_request *r);
 void api_build(api_request *r);
+void api_container_top(api_request *r);
+void api_container_stats(api_request *r);
+void api_container_rename(api_request *r);
+void api_container_update(api_request *r);
+void api_containers_prune(api_request *r);
+void api_image_push(api_request *r);
+void api_auth(api_request *r);
+void api_images_get(api_request *r);
+void api_images_load(api_request *r);
+void api_images_prune(api_request *r);
+void api_networks_prune(api_request *r);
+void api_volumes_prune(api_request *r);
+void api_system_df(api_request *r);
 
 #endif

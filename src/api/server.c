@@ -71,6 +71,20 @@ static const route routes[] = {
 	{ "POST", "/images/{}/tag", api_image_tag },
 	{ "DELETE", "/images/{}", api_image_remove },
 	{ "POST", "/build", api_build },
+	{ "GET", "/containers/{}/top", api_container_top },
+	{ "GET", "/containers/{}/stats", api_container_stats },
+	{ "POST", "/containers/{}/rename", api_container_rename },
+	{ "POST", "/containers/{}/update", api_container_update },
+	{ "POST", "/containers/prune", api_containers_prune },
+	{ "POST", "/images/{}/push", api_image_push },
+	{ "POST", "/auth", api_auth },
+	{ "GET", "/images/get", api_images_get },
+	{ "GET", "/images/{}/get", api_images_get },
+	{ "POST", "/images/load", api_images_load },
+	{ "POST", "/images/prune", api_images_prune },
+	{ "POST", "/networks/prune", api_networks_prune },
+	{ "POST", "/volumes/prune", api_volumes_prune },
+	{ "GET", "/system/df", api_system_df },
 	{ NULL, NULL, NULL },
 };
 
@@ -209,7 +223,7 @@ static void start_upload(api_request *r, const char *url)
 	url = unversioned(url);
 	if (url == NULL)
 		return;
-	if (strcmp(r->method, "POST") == 0 && strcmp(url, "/build") == 0) {
+	if (strcmp(r->method, "POST") == 0 && (strcmp(url, "/build") == 0 || strcmp(url, "/images/load") == 0)) {
 		berth_error *e = NULL;
 		r->body_fd = api_build_body_open(r->server, &e);
 		if (r->body_fd < 0) {

@@ -63,6 +63,10 @@ int image_push(store *s, const char *source, const char *destination, const push
 int registry_login(const char *server, const char *user, const char *password, const registry_options *opts,
 		   berth_error **err);
 /* Removes SERVER's credentials (ALL: every server's). */
+/* The same check without storing anything (the API's POST /auth: the
+ * client keeps the credentials and sends them with each request). */
+int registry_check_login(const char *server, const char *user, const char *password, const registry_options *opts,
+			 berth_error **err);
 int registry_logout(const char *server, bool all, const registry_options *opts, berth_error **err);
 
 #endif

@@ -1,0 +1,152 @@
+#!/usr/bin/env bats
+# The API's container top/stats/rename/update/prune, system df, images
+# save/load/push/prune, network and volume prune, driven by the docker CLI
+# 20.10 (no dockerd anywhere) and curl.
+
+load api
+
+setup_file() {
+	engine_make_rootfs
+}
+
+setup() {
+	api_setup bapie
+}
+
+teardown() {
+	api_teardown
+}
+
+@test "api endpoints: top, stats --no-stream and the stats stream, rename, update" {
+	run drun -d --name w1 bb sh -c 'sleep 300'
+	assert_success
+	run d top w1
+	assert_success
+	assert_output_contains "PID"
+	assert_output_contains "sleep 300"
+	run d top w1 -o pid,comm
+	assert_success
+	assert_output_contains "COMMAND"
+	run d stats --no-stream --format '{{.Name}} {{.MemUsage}} {{.PIDs}}' w1
+	assert_success
+	[[ "$output" =~ ^w1\ [0-9.]+[KMG]?i?B\ /\ [0-9.]+[KMGT]iB\ [0-9]+$ ]] || { echo "$output"; false; }
+	# the stream: samples a second apart until the client leaves
+	run timeout 3 curl -sN --unix-socket "$API_SOCK" http://x/containers/w1/stats
+	[ "${#lines[@]}" -ge 2 ] || { echo "$output"; false; }
+	echo "${lines[0]}" | jq -e '.cpu_stats.cpu_usage.total_usage > 0 and .pids_stats.current >= 1 and .memory_stats.usage > 0'
+	run api_curl "/containers/w1/stats?stream=false"
+	echo "$output" | jq -e '.precpu_stats.system_cpu_usage > 0'
+	run d rename w1 w2
+	assert_success
+	run d inspect -f '{{.Name}}' w2
+	assert_output /w2
+	run d inspect w1
+	assert_failure
+	run d update --memory 64m --pids-limit 50 w2
+	assert_success
+	run d inspect -f '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}' w2
+	assert_output "67108864 50"
+	run d update --kernel-memory 64m w2
+	assert_failure
+	run d rm -f w2
+	assert_success
+	wait_removed
+}
+
+@test "api endpoints: container prune keeps running ones; system df counts" {
+	drun --name done1 bb true
+	drun --name done2 -l keep=yes bb true
+	drun -d --name live bb sleep 300 >/dev/null
+	run d system df
+	assert_success
+	assert_output_contains "Images"
+	[[ "$(d system df --format '{{.Type}} {{.TotalCount}} {{.Active}}')" == *"Containers 3 1"* ]] || {
+		d system df
+		false
+	}
+	run d container prune -f --filter label=keep=yes
+	assert_success
+	run d ps -a --format '{{.Names}}'
+	assert_output_contains done1
+	[[ "$output" != *done2* ]]
+	run d container prune -f
+	assert_success
+	run d ps -a --format '{{.Names}}'
+	assert_output live
+	d rm -f live
+	wait_removed
+}
+
+@test "api endpoints: save and load (one and two images), image prune" {
+	d tag bb other:v2
+	run d save -o "$TEST_DIR/two.tar" bb other:v2
+	assert_success
+	# one image with two names (docker.io/library/ as berth's archives write them)
+	[ "$(tar -xOf "$TEST_DIR/two.tar" manifest.json | jq -r '[.[].RepoTags[] | sub("^docker.io/library/"; "")] | sort | join(",")')" = "bb:latest,other:v2" ]
+	run d save nosuch
+	assert_failure
+	assert_output_contains "No such image"
+	run d rmi other:v2 bb
+	assert_success
+	run d images -q
+	[ -z "$output" ]
+	run d load -i "$TEST_DIR/two.tar"
+	assert_success
+	assert_output_contains "Loaded image: "
+	run d images --format '{{.Repository}}:{{.Tag}}'
+	assert_output_contains "other:v2"
+	run drun --rm --network none other:v2 echo loaded
+	assert_output loaded
+	# a load of something that is not an archive is an error, not a crash
+	echo garbage >"$TEST_DIR/bad.tar"
+	run d load -i "$TEST_DIR/bad.tar"
+	assert_failure
+	# prune -a removes what no container uses; bb stays for its container
+	d tag bb unused:x
+	drun --name user --network none bb true
+	run d image prune -a -f
+	assert_success
+	run d images --format '{{.Repository}}:{{.Tag}}'
+	assert_output_contains "bb:latest"
+	d rm user
+}
+
+@test "api endpoints: network prune and volume prune leave what is in use" {
+	d network create n1 >/dev/null
+	d network create n2 >/dev/null
+	d volume create v1 >/dev/null
+	d volume create v2 >/dev/null
+	drun -d --name holder --network n1 -v v1:/data bb sleep 300 >/dev/null
+	run d network prune -f
+	assert_success
+	assert_output_contains n2
+	run d network ls --format '{{.Name}}'
+	assert_output_contains n1
+	[[ "$output" != *n2* ]]
+	run d volume prune -f
+	assert_success
+	assert_output_contains v2
+	run d volume ls -q
+	assert_output v1
+	d rm -f holder >/dev/null
+	d network rm n1
+	d volume rm v1
+	wait_removed
+}
+
+@test "api endpoints: docker push to a local registry, with X-Registry-Auth" {
+	load registry
+	registry_start --htpasswd puser ppass
+	api_stop
+	api_start --host-netns
+	d tag bb "$REGISTRY/t/pushed:v1"
+	run d push "$REGISTRY/t/pushed:v1"
+	assert_failure
+	echo ppass | d login -u puser --password-stdin "$REGISTRY"
+	run d push "$REGISTRY/t/pushed:v1"
+	assert_success
+	assert_output_contains "v1: digest: sha256:"
+	run curl -s -u puser:ppass "http://$REGISTRY/v2/t/pushed/tags/list"
+	assert_output_contains '"v1"'
+	registry_stop
+}
