@@ -122,6 +122,7 @@ void api_image_inspect(api_request *r)
 typedef struct pull_job {
 	char *store_root;
 	char *reference;
+	char *creds; /* from X-Registry-Auth, or NULL */
 	bool rootless;
 } pull_job;
 
@@ -131,6 +132,9 @@ static void pull_job_free(void *arg)
 
 	free(j->store_root);
 	free(j->reference);
+	if (j->creds)
+		explicit_bzero(j->creds, strlen(j->creds));
+	free(j->creds);
 	free(j);
 }
 
@@ -168,6 +172,7 @@ static void pull_produce(int fd, void *arg)
 
 	opts.registry.tls_verify = !loopback_registry(j->reference);
 	opts.registry.quiet = true;
+	opts.registry.creds = j->creds;
 	opts.unpack.rootless = j->rootless;
 	opts.unpack.userxattr = j->rootless;
 	send_line(fd, json_pack("{s:s}", "status", "Pulling from registry"));
@@ -190,6 +195,7 @@ static void pull_produce(int fd, void *arg)
 void api_image_create(api_request *r)
 {
 	const char *from = api_query(r, "fromImage"), *tag = api_query(r, "tag");
+	berth_error *e = NULL;
 	pull_job *j;
 
 	if (api_query(r, "fromSrc")) {
@@ -208,6 +214,11 @@ void api_image_create(api_request *r)
 	}
 	j->store_root = strdup(r->server->options->store_root);
 	j->rootless = r->server->options->rootless;
+	if (api_registry_auth(api_header(r, "X-Registry-Auth"), &j->creds, &e) < 0) {
+		pull_job_free(j);
+		api_reply_berth_error(r, &e);
+		return;
+	}
 	if (tag && *tag && strchr(from + (strrchr(from, '/') ? strrchr(from, '/') - from : 0), ':') == NULL &&
 	    strchr(from, '@') == NULL) {
 		if (asprintf(&j->reference, "%s%s%s", from, strncmp(tag, "sha256:", 7) == 0 ? "@" : ":", tag) < 0)

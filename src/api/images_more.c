@@ -51,7 +51,7 @@ static void send_error(int fd, const char *msg)
 
 /* X-Registry-Auth: base64url of {"username", "password", ...} (or of {}).
  * *CREDS gets "USER:PASSWORD" (heap), or NULL when none is given. */
-static int registry_auth(const char *header, char **creds, berth_error **err)
+int api_registry_auth(const char *header, char **creds, berth_error **err)
 {
 	size_t len = header ? strlen(header) : 0;
 	_cleanup_free_ char *b64 = malloc(len + 4), *raw = malloc(len + 4);
@@ -166,7 +166,7 @@ void api_image_push(api_request *r)
 		api_reply_error(r, 500, "out of memory");
 		return;
 	}
-	if (registry_auth(api_header(r, "X-Registry-Auth"), &j->creds, &e) < 0) {
+	if (api_registry_auth(api_header(r, "X-Registry-Auth"), &j->creds, &e) < 0) {
 		push_job_free(j);
 		api_reply_berth_error(r, &e);
 		return;

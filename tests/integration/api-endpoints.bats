@@ -148,5 +148,13 @@ teardown() {
 	assert_output_contains "v1: digest: sha256:"
 	run curl -s -u puser:ppass "http://$REGISTRY/v2/t/pushed/tags/list"
 	assert_output_contains '"v1"'
+	# and a pull with the same credentials (X-Registry-Auth)
+	d rmi "$REGISTRY/t/pushed:v1" >/dev/null
+	run d pull "$REGISTRY/t/pushed:v1"
+	assert_success
+	d logout "$REGISTRY"
+	d rmi "$REGISTRY/t/pushed:v1" >/dev/null
+	run d pull "$REGISTRY/t/pushed:v1"
+	assert_failure
 	registry_stop
 }
