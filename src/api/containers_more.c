@@ -12,6 +12,7 @@
 
 #include "api/containers.h"
 #include "api/http.h"
+#include "api/parse.h"
 #include "engine/container.h"
 #include "engine/runtime_call.h"
 #include "util/cleanup.h"
@@ -384,57 +385,6 @@ void api_container_rename(api_request *r)
 	container_free(c);
 }
 
-/* The body's fields berth can change live, as `berth update`'s flag
- * values (NULL: unchanged; 0 is docker's "not given"); any other field
- * with a value is refused naming it. */
-static int update_values(json_t *body, char *out[4], berth_error **err)
-{
-	static const char *const known[] = { "Memory", "NanoCpus", "CpuQuota", "CpuPeriod", "PidsLimit", "CpuShares" };
-	const char *key;
-	json_t *v;
-	json_int_t period = 0, quota = 0;
-
-	json_object_foreach(body, key, v) {
-		bool ok = false;
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			ok = ok || strcmp(key, known[i]) == 0;
-		if (strcmp(key, "RestartPolicy") == 0)
-			ok = json_is_null(v) || json_string_length(json_object_get(v, "Name")) == 0;
-		else if (!ok)
-			ok = json_is_null(v) || (json_is_integer(v) && json_integer_value(v) == 0) ||
-			     (json_is_string(v) && json_string_length(v) == 0) || json_is_false(v) ||
-			     ((json_is_array(v) || json_is_object(v)) &&
-			      json_equal(v, json_is_array(v) ? json_array() : json_object()));
-		if (!ok)
-			return berth_error_request(err, EINVAL,
-						   "%s: berth cannot change it (update changes Memory, NanoCpus, "
-						   "CpuQuota/CpuPeriod, PidsLimit, CpuShares)",
-						   key);
-		if (!json_is_null(v) && !json_is_integer(v) && strcmp(key, "RestartPolicy") != 0)
-			for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-				if (strcmp(key, known[i]) == 0)
-					return berth_error_request(err, EINVAL, "%s: expected an integer", key);
-	}
-	json_int_t mem = json_integer_value(json_object_get(body, "Memory"));
-	json_int_t nano = json_integer_value(json_object_get(body, "NanoCpus"));
-	json_int_t pids = json_integer_value(json_object_get(body, "PidsLimit"));
-	json_int_t shares = json_integer_value(json_object_get(body, "CpuShares"));
-	quota = json_integer_value(json_object_get(body, "CpuQuota"));
-	period = json_integer_value(json_object_get(body, "CpuPeriod"));
-	if (mem > 0 && asprintf(&out[0], "%" JSON_INTEGER_FORMAT, mem) < 0)
-		out[0] = NULL;
-	if (nano > 0 && asprintf(&out[1], "%.9g", (double)nano / 1e9) < 0)
-		out[1] = NULL;
-	else if (nano == 0 && quota > 0 &&
-		 asprintf(&out[1], "%.9g", (double)quota / (double)(period > 0 ? period : 100000)) < 0)
-		out[1] = NULL;
-	if (pids != 0 && asprintf(&out[2], "%" JSON_INTEGER_FORMAT, pids) < 0)
-		out[2] = NULL;
-	if (shares > 0 && asprintf(&out[3], "%" JSON_INTEGER_FORMAT, shares) < 0)
-		out[3] = NULL;
-	return 0;
-}
-
 void api_container_update(api_request *r)
 {
 	char *values[4] = { NULL, NULL, NULL, NULL };
@@ -443,7 +393,7 @@ void api_container_update(api_request *r)
 	container *c = NULL;
 	json_t *body = api_body_json(r, &e);
 
-	if (body == NULL || update_values(body, values, &e) < 0 ||
+	if (body == NULL || api_update_values(body, values, &e) < 0 ||
 	    engine_update_parse(values[0], values[1], values[2], values[3], &res, &e) < 0) {
 		api_reply_berth_error(r, &e);
 	} else if (api_open_container(r, &c) == 0) {

@@ -104,11 +104,6 @@ void api_upload_free(api_upload *u);
  * with ERR (build.c). */
 int api_build_body_open(api_server *s, berth_error **err);
 
-/* X-Registry-Auth (base64url of {"username", "password", ...}) as
- * registry_options.creds "USER:PASSWORD" (heap; NULL when none is given);
- * a malformed header is an error (images_more.c). */
-int api_registry_auth(const char *header, char **creds, berth_error **err);
-
 /* Why libmicrohttpd could not be loaded, or NULL (microhttpd_loader.c). */
 const char *api_microhttpd_error(void);
 

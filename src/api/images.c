@@ -7,6 +7,7 @@
 
 #include "api/containers.h"
 #include "api/http.h"
+#include "api/parse.h"
 #include "image/digest.h"
 #include "image/images.h"
 #include "image/registry.h"

@@ -2,13 +2,13 @@
  * streamed), load (the body, written to a file as it arrives) and prune;
  * /networks/prune, /volumes/prune and /system/df. */
 #include <errno.h>
-#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/containers.h"
 #include "api/http.h"
+#include "api/parse.h"
 #include "engine/network.h"
 #include "image/archive.h"
 #include "image/images.h"
@@ -48,45 +48,6 @@ static void send_error(int fd, const char *msg)
 }
 
 /* ---- push ---- */
-
-/* X-Registry-Auth: base64url of {"username", "password", ...} (or of {}).
- * *CREDS gets "USER:PASSWORD" (heap), or NULL when none is given. */
-int api_registry_auth(const char *header, char **creds, berth_error **err)
-{
-	size_t len = header ? strlen(header) : 0;
-	_cleanup_free_ char *b64 = malloc(len + 4), *raw = malloc(len + 4);
-	const char *user, *password;
-	json_t *j;
-	int n;
-
-	*creds = NULL;
-	if (len == 0)
-		return 0;
-	if (b64 == NULL || raw == NULL)
-		return berth_error_set(err, ENOMEM, "X-Registry-Auth");
-	for (size_t i = 0; i < len; i++)
-		b64[i] = header[i] == '-' ? '+' : header[i] == '_' ? '/' : header[i];
-	while (len % 4)
-		b64[len++] = '=';
-	b64[len] = '\0';
-	n = b64_pton(b64, (unsigned char *)raw, len);
-	if (n < 0)
-		return berth_error_request(err, EINVAL, "X-Registry-Auth: not base64");
-	j = json_loadb(raw, (size_t)n, 0, NULL);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return berth_error_request(err, EINVAL, "X-Registry-Auth: not a JSON object");
-	}
-	user = json_string_value(json_object_get(j, "username"));
-	password = json_string_value(json_object_get(j, "password"));
-	if (user && *user && asprintf(creds, "%s:%s", user, password ? password : "") < 0) {
-		*creds = NULL;
-		json_decref(j);
-		return berth_error_set(err, ENOMEM, "X-Registry-Auth");
-	}
-	json_decref(j);
-	return 0;
-}
 
 typedef struct push_job {
 	char *store_root, *reference, *creds;

@@ -20,116 +20,23 @@
 #include <unistd.h>
 
 #include "api/http.h"
+#include "api/route.h"
+#include "api/routes.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
 typedef struct route {
 	const char *method;
-	const char *pattern; /* "{}" matches one path segment */
+	const char *pattern;
 	void (*handle)(api_request *r);
 } route;
 
-static const route routes[] = {
-	{ "GET", "/_ping", api_ping },
-	{ "HEAD", "/_ping", api_ping },
-	{ "GET", "/version", api_version },
-	{ "GET", "/info", api_info },
-	{ "GET", "/events", api_events },
-	{ "GET", "/containers/json", api_containers_list },
-	{ "POST", "/containers/create", api_container_create },
-	{ "GET", "/containers/{}/json", api_container_inspect },
-	{ "POST", "/containers/{}/start", api_container_start },
-	{ "POST", "/containers/{}/stop", api_container_stop },
-	{ "POST", "/containers/{}/restart", api_container_restart },
-	{ "POST", "/containers/{}/kill", api_container_kill },
-	{ "POST", "/containers/{}/pause", api_container_pause },
-	{ "POST", "/containers/{}/unpause", api_container_unpause },
-	{ "POST", "/containers/{}/wait", api_container_wait },
-	{ "POST", "/containers/{}/resize", api_container_resize },
-	{ "GET", "/containers/{}/logs", api_container_logs },
-	{ "POST", "/containers/{}/attach", api_container_attach },
-	{ "GET", "/containers/{}/archive", api_container_archive },
-	{ "HEAD", "/containers/{}/archive", api_container_archive },
-	{ "DELETE", "/containers/{}", api_container_remove },
-	{ "POST", "/containers/{}/exec", api_exec_create },
-	{ "POST", "/exec/{}/start", api_exec_start },
-	{ "GET", "/exec/{}/json", api_exec_inspect },
-	{ "POST", "/exec/{}/resize", api_exec_resize },
-	{ "GET", "/networks", api_networks_list },
-	{ "POST", "/networks/create", api_network_create },
-	{ "GET", "/networks/{}", api_network_inspect },
-	{ "DELETE", "/networks/{}", api_network_remove },
-	{ "POST", "/networks/{}/connect", api_network_connect },
-	{ "POST", "/networks/{}/disconnect", api_network_disconnect },
-	{ "GET", "/volumes", api_volumes_list },
-	{ "POST", "/volumes/create", api_volume_create },
-	{ "GET", "/volumes/{}", api_volume_inspect },
-	{ "DELETE", "/volumes/{}", api_volume_remove },
-	{ "GET", "/images/json", api_images_list },
-	{ "POST", "/images/create", api_image_create },
-	{ "GET", "/images/{}/json", api_image_inspect },
-	{ "POST", "/images/{}/tag", api_image_tag },
-	{ "DELETE", "/images/{}", api_image_remove },
-	{ "POST", "/build", api_build },
-	{ "GET", "/containers/{}/top", api_container_top },
-	{ "GET", "/containers/{}/stats", api_container_stats },
-	{ "POST", "/containers/{}/rename", api_container_rename },
-	{ "POST", "/containers/{}/update", api_container_update },
-	{ "POST", "/containers/prune", api_containers_prune },
-	{ "POST", "/images/{}/push", api_image_push },
-	{ "POST", "/auth", api_auth },
-	{ "GET", "/images/get", api_images_get },
-	{ "GET", "/images/{}/get", api_images_get },
-	{ "POST", "/images/load", api_images_load },
-	{ "POST", "/images/prune", api_images_prune },
-	{ "POST", "/networks/prune", api_networks_prune },
-	{ "POST", "/volumes/prune", api_volumes_prune },
-	{ "GET", "/system/df", api_system_df },
-	{ NULL, NULL, NULL },
-};
+#define ROUTE_ENTRY(m, p, h) { m, p, h },
+static const route routes[] = { API_ROUTES(ROUTE_ENTRY){ NULL, NULL, NULL } };
 
 static atomic_int active_connections;
 static atomic_long last_activity;
 static int stop_pipe[2] = { -1, -1 };
-
-/* PATH against PATTERN; the {} segments into R->params. Image names hold
- * slashes ("/images/registry:5000/a/b/json"): a {} before a fixed last
- * segment takes every segment up to it. */
-static bool route_match(const char *pattern, const char *path, api_request *r)
-{
-	int np = 0;
-
-	while (*pattern && *path) {
-		if (*pattern != '/' || *path != '/')
-			return false;
-		pattern++;
-		path++;
-		if (strncmp(pattern, "{}", 2) == 0) {
-			const char *rest = pattern + 2, *end;
-			if (*rest == '\0') {
-				end = path + strlen(path);
-			} else {
-				/* the fixed remainder must end the path */
-				size_t rl = strlen(rest), pl = strlen(path);
-				if (strchr(rest + 1, '/') != NULL || pl <= rl || strcmp(path + pl - rl, rest) != 0)
-					return false;
-				end = path + pl - rl;
-			}
-			if (end == path || np >= 4)
-				return false;
-			r->params[np++] = strndup(path, (size_t)(end - path));
-			pattern = rest;
-			path = end;
-			continue;
-		}
-		size_t n = strcspn(pattern, "/"), m = strcspn(path, "/");
-		if (n != m || strncmp(pattern, path, n) != 0)
-			return false;
-		pattern += n;
-		path += m;
-	}
-	return *pattern == '\0' && *path == '\0';
-}
 
 static void params_free(api_request *r)
 {
@@ -143,24 +50,21 @@ static void params_free(api_request *r)
  * version not served. */
 static bool strip_version(api_request *r, const char *url)
 {
-	unsigned major, minor;
-	int n = 0;
+	unsigned major = 0, minor = 0;
+	const char *rest = NULL;
+	int v = api_url_version(url, &rest, &major, &minor);
 
-	if (sscanf(url, "/v%u.%u%n", &major, &minor, &n) == 2 && n > 0 && (url[n] == '/' || url[n] == '\0')) {
-		unsigned v = major * 1000 + minor, max = 1041, min = 1024;
-		if (v > max) {
-			api_reply_error(r, 400, "client version %u.%u is too new. Maximum supported API version is %s",
-					major, minor, API_VERSION);
-			return false;
-		}
-		if (v < min) {
-			api_reply_error(r, 400, "client version %u.%u is too old. Minimum supported API version is %s",
-					major, minor, API_MIN_VERSION);
-			return false;
-		}
-		url += n;
+	if (v > 0) {
+		api_reply_error(r, 400, "client version %u.%u is too new. Maximum supported API version is %s", major,
+				minor, API_VERSION);
+		return false;
 	}
-	r->path = strdup(*url ? url : "/");
+	if (v < 0) {
+		api_reply_error(r, 400, "client version %u.%u is too old. Minimum supported API version is %s", major,
+				minor, API_MIN_VERSION);
+		return false;
+	}
+	r->path = strdup(*rest ? rest : "/");
 	return true;
 }
 
@@ -175,7 +79,7 @@ static void dispatch(api_request *r, const char *url)
 		return;
 	}
 	for (const route *rt = routes; rt->method; rt++) {
-		if (!route_match(rt->pattern, r->path, r)) {
+		if (!api_route_match(rt->pattern, r->path, r->params)) {
 			params_free(r);
 			continue;
 		}
@@ -202,14 +106,9 @@ static void dispatch(api_request *r, const char *url)
 static const char *unversioned(const char *url)
 {
 	unsigned major, minor;
-	int n = 0;
+	const char *rest = NULL;
 
-	if (sscanf(url, "/v%u.%u%n", &major, &minor, &n) == 2 && n > 0 && url[n] == '/') {
-		if (major * 1000 + minor > 1041 || major * 1000 + minor < 1024)
-			return NULL;
-		url += n;
-	}
-	return url;
+	return api_url_version(url, &rest, &major, &minor) == 0 ? rest : NULL;
 }
 
 /* Bodies that are not read into memory: the tar of PUT
@@ -234,7 +133,7 @@ static void start_upload(api_request *r, const char *url)
 	}
 	if (strcmp(r->method, "PUT") != 0)
 		return;
-	if (route_match("/containers/{}/archive", url, &probe)) {
+	if (api_route_match("/containers/{}/archive", url, probe.params)) {
 		path = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "path");
 		r->upload = api_upload_begin(r->server, probe.params[0], path);
 	}

@@ -176,6 +176,8 @@ static int event_out(json_t *e, void *arg)
 	char *text;
 	bool ok;
 
+	if (e == NULL) /* waiting: stop once the client went */
+		return api_stream_closed(j->fd) ? -1 : 0;
 	if (!filter_allows(j->filters, "type", NULL, json_string_value(json_object_get(e, "Type"))) ||
 	    !filter_allows(j->filters, "event", NULL, json_string_value(json_object_get(e, "Action"))) ||
 	    !filter_allows(j->filters, "container", json_string_value(json_object_get(actor, "ID")),
