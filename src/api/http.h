@@ -22,6 +22,7 @@
 typedef struct api_server {
 	const api_options *options;
 	engine_paths paths;
+	bool tls; /* HTTPS: every request's client certificate is checked */
 } api_server;
 
 typedef struct api_upload api_upload;
@@ -36,6 +37,7 @@ typedef struct api_request {
 	size_t body_len;
 	bool too_big;
 	bool answered;
+	bool refused; /* TLS without a valid client certificate: answered 403 */
 	/* one more header of the answer (X-Docker-Container-Path-Stat), heap */
 	const char *extra_header;
 	char *extra_value;
@@ -103,6 +105,10 @@ void api_upload_free(api_upload *u);
 /* An unnamed file in STORE/build-tmp for the body of POST /build, or -1
  * with ERR (build.c). */
 int api_build_body_open(api_server *s, berth_error **err);
+
+/* Whether the TLS connection C's client sent a certificate signed by the
+ * trusted CA (GnuTLS' verification of the peer; microhttpd_loader.c). */
+bool api_tls_peer_verified(struct MHD_Connection *c);
 
 /* Why libmicrohttpd could not be loaded, or NULL (microhttpd_loader.c). */
 const char *api_microhttpd_error(void);

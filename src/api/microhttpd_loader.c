@@ -9,6 +9,7 @@
  * api_microhttpd_error() says why. */
 #include <microhttpd.h>
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -137,4 +138,33 @@ const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c
 enum MHD_Result MHD_upgrade_action(struct MHD_UpgradeResponseHandle *urh, enum MHD_UpgradeAction action, ...)
 {
 	return ready() ? lib.upgrade_action(urh, action) : MHD_NO;
+}
+
+/* ---- client certificates: GnuTLS, loaded with libmicrohttpd ---- */
+
+static pthread_once_t gnutls_once = PTHREAD_ONCE_INIT;
+static int (*verify_peers2)(void *session, unsigned int *status);
+
+static void load_gnutls(void)
+{
+	/* libmicrohttpd's own GnuTLS, already in the process: no new library */
+	void *h = dlopen("libgnutls.so.30", RTLD_NOW | RTLD_NOLOAD);
+
+	if (h)
+		*(void **)&verify_peers2 = dlsym(h, "gnutls_certificate_verify_peers2");
+}
+
+bool api_tls_peer_verified(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	unsigned int status = ~0U;
+
+	if (!ready())
+		return false;
+	pthread_once(&gnutls_once, load_gnutls);
+	ci = lib.get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (verify_peers2 == NULL || ci == NULL || ci->tls_session == NULL)
+		return false;
+	/* < 0 (no certificate sent among others) or a status bit: refused */
+	return verify_peers2(ci->tls_session, &status) == 0 && status == 0;
 }

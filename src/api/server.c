@@ -23,6 +23,7 @@
 #include "api/route.h"
 #include "api/routes.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 typedef struct route {
@@ -173,7 +174,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->method = method;
 		r->body_fd = -1;
 		*req_cls = r;
+		if (r->server->tls && !api_tls_peer_verified(conn)) {
+			r->refused = true;
+			r->result = MHD_YES;
+			api_reply_error(r, 403,
+					"a client certificate signed by the service's CA (--tlscacert) is required");
+			return r->result;
+		}
 		start_upload(r, url);
+		return MHD_YES;
+	}
+	if (r->refused) {
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (r->upload) {
@@ -310,6 +322,15 @@ static int split_tcp(const char *addr, char **host, char **port, berth_error **e
 
 int api_options_validate(const api_options *o, berth_error **err)
 {
+	int given = (o->tls_ca != NULL) + (o->tls_cert != NULL) + (o->tls_key != NULL);
+	bool tls = given == 3;
+
+	if (given != 0 && given != 3)
+		return berth_error_request(err, EINVAL,
+					   "--tlscacert, --tlscert and --tlskey go together (client certificates are "
+					   "always verified)");
+	if (tls && (o->listen == NULL || strncmp(o->listen, "tcp://", 6) != 0))
+		return berth_error_request(err, EINVAL, "--tlscacert/--tlscert/--tlskey: TLS is for --listen tcp://");
 	if (o->timeout_s < 0)
 		return berth_error_request(err, EINVAL, "--timeout %d: must be 0 or more seconds", o->timeout_s);
 	if (o->listen == NULL || strncmp(o->listen, "unix://", 7) == 0) {
@@ -324,11 +345,14 @@ int api_options_validate(const api_options *o, berth_error **err)
 		_cleanup_free_ char *host = NULL, *port = NULL;
 		if (split_tcp(o->listen, &host, &port, err) < 0)
 			return -1;
+		if (tls)
+			return 0;
 		if (!o->insecure_loopback)
-			return berth_error_request(err, EINVAL,
-						   "--listen %s: TCP without TLS is refused; berth has no TLS yet, so "
-						   "only a loopback address with --insecure-loopback",
-						   o->listen);
+			return berth_error_request(
+			    err, EINVAL,
+			    "--listen %s: TCP without TLS is refused: give --tlscacert, --tlscert "
+			    "and --tlskey, or --insecure-loopback on a loopback address",
+			    o->listen);
 		if (!is_loopback(host))
 			return berth_error_request(
 			    err, EINVAL, "--listen %s: --insecure-loopback serves loopback addresses only", o->listen);
@@ -454,14 +478,21 @@ static void serve_loop(const api_options *o)
 
 int api_serve(const api_options *o, berth_error **err)
 {
-	api_server server = { .options = o };
-	_cleanup_free_ char *socket_path = NULL;
+	api_server server = { .options = o, .tls = o->tls_ca != NULL };
+	_cleanup_free_ char *socket_path = NULL, *ca = NULL, *cert = NULL, *key = NULL;
+	unsigned flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
+	size_t len;
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 	struct MHD_Daemon *d;
 	int fd;
 
 	if (api_options_validate(o, err) < 0)
 		return -1;
+	if (server.tls &&
+	    (fs_read_file(o->tls_ca, &ca, &len, err) < 0 || fs_read_file(o->tls_cert, &cert, &len, err) < 0 ||
+	     fs_read_file(o->tls_key, &key, &len, err) < 0))
+		return berth_error_wrap(err, "TLS");
 	if (engine_paths_init(&server.paths, o->store_root, o->run_root, err) < 0)
 		return -1;
 	fd = activated_socket();
@@ -484,16 +515,26 @@ int api_serve(const api_options *o, berth_error **err)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	atomic_store(&last_activity, (long)time(NULL));
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
-				 MHD_USE_ERROR_LOG,
-			     0, NULL, NULL, on_request, &server, MHD_OPTION_LISTEN_SOCKET, fd,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-			     on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+	/* with TLS, libmicrohttpd asks for a client certificate (the trust
+	 * given) and on_request refuses a request without a valid one */
+	if (server.tls)
+		d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, &server, MHD_OPTION_LISTEN_SOCKET,
+				     fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+				     on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+				     MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
+				     MHD_OPTION_HTTPS_MEM_TRUST, ca, MHD_OPTION_END);
+	else
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &server, MHD_OPTION_LISTEN_SOCKET, fd,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+				     on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
 	if (d == NULL) {
 		close(fd);
 		engine_paths_free(&server.paths);
-		return berth_error_set(err, 0, "cannot start the HTTP service: %s",
-				       api_microhttpd_error() ?: "libmicrohttpd refused the socket");
+		return berth_error_set(
+		    err, 0, "cannot start the HTTP service: %s",
+		    api_microhttpd_error()
+			?: (server.tls ? "libmicrohttpd refused the socket or the TLS certificate, key or CA"
+				       : "libmicrohttpd refused the socket"));
 	}
 	fprintf(stderr, "berth: API %s listening on %s\n", API_VERSION, o->listen ? o->listen : socket_path);
 	serve_loop(o);
