@@ -50,7 +50,7 @@ static void build_job_free(void *arg)
 	free(j);
 }
 
-int api_build_body_open(api_server *s, berth_error **err)
+int api_body_file_open(api_server *s, berth_error **err)
 {
 	_cleanup_free_ char *dir = fs_path_join(s->options->store_root, "build-tmp");
 	int fd;

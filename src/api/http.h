@@ -44,7 +44,7 @@ typedef struct api_request {
 	/* PUT /containers/{id}/archive: the body goes to the extraction as it
 	 * comes (archive.c), not into BODY */
 	api_upload *upload;
-	/* POST /build: the body (a context tar of any size) goes to this
+	/* POST /build, /images/load: the body (a tar of any size) goes to this
 	 * unnamed file (build.c) instead of BODY; -1 for other requests */
 	int body_fd;
 	char *body_error; /* why the body could not be kept, heap */
@@ -102,9 +102,9 @@ void api_upload_data(api_upload *u, const char *data, size_t len);
 void api_upload_end(api_request *r, api_upload *u);
 void api_upload_free(api_upload *u);
 
-/* An unnamed file in STORE/build-tmp for the body of POST /build, or -1
- * with ERR (build.c). */
-int api_build_body_open(api_server *s, berth_error **err);
+/* An unnamed file in STORE/build-tmp for the body of POST /build or
+ * POST /images/load, or -1 with ERR (build.c). */
+int api_body_file_open(api_server *s, berth_error **err);
 
 /* Whether the TLS connection C's client sent a certificate signed by the
  * trusted CA (GnuTLS' verification of the peer; microhttpd_loader.c). */

@@ -125,7 +125,7 @@ static void start_upload(api_request *r, const char *url)
 		return;
 	if (strcmp(r->method, "POST") == 0 && (strcmp(url, "/build") == 0 || strcmp(url, "/images/load") == 0)) {
 		berth_error *e = NULL;
-		r->body_fd = api_build_body_open(r->server, &e);
+		r->body_fd = api_body_file_open(r->server, &e);
 		if (r->body_fd < 0) {
 			r->body_error = strdup(e && e->msg ? e->msg : "build context");
 			berth_error_free(&e);
