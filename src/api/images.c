@@ -182,6 +182,11 @@ static void pull_produce(int fd, void *arg)
 		send_line(fd, json_pack("{s:{s:s}, s:s}", "errorDetail", "message", msg, "error", msg));
 	} else {
 		char *status = NULL;
+		/* after the pull, not as it goes: one line per layer, as docker's last */
+		for (size_t i = 0; i < info.manifest.n_layers; i++)
+			send_line(fd, json_pack("{s:s, s:s%, s:{}}", "status", "Pull complete", "id",
+						info.manifest.layers[i].digest + 7,
+						strnlen(info.manifest.layers[i].digest + 7, 12), "progressDetail"));
 		send_line(fd, json_pack("{s:s}", "status", info.manifest_digest ? info.manifest_digest : ""));
 		if (asprintf(&status, "Status: Downloaded newer image for %s", j->reference) >= 0)
 			send_line(fd, json_pack("{s:s}", "status", status));

@@ -103,8 +103,9 @@ static void push_produce(int fd, void *arg)
 		send_error(fd, msg);
 	} else {
 		for (size_t i = 0; i < info.manifest.n_layers; i++)
-			send_line(fd, json_pack("{s:s, s:s, s:{}}", "status", "Pushed", "id",
-						info.manifest.layers[i].digest + 7 + 0, "progressDetail"));
+			send_line(fd, json_pack("{s:s, s:s%, s:{}}", "status", "Pushed", "id",
+						info.manifest.layers[i].digest + 7,
+						strnlen(info.manifest.layers[i].digest + 7, 12), "progressDetail"));
 		if (asprintf(&line, "%s: digest: %s size: %lld", tag, digest, (long long)info.manifest_size) >= 0)
 			send_line(fd, json_pack("{s:s, s:{}}", "status", line, "progressDetail"));
 		send_line(fd, json_pack("{s:s, s:{}, s:{s:s, s:s, s:I}}", "progress", "", "progressDetail", "aux",
