@@ -5,7 +5,8 @@
  * by `dockerfile` is read inside it, and the build runs in a producer thread
  * whose progress and RUN output stream back as {"stream": ...} lines, then
  * {"aux": {"ID": ...}} and "Successfully built/tagged" (docker-compose 1.29
- * reads the image id from those), or {"errorDetail", "error"}. */
+ * reads the image id from those), or {"errorDetail", "error"}. A client
+ * that goes away stops the build before its next step. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -181,8 +182,16 @@ static void remove_dir(const char *dir)
 		berth_error_free(&ignored);
 }
 
-/* Unpacks, builds; the progress goes to PIPE_FD (and its FILE). */
-static int run_build(build_job *j, const char *tmp, int pipe_fd, char id[DIGEST_STRING_MAX], berth_error **err)
+/* Whether the client of the answer (the stream's pipe, *ARG) went away. */
+static bool client_gone(void *arg)
+{
+	return api_stream_closed(*(int *)arg);
+}
+
+/* Unpacks, builds; the progress goes to PIPE_FD (and its FILE); the build
+ * stops before its next step once the client of OUT_FD went away. */
+static int run_build(build_job *j, const char *tmp, int pipe_fd, int *out_fd, char id[DIGEST_STRING_MAX],
+		     berth_error **err)
 {
 	_cleanup_free_ char *context = NULL, *file = NULL;
 	build_options o = { 0 };
@@ -221,7 +230,9 @@ static int run_build(build_job *j, const char *tmp, int pipe_fd, char id[DIGEST_
 			     .runtime_root = j->runtime_root,
 			     .cgroup_parent = j->cgroup_parent,
 			     .progress = progress,
-			     .run_output_fd = pipe_fd };
+			     .run_output_fd = pipe_fd,
+			     .cancelled = client_gone,
+			     .cancel_arg = out_fd };
 	ret = build_image(s, &o, id, err);
 	if (progress)
 		fclose(progress);
@@ -265,7 +276,7 @@ static void build_produce(int fd, void *arg)
 		remove_dir(tmp);
 		return;
 	}
-	ret = run_build(j, tmp, p[1], id, &e);
+	ret = run_build(j, tmp, p[1], &fd, id, &e);
 	close(p[1]);
 	pthread_join(t, NULL);
 	close(p[0]);

@@ -16,7 +16,14 @@ setup() {
 }
 
 teardown() {
-	local failed=0
+	local failed=0 m
+	api_stop
+	# a build cut by the service's end leaves its overlay mounted (the next
+	# build sweeps it; this store has none)
+	for m in $(awk -v p="$STORE/build-tmp/" 'index($2, p) == 1 { print $2 }' /proc/mounts); do
+		umount -l "$m" || true
+		failed=1
+	done
 	api_teardown || failed=1
 	if [ -n "$(ls -A "$STORE/build-tmp" 2>/dev/null)" ]; then
 		echo "teardown: build temp dirs left: $(ls -A "$STORE/build-tmp")" >&2
@@ -107,4 +114,21 @@ YAML
 	assert_output_contains built-by-compose
 	run timeout -s KILL 120 docker-compose -p bapib down -t 1
 	assert_success
+}
+
+@test "api build: a client that goes away stops the build before its next step" {
+	printf 'FROM bb\nRUN sleep 2\nRUN sleep 30\n' >"$CTX/Dockerfile"
+	tar -C "$CTX" -cf "$TEST_DIR/ctx.tar" .
+	run api_curl "/build?t=gone&cgroupparent=berth-test/$TAG" -X POST -H 'Content-Type: application/x-tar' \
+		--data-binary "@$TEST_DIR/ctx.tar" -m 1
+	# the first RUN ends, the second does not start: the build's temp
+	# dirs go long before its 30 s
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(ls -A "$STORE/build-tmp" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(ls -A "$STORE/build-tmp" 2>/dev/null)" ]
+	run d image inspect gone
+	assert_failure
 }
