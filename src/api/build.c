@@ -68,14 +68,7 @@ int api_body_file_open(api_server *s, berth_error **err)
 
 static void send_line(int fd, json_t *j)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	if (text) {
-		api_write_all(fd, text, strlen(text));
-		api_write_all(fd, "\r\n", 2);
-	}
-	free(text);
-	json_decref(j);
+	api_write_json_line(fd, j, "\r\n");
 }
 
 /* TEXT as {"stream": TEXT}; bytes that are not UTF-8 become '?'. */

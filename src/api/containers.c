@@ -588,7 +588,6 @@ static void wait_produce(int fd, void *arg)
 	berth_error *e = NULL;
 	bool seen_live = false;
 	json_t *result;
-	char *text;
 	int code = 0;
 
 	if (record_open(&w->paths, w->id, &c, &e) < 0) {
@@ -625,13 +624,7 @@ static void wait_produce(int fd, void *arg)
 	if (code == RECORD_EXIT_CODE_UNKNOWN)
 		code = 255;
 	result = json_pack("{s:i, s:n}", "StatusCode", code, "Error");
-	text = json_dumps(result, JSON_COMPACT);
-	json_decref(result);
-	if (text) {
-		api_write_all(fd, text, strlen(text));
-		api_write_all(fd, "\n", 1);
-	}
-	free(text);
+	api_write_json_line(fd, result, "\n");
 }
 
 /* condition: not-running (default) answers when C is not live; next-exit

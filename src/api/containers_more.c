@@ -275,12 +275,7 @@ static json_t *sample(const engine_paths *p, const container *c)
 
 static bool send_json(int fd, json_t *j)
 {
-	char *text = json_dumps(j, JSON_COMPACT);
-	bool ok = text && api_write_all(fd, text, strlen(text)) && api_write_all(fd, "\n", 1);
-
-	free(text);
-	json_decref(j);
-	return ok;
+	return api_write_json_line(fd, j, "\n");
 }
 
 /* Sleeps MS, or less when the client went; false then. */

@@ -199,6 +199,19 @@ bool api_write_all(int fd, const void *data, size_t len)
 	return true;
 }
 
+bool api_write_json_line(int fd, json_t *j, const char *eol)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL, *line = NULL;
+	bool ok = false;
+
+	json_decref(j);
+	if (text && asprintf(&line, "%s%s", text, eol) >= 0)
+		ok = api_write_all(fd, line, strlen(line));
+	free(line);
+	free(text);
+	return ok;
+}
+
 bool api_write_frame(int fd, int stream_id, const void *data, size_t len)
 {
 	unsigned char h[8] = { (unsigned char)stream_id,

@@ -84,6 +84,10 @@ void api_reply_stream(api_request *r, unsigned status, const char *content_type,
 bool api_stream_closed(int fd);
 /* Writes all of DATA to FD; false when the reader went. */
 bool api_write_all(int fd, const void *data, size_t len);
+/* J (stolen) as compact JSON and EOL ("\n", "\r\n") in one write, so a
+ * line never reaches the client in two pieces (docker-py's stream parser
+ * fails on a chunk of whitespace alone); false when the reader went. */
+bool api_write_json_line(int fd, json_t *j, const char *eol);
 /* One frame of docker's multiplexed stream (stdcopy): STREAM 1 stdout,
  * 2 stderr; a header of 8 bytes, then the data. */
 bool api_write_frame(int fd, int stream, const void *data, size_t len);

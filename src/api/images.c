@@ -141,14 +141,7 @@ static void pull_job_free(void *arg)
 
 static void send_line(int fd, json_t *j)
 {
-	char *text = json_dumps(j, JSON_COMPACT);
-
-	if (text) {
-		api_write_all(fd, text, strlen(text));
-		api_write_all(fd, "\r\n", 2);
-	}
-	free(text);
-	json_decref(j);
+	api_write_json_line(fd, j, "\r\n");
 }
 
 /* docker treats registries on loopback as plain http ones */

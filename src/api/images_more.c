@@ -32,14 +32,7 @@ static store *open_store(api_request *r)
 
 static void send_line(int fd, json_t *j)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	if (text) {
-		api_write_all(fd, text, strlen(text));
-		api_write_all(fd, "\r\n", 2);
-	}
-	free(text);
-	json_decref(j);
+	api_write_json_line(fd, j, "\r\n");
 }
 
 static void send_error(int fd, const char *msg)

@@ -132,3 +132,24 @@ YAML
 	run d image inspect gone
 	assert_failure
 }
+
+@test "api build: docker-py images.build and images.get/load round trip" {
+	python3 -c 'import docker' 2>/dev/null || skip "python3-docker not installed"
+	printf 'FROM bb\nLABEL from=py\nRUN echo py-build-ran\n' >"$CTX/Dockerfile"
+	cat >"$TEST_DIR/build.py" <<PY
+import docker
+c = docker.DockerClient(base_url="unix://$API_SOCK")
+# docker-py has no cgroup parent: RUN goes below the service's cgroup, the test's
+img, logs = c.images.build(path="$CTX", tag="pyb:1")
+print(img.labels["from"], "pyb:1" in img.tags)
+print(any("py-build-ran" in l.get("stream", "") for l in logs))
+data = b"".join(c.images.get("pyb:1").save())
+c.images.remove("pyb:1")
+print([t for i in c.images.load(data) for t in i.tags])
+PY
+	run timeout -s KILL 120 python3 "$TEST_DIR/build.py"
+	assert_success
+	assert_output "py True
+True
+['pyb:1']"
+}
