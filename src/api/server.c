@@ -127,7 +127,7 @@ static void start_upload(api_request *r, const char *url)
 		berth_error *e = NULL;
 		r->body_fd = api_body_file_open(r->server, &e);
 		if (r->body_fd < 0) {
-			r->body_error = strdup(e && e->msg ? e->msg : "build context");
+			r->body_error = strdup(e && e->msg ? e->msg : "request body");
 			berth_error_free(&e);
 		}
 		return;
@@ -141,7 +141,7 @@ static void start_upload(api_request *r, const char *url)
 	params_free(&probe);
 }
 
-/* A piece of POST /build's body to its file; a failure is kept to be
+/* A piece of a body kept in a file (build, load); a failure is kept to be
  * answered at the end. */
 static void body_to_file(api_request *r, const char *data, size_t len)
 {
@@ -150,7 +150,7 @@ static void body_to_file(api_request *r, const char *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			if (asprintf(&r->body_error, "build context: write: %s", strerror(n < 0 ? errno : EIO)) < 0)
+			if (asprintf(&r->body_error, "request body: write: %s", strerror(n < 0 ? errno : EIO)) < 0)
 				r->body_error = NULL;
 			return;
 		}
