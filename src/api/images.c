@@ -156,6 +156,17 @@ static bool loopback_registry(const char *reference)
 	       strncmp(reference, "127.", 4) == 0 || strncmp(reference, "[::1]", 5) == 0;
 }
 
+/* docker's line of a blob as it is done (registry_options.on_blob, from
+ * the transfer threads); blobs the store had are not downloaded, so not
+ * reported. */
+static void pull_blob_line(void *arg, const char *verb, const char *digest, int64_t size)
+{
+	api_write_json_line(*(int *)arg,
+			    json_pack("{s:s, s:s%, s:{}}", "status", "Pull complete", "id", digest, strnlen(digest, 12),
+				      "progressDetail"),
+			    "\r\n");
+}
+
 static void pull_produce(int fd, void *arg)
 {
 	pull_job *j = arg;
@@ -167,6 +178,8 @@ static void pull_produce(int fd, void *arg)
 	opts.registry.tls_verify = !loopback_registry(j->reference);
 	opts.registry.quiet = true;
 	opts.registry.creds = j->creds;
+	opts.registry.on_blob = pull_blob_line;
+	opts.registry.on_blob_arg = &fd;
 	opts.unpack.rootless = j->rootless;
 	opts.unpack.userxattr = j->rootless;
 	send_line(fd, json_pack("{s:s}", "status", "Pulling from registry"));
@@ -175,11 +188,6 @@ static void pull_produce(int fd, void *arg)
 		send_line(fd, json_pack("{s:{s:s}, s:s}", "errorDetail", "message", msg, "error", msg));
 	} else {
 		char *status = NULL;
-		/* after the pull, not as it goes: one line per layer, as docker's last */
-		for (size_t i = 0; i < info.manifest.n_layers; i++)
-			send_line(fd, json_pack("{s:s, s:s%, s:{}}", "status", "Pull complete", "id",
-						info.manifest.layers[i].digest + 7,
-						strnlen(info.manifest.layers[i].digest + 7, 12), "progressDetail"));
 		send_line(fd, json_pack("{s:s}", "status", info.manifest_digest ? info.manifest_digest : ""));
 		if (asprintf(&status, "Status: Downloaded newer image for %s", j->reference) >= 0)
 			send_line(fd, json_pack("{s:s}", "status", status));

@@ -70,6 +70,20 @@ static bool loopback_registry(const char *reference)
 	       strncmp(reference, "127.", 4) == 0 || strncmp(reference, "[::1]", 5) == 0;
 }
 
+/* docker's line of a blob as it is done (registry_options.on_blob, from
+ * the transfer threads: one write per line). */
+static void push_blob_line(void *arg, const char *verb, const char *digest, int64_t size)
+{
+	const char *status = strcmp(verb, "Blob exists") == 0	 ? "Layer already exists"
+			     : strcmp(verb, "Mounted blob") == 0 ? "Mounted from another repository"
+								 : "Pushed";
+
+	api_write_json_line(
+	    *(int *)arg,
+	    json_pack("{s:s, s:s%, s:{}}", "status", status, "id", digest, strnlen(digest, 12), "progressDetail"),
+	    "\r\n");
+}
+
 static void push_produce(int fd, void *arg)
 {
 	push_job *j = arg;
@@ -84,6 +98,8 @@ static void push_produce(int fd, void *arg)
 	opts.registry.tls_verify = !loopback_registry(j->reference);
 	opts.registry.quiet = true;
 	opts.registry.creds = j->creds;
+	opts.registry.on_blob = push_blob_line;
+	opts.registry.on_blob_arg = &fd;
 	if (asprintf(&line, "The push refers to repository [%.*s]",
 		     (int)(colon && (!slash || colon > slash) ? colon - j->reference : (long)strlen(j->reference)),
 		     j->reference) >= 0)
@@ -95,10 +111,6 @@ static void push_produce(int fd, void *arg)
 		const char *msg = e && e->msg ? e->msg : "push failed";
 		send_error(fd, msg);
 	} else {
-		for (size_t i = 0; i < info.manifest.n_layers; i++)
-			send_line(fd, json_pack("{s:s, s:s%, s:{}}", "status", "Pushed", "id",
-						info.manifest.layers[i].digest + 7,
-						strnlen(info.manifest.layers[i].digest + 7, 12), "progressDetail"));
 		if (asprintf(&line, "%s: digest: %s size: %lld", tag, digest, (long long)info.manifest_size) >= 0)
 			send_line(fd, json_pack("{s:s, s:{}}", "status", line, "progressDetail"));
 		send_line(fd, json_pack("{s:s, s:{}, s:{s:s, s:s, s:I}}", "progress", "", "progressDetail", "aux",

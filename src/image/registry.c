@@ -110,6 +110,13 @@ void registry_progress_done(registry_progress *p, const char *verb, const char *
 	pthread_mutex_unlock(&p->lock);
 }
 
+void registry_blob_done(registry_client *c, const char *verb, const char *digest, int64_t size)
+{
+	registry_progress_done(c->progress, verb, digest, size);
+	if (c->opts.on_blob)
+		c->opts.on_blob(c->opts.on_blob_arg, verb, digest, size);
+}
+
 void registry_progress_note(registry_progress *p, const char *fmt, ...)
 {
 	va_list ap;

@@ -23,6 +23,12 @@ typedef struct registry_options {
 	const char *creds;     /* "USER[:PASSWORD]" overriding the auth file, or NULL */
 	int jobs;	       /* parallel blob transfers; 0 means 3 */
 	bool quiet;	       /* no progress output even on a TTY */
+	/* called as each blob of a pull or push is done, from the transfer
+	 * threads: VERB "Copied blob", "Blob exists" or "Mounted blob", DIGEST
+	 * without "sha256:" (the API streams docker's per-layer lines from
+	 * it); NULL: none */
+	void (*on_blob)(void *arg, const char *verb, const char *digest, int64_t size);
+	void *on_blob_arg;
 } registry_options;
 
 typedef struct pull_options {

@@ -146,12 +146,18 @@ teardown() {
 	run d push "$REGISTRY/t/pushed:v1"
 	assert_success
 	assert_output_contains "v1: digest: sha256:"
+	# a line per layer as it is done: pushed, then already there
+	assert_output_contains ": Pushed"
+	run d push "$REGISTRY/t/pushed:v1"
+	assert_success
+	assert_output_contains ": Layer already exists"
 	run curl -s -u puser:ppass "http://$REGISTRY/v2/t/pushed/tags/list"
 	assert_output_contains '"v1"'
 	# and a pull with the same credentials (X-Registry-Auth)
-	d rmi "$REGISTRY/t/pushed:v1" >/dev/null
+	d rmi "$REGISTRY/t/pushed:v1" bb >/dev/null
 	run d pull "$REGISTRY/t/pushed:v1"
 	assert_success
+	assert_output_contains ": Pull complete"
 	d logout "$REGISTRY"
 	d rmi "$REGISTRY/t/pushed:v1" >/dev/null
 	run d pull "$REGISTRY/t/pushed:v1"
