@@ -164,3 +164,21 @@ teardown() {
 	assert_failure
 	registry_stop
 }
+
+@test "api endpoints: exec -u takes names from the container's /etc/passwd" {
+	drun -d --name ex bb sleep 300 >/dev/null
+	run d exec -u app ex id
+	assert_success
+	assert_output_contains "uid=1000(app) gid=1000(app)"
+	run d exec -u app:root ex id -g
+	assert_output 0
+	run d exec -u 1000 ex id -u
+	assert_output 1000
+	run d exec -u nosuchuser ex id
+	assert_failure
+	assert_output_contains nosuchuser
+	run d exec -u app ex sh -c 'echo $(id -un)'
+	assert_output app
+	d rm -f ex >/dev/null
+	wait_removed
+}
