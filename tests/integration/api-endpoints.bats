@@ -112,8 +112,13 @@ teardown() {
 }
 
 @test "api endpoints: network prune and volume prune leave what is in use" {
-	d network create n1 >/dev/null
+	d network create --label team=berth --label tier=web n1 >/dev/null
 	d network create n2 >/dev/null
+	# labels are kept (docker-compose tells its networks by them)
+	run d network inspect -f '{{.Labels.team}} {{.Labels.tier}}' n1
+	assert_output "berth web"
+	run api_curl /networks/create -X POST -H 'Content-Type: application/json' -d '{"Name":"n3","Labels":{"a":1}}'
+	assert_output_contains "Labels: expected an object of strings"
 	d volume create v1 >/dev/null
 	d volume create v2 >/dev/null
 	drun -d --name holder --network n1 -v v1:/data bb sleep 300 >/dev/null
