@@ -187,3 +187,20 @@ teardown() {
 	d rm -f ex >/dev/null
 	wait_removed
 }
+
+@test "api endpoints: resize sets a TTY container's terminal size" {
+	drun -dt --name tt bb sh -c 'while true; do stty size; sleep 0.2; done' >/dev/null
+	run api_curl "/containers/tt/resize?h=33&w=111" -X POST -w '%{http_code}'
+	assert_output 200
+	local i
+	for ((i = 0; i < 50; i++)); do
+		run d logs tt
+		[[ "$output" == *"33 111"* ]] && break
+		sleep 0.1
+	done
+	assert_output_contains "33 111"
+	run api_curl "/containers/tt/resize?h=-1&w=5" -X POST -w ' %{http_code}'
+	assert_output_contains 400
+	d rm -f tt >/dev/null
+	wait_removed
+}
