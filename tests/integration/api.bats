@@ -63,7 +63,8 @@ teardown() {
 	assert_failure 2
 	assert_output_contains /dev/pts/
 	assert_output_contains tty-ok
-	run -127 drun --rm bb nosuchcmd
+	run drun --rm bb nosuchcmd
+	assert_failure 127
 	assert_output_contains 'exec "nosuchcmd"'
 	wait_removed
 }
