@@ -364,7 +364,7 @@ static int blob_fetch(pull_state *st, registry_conn *conn, pull_task *t, berth_e
 		ret = stream_finish(t, &ls, err);
 	if (ret < 0)
 		return ret;
-	registry_progress_done(st->client->progress, "Copied blob", d->digest + 7, d->size);
+	registry_blob_done(st->client, "Copied blob", d->digest + 7, d->size);
 	return 0;
 }
 

@@ -23,6 +23,12 @@ typedef struct registry_options {
 	const char *creds;     /* "USER[:PASSWORD]" overriding the auth file, or NULL */
 	int jobs;	       /* parallel blob transfers; 0 means 3 */
 	bool quiet;	       /* no progress output even on a TTY */
+	/* called as each blob of a pull or push is done, from the transfer
+	 * threads: VERB "Copied blob", "Blob exists" or "Mounted blob", DIGEST
+	 * without "sha256:" (the API streams docker's per-layer lines from
+	 * it); NULL: none */
+	void (*on_blob)(void *arg, const char *verb, const char *digest, int64_t size);
+	void *on_blob_arg;
 } registry_options;
 
 typedef struct pull_options {
@@ -80,6 +86,10 @@ int image_sign(const char *reference, const image_sign_options *opts, berth_erro
 int registry_login(const char *server, const char *user, const char *password, const registry_options *opts,
 		   berth_error **err);
 /* Removes SERVER's credentials (ALL: every server's). */
+/* The same check without storing anything (the API's POST /auth: the
+ * client keeps the credentials and sends them with each request). */
+int registry_check_login(const char *server, const char *user, const char *password, const registry_options *opts,
+			 berth_error **err);
 int registry_logout(const char *server, bool all, const registry_options *opts, berth_error **err);
 
 #endif
