@@ -18,6 +18,7 @@
 
 #include "engine/container.h"
 #include "kube/kube_internal.h"
+#include "kube/kube_service.h"
 #include "kube/probe.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
@@ -34,6 +35,8 @@ typedef struct ctl {
 	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
 	json_t *terminating; /* pod name -> pid of the process removing it */
 	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
+	json_t *services;    /* what each service's endpoints were last set to (service_sync.c) */
+	json_t *pending;     /* pods to remove, containers to kill: once the services let them go */
 	char *last_status;
 	long long next_due; /* the next probe, ms */
 	int lock_fd;
@@ -180,7 +183,14 @@ static void bump(json_t *s, const char *key, int by)
 	json_object_set_new(s, key, json_integer(by ? json_integer_value(json_object_get(s, key)) + by : 0));
 }
 
+/* The container is killed at the end of the pass, after its pod left the
+ * services' endpoints (act_pending). */
 static void kill_container(ctl *c, const char *id)
+{
+	json_array_append_new(c->pending, json_pack("{s:s}", "kill", id));
+}
+
+static void kill_now(ctl *c, const char *id)
 {
 	container *ct = NULL;
 	berth_error *err = NULL;
@@ -370,19 +380,28 @@ static int grace_of(ctl *c, const char *name)
 	return g ? (int)json_integer_value(g) : 30;
 }
 
-/* Removes the pod in a child of its own, so that the grace periods of
- * several pods run at once and the loop goes on meanwhile; the pod counts
- * as gone (not ready, not a replica) from now on. */
+/* The pod counts as gone (not ready, not a replica) from now on; it is
+ * removed at the end of the pass, once it left the services' endpoints
+ * (act_pending). */
 static void remove_pod(ctl *c, json_t *p, const char *why)
 {
 	const char *name = json_string_value(json_object_get(p, "name"));
-	berth_error *err = NULL;
-	pid_t pid;
 
 	json_object_set_new(p, "removed", json_true());
 	if (json_object_get(c->terminating, name))
 		return;
 	logf_("pod %s: %s: removing", name, why);
+	json_object_set_new(c->terminating, name, json_integer(0)); /* its remover's pid comes */
+	json_array_append_new(c->pending, json_pack("{s:s}", "remove", name));
+}
+
+/* Removes the pod in a child of its own, so that the grace periods of
+ * several pods run at once and the loop goes on meanwhile. */
+static void start_remover(ctl *c, const char *name)
+{
+	berth_error *err = NULL;
+	pid_t pid;
+
 	pid = fork();
 	if (pid == 0) {
 		close(c->lock_fd); /* a new controller may start meanwhile */
@@ -392,9 +411,26 @@ static void remove_pod(ctl *c, json_t *p, const char *why)
 	}
 	if (pid < 0) {
 		logf_("pod %s: fork: %s", name, strerror(errno));
+		json_object_del(c->terminating, name);
 		return;
 	}
 	json_object_set_new(c->terminating, name, json_integer(pid));
+}
+
+/* What the pass decided to stop, now that the services no longer send it
+ * new connections. */
+static void act_pending(ctl *c)
+{
+	json_t *a;
+	size_t i;
+
+	json_array_foreach(c->pending, i, a) {
+		if (json_object_get(a, "kill"))
+			kill_now(c, json_string_value(json_object_get(a, "kill")));
+		else
+			start_remover(c, json_string_value(json_object_get(a, "remove")));
+	}
+	json_array_clear(c->pending);
 }
 
 /* Creates a pod of a Pod object or of OWNER's template. A failure (an
@@ -681,6 +717,8 @@ static bool reconcile(ctl *c)
 		}
 	}
 	status = observe(c, pods, deployments);
+	/* a pod turning ready gets traffic now, not after this pass made pods */
+	kube_service_sync(c->k, c->ns, pods, status, c->services);
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
 		reconcile_deployment(c, d, pods, status);
@@ -689,6 +727,10 @@ static bool reconcile(ctl *c)
 		if (owner && !json_is_true(json_object_get(p, "removed")) && strncmp(owner, "Deployment/", 11) == 0 &&
 		    find_by_name(deployments, owner + 11, true) == NULL)
 			remove_pod(c, p, "its deployment was deleted");
+	}
+	if (json_array_size(c->pending) > 0) {
+		kube_service_sync(c->k, c->ns, pods, status, c->services);
+		act_pending(c);
 	}
 	write_status(c, status);
 	busy = json_array_size(objects) > 0 || json_array_size(deployments) > 0 || json_array_size(pods) > 0;
@@ -773,6 +815,8 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		  .ready_since = json_object(),
 		  .terminating = json_object(),
 		  .failures = json_object(),
+		  .services = json_object(),
+		  .pending = json_array(),
 		  .lock_fd = lock_fd };
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 
