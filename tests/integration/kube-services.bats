@@ -350,3 +350,43 @@ YAML
 	run kb describe svc named
 	[[ "$output" == *'left out: no container port named "nosuch"'* ]]
 }
+
+@test "kube service: a rolling update of 4 replicas under load from ab on the NodePort fails no request" {
+	command -v ab >/dev/null || skip "ab (apache2-utils) is not installed"
+	write_web 4
+	# leave the endpoints, then finish what is in flight: preStop sleeps
+	# a second before SIGTERM, as one does on Kubernetes
+	sed -i 's/      terminationGracePeriodSeconds: 2/      terminationGracePeriodSeconds: 5/' "$MANIFESTS/web.yaml"
+	cat >>"$MANIFESTS/web.yaml" <<'YAML'
+        lifecycle:
+          preStop: {sleep: {seconds: 1}}
+        env: [{name: VERSION, value: "1"}]
+  strategy:
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+YAML
+	write_svc web "type: NodePort"
+	sed -i 's/targetPort: http}/targetPort: http, nodePort: 30090}/' "$MANIFESTS/web-svc.yaml"
+	kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/web-svc.yaml" >/dev/null
+	wait_ready 4
+	wait_endpoints web 4
+	local before
+	before=$(kb get pods -o json | jq -r '[.items[].metadata.name] | sort | join(" ")')
+	# 30 s of load; the rollout takes about 10
+	nsenter --net="$HOSTNS" ab -r -q -c 4 -t 30 -n 10000000 http://127.0.0.1:30090/ >"$TEST_DIR/ab.out" 2>&1 3>&- &
+	local ab=$!
+	sleep 1
+	sed -i 's/value: "1"/value: "2"/' "$MANIFESTS/web.yaml"
+	kb apply -f "$MANIFESTS/web.yaml" >/dev/null
+	run kb rollout status deployment/web --timeout 25
+	assert_success
+	wait "$ab" || true
+	cat "$TEST_DIR/ab.out"
+	# every old replica was replaced while ab ran
+	for name in $before; do
+		[[ " $(pod_names) " != *" $name "* ]]
+	done
+	grep -E '^Complete requests: +[0-9]+' "$TEST_DIR/ab.out"
+	[ "$(awk '/^Complete requests:/ {print $3}' "$TEST_DIR/ab.out")" -ge 200 ]
+	grep -E '^Failed requests: +0$' "$TEST_DIR/ab.out"
+	! grep -q 'Non-2xx' "$TEST_DIR/ab.out"
+}
