@@ -67,13 +67,30 @@ int kube_service_remove(const kube_context *k, const char *namespace, const char
  * rootless. */
 json_t *kube_service_records(const kube_context *k);
 
+/* service_names.c: the {NAME}_SERVICE_HOST, _SERVICE_PORT,
+ * _SERVICE_PORT_{PORT NAME} and docker-link style {NAME}_PORT... variables
+ * of NAMESPACE's services that have a ClusterIP now, as "K=V" strings. */
+json_t *kube_service_env(const kube_context *k, const char *namespace);
+
+/* The hosts lines of NAMESPACE's services: the ClusterIP, or a headless
+ * service's ready pods (STATUS: the controller's; NULL: its status file),
+ * named NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local. Heap. */
+char *kube_service_hosts_block(const kube_context *k, const char *namespace, json_t *status);
+
+/* Puts BLOCK in place of the service lines of POD's hosts file (in place:
+ * it is bind-mounted) and, SEARCH, the search domains NS.svc.cluster.local
+ * svc.cluster.local cluster.local first in its resolv.conf. */
+int kube_service_pod_files(const kube_context *k, const char *namespace, const char *pod, const char *block,
+			   bool search, berth_error **err);
+
 /* service_sync.c: makes the endpoints of NAMESPACE's Services with a
  * selector the ready pods that match it (PODS: kube_pod_list's, with
  * "removed": true on those being removed; STATUS: the controller's, with
  * "pods": {NAME: {"ready": B}}), one engine call per service whose set
  * changed since CACHE (the caller's, kept between passes) says. Adds
  * STATUS "services": {NAME: {"endpoints": ["IP:PORT"...], "notes": [...]}}
- * (a pod left out for a port name it lacks, the last error). */
+ * (a pod left out for a port name it lacks, the last error), and rewrites
+ * the pods' hosts files when the services' names or addresses changed. */
 void kube_service_sync(const kube_context *k, const char *namespace, json_t *pods, json_t *status, json_t *cache);
 
 #endif

@@ -397,7 +397,7 @@ static const kube_field pod_spec[] = {
 	F("shareProcessNamespace", KT_BOOL),
 	IGNORED("dnsPolicy", KT_STRING, "pods use the host's resolvers (or dnsConfig.nameservers); no cluster DNS"),
 	OBJ("dnsConfig", pod_dns_config),
-	IGNORED("enableServiceLinks", KT_BOOL, "no Services on one host yet"),
+	F("enableServiceLinks", KT_BOOL),
 	IGNORED("nodeSelector", KT_STRING_MAP, one_host),
 	IGNORED("nodeName", KT_STRING, one_host),
 	IGNORED("affinity", KT_ANY, one_host),

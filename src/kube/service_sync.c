@@ -172,6 +172,32 @@ static void sync_one(const kube_context *k, const char *ns, json_t *svc, json_t 
 	set_endpoints(k, svc, &spec, eps, n, cache, entry);
 }
 
+/* The pods' hosts files, when the block of names changed. */
+static void sync_names(const kube_context *k, const char *ns, json_t *pods, json_t *status, json_t *cache, bool any)
+{
+	_cleanup_free_ char *block = any ? kube_service_hosts_block(k, ns, status) : strdup("");
+	json_t *p;
+	size_t i;
+
+	if (block == NULL || (str(cache, "hosts") && strcmp(str(cache, "hosts"), block) == 0))
+		return;
+	if (str(cache, "hosts") == NULL && block[0] == '\0') {
+		json_object_set_new(cache, "hosts", json_string(block));
+		return; /* no services, none before: nothing to take out */
+	}
+	json_array_foreach(pods, i, p) {
+		berth_error *err = NULL;
+		if (json_is_true(json_object_get(p, "removed")) || json_is_null(json_object_get(p, "holder")) ||
+		    !json_object_get(p, "holder"))
+			continue;
+		if (kube_service_pod_files(k, ns, str(p, "name"), block, false, &err) < 0) {
+			fprintf(stderr, "%s\n", err && err->msg ? err->msg : "service names: failed");
+			berth_error_free(&err);
+		}
+	}
+	json_object_set_new(cache, "hosts", json_string(block));
+}
+
 void kube_service_sync(const kube_context *k, const char *namespace, json_t *pods, json_t *status, json_t *cache)
 {
 	_cleanup_json_ json_t *services = NULL, *objects = json_object(), *seen = json_object();
@@ -193,11 +219,17 @@ void kube_service_sync(const kube_context *k, const char *namespace, json_t *pod
 		sync_one(k, namespace, svc, pods, status, cache, objects, out);
 		json_object_set_new(seen, str(json_object_get(svc, "metadata"), "name") ?: "", json_true());
 	}
+	json_array_foreach(services, i, svc)
+		if (json_object_size(json_object_get(json_object_get(svc, "spec"), "selector")) == 0)
+			json_object_set_new(seen, str(json_object_get(svc, "metadata"), "name") ?: "", json_true());
+	sync_names(k, namespace, pods, status, cache, json_array_size(services) > 0);
 	/* forget the cache of services deleted meanwhile */
 	json_object_foreach_safe(cache, tmp, key, v)
 	{
 		char name[SERVICE_NAME_MAX + 1];
 		const char *dot;
+		if (strchr(key, '/') == NULL)
+			continue; /* "hosts" */
 		snprintf(name, sizeof(name), "%s", key);
 		dot = strchr(name, '.');
 		if (dot)

@@ -390,3 +390,90 @@ YAML
 	grep -E '^Failed requests: +0$' "$TEST_DIR/ab.out"
 	! grep -q 'Non-2xx' "$TEST_DIR/ab.out"
 }
+
+@test "kube service: pods find services by name (hosts file, rewritten on changes) and by environment variables" {
+	write_web 2
+	write_svc web
+	kb apply -f "$MANIFESTS/web-svc.yaml" >/dev/null
+	local ip
+	ip=$(vip web)
+	# pods made after the service get its variables (enableServiceLinks)
+	cat >"$MANIFESTS/client.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: bb, command: ["sleep", "3600"], env: [{name: WEB_SERVICE_PORT, value: "own"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nolinks}
+spec:
+  enableServiceLinks: false
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: bb, command: ["sleep", "3600"]}
+YAML
+	kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/client.yaml" >/dev/null
+	wait_ready 4
+	wait_endpoints web 2
+	run kb exec client -- env
+	assert_success
+	[[ "$output" == *"WEB_SERVICE_HOST=$ip"* ]]
+	[[ "$output" == *"WEB_SERVICE_PORT_WEB=80"* ]]
+	[[ "$output" == *"WEB_PORT=tcp://$ip:80"* ]]
+	[[ "$output" == *"WEB_PORT_80_TCP_ADDR=$ip"* ]]
+	# the container's own variable wins
+	[[ "$output" == *"WEB_SERVICE_PORT=own"* ]]
+	run kb exec nolinks -- env
+	[[ "$output" != *WEB_SERVICE_HOST* ]]
+	# every name of the service, from a pod
+	local name
+	for name in web web.default web.default.svc web.default.svc.cluster.local; do
+		run kb exec client -- timeout 3 wget -qO- "http://$name/"
+		assert_success
+		[[ "$output" == web-* ]]
+	done
+	run kb exec client -- cat /etc/resolv.conf
+	[[ "$output" == *"search default.svc.cluster.local svc.cluster.local cluster.local"* ]]
+	# a service added later is in the running pods' hosts files within a
+	# pass or two; a deleted one leaves them
+	write_svc web2
+	kb apply -f "$MANIFESTS/web2-svc.yaml" >/dev/null
+	local i found=
+	for ((i = 0; i < 30; i++)); do
+		kb exec client -- grep -q "web2.default.svc.cluster.local" /etc/hosts && found=1 && break
+		sleep 0.1
+	done
+	[ -n "$found" ]
+	run kb exec client -- timeout 3 wget -qO- http://web2/
+	assert_success
+	kb delete svc web2 >/dev/null
+	for ((i = 0; i < 30; i++)); do
+		kb exec client -- grep -q web2 /etc/hosts || break
+		sleep 0.1
+	done
+	run kb exec client -- grep web2 /etc/hosts
+	assert_failure
+}
+
+@test "kube service: a headless service's name resolves to its ready pods" {
+	write_web 2
+	write_svc hl "clusterIP: None"
+	kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/hl-svc.yaml" >/dev/null
+	wait_ready 2
+	run kb get svc hl
+	[[ "${lines[1]}" =~ ^hl\ +ClusterIP\ +None\ + ]]
+	local ips i got=
+	ips=$(kb get pods -o json | jq -r '[.items[].status.podIP] | sort | join(" ")')
+	for ((i = 0; i < 30; i++)); do
+		got=$(kb exec "$(kb get pods -o json | jq -r '.items[0].metadata.name')" -- grep 'hl.default.svc.cluster.local' /etc/hosts | awk '{print $1}' | sort | xargs || true)
+		[ "$got" = "$ips" ] && break
+		sleep 0.2
+	done
+	[ "$got" = "$ips" ]
+	# no ClusterIP: no engine service, no variables
+	[ -z "$(find "$HOSTNET/services" -name '*.json')" ]
+}
