@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,12 +33,14 @@ typedef struct ctl {
 	const kube_context *k;
 	const char *ns;
 	char *status_path;
-	json_t *probes;	     /* container id -> its probes' counters */
-	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
-	json_t *terminating; /* pod name -> pid of the process removing it */
-	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
-	json_t *services;    /* what each service's endpoints were last set to (service_sync.c) */
-	json_t *pending;     /* pods to remove, containers to kill: once the services let them go */
+	json_t *probes;		       /* container id -> its probes' counters */
+	json_t *ready_since;	       /* pod name -> ms (monotonic) it became ready */
+	json_t *terminating;	       /* pod name -> pid of the process removing it */
+	json_t *failures;	       /* pod or owner -> {"next", "delay", "error"}: creation backoff */
+	json_t *services;	       /* what each service's endpoints were last set to (service_sync.c) */
+	json_t *pending;	       /* pods to remove, containers to kill: once the services let them go */
+	json_t *watch;		       /* pid -> pod of the running containers and holders: their end wakes the loop */
+	json_t *last_pods, *last_pass; /* the last pass's, for taking a dead pod out of its services */
 	char *last_status;
 	long long next_due; /* the next probe, ms */
 	int lock_fd;
@@ -260,6 +264,26 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 	return json_is_true(json_object_get(s, "ready"));
 }
 
+/* Whether PID runs (not ended, not a zombie its monitor has yet to reap),
+ * and if so watched: a container that dies leaves its services at once. */
+static bool process_running(ctl *c, json_int_t pid, const char *pod)
+{
+	char path[64], stat[512], *paren;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || (n = read(fd, stat, sizeof(stat) - 1)) <= 0)
+		return false;
+	stat[n] = '\0';
+	paren = strrchr(stat, ')');
+	if (paren == NULL || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X')
+		return false;
+	snprintf(path, sizeof(path), "%lld", (long long)pid);
+	json_object_set_new(c->watch, path, json_string(pod));
+	return true;
+}
+
 static bool holder_running(json_t *p)
 {
 	json_t *h = json_object_get(p, "holder");
@@ -289,6 +313,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 	size_t i, j;
 
 	c->next_due = 0;
+	json_object_clear(c->watch);
 	json_object_foreach(c->probes, key, v)
 		json_object_set_new(v, "seen", json_false());
 	json_array_foreach(pods, i, p) {
@@ -300,11 +325,14 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 		if (json_is_true(json_object_get(p, "removed")))
 			continue;
 		ready_map = json_object();
-		ready = holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0;
+		ready =
+		    holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0 &&
+		    process_running(c, json_integer_value(json_object_get(json_object_get(p, "holder"), "pid")), name);
 		json_array_foreach(json_object_get(p, "containers"), j, ctr) {
 			const char *cname = json_string_value(json_object_get(ctr, "name"));
 			json_t *spec = container_spec(pod, cname);
 			bool r = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") == 0 &&
+				 process_running(c, json_integer_value(json_object_get(ctr, "pid")), name) &&
 				 spec != NULL && run_probes(c, ctr, spec, ip);
 			json_object_set_new(ready_map, cname, json_boolean(r));
 			ready = ready && r;
@@ -735,10 +763,12 @@ static bool reconcile(ctl *c)
 	write_status(c, status);
 	busy = json_array_size(objects) > 0 || json_array_size(deployments) > 0 || json_array_size(pods) > 0;
 out:
+	json_decref(c->last_pods);
+	json_decref(c->last_pass);
+	c->last_pods = pods;
+	c->last_pass = status;
 	json_decref(objects);
 	json_decref(deployments);
-	json_decref(pods);
-	json_decref(status);
 	return busy;
 }
 
@@ -777,6 +807,39 @@ static void reap_children(ctl *c)
 		}
 }
 
+/* Sleeps up to WAIT_MS; a watched process that ends wakes it at once, and
+ * its pod leaves the services' endpoints before anything else is done (new
+ * connections to it would be refused until then). */
+static void sleep_watching(ctl *c, long long wait_ms)
+{
+	struct pollfd fds[256];
+	const char *pods[256], *key;
+	bool died = false;
+	nfds_t n = 0;
+	json_t *v;
+
+	json_object_foreach(c->watch, key, v) {
+		int fd = n < 256 ? (int)syscall(SYS_pidfd_open, (pid_t)atoi(key), 0) : -1;
+		if (fd >= 0) {
+			pods[n] = json_string_value(v);
+			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		}
+	}
+	if (n == 0 || (poll(fds, n, (int)wait_ms) < 0 && errno != EINTR))
+		usleep((useconds_t)wait_ms * 1000);
+	for (nfds_t i = 0; i < n; i++) {
+		if (fds[i].revents && c->last_pass) {
+			json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pods[i]);
+			if (st)
+				json_object_set_new(st, "ready", json_false());
+			died = true;
+		}
+		close(fds[i].fd);
+	}
+	if (died)
+		kube_service_sync(c->k, c->ns, c->last_pods, c->last_pass, c->services);
+}
+
 static void controller_main(ctl *c, int lock_fd)
 {
 	for (;;) {
@@ -799,7 +862,7 @@ static void controller_main(ctl *c, int lock_fd)
 		if (c->next_due > 0 && c->next_due - now_ms() < wait)
 			wait = c->next_due - now_ms();
 		if (wait > 0)
-			usleep((useconds_t)wait * 1000);
+			sleep_watching(c, wait);
 	}
 }
 
@@ -817,6 +880,7 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		  .failures = json_object(),
 		  .services = json_object(),
 		  .pending = json_array(),
+		  .watch = json_object(),
 		  .lock_fd = lock_fd };
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 
