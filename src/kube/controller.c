@@ -33,14 +33,15 @@ typedef struct ctl {
 	const kube_context *k;
 	const char *ns;
 	char *status_path;
-	json_t *probes;		       /* container id -> its probes' counters */
-	json_t *ready_since;	       /* pod name -> ms (monotonic) it became ready */
-	json_t *terminating;	       /* pod name -> pid of the process removing it */
-	json_t *failures;	       /* pod or owner -> {"next", "delay", "error"}: creation backoff */
-	json_t *services;	       /* what each service's endpoints were last set to (service_sync.c) */
-	json_t *pending;	       /* pods to remove, containers to kill: once the services let them go */
-	json_t *watch;		       /* pid -> pod of the running containers and holders: their end wakes the loop */
-	json_t *last_pods, *last_pass; /* the last pass's, for taking a dead pod out of its services */
+	json_t *probes;	     /* container id -> its probes' counters */
+	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
+	json_t *terminating; /* pod name -> pid of the process removing it */
+	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
+	json_t *services;    /* what each service's endpoints were last set to (service_sync.c) */
+	json_t *pending;     /* pods to remove, containers to kill: once the services let them go */
+	json_t *watch;	     /* pid -> pod of the running containers and holders: their end wakes the loop */
+	json_t *last_pods;   /* the last pass's pods and status: a pod that dies leaves */
+	json_t *last_pass;   /* its services before the next pass (sleep_watching) */
 	char *last_status;
 	long long next_due; /* the next probe, ms */
 	int lock_fd;

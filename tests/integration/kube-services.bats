@@ -504,3 +504,57 @@ YAML
 	# in runs here; 789 when the controller only looked every 250 ms)
 	[ "$failed" -le 150 ]
 }
+
+@test "kube service: a pod scaled down or deleted leaves the endpoints before its preStop hook and SIGTERM" {
+	write_web 2
+	sed -i 's/      terminationGracePeriodSeconds: 2/      terminationGracePeriodSeconds: 10/' "$MANIFESTS/web.yaml"
+	cat >>"$MANIFESTS/web.yaml" <<'YAML'
+        lifecycle:
+          preStop: {sleep: {seconds: 3}}
+YAML
+	write_svc web
+	kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/web-svc.yaml" >/dev/null
+	wait_ready 2
+	wait_endpoints web 2
+	local before after gone ip i
+	# "NAME IP" of each pod
+	before=$(kb get pods -o json | jq -r '.items[] | "\(.metadata.name) \(.status.podIP)"')
+	run kb scale deployment/web --replicas 1
+	assert_success
+	for ((i = 0; i < 50; i++)); do
+		after=$(kb get endpoints web -o json | jq -r '[.subsets[]?.addresses[]?.ip] | length')
+		[ "$after" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$after" = 1 ]
+	# the pod that left is still serving: its preStop sleeps, no SIGTERM yet
+	ip=$(kb get endpoints web -o json | jq -r '.subsets[0].addresses[0].ip')
+	gone=$(awk -v ip="$ip" '$2 != ip {print $1}' <<<"$before")
+	[ -n "$gone" ]
+	[ "$(state_of "k8s_web_${gone}_default" State.Status)" = running ]
+	# kube delete pod: the same order, for a Pod of its own behind the service
+	cat >"$MANIFESTS/solo.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: web
+    image: bb
+    command: ["sh", "-c", "mkdir -p /www && hostname >/www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080, name: http}]
+    lifecycle:
+      preStop: {sleep: {seconds: 3}}
+YAML
+	kb apply -f "$MANIFESTS/solo.yaml" >/dev/null
+	wait_endpoints web 2
+	ip=$(kb get pod solo -o json | jq -r .status.podIP)
+	kb delete pod solo --wait=false >/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kb get endpoints web -o json | jq -r '.subsets[]?.addresses[]?.ip' | grep -qx "$ip" || break
+		sleep 0.1
+	done
+	[ "$i" -lt 50 ]
+	[ "$(state_of k8s_web_solo_default State.Status)" = running ]
+}
