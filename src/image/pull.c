@@ -474,8 +474,8 @@ static int pull_manifest(pull_state *st, registry_conn *conn, const oci_platform
 		return -1;
 	/* the policy speaks of what the reference names (an index when it is
 	 * one), and nothing of the image is stored before it agrees */
-	if (trust_check_pull(&st->opts->trust, &st->policy, st->client, st->identity, m->digest, &st->signatures, err) <
-	    0)
+	if (trust_check_pull(&st->opts->trust, &st->policy, store_root(st->s), st->client, st->identity, m->digest,
+			     &st->signatures, err) < 0)
 		return -1;
 	snprintf(st->top_digest, sizeof(st->top_digest), "%s", m->digest);
 	if (m->kind == MANIFEST_KIND_INDEX && resolve_index(st, conn, want, m, err) < 0)

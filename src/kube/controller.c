@@ -19,6 +19,7 @@
 #include <sha2.h>
 
 #include "engine/container.h"
+#include "kube/hpa_sync.h"
 #include "kube/kube_internal.h"
 #include "kube/kube_service.h"
 #include "kube/probe.h"
@@ -45,6 +46,7 @@ typedef struct ctl {
 	char *last_status;
 	long long next_due; /* the next probe, ms */
 	int lock_fd;
+	json_t *hpa; /* the autoscalers' state (hpa_sync.h), kept in the status file */
 } ctl;
 
 static long long now_ms(void)
@@ -379,6 +381,7 @@ static void write_status(ctl *c, json_t *status)
 		json_object_set(errors, key, json_object_get(f, "error"));
 	json_object_set_new(status, "errors", errors);
 	json_object_set(status, "terminating", c->terminating);
+	json_object_set(status, "hpa", c->hpa);
 	json_object_foreach(c->terminating, key, f)
 		json_object_del(json_object_get(status, "pods"), key);
 	text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
@@ -751,6 +754,7 @@ static bool reconcile(ctl *c)
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
 		reconcile_deployment(c, d, pods, status);
+	kube_hpa_sync(c->k, c->ns, c->hpa, pods, deployments, status, logf_);
 	json_array_foreach(pods, i, p) {
 		const char *owner = json_string_value(json_object_get(p, "owner"));
 		if (owner && !json_is_true(json_object_get(p, "removed")) && strncmp(owner, "Deployment/", 11) == 0 &&
@@ -905,6 +909,12 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 	if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, pid, strlen(pid), 0) < 0)
 		logf_("controller lock: %s", strerror(errno));
 	c.status_path = kube_controller_file(k, namespace, "status");
+	{
+		/* the autoscalers go on where the controller before left them */
+		_cleanup_json_ json_t *before = c.status_path ? json_load_file(c.status_path, 0, NULL) : NULL;
+		json_t *hpa = json_object_get(before, "hpa");
+		c.hpa = json_is_object(hpa) ? json_incref(hpa) : json_object();
+	}
 	logf_("controller of namespace %s started (pid %d)", namespace, (int)getpid());
 	controller_main(&c, lock_fd);
 }

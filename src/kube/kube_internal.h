@@ -10,8 +10,7 @@
 #include "util/error.h"
 
 /* validate.c's rules, for the validators of other kinds */
-int kube_validate_object_metadata(json_t *obj, berth_error **err); /* metadata with a valid name */
-bool kube_is_port_name(const char *s);				   /* IANA_SVC_NAME */
-bool kube_is_label(const char *key, const char *value);		   /* a label's key and value */
+bool kube_is_port_name(const char *s);			/* IANA_SVC_NAME */
+bool kube_is_label(const char *key, const char *value); /* a label's key and value */
 
 #endif

@@ -5,37 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/schema_tables.h"
 #include "spec/json_read.h"
 #include "util/cleanup.h"
-
-#define F(n, t)                                                                                                        \
-	{                                                                                                              \
-		.name = n, .type = t                                                                                   \
-	}
-#define OBJ(n, f)                                                                                                      \
-	{                                                                                                              \
-		.name = n, .type = KT_OBJECT, .fields = f                                                              \
-	}
-#define LIST(n, t)                                                                                                     \
-	{                                                                                                              \
-		.name = n, .type = KT_LIST, .item = t                                                                  \
-	}
-#define LIST_OF(n, f)                                                                                                  \
-	{                                                                                                              \
-		.name = n, .type = KT_LIST, .item = KT_OBJECT, .fields = f                                             \
-	}
-#define IGNORED(n, t, w)                                                                                               \
-	{                                                                                                              \
-		.name = n, .type = t, .item = KT_ANY, .support = KS_IGNORED, .note = w                                 \
-	}
-#define REFUSED(n, t, w)                                                                                               \
-	{                                                                                                              \
-		.name = n, .type = t, .item = KT_ANY, .support = KS_UNSUPPORTED, .note = w                             \
-	}
-#define END                                                                                                            \
-	{                                                                                                              \
-		.name = NULL                                                                                           \
-	}
 
 static const char one_host[] = "berth runs every pod on this host";
 
@@ -585,6 +557,23 @@ const kube_field kube_schema_list[] = {
 	TYPE_META,
 	{ .name = "metadata", .type = KT_ANY },
 	LIST("items", KT_OBJECT),
+	END,
+};
+
+/* autoscaling: the specs are in hpa_spec.c */
+const kube_field kube_schema_hpa_v2[] = {
+	TYPE_META,
+	OBJ("metadata", object_meta),
+	OBJ("spec", kube_schema_hpa_spec_v2),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
+	END,
+};
+
+const kube_field kube_schema_hpa_v1[] = {
+	TYPE_META,
+	OBJ("metadata", object_meta),
+	OBJ("spec", kube_schema_hpa_spec_v1),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
 	END,
 };
 

@@ -200,6 +200,11 @@ static int require_metadata(json_t *obj, berth_error **err)
 	return validate_metadata(meta, "metadata", err);
 }
 
+int kube_validate_object_metadata(json_t *obj, berth_error **err)
+{
+	return require_metadata(obj, err);
+}
+
 /* ---- selectors */
 
 static int validate_selector(json_t *sel, const char *path, berth_error **err)
@@ -831,11 +836,6 @@ int kube_validate_secret(json_t *secret, berth_error **err)
 }
 
 /* ---- shared with service_validate.c (kube_internal.h) */
-
-int kube_validate_object_metadata(json_t *obj, berth_error **err)
-{
-	return require_metadata(obj, err);
-}
 
 bool kube_is_port_name(const char *s)
 {

@@ -45,6 +45,8 @@ void kube_cli_ensure_controller(kube_cli *cli, const char *namespace)
 
 const char *kube_cli_resource(const char *kind)
 {
+	if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+		return "horizontalpodautoscaler.autoscaling";
 	if (strcmp(kind, "Deployment") == 0)
 		return "deployment.apps";
 	if (strcmp(kind, "ConfigMap") == 0)
@@ -427,6 +429,9 @@ static int delete_positionals(kube_cli *cli, char **pos, int npos, const char *n
 
 	if (npos == 0)
 		return berth_error_request(err, EINVAL, "delete: give -f FILE, KIND NAME... or KIND --all");
+	/* all --all: the autoscalers first, so that none scales what goes */
+	if (all && strcmp(pos[0], "all") == 0 && delete_all(cli, "HorizontalPodAutoscaler", ns, wait, err) < 0)
+		return -1;
 	if (all) {
 		bool every = strcmp(pos[0], "all") == 0;
 		for (size_t i = 0; i < sizeof(everything) / sizeof(everything[0]); i++) {
@@ -509,6 +514,9 @@ static const berth_command kube_commands[] = {
 	{ "scale", "kube scale deployment/NAME --replicas N", "set a deployment's replicas", cmd_kube_scale },
 	{ "rollout", "kube rollout status|history|undo deployment/NAME", "manage a deployment's rollout",
 	  cmd_kube_rollout },
+	{ "autoscale", "kube autoscale deployment/NAME --max M [--min N] [--cpu-percent P]",
+	  "create a HorizontalPodAutoscaler for a deployment", cmd_kube_autoscale },
+	{ "top", "kube top pods|deployments [NAME...]", "CPU and memory of pods", cmd_kube_top },
 	{ "generate", "kube generate [--name POD] CONTAINER...", "a Pod manifest from containers", cmd_kube_generate },
 	{ NULL, NULL, NULL, NULL },
 };

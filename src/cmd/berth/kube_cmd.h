@@ -63,4 +63,12 @@ int cmd_kube_exec(const berth_globals *g, int argc, char **argv, berth_error **e
 int cmd_kube_scale(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_rollout(const berth_globals *g, int argc, char **argv, berth_error **err);
 
+/* kube_hpa.c: get hpa (the table, or the objects with their status added
+ * to ITEMS for -o json|yaml; IN_ALL: part of `get all`, nothing printed
+ * when there is none), describe hpa, autoscale, top. */
+void kube_cli_get_hpas(kube_cli *cli, const char *namespace, char **names, int n, json_t *items, bool in_all);
+void kube_cli_describe_hpa(kube_cli *cli, json_t *hpa);
+int cmd_kube_autoscale(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_kube_top(const berth_globals *g, int argc, char **argv, berth_error **err);
+
 #endif

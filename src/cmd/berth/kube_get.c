@@ -8,6 +8,7 @@
 
 #include "cmd/berth/kube_cmd.h"
 #include "kube/controller.h"
+#include "kube/hpa.h"
 #include "kube/manifest.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
@@ -387,7 +388,7 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 
 	ret = berth_parse(
 	    "kube get",
-	    "kube get pods|deployments|services|endpoints|configmaps|secrets|all [NAME...] [-n NS] [-o FORMAT]",
+	    "kube get pods|deployments|services|endpoints|configmaps|secrets|hpa|all [NAME...] [-n NS] [-o FORMAT]",
 	    get_specs, argc, argv, false, v, &pos, &npos, 1, -1, err);
 	if (ret != 0) {
 		options_free_values(v, 3);
@@ -424,6 +425,8 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 		putchar('\n');
 	if (all || strcmp(kind, "Deployment") == 0)
 		print_deployments(&view, pos + 1, npos - 1, format, items, true);
+	if (all || strcmp(kind, KUBE_HPA_KIND) == 0)
+		kube_cli_get_hpas(&cli, view.namespace, pos + 1, npos - 1, items, all);
 	if (kind && (strcmp(kind, "ConfigMap") == 0 || strcmp(kind, "Secret") == 0))
 		print_config(&view, kind, pos + 1, npos - 1, items);
 	if (all && !items)
@@ -496,6 +499,8 @@ int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error
 		char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
 		char *one[] = { (char *)name };
 		printf("Name:         %s\nNamespace:    %s\nKind:         %s\n", name, ns, kind);
+		if (strcmp(kind, KUBE_HPA_KIND) == 0)
+			kube_cli_describe_hpa(&cli, obj);
 		if (strcmp(kind, "Deployment") == 0) {
 			int ready, updated, available, total;
 			deployment_counts(&view, obj, &ready, &updated, &available, &total);
