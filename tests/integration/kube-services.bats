@@ -223,7 +223,7 @@ YAML
 	[[ "${lines[1]}" == *"53/UDP"* ]]
 }
 
-@test "kube service: NodePort answers on 127.0.0.1; a selector matching nothing is refused at once" {
+@test "kube service: NodePort answers on 127.0.0.1 and from a pod; a selector matching nothing is refused at once" {
 	write_web 2
 	write_svc web "type: NodePort"
 	sed -i 's/targetPort: http}/targetPort: http, nodePort: 30080}/' "$MANIFESTS/web-svc.yaml"
@@ -244,6 +244,14 @@ YAML
 	out=$(get "http://127.0.0.1:30080/" 20)
 	[ "$(grep -c ERR <<<"$out")" = 0 ]
 	[ "$(sort -u <<<"$out" | wc -l)" = 2 ]
+	# from another network namespace: a pod, through the host's bridge address
+	local pod gw
+	pod=$(kb get pods -o json | jq -r '.items[0].metadata.name')
+	gw=$(kb exec "$pod" -- ip route | awk '/^default/ {print $3}')
+	[ -n "$gw" ]
+	run kb exec "$pod" -- timeout 3 wget -qO- "http://$gw:30080/"
+	assert_success
+	[[ "$output" == web-* ]]
 	run kb get endpoints none
 	[[ "${lines[1]}" =~ ^none\ +\<none\>\ + ]]
 	SECONDS=0
