@@ -812,6 +812,14 @@ static void reap_children(ctl *c)
 		}
 }
 
+static bool died_already(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (fds[i].fd < 0)
+			return true;
+	return false;
+}
+
 /* Sleeps up to WAIT_MS; a watched process that ends wakes it at once, and
  * its pod leaves the services' endpoints before anything else is done (new
  * connections to it would be refused until then). */
@@ -824,22 +832,27 @@ static void sleep_watching(ctl *c, long long wait_ms)
 	json_t *v;
 
 	json_object_foreach(c->watch, key, v) {
-		int fd = n < 256 ? (int)syscall(SYS_pidfd_open, (pid_t)atoi(key), 0) : -1;
-		if (fd >= 0) {
-			pods[n] = json_string_value(v);
+		int fd;
+		if (n == 256)
+			break; /* the others wake it at the next pass */
+		fd = (int)syscall(SYS_pidfd_open, (pid_t)atoi(key), 0);
+		pods[n] = json_string_value(v);
+		if (fd >= 0)
 			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
-		}
+		else if (errno == ESRCH) /* gone since the pass looked (poll skips fd -1) */
+			fds[n++] = (struct pollfd){ .fd = -1 };
 	}
-	if (n == 0 || (poll(fds, n, (int)wait_ms) < 0 && errno != EINTR))
+	if (n == 0 || (poll(fds, n, died_already(fds, n) ? 0 : (int)wait_ms) < 0 && errno != EINTR))
 		usleep((useconds_t)wait_ms * 1000);
 	for (nfds_t i = 0; i < n; i++) {
-		if (fds[i].revents && c->last_pass) {
+		if ((fds[i].fd < 0 || fds[i].revents) && c->last_pass) {
 			json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pods[i]);
 			if (st)
 				json_object_set_new(st, "ready", json_false());
 			died = true;
 		}
-		close(fds[i].fd);
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
 	}
 	if (died)
 		kube_service_sync(c->k, c->ns, c->last_pods, c->last_pass, c->services);
