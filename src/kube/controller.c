@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "engine/container.h"
 #include "kube/hpa_sync.h"
 #include "kube/kube_internal.h"
+#include "kube/kube_service.h"
 #include "kube/probe.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
@@ -35,6 +38,11 @@ typedef struct ctl {
 	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
 	json_t *terminating; /* pod name -> pid of the process removing it */
 	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
+	json_t *services;    /* what each service's endpoints were last set to (service_sync.c) */
+	json_t *pending;     /* pods to remove, containers to kill: once the services let them go */
+	json_t *watch;	     /* pid -> pod of the running containers and holders: their end wakes the loop */
+	json_t *last_pods;   /* the last pass's pods and status: a pod that dies leaves */
+	json_t *last_pass;   /* its services before the next pass (sleep_watching) */
 	char *last_status;
 	long long next_due; /* the next probe, ms */
 	int lock_fd;
@@ -182,7 +190,14 @@ static void bump(json_t *s, const char *key, int by)
 	json_object_set_new(s, key, json_integer(by ? json_integer_value(json_object_get(s, key)) + by : 0));
 }
 
+/* The container is killed at the end of the pass, after its pod left the
+ * services' endpoints (act_pending). */
 static void kill_container(ctl *c, const char *id)
+{
+	json_array_append_new(c->pending, json_pack("{s:s}", "kill", id));
+}
+
+static void kill_now(ctl *c, const char *id)
 {
 	container *ct = NULL;
 	berth_error *err = NULL;
@@ -252,6 +267,26 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 	return json_is_true(json_object_get(s, "ready"));
 }
 
+/* Whether PID runs (not ended, not a zombie its monitor has yet to reap),
+ * and if so watched: a container that dies leaves its services at once. */
+static bool process_running(ctl *c, json_int_t pid, const char *pod)
+{
+	char path[64], stat[512], *paren;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || (n = read(fd, stat, sizeof(stat) - 1)) <= 0)
+		return false;
+	stat[n] = '\0';
+	paren = strrchr(stat, ')');
+	if (paren == NULL || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X')
+		return false;
+	snprintf(path, sizeof(path), "%lld", (long long)pid);
+	json_object_set_new(c->watch, path, json_string(pod));
+	return true;
+}
+
 static bool holder_running(json_t *p)
 {
 	json_t *h = json_object_get(p, "holder");
@@ -281,6 +316,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 	size_t i, j;
 
 	c->next_due = 0;
+	json_object_clear(c->watch);
 	json_object_foreach(c->probes, key, v)
 		json_object_set_new(v, "seen", json_false());
 	json_array_foreach(pods, i, p) {
@@ -292,11 +328,14 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 		if (json_is_true(json_object_get(p, "removed")))
 			continue;
 		ready_map = json_object();
-		ready = holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0;
+		ready =
+		    holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0 &&
+		    process_running(c, json_integer_value(json_object_get(json_object_get(p, "holder"), "pid")), name);
 		json_array_foreach(json_object_get(p, "containers"), j, ctr) {
 			const char *cname = json_string_value(json_object_get(ctr, "name"));
 			json_t *spec = container_spec(pod, cname);
 			bool r = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") == 0 &&
+				 process_running(c, json_integer_value(json_object_get(ctr, "pid")), name) &&
 				 spec != NULL && run_probes(c, ctr, spec, ip);
 			json_object_set_new(ready_map, cname, json_boolean(r));
 			ready = ready && r;
@@ -373,19 +412,28 @@ static int grace_of(ctl *c, const char *name)
 	return g ? (int)json_integer_value(g) : 30;
 }
 
-/* Removes the pod in a child of its own, so that the grace periods of
- * several pods run at once and the loop goes on meanwhile; the pod counts
- * as gone (not ready, not a replica) from now on. */
+/* The pod counts as gone (not ready, not a replica) from now on; it is
+ * removed at the end of the pass, once it left the services' endpoints
+ * (act_pending). */
 static void remove_pod(ctl *c, json_t *p, const char *why)
 {
 	const char *name = json_string_value(json_object_get(p, "name"));
-	berth_error *err = NULL;
-	pid_t pid;
 
 	json_object_set_new(p, "removed", json_true());
 	if (json_object_get(c->terminating, name))
 		return;
 	logf_("pod %s: %s: removing", name, why);
+	json_object_set_new(c->terminating, name, json_integer(0)); /* its remover's pid comes */
+	json_array_append_new(c->pending, json_pack("{s:s}", "remove", name));
+}
+
+/* Removes the pod in a child of its own, so that the grace periods of
+ * several pods run at once and the loop goes on meanwhile. */
+static void start_remover(ctl *c, const char *name)
+{
+	berth_error *err = NULL;
+	pid_t pid;
+
 	pid = fork();
 	if (pid == 0) {
 		close(c->lock_fd); /* a new controller may start meanwhile */
@@ -395,9 +443,26 @@ static void remove_pod(ctl *c, json_t *p, const char *why)
 	}
 	if (pid < 0) {
 		logf_("pod %s: fork: %s", name, strerror(errno));
+		json_object_del(c->terminating, name);
 		return;
 	}
 	json_object_set_new(c->terminating, name, json_integer(pid));
+}
+
+/* What the pass decided to stop, now that the services no longer send it
+ * new connections. */
+static void act_pending(ctl *c)
+{
+	json_t *a;
+	size_t i;
+
+	json_array_foreach(c->pending, i, a) {
+		if (json_object_get(a, "kill"))
+			kill_now(c, json_string_value(json_object_get(a, "kill")));
+		else
+			start_remover(c, json_string_value(json_object_get(a, "remove")));
+	}
+	json_array_clear(c->pending);
 }
 
 /* Creates a pod of a Pod object or of OWNER's template. A failure (an
@@ -684,6 +749,8 @@ static bool reconcile(ctl *c)
 		}
 	}
 	status = observe(c, pods, deployments);
+	/* a pod turning ready gets traffic now, not after this pass made pods */
+	kube_service_sync(c->k, c->ns, pods, status, c->services);
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
 		reconcile_deployment(c, d, pods, status);
@@ -694,13 +761,19 @@ static bool reconcile(ctl *c)
 		    find_by_name(deployments, owner + 11, true) == NULL)
 			remove_pod(c, p, "its deployment was deleted");
 	}
+	if (json_array_size(c->pending) > 0) {
+		kube_service_sync(c->k, c->ns, pods, status, c->services);
+		act_pending(c);
+	}
 	write_status(c, status);
 	busy = json_array_size(objects) > 0 || json_array_size(deployments) > 0 || json_array_size(pods) > 0;
 out:
+	json_decref(c->last_pods);
+	json_decref(c->last_pass);
+	c->last_pods = pods;
+	c->last_pass = status;
 	json_decref(objects);
 	json_decref(deployments);
-	json_decref(pods);
-	json_decref(status);
 	return busy;
 }
 
@@ -739,6 +812,52 @@ static void reap_children(ctl *c)
 		}
 }
 
+static bool died_already(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (fds[i].fd < 0)
+			return true;
+	return false;
+}
+
+/* Sleeps up to WAIT_MS; a watched process that ends wakes it at once, and
+ * its pod leaves the services' endpoints before anything else is done (new
+ * connections to it would be refused until then). */
+static void sleep_watching(ctl *c, long long wait_ms)
+{
+	struct pollfd fds[256];
+	const char *pods[256], *key;
+	bool died = false;
+	nfds_t n = 0;
+	json_t *v;
+
+	json_object_foreach(c->watch, key, v) {
+		int fd;
+		if (n == 256)
+			break; /* the others wake it at the next pass */
+		fd = (int)syscall(SYS_pidfd_open, (pid_t)atoi(key), 0);
+		pods[n] = json_string_value(v);
+		if (fd >= 0)
+			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		else if (errno == ESRCH) /* gone since the pass looked (poll skips fd -1) */
+			fds[n++] = (struct pollfd){ .fd = -1 };
+	}
+	if (n == 0 || (poll(fds, n, died_already(fds, n) ? 0 : (int)wait_ms) < 0 && errno != EINTR))
+		usleep((useconds_t)wait_ms * 1000);
+	for (nfds_t i = 0; i < n; i++) {
+		if ((fds[i].fd < 0 || fds[i].revents) && c->last_pass) {
+			json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pods[i]);
+			if (st)
+				json_object_set_new(st, "ready", json_false());
+			died = true;
+		}
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	}
+	if (died)
+		kube_service_sync(c->k, c->ns, c->last_pods, c->last_pass, c->services);
+}
+
 static void controller_main(ctl *c, int lock_fd)
 {
 	for (;;) {
@@ -761,7 +880,7 @@ static void controller_main(ctl *c, int lock_fd)
 		if (c->next_due > 0 && c->next_due - now_ms() < wait)
 			wait = c->next_due - now_ms();
 		if (wait > 0)
-			usleep((useconds_t)wait * 1000);
+			sleep_watching(c, wait);
 	}
 }
 
@@ -777,6 +896,9 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		  .ready_since = json_object(),
 		  .terminating = json_object(),
 		  .failures = json_object(),
+		  .services = json_object(),
+		  .pending = json_array(),
+		  .watch = json_object(),
 		  .lock_fd = lock_fd };
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 

@@ -32,6 +32,8 @@ static const char *const pod_aliases[] = { "pod", "pods", "po", NULL };
 static const char *const deployment_aliases[] = { "deployment", "deployments", "deploy", NULL };
 static const char *const configmap_aliases[] = { "configmap", "configmaps", "cm", NULL };
 static const char *const secret_aliases[] = { "secret", "secrets", NULL };
+static const char *const service_aliases[] = { "service", "services", "svc", NULL };
+static const char *const endpoints_aliases[] = { "endpoints", "ep", NULL };
 
 static const kind_info kinds[] = {
 	{ "HorizontalPodAutoscaler", "autoscaling/v2", hpa_aliases, kube_schema_hpa_v2, kube_validate_hpa },
@@ -41,12 +43,12 @@ static const kind_info kinds[] = {
 	{ "Deployment", "apps/v1", deployment_aliases, kube_schema_deployment, kube_validate_deployment },
 	{ "ConfigMap", "v1", configmap_aliases, kube_schema_configmap, kube_validate_configmap },
 	{ "Secret", "v1", secret_aliases, kube_schema_secret, kube_validate_secret },
+	{ "Service", "v1", service_aliases, kube_schema_service, kube_validate_service },
+	{ "Endpoints", "v1", endpoints_aliases, kube_schema_endpoints, kube_validate_endpoints },
 };
 
 /* Kinds a Kubernetes user may well apply, that berth does not run (yet). */
 static const char *const known_elsewhere[] = {
-	"Service",
-	"Endpoints",
 	"EndpointSlice",
 	"StatefulSet",
 	"DaemonSet",
@@ -217,7 +219,7 @@ static int add_object(kube_manifest *m, json_t *obj, const kube_document *doc, c
 			}
 		berth_error_request(err, EINVAL,
 				    "kind: unknown kind \"%s\" (berth runs Pod, Deployment, ConfigMap, "
-				    "Secret, HorizontalPodAutoscaler)",
+				    "Secret, Service, Endpoints, HorizontalPodAutoscaler)",
 				    kind);
 		return located(err, doc, source, what, item_prefix);
 	}

@@ -834,3 +834,15 @@ int kube_validate_secret(json_t *secret, berth_error **err)
 	_cleanup_json_ json_t *seen_string = json_object();
 	return validate_config_keys(secret, "stringData", false, seen_string, err);
 }
+
+/* ---- shared with service_validate.c (kube_internal.h) */
+
+bool kube_is_port_name(const char *s)
+{
+	return is_port_name(s);
+}
+
+bool kube_is_label(const char *key, const char *value)
+{
+	return is_qualified_name(key) && is_label_value(value);
+}

@@ -48,6 +48,13 @@ const char *kube_cli_pod_status(json_t *pod, json_t *status, int *ready, int *to
 /* O as JSON (indented) or, FORMAT "yaml", as YAML. */
 void kube_cli_print(json_t *o, const char *format);
 
+/* kube_get_svc.c: Services and Endpoints of NS (NULL: every namespace),
+ * those named (N > 0) only; as tables or, ITEMS given, appended to it. */
+void kube_cli_print_services(kube_cli *cli, const char *ns, char **names, int n, json_t *items, bool header);
+void kube_cli_print_endpoints(kube_cli *cli, const char *ns, char **names, int n, json_t *items);
+/* The lines of `describe service` after Name, Namespace and Kind. */
+void kube_cli_describe_service(kube_cli *cli, json_t *svc, json_t *status);
+
 int cmd_kube_generate(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error **err);

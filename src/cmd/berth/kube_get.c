@@ -386,9 +386,10 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 	int npos, ret;
 	bool all;
 
-	ret = berth_parse("kube get",
-			  "kube get pods|deployments|configmaps|secrets|hpa|all [NAME...] [-n NS] [-o FORMAT]",
-			  get_specs, argc, argv, false, v, &pos, &npos, 1, -1, err);
+	ret = berth_parse(
+	    "kube get",
+	    "kube get pods|deployments|services|endpoints|configmaps|secrets|hpa|all [NAME...] [-n NS] [-o FORMAT]",
+	    get_specs, argc, argv, false, v, &pos, &npos, 1, -1, err);
 	if (ret != 0) {
 		options_free_values(v, 3);
 		return ret < 0 ? 1 : 0;
@@ -428,6 +429,12 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 		kube_cli_get_hpas(&cli, view.namespace, pos + 1, npos - 1, items, all);
 	if (kind && (strcmp(kind, "ConfigMap") == 0 || strcmp(kind, "Secret") == 0))
 		print_config(&view, kind, pos + 1, npos - 1, items);
+	if (all && !items)
+		putchar('\n');
+	if (all || strcmp(kind, "Service") == 0)
+		kube_cli_print_services(&cli, view.namespace, pos + 1, npos - 1, items, true);
+	if (kind && strcmp(kind, "Endpoints") == 0)
+		kube_cli_print_endpoints(&cli, view.namespace, pos + 1, npos - 1, items);
 	if (items) {
 		if (npos == 2 && json_array_size(items) == 1)
 			kube_cli_print(json_array_get(items, 0), format);
@@ -510,6 +517,8 @@ int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error
 			if (why)
 				printf("Last error:   %s\n", why);
 		}
+		if (strcmp(kind, "Service") == 0)
+			kube_cli_describe_service(&cli, obj, status_of(&view, ns));
 		printf("Object:\n%s\n", text ? text : "");
 		free(text);
 		if (strcmp(kind, "Pod") == 0) {
