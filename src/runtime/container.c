@@ -428,8 +428,8 @@ static void init_error(int sock, berth_error **err)
 	berth_error_free(&ignored);
 }
 
-int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, pid_t *pid_out,
-			      int *master_out, berth_error **err)
+int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, int *exec_fd_out,
+			      pid_t *pid_out, int *master_out, berth_error **err)
 {
 	_cleanup_spec_ spec *s = opts->config; /* taken */
 	_cleanup_free_ char *config_path = NULL;
@@ -442,7 +442,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	idmap_mounts idmap = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
-	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup;
+	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup, start = exec_fd_out != NULL;
 	enum cgroup_mode mode;
 	pid_t intermediate = 0;
 
@@ -503,7 +503,10 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	if (tx.lockfd < 0 || fill_state(st, s, opts, config_path, rootfs, g, err) < 0 ||
 	    state_write(tx.dirfd, st, err) < 0)
 		goto fail;
-	if (mkfifoat(tx.dirfd, STATE_EXEC_FIFO, 0622) < 0 || fchmodat(tx.dirfd, STATE_EXEC_FIFO, 0622, 0) < 0) {
+	if (exec_fd_out != NULL)
+		*exec_fd_out = -1;
+	if (!start &&
+	    (mkfifoat(tx.dirfd, STATE_EXEC_FIFO, 0622) < 0 || fchmodat(tx.dirfd, STATE_EXEC_FIFO, 0622, 0) < 0)) {
 		berth_error_set(err, errno, "create the exec fifo");
 		goto fail;
 	}
@@ -552,6 +555,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.rootfs = rootfs,
 			.sync_fd = sv[1],
 			.state_dirfd = tx.dirfd,
+			.start_now = start,
 			.no_pivot = opts->no_pivot,
 			.no_new_keyring = opts->no_new_keyring,
 			.new_userns = new_userns,
@@ -632,15 +636,26 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	idmap_mounts_clear(&idmap);
 	if (net_devices_move(s, tx.pid, err) < 0)
 		goto fail;
+	/* the maps are written: the ids translate now (before SYNC_READY,
+	 * after which `run`'s process starts) */
+	if (!s->process->terminal && process_chown_stdio(tx.pid, s->process->user.uid, s->process->user.gid, err) < 0) {
+		init_error(sv[0], err);
+		goto fail;
+	}
 	if (drive_init(s, st, sv[0], console_sock, master_out, err) < 0)
 		goto fail;
-	/* the maps are written: the ids translate now */
-	if (!s->process->terminal && process_chown_stdio(tx.pid, s->process->user.uid, s->process->user.gid, err) < 0)
+	/* the devices moved while the init went on: now it may exec */
+	if (start && s->n_net_devices > 0 && sync_send(sv[0], SYNC_START, 0, NULL, -1, err) < 0)
 		goto fail;
-	close(sv[0]);
+	if (start && s->hooks[HOOK_POSTSTART].n > 0) {
+		/* EOF once the process runs, for the poststart hooks */
+		*exec_fd_out = sv[0];
+	} else {
+		close(sv[0]);
+	}
 	sv[0] = -1;
 	st->pid_start_time = proc_pid_start_time(tx.pid);
-	st->status = STATUS_CREATED;
+	st->status = start ? STATUS_RUNNING : STATUS_CREATED;
 	if (state_write(tx.dirfd, st, err) < 0)
 		goto fail;
 	if (opts->pid_file && state_write_pid_file(opts->pid_file, tx.pid, err) < 0)
@@ -657,6 +672,10 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 fail:
 	if (sv[0] >= 0)
 		close(sv[0]);
+	if (exec_fd_out != NULL && *exec_fd_out >= 0) {
+		close(*exec_fd_out);
+		*exec_fd_out = -1;
+	}
 	if (sv[1] >= 0)
 		close(sv[1]);
 	if (master_out && *master_out >= 0) {
@@ -675,7 +694,7 @@ fail_early:
 int container_create(const runtime_globals *g, const create_options *opts, berth_error **err)
 {
 	pid_t pid;
-	if (container_create_internal(g, opts, false, &pid, NULL, err) < 0)
+	if (container_create_internal(g, opts, false, NULL, &pid, NULL, err) < 0)
 		return berth_error_wrap(err, "create %s", opts->id);
 	if (opts->pid_out != NULL)
 		*opts->pid_out = pid;

@@ -136,6 +136,20 @@ static int wait_exec_fifo(const init_config *cfg, berth_error **err)
 	return 0;
 }
 
+/* `run`: no exec fifo, the process starts once ready. The sync socket stays
+ * open (moved above the preserved fds) until execve closes it, so the
+ * runtime reads EOF once the process runs, for its poststart hooks. */
+static int keep_sync_fd_until_exec(const init_config *cfg, berth_error **err)
+{
+	int kept = fcntl(cfg->sync_fd, F_DUPFD_CLOEXEC, 3 + (cfg->preserve_fds > 0 ? cfg->preserve_fds : 0));
+
+	close(cfg->sync_fd);
+	if (kept < 0)
+		return berth_error_set(err, errno, "keep the sync socket open");
+	close(cfg->state_dirfd);
+	return 0;
+}
+
 /* The namespaces to join are joined; now create the user namespace (unless
  * one was joined) and the others, owned by it, and fork: a new pid namespace
  * takes effect for children only. The intermediate reports the init's pid
@@ -384,10 +398,15 @@ _Noreturn void container_init_main(const init_config *cfg)
 	prctl(PR_SET_PDEATHSIG, 0);
 	if (sync_send(cfg->sync_fd, SYNC_READY, 0, NULL, -1, &err) < 0)
 		_exit(1);
-	close(cfg->sync_fd);
-
-	if (wait_exec_fifo(cfg, &err) < 0)
-		_exit(1);
+	if (cfg->start_now) {
+		if ((s->n_net_devices > 0 && sync_expect(cfg->sync_fd, SYNC_START, NULL, NULL, &err) < 0) ||
+		    keep_sync_fd_until_exec(cfg, &err) < 0)
+			_exit(1);
+	} else {
+		close(cfg->sync_fd);
+		if (wait_exec_fifo(cfg, &err) < 0)
+			_exit(1);
+	}
 	if (s->hooks[HOOK_START_CONTAINER].n > 0 &&
 	    hooks_run(s, HOOK_START_CONTAINER, state_with_status(&state_json, "created"), &err) < 0) {
 		fprintf(stderr, "berth-runtime: %s\n", err->msg);

@@ -1,6 +1,7 @@
 /* The container init: the child the runtime clones.  It joins or already
  * owns its namespaces, builds the rootfs, reports ready over the sync
- * socket, blocks on the exec fifo until `start`, then execs the process. */
+ * socket, blocks on the exec fifo until `start` (not in `run`), then execs
+ * the process. */
 #ifndef BERTH_RUNTIME_INIT_H
 #define BERTH_RUNTIME_INIT_H
 
@@ -16,6 +17,10 @@ typedef struct init_config {
 	const char *rootfs;
 	int sync_fd;
 	int state_dirfd; /* O_PATH fd of ROOT/ID, for the exec fifo */
+	/* `run`: no exec fifo; exec the process as soon as SYNC_READY is
+	 * sent (with linux.netDevices, once SYNC_START follows: the runtime
+	 * moves them meanwhile), keeping the sync socket open until the execve */
+	bool start_now;
 	int ns_fds[NS_TYPES];
 	bool no_pivot;
 	bool no_new_keyring;

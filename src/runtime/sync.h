@@ -21,6 +21,7 @@ enum sync_type {
 	SYNC_USERNS,	     /* init -> parent: user namespace unshared, write the maps */
 	SYNC_MAPS_DONE,	     /* parent -> init */
 	SYNC_CGROUP_JOIN,    /* parent -> init, before SYNC_GO: a v1 "tasks" file to join (fd), path in payload */
+	SYNC_START,	     /* parent -> init (`run` with linux.netDevices): the devices are in, exec */
 };
 
 typedef struct sync_msg {
