@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 #include <linux/sched.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/exe_guard.h"
 #include "runtime/container_internal.h"
 #include "runtime/hooks.h"
 #include "runtime/idmap_mount.h"
@@ -410,6 +412,18 @@ static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, c
 	return state_write(tx->dirfd, st, err);
 }
 
+/* Whether the init can seal itself (exe_guard_seal_in_mount_ns) instead of
+ * the runtime before the clone: only in a new pid namespace (no process of
+ * a joined one may see the init before it is sealed), in a new mount
+ * namespace that takes no mount events back to the host (no shared
+ * rootfsPropagation) and whose old root goes at pivot_root. */
+static bool init_can_seal_itself(const spec *s, const create_options *opts, bool late_userns)
+{
+	return s->namespaces[NS_PID].requested && s->namespaces[NS_PID].path == NULL &&
+	       s->namespaces[NS_MOUNT].requested && s->namespaces[NS_MOUNT].path == NULL && !late_userns &&
+	       !opts->no_pivot && !(s->rootfs_propagation & MS_SHARED) && exe_guard_in_place_possible();
+}
+
 /* After a failure while the init may be setting up early: the error it
  * reported, if it did (its failure may be the cause of ours). */
 static void init_error(int sock, berth_error **err)
@@ -443,6 +457,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
 	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup, start = exec_fd_out != NULL;
+	bool seal_in_init;
 	enum cgroup_mode mode;
 	pid_t intermediate = 0;
 
@@ -478,6 +493,10 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		 * mount): create them after joining it. */
 		late_userns = true;
 	}
+	seal_in_init = g->exe_guard_argv != NULL && init_can_seal_itself(s, opts, late_userns);
+	/* may re-execute: nothing has changed yet */
+	if (g->exe_guard_argv != NULL && !seal_in_init && exe_guard_seal_self(g->exe_guard_argv, err) < 0)
+		return -1;
 	if (namespaces_open_paths(s, ns_fds, err) < 0)
 		return -1;
 	if (opts->console_socket != NULL) {
@@ -556,6 +575,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.sync_fd = sv[1],
 			.state_dirfd = tx.dirfd,
 			.start_now = start,
+			.seal_exe = seal_in_init,
 			.no_pivot = opts->no_pivot,
 			.no_new_keyring = opts->no_new_keyring,
 			.new_userns = new_userns,

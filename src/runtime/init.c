@@ -28,6 +28,7 @@
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 
@@ -147,6 +148,24 @@ static int keep_sync_fd_until_exec(const init_config *cfg, berth_error **err)
 	if (kept < 0)
 		return berth_error_set(err, errno, "keep the sync socket open");
 	close(cfg->state_dirfd);
+	return 0;
+}
+
+/* create and run of a runtime that is not sealed: the init moves its image
+ * onto a read-only bind in its own mount namespace, before anything of the
+ * container can see it (nothing else is in its new pid namespace yet). If
+ * that cannot be done, a detached read-only tree, released at once: its
+ * fd must not reach the container. */
+static int seal_init_exe(berth_error **err)
+{
+	_cleanup_error_ berth_error *why = NULL;
+
+	if (exe_guard_seal_in_mount_ns(&why) == 0)
+		return 0;
+	berth_debug("runtime binary: %s; sealing from a detached mount", why->msg);
+	if (exe_guard_seal_in_place(err) < 0)
+		return berth_error_wrap(err, "protect the runtime binary (CVE-2019-5736)");
+	exe_guard_release();
 	return 0;
 }
 
@@ -346,8 +365,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 	if (set_names(s, &err) < 0 || loopback_up(s, &err) < 0)
 		init_fail(cfg, &err);
 	/* device nodes are made under the container's devices cgroup */
-	if (rootfs_prepare(&ctx, &err) < 0 || rootfs_mount_all(&ctx, &err) < 0 ||
-	    (ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) || rootfs_create_devices(&ctx, &err) < 0)
+	if (rootfs_prepare(&ctx, &err) < 0 || (cfg->seal_exe && seal_init_exe(&err) < 0) ||
+	    rootfs_mount_all(&ctx, &err) < 0 || (ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) ||
+	    rootfs_create_devices(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	if (p->terminal) {
 		if (rootfs_setup_console(&ctx, &console_peer, &err) < 0)

@@ -21,6 +21,9 @@ typedef struct init_config {
 	 * sent (with linux.netDevices, once SYNC_START follows: the runtime
 	 * moves them meanwhile), keeping the sync socket open until the execve */
 	bool start_now;
+	/* the runtime is not sealed: the init seals itself right after
+	 * rootfs_prepare (exe_guard_seal_in_mount_ns) */
+	bool seal_exe;
 	int ns_fds[NS_TYPES];
 	bool no_pivot;
 	bool no_new_keyring;

@@ -143,9 +143,11 @@ int main(int argc, char **argv)
 		}
 	}
 	/* The commands that put runtime processes into a container run from
-	 * a binary the container cannot write (CVE-2019-5736). */
-	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0 ||
-			       strcmp(argv[first], "exec") == 0)) {
+	 * a binary the container cannot write (CVE-2019-5736); create and run
+	 * decide once the config is read (the init may seal itself). */
+	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0))
+		g.exe_guard_argv = argv;
+	if (geteuid() == 0 && strcmp(argv[first], "exec") == 0) {
 		if (exe_guard_seal_self(argv, &err) < 0) {
 			berth_error_report("berth-runtime", &err);
 			return 1;
