@@ -380,12 +380,28 @@ static void leave_child_namespaces(child_ns_switch *sw)
 static int send_cgroup_join(int sock, cgroup_manager *cg, berth_error **err)
 {
 	cgroup_self_join join = { .n = 0 };
-	int ret = 0;
+	_cleanup_free_ char *paths = NULL;
+	size_t len = 0;
+	int ret;
 
 	if (cgroup_manager_open_join(cg, &join, err) < 0)
 		return -1;
-	for (size_t i = 0; i < join.n && ret == 0; i++)
-		ret = sync_send(sock, SYNC_CGROUP_JOIN, 0, join.paths[i], join.fds[i], err);
+	if (join.n == 0)
+		return 0;
+	/* one message: the fds, and their paths (for errors) one a line */
+	for (size_t i = 0; i < join.n; i++)
+		len += strlen(join.paths[i]) + 1;
+	paths = calloc(1, len + 1);
+	if (paths == NULL) {
+		cgroup_join_close(&join);
+		return berth_error_set(err, ENOMEM, "cgroup: join");
+	}
+	for (size_t i = 0, off = 0; i < join.n; i++) {
+		for (const char *c = join.paths[i]; *c; c++)
+			paths[off++] = *c == '\n' ? '?' : *c;
+		paths[off++] = '\n';
+	}
+	ret = sync_send_fds(sock, SYNC_CGROUP_JOIN, (int)join.n, paths, join.fds, join.n, err);
 	cgroup_join_close(&join);
 	return ret;
 }

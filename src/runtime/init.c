@@ -247,27 +247,50 @@ static void reset_signals(void)
 /* The v1 cgroup files the runtime sent to join (SYNC_CGROUP_JOIN). */
 static cgroup_self_join cgroup_to_join;
 
+/* Keeps the fds and paths of a SYNC_CGROUP_JOIN (N fds, PATHS one a line). */
+static int keep_cgroup_join(int *fds, size_t n, char *paths, berth_error **err)
+{
+	char *line = paths;
+
+	for (size_t i = 0; i < n; i++) {
+		char *nl = line ? strchr(line, '\n') : NULL;
+		if (nl != NULL)
+			*nl = '\0';
+		cgroup_to_join.fds[i] = fds[i];
+		cgroup_to_join.paths[i] = strdup(line && *line ? line : "tasks");
+		cgroup_to_join.n = i + 1;
+		if (cgroup_to_join.paths[i] == NULL) {
+			for (size_t j = i + 1; j < n; j++)
+				close(fds[j]);
+			return berth_error_set(err, ENOMEM, "cgroup: join");
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
 /* Waits for SYNC_GO, keeping the SYNC_CGROUP_JOIN fds that come first. */
 static int wait_for_go(int sock, berth_error **err)
 {
 	for (;;) {
-		_cleanup_free_ char *path = NULL;
+		_cleanup_free_ char *text = NULL;
+		int fds[SYNC_FDS_MAX];
+		size_t n = 0;
 		sync_msg msg;
-		int fd = -1;
 
-		if (sync_recv(sock, &msg, &path, &fd, err) < 0)
+		if (sync_recv_fds(sock, &msg, &text, fds, SYNC_FDS_MAX, &n, err) < 0)
 			return -1;
-		if (msg.type == SYNC_GO && fd < 0)
+		if (msg.type == SYNC_GO && n == 0)
 			return 0;
-		if (msg.type != SYNC_CGROUP_JOIN || fd < 0 || cgroup_to_join.n == CGROUP_JOIN_MAX) {
-			if (fd >= 0)
-				close(fd);
+		if (msg.type != SYNC_CGROUP_JOIN || n == 0 || n > CGROUP_JOIN_MAX || cgroup_to_join.n > 0) {
+			while (n > 0)
+				close(fds[--n]);
 			if (msg.type == SYNC_ERROR)
-				return berth_error_set(err, 0, "%s", path ? path : "the runtime failed");
+				return berth_error_set(err, 0, "%s", text ? text : "the runtime failed");
 			return berth_error_set(err, EPROTO, "unexpected message %d from the runtime", msg.type);
 		}
-		cgroup_to_join.fds[cgroup_to_join.n] = fd;
-		cgroup_to_join.paths[cgroup_to_join.n++] = move_ptr(path);
+		if (keep_cgroup_join(fds, n, text, err) < 0)
+			return -1;
 	}
 }
 
