@@ -97,7 +97,9 @@ static char *now_rfc3339(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* not strftime: it loads the time zone (/etc/localtime) */
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (asprintf(&out, "%s.%09ldZ", buf, ts.tv_nsec) < 0)
 		return NULL;
 	return out;

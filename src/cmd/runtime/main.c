@@ -1,9 +1,13 @@
 /* berth-runtime: an OCI runtime with runc's command line. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "cmd/runtime/commands.h"
 #include "runtime/exe_guard.h"
@@ -92,6 +96,12 @@ int main(int argc, char **argv)
 	option_value values[sizeof(global_options) / sizeof(global_options[0])] = { 0 };
 	runtime_globals g = { 0 };
 	int first = 1, ret;
+	uint32_t seed = 0;
+
+	/* jansson's hash seed from one getrandom instead of its own open, read
+	 * and close of /dev/urandom */
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed) && seed != 0)
+		json_object_seed(seed);
 
 	/* global flags come before the command */
 	while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
