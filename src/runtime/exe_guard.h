@@ -16,9 +16,10 @@
  *    sealed file and /proc/self/exe is set to it (PR_SET_MM_MAP, which needs
  *    CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE and a kernel built with
  *    CONFIG_CHECKPOINT_RESTORE); otherwise by re-executing from the sealed
- *    file (one execve more). Either way every /proc/PID/exe and
- *    /proc/PID/map_files entry of the binary that a container could see
- *    names a file that cannot be opened for writing (EROFS, or sealed), and
+ *    file (one execve more). create and run leave that to the init where
+ *    it can seal itself first (exe_guard_seal_in_mount_ns). Either way
+ *    every /proc/PID/exe and /proc/PID/map_files entry of the binary that a
+ *    container could see names a file that cannot be opened for writing (EROFS, or sealed), and
  *    so does "#!/proc/self/exe" executed by such a process.
  *  - exe_guard_make_undumpable(): the runtime's processes inside a
  *    container's pid namespace are non-dumpable, so a container process
