@@ -388,9 +388,20 @@ _Noreturn void container_init_main(const init_config *cfg)
 	if (set_names(s, &err) < 0 || loopback_up(s, &err) < 0)
 		init_fail(cfg, &err);
 	/* device nodes are made under the container's devices cgroup */
+	/* With early setup and nothing else before pivot_root (no pty, no
+	 * container hooks) the cgroup mounts and the device nodes come after
+	 * it: the old root's unmount, which waits for an RCU grace period,
+	 * then overlaps the runtime's cgroup work instead of following GO.
+	 * Only where the hierarchies are mounted afresh in a new cgroup
+	 * namespace: a bind of the host's cgroup needs the old root. */
+	ctx.defer_cgroup_mounts = cfg->early_setup && !p->terminal && !init_wants_hook_sync(s) && !cfg->no_pivot &&
+				  !ctx.in_userns && !setup_ns && ctx.new_cgroupns && ctx.cgroup_mounts != NULL &&
+				  rootfs_cgroup_mounts_deferrable(s);
 	if (rootfs_prepare(&ctx, &err) < 0 || (cfg->seal_exe && seal_init_exe(&err) < 0) ||
-	    rootfs_mount_all(&ctx, &err) < 0 || (ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) ||
-	    rootfs_create_devices(&ctx, &err) < 0)
+	    rootfs_mount_all(&ctx, &err) < 0)
+		init_fail(cfg, &err);
+	if (!ctx.defer_cgroup_mounts &&
+	    ((ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) || rootfs_create_devices(&ctx, &err) < 0))
 		init_fail(cfg, &err);
 	if (p->terminal) {
 		if (rootfs_setup_console(&ctx, &console_peer, &err) < 0)
@@ -406,8 +417,14 @@ _Noreturn void container_init_main(const init_config *cfg)
 		if (hooks_run(s, HOOK_CREATE_CONTAINER, state_json ? state_json : "{}", &err) < 0)
 			init_fail(cfg, &err);
 	}
-	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_create_cwd(&ctx, p->cwd, &err) < 0 ||
-	    rootfs_finalize(&ctx, &err) < 0 || rootfs_leave_setup_namespace(&ctx, &err) < 0)
+	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0)
+		init_fail(cfg, &err);
+	if (ctx.defer_cgroup_mounts &&
+	    (rootfs_mount_deferred(&ctx, &err) < 0 || (ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) ||
+	     rootfs_create_devices(&ctx, &err) < 0))
+		init_fail(cfg, &err);
+	if (rootfs_create_cwd(&ctx, p->cwd, &err) < 0 || rootfs_finalize(&ctx, &err) < 0 ||
+	    rootfs_leave_setup_namespace(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	close(ctx.rootfd);
 	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0 ||
