@@ -551,13 +551,14 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	 * grace period (cgroup_self_join): on v2 and hybrid hosts
 	 * clone3(CLONE_INTO_CGROUP) places it in the unified cgroup, which
 	 * must exist first, and it joins the v1 hierarchies itself through
-	 * files sent before SYNC_GO. Without a user namespace to map, on v1
-	 * and hybrid, the init builds its rootfs meanwhile (on v1 while the
-	 * cgroup is made too); it waits for SYNC_GO only before the cgroup
-	 * namespace, the cgroup mounts and the device nodes. */
+	 * files sent before SYNC_GO. On v1 and hybrid (not rootless with a
+	 * user namespace, nor with a late one) the init builds its rootfs
+	 * meanwhile (on v1 while the cgroup is made too), once a new user
+	 * namespace is mapped (SYNC_MAPS_DONE); it waits for SYNC_GO only
+	 * before the cgroup namespace, the cgroup mounts and the device nodes. */
 	if (cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) < 0)
 		mode = CGROUP_MODE_V1;
-	early = !new_userns && !late_userns && mode != CGROUP_MODE_V2;
+	early = !late_userns && mode != CGROUP_MODE_V2 && !(new_userns && g->rootless);
 	cgroup_first = !early || mode == CGROUP_MODE_HYBRID;
 	if (mode != CGROUP_MODE_V2) {
 		cgroup_options co = { .fs_root = g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup" };
@@ -628,6 +629,13 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	close(sv[1]);
 	sv[1] = -1;
 	st->pid = tx.pid;
+	/* the init of a new user namespace needs its maps for anything it builds */
+	if (early && new_userns &&
+	    (namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0 ||
+	     sync_send(sv[0], SYNC_MAPS_DONE, 0, NULL, -1, err) < 0)) {
+		init_error(sv[0], err);
+		goto fail;
+	}
 	if (!cgroup_first && make_cgroup(&tx, g, s, opts, st, err) < 0) {
 		init_error(sv[0], err);
 		goto fail;
@@ -644,7 +652,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		init_error(sv[0], err);
 		goto fail;
 	}
-	if (new_userns && !late_userns && namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0)
+	if (new_userns && !late_userns && !early && namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0)
 		goto fail;
 	if (sync_send(sv[0], SYNC_GO, 0, NULL, -1, err) < 0) {
 		init_error(sv[0], err);

@@ -351,6 +351,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 		_exit(1);
 	if (!cfg->early_setup && wait_for_go(cfg->sync_fd, &err) < 0)
 		_exit(1);
+	/* early setup in a new user namespace: once it is mapped */
+	if (cfg->early_setup && cfg->new_userns && sync_expect(cfg->sync_fd, SYNC_MAPS_DONE, NULL, NULL, &err) < 0)
+		_exit(1);
 	setup_ns = needs_setup_namespace(cfg);
 	if (join_namespaces(cfg, &err) < 0)
 		init_fail(cfg, &err);

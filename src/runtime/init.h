@@ -37,8 +37,9 @@ typedef struct init_config {
 	int late_flags;
 	/* The runtime writes the cgroup's resources while the init builds
 	 * its rootfs: SYNC_GO comes before the cgroup namespace, the cgroup
-	 * mounts and the device nodes instead of before everything. Only
-	 * without a user namespace to map, and not on v2. */
+	 * mounts and the device nodes instead of before everything (with a
+	 * new user namespace, SYNC_MAPS_DONE before everything). Not on v2,
+	 * not with a late user namespace, not rootless with a user namespace. */
 	bool early_setup;
 	/* the runtime's fd of the unified cgroup (CLONE_INTO_CGROUP), closed
 	 * first thing, or -1 */
