@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,11 @@ struct store {
 	int ingestfd; /* ingest/, O_DIRECTORY */
 	int snapfd;   /* snapshots/, O_DIRECTORY */
 	int gc_lockfd;
+	/* threads of one process share a handle (parallel build stages): the
+	 * flock is one for all of them, taken by the first and released by
+	 * the last holder */
+	pthread_mutex_t gc_mutex;
+	unsigned gc_holders;
 };
 
 struct store_writer {
@@ -106,6 +112,7 @@ int store_open(const char *root, store **out, berth_error **err)
 	if (s == NULL)
 		return berth_error_set(err, ENOMEM, "store \"%s\"", root);
 	s->rootfd = s->blobsfd = s->ingestfd = s->snapfd = s->gc_lockfd = -EBADF;
+	pthread_mutex_init(&s->gc_mutex, NULL);
 	s->root = strdup(root);
 	if (s->root == NULL || fs_mkdir_p(root, 0700, err) < 0)
 		goto fail;
@@ -138,6 +145,7 @@ void store_close(store *s)
 	cleanup_closep(&s->ingestfd);
 	cleanup_closep(&s->snapfd);
 	cleanup_closep(&s->gc_lockfd);
+	pthread_mutex_destroy(&s->gc_mutex);
 	free(s->root);
 	free(s);
 }
@@ -154,24 +162,31 @@ int store_root_fd(const store *s)
 
 int store_gc_lock(store *s, bool exclusive, berth_error **err)
 {
-	int ret;
+	int ret = 0;
 
-	if (s->gc_lockfd < 0) {
+	pthread_mutex_lock(&s->gc_mutex);
+	if (s->gc_lockfd < 0)
 		s->gc_lockfd = openat(s->rootfd, "gc.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (s->gc_lockfd < 0)
-			return berth_error_set(err, errno, "store \"%s\": open gc.lock", s->root);
+	if (s->gc_lockfd < 0) {
+		ret = berth_error_set(err, errno, "store \"%s\": open gc.lock", s->root);
+	} else if (exclusive || s->gc_holders == 0) {
+		while ((ret = flock(s->gc_lockfd, exclusive ? LOCK_EX : LOCK_SH)) < 0 && errno == EINTR)
+			;
+		if (ret < 0)
+			ret = berth_error_set(err, errno, "store \"%s\": lock gc.lock", s->root);
 	}
-	while ((ret = flock(s->gc_lockfd, exclusive ? LOCK_EX : LOCK_SH)) < 0 && errno == EINTR)
-		;
-	if (ret < 0)
-		return berth_error_set(err, errno, "store \"%s\": lock gc.lock", s->root);
-	return 0;
+	if (ret == 0)
+		s->gc_holders++;
+	pthread_mutex_unlock(&s->gc_mutex);
+	return ret;
 }
 
 void store_gc_unlock(store *s)
 {
-	if (s->gc_lockfd >= 0)
+	pthread_mutex_lock(&s->gc_mutex);
+	if (s->gc_holders > 0 && --s->gc_holders == 0 && s->gc_lockfd >= 0)
 		flock(s->gc_lockfd, LOCK_UN);
+	pthread_mutex_unlock(&s->gc_mutex);
 }
 
 /* ---- blobs ---- */
