@@ -293,6 +293,8 @@ bool cache_lookup(build_ctx *c, const char *key, stage_state *si, const char *cr
 		berth_error_free(&ignored);
 		return false;
 	}
+	/* the entry's mtime says when it was last used (builder prune's until) */
+	utimensat(c->cache_fd, name, NULL, 0);
 	j = json_loads(text, 0, NULL);
 	if (json_is_true(json_object_get(j, "empty"))) {
 		/* the step made no change (WORKDIR of an existing directory) */

@@ -207,6 +207,57 @@ EOF
 	ran RAN-ARG-2
 }
 
+@test "build: builder prune drops dangling cache and the layers only it holds; image prune keeps the cache; --all drops all" {
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM bb AS one
+RUN echo RAN-ONE && echo one > /one && echo scratch > /scratch
+FROM bb
+RUN echo RAN-TWO && echo two > /two
+COPY --from=one /one /one
+EOF
+	run -0 bbuild -t pr "$CTX"
+	ran RAN-ONE && ran RAN-TWO
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 3 ]
+	# stage one's layer is in no image: its entry is dangling
+	one=$(for f in "$STORE"/build-cache/*; do jq -r '"\(.diff_id) \(.digest)"' "$f"; done |
+		grep -vF -f <(b image inspect pr | jq -r '.[0].RootFS.Layers[]') | cut -d' ' -f2)
+	[ "$(wc -l <<<"$one")" = 1 ]
+	[ -f "$STORE/blobs/sha256/${one#sha256:}" ]
+
+	# plain image prune leaves the cache's layers alone (docker's rule)
+	run -0 b image prune -f
+	run -0 bbuild -t pr "$CTX"
+	! ran RAN-ONE && ! ran RAN-TWO
+
+	# a bad filter changes nothing
+	run -125 b builder prune -f --filter label=x
+	[[ "$output" == *"only until=TIME"* ]]
+	# entries used just now are not older than an hour
+	run -0 b builder prune -a -f --filter until=1h
+	[[ "$output" != *"Deleted build cache objects"* ]]
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 3 ]
+
+	run -0 b builder prune -f
+	[[ "$output" == *"Deleted build cache objects:"* ]]
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 2 ]
+	[ ! -e "$STORE/blobs/sha256/${one#sha256:}" ]
+	# the image's steps are still cached; stage one runs again
+	run -0 bbuild -t pr "$CTX"
+	ran RAN-ONE && ! ran RAN-TWO
+
+	# image prune --build-cache --all: every entry (and the images)
+	run -0 b image prune -f --build-cache --all
+	[ -z "$(ls "$STORE/build-cache")" ]
+	[[ "$output" == *"Total reclaimed space:"* ]]
+	b import "$BATS_FILE_TMPDIR/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+	run -0 bbuild -t pr "$CTX"
+	ran RAN-ONE && ran RAN-TWO
+	# system prune takes the dangling cache too
+	run -0 b system prune -f
+	[[ "$output" == *"Deleted build cache objects:"* ]]
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 2 ]
+}
+
 @test "build: with SOURCE_DATE_EPOCH, two builds from scratch give the same image" {
 	echo data >"$CTX/data.txt"
 	printf 'FROM bb\nCOPY data.txt /data.txt\nRUN echo made > /made && rm /bin/vi\nWORKDIR /new/dir\nENV A=1\n' >"$CTX/Containerfile"

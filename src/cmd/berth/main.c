@@ -66,6 +66,8 @@ static const berth_command commands[] = {
 	  cmd_events },
 	{ "info", "info [-f FORMAT]", "the engine, its store and the host", cmd_info },
 	{ "version", "version [-f FORMAT]", "berth's version", cmd_version },
+	{ "builder", "builder prune [-a] [-f] [--filter until=T]", "manage the build cache (berth builder --help)",
+	  cmd_builder },
 	{ "system", "system df|prune|info", "disk use, pruning, information (berth system --help)", cmd_system },
 	{ "kube", "kube COMMAND", "Pods and Deployments from Kubernetes YAML (berth kube --help)", cmd_kube },
 	{ "pod", "pod COMMAND", "pods by hand: create, ls, rm, inspect (berth pod --help)", cmd_pod },
