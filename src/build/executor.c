@@ -464,7 +464,7 @@ static char *join_workdir(const char *old, const char *dir)
 	return out;
 }
 
-static int apply_metadata(stage_state *si, build_scope *scope, const build_step *st, berth_error **err)
+int build_apply_config(stage_state *si, const build_scope *scope, const build_step *st, berth_error **err)
 {
 	json_t *cfg = stage_config(si);
 	const char *w0 = st->words && st->words[0] ? st->words[0] : "";
@@ -479,8 +479,14 @@ static int apply_metadata(stage_state *si, build_scope *scope, const build_step 
 	case DF_USER:
 		json_object_set_new(cfg, "User", json_string(w0));
 		break;
-	case DF_WORKDIR:
-		break; /* do_workdir */
+	case DF_WORKDIR: {
+		/* a build's WORKDIR also makes the directory (do_workdir) */
+		_cleanup_free_ char *dir = join_workdir(json_string_value(json_object_get(cfg, "WorkingDir")), w0);
+		if (dir == NULL)
+			return berth_error_set(err, ENOMEM, "WORKDIR");
+		json_object_set_new(cfg, "WorkingDir", json_string(dir));
+		break;
+	}
 	case DF_EXPOSE:
 		for (size_t i = 0; st->words[i]; i++) {
 			_cleanup_free_ char *port = NULL;
@@ -540,6 +546,13 @@ static int apply_metadata(stage_state *si, build_scope *scope, const build_step 
 	default:
 		break;
 	}
+	return 0;
+}
+
+static int apply_metadata(stage_state *si, build_scope *scope, const build_step *st, berth_error **err)
+{
+	if (build_apply_config(si, scope, st, err) < 0)
+		return -1;
 	return add_history(si, st->created_by, true, err);
 }
 

@@ -20,6 +20,8 @@ static const berth_command image_commands[] = {
 	{ "build", "image build [flags] CONTEXT|-", "build an image from a Containerfile", cmd_build },
 	{ "sign", "image sign [flags] IMAGE...", "sign images in a registry (GPG or sigstore)", cmd_image_sign },
 	{ "trust", "image trust show|set [flags]", "show or edit the signature policy", cmd_image_trust },
+	{ "history", "image history [--no-trunc] [-q] [--format json] IMAGE", "an image's layers and history",
+	  cmd_image_history },
 	{ NULL, NULL, NULL, NULL },
 };
 
