@@ -258,6 +258,33 @@ EOF
 	[ "$(ls "$STORE/build-cache" | wc -l)" = 2 ]
 }
 
+@test "build: RUN's default network is the engine's bridge (an address, the engine's resolv.conf), host and none as asked; nothing left" {
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM bb
+RUN ip -4 -o addr show > /addrs; hostname > /hn; cat /etc/resolv.conf > /resolv
+RUN --network=none ip -o link show > /none
+RUN --network=host ip -o link show > /host
+EOF
+	run -0 bbuild --no-cache -t netdef "$CTX"
+	run -0 brun --rm --network none netdef sh -c 'cat /addrs; echo "hn $(cat /hn)"; echo NONE; cat /none; echo HOST; cat /host'
+	# the bridge's address, not the test's "host" namespace (only lo there)
+	grep -q 'eth0 *inet 10\.77\.' <<<"$output" || fail "no bridge address: $output"
+	grep -qx 'hn buildkitsandbox' <<<"$output" || fail "hostname: $output"
+	[ "$(sed -n '/^NONE$/,/^HOST$/p' <<<"$output" | grep -c ': ')" = 1 ]
+	! sed -n '/^HOST$/,$p' <<<"$output" | grep -q eth0
+	# the files RUN saw are not in the layers
+	layers=$(b image inspect netdef | jq -r '.[0].RootFS.Layers | length')
+	[ "$layers" = 4 ]
+	for l in $(jq -r '.layers[].digest' "$STORE/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/netdef:latest") | .digest' "$STORE/index.json" | cut -d: -f2)"); do
+		! tar -tzf "$STORE/blobs/sha256/${l#sha256:}" | grep -q '^etc/resolv.conf$\|^etc/hosts$\|^etc/hostname$'
+	done
+	# no veth, lease or namespace of a RUN is left (engine_teardown checks too)
+	[ -z "$(in_host ip -o link show type veth)" ]
+	[ -z "$(ls -A "$RUNROOT/netns" 2>/dev/null)" ]
+	# --network host: the old behaviour for every RUN
+	run -0 bbuild --no-cache --network host -t nethost "$CTX"
+}
+
 @test "build: with SOURCE_DATE_EPOCH, two builds from scratch give the same image" {
 	echo data >"$CTX/data.txt"
 	printf 'FROM bb\nCOPY data.txt /data.txt\nRUN echo made > /made && rm /bin/vi\nWORKDIR /new/dir\nENV A=1\n' >"$CTX/Containerfile"
