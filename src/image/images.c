@@ -677,11 +677,12 @@ json_t *image_info_to_json(const image_info *info)
 {
 	const image_config *c = &info->config;
 	json_t *layers = json_array();
-	json_t *config = json_pack("{s:s?, s:o, s:o?, s:o?, s:s?, s:O?, s:o, s:o, s:s?, s:O?}", "User", c->user, "Env",
-				   strv_json(c->env), "Entrypoint", c->entrypoint ? strv_json(c->entrypoint) : NULL,
-				   "Cmd", c->cmd ? strv_json(c->cmd) : NULL, "WorkingDir", c->working_dir, "Labels",
-				   c->labels, "ExposedPorts", keys_json(c->exposed_ports), "Volumes",
-				   keys_json(c->volumes), "StopSignal", c->stop_signal, "Healthcheck", c->healthcheck);
+	/* docker prints "" for an unset User and WorkingDir, null for Labels */
+	json_t *config = json_pack(
+	    "{s:s, s:o, s:o?, s:o?, s:s, s:O?, s:o, s:o, s:s?, s:O?}", "User", c->user ?: "", "Env", strv_json(c->env),
+	    "Entrypoint", c->entrypoint ? strv_json(c->entrypoint) : NULL, "Cmd", c->cmd ? strv_json(c->cmd) : NULL,
+	    "WorkingDir", c->working_dir ?: "", "Labels", c->labels, "ExposedPorts", keys_json(c->exposed_ports),
+	    "Volumes", keys_json(c->volumes), "StopSignal", c->stop_signal, "Healthcheck", c->healthcheck);
 
 	/* as docker's build writes them; absent when the image has none */
 	if (config && c->shell)

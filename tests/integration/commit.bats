@@ -179,3 +179,8 @@ $ours
 theirs
 $theirs"
 }
+
+@test "image inspect: an unset User and WorkingDir are \"\", unset Labels null, as docker prints them" {
+	run -0 b image inspect bb
+	[ "$(jq -c '.[0].Config | [.User, .WorkingDir, .Labels]' <<<"$output")" = '["","",null]' ]
+}
