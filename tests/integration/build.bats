@@ -285,6 +285,52 @@ EOF
 	run -0 bbuild --no-cache --network host -t nethost "$CTX"
 }
 
+@test "build: ADD of an http URL: the file (0600, its name from the URL), --checksum checked, keyed by content; errors" {
+	mkdir -p "$TEST_DIR/www"
+	echo "remote content" >"$TEST_DIR/www/file.txt"
+	# nsenter execs python: $! is the server's pid (fd 3 closed, or bats waits for it)
+	nsenter --net="$HOSTNS" python3 -m http.server 8000 --bind 127.0.0.1 --directory "$TEST_DIR/www" \
+		</dev/null >/dev/null 2>&1 3>&- &
+	server=$!
+	CLEANUPS+=("kill $server")
+	for ((i = 0; i < 50; i++)); do in_host sh -c 'exec 3<>/dev/tcp/127.0.0.1/8000' 2>/dev/null && break; sleep 0.1; done
+	sum=$(sha256sum "$TEST_DIR/www/file.txt" | cut -d' ' -f1)
+	cat >"$CTX/Containerfile" <<EOF
+FROM bb
+ADD --checksum=sha256:$sum http://127.0.0.1:8000/file.txt /opt/
+ADD http://127.0.0.1:8000/file.txt?x=1 /renamed
+EOF
+	run -0 bbuild -t addurl "$CTX"
+	run -0 brun --rm --network none addurl sh -c 'cat /opt/file.txt /renamed; stat -c "%a %u" /opt/file.txt /renamed'
+	[ "$output" = "remote content
+remote content
+600 0
+600 0" ] || fail "$output"
+	# unchanged content: cached; changed: the ADD runs again
+	run -0 bbuild -t addurl "$CTX"
+	[ "$(grep -c CACHED <<<"$output")" = 2 ]
+	echo "changed" >"$TEST_DIR/www/file.txt"
+	printf 'FROM bb\nADD http://127.0.0.1:8000/file.txt /f\n' >"$CTX/Containerfile"
+	run -0 bbuild -t addurl2 "$CTX"
+	run -0 brun --rm --network none addurl2 cat /f
+	[ "$output" = changed ]
+
+	printf 'FROM bb\nADD --checksum=sha256:%s http://127.0.0.1:8000/file.txt /f\n' "$sum" >"$CTX/Containerfile"
+	run -125 bbuild -t badsum "$CTX"
+	[[ "$output" == *"checksum mismatch: expected sha256:$sum, got sha256:"* ]]
+	printf 'FROM bb\nADD http://127.0.0.1:8000/missing /f\n' >"$CTX/Containerfile"
+	run -125 bbuild -t missing "$CTX"
+	[[ "$output" == *"the server answered 404"* ]]
+	printf 'FROM bb\nADD --checksum=md5:x http://127.0.0.1:8000/file.txt /f\n' >"$CTX/Containerfile"
+	run -125 bbuild -t badflag "$CTX"
+	[[ "$output" == *"Containerfile:2: ADD: --checksum=md5:x: expected sha256:<64 hex digits>"* ]]
+	printf 'FROM bb\nADD --checksum=sha256:%s Containerfile /f\n' "$sum" >"$CTX/Containerfile"
+	run -125 bbuild -t local "$CTX"
+	[[ "$output" == *"only for ADD of one http(s) URL"* ]]
+	! b image inspect badsum >/dev/null 2>&1
+	[ -z "$(ls -A "$STORE/build-tmp")" ]
+}
+
 @test "build: with SOURCE_DATE_EPOCH, two builds from scratch give the same image" {
 	echo data >"$CTX/data.txt"
 	printf 'FROM bb\nCOPY data.txt /data.txt\nRUN echo made > /made && rm /bin/vi\nWORKDIR /new/dir\nENV A=1\n' >"$CTX/Containerfile"
