@@ -895,6 +895,12 @@ static int open_dirs(build_ctx *c, const char *file, berth_error **err)
 		return berth_error_set(err, ENOMEM, "build");
 	if (fs_mkdir_p(c->tmp_root, 0700, err) < 0 || fs_mkdir_p(cache, 0700, err) < 0)
 		return -1;
+	/* step dirs come and go by the thousand files: spread them (fs.h) */
+	{
+		_cleanup_close_ int tmpfd = open(c->tmp_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (tmpfd >= 0)
+			fs_mark_top_dir(tmpfd);
+	}
 	sweep_tmp(c->tmp_root);
 	c->cache_fd = open(cache, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->cache_fd < 0)

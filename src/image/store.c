@@ -7,9 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,24 +54,6 @@ static int open_dir_at(int dirfd, const char *name, int *out, berth_error **err)
 	if (*out < 0)
 		return berth_error_set(err, errno, "open \"%s\"", name);
 	return 0;
-}
-
-/* Marks snapshots/ as the top of unrelated directory trees (chattr +T):
- * ext2/3/4's Orlov allocator then places each new snapshot in a block group
- * of its own choosing instead of next to its siblings. Besides spreading
- * the trees, this keeps an unpack out of the groups a removal of snapshots
- * just freed: without a journal, ext4 scans every inode freed in the last
- * 30 s before it reuses one, which made creating a file cost ~1 ms there.
- * Best effort: other file systems have no such flag. */
-static void mark_top_dir(int dirfd)
-{
-	int flags = 0;
-
-	if (ioctl(dirfd, FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL))
-		return;
-	flags |= FS_TOPDIR_FL;
-	if (ioctl(dirfd, FS_IOC_SETFLAGS, &flags) < 0)
-		berth_debug("snapshots: set FS_TOPDIR_FL: %s", strerror(errno));
 }
 
 /* Runs FN with the index lock held exclusive. */
@@ -125,7 +105,7 @@ int store_open(const char *root, store **out, berth_error **err)
 	    open_dir_at(s->rootfd, "ingest", &s->ingestfd, err) < 0 ||
 	    open_dir_at(s->rootfd, "snapshots", &s->snapfd, err) < 0 || with_index_lock(s, init_files, NULL, err) < 0)
 		goto fail;
-	mark_top_dir(s->snapfd);
+	fs_mark_top_dir(s->snapfd);
 	*out = s;
 	return 0;
 fail:
