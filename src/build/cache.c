@@ -69,7 +69,7 @@ static int cache_entries(int dirfd, cache_entry **out, size_t *n, berth_error **
 		}
 		e = &(*out)[(*n)++];
 		memset(e, 0, sizeof(*e));
-		snprintf(e->name, sizeof(e->name), "%s", de->d_name);
+		memcpy(e->name, de->d_name, 65); /* is_entry_name: 64 hex digits */
 		e->used_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 		if (fs_read_file_at(dirfd, de->d_name, &text, &len, &ignored) < 0) {
 			berth_error_free(&ignored);
