@@ -98,8 +98,11 @@ static int compare_strings(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int diff_dir(diff_walk *w, int dirfd, const char *dir, berth_error **err)
+/* The changes below DIR; *ONLY_MOUNTS is set when DIR has entries and
+ * every one is a mount point of the container (or holds only those). */
+static int diff_dir(diff_walk *w, int dirfd, const char *dir, bool *only_mounts, berth_error **err)
 {
+	size_t seen = 0, mounts = 0;
 	_cleanup_strv_ char **names = calloc(1, sizeof(char *));
 	_cleanup_closedir_ DIR *d = NULL;
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -120,7 +123,12 @@ static int diff_dir(diff_walk *w, int dirfd, const char *dir, berth_error **err)
 		int kind;
 		if (asprintf(&path, "%s%s%s", dir, dir[0] ? "/" : "", names[i]) < 0 || asprintf(&abs, "/%s", path) < 0)
 			return berth_error_set(err, ENOMEM, "diff");
-		if (excluded(w->mounts, path) || fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+		seen++;
+		if (excluded(w->mounts, path)) {
+			mounts++;
+			continue;
+		}
+		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
 			kind = CHANGE_DELETED;
@@ -130,12 +138,22 @@ static int diff_dir(diff_walk *w, int dirfd, const char *dir, berth_error **err)
 		if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub =
 			    openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			size_t at = json_array_size(w->changes) - 1;
+			bool sub_mounts = false;
 			if (sub < 0)
 				return berth_error_set(err, errno, "diff: open \"%s\"", abs);
-			if (diff_dir(w, sub, path, err) < 0)
+			if (diff_dir(w, sub, path, &sub_mounts, err) < 0)
 				return -1;
+			/* a directory in the upper layer only for the runtime's
+			 * mount points (/etc for /etc/hosts): docker keeps those in
+			 * its init layer, so it is no change */
+			if (sub_mounts) {
+				json_array_remove(w->changes, at);
+				mounts++;
+			}
 		}
 	}
+	*only_mounts = seen > 0 && mounts == seen;
 	return 0;
 }
 
@@ -187,6 +205,7 @@ int build_container_diff(store *s, const container *c, json_t **out, berth_error
 	_cleanup_close_ int upper = -EBADF;
 	_cleanup_strv_ char **chains = NULL;
 	diff_walk w = { 0 };
+	bool only_mounts = false;
 	image_info info;
 	int ret;
 
@@ -212,7 +231,7 @@ int build_container_diff(store *s, const container *c, json_t **out, berth_error
 		w.lowers[i] = snap ? open(snap, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	}
 	if (ret == 0)
-		ret = diff_dir(&w, upper, "", err);
+		ret = diff_dir(&w, upper, "", &only_mounts, err);
 	if (ret == 0 && sort_changes(w.changes) < 0)
 		ret = berth_error_set(err, ENOMEM, "diff");
 	for (size_t i = 0; w.lowers && i < w.n_lowers; i++)
