@@ -292,9 +292,72 @@ static int parse_changes(const build_commit_options *o, df_file *f, berth_error 
 	return 0;
 }
 
+/* docker's strslice: an array of strings, a string (one word), or null */
+static bool is_strslice(const json_t *v)
+{
+	const json_t *e;
+	size_t i;
+
+	if (v == NULL || json_is_null(v) || json_is_string(v))
+		return true;
+	if (!json_is_array(v))
+		return false;
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e))
+			return false;
+	}
+	return true;
+}
+
+static bool is_string_map(const json_t *v, bool values_are_strings)
+{
+	const char *k;
+	const json_t *e;
+
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_object(v))
+		return false;
+	json_object_foreach((json_t *)v, k, e) {
+		if (values_are_strings && !json_is_string(e))
+			return false;
+	}
+	return true;
+}
+
+static int validate_config(const json_t *cfg, berth_error **err)
+{
+	static const char *const strings[] = { "User", "WorkingDir", "StopSignal" };
+	static const char *const slices[] = { "Cmd", "Entrypoint", "Env" };
+	const json_t *v;
+
+	if (cfg == NULL || json_is_null(cfg))
+		return 0;
+	if (!json_is_object(cfg))
+		return berth_error_request(err, EINVAL, "commit: the config must be a JSON object");
+	for (size_t i = 0; i < 3; i++) {
+		v = json_object_get(cfg, strings[i]);
+		if (v && !json_is_null(v) && !json_is_string(v))
+			return berth_error_request(err, EINVAL, "commit: config.%s: not a string", strings[i]);
+		v = json_object_get(cfg, slices[i]);
+		if (!is_strslice(v) || (i == 2 && json_is_string(v)))
+			return berth_error_request(err, EINVAL, "commit: config.%s: not a list of strings", slices[i]);
+	}
+	if (!is_string_map(json_object_get(cfg, "Labels"), true))
+		return berth_error_request(err, EINVAL, "commit: config.Labels: not an object of strings");
+	if (!is_string_map(json_object_get(cfg, "ExposedPorts"), false))
+		return berth_error_request(err, EINVAL, "commit: config.ExposedPorts: not an object");
+	if (!is_string_map(json_object_get(cfg, "Volumes"), false))
+		return berth_error_request(err, EINVAL, "commit: config.Volumes: not an object");
+	return 0;
+}
+
 int build_commit_validate(const build_commit_options *o, berth_error **err)
 {
 	df_file f;
+
+	if (validate_config(o->config, err) < 0)
+		return -1;
 
 	if (o->reference) {
 		image_ref ref;
@@ -382,6 +445,64 @@ static void apply_container(json_t *cfg, const container *c)
 	}
 	if (user && user[0])
 		json_object_set_new(cfg, "User", json_string(user));
+}
+
+/* V (a validated strslice) as an array, or NULL when empty. */
+static json_t *strslice_array(const json_t *v)
+{
+	if (json_is_string(v))
+		return json_pack("[O]", v);
+	if (json_is_array(v) && json_array_size(v) > 0)
+		return json_copy((json_t *)v);
+	return NULL;
+}
+
+/* The keys of ADD (an object) added to CFG's object KEY. */
+static void object_add(json_t *cfg, const char *key, const json_t *add)
+{
+	json_t *to = json_object_get(cfg, key);
+
+	if (!json_is_object(add) || json_object_size(add) == 0)
+		return;
+	if (!json_is_object(to)) {
+		to = json_object();
+		json_object_set_new(cfg, key, to);
+	}
+	json_object_update(to, (json_t *)add);
+}
+
+/* POST /commit's config over the container's (docker's merge): an
+ * Entrypoint given without a Cmd leaves no Cmd. */
+static void apply_config(json_t *cfg, const json_t *body)
+{
+	static const char *const strings[] = { "User", "WorkingDir", "StopSignal" };
+	json_t *cmd = strslice_array(json_object_get(body, "Cmd"));
+	json_t *ep = strslice_array(json_object_get(body, "Entrypoint"));
+	json_t *env = json_object_get(body, "Env");
+
+	if (ep) {
+		json_object_set_new(cfg, "Entrypoint", ep);
+		if (cmd == NULL)
+			json_object_del(cfg, "Cmd");
+	}
+	if (cmd)
+		json_object_set_new(cfg, "Cmd", cmd);
+	if (json_is_array(env) && json_array_size(env) > 0) {
+		json_t *to = json_object_get(cfg, "Env");
+		if (!json_is_array(to)) {
+			to = json_array();
+			json_object_set_new(cfg, "Env", to);
+		}
+		env_merge(to, env, NULL);
+	}
+	object_add(cfg, "Labels", json_object_get(body, "Labels"));
+	object_add(cfg, "ExposedPorts", json_object_get(body, "ExposedPorts"));
+	object_add(cfg, "Volumes", json_object_get(body, "Volumes"));
+	for (size_t i = 0; i < 3; i++) {
+		const char *v = json_string_value(json_object_get(body, strings[i]));
+		if (v && v[0])
+			json_object_set_new(cfg, strings[i], json_string(v));
+	}
 }
 
 static int apply_changes(const build_commit_options *o, stage_state *si, berth_error **err)
@@ -553,6 +674,8 @@ int build_commit(const engine_paths *p, store *s, container *c, const build_comm
 	}
 	if (ret == 0) {
 		apply_container(stage_config(&si), c);
+		if (json_is_object(o->config))
+			apply_config(stage_config(&si), o->config);
 		ret = apply_changes(o, &si, err);
 	}
 	if (ret == 0)
