@@ -88,6 +88,25 @@ EOF2
 	assert_output_contains "not supported"
 }
 
+@test "api build: RUN gets the engine's bridge (an eth0 with an address), --network none as asked" {
+	cat >"$CTX/Dockerfile" <<'EOF2'
+FROM bb
+RUN ip -4 -o addr show > /addrs
+EOF2
+	run dbuild --no-cache -t netdef "$CTX"
+	assert_success
+	run d run --rm --network none --cgroup-parent "berth-test/$TAG" netdef cat /addrs
+	assert_success
+	# the bridge's address, not the service's namespace (only lo there)
+	grep -q 'eth0 *inet 10\.77\.' <<<"$output" || { echo "no bridge address: $output"; false; }
+	run dbuild --no-cache --network none -t netnone "$CTX"
+	assert_success
+	run d run --rm --network none --cgroup-parent "berth-test/$TAG" netnone cat /addrs
+	[[ "$output" != *eth0* ]] || { echo "$output"; false; }
+	# no veth or namespace of a RUN is left (engine_teardown checks too)
+	[ -z "$(ls -A "$RUNROOT/netns" 2>/dev/null)" ]
+}
+
 @test "api build: docker-compose build: and up with the built image" {
 	command -v docker-compose >/dev/null || skip "docker-compose (Debian's 1.29) not installed"
 	mkdir "$TEST_DIR/proj"
