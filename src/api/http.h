@@ -175,5 +175,6 @@ void api_container_changes(api_request *r);
 void api_container_export(api_request *r);
 void api_commit(api_request *r);
 void api_image_history(api_request *r);
+void api_build_prune(api_request *r);
 
 #endif

@@ -64,6 +64,7 @@
 	X("GET", "/containers/{}/changes", api_container_changes)                                                      \
 	X("GET", "/containers/{}/export", api_container_export)                                                        \
 	X("POST", "/commit", api_commit)                                                                               \
-	X("GET", "/images/{}/history", api_image_history)
+	X("GET", "/images/{}/history", api_image_history)                                                              \
+	X("POST", "/build/prune", api_build_prune)
 
 #endif
