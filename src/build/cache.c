@@ -21,7 +21,8 @@
 typedef struct cache_entry {
 	char name[DIGEST_STRING_MAX];
 	char digest[DIGEST_STRING_MAX]; /* "" for an empty step */
-	int64_t used_ns;
+	int64_t size;			/* of the layer's blob */
+	int64_t used_ns, created_ns;
 } cache_entry;
 
 static bool is_entry_name(const char *name)
@@ -54,6 +55,7 @@ static int cache_entries(int dirfd, cache_entry **out, size_t *n, berth_error **
 		_cleanup_free_ char *text = NULL;
 		berth_error *ignored = NULL;
 		json_t *j = NULL;
+		struct statx stx;
 		struct stat st;
 		cache_entry *e;
 		size_t len;
@@ -71,14 +73,21 @@ static int cache_entries(int dirfd, cache_entry **out, size_t *n, berth_error **
 		memset(e, 0, sizeof(*e));
 		memcpy(e->name, de->d_name, 65); /* is_entry_name: 64 hex digits */
 		e->used_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+		/* made: its birth time where the filesystem keeps one */
+		e->created_ns = e->used_ns;
+		if (statx(dirfd, de->d_name, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) == 0 &&
+		    (stx.stx_mask & STATX_BTIME))
+			e->created_ns = (int64_t)stx.stx_btime.tv_sec * 1000000000LL + stx.stx_btime.tv_nsec;
 		if (fs_read_file_at(dirfd, de->d_name, &text, &len, &ignored) < 0) {
 			berth_error_free(&ignored);
 			continue;
 		}
 		j = json_loadb(text, len, 0, NULL);
 		const char *digest = json_string_value(json_object_get(j, "digest"));
-		if (digest && digest_is_valid(digest))
+		if (digest && digest_is_valid(digest)) {
 			snprintf(e->digest, sizeof(e->digest), "%s", digest);
+			e->size = json_integer_value(json_object_get(j, "size"));
+		}
 		json_decref(j);
 	}
 	return 0;
@@ -241,6 +250,44 @@ void build_cache_prune_result_free(build_cache_prune_result *r)
 {
 	strv_free(r->removed);
 	memset(r, 0, sizeof(*r));
+}
+
+int build_cache_list(store *s, build_cache_record **out, size_t *n, berth_error **err)
+{
+	_cleanup_close_ int dirfd = -EBADF;
+	cache_entry *entries = NULL;
+	json_t *layers = NULL;
+	size_t count = 0;
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	if (open_cache_dir(s, &dirfd, err) < 0)
+		return -1;
+	if (dirfd < 0)
+		return 0;
+	if (store_gc_lock(s, false, err) < 0)
+		return -1;
+	ret = cache_entries(dirfd, &entries, &count, err);
+	if (ret == 0 && count > 0)
+		ret = image_layers(s, &layers, err);
+	if (ret == 0 && count > 0 && (*out = calloc(count, sizeof(**out))) == NULL)
+		ret = berth_error_set(err, ENOMEM, "build cache");
+	for (size_t i = 0; ret == 0 && i < count; i++) {
+		build_cache_record *r = &(*out)[i];
+		snprintf(r->id, sizeof(r->id), "%s", entries[i].name);
+		snprintf(r->digest, sizeof(r->digest), "%s", entries[i].digest);
+		r->size = entries[i].size;
+		r->created_ns = entries[i].created_ns;
+		r->used_ns = entries[i].used_ns;
+		r->shared = entries[i].digest[0] && json_object_get(layers, entries[i].digest) != NULL;
+	}
+	if (ret == 0)
+		*n = count;
+	store_gc_unlock(s);
+	json_decref(layers);
+	free(entries);
+	return ret;
 }
 
 int build_image_prune(store *s, bool all, char *const *in_use, uint64_t *freed_bytes, size_t *removed,

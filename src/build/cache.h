@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image/digest.h"
 #include "image/store.h"
 #include "util/error.h"
 
@@ -40,6 +41,19 @@ int build_cache_filter_parse(const char *filter, build_cache_prune_options *o, b
  * holds any more: no image, no remaining entry (image_gc_keeping). */
 int build_cache_prune(store *s, const build_cache_prune_options *o, build_cache_prune_result *r, berth_error **err);
 void build_cache_prune_result_free(build_cache_prune_result *r);
+
+/* One entry as `docker system df` shows the build cache. */
+typedef struct build_cache_record {
+	char id[DIGEST_STRING_MAX];	/* the entry's name (its step key, 64 hex) */
+	char digest[DIGEST_STRING_MAX]; /* its layer's blob, "" for a step that changed nothing */
+	int64_t size;			/* the layer's blob size (0: none) */
+	int64_t created_ns, used_ns;	/* UTC ns: made (birth time, else mtime), last used (mtime) */
+	bool shared;			/* an image in the store has the layer: pruning it frees nothing */
+} build_cache_record;
+
+/* The entries of the cache (the gc lock held shared: a build may run, a
+ * prune is waited for). */
+int build_cache_list(store *s, build_cache_record **out, size_t *n, berth_error **err);
 
 /* `berth image prune`: image_prune that keeps the cache's layers (docker's
  * image prune leaves the build cache alone). */

@@ -98,8 +98,11 @@ static int compare_strings(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int diff_dir(diff_walk *w, int dirfd, const char *dir, berth_error **err)
+/* The changes below DIR; *ONLY_MOUNTS is set when DIR has entries and
+ * every one is a mount point of the container (or holds only those). */
+static int diff_dir(diff_walk *w, int dirfd, const char *dir, bool *only_mounts, berth_error **err)
 {
+	size_t seen = 0, mounts = 0;
 	_cleanup_strv_ char **names = calloc(1, sizeof(char *));
 	_cleanup_closedir_ DIR *d = NULL;
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -120,7 +123,12 @@ static int diff_dir(diff_walk *w, int dirfd, const char *dir, berth_error **err)
 		int kind;
 		if (asprintf(&path, "%s%s%s", dir, dir[0] ? "/" : "", names[i]) < 0 || asprintf(&abs, "/%s", path) < 0)
 			return berth_error_set(err, ENOMEM, "diff");
-		if (excluded(w->mounts, path) || fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+		seen++;
+		if (excluded(w->mounts, path)) {
+			mounts++;
+			continue;
+		}
+		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
 			kind = CHANGE_DELETED;
@@ -130,12 +138,22 @@ static int diff_dir(diff_walk *w, int dirfd, const char *dir, berth_error **err)
 		if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub =
 			    openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			size_t at = json_array_size(w->changes) - 1;
+			bool sub_mounts = false;
 			if (sub < 0)
 				return berth_error_set(err, errno, "diff: open \"%s\"", abs);
-			if (diff_dir(w, sub, path, err) < 0)
+			if (diff_dir(w, sub, path, &sub_mounts, err) < 0)
 				return -1;
+			/* a directory in the upper layer only for the runtime's
+			 * mount points (/etc for /etc/hosts): docker keeps those in
+			 * its init layer, so it is no change */
+			if (sub_mounts) {
+				json_array_remove(w->changes, at);
+				mounts++;
+			}
 		}
 	}
+	*only_mounts = seen > 0 && mounts == seen;
 	return 0;
 }
 
@@ -187,6 +205,7 @@ int build_container_diff(store *s, const container *c, json_t **out, berth_error
 	_cleanup_close_ int upper = -EBADF;
 	_cleanup_strv_ char **chains = NULL;
 	diff_walk w = { 0 };
+	bool only_mounts = false;
 	image_info info;
 	int ret;
 
@@ -212,7 +231,7 @@ int build_container_diff(store *s, const container *c, json_t **out, berth_error
 		w.lowers[i] = snap ? open(snap, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	}
 	if (ret == 0)
-		ret = diff_dir(&w, upper, "", err);
+		ret = diff_dir(&w, upper, "", &only_mounts, err);
 	if (ret == 0 && sort_changes(w.changes) < 0)
 		ret = berth_error_set(err, ENOMEM, "diff");
 	for (size_t i = 0; w.lowers && i < w.n_lowers; i++)
@@ -273,9 +292,72 @@ static int parse_changes(const build_commit_options *o, df_file *f, berth_error 
 	return 0;
 }
 
+/* docker's strslice: an array of strings, a string (one word), or null */
+static bool is_strslice(const json_t *v)
+{
+	const json_t *e;
+	size_t i;
+
+	if (v == NULL || json_is_null(v) || json_is_string(v))
+		return true;
+	if (!json_is_array(v))
+		return false;
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e))
+			return false;
+	}
+	return true;
+}
+
+static bool is_string_map(const json_t *v, bool values_are_strings)
+{
+	const char *k;
+	const json_t *e;
+
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_object(v))
+		return false;
+	json_object_foreach((json_t *)v, k, e) {
+		if (values_are_strings && !json_is_string(e))
+			return false;
+	}
+	return true;
+}
+
+static int validate_config(const json_t *cfg, berth_error **err)
+{
+	static const char *const strings[] = { "User", "WorkingDir", "StopSignal" };
+	static const char *const slices[] = { "Cmd", "Entrypoint", "Env" };
+	const json_t *v;
+
+	if (cfg == NULL || json_is_null(cfg))
+		return 0;
+	if (!json_is_object(cfg))
+		return berth_error_request(err, EINVAL, "commit: the config must be a JSON object");
+	for (size_t i = 0; i < 3; i++) {
+		v = json_object_get(cfg, strings[i]);
+		if (v && !json_is_null(v) && !json_is_string(v))
+			return berth_error_request(err, EINVAL, "commit: config.%s: not a string", strings[i]);
+		v = json_object_get(cfg, slices[i]);
+		if (!is_strslice(v) || (i == 2 && json_is_string(v)))
+			return berth_error_request(err, EINVAL, "commit: config.%s: not a list of strings", slices[i]);
+	}
+	if (!is_string_map(json_object_get(cfg, "Labels"), true))
+		return berth_error_request(err, EINVAL, "commit: config.Labels: not an object of strings");
+	if (!is_string_map(json_object_get(cfg, "ExposedPorts"), false))
+		return berth_error_request(err, EINVAL, "commit: config.ExposedPorts: not an object");
+	if (!is_string_map(json_object_get(cfg, "Volumes"), false))
+		return berth_error_request(err, EINVAL, "commit: config.Volumes: not an object");
+	return 0;
+}
+
 int build_commit_validate(const build_commit_options *o, berth_error **err)
 {
 	df_file f;
+
+	if (validate_config(o->config, err) < 0)
+		return -1;
 
 	if (o->reference) {
 		image_ref ref;
@@ -363,6 +445,64 @@ static void apply_container(json_t *cfg, const container *c)
 	}
 	if (user && user[0])
 		json_object_set_new(cfg, "User", json_string(user));
+}
+
+/* V (a validated strslice) as an array, or NULL when empty. */
+static json_t *strslice_array(const json_t *v)
+{
+	if (json_is_string(v))
+		return json_pack("[O]", v);
+	if (json_is_array(v) && json_array_size(v) > 0)
+		return json_copy((json_t *)v);
+	return NULL;
+}
+
+/* The keys of ADD (an object) added to CFG's object KEY. */
+static void object_add(json_t *cfg, const char *key, const json_t *add)
+{
+	json_t *to = json_object_get(cfg, key);
+
+	if (!json_is_object(add) || json_object_size(add) == 0)
+		return;
+	if (!json_is_object(to)) {
+		to = json_object();
+		json_object_set_new(cfg, key, to);
+	}
+	json_object_update(to, (json_t *)add);
+}
+
+/* POST /commit's config over the container's (docker's merge): an
+ * Entrypoint given without a Cmd leaves no Cmd. */
+static void apply_config(json_t *cfg, const json_t *body)
+{
+	static const char *const strings[] = { "User", "WorkingDir", "StopSignal" };
+	json_t *cmd = strslice_array(json_object_get(body, "Cmd"));
+	json_t *ep = strslice_array(json_object_get(body, "Entrypoint"));
+	json_t *env = json_object_get(body, "Env");
+
+	if (ep) {
+		json_object_set_new(cfg, "Entrypoint", ep);
+		if (cmd == NULL)
+			json_object_del(cfg, "Cmd");
+	}
+	if (cmd)
+		json_object_set_new(cfg, "Cmd", cmd);
+	if (json_is_array(env) && json_array_size(env) > 0) {
+		json_t *to = json_object_get(cfg, "Env");
+		if (!json_is_array(to)) {
+			to = json_array();
+			json_object_set_new(cfg, "Env", to);
+		}
+		env_merge(to, env, NULL);
+	}
+	object_add(cfg, "Labels", json_object_get(body, "Labels"));
+	object_add(cfg, "ExposedPorts", json_object_get(body, "ExposedPorts"));
+	object_add(cfg, "Volumes", json_object_get(body, "Volumes"));
+	for (size_t i = 0; i < 3; i++) {
+		const char *v = json_string_value(json_object_get(body, strings[i]));
+		if (v && v[0])
+			json_object_set_new(cfg, strings[i], json_string(v));
+	}
 }
 
 static int apply_changes(const build_commit_options *o, stage_state *si, berth_error **err)
@@ -534,6 +674,8 @@ int build_commit(const engine_paths *p, store *s, container *c, const build_comm
 	}
 	if (ret == 0) {
 		apply_container(stage_config(&si), c);
+		if (json_is_object(o->config))
+			apply_config(stage_config(&si), o->config);
 		ret = apply_changes(o, &si, err);
 	}
 	if (ret == 0)

@@ -33,11 +33,17 @@ typedef struct build_commit_options {
 	const char *author;    /* -a */
 	char *const *changes;  /* -c: "CMD [...]", "ENV K=V"... (Dockerfile syntax) */
 	bool pause;	       /* pause a running container while its layer is written */
+	/* docker's Config of POST /commit (borrowed, may be NULL): its Cmd,
+	 * Entrypoint, Env, Labels, ExposedPorts, Volumes, User, WorkingDir and
+	 * StopSignal go over the container's (docker's merge: Env by key,
+	 * Labels, ports and volumes added to), before the changes */
+	const json_t *config;
 } build_commit_options;
 
 /* Checks O->changes (only CMD, ENTRYPOINT, ENV, LABEL, EXPOSE, USER,
- * WORKDIR, VOLUME, STOPSIGNAL, ONBUILD) and the reference before anything
- * else: the errors name the change. */
+ * WORKDIR, VOLUME, STOPSIGNAL, ONBUILD), the types of O->config's fields
+ * and the reference before anything else: the errors name the change or
+ * the field. */
 int build_commit_validate(const build_commit_options *o, berth_error **err);
 
 /* A new image: C's image config with C's command, environment and labels

@@ -52,6 +52,12 @@ A /tmp/new'
 	[ "$output" = "$expected" ] || fail "diff: $output"
 	run -0 b container diff c1
 	[ "$output" = "$expected" ]
+	# /etc holds only the runtime's mount points (hosts, resolv.conf...):
+	# docker's init layer has those, so /etc is no change
+	run -0 brun --network none --name c1b bb sh -c 'echo x > /tmp/only'
+	run -0 b diff c1b
+	[ "$output" = "C /tmp
+A /tmp/only" ] || fail "diff: $output"
 	run -125 b diff nosuch
 	if ! command -v podman >/dev/null; then
 		skip "podman is not installed: compared with docker's documented output only"

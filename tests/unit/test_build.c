@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "build/cache.h"
+#include "build/commit.h"
 #include "build/dockerfile.h"
 #include "build/fetch.h"
 #include "build/expand.h"
@@ -850,6 +851,44 @@ static void test_cache_filter(void **state)
 	berth_error_free(&err);
 }
 
+/* POST /commit's config body: the types of the fields merged are checked
+ * before anything is made; an Env given as one string, a Cmd as a number,
+ * Labels with a non-string value are errors naming the field. */
+static void test_commit_config_validate(void **state)
+{
+	static const char *const bad[] = {
+		"[1]",
+		"{\"Cmd\": 5}",
+		"{\"Entrypoint\": [\"a\", 1]}",
+		"{\"Env\": \"A=1\"}",
+		"{\"Labels\": {\"k\": 1}}",
+		"{\"ExposedPorts\": [\"80/tcp\"]}",
+		"{\"User\": 0}",
+		"{\"WorkingDir\": []}",
+	};
+	static const char *const field[] = { "object", "Cmd",	       "Entrypoint", "Env",
+					     "Labels", "ExposedPorts", "User",	     "WorkingDir" };
+	berth_error *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *cfg = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+		build_commit_options o = { .config = cfg };
+		assert_non_null(cfg);
+		assert_true(build_commit_validate(&o, &err) < 0);
+		assert_non_null(strstr(err->msg, field[i]));
+		berth_error_free(&err);
+		json_decref(cfg);
+	}
+	json_t *good =
+	    json_loads("{\"Cmd\": \"sh\", \"Entrypoint\": null, \"Env\": [\"A=1\"], \"Labels\": {\"k\": \"v\"}, "
+		       "\"ExposedPorts\": {\"80/tcp\": {}}, \"User\": \"u\", \"Hostname\": 3}",
+		       0, NULL);
+	build_commit_options o = { .config = good };
+	assert_int_equal(build_commit_validate(&o, &err), 0);
+	json_decref(good);
+}
+
 /* ADD --checksum: sha256 digests only (a variable is checked once expanded). */
 static void test_add_checksum_flag(void **state)
 {
@@ -899,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_plan_unused_build_args),
 		cmocka_unit_test(test_eval_arg_env_scoping),
 		cmocka_unit_test(test_eval_arg_per_stage),
+		cmocka_unit_test(test_commit_config_validate),
 		cmocka_unit_test(test_eval_shell_and_exec_forms),
 		cmocka_unit_test(test_eval_heredocs),
 		cmocka_unit_test(test_eval_copy_and_metadata),
