@@ -79,6 +79,10 @@ void kube_pod_spec_hash(json_t *pod, char out[11]);
  * berth-init as /pause, entrypoint `/pause --pause`) unless S has it. */
 int kube_pause_image_ensure(const kube_context *k, store *s, const char *image, berth_error **err);
 
+/* kube_pause_image_ensure for the image of this berth's pods: called once
+ * before pods are made at the same time, so that they do not all make it. */
+int kube_pause_image_ready(const kube_context *k, berth_error **err);
+
 /* The container record name of CONTAINER in POD/NAMESPACE: heap. */
 char *kube_container_record_name(const char *ctr, const char *pod, const char *namespace);
 
