@@ -76,6 +76,7 @@ int kube_standalone_create(const kube_context *k, const kube_standalone_options 
 	ro.name = holder;
 	ro.hostname = o->hostname ? o->hostname : o->name;
 	ro.network = o->network;
+	ro.ipc = "shareable";
 	ro.publish = o->publish;
 	ro.add_hosts = o->add_hosts;
 	ro.dns = o->dns;

@@ -94,6 +94,33 @@ YAML
 	assert_success
 }
 
+@test "kube pod: the containers share the holder's IPC namespace and /dev/shm; shareProcessNamespace their PIDs" {
+	write_two
+	kb apply -f "$MANIFESTS/two.yaml"
+	wait_ready 1
+	holder_ipc=$(readlink "/proc/$(pid_of_container k8s_POD_two_default)/ns/ipc")
+	run kb exec two -c web -- sh -c 'readlink /proc/self/ns/ipc; echo shared >/dev/shm/note'
+	assert_success
+	[ "${lines[0]}" = "$holder_ipc" ]
+	run kb exec two -c client -- sh -c 'readlink /proc/self/ns/ipc; cat /dev/shm/note'
+	assert_success
+	[ "${lines[0]}" = "$holder_ipc" ]
+	[ "${lines[1]}" = shared ]
+	# without shareProcessNamespace each container has its PID namespace
+	run kb exec two -c client -- ps -o args
+	refute_output_contains httpd
+	kb delete pod two
+	sed 's/^spec:$/spec:\n  shareProcessNamespace: true/' "$MANIFESTS/two.yaml" >"$MANIFESTS/shared.yaml"
+	kb apply -f "$MANIFESTS/shared.yaml"
+	wait_ready 1
+	# the holder's /pause is pid 1 of the pod; one container sees the other's processes
+	run kb exec two -c client -- ps -o pid,args
+	assert_success
+	assert_output_contains "httpd -f -p 8080"
+	assert_output_contains "/pause"
+	[ "$(kb exec two -c client -- sh -c 'cat /proc/1/cmdline | tr "\0" " "')" = "/pause --pause " ]
+}
+
 @test "kube pod: init containers run first; ConfigMap and Secret reach env and files" {
 	cat >"$MANIFESTS/cfg.yaml" <<'YAML'
 apiVersion: v1
