@@ -588,6 +588,8 @@ int engine_container_prepare_start(const engine_paths *p, container *c, berth_er
 		if (ret < 0)
 			return berth_error_wrap(err, "start %s: mount its rootfs", c->name);
 	}
+	if (engine_share_refresh(p, c, err) < 0)
+		return -1;
 	if (engine_network_restore(p, c, &changed, err) < 0 || engine_network_ports_publish(c, err) < 0)
 		return berth_error_wrap(err, "start %s", c->name);
 	return changed ? record_save_config(c, err) : 0;

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/container.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define SHM_OPTIONS "mode=1777,size=65536k"
@@ -153,6 +155,55 @@ int engine_share_setup(const engine_paths *p, container *c, const char *ipc, con
 	if (pid && strcmp(pid, "private") != 0 && setup_pid(p, c, pid, cfg, err) < 0)
 		return -1;
 	return 0;
+}
+
+int engine_share_refresh(const engine_paths *p, const container *c, berth_error **err)
+{
+	static const char *const modes[][3] = { { "IpcMode", "ipc", "ipc" }, { "PidMode", "pid", "pid" } };
+	_cleanup_free_ char *bundle = engine_container_bundle(c), *text = NULL;
+	_cleanup_free_ char *path = bundle ? fs_path_join(bundle, "config.json") : NULL;
+	_cleanup_close_ int dirfd = -EBADF;
+	json_t *cfg = NULL;
+	bool changed = false;
+	int ret = 0;
+
+	for (size_t i = 0; i < 2 && ret == 0; i++) {
+		const char *mode = record_config_string(c, modes[i][0]);
+		_cleanup_free_ char *nspath = NULL;
+		container *other = NULL;
+		json_t *ns, *v;
+		size_t j;
+		if (mode == NULL || strncmp(mode, "container:", 10) != 0)
+			continue;
+		if (cfg == NULL && (path == NULL || (cfg = json_load_file(path, 0, NULL)) == NULL)) {
+			ret = berth_error_set(err, EIO, "start %s: read its bundle's config.json", c->name);
+			break;
+		}
+		if (open_target(p, modes[i][1], mode + 10, &other, err) < 0 ||
+		    asprintf(&nspath, "/proc/%d/ns/%s", (int)other->state.pid, modes[i][2]) < 0) {
+			container_free(other);
+			ret = -1;
+			break;
+		}
+		container_free(other);
+		ns = json_object_get(json_object_get(cfg, "linux"), "namespaces");
+		json_array_foreach(ns, j, v)
+			if (strcmp(json_string_value(json_object_get(v, "type")) ?: "", modes[i][2]) == 0 &&
+			    strcmp(json_string_value(json_object_get(v, "path")) ?: "", nspath) != 0) {
+				json_object_set_new(v, "path", json_string(nspath));
+				changed = true;
+			}
+	}
+	if (ret == 0 && changed) {
+		text = json_dumps(cfg, JSON_COMPACT);
+		dirfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (text == NULL || dirfd < 0)
+			ret = berth_error_set(err, text ? errno : ENOMEM, "start %s: config.json", c->name);
+		else
+			ret = fs_write_file_replace(dirfd, "config.json", text, strlen(text), 0600, err);
+	}
+	json_decref(cfg);
+	return ret < 0 ? berth_error_wrap(err, "start %s", c->name) : 0;
 }
 
 void engine_share_teardown(const container *c)

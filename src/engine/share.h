@@ -29,6 +29,11 @@ int engine_share_validate(const char *ipc, const char *pid, berth_error **err);
 int engine_share_setup(const engine_paths *p, container *c, const char *ipc, const char *pid, json_t *cfg,
 		       berth_error **err);
 
+/* Before a start of C: a namespace joined with container:ID is that of ID's
+ * process now (which runs: a pod's holder started again has a new one);
+ * rewrites the path in C's bundle config.json when it changed. */
+int engine_share_refresh(const engine_paths *p, const container *c, berth_error **err);
+
 /* Unmounts C's shareable /dev/shm (C->dir/shm) when there is one. */
 void engine_share_teardown(const container *c);
 
