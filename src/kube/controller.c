@@ -196,7 +196,7 @@ static void kill_container(ctl *c, const char *id)
 }
 
 /* Runs the probes of CTR that are due; returns whether it is ready. */
-static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
+static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip, const char *netns)
 {
 	json_t *readiness = json_object_get(spec, "readinessProbe"), *liveness = json_object_get(spec, "livenessProbe");
 	json_t *s = probe_state(c, ctr, spec);
@@ -211,7 +211,7 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 			schedule(c, s, "nextStartup", json_integer_value(json_object_get(s, "nextStartup")));
 			return false;
 		}
-		if (!kube_probe_run(startup, spec, ctr, ip, c->k->paths->runtime_root)) {
+		if (!kube_probe_run(startup, spec, ctr, ip, netns, c->k->paths->runtime_root)) {
 			bump(s, "sf", 1);
 			if (json_integer_value(json_object_get(s, "sf")) >= probe_int(startup, "failureThreshold", 3)) {
 				kill_container(c, json_string_value(json_object_get(ctr, "id")));
@@ -227,7 +227,7 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 		json_object_set_new(s, "nextReady", json_integer(now));
 	}
 	if (liveness && json_integer_value(json_object_get(s, "nextLive")) <= now) {
-		bool ok = kube_probe_run(liveness, spec, ctr, ip, c->k->paths->runtime_root);
+		bool ok = kube_probe_run(liveness, spec, ctr, ip, netns, c->k->paths->runtime_root);
 		bump(s, "lf", ok ? 0 : 1);
 		if (!ok && json_integer_value(json_object_get(s, "lf")) >= probe_int(liveness, "failureThreshold", 3)) {
 			kill_container(c, json_string_value(json_object_get(ctr, "id")));
@@ -239,7 +239,7 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 		schedule(c, s, "nextLive", json_integer_value(json_object_get(s, "nextLive")));
 	}
 	if (readiness && json_integer_value(json_object_get(s, "nextReady")) <= now) {
-		bool ok = kube_probe_run(readiness, spec, ctr, ip, c->k->paths->runtime_root);
+		bool ok = kube_probe_run(readiness, spec, ctr, ip, netns, c->k->paths->runtime_root);
 		bump(s, ok ? "rs" : "rf", 1);
 		bump(s, ok ? "rf" : "rs", 0);
 		if (ok && json_integer_value(json_object_get(s, "rs")) >= probe_int(readiness, "successThreshold", 1))
@@ -287,6 +287,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 	json_array_foreach(pods, i, p) {
 		const char *name = json_string_value(json_object_get(p, "name"));
 		const char *ip = json_string_value(json_object_get(p, "ip"));
+		const char *netns = json_string_value(json_object_get(p, "netns"));
 		_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
 		json_t *ready_map;
 		bool ready;
@@ -298,7 +299,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 			const char *cname = json_string_value(json_object_get(ctr, "name"));
 			json_t *spec = container_spec(pod, cname);
 			bool r = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") == 0 &&
-				 spec != NULL && run_probes(c, ctr, spec, ip);
+				 spec != NULL && run_probes(c, ctr, spec, ip, netns);
 			json_object_set_new(ready_map, cname, json_boolean(r));
 			ready = ready && r;
 		}

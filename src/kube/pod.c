@@ -564,7 +564,11 @@ int kube_pod_list(const kube_context *k, const char *namespace, json_t **out, be
 		if (strcmp(label(c, KUBE_LABEL_CONTAINER_NAME) ?: "", KUBE_HOLDER_NAME) == 0) {
 			json_t *ns = json_object_get(c->config, "NetworkSettings");
 			json_object_set_new(pe, "holder", container_json(c));
+			const char *mode = json_string_value(json_object_get(ns, "Mode")) ?: "";
 			json_object_set(pe, "ip", json_object_get(ns, "IPAddress") ?: json_null());
+			/* user-mode networking: the pod's IP is reached from inside */
+			if (strcmp(mode, "pasta") == 0 || strcmp(mode, "slirp4netns") == 0)
+				json_object_set(pe, "netns", json_object_get(ns, "NetNS") ?: json_null());
 			json_object_set(pe, "created", json_object_get(c->config, "Created") ?: json_null());
 		} else {
 			json_array_append_new(json_object_get(pe, "containers"), container_json(c));

@@ -63,7 +63,8 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
 /* The pods of NAMESPACE (NULL: every namespace) found from the records, as
  * a JSON array sorted by namespace and name of
  *   {"name", "namespace", "owner", "specHash", "labels": {...}, "ip",
- *    "created", "holder": {"id", "status", "pid"} or null,
+ *    "created", "netns" (user-mode networking only: the pod's IP is not
+ *    reached from the host), "holder": {"id", "status", "pid"} or null,
  *    "containers": [{"name", "id", "runtime", "status", "restarts", "pid", "startedAt",
  *                    "exitCode", "monitor": whether its monitor lives}] in the
  *    order of the pod's spec}. */
