@@ -74,18 +74,21 @@ if [ "${inner:-0}" = 0 ]; then
 fi
 
 # ---------------------------------------------------------------- inner: in the private namespaces
-tmp=$(mktemp -d /tmp/berth-bench-kube.XXXXXX)
+TMP=$(mktemp -d /tmp/berth-bench-kube.XXXXXX)
+tmp=$TMP
 logf="$tmp/log"
+die() { echo "bench/kube.sh: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
-B() { BERTH_NETWORK_RUNDIR="$tmp/hostnet" "$berth" --root "$tmp/store" --runroot "$tmp/run" "$@"; }
+# shellcheck source=bench/lib/engines.sh
+. "$here/lib/engines.sh"
+# shellcheck source=bench/cgroup.sh
+. "$here/cgroup.sh"
+B() { BERTH_NETWORK_RUNDIR="$tmp/hostnet" "$berth" --root "$tmp/store" --runroot "$RUN/berth" "$@"; }
 D() { DOCKER_CONFIG="$tmp/docker-cli" /usr/bin/docker -H "unix://$tmp/docker.sock" "$@"; }
-P() {
-	CONTAINERS_CONF="$tmp/podman/containers.conf" CONTAINERS_STORAGE_CONF="$tmp/podman/storage.conf" \
-		podman --root "$tmp/podman/graph" --runroot "$tmp/run/podman" "$@"
-}
 dockerd_pid=""
 cleanup() {
 	set +e
+	trap - ERR
 	B kube delete all --all >/dev/null 2>&1
 	if [ -n "$dockerd_pid" ]; then
 		D service rm web >/dev/null 2>&1
@@ -94,17 +97,31 @@ cleanup() {
 		for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$dockerd_pid" 2>/dev/null
 	fi
-	[ "$podman" = 0 ] || P pod rm -af >/dev/null 2>&1
-	awk -v d="$tmp" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
-		while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+	[ "$podman" = 0 ] || [ "${#P[@]}" = 0 ] || "${P[@]}" pod rm -af >/dev/null 2>&1
+	# what dockerd's containerd left: its shims, by the socket in their argv
+	for pid in $(grep -lsF -- "$RUN/docker" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+		[ "$pid" != $$ ] && kill -KILL "$pid" 2>/dev/null
+	done
+	cg_unprepare
+	for m in /run /etc; do umount "$m" 2>/dev/null || umount -l "$m"; done
+	engines_unmount_private
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 ip link set lo up
 # swarm wants an address to advertise that is not loopback
 ip link add bench0 type bridge && ip addr add 10.213.0.1/24 dev bench0 && ip link set bench0 up
-mkdir -p "$tmp/run"
-mount -t tmpfs -o mode=0755,size=256m berth-bench-kube-run "$tmp/run"
+# /var/lib (an overlay), /dev/shm, RUN, the cgroup2 of a hybrid host: as
+# bench/engine.sh; and dockerd's /etc/docker and /run/docker: /etc an
+# overlay, /run a tmpfs, in this namespace only
+engines_mount_private
+mkdir -p "$tmp/etc/upper" "$tmp/etc/work"
+mount -t overlay berth-bench-etc -o "lowerdir=/etc,upperdir=$tmp/etc/upper,workdir=$tmp/etc/work" /etc
+mount -t tmpfs -o mode=0755,size=64m berth-bench-kube-slashrun /run
+# every engine's cgroups below one parent beneath our own cgroup
+cg_setup "berth-bench-kube-$$"
+cg_prepare
+export BERTH_KUBE_CGROUP_PARENT="$CG_PARENT"
 
 rootfs="$tmp/rootfs"
 mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/www" "$rootfs/tmp"
@@ -133,7 +150,7 @@ spec:
       - name: httpd
         image: localhost/bb:latest
         imagePullPolicy: Never
-        command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+        command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
         readinessProbe:
           httpGet: {path: /, port: 8080}
           periodSeconds: 1
@@ -162,15 +179,15 @@ docker_setup() {
 	cat >"$tmp/daemon.json" <<EOF
 {
   "data-root": "$tmp/docker",
-  "exec-root": "$tmp/run/docker",
-  "pidfile": "$tmp/run/dockerd.pid",
+  "exec-root": "$RUN/docker",
+  "pidfile": "$RUN/dockerd.pid",
   "hosts": ["unix://$tmp/docker.sock"],
   "iptables": false,
   "ip6tables": false,
   "ip-masq": false,
   "storage-driver": "overlay2",
   "exec-opts": ["native.cgroupdriver=cgroupfs"],
-  "cgroup-parent": "/berth-bench-kube-docker"
+  "cgroup-parent": "$CG_PARENT"
 }
 EOF
 	/usr/sbin/dockerd --config-file "$tmp/daemon.json" >"$tmp/dockerd.log" 2>&1 &
@@ -201,38 +218,43 @@ docker_round() {
 }
 
 podman_setup() {
-	mkdir -p "$tmp/podman/cni" "$tmp/run/libpod"
-	cat >"$tmp/podman/containers.conf" <<EOF
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$tmp/run/libpod/events.log"
-tmp_dir = "$tmp/run/libpod"
-[network]
-network_backend = "cni"
-network_config_dir = "$tmp/podman/cni"
-EOF
-	cat >"$tmp/podman/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-runroot = "$tmp/run/podman"
-graphroot = "$tmp/podman/graph"
-EOF
-	P import "$tmp/rootfs.tar" localhost/bb:latest >>"$logf" 2>&1
+	local h mnt d
+	engines_podman_setup
+	# podman (cgroupfs) puts a pod below /libpod_parent of every hierarchy,
+	# and kube play takes no --cgroup-parent: it runs in a mount namespace of
+	# its own where each hierarchy's root is CG_PARENT/podman, below ours
+	for h in "${CG_H[@]}"; do
+		mnt=${h%% *}
+		d="$mnt$CG_PARENT/podman"
+		mkdir -p "$d"
+		if [ -f "$mnt$CG_PARENT/cpuset.cpus" ]; then
+			cat "$mnt$CG_PARENT/cpuset.cpus" >"$d/cpuset.cpus"
+			cat "$mnt$CG_PARENT/cpuset.mems" >"$d/cpuset.mems"
+		fi
+		echo "mount --bind '$d' '$mnt'"
+	done >"$tmp/podman-cgroups.sh"
+	{
+		echo 'set -e'
+		cat "$tmp/podman-cgroups.sh"
+		echo 'exec "$@"'
+	} >"$tmp/podman-in-own-cgroup.sh"
+	P=(unshare -m --propagation private sh "$tmp/podman-in-own-cgroup.sh" "${P[@]}")
+	"${P[@]}" import "$tmp/rootfs.tar" localhost/bb:latest >>"$logf" 2>&1
+	# one replica: podman makes one pod of a Deployment anyway
 	sed 's/replicas: 10/replicas: 1/' "$tmp/deploy.yaml" >"$tmp/deploy1.yaml"
 }
 
 podman_round() {
 	local t0 st="" s
 	t0=$(now)
-	P kube play "$tmp/deploy1.yaml" >>"$logf" 2>&1
+	"${P[@]}" kube play "$tmp/deploy1.yaml" >>"$logf" 2>&1 || { tail -5 "$logf" >&2 && die "podman kube play failed"; }
 	while [ "$st" != Running ]; do
-		st=$(P pod ps --filter name=web-pod --format '{{.Status}}' 2>>"$logf")
+		st=$("${P[@]}" pod ps --filter name=web-pod --format '{{.Status}}' 2>>"$logf")
 		[ "$st" = Running ] || sleep 0.05
 		[ "$(since "$t0" | cut -d. -f1)" -lt 120 ] || { echo "bench/kube.sh: podman: $st after 120 s" >&2 && exit 1; }
 	done
 	s=$(since "$t0")
-	P kube down "$tmp/deploy1.yaml" >>"$logf" 2>&1
+	"${P[@]}" kube down "$tmp/deploy1.yaml" >>"$logf" 2>&1
 	echo "$s"
 }
 
@@ -265,7 +287,7 @@ private_kib() {
 	done
 	echo "$sum"
 }
-controller_pid() { cat "$tmp/run/kube"/*/default.lock 2>/dev/null | head -1; }
+controller_pid() { cat "$RUN/berth/kube"/*/default.lock 2>/dev/null | head -1; }
 log "memory: 10 replicas"
 B kube apply -f "$tmp/deploy.yaml" >>"$logf"
 B kube rollout status deployment/web --timeout 120 >>"$logf"
