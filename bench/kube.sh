@@ -29,8 +29,9 @@
 # The workload is the same everywhere: busybox httpd on port 8080 of a
 # one-layer busybox image imported into each engine, ready when
 # `wget -q -O- http://127.0.0.1:8080/` answers (berth: a readinessProbe
-# httpGet with periodSeconds 1; swarm: a health check of interval 1s, which
-# swarm waits for before a task counts as running; podman: a
+# httpGet with periodSeconds 1, whose first run is at the start; swarm: a
+# health check every 100 ms (docker runs the first one an interval after
+# the start), which swarm waits for before a task counts as running; podman: a
 # readinessProbe as well, but podman 4.3 ignores it, so its figure is until
 # the pod runs). Every engine is polled every 50 ms by its own CLI: berth
 # `kube get deployment -o json` (readyReplicas), docker `service ls`
@@ -83,6 +84,13 @@ log() { echo "bench: $*" >&2; }
 . "$here/lib/engines.sh"
 # shellcheck source=bench/cgroup.sh
 . "$here/cgroup.sh"
+# copies laid out as in the build tree (berth finds berth-runtime and
+# berth-init beside it): a rebuild during the run must not mix versions
+mkdir -p "$tmp/build/src/cmd/berth" "$tmp/build/src/cmd/runtime" "$tmp/build/src/init"
+cp "$berth" "$tmp/build/src/cmd/berth/berth"
+cp "$(dirname "$berth")/../runtime/berth-runtime" "$tmp/build/src/cmd/runtime/berth-runtime"
+cp "$(dirname "$berth")/../../init/berth-init" "$tmp/build/src/init/berth-init"
+berth="$tmp/build/src/cmd/berth/berth"
 B() { BERTH_NETWORK_RUNDIR="$tmp/hostnet" "$berth" --root "$tmp/store" --runroot "$RUN/berth" "$@"; }
 D() { DOCKER_CONFIG="$tmp/docker-cli" /usr/bin/docker -H "unix://$tmp/docker.sock" "$@"; }
 dockerd_pid=""
@@ -203,7 +211,7 @@ docker_round() {
 	local t0 r="" s
 	t0=$(now)
 	D service create --detach --quiet --name web --replicas 10 --stop-grace-period 1s \
-		--health-cmd 'wget -q -O- http://127.0.0.1:8080/' --health-interval 1s --health-start-period 0s \
+		--health-cmd 'wget -q -O- http://127.0.0.1:8080/' --health-interval 100ms --health-start-period 0s \
 		localhost/bb:latest httpd -f -p 8080 -h /www >>"$logf" 2>&1
 	while [ "$r" != 10/10 ]; do
 		sleep 0.05

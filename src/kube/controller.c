@@ -25,7 +25,8 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-#define PASS_MS 250
+#define PASS_MS		 250
+#define CREATING_POLL_MS 10
 
 typedef struct ctl {
 	const kube_context *k;
@@ -810,13 +811,16 @@ static bool namespace_has_objects(ctl *c)
 	return false;
 }
 
-static void reap_children(ctl *c)
+/* Reaps the children that ended; returns whether a pod was made (or
+ * failed) meanwhile. */
+static bool reap_children(ctl *c)
 {
 	const char *name;
 	json_t *v;
 	void *tmp;
 	pid_t pid;
 	int status;
+	bool made = false;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		json_object_foreach_safe(c->terminating, tmp, name, v)
@@ -826,10 +830,13 @@ static void reap_children(ctl *c)
 		}
 		json_object_foreach_safe(c->creating, tmp, name, v)
 		{
-			if (json_integer_value(json_object_get(v, "pid")) == pid)
+			if (json_integer_value(json_object_get(v, "pid")) == pid) {
 				created(c, name, v, status);
+				made = true;
+			}
 		}
 	}
+	return made;
 }
 
 static void controller_main(ctl *c, int lock_fd)
@@ -856,8 +863,20 @@ static void controller_main(ctl *c, int lock_fd)
 		wait = PASS_MS;
 		if (c->next_due > 0 && c->next_due - now_ms() < wait)
 			wait = c->next_due - now_ms();
-		if (wait > 0)
-			usleep((useconds_t)wait * 1000);
+		/* while pods are being made, a pass follows as soon as one is
+		 * (its probes, the next step of a rollout) */
+		for (long long end = now_ms() + wait; wait > 0;) {
+			long long left = end - now_ms();
+			if (left <= 0)
+				break;
+			if (json_object_size(c->creating) == 0) {
+				usleep((useconds_t)left * 1000);
+				break;
+			}
+			usleep((useconds_t)(left < CREATING_POLL_MS ? left : CREATING_POLL_MS) * 1000);
+			if (reap_children(c))
+				break;
+		}
 	}
 }
 
