@@ -107,7 +107,7 @@ cleanup() {
 	fi
 	[ "$podman" = 0 ] || [ "${#P[@]}" = 0 ] || "${P[@]}" pod rm -af >/dev/null 2>&1
 	# what dockerd's containerd left: its shims, by the socket in their argv
-	for pid in $(grep -lsF -- "$RUN/docker" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+	grep -lsF -- "$RUN/docker" /proc/[0-9]*/cmdline | cut -d/ -f3 | while read -r pid; do
 		[ "$pid" != $$ ] && kill -KILL "$pid" 2>/dev/null
 	done
 	cg_unprepare
