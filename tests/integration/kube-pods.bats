@@ -423,10 +423,12 @@ YAML
 
 @test "berth pod: stop (containers, then holder), start (holder first), restart, kill, logs interleaved or -c" {
 	b pod create --name p2 --cgroup-parent "berth-test/$TAG" >/dev/null
-	brun -d --pod p2 --name p2a bb sh -c 'echo a-one; sleep 0.3; echo shm >/dev/shm/x; echo a-two; trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null
-	sleep 0.1
-	brun -d --pod p2 --name p2b bb sh -c 'echo b-one >&2; trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null
-	for _ in $(seq 50); do b logs p2a | grep -q a-two && break; sleep 0.1; done
+	# a-one, then b-one, then a-two: p2a waits for the file p2b makes in the
+	# pod's shared /dev/shm after its line
+	brun -d --pod p2 --name p2a bb sh -c 'echo a-one; until [ -e /dev/shm/go ]; do sleep 0.05; done; echo shm >/dev/shm/x; echo a-two; trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null
+	for _ in $(seq 100); do b logs p2a | grep -q a-one && break; sleep 0.05; done
+	brun -d --pod p2 --name p2b bb sh -c 'echo b-one >&2; sleep 0.05; touch /dev/shm/go; trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null
+	for _ in $(seq 100); do b logs p2a | grep -q a-two && break; sleep 0.1; done
 	# logs: every container, in the order of the lines' times, prefixed with its name
 	run b pod logs p2
 	assert_success
