@@ -20,6 +20,10 @@ typedef struct api_options {
 	const char *listen;	/* unix:///PATH or tcp://HOST:PORT; NULL: the default socket */
 	int timeout_s;		/* exit after this many idle seconds; 0: never */
 	bool insecure_loopback; /* allow plain TCP (loopback addresses only) */
+	/* TLS on TCP, all three or none: the CA client certificates must be
+	 * signed by (every client must present one), the service's own
+	 * certificate and key; PEM files */
+	const char *tls_ca, *tls_cert, *tls_key;
 	const char *store_root;
 	const char *run_root;
 	bool rootless;
@@ -30,8 +34,9 @@ typedef struct api_options {
  * $XDG_RUNTIME_DIR/berth/docker.sock. Heap. */
 char *api_default_socket(bool rootless);
 
-/* Checks O (the listen address, TCP only on loopback with
- * insecure_loopback) before anything is made. */
+/* Checks O before anything is made: the listen address; TCP with TLS
+ * (all three files), or without it only on loopback with
+ * insecure_loopback; TLS only on TCP. */
 int api_options_validate(const api_options *o, berth_error **err);
 
 /* Listens (or takes the socket systemd passes in LISTEN_FDS) and serves

@@ -6,17 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "api/containers.h"
 #include "api/create.h"
 #include "api/http.h"
+#include "engine/attach.h"
 #include "engine/container.h"
 #include "engine/inspect.h"
 #include "engine/monitor.h"
 #include "image/images.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 /* A monitor is forked from this threaded process: one at a time, so no
  * other thread of ours is inside the fork's path meanwhile. The monitors
@@ -549,13 +552,36 @@ void api_container_remove(api_request *r)
 	container_free(c);
 }
 
+/* ?h=&w=: the size of a TTY container's terminal, set on the pty master
+ * its monitor hands to an attach client (engine/attach.h; for a TTY the
+ * monitor keeps its own, so nothing changes hands). Not a TTY, not running
+ * or no size: accepted, nothing done. */
 void api_container_resize(api_request *r)
 {
+	long h = api_query_long(r, "h", 0), w = api_query_long(r, "w", 0);
+	berth_error *e = NULL;
 	container *c = NULL;
+	int master = -1;
+	bool tty = false;
 
-	/* the size of a terminal berth's monitor proxies comes with attach */
+	if (h < 0 || w < 0 || h > 65535 || w > 65535) {
+		api_reply_error(r, 400, "resize: h and w must be 0 to 65535");
+		return;
+	}
 	if (api_open_container(r, &c) < 0)
 		return;
+	if (h > 0 && w > 0 && record_config_bool(c, "Tty") && strcmp(c->state.status, "running") == 0) {
+		if (attach_connect(c, &master, &tty, &e) < 0) {
+			berth_debug("api: resize %s: %s", c->name, e && e->msg ? e->msg : "no monitor");
+			berth_error_free(&e);
+		} else if (tty && master >= 0) {
+			struct winsize ws = { .ws_row = (unsigned short)h, .ws_col = (unsigned short)w };
+			if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+				berth_debug("api: resize %s: %s", c->name, strerror(errno));
+		}
+		if (master >= 0)
+			close(master);
+	}
 	api_reply_json(r, 200, NULL);
 	container_free(c);
 }
@@ -588,7 +614,6 @@ static void wait_produce(int fd, void *arg)
 	berth_error *e = NULL;
 	bool seen_live = false;
 	json_t *result;
-	char *text;
 	int code = 0;
 
 	if (record_open(&w->paths, w->id, &c, &e) < 0) {
@@ -625,13 +650,7 @@ static void wait_produce(int fd, void *arg)
 	if (code == RECORD_EXIT_CODE_UNKNOWN)
 		code = 255;
 	result = json_pack("{s:i, s:n}", "StatusCode", code, "Error");
-	text = json_dumps(result, JSON_COMPACT);
-	json_decref(result);
-	if (text) {
-		api_write_all(fd, text, strlen(text));
-		api_write_all(fd, "\n", 1);
-	}
-	free(text);
+	api_write_json_line(fd, result, "\n");
 }
 
 /* condition: not-running (default) answers when C is not live; next-exit

@@ -16,7 +16,9 @@
 #include "api/http.h"
 #include "engine/container.h"
 #include "engine/runtime_call.h"
+#include "storage/bundle.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 typedef struct exec_instance {
 	char id[65];
@@ -57,6 +59,27 @@ static void exec_trim(void)
 	}
 }
 
+/* USER ("name", "uid", "name:group", "uid:gid") as the runtime takes it,
+ * numeric, names looked up in the container's own /etc/passwd and
+ * /etc/group (inside its rootfs, as `berth exec -u`); kept in BODY as
+ * "berth.NumericUser" (User stays as given, for inspect). */
+static int exec_numeric_user(const container *c, const char *user, json_t *body, berth_error **err)
+{
+	_cleanup_free_ char *bundle = engine_container_bundle(c);
+	_cleanup_free_ char *rootfs = bundle ? fs_path_join(bundle, "rootfs") : NULL;
+	_cleanup_close_ int fd = rootfs ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
+	char numeric[64];
+	long uid, gid;
+
+	if (fd < 0)
+		return berth_error_set(err, errno ? errno : ENOMEM, "exec: the rootfs of %s", c->name);
+	if (bundle_resolve_user(user, fd, &uid, &gid, err) < 0)
+		return berth_error_wrap(err, "exec: User");
+	snprintf(numeric, sizeof(numeric), "%ld:%ld", uid, gid);
+	json_object_set_new(body, "berth.NumericUser", json_string(numeric));
+	return 0;
+}
+
 void api_exec_create(api_request *r)
 {
 	container *c = NULL;
@@ -90,10 +113,11 @@ void api_exec_create(api_request *r)
 			goto out;
 		}
 	}
+	json_object_del(body, "berth.NumericUser"); /* ours, never the client's */
 	v = json_object_get(body, "User");
-	if (json_string_length(v) && strspn(json_string_value(v), "0123456789:") != json_string_length(v)) {
-		api_reply_error(r, 400, "User %s: berth's API takes a numeric UID[:GID] for exec",
-				json_string_value(v));
+	if (json_string_length(v) && exec_numeric_user(c, json_string_value(v), body, &e) < 0) {
+		e->code = e->code == ENOENT ? EINVAL : e->code;
+		api_reply_berth_error(r, &e);
 		goto out;
 	}
 	x = calloc(1, sizeof(*x));
@@ -136,7 +160,7 @@ static void exec_run_free(void *arg)
 static const char **exec_args(const engine_paths *p, const char *runtime, const exec_instance *x, bool tty, bool detach)
 {
 	json_t *env = json_object_get(x->config, "Env"), *cmd = json_object_get(x->config, "Cmd"), *v;
-	const char *user = json_string_value(json_object_get(x->config, "User"));
+	const char *user = json_string_value(json_object_get(x->config, "berth.NumericUser"));
 	const char *cwd = json_string_value(json_object_get(x->config, "WorkingDir"));
 	const char **a = calloc(16 + 2 * json_array_size(env) + json_array_size(cmd), sizeof(char *));
 	size_t n = 0, i;

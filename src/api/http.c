@@ -115,6 +115,29 @@ void api_reply_json(api_request *r, unsigned status, json_t *j)
 	free(text);
 }
 
+void api_reply_json_lines(api_request *r, json_t *lines)
+{
+	char *text = NULL;
+	size_t size = 0, i;
+	FILE *f = open_memstream(&text, &size);
+	json_t *v;
+
+	json_array_foreach(lines, i, v) {
+		char *t = json_dumps(v, JSON_COMPACT);
+		if (f && t)
+			fprintf(f, "%s\n", t);
+		free(t);
+	}
+	json_decref(lines);
+	if (f == NULL || fclose(f) != 0) {
+		free(text);
+		api_reply_error(r, 500, "out of memory");
+		return;
+	}
+	api_reply_data(r, 200, "application/json", text, size);
+	free(text);
+}
+
 void api_reply_error(api_request *r, unsigned status, const char *fmt, ...)
 {
 	char *msg = NULL;
@@ -174,6 +197,19 @@ bool api_write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return true;
+}
+
+bool api_write_json_line(int fd, json_t *j, const char *eol)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL, *line = NULL;
+	bool ok = false;
+
+	json_decref(j);
+	if (text && asprintf(&line, "%s%s", text, eol) >= 0)
+		ok = api_write_all(fd, line, strlen(line));
+	free(line);
+	free(text);
+	return ok;
 }
 
 bool api_write_frame(int fd, int stream_id, const void *data, size_t len)

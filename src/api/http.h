@@ -22,6 +22,7 @@
 typedef struct api_server {
 	const api_options *options;
 	engine_paths paths;
+	bool tls; /* HTTPS: every request's client certificate is checked */
 } api_server;
 
 typedef struct api_upload api_upload;
@@ -36,12 +37,17 @@ typedef struct api_request {
 	size_t body_len;
 	bool too_big;
 	bool answered;
+	bool refused; /* TLS without a valid client certificate: answered 403 */
 	/* one more header of the answer (X-Docker-Container-Path-Stat), heap */
 	const char *extra_header;
 	char *extra_value;
 	/* PUT /containers/{id}/archive: the body goes to the extraction as it
 	 * comes (archive.c), not into BODY */
 	api_upload *upload;
+	/* POST /build, /images/load: the body (a tar of any size) goes to this
+	 * unnamed file (build.c) instead of BODY; -1 for other requests */
+	int body_fd;
+	char *body_error; /* why the body could not be kept, heap */
 	enum MHD_Result result;
 } api_request;
 
@@ -58,6 +64,8 @@ json_t *api_body_json(const api_request *r, berth_error **err);
 
 /* Answers STATUS with J (stolen; NULL: no body). */
 void api_reply_json(api_request *r, unsigned status, json_t *j);
+/* Answers 200 with each element of LINES (stolen) as a JSON line. */
+void api_reply_json_lines(api_request *r, json_t *lines);
 /* Answers STATUS with TEXT of LEN bytes (copied) and CONTENT_TYPE. */
 void api_reply_data(api_request *r, unsigned status, const char *content_type, const char *text, size_t len);
 /* Answers {"message": ...} with STATUS. */
@@ -76,6 +84,10 @@ void api_reply_stream(api_request *r, unsigned status, const char *content_type,
 bool api_stream_closed(int fd);
 /* Writes all of DATA to FD; false when the reader went. */
 bool api_write_all(int fd, const void *data, size_t len);
+/* J (stolen) as compact JSON and EOL ("\n", "\r\n") in one write, so a
+ * line never reaches the client in two pieces (docker-py's stream parser
+ * fails on a chunk of whitespace alone); false when the reader went. */
+bool api_write_json_line(int fd, json_t *j, const char *eol);
 /* One frame of docker's multiplexed stream (stdcopy): STREAM 1 stdout,
  * 2 stderr; a header of 8 bytes, then the data. */
 bool api_write_frame(int fd, int stream, const void *data, size_t len);
@@ -93,6 +105,14 @@ api_upload *api_upload_begin(api_server *s, const char *id, const char *path);
 void api_upload_data(api_upload *u, const char *data, size_t len);
 void api_upload_end(api_request *r, api_upload *u);
 void api_upload_free(api_upload *u);
+
+/* An unnamed file in STORE/build-tmp for the body of POST /build or
+ * POST /images/load, or -1 with ERR (build.c). */
+int api_body_file_open(api_server *s, berth_error **err);
+
+/* Whether the TLS connection C's client sent a certificate signed by the
+ * trusted CA (GnuTLS' verification of the peer; microhttpd_loader.c). */
+bool api_tls_peer_verified(struct MHD_Connection *c);
 
 /* Why libmicrohttpd could not be loaded, or NULL (microhttpd_loader.c). */
 const char *api_microhttpd_error(void);
@@ -137,5 +157,19 @@ void api_image_inspect(api_request *r);
 void api_image_create(api_request *r);
 void api_image_tag(api_request *r);
 void api_image_remove(api_request *r);
+void api_build(api_request *r);
+void api_container_top(api_request *r);
+void api_container_stats(api_request *r);
+void api_container_rename(api_request *r);
+void api_container_update(api_request *r);
+void api_containers_prune(api_request *r);
+void api_image_push(api_request *r);
+void api_auth(api_request *r);
+void api_images_get(api_request *r);
+void api_images_load(api_request *r);
+void api_images_prune(api_request *r);
+void api_networks_prune(api_request *r);
+void api_volumes_prune(api_request *r);
+void api_system_df(api_request *r);
 
 #endif

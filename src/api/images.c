@@ -7,6 +7,7 @@
 
 #include "api/containers.h"
 #include "api/http.h"
+#include "api/parse.h"
 #include "image/digest.h"
 #include "image/images.h"
 #include "image/registry.h"
@@ -122,6 +123,7 @@ void api_image_inspect(api_request *r)
 typedef struct pull_job {
 	char *store_root;
 	char *reference;
+	char *creds; /* from X-Registry-Auth, or NULL */
 	bool rootless;
 } pull_job;
 
@@ -131,19 +133,15 @@ static void pull_job_free(void *arg)
 
 	free(j->store_root);
 	free(j->reference);
+	if (j->creds)
+		explicit_bzero(j->creds, strlen(j->creds));
+	free(j->creds);
 	free(j);
 }
 
 static void send_line(int fd, json_t *j)
 {
-	char *text = json_dumps(j, JSON_COMPACT);
-
-	if (text) {
-		api_write_all(fd, text, strlen(text));
-		api_write_all(fd, "\r\n", 2);
-	}
-	free(text);
-	json_decref(j);
+	api_write_json_line(fd, j, "\r\n");
 }
 
 /* docker treats registries on loopback as plain http ones */
@@ -158,6 +156,17 @@ static bool loopback_registry(const char *reference)
 	       strncmp(reference, "127.", 4) == 0 || strncmp(reference, "[::1]", 5) == 0;
 }
 
+/* docker's line of a blob as it is done (registry_options.on_blob, from
+ * the transfer threads); blobs the store had are not downloaded, so not
+ * reported. */
+static void pull_blob_line(void *arg, const char *verb, const char *digest, int64_t size)
+{
+	api_write_json_line(*(int *)arg,
+			    json_pack("{s:s, s:s%, s:{}}", "status", "Pull complete", "id", digest, strnlen(digest, 12),
+				      "progressDetail"),
+			    "\r\n");
+}
+
 static void pull_produce(int fd, void *arg)
 {
 	pull_job *j = arg;
@@ -168,6 +177,9 @@ static void pull_produce(int fd, void *arg)
 
 	opts.registry.tls_verify = !loopback_registry(j->reference);
 	opts.registry.quiet = true;
+	opts.registry.creds = j->creds;
+	opts.registry.on_blob = pull_blob_line;
+	opts.registry.on_blob_arg = &fd;
 	opts.unpack.rootless = j->rootless;
 	opts.unpack.userxattr = j->rootless;
 	send_line(fd, json_pack("{s:s}", "status", "Pulling from registry"));
@@ -190,6 +202,7 @@ static void pull_produce(int fd, void *arg)
 void api_image_create(api_request *r)
 {
 	const char *from = api_query(r, "fromImage"), *tag = api_query(r, "tag");
+	berth_error *e = NULL;
 	pull_job *j;
 
 	if (api_query(r, "fromSrc")) {
@@ -208,6 +221,11 @@ void api_image_create(api_request *r)
 	}
 	j->store_root = strdup(r->server->options->store_root);
 	j->rootless = r->server->options->rootless;
+	if (api_registry_auth(api_header(r, "X-Registry-Auth"), &j->creds, &e) < 0) {
+		pull_job_free(j);
+		api_reply_berth_error(r, &e);
+		return;
+	}
 	if (tag && *tag && strchr(from + (strrchr(from, '/') ? strrchr(from, '/') - from : 0), ':') == NULL &&
 	    strchr(from, '@') == NULL) {
 		if (asprintf(&j->reference, "%s%s%s", from, strncmp(tag, "sha256:", 7) == 0 ? "@" : ":", tag) < 0)

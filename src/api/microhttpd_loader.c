@@ -9,6 +9,7 @@
  * api_microhttpd_error() says why. */
 #include <microhttpd.h>
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@ static struct {
 	struct MHD_Daemon *(*start_daemon_va)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
 					      MHD_AccessHandlerCallback, void *, va_list);
 	const char *(*lookup_connection_value)(struct MHD_Connection *, enum MHD_ValueKind, const char *);
+	int (*get_connection_values)(struct MHD_Connection *, enum MHD_ValueKind, MHD_KeyValueIterator, void *);
 	struct MHD_Response *(*create_response_from_buffer)(size_t, void *, enum MHD_ResponseMemoryMode);
 	struct MHD_Response *(*create_response_from_callback)(uint64_t, size_t, MHD_ContentReaderCallback, void *,
 							      MHD_ContentReaderFreeCallback);
@@ -44,6 +46,7 @@ static void load(void)
 	const dlib_symbol symbols[] = {
 		{ "MHD_start_daemon_va", (void **)&lib.start_daemon_va },
 		{ "MHD_lookup_connection_value", (void **)&lib.lookup_connection_value },
+		{ "MHD_get_connection_values", (void **)&lib.get_connection_values },
 		{ "MHD_create_response_from_buffer", (void **)&lib.create_response_from_buffer },
 		{ "MHD_create_response_from_callback", (void **)&lib.create_response_from_callback },
 		{ "MHD_create_response_for_upgrade", (void **)&lib.create_response_for_upgrade },
@@ -88,6 +91,11 @@ const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_Value
 	return ready() ? lib.lookup_connection_value(c, kind, key) : NULL;
 }
 
+int MHD_get_connection_values(struct MHD_Connection *c, enum MHD_ValueKind kind, MHD_KeyValueIterator it, void *cls)
+{
+	return ready() ? lib.get_connection_values(c, kind, it, cls) : -1;
+}
+
 struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer, enum MHD_ResponseMemoryMode mode)
 {
 	return ready() ? lib.create_response_from_buffer(size, buffer, mode) : NULL;
@@ -130,4 +138,33 @@ const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c
 enum MHD_Result MHD_upgrade_action(struct MHD_UpgradeResponseHandle *urh, enum MHD_UpgradeAction action, ...)
 {
 	return ready() ? lib.upgrade_action(urh, action) : MHD_NO;
+}
+
+/* ---- client certificates: GnuTLS, loaded with libmicrohttpd ---- */
+
+static pthread_once_t gnutls_once = PTHREAD_ONCE_INIT;
+static int (*verify_peers2)(void *session, unsigned int *status);
+
+static void load_gnutls(void)
+{
+	/* libmicrohttpd's own GnuTLS, already in the process: no new library */
+	void *h = dlopen("libgnutls.so.30", RTLD_NOW | RTLD_NOLOAD);
+
+	if (h)
+		*(void **)&verify_peers2 = dlsym(h, "gnutls_certificate_verify_peers2");
+}
+
+bool api_tls_peer_verified(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	unsigned int status = ~0U;
+
+	if (!ready())
+		return false;
+	pthread_once(&gnutls_once, load_gnutls);
+	ci = lib.get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (verify_peers2 == NULL || ci == NULL || ci->tls_session == NULL)
+		return false;
+	/* < 0 (no certificate sent among others) or a status bit: refused */
+	return verify_peers2(ci->tls_session, &status) == 0 && status == 0;
 }

@@ -38,6 +38,8 @@ static json_t *network_json(const network_def *d, container **list, size_t n)
 		      "Driver", d->driver ?: "bridge", "EnableIPv6", d->subnet6 != NULL, "IPAM", "Driver", "default",
 		      "Options", "Config", config, "Internal", d->internal, "Attachable", false, "Ingress", false,
 		      "Containers", members, "Options", "Labels");
+	if (json_is_object(json_object_get(d->raw, "Labels")))
+		json_object_set(j, "Labels", json_object_get(d->raw, "Labels"));
 	return j;
 }
 
@@ -84,6 +86,20 @@ void api_network_inspect(api_request *r)
 	network_def_free(&d);
 }
 
+static bool labels_valid(json_t *labels)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(labels))
+		return false;
+	json_object_foreach(labels, key, v) {
+		if (!json_is_string(v) || *key == '\0')
+			return false;
+	}
+	return true;
+}
+
 void api_network_create(api_request *r)
 {
 	network_create_options o = { 0 };
@@ -102,6 +118,14 @@ void api_network_create(api_request *r)
 		o.driver = NULL;
 	if (o.driver) {
 		api_reply_error(r, 400, "Driver %s is not supported by berth's API (bridge)", o.driver);
+		json_decref(body);
+		return;
+	}
+	o.labels = json_object_get(body, "Labels");
+	if (json_is_null(o.labels))
+		o.labels = NULL;
+	if (o.labels && !labels_valid(o.labels)) {
+		api_reply_error(r, 400, "Labels: expected an object of strings");
 		json_decref(body);
 		return;
 	}

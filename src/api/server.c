@@ -20,101 +20,24 @@
 #include <unistd.h>
 
 #include "api/http.h"
+#include "api/route.h"
+#include "api/routes.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 typedef struct route {
 	const char *method;
-	const char *pattern; /* "{}" matches one path segment */
+	const char *pattern;
 	void (*handle)(api_request *r);
 } route;
 
-static const route routes[] = {
-	{ "GET", "/_ping", api_ping },
-	{ "HEAD", "/_ping", api_ping },
-	{ "GET", "/version", api_version },
-	{ "GET", "/info", api_info },
-	{ "GET", "/events", api_events },
-	{ "GET", "/containers/json", api_containers_list },
-	{ "POST", "/containers/create", api_container_create },
-	{ "GET", "/containers/{}/json", api_container_inspect },
-	{ "POST", "/containers/{}/start", api_container_start },
-	{ "POST", "/containers/{}/stop", api_container_stop },
-	{ "POST", "/containers/{}/restart", api_container_restart },
-	{ "POST", "/containers/{}/kill", api_container_kill },
-	{ "POST", "/containers/{}/pause", api_container_pause },
-	{ "POST", "/containers/{}/unpause", api_container_unpause },
-	{ "POST", "/containers/{}/wait", api_container_wait },
-	{ "POST", "/containers/{}/resize", api_container_resize },
-	{ "GET", "/containers/{}/logs", api_container_logs },
-	{ "POST", "/containers/{}/attach", api_container_attach },
-	{ "GET", "/containers/{}/archive", api_container_archive },
-	{ "HEAD", "/containers/{}/archive", api_container_archive },
-	{ "DELETE", "/containers/{}", api_container_remove },
-	{ "POST", "/containers/{}/exec", api_exec_create },
-	{ "POST", "/exec/{}/start", api_exec_start },
-	{ "GET", "/exec/{}/json", api_exec_inspect },
-	{ "POST", "/exec/{}/resize", api_exec_resize },
-	{ "GET", "/networks", api_networks_list },
-	{ "POST", "/networks/create", api_network_create },
-	{ "GET", "/networks/{}", api_network_inspect },
-	{ "DELETE", "/networks/{}", api_network_remove },
-	{ "POST", "/networks/{}/connect", api_network_connect },
-	{ "POST", "/networks/{}/disconnect", api_network_disconnect },
-	{ "GET", "/volumes", api_volumes_list },
-	{ "POST", "/volumes/create", api_volume_create },
-	{ "GET", "/volumes/{}", api_volume_inspect },
-	{ "DELETE", "/volumes/{}", api_volume_remove },
-	{ "GET", "/images/json", api_images_list },
-	{ "POST", "/images/create", api_image_create },
-	{ "GET", "/images/{}/json", api_image_inspect },
-	{ "POST", "/images/{}/tag", api_image_tag },
-	{ "DELETE", "/images/{}", api_image_remove },
-	{ NULL, NULL, NULL },
-};
+#define ROUTE_ENTRY(m, p, h) { m, p, h },
+static const route routes[] = { API_ROUTES(ROUTE_ENTRY){ NULL, NULL, NULL } };
 
 static atomic_int active_connections;
 static atomic_long last_activity;
 static int stop_pipe[2] = { -1, -1 };
-
-/* PATH against PATTERN; the {} segments into R->params. Image names hold
- * slashes ("/images/registry:5000/a/b/json"): a {} before a fixed last
- * segment takes every segment up to it. */
-static bool route_match(const char *pattern, const char *path, api_request *r)
-{
-	int np = 0;
-
-	while (*pattern && *path) {
-		if (*pattern != '/' || *path != '/')
-			return false;
-		pattern++;
-		path++;
-		if (strncmp(pattern, "{}", 2) == 0) {
-			const char *rest = pattern + 2, *end;
-			if (*rest == '\0') {
-				end = path + strlen(path);
-			} else {
-				/* the fixed remainder must end the path */
-				size_t rl = strlen(rest), pl = strlen(path);
-				if (strchr(rest + 1, '/') != NULL || pl <= rl || strcmp(path + pl - rl, rest) != 0)
-					return false;
-				end = path + pl - rl;
-			}
-			if (end == path || np >= 4)
-				return false;
-			r->params[np++] = strndup(path, (size_t)(end - path));
-			pattern = rest;
-			path = end;
-			continue;
-		}
-		size_t n = strcspn(pattern, "/"), m = strcspn(path, "/");
-		if (n != m || strncmp(pattern, path, n) != 0)
-			return false;
-		pattern += n;
-		path += m;
-	}
-	return *pattern == '\0' && *path == '\0';
-}
 
 static void params_free(api_request *r)
 {
@@ -128,24 +51,21 @@ static void params_free(api_request *r)
  * version not served. */
 static bool strip_version(api_request *r, const char *url)
 {
-	unsigned major, minor;
-	int n = 0;
+	unsigned major = 0, minor = 0;
+	const char *rest = NULL;
+	int v = api_url_version(url, &rest, &major, &minor);
 
-	if (sscanf(url, "/v%u.%u%n", &major, &minor, &n) == 2 && n > 0 && (url[n] == '/' || url[n] == '\0')) {
-		unsigned v = major * 1000 + minor, max = 1041, min = 1024;
-		if (v > max) {
-			api_reply_error(r, 400, "client version %u.%u is too new. Maximum supported API version is %s",
-					major, minor, API_VERSION);
-			return false;
-		}
-		if (v < min) {
-			api_reply_error(r, 400, "client version %u.%u is too old. Minimum supported API version is %s",
-					major, minor, API_MIN_VERSION);
-			return false;
-		}
-		url += n;
+	if (v > 0) {
+		api_reply_error(r, 400, "client version %u.%u is too new. Maximum supported API version is %s", major,
+				minor, API_VERSION);
+		return false;
 	}
-	r->path = strdup(*url ? url : "/");
+	if (v < 0) {
+		api_reply_error(r, 400, "client version %u.%u is too old. Minimum supported API version is %s", major,
+				minor, API_MIN_VERSION);
+		return false;
+	}
+	r->path = strdup(*rest ? rest : "/");
 	return true;
 }
 
@@ -160,7 +80,7 @@ static void dispatch(api_request *r, const char *url)
 		return;
 	}
 	for (const route *rt = routes; rt->method; rt++) {
-		if (!route_match(rt->pattern, r->path, r)) {
+		if (!api_route_match(rt->pattern, r->path, r->params)) {
 			params_free(r);
 			continue;
 		}
@@ -182,28 +102,61 @@ static void dispatch(api_request *r, const char *url)
 				r->path);
 }
 
-/* PUT /containers/{id}/archive: its body is a tar of any size, streamed
- * into the container instead of read into memory. */
+/* URL without a /vN.NN prefix; NULL for a version not served (answered
+ * by dispatch, at the end). */
+static const char *unversioned(const char *url)
+{
+	unsigned major, minor;
+	const char *rest = NULL;
+
+	return api_url_version(url, &rest, &major, &minor) == 0 ? rest : NULL;
+}
+
+/* Bodies that are not read into memory: the tar of PUT
+ * /containers/{id}/archive is streamed into the container, the context
+ * of POST /build goes to a file. */
 static void start_upload(api_request *r, const char *url)
 {
 	api_request probe = { .server = r->server, .conn = r->conn, .method = r->method };
-	unsigned major, minor;
 	const char *path;
-	int n = 0;
 
+	url = unversioned(url);
+	if (url == NULL)
+		return;
+	if (strcmp(r->method, "POST") == 0 && (strcmp(url, "/build") == 0 || strcmp(url, "/images/load") == 0)) {
+		berth_error *e = NULL;
+		r->body_fd = api_body_file_open(r->server, &e);
+		if (r->body_fd < 0) {
+			r->body_error = strdup(e && e->msg ? e->msg : "request body");
+			berth_error_free(&e);
+		}
+		return;
+	}
 	if (strcmp(r->method, "PUT") != 0)
 		return;
-	/* a version not served is answered by dispatch, at the end */
-	if (sscanf(url, "/v%u.%u%n", &major, &minor, &n) == 2 && n > 0 && url[n] == '/') {
-		if (major * 1000 + minor > 1041 || major * 1000 + minor < 1024)
-			return;
-		url += n;
-	}
-	if (route_match("/containers/{}/archive", url, &probe)) {
+	if (api_route_match("/containers/{}/archive", url, probe.params)) {
 		path = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "path");
 		r->upload = api_upload_begin(r->server, probe.params[0], path);
 	}
 	params_free(&probe);
+}
+
+/* A piece of a body kept in a file (build, load); a failure is kept to be
+ * answered at the end. */
+static void body_to_file(api_request *r, const char *data, size_t len)
+{
+	while (len > 0 && r->body_error == NULL) {
+		ssize_t n = write(r->body_fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (asprintf(&r->body_error, "request body: write: %s", strerror(n < 0 ? errno : EIO)) < 0)
+				r->body_error = NULL;
+			return;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -219,8 +172,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->server = cls;
 		r->conn = conn;
 		r->method = method;
+		r->body_fd = -1;
 		*req_cls = r;
+		if (r->server->tls && !api_tls_peer_verified(conn)) {
+			r->refused = true;
+			r->result = MHD_YES;
+			api_reply_error(r, 403,
+					"a client certificate signed by the service's CA (--tlscacert) is required");
+			return r->result;
+		}
 		start_upload(r, url);
+		return MHD_YES;
+	}
+	if (r->refused) {
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (r->upload) {
@@ -234,6 +199,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			api_upload_end(r, r->upload);
 		}
 		return r->result;
+	}
+	if (r->body_fd >= 0 && *upload_data_size > 0) {
+		body_to_file(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
 		if (!r->too_big && r->body_len + *upload_data_size <= API_BODY_MAX) {
@@ -271,6 +241,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	params_free(r);
 	api_upload_free(r->upload);
 	free(r->extra_value);
+	if (r->body_fd >= 0)
+		close(r->body_fd);
+	free(r->body_error);
 	free(r->path);
 	free(r->body);
 	free(r);
@@ -349,6 +322,15 @@ static int split_tcp(const char *addr, char **host, char **port, berth_error **e
 
 int api_options_validate(const api_options *o, berth_error **err)
 {
+	int given = (o->tls_ca != NULL) + (o->tls_cert != NULL) + (o->tls_key != NULL);
+	bool tls = given == 3;
+
+	if (given != 0 && given != 3)
+		return berth_error_request(err, EINVAL,
+					   "--tlscacert, --tlscert and --tlskey go together (client certificates are "
+					   "always verified)");
+	if (tls && (o->listen == NULL || strncmp(o->listen, "tcp://", 6) != 0))
+		return berth_error_request(err, EINVAL, "--tlscacert/--tlscert/--tlskey: TLS is for --listen tcp://");
 	if (o->timeout_s < 0)
 		return berth_error_request(err, EINVAL, "--timeout %d: must be 0 or more seconds", o->timeout_s);
 	if (o->listen == NULL || strncmp(o->listen, "unix://", 7) == 0) {
@@ -363,11 +345,14 @@ int api_options_validate(const api_options *o, berth_error **err)
 		_cleanup_free_ char *host = NULL, *port = NULL;
 		if (split_tcp(o->listen, &host, &port, err) < 0)
 			return -1;
+		if (tls)
+			return 0;
 		if (!o->insecure_loopback)
-			return berth_error_request(err, EINVAL,
-						   "--listen %s: TCP without TLS is refused; berth has no TLS yet, so "
-						   "only a loopback address with --insecure-loopback",
-						   o->listen);
+			return berth_error_request(
+			    err, EINVAL,
+			    "--listen %s: TCP without TLS is refused: give --tlscacert, --tlscert "
+			    "and --tlskey, or --insecure-loopback on a loopback address",
+			    o->listen);
 		if (!is_loopback(host))
 			return berth_error_request(
 			    err, EINVAL, "--listen %s: --insecure-loopback serves loopback addresses only", o->listen);
@@ -493,14 +478,21 @@ static void serve_loop(const api_options *o)
 
 int api_serve(const api_options *o, berth_error **err)
 {
-	api_server server = { .options = o };
-	_cleanup_free_ char *socket_path = NULL;
+	api_server server = { .options = o, .tls = o->tls_ca != NULL };
+	_cleanup_free_ char *socket_path = NULL, *ca = NULL, *cert = NULL, *key = NULL;
+	unsigned flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
+	size_t len;
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 	struct MHD_Daemon *d;
 	int fd;
 
 	if (api_options_validate(o, err) < 0)
 		return -1;
+	if (server.tls &&
+	    (fs_read_file(o->tls_ca, &ca, &len, err) < 0 || fs_read_file(o->tls_cert, &cert, &len, err) < 0 ||
+	     fs_read_file(o->tls_key, &key, &len, err) < 0))
+		return berth_error_wrap(err, "TLS");
 	if (engine_paths_init(&server.paths, o->store_root, o->run_root, err) < 0)
 		return -1;
 	fd = activated_socket();
@@ -523,16 +515,26 @@ int api_serve(const api_options *o, berth_error **err)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	atomic_store(&last_activity, (long)time(NULL));
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
-				 MHD_USE_ERROR_LOG,
-			     0, NULL, NULL, on_request, &server, MHD_OPTION_LISTEN_SOCKET, fd,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-			     on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+	/* with TLS, libmicrohttpd asks for a client certificate (the trust
+	 * given) and on_request refuses a request without a valid one */
+	if (server.tls)
+		d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, &server, MHD_OPTION_LISTEN_SOCKET,
+				     fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+				     on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+				     MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
+				     MHD_OPTION_HTTPS_MEM_TRUST, ca, MHD_OPTION_END);
+	else
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &server, MHD_OPTION_LISTEN_SOCKET, fd,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+				     on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
 	if (d == NULL) {
 		close(fd);
 		engine_paths_free(&server.paths);
-		return berth_error_set(err, 0, "cannot start the HTTP service: %s",
-				       api_microhttpd_error() ?: "libmicrohttpd refused the socket");
+		return berth_error_set(
+		    err, 0, "cannot start the HTTP service: %s",
+		    api_microhttpd_error()
+			?: (server.tls ? "libmicrohttpd refused the socket or the TLS certificate, key or CA"
+				       : "libmicrohttpd refused the socket"));
 	}
 	fprintf(stderr, "berth: API %s listening on %s\n", API_VERSION, o->listen ? o->listen : socket_path);
 	serve_loop(o);

@@ -173,19 +173,16 @@ static int event_out(json_t *e, void *arg)
 {
 	events_job *j = arg;
 	json_t *actor = json_object_get(e, "Actor"), *attrs = json_object_get(actor, "Attributes");
-	char *text;
-	bool ok;
 
+	if (e == NULL) /* waiting: stop once the client went */
+		return api_stream_closed(j->fd) ? -1 : 0;
 	if (!filter_allows(j->filters, "type", NULL, json_string_value(json_object_get(e, "Type"))) ||
 	    !filter_allows(j->filters, "event", NULL, json_string_value(json_object_get(e, "Action"))) ||
 	    !filter_allows(j->filters, "container", json_string_value(json_object_get(actor, "ID")),
 			   json_string_value(json_object_get(attrs, "name"))) ||
 	    !filter_allows(j->filters, "image", NULL, json_string_value(json_object_get(attrs, "image"))))
 		return api_stream_closed(j->fd) ? -1 : 0;
-	text = json_dumps(e, JSON_COMPACT);
-	ok = text && api_write_all(j->fd, text, strlen(text)) && api_write_all(j->fd, "\n", 1);
-	free(text);
-	return ok ? 0 : -1;
+	return api_write_json_line(j->fd, json_incref(e), "\n") ? 0 : -1;
 }
 
 static void events_produce(int fd, void *arg)

@@ -761,6 +761,10 @@ int build_stage(build_ctx *c, size_t i, unsigned *n, berth_error **err)
 		bool cached = false;
 		t0 = now_s();
 		num = next_number(n);
+		if (c->o->cancelled && c->o->cancelled(c->o->cancel_arg)) {
+			ret = berth_error_request(err, ECANCELED, "build cancelled");
+			break;
+		}
 		progress(c, "#%u [%s%zu/%zu] %s\n", num, label, k + 2, ds->n_steps + 1, ds->steps[k].original);
 		ret = run_step(c, i, &scope, &ds->steps[k], &cached, err);
 		if (ret == 0 && cached)

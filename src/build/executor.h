@@ -48,7 +48,13 @@ typedef struct build_options {
 	 * OCI archive), "type=docker,dest=F" (a docker archive); NULL: none.
 	 * The image is in the store either way. */
 	const char *output;
-	FILE *progress; /* progress lines (NULL: stderr) */
+	FILE *progress;	   /* progress lines (NULL: stderr) */
+	int run_output_fd; /* RUN's stdout and stderr (0: stderr; the API streams them) */
+	/* asked before each step (NULL: never): true stops the build there
+	 * with ECANCELED (the API's client went away); a RUN in progress ends
+	 * first */
+	bool (*cancelled)(void *arg);
+	void *cancel_arg;
 } build_options;
 
 /* Builds; ID gets the image id (the config digest). */

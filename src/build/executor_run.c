@@ -346,7 +346,8 @@ static int run_container(build_ctx *c, const char *dir, const char *id, berth_er
 {
 	const char *args[] = { "run", "--bundle", dir, id, NULL };
 	const char *del[] = { "delete", "--force", id, NULL };
-	runtime_io io = { .in = RUNTIME_NULL, .out = STDERR_FILENO, .err = STDERR_FILENO };
+	int out = c->o->run_output_fd > 0 ? c->o->run_output_fd : STDERR_FILENO;
+	runtime_io io = { .in = RUNTIME_NULL, .out = out, .err = out };
 	berth_error *ignored = NULL;
 	int rc;
 
@@ -358,9 +359,9 @@ static int run_container(build_ctx *c, const char *dir, const char *id, berth_er
 		berth_error_free(&ignored);
 	if (rc > 0 && c->o->quiet) {
 		if (io.out_text)
-			fputs(io.out_text, stderr);
+			dprintf(out, "%s", io.out_text);
 		if (io.err_text)
-			fprintf(stderr, "%s\n", io.err_text);
+			dprintf(out, "%s\n", io.err_text);
 	}
 	free(io.out_text);
 	free(io.err_text);

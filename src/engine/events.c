@@ -178,6 +178,8 @@ int engine_events_read(const engine_paths *p, int64_t since_ns, int64_t until_ns
 		if (!follow || past || (until_ns && now_ns() >= until_ns))
 			return 0;
 		usleep(100 * 1000);
+		if (fn(NULL, arg) < 0)
+			return 0;
 		/* rotated: the new file from its start */
 		if (fp && (stat(path, &now) < 0 || now.st_ino != st.st_ino)) {
 			read_lines(fp, since_ns, until_ns, fn, arg, &past);

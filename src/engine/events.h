@@ -36,7 +36,9 @@ bool engine_event_matches(json_t *e, const engine_event_filter *f);
 
 /* Calls FN for each stored event with SINCE_NS <= timeNano < UNTIL_NS
  * (UNTIL_NS 0: no end), oldest first; with FOLLOW it then waits for new
- * ones until UNTIL_NS (forever when 0) or FN returns < 0. */
+ * ones until UNTIL_NS (forever when 0) or FN returns < 0. While it waits,
+ * FN is called with a NULL event every 100 ms or so, so that a reader whose
+ * client left stops without waiting for the next event. */
 typedef int (*engine_event_fn)(json_t *e, void *arg);
 int engine_events_read(const engine_paths *p, int64_t since_ns, int64_t until_ns, bool follow, engine_event_fn fn,
 		       void *arg, berth_error **err);

@@ -896,6 +896,9 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		fork_monitor(&m, ev[1]);
 	}
 	close(ev[1]);
+	/* set on failure too: a caller that lives on (the API service) reaps it */
+	if (monitor_pid)
+		*monitor_pid = pid;
 	if (read_line(ev[0], line, sizeof(line)) < 0 || line[0] != 'S') {
 		close(ev[0]);
 		if (line[0] == 'B')

@@ -37,7 +37,9 @@
  * failure the error is the runtime's message and the container is left in
  * "exited" (or removed with AutoRemove). FOREGROUND: the monitor inherits
  * berth's stdio and *EVENTS_FD is kept open for the "X CODE" line;
- * otherwise EVENTS_FD may be NULL. */
+ * otherwise EVENTS_FD may be NULL. *MONITOR_PID (may be NULL) gets the
+ * forked monitor's pid, also when the start fails (the monitor then exits
+ * on its own; a caller that does not exit must reap it). */
 int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
 		  berth_error **err);
 

@@ -392,6 +392,8 @@ static int create_locked(const engine_paths *p, int dirfd, const char *name, con
 			return -1;
 		j = json_pack("{s:s, s:s, s:s, s:s}", "Name", name, "Driver", "cni", "CNIConfig", file, "Created",
 			      engine_now_rfc3339(now));
+		if (o->labels)
+			json_object_set(j, "Labels", o->labels);
 		ret = write_def(dirfd, j, name, err);
 		if (ret == 0)
 			ret = def_from_json(j, out, name, err);
@@ -455,6 +457,8 @@ static int create_locked(const engine_paths *p, int dirfd, const char *name, con
 		json_object_set_new(j, "Subnet6", json_string(subnet6));
 		json_object_set_new(j, "Gateway6", json_string(gateway6));
 	}
+	if (o->labels)
+		json_object_set(j, "Labels", o->labels);
 	ret = write_def(dirfd, j, name, err);
 	if (ret == 0)
 		ret = def_from_json(j, out, name, err);

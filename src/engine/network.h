@@ -67,6 +67,7 @@ typedef struct network_create_options {
 	const char *cni_config; /* a conflist file to copy */
 	bool internal, ipv6;
 	unsigned mtu;
+	json_t *labels; /* an object of strings kept as the record's "Labels" (borrowed; NULL: none) */
 } network_create_options;
 
 /* Loads NAME (the default network is made when missing). */

@@ -28,6 +28,9 @@ int image_archive_load(store *s, const char *path, const unpack_options *unpack,
 /* Writes IMAGES (names or ids) to OUTPUT ("-" is stdout) in FORMAT. */
 int image_archive_save(store *s, char *const *images, image_archive_format format, const char *output,
 		       berth_error **err);
+/* Writes IMAGES as a tar in FORMAT (not ARCHIVE_FORMAT_OCI_DIR) to FD, a
+ * pipe or socket as well (the API's GET /images/get streams it). */
+int image_archive_save_fd(store *s, char *const *images, image_archive_format format, int fd, berth_error **err);
 
 typedef struct import_options {
 	const char *name;     /* reference to name the image, or NULL */

@@ -394,3 +394,22 @@ int image_archive_save(store *s, char *const *images, image_archive_format forma
 		return berth_error_wrap(err, "save");
 	return 0;
 }
+
+int image_archive_save_fd(store *s, char *const *images, image_archive_format format, int fd, berth_error **err)
+{
+	archive_save_image *list = NULL;
+	size_t n = 0;
+	int ret;
+
+	if (format == ARCHIVE_FORMAT_OCI_DIR)
+		return berth_error_request(err, EINVAL, "save: an OCI directory cannot be streamed");
+	if (resolve_images(s, images, &list, &n, err) < 0)
+		return berth_error_wrap(err, "save");
+	ret = store_gc_lock(s, false, err);
+	if (ret == 0) {
+		ret = write_tar_fd(fd, s, format, list, n, err);
+		store_gc_unlock(s);
+	}
+	save_images_free(list, n);
+	return ret < 0 ? berth_error_wrap(err, "save") : 0;
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "image/reference.h"
+#include "image/trust.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -580,6 +581,8 @@ int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *remov
 		ret = sweep(s, "ingest", NULL, true, &freed, &count, err);
 	if (ret == 0)
 		ret = sweep_signatures(s, &blobs, err);
+	if (ret == 0)
+		ret = trust_cache_sweep(store_root(s), err);
 	store_gc_unlock(s);
 	keep_free(&blobs);
 	keep_free(&snaps);

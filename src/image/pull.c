@@ -364,7 +364,7 @@ static int blob_fetch(pull_state *st, registry_conn *conn, pull_task *t, berth_e
 		ret = stream_finish(t, &ls, err);
 	if (ret < 0)
 		return ret;
-	registry_progress_done(st->client->progress, "Copied blob", d->digest + 7, d->size);
+	registry_blob_done(st->client, "Copied blob", d->digest + 7, d->size);
 	return 0;
 }
 
@@ -474,8 +474,8 @@ static int pull_manifest(pull_state *st, registry_conn *conn, const oci_platform
 		return -1;
 	/* the policy speaks of what the reference names (an index when it is
 	 * one), and nothing of the image is stored before it agrees */
-	if (trust_check_pull(&st->opts->trust, &st->policy, st->client, st->identity, m->digest, &st->signatures, err) <
-	    0)
+	if (trust_check_pull(&st->opts->trust, &st->policy, store_root(st->s), st->client, st->identity, m->digest,
+			     &st->signatures, err) < 0)
 		return -1;
 	snprintf(st->top_digest, sizeof(st->top_digest), "%s", m->digest);
 	if (m->kind == MANIFEST_KIND_INDEX && resolve_index(st, conn, want, m, err) < 0)

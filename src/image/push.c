@@ -121,7 +121,7 @@ static int blob_push_attempt(push_state *st, registry_conn *conn, const oci_desc
 		return -1;
 	if (present) {
 		registry_progress_add_moved(st->client->progress, d->size);
-		registry_progress_done(st->client->progress, "Blob exists", d->digest + 7, d->size);
+		registry_blob_done(st->client, "Blob exists", d->digest + 7, d->size);
 		return 0;
 	}
 	if (upload_start(st, conn, d, st->mount_from != NULL, &mounted, &location, err) < 0)
@@ -129,12 +129,12 @@ static int blob_push_attempt(push_state *st, registry_conn *conn, const oci_desc
 	if (mounted) {
 		berth_debug("push %s: mounted blob %s from %s", st->display, d->digest, st->mount_from);
 		registry_progress_add_moved(st->client->progress, d->size);
-		registry_progress_done(st->client->progress, "Mounted blob", d->digest + 7, d->size);
+		registry_blob_done(st->client, "Mounted blob", d->digest + 7, d->size);
 		return 0;
 	}
 	if (upload_put(st, conn, d, location, err) < 0)
 		return -1;
-	registry_progress_done(st->client->progress, "Copied blob", d->digest + 7, d->size);
+	registry_blob_done(st->client, "Copied blob", d->digest + 7, d->size);
 	return 0;
 }
 

@@ -110,6 +110,13 @@ void registry_progress_done(registry_progress *p, const char *verb, const char *
 	pthread_mutex_unlock(&p->lock);
 }
 
+void registry_blob_done(registry_client *c, const char *verb, const char *digest, int64_t size)
+{
+	registry_progress_done(c->progress, verb, digest, size);
+	if (c->opts.on_blob)
+		c->opts.on_blob(c->opts.on_blob_arg, verb, digest, size);
+}
+
 void registry_progress_note(registry_progress *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -214,17 +221,18 @@ int registry_parallel(registry_client *c, size_t n, int jobs, registry_task_fn f
 
 /* ---- login / logout ---- */
 
-int registry_login(const char *server, const char *user, const char *password, const registry_options *opts,
-		   berth_error **err)
+/* Checks USER/PASSWORD against SERVER; *KEY gets the auth file's key. */
+static int check_login(const char *server, const char *user, const char *password, const registry_options *opts,
+		       char **key_out, berth_error **err)
 {
-	_cleanup_free_ char *key = auth_normalize_server(server), *file = auth_file_path(opts->auth_file, NULL);
+	_cleanup_free_ char *key = auth_normalize_server(server);
 	auth_credentials creds = { .username = (char *)user, .password = (char *)password };
 	registry_client *c = NULL;
 	registry_conn conn;
 	char *slash;
 	int ret;
 
-	if (key == NULL || file == NULL)
+	if (key == NULL)
 		return berth_error_set(err, ENOMEM, "login");
 	if (key[0] == '\0')
 		return berth_error_set(err, EINVAL, "login: no registry given");
@@ -243,6 +251,27 @@ int registry_login(const char *server, const char *user, const char *password, c
 		return berth_error_wrap(err, "login %s", key);
 	if (slash)
 		*slash = '/';
+	*key_out = move_ptr(key);
+	return 0;
+}
+
+int registry_check_login(const char *server, const char *user, const char *password, const registry_options *opts,
+			 berth_error **err)
+{
+	_cleanup_free_ char *key = NULL;
+
+	return check_login(server, user, password, opts, &key, err);
+}
+
+int registry_login(const char *server, const char *user, const char *password, const registry_options *opts,
+		   berth_error **err)
+{
+	_cleanup_free_ char *key = NULL, *file = auth_file_path(opts->auth_file, NULL);
+
+	if (file == NULL)
+		return berth_error_set(err, ENOMEM, "login");
+	if (check_login(server, user, password, opts, &key, err) < 0)
+		return -1;
 	if (auth_store(file, key, user, password, err) < 0)
 		return berth_error_wrap(err, "login %s", key);
 	return 0;

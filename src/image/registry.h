@@ -23,6 +23,12 @@ typedef struct registry_options {
 	const char *creds;     /* "USER[:PASSWORD]" overriding the auth file, or NULL */
 	int jobs;	       /* parallel blob transfers; 0 means 3 */
 	bool quiet;	       /* no progress output even on a TTY */
+	/* called as each blob of a pull or push is done, from the transfer
+	 * threads: VERB "Copied blob", "Blob exists" or "Mounted blob", DIGEST
+	 * without "sha256:" (the API streams docker's per-layer lines from
+	 * it); NULL: none */
+	void (*on_blob)(void *arg, const char *verb, const char *digest, int64_t size);
+	void *on_blob_arg;
 } registry_options;
 
 typedef struct pull_options {
@@ -58,11 +64,32 @@ typedef struct push_options {
 int image_push(store *s, const char *source, const char *destination, const push_options *opts,
 	       char out_digest[DIGEST_STRING_MAX], berth_error **err);
 
+typedef struct image_sign_options {
+	registry_options registry;
+	const char *sign_by;		  /* a GPG key (simple signing), or NULL */
+	const char *sign_by_sigstore_key; /* a PEM private key (sigstore), or NULL */
+	const char *directory;		  /* GPG: write under this directory, not the lookaside (absolute) */
+	trust_options trust;		  /* registries.d: where the signature goes */
+} image_sign_options;
+
+/* Signs the image REFERENCE ("[docker://]host/repo:tag" or "@sha256:...")
+ * as it is in its registry, like `podman image sign`: the manifest the
+ * reference names is fetched and hashed; a GPG signature goes to
+ * DIRECTORY/REPO@sha256=HEX/signature-N, else to the lookaside
+ * (lookaside-staging first) that registries.d names for it (file:///
+ * only); a sigstore signature is attached in the registry (registries.d must
+ * enable use-sigstore-attachments). */
+int image_sign(const char *reference, const image_sign_options *opts, berth_error **err);
+
 /* Checks USER/PASSWORD against SERVER ("host[:port]") and stores them in the
  * auth file. */
 int registry_login(const char *server, const char *user, const char *password, const registry_options *opts,
 		   berth_error **err);
 /* Removes SERVER's credentials (ALL: every server's). */
+/* The same check without storing anything (the API's POST /auth: the
+ * client keeps the credentials and sends them with each request). */
+int registry_check_login(const char *server, const char *user, const char *password, const registry_options *opts,
+			 berth_error **err);
 int registry_logout(const char *server, bool all, const registry_options *opts, berth_error **err);
 
 #endif

@@ -131,6 +131,8 @@ void registry_progress_add_total(registry_progress *p, int64_t bytes);
 /* Bytes moved (negative: a failed attempt's bytes taken back). */
 void registry_progress_add_moved(registry_progress *p, int64_t delta);
 void registry_progress_done(registry_progress *p, const char *verb, const char *digest, int64_t size);
+/* A blob of C's transfer is done: the progress line and C's on_blob. */
+void registry_blob_done(registry_client *c, const char *verb, const char *digest, int64_t size);
 /* A line of text above the bar (or nothing when progress is off). */
 void registry_progress_note(registry_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -84,6 +84,9 @@ int trust_policy_parse(const char *text, size_t len, const char *origin, trust_p
  * exists; else /etc/containers/policy.json; else the built-in default. */
 int trust_policy_load(const char *override, bool rootless, trust_policy *out, berth_error **err);
 void trust_policy_free(trust_policy *p);
+/* The file trust_policy_load reads (it may not exist). Heap; NULL when out
+ * of memory. */
+char *trust_policy_path(const char *override, bool rootless);
 /* For `berth info`: the policy file in use, "none (accept anything)", or
  * "PATH (invalid: REASON)". Heap. */
 char *trust_policy_describe(bool rootless);
@@ -100,6 +103,27 @@ const trust_scope *trust_policy_lookup(const trust_policy *p, const char *transp
 bool trust_scope_needs_signatures(const trust_scope *scope);
 
 const char *trust_requirement_type_name(trust_requirement_type t);
+
+/* ---- `berth image trust` (trust_edit.c) ---- */
+
+struct json_t;
+struct trust_registries;
+/* P as `podman image trust show --json` prints it: one object per
+ * requirement, {"transport": "all"|"repository"|TRANSPORT, "name",
+ * "repo_name", "type": "accept"|"reject"|"signed"|"sigstoreSigned", "keys"
+ * (the key files), "sigstore" (the lookaside registries.d R names; R may be
+ * NULL)}. NULL when out of memory. */
+struct json_t *trust_policy_show(const trust_policy *p, const struct trust_registries *r);
+/* Sets the requirements of SCOPE ("default", or a scope of the docker
+ * transport) in the policy file PATH to one requirement of TYPE ("accept",
+ * "reject", "signedBy", "sigstoreSigned") with the absolute KEY_FILES
+ * (NULL-terminated; signedBy: keyPath for one, keyPaths for more). The rest
+ * of the file is kept as it is, fields berth does not understand included;
+ * the file is replaced atomically (temp file, fsync, rename). A missing file
+ * starts as {"default": [insecureAcceptAnything]}, what berth does without
+ * one. The new entry is checked by the policy parser before anything is
+ * written. */
+int trust_policy_set(const char *path, const char *scope, const char *type, char *const *key_files, berth_error **err);
 
 /* ---- identities (trust_identity.c) ---- */
 
@@ -208,9 +232,12 @@ typedef struct trust_options {
 	bool rootless;
 } trust_options;
 
-/* Whether IDENTITY with manifest DIGEST passes POLICY given SIGS. */
-int trust_check(const trust_policy *policy, const char *transport, const char *identity, const char *digest,
-		const trust_signatures *sigs, berth_error **err);
+/* Whether IDENTITY with manifest DIGEST passes POLICY given SIGS. STORE_ROOT
+ * (NULL: none) keeps GPG key rings and verification results in its "trust"
+ * directory, so the same signature is not verified by gpg twice (image/
+ * trust_cache.c says why that is as strict). */
+int trust_check(const trust_policy *policy, const char *store_root, const char *transport, const char *identity,
+		const char *digest, const trust_signatures *sigs, berth_error **err);
 
 struct registry_client;
 /* For a pull of IDENTITY whose manifest is DIGEST: when POLICY's scope
@@ -218,8 +245,9 @@ struct registry_client;
  * sigstoreSigned: the attachments of CLIENT's repository when registries.d
  * enables them), and checks. SIGS gets the signatures that were read (for
  * trust_record_save). */
-int trust_check_pull(const trust_options *o, const trust_policy *policy, struct registry_client *client,
-		     const char *identity, const char *digest, trust_signatures *sigs, berth_error **err);
+int trust_check_pull(const trust_options *o, const trust_policy *policy, const char *store_root,
+		     struct registry_client *client, const char *identity, const char *digest, trust_signatures *sigs,
+		     berth_error **err);
 /* Before any network: fails when IDENTITY's scope has a reject requirement. */
 int trust_check_early(const trust_policy *policy, const char *identity, berth_error **err);
 
@@ -238,6 +266,9 @@ typedef struct trust_pending_signature {
  * of the user's key ring, so a bad key fails before anything is uploaded. */
 int trust_sign_prepare(const trust_options *o, const char *key_id, const char *identity, const char *digest,
 		       trust_pending_signature *out, berth_error **err);
+/* The same, the signature going under the lookaside URL BASE (file:///). */
+int trust_sign_prepare_at(const char *base, const char *key_id, const char *identity, const char *digest,
+			  trust_pending_signature *out, berth_error **err);
 /* The same for sigstore with the PEM private key at KEY_PATH; registries.d
  * must enable use-sigstore-attachments for the destination. */
 int trust_sign_prepare_sigstore(const trust_options *o, const char *key_path, const char *identity, const char *digest,
@@ -246,6 +277,12 @@ int trust_sign_prepare_sigstore(const trust_options *o, const char *key_path, co
  * lookaside; sigstore: a layer more in CLIENT's "sha256-HEX.sig" attachment). */
 int trust_sign_commit(const trust_pending_signature *s, struct registry_client *client, berth_error **err);
 void trust_pending_signature_free(trust_pending_signature *s);
+
+/* For gc: removes the verification results kept in STORE_ROOT/trust
+ * (image/trust_cache.c) whose signature is not among the signatures kept
+ * with the images (trust_record_save), and the temp files a killed command
+ * left there. The key rings stay (one per key set). */
+int trust_cache_sweep(const char *store_root, berth_error **err);
 
 struct image_info;
 /* For run and create of the stored image INFO, named TEXT as typed: the

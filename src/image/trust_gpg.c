@@ -2,24 +2,30 @@
  * (curl_loader.c): most berth commands never verify a signature and should
  * not pay for loading gpgme and libassuan at every start.
  *
- * Verification uses an ephemeral key ring (a fresh GNUPGHOME in a temp
- * directory) holding only the keys a signedBy requirement names, as
- * containers/image does: a signature verifies only when it was made by one
- * of those keys, whatever the user's own key ring trusts. */
+ * Verification uses a key ring (a GNUPGHOME of its own) holding only the
+ * keys a signedBy requirement names, as containers/image does: a signature
+ * verifies only when it was made by one of those keys, whatever the user's
+ * own key ring trusts. The ring is kept in the store, named by the digest of
+ * the key bytes (trust_cache.c), so a pull does not import keys again: each
+ * gpg that gpgme starts costs milliseconds (two `gpg --version` when a
+ * context is set up, then one per operation). */
 #include "image/trust_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <gpgme.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "spec/json_read.h"
 #include "util/cleanup.h"
 #include "util/dlib.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 #define GPGME_LIBRARY "libgpgme.so.11"
 
@@ -40,6 +46,9 @@ static struct {
 	__typeof__(&gpgme_op_verify_result) op_verify_result;
 	__typeof__(&gpgme_op_sign) op_sign;
 	__typeof__(&gpgme_get_key) get_key;
+	__typeof__(&gpgme_op_keylist_start) op_keylist_start;
+	__typeof__(&gpgme_op_keylist_next) op_keylist_next;
+	__typeof__(&gpgme_op_keylist_end) op_keylist_end;
 	__typeof__(&gpgme_key_unref) key_unref;
 	__typeof__(&gpgme_signers_add) signers_add;
 	__typeof__(&gpgme_strerror) strerror;
@@ -69,6 +78,9 @@ static void load(void)
 		{ "gpgme_op_verify_result", (void **)&lib.op_verify_result },
 		{ "gpgme_op_sign", (void **)&lib.op_sign },
 		{ "gpgme_get_key", (void **)&lib.get_key },
+		{ "gpgme_op_keylist_start", (void **)&lib.op_keylist_start },
+		{ "gpgme_op_keylist_next", (void **)&lib.op_keylist_next },
+		{ "gpgme_op_keylist_end", (void **)&lib.op_keylist_end },
 		{ "gpgme_key_unref", (void **)&lib.key_unref },
 		{ "gpgme_signers_add", (void **)&lib.signers_add },
 		{ "gpgme_strerror", (void **)&lib.strerror },
@@ -101,8 +113,9 @@ static int gpgme_failure(berth_error **err, gpgme_error_t e, const char *what)
 struct trust_gpg {
 	gpgme_ctx_t ctx;
 	char *home;
-	char **fingerprints; /* of the keys imported */
-	size_t n_fingerprints;
+	bool throwaway;	   /* home is removed by trust_gpg_close */
+	char **signers;	   /* fingerprints of the ring's keys and subkeys */
+	long long expires; /* the first expiry of a key or subkey of the ring, 0: none */
 };
 
 void trust_gpg_close(trust_gpg *g)
@@ -111,134 +124,255 @@ void trust_gpg_close(trust_gpg *g)
 		return;
 	if (g->ctx)
 		lib.release(g->ctx);
-	if (g->home) {
+	if (g->home && g->throwaway) {
 		berth_error *ignored = NULL;
 		if (fs_remove_tree(g->home, &ignored) < 0)
 			berth_error_free(&ignored);
-		free(g->home);
 	}
-	for (size_t i = 0; i < g->n_fingerprints; i++)
-		free(g->fingerprints[i]);
-	free(g->fingerprints);
+	free(g->home);
+	strv_free(g->signers);
 	free(g);
 }
 
-static int import_keys(trust_gpg *g, const void *data, size_t len, const char *what, berth_error **err)
+static int import_keys(gpgme_ctx_t ctx, const trust_key_source *key, berth_error **err)
 {
 	gpgme_data_t dh = NULL;
 	gpgme_import_result_t res;
 	gpgme_error_t e;
 
-	e = lib.data_new_from_mem(&dh, data, len, 0);
+	e = lib.data_new_from_mem(&dh, key->data, key->len, 0);
 	if (e == 0)
-		e = lib.op_import(g->ctx, dh);
+		e = lib.op_import(ctx, dh);
 	if (dh)
 		lib.data_release(dh);
 	if (e)
-		return gpgme_failure(err, e, what);
-	res = lib.op_import_result(g->ctx);
-	for (gpgme_import_status_t s = res ? res->imports : NULL; s; s = s->next) {
-		char **grown;
-		if (s->result != 0 || s->fpr == NULL)
-			continue;
-		grown = realloc(g->fingerprints, (g->n_fingerprints + 1) * sizeof(char *));
-		if (grown == NULL)
-			return berth_error_set(err, ENOMEM, "%s", what);
-		g->fingerprints = grown;
-		if ((g->fingerprints[g->n_fingerprints] = strdup(s->fpr)) == NULL)
-			return berth_error_set(err, ENOMEM, "%s", what);
-		g->n_fingerprints++;
-	}
+		return gpgme_failure(err, e, key->what);
+	res = lib.op_import_result(ctx);
 	if (res == NULL || res->considered == 0)
-		return berth_error_request(err, EINVAL, "%s: no OpenPGP public key in it", what);
+		return berth_error_request(err, EINVAL, "%s: no OpenPGP public key in it", key->what);
 	return 0;
 }
 
-static int write_gpg_conf(const char *home, berth_error **err)
+static int strv_add(char ***v, size_t *n, const char *s, berth_error **err)
+{
+	char **grown = realloc(*v, (*n + 2) * sizeof(char *));
+
+	if (grown == NULL)
+		return berth_error_set(err, ENOMEM, "key ring");
+	*v = grown;
+	if ((grown[*n] = strdup(s)) == NULL)
+		return berth_error_set(err, ENOMEM, "key ring");
+	grown[++*n] = NULL;
+	return 0;
+}
+
+/* The ring holds only the keys imported into it: every key and subkey of it
+ * may sign, and the first expiry among them ends the results kept. */
+static int list_signers(trust_gpg *g, berth_error **err)
+{
+	gpgme_key_t key = NULL;
+	gpgme_error_t e = lib.op_keylist_start(g->ctx, NULL, 0);
+	size_t n = 0;
+	int ret = 0;
+
+	g->expires = 0;
+	while (e == 0 && ret == 0 && (e = lib.op_keylist_next(g->ctx, &key)) == 0) {
+		for (gpgme_subkey_t k = key->subkeys; ret == 0 && k; k = k->next) {
+			if (k->fpr)
+				ret = strv_add(&g->signers, &n, k->fpr, err);
+			if (k->expires > 0 && (g->expires == 0 || k->expires < g->expires))
+				g->expires = k->expires;
+		}
+		lib.key_unref(key);
+	}
+	lib.op_keylist_end(g->ctx);
+	if (ret < 0)
+		return ret;
+	if (e && gpgme_err_code(e) != GPG_ERR_EOF)
+		return gpgme_failure(err, e, "key ring");
+	if (n == 0)
+		return berth_error_request(err, EINVAL, "key ring: no key in it");
+	return 0;
+}
+
+static int use_home(trust_gpg *g, const char *home, berth_error **err)
+{
+	gpgme_error_t e = lib.set_engine_info(g->ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
+
+	return e ? gpgme_failure(err, e, "gpgme") : 0;
+}
+
+/* public keys need no agent (without no-autostart gpg starts one per key
+ * ring); berth checks the signer itself, so no trust database either */
+static const char gpg_conf[] = "no-autostart\ntrust-model always\nno-auto-check-trustdb\n";
+
+/* Makes HOME (a new, empty directory) a key ring of KEYS. */
+static int fill_keyring(trust_gpg *g, const char *home, const trust_keys *keys, berth_error **err)
 {
 	_cleanup_close_ int fd = open(home, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	int ret;
 
 	if (fd < 0)
 		return berth_error_set(err, errno, "key ring \"%s\"", home);
-	return fs_write_file_fresh(fd, "gpg.conf", "no-autostart\n", 13, 0600, err);
+	if (fs_write_file_fresh(fd, "gpg.conf", gpg_conf, sizeof(gpg_conf) - 1, 0600, err) < 0 ||
+	    use_home(g, home, err) < 0)
+		return -1;
+	for (size_t i = 0; i < keys->n; i++)
+		if ((ret = import_keys(g->ctx, &keys->items[i], err)) < 0)
+			return ret;
+	return list_signers(g, err);
 }
 
-int trust_gpg_open_keyring(const trust_requirement *req, trust_gpg **out, berth_error **err)
+static char *temp_dir(const char *parent, const char *prefix, berth_error **err)
 {
-	_cleanup_free_ trust_gpg *g = NULL;
+	char *dir = NULL;
+
+	if (asprintf(&dir, "%s/%sXXXXXX", parent, prefix) < 0) {
+		berth_error_set(err, ENOMEM, "key ring");
+		return NULL;
+	}
+	if (mkdtemp(dir) == NULL) {
+		berth_error_set(err, errno, "key ring \"%s\"", dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+#define KEYRING_INFO "berth-keyring.json"
+
+/* The ring's signers and expiry, as fill_keyring found them. */
+static int save_info(const trust_gpg *g, const char *home, berth_error **err)
+{
+	_cleanup_json_ json_t *j = json_pack("{s:[], s:I}", "signers", "expires", (json_int_t)g->expires);
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = open(home, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+
+	for (char **s = g->signers; j && s && *s; s++)
+		if (json_array_append_new(json_object_get(j, "signers"), json_string(*s)) < 0)
+			return berth_error_set(err, ENOMEM, "key ring");
+	if (j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL)
+		return berth_error_set(err, ENOMEM, "key ring");
+	if (fd < 0)
+		return berth_error_set(err, errno, "key ring \"%s\"", home);
+	return fs_write_file_atomic(fd, KEYRING_INFO, text, strlen(text), 0600, err);
+}
+
+/* 0 with G's signers and expiry when HOME is a finished key ring; -1 (and
+ * no error) when it does not exist; -1 and ERR when it is broken. */
+static int load_info(trust_gpg *g, const char *home, berth_error **err)
+{
+	_cleanup_free_ char *path = fs_path_join(home, KEYRING_INFO), *text = NULL;
+	_cleanup_json_ json_t *j = NULL;
+	json_t *signers = NULL, *v;
+	json_int_t expires = 0;
+	size_t len = 0, i, n = 0;
+
+	if (path == NULL)
+		return berth_error_set(err, ENOMEM, "key ring");
+	if (fs_read_file(path, &text, &len, err) < 0) {
+		if ((*err)->code == ENOENT)
+			berth_error_free(err);
+		return -1;
+	}
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	if (j == NULL || json_unpack(j, "{s:o, s:I}", "signers", &signers, "expires", &expires) < 0 ||
+	    !json_is_array(signers) || json_array_size(signers) == 0)
+		return berth_error_request(err, EINVAL, "key ring \"%s\": %s does not parse", home, KEYRING_INFO);
+	json_array_foreach(signers, i, v) {
+		if (!json_is_string(v))
+			return berth_error_request(err, EINVAL, "key ring \"%s\": %s does not parse", home,
+						   KEYRING_INFO);
+		if (strv_add(&g->signers, &n, json_string_value(v), err) < 0)
+			return -1;
+	}
+	g->expires = expires;
+	return 0;
+}
+
+/* CACHE_DIR/keyrings/HEX: used when it exists, else made in a temp
+ * directory beside it and renamed into place (two pulls that make it at
+ * once: the first rename wins, the other uses it). */
+static int open_kept(trust_gpg *g, const trust_keys *keys, const char *cache_dir, berth_error **err)
+{
+	_cleanup_free_ char *parent = NULL, *tmp = NULL;
+	berth_error *ignored = NULL;
+
+	if (asprintf(&parent, "%s/keyrings", cache_dir) < 0 ||
+	    asprintf(&g->home, "%s/%s", parent, digest_hex(keys->digest)) < 0)
+		return berth_error_set(err, ENOMEM, "key ring");
+	if (load_info(g, g->home, err) == 0)
+		return use_home(g, g->home, err);
+	if (*err) {
+		/* a ring whose record does not read is made again */
+		berth_debug("trust: %s; made again", (*err)->msg);
+		berth_error_free(err);
+		strv_free(move_ptr(g->signers));
+		if (fs_remove_tree(g->home, err) < 0)
+			return -1;
+	}
+	if (fs_mkdir_p(parent, 0700, err) < 0 || (tmp = temp_dir(parent, ".tmp-", err)) == NULL)
+		return -1;
+	if (fill_keyring(g, tmp, keys, err) < 0 || save_info(g, tmp, err) < 0) {
+		if (fs_remove_tree(tmp, &ignored) < 0)
+			berth_error_free(&ignored);
+		return -1;
+	}
+	if (rename(tmp, g->home) < 0) {
+		int saved = errno;
+		if (fs_remove_tree(tmp, &ignored) < 0)
+			berth_error_free(&ignored);
+		if (saved != EEXIST && saved != ENOTEMPTY)
+			return berth_error_set(err, saved, "key ring \"%s\"", g->home);
+	}
+	berth_debug("trust: key ring %s made for %zu key sources", g->home, keys->n);
+	return use_home(g, g->home, err);
+}
+
+int trust_gpg_open_keyring(const trust_keys *keys, const char *cache_dir, trust_gpg **out, berth_error **err)
+{
+	trust_gpg *g = NULL;
 	const char *tmp = getenv("TMPDIR");
 	gpgme_error_t e;
-	int ret = 0;
+	int ret;
 
 	*out = NULL;
 	if (ready(err) < 0)
 		return -1;
 	g = calloc(1, sizeof(*g));
-	if (g == NULL || asprintf(&g->home, "%s/berth-gpg-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp") < 0) {
-		if (g)
-			g->home = NULL;
+	if (g == NULL)
 		return berth_error_set(err, ENOMEM, "key ring");
-	}
-	if (mkdtemp(g->home) == NULL) {
-		ret = berth_error_set(err, errno, "key ring \"%s\"", g->home);
-		free(g->home);
-		g->home = NULL;
-		return ret;
-	}
-	/* public keys need no agent: without this, gpg starts one per key ring */
-	if (write_gpg_conf(g->home, err) < 0) {
-		trust_gpg_close(move_ptr(g));
-		return -1;
-	}
 	e = lib.new_ctx(&g->ctx);
 	if (e == 0)
 		e = lib.set_protocol(g->ctx, GPGME_PROTOCOL_OpenPGP);
-	if (e == 0)
-		e = lib.set_engine_info(g->ctx, GPGME_PROTOCOL_OpenPGP, NULL, g->home);
 	if (e)
 		ret = gpgme_failure(err, e, "gpgme");
-	for (char **p = req->key_paths; ret == 0 && p && *p; p++) {
-		_cleanup_free_ char *data = NULL, *what = NULL;
-		size_t len = 0;
-		if (asprintf(&what, "key file \"%s\"", *p) < 0)
-			ret = berth_error_set(err, ENOMEM, "key ring");
-		else if ((ret = fs_read_file(*p, &data, &len, err)) == 0)
-			ret = import_keys(g, data, len, what, err);
+	else if (cache_dir)
+		ret = open_kept(g, keys, cache_dir, err);
+	else if ((g->home = temp_dir(tmp && tmp[0] == '/' ? tmp : "/tmp", "berth-gpg-", err)) == NULL)
+		ret = -1;
+	else {
+		g->throwaway = true;
+		ret = fill_keyring(g, g->home, keys, err);
 	}
-	if (ret == 0 && req->key_data)
-		ret = import_keys(g, req->key_data, req->key_data_len, "keyData", err);
 	if (ret < 0) {
-		trust_gpg_close(move_ptr(g));
+		trust_gpg_close(g);
 		return ret;
 	}
-	*out = move_ptr(g);
+	*out = g;
 	return 0;
 }
 
-static bool fingerprint_trusted(const trust_gpg *g, const char *fpr)
+static bool signer_trusted(const trust_gpg *g, const char *fpr)
 {
-	for (size_t i = 0; fpr && i < g->n_fingerprints; i++)
-		if (strcasecmp(g->fingerprints[i], fpr) == 0)
+	for (char **s = g->signers; fpr && s && *s; s++)
+		if (strcasecmp(*s, fpr) == 0)
 			return true;
 	return false;
 }
 
-/* The signer is one of the imported keys, or a subkey of one. */
-static bool signer_trusted(trust_gpg *g, const char *fpr)
-{
-	gpgme_key_t key = NULL;
-	bool ok;
-
-	if (fingerprint_trusted(g, fpr))
-		return true;
-	if (fpr == NULL || lib.get_key(g->ctx, fpr, &key, 0) != 0 || key == NULL)
-		return false;
-	ok = key->subkeys && fingerprint_trusted(g, key->subkeys->fpr);
-	lib.key_unref(key);
-	return ok;
-}
-
-int trust_gpg_verify(trust_gpg *g, const void *sig, size_t len, char **payload, size_t *payload_len, berth_error **err)
+int trust_gpg_verify(trust_gpg *g, const void *sig, size_t len, char **payload, size_t *payload_len,
+		     long long *not_after, berth_error **err)
 {
 	gpgme_data_t sig_data = NULL, plain = NULL;
 	gpgme_verify_result_t res;
@@ -290,6 +424,9 @@ int trust_gpg_verify(trust_gpg *g, const void *sig, size_t len, char **payload, 
 	memcpy(*payload, mem ? mem : "", n);
 	(*payload)[n] = '\0';
 	*payload_len = n;
+	*not_after = g->expires;
+	if (s->exp_timestamp > 0 && (*not_after == 0 || (long long)s->exp_timestamp < *not_after))
+		*not_after = (long long)s->exp_timestamp;
 	lib.free(mem);
 	return 0;
 }

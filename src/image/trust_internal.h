@@ -6,21 +6,56 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "image/digest.h"
 #include "image/trust.h"
 #include "util/error.h"
 
 #define TRUST_SIGNATURE_MAX_SIZE (4u << 20)
 #define TRUST_SIGNATURES_MAX	 64
 
+/* ---- the keys of a signedBy requirement (trust_cache.c) ---- */
+
+typedef struct trust_key_source {
+	char *what; /* 'key file "PATH"' or "keyData", for errors */
+	char *data;
+	size_t len;
+} trust_key_source;
+
+typedef struct trust_keys {
+	trust_key_source *items;
+	size_t n;
+	char digest[DIGEST_STRING_MAX]; /* of all the key bytes: names the key ring and results */
+} trust_keys;
+
+/* Reads REQ's keys (keyPath, keyPaths or keyData) and their digest. */
+int trust_keys_read(const trust_requirement *req, trust_keys *out, berth_error **err);
+void trust_keys_free(trust_keys *k);
+
+/* ---- verification results kept in the store (trust_cache.c) ---- */
+
+/* 1 and *PAYLOAD (heap, NUL-terminated) when CACHE_DIR holds a result of
+ * SIG verified with the keys of KEYS_DIGEST that has not ended; else 0. */
+int trust_verified_lookup(const char *cache_dir, const char *keys_digest, const void *sig, size_t len, char **payload,
+			  size_t *payload_len);
+/* Keeps that result until NOT_AFTER (seconds since the epoch, 0: no end);
+ * a failure is logged (--debug) and otherwise ignored. */
+void trust_verified_save(const char *cache_dir, const char *keys_digest, const void *sig, size_t len,
+			 const char *payload, size_t payload_len, long long not_after);
+
 /* ---- GPG (trust_gpg.c) ---- */
 
 typedef struct trust_gpg trust_gpg;
 
-/* An ephemeral key ring holding REQ's keys (keyPath, keyPaths or keyData). */
-int trust_gpg_open_keyring(const trust_requirement *req, trust_gpg **out, berth_error **err);
+/* A key ring holding exactly KEYS. CACHE_DIR NULL: a throwaway one in
+ * $TMPDIR, removed by trust_gpg_close; else CACHE_DIR/keyrings/HEX (HEX:
+ * KEYS' digest), made on first use and kept. */
+int trust_gpg_open_keyring(const trust_keys *keys, const char *cache_dir, trust_gpg **out, berth_error **err);
 /* Verifies the signed OpenPGP message SIG: made by a key of the ring, valid
- * (not expired, not revoked). *PAYLOAD (heap, NUL-terminated) gets what it signs. */
-int trust_gpg_verify(trust_gpg *g, const void *sig, size_t len, char **payload, size_t *payload_len, berth_error **err);
+ * (not expired, not revoked). *PAYLOAD (heap, NUL-terminated) gets what it
+ * signs, *NOT_AFTER when the result ends (the first expiry of the signature
+ * or of a key of the ring; 0: never). */
+int trust_gpg_verify(trust_gpg *g, const void *sig, size_t len, char **payload, size_t *payload_len,
+		     long long *not_after, berth_error **err);
 void trust_gpg_close(trust_gpg *g);
 /* Signs PAYLOAD with KEY_ID (a fingerprint or other gpg key id) from the
  * user's key ring ($GNUPGHOME): a signed OpenPGP message, binary. */
@@ -44,9 +79,10 @@ int trust_sigstore_attach(struct registry_client *client, const char *digest, co
 /* ---- evaluation (trust_verify.c) ---- */
 
 /* Evaluates SCOPE (named SCOPE_NAME) for the image IDENTITY whose manifest
- * is DIGEST, with the simple-signing signatures SIGS. The error says which
- * requirement failed and why. */
+ * is DIGEST, with the simple-signing signatures SIGS. CACHE_DIR (the
+ * store's "trust" directory, or NULL) keeps key rings and verification
+ * results between commands. The error says which requirement failed and why. */
 int trust_scope_evaluate(const trust_scope *scope, const char *scope_name, const char *identity, const char *digest,
-			 const trust_signatures *sigs, berth_error **err);
+			 const trust_signatures *sigs, const char *cache_dir, berth_error **err);
 
 #endif

@@ -407,15 +407,25 @@ static char *user_policy_path(void)
 	return NULL;
 }
 
+char *trust_policy_path(const char *override, bool rootless)
+{
+	_cleanup_free_ char *user = rootless && override == NULL ? user_policy_path() : NULL;
+
+	if (override)
+		return strdup(override);
+	if (user && access(user, F_OK) == 0)
+		return move_ptr(user);
+	return strdup(TRUST_SYSTEM_POLICY);
+}
+
 int trust_policy_load(const char *override, bool rootless, trust_policy *out, berth_error **err)
 {
-	_cleanup_free_ char *user = rootless ? user_policy_path() : NULL, *text = NULL;
-	const char *path = override;
+	_cleanup_free_ char *path = trust_policy_path(override, rootless), *text = NULL;
 	size_t len = 0;
 
 	*out = (trust_policy){ 0 };
 	if (path == NULL)
-		path = user && access(user, F_OK) == 0 ? user : TRUST_SYSTEM_POLICY;
+		return berth_error_set(err, ENOMEM, "policy");
 	if (fs_read_file(path, &text, &len, err) < 0) {
 		if (override == NULL && (*err)->code == ENOENT) {
 			/* no policy on this host: accept anything, like containers/image built without one */

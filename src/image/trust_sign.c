@@ -11,41 +11,46 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 
-int trust_sign_prepare(const trust_options *o, const char *key_id, const char *identity, const char *digest,
-		       trust_pending_signature *out, berth_error **err)
+int trust_sign_prepare_at(const char *base, const char *key_id, const char *identity, const char *digest,
+			  trust_pending_signature *out, berth_error **err)
 {
 	_cleanup_free_ char *payload = NULL;
-	trust_registries registries;
 	size_t len = 0;
-	int ret;
 
 	*out = (trust_pending_signature){ 0 };
-	if (trust_registries_load(o->registries_d, o->rootless, &registries, err) < 0)
-		return -1;
-	out->base = trust_lookaside_base(&registries, identity, true, o->rootless, err);
-	trust_registries_free(&registries);
-	if (out->base == NULL)
-		return -1;
-	if (strncmp(out->base, "file:///", 8) != 0) {
-		ret =
-		    berth_error_request(err, ENOTSUP,
-					"sign %s: the lookaside for writing is \"%s\": berth writes signatures only to "
-					"file:/// URLs (set lookaside-staging in registries.d)",
-					identity, out->base);
+	if (strncmp(base, "file:///", 8) != 0)
+		return berth_error_request(err, ENOTSUP,
+					   "sign %s: the lookaside for writing is \"%s\": berth writes signatures only "
+					   "to file:/// URLs (set lookaside-staging in registries.d)",
+					   identity, base);
+	out->base = strdup(base);
+	out->digest = strdup(digest);
+	if (out->base == NULL || out->digest == NULL) {
 		trust_pending_signature_free(out);
-		return ret;
+		return berth_error_set(err, ENOMEM, "sign");
 	}
 	payload = trust_payload_create(TRUST_PAYLOAD_SIMPLE, identity, digest, &len, err);
 	if (payload == NULL || trust_gpg_sign(key_id, payload, len, &out->data, &out->len, err) < 0) {
 		trust_pending_signature_free(out);
 		return berth_error_wrap(err, "sign %s", identity);
 	}
-	out->digest = strdup(digest);
-	if (out->digest == NULL) {
-		trust_pending_signature_free(out);
-		return berth_error_set(err, ENOMEM, "sign");
-	}
 	return 0;
+}
+
+int trust_sign_prepare(const trust_options *o, const char *key_id, const char *identity, const char *digest,
+		       trust_pending_signature *out, berth_error **err)
+{
+	_cleanup_free_ char *base = NULL;
+	trust_registries registries;
+
+	*out = (trust_pending_signature){ 0 };
+	if (trust_registries_load(o->registries_d, o->rootless, &registries, err) < 0)
+		return -1;
+	base = trust_lookaside_base(&registries, identity, true, o->rootless, err);
+	trust_registries_free(&registries);
+	if (base == NULL)
+		return -1;
+	return trust_sign_prepare_at(base, key_id, identity, digest, out, err);
 }
 
 int trust_sign_prepare_sigstore(const trust_options *o, const char *key_path, const char *identity, const char *digest,

@@ -82,11 +82,11 @@ int trust_check_stored(const trust_options *o, const char *store_root, const cha
 	if (ret == 0 && any_needs_signatures(&policy, identities))
 		ret = trust_record_load(store_root, info->manifest_digest, signed_digest, &sigs, err);
 	if (ret == 0 && identities[0] == NULL)
-		ret = trust_check(&policy, "docker", NULL, signed_digest, &sigs, err);
+		ret = trust_check(&policy, store_root, "docker", NULL, signed_digest, &sigs, err);
 	/* one name the policy accepts is enough; the error is the first name's */
 	for (size_t i = 0; ret == 0 && identities[i]; i++) {
 		berth_error *e = NULL;
-		if (trust_check(&policy, "docker", identities[i], signed_digest, &sigs, &e) == 0) {
+		if (trust_check(&policy, store_root, "docker", identities[i], signed_digest, &sigs, &e) == 0) {
 			berth_error_free(err);
 			break;
 		}
@@ -123,7 +123,7 @@ int trust_check_archive(const trust_options *o, bool directory, berth_error **er
 						  policy.path ? "\"" : "", *t, scope_name ? "scope" : "the",
 						  scope_name ? (scope_name[0] ? scope_name : "\"\"") : "default");
 		else
-			ret = trust_check(&policy, *t, NULL, "", &none, err);
+			ret = trust_check(&policy, NULL, *t, NULL, "", &none, err);
 		if (ret < 0)
 			berth_error_wrap(err, "%s", *t);
 	}

@@ -77,42 +77,48 @@ void trust_signatures_free(trust_signatures *s)
 static int payload_check(const trust_requirement *req, const char *identity, const char *digest, const char *payload,
 			 size_t len, const char *type, berth_error **err);
 
-/* One signature against a signedBy requirement: made by its keys, for this
- * manifest, claiming an identity the rule accepts. */
-static int signature_check(trust_gpg *g, const trust_requirement *req, const char *identity, const char *digest,
-			   const char *sig, size_t len, berth_error **err)
+/* What SIG signs, when it was made by a key of KEYS: a result kept in
+ * CACHE_DIR, else gpg's (the key ring *G opened on first need), then kept. */
+static int gpg_payload(const trust_keys *keys, const char *cache_dir, trust_gpg **g, const char *sig, size_t len,
+		       char **payload, size_t *plen, berth_error **err)
 {
-	_cleanup_free_ char *payload = NULL;
-	trust_payload p;
-	size_t plen = 0;
-	int ret = 0;
+	long long not_after = 0;
 
-	if (trust_gpg_verify(g, sig, len, &payload, &plen, err) < 0 ||
-	    trust_payload_parse(payload, plen, TRUST_PAYLOAD_SIMPLE, &p, err) < 0)
+	if (cache_dir && trust_verified_lookup(cache_dir, keys->digest, sig, len, payload, plen) == 1)
+		return 0;
+	if (*g == NULL && trust_gpg_open_keyring(keys, cache_dir, g, err) < 0)
+		return -2; /* no key ring: no signature can verify */
+	if (trust_gpg_verify(*g, sig, len, payload, plen, &not_after, err) < 0)
 		return -1;
-	if (strcmp(p.manifest_digest, digest) != 0)
-		ret = berth_error_request(err, EPERM, "signed manifest %s, not %s", p.manifest_digest, digest);
-	else if (!trust_identity_matches(&req->identity, identity, p.docker_reference))
-		ret = berth_error_request(err, EPERM, "signed identity \"%s\" does not match \"%s\"",
-					  p.docker_reference, identity);
-	trust_payload_free(&p);
-	return ret;
+	if (cache_dir)
+		trust_verified_save(cache_dir, keys->digest, sig, len, *payload, *plen, not_after);
+	return 0;
 }
 
-static int signed_by(const trust_requirement *req, const char *identity, const char *digest,
+static int signed_by(const trust_requirement *req, const char *cache_dir, const char *identity, const char *digest,
 		     const trust_signatures *sigs, berth_error **err)
 {
 	_cleanup_free_ char *reasons = NULL;
+	trust_keys keys;
 	trust_gpg *g = NULL;
 	int ret = -1;
 
 	if (sigs->n == 0)
 		return berth_error_request(err, EPERM, "the image has no signature");
-	if (trust_gpg_open_keyring(req, &g, err) < 0)
+	if (trust_keys_read(req, &keys, err) < 0)
 		return -1;
 	for (size_t i = 0; i < sigs->n && ret < 0; i++) {
+		_cleanup_free_ char *payload = NULL;
 		berth_error *e = NULL;
-		ret = signature_check(g, req, identity, digest, sigs->data[i], sigs->len[i], &e);
+		size_t plen = 0;
+		ret = gpg_payload(&keys, cache_dir, &g, sigs->data[i], sigs->len[i], &payload, &plen, &e);
+		if (ret == -2) {
+			trust_keys_free(&keys);
+			*err = e;
+			return -1;
+		}
+		if (ret == 0)
+			ret = payload_check(req, identity, digest, payload, plen, TRUST_PAYLOAD_SIMPLE, &e);
 		if (ret < 0) {
 			char *more = NULL;
 			if (asprintf(&more, "%s%ssignature %zu: %s", reasons ? reasons : "", reasons ? "; " : "", i + 1,
@@ -124,6 +130,7 @@ static int signed_by(const trust_requirement *req, const char *identity, const c
 		}
 	}
 	trust_gpg_close(g);
+	trust_keys_free(&keys);
 	if (ret < 0)
 		return berth_error_request(err, EPERM, "no signature accepted: %s", reasons ? reasons : "");
 	return 0;
@@ -200,7 +207,7 @@ static int sigstore_signed(const trust_requirement *req, const char *identity, c
 }
 
 int trust_scope_evaluate(const trust_scope *scope, const char *scope_name, const char *identity, const char *digest,
-			 const trust_signatures *sigs, berth_error **err)
+			 const trust_signatures *sigs, const char *cache_dir, berth_error **err)
 {
 	for (size_t i = 0; i < scope->n_requirements; i++) {
 		const trust_requirement *r = &scope->requirements[i];
@@ -214,7 +221,7 @@ int trust_scope_evaluate(const trust_scope *scope, const char *scope_name, const
 			break;
 		case TRUST_SIGNED_BY:
 			ret = identity
-				  ? signed_by(r, identity, digest, sigs, err)
+				  ? signed_by(r, cache_dir, identity, digest, sigs, err)
 				  : berth_error_request(err, EPERM, "the image has no name to check signatures for");
 			break;
 		case TRUST_SIGSTORE_SIGNED:
@@ -233,17 +240,21 @@ int trust_scope_evaluate(const trust_scope *scope, const char *scope_name, const
 	return 0;
 }
 
-int trust_check(const trust_policy *policy, const char *transport, const char *identity, const char *digest,
-		const trust_signatures *sigs, berth_error **err)
+int trust_check(const trust_policy *policy, const char *store_root, const char *transport, const char *identity,
+		const char *digest, const trust_signatures *sigs, berth_error **err)
 {
 	const char *scope_name = NULL;
 	const trust_scope *scope = trust_policy_lookup(policy, transport, identity, &scope_name);
+	_cleanup_free_ char *cache_dir = store_root ? fs_path_join(store_root, "trust") : NULL;
 	int ret;
+
+	if (store_root && cache_dir == NULL)
+		return berth_error_set(err, ENOMEM, "signature policy");
 
 	berth_debug("trust: %s %s: policy %s, scope %s%s%s", transport, identity ? identity : "(no name)",
 		    policy->path ? policy->path : "built-in (accept anything)", scope_name ? "\"" : "",
 		    scope_name ? scope_name : "default", scope_name ? "\"" : "");
-	ret = trust_scope_evaluate(scope, scope_name, identity, digest, sigs, err);
+	ret = trust_scope_evaluate(scope, scope_name, identity, digest, sigs, cache_dir, err);
 	if (ret < 0)
 		berth_error_wrap(err, "rejected by the signature policy %s%s%s", policy->path ? "\"" : "(built-in)",
 				 policy->path ? policy->path : "", policy->path ? "\"" : "");
@@ -286,14 +297,15 @@ static int fetch_signatures(const trust_options *o, struct registry_client *clie
 	return ret < 0 ? berth_error_wrap(err, "signatures of %s", identity) : 0;
 }
 
-int trust_check_pull(const trust_options *o, const trust_policy *policy, struct registry_client *client,
-		     const char *identity, const char *digest, trust_signatures *sigs, berth_error **err)
+int trust_check_pull(const trust_options *o, const trust_policy *policy, const char *store_root,
+		     struct registry_client *client, const char *identity, const char *digest, trust_signatures *sigs,
+		     berth_error **err)
 {
 	const trust_scope *scope = trust_policy_lookup(policy, "docker", identity, NULL);
 
 	if (trust_scope_needs_signatures(scope) && fetch_signatures(o, client, scope, identity, digest, sigs, err) < 0)
 		return -1;
-	return trust_check(policy, "docker", identity, digest, sigs, err);
+	return trust_check(policy, store_root, "docker", identity, digest, sigs, err);
 }
 
 int trust_check_early(const trust_policy *policy, const char *identity, berth_error **err)
@@ -303,6 +315,6 @@ int trust_check_early(const trust_policy *policy, const char *identity, berth_er
 
 	for (size_t i = 0; i < scope->n_requirements; i++)
 		if (scope->requirements[i].type == TRUST_REJECT)
-			return trust_check(policy, "docker", identity, NULL, &none, err);
+			return trust_check(policy, NULL, "docker", identity, NULL, &none, err);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,15 +20,16 @@
 #include <sha2.h>
 
 #include "engine/container.h"
+#include "kube/hpa_sync.h"
 #include "kube/kube_internal.h"
+#include "kube/kube_service.h"
 #include "kube/probe.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
 
-#define PASS_MS		 250
-#define CREATING_POLL_MS 10
+#define PASS_MS 250
 
 typedef struct ctl {
 	const kube_context *k;
@@ -38,9 +41,15 @@ typedef struct ctl {
 	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
 	json_t *creating;    /* pod name -> {"pid", "fd", "key", "owner", "hash"}: being made */
 	bool pause_ready;    /* the pods' pause image is in the store */
+	json_t *services;    /* what each service's endpoints were last set to (service_sync.c) */
+	json_t *pending;     /* pods to remove, containers to kill: once the services let them go */
+	json_t *watch;	     /* pid -> pod of the running containers and holders: their end wakes the loop */
+	json_t *last_pods;   /* the last pass's pods and status: a pod that dies leaves */
+	json_t *last_pass;   /* its services before the next pass (sleep_watching) */
 	char *last_status;
 	long long next_due; /* the next probe, ms */
 	int lock_fd;
+	json_t *hpa; /* the autoscalers' state (hpa_sync.h), kept in the status file */
 } ctl;
 
 static long long now_ms(void)
@@ -184,7 +193,14 @@ static void bump(json_t *s, const char *key, int by)
 	json_object_set_new(s, key, json_integer(by ? json_integer_value(json_object_get(s, key)) + by : 0));
 }
 
+/* The container is killed at the end of the pass, after its pod left the
+ * services' endpoints (act_pending). */
 static void kill_container(ctl *c, const char *id)
+{
+	json_array_append_new(c->pending, json_pack("{s:s}", "kill", id));
+}
+
+static void kill_now(ctl *c, const char *id)
 {
 	container *ct = NULL;
 	berth_error *err = NULL;
@@ -254,6 +270,26 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip, const 
 	return json_is_true(json_object_get(s, "ready"));
 }
 
+/* Whether PID runs (not ended, not a zombie its monitor has yet to reap),
+ * and if so watched: a container that dies leaves its services at once. */
+static bool process_running(ctl *c, json_int_t pid, const char *pod)
+{
+	char path[64], stat[512], *paren;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if (pid <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || (n = read(fd, stat, sizeof(stat) - 1)) <= 0)
+		return false;
+	stat[n] = '\0';
+	paren = strrchr(stat, ')');
+	if (paren == NULL || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X')
+		return false;
+	snprintf(path, sizeof(path), "%lld", (long long)pid);
+	json_object_set_new(c->watch, path, json_string(pod));
+	return true;
+}
+
 static bool holder_running(json_t *p)
 {
 	json_t *h = json_object_get(p, "holder");
@@ -283,6 +319,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 	size_t i, j;
 
 	c->next_due = 0;
+	json_object_clear(c->watch);
 	json_object_foreach(c->probes, key, v)
 		json_object_set_new(v, "seen", json_false());
 	json_array_foreach(pods, i, p) {
@@ -295,11 +332,14 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 		if (json_is_true(json_object_get(p, "removed")) || json_is_true(json_object_get(p, "creating")))
 			continue;
 		ready_map = json_object();
-		ready = holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0;
+		ready =
+		    holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0 &&
+		    process_running(c, json_integer_value(json_object_get(json_object_get(p, "holder"), "pid")), name);
 		json_array_foreach(json_object_get(p, "containers"), j, ctr) {
 			const char *cname = json_string_value(json_object_get(ctr, "name"));
 			json_t *spec = container_spec(pod, cname);
 			bool r = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") == 0 &&
+				 process_running(c, json_integer_value(json_object_get(ctr, "pid")), name) &&
 				 spec != NULL && run_probes(c, ctr, spec, ip, netns);
 			json_object_set_new(ready_map, cname, json_boolean(r));
 			ready = ready && r;
@@ -345,6 +385,7 @@ static void write_status(ctl *c, json_t *status)
 		json_object_set(errors, key, json_object_get(f, "error"));
 	json_object_set_new(status, "errors", errors);
 	json_object_set(status, "terminating", c->terminating);
+	json_object_set(status, "hpa", c->hpa);
 	json_object_foreach(c->terminating, key, f)
 		json_object_del(json_object_get(status, "pods"), key);
 	text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
@@ -375,19 +416,28 @@ static int grace_of(ctl *c, const char *name)
 	return g ? (int)json_integer_value(g) : 30;
 }
 
-/* Removes the pod in a child of its own, so that the grace periods of
- * several pods run at once and the loop goes on meanwhile; the pod counts
- * as gone (not ready, not a replica) from now on. */
+/* The pod counts as gone (not ready, not a replica) from now on; it is
+ * removed at the end of the pass, once it left the services' endpoints
+ * (act_pending). */
 static void remove_pod(ctl *c, json_t *p, const char *why)
 {
 	const char *name = json_string_value(json_object_get(p, "name"));
-	berth_error *err = NULL;
-	pid_t pid;
 
 	json_object_set_new(p, "removed", json_true());
 	if (json_object_get(c->terminating, name))
 		return;
 	logf_("pod %s: %s: removing", name, why);
+	json_object_set_new(c->terminating, name, json_integer(0)); /* its remover's pid comes */
+	json_array_append_new(c->pending, json_pack("{s:s}", "remove", name));
+}
+
+/* Removes the pod in a child of its own, so that the grace periods of
+ * several pods run at once and the loop goes on meanwhile. */
+static void start_remover(ctl *c, const char *name)
+{
+	berth_error *err = NULL;
+	pid_t pid;
+
 	pid = fork();
 	if (pid == 0) {
 		close(c->lock_fd); /* a new controller may start meanwhile */
@@ -397,9 +447,26 @@ static void remove_pod(ctl *c, json_t *p, const char *why)
 	}
 	if (pid < 0) {
 		logf_("pod %s: fork: %s", name, strerror(errno));
+		json_object_del(c->terminating, name);
 		return;
 	}
 	json_object_set_new(c->terminating, name, json_integer(pid));
+}
+
+/* What the pass decided to stop, now that the services no longer send it
+ * new connections. */
+static void act_pending(ctl *c)
+{
+	json_t *a;
+	size_t i;
+
+	json_array_foreach(c->pending, i, a) {
+		if (json_object_get(a, "kill"))
+			kill_now(c, json_string_value(json_object_get(a, "kill")));
+		else
+			start_remover(c, json_string_value(json_object_get(a, "remove")));
+	}
+	json_array_clear(c->pending);
 }
 
 /* The creation of KEY (a pod or an owner) failed: tried again after 1 s,
@@ -771,9 +838,12 @@ static bool reconcile(ctl *c)
 		}
 	}
 	status = observe(c, pods, deployments);
+	/* a pod turning ready gets traffic now, not after this pass made pods */
+	kube_service_sync(c->k, c->ns, pods, status, c->services);
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
 		reconcile_deployment(c, d, pods, status);
+	kube_hpa_sync(c->k, c->ns, c->hpa, pods, deployments, status, logf_);
 	json_array_foreach(pods, i, p) {
 		const char *owner = json_string_value(json_object_get(p, "owner"));
 		if (owner && !json_is_true(json_object_get(p, "removed")) &&
@@ -781,13 +851,19 @@ static bool reconcile(ctl *c)
 		    find_by_name(deployments, owner + 11, true) == NULL)
 			remove_pod(c, p, "its deployment was deleted");
 	}
+	if (json_array_size(c->pending) > 0) {
+		kube_service_sync(c->k, c->ns, pods, status, c->services);
+		act_pending(c);
+	}
 	write_status(c, status);
 	busy = json_array_size(objects) > 0 || json_array_size(deployments) > 0 || json_array_size(pods) > 0;
 out:
+	json_decref(c->last_pods);
+	json_decref(c->last_pass);
+	c->last_pods = pods;
+	c->last_pass = status;
 	json_decref(objects);
 	json_decref(deployments);
-	json_decref(pods);
-	json_decref(status);
 	return busy;
 }
 
@@ -811,16 +887,13 @@ static bool namespace_has_objects(ctl *c)
 	return false;
 }
 
-/* Reaps the children that ended; returns whether a pod was made (or
- * failed) meanwhile. */
-static bool reap_children(ctl *c)
+static void reap_children(ctl *c)
 {
 	const char *name;
 	json_t *v;
 	void *tmp;
 	pid_t pid;
 	int status;
-	bool made = false;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		json_object_foreach_safe(c->terminating, tmp, name, v)
@@ -830,13 +903,67 @@ static bool reap_children(ctl *c)
 		}
 		json_object_foreach_safe(c->creating, tmp, name, v)
 		{
-			if (json_integer_value(json_object_get(v, "pid")) == pid) {
+			if (json_integer_value(json_object_get(v, "pid")) == pid)
 				created(c, name, v, status);
-				made = true;
-			}
 		}
 	}
-	return made;
+}
+
+static bool died_already(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (fds[i].fd < 0)
+			return true;
+	return false;
+}
+
+/* Sleeps up to WAIT_MS; a watched process that ends wakes it at once, and
+ * its pod leaves the services' endpoints before anything else is done (new
+ * connections to it would be refused until then). */
+static void sleep_watching(ctl *c, long long wait_ms)
+{
+	struct pollfd fds[256];
+	const char *pods[256], *key;
+	bool died = false;
+	nfds_t n = 0;
+	json_t *v;
+
+	json_object_foreach(c->watch, key, v) {
+		int fd;
+		if (n == 256)
+			break; /* the others wake it at the next pass */
+		fd = (int)syscall(SYS_pidfd_open, (pid_t)atoi(key), 0);
+		pods[n] = json_string_value(v);
+		if (fd >= 0)
+			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		else if (errno == ESRCH) /* gone since the pass looked (poll skips fd -1) */
+			fds[n++] = (struct pollfd){ .fd = -1 };
+	}
+	/* a pod made wakes it too (its probes, the next step of a rollout):
+	 * pods[] NULL, no pod that died */
+	json_object_foreach(c->creating, key, v) {
+		int fd;
+		if (n == 256)
+			break;
+		fd = (int)syscall(SYS_pidfd_open, (pid_t)json_integer_value(json_object_get(v, "pid")), 0);
+		pods[n] = NULL;
+		if (fd >= 0)
+			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+	if (n == 0 || (poll(fds, n, died_already(fds, n) ? 0 : (int)wait_ms) < 0 && errno != EINTR))
+		usleep((useconds_t)wait_ms * 1000);
+	for (nfds_t i = 0; i < n; i++) {
+		if ((fds[i].fd < 0 || fds[i].revents) && c->last_pass && pods[i]) {
+			json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pods[i]);
+			if (st)
+				json_object_set_new(st, "ready", json_false());
+			died = true;
+		}
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	}
+	if (died)
+		kube_service_sync(c->k, c->ns, c->last_pods, c->last_pass, c->services);
 }
 
 static void controller_main(ctl *c, int lock_fd)
@@ -863,20 +990,8 @@ static void controller_main(ctl *c, int lock_fd)
 		wait = PASS_MS;
 		if (c->next_due > 0 && c->next_due - now_ms() < wait)
 			wait = c->next_due - now_ms();
-		/* while pods are being made, a pass follows as soon as one is
-		 * (its probes, the next step of a rollout) */
-		for (long long end = now_ms() + wait; wait > 0;) {
-			long long left = end - now_ms();
-			if (left <= 0)
-				break;
-			if (json_object_size(c->creating) == 0) {
-				usleep((useconds_t)left * 1000);
-				break;
-			}
-			usleep((useconds_t)(left < CREATING_POLL_MS ? left : CREATING_POLL_MS) * 1000);
-			if (reap_children(c))
-				break;
-		}
+		if (wait > 0)
+			sleep_watching(c, wait);
 	}
 }
 
@@ -893,6 +1008,9 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		  .terminating = json_object(),
 		  .failures = json_object(),
 		  .creating = json_object(),
+		  .services = json_object(),
+		  .pending = json_array(),
+		  .watch = json_object(),
 		  .lock_fd = lock_fd };
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 
@@ -916,6 +1034,12 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 	if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, pid, strlen(pid), 0) < 0)
 		logf_("controller lock: %s", strerror(errno));
 	c.status_path = kube_controller_file(k, namespace, "status");
+	{
+		/* the autoscalers go on where the controller before left them */
+		_cleanup_json_ json_t *before = c.status_path ? json_load_file(c.status_path, 0, NULL) : NULL;
+		json_t *hpa = json_object_get(before, "hpa");
+		c.hpa = json_is_object(hpa) ? json_incref(hpa) : json_object();
+	}
 	logf_("controller of namespace %s started (pid %d)", namespace, (int)getpid());
 	controller_main(&c, lock_fd);
 }

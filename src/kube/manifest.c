@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kube/hpa.h"
 #include "kube/schema.h"
 #include "kube/validate.h"
 #include "kube/yaml_load.h"
@@ -26,22 +27,28 @@ typedef struct kind_info {
 	int (*validate)(json_t *obj, berth_error **err);
 } kind_info;
 
+static const char *const hpa_aliases[] = { "horizontalpodautoscaler", "horizontalpodautoscalers", "hpa", NULL };
 static const char *const pod_aliases[] = { "pod", "pods", "po", NULL };
 static const char *const deployment_aliases[] = { "deployment", "deployments", "deploy", NULL };
 static const char *const configmap_aliases[] = { "configmap", "configmaps", "cm", NULL };
 static const char *const secret_aliases[] = { "secret", "secrets", NULL };
+static const char *const service_aliases[] = { "service", "services", "svc", NULL };
+static const char *const endpoints_aliases[] = { "endpoints", "ep", NULL };
 
 static const kind_info kinds[] = {
+	{ "HorizontalPodAutoscaler", "autoscaling/v2", hpa_aliases, kube_schema_hpa_v2, kube_validate_hpa },
+	/* served as v2: kube_validate_hpa converts it */
+	{ "HorizontalPodAutoscaler", "autoscaling/v1", hpa_aliases, kube_schema_hpa_v1, kube_validate_hpa },
 	{ "Pod", "v1", pod_aliases, kube_schema_pod, kube_validate_pod },
 	{ "Deployment", "apps/v1", deployment_aliases, kube_schema_deployment, kube_validate_deployment },
 	{ "ConfigMap", "v1", configmap_aliases, kube_schema_configmap, kube_validate_configmap },
 	{ "Secret", "v1", secret_aliases, kube_schema_secret, kube_validate_secret },
+	{ "Service", "v1", service_aliases, kube_schema_service, kube_validate_service },
+	{ "Endpoints", "v1", endpoints_aliases, kube_schema_endpoints, kube_validate_endpoints },
 };
 
 /* Kinds a Kubernetes user may well apply, that berth does not run (yet). */
 static const char *const known_elsewhere[] = {
-	"Service",
-	"Endpoints",
 	"EndpointSlice",
 	"StatefulSet",
 	"DaemonSet",
@@ -58,7 +65,6 @@ static const char *const known_elsewhere[] = {
 	"ClusterRoleBinding",
 	"PersistentVolume",
 	"PersistentVolumeClaim",
-	"HorizontalPodAutoscaler",
 	"PodDisruptionBudget",
 	"LimitRange",
 	"ResourceQuota",
@@ -80,12 +86,21 @@ const char *kube_kind_canonical(const char *word)
 	return NULL;
 }
 
-static const kind_info *kind_lookup(const char *kind)
+/* The entry of KIND in API_VERSION, else KIND's first (whose version the
+ * error names), else NULL. */
+static const kind_info *kind_lookup(const char *kind, const char *api_version)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(kind, kinds[i].kind) == 0)
+	const kind_info *first = NULL;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kind, kinds[i].kind) != 0)
+			continue;
+		if (strcmp(api_version, kinds[i].api_version) == 0)
 			return &kinds[i];
-	return NULL;
+		if (first == NULL)
+			first = &kinds[i];
+	}
+	return first;
 }
 
 static void object_clear(kube_object *o)
@@ -195,7 +210,7 @@ static int add_object(kube_manifest *m, json_t *obj, const kube_document *doc, c
 		berth_error_request(err, EINVAL, "apiVersion: required");
 		return located(err, doc, source, what, item_prefix);
 	}
-	const kind_info *info = kind_lookup(kind);
+	const kind_info *info = kind_lookup(kind, api_version);
 	if (info == NULL) {
 		for (const char *const *k = known_elsewhere; *k; k++)
 			if (strcmp(*k, kind) == 0) {
@@ -204,7 +219,7 @@ static int add_object(kube_manifest *m, json_t *obj, const kube_document *doc, c
 			}
 		berth_error_request(err, EINVAL,
 				    "kind: unknown kind \"%s\" (berth runs Pod, Deployment, ConfigMap, "
-				    "Secret)",
+				    "Secret, Service, Endpoints, HorizontalPodAutoscaler)",
 				    kind);
 		return located(err, doc, source, what, item_prefix);
 	}
@@ -218,6 +233,7 @@ static int add_object(kube_manifest *m, json_t *obj, const kube_document *doc, c
 		return located(err, doc, source, what, item_prefix);
 	if (w.failed)
 		return berth_error_set(err, ENOMEM, "warnings");
+	api_version = json_string_value(json_object_get(obj, "apiVersion")); /* validate may convert it */
 
 	json_t *meta = json_object_get(obj, "metadata");
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));

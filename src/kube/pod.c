@@ -20,6 +20,7 @@
 #include "image/archive.h"
 #include "image/images.h"
 #include "kube/kube_internal.h"
+#include "kube/kube_service.h"
 #include "kube/pod_plan.h"
 #include "kube/probe.h"
 #include "util/cleanup.h"
@@ -257,6 +258,17 @@ static int run_init_container(const kube_context *k, store *s, kube_container_pl
 	return 0;
 }
 
+/* The names of the namespace's services in the pod's hosts file, before
+ * its containers start (a pod without them still runs). */
+static void pod_service_names(const kube_context *k, const kube_pod_plan *pl)
+{
+	_cleanup_free_ char *block = kube_service_hosts_block(k, pl->namespace, NULL);
+	berth_error *err = NULL;
+
+	if (block && kube_service_pod_files(k, pl->namespace, pl->name, block, true, &err) < 0)
+		berth_error_report("berth kube", &err);
+}
+
 static int create_pod(const kube_context *k, kube_pod_plan *pl, json_t *pod, berth_error **err)
 {
 	store *s = NULL;
@@ -271,6 +283,7 @@ static int create_pod(const kube_context *k, kube_pod_plan *pl, json_t *pod, ber
 	    start_container(k, s, &pl->holder, &holder, err) < 0)
 		goto out;
 	ip = json_string_value(json_object_get(json_object_get(holder->config, "NetworkSettings"), "IPAddress"));
+	pod_service_names(k, pl);
 	for (size_t i = 0; i < pl->n_init; i++)
 		if (kube_pod_plan_set_env(pl, &pl->init[i], ip, err) < 0 ||
 		    run_init_container(k, s, &pl->init[i], err) < 0)

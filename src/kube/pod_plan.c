@@ -9,6 +9,7 @@
 
 #include "image/auth.h"
 #include "kube/kube_internal.h"
+#include "kube/kube_service.h"
 #include "kube/quantity.h"
 #include "kube/state.h"
 #include "storage/volume.h"
@@ -175,6 +176,12 @@ static int plan_env(const kube_context *k, kube_pod_plan *pl, json_t *pod, json_
 	size_t i;
 
 	cp->env = json_array();
+	/* the services of the namespace first: the container's own env wins */
+	if (!json_is_false(json_object_get(json_object_get(pod, "spec"), "enableServiceLinks"))) {
+		json_t *links = kube_service_env(k, ns);
+		json_array_extend(cp->env, links);
+		json_decref(links);
+	}
 	json_array_foreach(json_object_get(c, "envFrom"), i, e) {
 		const char *prefix = json_string_value(json_object_get(e, "prefix")) ?: "";
 		json_t *ref = json_object_get(e, "configMapRef");

@@ -5,37 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/schema_tables.h"
 #include "spec/json_read.h"
 #include "util/cleanup.h"
-
-#define F(n, t)                                                                                                        \
-	{                                                                                                              \
-		.name = n, .type = t                                                                                   \
-	}
-#define OBJ(n, f)                                                                                                      \
-	{                                                                                                              \
-		.name = n, .type = KT_OBJECT, .fields = f                                                              \
-	}
-#define LIST(n, t)                                                                                                     \
-	{                                                                                                              \
-		.name = n, .type = KT_LIST, .item = t                                                                  \
-	}
-#define LIST_OF(n, f)                                                                                                  \
-	{                                                                                                              \
-		.name = n, .type = KT_LIST, .item = KT_OBJECT, .fields = f                                             \
-	}
-#define IGNORED(n, t, w)                                                                                               \
-	{                                                                                                              \
-		.name = n, .type = t, .item = KT_ANY, .support = KS_IGNORED, .note = w                                 \
-	}
-#define REFUSED(n, t, w)                                                                                               \
-	{                                                                                                              \
-		.name = n, .type = t, .item = KT_ANY, .support = KS_UNSUPPORTED, .note = w                             \
-	}
-#define END                                                                                                            \
-	{                                                                                                              \
-		.name = NULL                                                                                           \
-	}
 
 static const char one_host[] = "berth runs every pod on this host";
 
@@ -397,7 +369,7 @@ static const kube_field pod_spec[] = {
 	F("shareProcessNamespace", KT_BOOL),
 	IGNORED("dnsPolicy", KT_STRING, "pods use the host's resolvers (or dnsConfig.nameservers); no cluster DNS"),
 	OBJ("dnsConfig", pod_dns_config),
-	IGNORED("enableServiceLinks", KT_BOOL, "no Services on one host yet"),
+	F("enableServiceLinks", KT_BOOL),
 	IGNORED("nodeSelector", KT_STRING_MAP, one_host),
 	IGNORED("nodeName", KT_STRING, one_host),
 	IGNORED("affinity", KT_ANY, one_host),
@@ -495,10 +467,113 @@ const kube_field kube_schema_secret[] = {
 	END,
 };
 
+/* ---- core/v1 Service and Endpoints */
+
+static const char ipv4_only[] = "berth's services are IPv4 only";
+
+static const kube_field service_port[] = {
+	F("name", KT_STRING),
+	F("protocol", KT_STRING),
+	IGNORED("appProtocol", KT_STRING, "no proxy reads it: traffic is forwarded as it comes"),
+	F("port", KT_INT),
+	F("targetPort", KT_INT_OR_STRING),
+	F("nodePort", KT_INT),
+	END,
+};
+
+static const kube_field client_ip_config[] = {
+	F("timeoutSeconds", KT_INT),
+	END,
+};
+
+static const kube_field session_affinity_config[] = {
+	OBJ("clientIP", client_ip_config),
+	END,
+};
+
+static const kube_field service_spec[] = {
+	LIST_OF("ports", service_port),
+	F("selector", KT_STRING_MAP),
+	F("clusterIP", KT_STRING),
+	LIST("clusterIPs", KT_STRING),
+	F("type", KT_STRING),
+	F("sessionAffinity", KT_STRING),
+	OBJ("sessionAffinityConfig", session_affinity_config),
+	F("publishNotReadyAddresses", KT_BOOL),
+	REFUSED("externalName", KT_STRING, "type ExternalName needs a DNS server; berth has hosts files"),
+	REFUSED("externalIPs", KT_LIST, "publish with type NodePort or LoadBalancer"),
+	REFUSED("loadBalancerSourceRanges", KT_LIST, "no load balancer filters sources on one host"),
+	IGNORED("loadBalancerIP", KT_STRING, "a LoadBalancer is published on the host's node ports"),
+	IGNORED("loadBalancerClass", KT_STRING, "a LoadBalancer is published on the host's node ports"),
+	IGNORED("allocateLoadBalancerNodePorts", KT_BOOL, "a LoadBalancer always gets node ports"),
+	IGNORED("externalTrafficPolicy", KT_STRING, "every endpoint is local on one host"),
+	IGNORED("internalTrafficPolicy", KT_STRING, "every endpoint is local on one host"),
+	IGNORED("healthCheckNodePort", KT_INT, "every endpoint is local on one host"),
+	IGNORED("trafficDistribution", KT_STRING, "every endpoint is local on one host"),
+	IGNORED("ipFamilies", KT_LIST, ipv4_only),
+	IGNORED("ipFamilyPolicy", KT_STRING, ipv4_only),
+	END,
+};
+
+static const kube_field endpoint_address[] = {
+	F("ip", KT_STRING),
+	IGNORED("hostname", KT_STRING, "names come from the service"),
+	IGNORED("nodeName", KT_STRING, one_host),
+	IGNORED("targetRef", KT_ANY, "set by controllers"),
+	END,
+};
+
+static const kube_field endpoint_port[] = {
+	F("name", KT_STRING),
+	F("port", KT_INT),
+	F("protocol", KT_STRING),
+	IGNORED("appProtocol", KT_STRING, "no proxy reads it: traffic is forwarded as it comes"),
+	END,
+};
+
+static const kube_field endpoint_subset[] = {
+	LIST_OF("addresses", endpoint_address),
+	LIST_OF("notReadyAddresses", endpoint_address),
+	LIST_OF("ports", endpoint_port),
+	END,
+};
+
+const kube_field kube_schema_service[] = {
+	TYPE_META,
+	OBJ("metadata", object_meta),
+	OBJ("spec", service_spec),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
+	END,
+};
+
+const kube_field kube_schema_endpoints[] = {
+	TYPE_META,
+	OBJ("metadata", object_meta),
+	LIST_OF("subsets", endpoint_subset),
+	END,
+};
+
 const kube_field kube_schema_list[] = {
 	TYPE_META,
 	{ .name = "metadata", .type = KT_ANY },
 	LIST("items", KT_OBJECT),
+	END,
+};
+
+/* autoscaling: the specs are in hpa_spec.c */
+const kube_field kube_schema_hpa_v2[] = {
+	TYPE_META,
+	OBJ("metadata", object_meta),
+	OBJ("spec", kube_schema_hpa_spec_v2),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
+	END,
+};
+
+const kube_field kube_schema_hpa_v1[] = {
+	TYPE_META,
+	OBJ("metadata", object_meta),
+	OBJ("spec", kube_schema_hpa_spec_v1),
+	IGNORED("status", KT_ANY, "status is berth's to report"),
 	END,
 };
 

@@ -53,6 +53,14 @@ extern const kube_field kube_schema_pod[];
 extern const kube_field kube_schema_deployment[];
 extern const kube_field kube_schema_configmap[];
 extern const kube_field kube_schema_secret[];
+extern const kube_field kube_schema_service[];
+extern const kube_field kube_schema_endpoints[];
 extern const kube_field kube_schema_list[];
+extern const kube_field kube_schema_hpa_v2[]; /* autoscaling/v2 */
+extern const kube_field kube_schema_hpa_v1[]; /* autoscaling/v1, stored as v2 */
+
+/* The HorizontalPodAutoscaler's specs (hpa_spec.c). */
+extern const kube_field kube_schema_hpa_spec_v2[];
+extern const kube_field kube_schema_hpa_spec_v1[];
 
 #endif

@@ -388,6 +388,26 @@ int kube_state_update(const char *store_root, json_t *object, berth_error **err)
 	return save_object(store_root, object, err);
 }
 
+int kube_state_scale(const char *store_root, const char *namespace, const char *name, int replicas, berth_error **err)
+{
+	_cleanup_close_ int lock = state_lock(store_root, err);
+	_cleanup_json_ json_t *object = NULL;
+	int r;
+
+	if (lock < 0)
+		return -1;
+	r = load_object(store_root, "Deployment", namespace, name, &object, err);
+	if (r == -ENOENT)
+		return not_found("Deployment", namespace, name, err);
+	if (r < 0)
+		return r;
+	json_t *meta = json_object_get(object, "metadata");
+	json_object_set_new(json_object_get(object, "spec"), "replicas", json_integer(replicas));
+	json_object_set_new(meta, "generation",
+			    json_integer(json_integer_value(json_object_get(meta, "generation")) + 1));
+	return save_object(store_root, object, err);
+}
+
 int kube_state_get(const char *store_root, const char *kind, const char *namespace, const char *name, json_t **out,
 		   berth_error **err)
 {

@@ -45,6 +45,10 @@ int kube_state_list(const char *store_root, const char *kind, const char *namesp
  * scale, rollout undo), keeping uid and creationTimestamp, generation + 1. */
 int kube_state_update(const char *store_root, json_t *object, berth_error **err);
 
+/* Sets a Deployment's spec.replicas (generation + 1) in one step under the
+ * store's lock, so that a concurrent apply is never undone (the HPA). */
+int kube_state_scale(const char *store_root, const char *namespace, const char *name, int replicas, berth_error **err);
+
 /* Removes the object (and a Deployment's history); -ENOENT when missing. */
 int kube_state_delete(const char *store_root, const char *kind, const char *namespace, const char *name,
 		      berth_error **err);

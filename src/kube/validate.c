@@ -200,6 +200,11 @@ static int require_metadata(json_t *obj, berth_error **err)
 	return validate_metadata(meta, "metadata", err);
 }
 
+int kube_validate_object_metadata(json_t *obj, berth_error **err)
+{
+	return require_metadata(obj, err);
+}
+
 /* ---- selectors */
 
 static int validate_selector(json_t *sel, const char *path, berth_error **err)
@@ -828,4 +833,16 @@ int kube_validate_secret(json_t *secret, berth_error **err)
 	/* stringData may repeat a data key: it wins, as in Kubernetes */
 	_cleanup_json_ json_t *seen_string = json_object();
 	return validate_config_keys(secret, "stringData", false, seen_string, err);
+}
+
+/* ---- shared with service_validate.c (kube_internal.h) */
+
+bool kube_is_port_name(const char *s)
+{
+	return is_port_name(s);
+}
+
+bool kube_is_label(const char *key, const char *value)
+{
+	return is_qualified_name(key) && is_label_value(value);
 }

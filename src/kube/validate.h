@@ -18,6 +18,13 @@ int kube_validate_pod(json_t *pod, berth_error **err);
 int kube_validate_deployment(json_t *deployment, berth_error **err);
 int kube_validate_configmap(json_t *configmap, berth_error **err);
 int kube_validate_secret(json_t *secret, berth_error **err);
+/* service_validate.c */
+int kube_validate_service(json_t *service, berth_error **err);
+int kube_validate_endpoints(json_t *endpoints, berth_error **err);
+
+/* metadata: required, with a valid name, namespace, labels and annotations
+ * (for the kinds validated in other files: hpa_spec.c). */
+int kube_validate_object_metadata(json_t *obj, berth_error **err);
 
 /* Name rules, for the CLI's arguments too. */
 bool kube_is_dns1123_label(const char *s);     /* namespaces, container names: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63 */

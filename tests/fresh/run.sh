@@ -94,7 +94,7 @@ scripts/install-deps.sh --all
 echo "==> [fresh] the tools scripts/test.sh and the suites call"
 missing=""
 for t in meson ninja gcc clang clang-format bats jq busybox newuidmap newgidmap ip nsenter \
-	unshare setpriv ps docker-registry skopeo umoci htpasswd zstd curl openssl nft pasta \
+	unshare setpriv ps docker-registry skopeo umoci htpasswd ab zstd curl openssl nft pasta \
 	slirp4netns runc crun buildah hyperfine strace podman containerd docker ss flock timeout debootstrap; do
 	command -v "$t" >/dev/null || missing="$missing $t"
 done

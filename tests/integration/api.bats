@@ -63,7 +63,7 @@ teardown() {
 	assert_failure 2
 	assert_output_contains /dev/pts/
 	assert_output_contains tty-ok
-	run drun --rm bb nosuchcmd
+	run -127 drun --rm bb nosuchcmd
 	assert_failure 127
 	assert_output_contains 'exec "nosuchcmd"'
 	wait_removed

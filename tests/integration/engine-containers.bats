@@ -48,7 +48,8 @@ teardown() {
 	assert_success
 	assert_output_contains "${id:0:12}"
 	assert_output_contains web
-	assert_output_contains "Up "
+	# the docker CLI's wording: "Up Less than a second", "Up 1 second", "Up 2 seconds"
+	[[ "$output" =~ Up\ (Less\ than\ a\ second|1\ second|[0-9]+\ seconds)\  ]]
 	[ "$(b ps -q)" = "${id:0:12}" ]
 	[ "$(b ps --format json | jq -r '.[0].State')" = running ]
 	for _ in $(seq 50); do b logs web | grep -q started && break; sleep 0.05; done
@@ -294,8 +295,8 @@ teardown() {
 	assert_output_contains inside
 	run b exec -e X=y -u 1000 -w /tmp ex sh -c 'echo $X $(id -u) $(pwd)'
 	assert_output "y 1000 /tmp"
-	run b exec ex nosuch
-	assert_failure
+	run -127 b exec ex nosuch
+	assert_failure 127
 	run b stop -t 0 ex
 	run b exec ex true
 	assert_failure 125

@@ -176,6 +176,7 @@ reuse() {
 	assert_success
 	run b ps -a
 	assert_output_contains "Exited (137)"
+	[[ "$output" =~ Exited\ \(137\)\ (Less\ than\ a\ second|1\ second|[0-9]+\ seconds)\ ago ]]
 	run b rm orphan
 	assert_success
 	assert_clean "after rm"

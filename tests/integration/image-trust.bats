@@ -118,6 +118,38 @@ bpull() {
 	done
 }
 
+@test "trust: a kept verification result is not reused for another manifest or key set, and spares gpg" {
+	run -0 bpull "$REGISTRY/team/signed:v1"
+	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
+	[ "$(ls "$STORE/trust/keyrings" | wc -l)" = 1 ]
+	# run/create verify again from the kept result: no gpg (none on PATH)
+	run -0 env PATH=/nonexistent "$BERTH" --root "$STORE" --runroot "$RUNROOT" create --network none \
+		--signature-policy "$T/policy.json" "$REGISTRY/team/signed:v1" true
+	b rm "${lines[-1]}"
+	# the same signature bytes (v1's) offered for v2: the payload is checked again
+	run -125 bpull "$REGISTRY/team/swapped:v1"
+	[[ "$output" == *"signature 1: signed manifest $V1_DIGEST, not $V2_DIGEST"* ]]
+	# another key set: its own key ring, and gpg decides
+	gpg --export "$OTHER_KEY" >"$BATS_TEST_TMPDIR/other.gpg"
+	sed "s|\"keyPath\": \"$T/trusted.gpg\"|\"keyPath\": \"$BATS_TEST_TMPDIR/other.gpg\"|" "$T/policy.json" \
+		>"$BATS_TEST_TMPDIR/other.json"
+	run -125 b pull -q --tls-verify=false --registries.d "$T/registries.d" \
+		--signature-policy "$BATS_TEST_TMPDIR/other.json" "$REGISTRY/team/signed:v1"
+	[[ "$output" == *"signature 1: signed by $KEY, not by a key of the requirement"* ]]
+	run -125 b create --network none --signature-policy "$BATS_TEST_TMPDIR/other.json" "$REGISTRY/team/signed:v1" true
+	[[ "$output" == *"signature 1: signed by $KEY, not by a key of the requirement"* ]]
+	[ "$(ls "$STORE/trust/keyrings" | wc -l)" = 2 ]
+	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
+	# a key ring whose record is broken is made again
+	rm -f "$STORE/trust/verified/"*
+	for f in "$STORE"/trust/keyrings/*/berth-keyring.json; do echo '{' >"$f"; done
+	run -0 bpull "$REGISTRY/team/signed:v1"
+	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
+	# gc keeps results only for the signatures kept with images
+	b rmi "$REGISTRY/team/signed:v1"
+	[ -z "$(ls -A "$STORE/trust/verified")" ]
+}
+
 @test "trust: reject and insecureAcceptAnything scopes; a malformed policy names the JSON path" {
 	skopeo copy -q --dest-tls-verify=false "oci:$OCI:v1" "docker://$REGISTRY/elsewhere/x:v1"
 	run -125 bpull "$REGISTRY/elsewhere/x:v1"
@@ -199,4 +231,115 @@ bpull() {
 		"$REGISTRY/team/signed:v1"
 	[[ "$output" == *"signatures of $REGISTRY/team/signed:v1: signature http://127.0.0.1:$port/team/signed@sha256="*"/signature-1: Couldn't connect"* ]]
 	[ -z "$(ls -A "$STORE/blobs/sha256" 2>/dev/null)" ]
+}
+
+@test "trust: berth image sign signs what is in the registry; berth and skopeo verify it" {
+	skopeo copy -q --dest-tls-verify=false "oci:$OCI:v1" "docker://$REGISTRY/team/later:v1"
+	run -125 bpull "$REGISTRY/team/later:v1"
+	[[ "$output" == *"the image has no signature"* ]]
+	# GPG, to the lookaside registries.d names (as push --sign-by)
+	run -0 b image sign --tls-verify=false --registries.d "$T/registries.d" --sign-by "$KEY" \
+		"docker://$REGISTRY/team/later:v1"
+	[ -f "$T/lookaside/team/later@sha256=${V1_DIGEST#sha256:}/signature-1" ]
+	run -0 bpull "$REGISTRY/team/later:v1"
+	skopeo copy -q --src-tls-verify=false --policy "$T/policy.json" --registries.d "$T/registries.d" \
+		"docker://$REGISTRY/team/later:v1" "dir:$BATS_TEST_TMPDIR/out"
+	# GPG, to --directory DIR/REPO@sha256=HEX/signature-N
+	run -0 b image sign --tls-verify=false --sign-by "$KEY" --directory "$BATS_TEST_TMPDIR/sigs" \
+		"$REGISTRY/team/later:v1"
+	[ -f "$BATS_TEST_TMPDIR/sigs/team/later@sha256=${V1_DIGEST#sha256:}/signature-1" ]
+	mkdir "$BATS_TEST_TMPDIR/rd"
+	printf 'docker:\n  %s:\n    lookaside: file://%s/sigs\n' "$REGISTRY" "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/rd/d.yaml"
+	rm -rf "$STORE"
+	run -0 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" --signature-policy "$T/policy.json" \
+		"$REGISTRY/team/later:v1"
+	# sigstore, attached in the registry
+	openssl ecparam -name prime256v1 -genkey -noout -out "$BATS_TEST_TMPDIR/ec.key" 2>/dev/null
+	openssl ec -in "$BATS_TEST_TMPDIR/ec.key" -pubout -out "$BATS_TEST_TMPDIR/ec.pub" 2>/dev/null
+	printf 'docker:\n  %s/team:\n    use-sigstore-attachments: true\n' "$REGISTRY" >"$BATS_TEST_TMPDIR/rd/d.yaml"
+	printf '{"default": [{"type": "reject"}], "transports": {"docker": {"%s/team": [{"type": "sigstoreSigned", "keyPath": "%s"}]}}}' \
+		"$REGISTRY" "$BATS_TEST_TMPDIR/ec.pub" >"$BATS_TEST_TMPDIR/ec.json"
+	run -0 b image sign --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" \
+		--sign-by-sigstore-private-key "$BATS_TEST_TMPDIR/ec.key" "$REGISTRY/team/later:v1"
+	rm -rf "$STORE"
+	run -0 b pull -q --tls-verify=false --registries.d "$BATS_TEST_TMPDIR/rd" \
+		--signature-policy "$BATS_TEST_TMPDIR/ec.json" "$REGISTRY/team/later:v1"
+	# bad input: nothing is signed
+	run -125 b image sign --sign-by "$KEY" --sign-by-sigstore-private-key "$BATS_TEST_TMPDIR/ec.key" \
+		"$REGISTRY/team/later:v1"
+	[[ "$output" == *"exactly one of --sign-by and --sign-by-sigstore-private-key"* ]]
+	run -125 b image sign --tls-verify=false --sign-by "$KEY" --directory "$BATS_TEST_TMPDIR/none" \
+		"$REGISTRY/team/nothing-here:v1"
+	[[ "$output" == *"manifest unknown"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/none" ]
+}
+
+@test "trust: image trust set edits policy.json atomically, keeps what it does not know; show prints it" {
+	local pol=$BATS_TEST_TMPDIR/etc/policy.json ino
+	# no file yet: it starts as berth's default, accept anything
+	run -0 b image trust set --policypath "$pol" --type reject default
+	run -0 b image trust set --policypath "$pol" -t signedBy -f "$T/trusted.gpg" "$REGISTRY/team"
+	[ "$(jq -c '.default' "$pol")" = '[{"type":"reject"}]' ]
+	[ "$(jq -c --arg s "$REGISTRY/team" '.transports.docker[$s]' "$pol")" = \
+		"[{\"type\":\"signedBy\",\"keyType\":\"GPGKeys\",\"keyPath\":\"$T/trusted.gpg\"}]" ]
+	run -0 b pull -q --tls-verify=false --registries.d "$T/registries.d" --signature-policy "$pol" \
+		"$REGISTRY/team/signed:v1"
+	run -125 b pull -q --tls-verify=false --registries.d "$T/registries.d" --signature-policy "$pol" \
+		"$REGISTRY/team/unsigned:v1"
+	# fields berth does not understand stay; the file is replaced, not rewritten in place
+	jq '.transports.docker["x.example/y"] = [{"type": "sigstoreSigned", "keyPath": "/k.pub", "fulcio": {"caPath": "/ca"}}]
+	    | .transports["atomic"] = {"": [{"type": "reject"}]} | .future = {"x": 1}' "$pol" >"$pol.new"
+	mv "$pol.new" "$pol"
+	ino=$(stat -c %i "$pol")
+	gpg --export "$OTHER_KEY" >"$BATS_TEST_TMPDIR/other.gpg"
+	# a relative key file is made absolute
+	(cd "$(dirname "$T")" && b image trust set --policypath "$pol" --type signedBy \
+		--pubkeysfile "$(basename "$T")/trusted.gpg" --pubkeysfile "$BATS_TEST_TMPDIR/other.gpg" "$REGISTRY/open")
+	[ "$(stat -c %i "$pol")" != "$ino" ]
+	[ "$(jq -c '.future' "$pol")" = '{"x":1}' ]
+	[ "$(jq -c '.transports.docker["x.example/y"][0].fulcio' "$pol")" = '{"caPath":"/ca"}' ]
+	[ "$(jq -c '.transports.atomic' "$pol")" = '{"":[{"type":"reject"}]}' ]
+	[ "$(jq -c --arg s "$REGISTRY/open" '.transports.docker[$s][0].keyPaths' "$pol")" = \
+		"[\"$T/trusted.gpg\",\"$BATS_TEST_TMPDIR/other.gpg\"]" ]
+	[ "$(ls -A "$(dirname "$pol")")" = policy.json ]
+	# bad input changes nothing
+	cp "$pol" "$BATS_TEST_TMPDIR/before.json"
+	run -125 b image trust set --policypath "$pol" --type signedBy "$REGISTRY/team"
+	[[ "$output" == *"--type signedBy needs --pubkeysfile"* ]]
+	run -125 b image trust set --policypath "$pol" --type signedBy -f /nonexistent.gpg "$REGISTRY/team"
+	[[ "$output" == *"--pubkeysfile \"/nonexistent.gpg\": No such file or directory"* ]]
+	run -125 b image trust set --policypath "$pol" --type accept busybox
+	[[ "$output" == *"invalid scope"* ]]
+	run -125 b image trust set --policypath "$pol" --type maybe "$REGISTRY/team"
+	cmp "$pol" "$BATS_TEST_TMPDIR/before.json"
+	# show: the table, --json as podman's, --raw the file itself
+	run -0 b image trust show --policypath "$T/policy.json" --registries.d "$T/registries.d"
+	[[ "${lines[0]}" == "TRANSPORT"*"NAME"*"TYPE"*"ID"*"STORE" ]]
+	[[ "$output" == *"repository   $REGISTRY/team   signed   $T/trusted.gpg   file://$T/lookaside"* ]]
+	run -0 b image trust show --json --policypath "$T/policy.json" --registries.d "$T/registries.d"
+	[ "$(jq -c '.[0]' <<<"$output")" = '{"transport":"all","name":"* (default)","repo_name":"default","type":"reject"}' ]
+	[ "$(jq -r --arg s "$REGISTRY/open" '.[] | select(.name == $s) | .type' <<<"$output")" = accept ]
+	run -0 b image trust show --raw --policypath "$T/policy.json"
+	[ "$output" = "$(cat "$T/policy.json")" ]
+}
+
+@test "trust: podman pull accepts what berth push --sign-by signed, under a policy that requires it" {
+	local P=$BATS_TEST_TMPDIR/podman
+	bpull "$REGISTRY/open/app:v1"
+	run -0 b push -q --tls-verify=false --registries.d "$T/registries.d" --sign-by "$KEY" \
+		"$REGISTRY/open/app:v1" "$REGISTRY/team/for-podman:v1"
+	# podman reads registries.d from $HOME/.config/containers when it exists (root too)
+	mkdir -p "$P/home/.config/containers"
+	cp -r "$T/registries.d" "$P/home/.config/containers/registries.d"
+	pod() {
+		HOME=$P/home podman --root "$P/root" --runroot "$P/run" --tmpdir "$P/tmp" --events-backend none \
+			--storage-driver vfs pull -q --tls-verify=false --signature-policy "$T/policy.json" "$@"
+	}
+	run -0 pod "docker://$REGISTRY/team/for-podman:v1"
+	[ "$output" = "$(b image inspect "$REGISTRY/open/app:v1" | jq -r '.[0].Id | sub("^sha256:"; "")')" ]
+	# the same policy makes podman refuse the unsigned and the other key's
+	run -125 pod "docker://$REGISTRY/team/unsigned:v1"
+	[[ "$output" == *"A signature was required, but no signature exists"* ]]
+	run -125 pod "docker://$REGISTRY/team/other-key:v1"
+	[[ "$output" == *"rejected"* || "$output" == *"not accepted"* || "$output" == *"Invalid GPG signature"* ]]
 }

@@ -321,6 +321,64 @@ static void test_manifest_kinds(void **state)
 		     "app.yaml:7: document 1 (ConfigMap a): dataa: unknown field");
 }
 
+/* Service and Endpoints: the API server's rules, in its words */
+static void test_manifest_services(void **state)
+{
+	(void)state;
+	kube_manifest m = { 0 };
+	berth_error *err = NULL;
+	const char *ok = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n"
+			 "  selector: {app: web}\n  sessionAffinity: ClientIP\n"
+			 "  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}\n"
+			 "  ports:\n  - {name: http, port: 80, targetPort: http, nodePort: 30080}\n"
+			 "  - {name: dns, port: 53, protocol: UDP, targetPort: 5353}\n---\n"
+			 "apiVersion: v1\nkind: Service\nmetadata: {name: hl}\nspec: {clusterIP: None}\n---\n"
+			 "apiVersion: v1\nkind: Endpoints\nmetadata: {name: ext}\n"
+			 "subsets: [{addresses: [{ip: 10.1.2.3}], ports: [{port: 80}]}]\n";
+	assert_int_equal(kube_manifest_add_text(&m, ok, strlen(ok), "svc.yaml", "default", &err), 0);
+	assert_int_equal(m.n, 3);
+	kube_manifest_free(&m);
+
+#define SVC(spec) "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: " spec "\n"
+	assert_error(SVC("{}"), "spec.ports: Required value");
+	assert_error(SVC("{ports: [{port: 80}, {port: 81}]}"), "spec.ports[0].name: Required value");
+	assert_error(SVC("{ports: [{name: a, port: 80}, {name: a, port: 81}]}"),
+		     "spec.ports[1].name: Duplicate value: \"a\"");
+	assert_error(SVC("{ports: [{name: a, port: 80}, {name: b, port: 80}]}"),
+		     "spec.ports[1]: Duplicate value: port 80/TCP");
+	assert_error(SVC("{ports: [{port: 0}]}"), "spec.ports[0].port: Invalid value: 0: must be between 1 and 65535");
+	assert_error(SVC("{ports: [{port: 80, protocol: SCTP}]}"), "SCTP is not supported by berth");
+	assert_error(SVC("{ports: [{port: 80, protocol: tcp}]}"), "spec.ports[0].protocol: Unsupported value: \"tcp\"");
+	assert_error(SVC("{ports: [{port: 80, nodePort: 30080}]}"),
+		     "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'");
+	assert_error(SVC("{type: NodePort, ports: [{port: 80, nodePort: 80}]}"),
+		     "provided port is not in the valid range. The range of valid ports is 30000-32767");
+	assert_error(SVC("{type: NodePort, ports: [{name: a, port: 80, nodePort: 30080}, "
+			 "{name: b, port: 81, nodePort: 30080}]}"),
+		     "spec.ports[1].nodePort: Duplicate value: 30080");
+	assert_error(SVC("{type: ExternalName, externalName: x.example}"), "not supported by berth");
+	assert_error(SVC("{type: Foo, ports: [{port: 80}]}"), "spec.type: Unsupported value: \"Foo\"");
+	assert_error(SVC("{type: NodePort, clusterIP: None, ports: [{port: 80}]}"),
+		     "may not be set to 'None' for NodePort services");
+	assert_error(SVC("{clusterIP: 10.0.0.1, ports: [{port: 80}]}"),
+		     "the provided IP (10.0.0.1) is not in the valid range. The range of valid IPs is 10.96.0.0/16");
+	assert_error(SVC("{clusterIP: nope, ports: [{port: 80}]}"), "must be empty, 'None', or a valid IP address");
+	assert_error(SVC("{sessionAffinity: Sticky, ports: [{port: 80}]}"), "spec.sessionAffinity: Unsupported value");
+	assert_error(SVC("{sessionAffinity: ClientIP, sessionAffinityConfig: {clientIP: {timeoutSeconds: 0}}, "
+			 "ports: [{port: 80}]}"),
+		     "must be greater than 0 and less than 86400");
+	assert_error(SVC("{ports: [{port: 80, targetPort: no_such}]}"), "spec.ports[0].targetPort: Invalid value");
+	assert_error(SVC("{externalIPs: [1.2.3.4], ports: [{port: 80}]}"), "spec.externalIPs: not supported by berth");
+	assert_error("apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\nspec: {ports: [{port: 80}]}\n",
+		     "a DNS-1035 label");
+	assert_error(
+	    "apiVersion: v1\nkind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{ip: 127.0.0.1}]}]\n",
+	    "subsets[0].addresses[0].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range");
+	assert_error("apiVersion: v1\nkind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{ip: x}]}]\n",
+		     "must be a valid IP address");
+#undef SVC
+}
+
 /* ---- quantities and selectors */
 
 static int64_t quantity(const char *text)
@@ -483,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_field_errors),
 		cmocka_unit_test(test_manifest_rules),
 		cmocka_unit_test(test_manifest_kinds),
+		cmocka_unit_test(test_manifest_services),
 		cmocka_unit_test(test_quantities),
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_state_apply),

@@ -386,6 +386,48 @@ static void test_lookaside_files(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- verification results kept in the store ---- */
+
+static void test_verified_cache(void **state)
+{
+	berth_error *err = NULL;
+	char dir[] = "/tmp/berth-trust-XXXXXX", cmd[96];
+	unsigned char key_bytes[] = "key one";
+	trust_requirement one = { .type = TRUST_SIGNED_BY, .key_data = key_bytes, .key_data_len = 7 };
+	trust_requirement two = { .type = TRUST_SIGNED_BY, .key_data = key_bytes, .key_data_len = 6 };
+	trust_keys k1, k2;
+	char *payload = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(trust_keys_read(&one, &k1, &err), 0);
+	assert_int_equal(trust_keys_read(&two, &k2, &err), 0);
+	assert_string_not_equal(k1.digest, k2.digest);
+	assert_int_equal(trust_verified_lookup(dir, k1.digest, "sig", 3, &payload, &len), 0);
+	trust_verified_save(dir, k1.digest, "sig", 3, "payload", 7, 0);
+	assert_int_equal(trust_verified_lookup(dir, k1.digest, "sig", 3, &payload, &len), 1);
+	assert_int_equal(len, 7);
+	assert_string_equal(payload, "payload");
+	free(payload);
+	/* another key set, another signature: no result */
+	assert_int_equal(trust_verified_lookup(dir, k2.digest, "sig", 3, &payload, &len), 0);
+	assert_int_equal(trust_verified_lookup(dir, k1.digest, "sig!", 4, &payload, &len), 0);
+	/* a result whose key (or signature) has expired is no result */
+	trust_verified_save(dir, k2.digest, "sig", 3, "payload", 7, 1000);
+	assert_int_equal(trust_verified_lookup(dir, k2.digest, "sig", 3, &payload, &len), 0);
+	assert_null(payload);
+	trust_keys_free(&k1);
+	trust_keys_free(&k2);
+	/* a missing key file is an error that names it */
+	one = (trust_requirement){ .type = TRUST_SIGNED_BY, .key_paths = (char *[]){ "/nonexistent/k.gpg", NULL } };
+	assert_int_not_equal(trust_keys_read(&one, &k1, &err), 0);
+	assert_non_null(strstr(err->msg, "/nonexistent/k.gpg"));
+	berth_error_free(&err);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- evaluation without signatures ---- */
 
 static void test_check_without_signatures(void **state)
@@ -397,11 +439,11 @@ static void test_check_without_signatures(void **state)
 			   ",\"reg.io/signed\":[{\"type\":\"signedBy\"," KEY "}]}}}";
 
 	assert_int_equal(parse(text, &p, &err), 0);
-	assert_int_equal(trust_check(&p, "docker", "reg.io/good:1", DIGEST, &none, &err), 0);
-	assert_int_not_equal(trust_check(&p, "docker", "reg.io/bad/x:1", DIGEST, &none, &err), 0);
+	assert_int_equal(trust_check(&p, NULL, "docker", "reg.io/good:1", DIGEST, &none, &err), 0);
+	assert_int_not_equal(trust_check(&p, NULL, "docker", "reg.io/bad/x:1", DIGEST, &none, &err), 0);
 	assert_non_null(strstr(err->msg, "scope \"reg.io/bad\" requirement 0 (reject)"));
 	berth_error_free(&err);
-	assert_int_not_equal(trust_check(&p, "docker", "reg.io/signed/x:1", DIGEST, &none, &err), 0);
+	assert_int_not_equal(trust_check(&p, NULL, "docker", "reg.io/signed/x:1", DIGEST, &none, &err), 0);
 	assert_non_null(strstr(err->msg, "no signature"));
 	berth_error_free(&err);
 	trust_policy_free(&p);
@@ -463,7 +505,7 @@ int main(void)
 		cmocka_unit_test(test_identity_of),	     cmocka_unit_test(test_payload_roundtrip),
 		cmocka_unit_test(test_payload_strict),	     cmocka_unit_test(test_registries_parse),
 		cmocka_unit_test(test_lookaside_files),	     cmocka_unit_test(test_check_without_signatures),
-		cmocka_unit_test(test_sigstore_sign_verify),
+		cmocka_unit_test(test_sigstore_sign_verify), cmocka_unit_test(test_verified_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

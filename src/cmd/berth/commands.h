@@ -75,6 +75,10 @@ void berth_table_print(berth_table *t);
 void berth_print_json(json_t *j);
 /* "12 MB", "3.4 kB" like docker (decimal units). BUF holds 32 bytes. */
 const char *berth_human_size(int64_t bytes, char *buf);
+/* Seconds from an RFC 3339 time to now (0 for the future), -1 when unparsable. */
+long berth_seconds_since(const char *rfc3339);
+/* "3 minutes", "About an hour": the docker CLI's wording. */
+void berth_human_duration(long seconds, char *buf, size_t len);
 /* "3 minutes ago" from an RFC 3339 time (or "" when unparsable). BUF holds 64. */
 const char *berth_human_since(const char *rfc3339, char *buf);
 
@@ -85,6 +89,8 @@ int cmd_image_inspect(const berth_globals *g, int argc, char **argv, berth_error
 int cmd_image_tag(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_image_rm(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_image_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_sign(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_trust(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_pull(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_push(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_load(const berth_globals *g, int argc, char **argv, berth_error **err);

@@ -102,32 +102,56 @@ const char *berth_human_size(int64_t bytes, char *buf)
 	return buf;
 }
 
-const char *berth_human_since(const char *rfc3339, char *buf)
+/* The docker CLI's wording (go-units' HumanDuration), so columns read the
+ * same: "Less than a second", "About a minute", "3 weeks". */
+void berth_human_duration(long d, char *buf, size_t len)
+{
+	long h = d / 3600;
+
+	if (d < 1)
+		snprintf(buf, len, "Less than a second");
+	else if (d == 1)
+		snprintf(buf, len, "1 second");
+	else if (d < 60)
+		snprintf(buf, len, "%ld seconds", d);
+	else if (d / 60 == 1)
+		snprintf(buf, len, "About a minute");
+	else if (d < 3600)
+		snprintf(buf, len, "%ld minutes", d / 60);
+	else if (h == 1)
+		snprintf(buf, len, "About an hour");
+	else if (h < 48)
+		snprintf(buf, len, "%ld hours", h);
+	else if (h < 24 * 7 * 2)
+		snprintf(buf, len, "%ld days", h / 24);
+	else if (h < 24 * 30 * 2)
+		snprintf(buf, len, "%ld weeks", h / 24 / 7);
+	else if (h < 24 * 365 * 2)
+		snprintf(buf, len, "%ld months", h / 24 / 30);
+	else
+		snprintf(buf, len, "%ld years", h / 24 / 365);
+}
+
+long berth_seconds_since(const char *rfc3339)
 {
 	struct tm tm = { 0 };
-	const char *rest;
-	time_t then, now = time(NULL);
-	long d;
+	double d;
+
+	if (rfc3339 == NULL || strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return -1;
+	d = difftime(time(NULL), timegm(&tm));
+	return d < 0 ? 0 : (long)d;
+}
+
+const char *berth_human_since(const char *rfc3339, char *buf)
+{
+	long d = berth_seconds_since(rfc3339);
 
 	buf[0] = '\0';
-	if (rfc3339 == NULL || (rest = strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
-		return buf;
-	then = timegm(&tm);
-	d = (long)difftime(now, then);
 	if (d < 0)
-		d = 0;
-	if (d < 60)
-		snprintf(buf, 64, "%ld seconds ago", d);
-	else if (d < 3600)
-		snprintf(buf, 64, "%ld minutes ago", d / 60);
-	else if (d < 86400 * 2)
-		snprintf(buf, 64, "%ld hours ago", d / 3600);
-	else if (d < 86400 * 60)
-		snprintf(buf, 64, "%ld days ago", d / 86400);
-	else if (d < 86400 * 365 * 2)
-		snprintf(buf, 64, "%ld months ago", d / (86400 * 30));
-	else
-		snprintf(buf, 64, "%ld years ago", d / (86400 * 365));
+		return buf;
+	berth_human_duration(d, buf, 64);
+	strcat(buf, " ago");
 	return buf;
 }
 

@@ -51,6 +51,8 @@ static int print_event(json_t *e, void *arg)
 	json_t *attrs = json_object_get(json_object_get(e, "Actor"), "Attributes");
 	int64_t t = (int64_t)json_integer_value(json_object_get(e, "timeNano"));
 
+	if (e == NULL)
+		return 0; /* a tick while waiting: go on until interrupted */
 	if (!engine_event_matches(e, &v->filter))
 		return 0;
 	if (v->json) {

@@ -17,6 +17,8 @@ static const berth_command image_commands[] = {
 	{ "save", "image save [flags] IMAGE...", "write images to an archive", cmd_save },
 	{ "import", "image import [flags] TARBALL [NAME]", "make an image from a rootfs tarball", cmd_import },
 	{ "build", "image build [flags] CONTEXT|-", "build an image from a Containerfile", cmd_build },
+	{ "sign", "image sign [flags] IMAGE...", "sign images in a registry (GPG or sigstore)", cmd_image_sign },
+	{ "trust", "image trust show|set [flags]", "show or edit the signature policy", cmd_image_trust },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -11,6 +11,7 @@
 #include "cmd/berth/engine_cmd.h"
 #include "cmd/berth/kube_cmd.h"
 #include "kube/controller.h"
+#include "kube/kube_service.h"
 #include "kube/manifest.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
@@ -44,12 +45,18 @@ void kube_cli_ensure_controller(kube_cli *cli, const char *namespace)
 
 const char *kube_cli_resource(const char *kind)
 {
+	if (strcmp(kind, "HorizontalPodAutoscaler") == 0)
+		return "horizontalpodautoscaler.autoscaling";
 	if (strcmp(kind, "Deployment") == 0)
 		return "deployment.apps";
 	if (strcmp(kind, "ConfigMap") == 0)
 		return "configmap";
 	if (strcmp(kind, "Secret") == 0)
 		return "secret";
+	if (strcmp(kind, "Service") == 0)
+		return "service";
+	if (strcmp(kind, "Endpoints") == 0)
+		return "endpoints";
 	return "pod";
 }
 
@@ -230,6 +237,36 @@ static int check_workloads(kube_cli *cli, const kube_manifest *m, berth_error **
 	return 0;
 }
 
+/* The manifest's Services against the host's: node ports, cluster IPs. */
+static int check_services(kube_cli *cli, const kube_manifest *m, berth_error **err)
+{
+	_cleanup_free_ json_t **svcs = calloc(m->n + 1, sizeof(json_t *));
+	size_t n = 0;
+
+	if (svcs == NULL)
+		return berth_error_set(err, ENOMEM, "services");
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->objects[i].kind, "Service") == 0)
+			svcs[n++] = m->objects[i].object;
+	return kube_service_check(&cli->k, svcs, n, err);
+}
+
+/* A stored Service or Endpoints made real; a Service that cannot be made
+ * (a node port taken meanwhile) is not left stored when it is new. */
+static int apply_service_object(kube_cli *cli, const kube_object *o, kube_apply_result r, berth_error **err)
+{
+	berth_error *undo = NULL;
+
+	if (strcmp(o->kind, "Endpoints") == 0)
+		return kube_service_apply_endpoints(&cli->k, o->object, err);
+	if (strcmp(o->kind, "Service") != 0 || kube_service_apply(&cli->k, o->object, NULL, err) == 0)
+		return 0;
+	if (r == KUBE_APPLY_CREATED &&
+	    kube_state_delete(cli->paths.store_root, o->kind, o->namespace, o->name, &undo) < 0)
+		berth_error_free(&undo);
+	return berth_error_wrap(err, "%s (%s %s)", o->origin, o->kind, o->name);
+}
+
 static void ensure_controllers(kube_cli *cli, const kube_manifest *m)
 {
 	for (size_t i = 0; i < m->n; i++) {
@@ -275,6 +312,8 @@ static int kube_apply(const berth_globals *g, int argc, char **argv, berth_error
 		fprintf(stderr, "Warning: %s\n", m.warnings[i]);
 	if (ret == 0)
 		ret = check_workloads(&cli, &m, err);
+	if (ret == 0)
+		ret = check_services(&cli, &m, err);
 	/* ConfigMaps and Secrets first: the pods read them when made */
 	for (int pass = 0; pass < 2 && ret == 0; pass++)
 		for (size_t i = 0; i < m.n && ret == 0; i++) {
@@ -284,6 +323,8 @@ static int kube_apply(const berth_globals *g, int argc, char **argv, berth_error
 			if (config != (pass == 0))
 				continue;
 			ret = kube_state_apply(g->store_root, o, &r, err);
+			if (ret == 0)
+				ret = apply_service_object(&cli, o, r, err);
 			if (ret == 0)
 				printf("%s/%s %s\n", kube_cli_resource(o->kind), o->name, words[r]);
 		}
@@ -340,8 +381,19 @@ static void wait_pods_gone(kube_cli *cli, const char *namespace, const char *kin
 static int delete_one(kube_cli *cli, const char *kind, const char *namespace, const char *name, bool wait,
 		      berth_error **err)
 {
+	_cleanup_json_ json_t *ep = NULL;
+
 	if (kube_state_delete(cli->paths.store_root, kind, namespace, name, err) < 0)
 		return -1;
+	/* a Service's ClusterIP goes with it; an Endpoints object's addresses
+	 * leave its Service */
+	if (strcmp(kind, "Service") == 0 && kube_service_remove(&cli->k, namespace, name, err) < 0)
+		return -1;
+	if (strcmp(kind, "Endpoints") == 0) {
+		ep = json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", namespace);
+		if (kube_service_apply_endpoints(&cli->k, ep, err) < 0)
+			return -1;
+	}
 	printf("%s \"%s\" deleted\n", kube_cli_resource(kind), name);
 	fflush(stdout);
 	if (wait && (strcmp(kind, "Pod") == 0 || strcmp(kind, "Deployment") == 0)) {
@@ -371,15 +423,18 @@ static int delete_all(kube_cli *cli, const char *kind, const char *namespace, bo
 static int delete_positionals(kube_cli *cli, char **pos, int npos, const char *ns, bool all, bool wait,
 			      berth_error **err)
 {
-	static const char *const everything[] = { "Deployment", "Pod", "ConfigMap", "Secret" };
+	static const char *const everything[] = { "Deployment", "Pod", "ConfigMap", "Secret", "Service", "Endpoints" };
 	_cleanup_free_ char *buf = NULL;
 	const char *kind, *name;
 
 	if (npos == 0)
 		return berth_error_request(err, EINVAL, "delete: give -f FILE, KIND NAME... or KIND --all");
+	/* all --all: the autoscalers first, so that none scales what goes */
+	if (all && strcmp(pos[0], "all") == 0 && delete_all(cli, "HorizontalPodAutoscaler", ns, wait, err) < 0)
+		return -1;
 	if (all) {
 		bool every = strcmp(pos[0], "all") == 0;
-		for (size_t i = 0; i < 4; i++) {
+		for (size_t i = 0; i < sizeof(everything) / sizeof(everything[0]); i++) {
 			kind = every ? everything[i] : kube_kind_canonical(pos[0]);
 			if (kind == NULL)
 				return berth_error_request(err, EINVAL,
@@ -459,6 +514,9 @@ static const berth_command kube_commands[] = {
 	{ "scale", "kube scale deployment/NAME --replicas N", "set a deployment's replicas", cmd_kube_scale },
 	{ "rollout", "kube rollout status|history|undo deployment/NAME", "manage a deployment's rollout",
 	  cmd_kube_rollout },
+	{ "autoscale", "kube autoscale deployment/NAME --max M [--min N] [--cpu-percent P]",
+	  "create a HorizontalPodAutoscaler for a deployment", cmd_kube_autoscale },
+	{ "top", "kube top pods|deployments [NAME...]", "CPU and memory of pods", cmd_kube_top },
 	{ "generate", "kube generate [--name POD] CONTAINER...", "a Pod manifest from containers", cmd_kube_generate },
 	{ NULL, NULL, NULL, NULL },
 };

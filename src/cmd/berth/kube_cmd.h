@@ -48,6 +48,13 @@ const char *kube_cli_pod_status(json_t *pod, json_t *status, int *ready, int *to
 /* O as JSON (indented) or, FORMAT "yaml", as YAML. */
 void kube_cli_print(json_t *o, const char *format);
 
+/* kube_get_svc.c: Services and Endpoints of NS (NULL: every namespace),
+ * those named (N > 0) only; as tables or, ITEMS given, appended to it. */
+void kube_cli_print_services(kube_cli *cli, const char *ns, char **names, int n, json_t *items, bool header);
+void kube_cli_print_endpoints(kube_cli *cli, const char *ns, char **names, int n, json_t *items);
+/* The lines of `describe service` after Name, Namespace and Kind. */
+void kube_cli_describe_service(kube_cli *cli, json_t *svc, json_t *status);
+
 int cmd_kube_generate(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error **err);
@@ -55,5 +62,13 @@ int cmd_kube_logs(const berth_globals *g, int argc, char **argv, berth_error **e
 int cmd_kube_exec(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_scale(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_kube_rollout(const berth_globals *g, int argc, char **argv, berth_error **err);
+
+/* kube_hpa.c: get hpa (the table, or the objects with their status added
+ * to ITEMS for -o json|yaml; IN_ALL: part of `get all`, nothing printed
+ * when there is none), describe hpa, autoscale, top. */
+void kube_cli_get_hpas(kube_cli *cli, const char *namespace, char **names, int n, json_t *items, bool in_all);
+void kube_cli_describe_hpa(kube_cli *cli, json_t *hpa);
+int cmd_kube_autoscale(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_kube_top(const berth_globals *g, int argc, char **argv, berth_error **err);
 
 #endif

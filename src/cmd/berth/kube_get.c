@@ -8,6 +8,7 @@
 
 #include "cmd/berth/kube_cmd.h"
 #include "kube/controller.h"
+#include "kube/hpa.h"
 #include "kube/manifest.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
@@ -385,8 +386,10 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 	int npos, ret;
 	bool all;
 
-	ret = berth_parse("kube get", "kube get pods|deployments|configmaps|secrets|all [NAME...] [-n NS] [-o FORMAT]",
-			  get_specs, argc, argv, false, v, &pos, &npos, 1, -1, err);
+	ret = berth_parse(
+	    "kube get",
+	    "kube get pods|deployments|services|endpoints|configmaps|secrets|hpa|all [NAME...] [-n NS] [-o FORMAT]",
+	    get_specs, argc, argv, false, v, &pos, &npos, 1, -1, err);
 	if (ret != 0) {
 		options_free_values(v, 3);
 		return ret < 0 ? 1 : 0;
@@ -422,8 +425,16 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 		putchar('\n');
 	if (all || strcmp(kind, "Deployment") == 0)
 		print_deployments(&view, pos + 1, npos - 1, format, items, true);
+	if (all || strcmp(kind, KUBE_HPA_KIND) == 0)
+		kube_cli_get_hpas(&cli, view.namespace, pos + 1, npos - 1, items, all);
 	if (kind && (strcmp(kind, "ConfigMap") == 0 || strcmp(kind, "Secret") == 0))
 		print_config(&view, kind, pos + 1, npos - 1, items);
+	if (all && !items)
+		putchar('\n');
+	if (all || strcmp(kind, "Service") == 0)
+		kube_cli_print_services(&cli, view.namespace, pos + 1, npos - 1, items, true);
+	if (kind && strcmp(kind, "Endpoints") == 0)
+		kube_cli_print_endpoints(&cli, view.namespace, pos + 1, npos - 1, items);
 	if (items) {
 		if (npos == 2 && json_array_size(items) == 1)
 			kube_cli_print(json_array_get(items, 0), format);
@@ -488,6 +499,8 @@ int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error
 		char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
 		char *one[] = { (char *)name };
 		printf("Name:         %s\nNamespace:    %s\nKind:         %s\n", name, ns, kind);
+		if (strcmp(kind, KUBE_HPA_KIND) == 0)
+			kube_cli_describe_hpa(&cli, obj);
 		if (strcmp(kind, "Deployment") == 0) {
 			int ready, updated, available, total;
 			deployment_counts(&view, obj, &ready, &updated, &available, &total);
@@ -504,6 +517,8 @@ int cmd_kube_describe(const berth_globals *g, int argc, char **argv, berth_error
 			if (why)
 				printf("Last error:   %s\n", why);
 		}
+		if (strcmp(kind, "Service") == 0)
+			kube_cli_describe_service(&cli, obj, status_of(&view, ns));
 		printf("Object:\n%s\n", text ? text : "");
 		free(text);
 		if (strcmp(kind, "Pod") == 0) {

@@ -151,7 +151,6 @@ int cmd_kube_scale(const berth_globals *g, int argc, char **argv, berth_error **
 {
 	option_value v[3] = { 0 };
 	_cleanup_free_ char **pos = NULL, *buf = NULL;
-	_cleanup_json_ json_t *d = NULL;
 	const char *name, *ns;
 	char *end;
 	long replicas;
@@ -171,11 +170,7 @@ int cmd_kube_scale(const berth_globals *g, int argc, char **argv, berth_error **
 	if (ret == 0)
 		ret = deployment_ref(pos, npos, &name, &buf, err);
 	if (ret == 0 && (ret = kube_cli_open(g, &cli, err)) == 0) {
-		ret = kube_state_get(g->store_root, "Deployment", ns, name, &d, err);
-		if (ret == 0) {
-			json_object_set_new(json_object_get(d, "spec"), "replicas", json_integer(replicas));
-			ret = kube_state_update(g->store_root, d, err);
-		}
+		ret = kube_state_scale(g->store_root, ns, name, (int)replicas, err);
 		if (ret == 0) {
 			printf("deployment.apps/%s scaled\n", name);
 			fflush(stdout);

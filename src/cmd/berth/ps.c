@@ -134,14 +134,16 @@ static void status_text(const container *c, char *buf, size_t size)
 	char since[64];
 
 	if (strcmp(s->status, "running") == 0 || strcmp(s->status, "paused") == 0) {
-		berth_human_since(s->started_at, since);
+		long up = berth_seconds_since(s->started_at);
+
+		since[0] = '\0';
+		if (up >= 0)
+			berth_human_duration(up, since, sizeof(since));
 		/* docker: "(healthy)", "(unhealthy)", "(health: starting)" */
 		snprintf(buf, size, "Up %s%s%s%s%s%s", since[0] ? since : "",
 			 strcmp(s->status, "paused") == 0 ? " (Paused)" : "", s->health ? " (" : "",
 			 s->health && strcmp(s->health, "starting") == 0 ? "health: " : "", s->health ? s->health : "",
 			 s->health ? ")" : "");
-		if (strstr(buf, " ago"))
-			memmove(strstr(buf, " ago"), strstr(buf, " ago") + 4, strlen(strstr(buf, " ago") + 4) + 1);
 		if (s->unsupervised)
 			snprintf(buf + strlen(buf), size - strlen(buf), " (no monitor)");
 	} else if (strcmp(s->status, "exited") == 0) {

@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# The API's container top/stats/rename/update/prune, system df, images
+# save/load/push/prune, network and volume prune, driven by the docker CLI
+# 20.10 (no dockerd anywhere) and curl.
+
+load api
+
+setup_file() {
+	engine_make_rootfs
+}
+
+setup() {
+	api_setup bapie
+}
+
+teardown() {
+	api_teardown
+}
+
+@test "api endpoints: top, stats --no-stream and the stats stream, rename, update" {
+	run drun -d --name w1 bb sh -c 'sleep 300'
+	assert_success
+	run d top w1
+	assert_success
+	assert_output_contains "PID"
+	assert_output_contains "sleep 300"
+	run d top w1 -o pid,comm
+	assert_success
+	assert_output_contains "COMMAND"
+	run d stats --no-stream --format '{{.Name}} {{.MemUsage}} {{.PIDs}}' w1
+	assert_success
+	[[ "$output" =~ ^w1\ [0-9.]+[KMG]?i?B\ /\ [0-9.]+[KMGT]iB\ [0-9]+$ ]] || { echo "$output"; false; }
+	# the stream: samples a second apart until the client leaves
+	run timeout 3 curl -sN --unix-socket "$API_SOCK" http://x/containers/w1/stats
+	[ "${#lines[@]}" -ge 2 ] || { echo "$output"; false; }
+	echo "${lines[0]}" | jq -e '.cpu_stats.cpu_usage.total_usage > 0 and .pids_stats.current >= 1 and .memory_stats.usage > 0'
+	run api_curl "/containers/w1/stats?stream=false"
+	echo "$output" | jq -e '.precpu_stats.system_cpu_usage > 0'
+	run d rename w1 w2
+	assert_success
+	run d inspect -f '{{.Name}}' w2
+	assert_output /w2
+	run d inspect w1
+	assert_failure
+	run d update --memory 64m --pids-limit 50 w2
+	assert_success
+	run d inspect -f '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}' w2
+	assert_output "67108864 50"
+	run d update --kernel-memory 64m w2
+	assert_failure
+	run d rm -f w2
+	assert_success
+	wait_removed
+}
+
+@test "api endpoints: container prune keeps running ones; system df counts" {
+	drun --name done1 bb true
+	drun --name done2 -l keep=yes bb true
+	drun -d --name live bb sleep 300 >/dev/null
+	run d system df
+	assert_success
+	assert_output_contains "Images"
+	[[ "$(d system df --format '{{.Type}} {{.TotalCount}} {{.Active}}')" == *"Containers 3 1"* ]] || {
+		d system df
+		false
+	}
+	run d container prune -f --filter label=keep=yes
+	assert_success
+	run d ps -a --format '{{.Names}}'
+	assert_output_contains done1
+	[[ "$output" != *done2* ]]
+	run d container prune -f
+	assert_success
+	run d ps -a --format '{{.Names}}'
+	assert_output live
+	d rm -f live
+	wait_removed
+}
+
+@test "api endpoints: save and load (one and two images), image prune" {
+	d tag bb other:v2
+	run d save -o "$TEST_DIR/two.tar" bb other:v2
+	assert_success
+	# one image with two names (docker.io/library/ as berth's archives write them)
+	[ "$(tar -xOf "$TEST_DIR/two.tar" manifest.json | jq -r '[.[].RepoTags[] | sub("^docker.io/library/"; "")] | sort | join(",")')" = "bb:latest,other:v2" ]
+	run d save nosuch
+	assert_failure
+	assert_output_contains "No such image"
+	run d rmi other:v2 bb
+	assert_success
+	run d images -q
+	[ -z "$output" ]
+	run d load -i "$TEST_DIR/two.tar"
+	assert_success
+	assert_output_contains "Loaded image: "
+	run d images --format '{{.Repository}}:{{.Tag}}'
+	assert_output_contains "other:v2"
+	run drun --rm --network none other:v2 echo loaded
+	assert_output loaded
+	# a load of something that is not an archive is an error, not a crash
+	echo garbage >"$TEST_DIR/bad.tar"
+	run d load -i "$TEST_DIR/bad.tar"
+	assert_failure
+	# prune -a removes what no container uses; bb stays for its container
+	d tag bb unused:x
+	drun --name user --network none bb true
+	run d image prune -a -f
+	assert_success
+	run d images --format '{{.Repository}}:{{.Tag}}'
+	assert_output_contains "bb:latest"
+	d rm user
+}
+
+@test "api endpoints: network prune and volume prune leave what is in use" {
+	d network create --label team=berth --label tier=web n1 >/dev/null
+	d network create n2 >/dev/null
+	# labels are kept (docker-compose tells its networks by them)
+	run d network inspect -f '{{.Labels.team}} {{.Labels.tier}}' n1
+	assert_output "berth web"
+	run api_curl /networks/create -X POST -H 'Content-Type: application/json' -d '{"Name":"n3","Labels":{"a":1}}'
+	assert_output_contains "Labels: expected an object of strings"
+	d volume create v1 >/dev/null
+	d volume create v2 >/dev/null
+	drun -d --name holder --network n1 -v v1:/data bb sleep 300 >/dev/null
+	run d network prune -f
+	assert_success
+	assert_output_contains n2
+	run d network ls --format '{{.Name}}'
+	assert_output_contains n1
+	[[ "$output" != *n2* ]]
+	run d volume prune -f
+	assert_success
+	assert_output_contains v2
+	run d volume ls -q
+	assert_output v1
+	d rm -f holder >/dev/null
+	d network rm n1
+	d volume rm v1
+	wait_removed
+}
+
+@test "api endpoints: docker push to a local registry, with X-Registry-Auth" {
+	load registry
+	registry_start --htpasswd puser ppass
+	api_stop
+	api_start --host-netns
+	d tag bb "$REGISTRY/t/pushed:v1"
+	run d push "$REGISTRY/t/pushed:v1"
+	assert_failure
+	echo ppass | d login -u puser --password-stdin "$REGISTRY"
+	run d push "$REGISTRY/t/pushed:v1"
+	assert_success
+	assert_output_contains "v1: digest: sha256:"
+	# a line per layer as it is done: pushed, then already there
+	assert_output_contains ": Pushed"
+	run d push "$REGISTRY/t/pushed:v1"
+	assert_success
+	assert_output_contains ": Layer already exists"
+	run curl -s -u puser:ppass "http://$REGISTRY/v2/t/pushed/tags/list"
+	assert_output_contains '"v1"'
+	# and a pull with the same credentials (X-Registry-Auth)
+	d rmi "$REGISTRY/t/pushed:v1" bb >/dev/null
+	run d pull "$REGISTRY/t/pushed:v1"
+	assert_success
+	assert_output_contains ": Pull complete"
+	d logout "$REGISTRY"
+	d rmi "$REGISTRY/t/pushed:v1" >/dev/null
+	run d pull "$REGISTRY/t/pushed:v1"
+	assert_failure
+	registry_stop
+}
+
+@test "api endpoints: exec -u takes names from the container's /etc/passwd" {
+	drun -d --name ex bb sleep 300 >/dev/null
+	run d exec -u app ex id
+	assert_success
+	assert_output_contains "uid=1000(app) gid=1000(app)"
+	run d exec -u app:root ex id -g
+	assert_output 0
+	run d exec -u 1000 ex id -u
+	assert_output 1000
+	run d exec -u nosuchuser ex id
+	assert_failure
+	assert_output_contains nosuchuser
+	run d exec -u app ex sh -c 'echo $(id -un)'
+	assert_output app
+	d rm -f ex >/dev/null
+	wait_removed
+}
+
+@test "api endpoints: resize sets a TTY container's terminal size" {
+	drun -dt --name tt bb sh -c 'while true; do stty size; sleep 0.2; done' >/dev/null
+	run api_curl "/containers/tt/resize?h=33&w=111" -X POST -w '%{http_code}'
+	assert_output 200
+	local i
+	for ((i = 0; i < 50; i++)); do
+		run d logs tt
+		[[ "$output" == *"33 111"* ]] && break
+		sleep 0.1
+	done
+	assert_output_contains "33 111"
+	run api_curl "/containers/tt/resize?h=-1&w=5" -X POST -w ' %{http_code}'
+	assert_output_contains 400
+	d rm -f tt >/dev/null
+	wait_removed
+}
