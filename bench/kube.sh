@@ -29,9 +29,10 @@
 # The workload is the same everywhere: busybox httpd on port 8080 of a
 # one-layer busybox image imported into each engine, ready when
 # `wget -q -O- http://127.0.0.1:8080/` answers (berth: a readinessProbe
-# httpGet with periodSeconds 1, whose first run is at the start; swarm: a
-# health check every 100 ms (docker runs the first one an interval after
-# the start), which swarm waits for before a task counts as running; podman: a
+# httpGet with periodSeconds 1 (Kubernetes' smallest), whose first run is
+# at the start; swarm: a health check every second, the same cadence (docker
+# runs the first one an interval after the start), which swarm waits for
+# before a task counts as running; podman: a
 # readinessProbe as well, but podman 4.3 ignores it, so its figure is until
 # the pod runs). Every engine is polled every 50 ms by its own CLI: berth
 # `kube get deployment -o json` (readyReplicas), docker `service ls`
@@ -211,7 +212,7 @@ docker_round() {
 	local t0 r="" s
 	t0=$(now)
 	D service create --detach --quiet --name web --replicas 10 --stop-grace-period 1s \
-		--health-cmd 'wget -q -O- http://127.0.0.1:8080/' --health-interval 100ms --health-start-period 0s \
+		--health-cmd 'wget -q -O- http://127.0.0.1:8080/' --health-interval 1s --health-start-period 0s \
 		localhost/bb:latest httpd -f -p 8080 -h /www >>"$logf" 2>&1
 	while [ "$r" != 10/10 ]; do
 		sleep 0.05

@@ -489,6 +489,23 @@ static void note_failure(ctl *c, const char *key, const char *msg)
 	    json_pack("{s:I, s:I, s:s}", "next", (json_int_t)(now + delay), "delay", (json_int_t)delay, "error", msg));
 }
 
+/* In the child that makes a pod: the controller's state goes, and the
+ * heap it held back to the kernel, so that the pod's monitors (forked
+ * from this child, long-lived) do not carry a copy of it. */
+static void forget_state(ctl *c)
+{
+	json_t **all[] = { &c->probes,	&c->ready_since, &c->terminating, &c->failures,	 &c->creating, &c->services,
+			   &c->pending, &c->watch,	 &c->last_pods,	  &c->last_pass, &c->hpa };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		json_decref(*all[i]);
+		*all[i] = NULL;
+	}
+	free(c->last_status);
+	c->last_status = NULL;
+	malloc_trim(0);
+}
+
 /* Creates a pod of a Pod object or of OWNER's template (HASH: its
  * pod-template-hash) in a child of its own, so that the missing pods of a
  * pass are made at the same time and the loop (probes, removals) goes on
@@ -527,6 +544,7 @@ static void create_pod(ctl *c, json_t *pod, const char *owner, const char *hash)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
+		forget_state(c);
 		if (kube_pod_create(c->k, pod, owner, &err) == 0)
 			_exit(0);
 		if (err && err->msg && write(fds[1], err->msg, strnlen(err->msg, 4000)) < 0)
