@@ -460,8 +460,13 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
 
 	if (pod_records(k, namespace, name, &list, &n, err) < 0)
 		return -1;
-	/* the containers first, the holder of their namespaces last */
-	for (int pass = 0; pass < 2; pass++)
+	/* the containers first, then the pod's directory, the holder of their
+	 * namespaces last: once no record of the pod is left (what `kube
+	 * delete` waits for), nothing else of it is */
+	dir = kube_pod_dir(k->paths->store_root, namespace, name);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && dir && fs_remove_tree(dir, &e) < 0)
+			berth_error_free(&e);
 		for (size_t i = 0; i < n; i++) {
 			const char *cname = label(list[i], KUBE_LABEL_CONTAINER_NAME) ?: "";
 			if (!in_pod(list[i], namespace, name) || (strcmp(cname, KUBE_HOLDER_NAME) == 0) != (pass == 1))
@@ -474,10 +479,8 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
 				e = NULL;
 			}
 		}
+	}
 	record_list_free(list, n);
-	dir = kube_pod_dir(k->paths->store_root, namespace, name);
-	if (dir && fs_remove_tree(dir, &e) < 0)
-		berth_error_free(&e);
 	if (first) {
 		*err = first;
 		return -1;
