@@ -38,6 +38,18 @@ teardown() {
 		[ -z "$(find "$RL_HOME/data/berth/containers" -mindepth 1 -maxdepth 1 -name '.removing-*' 2>/dev/null)" ] && break
 		sleep 0.05
 	done
+	if [ -d "$RL_HOME/run/berth/kube" ]; then
+		rb kube delete all --all >/dev/null 2>&1 || failed=1
+		for ((i = 0; i < 100; i++)); do
+			[ -z "$(rootless_controller_pid)" ] && break
+			sleep 0.1
+		done
+		if [ -n "$(rootless_controller_pid)" ]; then
+			echo "teardown: the kube controller $(rootless_controller_pid) did not exit" >&2
+			kill -KILL "$(rootless_controller_pid)"
+			failed=1
+		fi
+	fi
 	for id in $(rb ps -aq --no-trunc 2>/dev/null); do
 		rb rm -f "$id" >/dev/null 2>&1 || {
 			echo "teardown: rm -f $id failed" >&2
@@ -101,6 +113,15 @@ multi_range_user_remove() {
 		flock 9
 		sed -i "/^$MR_USER:/d" /etc/subuid /etc/subgid
 	) 9>>/etc/subuid.berth-test.lock
+}
+
+# rootless_controller_pid: the pid of the default namespace's kube
+# controller of this test's user, when it lives.
+rootless_controller_pid() {
+	local pid
+	pid=$(cat "$RL_HOME"/run/berth/kube/*/default.lock 2>/dev/null | head -1)
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] && echo "$pid"
+	return 0
 }
 
 pause_pid() {
@@ -344,3 +365,62 @@ rootless_net_setup() {
 	done
 	[ ! -d "/proc/$helper" ]
 }
+
+@test "engine rootless: berth kube applies a Deployment of 2 replicas, gets them Ready, deletes them" {
+	rootless_net_setup
+	cat >"$RL_HOME/web.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: bb
+        imagePullPolicy: Never
+        command: ["sh", "-c", "mkdir -p /www && echo rootless-pod >/www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe:
+          httpGet: {path: /, port: 8080}
+          periodSeconds: 1
+YAML
+	chown "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_HOME/web.yaml"
+	run rb kube apply -f "$RL_HOME/web.yaml"
+	assert_success
+	assert_output "deployment.apps/web created"
+	local i n=0
+	for ((i = 0; i < 150; i++)); do
+		n=$(rb kube get deployment web -o json | jq -r '.status.readyReplicas // 0')
+		[ "$n" = 2 ] && break
+		sleep 0.2
+	done
+	if [ "$n" != 2 ]; then
+		rb kube get pods >&2
+		cat "$RL_HOME"/run/berth/kube/*/default.log >&2
+	fi
+	[ "$n" = 2 ]
+	# each pod: a holder on pasta and its container in the holder's
+	# namespaces; the controller probes from inside the pod's network
+	# namespace (pasta's address is the host's, not the pod's)
+	[ "$(rb ps -q | wc -l)" = 4 ]
+	pod=$(rb kube get pods -o json | jq -r '.items[0].metadata.name')
+	run rb kube exec "$pod" -- wget -qO- http://127.0.0.1:8080/
+	assert_success
+	assert_output rootless-pod
+	run rb kube delete -f "$RL_HOME/web.yaml"
+	assert_success
+	[ -z "$(rb ps -aq)" ]
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(rootless_controller_pid)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(rootless_controller_pid)" ]
+}
+
