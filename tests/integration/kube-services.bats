@@ -566,3 +566,61 @@ YAML
 	[ "$i" -lt 50 ]
 	[ "$(state_of k8s_web_solo_default State.Status)" = running ]
 }
+
+@test "kube service: kube delete pod of a Deployment's pod under load from ab: it leaves gracefully, is replaced, no request fails" {
+	command -v ab >/dev/null || skip "ab (apache2-utils) is not installed"
+	write_web 3
+	sed -i 's/      terminationGracePeriodSeconds: 2/      terminationGracePeriodSeconds: 5/' "$MANIFESTS/web.yaml"
+	cat >>"$MANIFESTS/web.yaml" <<'YAML'
+        lifecycle:
+          preStop: {sleep: {seconds: 2}}
+YAML
+	write_svc web "type: NodePort"
+	sed -i 's/targetPort: http}/targetPort: http, nodePort: 30092}/' "$MANIFESTS/web-svc.yaml"
+	kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/web-svc.yaml" >/dev/null
+	wait_ready 3
+	wait_endpoints web 3
+	local first second ip i
+	first=$(kb get pods -o json | jq -r '.items[0].metadata.name')
+	second=$(kb get pods -o json | jq -r '.items[1].metadata.name')
+	ip=$(kb get pod "$first" -o json | jq -r .status.podIP)
+	nsenter --net="$HOSTNS" ab -r -q -c 4 -t 15 -n 10000000 http://127.0.0.1:30092/ >"$TEST_DIR/ab.out" 2>&1 3>&- &
+	local ab=$!
+	sleep 1
+	run kb delete pod "$first" --wait=false
+	assert_success
+	assert_output "pod \"$first\" deleted"
+	# it leaves the endpoints while its preStop still runs (no SIGTERM yet)
+	for ((i = 0; i < 50; i++)); do
+		kb get endpoints web -o json | jq -r '.subsets[]?.addresses[]?.ip' | grep -qx "$ip" || break
+		sleep 0.1
+	done
+	[ "$i" -lt 50 ]
+	[ "$(state_of "k8s_web_${first}_default" State.Status)" = running ]
+	# the controller makes a replacement, which joins once ready
+	wait_ready 3 15
+	wait_endpoints web 3
+	# and the deleted one goes once its grace period ends
+	for ((i = 0; i < 100; i++)); do
+		[[ " $(pod_names) " != *" $first "* ]] && break
+		sleep 0.1
+	done
+	[ "$i" -lt 100 ]
+	# delete pod/NAME waits until the pod is gone
+	run kb delete "pod/$second"
+	assert_success
+	assert_output "pod \"$second\" deleted"
+	[[ " $(pod_names) " != *" $second "* ]]
+	wait_ready 3 15
+	wait_endpoints web 3
+	wait "$ab" || true
+	cat "$TEST_DIR/ab.out"
+	grep -E '^Complete requests: +[0-9]+' "$TEST_DIR/ab.out"
+	[ "$(awk '/^Complete requests:/ {print $3}' "$TEST_DIR/ab.out")" -ge 200 ]
+	grep -E '^Failed requests: +0$' "$TEST_DIR/ab.out"
+	! grep -q 'Non-2xx' "$TEST_DIR/ab.out"
+	# a name that is no pod is still not found
+	run kb delete pod nosuch
+	assert_failure
+	[[ "$output" == *'pod "nosuch" not found'* ]]
+}
