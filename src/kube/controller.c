@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -893,6 +894,9 @@ static void controller_main(ctl *c, int lock_fd)
 			}
 		}
 		reap_children(c);
+		/* what the pass allocated is free again: give its pages back
+		 * rather than keep the high-water mark of the heap */
+		malloc_trim(0);
 		wait = PASS_MS;
 		if (c->next_due > 0 && c->next_due - now_ms() < wait)
 			wait = c->next_due - now_ms();
