@@ -624,3 +624,66 @@ YAML
 	assert_failure
 	[[ "$output" == *'pod "nosuch" not found'* ]]
 }
+
+@test "kube service: a container whose liveness probe fails leaves the endpoints before it is killed" {
+	cat >"$MANIFESTS/web.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: web
+        image: bb
+        command: ["sh", "-c", "rm -f /tmp/die && mkdir -p /www && hostname >/www/index.html && touch /www/ready && exec httpd -f -p 8080 -h /www"]
+        ports: [{containerPort: 8080, name: http}]
+        readinessProbe:
+          httpGet: {path: /ready, port: http}
+          initialDelaySeconds: 2
+          periodSeconds: 1
+        livenessProbe:
+          exec: {command: ["sh", "-c", "test ! -f /tmp/die"]}
+          periodSeconds: 1
+          failureThreshold: 1
+YAML
+	write_svc web
+	kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/web-svc.yaml" >/dev/null
+	wait_ready 2 20
+	wait_endpoints web 2
+	local pod ip pid record="$HOSTNET/services/web.default.json" line current i seen_dead=0 violations=0
+	pod=$(kb get pods -o json | jq -r '.items[0].metadata.name')
+	ip=$(kb get pod "$pod" -o json | jq -r .status.podIP)
+	pid=$(pid_of_container "k8s_web_${pod}_default")
+	[[ "$(<"$record")" == *"\"$ip\""* ]]
+	kb exec "$pod" -- touch /tmp/die
+	# builtins only, so each look takes microseconds: is the container's
+	# process gone, and then is its address still among the endpoints the
+	# service's record has (before its "Stale" part)? Its replacement is
+	# not ready for 2 s, so the address cannot be back meanwhile. Looks
+	# for 300 ms after the end (up to 20 s in all).
+	local start=${EPOCHREALTIME/./} dead_at=0 now
+	for ((i = 0; ; i++)); do
+		now=${EPOCHREALTIME/./}
+		((now - start < 20000000)) || break
+		((dead_at == 0 || now - dead_at < 300000)) || break
+		if ! kill -0 "$pid" 2>/dev/null; then
+			((dead_at > 0)) || dead_at=$now
+			seen_dead=$((seen_dead + 1))
+			read -r line <"$record" || true
+			current=${line%%\"Stale\"*}
+			[[ "$current" == *"\"$ip\""* ]] && violations=$((violations + 1))
+		fi
+	done
+	echo "# liveness kill: $seen_dead looks after the process ended, $violations with its address still an endpoint" >&3
+	[ "$dead_at" -gt 0 ]
+	[ "$seen_dead" -ge 20 ]
+	[ "$violations" = 0 ]
+	# the pod is not removed: its container restarts in place and comes back
+	wait_endpoints web 2
+	[ "$(kb get pod "$pod" -o json | jq -r '.status.containerStatuses[0].restartCount')" -ge 1 ]
+}
