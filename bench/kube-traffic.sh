@@ -120,7 +120,10 @@ vip=$(B kube get svc web -o json | jq -r .spec.clusterIP)
 connects() { { : 3<>"/dev/tcp/$vip/80"; } 2>/dev/null; }
 now_us() { echo $((${EPOCHREALTIME/./})); }
 
-for ((i = 0; i < 300; i++)); do connects && break || sleep 0.1; done
+for ((i = 0; i < 300; i++)); do
+	if connects; then break; fi
+	sleep 0.1
+done
 connects || { echo "bench/kube-traffic.sh: the ClusterIP $vip never answered" >&2 && exit 1; }
 
 results=()
