@@ -26,7 +26,7 @@
 #include "util/proc.h"
 
 typedef struct build_job {
-	char *store_root, *runtime_root, *cgroup_parent;
+	char *store_root, *run_root, *runtime_root, *cgroup_parent;
 	int body_fd;
 	char **tags, **args, **labels;
 	char *dockerfile, *target, *network;
@@ -38,6 +38,7 @@ static void build_job_free(void *arg)
 	build_job *j = arg;
 
 	free(j->store_root);
+	free(j->run_root);
 	free(j->runtime_root);
 	free(j->cgroup_parent);
 	if (j->body_fd >= 0)
@@ -188,6 +189,7 @@ static int run_build(build_job *j, const char *tmp, int pipe_fd, int *out_fd, ch
 {
 	_cleanup_free_ char *context = NULL, *file = NULL;
 	build_options o = { 0 };
+	engine_paths paths = { 0 };
 	FILE *progress = NULL;
 	store *s = NULL;
 	int ret;
@@ -198,8 +200,16 @@ static int run_build(build_job *j, const char *tmp, int pipe_fd, int *out_fd, ch
 		return berth_error_wrap(err, "build context");
 	if (take_dockerfile(context, j->dockerfile, tmp, &file, err) < 0)
 		return -1;
-	if (store_open(j->store_root, &s, err) < 0)
+	/* RUN's "default" network is the engine's bridge, as `berth build`'s
+	 * (docker's classic builder gives RUN the default bridge) */
+	if (engine_paths_init(&paths, j->store_root, j->run_root, err) < 0) {
+		engine_paths_free(&paths);
 		return -1;
+	}
+	if (store_open(j->store_root, &s, err) < 0) {
+		engine_paths_free(&paths);
+		return -1;
+	}
 	if (!j->quiet) {
 		int fd = fcntl(pipe_fd, F_DUPFD_CLOEXEC, 3);
 		progress = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -207,6 +217,7 @@ static int run_build(build_job *j, const char *tmp, int pipe_fd, int *out_fd, ch
 			if (fd >= 0)
 				close(fd);
 			store_close(s);
+			engine_paths_free(&paths);
 			return berth_error_set(err, errno, "build progress");
 		}
 	}
@@ -221,6 +232,7 @@ static int run_build(build_job *j, const char *tmp, int pipe_fd, int *out_fd, ch
 			     .pull = j->pull,
 			     .quiet = j->quiet,
 			     .runtime_root = j->runtime_root,
+			     .engine = &paths,
 			     .cgroup_parent = j->cgroup_parent,
 			     .progress = progress,
 			     .run_output_fd = pipe_fd,
@@ -230,6 +242,7 @@ static int run_build(build_job *j, const char *tmp, int pipe_fd, int *out_fd, ch
 	if (progress)
 		fclose(progress);
 	store_close(s);
+	engine_paths_free(&paths);
 	return ret;
 }
 
@@ -402,8 +415,9 @@ static int parse_job(api_request *r, build_job *j, berth_error **err)
 	j->pull = api_query_bool(r, "pull", false);
 	j->quiet = api_query_bool(r, "q", false);
 	j->store_root = strdup(r->server->options->store_root);
+	j->run_root = strdup(r->server->paths.run_root);
 	j->runtime_root = strdup(r->server->paths.runtime_root);
-	if (j->dockerfile == NULL || j->store_root == NULL || j->runtime_root == NULL)
+	if (j->dockerfile == NULL || j->store_root == NULL || j->run_root == NULL || j->runtime_root == NULL)
 		return berth_error_set(err, ENOMEM, "build");
 	return 0;
 }

@@ -171,5 +171,10 @@ void api_images_prune(api_request *r);
 void api_networks_prune(api_request *r);
 void api_volumes_prune(api_request *r);
 void api_system_df(api_request *r);
+void api_container_changes(api_request *r);
+void api_container_export(api_request *r);
+void api_commit(api_request *r);
+void api_image_history(api_request *r);
+void api_build_prune(api_request *r);
 
 #endif

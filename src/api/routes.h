@@ -60,6 +60,11 @@
 	X("POST", "/images/prune", api_images_prune)                                                                   \
 	X("POST", "/networks/prune", api_networks_prune)                                                               \
 	X("POST", "/volumes/prune", api_volumes_prune)                                                                 \
-	X("GET", "/system/df", api_system_df)
+	X("GET", "/system/df", api_system_df)                                                                          \
+	X("GET", "/containers/{}/changes", api_container_changes)                                                      \
+	X("GET", "/containers/{}/export", api_container_export)                                                        \
+	X("POST", "/commit", api_commit)                                                                               \
+	X("GET", "/images/{}/history", api_image_history)                                                              \
+	X("POST", "/build/prune", api_build_prune)
 
 #endif

@@ -14,6 +14,7 @@
 #include "build/mount.h"
 #include "build/strv.h"
 #include "engine/run_config.h"
+#include "image/digest.h"
 #include "util/cleanup.h"
 
 static const char *const kind_names[] = {
@@ -561,8 +562,10 @@ static int validate(const df_instruction *in, char escape, const char *path, ber
 		n = in->json ? build_strv_len(in->argv) : n;
 		if (n < 2)
 			return fail(err, path, in->line, what, "requires at least two arguments");
-		if (in->kind == DF_ADD && df_flag_get(in, "checksum"))
-			return fail(err, path, in->line, what, "--checksum (ADD of a URL) is not supported yet");
+		if (in->kind == DF_ADD && df_flag_get(in, "checksum") &&
+		    !digest_is_valid(df_flag_get(in, "checksum")) && strchr(df_flag_get(in, "checksum"), '$') == NULL)
+			return fail(err, path, in->line, what, "--checksum=%s: expected sha256:<64 hex digits>",
+				    df_flag_get(in, "checksum"));
 		return 0;
 	case DF_ENV:
 	case DF_LABEL:

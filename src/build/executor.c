@@ -293,6 +293,8 @@ bool cache_lookup(build_ctx *c, const char *key, stage_state *si, const char *cr
 		berth_error_free(&ignored);
 		return false;
 	}
+	/* the entry's mtime says when it was last used (builder prune's until) */
+	utimensat(c->cache_fd, name, NULL, 0);
 	j = json_loads(text, 0, NULL);
 	if (json_is_true(json_object_get(j, "empty"))) {
 		/* the step made no change (WORKDIR of an existing directory) */
@@ -462,7 +464,7 @@ static char *join_workdir(const char *old, const char *dir)
 	return out;
 }
 
-static int apply_metadata(stage_state *si, build_scope *scope, const build_step *st, berth_error **err)
+int build_apply_config(stage_state *si, const build_scope *scope, const build_step *st, berth_error **err)
 {
 	json_t *cfg = stage_config(si);
 	const char *w0 = st->words && st->words[0] ? st->words[0] : "";
@@ -477,8 +479,14 @@ static int apply_metadata(stage_state *si, build_scope *scope, const build_step 
 	case DF_USER:
 		json_object_set_new(cfg, "User", json_string(w0));
 		break;
-	case DF_WORKDIR:
-		break; /* do_workdir */
+	case DF_WORKDIR: {
+		/* a build's WORKDIR also makes the directory (do_workdir) */
+		_cleanup_free_ char *dir = join_workdir(json_string_value(json_object_get(cfg, "WorkingDir")), w0);
+		if (dir == NULL)
+			return berth_error_set(err, ENOMEM, "WORKDIR");
+		json_object_set_new(cfg, "WorkingDir", json_string(dir));
+		break;
+	}
 	case DF_EXPOSE:
 		for (size_t i = 0; st->words[i]; i++) {
 			_cleanup_free_ char *port = NULL;
@@ -538,6 +546,13 @@ static int apply_metadata(stage_state *si, build_scope *scope, const build_step 
 	default:
 		break;
 	}
+	return 0;
+}
+
+static int apply_metadata(stage_state *si, build_scope *scope, const build_step *st, berth_error **err)
+{
+	if (build_apply_config(si, scope, st, err) < 0)
+		return -1;
 	return add_history(si, st->created_by, true, err);
 }
 
@@ -880,6 +895,12 @@ static int open_dirs(build_ctx *c, const char *file, berth_error **err)
 		return berth_error_set(err, ENOMEM, "build");
 	if (fs_mkdir_p(c->tmp_root, 0700, err) < 0 || fs_mkdir_p(cache, 0700, err) < 0)
 		return -1;
+	/* step dirs come and go by the thousand files: spread them (fs.h) */
+	{
+		_cleanup_close_ int tmpfd = open(c->tmp_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (tmpfd >= 0)
+			fs_mark_top_dir(tmpfd);
+	}
 	sweep_tmp(c->tmp_root);
 	c->cache_fd = open(cache, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->cache_fd < 0)

@@ -41,7 +41,11 @@ typedef struct build_options {
 	bool pull_insecure; /* pulls may use plain http (--tls-verify=false) */
 	bool quiet;	    /* no progress; RUN output shown only on failure */
 	bool rootless;
-	const char *runtime_root;  /* the OCI runtime's state root */
+	const char *runtime_root; /* the OCI runtime's state root */
+	/* the engine's paths: RUN's "default" network is the engine's default
+	 * network (the bridge "berth", as docker's RUN gets docker0); NULL:
+	 * the host's network instead */
+	const struct engine_paths *engine;
 	const char *cgroup_parent; /* of RUN's containers (NULL: "berth", below the caller's cgroup) */
 	const char *iidfile;	   /* write the image id here (may be NULL) */
 	/* --output: "type=local,dest=DIR" (the rootfs), "type=oci,dest=F" (an

@@ -12,11 +12,13 @@
 #include <archive_entry.h>
 
 #include "build/executor_internal.h"
+#include "build/fetch.h"
 #include "build/strv.h"
 #include "image/unpack.h"
 #include "storage/bundle.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/proc.h"
 
 void copy_source_release(copy_source *src)
 {
@@ -80,6 +82,86 @@ static bool is_url(const char *s)
 	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 || strncmp(s, "git@", 4) == 0;
 }
 
+static bool is_http_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* ADD's downloads: source I's file is NAMES[I] in DIRS[I] (one directory
+ * each: two URLs may end in the same name), all below DIR. */
+typedef struct url_downloads {
+	char *dir; /* STORE/build-tmp/step-PID-START-*: swept when a build is killed */
+	int *fds;
+	char **names;
+	size_t n;
+} url_downloads;
+
+static void url_downloads_release(url_downloads *u)
+{
+	berth_error *ignored = NULL;
+
+	for (size_t i = 0; i < u->n; i++) {
+		if (u->fds[i] >= 0)
+			close(u->fds[i]);
+		free(u->names[i]);
+	}
+	free(u->fds);
+	free(u->names);
+	if (u->dir && fs_remove_tree(u->dir, &ignored) < 0)
+		berth_error_free(&ignored);
+	free(u->dir);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Downloads every http(s) source of ST (ADD), checks --checksum, and adds
+ * each URL and its content's digest to the key (BuildKit keys a download
+ * by its content). */
+static int fetch_urls(build_ctx *c, const build_step *st, url_downloads *u, digester *d, berth_error **err)
+{
+	size_t urls = 0;
+
+	for (size_t i = 0; i < st->n_sources; i++)
+		urls += st->kind == DF_ADD && !st->sources[i].content && is_http_url(st->sources[i].path);
+	if (st->checksum && (urls != 1 || st->n_sources != 1))
+		return berth_error_request(err, EINVAL, "--checksum=%s: only for ADD of one http(s) URL", st->checksum);
+	if (urls == 0)
+		return 0;
+	u->fds = calloc(st->n_sources, sizeof(int));
+	u->names = calloc(st->n_sources, sizeof(char *));
+	if (u->fds == NULL || u->names == NULL ||
+	    asprintf(&u->dir, "%s/step-%d-%llu-XXXXXX", c->tmp_root, (int)getpid(), proc_pid_start_time(getpid())) < 0)
+		return berth_error_set(err, ENOMEM, "ADD");
+	u->n = st->n_sources;
+	for (size_t i = 0; i < u->n; i++)
+		u->fds[i] = -EBADF;
+	if (mkdtemp(u->dir) == NULL) {
+		int saved = errno;
+		free(u->dir);
+		u->dir = NULL;
+		return berth_error_set(err, saved, "ADD: a download directory in \"%s\"", c->tmp_root);
+	}
+	for (size_t i = 0; i < st->n_sources; i++) {
+		const char *url = st->sources[i].path;
+		char digest[DIGEST_STRING_MAX], sub[32];
+		_cleanup_close_ int top = -EBADF;
+		if (st->kind != DF_ADD || st->sources[i].content || !is_http_url(url))
+			continue;
+		snprintf(sub, sizeof(sub), "%zu", i);
+		top = open(u->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (top < 0 || mkdirat(top, sub, 0700) < 0 ||
+		    (u->fds[i] = openat(top, sub, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return berth_error_set(err, errno, "ADD: download directory");
+		u->names[i] = build_url_file_name(url);
+		if (u->names[i] == NULL)
+			return berth_error_set(err, ENOMEM, "ADD");
+		if (build_fetch_url(url, u->fds[i], u->names[i], st->checksum, digest, err) < 0)
+			return -1;
+		cache_key_add(d, "url", url);
+		cache_key_add(d, "content", digest);
+	}
+	return 0;
+}
+
 /* Every source matched, and the cache key over their contents. */
 static int match_sources(const build_step *st, const copy_source *src, char ****matches, digester *d, berth_error **err)
 {
@@ -95,8 +177,15 @@ static int match_sources(const build_step *st, const copy_source *src, char ****
 			digester_update(d, bs->content, strlen(bs->content) + 1);
 			continue;
 		}
+		if (st->kind == DF_ADD && is_http_url(bs->path)) {
+			/* downloaded by fetch_urls, which keys its content */
+			if (build_strv_add(&m[i], bs->path, (size_t)-1) < 0)
+				return berth_error_set(err, ENOMEM, "ADD");
+			continue;
+		}
 		if (st->kind == DF_ADD && is_url(bs->path))
-			return berth_error_request(err, ENOTSUP, "\"%s\": ADD of a URL is not supported yet", bs->path);
+			return berth_error_request(err, ENOTSUP, "\"%s\": ADD of a git URL is not supported yet",
+						   bs->path);
 		if (build_glob(src->root_fd, bs->path, src->ig, &m[i], err) < 0)
 			return -1;
 		for (size_t k = 0; m[i][k]; k++)
@@ -178,11 +267,25 @@ static char *join_dest(const char *dir, const char *name)
 	return out;
 }
 
-static int copy_all(build_ctx *c, const build_step *st, const copy_source *src, char ***matches, int root,
-		    const char *dest, bool dest_dir, const build_copy_options *co, berth_error **err)
+static int copy_all(build_ctx *c, const build_step *st, const copy_source *src, char ***matches, const url_downloads *u,
+		    int root, const char *dest, bool dest_dir, const build_copy_options *co, berth_error **err)
 {
 	for (size_t i = 0; i < st->n_sources; i++) {
 		const build_source *bs = &st->sources[i];
+		if (u->fds && u->fds[i] >= 0) {
+			/* a download: mode 0600 unless --chmod, never extracted (docker's rules) */
+			build_copy_options url_co = *co;
+			_cleanup_free_ char *target = dest_dir ? join_dest(dest, u->names[i]) : strdup(dest);
+			if (!url_co.chmod) {
+				url_co.chmod = true;
+				url_co.mode = 0600;
+			}
+			url_co.ignore = NULL;
+			if (target == NULL || build_copy(u->fds[i], u->names[i], root, target, &url_co, err) < 0)
+				return target ? berth_error_wrap(err, "\"%s\"", bs->path)
+					      : berth_error_set(err, ENOMEM, "ADD");
+			continue;
+		}
 		if (bs->content) {
 			_cleanup_free_ char *target = dest_dir ? join_dest(dest, bs->path) : strdup(dest);
 			if (target == NULL || build_copy_data(root, target, bs->content, co, err) < 0)
@@ -211,7 +314,7 @@ static int copy_all(build_ctx *c, const build_step *st, const copy_source *src, 
 }
 
 static int copy_into_stage(build_ctx *c, stage_state *si, const build_step *st, const copy_source *src, char ***matches,
-			   const char *key, berth_error **err)
+			   const url_downloads *u, const char *key, berth_error **err)
 {
 	_cleanup_free_ char *dir = NULL, *rootfs = NULL, *dest = NULL;
 	_cleanup_close_ int root = -EBADF;
@@ -256,7 +359,7 @@ static int copy_into_stage(build_ctx *c, stage_state *si, const build_step *st, 
 		co.uid = (uid_t)uid;
 		co.gid = (gid_t)gid;
 	}
-	ret = copy_all(c, st, src, matches, root, dest, dest_dir, &co, err);
+	ret = copy_all(c, st, src, matches, u, root, dest, dest_dir, &co, err);
 	if (ret == 0)
 		ret = stage_commit_upper(c, si, dir, key, st->created_by, err);
 out:
@@ -270,6 +373,7 @@ int build_do_copy(build_ctx *c, size_t stage, const build_step *st, bool *cached
 	char chain[DIGEST_STRING_MAX], key[DIGEST_STRING_MAX];
 	const char *workdir = json_string_value(json_object_get(stage_config(si), "WorkingDir"));
 	copy_source src;
+	url_downloads urls = { 0 };
 	char ***matches = NULL;
 	digester d;
 	int ret;
@@ -288,13 +392,16 @@ int build_do_copy(build_ctx *c, size_t stage, const build_step *st, bool *cached
 	digester_update(&d, st->chown ? st->chown : "", strlen(st->chown ? st->chown : "") + 1);
 	digester_update(&d, st->chmod ? st->chmod : "", strlen(st->chmod ? st->chmod : "") + 1);
 	ret = match_sources(st, &src, &matches, &d, err);
+	if (ret == 0)
+		ret = fetch_urls(c, st, &urls, &d, err);
 	if (ret == 0) {
 		digester_final(&d, key);
 		if (cache_lookup(c, key, si, st->created_by))
 			*cached = true;
 		else
-			ret = copy_into_stage(c, si, st, &src, matches, key, err);
+			ret = copy_into_stage(c, si, st, &src, matches, &urls, key, err);
 	}
+	url_downloads_release(&urls);
 	matches_free(matches, st->n_sources);
 	copy_source_release(&src);
 	return ret;

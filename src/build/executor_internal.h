@@ -93,6 +93,11 @@ void copy_source_release(copy_source *src);
 void cache_key_add(digester *d, const char *label, const char *value);
 void cache_key_add_strv(digester *d, const char *label, char *const *v);
 
+/* A metadata instruction (ENV, LABEL, USER, WORKDIR, EXPOSE, VOLUME,
+ * ENTRYPOINT, CMD, HEALTHCHECK, SHELL, STOPSIGNAL, ONBUILD, MAINTAINER)
+ * applied to SI's config, without a history entry (commit's --change). */
+int build_apply_config(stage_state *si, const build_scope *scope, const build_step *st, berth_error **err);
+
 /* RUN (executor_run.c). CACHED tells the caller nothing ran. */
 int build_do_run(build_ctx *c, size_t stage, const build_step *st, bool *cached, berth_error **err);
 

@@ -1,6 +1,7 @@
 /* RUN: the command as a container on an overlay of the stage's layers; the
  * upper dir becomes the layer. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "build/executor_internal.h"
 #include "build/strv.h"
+#include "engine/network.h"
 #include "engine/run_config.h"
 #include "engine/runtime_call.h"
 #include "storage/bundle.h"
@@ -17,12 +19,62 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
+/* "none", "host", or "default": the engine's default network (a bridge
+ * with NAT, as docker's RUN gets docker0 and buildah's a CNI bridge), the
+ * host's when the build has no engine paths. */
 static const char *run_network(const build_ctx *c, const build_step *st)
 {
 	const char *n = st->network ? st->network : c->o->network;
 
-	/* "default" is the host's network, as BuildKit without CNI */
-	return n && strcmp(n, "none") == 0 ? "none" : "host";
+	if (n && strcmp(n, "none") == 0)
+		return "none";
+	if ((n && strcmp(n, "host") == 0) || c->o->engine == NULL)
+		return "host";
+	return "default";
+}
+
+/* A RUN's network: the engine sees a container of its own (ID, its files
+ * in the step's DIR) for the length of the command. Setup and teardown of
+ * parallel stages are serialized: the network code keeps host-wide records
+ * and is not written for threads. */
+static pthread_mutex_t network_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define RUN_HOSTNAME "buildkitsandbox"
+
+typedef struct run_net {
+	container ctr;
+	char hex[DIGEST_STRING_MAX]; /* the network's id of the step: 64 hex like a container's */
+	bool attached;
+} run_net;
+
+static int run_network_attach(build_ctx *c, const char *dir, const char *id, json_t *cfg, run_net *rn,
+			      berth_error **err)
+{
+	network_request r = { .hostname = RUN_HOSTNAME };
+	int ret;
+
+	digest_buffer(id, strlen(id), rn->hex);
+	rn->ctr = (container){
+		.id = (char *)digest_hex(rn->hex), .name = (char *)id, .dir = (char *)dir, .config = json_object()
+	};
+	if (rn->ctr.config == NULL)
+		return berth_error_set(err, ENOMEM, "RUN");
+	pthread_mutex_lock(&network_lock);
+	ret = engine_network_setup(c->o->engine, &rn->ctr, &r, cfg, err);
+	pthread_mutex_unlock(&network_lock);
+	rn->attached = ret == 0;
+	return ret < 0 ? berth_error_wrap(err, "network of RUN") : 0;
+}
+
+static void run_network_detach(build_ctx *c, run_net *rn)
+{
+	if (rn->attached) {
+		pthread_mutex_lock(&network_lock);
+		engine_network_teardown(c->o->engine, &rn->ctr);
+		pthread_mutex_unlock(&network_lock);
+	}
+	json_decref(rn->ctr.config);
+	memset(rn, 0, sizeof(*rn));
 }
 
 /* The mount destinations of CFG missing from ROOTFD: the runtime creates
@@ -302,12 +354,15 @@ static void add_step_mounts(json_t *cfg, const build_step *st, const run_mounts 
 }
 
 static int write_run_config(build_ctx *c, stage_state *si, const build_step *st, const run_mounts *rm, const char *dir,
-			    const char *id, char ***missing, berth_error **err)
+			    const char *id, run_net *rn, char ***missing, berth_error **err)
 {
 	_cleanup_free_ char *rootfs = fs_path_join(dir, "rootfs"), *text = NULL;
 	_cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF;
 	bundle_options bo = { .args = st->command, .rootless = c->o->rootless };
-	run_options ro = { .network = run_network(c, st), .cgroup_parent = c->o->cgroup_parent };
+	const char *network = run_network(c, st);
+	/* a namespace of its own first; the engine's network puts its path in */
+	run_options ro = { .network = strcmp(network, "default") == 0 ? "none" : network,
+			   .cgroup_parent = c->o->cgroup_parent };
 	run_plan plan = { 0 };
 	json_auto_t *cfg = NULL;
 	image_info info;
@@ -332,8 +387,15 @@ static int write_run_config(build_ctx *c, stage_state *si, const build_step *st,
 	run_plan_free(&plan);
 	if (ret < 0)
 		return -1;
-	if (strcmp(ro.network, "none") != 0)
+	/* BuildKit's hostname for every RUN */
+	json_object_set_new(cfg, "hostname", json_string(RUN_HOSTNAME));
+	if (strcmp(network, "default") == 0) {
+		/* hosts, resolv.conf and hostname of the engine's network */
+		if (run_network_attach(c, dir, id, cfg, rn, err) < 0)
+			return -1;
+	} else if (strcmp(network, "host") == 0) {
 		add_dns_binds(cfg);
+	}
 	add_step_mounts(cfg, st, rm);
 	*missing = missing_mountpoints(cfg, rootfd);
 	text = json_dumps(cfg, JSON_INDENT(2));
@@ -380,6 +442,7 @@ int build_do_run(build_ctx *c, size_t stage, const build_step *st, bool *cached,
 	_cleanup_free_ char *dir = NULL;
 	run_mounts rm = { 0 };
 	_cleanup_strv_ char **missing = NULL;
+	run_net rn = { 0 };
 	char chain[DIGEST_STRING_MAX], key[DIGEST_STRING_MAX], id[64];
 	json_t *cfg = stage_config(si);
 	digester d;
@@ -411,9 +474,10 @@ int build_do_run(build_ctx *c, size_t stage, const build_step *st, bool *cached,
 		run_mounts_release(&rm);
 		return -1;
 	}
-	ret = write_run_config(c, si, st, &rm, dir, id, &missing, err);
+	ret = write_run_config(c, si, st, &rm, dir, id, &rn, &missing, err);
 	if (ret == 0)
 		ret = run_container(c, dir, id, err);
+	run_network_detach(c, &rn);
 	if (ret == 0)
 		ret = storage_rootfs_unmount(dir, false, err);
 	if (ret == 0) {

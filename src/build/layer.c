@@ -33,6 +33,8 @@ typedef struct layer_writer {
 	int64_t clamp; /* <0: none */
 	hardlink *links;
 	size_t n_links;
+	char *const *exclude; /* paths (no leading "/") left out with what is below */
+	int out_fd;	      /* >= 0: a plain tar to this fd, no gzip, no store */
 } layer_writer;
 
 /* The tar stream: hashed (diff_id), then fed to the gzip writer. */
@@ -40,6 +42,19 @@ static la_ssize_t tar_out(struct archive *a, void *ctx, const void *data, size_t
 {
 	layer_writer *lw = ctx;
 
+	if (lw->out_fd >= 0) {
+		for (size_t done = 0; done < len;) {
+			ssize_t n = write(lw->out_fd, (const char *)data + done, len - done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				archive_set_error(a, errno ? errno : EIO, "write: %s", strerror(errno ? errno : EIO));
+				return -1;
+			}
+			done += (size_t)n;
+		}
+		return (la_ssize_t)len;
+	}
 	digester_update(&lw->diff, data, len);
 	if (archive_write_data(lw->gz, data, len) != (la_ssize_t)len) {
 		archive_set_error(a, EIO, "gzip: %s", archive_error_string(lw->gz));
@@ -70,6 +85,11 @@ static int open_writers(layer_writer *lw, berth_error **err)
 		archive_entry_free(e);
 		return berth_error_set(err, ENOMEM, "layer");
 	}
+	if (lw->out_fd >= 0) {
+		archive_entry_free(e);
+		e = NULL;
+		goto tar;
+	}
 	archive_entry_set_pathname(e, "layer.tar");
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
@@ -87,6 +107,7 @@ static int open_writers(layer_writer *lw, berth_error **err)
 	archive_entry_free(e);
 	if (r != ARCHIVE_OK)
 		return berth_error_set(err, 0, "layer: gzip: %s", archive_error_string(lw->gz));
+tar:
 	r = archive_write_set_format_pax_restricted(lw->tar);
 	if (r == ARCHIVE_OK)
 		r = archive_write_set_bytes_in_last_block(lw->tar, 1);
@@ -202,6 +223,14 @@ static int write_entry(layer_writer *lw, int dirfd, const char *dir, const char 
 	struct stat st;
 	int ret = 0;
 
+	if (lw->exclude) {
+		_cleanup_free_ char *full = NULL;
+		if (asprintf(&full, "%s%s%s", dir, dir[0] ? "/" : "", name) < 0)
+			return berth_error_set(err, ENOMEM, "layer");
+		for (size_t i = 0; lw->exclude[i]; i++)
+			if (strcmp(lw->exclude[i], full) == 0)
+				return 0;
+	}
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return berth_error_set(err, errno, "layer: stat \"%s/%s\"", dir, name);
 	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
@@ -286,7 +315,32 @@ static int walk(layer_writer *lw, int dirfd, const char *dir, berth_error **err)
 
 int build_layer_write(store *s, int upper_fd, bool userxattr, int64_t clamp_mtime, build_layer *out, berth_error **err)
 {
-	layer_writer lw = { .userxattr = userxattr, .clamp = clamp_mtime };
+	return build_layer_write_excluding(s, upper_fd, userxattr, clamp_mtime, NULL, out, err);
+}
+
+int build_tree_tar(int dir_fd, int out_fd, berth_error **err)
+{
+	layer_writer lw = { .clamp = -1, .out_fd = out_fd };
+	int ret = open_writers(&lw, err);
+
+	if (ret == 0)
+		ret = walk(&lw, dir_fd, "", err);
+	if (ret == 0 && archive_write_close(lw.tar) != ARCHIVE_OK)
+		ret = berth_error_set(err, 0, "tar: %s", archive_error_string(lw.tar));
+	if (lw.tar)
+		archive_write_free(lw.tar);
+	if (lw.gz)
+		archive_write_free(lw.gz);
+	for (size_t i = 0; i < lw.n_links; i++)
+		free(lw.links[i].path);
+	free(lw.links);
+	return ret;
+}
+
+int build_layer_write_excluding(store *s, int upper_fd, bool userxattr, int64_t clamp_mtime, char *const *exclude,
+				build_layer *out, berth_error **err)
+{
+	layer_writer lw = { .userxattr = userxattr, .clamp = clamp_mtime, .exclude = exclude, .out_fd = -1 };
 	int ret;
 
 	digester_init(&lw.diff);

@@ -29,5 +29,14 @@ typedef struct build_layer {
  * second, as BuildKit's rewrite-timestamp does, and drops atime/ctime: the
  * same tree then gives the same layer whenever it is built. */
 int build_layer_write(store *s, int upper_fd, bool userxattr, int64_t clamp_mtime, build_layer *out, berth_error **err);
+/* build_layer_write leaving out the paths EXCLUDE names ("etc/hosts", no
+ * leading "/"; NULL-terminated) and everything below them (a container's
+ * mount points, for commit). */
+int build_layer_write_excluding(store *s, int upper_fd, bool userxattr, int64_t clamp_mtime, char *const *exclude,
+				build_layer *out, berth_error **err);
+
+/* The tree of DIR_FD as a plain tar (no gzip, entries named without "./",
+ * hard links kept, sorted) to OUT_FD: `berth export`. */
+int build_tree_tar(int dir_fd, int out_fd, berth_error **err);
 
 #endif

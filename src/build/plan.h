@@ -92,6 +92,7 @@ typedef struct build_step {
 	size_t n_sources;
 	char *dest;			      /* COPY, ADD */
 	char *from, *chown, *chmod, *network; /* expanded flags, NULL when absent */
+	char *checksum;			      /* ADD --checksum */
 	build_mount *mounts;		      /* RUN --mount, expanded */
 	size_t n_mounts;
 	build_healthcheck health;

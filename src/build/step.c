@@ -27,6 +27,7 @@ void build_step_free(build_step *st)
 	free(st->chown);
 	free(st->chmod);
 	free(st->network);
+	free(st->checksum);
 	for (size_t i = 0; i < st->n_mounts; i++)
 		build_mount_free(&st->mounts[i]);
 	free(st->mounts);
@@ -354,7 +355,8 @@ static int eval_kind(const build_plan *p, const df_instruction *in, build_scope 
 	case DF_ADD:
 		if (expand_flag(in, "from", escape, &vars, &out->from, err) < 0 ||
 		    expand_flag(in, "chown", escape, &vars, &out->chown, err) < 0 ||
-		    expand_flag(in, "chmod", escape, &vars, &out->chmod, err) < 0)
+		    expand_flag(in, "chmod", escape, &vars, &out->chmod, err) < 0 ||
+		    (in->kind == DF_ADD && expand_flag(in, "checksum", escape, &vars, &out->checksum, err) < 0))
 			return -1;
 		return eval_copy(p, in, &vars, out, err);
 	case DF_ENV:

@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,12 +113,22 @@ static void drain(int out_fd, int err_fd, runtime_io *io)
  * runs the binary, and so does create unless the container cannot reach
  * its init before it execs (below): the binary runs from a sealed copy, so
  * a container can never reach its file (CVE-2019-5736). */
+static char *ours_path;
+static pthread_once_t ours_once = PTHREAD_ONCE_INIT;
+
+static void ours_path_find(void)
+{
+	ours_path = runtime_default_path();
+}
+
 static bool runtime_is_ours(const char *runtime)
 {
-	static char *ours;
+	const char *ours;
 	char a[PATH_MAX], b[PATH_MAX];
 
-	if (ours == NULL && (ours = runtime_default_path()) == NULL)
+	/* once: builds call the runtime from several threads */
+	pthread_once(&ours_once, ours_path_find);
+	if ((ours = ours_path) == NULL)
 		return false;
 	if (strcmp(runtime, ours) == 0)
 		return true;

@@ -565,6 +565,12 @@ static int sweep_signatures(store *s, const keep_set *blobs, berth_error **err)
 
 int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *removed, berth_error **err)
 {
+	return image_gc_keeping(s, in_use, NULL, freed_bytes, removed, err);
+}
+
+int image_gc_keeping(store *s, char *const *in_use, char *const *keep_blobs, uint64_t *freed_bytes, size_t *removed,
+		     berth_error **err)
+{
 	keep_set blobs = { 0 }, snaps = { 0 };
 	uint64_t freed = 0;
 	size_t count = 0;
@@ -573,6 +579,9 @@ int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *remov
 	if (store_gc_lock(s, true, err) < 0)
 		return -1;
 	ret = mark(s, &blobs, &snaps, in_use, err);
+	for (char *const *k = keep_blobs; ret == 0 && k && *k; k++)
+		if (keep_add(&blobs, *k) < 0)
+			ret = berth_error_set(err, ENOMEM, "gc");
 	if (ret == 0)
 		ret = sweep(s, "blobs/sha256", &blobs, true, &freed, &count, err);
 	if (ret == 0)
@@ -595,6 +604,12 @@ int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *remov
 
 int image_prune(store *s, bool all, char *const *in_use, uint64_t *freed_bytes, size_t *removed, berth_error **err)
 {
+	return image_prune_keeping(s, all, in_use, NULL, freed_bytes, removed, err);
+}
+
+int image_prune_keeping(store *s, bool all, char *const *in_use, char *const *keep_blobs, uint64_t *freed_bytes,
+			size_t *removed, berth_error **err)
+{
 	image_info *list = NULL;
 	size_t n = 0;
 	int ret;
@@ -608,7 +623,7 @@ int image_prune(store *s, bool all, char *const *in_use, uint64_t *freed_bytes, 
 	image_list_free(list, n);
 	if (ret < 0)
 		return -1;
-	return image_gc(s, in_use, freed_bytes, removed, err);
+	return image_gc_keeping(s, in_use, keep_blobs, freed_bytes, removed, err);
 }
 
 /* ---- inspect ---- */
@@ -662,11 +677,12 @@ json_t *image_info_to_json(const image_info *info)
 {
 	const image_config *c = &info->config;
 	json_t *layers = json_array();
-	json_t *config = json_pack("{s:s?, s:o, s:o?, s:o?, s:s?, s:O?, s:o, s:o, s:s?, s:O?}", "User", c->user, "Env",
-				   strv_json(c->env), "Entrypoint", c->entrypoint ? strv_json(c->entrypoint) : NULL,
-				   "Cmd", c->cmd ? strv_json(c->cmd) : NULL, "WorkingDir", c->working_dir, "Labels",
-				   c->labels, "ExposedPorts", keys_json(c->exposed_ports), "Volumes",
-				   keys_json(c->volumes), "StopSignal", c->stop_signal, "Healthcheck", c->healthcheck);
+	/* docker prints "" for an unset User and WorkingDir, null for Labels */
+	json_t *config = json_pack(
+	    "{s:s, s:o, s:o?, s:o?, s:s, s:O?, s:o, s:o, s:s?, s:O?}", "User", c->user ?: "", "Env", strv_json(c->env),
+	    "Entrypoint", c->entrypoint ? strv_json(c->entrypoint) : NULL, "Cmd", c->cmd ? strv_json(c->cmd) : NULL,
+	    "WorkingDir", c->working_dir ?: "", "Labels", c->labels, "ExposedPorts", keys_json(c->exposed_ports),
+	    "Volumes", keys_json(c->volumes), "StopSignal", c->stop_signal, "Healthcheck", c->healthcheck);
 
 	/* as docker's build writes them; absent when the image has none */
 	if (config && c->shell)

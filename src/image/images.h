@@ -57,10 +57,17 @@ int image_remove(store *s, const char *text, bool force, char ***removed, berth_
  * (NULL-terminated, may be NULL: containers' rootfs) are kept. FREED_BYTES
  * and REMOVED (may be NULL) count the blobs and snapshots removed. */
 int image_gc(store *s, char *const *in_use, uint64_t *freed_bytes, size_t *removed, berth_error **err);
+/* image_gc that also keeps the blobs KEEP_BLOBS names ("sha256:..."; the
+ * build cache's layers). */
+int image_gc_keeping(store *s, char *const *in_use, char *const *keep_blobs, uint64_t *freed_bytes, size_t *removed,
+		     berth_error **err);
 /* `berth image prune`: drops unnamed images (ALL: every image), then
  * image_gc with IN_USE. Snapshots in use stay on disk even when their image
  * entry goes; keeping the images of containers is the engine's job. */
 int image_prune(store *s, bool all, char *const *in_use, uint64_t *freed_bytes, size_t *removed, berth_error **err);
+/* image_prune keeping the blobs KEEP_BLOBS names too (image_gc_keeping). */
+int image_prune_keeping(store *s, bool all, char *const *in_use, char *const *keep_blobs, uint64_t *freed_bytes,
+			size_t *removed, berth_error **err);
 
 /* `berth image inspect`: docker-like JSON of the image. */
 json_t *image_info_to_json(const image_info *info);

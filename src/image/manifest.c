@@ -1,6 +1,7 @@
 #include "image/manifest.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,9 +345,19 @@ json_t *oci_descriptor_to_json(const oci_descriptor *d)
 			 (json_int_t)d->size);
 }
 
+/* uname() once per process: platform_parse runs in parallel build stages. */
+static struct utsname host_uname;
+static int host_uname_ret = -1;
+static pthread_once_t host_uname_once = PTHREAD_ONCE_INIT;
+
+static void host_uname_read(void)
+{
+	host_uname_ret = uname(&host_uname);
+}
+
 static const char *host_architecture(const char **variant)
 {
-	static struct utsname u;
+	const struct utsname *u = &host_uname;
 	static const struct {
 		const char *machine, *goarch, *variant;
 	} map[] = {
@@ -356,14 +367,15 @@ static const char *host_architecture(const char **variant)
 	};
 
 	*variant = NULL;
-	if (uname(&u) < 0)
+	pthread_once(&host_uname_once, host_uname_read);
+	if (host_uname_ret < 0)
 		return "amd64";
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(u.machine, map[i].machine) == 0) {
+		if (strcmp(u->machine, map[i].machine) == 0) {
 			*variant = map[i].variant;
 			return map[i].goarch;
 		}
-	return u.machine;
+	return u->machine;
 }
 
 int platform_parse(const char *text, oci_platform *out, berth_error **err)

@@ -3,12 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +26,11 @@ struct store {
 	int ingestfd; /* ingest/, O_DIRECTORY */
 	int snapfd;   /* snapshots/, O_DIRECTORY */
 	int gc_lockfd;
+	/* threads of one process share a handle (parallel build stages): the
+	 * flock is one for all of them, taken by the first and released by
+	 * the last holder */
+	pthread_mutex_t gc_mutex;
+	unsigned gc_holders;
 };
 
 struct store_writer {
@@ -50,24 +54,6 @@ static int open_dir_at(int dirfd, const char *name, int *out, berth_error **err)
 	if (*out < 0)
 		return berth_error_set(err, errno, "open \"%s\"", name);
 	return 0;
-}
-
-/* Marks snapshots/ as the top of unrelated directory trees (chattr +T):
- * ext2/3/4's Orlov allocator then places each new snapshot in a block group
- * of its own choosing instead of next to its siblings. Besides spreading
- * the trees, this keeps an unpack out of the groups a removal of snapshots
- * just freed: without a journal, ext4 scans every inode freed in the last
- * 30 s before it reuses one, which made creating a file cost ~1 ms there.
- * Best effort: other file systems have no such flag. */
-static void mark_top_dir(int dirfd)
-{
-	int flags = 0;
-
-	if (ioctl(dirfd, FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL))
-		return;
-	flags |= FS_TOPDIR_FL;
-	if (ioctl(dirfd, FS_IOC_SETFLAGS, &flags) < 0)
-		berth_debug("snapshots: set FS_TOPDIR_FL: %s", strerror(errno));
 }
 
 /* Runs FN with the index lock held exclusive. */
@@ -106,6 +92,7 @@ int store_open(const char *root, store **out, berth_error **err)
 	if (s == NULL)
 		return berth_error_set(err, ENOMEM, "store \"%s\"", root);
 	s->rootfd = s->blobsfd = s->ingestfd = s->snapfd = s->gc_lockfd = -EBADF;
+	pthread_mutex_init(&s->gc_mutex, NULL);
 	s->root = strdup(root);
 	if (s->root == NULL || fs_mkdir_p(root, 0700, err) < 0)
 		goto fail;
@@ -118,7 +105,7 @@ int store_open(const char *root, store **out, berth_error **err)
 	    open_dir_at(s->rootfd, "ingest", &s->ingestfd, err) < 0 ||
 	    open_dir_at(s->rootfd, "snapshots", &s->snapfd, err) < 0 || with_index_lock(s, init_files, NULL, err) < 0)
 		goto fail;
-	mark_top_dir(s->snapfd);
+	fs_mark_top_dir(s->snapfd);
 	*out = s;
 	return 0;
 fail:
@@ -138,6 +125,7 @@ void store_close(store *s)
 	cleanup_closep(&s->ingestfd);
 	cleanup_closep(&s->snapfd);
 	cleanup_closep(&s->gc_lockfd);
+	pthread_mutex_destroy(&s->gc_mutex);
 	free(s->root);
 	free(s);
 }
@@ -154,24 +142,31 @@ int store_root_fd(const store *s)
 
 int store_gc_lock(store *s, bool exclusive, berth_error **err)
 {
-	int ret;
+	int ret = 0;
 
-	if (s->gc_lockfd < 0) {
+	pthread_mutex_lock(&s->gc_mutex);
+	if (s->gc_lockfd < 0)
 		s->gc_lockfd = openat(s->rootfd, "gc.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (s->gc_lockfd < 0)
-			return berth_error_set(err, errno, "store \"%s\": open gc.lock", s->root);
+	if (s->gc_lockfd < 0) {
+		ret = berth_error_set(err, errno, "store \"%s\": open gc.lock", s->root);
+	} else if (exclusive || s->gc_holders == 0) {
+		while ((ret = flock(s->gc_lockfd, exclusive ? LOCK_EX : LOCK_SH)) < 0 && errno == EINTR)
+			;
+		if (ret < 0)
+			ret = berth_error_set(err, errno, "store \"%s\": lock gc.lock", s->root);
 	}
-	while ((ret = flock(s->gc_lockfd, exclusive ? LOCK_EX : LOCK_SH)) < 0 && errno == EINTR)
-		;
-	if (ret < 0)
-		return berth_error_set(err, errno, "store \"%s\": lock gc.lock", s->root);
-	return 0;
+	if (ret == 0)
+		s->gc_holders++;
+	pthread_mutex_unlock(&s->gc_mutex);
+	return ret;
 }
 
 void store_gc_unlock(store *s)
 {
-	if (s->gc_lockfd >= 0)
+	pthread_mutex_lock(&s->gc_mutex);
+	if (s->gc_holders > 0 && --s->gc_holders == 0 && s->gc_lockfd >= 0)
 		flock(s->gc_lockfd, LOCK_UN);
+	pthread_mutex_unlock(&s->gc_mutex);
 }
 
 /* ---- blobs ---- */

@@ -42,7 +42,9 @@ const char *store_root(const store *s);
 /* An O_PATH|O_DIRECTORY fd of ROOT, owned by the store. */
 int store_root_fd(const store *s);
 
-/* The gc lock (see above). Blocking; released by store_gc_unlock or close. */
+/* The gc lock (see above). Blocking; released by store_gc_unlock or close.
+ * Counted per handle: the threads of one process may share a handle, and
+ * the lock is released when its last holder unlocks. */
 int store_gc_lock(store *s, bool exclusive, berth_error **err);
 void store_gc_unlock(store *s);
 

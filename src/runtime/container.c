@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 #include <linux/sched.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/exe_guard.h"
 #include "runtime/container_internal.h"
 #include "runtime/hooks.h"
 #include "runtime/idmap_mount.h"
@@ -95,7 +97,9 @@ static char *now_rfc3339(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* not strftime: it loads the time zone (/etc/localtime) */
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (asprintf(&out, "%s.%09ldZ", buf, ts.tv_nsec) < 0)
 		return NULL;
 	return out;
@@ -378,12 +382,28 @@ static void leave_child_namespaces(child_ns_switch *sw)
 static int send_cgroup_join(int sock, cgroup_manager *cg, berth_error **err)
 {
 	cgroup_self_join join = { .n = 0 };
-	int ret = 0;
+	_cleanup_free_ char *paths = NULL;
+	size_t len = 0;
+	int ret;
 
 	if (cgroup_manager_open_join(cg, &join, err) < 0)
 		return -1;
-	for (size_t i = 0; i < join.n && ret == 0; i++)
-		ret = sync_send(sock, SYNC_CGROUP_JOIN, 0, join.paths[i], join.fds[i], err);
+	if (join.n == 0)
+		return 0;
+	/* one message: the fds, and their paths (for errors) one a line */
+	for (size_t i = 0; i < join.n; i++)
+		len += strlen(join.paths[i]) + 1;
+	paths = calloc(1, len + 1);
+	if (paths == NULL) {
+		cgroup_join_close(&join);
+		return berth_error_set(err, ENOMEM, "cgroup: join");
+	}
+	for (size_t i = 0, off = 0; i < join.n; i++) {
+		for (const char *c = join.paths[i]; *c; c++)
+			paths[off++] = *c == '\n' ? '?' : *c;
+		paths[off++] = '\n';
+	}
+	ret = sync_send_fds(sock, SYNC_CGROUP_JOIN, (int)join.n, paths, join.fds, join.n, err);
 	cgroup_join_close(&join);
 	return ret;
 }
@@ -410,6 +430,18 @@ static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, c
 	return state_write(tx->dirfd, st, err);
 }
 
+/* Whether the init can seal itself (exe_guard_seal_in_mount_ns) instead of
+ * the runtime before the clone: only in a new pid namespace (no process of
+ * a joined one may see the init before it is sealed), in a new mount
+ * namespace that takes no mount events back to the host (no shared
+ * rootfsPropagation) and whose old root goes at pivot_root. */
+static bool init_can_seal_itself(const spec *s, const create_options *opts, bool late_userns)
+{
+	return s->namespaces[NS_PID].requested && s->namespaces[NS_PID].path == NULL &&
+	       s->namespaces[NS_MOUNT].requested && s->namespaces[NS_MOUNT].path == NULL && !late_userns &&
+	       !opts->no_pivot && !(s->rootfs_propagation & MS_SHARED) && exe_guard_in_place_possible();
+}
+
 /* After a failure while the init may be setting up early: the error it
  * reported, if it did (its failure may be the cause of ours). */
 static void init_error(int sock, berth_error **err)
@@ -428,8 +460,8 @@ static void init_error(int sock, berth_error **err)
 	berth_error_free(&ignored);
 }
 
-int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, pid_t *pid_out,
-			      int *master_out, berth_error **err)
+int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, int *exec_fd_out,
+			      pid_t *pid_out, int *master_out, berth_error **err)
 {
 	_cleanup_spec_ spec *s = opts->config; /* taken */
 	_cleanup_free_ char *config_path = NULL;
@@ -442,7 +474,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	idmap_mounts idmap = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
-	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup;
+	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup, start = exec_fd_out != NULL;
+	bool seal_in_init;
 	enum cgroup_mode mode;
 	pid_t intermediate = 0;
 
@@ -478,6 +511,10 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		 * mount): create them after joining it. */
 		late_userns = true;
 	}
+	seal_in_init = g->exe_guard_argv != NULL && init_can_seal_itself(s, opts, late_userns);
+	/* may re-execute: nothing has changed yet */
+	if (g->exe_guard_argv != NULL && !seal_in_init && exe_guard_seal_self(g->exe_guard_argv, err) < 0)
+		return -1;
 	if (namespaces_open_paths(s, ns_fds, err) < 0)
 		return -1;
 	if (opts->console_socket != NULL) {
@@ -503,7 +540,10 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	if (tx.lockfd < 0 || fill_state(st, s, opts, config_path, rootfs, g, err) < 0 ||
 	    state_write(tx.dirfd, st, err) < 0)
 		goto fail;
-	if (mkfifoat(tx.dirfd, STATE_EXEC_FIFO, 0622) < 0 || fchmodat(tx.dirfd, STATE_EXEC_FIFO, 0622, 0) < 0) {
+	if (exec_fd_out != NULL)
+		*exec_fd_out = -1;
+	if (!start &&
+	    (mkfifoat(tx.dirfd, STATE_EXEC_FIFO, 0622) < 0 || fchmodat(tx.dirfd, STATE_EXEC_FIFO, 0622, 0) < 0)) {
 		berth_error_set(err, errno, "create the exec fifo");
 		goto fail;
 	}
@@ -511,13 +551,14 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	 * grace period (cgroup_self_join): on v2 and hybrid hosts
 	 * clone3(CLONE_INTO_CGROUP) places it in the unified cgroup, which
 	 * must exist first, and it joins the v1 hierarchies itself through
-	 * files sent before SYNC_GO. Without a user namespace to map, on v1
-	 * and hybrid, the init builds its rootfs meanwhile (on v1 while the
-	 * cgroup is made too); it waits for SYNC_GO only before the cgroup
-	 * namespace, the cgroup mounts and the device nodes. */
+	 * files sent before SYNC_GO. On v1 and hybrid (not rootless with a
+	 * user namespace, nor with a late one) the init builds its rootfs
+	 * meanwhile (on v1 while the cgroup is made too), once a new user
+	 * namespace is mapped (SYNC_MAPS_DONE); it waits for SYNC_GO only
+	 * before the cgroup namespace, the cgroup mounts and the device nodes. */
 	if (cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) < 0)
 		mode = CGROUP_MODE_V1;
-	early = !new_userns && !late_userns && mode != CGROUP_MODE_V2;
+	early = !late_userns && mode != CGROUP_MODE_V2 && !(new_userns && g->rootless);
 	cgroup_first = !early || mode == CGROUP_MODE_HYBRID;
 	if (mode != CGROUP_MODE_V2) {
 		cgroup_options co = { .fs_root = g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup" };
@@ -552,6 +593,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.rootfs = rootfs,
 			.sync_fd = sv[1],
 			.state_dirfd = tx.dirfd,
+			.start_now = start,
+			.seal_exe = seal_in_init,
 			.no_pivot = opts->no_pivot,
 			.no_new_keyring = opts->no_new_keyring,
 			.new_userns = new_userns,
@@ -586,6 +629,13 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	close(sv[1]);
 	sv[1] = -1;
 	st->pid = tx.pid;
+	/* the init of a new user namespace needs its maps for anything it builds */
+	if (early && new_userns &&
+	    (namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0 ||
+	     sync_send(sv[0], SYNC_MAPS_DONE, 0, NULL, -1, err) < 0)) {
+		init_error(sv[0], err);
+		goto fail;
+	}
 	if (!cgroup_first && make_cgroup(&tx, g, s, opts, st, err) < 0) {
 		init_error(sv[0], err);
 		goto fail;
@@ -602,7 +652,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		init_error(sv[0], err);
 		goto fail;
 	}
-	if (new_userns && !late_userns && namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0)
+	if (new_userns && !late_userns && !early && namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0)
 		goto fail;
 	if (sync_send(sv[0], SYNC_GO, 0, NULL, -1, err) < 0) {
 		init_error(sv[0], err);
@@ -632,15 +682,26 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	idmap_mounts_clear(&idmap);
 	if (net_devices_move(s, tx.pid, err) < 0)
 		goto fail;
+	/* the maps are written: the ids translate now (before SYNC_READY,
+	 * after which `run`'s process starts) */
+	if (!s->process->terminal && process_chown_stdio(tx.pid, s->process->user.uid, s->process->user.gid, err) < 0) {
+		init_error(sv[0], err);
+		goto fail;
+	}
 	if (drive_init(s, st, sv[0], console_sock, master_out, err) < 0)
 		goto fail;
-	/* the maps are written: the ids translate now */
-	if (!s->process->terminal && process_chown_stdio(tx.pid, s->process->user.uid, s->process->user.gid, err) < 0)
+	/* the devices moved while the init went on: now it may exec */
+	if (start && s->n_net_devices > 0 && sync_send(sv[0], SYNC_START, 0, NULL, -1, err) < 0)
 		goto fail;
-	close(sv[0]);
+	if (start && s->hooks[HOOK_POSTSTART].n > 0) {
+		/* EOF once the process runs, for the poststart hooks */
+		*exec_fd_out = sv[0];
+	} else {
+		close(sv[0]);
+	}
 	sv[0] = -1;
 	st->pid_start_time = proc_pid_start_time(tx.pid);
-	st->status = STATUS_CREATED;
+	st->status = start ? STATUS_RUNNING : STATUS_CREATED;
 	if (state_write(tx.dirfd, st, err) < 0)
 		goto fail;
 	if (opts->pid_file && state_write_pid_file(opts->pid_file, tx.pid, err) < 0)
@@ -657,6 +718,10 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 fail:
 	if (sv[0] >= 0)
 		close(sv[0]);
+	if (exec_fd_out != NULL && *exec_fd_out >= 0) {
+		close(*exec_fd_out);
+		*exec_fd_out = -1;
+	}
 	if (sv[1] >= 0)
 		close(sv[1]);
 	if (master_out && *master_out >= 0) {
@@ -675,7 +740,7 @@ fail_early:
 int container_create(const runtime_globals *g, const create_options *opts, berth_error **err)
 {
 	pid_t pid;
-	if (container_create_internal(g, opts, false, &pid, NULL, err) < 0)
+	if (container_create_internal(g, opts, false, NULL, &pid, NULL, err) < 0)
 		return berth_error_wrap(err, "create %s", opts->id);
 	if (opts->pid_out != NULL)
 		*opts->pid_out = pid;

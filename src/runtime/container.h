@@ -17,6 +17,10 @@ typedef struct runtime_globals {
 	bool systemd_cgroup;
 	bool rootless;
 	const char *cgroup_fs_root; /* "/sys/fs/cgroup"; tests may change it */
+	/* create and run as root: the runtime's binary is not sealed yet
+	 * (exe_guard.h). create seals it with exe_guard_seal_self(these
+	 * arguments) unless the init can seal itself in its mount namespace. */
+	char **exe_guard_argv;
 } runtime_globals;
 
 typedef struct create_options {

@@ -33,6 +33,9 @@ extern char **environ;
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
 
 bool exe_guard_is_sealed(void)
 {
@@ -423,6 +426,67 @@ int exe_guard_seal_in_place(berth_error **err)
 		exe_guard_release();
 		return -1;
 	}
+	return 0;
+}
+
+/* The binary bound read-only onto itself in this mount namespace: the
+ * bind goes with the namespace (or the old root after pivot_root) and is
+ * never a detached tree whose last close would wait for a grace period. */
+static int bind_readonly_in_place(const char *path, int self, berth_error **err)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	_cleanup_close_ int tree = -EBADF;
+	_cleanup_close_ int fd = -EBADF;
+	struct statvfs sv;
+
+	tree = syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return berth_error_set(err, errno, "open_tree \"%s\"", path);
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return berth_error_set(err, errno, "make the bind of \"%s\" read-only", path);
+	if (syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return berth_error_set(err, errno, "bind \"%s\" onto itself", path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_set(err, errno, "open \"%s\"", path);
+	if (!same_file(fd, self) || fstatvfs(fd, &sv) < 0 || !(sv.f_flag & ST_RDONLY))
+		return berth_error_set(err, EINVAL, "\"%s\" is not the running binary on a read-only mount", path);
+	return move_fd(fd);
+}
+
+bool exe_guard_in_place_possible(void)
+{
+	const char *mode = getenv("BERTH_EXE_GUARD");
+	unsigned int size = 0;
+#ifdef __SANITIZE_ADDRESS__
+	return false;
+#endif
+	if (mode != NULL && strcmp(mode, "reexec") == 0)
+		return false;
+	/* PR_SET_MM_MAP exists (CONFIG_CHECKPOINT_RESTORE) */
+	return prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, (unsigned long)&size, 0, 0) == 0 && size > 0;
+}
+
+int exe_guard_seal_in_mount_ns(berth_error **err)
+{
+	_cleanup_close_ int self = -EBADF;
+	_cleanup_close_ int sealed = -EBADF;
+	char path[PATH_MAX];
+	ssize_t n;
+
+	if (exe_guard_is_sealed())
+		return 0;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0 || path[0] != '/')
+		return berth_error_set(err, n < 0 ? errno : EINVAL, "readlink /proc/self/exe");
+	path[n] = '\0';
+	self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return berth_error_set(err, errno, "open /proc/self/exe");
+	sealed = bind_readonly_in_place(path, self, err);
+	if (sealed < 0 || seal_in_place(sealed, err) < 0)
+		return -1;
+	berth_debug("runtime binary: sealed in place (in the init's mount namespace)");
 	return 0;
 }
 

@@ -16,9 +16,10 @@
  *    sealed file and /proc/self/exe is set to it (PR_SET_MM_MAP, which needs
  *    CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE and a kernel built with
  *    CONFIG_CHECKPOINT_RESTORE); otherwise by re-executing from the sealed
- *    file (one execve more). Either way every /proc/PID/exe and
- *    /proc/PID/map_files entry of the binary that a container could see
- *    names a file that cannot be opened for writing (EROFS, or sealed), and
+ *    file (one execve more). create and run leave that to the init where
+ *    it can seal itself first (exe_guard_seal_in_mount_ns). Either way
+ *    every /proc/PID/exe and /proc/PID/map_files entry of the binary that a
+ *    container could see names a file that cannot be opened for writing (EROFS, or sealed), and
  *    so does "#!/proc/self/exe" executed by such a process.
  *  - exe_guard_make_undumpable(): the runtime's processes inside a
  *    container's pid namespace are non-dumpable, so a container process
@@ -50,6 +51,21 @@ int exe_guard_seal_self(char **argv, berth_error **err);
  * /proc/self/exe reads "/BASENAME": resolve paths relative to the binary
  * before. */
 int exe_guard_seal_in_place(berth_error **err);
+
+/* As exe_guard_seal_in_place, for the container's init of create and run
+ * when the runtime itself is not sealed (the container gets a new pid
+ * namespace, so nothing of it can see the runtime or the init before this
+ * runs): binds the binary read-only onto itself in the init's own mount
+ * namespace, whose propagation must keep mounts from the host (slave or
+ * private), and moves the image onto that bind. The bind goes with the old
+ * root's unmount after pivot_root, in the grace period that one waits for
+ * anyway, instead of a detached tree's own (exe_guard_release). */
+int exe_guard_seal_in_mount_ns(berth_error **err);
+
+/* Whether exe_guard_seal_in_place can work in this build, environment and
+ * kernel (not in an AddressSanitizer build, nor with BERTH_EXE_GUARD=reexec,
+ * and PR_SET_MM_MAP exists): else only the runtime's re-execution guards. */
+bool exe_guard_in_place_possible(void);
 
 /* An fd (O_PATH or a memfd, close-on-exec) of the binary PATH (NULL: this
  * process's own) on a detached read-only mount, or a sealed copy: what

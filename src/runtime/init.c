@@ -28,6 +28,7 @@
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 
@@ -136,6 +137,38 @@ static int wait_exec_fifo(const init_config *cfg, berth_error **err)
 	return 0;
 }
 
+/* `run`: no exec fifo, the process starts once ready. The sync socket stays
+ * open (moved above the preserved fds) until execve closes it, so the
+ * runtime reads EOF once the process runs, for its poststart hooks. */
+static int keep_sync_fd_until_exec(const init_config *cfg, berth_error **err)
+{
+	int kept = fcntl(cfg->sync_fd, F_DUPFD_CLOEXEC, 3 + (cfg->preserve_fds > 0 ? cfg->preserve_fds : 0));
+
+	close(cfg->sync_fd);
+	if (kept < 0)
+		return berth_error_set(err, errno, "keep the sync socket open");
+	close(cfg->state_dirfd);
+	return 0;
+}
+
+/* create and run of a runtime that is not sealed: the init moves its image
+ * onto a read-only bind in its own mount namespace, before anything of the
+ * container can see it (nothing else is in its new pid namespace yet). If
+ * that cannot be done, a detached read-only tree, released at once: its
+ * fd must not reach the container. */
+static int seal_init_exe(berth_error **err)
+{
+	_cleanup_error_ berth_error *why = NULL;
+
+	if (exe_guard_seal_in_mount_ns(&why) == 0)
+		return 0;
+	berth_debug("runtime binary: %s; sealing from a detached mount", why->msg);
+	if (exe_guard_seal_in_place(err) < 0)
+		return berth_error_wrap(err, "protect the runtime binary (CVE-2019-5736)");
+	exe_guard_release();
+	return 0;
+}
+
 /* The namespaces to join are joined; now create the user namespace (unless
  * one was joined) and the others, owned by it, and fork: a new pid namespace
  * takes effect for children only. The intermediate reports the init's pid
@@ -214,27 +247,50 @@ static void reset_signals(void)
 /* The v1 cgroup files the runtime sent to join (SYNC_CGROUP_JOIN). */
 static cgroup_self_join cgroup_to_join;
 
+/* Keeps the fds and paths of a SYNC_CGROUP_JOIN (N fds, PATHS one a line). */
+static int keep_cgroup_join(int *fds, size_t n, char *paths, berth_error **err)
+{
+	char *line = paths;
+
+	for (size_t i = 0; i < n; i++) {
+		char *nl = line ? strchr(line, '\n') : NULL;
+		if (nl != NULL)
+			*nl = '\0';
+		cgroup_to_join.fds[i] = fds[i];
+		cgroup_to_join.paths[i] = strdup(line && *line ? line : "tasks");
+		cgroup_to_join.n = i + 1;
+		if (cgroup_to_join.paths[i] == NULL) {
+			for (size_t j = i + 1; j < n; j++)
+				close(fds[j]);
+			return berth_error_set(err, ENOMEM, "cgroup: join");
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
 /* Waits for SYNC_GO, keeping the SYNC_CGROUP_JOIN fds that come first. */
 static int wait_for_go(int sock, berth_error **err)
 {
 	for (;;) {
-		_cleanup_free_ char *path = NULL;
+		_cleanup_free_ char *text = NULL;
+		int fds[SYNC_FDS_MAX];
+		size_t n = 0;
 		sync_msg msg;
-		int fd = -1;
 
-		if (sync_recv(sock, &msg, &path, &fd, err) < 0)
+		if (sync_recv_fds(sock, &msg, &text, fds, SYNC_FDS_MAX, &n, err) < 0)
 			return -1;
-		if (msg.type == SYNC_GO && fd < 0)
+		if (msg.type == SYNC_GO && n == 0)
 			return 0;
-		if (msg.type != SYNC_CGROUP_JOIN || fd < 0 || cgroup_to_join.n == CGROUP_JOIN_MAX) {
-			if (fd >= 0)
-				close(fd);
+		if (msg.type != SYNC_CGROUP_JOIN || n == 0 || n > CGROUP_JOIN_MAX || cgroup_to_join.n > 0) {
+			while (n > 0)
+				close(fds[--n]);
 			if (msg.type == SYNC_ERROR)
-				return berth_error_set(err, 0, "%s", path ? path : "the runtime failed");
+				return berth_error_set(err, 0, "%s", text ? text : "the runtime failed");
 			return berth_error_set(err, EPROTO, "unexpected message %d from the runtime", msg.type);
 		}
-		cgroup_to_join.fds[cgroup_to_join.n] = fd;
-		cgroup_to_join.paths[cgroup_to_join.n++] = move_ptr(path);
+		if (keep_cgroup_join(fds, n, text, err) < 0)
+			return -1;
 	}
 }
 
@@ -295,6 +351,9 @@ _Noreturn void container_init_main(const init_config *cfg)
 		_exit(1);
 	if (!cfg->early_setup && wait_for_go(cfg->sync_fd, &err) < 0)
 		_exit(1);
+	/* early setup in a new user namespace: once it is mapped */
+	if (cfg->early_setup && cfg->new_userns && sync_expect(cfg->sync_fd, SYNC_MAPS_DONE, NULL, NULL, &err) < 0)
+		_exit(1);
 	setup_ns = needs_setup_namespace(cfg);
 	if (join_namespaces(cfg, &err) < 0)
 		init_fail(cfg, &err);
@@ -332,8 +391,20 @@ _Noreturn void container_init_main(const init_config *cfg)
 	if (set_names(s, &err) < 0 || loopback_up(s, &err) < 0)
 		init_fail(cfg, &err);
 	/* device nodes are made under the container's devices cgroup */
-	if (rootfs_prepare(&ctx, &err) < 0 || rootfs_mount_all(&ctx, &err) < 0 ||
-	    (ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) || rootfs_create_devices(&ctx, &err) < 0)
+	/* With early setup and nothing else before pivot_root (no pty, no
+	 * container hooks) the cgroup mounts and the device nodes come after
+	 * it: the old root's unmount, which waits for an RCU grace period,
+	 * then overlaps the runtime's cgroup work instead of following GO.
+	 * Only where the hierarchies are mounted afresh in a new cgroup
+	 * namespace: a bind of the host's cgroup needs the old root. */
+	ctx.defer_cgroup_mounts = cfg->early_setup && !p->terminal && !init_wants_hook_sync(s) && !cfg->no_pivot &&
+				  !ctx.in_userns && !setup_ns && ctx.new_cgroupns && ctx.cgroup_mounts != NULL &&
+				  rootfs_cgroup_mounts_deferrable(s);
+	if (rootfs_prepare(&ctx, &err) < 0 || (cfg->seal_exe && seal_init_exe(&err) < 0) ||
+	    rootfs_mount_all(&ctx, &err) < 0)
+		init_fail(cfg, &err);
+	if (!ctx.defer_cgroup_mounts &&
+	    ((ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) || rootfs_create_devices(&ctx, &err) < 0))
 		init_fail(cfg, &err);
 	if (p->terminal) {
 		if (rootfs_setup_console(&ctx, &console_peer, &err) < 0)
@@ -349,8 +420,14 @@ _Noreturn void container_init_main(const init_config *cfg)
 		if (hooks_run(s, HOOK_CREATE_CONTAINER, state_json ? state_json : "{}", &err) < 0)
 			init_fail(cfg, &err);
 	}
-	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0 || rootfs_create_cwd(&ctx, p->cwd, &err) < 0 ||
-	    rootfs_finalize(&ctx, &err) < 0 || rootfs_leave_setup_namespace(&ctx, &err) < 0)
+	if (rootfs_pivot(&ctx, cfg->no_pivot, &err) < 0)
+		init_fail(cfg, &err);
+	if (ctx.defer_cgroup_mounts &&
+	    (rootfs_mount_deferred(&ctx, &err) < 0 || (ctx.cgroup_ready && ctx.cgroup_ready(&ctx, &err) < 0) ||
+	     rootfs_create_devices(&ctx, &err) < 0))
+		init_fail(cfg, &err);
+	if (rootfs_create_cwd(&ctx, p->cwd, &err) < 0 || rootfs_finalize(&ctx, &err) < 0 ||
+	    rootfs_leave_setup_namespace(&ctx, &err) < 0)
 		init_fail(cfg, &err);
 	close(ctx.rootfd);
 	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0 ||
@@ -384,10 +461,15 @@ _Noreturn void container_init_main(const init_config *cfg)
 	prctl(PR_SET_PDEATHSIG, 0);
 	if (sync_send(cfg->sync_fd, SYNC_READY, 0, NULL, -1, &err) < 0)
 		_exit(1);
-	close(cfg->sync_fd);
-
-	if (wait_exec_fifo(cfg, &err) < 0)
-		_exit(1);
+	if (cfg->start_now) {
+		if ((s->n_net_devices > 0 && sync_expect(cfg->sync_fd, SYNC_START, NULL, NULL, &err) < 0) ||
+		    keep_sync_fd_until_exec(cfg, &err) < 0)
+			_exit(1);
+	} else {
+		close(cfg->sync_fd);
+		if (wait_exec_fifo(cfg, &err) < 0)
+			_exit(1);
+	}
 	if (s->hooks[HOOK_START_CONTAINER].n > 0 &&
 	    hooks_run(s, HOOK_START_CONTAINER, state_with_status(&state_json, "created"), &err) < 0) {
 		fprintf(stderr, "berth-runtime: %s\n", err->msg);

@@ -1,6 +1,7 @@
 /* The container init: the child the runtime clones.  It joins or already
  * owns its namespaces, builds the rootfs, reports ready over the sync
- * socket, blocks on the exec fifo until `start`, then execs the process. */
+ * socket, blocks on the exec fifo until `start` (not in `run`), then execs
+ * the process. */
 #ifndef BERTH_RUNTIME_INIT_H
 #define BERTH_RUNTIME_INIT_H
 
@@ -16,6 +17,13 @@ typedef struct init_config {
 	const char *rootfs;
 	int sync_fd;
 	int state_dirfd; /* O_PATH fd of ROOT/ID, for the exec fifo */
+	/* `run`: no exec fifo; exec the process as soon as SYNC_READY is
+	 * sent (with linux.netDevices, once SYNC_START follows: the runtime
+	 * moves them meanwhile), keeping the sync socket open until the execve */
+	bool start_now;
+	/* the runtime is not sealed: the init seals itself right after
+	 * rootfs_prepare (exe_guard_seal_in_mount_ns) */
+	bool seal_exe;
 	int ns_fds[NS_TYPES];
 	bool no_pivot;
 	bool no_new_keyring;
@@ -29,8 +37,9 @@ typedef struct init_config {
 	int late_flags;
 	/* The runtime writes the cgroup's resources while the init builds
 	 * its rootfs: SYNC_GO comes before the cgroup namespace, the cgroup
-	 * mounts and the device nodes instead of before everything. Only
-	 * without a user namespace to map, and not on v2. */
+	 * mounts and the device nodes instead of before everything (with a
+	 * new user namespace, SYNC_MAPS_DONE before everything). Not on v2,
+	 * not with a late user namespace, not rootless with a user namespace. */
 	bool early_setup;
 	/* the runtime's fd of the unified cgroup (CLONE_INTO_CGROUP), closed
 	 * first thing, or -1 */

@@ -112,6 +112,7 @@ static void wait_init_exec(int fd, const container_state *st)
 static int consume_exec_fifo(int dirfd, const container_state *st, berth_error **err)
 {
 	_cleanup_close_ int fd = openat(dirfd, STATE_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, st->pid, 0);
 	struct timespec start, now;
 
 	if (fd < 0)
@@ -138,7 +139,11 @@ static int consume_exec_fifo(int dirfd, const container_state *st, berth_error *
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec > 10)
 			return berth_error_set(err, ETIMEDOUT, "the container init did not answer on the exec fifo");
-		usleep(200);
+		/* Until a writer connects the fifo polls neither readable nor
+		 * hung up: sleep until the init writes or exits. */
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+		if (poll(p, pidfd >= 0 ? 2 : 1, 100) > 0 && (p[0].revents & POLLHUP))
+			usleep(200); /* a writer came and went: no busy loop */
 	}
 }
 
@@ -402,34 +407,45 @@ int container_wait_foreground(pid_t pid, int master, int *exit_code, berth_error
 	return 0;
 }
 
-int container_run(const runtime_globals *g, const create_options *opts, int *exit_code, berth_error **err)
+/* The process runs (EXEC_FD read EOF): the poststart hooks, as start runs
+ * them; a failing one stops the container and fails `run`. */
+static int run_poststart(const runtime_globals *g, const char *id, int exec_fd, berth_error **err)
 {
 	_cleanup_close_ int dirfd = -EBADF;
 	_cleanup_close_ int lockfd = -EBADF;
 	_cleanup_state_ container_state *st = NULL;
+	char c;
+
+	while (read(exec_fd, &c, 1) > 0 || errno == EINTR)
+		;
+	if (open_locked(g, id, &dirfd, &lockfd, &st, err) < 0)
+		return -1;
+	if (run_saved_hooks(st, HOOK_POSTSTART, STATUS_RUNNING, err) < 0) {
+		if (signal_init(st, SIGKILL, NULL) == 0)
+			wait_init_gone(st, 5000);
+		return -1;
+	}
+	return 0;
+}
+
+/* create and start in one: the init execs the process as soon as it is
+ * ready (no exec fifo, no second read of the state). */
+int container_run(const runtime_globals *g, const create_options *opts, int *exit_code, berth_error **err)
+{
+	_cleanup_close_ int exec_fd = -EBADF;
 	int master = -1;
 	pid_t pid;
 
 	*exit_code = 0;
-	if (container_create_internal(g, opts, !opts->detach, &pid, &master, err) < 0)
+	if (container_create_internal(g, opts, !opts->detach, &exec_fd, &pid, &master, err) < 0)
 		return berth_error_wrap(err, "run %s", opts->id);
-	dirfd = state_dir_open(g->root, opts->id, err);
-	if (dirfd < 0)
-		return berth_error_wrap(err, "run %s", opts->id);
-	lockfd = state_lock(dirfd, err);
-	if (lockfd < 0 || state_read(dirfd, &st, err) < 0 || start_locked(dirfd, st, err) < 0) {
+	if (exec_fd >= 0 && run_poststart(g, opts->id, exec_fd, err) < 0) {
 		_cleanup_error_ berth_error *cleanup_err = NULL;
-		if (lockfd >= 0) {
-			close(lockfd);
-			lockfd = -1;
-		}
 		container_delete(g, opts->id, true, &cleanup_err);
 		if (master >= 0)
 			close(master);
 		return berth_error_wrap(err, "run %s", opts->id);
 	}
-	close(lockfd);
-	lockfd = -1;
 	/* the process runs: the wait for its exit covers the unmount */
 	exe_guard_release();
 	if (opts->detach) {

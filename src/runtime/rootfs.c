@@ -401,38 +401,84 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 	return 0;
 }
 
-int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
+static bool is_cgroup_mount(const spec_mount *m)
 {
-	const spec *s = ctx->spec;
+	return !m->bind && (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0);
+}
+
+bool rootfs_cgroup_mounts_deferrable(const spec *s)
+{
+	bool proc = false;
 
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const spec_mount *m = &s->mounts[i];
-		char dest[PATH_MAX];
-		int ret;
+		size_t len = strlen(m->destination);
 
-		snprintf(dest, sizeof(dest), "%s", m->destination);
-		if (m->bind) {
-			int srcfd = ctx->source_fds ? ctx->source_fds[i] : -1;
-			if (ctx->source_fds)
-				ctx->source_fds[i] = -1;
-			ret = mount_bind(ctx, m, i, srcfd, dest, err);
-		} else {
-			ret = mount_special(ctx, m, i, dest, err);
+		if (!m->bind && strcmp(m->type, "proc") == 0 && strcmp(m->destination, "/proc") == 0)
+			proc = true;
+		if (!is_cgroup_mount(m))
+			continue;
+		while (len > 1 && m->destination[len - 1] == '/')
+			len--;
+		for (size_t j = i + 1; j < s->n_mounts; j++) {
+			const char *d = s->mounts[j].destination;
+			if (is_cgroup_mount(&s->mounts[j]))
+				continue;
+			if (strncmp(d, m->destination, len) == 0 && (d[len] == '\0' || d[len] == '/'))
+				return false;
 		}
-		if (ret < 0)
-			return ret;
-		if (m->propagation != 0) {
-			_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, dest, O_PATH, 0, false, err);
-			char path[32];
-			if (fd < 0)
-				return berth_error_wrap(err, "mounts[%zu]", i);
-			if (mount(NULL, fs_proc_fd_path(fd, path), NULL, m->propagation, NULL) < 0)
-				return berth_error_set(err, errno, "mounts[%zu]: set propagation of \"%s\"", i,
-						       m->destination);
-		}
+	}
+	return proc;
+}
+
+static int mount_one(rootfs_context *ctx, size_t i, berth_error **err)
+{
+	const spec_mount *m = &ctx->spec->mounts[i];
+	char dest[PATH_MAX];
+	int ret;
+
+	snprintf(dest, sizeof(dest), "%s", m->destination);
+	if (m->bind) {
+		int srcfd = ctx->source_fds ? ctx->source_fds[i] : -1;
+		if (ctx->source_fds)
+			ctx->source_fds[i] = -1;
+		ret = mount_bind(ctx, m, i, srcfd, dest, err);
+	} else {
+		ret = mount_special(ctx, m, i, dest, err);
+	}
+	if (ret < 0)
+		return ret;
+	if (m->propagation != 0) {
+		_cleanup_close_ int fd = fs_open_in_root(ctx->rootfd, dest, O_PATH, 0, false, err);
+		char path[32];
+		if (fd < 0)
+			return berth_error_wrap(err, "mounts[%zu]", i);
+		if (mount(NULL, fs_proc_fd_path(fd, path), NULL, m->propagation, NULL) < 0)
+			return berth_error_set(err, errno, "mounts[%zu]: set propagation of \"%s\"", i, m->destination);
+	}
+	return 0;
+}
+
+int rootfs_mount_all(rootfs_context *ctx, berth_error **err)
+{
+	for (size_t i = 0; i < ctx->spec->n_mounts; i++) {
+		if (ctx->defer_cgroup_mounts && is_cgroup_mount(&ctx->spec->mounts[i]))
+			continue;
+		if (mount_one(ctx, i, err) < 0)
+			return -1;
 	}
 	free(ctx->source_fds);
 	ctx->source_fds = NULL;
+	return 0;
+}
+
+int rootfs_mount_deferred(rootfs_context *ctx, berth_error **err)
+{
+	if (!ctx->defer_cgroup_mounts)
+		return 0;
+	for (size_t i = 0; i < ctx->spec->n_mounts; i++)
+		if (is_cgroup_mount(&ctx->spec->mounts[i]) && mount_one(ctx, i, err) < 0)
+			return -1;
 	return 0;
 }
 

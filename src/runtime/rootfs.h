@@ -33,6 +33,8 @@ typedef struct rootfs_context {
 	const cgroup_mount *cgroup_mounts;
 	size_t n_cgroup_mounts;
 	bool new_cgroupns;
+	/* rootfs_mount_all leaves the cgroup mounts to rootfs_mount_deferred */
+	bool defer_cgroup_mounts;
 } rootfs_context;
 
 /* Without a mount namespace of its own (linux.namespaces does not list one,
@@ -62,6 +64,17 @@ int rootfs_open_bind_sources(rootfs_context *ctx, berth_error **err);
 /* Mounts every entry of spec.mounts in order (bind sources from
  * ctx->source_fds when opened early; each is closed once mounted). */
 int rootfs_mount_all(rootfs_context *ctx, berth_error **err);
+
+/* Whether the cgroup mounts of S can come last, after pivot_root (so that
+ * the old root's unmount, which waits for an RCU grace period, overlaps
+ * the runtime's cgroup work instead of following it): no later mount lies
+ * on or below one, and a procfs is mounted on /proc (the mounts go through
+ * /proc/self/fd). */
+bool rootfs_cgroup_mounts_deferrable(const spec *s);
+
+/* The cgroup mounts rootfs_mount_all left (ctx->defer_cgroup_mounts), in
+ * their order, after pivot_root. */
+int rootfs_mount_deferred(rootfs_context *ctx, berth_error **err);
 
 /* Default /dev nodes, linux.devices, /dev symlinks and /dev/ptmx. */
 int rootfs_create_devices(rootfs_context *ctx, berth_error **err);

@@ -20,8 +20,13 @@ enum sync_type {
 	SYNC_GRANDCHILD_PID, /* intermediate -> parent: value is the init pid */
 	SYNC_USERNS,	     /* init -> parent: user namespace unshared, write the maps */
 	SYNC_MAPS_DONE,	     /* parent -> init */
-	SYNC_CGROUP_JOIN,    /* parent -> init, before SYNC_GO: a v1 "tasks" file to join (fd), path in payload */
+	SYNC_CGROUP_JOIN,    /* parent -> init, before SYNC_GO: the v1 "tasks" files to join (fds), their paths
+				in the payload, one a line */
+	SYNC_START,	     /* parent -> init (`run` with linux.netDevices): the devices are in, exec */
 };
+
+/* The most fds one message carries. */
+#define SYNC_FDS_MAX 32
 
 typedef struct sync_msg {
 	int type;
@@ -32,8 +37,15 @@ typedef struct sync_msg {
 /* Sends TYPE with VALUE, PAYLOAD (may be NULL) and FD (-1 for none). */
 int sync_send(int sock, int type, int value, const char *payload, int fd, berth_error **err);
 
+/* As sync_send, with N_FDS (at most SYNC_FDS_MAX) FDS. */
+int sync_send_fds(int sock, int type, int value, const char *payload, const int *fds, size_t n_fds, berth_error **err);
+
 /* Receives one message. *PAYLOAD (heap, may be NULL) and *FD (-1 if none). */
 int sync_recv(int sock, sync_msg *msg, char **payload, int *fd, berth_error **err);
+
+/* As sync_recv, keeping up to MAX_FDS fds in FDS (*N_FDS; more are closed).
+ * On failure none is left open. */
+int sync_recv_fds(int sock, sync_msg *msg, char **payload, int *fds, size_t max_fds, size_t *n_fds, berth_error **err);
 
 /* Receives and checks the type; a SYNC_ERROR payload becomes the error. */
 int sync_expect(int sock, int type, char **payload, int *fd, berth_error **err);

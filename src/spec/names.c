@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,36 +31,44 @@ int spec_capability_from_name(const char *name)
 	return value;
 }
 
+/* Both tables are filled once per process, before anyone reads them: the
+ * engine asks for names from several threads (parallel build stages), and a
+ * lazily filled entry could be read half-written ("CAP_FO"). */
+static char capability_names[64][32];
+static int capability_last = CAP_LAST_CAP;
+static pthread_once_t capability_once = PTHREAD_ONCE_INIT;
+
+static void capability_tables_fill(void)
+{
+	/* cap_max_bits() reports what the running kernel supports. */
+	int last = (int)cap_max_bits() - 1;
+
+	if (last >= 0 && last <= 63)
+		capability_last = last;
+	for (int cap = 0; cap < 64; cap++) {
+		char *n = cap_to_name(cap);
+		size_t i;
+		if (n == NULL)
+			continue;
+		for (i = 0; n[i] && i < sizeof(capability_names[cap]) - 1; i++)
+			capability_names[cap][i] = toupper((unsigned char)n[i]);
+		capability_names[cap][i] = '\0';
+		cap_free(n);
+	}
+}
+
 const char *spec_capability_name(int cap)
 {
-	static char names[64][32];
-	char *n;
-	size_t i;
-
 	if (cap < 0 || cap >= 64)
 		return "CAP_UNKNOWN";
-	if (names[cap][0] != '\0')
-		return names[cap];
-	n = cap_to_name(cap);
-	if (n == NULL)
-		return "CAP_UNKNOWN";
-	for (i = 0; n[i] && i < sizeof(names[cap]) - 1; i++)
-		names[cap][i] = toupper((unsigned char)n[i]);
-	names[cap][i] = '\0';
-	cap_free(n);
-	return names[cap];
+	pthread_once(&capability_once, capability_tables_fill);
+	return capability_names[cap][0] ? capability_names[cap] : "CAP_UNKNOWN";
 }
 
 int spec_capability_last(void)
 {
-	static int last = -1;
-	if (last < 0) {
-		/* cap_max_bits() reports what the running kernel supports. */
-		last = (int)cap_max_bits() - 1;
-		if (last < 0 || last > 63)
-			last = CAP_LAST_CAP;
-	}
-	return last;
+	pthread_once(&capability_once, capability_tables_fill);
+	return capability_last;
 }
 
 static const struct {

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/log.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -523,4 +526,15 @@ char *fs_path_join(const char *a, const char *b)
 	if (asprintf(&out, "%.*s%s%s", (int)la, a, (la == 1 && a[0] == '/') ? "" : "/", b) < 0)
 		return NULL;
 	return out;
+}
+
+void fs_mark_top_dir(int dirfd)
+{
+	int flags = 0;
+
+	if (ioctl(dirfd, FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL))
+		return;
+	flags |= FS_TOPDIR_FL;
+	if (ioctl(dirfd, FS_IOC_SETFLAGS, &flags) < 0)
+		berth_debug("set FS_TOPDIR_FL: %s", strerror(errno));
 }

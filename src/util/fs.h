@@ -70,6 +70,16 @@ int fs_remove_tree(const char *path, berth_error **err);
  * NAME is not an error. Returns 0 or -errno. */
 int fs_remove_tree_at(int parentfd, const char *name);
 
+/* Marks DIRFD as the top of unrelated directory trees (chattr +T):
+ * ext2/3/4's Orlov allocator then places each new subdirectory in a block
+ * group of its own choosing instead of next to its siblings. Besides
+ * spreading the trees, this keeps new files out of the groups a removal of
+ * siblings just freed: without a journal, ext4 scans every inode freed in
+ * the last 30 s before it reuses one, which made creating a file cost ~1 ms
+ * there (the store's snapshots/, a build's step dirs). Best effort: other
+ * file systems have no such flag. */
+void fs_mark_top_dir(int dirfd);
+
 /* Path join helper: returns heap "A/B" with exactly one slash between. */
 char *fs_path_join(const char *a, const char *b);
 

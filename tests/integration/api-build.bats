@@ -88,6 +88,69 @@ EOF2
 	assert_output_contains "not supported"
 }
 
+@test "api build: RUN gets the engine's bridge (an eth0 with an address), --network none as asked" {
+	cat >"$CTX/Dockerfile" <<'EOF2'
+FROM bb
+RUN ip -4 -o addr show > /addrs
+EOF2
+	run dbuild --no-cache -t netdef "$CTX"
+	assert_success
+	run d run --rm --network none --cgroup-parent "berth-test/$TAG" netdef cat /addrs
+	assert_success
+	# the bridge's address, not the service's namespace (only lo there)
+	grep -q 'eth0 *inet 10\.77\.' <<<"$output" || { echo "no bridge address: $output"; false; }
+	run dbuild --no-cache --network none -t netnone "$CTX"
+	assert_success
+	run d run --rm --network none --cgroup-parent "berth-test/$TAG" netnone cat /addrs
+	[[ "$output" != *eth0* ]] || { echo "$output"; false; }
+	# no veth or namespace of a RUN is left (engine_teardown checks too)
+	[ -z "$(ls -A "$RUNROOT/netns" 2>/dev/null)" ]
+}
+
+@test "api build: docker system df shows the build cache; docker builder prune (dangling, --filter until, -a)" {
+	printf 'FROM bb\nRUN echo one > /one\nRUN echo two > /two\n' >"$CTX/Dockerfile"
+	run dbuild -t cached "$CTX"
+	assert_success
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 2 ]
+	# two entries, their layers in an image: nothing to reclaim
+	run d system df --format '{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Reclaimable}}'
+	assert_success
+	assert_output_contains "Build Cache|2|0|0B"
+	run d system df -v
+	assert_success
+	assert_output_contains "Build cache usage:"
+	[ "$(grep -c ' regular ' <<<"$output")" = 2 ] || { echo "$output"; false; }
+	# nothing is dangling yet: prune keeps both
+	run d builder prune -f
+	assert_success
+	assert_output_contains "Total reclaimed space: 0B"
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 2 ]
+	# the image removed, both entries are dangling: reclaimable
+	d rmi cached >/dev/null
+	run d system df --format '{{.Type}}|{{.TotalCount}}|{{.Reclaimable}}'
+	[[ "$output" == *"Build Cache|2|"* && "$output" != *"Build Cache|2|0B"* ]] || { echo "$output"; false; }
+	run d builder prune -f --filter until=24h
+	assert_success
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 2 ]
+	run d builder prune -f
+	assert_success
+	assert_output_contains "Deleted build cache objects:"
+	[ -z "$(ls -A "$STORE/build-cache")" ]
+	run d system df --format '{{.Type}}|{{.TotalCount}}'
+	assert_output_contains "Build Cache|0"
+	# -a takes the entries of images that exist too; bad filters are refused
+	run dbuild -t cached2 "$CTX"
+	assert_success
+	run d builder prune -f --filter type=regular
+	assert_failure
+	assert_output_contains "not supported"
+	run d builder prune -f -a
+	assert_success
+	assert_output_contains "Deleted build cache objects:"
+	[ -z "$(ls -A "$STORE/build-cache")" ]
+	d image inspect cached2 >/dev/null
+}
+
 @test "api build: docker-compose build: and up with the built image" {
 	command -v docker-compose >/dev/null || skip "docker-compose (Debian's 1.29) not installed"
 	mkdir "$TEST_DIR/proj"

@@ -204,3 +204,102 @@ teardown() {
 	d rm -f tt >/dev/null
 	wait_removed
 }
+
+@test "api endpoints: docker diff, commit -c/-m/-a, the history of the result, export streamed" {
+	drun --network none --name c1 bb sh -c 'echo hi > /tmp/new; rm /bin/vi; mkdir -p /srv/sub; echo y > /srv/sub/f'
+	run d diff c1
+	assert_success
+	[ "$output" = 'C /bin
+D /bin/vi
+A /srv
+A /srv/sub
+A /srv/sub/f
+C /tmp
+A /tmp/new' ] || { echo "$output"; false; }
+	run d diff nosuch
+	assert_failure
+	assert_output_contains "No such container: nosuch"
+
+	n_images=$(d images -aq | wc -l)
+	run d commit -c 'RUN echo no' c1 bad
+	assert_failure
+	assert_output_contains "RUN is not allowed"
+	[ "$(d images -aq | wc -l)" = "$n_images" ]
+	run d commit -m "the message" -a "Ann <ann@example.org>" -c 'ENV GREETING=hello' \
+		-c 'CMD ["sh", "-c", "cat /tmp/new; echo $GREETING"]' -c 'LABEL k=v' -c 'EXPOSE 8080' c1 committed:v1
+	assert_success
+	[[ "$output" == sha256:* ]] || { echo "$output"; false; }
+	id=$output
+	run d image inspect -f '{{json .Config.Cmd}} {{.Config.Labels.k}} {{json .Config.ExposedPorts}} {{.Author}}' committed:v1
+	assert_output '["sh","-c","cat /tmp/new; echo $GREETING"] v {"8080/tcp":{}} Ann <ann@example.org>'
+	run drun --rm --network none committed:v1
+	assert_success
+	assert_output "hi
+hello"
+
+	# docker history: the commit on top (its id, command, comment), then the image's own
+	run d history committed:v1
+	assert_success
+	[ "$(head -1 <<<"$output" | tr -s ' ')" = "IMAGE CREATED CREATED BY SIZE COMMENT" ]
+	[ "$(sed -n 2p <<<"$output" | cut -c1-12)" = "${id:7:12}" ]
+	sed -n 2p <<<"$output" | grep -q 'the message'
+	sed -n '3,$p' <<<"$output" | grep -q '^<missing> '
+	run d image history --no-trunc --format '{{.ID}}|{{.CreatedBy}}|{{.Comment}}' committed:v1
+	assert_success
+	[ "$(head -1 <<<"$output")" = "$id|sh -c echo hi > /tmp/new; rm /bin/vi; mkdir -p /srv/sub; echo y > /srv/sub/f|the message" ] ||
+		{ echo "$output"; false; }
+	run d history nosuch
+	assert_failure
+	assert_output_contains "No such image: nosuch"
+
+	# export: a flat tar of the rootfs, sent as it is written (chunked)
+	d export c1 | tar t >"$TEST_DIR/list"
+	grep -qx 'bin/busybox' "$TEST_DIR/list"
+	grep -qx 'srv/sub/f' "$TEST_DIR/list"
+	grep -qx 'tmp/new' "$TEST_DIR/list"
+	! grep -qx 'bin/vi' "$TEST_DIR/list"
+	! grep -q '\.wh\.' "$TEST_DIR/list"
+	[ "$(d export c1 | tar -xOf - tmp/new)" = hi ]
+	api_curl /containers/c1/export -o /dev/null -D "$TEST_DIR/headers"
+	grep -qi '^Transfer-Encoding: chunked' "$TEST_DIR/headers" || { cat "$TEST_DIR/headers"; false; }
+	grep -q '^HTTP/1.1 200' "$TEST_DIR/headers"
+	run d export -o "$TEST_DIR/x.tar" nosuch
+	assert_failure
+	assert_output_contains "No such container: nosuch"
+	d rm c1 >/dev/null
+}
+
+@test "api endpoints: POST /commit merges the body's config as docker does; bad input commits nothing" {
+	drun --network none --name c2 -e KEEP=1 -l from=container bb sh -c 'mkdir -p /srv/sub; echo y > /srv/sub/f'
+	n_images=$(d images -aq | wc -l)
+	run api_curl "/commit?container=c2&repo=x" -X POST -H 'Content-Type: application/json' -d '{"Cmd": 5}'
+	echo "$output" | jq -e '.message | contains("Cmd")'
+	run api_curl "/commit?container=c2&repo=x" -X POST -H 'Content-Type: application/json' -d '{"Cmd": '
+	echo "$output" | jq -e '.message | contains("malformed JSON")'
+	run api_curl "/commit?container=c2&repo=x&changes=FROM%20bb" -X POST
+	echo "$output" | jq -e '.message | contains("FROM")'
+	run api_curl "/commit?container=nosuch&repo=x" -X POST -w '%{http_code}'
+	[[ "$output" == *404 ]] || { echo "$output"; false; }
+	[ "$(d images -aq | wc -l)" = "$n_images" ]
+
+	body='{"Entrypoint": ["cat"], "Env": ["A=1", "KEEP=2"], "Labels": {"l": "x"}, "ExposedPorts": {"9090/tcp": {}},
+	  "WorkingDir": "/srv", "User": "nobody", "Hostname": "ignored"}'
+	run api_curl "/commit?container=c2&repo=fromapi&tag=t1&comment=c&changes=USER%20root&changes=ENV%20B%3D2%0ALABEL%20m%3Dy" \
+		-X POST -H 'Content-Type: application/json' -d "$body" -w ' %{http_code}'
+	[[ "$output" == *'"Id":"sha256:'*' 201' ]] || { echo "$output"; false; }
+	run d image inspect fromapi:t1
+	cfg=$(jq -c '.[0].Config' <<<"$output")
+	[ "$(jq -c .Entrypoint <<<"$cfg")" = '["cat"]' ]
+	# an Entrypoint without a Cmd leaves none (docker's merge)
+	[ "$(jq -c '.Cmd // []' <<<"$cfg")" = '[]' ]
+	[ "$(jq -r .WorkingDir <<<"$cfg")" = /srv ]
+	# the changes come after the body
+	[ "$(jq -r .User <<<"$cfg")" = root ]
+	[ "$(jq -c '[.Env[] | select(test("^(A|B|KEEP)="))] | sort' <<<"$cfg")" = '["A=1","B=2","KEEP=2"]' ]
+	[ "$(jq -c '.Labels' <<<"$cfg")" = '{"from":"container","l":"x","m":"y"}' ]
+	[ "$(jq -c '.ExposedPorts' <<<"$cfg")" = '{"9090/tcp":{}}' ]
+	run drun --rm --network none fromapi:t1 sub/f
+	assert_success
+	assert_output y
+	d rm c2 >/dev/null
+}

@@ -74,6 +74,21 @@ back_to() {
 	wait_removed
 }
 
+@test "api robust: a client leaving an export mid-tar leaves no thread or fd behind" {
+	drun --network none --name big bb dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null
+	api_curl /_ping >/dev/null
+	local base
+	base=$(counts)
+	# the tar comes as it is written: the first MiB arrives, the client goes
+	n=$(curl -sN --unix-socket "$API_SOCK" http://x/containers/big/export | head -c 1048576 | wc -c)
+	[ "$n" = 1048576 ]
+	back_to "$base"
+	# and a whole one still comes
+	[ "$(d export big | tar -t | grep -c '^big$')" = 1 ]
+	back_to "$base"
+	d rm big >/dev/null
+}
+
 @test "api robust: a monitor whose start failed is reaped (no zombie of the service)" {
 	d create --name bad bb /no/such/command >/dev/null
 	run d start bad

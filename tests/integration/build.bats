@@ -150,13 +150,10 @@ EOF
 	grep -qx c <<<"$output"
 
 	printf 'FROM bb AS bad\nRUN exit 3\nFROM bb AS slow\nRUN sleep 1\nFROM bb\nCOPY --from=bad /etc/passwd /p\nCOPY --from=slow /etc/passwd /q\n' >"$CTX/Containerfile"
+	# two RUNs write their configs at once: once in ~100 builds a
+	# capability name was read half-written ("CAP_FO", fixed in
+	# spec/names.c; unit-spec-threads)
 	run -125 bbuild --no-cache -t failed "$CTX"
-	if [[ "$output" != *"Containerfile:2: RUN: the command exited with code 3"* ]]; then
-		# seen once in CI under load, never reproduced since (docs/notes.md):
-		# the output goes to the log, and the build is tried once more
-		echo "# unexpected output of the failing parallel build: $output" >&3
-		run -125 bbuild --no-cache -t failed "$CTX"
-	fi
 	[[ "$output" == *"Containerfile:2: RUN: the command exited with code 3"* ]] || fail "unexpected build output: $output"
 	# the slow stage's RUN ended before the error was reported
 	num=$(grep -o '^#[0-9]* \[slow 2/2\]' <<<"$output" | cut -d' ' -f1)
@@ -208,6 +205,130 @@ EOF
 	! ran RAN-ARG-1
 	run -0 bbuild -f "$CTX/Argfile" --build-arg V=2 "$CTX"
 	ran RAN-ARG-2
+}
+
+@test "build: builder prune drops dangling cache and the layers only it holds; image prune keeps the cache; --all drops all" {
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM bb AS one
+RUN echo RAN-ONE && echo one > /one && echo scratch > /scratch
+FROM bb
+RUN echo RAN-TWO && echo two > /two
+COPY --from=one /one /one
+EOF
+	run -0 bbuild -t pr "$CTX"
+	ran RAN-ONE && ran RAN-TWO
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 3 ]
+	# stage one's layer is in no image: its entry is dangling
+	one=$(for f in "$STORE"/build-cache/*; do jq -r '"\(.diff_id) \(.digest)"' "$f"; done |
+		grep -vF -f <(b image inspect pr | jq -r '.[0].RootFS.Layers[]') | cut -d' ' -f2)
+	[ "$(wc -l <<<"$one")" = 1 ]
+	[ -f "$STORE/blobs/sha256/${one#sha256:}" ]
+
+	# plain image prune leaves the cache's layers alone (docker's rule)
+	run -0 b image prune -f
+	run -0 bbuild -t pr "$CTX"
+	! ran RAN-ONE && ! ran RAN-TWO
+
+	# a bad filter changes nothing
+	run -125 b builder prune -f --filter label=x
+	[[ "$output" == *"only until=TIME"* ]]
+	# entries used just now are not older than an hour
+	run -0 b builder prune -a -f --filter until=1h
+	[[ "$output" != *"Deleted build cache objects"* ]]
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 3 ]
+
+	run -0 b builder prune -f
+	[[ "$output" == *"Deleted build cache objects:"* ]]
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 2 ]
+	[ ! -e "$STORE/blobs/sha256/${one#sha256:}" ]
+	# the image's steps are still cached; stage one runs again
+	run -0 bbuild -t pr "$CTX"
+	ran RAN-ONE && ! ran RAN-TWO
+
+	# image prune --build-cache --all: every entry (and the images)
+	run -0 b image prune -f --build-cache --all
+	[ -z "$(ls "$STORE/build-cache")" ]
+	[[ "$output" == *"Total reclaimed space:"* ]]
+	b import "$BATS_FILE_TMPDIR/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+	run -0 bbuild -t pr "$CTX"
+	ran RAN-ONE && ran RAN-TWO
+	# system prune takes the dangling cache too
+	run -0 b system prune -f
+	[[ "$output" == *"Deleted build cache objects:"* ]]
+	[ "$(ls "$STORE/build-cache" | wc -l)" = 2 ]
+}
+
+@test "build: RUN's default network is the engine's bridge (an address, the engine's resolv.conf), host and none as asked; nothing left" {
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM bb
+RUN ip -4 -o addr show > /addrs; hostname > /hn; cat /etc/resolv.conf > /resolv
+RUN --network=none ip -o link show > /none
+RUN --network=host ip -o link show > /host
+EOF
+	run -0 bbuild --no-cache -t netdef "$CTX"
+	run -0 brun --rm --network none netdef sh -c 'cat /addrs; echo "hn $(cat /hn)"; echo NONE; cat /none; echo HOST; cat /host'
+	# the bridge's address, not the test's "host" namespace (only lo there)
+	grep -q 'eth0 *inet 10\.77\.' <<<"$output" || fail "no bridge address: $output"
+	grep -qx 'hn buildkitsandbox' <<<"$output" || fail "hostname: $output"
+	[ "$(sed -n '/^NONE$/,/^HOST$/p' <<<"$output" | grep -c ': ')" = 1 ]
+	! sed -n '/^HOST$/,$p' <<<"$output" | grep -q eth0
+	# the files RUN saw are not in the layers
+	layers=$(b image inspect netdef | jq -r '.[0].RootFS.Layers | length')
+	[ "$layers" = 4 ]
+	for l in $(jq -r '.layers[].digest' "$STORE/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/netdef:latest") | .digest' "$STORE/index.json" | cut -d: -f2)"); do
+		! tar -tzf "$STORE/blobs/sha256/${l#sha256:}" | grep -q '^etc/resolv.conf$\|^etc/hosts$\|^etc/hostname$'
+	done
+	# no veth, lease or namespace of a RUN is left (engine_teardown checks too)
+	[ -z "$(in_host ip -o link show type veth)" ]
+	[ -z "$(ls -A "$RUNROOT/netns" 2>/dev/null)" ]
+	# --network host: the old behaviour for every RUN
+	run -0 bbuild --no-cache --network host -t nethost "$CTX"
+}
+
+@test "build: ADD of an http URL: the file (0600, its name from the URL), --checksum checked, keyed by content; errors" {
+	mkdir -p "$TEST_DIR/www"
+	echo "remote content" >"$TEST_DIR/www/file.txt"
+	# nsenter execs python: $! is the server's pid (fd 3 closed, or bats waits for it)
+	nsenter --net="$HOSTNS" python3 -m http.server 8000 --bind 127.0.0.1 --directory "$TEST_DIR/www" \
+		</dev/null >/dev/null 2>&1 3>&- &
+	server=$!
+	CLEANUPS+=("kill $server")
+	for ((i = 0; i < 50; i++)); do in_host sh -c 'exec 3<>/dev/tcp/127.0.0.1/8000' 2>/dev/null && break; sleep 0.1; done
+	sum=$(sha256sum "$TEST_DIR/www/file.txt" | cut -d' ' -f1)
+	cat >"$CTX/Containerfile" <<EOF
+FROM bb
+ADD --checksum=sha256:$sum http://127.0.0.1:8000/file.txt /opt/
+ADD http://127.0.0.1:8000/file.txt?x=1 /renamed
+EOF
+	run -0 bbuild -t addurl "$CTX"
+	run -0 brun --rm --network none addurl sh -c 'cat /opt/file.txt /renamed; stat -c "%a %u" /opt/file.txt /renamed'
+	[ "$output" = "remote content
+remote content
+600 0
+600 0" ] || fail "$output"
+	# unchanged content: cached; changed: the ADD runs again
+	run -0 bbuild -t addurl "$CTX"
+	[ "$(grep -c CACHED <<<"$output")" = 2 ]
+	echo "changed" >"$TEST_DIR/www/file.txt"
+	printf 'FROM bb\nADD http://127.0.0.1:8000/file.txt /f\n' >"$CTX/Containerfile"
+	run -0 bbuild -t addurl2 "$CTX"
+	run -0 brun --rm --network none addurl2 cat /f
+	[ "$output" = changed ]
+
+	printf 'FROM bb\nADD --checksum=sha256:%s http://127.0.0.1:8000/file.txt /f\n' "$sum" >"$CTX/Containerfile"
+	run -125 bbuild -t badsum "$CTX"
+	[[ "$output" == *"checksum mismatch: expected sha256:$sum, got sha256:"* ]]
+	printf 'FROM bb\nADD http://127.0.0.1:8000/missing /f\n' >"$CTX/Containerfile"
+	run -125 bbuild -t missing "$CTX"
+	[[ "$output" == *"the server answered 404"* ]]
+	printf 'FROM bb\nADD --checksum=md5:x http://127.0.0.1:8000/file.txt /f\n' >"$CTX/Containerfile"
+	run -125 bbuild -t badflag "$CTX"
+	[[ "$output" == *"Containerfile:2: ADD: --checksum=md5:x: expected sha256:<64 hex digits>"* ]]
+	printf 'FROM bb\nADD --checksum=sha256:%s Containerfile /f\n' "$sum" >"$CTX/Containerfile"
+	run -125 bbuild -t local "$CTX"
+	[[ "$output" == *"only for ADD of one http(s) URL"* ]]
+	! b image inspect badsum >/dev/null 2>&1
+	[ -z "$(ls -A "$STORE/build-tmp")" ]
 }
 
 @test "build: with SOURCE_DATE_EPOCH, two builds from scratch give the same image" {

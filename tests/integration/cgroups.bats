@@ -312,6 +312,19 @@ own_cgroup() {
 	assert_output_contains " ro,"
 }
 
+@test "cgroups: a cgroup mount without a cgroup namespace binds the container's cgroups from the host" {
+	requires_v1
+	# no cgroup namespace (podman's default on v1): the hierarchies are the
+	# host's, bound before pivot_root, not mounted afresh after it
+	update_config '.linux.namespaces |= map(select(.type != "cgroup"))
+		| .linux.resources.memory = {limit: 41943040} | .linux.resources.pids = {limit: 33}'
+	set_args sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max'
+	run berth run c1
+	assert_success
+	assert_equal "${lines[0]}" 41943040
+	assert_equal "${lines[1]}" 33
+}
+
 @test "update: changes memory, cpu and pids limits of a running container (flags and -r JSON)" {
 	requires_v1
 	set_args sleep 100

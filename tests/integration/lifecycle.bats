@@ -245,6 +245,26 @@ EOF
 	assert_equal "$(status_of c1)" running
 }
 
+@test "run: no exec fifo, and the runtime binary sealed by the init, without a detached tree of the runtime's" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	set_args true
+	# run is create+start in one process: the init execs once ready, with
+	# no exec fifo to block on (docs/architecture.md); and with a new pid
+	# namespace the init seals the binary in its own mount namespace, so
+	# the runtime makes no detached tree whose close waits for a grace period
+	run strace -f -qq -o "$TEST_DIR/strace.log" -e trace=execve,mknodat,open_tree,move_mount env BERTH_IT_TAG="$TAG" \
+		"$BERTH_RUNTIME" --root "$ROOT" run c1
+	assert_success
+	local runtime_pid
+	runtime_pid=$(awk 'NR == 1 {print $1}' "$TEST_DIR/strace.log")
+	! grep -q 'exec\.fifo' "$TEST_DIR/strace.log" || fail "run made an exec fifo: $(cat "$TEST_DIR/strace.log")"
+	! grep -q "^$runtime_pid open_tree" "$TEST_DIR/strace.log" ||
+		fail "the runtime sealed itself: $(cat "$TEST_DIR/strace.log")"
+	grep -q 'move_mount(.*MOVE_MOUNT_F_EMPTY_PATH) = 0' "$TEST_DIR/strace.log" ||
+		fail "the init did not bind the binary: $(cat "$TEST_DIR/strace.log")"
+	assert_nothing_left c1
+}
+
 @test "run --keep: the stopped container stays until deleted" {
 	set_args sh -c 'exit 3'
 	run berth run --keep c1

@@ -12,7 +12,10 @@
 
 #include <cmocka.h>
 
+#include "build/cache.h"
+#include "build/commit.h"
 #include "build/dockerfile.h"
+#include "build/fetch.h"
 #include "build/expand.h"
 #include "build/mount.h"
 #include "build/plan.h"
@@ -806,9 +809,110 @@ static void test_eval_errors_name_the_line(void **state)
 	(void)state;
 }
 
+/* ADD's file name of a URL: the last path component, without the query. */
+static void test_url_file_name(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "http://h/file.txt", "file.txt" }, { "https://h:8000/a/b/c.tar.gz?x=1#f", "c.tar.gz" },
+		{ "http://h", "index.html" },	     { "http://h/", "index.html" },
+		{ "http://h/dir/", "index.html" },   { "http://h/..", "index.html" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_free_ char *name = build_url_file_name(cases[i][0]);
+		assert_non_null(name);
+		assert_string_equal(name, cases[i][1]);
+	}
+}
+
+/* builder prune's filter: until= in docker's forms, everything else refused. */
+static void test_cache_filter(void **state)
+{
+	build_cache_prune_options o = { 0 };
+	berth_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(build_cache_filter_parse("until=1700000000", &o, &err), 0);
+	assert_int_equal(o.until_ns, 1700000000LL * 1000000000LL);
+	assert_int_equal(build_cache_filter_parse("until=2023-11-14T22:13:20Z", &o, &err), 0);
+	assert_int_equal(o.until_ns, 1700000000LL * 1000000000LL);
+	assert_int_equal(build_cache_filter_parse("until=24h", &o, &err), 0);
+	assert_true(o.until_ns > 0);
+	assert_true(build_cache_filter_parse("until=", &o, &err) < 0);
+	berth_error_free(&err);
+	assert_true(build_cache_filter_parse("until=soon", &o, &err) < 0);
+	assert_non_null(strstr(err->msg, "not a time"));
+	berth_error_free(&err);
+	assert_true(build_cache_filter_parse("label=a", &o, &err) < 0);
+	assert_non_null(strstr(err->msg, "only until=TIME"));
+	berth_error_free(&err);
+	assert_true(build_cache_filter_parse("untilx=1", &o, &err) < 0);
+	berth_error_free(&err);
+}
+
+/* POST /commit's config body: the types of the fields merged are checked
+ * before anything is made; an Env given as one string, a Cmd as a number,
+ * Labels with a non-string value are errors naming the field. */
+static void test_commit_config_validate(void **state)
+{
+	static const char *const bad[] = {
+		"[1]",
+		"{\"Cmd\": 5}",
+		"{\"Entrypoint\": [\"a\", 1]}",
+		"{\"Env\": \"A=1\"}",
+		"{\"Labels\": {\"k\": 1}}",
+		"{\"ExposedPorts\": [\"80/tcp\"]}",
+		"{\"User\": 0}",
+		"{\"WorkingDir\": []}",
+	};
+	static const char *const field[] = { "object", "Cmd",	       "Entrypoint", "Env",
+					     "Labels", "ExposedPorts", "User",	     "WorkingDir" };
+	berth_error *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *cfg = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+		build_commit_options o = { .config = cfg };
+		assert_non_null(cfg);
+		assert_true(build_commit_validate(&o, &err) < 0);
+		assert_non_null(strstr(err->msg, field[i]));
+		berth_error_free(&err);
+		json_decref(cfg);
+	}
+	json_t *good =
+	    json_loads("{\"Cmd\": \"sh\", \"Entrypoint\": null, \"Env\": [\"A=1\"], \"Labels\": {\"k\": \"v\"}, "
+		       "\"ExposedPorts\": {\"80/tcp\": {}}, \"User\": \"u\", \"Hostname\": 3}",
+		       0, NULL);
+	build_commit_options o = { .config = good };
+	assert_int_equal(build_commit_validate(&o, &err), 0);
+	json_decref(good);
+}
+
+/* ADD --checksum: sha256 digests only (a variable is checked once expanded). */
+static void test_add_checksum_flag(void **state)
+{
+	static const char good[] = "FROM x\nADD --checksum=sha256:"
+				   "24d4b96f58da6d4a8512313bbd02a28ebf0ca95dec6e4c86ef78ce7f01e788ac http://h/f /f\n"
+				   "ADD --checksum=$SUM http://h/f /g\n";
+	static const char bad[] = "FROM x\nADD --checksum=md5:abc http://h/f /f\n";
+	berth_error *err = NULL;
+	df_file f;
+
+	(void)state;
+	assert_int_equal(df_parse("Containerfile", good, strlen(good), &f, &err), 0);
+	df_file_free(&f);
+	assert_true(df_parse("Containerfile", bad, strlen(bad), &f, &err) < 0);
+	assert_string_equal(err->msg, "Containerfile:2: ADD: --checksum=md5:abc: expected sha256:<64 hex digits>");
+	berth_error_free(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_url_file_name),
+		cmocka_unit_test(test_add_checksum_flag),
+		cmocka_unit_test(test_cache_filter),
 		cmocka_unit_test(test_expand_variables),
 		cmocka_unit_test(test_expand_quotes_and_escapes),
 		cmocka_unit_test(test_expand_errors),
@@ -834,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_plan_unused_build_args),
 		cmocka_unit_test(test_eval_arg_env_scoping),
 		cmocka_unit_test(test_eval_arg_per_stage),
+		cmocka_unit_test(test_commit_config_validate),
 		cmocka_unit_test(test_eval_shell_and_exec_forms),
 		cmocka_unit_test(test_eval_heredocs),
 		cmocka_unit_test(test_eval_copy_and_metadata),

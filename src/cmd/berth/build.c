@@ -150,6 +150,7 @@ static int run_build(const berth_globals *g, const option_value *v, const char *
 		o.quiet = option_bool(&v[O_QUIET]);
 		o.rootless = g->rootless;
 		o.runtime_root = p.runtime_root;
+		o.engine = &p;
 		o.iidfile = v[O_IIDFILE].value;
 		o.cgroup_parent = v[O_CGROUP_PARENT].value;
 		o.pull = option_bool(&v[O_PULL]);

@@ -91,6 +91,11 @@ int cmd_image_rm(const berth_globals *g, int argc, char **argv, berth_error **er
 int cmd_image_prune(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_image_sign(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_image_trust(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_builder(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_commit(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_diff(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_export(const berth_globals *g, int argc, char **argv, berth_error **err);
+int cmd_image_history(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_pull(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_push(const berth_globals *g, int argc, char **argv, berth_error **err);
 int cmd_load(const berth_globals *g, int argc, char **argv, berth_error **err);

@@ -52,6 +52,16 @@ int berth_table_add(berth_table *t, const char *const *row)
 	return 0;
 }
 
+/* Characters, not bytes (UTF-8: "…" is one column, as Go's tabwriter counts). */
+static size_t display_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 void berth_table_print(berth_table *t)
 {
 	_cleanup_free_ size_t *width = calloc(t->ncols, sizeof(size_t));
@@ -59,7 +69,7 @@ void berth_table_print(berth_table *t)
 	for (size_t r = 0; width && r < t->nrows; r++)
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *cell = t->cells[r * t->ncols + c];
-			size_t len = cell ? strlen(cell) : 0;
+			size_t len = display_width(cell);
 			if (len > width[c])
 				width[c] = len;
 		}
@@ -69,7 +79,7 @@ void berth_table_print(berth_table *t)
 			if (c + 1 == t->ncols)
 				printf("%s\n", cell);
 			else
-				printf("%-*s   ", (int)width[c], cell);
+				printf("%s%*s   ", cell, (int)(width[c] - display_width(cell)), "");
 		}
 	}
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)

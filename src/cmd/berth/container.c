@@ -116,7 +116,8 @@ static const struct {
 	{ "inspect", cmd_inspect }, { "exec", cmd_exec },	{ "prune", cmd_container_prune },
 	{ "attach", cmd_attach },   { "port", cmd_port },	{ "rename", cmd_rename },
 	{ "update", cmd_update },   { "top", cmd_top },		{ "stats", cmd_stats },
-	{ "cp", cmd_cp },
+	{ "cp", cmd_cp },	    { "commit", cmd_commit },	{ "diff", cmd_diff },
+	{ "export", cmd_export },
 };
 
 int cmd_container(const berth_globals *g, int argc, char **argv, berth_error **err)

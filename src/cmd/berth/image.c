@@ -12,13 +12,16 @@ static const berth_command image_commands[] = {
 	{ "inspect", "image inspect IMAGE...", "print images as JSON", cmd_image_inspect },
 	{ "tag", "image tag IMAGE NAME...", "add names to an image", cmd_image_tag },
 	{ "rm", "image rm [--force] IMAGE...", "remove images", cmd_image_rm },
-	{ "prune", "image prune [--all] [-f]", "remove unused blobs, snapshots and unnamed images", cmd_image_prune },
+	{ "prune", "image prune [--all] [-f] [--build-cache]", "remove unused blobs, snapshots and unnamed images",
+	  cmd_image_prune },
 	{ "load", "image load [-i FILE]", "load images from a docker or OCI archive", cmd_load },
 	{ "save", "image save [flags] IMAGE...", "write images to an archive", cmd_save },
 	{ "import", "image import [flags] TARBALL [NAME]", "make an image from a rootfs tarball", cmd_import },
 	{ "build", "image build [flags] CONTEXT|-", "build an image from a Containerfile", cmd_build },
 	{ "sign", "image sign [flags] IMAGE...", "sign images in a registry (GPG or sigstore)", cmd_image_sign },
 	{ "trust", "image trust show|set [flags]", "show or edit the signature policy", cmd_image_trust },
+	{ "history", "image history [--no-trunc] [-q] [--format json] IMAGE", "an image's layers and history",
+	  cmd_image_history },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -195,9 +195,9 @@ static int system_prune(const berth_globals *g, int argc, char **argv, berth_err
 	};
 	option_value v[4] = { 0 };
 	_cleanup_free_ char **keep = NULL, **pos = NULL;
-	char force[] = "-f", all[] = "--all", prune[] = "prune";
+	char force[] = "-f", all[] = "--all", prune[] = "prune", cache[] = "--build-cache";
 	char *volume_args[] = { prune, force, NULL };
-	char *image_args[] = { force, all, NULL }, *other_args[] = { force, NULL };
+	char *image_args[] = { force, cache, all, NULL }, *other_args[] = { force, NULL };
 	bool a, vols;
 	int npos, ret, status = 0;
 
@@ -209,16 +209,16 @@ static int system_prune(const berth_globals *g, int argc, char **argv, berth_err
 	vols = option_bool(&v[1]);
 	ret = berth_confirm("system prune",
 			    a ? (vols ? "This will remove all stopped containers, all networks not used by at least "
-					"one container, all volumes not used by at least one container and all images "
-					"without at least one container associated to them."
+					"one container, all volumes not used by at least one container, all images "
+					"without at least one container associated to them and all build cache."
 				      : "This will remove all stopped containers, all networks not used by at least "
-					"one container and all images without at least one container associated to "
-					"them.")
+					"one container, all images without at least one container associated to "
+					"them and all build cache.")
 			      : (vols ? "This will remove all stopped containers, all networks not used by at least "
-					"one container, all volumes not used by at least one container and all "
-					"dangling images."
+					"one container, all volumes not used by at least one container, all "
+					"dangling images and all dangling build cache."
 				      : "This will remove all stopped containers, all networks not used by at least "
-					"one container and all dangling images."),
+					"one container, all dangling images and all dangling build cache."),
 			    option_bool(&v[2]), err);
 	if (ret <= 0)
 		return ret < 0 ? 125 : 0;
@@ -235,7 +235,8 @@ static int system_prune(const berth_globals *g, int argc, char **argv, berth_err
 		if (*err)
 			berth_error_report("berth", err);
 	}
-	status |= cmd_image_prune(g, a ? 2 : 1, image_args, err) != 0;
+	/* images and the build cache (docker's system prune takes both) */
+	status |= cmd_image_prune(g, a ? 3 : 2, image_args, err) != 0;
 	if (*err)
 		berth_error_report("berth", err);
 	return status ? 125 : 0;
@@ -243,8 +244,8 @@ static int system_prune(const berth_globals *g, int argc, char **argv, berth_err
 
 static const berth_command system_commands[] = {
 	{ "df", "system df [--format table|json]", "disk use of images, containers and volumes", system_df },
-	{ "prune", "system prune [-a] [--volumes] [-f]", "remove stopped containers, unused networks and images",
-	  system_prune },
+	{ "prune", "system prune [-a] [--volumes] [-f]",
+	  "remove stopped containers, unused networks, images and build cache", system_prune },
 	{ "info", "system info [-f FORMAT]", "the engine, its store and the host (berth info)", cmd_info },
 	{ "service", "system service [--listen ADDR] [--timeout S]", "serve the Docker Engine API (docs/api.md)",
 	  cmd_system_service },

@@ -1,9 +1,13 @@
 /* berth-runtime: an OCI runtime with runc's command line. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "cmd/runtime/commands.h"
 #include "runtime/exe_guard.h"
@@ -92,6 +96,12 @@ int main(int argc, char **argv)
 	option_value values[sizeof(global_options) / sizeof(global_options[0])] = { 0 };
 	runtime_globals g = { 0 };
 	int first = 1, ret;
+	uint32_t seed = 0;
+
+	/* jansson's hash seed from one getrandom instead of its own open, read
+	 * and close of /dev/urandom */
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed) && seed != 0)
+		json_object_seed(seed);
 
 	/* global flags come before the command */
 	while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
@@ -143,9 +153,11 @@ int main(int argc, char **argv)
 		}
 	}
 	/* The commands that put runtime processes into a container run from
-	 * a binary the container cannot write (CVE-2019-5736). */
-	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0 ||
-			       strcmp(argv[first], "exec") == 0)) {
+	 * a binary the container cannot write (CVE-2019-5736); create and run
+	 * decide once the config is read (the init may seal itself). */
+	if (geteuid() == 0 && (strcmp(argv[first], "create") == 0 || strcmp(argv[first], "run") == 0))
+		g.exe_guard_argv = argv;
+	if (geteuid() == 0 && strcmp(argv[first], "exec") == 0) {
 		if (exe_guard_seal_self(argv, &err) < 0) {
 			berth_error_report("berth-runtime", &err);
 			return 1;
