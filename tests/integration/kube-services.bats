@@ -661,11 +661,13 @@ YAML
 	pid=$(pid_of_container "k8s_web_${pod}_default")
 	[[ "$(<"$record")" == *"\"$ip\""* ]]
 	kb exec "$pod" -- touch /tmp/die
-	# builtins only, so each look takes microseconds: is the container's
+	# builtins only (a look every 1-2 ms here): is the container's
 	# process gone, and then is its address still among the endpoints the
 	# service's record has (before its "Stale" part)? Its replacement is
 	# not ready for 2 s, so the address cannot be back meanwhile. Looks
-	# for 300 ms after the end (up to 20 s in all).
+	# for 300 ms after the end (up to 20 s in all). berth kills with SIGKILL,
+	# so a wrong order would open a window of milliseconds only: this catches
+	# it sometimes (1 of 3 runs with the kill moved first), not always.
 	local start=${EPOCHREALTIME/./} dead_at=0 now
 	for ((i = 0; ; i++)); do
 		now=${EPOCHREALTIME/./}
