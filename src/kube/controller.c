@@ -23,6 +23,7 @@
 #include "kube/hpa_sync.h"
 #include "kube/kube_internal.h"
 #include "kube/kube_service.h"
+#include "kube/pod_delete.h"
 #include "kube/probe.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
@@ -626,6 +627,21 @@ static json_t *find_by_name(json_t *list, const char *name, bool meta)
 	return NULL;
 }
 
+/* `kube delete pod` of a Deployment's pod (pod_delete.h): removed like any
+ * other, so its deployment makes a replacement in this pass. */
+static void delete_requested(ctl *c, json_t *pods)
+{
+	json_t *names = kube_pod_delete_requests(c->k, c->ns), *n, *p;
+	size_t i;
+
+	json_array_foreach(names, i, n) {
+		if ((p = find_by_name(pods, json_string_value(n), false)) != NULL)
+			remove_pod(c, p, "deleted");
+		kube_pod_delete_request_done(c->k, c->ns, json_string_value(n));
+	}
+	json_decref(names);
+}
+
 static void reconcile_bare_pods(ctl *c, json_t *objects, json_t *pods)
 {
 	json_t *p, *o;
@@ -858,6 +874,7 @@ static bool reconcile(ctl *c)
 	status = observe(c, pods, deployments);
 	/* a pod turning ready gets traffic now, not after this pass made pods */
 	kube_service_sync(c->k, c->ns, pods, status, c->services);
+	delete_requested(c, pods);
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
 		reconcile_deployment(c, d, pods, status);
