@@ -752,3 +752,67 @@ EOF
 	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs" |
 		grep -v '^\./\(dev\|proc\|sys\|run\|etc/hostname\|etc/hosts\|etc/resolv\.conf\) \|  \./etc/\(hostname\|hosts\|resolv\.conf\)$')
 }
+
+@test "build: a C program compiled with gcc in a Debian stage (debootstrap), copied into busybox: rootfs and config equal buildah's" {
+	BUILDAH=${BUILDAH:-buildah}
+	command -v "$BUILDAH" >/dev/null || skip "buildah is not installed"
+	# bookworm minbase + gcc, made once and cached (/var/cache/berth-fresh);
+	# exit 3: debootstrap cannot make it here (no network, no debootstrap)
+	local rc=0
+	debian=$("$REPO_ROOT/scripts/debian-rootfs.sh" --include=gcc,libc6-dev) || rc=$?
+	[ $rc != 3 ] || skip "no cached Debian root with gcc, and debootstrap cannot make one here (see above)"
+	[ $rc = 0 ] || fail "scripts/debian-rootfs.sh failed ($rc)"
+	run -0 b import "$debian" debgcc
+	cat >"$CTX/hello.c" <<'EOF'
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	printf("hello, %s\n", argc > 1 ? argv[1] : "nobody");
+	return 0;
+}
+EOF
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM debgcc AS build
+WORKDIR /src
+COPY hello.c .
+RUN gcc -O2 -static -o hello hello.c && ./hello build > /src/out.txt
+
+FROM bb
+COPY --from=build /src/hello /usr/local/bin/hello
+COPY --from=build --chown=1000:1000 /src/out.txt /home/app/
+ENV GREETING=hi
+WORKDIR /home/app
+USER 1000:1000
+EXPOSE 8080/tcp
+LABEL org.example.app=hello
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/hello"]
+CMD ["world"]
+EOF
+	run -0 bbuild -q -t gcchello "$CTX"
+	run -0 brun --rm --network none gcchello
+	[ "$output" = "hello, world" ]
+	run -0 brun --rm --network none --entrypoint cat gcchello /home/app/out.txt
+	[ "$output" = "hello, build" ]
+
+	bh() { "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
+	CLEANUPS+=("rm -rf '$TEST_DIR/bh'")
+	b save -o "$TEST_DIR/bb.tar" --format oci-archive bb
+	b save -o "$TEST_DIR/debgcc.tar" --format oci-archive debgcc
+	bh pull -q "oci-archive:$TEST_DIR/bb.tar" >/dev/null
+	bh pull -q "oci-archive:$TEST_DIR/debgcc.tar" >/dev/null
+	rm "$TEST_DIR/debgcc.tar"
+	bh bud --format docker --isolation chroot --pull-never -q -t gcchello "$CTX" >/dev/null
+	bh push -q gcchello "oci:$TEST_DIR/bh-oci" >/dev/null
+	fields='{User, Env, Entrypoint, Cmd, WorkingDir, Labels: ((.Labels // {}) | del(.["io.buildah.version"])), ExposedPorts, Volumes, StopSignal, Healthcheck}'
+	theirs=$(bh inspect --type image gcchello | jq -S ".Docker.config | $fields")
+	rm -rf "$TEST_DIR/bh"
+	ours=$(b image inspect gcchello | jq -S ".[0].Config | $fields")
+	diff <(echo "$ours") <(echo "$theirs")
+
+	unpack_layers "$TEST_DIR/bh-oci" "$(jq -r '.manifests[0].digest' "$TEST_DIR/bh-oci/index.json")" "$TEST_DIR/theirs"
+	unpack_layers "$STORE" "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/gcchello:latest") | .digest' "$STORE/index.json")" "$TEST_DIR/ours"
+	# the compiled program is there, byte for byte the same as buildah's
+	[ -x "$TEST_DIR/ours/usr/local/bin/hello" ]
+	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs")
+}
