@@ -816,3 +816,93 @@ EOF
 	[ -x "$TEST_DIR/ours/usr/local/bin/hello" ]
 	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs")
 }
+
+@test "build: the corpus of directives, ARG/ENV expansion, RUN forms and mounts, COPY/ADD forms equals buildah's" {
+	BUILDAH=${BUILDAH:-buildah}
+	command -v "$BUILDAH" >/dev/null || skip "buildah is not installed"
+	mkdir -p "$CTX/files/sub" "$TEST_DIR/tarsrc/pkg"
+	echo a >"$CTX/files/a.txt"
+	echo b >"$CTX/files/b.txt"
+	echo s >"$CTX/files/sub/s.dat"
+	echo space >"$CTX/files/with space.txt"
+	chmod 640 "$CTX/files/b.txt"
+	echo packed >"$TEST_DIR/tarsrc/pkg/p"
+	ln -s p "$TEST_DIR/tarsrc/pkg/plink"
+	tar -C "$TEST_DIR/tarsrc" --owner=7 --group=8 --numeric-owner -czf "$CTX/files.tar.gz" pkg
+	printf 's3cret' >"$TEST_DIR/tok"
+	# escape=` : the backtick continues lines and a backslash is a plain character
+	cat >"$CTX/Containerfile" <<'EOF'
+# escape=`
+# syntax=docker/dockerfile:1
+ARG BASE=bb
+FROM --platform=linux/amd64 ${BASE} AS tools
+RUN ["/bin/sh", "-c", "mkdir -p /tool && echo tool > /tool/t"]
+ONBUILD RUN echo never-run-here
+
+FROM $BASE
+ARG V
+ARG EMPTY
+ARG WITHDEFAULT=dflt
+ENV A=${V:-none} B=${V:+set} C=${EMPTY:-fallback} D=${EMPTY:+never} E=${WITHDEFAULT} `
+    F=back\slash
+SHELL ["/bin/sh", "-e", "-c"]
+# a comment
+RUN echo "$A $B $C $D $E" > /vars `
+    # a comment inside a continuation
+    && echo "proxy=$HTTP_PROXY" >> /vars
+RUN --mount=type=bind,source=files,target=/mnt/ctx cp /mnt/ctx/a.txt /bound
+RUN --mount=type=bind,from=tools,source=/tool,target=/mnt/tool cp /mnt/tool/t /from-tools-mount
+RUN --mount=type=tmpfs,target=/mnt/scratch touch /mnt/scratch/x && ls /mnt/scratch > /tmpfs
+RUN --mount=type=cache,target=/var/cache/c echo c > /var/cache/c/c && cat /var/cache/c/c > /cached
+RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /secretlen
+COPY files/*.txt /globbed/
+COPY files /dir-contents
+COPY files/a.txt /as-file
+COPY files/a.txt /into-dir/
+COPY ["files/with space.txt", "/json form/"]
+ADD files.tar.gz /extracted/
+COPY --from=tools /tool /tool-dir
+COPY --from=bb /bin/busybox /from-image/busybox
+WORKDIR /work
+COPY files/b.txt relative/
+ONBUILD RUN echo triggered
+EOF
+	bh() { TMPDIR="$TEST_DIR/bh/tmp" "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
+	CLEANUPS+=("rm -rf '$TEST_DIR/bh'")
+	mkdir -p "$TEST_DIR/bh/tmp"
+	args=(--build-arg V=given --build-arg HTTP_PROXY=http://proxy.invalid:3128 --secret "id=tok,src=$TEST_DIR/tok")
+	b save -o "$TEST_DIR/bb.tar" --format oci-archive bb
+	bh pull -q "oci-archive:$TEST_DIR/bb.tar" >/dev/null
+	bh bud --format docker --isolation chroot --pull-never -q "${args[@]}" -t corpus "$CTX" >/dev/null
+	bh push -q corpus "oci:$TEST_DIR/bh-oci" >/dev/null
+	# buildah writes empty values ("", [], {}) where berth leaves the field
+	# out: both read as unset
+	fields='{User, Env, Entrypoint, Cmd, WorkingDir, Labels: ((.Labels // {}) | del(.["io.buildah.version"])), ExposedPorts, Volumes, StopSignal, Healthcheck, Shell, OnBuild} | map_values(if . == "" or . == [] or . == {} then null else . end)'
+	# with "# escape=`" a backslash is a plain character (Docker's reference:
+	# "COPY testfile.txt c:\"); buildah 1.28 still drops it ("backslash")
+	theirs=$(bh inspect --type image corpus | jq -S ".Docker.config | $fields | .Env |= map(if . == \"F=backslash\" then \"F=back\\\\slash\" else . end)")
+	rm -rf "$TEST_DIR/bh"
+	run -0 bbuild -q "${args[@]}" -t corpus "$CTX"
+	ours=$(raw_config corpus | jq -S ".config | $fields")
+	diff <(echo "$ours") <(echo "$theirs")
+
+	unpack_layers "$TEST_DIR/bh-oci" "$(jq -r '.manifests[0].digest' "$TEST_DIR/bh-oci/index.json")" "$TEST_DIR/theirs"
+	unpack_layers "$STORE" "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/corpus:latest") | .digest' "$STORE/index.json")" "$TEST_DIR/ours"
+	[ "$(cat "$TEST_DIR/ours/vars")" = 'given set fallback  dflt
+proxy=http://proxy.invalid:3128' ]
+	[ "$(cat "$TEST_DIR/ours/secretlen")" = 6 ]
+	[ "$(stat -c %u:%g "$TEST_DIR/ours/extracted/pkg/p")" = 7:8 ]
+	[ "$(readlink "$TEST_DIR/ours/extracted/pkg/plink")" = p ]
+	[ -f "$TEST_DIR/ours/json form/with space.txt" ] && [ -f "$TEST_DIR/ours/work/relative/b.txt" ]
+	[ -f "$TEST_DIR/ours/globbed/a.txt" ] && [ ! -e "$TEST_DIR/ours/globbed/s.dat" ]
+	[ -f "$TEST_DIR/ours/dir-contents/sub/s.dat" ] && [ -f "$TEST_DIR/ours/into-dir/a.txt" ]
+	[ "$(cat "$TEST_DIR/ours/from-tools-mount" "$TEST_DIR/ours/tool-dir/t")" = "tool
+tool" ]
+	[ "$(raw_config corpus | jq -c .config.OnBuild)" = '["RUN echo triggered"]' ]
+	# buildah 1.28 leaves RUN's mount points in the image (/dev, /proc,
+	# /sys, /run, /etc/hosts, ..., and those of RUN --mount); berth takes
+	# them out as BuildKit does (with the parents it made for them: /var,
+	# /var/cache of the cache mount)
+	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs" |
+		grep -v '^\./\(dev\|proc\|sys\|run\|mnt\|etc/hostname\|etc/hosts\|etc/resolv\.conf\|var\)\(/[^ ]*\)\? \|  \./\(etc/\(hostname\|hosts\|resolv\.conf\)\|var/.*\)$')
+}
