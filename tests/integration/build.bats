@@ -759,9 +759,9 @@ EOF
 	# bookworm minbase + gcc, made once and cached (/var/cache/berth-fresh);
 	# exit 3: debootstrap cannot make it here (no network, no debootstrap)
 	local rc=0
-	debian=$("$REPO_ROOT/scripts/debian-rootfs.sh" --include=gcc,libc6-dev) || rc=$?
-	[ $rc != 3 ] || skip "no cached Debian root with gcc, and debootstrap cannot make one here (see above)"
-	[ $rc = 0 ] || fail "scripts/debian-rootfs.sh failed ($rc)"
+	debian=$("$REPO_ROOT/scripts/debian-rootfs.sh" --include=gcc,libc6-dev 2>"$TEST_DIR/debian.err") || rc=$?
+	[ $rc != 3 ] || skip "no cached Debian root with gcc, and debootstrap cannot make one here: $(grep -v '^debian-rootfs.sh:' "$TEST_DIR/debian.err" | tail -n 1)"
+	[ $rc = 0 ] || fail "scripts/debian-rootfs.sh failed ($rc): $(cat "$TEST_DIR/debian.err")"
 	run -0 b import "$debian" debgcc
 	cat >"$CTX/hello.c" <<'EOF'
 #include <stdio.h>
