@@ -830,6 +830,12 @@ EOF
 	ln -s p "$TEST_DIR/tarsrc/pkg/plink"
 	tar -C "$TEST_DIR/tarsrc" --owner=7 --group=8 --numeric-owner -czf "$CTX/files.tar.gz" pkg
 	printf 's3cret' >"$TEST_DIR/tok"
+	mkdir -p "$TEST_DIR/www"
+	echo "remote content" >"$TEST_DIR/www/remote.txt"
+	nsenter --net="$HOSTNS" python3 -m http.server 8000 --bind 127.0.0.1 --directory "$TEST_DIR/www" \
+		</dev/null >/dev/null 2>&1 3>&- &
+	CLEANUPS+=("kill $!")
+	for ((i = 0; i < 50; i++)); do in_host sh -c 'exec 3<>/dev/tcp/127.0.0.1/8000' 2>/dev/null && break; sleep 0.1; done
 	# escape=` : the backtick continues lines and a backslash is a plain character
 	cat >"$CTX/Containerfile" <<'EOF'
 # escape=`
@@ -863,11 +869,14 @@ COPY ["files/with space.txt", "/json form/"]
 ADD files.tar.gz /extracted/
 COPY --from=tools /tool /tool-dir
 COPY --from=bb /bin/busybox /from-image/busybox
+ADD http://127.0.0.1:8000/remote.txt /remote/
+ADD --chmod=644 --chown=5:6 http://127.0.0.1:8000/remote.txt /remote644
 WORKDIR /work
 COPY files/b.txt relative/
 ONBUILD RUN echo triggered
 EOF
-	bh() { TMPDIR="$TEST_DIR/bh/tmp" "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
+	# buildah downloads in the test's "host" namespace, as berth does
+	bh() { nsenter --net="$HOSTNS" env TMPDIR="$TEST_DIR/bh/tmp" "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
 	CLEANUPS+=("rm -rf '$TEST_DIR/bh'")
 	mkdir -p "$TEST_DIR/bh/tmp"
 	args=(--build-arg V=given --build-arg HTTP_PROXY=http://proxy.invalid:3128 --secret "id=tok,src=$TEST_DIR/tok")
@@ -899,6 +908,8 @@ proxy=http://proxy.invalid:3128' ]
 	[ "$(cat "$TEST_DIR/ours/from-tools-mount" "$TEST_DIR/ours/tool-dir/t")" = "tool
 tool" ]
 	[ "$(raw_config corpus | jq -c .config.OnBuild)" = '["RUN echo triggered"]' ]
+	[ "$(stat -c '%a %u:%g' "$TEST_DIR/ours/remote/remote.txt" "$TEST_DIR/ours/remote644")" = "600 0:0
+644 5:6" ]
 	# buildah 1.28 leaves RUN's mount points in the image (/dev, /proc,
 	# /sys, /run, /etc/hosts, ..., and those of RUN --mount); berth takes
 	# them out as BuildKit does (with the parents it made for them: /var,
