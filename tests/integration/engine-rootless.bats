@@ -411,3 +411,40 @@ EOF
 	run rb build --no-cache --network host -t rlhost "$RL_HOME/ctx"
 	assert_success
 }
+
+@test "engine rootless: a rootless build's RUN --mount (cache, bind, from a stage, tmpfs, secret), independent stages, --output local" {
+	rootless_build_context <<'EOF'
+FROM bb AS tools
+RUN mkdir /tool && echo tool > /tool/t
+FROM bb AS other
+RUN echo other > /o
+FROM bb
+RUN --mount=type=cache,target=/cache,uid=1000 echo c >> /cache/log && stat -c %u /cache > /cacheowner && wc -l < /cache/log > /cachelines
+RUN --mount=type=bind,source=f.txt,target=/mnt/f cat /mnt/f > /bound
+RUN --mount=type=bind,from=tools,source=/tool,target=/t cat /t/t > /tooled
+RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ls /scratch > /tmpfs
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secretcopy
+COPY --from=other /o /o
+EOF
+	printf 'sec' >"$RL_HOME/tok"
+	chown "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_HOME/tok"
+	run rb build -q --secret "id=tok,src=$RL_HOME/tok" -o "type=local,dest=$RL_HOME/out" -t rlmnt "$RL_HOME/ctx"
+	assert_success
+	local got
+	got=$(cat "$RL_HOME"/out/{cacheowner,cachelines,bound,tooled,tmpfs,secretcopy,o})
+	[ "$got" = "1000
+1
+hi
+tool
+x
+secother" ] || fail "what RUN saw: $got"
+	# --output local writes as root of the namespace: the user's own files
+	[ "$(stat -c %u "$RL_HOME/out/o")" = "$ROOTLESS_UID" ]
+	# the cache mount outlives the build (a --no-cache rebuild appends to it)
+	run rb build -q --no-cache --secret "id=tok,src=$RL_HOME/tok" -t rlmnt "$RL_HOME/ctx"
+	assert_success
+	run rb run --rm --network none rlmnt sh -c 'cat /cachelines; ls /cache /scratch /run/secrets 2>&1; true'
+	[ "${lines[0]}" = 2 ]
+	[[ "$output" == *"/cache: No such file"* && "$output" == *"/scratch: No such file"* ]]
+	[ -z "$(ls -A "$RL_HOME/data/berth/build-tmp")" ]
+}
