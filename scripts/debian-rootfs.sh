@@ -50,7 +50,7 @@ command -v debootstrap >/dev/null || {
 }
 mkdir -p "$cache"
 work=$(mktemp -d /var/tmp/berth-debian.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$tarball.tmp.$$"' EXIT
 trap 'exit 130' INT TERM
 mkdir "$work/root" "$work/debs"
 
