@@ -194,27 +194,54 @@ static void bump(json_t *s, const char *key, int by)
 	json_object_set_new(s, key, json_integer(by ? json_integer_value(json_object_get(s, key)) + by : 0));
 }
 
-/* The container is killed at the end of the pass, after its pod left the
- * services' endpoints (act_pending). */
-static void kill_container(ctl *c, const char *id)
+static int grace_of(ctl *c, const char *name)
 {
-	json_array_append_new(c->pending, json_pack("{s:s}", "kill", id));
+	_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
+	json_t *g = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
+	return g ? (int)json_integer_value(g) : 30;
 }
 
-static void kill_now(ctl *c, const char *id)
+/* The container is killed at the end of the pass, after its pod left the
+ * services' endpoints (act_pending). */
+static void kill_container(ctl *c, json_t *state, json_t *ctr, const char *pod_name, json_t *probe)
 {
-	container *ct = NULL;
-	berth_error *err = NULL;
+	json_t *g = json_object_get(probe, "terminationGracePeriodSeconds");
+	int grace = g ? (int)json_integer_value(g) : grace_of(c, pod_name);
 
-	if (record_open(c->k->paths, id, &ct, &err) == 0 &&
-	    engine_container_kill(c->k->paths, ct, "SIGKILL", &err) == 0)
-		logf_("liveness probe of %s failed: killed", ct->name);
-	log_error(&err);
-	container_free(ct);
+	json_object_set_new(state, "killing", json_true());
+	json_object_set_new(state, "ready", json_false());
+	json_array_append_new(c->pending,
+			      json_pack("{s:s, s:s, s:s, s:i}", "kill", json_string_value(json_object_get(ctr, "id")),
+					"pod", pod_name, "name", json_string_value(json_object_get(ctr, "name")) ?: "",
+					"grace", grace));
+}
+
+/* A failed liveness (or startup) probe: the container is ended as the
+ * kubelet ends it (preStop, its stop signal, SIGKILL after the grace
+ * period), in a child of its own so that the loop goes on; its monitor
+ * restarts it. Until then its probe state says "killing": it stays out of
+ * the endpoints even if it still answers. */
+static void kill_now(ctl *c, const char *id, const char *pod_name, const char *ctr_name, int grace_s)
+{
+	berth_error *err = NULL;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, pod_name);
+		close(c->lock_fd);
+		if (kube_pod_container_terminate(c->k, pod, id, grace_s, &err) < 0)
+			log_error(&err);
+		_exit(0);
+	}
+	if (pid < 0)
+		logf_("pod %s: fork: %s", pod_name, strerror(errno));
+	else
+		logf_("liveness probe of k8s_%s_%s_%s failed: ending it (grace period %d s)", ctr_name, pod_name, c->ns,
+		      grace_s);
 }
 
 /* Runs the probes of CTR that are due; returns whether it is ready. */
-static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip, const char *netns)
+static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *pod_name, const char *ip, const char *netns)
 {
 	json_t *readiness = json_object_get(spec, "readinessProbe"), *liveness = json_object_get(spec, "livenessProbe");
 	json_t *s = probe_state(c, ctr, spec);
@@ -223,6 +250,8 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip, const 
 	json_t *startup = json_object_get(spec, "startupProbe");
 
 	json_object_set_new(s, "seen", json_true());
+	if (json_is_true(json_object_get(s, "killing"))) /* until it restarted */
+		return false;
 	/* liveness and readiness wait until the startup probe passed */
 	if (startup && !json_is_true(json_object_get(s, "startup"))) {
 		if (json_integer_value(json_object_get(s, "nextStartup")) > now) {
@@ -232,8 +261,7 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip, const 
 		if (!kube_probe_run(startup, spec, ctr, ip, netns, c->k->paths->runtime_root)) {
 			bump(s, "sf", 1);
 			if (json_integer_value(json_object_get(s, "sf")) >= probe_int(startup, "failureThreshold", 3)) {
-				kill_container(c, json_string_value(json_object_get(ctr, "id")));
-				json_object_del(c->probes, json_string_value(json_object_get(ctr, "id")));
+				kill_container(c, s, ctr, pod_name, startup);
 			} else {
 				schedule(c, s, "nextStartup",
 					 now_ms() + probe_int(startup, "periodSeconds", 10) * 1000);
@@ -248,8 +276,7 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip, const 
 		bool ok = kube_probe_run(liveness, spec, ctr, ip, netns, c->k->paths->runtime_root);
 		bump(s, "lf", ok ? 0 : 1);
 		if (!ok && json_integer_value(json_object_get(s, "lf")) >= probe_int(liveness, "failureThreshold", 3)) {
-			kill_container(c, json_string_value(json_object_get(ctr, "id")));
-			json_object_del(c->probes, json_string_value(json_object_get(ctr, "id")));
+			kill_container(c, s, ctr, pod_name, liveness);
 			return false;
 		}
 		schedule(c, s, "nextLive", now_ms() + probe_int(liveness, "periodSeconds", 10) * 1000);
@@ -341,7 +368,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 			json_t *spec = container_spec(pod, cname);
 			bool r = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") == 0 &&
 				 process_running(c, json_integer_value(json_object_get(ctr, "pid")), name) &&
-				 spec != NULL && run_probes(c, ctr, spec, ip, netns);
+				 spec != NULL && run_probes(c, ctr, spec, name, ip, netns);
 			json_object_set_new(ready_map, cname, json_boolean(r));
 			ready = ready && r;
 		}
@@ -410,13 +437,6 @@ static void write_status(ctl *c, json_t *status)
 
 /* ---- acting */
 
-static int grace_of(ctl *c, const char *name)
-{
-	_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
-	json_t *g = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
-	return g ? (int)json_integer_value(g) : 30;
-}
-
 /* The pod counts as gone (not ready, not a replica) from now on; it is
  * removed at the end of the pass, once it left the services' endpoints
  * (act_pending). */
@@ -463,7 +483,10 @@ static void act_pending(ctl *c)
 
 	json_array_foreach(c->pending, i, a) {
 		if (json_object_get(a, "kill"))
-			kill_now(c, json_string_value(json_object_get(a, "kill")));
+			kill_now(c, json_string_value(json_object_get(a, "kill")),
+				 json_string_value(json_object_get(a, "pod")),
+				 json_string_value(json_object_get(a, "name")),
+				 (int)json_integer_value(json_object_get(a, "grace")));
 		else
 			start_remover(c, json_string_value(json_object_get(a, "remove")));
 	}

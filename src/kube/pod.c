@@ -450,6 +450,41 @@ static int remove_one(const kube_context *k, container *c, json_t *pod, int grac
 	return 0;
 }
 
+int kube_pod_container_terminate(const kube_context *k, json_t *pod, const char *id, int grace_s, berth_error **err)
+{
+	container *c = NULL;
+	_cleanup_free_ char *started = NULL;
+	berth_error *e = NULL;
+	struct timespec now;
+	time_t deadline;
+	int left;
+
+	if (record_open(k->paths, id, &c, err) < 0)
+		return -1;
+	started = strdup(c->state.started_at ?: "");
+	left = run_pre_stop(k, c, pod, grace_s);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = now.tv_sec + left;
+	if (engine_container_kill(k->paths, c, record_config_string(c, "StopSignal") ?: "SIGTERM", &e) == 0) {
+		for (;;) {
+			/* ended: no longer live, or started again by its monitor */
+			if (record_refresh(k->paths, c, &e) < 0 || !engine_status_is_live(c->state.status) ||
+			    strcmp(c->state.started_at ?: "", started ?: "") != 0)
+				goto out;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec >= deadline)
+				break;
+			usleep(50 * 1000);
+		}
+	}
+	berth_error_free(&e);
+	engine_container_kill(k->paths, c, "SIGKILL", &e);
+out:
+	berth_error_free(&e);
+	container_free(c);
+	return 0;
+}
+
 int kube_pod_remove(const kube_context *k, const char *namespace, const char *name, int grace_s, berth_error **err)
 {
 	container **list = NULL;

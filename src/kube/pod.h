@@ -60,6 +60,13 @@ int kube_pod_check(const kube_context *k, json_t *pod, berth_error **err);
  * parts are gone already. */
 int kube_pod_remove(const kube_context *k, const char *namespace, const char *name, int grace_s, berth_error **err);
 
+/* Ends the container ID of POD (its pod.json) as the kubelet does when a
+ * liveness or startup probe fails: its preStop hook, its stop signal, and
+ * SIGKILL once GRACE_S seconds have passed. It is not stopped in the
+ * engine's sense: its monitor restarts it by the pod's restartPolicy.
+ * Returns once it ended (or restarted). */
+int kube_pod_container_terminate(const kube_context *k, json_t *pod, const char *id, int grace_s, berth_error **err);
+
 /* The pods of NAMESPACE (NULL: every namespace) found from the records, as
  * a JSON array sorted by namespace and name of
  *   {"name", "namespace", "owner", "specHash", "labels": {...}, "ip",

@@ -197,11 +197,18 @@ kind: Pod
 metadata:
   name: live
 spec:
-  terminationGracePeriodSeconds: 1
+  terminationGracePeriodSeconds: 5
+  volumes:
+  - name: data
+    emptyDir: {}
   containers:
   - name: app
     image: bb
-    command: ["sh", "-c", "touch /tmp/alive; exec sleep 1000"]
+    command: ["sh", "-c", "trap 'echo term >>/data/log; exit 0' TERM; touch /tmp/alive; while :; do sleep 0.1; done"]
+    volumeMounts: [{name: data, mountPath: /data}]
+    lifecycle:
+      preStop:
+        exec: {command: ["sh", "-c", "echo prestop >>/data/log"]}
     livenessProbe:
       exec:
         command: ["test", "-e", "/tmp/alive"]
@@ -219,7 +226,10 @@ YAML
 		sleep 0.1
 	done
 	[ "$n" = 1 ]
-	grep -q "liveness probe of k8s_app_live_default failed" "$RUNROOT"/kube/*/default.log
+	grep -q "liveness probe of k8s_app_live_default failed" "$RUNROOT"/kube/*/default.log || { cat "$RUNROOT"/kube/*/default.log >&3; false; }
+	# ended as the kubelet ends it: the preStop hook, then SIGTERM (which it
+	# handled), well within the grace period: no SIGKILL
+	[ "$(kb exec live -- cat /data/log | tr '\n' ' ')" = "prestop term " ]
 	wait_ready 1
 	# the restarted container made its file again: no more restarts
 	sleep 3

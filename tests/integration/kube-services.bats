@@ -665,9 +665,9 @@ YAML
 	# process gone, and then is its address still among the endpoints the
 	# service's record has (before its "Stale" part)? Its replacement is
 	# not ready for 2 s, so the address cannot be back meanwhile. Looks
-	# for 300 ms after the end (up to 20 s in all). berth kills with SIGKILL,
-	# so a wrong order would open a window of milliseconds only: this catches
-	# it sometimes (1 of 3 runs with the kill moved first), not always.
+	# for 300 ms after the end (up to 20 s in all). httpd ends at once on
+	# SIGTERM, so a wrong order would open a window of milliseconds only:
+	# this catches it sometimes (1 of 3 runs with the kill moved first).
 	local start=${EPOCHREALTIME/./} dead_at=0 now
 	for ((i = 0; ; i++)); do
 		now=${EPOCHREALTIME/./}
