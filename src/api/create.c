@@ -42,6 +42,8 @@ static const char *const host_known[] = {
 	"LogConfig",
 	"Mounts",
 	"Runtime",
+	"IpcMode",
+	"PidMode",
 	"CpuShares",
 	"MemorySwap",
 	"ConsoleSize",
@@ -49,8 +51,6 @@ static const char *const host_known[] = {
 	"ShmSize",
 	"OomKillDisable",
 	"CgroupnsMode",
-	"IpcMode",
-	"PidMode",
 	"UTSMode",
 	"UsernsMode",
 	"DnsOptions",
@@ -320,6 +320,12 @@ static int host_config(json_t *h, create_strings *k, run_options *o, berth_error
 	if ((v = json_object_get(h, "NetworkMode")) && json_is_string(v) && json_string_length(v) &&
 	    strcmp(json_string_value(v), "default") != 0)
 		o->network = json_string_value(v);
+	/* "" is the daemon's default (private); the words are the engine's
+	 * --ipc/--pid (private, shareable, host, container:ID) */
+	if ((v = json_object_get(h, "IpcMode")) && json_is_string(v) && json_string_length(v))
+		o->ipc = json_string_value(v);
+	if ((v = json_object_get(h, "PidMode")) && json_is_string(v) && json_string_length(v))
+		o->pid = json_string_value(v);
 	o->cgroup_parent = json_string_value(json_object_get(h, "CgroupParent"));
 	if (o->cgroup_parent && *o->cgroup_parent == '\0')
 		o->cgroup_parent = NULL;

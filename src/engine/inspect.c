@@ -124,6 +124,11 @@ json_t *engine_container_inspect_json(const container *c)
 				      record_config_string(c, "Network") ?: "none", "Binds",
 				      json_object_get(c->config, "Volumes") ?: json_null(), "Init",
 				      record_config_bool(c, "Init")));
+	/* docker's words: IpcMode "private" by default, PidMode "" */
+	json_object_set_new(json_object_get(j, "HostConfig"), "IpcMode",
+			    json_string(record_config_string(c, "IpcMode") ?: "private"));
+	json_object_set_new(json_object_get(j, "HostConfig"), "PidMode",
+			    json_string(record_config_string(c, "PidMode") ?: ""));
 	resources_json(c, json_object_get(j, "HostConfig"));
 	path_args_json(c, j);
 	json_object_set_new(j, "Mounts", mounts_json(c));

@@ -303,3 +303,24 @@ hello"
 	assert_output y
 	d rm c2 >/dev/null
 }
+
+@test "api endpoints: --ipc shareable/container: and --pid container: from the docker CLI; inspect shows the modes" {
+	drun -d --name holder --ipc shareable bb sleep 300 >/dev/null
+	drun -d --name joiner --ipc container:holder --pid container:holder bb sleep 300 >/dev/null
+	[ "$(d inspect -f '{{.HostConfig.IpcMode}}' holder)" = shareable ]
+	[[ "$(d inspect -f '{{.HostConfig.IpcMode}}' joiner)" == container:* ]]
+	[[ "$(d inspect -f '{{.HostConfig.PidMode}}' joiner)" == container:* ]]
+	# one IPC and one PID namespace: the same inode from both, and the
+	# holder's sleep is visible from the joiner
+	[ "$(d exec holder readlink /proc/self/ns/ipc)" = "$(d exec joiner readlink /proc/self/ns/ipc)" ]
+	[ "$(d exec holder readlink /proc/self/ns/pid)" = "$(d exec joiner readlink /proc/self/ns/pid)" ]
+	d exec holder sh -c 'echo shared >/dev/shm/f'
+	[ "$(d exec joiner cat /dev/shm/f)" = shared ]
+	[ "$(d inspect -f '{{.HostConfig.IpcMode}}' "$(drun -d bb sleep 300)")" = private ]
+	run drun --rm --ipc bogus bb true
+	assert_failure
+	assert_output_contains bogus
+	d rm -f joiner holder >/dev/null
+	d rm -f $(d ps -aq) >/dev/null
+	wait_removed
+}
