@@ -19,4 +19,8 @@ json_t *api_network_settings(const container *c);
 /* Unix seconds of an RFC 3339 time (0 when unparsable). */
 int64_t api_unix_time(const char *rfc3339);
 
+/* docker's familiar form of an image name: "docker.io/library/bb:latest"
+ * is "bb:latest", "docker.io/u/x:1" is "u/x:1" (images.c). */
+const char *api_image_familiar_name(const char *name);
+
 #endif
