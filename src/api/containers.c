@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -92,6 +94,38 @@ int api_open_container(api_request *r, container **out)
 		return -1;
 	}
 	return 0;
+}
+
+int api_watch_record(const container *c)
+{
+	_cleanup_free_ char *dir = record_path(c, ".");
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	if (dir == NULL ||
+	    inotify_add_watch(fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF | IN_ONLYDIR) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int api_wait_record(int sock, int watch, int ms)
+{
+	struct pollfd p[2] = { { .fd = sock, .events = 0 }, { .fd = watch, .events = POLLIN } };
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int changed = 0;
+
+	if (poll(p, watch >= 0 ? 2 : 1, ms) <= 0)
+		return 0;
+	if (p[0].revents & (POLLHUP | POLLERR))
+		return 1;
+	if (watch >= 0 && (p[1].revents & POLLIN)) {
+		while (read(watch, buf, sizeof(buf)) > 0)
+			changed = 2;
+	}
+	return changed;
 }
 
 int64_t api_unix_time(const char *rfc3339)
@@ -680,8 +714,8 @@ static void wait_job_free(void *arg)
 static void wait_produce(int fd, void *arg)
 {
 	wait_job *w = arg;
-	const struct timespec tick = { 0, 50 * 1000000L };
 	container *c = NULL;
+	int watch = -2; /* made once the record is open */
 	berth_error *e = NULL;
 	bool seen_live = false;
 	json_t *result;
@@ -710,14 +744,19 @@ static void wait_produce(int fd, void *arg)
 				code = c->state.exit_code;
 				break;
 			}
-			if (api_stream_closed(fd)) {
+			if (watch == -2)
+				watch = api_watch_record(c);
+			if (api_stream_closed(fd) || api_wait_record(fd, watch, 50) == 1) {
 				container_free(c);
+				if (watch >= 0)
+					close(watch);
 				return;
 			}
-			nanosleep(&tick, NULL);
 		}
 		container_free(c);
 	}
+	if (watch >= 0)
+		close(watch);
 	if (code == RECORD_EXIT_CODE_UNKNOWN)
 		code = 255;
 	result = json_pack("{s:i, s:n}", "StatusCode", code, "Error");
