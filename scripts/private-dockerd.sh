@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A private dockerd for tests and benchmarks that leaves nothing on the
 # host. Sourced (bash) by tests/integration/dockerd.bash and bench/api.sh.
 #
@@ -58,6 +59,7 @@ private_dockerd_start() {
 }
 EOF
 	# unshare execs the shell, which execs dockerd: $! is dockerd's pid
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare --mount --net --propagation private -- /bin/sh -ec '
 		ip link set lo up
 		mount -t tmpfs -o mode=0755,size=64m private-dockerd-run /run
@@ -100,9 +102,9 @@ _private_dockerd_pids() {
 # _private_dockerd_rmdir_cgroups REL: REL below our own cgroup in every
 # mounted hierarchy, if empty
 _private_dockerd_rmdir_cgroups() {
-	local id ctrls path mnt
+	local ctrls path mnt
 	[ -n "$1" ] || return 0
-	while IFS=: read -r id ctrls path; do
+	while IFS=: read -r _ ctrls path; do
 		if [ -z "$ctrls" ]; then
 			mnt=/sys/fs/cgroup/unified
 			[ -f /sys/fs/cgroup/cgroup.controllers ] && mnt=/sys/fs/cgroup
