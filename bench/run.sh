@@ -4,10 +4,10 @@
 #   bench/run.sh [--quick] [--rounds N] [--runs N] [--out FILE] [--berth PATH] [--work DIR] [--only LIST]
 #
 #   --quick        fewer runs and containers (under 2 minutes); full: about 5 minutes
-#   --rounds N     hyperfine rounds per benchmark (default 3, --quick 1): every round runs
-#                  all commands of a benchmark in turn, so on a loaded machine more, shorter
-#                  rounds (e.g. --rounds 10 --runs 5) spread load bursts over all of them
-#   --runs N       runs per command and round (default 15, --quick 8)
+#   --rounds N     hyperfine rounds per benchmark (default 10, --quick 1): every round runs
+#                  all commands of a benchmark in turn, so on a loaded machine many short
+#                  rounds spread load bursts over all of them
+#   --runs N       runs per command and round (default 5, --quick 8)
 #   --out FILE     results file (default bench/results/<date>-<host>[-quick].md)
 #   --berth PATH   berth-runtime binary (default build/src/cmd/runtime/berth-runtime)
 #   --work DIR     scratch directory for the bundles (default /tmp/berth-bench)
@@ -16,7 +16,8 @@
 #                  strace -c of berth-runtime alone)
 #
 # Needs root and: hyperfine, runc, crun, /usr/bin/time (package "time"), jq,
-# unshare (util-linux), perl, busybox-static. It installs nothing.
+# unshare (util-linux), perl, busybox-static; perf for the CPU and context switch columns
+# of run (optional). It installs nothing.
 #
 # Everything runs inside one private mount namespace (unshare -m) where
 # /sys/fs/cgroup/unified is unmounted when present (crun 1.8.1 refuses the
@@ -95,7 +96,7 @@ fi
 if [ "$quick" = 1 ]; then
 	ROUNDS=1 RUNS=8 WARMUP=2 PHASE_N=8 RSS_N=3 IDLE_N=8 MANY_N=50 MANY_K=15
 else
-	ROUNDS=3 RUNS=15 WARMUP=2 PHASE_N=30 RSS_N=5 IDLE_N=20 MANY_N=200 MANY_K=50
+	ROUNDS=10 RUNS=5 WARMUP=2 PHASE_N=30 RSS_N=5 IDLE_N=20 MANY_N=200 MANY_K=50
 fi
 for n in "$rounds" "$runs"; do
 	case "$n" in "" | [1-9] | [1-9][0-9] | [1-9][0-9][0-9]) ;; *) die "--rounds and --runs take a number from 1 to 999" ;; esac
@@ -270,6 +271,39 @@ hf() {
 
 rtcmd() { echo "${RT[$1]} --root $state/$1"; }
 
+# cpu_stat BENCH NAME1 CMD1 [NAME2 CMD2 ...]: CPU time (task-clock of the
+# command and every process it starts, the container's included) and context
+# switches per run, from `perf stat -r RUNS`, the commands in turn in each of
+# ROUNDS rounds; CPU[BENCH/NAME] gets the medians of the rounds' means,
+# "ms switches". Needs a usable `perf stat`; without one the columns say n/a.
+declare -A CPU=()
+PERF_STAT=0
+if command -v perf >/dev/null && perf stat -x, -e task-clock -- /bin/true >/dev/null 2>&1; then PERF_STAT=1; fi
+cpu_stat() {
+	local bench=$1; shift
+	local names=() cmds=() i round f
+	[ "$PERF_STAT" = 1 ] || return 0
+	while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
+	log "perf stat: $bench ($ROUNDS x $RUNS runs)"
+	for ((round = 1; round <= ROUNDS; round++)); do
+		for i in "${!names[@]}"; do
+			f="$jsondir/$bench.cpu.$i.r$round"
+			# shellcheck disable=SC2086 # the command is split into words, as hyperfine -N does
+			perf stat -x, -r "$RUNS" -e task-clock,context-switches -o "$f" -- ${cmds[$i]} \
+				</dev/null >/dev/null 2>>"$logf" || rm -f "$f"
+		done
+	done
+	CMDS+=("perf stat -x, -r $RUNS -e task-clock,context-switches -- CMD   # each command of $bench, x$ROUNDS rounds, median of the means")
+	for i in "${!names[@]}"; do
+		local ms cs
+		ms=$(cat "$jsondir/$bench.cpu.$i".r* 2>/dev/null | awk -F, '$3 == "task-clock" {print $1}' | median)
+		cs=$(cat "$jsondir/$bench.cpu.$i".r* 2>/dev/null | awk -F, '$3 == "context-switches" {print $1}' | median)
+		CPU[$bench/${names[$i]}]="$ms $cs"
+	done
+	cleanup_containers
+}
+
+
 # median of numbers on stdin (one per line)
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -302,6 +336,13 @@ if bench_enabled run; then
 			extra+=(--prepare "rm -rf $state/berth/.seccomp-cache")
 		fi
 		[ $# -gt 0 ] && hf "run-$v" "$@" -- "${extra[@]}"
+		# CPU and context switches: the runtimes (and the unshare floor), not the cold-cache row
+		cs_args=()
+		while [ $# -gt 0 ]; do
+			case "$1" in "berth (cold cache)" | "floor: /bin/true") ;; *) cs_args+=("$1" "$2") ;; esac
+			shift 2
+		done
+		[ "${#cs_args[@]}" -gt 0 ] && cpu_stat "run-$v" "${cs_args[@]}"
 	done
 fi
 
@@ -618,6 +659,32 @@ report() {
 				if bench_enabled run && [ -z "${OK[$v/$r]:-}" ]; then echo "| run-$v | $r | fails (see log) | | | | |"; fi
 			done
 		done
+		echo
+	fi
+	if bench_enabled run; then
+		echo "## CPU and context switches per run (perf stat)"
+		echo
+		if [ "$PERF_STAT" = 1 ]; then
+			echo "task-clock of the runtime and every process it starts (the container's /bin/true too),"
+			echo "and its context switches, per run: \`perf stat -r $RUNS\` of each command in turn, $ROUNDS rounds,"
+			echo "median of the rounds' means. Less sensitive to other load than wall time: a busy machine"
+			echo "delays a run more than it makes it work more."
+			echo
+			echo "| benchmark | command | CPU ms | vs crun | context switches |"
+			echo "|---|---|---:|---:|---:|"
+			local k ms cs cms
+			for b in run-base run-nonet run-seccomp run-userns run-limits; do
+				cms=${CPU[$b/crun]:-}
+				cms=${cms%% *}
+				for k in berth crun runc "floor: unshare"; do
+					[ -n "${CPU[$b/$k]:-}" ] || continue
+					read -r ms cs <<<"${CPU[$b/$k]}"
+					echo "| $b | $k | $(awk -v x="$ms" 'BEGIN {printf "%.2f", x}') | $(ratio "$ms" "$cms") | $(awk -v x="$cs" 'BEGIN {printf "%.1f", x}') |"
+				done
+			done
+		else
+			echo "perf stat is not usable here (perf missing or perf_event_paranoid): not measured."
+		fi
 		echo
 	fi
 	if bench_enabled phases; then

@@ -11,7 +11,7 @@ fi
 
 build="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libseccomp-dev libcap-dev libjansson-dev libmd-dev libarchive-dev nettle-dev libzstd-dev liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev libmnl-dev libnftables-dev libgpgme-dev libyaml-dev libssl-dev"
 test="libcmocka-dev docker.io docker-compose python3-docker debootstrap bats jq busybox-static uidmap iproute2 util-linux procps clang-format clang libfuzzer-14-dev docker-registry skopeo umoci apache2-utils zstd curl openssl nftables passt slirp4netns containernetworking-plugins gnupg"
-extra="runc crun buildah hyperfine time strace podman containerd docker.io curl ca-certificates"
+extra="runc crun buildah hyperfine time strace podman catatonit containerd docker.io curl ca-certificates"
 
 pkgs="$build $test"
 [ "${1:-}" = "--all" ] && pkgs="$pkgs $extra"

@@ -14,6 +14,7 @@
 #include "engine/monitor.h"
 #include "engine/network.h"
 #include "engine/runtime_call.h"
+#include "engine/share.h"
 #include "engine/userns.h"
 #include "image/images.h"
 #include "image/registry.h"
@@ -384,7 +385,8 @@ static int write_bundle(const engine_paths *p, store *s, const image_info *info,
 			    img.config.cmd ? string_array((const char *const *)img.config.cmd) : json_null());
 	first_user_mount = json_array_size(json_object_get(cfg, "mounts"));
 	if (run_config_apply(cfg, o, plan, c->id, err) < 0 || mount_volumes(p, c, rootfs, cfg, err) < 0 ||
-	    setup_network(p, c, &img, o, plan, cfg, err) < 0) {
+	    setup_network(p, c, &img, o, plan, cfg, err) < 0 ||
+	    engine_share_setup(p, c, o->ipc, o->pid, cfg, err) < 0) {
 		json_decref(cfg);
 		return -1;
 	}
@@ -586,6 +588,8 @@ int engine_container_prepare_start(const engine_paths *p, container *c, berth_er
 		if (ret < 0)
 			return berth_error_wrap(err, "start %s: mount its rootfs", c->name);
 	}
+	if (engine_share_refresh(p, c, err) < 0)
+		return -1;
 	if (engine_network_restore(p, c, &changed, err) < 0 || engine_network_ports_publish(c, err) < 0)
 		return berth_error_wrap(err, "start %s", c->name);
 	return changed ? record_save_config(c, err) : 0;
@@ -812,6 +816,7 @@ int engine_container_retire(const engine_paths *p, container *c, char **trash, b
 	if (record_gone(c))
 		return 0; /* its monitor (--rm) or another rm was first */
 	engine_network_teardown(p, c);
+	engine_share_teardown(c);
 	/* the upper layer goes with the record's directory */
 	if (storage_rootfs_unmount(bundle, false, err) < 0)
 		return berth_error_wrap(err, "remove container %.12s", c->id);

@@ -18,6 +18,20 @@
 #include "util/log.h"
 #include "util/proc.h"
 
+/* A helper exec'd from a process that ignores SIGPIPE or blocks signals (a
+ * monitor, the kube controller) would inherit both: pasta of Debian 12
+ * then fails ("Couldn't install signal handlers": it takes signal()'s
+ * return of SIG_IGN for an error), and a blocked SIGTERM would not stop
+ * it. */
+static void helper_signals_default(void)
+{
+	sigset_t none;
+
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* ---- rootless: pasta ---- */
 
 #define PASTA_BINARY "pasta"
@@ -90,6 +104,7 @@ static pid_t start_pasta(const char *nspath, const char *pidfile, const net_port
 	child = fork();
 	if (child == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		helper_signals_default();
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(errpipe[1], 2);
@@ -185,6 +200,7 @@ static pid_t start_slirp(const char *nspath, const char *sock, const net_port *p
 	pid = fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		helper_signals_default();
 		setsid();
 		dup2(null, 0);
 		dup2(null, 1);

@@ -14,6 +14,7 @@
 #include "engine/container.h"
 #include "engine/monitor.h"
 #include "engine/network.h"
+#include "engine/share.h"
 #include "engine/runtime_call.h"
 #include "storage/rootfs.h"
 #include "util/cleanup.h"
@@ -114,6 +115,7 @@ static void finish_removal(const engine_paths *p, int dirfd, const char *trash, 
 	engine_container_runtime_delete(p, &c);
 	monitor_forget(p, id);
 	engine_network_teardown(p, &c);
+	engine_share_teardown(&c);
 	/* unmounted before the rename, unless the remover died first */
 	if (storage_rootfs_unmount(bundle, false, &ignored) < 0)
 		berth_error_free(&ignored);

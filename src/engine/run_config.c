@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/runtime_call.h"
+#include "engine/share.h"
 #include "engine/userns.h"
 #include "spec/spec.h"
 #include "storage/volume.h"
@@ -526,7 +527,7 @@ int run_options_validate(const run_options *o, run_plan *plan, berth_error **err
 		return berth_error_request(err, EINVAL, "--name: a name has at most %d characters, not %zu",
 					   RUN_NAME_MAX, strlen(o->name));
 	/* from here on PLAN owns memory: every failure frees it */
-	if (check_network(o, err) < 0)
+	if (check_network(o, err) < 0 || engine_share_validate(o->ipc, o->pid, err) < 0)
 		return -1;
 	if (check_caps("--cap-add", o->cap_add, err) < 0 || check_caps("--cap-drop", o->cap_drop, err) < 0)
 		return -1;

@@ -23,6 +23,7 @@ typedef struct run_options {
 	 * input owns it, and its end closes the container's stdin */
 	bool stdin_once;
 	const char *name, *workdir, *user, *hostname, *network, *runtime, *cgroup_parent;
+	const char *ipc, *pid;	/* engine/share.h; NULL: private */
 	const char *entrypoint; /* NULL: the image's; "" clears it */
 	const char *const *env, *const *env_files, *const *volumes, *const *mounts, *const *tmpfs;
 	const char *const *cap_add, *const *cap_drop, *const *security_opts, *const *ulimits;

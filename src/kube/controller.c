@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "kube/hpa_sync.h"
 #include "kube/kube_internal.h"
 #include "kube/kube_service.h"
+#include "kube/pod_delete.h"
 #include "kube/probe.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
@@ -38,6 +40,8 @@ typedef struct ctl {
 	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
 	json_t *terminating; /* pod name -> pid of the process removing it */
 	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
+	json_t *creating;    /* pod name -> {"pid", "fd", "key", "owner", "hash"}: being made */
+	bool pause_ready;    /* the pods' pause image is in the store */
 	json_t *services;    /* what each service's endpoints were last set to (service_sync.c) */
 	json_t *pending;     /* pods to remove, containers to kill: once the services let them go */
 	json_t *watch;	     /* pid -> pod of the running containers and holders: their end wakes the loop */
@@ -210,7 +214,7 @@ static void kill_now(ctl *c, const char *id)
 }
 
 /* Runs the probes of CTR that are due; returns whether it is ready. */
-static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
+static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip, const char *netns)
 {
 	json_t *readiness = json_object_get(spec, "readinessProbe"), *liveness = json_object_get(spec, "livenessProbe");
 	json_t *s = probe_state(c, ctr, spec);
@@ -225,7 +229,7 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 			schedule(c, s, "nextStartup", json_integer_value(json_object_get(s, "nextStartup")));
 			return false;
 		}
-		if (!kube_probe_run(startup, spec, ctr, ip, c->k->paths->runtime_root)) {
+		if (!kube_probe_run(startup, spec, ctr, ip, netns, c->k->paths->runtime_root)) {
 			bump(s, "sf", 1);
 			if (json_integer_value(json_object_get(s, "sf")) >= probe_int(startup, "failureThreshold", 3)) {
 				kill_container(c, json_string_value(json_object_get(ctr, "id")));
@@ -241,7 +245,7 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 		json_object_set_new(s, "nextReady", json_integer(now));
 	}
 	if (liveness && json_integer_value(json_object_get(s, "nextLive")) <= now) {
-		bool ok = kube_probe_run(liveness, spec, ctr, ip, c->k->paths->runtime_root);
+		bool ok = kube_probe_run(liveness, spec, ctr, ip, netns, c->k->paths->runtime_root);
 		bump(s, "lf", ok ? 0 : 1);
 		if (!ok && json_integer_value(json_object_get(s, "lf")) >= probe_int(liveness, "failureThreshold", 3)) {
 			kill_container(c, json_string_value(json_object_get(ctr, "id")));
@@ -253,7 +257,7 @@ static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *ip)
 		schedule(c, s, "nextLive", json_integer_value(json_object_get(s, "nextLive")));
 	}
 	if (readiness && json_integer_value(json_object_get(s, "nextReady")) <= now) {
-		bool ok = kube_probe_run(readiness, spec, ctr, ip, c->k->paths->runtime_root);
+		bool ok = kube_probe_run(readiness, spec, ctr, ip, netns, c->k->paths->runtime_root);
 		bump(s, ok ? "rs" : "rf", 1);
 		bump(s, ok ? "rf" : "rs", 0);
 		if (ok && json_integer_value(json_object_get(s, "rs")) >= probe_int(readiness, "successThreshold", 1))
@@ -322,10 +326,11 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 	json_array_foreach(pods, i, p) {
 		const char *name = json_string_value(json_object_get(p, "name"));
 		const char *ip = json_string_value(json_object_get(p, "ip"));
+		const char *netns = json_string_value(json_object_get(p, "netns"));
 		_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
 		json_t *ready_map;
 		bool ready;
-		if (json_is_true(json_object_get(p, "removed")))
+		if (json_is_true(json_object_get(p, "removed")) || json_is_true(json_object_get(p, "creating")))
 			continue;
 		ready_map = json_object();
 		ready =
@@ -336,7 +341,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 			json_t *spec = container_spec(pod, cname);
 			bool r = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") == 0 &&
 				 process_running(c, json_integer_value(json_object_get(ctr, "pid")), name) &&
-				 spec != NULL && run_probes(c, ctr, spec, ip);
+				 spec != NULL && run_probes(c, ctr, spec, ip, netns);
 			json_object_set_new(ready_map, cname, json_boolean(r));
 			ready = ready && r;
 		}
@@ -465,34 +470,117 @@ static void act_pending(ctl *c)
 	json_array_clear(c->pending);
 }
 
-/* Creates a pod of a Pod object or of OWNER's template. A failure (an
- * image that cannot be pulled, a ConfigMap missing) is retried after 1 s,
- * then twice as long each time up to 30 s, and shown in the status file. */
-static void create_pod(ctl *c, json_t *pod, const char *owner)
+/* The creation of KEY (a pod or an owner) failed: tried again after 1 s,
+ * then twice as long each time up to 30 s, and shown in the status file.
+ * Pods made at the same time that fail together count once. */
+static void note_failure(ctl *c, const char *key, const char *msg)
 {
-	const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
-	const char *key = owner ? owner : name;
 	json_t *f = json_object_get(c->failures, key);
 	long long now = now_ms(), delay;
-	berth_error *err = NULL;
 
 	if (f && json_integer_value(json_object_get(f, "next")) > now) {
-		if (c->next_due == 0 || json_integer_value(json_object_get(f, "next")) < c->next_due)
-			c->next_due = json_integer_value(json_object_get(f, "next"));
-		return;
-	}
-	logf_("pod %s: creating", name);
-	if (kube_pod_create(c->k, pod, owner, &err) == 0) {
-		json_object_del(c->failures, key);
+		json_object_set_new(f, "error", json_string(msg));
 		return;
 	}
 	delay = f ? json_integer_value(json_object_get(f, "delay")) * 2 : 1000;
 	if (delay > 30000)
 		delay = 30000;
-	json_object_set_new(c->failures, key,
-			    json_pack("{s:I, s:I, s:s}", "next", (json_int_t)(now + delay), "delay", (json_int_t)delay,
-				      "error", err && err->msg ? err->msg : "failed"));
-	log_error(&err);
+	json_object_set_new(
+	    c->failures, key,
+	    json_pack("{s:I, s:I, s:s}", "next", (json_int_t)(now + delay), "delay", (json_int_t)delay, "error", msg));
+}
+
+/* In the child that makes a pod: the controller's state goes, and the
+ * heap it held back to the kernel, so that the pod's monitors (forked
+ * from this child, long-lived) do not carry a copy of it. */
+static void forget_state(ctl *c)
+{
+	json_t **all[] = { &c->probes,	&c->ready_since, &c->terminating, &c->failures,	 &c->creating, &c->services,
+			   &c->pending, &c->watch,	 &c->last_pods,	  &c->last_pass, &c->hpa };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		json_decref(*all[i]);
+		*all[i] = NULL;
+	}
+	free(c->last_status);
+	c->last_status = NULL;
+	malloc_trim(0);
+}
+
+/* Creates a pod of a Pod object or of OWNER's template (HASH: its
+ * pod-template-hash) in a child of its own, so that the missing pods of a
+ * pass are made at the same time and the loop (probes, removals) goes on
+ * meanwhile; reap_children sees the end. A pod being made counts as a pod
+ * (a replica, not ready). The child ends with the controller (a new one
+ * removes what it left half made). */
+static void create_pod(ctl *c, json_t *pod, const char *owner, const char *hash)
+{
+	const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+	const char *key = owner ? owner : name;
+	json_t *f = json_object_get(c->failures, key);
+	berth_error *err = NULL;
+	pid_t parent = getpid(), pid;
+	int fds[2];
+
+	if (f && json_integer_value(json_object_get(f, "next")) > now_ms()) {
+		if (c->next_due == 0 || json_integer_value(json_object_get(f, "next")) < c->next_due)
+			c->next_due = json_integer_value(json_object_get(f, "next"));
+		return;
+	}
+	if (!c->pause_ready && kube_pause_image_ready(c->k, &err) < 0) {
+		note_failure(c, key, err && err->msg ? err->msg : "pause image");
+		log_error(&err);
+		return;
+	}
+	c->pause_ready = true;
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		logf_("pod %s: pipe: %s", name, strerror(errno));
+		return;
+	}
+	logf_("pod %s: creating", name);
+	pid = fork();
+	if (pid == 0) {
+		close(c->lock_fd); /* a new controller may start meanwhile */
+		close(fds[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		forget_state(c);
+		if (kube_pod_create(c->k, pod, owner, &err) == 0)
+			_exit(0);
+		if (err && err->msg && write(fds[1], err->msg, strnlen(err->msg, 4000)) < 0)
+			_exit(1);
+		log_error(&err);
+		_exit(1);
+	}
+	close(fds[1]);
+	if (pid < 0) {
+		logf_("pod %s: fork: %s", name, strerror(errno));
+		close(fds[0]);
+		return;
+	}
+	json_object_set_new(c->creating, name,
+			    json_pack("{s:i, s:i, s:s, s:s?, s:s?}", "pid", (int)pid, "fd", fds[0], "key", key, "owner",
+				      owner, "hash", hash));
+}
+
+/* The child making pod NAME ended with STATUS. */
+static void created(ctl *c, const char *name, json_t *job, int status)
+{
+	const char *key = json_string_value(json_object_get(job, "key"));
+	int fd = (int)json_integer_value(json_object_get(job, "fd"));
+	char msg[4001];
+	ssize_t n;
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		json_object_del(c->failures, key);
+	} else {
+		n = read(fd, msg, sizeof(msg) - 1);
+		msg[n > 0 ? n : 0] = '\0';
+		note_failure(c, key, msg[0] ? msg : "failed");
+	}
+	close(fd);
+	json_object_del(c->creating, name);
 }
 
 /* A pod that cannot serve: its holder ended, a container is missing (a
@@ -539,6 +627,21 @@ static json_t *find_by_name(json_t *list, const char *name, bool meta)
 	return NULL;
 }
 
+/* `kube delete pod` of a Deployment's pod (pod_delete.h): removed like any
+ * other, so its deployment makes a replacement in this pass. */
+static void delete_requested(ctl *c, json_t *pods)
+{
+	json_t *names = kube_pod_delete_requests(c->k, c->ns), *n, *p;
+	size_t i;
+
+	json_array_foreach(names, i, n) {
+		if ((p = find_by_name(pods, json_string_value(n), false)) != NULL)
+			remove_pod(c, p, "deleted");
+		kube_pod_delete_request_done(c->k, c->ns, json_string_value(n));
+	}
+	json_decref(names);
+}
+
 static void reconcile_bare_pods(ctl *c, json_t *objects, json_t *pods)
 {
 	json_t *p, *o;
@@ -548,7 +651,8 @@ static void reconcile_bare_pods(ctl *c, json_t *objects, json_t *pods)
 		const char *name = json_string_value(json_object_get(p, "name"));
 		json_t *obj;
 		char hash[11];
-		if (json_object_get(p, "owner") && !json_is_null(json_object_get(p, "owner")))
+		if ((json_object_get(p, "owner") && !json_is_null(json_object_get(p, "owner"))) ||
+		    json_is_true(json_object_get(p, "creating")))
 			continue;
 		obj = find_by_name(objects, name, true);
 		if (obj == NULL) {
@@ -564,7 +668,7 @@ static void reconcile_bare_pods(ctl *c, json_t *objects, json_t *pods)
 	json_array_foreach(objects, i, o) {
 		const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
 		if (find_by_name(pods, name, false) == NULL && !json_object_get(c->terminating, name))
-			create_pod(c, o, NULL);
+			create_pod(c, o, NULL, NULL);
 	}
 }
 
@@ -615,7 +719,7 @@ static void create_replica(ctl *c, json_t *d, const char *hash, const char *owne
 	if (labels == NULL)
 		json_object_set_new(pmeta, "labels", labels = json_object());
 	json_object_set_new(labels, KUBE_TEMPLATE_HASH_LABEL, json_string(hash));
-	create_pod(c, pod, owner);
+	create_pod(c, pod, owner, hash);
 	json_decref(pod);
 }
 
@@ -638,6 +742,7 @@ static int scale_down(ctl *c, json_t *list, json_t *status, int n, bool only_una
 		for (i = json_array_size(list); i-- > 0 && removed < n;) {
 			p = json_array_get(list, i);
 			if (json_is_true(json_object_get(p, "removed")) ||
+			    json_is_true(json_object_get(p, "creating")) ||
 			    pod_flag(status, p, "available") != (pass == 1))
 				continue;
 			remove_pod(c, p, "scaled down");
@@ -679,13 +784,16 @@ static void reconcile_deployment(ctl *c, json_t *d, json_t *pods, json_t *status
 		if (strcmp(json_string_value(json_object_get(p, "owner")) ?: "", owner) != 0 ||
 		    json_is_true(json_object_get(p, "removed")))
 			continue;
-		if (pod_dead(c, p)) {
+		if (json_is_true(json_object_get(p, "creating"))) {
+			phash = json_string_value(json_object_get(p, "hash"));
+		} else if (pod_dead(c, p)) {
 			remove_pod(c, p, "it cannot run (its holder or a container ended)");
 			continue;
+		} else {
+			pod = kube_pod_object(c->k, c->ns, json_string_value(json_object_get(p, "name")));
+			phash = json_string_value(json_object_get(
+			    json_object_get(json_object_get(pod, "metadata"), "labels"), KUBE_TEMPLATE_HASH_LABEL));
 		}
-		pod = kube_pod_object(c->k, c->ns, json_string_value(json_object_get(p, "name")));
-		phash = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"),
-							  KUBE_TEMPLATE_HASH_LABEL));
 		json_array_append(phash && strcmp(phash, hash) == 0 ? fresh : old, p);
 	}
 	n_new = (int)json_array_size(fresh);
@@ -737,6 +845,21 @@ static bool reconcile(ctl *c)
 		if (json_object_get(c->terminating, json_string_value(json_object_get(p, "name"))))
 			json_object_set_new(p, "removed", json_true());
 	{
+		/* the pods being made, whether their records show yet or not */
+		const char *name;
+		json_t *job;
+		json_object_foreach(c->creating, name, job) {
+			p = find_by_name(pods, name, false);
+			if (p == NULL) {
+				p = json_pack("{s:s, s:s, s:O, s:n, s:[]}", "name", name, "namespace", c->ns, "owner",
+					      json_object_get(job, "owner") ?: json_null(), "holder", "containers");
+				json_array_append_new(pods, p);
+			}
+			json_object_set_new(p, "creating", json_true());
+			json_object_set(p, "hash", json_object_get(job, "hash") ?: json_null());
+		}
+	}
+	{
 		/* the backoff of objects deleted meanwhile goes */
 		const char *key;
 		json_t *f;
@@ -751,13 +874,15 @@ static bool reconcile(ctl *c)
 	status = observe(c, pods, deployments);
 	/* a pod turning ready gets traffic now, not after this pass made pods */
 	kube_service_sync(c->k, c->ns, pods, status, c->services);
+	delete_requested(c, pods);
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
 		reconcile_deployment(c, d, pods, status);
 	kube_hpa_sync(c->k, c->ns, c->hpa, pods, deployments, status, logf_);
 	json_array_foreach(pods, i, p) {
 		const char *owner = json_string_value(json_object_get(p, "owner"));
-		if (owner && !json_is_true(json_object_get(p, "removed")) && strncmp(owner, "Deployment/", 11) == 0 &&
+		if (owner && !json_is_true(json_object_get(p, "removed")) &&
+		    !json_is_true(json_object_get(p, "creating")) && strncmp(owner, "Deployment/", 11) == 0 &&
 		    find_by_name(deployments, owner + 11, true) == NULL)
 			remove_pod(c, p, "its deployment was deleted");
 	}
@@ -803,13 +928,20 @@ static void reap_children(ctl *c)
 	json_t *v;
 	void *tmp;
 	pid_t pid;
+	int status;
 
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		json_object_foreach_safe(c->terminating, tmp, name, v)
 		{
 			if (json_integer_value(v) == pid)
 				json_object_del(c->terminating, name);
 		}
+		json_object_foreach_safe(c->creating, tmp, name, v)
+		{
+			if (json_integer_value(json_object_get(v, "pid")) == pid)
+				created(c, name, v, status);
+		}
+	}
 }
 
 static bool died_already(const struct pollfd *fds, nfds_t n)
@@ -842,10 +974,21 @@ static void sleep_watching(ctl *c, long long wait_ms)
 		else if (errno == ESRCH) /* gone since the pass looked (poll skips fd -1) */
 			fds[n++] = (struct pollfd){ .fd = -1 };
 	}
+	/* a pod made wakes it too (its probes, the next step of a rollout):
+	 * pods[] NULL, no pod that died */
+	json_object_foreach(c->creating, key, v) {
+		int fd;
+		if (n == 256)
+			break;
+		fd = (int)syscall(SYS_pidfd_open, (pid_t)json_integer_value(json_object_get(v, "pid")), 0);
+		pods[n] = NULL;
+		if (fd >= 0)
+			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
 	if (n == 0 || (poll(fds, n, died_already(fds, n) ? 0 : (int)wait_ms) < 0 && errno != EINTR))
 		usleep((useconds_t)wait_ms * 1000);
 	for (nfds_t i = 0; i < n; i++) {
-		if ((fds[i].fd < 0 || fds[i].revents) && c->last_pass) {
+		if ((fds[i].fd < 0 || fds[i].revents) && c->last_pass && pods[i]) {
 			json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pods[i]);
 			if (st)
 				json_object_set_new(st, "ready", json_false());
@@ -863,7 +1006,7 @@ static void controller_main(ctl *c, int lock_fd)
 	for (;;) {
 		long long wait;
 		reap_children(c);
-		if (!reconcile(c) && json_object_size(c->terminating) == 0) {
+		if (!reconcile(c) && json_object_size(c->terminating) == 0 && json_object_size(c->creating) == 0) {
 			/* nothing left: give the lock back, then look once more;
 			 * a command that stored an object meanwhile either found
 			 * the lock free (and started a controller) or stored it
@@ -876,6 +1019,9 @@ static void controller_main(ctl *c, int lock_fd)
 			}
 		}
 		reap_children(c);
+		/* what a pass allocated goes back to the kernel: the heap of a
+		 * long-lived process would otherwise keep its high-water mark */
+		malloc_trim(0);
 		wait = PASS_MS;
 		if (c->next_due > 0 && c->next_due - now_ms() < wait)
 			wait = c->next_due - now_ms();
@@ -896,6 +1042,7 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		  .ready_since = json_object(),
 		  .terminating = json_object(),
 		  .failures = json_object(),
+		  .creating = json_object(),
 		  .services = json_object(),
 		  .pending = json_array(),
 		  .watch = json_object(),

@@ -8,6 +8,8 @@
  *       "why its last pod could not be made"}, "terminating": {"POD": PID of
  *       its remover}}, rewritten atomically on a change
  *   RUN_ROOT/kube/<store>/<namespace>.log      its errors
+ *   RUN_ROOT/kube/<store>/<namespace>.delete/  `kube delete pod` of a
+ *       Deployment's pods, for its next pass (pod_delete.h)
  * (<store>: 12 hex digits of the sha256 of the store's path, so stores that
  * share a run root have a controller each.)
  *

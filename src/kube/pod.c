@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +26,10 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+
+#ifndef BERTH_VERSION
+#define BERTH_VERSION "0.0.0"
+#endif
 
 char *kube_container_record_name(const char *ctr, const char *pod, const char *namespace)
 {
@@ -121,6 +126,20 @@ int kube_pause_image_ensure(const kube_context *k, store *s, const char *image, 
 		ret = image_import(s, tar, &opts, id, err);
 	unlink(tar);
 	return ret < 0 ? berth_error_wrap(err, "image %s", image) : 0;
+}
+
+int kube_pause_image_ready(const kube_context *k, berth_error **err)
+{
+	store *s = NULL;
+	char image[128];
+	int ret;
+
+	snprintf(image, sizeof(image), "%s:%s", KUBE_PAUSE_IMAGE_NAME, BERTH_VERSION);
+	if (store_open(k->paths->store_root, &s, err) < 0)
+		return -1;
+	ret = kube_pause_image_ensure(k, s, image, err);
+	store_close(s);
+	return ret;
 }
 
 /* ---- create */
@@ -332,6 +351,60 @@ static bool in_pod(const container *c, const char *namespace, const char *name)
 	       (name == NULL || strcmp(pod, name) == 0);
 }
 
+/* Whether the container name NAME is k8s_<ctr>_<pod>_<ns> of NAMESPACE and
+ * POD (each NULL: any). Names of Kubernetes objects hold no '_'. */
+static bool kube_record_name(const char *name, const char *namespace, const char *pod)
+{
+	const char *ctr, *p, *ns;
+
+	if (strncmp(name, "k8s_", 4) != 0 || (ctr = name + 4, p = strchr(ctr, '_')) == NULL ||
+	    (ns = strchr(p + 1, '_')) == NULL || strchr(ns + 1, '_') != NULL)
+		return false;
+	if (pod && (strlen(pod) != (size_t)(ns - p - 1) || strncmp(p + 1, pod, strlen(pod)) != 0))
+		return false;
+	return namespace == NULL || strcmp(ns + 1, namespace) == 0;
+}
+
+/* The records of the pods of NAMESPACE (POD: that pod only), found by their
+ * names (STORE/containers/names/k8s_*), not by loading every record of the
+ * store: a pass of the controller costs what the pods have, whatever else
+ * the store holds. Records being made or gone meanwhile are skipped. */
+static int pod_records(const kube_context *k, const char *namespace, const char *pod, container ***out, size_t *n,
+		       berth_error **err)
+{
+	_cleanup_closedir_ DIR *d = opendir(k->paths->names);
+	container **list = NULL, *c;
+	struct dirent *e;
+	size_t count = 0;
+
+	if (d == NULL && errno != ENOENT)
+		return berth_error_set(err, errno, "open \"%s\"", k->paths->names);
+	while (d && (e = readdir(d)) != NULL) {
+		container **grown;
+		berth_error *skip = NULL;
+		if (!kube_record_name(e->d_name, namespace, pod))
+			continue;
+		if (record_open(k->paths, e->d_name, &c, &skip) < 0) {
+			berth_error_free(&skip);
+			continue;
+		}
+		if (!in_pod(c, namespace, pod)) {
+			container_free(c);
+			continue;
+		}
+		if ((grown = realloc(list, (count + 1) * sizeof(*list))) == NULL) {
+			container_free(c);
+			record_list_free(list, count);
+			return berth_error_set(err, ENOMEM, "pods");
+		}
+		list = grown;
+		list[count++] = c;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
 /* The container's preStop hook (exec or sleep), within GRACE_S; returns
  * the seconds of the grace period left. */
 static int run_pre_stop(const kube_context *k, container *c, json_t *pod, int grace_s)
@@ -385,10 +458,15 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
 	berth_error *first = NULL, *e = NULL;
 	size_t n = 0;
 
-	if (record_list(k->paths, &list, &n, err) < 0)
+	if (pod_records(k, namespace, name, &list, &n, err) < 0)
 		return -1;
-	/* the containers first, the holder of their namespaces last */
-	for (int pass = 0; pass < 2; pass++)
+	/* the containers first, then the pod's directory, the holder of their
+	 * namespaces last: once no record of the pod is left (what `kube
+	 * delete` waits for), nothing else of it is */
+	dir = kube_pod_dir(k->paths->store_root, namespace, name);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && dir && fs_remove_tree(dir, &e) < 0)
+			berth_error_free(&e);
 		for (size_t i = 0; i < n; i++) {
 			const char *cname = label(list[i], KUBE_LABEL_CONTAINER_NAME) ?: "";
 			if (!in_pod(list[i], namespace, name) || (strcmp(cname, KUBE_HOLDER_NAME) == 0) != (pass == 1))
@@ -401,10 +479,8 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
 				e = NULL;
 			}
 		}
+	}
 	record_list_free(list, n);
-	dir = kube_pod_dir(k->paths->store_root, namespace, name);
-	if (dir && fs_remove_tree(dir, &e) < 0)
-		berth_error_free(&e);
 	if (first) {
 		*err = first;
 		return -1;
@@ -491,22 +567,24 @@ int kube_pod_list(const kube_context *k, const char *namespace, json_t **out, be
 	size_t n = 0;
 	berth_error *e = NULL;
 
-	if (record_list(k->paths, &list, &n, err) < 0) {
+	if (pod_records(k, namespace, NULL, &list, &n, err) < 0) {
 		json_decref(pods);
 		return -1;
 	}
-	for (size_t i = n; i-- > 0;) { /* oldest first */
+	for (size_t i = 0; i < n; i++) {
 		container *c = list[i];
 		json_t *pe;
-		if (!in_pod(c, namespace, NULL))
-			continue;
 		if (record_refresh(k->paths, c, &e) < 0)
 			berth_error_free(&e);
 		pe = pod_entry(pods, c);
 		if (strcmp(label(c, KUBE_LABEL_CONTAINER_NAME) ?: "", KUBE_HOLDER_NAME) == 0) {
 			json_t *ns = json_object_get(c->config, "NetworkSettings");
 			json_object_set_new(pe, "holder", container_json(c));
+			const char *mode = json_string_value(json_object_get(ns, "Mode")) ?: "";
 			json_object_set(pe, "ip", json_object_get(ns, "IPAddress") ?: json_null());
+			/* user-mode networking: the pod's IP is reached from inside */
+			if (strcmp(mode, "pasta") == 0 || strcmp(mode, "slirp4netns") == 0)
+				json_object_set(pe, "netns", json_object_get(ns, "NetNS") ?: json_null());
 			json_object_set(pe, "created", json_object_get(c->config, "Created") ?: json_null());
 		} else {
 			json_array_append_new(json_object_get(pe, "containers"), container_json(c));

@@ -63,7 +63,8 @@ int kube_pod_remove(const kube_context *k, const char *namespace, const char *na
 /* The pods of NAMESPACE (NULL: every namespace) found from the records, as
  * a JSON array sorted by namespace and name of
  *   {"name", "namespace", "owner", "specHash", "labels": {...}, "ip",
- *    "created", "holder": {"id", "status", "pid"} or null,
+ *    "created", "netns" (user-mode networking only: the pod's IP is not
+ *    reached from the host), "holder": {"id", "status", "pid"} or null,
  *    "containers": [{"name", "id", "runtime", "status", "restarts", "pid", "startedAt",
  *                    "exitCode", "monitor": whether its monitor lives}] in the
  *    order of the pod's spec}. */
@@ -78,6 +79,10 @@ void kube_pod_spec_hash(json_t *pod, char out[11]);
 /* Makes IMAGE (KUBE_PAUSE_IMAGE_NAME:VERSION: one layer holding a copy of
  * berth-init as /pause, entrypoint `/pause --pause`) unless S has it. */
 int kube_pause_image_ensure(const kube_context *k, store *s, const char *image, berth_error **err);
+
+/* kube_pause_image_ensure for the image of this berth's pods: called once
+ * before pods are made at the same time, so that they do not all make it. */
+int kube_pause_image_ready(const kube_context *k, berth_error **err);
 
 /* The container record name of CONTAINER in POD/NAMESPACE: heap. */
 char *kube_container_record_name(const char *ctr, const char *pod, const char *namespace);

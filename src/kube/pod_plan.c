@@ -438,6 +438,13 @@ static int plan_container(const kube_context *k, kube_pod_plan *pl, json_t *pod,
 	cp->o.workdir = json_string_value(json_object_get(c, "workingDir"));
 	cp->o.hostname = json_string_value(json_object_get(spec, "hostname")) ?: pl->name;
 	cp->o.network = keep(pl, "container:%s", pl->holder.record_name);
+	/* the pod's IPC namespace and /dev/shm are the holder's; so is its
+	 * PID namespace with shareProcessNamespace */
+	cp->o.ipc = json_is_true(json_object_get(spec, "hostIPC")) ? "host" : cp->o.network;
+	if (json_is_true(json_object_get(spec, "hostPID")))
+		cp->o.pid = "host";
+	else if (json_is_true(json_object_get(spec, "shareProcessNamespace")))
+		cp->o.pid = cp->o.network;
 	cp->o.cgroup_parent = k->cgroup_parent;
 	cp->o.labels = labels;
 	cp->o.detach = true;
@@ -565,6 +572,8 @@ static int plan_holder(const kube_context *k, kube_pod_plan *pl, json_t *pod, co
 	h->o.name = h->record_name;
 	h->o.hostname = json_string_value(json_object_get(spec, "hostname")) ?: pl->name;
 	h->o.network = json_is_true(json_object_get(spec, "hostNetwork")) ? "host" : NULL;
+	h->o.ipc = json_is_true(json_object_get(spec, "hostIPC")) ? "host" : "shareable";
+	h->o.pid = json_is_true(json_object_get(spec, "hostPID")) ? "host" : NULL;
 	h->o.cgroup_parent = k->cgroup_parent;
 	h->o.labels = labels;
 	h->o.detach = true;
@@ -609,11 +618,11 @@ static int plan_holder(const kube_context *k, kube_pod_plan *pl, json_t *pod, co
  * matters. */
 static int refuse_unsupported(json_t *spec, berth_error **err)
 {
-	static const char *const bools[] = { "hostPID", "hostIPC", "shareProcessNamespace" };
-
-	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
-		if (json_is_true(json_object_get(spec, bools[i])))
-			return berth_error_request(err, EINVAL, "spec.%s: not supported by berth kube", bools[i]);
+	/* the API server's rule */
+	if (json_is_true(json_object_get(spec, "hostPID")) &&
+	    json_is_true(json_object_get(spec, "shareProcessNamespace")))
+		return berth_error_request(err, EINVAL,
+					   "spec.shareProcessNamespace: may not be true when spec.hostPID is true");
 	if (json_object_get(spec, "activeDeadlineSeconds"))
 		return berth_error_request(err, EINVAL, "spec.activeDeadlineSeconds: not supported by berth kube");
 	return 0;

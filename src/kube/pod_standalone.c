@@ -76,6 +76,7 @@ int kube_standalone_create(const kube_context *k, const kube_standalone_options 
 	ro.name = holder;
 	ro.hostname = o->hostname ? o->hostname : o->name;
 	ro.network = o->network;
+	ro.ipc = "shareable";
 	ro.publish = o->publish;
 	ro.add_hosts = o->add_hosts;
 	ro.dns = o->dns;
@@ -209,30 +210,39 @@ static int remove_container(const kube_context *k, const char *id, bool force, i
 	return ret;
 }
 
-int kube_standalone_remove(const kube_context *k, const char *name, bool force, int timeout_s, berth_error **err)
+int kube_standalone_find(const kube_context *k, const char *name, const char *hint, json_t **out, berth_error **err)
 {
-	json_t *pods = NULL, *pod = NULL, *p, *c;
+	json_t *pods = NULL, *p;
 	size_t i;
-	int ret = 0;
 
+	*out = NULL;
 	if (kube_standalone_list(k, &pods, err) < 0)
 		return -1;
 	json_array_foreach(pods, i, p) {
 		if (strcmp(json_string_value(json_object_get(p, "name")), name) != 0)
 			continue;
-		if (strcmp(json_string_value(json_object_get(p, "kind")), "kube") == 0) {
-			berth_error_request(err, EPERM,
-					    "pod %s belongs to berth kube (namespace %s): use berth kube delete", name,
-					    json_string_value(json_object_get(p, "namespace")));
+		if (hint && strcmp(json_string_value(json_object_get(p, "kind")), "kube") == 0) {
+			berth_error_request(err, EPERM, "pod %s belongs to berth kube (namespace %s): %s", name,
+					    json_string_value(json_object_get(p, "namespace")), hint);
 			json_decref(pods);
 			return -EPERM;
 		}
-		pod = p;
+		*out = json_incref(p);
+		break;
 	}
-	if (pod == NULL) {
-		json_decref(pods);
-		return berth_error_request(err, ENOENT, "no such pod: %s", name);
-	}
+	json_decref(pods);
+	return *out ? 0 : berth_error_request(err, ENOENT, "no such pod: %s", name);
+}
+
+int kube_standalone_remove(const kube_context *k, const char *name, bool force, int timeout_s, berth_error **err)
+{
+	_cleanup_json_ json_t *pod = NULL;
+	json_t *c;
+	size_t i;
+	int ret = 0;
+
+	if (kube_standalone_find(k, name, "use berth kube delete", &pod, err) < 0)
+		return -1;
 	/* the containers, then the holder of their namespaces */
 	json_array_foreach(json_object_get(pod, "containers"), i, c)
 		if (ret == 0)
@@ -240,6 +250,65 @@ int kube_standalone_remove(const kube_context *k, const char *name, bool force, 
 	if (ret == 0 && !json_is_null(json_object_get(pod, "infra")))
 		ret = remove_container(k, json_string_value(json_object_get(json_object_get(pod, "infra"), "id")),
 				       force, timeout_s, err);
-	json_decref(pods);
 	return ret < 0 ? berth_error_wrap(err, "pod rm %s", name) : 0;
+}
+
+/* One container of the pod: started when not live; stopped, killed when
+ * live. */
+static int act_on(const kube_context *k, const char *id, kube_standalone_action action, int timeout_s,
+		  const char *signal, berth_error **err)
+{
+	container *c = NULL;
+	int ret;
+
+	if (record_open(k->paths, id, &c, err) < 0)
+		return (*err && (*err)->code == ENOENT) ? (berth_error_free(err), 0) : -1;
+	ret = record_refresh(k->paths, c, err);
+	if (ret == 0 && action == KUBE_POD_START && !engine_status_is_live(c->state.status))
+		ret = monitor_start(k->paths, c, false, NULL, NULL, err);
+	else if (ret == 0 && action == KUBE_POD_STOP && engine_status_is_live(c->state.status))
+		ret = engine_container_stop(
+		    k->paths, c, timeout_s >= 0 ? timeout_s : (int)record_config_int(c, "StopTimeout", 10), err);
+	else if (ret == 0 && action == KUBE_POD_KILL && strcmp(c->state.status, "running") == 0)
+		ret = engine_container_kill(k->paths, c, signal ? signal : "SIGKILL", err);
+	if (ret == 0 && action == KUBE_POD_STOP && c->state.monitor_pid > 0 && record_monitor_alive(c)) {
+		/* its monitor records the exit: a start right after must find it gone */
+		int code;
+		berth_error *ignored = NULL;
+		if (engine_container_wait(k->paths, c, 5000, &code, &ignored) < 0)
+			berth_error_free(&ignored);
+	}
+	if (ret < 0)
+		berth_error_wrap(err, "container %s", c->name);
+	container_free(c);
+	return ret;
+}
+
+int kube_standalone_act(const kube_context *k, const char *name, kube_standalone_action action, int timeout_s,
+			const char *signal, berth_error **err)
+{
+	static const char *const words[] = { "start", "stop", "restart", "kill" };
+	_cleanup_json_ json_t *pod = NULL;
+	json_t *infra, *c, *list;
+	size_t i;
+	int ret = 0;
+
+	if (kube_standalone_find(k, name, "its controller starts and stops it", &pod, err) < 0)
+		return berth_error_wrap(err, "pod %s", words[action]);
+	infra = json_object_get(pod, "infra");
+	list = json_object_get(pod, "containers");
+	if (action == KUBE_POD_RESTART)
+		return kube_standalone_act(k, name, KUBE_POD_STOP, timeout_s, NULL, err) < 0 ||
+			       kube_standalone_act(k, name, KUBE_POD_START, timeout_s, NULL, err) < 0
+			   ? -1
+			   : 0;
+	/* start: the holder of the namespaces first; the others: it last */
+	if (action == KUBE_POD_START && json_is_object(infra))
+		ret = act_on(k, json_string_value(json_object_get(infra, "id")), action, timeout_s, signal, err);
+	json_array_foreach(list, i, c)
+		if (ret == 0)
+			ret = act_on(k, json_string_value(json_object_get(c, "id")), action, timeout_s, signal, err);
+	if (ret == 0 && action != KUBE_POD_START && json_is_object(infra))
+		ret = act_on(k, json_string_value(json_object_get(infra, "id")), action, timeout_s, signal, err);
+	return ret < 0 ? berth_error_wrap(err, "pod %s %s", words[action], name) : 0;
 }

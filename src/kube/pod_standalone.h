@@ -46,4 +46,21 @@ int kube_standalone_list(const kube_context *k, json_t **out, berth_error **err)
  * (then it is stopped, grace TIMEOUT_S). Refuses a pod of berth kube. */
 int kube_standalone_remove(const kube_context *k, const char *name, bool force, int timeout_s, berth_error **err);
 
+/* Pod NAME (*OUT: its entry of kube_standalone_list, to json_decref). A
+ * pod of berth kube is refused (EPERM, the message ending with HINT) unless
+ * HINT is NULL. */
+int kube_standalone_find(const kube_context *k, const char *name, const char *hint, json_t **out, berth_error **err);
+
+typedef enum kube_standalone_action {
+	KUBE_POD_START,	  /* the holder, then the containers (those not running) */
+	KUBE_POD_STOP,	  /* the containers, then the holder */
+	KUBE_POD_RESTART, /* stop, then start */
+	KUBE_POD_KILL,	  /* SIGNAL to every running container, the holder last */
+} kube_standalone_action;
+
+/* podman's pod start/stop/restart/kill on pod NAME. TIMEOUT_S < 0: each
+ * container's own stop timeout. SIGNAL: for KILL (NULL: SIGKILL). */
+int kube_standalone_act(const kube_context *k, const char *name, kube_standalone_action action, int timeout_s,
+			const char *signal, berth_error **err);
+
 #endif

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,15 +184,53 @@ static bool http_probe(json_t *probe, json_t *action, json_t *spec, const char *
 	return code >= 200 && code < 400;
 }
 
-bool kube_probe_run(json_t *probe, json_t *spec, json_t *ctr, const char *pod_ip, const char *runtime_root)
+static bool network_probe(json_t *probe, json_t *spec, const char *pod_ip)
 {
 	json_t *action;
 
-	if ((action = json_object_get(probe, "exec")) != NULL)
-		return exec_probe(probe, action, ctr, runtime_root);
 	if ((action = json_object_get(probe, "httpGet")) != NULL)
 		return http_probe(probe, action, spec, pod_ip);
 	if ((action = json_object_get(probe, "tcpSocket")) != NULL)
 		return tcp_probe(probe, action, spec, pod_ip);
 	return true;
+}
+
+/* network_probe from inside the network namespace NETNS, in a child (a
+ * rootless controller could not come back to its own namespace). */
+static bool network_probe_in(json_t *probe, json_t *spec, const char *pod_ip, const char *netns)
+{
+	long long deadline = now_ms() + timeout_ms(probe) + 1000;
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int fd = open(netns, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+			_exit(2);
+		/* pasta gives the pod no address of its own that berth knows */
+		_exit(network_probe(probe, spec, pod_ip ? pod_ip : "127.0.0.1") ? 0 : 1);
+	}
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if ((r < 0 && errno != EINTR) || now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return false;
+		}
+		usleep(2000);
+	}
+}
+
+bool kube_probe_run(json_t *probe, json_t *spec, json_t *ctr, const char *pod_ip, const char *netns,
+		    const char *runtime_root)
+{
+	json_t *action;
+
+	if ((action = json_object_get(probe, "exec")) != NULL)
+		return exec_probe(probe, action, ctr, runtime_root);
+	return netns ? network_probe_in(probe, spec, pod_ip, netns) : network_probe(probe, spec, pod_ip);
 }

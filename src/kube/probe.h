@@ -19,7 +19,11 @@
 bool kube_exec_in(const char *runtime, const char *runtime_root, const char *id, json_t *command, int timeout_ms);
 
 /* PROBE: the probe object; SPEC: the container's spec (named ports); CTR:
- * the container as kube_pod_list() shows it; RUNTIME_ROOT: the engine's. */
-bool kube_probe_run(json_t *probe, json_t *spec, json_t *ctr, const char *pod_ip, const char *runtime_root);
+ * the container as kube_pod_list() shows it; NETNS: the pod's network
+ * namespace when its IP is not reachable from here (pasta, slirp4netns:
+ * rootless), where httpGet and tcpSocket then connect from (a child joins
+ * it), else NULL; RUNTIME_ROOT: the engine's. */
+bool kube_probe_run(json_t *probe, json_t *spec, json_t *ctr, const char *pod_ip, const char *netns,
+		    const char *runtime_root);
 
 #endif

@@ -303,6 +303,26 @@ bool hostnet_subnet_routed(const char *cidr, const char *except)
 	return false;
 }
 
+bool hostnet_route_via(const char *cidr, const char *dev)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	char line[256], iface[IFNAMSIZ + 1];
+	unsigned int dest, mask, prefix;
+	struct in_addr net;
+	char addr[32];
+	uint32_t maskn;
+
+	if (f == NULL || sscanf(cidr, "%31[^/]/%u", addr, &prefix) != 2 || prefix > 32 ||
+	    inet_pton(AF_INET, addr, &net) != 1)
+		return false;
+	maskn = prefix ? htonl(~0U << (32 - prefix)) : 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%16s %x %*x %*x %*d %*d %*d %x", iface, &dest, &mask) == 3 &&
+		    strcmp(iface, dev) == 0 && mask == maskn && dest == (net.s_addr & maskn))
+			return true;
+	return false;
+}
+
 int hostnet_next_bridge(const hostnet *h, char out[IFNAMSIZ], berth_error **err)
 {
 	for (unsigned k = 1; k < 10000; k++) {

@@ -97,6 +97,10 @@ int hostnet_subnet_overlap(const hostnet *h, const char *cidr, const char *excep
  * other than EXCEPT (a LAN, a VPN, another engine's bridge). */
 bool hostnet_subnet_routed(const char *cidr, const char *except);
 
+/* Whether the main table has a route of exactly CIDR (IPv4) through DEV:
+ * then DEV exists too. */
+bool hostnet_route_via(const char *cidr, const char *dev);
+
 /* The first free bridge name berth1, berth2, ... (no record, no link) and
  * the first free 10.78.x.0/24 .. 10.85.x.0/24 (no berth bridge overlaps it,
  * the host does not route it). */

@@ -18,6 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -104,12 +111,10 @@ static char *first_error_line(const char *text)
 	return strndup(p, (size_t)(end - p));
 }
 
-/* Runs CMDS as one libnftables buffer (one transaction). Returns 0, or -1
- * with R->reason, R->code and R->errtext filled (err set only when
- * libnftables could not be used at all: a negative value below -1). */
-static int nft_run(const char *cmds, struct nft_result *r, berth_error **err)
+/* nft_run in this process; *CTX keeps the context, for the caller to free. */
+static int nft_run_here(const char *cmds, struct nft_result *r, berth_error **err, struct nft_ctx **ctxp)
 {
-	_cleanup_nft_ctx_ struct nft_ctx *ctx = NULL;
+	struct nft_ctx *ctx;
 	const char *text;
 	int ret;
 
@@ -117,7 +122,7 @@ static int nft_run(const char *cmds, struct nft_result *r, berth_error **err)
 	pthread_once(&load_once, load);
 	if (!loaded)
 		return berth_error_set(err, ENOSYS, "nftables: %s", load_error) - 1;
-	ctx = lib.ctx_new(NFT_CTX_DEFAULT);
+	ctx = *ctxp = lib.ctx_new(NFT_CTX_DEFAULT);
 	if (ctx == NULL)
 		return berth_error_set(err, ENOMEM, "nftables: cannot create a context") - 1;
 	if (lib.buffer_output(ctx) < 0 || lib.buffer_error(ctx) < 0)
@@ -136,6 +141,162 @@ static int nft_run(const char *cmds, struct nft_result *r, berth_error **err)
 		return berth_error_set(err, ENOMEM, "nftables: error text") - 1;
 	r->code = errno_of_message(r->reason);
 	return -1;
+}
+
+/* The result of a child's run on the pipe: the return value, R->code and
+ * the error's code, then the lengths and bytes of R->output, R->errtext,
+ * R->reason and the error's message. */
+struct nft_wire {
+	int32_t ret, code, err_code;
+	uint32_t len[4];
+};
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, (const char *)buf + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Closes every fd but libnftables' (NETLINK_NETFILTER) sockets. */
+static void close_all_but_nftables(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int self = d ? dirfd(d) : -1;
+
+	while (d && (e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name), proto = 0;
+		socklen_t len = sizeof(proto);
+		if (e->d_name[0] == '.' || fd == self)
+			continue;
+		if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 && proto == NETLINK_NETFILTER)
+			continue;
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* In the grandchild: runs CMDS, reports on FD, and exits. */
+static _Noreturn void child_run(const char *cmds, int fd)
+{
+	struct nft_ctx *ctx = NULL;
+	struct nft_result r = { 0 };
+	berth_error *e = NULL;
+	struct nft_wire w = { 0 };
+	const char *parts[4];
+
+	w.ret = nft_run_here(cmds, &r, &e, &ctx);
+	w.code = r.code;
+	w.err_code = e ? e->code : 0;
+	parts[0] = r.output;
+	parts[1] = r.errtext;
+	parts[2] = r.reason;
+	parts[3] = e ? e->msg : NULL;
+	for (int i = 0; i < 4; i++)
+		w.len[i] = parts[i] ? (uint32_t)strlen(parts[i]) : UINT32_MAX;
+	if (write_full(fd, &w, sizeof(w)) == 0)
+		for (int i = 0; i < 4; i++)
+			if (parts[i] && write_full(fd, parts[i], w.len[i]) < 0)
+				break;
+	close(fd);
+	/* closing libnftables' netlink socket waits for the kernel to finish
+	 * destroying what the transaction deleted (an RCU grace period,
+	 * milliseconds): the caller has its answer already. What it handed
+	 * down (its locks above all: held until the transaction is made, even
+	 * when the caller is killed meanwhile, and no longer) goes first. */
+	close_all_but_nftables();
+	_exit(0);
+}
+
+static int receive(int fd, struct nft_result *r, berth_error **err)
+{
+	struct nft_wire w;
+	char *parts[4] = { NULL };
+	int ret;
+
+	if (read_full(fd, &w, sizeof(w)) < 0)
+		return berth_error_request(err, EIO, "nftables: its process ended without an answer") - 1;
+	for (int i = 0; i < 4; i++) {
+		if (w.len[i] == UINT32_MAX)
+			continue;
+		parts[i] = malloc((size_t)w.len[i] + 1);
+		if (parts[i] == NULL || read_full(fd, parts[i], w.len[i]) < 0) {
+			for (int j = 0; j <= i; j++)
+				free(parts[j]);
+			return berth_error_request(err, EIO, "nftables: its process ended without an answer") - 1;
+		}
+		parts[i][w.len[i]] = '\0';
+	}
+	r->output = parts[0];
+	r->errtext = parts[1];
+	r->reason = parts[2];
+	r->code = w.code;
+	ret = w.ret;
+	if (ret < -1)
+		ret = berth_error_request(err, w.err_code, "%s", parts[3] ? parts[3] : "nftables: failed") - 1;
+	free(parts[3]);
+	return ret;
+}
+
+/* Runs CMDS as one libnftables buffer (one transaction). Returns 0, or -1
+ * with R->reason, R->code and R->errtext filled (err set only when
+ * libnftables could not be used at all: a negative value below -1).
+ *
+ * libnftables runs in a short-lived grandchild: the caller never loads it
+ * (a long-lived process like the kube controller keeps none of its
+ * memory), and the wait of the netlink socket's close falls on the
+ * grandchild, which nobody waits for (it is reparented). Without fork, in
+ * this process. */
+static int nft_run(const char *cmds, struct nft_result *r, berth_error **err)
+{
+	int fds[2], ret, status;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		goto here;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		goto here;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (fork() > 0)
+			_exit(0);
+		child_run(cmds, fds[1]); /* a failed fork: the child itself */
+	}
+	close(fds[1]);
+	ret = receive(fds[0], r, err);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return ret;
+here:;
+	_cleanup_nft_ctx_ struct nft_ctx *ctx = NULL;
+	return nft_run_here(cmds, r, err, &ctx);
 }
 
 /* A growing text buffer of nft commands, one per line. */

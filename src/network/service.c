@@ -191,18 +191,17 @@ static int record_load(int dirfd, const char *name, record *r, berth_error **err
 	return 0;
 }
 
-/* Writes CUR with the STALE states (and, when they exist, those of OLD). */
-static int record_save(int dirfd, const service *cur, const record *old, bool with_old, berth_error **err)
+/* Writes CUR with the N STALE states (atomically: a temporary file renamed
+ * over the record, not flushed to disk: the kernel's state does not outlive
+ * a crash of the machine either). */
+static int record_write(int dirfd, const service *cur, const service *const *stale_states, size_t n, berth_error **err)
 {
 	json_t *j = service_to_json(cur), *stale = json_array();
 	_cleanup_free_ char *text = NULL;
 	char file[SERVICE_NAME_MAX + 8];
 
-	if (with_old && old->exists) {
-		for (size_t i = 0; i < old->n_stale; i++)
-			json_array_append_new(stale, service_to_json(&old->stale[i]));
-		json_array_append_new(stale, service_to_json(&old->cur));
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(stale, service_to_json(stale_states[i]));
 	json_object_set_new(j, "Stale", stale);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
@@ -210,6 +209,23 @@ static int record_save(int dirfd, const service *cur, const record *old, bool wi
 		return berth_error_set(err, ENOMEM, "service %s: record", cur->spec.name);
 	snprintf(file, sizeof(file), "%s.json", cur->spec.name);
 	return fs_write_file_replace(dirfd, file, text, strlen(text), 0600, err);
+}
+
+/* Writes CUR with the STALE states of OLD and OLD itself (WITH_OLD), or
+ * none. */
+static int record_save(int dirfd, const service *cur, const record *old, bool with_old, berth_error **err)
+{
+	_cleanup_free_ const service **stale = calloc(old->n_stale + 1, sizeof(*stale));
+	size_t n = 0;
+
+	if (stale == NULL)
+		return berth_error_set(err, ENOMEM, "service %s: record", cur->spec.name);
+	if (with_old && old->exists) {
+		for (size_t i = 0; i < old->n_stale; i++)
+			stale[n++] = &old->stale[i];
+		stale[n++] = &old->cur;
+	}
+	return record_write(dirfd, cur, stale, n, err);
 }
 
 /* Puts OLD back as it was (or removes the record of a service that did
@@ -498,9 +514,94 @@ static int copy_out(const service *s, service *out, berth_error **err)
 }
 
 /* Record NEW (the old state kept as stale), run the transaction, confirm. */
+/* Whether A and B make the same kernel objects but for the endpoints. */
+static bool same_but_endpoints(const service_spec *a, const service_spec *b)
+{
+	if (strcmp(a->cluster_ip, b->cluster_ip) != 0 || a->affinity_timeout != b->affinity_timeout ||
+	    !same_ports(a, b))
+		return false;
+	for (size_t i = 0; i < a->n_ports; i++)
+		if (a->ports[i].target_port != b->ports[i].target_port ||
+		    a->ports[i].node_port != b->ports[i].node_port)
+			return false;
+	return true;
+}
+
+static bool has_endpoint(const service *s, const char *ip)
+{
+	for (size_t k = 0; k < s->n_endpoints; k++)
+		if (strcmp(s->endpoints[k].ip, ip) == 0)
+			return true;
+	return false;
+}
+
+/* Adds to INTO the endpoints of FROM that neither NEW nor INTO has. */
+static int merge_gone(service *into, const service *from, const service *new)
+{
+	for (size_t k = 0; k < from->n_endpoints; k++) {
+		service_endpoint *grown;
+		if (has_endpoint(new, from->endpoints[k].ip) || has_endpoint(into, from->endpoints[k].ip))
+			continue;
+		grown = realloc(into->endpoints, (into->n_endpoints + 1) * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		into->endpoints = grown;
+		into->endpoints[into->n_endpoints++] = from->endpoints[k];
+	}
+	return 0;
+}
+
+/* How many endpoints that left may wait in a record's Stale for the next
+ * transaction to delete them again (each costs it a command or two). */
+#define STALE_ENDPOINTS_MAX 32
+
+/* An update of the endpoints alone writes the record once, before the
+ * kernel: NEW, and as Stale one state with every endpoint that the earlier
+ * states had and NEW has not (plus earlier states of another shape, from an
+ * interrupted apply). It stays after the transaction: the kernel may or may
+ * not have had those objects, and deleting them again costs the next
+ * transaction little. A command killed at any point leaves either the old
+ * record (nothing changed) or this one, from which the next call deletes
+ * whatever may exist. Returns 1 when the Stale set grew too big: the
+ * caller then confirms with a second write. */
+static int change_endpoints(int dirfd, const record *old, service *new, const char *what, berth_error **err)
+{
+	_cleanup_free_ const service **stale = calloc(old->n_stale + 2, sizeof(*stale));
+	_cleanup_service_ service gone = { .spec = new->spec };
+	size_t n = 0;
+
+	if (stale == NULL || merge_gone(&gone, &old->cur, new) < 0)
+		return berth_error_set(err, ENOMEM, "%s", what);
+	for (size_t i = 0; i < old->n_stale; i++) {
+		if (!same_but_endpoints(&old->stale[i].spec, &new->spec))
+			stale[n++] = &old->stale[i];
+		else if (merge_gone(&gone, &old->stale[i], new) < 0)
+			return berth_error_set(err, ENOMEM, "%s", what);
+	}
+	if (gone.n_endpoints > STALE_ENDPOINTS_MAX)
+		return 1;
+	if (gone.n_endpoints > 0)
+		stale[n++] = &gone;
+	if (record_write(dirfd, new, stale, n, err) < 0)
+		return berth_error_wrap(err, "%s", what);
+	if (kernel_apply(old, new, what, err) < 0) {
+		record_restore(dirfd, new->spec.name, old);
+		return -1;
+	}
+	return 0;
+}
+
 static int change(const hostnet *h, int dirfd, const record *old, service *new, bool claim, const char *what,
 		  berth_error **err)
 {
+	if (!claim && old->exists && same_but_endpoints(&old->cur.spec, &new->spec)) {
+		int ret = change_endpoints(dirfd, old, new, what, err);
+		if (ret <= 0) {
+			if (ret == 0)
+				udp_flows_forget(old, new);
+			return ret;
+		}
+	}
 	if (record_save(dirfd, new, old, true, err) < 0)
 		return berth_error_wrap(err, "%s", what);
 	if ((claim && node_ports_claim(h, new, err) < 0) || record_save(dirfd, new, old, true, err) < 0 ||

@@ -96,8 +96,8 @@ static char *now_rfc3339(void)
 	char buf[64], *out = NULL;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	/* not strftime: it loads the time zone (/etc/localtime) */
+	/* not gmtime_r nor strftime: they load the time zone (/etc/localtime) */
+	berth_utc_time(ts.tv_sec, &tm);
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (asprintf(&out, "%s.%09ldZ", buf, ts.tv_nsec) < 0)

@@ -25,11 +25,29 @@ static const spec_device default_devices[] = {
 	{ .type = 'c', .path = "/dev/tty", .major = 5, .minor = 0, .has_file_mode = true, .file_mode = 0666 },
 };
 
-static int split_parent(int rootfd, const char *path, char **base, berth_error **err)
+/* The parent directory of the last node or link made, kept open: most are
+ * in /dev, which is then resolved once. */
+typedef struct {
+	char *path;
+	int fd;
+} parent_cache;
+
+static void parent_cache_clear(parent_cache *c)
+{
+	free(c->path);
+	c->path = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -EBADF;
+}
+
+/* PATH's parent, made inside the root when missing, as an fd that CACHE
+ * owns; BASE gets the last component. */
+static int split_parent(int rootfd, const char *path, char **base, parent_cache *cache, berth_error **err)
 {
 	_cleanup_free_ char *copy = strdup(path);
+	const char *parent;
 	char *slash;
-	int fd;
 
 	if (copy == NULL)
 		return berth_error_set(err, ENOMEM, "%s", path);
@@ -37,13 +55,25 @@ static int split_parent(int rootfd, const char *path, char **base, berth_error *
 	if (slash == NULL || slash[1] == '\0')
 		return berth_error_set(err, EINVAL, "invalid device path \"%s\"", path);
 	*base = strdup(slash + 1);
+	if (*base == NULL)
+		return berth_error_set(err, ENOMEM, "%s", path);
 	*slash = '\0';
-	fd = fs_mkdir_p_in_root(rootfd, copy[0] ? copy : "/", 0755, err);
-	if (fd < 0) {
+	parent = copy[0] ? copy : "/";
+	if (cache->path != NULL && strcmp(cache->path, parent) == 0)
+		return cache->fd;
+	parent_cache_clear(cache);
+	cache->fd = fs_mkdir_p_in_root(rootfd, parent, 0755, err);
+	if (cache->fd < 0) {
 		free(*base);
 		*base = NULL;
+		return -1;
 	}
-	return fd;
+	cache->path = strdup(parent);
+	if (cache->path == NULL) {
+		parent_cache_clear(cache);
+		return berth_error_set(err, ENOMEM, "%s", path);
+	}
+	return cache->fd;
 }
 
 static int bind_host_device(int parentfd, const char *base, const spec_device *d, berth_error **err)
@@ -72,10 +102,10 @@ static int bind_host_device(int parentfd, const char *base, const spec_device *d
 	return 0;
 }
 
-static int create_device(rootfs_context *ctx, const spec_device *d, berth_error **err)
+static int create_device(rootfs_context *ctx, const spec_device *d, parent_cache *cache, berth_error **err)
 {
 	_cleanup_free_ char *base = NULL;
-	_cleanup_close_ int parentfd = split_parent(ctx->rootfd, d->path, &base, err);
+	int parentfd = split_parent(ctx->rootfd, d->path, &base, cache, err);
 	mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
 	mode_t mode = d->has_file_mode ? d->file_mode : 0666;
 	struct stat st;
@@ -93,25 +123,26 @@ static int create_device(rootfs_context *ctx, const spec_device *d, berth_error 
 	}
 	if (mknodat(parentfd, base, type | (mode & 07777), makedev(d->major, d->minor)) < 0)
 		return berth_error_set(err, errno, "device \"%s\": mknod", d->path);
-	{
+	/* The umask is 0 here, but a default ACL of the parent could still
+	 * change the mode: set it exactly where it differs. */
+	if (fstatat(parentfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || (st.st_mode & 07777) != (mode & 07777)) {
 		_cleanup_close_ int fd = openat(parentfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		char path[32];
 		if (fd < 0)
 			return berth_error_set(err, errno, "device \"%s\": open", d->path);
-		/* mknod is subject to the umask: set the mode exactly */
 		if (chmod(fs_proc_fd_path(fd, path), mode & 07777) < 0)
 			return berth_error_set(err, errno, "device \"%s\": chmod", d->path);
-		if ((d->has_uid || d->has_gid) && fchownat(parentfd, base, d->has_uid ? d->uid : (uid_t)-1,
-							   d->has_gid ? d->gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
-			return berth_error_set(err, errno, "device \"%s\": chown", d->path);
 	}
+	if ((d->has_uid || d->has_gid) && fchownat(parentfd, base, d->has_uid ? d->uid : (uid_t)-1,
+						   d->has_gid ? d->gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+		return berth_error_set(err, errno, "device \"%s\": chown", d->path);
 	return 0;
 }
 
-static int make_symlink(int rootfd, const char *target, const char *path, berth_error **err)
+static int make_symlink(int rootfd, const char *target, const char *path, parent_cache *cache, berth_error **err)
 {
 	_cleanup_free_ char *base = NULL;
-	_cleanup_close_ int parentfd = split_parent(rootfd, path, &base, err);
+	int parentfd = split_parent(rootfd, path, &base, cache, err);
 	struct stat st;
 
 	if (parentfd < 0)
@@ -152,7 +183,7 @@ static bool has_devpts(const spec *s)
 	return false;
 }
 
-int rootfs_create_devices(rootfs_context *ctx, berth_error **err)
+static int create_nodes(rootfs_context *ctx, parent_cache *cache, berth_error **err)
 {
 	const spec *s = ctx->spec;
 	static const char *const links[][2] = {
@@ -166,21 +197,34 @@ int rootfs_create_devices(rootfs_context *ctx, berth_error **err)
 		for (size_t i = 0; i < sizeof(default_devices) / sizeof(default_devices[0]); i++) {
 			if (spec_lists_device(s, default_devices[i].path))
 				continue;
-			if (create_device(ctx, &default_devices[i], err) < 0)
+			if (create_device(ctx, &default_devices[i], cache, err) < 0)
 				return -1;
 		}
 		for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-			if (make_symlink(ctx->rootfd, links[i][0], links[i][1], err) < 0)
+			if (make_symlink(ctx->rootfd, links[i][0], links[i][1], cache, err) < 0)
 				return -1;
-		if (access("/proc/kcore", F_OK) == 0 && make_symlink(ctx->rootfd, "/proc/kcore", "/dev/core", err) < 0)
+		if (access("/proc/kcore", F_OK) == 0 &&
+		    make_symlink(ctx->rootfd, "/proc/kcore", "/dev/core", cache, err) < 0)
 			return -1;
-		if (has_devpts(s) && make_symlink(ctx->rootfd, "pts/ptmx", "/dev/ptmx", err) < 0)
+		if (has_devpts(s) && make_symlink(ctx->rootfd, "pts/ptmx", "/dev/ptmx", cache, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < s->n_devices; i++)
-		if (create_device(ctx, &s->devices[i], err) < 0)
+		if (create_device(ctx, &s->devices[i], cache, err) < 0)
 			return berth_error_wrap(err, "linux.devices[%zu]", i);
 	return 0;
+}
+
+int rootfs_create_devices(rootfs_context *ctx, berth_error **err)
+{
+	parent_cache cache = { .path = NULL, .fd = -EBADF };
+	/* nodes get their mode as given, without a chmod each */
+	mode_t old_umask = umask(0);
+	int ret = create_nodes(ctx, &cache, err);
+
+	umask(old_umask);
+	parent_cache_clear(&cache);
+	return ret;
 }
 
 int rootfs_setup_console(rootfs_context *ctx, int *peer, berth_error **err)

@@ -200,16 +200,45 @@ bool rootfs_is_proc_destination(const char *path)
 	return true;
 }
 
+/* Whether PATH is absolute with no empty, "." or ".." component and no
+ * trailing slash: opened without following a symlink, it is then the path
+ * of what was opened. */
+static bool path_is_plain(const char *path)
+{
+	const char *c = path;
+
+	if (*c != '/')
+		return false;
+	if (c[1] == '\0')
+		return true;
+	while (*c == '/') {
+		const char *next = strchrnul(c + 1, '/');
+		size_t len = next - (c + 1);
+		if (len == 0 || (len == 1 && c[1] == '.') || (len == 2 && c[1] == '.' && c[2] == '.'))
+			return false;
+		c = next;
+	}
+	return true;
+}
+
 /* The path inside the rootfs that TARGET (opened inside it, symlinks
  * resolved) names: a destination may be a symlink in the image, and the
- * /proc checks and the reopen after mounting must see where it led. DEST
- * holds PATH_MAX bytes. */
-static int target_path_in_root(const rootfs_context *ctx, int target, char *dest, berth_error **err)
+ * /proc checks and the reopen after mounting must see where it led. When
+ * DESTINATION was opened as written (AS_WRITTEN: no symlink followed) and is
+ * plain, it is that path, and the kernel is not asked. DEST holds PATH_MAX
+ * bytes. */
+static int target_path_in_root(const rootfs_context *ctx, int target, const char *destination, bool as_written,
+			       char *dest, berth_error **err)
 {
 	char link[32], host[PATH_MAX];
 	size_t len = strcmp(ctx->rootfs, "/") == 0 ? 0 : strlen(ctx->rootfs);
-	ssize_t n = readlink(fs_proc_fd_path(target, link), host, sizeof(host) - 1);
+	ssize_t n;
 
+	if (as_written && path_is_plain(destination) && strlen(destination) < PATH_MAX) {
+		snprintf(dest, PATH_MAX, "%s", destination);
+		return 0;
+	}
+	n = readlink(fs_proc_fd_path(target, link), host, sizeof(host) - 1);
 	if (n < 0)
 		return berth_error_set(err, errno, "readlink \"%s\"", link);
 	host[n] = '\0';
@@ -256,6 +285,7 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, in
 	char srcpath[32], tgtpath[32];
 	struct stat st;
 	unsigned long flags;
+	bool as_written;
 
 	if (src < 0)
 		src = open(m->source, O_PATH | O_CLOEXEC);
@@ -271,8 +301,8 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, in
 					       "mounted on /proc",
 					       index, m->source, m->destination);
 	}
-	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, S_ISDIR(st.st_mode), err);
-	if (target < 0 || target_path_in_root(ctx, target, dest, err) < 0)
+	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, S_ISDIR(st.st_mode), &as_written, err);
+	if (target < 0 || target_path_in_root(ctx, target, m->destination, as_written, dest, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
 	if (strcmp(dest, m->destination) != 0 && rootfs_is_proc_destination(dest)) {
 		struct statfs sf;
@@ -357,6 +387,7 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 	const char *type = m->type;
 	unsigned long flags = m->flags & ~MS_REMOUNT;
 	_cleanup_free_ char *data = NULL;
+	bool as_written;
 
 	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
 		if (ctx->cgroup_ready && ctx->cgroup_ready(ctx, err) < 0)
@@ -371,8 +402,8 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 				       index, type, m->destination);
 	if (strcmp(type, "tmpfs") == 0 && tmpfs_keep_mode(ctx, m, &data, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
-	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, true, err);
-	if (target < 0 || target_path_in_root(ctx, target, dest, err) < 0)
+	target = fs_resolve_mountpoint_in_root(ctx->rootfd, m->destination, true, &as_written, err);
+	if (target < 0 || target_path_in_root(ctx, target, m->destination, as_written, dest, err) < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
 	if (strcmp(dest, m->destination) != 0 && rootfs_is_proc_destination(dest) && strcmp(type, "proc") != 0)
 		return berth_error_set(err, EINVAL,

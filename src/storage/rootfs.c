@@ -50,6 +50,15 @@ static int mkdir_in(const char *dir, const char *name, mode_t mode, char **path,
 	return 0;
 }
 
+/* The redirect_dir value that creates no redirects. "off" reads as
+ * "follow" on kernels built with OVERLAY_FS_REDIRECT_ALWAYS_FOLLOW, and
+ * the kernel refuses "follow" with userxattr (rootless): "nofollow" there,
+ * which neither creates nor follows them (berth's own layers have none). */
+static const char *self_contained_redirect(bool userxattr)
+{
+	return userxattr ? "nofollow" : "off";
+}
+
 /* The new mount API takes each lower dir separately ("lowerdir+", Linux
  * 6.8), so the number of layers is not limited by the page-sized option
  * string. Returns -ENOSYS/-EINVAL when the kernel lacks it. */
@@ -70,7 +79,8 @@ static int mount_overlay_fsconfig(char **lowers, const char *upper, const char *
 	    syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
 	    (userxattr && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) ||
 	    (volatile_upper && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0) ||
-	    (self_contained && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "redirect_dir", "off", 0) < 0) ||
+	    (self_contained && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "redirect_dir",
+				       self_contained_redirect(userxattr), 0) < 0) ||
 	    (self_contained && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "metacopy", "off", 0) < 0) ||
 	    syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return -errno;
@@ -97,8 +107,9 @@ static int mount_overlay_string(char **lowers, const char *upper, const char *wo
 	p = opts + sprintf(opts, "lowerdir=");
 	for (char **l = lowers; *l; l++)
 		p += sprintf(p, "%s%s", l == lowers ? "" : ":", *l);
-	sprintf(p, ",upperdir=%s,workdir=%s%s%s%s", upper, work, userxattr ? ",userxattr" : "",
-		volatile_upper ? ",volatile" : "", self_contained ? ",redirect_dir=off,metacopy=off" : "");
+	sprintf(p, ",upperdir=%s,workdir=%s%s%s%s%s%s", upper, work, userxattr ? ",userxattr" : "",
+		volatile_upper ? ",volatile" : "", self_contained ? ",redirect_dir=" : "",
+		self_contained ? self_contained_redirect(userxattr) : "", self_contained ? ",metacopy=off" : "");
 	if (mount("overlay", target, "overlay", 0, opts) < 0)
 		return -errno;
 	return 0;

@@ -174,14 +174,19 @@ int fs_mkdir_p(const char *path, mode_t mode, berth_error **err)
 	return 0;
 }
 
-static int openat2_in_root(int rootfd, const char *path, int flags, mode_t mode)
+static int openat2_resolve(int rootfd, const char *path, int flags, mode_t mode, unsigned long long resolve)
 {
 	struct open_how how = {
 		.flags = flags,
 		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve,
 	};
 	return syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+static int openat2_in_root(int rootfd, const char *path, int flags, mode_t mode)
+{
+	return openat2_resolve(rootfd, path, flags, mode, 0);
 }
 
 /* Component walk for kernels without openat2: every intermediate component
@@ -364,11 +369,17 @@ static int mkdir_p_in_root(int rootfd, const char *path, mode_t mode, int depth,
 
 int fs_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, berth_error **err)
 {
+	/* Most parents exist already (/dev, /proc, /sys): one openat2, which
+	 * resolves as the walk below would, instead of a step per component */
+	int fd = openat2_in_root(rootfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+
+	if (fd >= 0)
+		return fd;
 	return mkdir_p_in_root(rootfd, path, mode, 0, err);
 }
 
 static int ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, bool follow, int depth,
-				     berth_error **err)
+				     bool *as_written, berth_error **err)
 {
 	_cleanup_free_ char *parent = strdup(path);
 	_cleanup_close_ int parentfd = -EBADF;
@@ -382,12 +393,24 @@ static int ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, 
 	if (depth > FS_MAX_SYMLINKS)
 		return berth_error_set(err, ELOOP, "mount target \"%s\": too many symlinks", path);
 	/* Most targets exist already (proc, sys, dev): one openat2 instead of
-	 * a walk that makes each parent; a symlink takes the walk below */
-	fd = openat2_in_root(rootfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+	 * a walk that makes each parent; a symlink takes the walk below. No
+	 * symlink on the way is the common case, and then PATH names what was
+	 * opened (AS_WRITTEN): the caller need not ask the kernel where it is. */
+	fd = openat2_resolve(rootfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS);
 	if (fd >= 0) {
-		if (fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode))
+		if (fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode)) {
+			if (as_written != NULL)
+				*as_written = true;
 			return fd;
+		}
 		close(fd);
+	} else if (errno == ELOOP) {
+		fd = openat2_in_root(rootfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (fd >= 0) {
+			if (fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode))
+				return fd;
+			close(fd);
+		}
 	}
 	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent)
 		*slash = '\0';
@@ -414,6 +437,17 @@ static int ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, 
 		else if (errno != EEXIST)
 			return berth_error_set(err, errno, "create mount target \"%s\"", path);
 	}
+	/* just made (nothing of the container runs yet): reached without a
+	 * symlink, it is the path as written */
+	if (as_written != NULL) {
+		fd = openat2_resolve(rootfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS);
+		if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode)) {
+			*as_written = true;
+			return fd;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
 	fd = openat(parentfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return berth_error_set(err, errno, "open mount target \"%s\"", path);
@@ -437,19 +471,21 @@ static int ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, 
 		next = symlink_in_root(parentfd, base, slash != NULL ? parent : "", "", err);
 		if (next == NULL)
 			return berth_error_wrap(err, "mount target \"%s\"", path);
-		return ensure_mountpoint_in_root(rootfd, next, is_dir, true, depth + 1, err);
+		return ensure_mountpoint_in_root(rootfd, next, is_dir, true, depth + 1, NULL, err);
 	}
 	return fd;
 }
 
 int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err)
 {
-	return ensure_mountpoint_in_root(rootfd, path, is_dir, false, 0, err);
+	return ensure_mountpoint_in_root(rootfd, path, is_dir, false, 0, NULL, err);
 }
 
-int fs_resolve_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err)
+int fs_resolve_mountpoint_in_root(int rootfd, const char *path, bool is_dir, bool *as_written, berth_error **err)
 {
-	return ensure_mountpoint_in_root(rootfd, path, is_dir, true, 0, err);
+	if (as_written != NULL)
+		*as_written = false;
+	return ensure_mountpoint_in_root(rootfd, path, is_dir, true, 0, as_written, err);
 }
 
 const char *fs_proc_fd_path(int fd, char *buf)

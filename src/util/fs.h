@@ -57,8 +57,10 @@ int fs_ensure_mountpoint_in_root(int rootfd, const char *path, bool is_dir, bert
 /* As fs_ensure_mountpoint_in_root, but a symlink as the last component is
  * resolved inside ROOTFD, as runc and crun do for mount destinations, and its
  * target created when missing. Nothing outside ROOTFD is ever reached; mount
- * onto the fd returned, never onto the path (CVE-2021-30465). */
-int fs_resolve_mountpoint_in_root(int rootfd, const char *path, bool is_dir, berth_error **err);
+ * onto the fd returned, never onto the path (CVE-2021-30465). AS_WRITTEN
+ * (may be NULL) is set when the fd was reached without following any
+ * symlink: then PATH, taken lexically from ROOTFD, names it. */
+int fs_resolve_mountpoint_in_root(int rootfd, const char *path, bool is_dir, bool *as_written, berth_error **err);
 
 /* "/proc/self/fd/N" for mounting onto an fd. BUF must hold 32 bytes. */
 const char *fs_proc_fd_path(int fd, char *buf);

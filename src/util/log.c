@@ -45,16 +45,49 @@ int berth_log_fd(void)
 	return log_fd;
 }
 
+void berth_utc_time(time_t t, struct tm *out)
+{
+	/* days since 1970-01-01, then the civil date counted in 400-year
+	 * eras that start on 0000-03-01 (so that the leap day ends a year) */
+	long long days = t / 86400, secs = t % 86400;
+	long long era, year;
+	unsigned day_of_era, year_of_era, day_of_year, mp;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	memset(out, 0, sizeof(*out));
+	out->tm_hour = (int)(secs / 3600);
+	out->tm_min = (int)(secs / 60 % 60);
+	out->tm_sec = (int)(secs % 60);
+	out->tm_wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
+	days += 719468;				     /* 0000-03-01 to 1970-01-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	day_of_era = (unsigned)(days - era * 146097);
+	year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+	day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+	mp = (5 * day_of_year + 2) / 153; /* months from March */
+	year = (long long)year_of_era + era * 400 + (mp >= 10);
+	out->tm_mday = (int)(day_of_year - (153 * mp + 2) / 5 + 1);
+	out->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+	out->tm_year = (int)(year - 1900);
+	{
+		static const int before[] = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 };
+		bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+		out->tm_yday = before[out->tm_mon] + out->tm_mday - 1 + (leap && out->tm_mon > 1);
+	}
+}
+
 static void format_time(char *buf, size_t len)
 {
 	struct timeval tv;
 	struct tm tm;
-	size_t n;
 
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%06ldZ", (long)tv.tv_usec);
+	berth_utc_time(tv.tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
 }
 
 void berth_log(enum berth_log_level level, const char *fmt, ...)

@@ -6,6 +6,7 @@
 #define BERTH_UTIL_LOG_H
 
 #include <stdbool.h>
+#include <time.h>
 
 enum berth_log_level { BERTH_LOG_ERROR, BERTH_LOG_WARNING, BERTH_LOG_INFO, BERTH_LOG_DEBUG };
 enum berth_log_format { BERTH_LOG_FORMAT_TEXT, BERTH_LOG_FORMAT_JSON };
@@ -19,6 +20,9 @@ void berth_log_set_program(const char *name);
 bool berth_log_debug_enabled(void);
 /* The log fd, so a forked child can keep logging; -1 when logging to stderr. */
 int berth_log_fd(void);
+/* T as UTC in OUT (year, month, day, hour, minute, second, weekday and day
+ * of the year), as gmtime_r, whose first call loads /etc/localtime. */
+void berth_utc_time(time_t t, struct tm *out);
 
 #define berth_debug(...)                                                                                               \
 	do {                                                                                                           \

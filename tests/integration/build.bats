@@ -752,3 +752,168 @@ EOF
 	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs" |
 		grep -v '^\./\(dev\|proc\|sys\|run\|etc/hostname\|etc/hosts\|etc/resolv\.conf\) \|  \./etc/\(hostname\|hosts\|resolv\.conf\)$')
 }
+
+@test "build: a C program compiled with gcc in a Debian stage (debootstrap), copied into busybox: rootfs and config equal buildah's" {
+	BUILDAH=${BUILDAH:-buildah}
+	command -v "$BUILDAH" >/dev/null || skip "buildah is not installed"
+	# bookworm minbase + gcc, made once and cached (/var/cache/berth-fresh);
+	# exit 3: debootstrap cannot make it here (no network, no debootstrap)
+	local rc=0
+	debian=$("$REPO_ROOT/scripts/debian-rootfs.sh" --include=gcc,libc6-dev 2>"$TEST_DIR/debian.err") || rc=$?
+	[ $rc != 3 ] || skip "no cached Debian root with gcc, and debootstrap cannot make one here: $(grep -v '^debian-rootfs.sh:' "$TEST_DIR/debian.err" | tail -n 1)"
+	[ $rc = 0 ] || fail "scripts/debian-rootfs.sh failed ($rc): $(cat "$TEST_DIR/debian.err")"
+	run -0 b import "$debian" debgcc
+	cat >"$CTX/hello.c" <<'EOF'
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	printf("hello, %s\n", argc > 1 ? argv[1] : "nobody");
+	return 0;
+}
+EOF
+	cat >"$CTX/Containerfile" <<'EOF'
+FROM debgcc AS build
+WORKDIR /src
+COPY hello.c .
+RUN gcc -O2 -static -o hello hello.c && ./hello build > /src/out.txt
+
+FROM bb
+COPY --from=build /src/hello /usr/local/bin/hello
+COPY --from=build --chown=1000:1000 /src/out.txt /home/app/
+ENV GREETING=hi
+WORKDIR /home/app
+USER 1000:1000
+EXPOSE 8080/tcp
+LABEL org.example.app=hello
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/hello"]
+CMD ["world"]
+EOF
+	run -0 bbuild -q -t gcchello "$CTX"
+	run -0 brun --rm --network none gcchello
+	[ "$output" = "hello, world" ]
+	run -0 brun --rm --network none --entrypoint cat gcchello /home/app/out.txt
+	[ "$output" = "hello, build" ]
+
+	bh() { "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
+	CLEANUPS+=("rm -rf '$TEST_DIR/bh'")
+	b save -o "$TEST_DIR/bb.tar" --format oci-archive bb
+	b save -o "$TEST_DIR/debgcc.tar" --format oci-archive debgcc
+	bh pull -q "oci-archive:$TEST_DIR/bb.tar" >/dev/null
+	bh pull -q "oci-archive:$TEST_DIR/debgcc.tar" >/dev/null
+	rm "$TEST_DIR/debgcc.tar"
+	bh bud --format docker --isolation chroot --pull-never -q -t gcchello "$CTX" >/dev/null
+	bh push -q gcchello "oci:$TEST_DIR/bh-oci" >/dev/null
+	fields='{User, Env, Entrypoint, Cmd, WorkingDir, Labels: ((.Labels // {}) | del(.["io.buildah.version"])), ExposedPorts, Volumes, StopSignal, Healthcheck}'
+	theirs=$(bh inspect --type image gcchello | jq -S ".Docker.config | $fields")
+	rm -rf "$TEST_DIR/bh"
+	ours=$(b image inspect gcchello | jq -S ".[0].Config | $fields")
+	diff <(echo "$ours") <(echo "$theirs")
+
+	unpack_layers "$TEST_DIR/bh-oci" "$(jq -r '.manifests[0].digest' "$TEST_DIR/bh-oci/index.json")" "$TEST_DIR/theirs"
+	unpack_layers "$STORE" "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/gcchello:latest") | .digest' "$STORE/index.json")" "$TEST_DIR/ours"
+	# the compiled program is there, byte for byte the same as buildah's
+	[ -x "$TEST_DIR/ours/usr/local/bin/hello" ]
+	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs")
+}
+
+@test "build: the corpus of directives, ARG/ENV expansion, RUN forms and mounts, COPY/ADD forms equals buildah's" {
+	BUILDAH=${BUILDAH:-buildah}
+	command -v "$BUILDAH" >/dev/null || skip "buildah is not installed"
+	mkdir -p "$CTX/files/sub" "$TEST_DIR/tarsrc/pkg"
+	echo a >"$CTX/files/a.txt"
+	echo b >"$CTX/files/b.txt"
+	echo s >"$CTX/files/sub/s.dat"
+	echo space >"$CTX/files/with space.txt"
+	chmod 640 "$CTX/files/b.txt"
+	echo packed >"$TEST_DIR/tarsrc/pkg/p"
+	ln -s p "$TEST_DIR/tarsrc/pkg/plink"
+	tar -C "$TEST_DIR/tarsrc" --owner=7 --group=8 --numeric-owner -czf "$CTX/files.tar.gz" pkg
+	printf 's3cret' >"$TEST_DIR/tok"
+	mkdir -p "$TEST_DIR/www"
+	echo "remote content" >"$TEST_DIR/www/remote.txt"
+	nsenter --net="$HOSTNS" python3 -m http.server 8000 --bind 127.0.0.1 --directory "$TEST_DIR/www" \
+		</dev/null >/dev/null 2>&1 3>&- &
+	CLEANUPS+=("kill $!")
+	for ((i = 0; i < 50; i++)); do in_host sh -c 'exec 3<>/dev/tcp/127.0.0.1/8000' 2>/dev/null && break; sleep 0.1; done
+	# escape=` : the backtick continues lines and a backslash is a plain character
+	cat >"$CTX/Containerfile" <<'EOF'
+# escape=`
+# syntax=docker/dockerfile:1
+ARG BASE=bb
+FROM --platform=linux/amd64 ${BASE} AS tools
+RUN ["/bin/sh", "-c", "mkdir -p /tool && echo tool > /tool/t"]
+ONBUILD RUN echo never-run-here
+
+FROM $BASE
+ARG V
+ARG EMPTY
+ARG WITHDEFAULT=dflt
+ENV A=${V:-none} B=${V:+set} C=${EMPTY:-fallback} D=${EMPTY:+never} E=${WITHDEFAULT} `
+    F=back\slash
+SHELL ["/bin/sh", "-e", "-c"]
+# a comment
+RUN echo "$A $B $C $D $E" > /vars `
+    # a comment inside a continuation
+    && echo "proxy=$HTTP_PROXY" >> /vars
+RUN --mount=type=bind,source=files,target=/mnt/ctx cp /mnt/ctx/a.txt /bound
+RUN --mount=type=bind,from=tools,source=/tool,target=/mnt/tool cp /mnt/tool/t /from-tools-mount
+RUN --mount=type=tmpfs,target=/mnt/scratch touch /mnt/scratch/x && ls /mnt/scratch > /tmpfs
+RUN --mount=type=cache,target=/var/cache/c echo c > /var/cache/c/c && cat /var/cache/c/c > /cached
+RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /secretlen
+COPY files/*.txt /globbed/
+COPY files /dir-contents
+COPY files/a.txt /as-file
+COPY files/a.txt /into-dir/
+COPY ["files/with space.txt", "/json form/"]
+ADD files.tar.gz /extracted/
+COPY --from=tools /tool /tool-dir
+COPY --from=bb /bin/busybox /from-image/busybox
+ADD http://127.0.0.1:8000/remote.txt /remote/
+ADD --chmod=644 --chown=5:6 http://127.0.0.1:8000/remote.txt /remote644
+WORKDIR /work
+COPY files/b.txt relative/
+ONBUILD RUN echo triggered
+EOF
+	# buildah downloads in the test's "host" namespace, as berth does
+	bh() { nsenter --net="$HOSTNS" env TMPDIR="$TEST_DIR/bh/tmp" "$BUILDAH" --root "$TEST_DIR/bh/root" --runroot "$TEST_DIR/bh/run" --storage-driver vfs "$@"; }
+	CLEANUPS+=("rm -rf '$TEST_DIR/bh'")
+	mkdir -p "$TEST_DIR/bh/tmp"
+	args=(--build-arg V=given --build-arg HTTP_PROXY=http://proxy.invalid:3128 --secret "id=tok,src=$TEST_DIR/tok")
+	b save -o "$TEST_DIR/bb.tar" --format oci-archive bb
+	bh pull -q "oci-archive:$TEST_DIR/bb.tar" >/dev/null
+	bh bud --format docker --isolation chroot --pull-never -q "${args[@]}" -t corpus "$CTX" >/dev/null
+	bh push -q corpus "oci:$TEST_DIR/bh-oci" >/dev/null
+	# buildah writes empty values ("", [], {}) where berth leaves the field
+	# out: both read as unset
+	fields='{User, Env, Entrypoint, Cmd, WorkingDir, Labels: ((.Labels // {}) | del(.["io.buildah.version"])), ExposedPorts, Volumes, StopSignal, Healthcheck, Shell, OnBuild} | map_values(if . == "" or . == [] or . == {} then null else . end)'
+	# with "# escape=`" a backslash is a plain character (Docker's reference:
+	# "COPY testfile.txt c:\"); buildah 1.28 still drops it ("backslash")
+	theirs=$(bh inspect --type image corpus | jq -S ".Docker.config | $fields | .Env |= map(if . == \"F=backslash\" then \"F=back\\\\slash\" else . end)")
+	rm -rf "$TEST_DIR/bh"
+	run -0 bbuild -q "${args[@]}" -t corpus "$CTX"
+	ours=$(raw_config corpus | jq -S ".config | $fields")
+	diff <(echo "$ours") <(echo "$theirs")
+
+	unpack_layers "$TEST_DIR/bh-oci" "$(jq -r '.manifests[0].digest' "$TEST_DIR/bh-oci/index.json")" "$TEST_DIR/theirs"
+	unpack_layers "$STORE" "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/corpus:latest") | .digest' "$STORE/index.json")" "$TEST_DIR/ours"
+	[ "$(cat "$TEST_DIR/ours/vars")" = 'given set fallback  dflt
+proxy=http://proxy.invalid:3128' ]
+	[ "$(cat "$TEST_DIR/ours/secretlen")" = 6 ]
+	[ "$(stat -c %u:%g "$TEST_DIR/ours/extracted/pkg/p")" = 7:8 ]
+	[ "$(readlink "$TEST_DIR/ours/extracted/pkg/plink")" = p ]
+	[ -f "$TEST_DIR/ours/json form/with space.txt" ] && [ -f "$TEST_DIR/ours/work/relative/b.txt" ]
+	[ -f "$TEST_DIR/ours/globbed/a.txt" ] && [ ! -e "$TEST_DIR/ours/globbed/s.dat" ]
+	[ -f "$TEST_DIR/ours/dir-contents/sub/s.dat" ] && [ -f "$TEST_DIR/ours/into-dir/a.txt" ]
+	[ "$(cat "$TEST_DIR/ours/from-tools-mount" "$TEST_DIR/ours/tool-dir/t")" = "tool
+tool" ]
+	[ "$(raw_config corpus | jq -c .config.OnBuild)" = '["RUN echo triggered"]' ]
+	[ "$(stat -c '%a %u:%g' "$TEST_DIR/ours/remote/remote.txt" "$TEST_DIR/ours/remote644")" = "600 0:0
+644 5:6" ]
+	# buildah 1.28 leaves RUN's mount points in the image (/dev, /proc,
+	# /sys, /run, /etc/hosts, ..., and those of RUN --mount); berth takes
+	# them out as BuildKit does (with the parents it made for them: /var,
+	# /var/cache of the cache mount)
+	diff <(tree "$TEST_DIR/ours") <(tree "$TEST_DIR/theirs" |
+		grep -v '^\./\(dev\|proc\|sys\|run\|mnt\|etc/hostname\|etc/hosts\|etc/resolv\.conf\|var\)\(/[^ ]*\)\? \|  \./\(etc/\(hostname\|hosts\|resolv\.conf\)\|var/.*\)$')
+}

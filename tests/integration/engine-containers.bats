@@ -507,3 +507,44 @@ read_count() {
 	run b rm -f relc
 	assert_success
 }
+
+@test "engine: --ipc container: and --pid container: join a running container's namespaces and /dev/shm" {
+	brun -d --name base --ipc shareable bb sh -c 'echo from-base >/dev/shm/f; sleep 30' >/dev/null
+	for _ in $(seq 50); do [ "$(state_of base State.Status)" = running ] && break; sleep 0.05; done
+	base_ipc=$(b exec base readlink /proc/self/ns/ipc)
+	base_pid=$(b exec base readlink /proc/self/ns/pid)
+	# the same IPC namespace and /dev/shm, both ways
+	run brun --rm --ipc container:base bb sh -c 'readlink /proc/self/ns/ipc; cat /dev/shm/f; echo from-joiner >/dev/shm/g'
+	assert_success
+	assert_output "$base_ipc
+from-base"
+	run b exec base cat /dev/shm/g
+	assert_output from-joiner
+	# a private one is not
+	run brun --rm bb sh -c 'readlink /proc/self/ns/ipc; ls /dev/shm'
+	assert_success
+	[ "${lines[0]}" != "$base_ipc" ]
+	[ "${#lines[@]}" = 1 ]
+	# the PID namespace: base's sleep is seen, its init is pid 1 there
+	run brun --rm --pid container:base bb sh -c 'readlink /proc/self/ns/pid; ps -o pid,args'
+	assert_success
+	[ "${lines[0]}" = "$base_pid" ]
+	assert_output_contains "sleep 30"
+	# joining one that is not shareable, or not running, or bad words: refused before anything is made
+	brun -d --name plain bb sleep 30 >/dev/null
+	run brun --rm --ipc container:plain bb true
+	assert_failure
+	assert_output_contains "--ipc container:plain: the container's IPC namespace is not shareable"
+	run brun --rm --ipc bogus bb true
+	assert_failure
+	assert_output_contains '--ipc "bogus": expected private, shareable, host or container:ID'
+	run brun --rm --pid container:nosuch bb true
+	assert_failure
+	assert_output_contains "no such container: nosuch"
+	b rm -f plain >/dev/null
+	# the shareable /dev/shm is unmounted with its container
+	shm="$STORE/containers/$(b inspect base | jq -r '.[0].Id')/shm"
+	grep -q " $shm " /proc/self/mountinfo
+	b rm -f base >/dev/null
+	! grep -q " $shm " /proc/self/mountinfo
+}

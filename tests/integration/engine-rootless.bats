@@ -38,6 +38,18 @@ teardown() {
 		[ -z "$(find "$RL_HOME/data/berth/containers" -mindepth 1 -maxdepth 1 -name '.removing-*' 2>/dev/null)" ] && break
 		sleep 0.05
 	done
+	if [ -d "$RL_HOME/run/berth/kube" ]; then
+		rb kube delete all --all >/dev/null 2>&1 || failed=1
+		for ((i = 0; i < 100; i++)); do
+			[ -z "$(rootless_controller_pid)" ] && break
+			sleep 0.1
+		done
+		if [ -n "$(rootless_controller_pid)" ]; then
+			echo "teardown: the kube controller $(rootless_controller_pid) did not exit" >&2
+			kill -KILL "$(rootless_controller_pid)"
+			failed=1
+		fi
+	fi
 	for id in $(rb ps -aq --no-trunc 2>/dev/null); do
 		rb rm -f "$id" >/dev/null 2>&1 || {
 			echo "teardown: rm -f $id failed" >&2
@@ -101,6 +113,15 @@ multi_range_user_remove() {
 		flock 9
 		sed -i "/^$MR_USER:/d" /etc/subuid /etc/subgid
 	) 9>>/etc/subuid.berth-test.lock
+}
+
+# rootless_controller_pid: the pid of the default namespace's kube
+# controller of this test's user, when it lives.
+rootless_controller_pid() {
+	local pid
+	pid=$(cat "$RL_HOME"/run/berth/kube/*/default.lock 2>/dev/null | head -1)
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] && echo "$pid"
+	return 0
 }
 
 pause_pid() {
@@ -343,4 +364,166 @@ rootless_net_setup() {
 		sleep 0.05
 	done
 	[ ! -d "/proc/$helper" ]
+}
+
+@test "engine rootless: berth kube applies a Deployment of 2 replicas, gets them Ready, deletes them" {
+	rootless_net_setup
+	cat >"$RL_HOME/web.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: bb
+        imagePullPolicy: Never
+        command: ["sh", "-c", "mkdir -p /www && echo rootless-pod >/www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe:
+          httpGet: {path: /, port: 8080}
+          periodSeconds: 1
+YAML
+	chown "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_HOME/web.yaml"
+	run rb kube apply -f "$RL_HOME/web.yaml"
+	assert_success
+	assert_output "deployment.apps/web created"
+	local i n=0
+	for ((i = 0; i < 150; i++)); do
+		n=$(rb kube get deployment web -o json | jq -r '.status.readyReplicas // 0')
+		[ "$n" = 2 ] && break
+		sleep 0.2
+	done
+	if [ "$n" != 2 ]; then
+		rb kube get pods >&2
+		cat "$RL_HOME"/run/berth/kube/*/default.log >&2
+	fi
+	[ "$n" = 2 ]
+	# each pod: a holder on pasta and its container in the holder's
+	# namespaces; the controller probes from inside the pod's network
+	# namespace (pasta's address is the host's, not the pod's)
+	[ "$(rb ps -q | wc -l)" = 4 ]
+	pod=$(rb kube get pods -o json | jq -r '.items[0].metadata.name')
+	run rb kube exec "$pod" -- wget -qO- http://127.0.0.1:8080/
+	assert_success
+	assert_output rootless-pod
+	run rb kube delete -f "$RL_HOME/web.yaml"
+	assert_success
+	[ -z "$(rb ps -aq)" ]
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(rootless_controller_pid)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(rootless_controller_pid)" ]
+}
+
+# rootless_build_context: a context in RL_HOME/ctx owned by the user.
+rootless_build_context() {
+	mkdir "$RL_HOME/ctx"
+	echo hi >"$RL_HOME/ctx/f.txt"
+	cat >"$RL_HOME/ctx/Containerfile"
+	chown -R "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_HOME/ctx"
+}
+
+@test "engine rootless: berth build runs RUN as root of the user namespace; the layers keep the image's owners" {
+	rootless_build_context <<'EOF'
+FROM bb
+RUN id -u > /who && mkdir /d && chown 1000:1000 /d && rm /bin/vi && stat -c %u:%g /home/app/owned > /owned
+COPY --chown=1000:1000 f.txt /home/app/f.txt
+EOF
+	run rb build -t rlb "$RL_HOME/ctx"
+	assert_success
+	run rb run --rm --network none rlb sh -c 'cat /who /owned; stat -c "%u:%g" /d /home/app/f.txt; ls /bin/vi 2>&1; true'
+	assert_success
+	[ "${lines[0]}" = 0 ]
+	[ "${lines[1]}" = 1000:1000 ] # the base image's owner, seen by RUN
+	[ "${lines[2]}" = 1000:1000 ]
+	[ "${lines[3]}" = 1000:1000 ]
+	[[ "${lines[4]}" == *"No such file"* ]]
+	# the layers hold the image's ids, not the host's subordinate ones, and
+	# the deletion as a whiteout
+	local l listing=""
+	for l in "$RL_HOME"/data/berth/blobs/sha256/*; do
+		tar -tzf "$l" >/dev/null 2>&1 || continue
+		listing+=$(tar --numeric-owner -tvzf "$l")$'\n'
+	done
+	grep -q ' 1000/1000 .* d/$' <<<"$listing" || fail "no d/ owned by 1000: $listing"
+	grep -q ' 1000/1000 .* home/app/f.txt$' <<<"$listing"
+	grep -q ' bin/.wh.vi$' <<<"$listing"
+	! grep -q ' 40[0-9]\{4\}/' <<<"$listing"
+	# a second build is a cache hit; nothing is left in the build's temp dir
+	# or mounted in the user's namespace
+	run rb build -t rlb "$RL_HOME/ctx"
+	assert_success
+	[ "$(grep -c CACHED <<<"$output")" = 2 ]
+	[ -z "$(ls -A "$RL_HOME/data/berth/build-tmp")" ]
+	! grep -F "$RL_HOME/data/berth/build-tmp" "/proc/$(pause_pid)/mountinfo"
+	# a failing RUN: its code, no image
+	printf 'FROM bb\nRUN exit 5\n' >"$RL_HOME/ctx/Containerfile"
+	run rb build -t rlfail "$RL_HOME/ctx"
+	[ "$status" = 125 ]
+	[[ "$output" == *"Containerfile:2: RUN: the command exited with code 5"* ]]
+	[ -z "$(ls -A "$RL_HOME/data/berth/build-tmp")" ]
+}
+
+@test "engine rootless: a rootless build's RUN gets the user-mode network (pasta), or none and host as asked" {
+	rootless_net_setup
+	rootless_build_context <<'EOF'
+FROM bb
+RUN ip -o -4 addr show > /addrs
+RUN --network=none ip -o link show > /none
+EOF
+	run rb build --no-cache -t rlnet "$RL_HOME/ctx"
+	assert_success
+	run rb run --rm --network none rlnet sh -c 'cat /addrs; echo NONE; cat /none'
+	assert_success
+	# pasta copies the "host's" uplink address into RUN's namespace
+	grep -q 'inet 192\.0\.2\.10/' <<<"$output" || fail "no pasta address in RUN: $output"
+	[ "$(sed -n '/^NONE$/,$p' <<<"$output" | grep -c ': ')" = 1 ]
+	run rb build --no-cache --network host -t rlhost "$RL_HOME/ctx"
+	assert_success
+}
+
+@test "engine rootless: a rootless build's RUN --mount (cache, bind, from a stage, tmpfs, secret), independent stages, --output local" {
+	rootless_build_context <<'EOF'
+FROM bb AS tools
+RUN mkdir /tool && echo tool > /tool/t
+FROM bb AS other
+RUN echo other > /o
+FROM bb
+RUN --mount=type=cache,target=/cache,uid=1000 echo c >> /cache/log && stat -c %u /cache > /cacheowner && wc -l < /cache/log > /cachelines
+RUN --mount=type=bind,source=f.txt,target=/mnt/f cat /mnt/f > /bound
+RUN --mount=type=bind,from=tools,source=/tool,target=/t cat /t/t > /tooled
+RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ls /scratch > /tmpfs
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secretcopy
+COPY --from=other /o /o
+EOF
+	printf 'sec' >"$RL_HOME/tok"
+	chown "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_HOME/tok"
+	run rb build -q --secret "id=tok,src=$RL_HOME/tok" -o "type=local,dest=$RL_HOME/out" -t rlmnt "$RL_HOME/ctx"
+	assert_success
+	local got
+	got=$(cat "$RL_HOME"/out/{cacheowner,cachelines,bound,tooled,tmpfs,secretcopy,o})
+	[ "$got" = "1000
+1
+hi
+tool
+x
+secother" ] || fail "what RUN saw: $got"
+	# --output local writes as root of the namespace: the user's own files
+	[ "$(stat -c %u "$RL_HOME/out/o")" = "$ROOTLESS_UID" ]
+	# the cache mount outlives the build (a --no-cache rebuild appends to it)
+	run rb build -q --no-cache --secret "id=tok,src=$RL_HOME/tok" -t rlmnt "$RL_HOME/ctx"
+	assert_success
+	run rb run --rm --network none rlmnt sh -c 'cat /cachelines; ls /cache /scratch /run/secrets 2>&1; true'
+	[ "${lines[0]}" = 2 ]
+	[[ "$output" == *"/cache: No such file"* && "$output" == *"/scratch: No such file"* ]]
+	[ -z "$(ls -A "$RL_HOME/data/berth/build-tmp")" ]
 }

@@ -94,6 +94,33 @@ YAML
 	assert_success
 }
 
+@test "kube pod: the containers share the holder's IPC namespace and /dev/shm; shareProcessNamespace their PIDs" {
+	write_two
+	kb apply -f "$MANIFESTS/two.yaml"
+	wait_ready 1
+	holder_ipc=$(readlink "/proc/$(pid_of_container k8s_POD_two_default)/ns/ipc")
+	run kb exec two -c web -- sh -c 'readlink /proc/self/ns/ipc; echo shared >/dev/shm/note'
+	assert_success
+	[ "${lines[0]}" = "$holder_ipc" ]
+	run kb exec two -c client -- sh -c 'readlink /proc/self/ns/ipc; cat /dev/shm/note'
+	assert_success
+	[ "${lines[0]}" = "$holder_ipc" ]
+	[ "${lines[1]}" = shared ]
+	# without shareProcessNamespace each container has its PID namespace
+	run kb exec two -c client -- ps -o args
+	refute_output_contains httpd
+	kb delete pod two
+	sed 's/^spec:$/spec:\n  shareProcessNamespace: true/' "$MANIFESTS/two.yaml" >"$MANIFESTS/shared.yaml"
+	kb apply -f "$MANIFESTS/shared.yaml"
+	wait_ready 1
+	# the holder's /pause is pid 1 of the pod; one container sees the other's processes
+	run kb exec two -c client -- ps -o pid,args
+	assert_success
+	assert_output_contains "httpd -f -p 8080"
+	assert_output_contains "/pause"
+	[ "$(kb exec two -c client -- sh -c 'cat /proc/1/cmdline | tr "\0" " "')" = "/pause --pause " ]
+}
+
 @test "kube pod: init containers run first; ConfigMap and Secret reach env and files" {
 	cat >"$MANIFESTS/cfg.yaml" <<'YAML'
 apiVersion: v1
@@ -394,6 +421,60 @@ YAML
 	[ -z "$output" ]
 }
 
+@test "berth pod: stop (containers, then holder), start (holder first), restart, kill, logs interleaved or -c" {
+	b pod create --name p2 --cgroup-parent "berth-test/$TAG" >/dev/null
+	# a-one, then b-one, then a-two: p2a waits for the file p2b makes in the
+	# pod's shared /dev/shm after its line
+	brun -d --pod p2 --name p2a bb sh -c 'echo a-one; until [ -e /dev/shm/go ]; do sleep 0.05; done; echo shm >/dev/shm/x; echo a-two; trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null
+	for _ in $(seq 100); do b logs p2a | grep -q a-one && break; sleep 0.05; done
+	brun -d --pod p2 --name p2b bb sh -c 'echo b-one >&2; sleep 0.05; touch /dev/shm/go; trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null
+	for _ in $(seq 100); do b logs p2a | grep -q a-two && break; sleep 0.1; done
+	# logs: every container, in the order of the lines' times, prefixed with its name
+	run b pod logs p2
+	assert_success
+	[ "${lines[0]}" = "p2a a-one" ]
+	[ "${lines[1]}" = "p2b b-one" ]
+	[ "${lines[2]}" = "p2a a-two" ]
+	run b pod logs -c p2b p2
+	assert_success
+	[ "$output" = b-one ]
+	run b pod logs -c nosuch p2
+	assert_failure
+	assert_output_contains "no container nosuch in the pod"
+	run b pod logs --tail 1 p2
+	[ "${#lines[@]}" = 2 ]
+	# stop: every container, the holder too; the pod shows Exited
+	run b pod stop -t 2 p2
+	assert_success
+	[ "$output" = p2 ]
+	[ -z "$(b ps -q)" ]
+	[ "$(b pod ls --format json | jq -r '.[0].name')" = p2 ]
+	[[ "$(b pod ls)" =~ p2\ +-\ +Exited ]]
+	# start: the holder first (the containers join its new namespaces), then the containers
+	run b pod start p2
+	assert_success
+	[ "$(b ps -q | wc -l)" = 3 ]
+	[[ "$(b pod ls)" =~ p2\ +-\ +Running ]]
+	holder_ipc=$(readlink "/proc/$(pid_of_container p2-infra)/ns/ipc")
+	[ "$(b exec p2a readlink /proc/self/ns/ipc)" = "$holder_ipc" ]
+	[ "$(b exec p2b cat /dev/shm/x)" = shm ]
+	old=$(pid_of_container p2a)
+	run b pod restart -t 2 p2
+	assert_success
+	[ "$(b ps -q | wc -l)" = 3 ]
+	[ "$(pid_of_container p2a)" != "$old" ]
+	# kill: SIGKILL (or -s) to every running container
+	run b pod kill p2
+	assert_success
+	for _ in $(seq 50); do [ -z "$(b ps -q)" ] && break; sleep 0.1; done
+	[ -z "$(b ps -q)" ]
+	[ "$(b inspect p2a | jq -r '.[0].State.ExitCode')" = 137 ]
+	run b pod start nosuch
+	assert_failure
+	assert_output_contains "no such pod: nosuch"
+	b pod rm -f p2 >/dev/null
+}
+
 @test "berth pod rm refuses the pods of berth kube" {
 	write_two
 	kb apply -f "$MANIFESTS/two.yaml"
@@ -403,6 +484,9 @@ YAML
 	run b pod rm -f two
 	assert_failure
 	assert_output_contains "pod two belongs to berth kube (namespace default): use berth kube delete"
+	run b pod stop two
+	assert_failure
+	assert_output_contains "pod two belongs to berth kube (namespace default): its controller starts and stops it"
 	[ "$(b ps -q | wc -l)" = 3 ]
 }
 

@@ -72,15 +72,17 @@ static void test_resolve_mountpoint_follows_symlinks_inside(void **state)
 	fixture *f = *state;
 	char p[PATH_MAX], outside[PATH_MAX];
 	_cleanup_error_ berth_error *err = NULL;
+	bool written = true;
 	int fd;
 
 	/* an absolute link to a directory of the host: the root's is used */
 	snprintf(outside, sizeof(outside), "%s/host-only", f->dir);
 	in_root(f, "abs", p);
 	assert_int_equal(symlink(outside, p), 0);
-	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/abs", true, &err);
+	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/abs", true, &written, &err);
 	assert_true(fd >= 0);
 	assert_fd_at(f, fd, outside);
+	assert_false(written);
 	close(fd);
 	assert_int_equal(access(outside, F_OK), -1);
 
@@ -89,7 +91,7 @@ static void test_resolve_mountpoint_follows_symlinks_inside(void **state)
 	assert_int_equal(mkdir(p, 0755), 0);
 	in_root(f, "etc/up", p);
 	assert_int_equal(symlink("../../../../../../up-target", p), 0);
-	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/etc/up", false, &err);
+	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/etc/up", false, &written, &err);
 	assert_true(fd >= 0);
 	assert_fd_at(f, fd, "/up-target");
 	close(fd);
@@ -105,7 +107,7 @@ static void test_resolve_mountpoint_follows_symlinks_inside(void **state)
 	assert_int_equal(symlink("b", p), 0);
 	in_root(f, "b", p);
 	assert_int_equal(symlink("/c/d", p), 0);
-	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/a", true, &err);
+	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/a", true, &written, &err);
 	assert_true(fd >= 0);
 	assert_fd_at(f, fd, "/c/d");
 	close(fd);
@@ -115,8 +117,54 @@ static void test_resolve_mountpoint_follows_symlinks_inside(void **state)
 	assert_int_equal(symlink("loop2", p), 0);
 	in_root(f, "loop2", p);
 	assert_int_equal(symlink("/loop1", p), 0);
-	assert_true(fs_resolve_mountpoint_in_root(f->rootfd, "/loop1", true, &err) < 0);
+	assert_true(fs_resolve_mountpoint_in_root(f->rootfd, "/loop1", true, &written, &err) < 0);
 	assert_non_null(strstr(err->msg, "too many symlinks"));
+}
+
+/* The caller takes the path as written only when no symlink was followed:
+ * an existing target reached directly, not one behind a linked parent. */
+static void test_resolve_mountpoint_says_when_no_symlink_was_followed(void **state)
+{
+	fixture *f = *state;
+	char p[PATH_MAX];
+	_cleanup_error_ berth_error *err = NULL;
+	bool written = false;
+	int fd;
+
+	in_root(f, "srv", p);
+	assert_int_equal(mkdir(p, 0755), 0);
+	in_root(f, "srv/data", p);
+	assert_int_equal(mkdir(p, 0755), 0);
+	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/srv/data", true, &written, &err);
+	assert_true(fd >= 0);
+	assert_true(written);
+	assert_fd_at(f, fd, "/srv/data");
+	close(fd);
+
+	/* made here, in a parent made here too */
+	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/srv/new/dir", true, &written, &err);
+	assert_true(fd >= 0);
+	assert_true(written);
+	assert_fd_at(f, fd, "/srv/new/dir");
+	close(fd);
+
+	/* a symlink as the last component, to a missing target */
+	in_root(f, "dangling", p);
+	assert_int_equal(symlink("/srv/made", p), 0);
+	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/dangling", true, &written, &err);
+	assert_true(fd >= 0);
+	assert_false(written);
+	assert_fd_at(f, fd, "/srv/made");
+	close(fd);
+
+	/* a symlinked parent: the same directory, but not as written */
+	in_root(f, "link", p);
+	assert_int_equal(symlink("srv", p), 0);
+	fd = fs_resolve_mountpoint_in_root(f->rootfd, "/link/data", true, &written, &err);
+	assert_true(fd >= 0);
+	assert_false(written);
+	assert_fd_at(f, fd, "/srv/data");
+	close(fd);
 }
 
 static void test_ensure_mountpoint_refuses_symlinks(void **state)
@@ -162,6 +210,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_resolve_mountpoint_follows_symlinks_inside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_mountpoint_says_when_no_symlink_was_followed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_ensure_mountpoint_refuses_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_p_creates_dangling_targets_inside, setup, teardown),
 	};

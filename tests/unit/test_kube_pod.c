@@ -154,6 +154,10 @@ static void test_plan_maps_the_spec(void **state)
 	kube_container_plan *web = &pl.containers[0];
 	assert_string_equal(web->o.name, "k8s_web_p_default");
 	assert_string_equal(web->o.network, "container:k8s_POD_p_default");
+	/* IPC is the holder's (shareable); PID only with shareProcessNamespace */
+	assert_string_equal(pl.holder.o.ipc, "shareable");
+	assert_string_equal(web->o.ipc, "container:k8s_POD_p_default");
+	assert_null(web->o.pid);
 	/* command replaces the entrypoint (and the image's CMD), args follow */
 	assert_string_equal(web->o.entrypoint, "");
 	assert_string_equal(web->o.command[0], "/bin/server");
@@ -221,6 +225,33 @@ static char *plan_error(fixture *f, const char *text, bool lenient)
 
 #define POD_HEAD "apiVersion: v1\nkind: Pod\nmetadata: {name: e}\nspec:\n"
 
+/* shareProcessNamespace: the containers join the holder's PID namespace;
+ * hostIPC and hostPID: the host's, the holder's too. */
+static void test_plan_shared_namespaces(void **state)
+{
+	fixture *f = *state;
+	json_t *pod = apply(f, POD_HEAD "  shareProcessNamespace: true\n  containers:\n  - {name: a, image: x}\n");
+	berth_error *err = NULL;
+	kube_pod_plan pl;
+
+	if (kube_pod_plan_make(&f->k, pod, NULL, &pl, &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_null(pl.holder.o.pid);
+	assert_string_equal(pl.containers[0].o.pid, "container:k8s_POD_e_default");
+	assert_string_equal(pl.containers[0].o.ipc, "container:k8s_POD_e_default");
+	kube_pod_plan_free(&pl);
+	json_decref(pod);
+	pod = apply(f, POD_HEAD "  hostPID: true\n  hostIPC: true\n  containers:\n  - {name: a, image: x}\n");
+	if (kube_pod_plan_make(&f->k, pod, NULL, &pl, &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_string_equal(pl.holder.o.pid, "host");
+	assert_string_equal(pl.holder.o.ipc, "host");
+	assert_string_equal(pl.containers[0].o.pid, "host");
+	assert_string_equal(pl.containers[0].o.ipc, "host");
+	kube_pod_plan_free(&pl);
+	json_decref(pod);
+}
+
 static void test_plan_errors(void **state)
 {
 	fixture *f = *state;
@@ -240,9 +271,11 @@ static void test_plan_errors(void **state)
 				  "      valueFrom: {configMapKeyRef: {name: missing, key: k}}\n",
 			 true);
 	assert_null(msg);
-	msg = plan_error(f, POD_HEAD "  shareProcessNamespace: true\n  containers:\n  - {name: a, image: x}\n", false);
+	msg = plan_error(
+	    f, POD_HEAD "  shareProcessNamespace: true\n  hostPID: true\n  containers:\n  - {name: a, image: x}\n",
+	    false);
 	assert_non_null(msg);
-	assert_non_null(strstr(msg, "spec.shareProcessNamespace: not supported"));
+	assert_non_null(strstr(msg, "spec.shareProcessNamespace: may not be true when spec.hostPID is true"));
 	free(msg);
 	msg = plan_error(f,
 			 POD_HEAD "  volumes:\n  - {name: m, emptyDir: {medium: Memory}}\n  containers:\n"
@@ -307,6 +340,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_plan_maps_the_spec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_shared_namespaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_errors, setup, teardown),
 		cmocka_unit_test(test_generate),
 	};

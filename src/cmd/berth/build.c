@@ -121,8 +121,6 @@ static int run_build(const berth_globals *g, const option_value *v, const char *
 	store *s = NULL;
 	int ret;
 
-	if (g->rootless)
-		return berth_error_request(err, ENOTSUP, "build: rootless builds are not supported yet (run as root)");
 	if (check_flags(v, err) < 0 || build_args((char *const *)v[O_BUILD_ARG].all, &args, err) < 0)
 		return -1;
 	if (berth_engine_open(g, &p, err) < 0)

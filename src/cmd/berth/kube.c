@@ -13,6 +13,7 @@
 #include "kube/controller.h"
 #include "kube/kube_service.h"
 #include "kube/manifest.h"
+#include "kube/pod_delete.h"
 #include "kube/state.h"
 #include "util/cleanup.h"
 
@@ -364,9 +365,8 @@ static void wait_pods_gone(kube_cli *cli, const char *namespace, const char *kin
 		}
 		json_array_foreach(pods, j, p) {
 			const char *o = json_string_value(json_object_get(p, "owner"));
-			if (strcmp(kind, "Pod") == 0
-				? o == NULL && strcmp(json_string_value(json_object_get(p, "name")), name) == 0
-				: o && strcmp(o, owner) == 0)
+			if (strcmp(kind, "Pod") == 0 ? strcmp(json_string_value(json_object_get(p, "name")), name) == 0
+						     : o && strcmp(o, owner) == 0)
 				left = true;
 		}
 		json_decref(pods);
@@ -378,13 +378,38 @@ static void wait_pods_gone(kube_cli *cli, const char *namespace, const char *kin
 	}
 }
 
+/* Whether pod NAME runs in NAMESPACE, made for a Deployment. */
+static bool owned_pod_exists(kube_cli *cli, const char *namespace, const char *name)
+{
+	_cleanup_json_ json_t *pods = NULL;
+	berth_error *err = NULL;
+	json_t *p;
+	size_t i;
+
+	if (kube_pod_list(&cli->k, namespace, &pods, &err) < 0) {
+		berth_error_free(&err);
+		return false;
+	}
+	json_array_foreach(pods, i, p)
+		if (json_object_get(p, "owner") && strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+			return true;
+	return false;
+}
+
 static int delete_one(kube_cli *cli, const char *kind, const char *namespace, const char *name, bool wait,
 		      berth_error **err)
 {
 	_cleanup_json_ json_t *ep = NULL;
 
-	if (kube_state_delete(cli->paths.store_root, kind, namespace, name, err) < 0)
-		return -1;
+	if (kube_state_delete(cli->paths.store_root, kind, namespace, name, err) < 0) {
+		/* a pod that a Deployment owns has no object of its own: the
+		 * controller removes it and makes its replacement */
+		if (strcmp(kind, "Pod") != 0 || (*err)->code != ENOENT || !owned_pod_exists(cli, namespace, name))
+			return -1;
+		berth_error_free(err);
+		if (kube_pod_request_delete(&cli->k, namespace, name, err) < 0)
+			return -1;
+	}
 	/* a Service's ClusterIP goes with it; an Endpoints object's addresses
 	 * leave its Service */
 	if (strcmp(kind, "Service") == 0 && kube_service_remove(&cli->k, namespace, name, err) < 0)

@@ -62,6 +62,8 @@ enum {
 	O_ADD_HOST,
 	O_NETWORK_ALIAS,
 	O_POD,
+	O_IPC,
+	O_PID,
 	O_TRUST,
 	O_COUNT = O_TRUST + BERTH_TRUST_FLAG_COUNT
 };
@@ -113,7 +115,9 @@ static const option_spec run_specs[] = {
 	{ "dns", 0, true, "a nameserver for /etc/resolv.conf; repeatable" },
 	{ "add-host", 0, true, "NAME:IP (or NAME:host-gateway) line for /etc/hosts; repeatable" },
 	{ "network-alias", 0, true, "another name of the container on its network; repeatable" },
-	{ "pod", 0, true, "join pod NAME (berth pod create): its network and hostname" },
+	{ "pod", 0, true, "join pod NAME (berth pod create): its network, IPC namespace and hostname" },
+	{ "ipc", 0, true, "IPC namespace: private (default), shareable, host or container:ID (a shareable one)" },
+	{ "pid", 0, true, "PID namespace: private (default), host or container:ID" },
 	BERTH_TRUST_FLAGS,
 	{ NULL, 0, false, NULL },
 };
@@ -146,6 +150,8 @@ static void fill_options(run_options *o, const option_value *v, char **command)
 	o->user = v[O_USER].value;
 	o->hostname = v[O_HOSTNAME].value;
 	o->network = v[O_NETWORK].value;
+	o->ipc = v[O_IPC].value;
+	o->pid = v[O_PID].value;
 	o->runtime = v[O_RUNTIME].value;
 	o->cgroup_parent = v[O_CGROUP_PARENT].value;
 	o->entrypoint = v[O_ENTRYPOINT].set ? v[O_ENTRYPOINT].value : NULL;
@@ -292,9 +298,10 @@ static int start_one(const engine_paths *p, container *c, bool foreground, bool 
 	return ret;
 }
 
-/* --pod NAME: the network of the pod's holder, its hostname, its label. */
+/* --pod NAME: the network and IPC namespace of the pod's holder, its
+ * hostname, its label. */
 typedef struct pod_join {
-	char *network, *label;
+	char *network, *ipc, *label;
 	const char **labels;
 } pod_join;
 
@@ -309,6 +316,7 @@ static int join_pod(run_options *o, const char *name, pod_join *j, berth_error *
 		n++;
 	j->labels = calloc(n + 2, sizeof(char *));
 	if (j->labels == NULL || asprintf(&j->network, "container:%s-infra", name) < 0 ||
+	    asprintf(&j->ipc, "container:%s-infra", name) < 0 ||
 	    asprintf(&j->label, "%s=%s", KUBE_LABEL_STANDALONE, name) < 0)
 		return berth_error_set(err, ENOMEM, "--pod");
 	for (size_t i = 0; i < n; i++)
@@ -316,6 +324,8 @@ static int join_pod(run_options *o, const char *name, pod_join *j, berth_error *
 	j->labels[n] = j->label;
 	o->labels = j->labels;
 	o->network = j->network;
+	if (o->ipc == NULL)
+		o->ipc = j->ipc;
 	if (o->hostname == NULL)
 		o->hostname = name;
 	return 0;
@@ -324,6 +334,7 @@ static int join_pod(run_options *o, const char *name, pod_join *j, berth_error *
 static void pod_join_free(pod_join *j)
 {
 	free(j->network);
+	free(j->ipc);
 	free(j->label);
 	free(j->labels);
 }
