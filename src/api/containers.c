@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,6 +96,38 @@ int api_open_container(api_request *r, container **out)
 	return 0;
 }
 
+int api_watch_record(const container *c)
+{
+	_cleanup_free_ char *dir = record_path(c, ".");
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	if (dir == NULL ||
+	    inotify_add_watch(fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF | IN_ONLYDIR) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int api_wait_record(int sock, int watch, int ms)
+{
+	struct pollfd p[2] = { { .fd = sock, .events = 0 }, { .fd = watch, .events = POLLIN } };
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int changed = 0;
+
+	if (poll(p, watch >= 0 ? 2 : 1, ms) <= 0)
+		return 0;
+	if (p[0].revents & (POLLHUP | POLLERR))
+		return 1;
+	if (watch >= 0 && (p[1].revents & POLLIN)) {
+		while (read(watch, buf, sizeof(buf)) > 0)
+			changed = 2;
+	}
+	return changed;
+}
+
 int64_t api_unix_time(const char *rfc3339)
 {
 	struct tm tm = { 0 };
@@ -112,7 +146,9 @@ json_t *api_network_settings(const container *c)
 	const char *ip = json_string_value(json_object_get(ns, "IPAddress")) ?: "";
 	const char *gw = json_string_value(json_object_get(ns, "Gateway")) ?: "";
 	const char *mac = json_string_value(json_object_get(ns, "MacAddress")) ?: "";
+	const char *name;
 	json_t *out, *nets = json_object();
+	char id12[13];
 	size_t i;
 
 	json_array_foreach(json_object_get(ns, "Ports"), i, p) {
@@ -139,10 +175,46 @@ json_t *api_network_settings(const container *c)
 	out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:i}", "Bridge", "", "IPAddress", ip, "Gateway", gw,
 			"MacAddress", mac, "Ports", ports, "Networks", nets, "IPPrefixLen", *ip ? 16 : 0);
 	/* Aliases: name and short id, as docker's */
-	if (json_object_get(nets, net)) {
-		char id12[13];
-		snprintf(id12, sizeof(id12), "%s", c->id);
+	snprintf(id12, sizeof(id12), "%s", c->id);
+	if (json_object_get(nets, net))
 		json_array_set_new(json_object_get(json_object_get(nets, net), "Aliases"), 1, json_string(id12));
+	/* the networks joined by `network connect` (engine/network_connect.c) */
+	json_object_foreach(json_object_get(ns, "Networks"), name, p) {
+		if (json_object_get(nets, name))
+			continue;
+		json_object_set_new(
+		    nets, name,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:[s,s]}", "NetworkID", name, "EndpointID", c->id,
+			      "IPAddress", json_string_value(json_object_get(p, "IPAddress")) ?: "", "Gateway",
+			      json_string_value(json_object_get(p, "Gateway")) ?: "", "MacAddress",
+			      json_string_value(json_object_get(p, "MacAddress")) ?: "", "IPPrefixLen",
+			      json_integer_value(json_object_get(p, "IPPrefixLen")), "Aliases", c->name, id12));
+	}
+	return out;
+}
+
+/* HostConfig.PortBindings from the record's published ports, as docker's:
+ * {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]}. The host
+ * port is the one in use (docker keeps "" for one it picked). */
+static json_t *port_bindings_json(const container *c)
+{
+	json_t *out = json_object(), *p, *list;
+	char key[32], port[8];
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(c->config, "NetworkSettings"), "Ports"), i, p) {
+		snprintf(key, sizeof(key), "%lld/%s",
+			 (long long)json_integer_value(json_object_get(p, "ContainerPort")),
+			 json_string_value(json_object_get(p, "Protocol")) ?: "tcp");
+		snprintf(port, sizeof(port), "%lld", (long long)json_integer_value(json_object_get(p, "HostPort")));
+		list = json_object_get(out, key);
+		if (list == NULL) {
+			list = json_array();
+			json_object_set_new(out, key, list);
+		}
+		json_array_append_new(list, json_pack("{s:s, s:s}", "HostIp",
+						      json_string_value(json_object_get(p, "HostIp")) ?: "", "HostPort",
+						      port));
 	}
 	return out;
 }
@@ -165,7 +237,7 @@ json_t *api_container_json(const container *c)
 	json_object_set_new(cfg, "AttachStdout", json_true());
 	json_object_set_new(cfg, "AttachStderr", json_true());
 	json_object_set_new(cfg, "StdinOnce", json_false());
-	json_object_set_new(json_object_get(j, "HostConfig"), "PortBindings", json_object());
+	json_object_set_new(json_object_get(j, "HostConfig"), "PortBindings", port_bindings_json(c));
 	/* berth's log is a k8s-file; read through /logs it is what clients of
 	 * docker's json-file get (docker-compose reads only logs it knows) */
 	json_object_set_new(json_object_get(j, "HostConfig"), "LogConfig",
@@ -307,6 +379,10 @@ static bool passes(const container *c, json_t *filters)
 				any = any || strncmp(c->id, s, strlen(s)) == 0;
 			} else if (strcmp(key, "status") == 0) {
 				any = any || strcmp(c->state.status, s) == 0;
+			} else if (strcmp(key, "exited") == 0) {
+				/* docker's: a container that ran and exited with that code */
+				any = any || (strcmp(c->state.status, "exited") == 0 &&
+					      c->state.exit_code == (int)strtol(s, NULL, 10));
 			} else if (strcmp(key, "ancestor") == 0) {
 				const char *img = record_config_string(c, "Image") ?: "";
 				any = any || strcmp(img, s) == 0 || strstr(record_config_string(c, "ImageId") ?: "", s);
@@ -319,6 +395,29 @@ static bool passes(const container *c, json_t *filters)
 			return false;
 	}
 	return true;
+}
+
+/* the values of an "exited" filter, ["5"] or {"5": true}: integers */
+static bool exit_codes_valid(json_t *vals)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	char *end;
+
+	if (json_is_object(vals)) {
+		json_object_foreach(vals, k, v) {
+			if (*k == '\0' || (strtol(k, &end, 10), *end != '\0'))
+				return false;
+		}
+		return true;
+	}
+	json_array_foreach(vals, i, v) {
+		k = json_string_value(v);
+		if (k == NULL || *k == '\0' || (strtol(k, &end, 10), *end != '\0'))
+			return false;
+	}
+	return json_is_array(vals);
 }
 
 void api_containers_list(api_request *r)
@@ -341,9 +440,15 @@ void api_containers_list(api_request *r)
 		}
 		json_object_foreach(filters, key, v) {
 			if (strcmp(key, "label") && strcmp(key, "name") && strcmp(key, "id") && strcmp(key, "status") &&
-			    strcmp(key, "ancestor")) {
-				api_reply_error(r, 400,
-						"invalid filter '%s' (berth: label, name, id, status, ancestor)", key);
+			    strcmp(key, "ancestor") && strcmp(key, "exited")) {
+				api_reply_error(
+				    r, 400, "invalid filter '%s' (berth: label, name, id, status, exited, ancestor)",
+				    key);
+				json_decref(filters);
+				return;
+			}
+			if (strcmp(key, "exited") == 0 && !exit_codes_valid(v)) {
+				api_reply_error(r, 400, "invalid filter 'exited': an exit code is an integer");
 				json_decref(filters);
 				return;
 			}
@@ -609,8 +714,8 @@ static void wait_job_free(void *arg)
 static void wait_produce(int fd, void *arg)
 {
 	wait_job *w = arg;
-	const struct timespec tick = { 0, 50 * 1000000L };
 	container *c = NULL;
+	int watch = -2; /* made once the record is open */
 	berth_error *e = NULL;
 	bool seen_live = false;
 	json_t *result;
@@ -639,14 +744,19 @@ static void wait_produce(int fd, void *arg)
 				code = c->state.exit_code;
 				break;
 			}
-			if (api_stream_closed(fd)) {
+			if (watch == -2)
+				watch = api_watch_record(c);
+			if (api_stream_closed(fd) || api_wait_record(fd, watch, 50) == 1) {
 				container_free(c);
+				if (watch >= 0)
+					close(watch);
 				return;
 			}
-			nanosleep(&tick, NULL);
 		}
 		container_free(c);
 	}
+	if (watch >= 0)
+		close(watch);
 	if (code == RECORD_EXIT_CODE_UNKNOWN)
 		code = 255;
 	result = json_pack("{s:i, s:n}", "StatusCode", code, "Error");

@@ -26,8 +26,7 @@ static store *open_store(api_request *r)
 	return s;
 }
 
-/* docker's familiar form: "docker.io/library/bb:latest" is "bb:latest" */
-static const char *familiar(const char *name)
+const char *api_image_familiar_name(const char *name)
 {
 	if (strncmp(name, "docker.io/library/", 18) == 0)
 		return name + 18;
@@ -41,7 +40,7 @@ static json_t *names_json(const image_info *img, bool digests)
 	json_t *a = json_array();
 
 	for (char **full = img->names; full && *full; full++) {
-		const char *name = familiar(*full);
+		const char *name = api_image_familiar_name(*full);
 		if (digests) {
 			const char *colon = strrchr(name, ':'), *slash = strrchr(name, '/');
 			_cleanup_free_ char *repo =

@@ -337,7 +337,8 @@ void api_images_load(api_request *r)
 	out = json_array();
 	for (char **n = loaded; n && *n; n++) {
 		char *line = NULL;
-		if (asprintf(&line, "Loaded image%s: %s\n", strncmp(*n, "sha256:", 7) == 0 ? " ID" : "", *n) >= 0)
+		if (asprintf(&line, "Loaded image%s: %s\n", strncmp(*n, "sha256:", 7) == 0 ? " ID" : "",
+			     api_image_familiar_name(*n)) >= 0)
 			json_array_append_new(out, json_pack("{s:s}", "stream", line));
 		free(line);
 	}

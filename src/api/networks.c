@@ -43,15 +43,90 @@ static json_t *network_json(const network_def *d, container **list, size_t n)
 	return j;
 }
 
+/* D matches VALUE of filter KEY, as docker's `network ls --filter`: name a
+ * part of the name, id a prefix, driver, type custom or builtin (the
+ * default network), label KEY or KEY=VALUE. */
+static bool network_matches(const network_def *d, const char *key, const char *value)
+{
+	if (strcmp(key, "name") == 0)
+		return strstr(d->name, value) != NULL;
+	if (strcmp(key, "id") == 0)
+		return strncmp(d->name, value, strlen(value)) == 0;
+	if (strcmp(key, "driver") == 0)
+		return strcmp(d->driver ?: "bridge", value) == 0;
+	if (strcmp(key, "type") == 0)
+		return strcmp(value, strcmp(d->name, NETWORK_DEFAULT) == 0 ? "builtin" : "custom") == 0;
+	if (strcmp(key, "label") == 0) {
+		json_t *labels = json_object_get(d->raw, "Labels");
+		const char *eq = strchr(value, '=');
+		_cleanup_free_ char *k = NULL;
+		if (eq == NULL)
+			return json_object_get(labels, value) != NULL;
+		k = strndup(value, (size_t)(eq - value));
+		return k && json_string_value(json_object_get(labels, k)) &&
+		       strcmp(json_string_value(json_object_get(labels, k)), eq + 1) == 0;
+	}
+	return false;
+}
+
+/* docker's filters ({"name": ["a"]} or {"name": {"a": true}}): every key
+ * matches one of its values (labels: every one of them). */
+static bool network_passes(const network_def *d, json_t *filters)
+{
+	const char *key, *value;
+	json_t *vals, *v;
+	size_t i;
+
+	json_object_foreach(filters, key, vals) {
+		bool any = false, every = true;
+		if (json_is_object(vals)) {
+			json_object_foreach(vals, value, v) {
+				bool m = network_matches(d, key, value);
+				any = any || m;
+				every = every && m;
+			}
+		} else {
+			json_array_foreach(vals, i, v) {
+				bool m = network_matches(d, key, json_string_value(v) ?: "");
+				any = any || m;
+				every = every && m;
+			}
+		}
+		if (!any || (strcmp(key, "label") == 0 && !every))
+			return false;
+	}
+	return true;
+}
+
 void api_networks_list(api_request *r)
 {
 	network_def *defs = NULL;
 	container **list = NULL;
 	berth_error *e = NULL;
 	size_t n = 0, nc = 0;
-	json_t *out;
+	const char *ftext = api_query(r, "filters"), *key;
+	json_t *out, *v;
+	json_t *filters = NULL;
 
+	if (ftext) {
+		filters = json_loads(ftext, 0, NULL);
+		if (!json_is_object(filters)) {
+			json_decref(filters);
+			api_reply_error(r, 400, "filters: malformed JSON");
+			return;
+		}
+		json_object_foreach(filters, key, v) {
+			if (strcmp(key, "name") && strcmp(key, "id") && strcmp(key, "driver") && strcmp(key, "type") &&
+			    strcmp(key, "label")) {
+				api_reply_error(r, 400, "invalid filter '%s' (berth: name, id, driver, type, label)",
+						key);
+				json_decref(filters);
+				return;
+			}
+		}
+	}
 	if (network_list(&r->server->paths, &defs, &n, &e) < 0) {
+		json_decref(filters);
 		api_reply_berth_error(r, &e);
 		return;
 	}
@@ -59,11 +134,13 @@ void api_networks_list(api_request *r)
 		berth_error_free(&e);
 	out = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(out, network_json(&defs[i], list, nc));
+		if (filters == NULL || network_passes(&defs[i], filters))
+			json_array_append_new(out, network_json(&defs[i], list, nc));
 		network_def_free(&defs[i]);
 	}
 	free(defs);
 	record_list_free(list, nc);
+	json_decref(filters);
 	api_reply_json(r, 200, out);
 }
 

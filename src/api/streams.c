@@ -309,20 +309,25 @@ static void serve_attach(int sock, void *arg)
 	input_pump pump = { .sock = sock, .input = -1 };
 	pthread_t pump_thread;
 	int ticks = 0;
+	_cleanup_close_ int watch = -EBADF;
 
 	if (record_open(&o->paths, o->id, &c, &e) < 0) {
 		berth_error_free(&e);
 		return;
 	}
 	first_start = c->state.started_at ? strdup(c->state.started_at) : NULL;
+	/* the record's changes wake us at once (the container's exit is the
+	 * end of `docker run`); the ticks are the fallback */
+	watch = api_watch_record(c);
 	for (;;) {
-		struct pollfd p = { .fd = sock, .events = 0 };
 		bool live, gone;
+		int woke;
 		if (!drain(o, sock))
 			break;
-		if (poll(&p, 1, 50) > 0 && (p.revents & (POLLHUP | POLLERR)))
+		woke = api_wait_record(sock, watch, 50);
+		if (woke == 1)
 			break;
-		if (++ticks % 2 != 0)
+		if (++ticks % 2 != 0 && woke != 2)
 			continue;
 		gone = record_load_state(c, &e) < 0 || record_refresh(&o->paths, c, &e) < 0;
 		berth_error_free(&e);
