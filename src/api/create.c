@@ -317,8 +317,9 @@ static int host_config(json_t *h, create_strings *k, run_options *o, berth_error
 	    string_array(json_object_get(h, "ExtraHosts"), "HostConfig.ExtraHosts", k, &o->add_hosts, err) < 0)
 		return -1;
 	/* docker's ExtraHosts are NAME:IP as berth's --add-host */
+	/* docker's default network is "bridge": berth's default network */
 	if ((v = json_object_get(h, "NetworkMode")) && json_is_string(v) && json_string_length(v) &&
-	    strcmp(json_string_value(v), "default") != 0)
+	    strcmp(json_string_value(v), "default") != 0 && strcmp(json_string_value(v), "bridge") != 0)
 		o->network = json_string_value(v);
 	/* "" is the daemon's default (private); the words are the engine's
 	 * --ipc/--pid (private, shareable, host, container:ID) */

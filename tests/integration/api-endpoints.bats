@@ -324,3 +324,9 @@ hello"
 	d rm -f $(d ps -aq) >/dev/null
 	wait_removed
 }
+
+@test "api endpoints: --network bridge (docker's default network's name) is berth's default network" {
+	run drun --rm --network bridge bb sh -c 'ip -4 -o addr show eth0'
+	assert_success
+	assert_output_contains "inet 10."
+}
