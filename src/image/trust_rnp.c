@@ -111,6 +111,10 @@ static void load(void)
 	};
 #undef SYM
 
+	/* RNP logs every check that fails to stderr unless RNP_LOG_CONSOLE
+	 * is "0"; berth says itself why a signature is refused. Set once,
+	 * before the library is loaded; RNP_LOG_CONSOLE=1 shows them. */
+	setenv("RNP_LOG_CONSOLE", "0", 0);
 	loaded = dlib_open(RNP_LIBRARY, "librnp0", symbols, sizeof(symbols) / sizeof(symbols[0]), load_error,
 			   sizeof(load_error)) == 0;
 }
@@ -282,13 +286,14 @@ static int check_signature(rnp_ffi_t ffi, rnp_op_verify_signature_t s, long long
 		lib.key_handle_destroy(key);
 		return berth_error_request(err, EBADMSG, "signature: cannot read the signer's fingerprint");
 	}
-	if (status == RNP_ERROR_SIGNATURE_EXPIRED)
+	/* the key first: RNP reports a signature by a revoked key as invalid,
+	 * the key's state is the better reason */
+	ret = signer_usable(ffi, key, fpr, not_after, err);
+	if (ret == 0 && status == RNP_ERROR_SIGNATURE_EXPIRED)
 		ret = berth_error_request(
 		    err, EPERM, "signature by %s: the signature has expired (or is dated in the future)", fpr);
-	else if (status != RNP_SUCCESS)
+	else if (ret == 0 && status != RNP_SUCCESS)
 		ret = berth_error_request(err, EBADMSG, "signature by %s: %s", fpr, lib.result_to_string(status));
-	else
-		ret = signer_usable(ffi, key, fpr, not_after, err);
 	if (ret == 0 && lib.op_verify_signature_get_times(s, &created, &expires) == RNP_SUCCESS && expires > 0) {
 		long long end = (long long)created + expires;
 		if (*not_after == 0 || end < *not_after)

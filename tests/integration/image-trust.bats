@@ -343,3 +343,79 @@ bpull() {
 	run -125 pod "docker://$REGISTRY/team/other-key:v1"
 	[[ "$output" == *"rejected"* || "$output" == *"not accepted"* || "$output" == *"Invalid GPG signature"* ]]
 }
+
+# Signs a simple-signing payload of $REGISTRY/strict/NAME:v1 (v1's manifest)
+# with gpg ARGS... into the lookaside, as signature-1, and pushes v1 there.
+strict_image() { # NAME GPG-ARGS...
+	local name=$1 dir
+	shift
+	dir="$T/lookaside/strict/$name@sha256=${V1_DIGEST#sha256:}"
+	mkdir -p "$dir"
+	printf '{"critical":{"identity":{"docker-reference":"%s"},"image":{"docker-manifest-digest":"%s"},"type":"atomic container signature"},"optional":{}}' \
+		"$REGISTRY/strict/$name:v1" "$V1_DIGEST" >"$BATS_TEST_TMPDIR/$name.payload"
+	gpg --batch "$@" --sign -o "$dir/signature-1" "$BATS_TEST_TMPDIR/$name.payload" 2>/dev/null
+	skopeo copy -q --dest-tls-verify=false "oci:$OCI:v1" "docker://$REGISTRY/strict/$name:v1" >/dev/null
+}
+
+@test "trust: a key expired or revoked now, a revoked signing subkey and a tampered signature are refused, as by skopeo (gpg)" {
+	local S=$BATS_TEST_TMPDIR fpr sub
+	fpr_of() { gpg --list-keys --with-colons "$1" | awk -F: '/^fpr/ { print $10 }' | sed -n "${2:-1}p"; }
+	# a key that expired after it signed (made and used a year ago, valid for a day)
+	gpg --batch --passphrase '' --faked-system-time "$(date -d '-1 year' +%s)" \
+		--quick-gen-key "expired <expired@berth.invalid>" ed25519 sign 1d 2>/dev/null
+	fpr=$(fpr_of expired@berth.invalid)
+	strict_image expired --faked-system-time "$(date -d '-1 year +1 hour' +%s)" -u "$fpr"
+	gpg --export "$fpr" >"$S/expired.gpg"
+	# a key revoked after it signed
+	fpr=$(make_key revoked)
+	strict_image revoked -u "$fpr"
+	sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME/openpgp-revocs.d/$fpr.rev" | gpg --batch --import 2>/dev/null
+	gpg --export "$fpr" >"$S/revoked.gpg"
+	# a certify-only primary key whose signing subkey signs; then the subkey is revoked
+	gpg --batch --passphrase '' --quick-gen-key "subkey <subkey@berth.invalid>" ed25519 cert never 2>/dev/null
+	fpr=$(fpr_of subkey@berth.invalid)
+	gpg --batch --passphrase '' --quick-add-key "$fpr" ed25519 sign never 2>/dev/null
+	sub=$(fpr_of subkey@berth.invalid 2)
+	strict_image subkey -u "$sub!"
+	strict_image subkey-revoked -u "$sub!"
+	gpg --export "$fpr" >"$S/subkey.gpg"
+	printf 'key 1\nrevkey\ny\n0\n\ny\nsave\n' | gpg --batch --command-fd 0 --edit-key "$fpr" 2>/dev/null
+	gpg --export "$fpr" >"$S/subkey-revoked.gpg"
+	# a valid signature with one byte of its signature packet changed
+	strict_image tampered -u "$KEY"
+	f="$T/lookaside/strict/tampered@sha256=${V1_DIGEST#sha256:}/signature-1"
+	printf '\x55' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 3)) conv=notrunc 2>/dev/null
+	{
+		printf '{"default": [{"type": "reject"}], "transports": {"docker": {'
+		for name in expired revoked subkey subkey-revoked; do
+			printf '"%s": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s"}],' \
+				"$REGISTRY/strict/$name" "$S/$name.gpg"
+		done
+		printf '"%s": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s"}]}}}' \
+			"$REGISTRY/strict/tampered" "$T/trusted.gpg"
+	} >"$S/strict.json"
+	sp() {
+		b pull -q --tls-verify=false --registries.d "$T/registries.d" --signature-policy "$S/strict.json" "$@"
+	}
+	sk() {
+		skopeo copy -q --src-tls-verify=false --policy "$S/strict.json" --registries.d "$T/registries.d" \
+			"docker://$REGISTRY/strict/$1:v1" "dir:$S/out-$1"
+	}
+	# the subkey's signature passes while the subkey is valid
+	run -0 sp "$REGISTRY/strict/subkey:v1"
+	# (skopeo 1.9 refuses it: containers/image 5.23 accepts primary key fingerprints only)
+	run -125 sp "$REGISTRY/strict/expired:v1"
+	[[ "$output" == *"signature 1: signature by "*": the key has expired"* ]]
+	run -125 sp "$REGISTRY/strict/revoked:v1"
+	[[ "$output" == *"signature 1: signature by "*": the key is revoked"* ]]
+	[ "${#lines[@]}" = 1 ] # nothing from librnp on stderr
+	run -125 sp "$REGISTRY/strict/subkey-revoked:v1"
+	[[ "$output" == *"signature 1: signature by $sub: the key is revoked"* ]]
+	run -125 sp "$REGISTRY/strict/tampered:v1"
+	[[ "$output" == *"no signature accepted: signature 1: "* ]]
+	[ "$(jq '.manifests | length' "$STORE/index.json")" = 1 ]
+	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
+	for name in expired revoked subkey-revoked tampered; do
+		run ! sk "$name"
+	done
+}
