@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "util/dlib.h"
+#include "util/log.h"
 
 #define RNP_LIBRARY "librnp.so.0"
 
@@ -111,10 +112,6 @@ static void load(void)
 	};
 #undef SYM
 
-	/* RNP logs every check that fails to stderr unless RNP_LOG_CONSOLE
-	 * is "0"; berth says itself why a signature is refused. Set once,
-	 * before the library is loaded; RNP_LOG_CONSOLE=1 shows them. */
-	setenv("RNP_LOG_CONSOLE", "0", 0);
 	loaded = dlib_open(RNP_LIBRARY, "librnp0", symbols, sizeof(symbols) / sizeof(symbols[0]), load_error,
 			   sizeof(load_error)) == 0;
 }
@@ -123,6 +120,45 @@ static int ready(berth_error **err)
 {
 	pthread_once(&load_once, load);
 	return loaded ? 0 : berth_error_request(err, ENOTSUP, "%s", load_error);
+}
+
+/* Debian's librnp is built with its console log always on (no NDEBUG, and
+ * set_rnp_log_switch is not exported): every check that fails prints a
+ * line such as "[validate_sig() ./src/lib/pgp-key.cpp:1903] invalid or
+ * untrusted key" to stderr. berth says itself why a signature is refused,
+ * so while librnp works stderr is a memory stream (glibc's stderr is an
+ * assignable variable that librnp reads through its GOT) whose text goes
+ * to the debug log. A line another thread writes to stderr in that window
+ * (well under a millisecond) goes there too. */
+static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct quiet {
+	FILE *saved, *mem;
+	char *text;
+	size_t len;
+} quiet;
+
+static void quiet_begin(quiet *q)
+{
+	pthread_mutex_lock(&quiet_lock);
+	*q = (quiet){ .saved = stderr };
+	q->mem = open_memstream(&q->text, &q->len);
+	if (q->mem)
+		stderr = q->mem;
+}
+
+static void quiet_end(quiet *q)
+{
+	if (q->mem) {
+		stderr = q->saved;
+		fclose(q->mem);
+		while (q->len > 0 && q->text[q->len - 1] == '\n')
+			q->text[--q->len] = '\0';
+		if (q->len > 0)
+			berth_debug("trust: librnp: %s", q->text);
+		free(q->text);
+	}
+	pthread_mutex_unlock(&quiet_lock);
 }
 
 struct trust_openpgp {
@@ -146,8 +182,12 @@ static int import_source(rnp_ffi_t ffi, const trust_key_source *key, berth_error
 
 	if (r == RNP_SUCCESS)
 		r = lib.get_public_key_count(ffi, &before);
-	if (r == RNP_SUCCESS)
+	if (r == RNP_SUCCESS) {
+		quiet q;
+		quiet_begin(&q);
 		r = lib.import_keys(ffi, in, RNP_LOAD_SAVE_PUBLIC_KEYS, NULL);
+		quiet_end(&q);
+	}
 	if (in)
 		lib.input_destroy(in);
 	if (r == RNP_SUCCESS)
@@ -304,8 +344,8 @@ static int check_signature(rnp_ffi_t ffi, rnp_op_verify_signature_t s, long long
 	return ret;
 }
 
-int trust_openpgp_verify(trust_openpgp *k, const void *sig, size_t len, char **payload, size_t *payload_len,
-			 long long *not_after, berth_error **err)
+static int verify(trust_openpgp *k, const void *sig, size_t len, char **payload, size_t *payload_len,
+		  long long *not_after, berth_error **err)
 {
 	rnp_input_t in = NULL;
 	rnp_output_t out = NULL;
@@ -355,5 +395,17 @@ int trust_openpgp_verify(trust_openpgp *k, const void *sig, size_t len, char **p
 		lib.output_destroy(out);
 	if (in)
 		lib.input_destroy(in);
+	return ret;
+}
+
+int trust_openpgp_verify(trust_openpgp *k, const void *sig, size_t len, char **payload, size_t *payload_len,
+			 long long *not_after, berth_error **err)
+{
+	quiet q;
+	int ret;
+
+	quiet_begin(&q);
+	ret = verify(k, sig, len, payload, payload_len, not_after, err);
+	quiet_end(&q);
 	return ret;
 }

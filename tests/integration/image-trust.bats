@@ -408,7 +408,7 @@ strict_image() { # NAME GPG-ARGS...
 	[[ "$output" == *"signature 1: signature by "*": the key has expired"* ]]
 	run -125 sp "$REGISTRY/strict/revoked:v1"
 	[[ "$output" == *"signature 1: signature by "*": the key is revoked"* ]]
-	[ "${#lines[@]}" = 1 ] # nothing from librnp on stderr
+	echo "$output"; 	[ "${#lines[@]}" = 1 ] # nothing from librnp on stderr
 	run -125 sp "$REGISTRY/strict/subkey-revoked:v1"
 	[[ "$output" == *"signature 1: signature by $sub: the key is revoked"* ]]
 	run -125 sp "$REGISTRY/strict/tampered:v1"
