@@ -112,6 +112,12 @@ static void load(void)
 	};
 #undef SYM
 
+	/* Botan (librnp's crypto) sets up a pool of 128 mlocked pages at its
+	 * first allocation, 640 syscalls and 2-15 ms here, to keep secret
+	 * keys out of swap. Verification holds no secret, and gpgme, which
+	 * signs, does not use Botan: no pool, unless the user asks for one.
+	 * Set once, before the library is loaded. */
+	setenv("BOTAN_MLOCK_POOL_SIZE", "0", 0);
 	loaded = dlib_open(RNP_LIBRARY, "librnp0", symbols, sizeof(symbols) / sizeof(symbols[0]), load_error,
 			   sizeof(load_error)) == 0;
 }
