@@ -120,13 +120,17 @@ bpull() {
 
 @test "trust: verification runs in process (no gpg); a kept result is not reused for another manifest or key set" {
 	# a signature never verified before: librnp checks it, no gpg (none on PATH)
-	run -0 env PATH=/nonexistent "$BERTH" --root "$STORE" --runroot "$RUNROOT" pull -q --tls-verify=false \
+	run -0 env PATH=/nonexistent LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld-pull" \
+		"$BERTH" --root "$STORE" --runroot "$RUNROOT" pull -q --tls-verify=false \
 		--registries.d "$T/registries.d" --signature-policy "$T/policy.json" "$REGISTRY/team/signed:v1"
+	grep -q 'file=librnp.so.0' "$BATS_TEST_TMPDIR"/ld-pull.*
 	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
 	[ ! -e "$STORE/trust/keyrings" ]
-	# run/create verify again from the kept result
-	run -0 env PATH=/nonexistent "$BERTH" --root "$STORE" --runroot "$RUNROOT" create --network none \
+	# run/create verify again from the kept result, without loading librnp
+	run -0 env PATH=/nonexistent LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld-create" \
+		"$BERTH" --root "$STORE" --runroot "$RUNROOT" create --network none \
 		--signature-policy "$T/policy.json" "$REGISTRY/team/signed:v1" true
+	[ "$(cat "$BATS_TEST_TMPDIR"/ld-create.* | grep -c librnp)" = 0 ]
 	b rm "${lines[-1]}"
 	# the same signature bytes (v1's) offered for v2: the payload is checked again
 	run -125 bpull "$REGISTRY/team/swapped:v1"
