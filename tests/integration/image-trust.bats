@@ -361,8 +361,8 @@ strict_image() { # NAME GPG-ARGS...
 	skopeo copy -q --dest-tls-verify=false "oci:$OCI:v1" "docker://$REGISTRY/strict/$name:v1" >/dev/null
 }
 
-@test "trust: a key expired or revoked now, a revoked signing subkey and a tampered signature are refused, as by skopeo (gpg)" {
-	local S=$BATS_TEST_TMPDIR fpr sub
+@test "trust: a key expired or revoked now, a revoked or non-signing subkey and a tampered signature are refused, as by skopeo (gpg)" {
+	local S=$BATS_TEST_TMPDIR fpr sub usage_sub f
 	fpr_of() { gpg --list-keys --with-colons "$1" | awk -F: '/^fpr/ { print $10 }' | sed -n "${2:-1}p"; }
 	# a key that expired after it signed (made and used a year ago, valid for a day)
 	gpg --batch --passphrase '' --faked-system-time "$(date -d '-1 year' +%s)" \
@@ -385,13 +385,21 @@ strict_image() { # NAME GPG-ARGS...
 	gpg --export "$fpr" >"$S/subkey.gpg"
 	printf 'key 1\nrevkey\ny\n0\n\ny\nsave\n' | gpg --batch --command-fd 0 --edit-key "$fpr" 2>/dev/null
 	gpg --export "$fpr" >"$S/subkey-revoked.gpg"
+	# a signing subkey that signs, then is made authentication-only
+	gpg --batch --passphrase '' --quick-gen-key "usage <usage@berth.invalid>" ed25519 cert never 2>/dev/null
+	fpr=$(fpr_of usage@berth.invalid)
+	gpg --batch --passphrase '' --quick-add-key "$fpr" ed25519 sign never 2>/dev/null
+	usage_sub=$(fpr_of usage@berth.invalid 2)
+	strict_image auth-only -u "$usage_sub!"
+	printf 'key 1\nchange-usage\nS\nA\nQ\nsave\n' | gpg --expert --batch --command-fd 0 --edit-key "$fpr" 2>/dev/null
+	gpg --export "$fpr" >"$S/auth-only.gpg"
 	# a valid signature with one byte of its signature packet changed
 	strict_image tampered -u "$KEY"
 	f="$T/lookaside/strict/tampered@sha256=${V1_DIGEST#sha256:}/signature-1"
 	printf '\x55' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 3)) conv=notrunc 2>/dev/null
 	{
 		printf '{"default": [{"type": "reject"}], "transports": {"docker": {'
-		for name in expired revoked subkey subkey-revoked; do
+		for name in expired revoked subkey subkey-revoked auth-only; do
 			printf '"%s": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s"}],' \
 				"$REGISTRY/strict/$name" "$S/$name.gpg"
 		done
@@ -412,14 +420,16 @@ strict_image() { # NAME GPG-ARGS...
 	[[ "$output" == *"signature 1: signature by "*": the key has expired"* ]]
 	run -125 sp "$REGISTRY/strict/revoked:v1"
 	[[ "$output" == *"signature 1: signature by "*": the key is revoked"* ]]
-	echo "$output"; 	[ "${#lines[@]}" = 1 ] # nothing from librnp on stderr
+	[ "${#lines[@]}" = 1 ] # nothing from librnp on stderr
 	run -125 sp "$REGISTRY/strict/subkey-revoked:v1"
 	[[ "$output" == *"signature 1: signature by $sub: the key is revoked"* ]]
+	run -125 sp "$REGISTRY/strict/auth-only:v1"
+	[[ "$output" == *"signature 1: signature by $usage_sub: the key may not sign"* ]]
 	run -125 sp "$REGISTRY/strict/tampered:v1"
 	[[ "$output" == *"no signature accepted: signature 1: "* ]]
 	[ "$(jq '.manifests | length' "$STORE/index.json")" = 1 ]
 	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
-	for name in expired revoked subkey-revoked tampered; do
+	for name in expired revoked subkey-revoked auth-only tampered; do
 		run ! sk "$name"
 	done
 }
