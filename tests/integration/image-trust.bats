@@ -149,9 +149,12 @@ bpull() {
 	for f in "$STORE"/trust/verified/*; do echo '{' >"$f"; done
 	run -0 bpull "$REGISTRY/team/signed:v1"
 	run -0 jq -e .payload "$STORE"/trust/verified/*
-	# gc keeps results only for the signatures kept with images
+	# gc keeps results only for the signatures kept with images, and removes
+	# the gpg key rings earlier versions kept
+	mkdir -p "$STORE/trust/keyrings/0123/private-keys-v1.d"
 	b rmi "$REGISTRY/team/signed:v1"
 	[ -z "$(ls -A "$STORE/trust/verified")" ]
+	[ ! -e "$STORE/trust/keyrings" ]
 }
 
 @test "trust: reject and insecureAcceptAnything scopes; a malformed policy names the JSON path" {
