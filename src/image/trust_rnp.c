@@ -311,8 +311,8 @@ static int signer_usable(rnp_ffi_t ffi, rnp_key_handle_t signer, const char *fpr
 	return 0;
 }
 
-/* Checks the one signature of a verified message; *FPR (heap) names its
- * key, *NOT_AFTER gets when the result ends. */
+/* Checks the one signature of a verified message: its signer first, then
+ * RNP's status; *NOT_AFTER gets when the result ends. */
 static int check_signature(rnp_ffi_t ffi, rnp_op_verify_signature_t s, long long *not_after, berth_error **err)
 {
 	rnp_result_t status = lib.op_verify_signature_get_status(s);
