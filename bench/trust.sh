@@ -4,13 +4,17 @@
 # insecureAcceptAnything and under signedBy (one GPG signature made by skopeo,
 # read from a file:// lookaside), N runs each, once with the verification
 # results kept in the store removed before each run (a signature never
-# verified before; the key ring is kept) and once with them; plus `berth run
-# --rm IMAGE true` of the stored image under both policies (run and create
-# check the policy again).
+# verified before; an older build's gpg key ring is kept) and once with them;
+# plus `berth run --rm IMAGE true` of the stored image under both policies
+# (run and create check the policy again).
 #
-#   bench/trust.sh [--runs N] [--berth PATH] [--compare PATH]
+#   bench/trust.sh [--runs N] [--berth PATH] [--compare PATH] [--interleave N]
 #
-#   --compare PATH  another berth binary (an older build) timed beside it
+#   --compare PATH    another berth binary (an older build) timed beside it
+#   --interleave N    instead: N rounds of the two pulls of a signature never
+#                     verified before, each build in turn within a round (on
+#                     a shared machine load comes in bursts, which hit one
+#                     hyperfine series and not the next); median and min
 #
 # Needs root, docker-registry, skopeo, gpg, hyperfine, jq. Everything lives in
 # one temporary directory (removed on exit); the registry listens on
@@ -20,12 +24,14 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 BERTH="${BERTH:-$REPO/build/src/cmd/berth/berth}"
 RUNS=20
 COMPARE=
+INTERLEAVE=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) RUNS=$2; shift 2 ;;
 	--berth) BERTH=$2; shift 2 ;;
 	--compare) COMPARE=$2; shift 2 ;;
-	*) echo "usage: $0 [--runs N] [--berth PATH] [--compare PATH]" >&2; exit 2 ;;
+	--interleave) INTERLEAVE=$2; shift 2 ;;
+	*) echo "usage: $0 [--runs N] [--berth PATH] [--compare PATH] [--interleave N]" >&2; exit 2 ;;
 	esac
 done
 T=$(mktemp -d)
@@ -86,7 +92,34 @@ bench() { # TITLE PREPARE NAME...
 	echo "$title:"
 	jq -r '.results[] | "  \(.command): \(.median*1000*10 | floor / 10) ms (min \(.min*1000*10 | floor / 10), CPU \((.user + .system)*1000*10 | floor / 10))"' "$T/h.json"
 }
+# NAME...: INTERLEAVE rounds, in each every NAME with each build once after
+# removing the kept results; prints the median and min of each
+interleave() {
+	local name label bin i start line
+	for ((i = 0; i < INTERLEAVE; i++)); do
+		for name in "$@"; do
+			for label in berth ${COMPARE:+compare}; do
+				bin=$BERTH
+				[ "$label" = compare ] && bin=$COMPARE
+				rm -rf "$T/store/trust/verified"
+				read -ra line <<<"$(cmd "$name" "$label" "$bin")"
+				start=$EPOCHREALTIME
+				"${line[@]}" >/dev/null
+				echo "$name ($label) $start $EPOCHREALTIME"
+			done
+		done
+	done | awk '{ printf "%s %s %.3f\n", $1, $2, ($4 - $3) * 1000 }' | sort -k1,2 -k3n |
+		awk '{ k = $1 " " $2; v[k, ++n[k]] = $3 }
+			END { for (k in n) printf "  %s: median %.1f ms (min %.1f, %d rounds)\n", k, v[k, int((n[k] + 1) / 2)], v[k, 1], n[k] }' |
+		sort
+}
+if [ "$INTERLEAVE" -gt 0 ]; then
+	echo "load $(cut -d' ' -f1-3 /proc/loadavg), $INTERLEAVE interleaved rounds, wall time: median (min)"
+	echo "signature not verified before:"
+	interleave pull-accept pull-signedBy
+	exit 0
+fi
 # the verification results kept in the store are removed before every run:
-# the cost of a signature not verified before (the key ring is kept)
+# the cost of a signature not verified before (an older build's key ring is kept)
 bench "signature not verified before" "rm -rf $T/store/trust/verified" pull-accept pull-signedBy
 bench "signature verified before (kept result)" "true" pull-accept pull-signedBy run-accept run-signedBy

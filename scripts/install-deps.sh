@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-build="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libseccomp-dev libcap-dev libjansson-dev libmd-dev libarchive-dev nettle-dev libzstd-dev liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev libmnl-dev libnftables-dev libgpgme-dev libyaml-dev libssl-dev"
+build="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libseccomp-dev libcap-dev libjansson-dev libmd-dev libarchive-dev nettle-dev libzstd-dev liblzma-dev libbz2-dev zlib1g-dev libcurl4-openssl-dev libmnl-dev libnftables-dev libgpgme-dev librnp-dev libyaml-dev libssl-dev"
 test="libcmocka-dev docker.io docker-compose python3-docker debootstrap bats jq busybox-static uidmap iproute2 util-linux procps clang-format clang libfuzzer-14-dev docker-registry skopeo umoci apache2-utils zstd curl openssl nftables passt slirp4netns containernetworking-plugins gnupg"
 extra="runc crun buildah hyperfine time strace podman catatonit containerd docker.io curl ca-certificates"
 

@@ -281,7 +281,8 @@ void trust_pending_signature_free(trust_pending_signature *s);
 /* For gc: removes the verification results kept in STORE_ROOT/trust
  * (image/trust_cache.c) whose signature is not among the signatures kept
  * with the images (trust_record_save), and the temp files a killed command
- * left there. The key rings stay (one per key set). */
+ * left there; and STORE_ROOT/trust/keyrings, the gpg key rings of earlier
+ * versions. */
 int trust_cache_sweep(const char *store_root, berth_error **err);
 
 struct image_info;

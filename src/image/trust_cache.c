@@ -1,9 +1,7 @@
 /* What GPG verification keeps in the store between commands, so that a
- * pull, run or create under a signedBy scope does not start gpg for what was
- * verified before:
+ * pull, run or create under a signedBy scope does not load librnp and check
+ * again what was verified before:
  *
- *   STORE/trust/keyrings/HEX/   a key ring holding exactly the keys whose
- *                               digest is HEX (trust_gpg.c makes it)
  *   STORE/trust/verified/HEX    one signature verified with one key set:
  *                               HEX is the digest of (key set digest,
  *                               signature digest); the file holds both
@@ -225,6 +223,23 @@ static int kept_signatures(const char *store_root, char ***kept, size_t *n, bert
 	return 0;
 }
 
+/* STORE/trust/keyrings: the gpg key rings earlier versions kept (librnp
+ * reads the keys in memory), removed by the next gc. */
+static int remove_old_keyrings(const char *store_root, berth_error **err)
+{
+	_cleanup_free_ char *trust = fs_path_join(store_root, "trust");
+	_cleanup_close_ int fd = -1;
+	int ret;
+
+	if (trust == NULL)
+		return berth_error_set(err, ENOMEM, "gc");
+	if ((fd = open(trust, O_DIRECTORY | O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : berth_error_set(err, errno, "open \"%s\"", trust);
+	if ((ret = fs_remove_tree_at(fd, "keyrings")) < 0)
+		return berth_error_set(err, -ret, "remove \"%s/keyrings\"", trust);
+	return 0;
+}
+
 int trust_cache_sweep(const char *store_root, berth_error **err)
 {
 	_cleanup_free_ char *dir = NULL;
@@ -234,6 +249,8 @@ int trust_cache_sweep(const char *store_root, berth_error **err)
 	size_t n = 0;
 	int dfd;
 
+	if (remove_old_keyrings(store_root, err) < 0)
+		return -1;
 	if (asprintf(&dir, "%s/trust/verified", store_root) < 0)
 		return berth_error_set(err, ENOMEM, "gc");
 	if ((d = opendir(dir)) == NULL)

@@ -1,4 +1,4 @@
-/* Internal to image/trust*.c: GPG (gpgme), registries.d, fetching and
+/* Internal to image/trust*.c: OpenPGP (librnp, gpgme), registries.d, fetching and
  * keeping signatures. */
 #ifndef BERTH_IMAGE_TRUST_INTERNAL_H
 #define BERTH_IMAGE_TRUST_INTERNAL_H
@@ -42,21 +42,24 @@ int trust_verified_lookup(const char *cache_dir, const char *keys_digest, const 
 void trust_verified_save(const char *cache_dir, const char *keys_digest, const void *sig, size_t len,
 			 const char *payload, size_t payload_len, long long not_after);
 
-/* ---- GPG (trust_gpg.c) ---- */
+/* ---- OpenPGP verification (trust_rnp.c: librnp, in process) ---- */
 
-typedef struct trust_gpg trust_gpg;
+typedef struct trust_openpgp trust_openpgp;
 
-/* A key ring holding exactly KEYS. CACHE_DIR NULL: a throwaway one in
- * $TMPDIR, removed by trust_gpg_close; else CACHE_DIR/keyrings/HEX (HEX:
- * KEYS' digest), made on first use and kept. */
-int trust_gpg_open_keyring(const trust_keys *keys, const char *cache_dir, trust_gpg **out, berth_error **err);
-/* Verifies the signed OpenPGP message SIG: made by a key of the ring, valid
- * (not expired, not revoked). *PAYLOAD (heap, NUL-terminated) gets what it
- * signs, *NOT_AFTER when the result ends (the first expiry of the signature
- * or of a key of the ring; 0: never). */
-int trust_gpg_verify(trust_gpg *g, const void *sig, size_t len, char **payload, size_t *payload_len,
-		     long long *not_after, berth_error **err);
-void trust_gpg_close(trust_gpg *g);
+/* An in-memory key ring holding exactly KEYS (binary or armored). */
+int trust_openpgp_open_keyring(const trust_keys *keys, trust_openpgp **out, berth_error **err);
+/* Verifies the signed OpenPGP message SIG as gpg would: exactly one
+ * signature, made by a key of the ring that is valid now (not expired, not
+ * revoked, allowed to sign; a subkey's primary key too), the signature not
+ * expired. *PAYLOAD (heap, NUL-terminated) gets what it signs, *NOT_AFTER
+ * when the result ends (the first expiry of the signature, the signing key
+ * or its primary key; 0: never). */
+int trust_openpgp_verify(trust_openpgp *k, const void *sig, size_t len, char **payload, size_t *payload_len,
+			 long long *not_after, berth_error **err);
+void trust_openpgp_close(trust_openpgp *k);
+
+/* ---- GPG signing (trust_gpg.c: gpgme) ---- */
+
 /* Signs PAYLOAD with KEY_ID (a fingerprint or other gpg key id) from the
  * user's key ring ($GNUPGHOME): a signed OpenPGP message, binary. */
 int trust_gpg_sign(const char *key_id, const void *payload, size_t len, char **sig, size_t *sig_len, berth_error **err);

@@ -78,17 +78,17 @@ static int payload_check(const trust_requirement *req, const char *identity, con
 			 size_t len, const char *type, berth_error **err);
 
 /* What SIG signs, when it was made by a key of KEYS: a result kept in
- * CACHE_DIR, else gpg's (the key ring *G opened on first need), then kept. */
-static int gpg_payload(const trust_keys *keys, const char *cache_dir, trust_gpg **g, const char *sig, size_t len,
+ * CACHE_DIR, else librnp's (the key ring *G opened on first need), then kept. */
+static int gpg_payload(const trust_keys *keys, const char *cache_dir, trust_openpgp **g, const char *sig, size_t len,
 		       char **payload, size_t *plen, berth_error **err)
 {
 	long long not_after = 0;
 
 	if (cache_dir && trust_verified_lookup(cache_dir, keys->digest, sig, len, payload, plen) == 1)
 		return 0;
-	if (*g == NULL && trust_gpg_open_keyring(keys, cache_dir, g, err) < 0)
+	if (*g == NULL && trust_openpgp_open_keyring(keys, g, err) < 0)
 		return -2; /* no key ring: no signature can verify */
-	if (trust_gpg_verify(*g, sig, len, payload, plen, &not_after, err) < 0)
+	if (trust_openpgp_verify(*g, sig, len, payload, plen, &not_after, err) < 0)
 		return -1;
 	if (cache_dir)
 		trust_verified_save(cache_dir, keys->digest, sig, len, *payload, *plen, not_after);
@@ -100,7 +100,7 @@ static int signed_by(const trust_requirement *req, const char *cache_dir, const 
 {
 	_cleanup_free_ char *reasons = NULL;
 	trust_keys keys;
-	trust_gpg *g = NULL;
+	trust_openpgp *g = NULL;
 	int ret = -1;
 
 	if (sigs->n == 0)
@@ -129,7 +129,7 @@ static int signed_by(const trust_requirement *req, const char *cache_dir, const 
 			berth_error_free(&e);
 		}
 	}
-	trust_gpg_close(g);
+	trust_openpgp_close(g);
 	trust_keys_free(&keys);
 	if (ret < 0)
 		return berth_error_request(err, EPERM, "no signature accepted: %s", reasons ? reasons : "");

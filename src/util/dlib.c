@@ -4,10 +4,10 @@
 #include <dlfcn.h>
 #include <stdio.h>
 
-int dlib_open(const char *library, const char *package, const dlib_symbol *symbols, size_t n, char *errbuf,
-	      size_t errlen)
+static int open_with(int mode, const char *library, const char *package, const dlib_symbol *symbols, size_t n,
+		     char *errbuf, size_t errlen)
 {
-	void *h = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+	void *h = dlopen(library, mode | RTLD_LOCAL);
 
 	if (h == NULL) {
 		snprintf(errbuf, errlen, "cannot load %s (install %s): %s", library, package, dlerror());
@@ -21,4 +21,16 @@ int dlib_open(const char *library, const char *package, const dlib_symbol *symbo
 		}
 	}
 	return 0;
+}
+
+int dlib_open(const char *library, const char *package, const dlib_symbol *symbols, size_t n, char *errbuf,
+	      size_t errlen)
+{
+	return open_with(RTLD_NOW, library, package, symbols, n, errbuf, errlen);
+}
+
+int dlib_open_lazy(const char *library, const char *package, const dlib_symbol *symbols, size_t n, char *errbuf,
+		   size_t errlen)
+{
+	return open_with(RTLD_LAZY, library, package, symbols, n, errbuf, errlen);
 }

@@ -17,5 +17,12 @@ typedef struct dlib_symbol {
  * PACKAGE): ...", "X lacks SYMBOL"); the slots are then not to be used. */
 int dlib_open(const char *library, const char *package, const dlib_symbol *symbols, size_t n, char *errbuf,
 	      size_t errlen);
+/* The same with lazy binding (RTLD_LAZY): the functions of LIBRARY's
+ * dependencies are resolved when first called, not all at load. For a big
+ * C++ dependency (librnp's Botan: over 2,000 function slots) that saves a
+ * good part of the load; a function missing from a dependency then stops
+ * the process at its first call instead of failing the load. */
+int dlib_open_lazy(const char *library, const char *package, const dlib_symbol *symbols, size_t n, char *errbuf,
+		   size_t errlen);
 
 #endif

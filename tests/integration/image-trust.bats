@@ -118,18 +118,24 @@ bpull() {
 	done
 }
 
-@test "trust: a kept verification result is not reused for another manifest or key set, and spares gpg" {
-	run -0 bpull "$REGISTRY/team/signed:v1"
+@test "trust: verification runs in process (no gpg); a kept result is not reused for another manifest or key set" {
+	# a signature never verified before: librnp checks it, no gpg (none on PATH)
+	run -0 env PATH=/nonexistent LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld-pull" \
+		"$BERTH" --root "$STORE" --runroot "$RUNROOT" pull -q --tls-verify=false \
+		--registries.d "$T/registries.d" --signature-policy "$T/policy.json" "$REGISTRY/team/signed:v1"
+	grep -q 'file=librnp.so.0' "$BATS_TEST_TMPDIR"/ld-pull.*
 	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
-	[ "$(ls "$STORE/trust/keyrings" | wc -l)" = 1 ]
-	# run/create verify again from the kept result: no gpg (none on PATH)
-	run -0 env PATH=/nonexistent "$BERTH" --root "$STORE" --runroot "$RUNROOT" create --network none \
+	[ ! -e "$STORE/trust/keyrings" ]
+	# run/create verify again from the kept result, without loading librnp
+	run -0 env PATH=/nonexistent LD_DEBUG=files LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld-create" \
+		"$BERTH" --root "$STORE" --runroot "$RUNROOT" create --network none \
 		--signature-policy "$T/policy.json" "$REGISTRY/team/signed:v1" true
+	[ "$(cat "$BATS_TEST_TMPDIR"/ld-create.* | grep -c librnp)" = 0 ]
 	b rm "${lines[-1]}"
 	# the same signature bytes (v1's) offered for v2: the payload is checked again
 	run -125 bpull "$REGISTRY/team/swapped:v1"
 	[[ "$output" == *"signature 1: signed manifest $V1_DIGEST, not $V2_DIGEST"* ]]
-	# another key set: its own key ring, and gpg decides
+	# another key set: no kept result, the signature is checked against it
 	gpg --export "$OTHER_KEY" >"$BATS_TEST_TMPDIR/other.gpg"
 	sed "s|\"keyPath\": \"$T/trusted.gpg\"|\"keyPath\": \"$BATS_TEST_TMPDIR/other.gpg\"|" "$T/policy.json" \
 		>"$BATS_TEST_TMPDIR/other.json"
@@ -138,16 +144,17 @@ bpull() {
 	[[ "$output" == *"signature 1: signed by $KEY, not by a key of the requirement"* ]]
 	run -125 b create --network none --signature-policy "$BATS_TEST_TMPDIR/other.json" "$REGISTRY/team/signed:v1" true
 	[[ "$output" == *"signature 1: signed by $KEY, not by a key of the requirement"* ]]
-	[ "$(ls "$STORE/trust/keyrings" | wc -l)" = 2 ]
 	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
-	# a key ring whose record is broken is made again
-	rm -f "$STORE/trust/verified/"*
-	for f in "$STORE"/trust/keyrings/*/berth-keyring.json; do echo '{' >"$f"; done
+	# a broken result is a miss: verified again and replaced
+	for f in "$STORE"/trust/verified/*; do echo '{' >"$f"; done
 	run -0 bpull "$REGISTRY/team/signed:v1"
-	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
-	# gc keeps results only for the signatures kept with images
+	run -0 jq -e .payload "$STORE"/trust/verified/*
+	# gc keeps results only for the signatures kept with images, and removes
+	# the gpg key rings earlier versions kept
+	mkdir -p "$STORE/trust/keyrings/0123/private-keys-v1.d"
 	b rmi "$REGISTRY/team/signed:v1"
 	[ -z "$(ls -A "$STORE/trust/verified")" ]
+	[ ! -e "$STORE/trust/keyrings" ]
 }
 
 @test "trust: reject and insecureAcceptAnything scopes; a malformed policy names the JSON path" {
@@ -342,4 +349,90 @@ bpull() {
 	[[ "$output" == *"A signature was required, but no signature exists"* ]]
 	run -125 pod "docker://$REGISTRY/team/other-key:v1"
 	[[ "$output" == *"rejected"* || "$output" == *"not accepted"* || "$output" == *"Invalid GPG signature"* ]]
+}
+
+# Signs a simple-signing payload of $REGISTRY/strict/NAME:v1 (v1's manifest)
+# with gpg ARGS... into the lookaside, as signature-1, and pushes v1 there.
+strict_image() { # NAME GPG-ARGS...
+	local name=$1 dir
+	shift
+	dir="$T/lookaside/strict/$name@sha256=${V1_DIGEST#sha256:}"
+	mkdir -p "$dir"
+	printf '{"critical":{"identity":{"docker-reference":"%s"},"image":{"docker-manifest-digest":"%s"},"type":"atomic container signature"},"optional":{}}' \
+		"$REGISTRY/strict/$name:v1" "$V1_DIGEST" >"$BATS_TEST_TMPDIR/$name.payload"
+	gpg --batch "$@" --sign -o "$dir/signature-1" "$BATS_TEST_TMPDIR/$name.payload" 2>/dev/null
+	skopeo copy -q --dest-tls-verify=false "oci:$OCI:v1" "docker://$REGISTRY/strict/$name:v1" >/dev/null
+}
+
+@test "trust: a key expired or revoked now, a revoked or non-signing subkey and a tampered signature are refused, as by skopeo (gpg)" {
+	local S=$BATS_TEST_TMPDIR fpr sub usage_sub f
+	fpr_of() { gpg --list-keys --with-colons "$1" | awk -F: '/^fpr/ { print $10 }' | sed -n "${2:-1}p"; }
+	# a key that expired after it signed (made and used a year ago, valid for a day)
+	gpg --batch --passphrase '' --faked-system-time "$(date -d '-1 year' +%s)" \
+		--quick-gen-key "expired <expired@berth.invalid>" ed25519 sign 1d 2>/dev/null
+	fpr=$(fpr_of expired@berth.invalid)
+	strict_image expired --faked-system-time "$(date -d '-1 year +1 hour' +%s)" -u "$fpr"
+	gpg --export "$fpr" >"$S/expired.gpg"
+	# a key revoked after it signed
+	fpr=$(make_key revoked)
+	strict_image revoked -u "$fpr"
+	sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME/openpgp-revocs.d/$fpr.rev" | gpg --batch --import 2>/dev/null
+	gpg --export "$fpr" >"$S/revoked.gpg"
+	# a certify-only primary key whose signing subkey signs; then the subkey is revoked
+	gpg --batch --passphrase '' --quick-gen-key "subkey <subkey@berth.invalid>" ed25519 cert never 2>/dev/null
+	fpr=$(fpr_of subkey@berth.invalid)
+	gpg --batch --passphrase '' --quick-add-key "$fpr" ed25519 sign never 2>/dev/null
+	sub=$(fpr_of subkey@berth.invalid 2)
+	strict_image subkey -u "$sub!"
+	strict_image subkey-revoked -u "$sub!"
+	gpg --export "$fpr" >"$S/subkey.gpg"
+	printf 'key 1\nrevkey\ny\n0\n\ny\nsave\n' | gpg --batch --command-fd 0 --edit-key "$fpr" 2>/dev/null
+	gpg --export "$fpr" >"$S/subkey-revoked.gpg"
+	# a signing subkey that signs, then is made authentication-only
+	gpg --batch --passphrase '' --quick-gen-key "usage <usage@berth.invalid>" ed25519 cert never 2>/dev/null
+	fpr=$(fpr_of usage@berth.invalid)
+	gpg --batch --passphrase '' --quick-add-key "$fpr" ed25519 sign never 2>/dev/null
+	usage_sub=$(fpr_of usage@berth.invalid 2)
+	strict_image auth-only -u "$usage_sub!"
+	printf 'key 1\nchange-usage\nS\nA\nQ\nsave\n' | gpg --expert --batch --command-fd 0 --edit-key "$fpr" 2>/dev/null
+	gpg --export "$fpr" >"$S/auth-only.gpg"
+	# a valid signature with one byte of its signature packet changed
+	strict_image tampered -u "$KEY"
+	f="$T/lookaside/strict/tampered@sha256=${V1_DIGEST#sha256:}/signature-1"
+	printf '\x55' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 3)) conv=notrunc 2>/dev/null
+	{
+		printf '{"default": [{"type": "reject"}], "transports": {"docker": {'
+		for name in expired revoked subkey subkey-revoked auth-only; do
+			printf '"%s": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s"}],' \
+				"$REGISTRY/strict/$name" "$S/$name.gpg"
+		done
+		printf '"%s": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s"}]}}}' \
+			"$REGISTRY/strict/tampered" "$T/trusted.gpg"
+	} >"$S/strict.json"
+	sp() {
+		b pull -q --tls-verify=false --registries.d "$T/registries.d" --signature-policy "$S/strict.json" "$@"
+	}
+	sk() {
+		skopeo copy -q --src-tls-verify=false --policy "$S/strict.json" --registries.d "$T/registries.d" \
+			"docker://$REGISTRY/strict/$1:v1" "dir:$S/out-$1"
+	}
+	# the subkey's signature passes while the subkey is valid
+	run -0 sp "$REGISTRY/strict/subkey:v1"
+	# (skopeo 1.9 refuses it: containers/image 5.23 accepts primary key fingerprints only)
+	run -125 sp "$REGISTRY/strict/expired:v1"
+	[[ "$output" == *"signature 1: signature by "*": the key has expired"* ]]
+	run -125 sp "$REGISTRY/strict/revoked:v1"
+	[[ "$output" == *"signature 1: signature by "*": the key is revoked"* ]]
+	[ "${#lines[@]}" = 1 ] # nothing from librnp on stderr
+	run -125 sp "$REGISTRY/strict/subkey-revoked:v1"
+	[[ "$output" == *"signature 1: signature by $sub: the key is revoked"* ]]
+	run -125 sp "$REGISTRY/strict/auth-only:v1"
+	[[ "$output" == *"signature 1: signature by $usage_sub: the key may not sign"* ]]
+	run -125 sp "$REGISTRY/strict/tampered:v1"
+	[[ "$output" == *"no signature accepted: signature 1: "* ]]
+	[ "$(jq '.manifests | length' "$STORE/index.json")" = 1 ]
+	[ "$(ls "$STORE/trust/verified" | wc -l)" = 1 ]
+	for name in expired revoked subkey-revoked auth-only tampered; do
+		run ! sk "$name"
+	done
 }

@@ -1,6 +1,7 @@
 /* Unit tests of image trust: containers-policy.json parsing and validation
  * (errors name the JSON path), scope lookup (most specific wins), the
- * signedIdentity rules, and simple-signing payloads. */
+ * signedIdentity rules, simple-signing payloads, and GPG verification with
+ * librnp (fixed keys and signatures). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -451,6 +452,115 @@ static void test_check_without_signatures(void **state)
 
 /* ---- sigstore: ECDSA P-256 through libcrypto ---- */
 
+/* Made with gpg 2.2 for these tests: a key that does not expire and one made
+ * on 2020-01-01 for a day (each signed "hello berth\n", the second while it
+ * was valid). */
+static const char KEY_VALID[] = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n"
+				"\n"
+				"mDMEaxaulhYJKwYBBAHaRw8BAQdAvt51r+6DY9ul0Yr8+uZq5FlWPv8+BCzYjfhH\n"
+				"BjaUyLy0GXVuaXQgPHVuaXRAYmVydGguaW52YWxpZD6IkAQTFggAOBYhBGh/h37C\n"
+				"Ee8QvIesUpTJy/vAUvVrBQJrFq6WAhsDBQsJCAcCBhUKCQgLAgQWAgMBAh4BAheA\n"
+				"AAoJEJTJy/vAUvVr4IoA/ApHIiw/EgS7FsxM6u2RqBrC0xlxm9tXk6z0jZ1lYNPr\n"
+				"AQCk02GKF3sMrvdBC2ycDGRCRA+6CNnK5RynJzEJ71hwBg==\n"
+				"=7+N1\n"
+				"-----END PGP PUBLIC KEY BLOCK-----\n";
+static const char KEY_EXPIRED[] = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n"
+				  "\n"
+				  "mDMEXgvhABYJKwYBBAHaRw8BAQdAFZvr97kAW1e0RBNKImhmGVQOvJonQsbbjICC\n"
+				  "U3cUemW0KXVuaXQtZXhwaXJlZCA8dW5pdC1leHBpcmVkQGJlcnRoLmludmFsaWQ+\n"
+				  "iJYEExYIAD4WIQQf6bcUNdQ5POhdOv5I0ULsgmV2uwUCXgvhAAIbAwUJAAFRgAUL\n"
+				  "CQgHAgYVCgkICwIEFgIDAQIeAQIXgAAKCRBI0ULsgmV2u/DjAQDfIXYxZlsypmvn\n"
+				  "FVCOTq2qaxRpfasdWgQ2yX1XqX1UZAEA1q6cwMBMUAea8VS0glEChRaoST1C5IBz\n"
+				  "CPSKbVv98gA=\n"
+				  "=mp+U\n"
+				  "-----END PGP PUBLIC KEY BLOCK-----\n";
+static const char SIG_VALID[] = "-----BEGIN PGP MESSAGE-----\n"
+				"\n"
+				"owGbwMvMwCE25eTp3weCvmYzrhFJYiotyBZbNy0jNScnXyEptagkg6ujk4VBjIPB\n"
+				"UEyRJaO+ve6Q4HuBPe1rgmC6WJlAGoRlSvMySxzAOvQy88oSczJTGLg4BWCqmvMY\n"
+				"GRYEWZ7dsFtt/VQjhg73dElm27oAp8VrS7x9zuxhXT33bTQjw+6kTkUx2Zhb28KP\n"
+				"3ndJeO00z1qQTdit7DAjKxvn7SkNXAA=\n"
+				"=n3z5\n"
+				"-----END PGP MESSAGE-----\n";
+static const char SIG_EXPIRED_KEY[] = "-----BEGIN PGP MESSAGE-----\n"
+				      "\n"
+				      "owGbwMvMwCHmcdHpTVNq2W7GNSJJTKUFcdzvBTJSc3LyFZJSi0oyuDomsjCIcTBY\n"
+				      "iimyyL/cLmJ6xdLmRazVP5guViaQBmmZ0rzMEt3UioLMotQUB7BOvcy8ssSczBQG\n"
+				      "Lk4BmGrfNkaGszZKFdtvezkuTTj0TzzhXKpkoLNez42U6ofXZ9hNmKTew8hwTSHb\n"
+				      "YcvimbGrRG3cRK7/umOkNzFGd1f8ux5OE70QHj9+AA==\n"
+				      "=ggti\n"
+				      "-----END PGP MESSAGE-----\n";
+
+/* A key ring of the armored key TEXT; NULL (the test skipped) without librnp. */
+static trust_openpgp *ring_of(const char *text)
+{
+	trust_key_source src = { .what = "keyData", .data = (char *)text, .len = strlen(text) };
+	trust_keys keys = { .items = &src, .n = 1 };
+	trust_openpgp *k = NULL;
+	berth_error *err = NULL;
+
+	if (trust_openpgp_open_keyring(&keys, &k, &err) < 0) {
+		if (err->code == ENOTSUP) {
+			berth_error_free(&err);
+			return NULL;
+		}
+		fail_msg("key ring: %s", err->msg);
+	}
+	return k;
+}
+
+/* Verifying SIG with K fails with an error containing WANT. */
+static void assert_openpgp_error(trust_openpgp *k, const char *sig, const char *want)
+{
+	berth_error *err = NULL;
+	char *payload = NULL;
+	size_t len = 0;
+	long long not_after = 0;
+
+	assert_int_not_equal(trust_openpgp_verify(k, sig, strlen(sig), &payload, &len, &not_after, &err), 0);
+	assert_null(payload);
+	assert_non_null(err);
+	if (strstr(err->msg, want) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", err->msg, want);
+	berth_error_free(&err);
+}
+
+static void test_openpgp_verify(void **state)
+{
+	trust_openpgp *valid = ring_of(KEY_VALID), *expired;
+	trust_key_source junk = { .what = "key file \"/junk\"", .data = "not a key", .len = 9 };
+	trust_keys junk_keys = { .items = &junk, .n = 1 };
+	trust_openpgp *none = NULL;
+	berth_error *err = NULL;
+	char *payload = NULL;
+	size_t len = 0;
+	long long not_after = -1;
+
+	(void)state;
+	if (valid == NULL)
+		skip();
+	assert_int_equal(trust_openpgp_verify(valid, SIG_VALID, strlen(SIG_VALID), &payload, &len, &not_after, &err),
+			 0);
+	assert_string_equal(payload, "hello berth\n");
+	assert_int_equal(len, 12);
+	assert_int_equal(not_after, 0);
+	free(payload);
+	/* another key's signature; the expired key's own, made while it was
+	 * valid: librnp alone accepts it, gpg does not */
+	assert_openpgp_error(valid, SIG_EXPIRED_KEY,
+			     "signed by 1FE9B71435D4393CE85D3AFE48D142EC826576BB, not by a key");
+	expired = ring_of(KEY_EXPIRED);
+	assert_openpgp_error(expired, SIG_EXPIRED_KEY,
+			     "signature by 1FE9B71435D4393CE85D3AFE48D142EC826576BB: the key has expired");
+	assert_openpgp_error(expired, "garbage", "not a valid OpenPGP signature");
+	trust_openpgp_close(expired);
+	trust_openpgp_close(valid);
+	assert_int_not_equal(trust_openpgp_open_keyring(&junk_keys, &none, &err), 0);
+	assert_null(none);
+	assert_non_null(strstr(err->msg, "key file \"/junk\": no OpenPGP public key in it"));
+	berth_error_free(&err);
+}
+
 static void test_sigstore_sign_verify(void **state)
 {
 	berth_error *err = NULL;
@@ -506,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_payload_strict),	     cmocka_unit_test(test_registries_parse),
 		cmocka_unit_test(test_lookaside_files),	     cmocka_unit_test(test_check_without_signatures),
 		cmocka_unit_test(test_sigstore_sign_verify), cmocka_unit_test(test_verified_cache),
+		cmocka_unit_test(test_openpgp_verify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
