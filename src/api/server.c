@@ -22,6 +22,7 @@
 #include "api/http.h"
 #include "api/route.h"
 #include "api/routes.h"
+#include "image/trust.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -489,6 +490,7 @@ int api_serve(const api_options *o, berth_error **err)
 
 	if (api_options_validate(o, err) < 0)
 		return -1;
+	trust_prepare_environment(); /* before any thread: setenv */
 	if (server.tls &&
 	    (fs_read_file(o->tls_ca, &ca, &len, err) < 0 || fs_read_file(o->tls_cert, &cert, &len, err) < 0 ||
 	     fs_read_file(o->tls_key, &key, &len, err) < 0))

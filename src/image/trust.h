@@ -79,6 +79,11 @@ typedef struct trust_policy {
  * `policy "/etc/containers/policy.json": transports.docker["x"][0].keyPath: ...`. */
 int trust_policy_parse(const char *text, size_t len, const char *origin, trust_policy *out, berth_error **err);
 
+/* Sets what the in-process OpenPGP check needs in the environment. A
+ * program that starts threads calls it first (setenv is not thread-safe);
+ * the first check does it otherwise. */
+void trust_prepare_environment(void);
+
 /* Loads OVERRIDE when given (it must exist); else, rootless, the user's
  * $XDG_CONFIG_HOME/containers/policy.json (default ~/.config) when it
  * exists; else /etc/containers/policy.json; else the built-in default. */

@@ -69,6 +69,16 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[256];
 static bool loaded;
 
+/* Botan (librnp's crypto) sets up a pool of 128 mlocked pages at its first
+ * allocation, 640 syscalls and 2-15 ms here, to keep secret keys out of
+ * swap. Verification holds no secret, and gpgme, which signs, does not use
+ * Botan: no pool, unless the user asks for one. Set before the library is
+ * loaded; once set, a second call changes nothing. */
+void trust_prepare_environment(void)
+{
+	setenv("BOTAN_MLOCK_POOL_SIZE", "0", 0);
+}
+
 static void load(void)
 {
 #define SYM(field, name)                                                                                               \
@@ -112,12 +122,7 @@ static void load(void)
 	};
 #undef SYM
 
-	/* Botan (librnp's crypto) sets up a pool of 128 mlocked pages at its
-	 * first allocation, 640 syscalls and 2-15 ms here, to keep secret
-	 * keys out of swap. Verification holds no secret, and gpgme, which
-	 * signs, does not use Botan: no pool, unless the user asks for one.
-	 * Set once, before the library is loaded. */
-	setenv("BOTAN_MLOCK_POOL_SIZE", "0", 0);
+	trust_prepare_environment();
 	/* lazily bound: 0.5-1 ms less of loading Botan and libstdc++ */
 	loaded = dlib_open_lazy(RNP_LIBRARY, "librnp0", symbols, sizeof(symbols) / sizeof(symbols[0]), load_error,
 				sizeof(load_error)) == 0;
