@@ -34,6 +34,9 @@
 #include "util/proctitle.h"
 
 #define CONSOLE_SOCKET "console.sock"
+/* the stack the supervision loop keeps below run_loop (copy_output's
+ * buffer, a health probe's fork, an event's record write) */
+#define MONITOR_STACK_KEEP (8 * 1024)
 
 typedef struct mon {
 	const engine_paths *p;
@@ -715,13 +718,15 @@ static void run_loop(mon *m)
 			if (first) {
 				snprintf(pid, sizeof(pid), "%d", (int)getpid());
 				send_event(m, 'S', pid);
-				/* what `berth run` and the start allocated and freed
-				 * (record lists, peers' hosts entries, JSON) stays dirty
-				 * in the heap of this long-lived process unless handed
-				 * back: a monitor costs the same beside 1 or 1,000
-				 * containers */
-				malloc_trim(0);
 			}
+			/* what `berth run` and the start allocated and freed
+			 * (record lists, peers' hosts entries, JSON) stays dirty
+			 * in the heap of this long-lived process unless handed
+			 * back: a monitor costs the same beside 1 or 1,000
+			 * containers; so do the deep frames of the in-process
+			 * create on the stack (the loop below runs shallower) */
+			proc_release_stack_below(MONITOR_STACK_KEEP);
+			malloc_trim(0);
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			wait_container(m);
 			m->oom_killed = m->exit_code == 137 && engine_oom_kills(m->oom_fd) > m->ooms;

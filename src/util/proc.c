@@ -1,9 +1,11 @@
 #include "util/proc.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 unsigned long long proc_pid_start_time(pid_t pid)
@@ -41,4 +43,25 @@ unsigned long long proc_pid_start_time(pid_t pid)
 	if (p)
 		start = strtoull(p, NULL, 10);
 	return start;
+}
+
+void proc_release_stack_below(size_t keep)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+	unsigned long start = 0, end = 0;
+	char line[512];
+	FILE *maps = fopen("/proc/self/maps", "re");
+
+	if (maps == NULL)
+		return;
+	while (fgets(line, sizeof(line), maps) != NULL)
+		if (strstr(line, " [stack]") != NULL && sscanf(line, "%lx-%lx", &start, &end) == 2)
+			break;
+	fclose(maps);
+	/* frames below this one are this function's callees: none is live
+	 * once it returns, and KEEP leaves the caller's next calls their room */
+	if (here < start || here >= end || here - start <= keep + page)
+		return;
+	madvise((void *)start, ((here - keep) & ~(page - 1)) - start, MADV_DONTNEED);
 }

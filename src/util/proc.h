@@ -9,4 +9,12 @@
  * zombie (dead, not yet reaped). */
 unsigned long long proc_pid_start_time(pid_t pid);
 
+/* Hands back to the kernel the pages of the main thread's stack more than
+ * KEEP bytes below the caller's frame (MADV_DONTNEED: they read as zeros
+ * when touched again). For a long-lived process whose steady state runs
+ * far shallower than its start (berth's monitor after the in-process
+ * create): the deep frames of the start stay dirty otherwise. Nothing is
+ * done when the caller runs on another stack (a thread's). */
+void proc_release_stack_below(size_t keep);
+
 #endif
