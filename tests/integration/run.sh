@@ -11,7 +11,7 @@
 # Environment:
 #   BERTH_RUNTIME      binary under test (default: build/src/cmd/runtime/berth-runtime)
 #   BERTH_TEST_IMAGE   reuse bundles built earlier into this directory
-#   BERTH_IT_TIMEOUT   seconds before the whole run is stopped (default 600)
+#   BERTH_IT_TIMEOUT   seconds before the whole run is stopped (default 1500)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,9 +56,9 @@ if [ -z "$last" ] || [ ! -e "$last" ]; then
 fi
 
 status=0
-timeout --foreground -k 10 "${BERTH_IT_TIMEOUT:-600}" bats --jobs 1 "$@" || status=$?
+timeout --foreground -k 10 "${BERTH_IT_TIMEOUT:-1500}" bats --jobs 1 "$@" || status=$?
 if [ "$status" = 124 ]; then
-	echo "run.sh: the suite did not finish in ${BERTH_IT_TIMEOUT:-600} s" >&2
+	echo "run.sh: the suite did not finish in ${BERTH_IT_TIMEOUT:-1500} s" >&2
 fi
 
 # Every test's cgroupsPath is berth-test/NAME below this process's own
