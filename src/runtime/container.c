@@ -584,6 +584,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		goto fail;
 	}
 	listen_fds = socket_activation_fds();
+	if (seal_in_init)
+		exe_guard_note_path();
 	tx.pid = namespaces_clone(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
 				  tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1, &in_cgroup);
 	if (tx.pid == 0) {

@@ -467,6 +467,17 @@ bool exe_guard_in_place_possible(void)
 	return prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, (unsigned long)&size, 0, 0) == 0 && size > 0;
 }
 
+/* The binary's path as the runtime saw it before it cloned the init
+ * (exe_guard_note_path). */
+static char noted_path[PATH_MAX];
+
+void exe_guard_note_path(void)
+{
+	ssize_t n = readlink("/proc/self/exe", noted_path, sizeof(noted_path) - 1);
+
+	noted_path[n > 0 && noted_path[0] == '/' ? n : 0] = '\0';
+}
+
 int exe_guard_seal_in_mount_ns(berth_error **err)
 {
 	_cleanup_close_ int self = -EBADF;
@@ -476,10 +487,14 @@ int exe_guard_seal_in_mount_ns(berth_error **err)
 
 	if (exe_guard_is_sealed())
 		return 0;
-	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-	if (n <= 0 || path[0] != '/')
-		return berth_error_set(err, n < 0 ? errno : EINVAL, "readlink /proc/self/exe");
-	path[n] = '\0';
+	if (noted_path[0] != '\0') {
+		memcpy(path, noted_path, sizeof(path));
+	} else {
+		n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+		if (n <= 0 || path[0] != '/')
+			return berth_error_set(err, n < 0 ? errno : EINVAL, "readlink /proc/self/exe");
+		path[n] = '\0';
+	}
 	self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (self < 0)
 		return berth_error_set(err, errno, "open /proc/self/exe");

@@ -62,6 +62,12 @@ int exe_guard_seal_in_place(berth_error **err);
  * anyway, instead of a detached tree's own (exe_guard_release). */
 int exe_guard_seal_in_mount_ns(berth_error **err);
 
+/* Notes the binary's path for exe_guard_seal_in_mount_ns, in the runtime
+ * before it clones the init: inside the init's new mount namespace,
+ * /proc/self/exe reads the path from the runtime's mount namespace's root,
+ * not from a chroot the runtime runs in. */
+void exe_guard_note_path(void);
+
 /* Whether exe_guard_seal_in_place can work in this build, environment and
  * kernel (not in an AddressSanitizer build, nor with BERTH_EXE_GUARD=reexec,
  * and PR_SET_MM_MAP exists): else only the runtime's re-execution guards. */
