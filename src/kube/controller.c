@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1028,7 +1029,14 @@ static void controller_main(ctl *c, int lock_fd)
 {
 	for (;;) {
 		long long wait;
+		struct stat st;
 		reap_children(c);
+		/* its store was removed (rm -rf of a test's or a benchmark's
+		 * directory): nothing is left to reconcile, ever */
+		if (stat(c->k->paths->store_root, &st) < 0 && errno == ENOENT) {
+			logf_("store %s is gone: exiting", c->k->paths->store_root);
+			_exit(0);
+		}
 		if (!reconcile(c) && json_object_size(c->terminating) == 0 && json_object_size(c->creating) == 0) {
 			/* nothing left: give the lock back, then look once more;
 			 * a command that stored an object meanwhile either found
