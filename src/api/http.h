@@ -88,6 +88,10 @@ bool api_write_all(int fd, const void *data, size_t len);
  * line never reaches the client in two pieces (docker-py's stream parser
  * fails on a chunk of whitespace alone); false when the reader went. */
 bool api_write_json_line(int fd, json_t *j, const char *eol);
+
+/* Whether REFERENCE names a registry on loopback (localhost, 127.x,
+ * [::1]), which docker reaches over plain http. */
+bool api_loopback_registry(const char *reference);
 /* One frame of docker's multiplexed stream (stdcopy): STREAM 1 stdout,
  * 2 stderr; a header of 8 bytes, then the data. */
 bool api_write_frame(int fd, int stream, const void *data, size_t len);

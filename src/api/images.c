@@ -138,13 +138,8 @@ static void pull_job_free(void *arg)
 	free(j);
 }
 
-static void send_line(int fd, json_t *j)
-{
-	api_write_json_line(fd, j, "\r\n");
-}
-
 /* docker treats registries on loopback as plain http ones */
-static bool loopback_registry(const char *reference)
+bool api_loopback_registry(const char *reference)
 {
 	const char *slash = strchr(reference, '/');
 	size_t n = slash ? (size_t)(slash - reference) : 0;
@@ -153,6 +148,11 @@ static bool loopback_registry(const char *reference)
 		return false;
 	return (n >= 9 && strncmp(reference, "localhost", 9) == 0 && (n == 9 || reference[9] == ':')) ||
 	       strncmp(reference, "127.", 4) == 0 || strncmp(reference, "[::1]", 5) == 0;
+}
+
+static void send_line(int fd, json_t *j)
+{
+	api_write_json_line(fd, j, "\r\n");
 }
 
 /* docker's line of a blob as it is done (registry_options.on_blob, from
@@ -174,7 +174,7 @@ static void pull_produce(int fd, void *arg)
 	berth_error *e = NULL;
 	store *s = NULL;
 
-	opts.registry.tls_verify = !loopback_registry(j->reference);
+	opts.registry.tls_verify = !api_loopback_registry(j->reference);
 	opts.registry.quiet = true;
 	opts.registry.creds = j->creds;
 	opts.registry.on_blob = pull_blob_line;

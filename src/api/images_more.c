@@ -58,18 +58,6 @@ static void push_job_free(void *arg)
 	free(j);
 }
 
-/* docker treats registries on loopback as plain http ones */
-static bool loopback_registry(const char *reference)
-{
-	const char *slash = strchr(reference, '/');
-	size_t n = slash ? (size_t)(slash - reference) : 0;
-
-	if (slash == NULL)
-		return false;
-	return (n >= 9 && strncmp(reference, "localhost", 9) == 0 && (n == 9 || reference[9] == ':')) ||
-	       strncmp(reference, "127.", 4) == 0 || strncmp(reference, "[::1]", 5) == 0;
-}
-
 /* docker's line of a blob as it is done (registry_options.on_blob, from
  * the transfer threads: one write per line). */
 static void push_blob_line(void *arg, const char *verb, const char *digest, int64_t size)
@@ -95,7 +83,7 @@ static void push_produce(int fd, void *arg)
 	berth_error *e = NULL;
 	store *s = NULL;
 
-	opts.registry.tls_verify = !loopback_registry(j->reference);
+	opts.registry.tls_verify = !api_loopback_registry(j->reference);
 	opts.registry.quiet = true;
 	opts.registry.creds = j->creds;
 	opts.registry.on_blob = push_blob_line;
@@ -185,7 +173,7 @@ void api_auth(api_request *r)
 		api_reply_error(r, 500, "out of memory");
 		return;
 	}
-	opts.tls_verify = !loopback_registry(probe);
+	opts.tls_verify = !api_loopback_registry(probe);
 	opts.quiet = true;
 	if (registry_check_login(host, user, password, &opts, &e) < 0) {
 		api_reply_error(r, e && e->code == EINVAL ? 400 : 401, "%s", e && e->msg ? e->msg : "login failed");
