@@ -538,9 +538,11 @@ EOF
 @test "build: a base image missing from the store is pulled; --pull takes the registry's newer one" {
 	registry_start
 	CLEANUPS+=("registry_stop")
-	# berth on the host's network here: the registry listens on its 127.0.0.1
+	# berth on the host's network here: the registry listens on its
+	# 127.0.0.1; RUN on the host's network too (the default bridge would be
+	# made in the host's namespace, which tests never touch)
 	bh() { "$BERTH_BIN" --root "$STORE" --runroot "$RUNROOT" "$@"; }
-	bhbuild() { bh build --cgroup-parent "berth-test/$TAG" --tls-verify=false "$@"; }
+	bhbuild() { bh build --cgroup-parent "berth-test/$TAG" --tls-verify=false --network host "$@"; }
 	printf 'FROM bb\nCOPY v.txt /v.txt\n' >"$TEST_DIR/Base"
 	printf 'FROM %s/base:1\nRUN cat /v.txt > /seen\n' "$REGISTRY" >"$CTX/Containerfile"
 	echo v2 >"$CTX/v.txt"

@@ -130,6 +130,16 @@ engine_teardown() {
 		echo "teardown: host-wide network records left: $(find "$HOSTNET/owners" "$HOSTNET/ports" -mindepth 1)" >&2
 		failed=1
 	fi
+	# the suite's own network namespace (the host's, as a rule) is never
+	# berth's: a test that ran berth there without --network none left its
+	# bridge or table (run.sh notes what was there before the suite)
+	# (reported once: the first test to fail is the one that made them)
+	if [ -z "${BERTH_IT_OUTER_NET_DIRTY:-}" ] && [ ! -e "$BATS_RUN_TMPDIR/outer-net-dirty" ] &&
+		{ ip link show berth0 >/dev/null 2>&1 || nft list table inet berth >/dev/null 2>&1; }; then
+		echo "teardown: berth0 or table inet berth made in the suite's own network namespace" >&2
+		touch "$BATS_RUN_TMPDIR/outer-net-dirty"
+		failed=1
+	fi
 	umount "$HOSTNS" 2>/dev/null || true
 	rm -f "$HOSTNS"
 	# the containers' cgroup parent: empty once every container is gone
