@@ -301,9 +301,14 @@ static int write_def(int dirfd, json_t *j, const char *name, berth_error **err)
 	return fs_write_file_atomic(dirfd, file, text, strlen(text), 0600, err);
 }
 
+char *network_hostnet_dir(const engine_paths *p)
+{
+	return hostnet_default_dir(engine_rootless() ? p->run_root : NULL);
+}
+
 int network_hostnet_open(const engine_paths *p, hostnet *h, berth_error **err)
 {
-	_cleanup_free_ char *dir = hostnet_default_dir(engine_rootless() ? p->run_root : NULL);
+	_cleanup_free_ char *dir = network_hostnet_dir(p);
 
 	if (dir == NULL)
 		return berth_error_set(err, ENOMEM, "host-wide network directory");

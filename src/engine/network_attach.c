@@ -658,8 +658,13 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 void engine_network_teardown_id(const engine_paths *p, const char *id)
 {
 	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+	_cleanup_free_ char *dir = network_hostnet_dir(p);
 	berth_error *e = NULL;
 
+	/* never made: nothing of ID's can be there (a container without a
+	 * network must not leave the directory behind) */
+	if (dir && access(dir, F_OK) < 0 && errno == ENOENT)
+		return;
 	if (network_hostnet_open(p, &h, &e) < 0) {
 		berth_debug("network of %.12s: %s", id, e->msg);
 		berth_error_free(&e);

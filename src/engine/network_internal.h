@@ -12,6 +12,8 @@
 char *network_dir(const engine_paths *p);
 /* Opens the host-wide network directory (network/hostnet.h) of this
  * engine: rootless, RUN_ROOT/network. */
+/* the host-wide network directory of P's user and network namespace */
+char *network_hostnet_dir(const engine_paths *p);
 int network_hostnet_open(const engine_paths *p, hostnet *h, berth_error **err);
 /* The host-wide owner of D's bridge: "" for the default network, else the
  * definition's path in the store (heap). */

@@ -53,6 +53,19 @@ fetch() {
 	[ "$rc" = 0 ] || nsenter --net="${2:-$HOSTNS}" curl -sS -m 3 "$1"
 }
 
+@test "network: containers without a network make no host-wide network directory" {
+	local saved=$HOSTNET
+	HOSTNET="$TEST_DIR/never"
+	run brun --rm --network none bb true
+	assert_success
+	run brun -d --name idle --network none bb sleep 60
+	assert_success
+	run b rm -f idle
+	assert_success
+	[ ! -e "$TEST_DIR/never" ] || fail "made $(find "$TEST_DIR/never")"
+	HOSTNET=$saved
+}
+
 @test "network: -p publishes on 127.0.0.1 and the bridge; the container has its address, hosts and resolv.conf" {
 	run httpd web -p 8080:80
 	assert_success

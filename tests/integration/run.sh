@@ -62,10 +62,21 @@ if ip link show berth0 >/dev/null 2>&1 || nft list table inet berth >/dev/null 2
 	export BERTH_IT_OUTER_NET_DIRTY=1
 fi
 
+# nor berth's host-wide run directory: tests name their own
+# (BERTH_NETWORK_RUNDIR), and a container without a network makes none
+had_rundir=false
+[ ! -e /run/berth ] || had_rundir=true
+
 status=0
 timeout --foreground -k 10 "${BERTH_IT_TIMEOUT:-1500}" bats --jobs 1 "$@" || status=$?
 if [ "$status" = 124 ]; then
 	echo "run.sh: the suite did not finish in ${BERTH_IT_TIMEOUT:-1500} s" >&2
+fi
+
+if ! $had_rundir && [ -e /run/berth ]; then
+	echo "run.sh: the suite made /run/berth (a test ran berth without BERTH_NETWORK_RUNDIR):" >&2
+	find /run/berth -maxdepth 3 >&2
+	[ "$status" != 0 ] || status=1
 fi
 
 # Every test's cgroupsPath is berth-test/NAME below this process's own
