@@ -94,7 +94,12 @@ static int service_job_run(void *arg, berth_error **err)
 		snprintf(what, sizeof(what), "service %s", j->name);
 		if (prepare(j->p, &h, ENSURE_UNLESS_ROUTED, what, err) < 0)
 			return -1;
-		return service_set_endpoints(&h, j->name, j->owner, j->eps, j->n, err);
+		if (service_set_endpoints(&h, j->name, j->owner, j->eps, j->n, err) < 0)
+			return -1;
+		/* rootless: its node ports, to check their pastas */
+		if (j->out && service_load(&h, j->name, j->out, &e) < 0)
+			berth_error_free(&e);
+		return 0;
 	case OP_REMOVE:
 		snprintf(what, sizeof(what), "remove service %s", j->name);
 		if (prepare(j->p, &h, ENSURE_NOTHING, what, err) < 0)
@@ -168,13 +173,24 @@ int engine_service_apply(const engine_paths *p, service_spec *spec, service *out
 int engine_service_set_endpoints(const engine_paths *p, const char *name, const char *owner,
 				 const service_endpoint *eps, size_t n, berth_error **err)
 {
+	service now = { 0 };
 	struct service_job job = { .p = p, .op = OP_ENDPOINTS, .name = name, .owner = owner, .eps = eps, .n = n };
+	net_port ports[SERVICE_PORTS_MAX];
 	char what[SERVICE_NAME_MAX + 32];
+	int ret;
 
 	snprintf(what, sizeof(what), "service %s", name);
 	if (check_rootless(what, err) < 0)
 		return -1;
-	return engine_rootless_netns_run(p, true, service_job_run, &job, err);
+	if (engine_rootless())
+		job.out = &now;
+	ret = engine_rootless_netns_run(p, true, service_job_run, &job, err);
+	/* rootless: a node port's pasta that is gone (killed, or its apply
+	 * was) comes back with the next change of endpoints */
+	if (ret == 0 && engine_rootless())
+		ret = engine_rootless_netns_publish(p, ports, node_ports(&now, ports), err);
+	service_clear(&now);
+	return ret;
 }
 
 int engine_service_remove(const engine_paths *p, const char *name, const char *owner, berth_error **err)

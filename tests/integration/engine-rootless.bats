@@ -406,9 +406,9 @@ YAML
 		cat "$RL_HOME"/run/berth/kube/*/default.log >&2
 	fi
 	[ "$n" = 2 ]
-	# each pod: a holder on pasta and its container in the holder's
-	# namespaces; the controller probes from inside the pod's network
-	# namespace (pasta's address is the host's, not the pod's)
+	# each pod: a holder on berth's network inside the rootless network
+	# namespace and its container in the holder's namespaces; the
+	# controller probes from inside the pod's network namespace
 	[ "$(rb ps -q | wc -l)" = 4 ]
 	pod=$(rb kube get pods -o json | jq -r '.items[0].metadata.name')
 	run rb kube exec "$pod" -- wget -qO- http://127.0.0.1:8080/
@@ -422,6 +422,7 @@ YAML
 		sleep 0.1
 	done
 	[ -z "$(rootless_controller_pid)" ]
+	rootless_netns_gone
 }
 
 # rootless_web_yaml TYPE: a Service "web" of TYPE (ClusterIP or NodePort,
