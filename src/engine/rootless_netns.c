@@ -265,8 +265,11 @@ void engine_rootless_netns_release(const engine_paths *p)
 
 	if (!engine_rootless() || (nspath = engine_rootless_netns_path(p)) == NULL || access(nspath, F_OK) < 0)
 		return;
-	if (network_hostnet_open(p, &h, &e) < 0 || (lock = netns_lock(&h, LOCK_EX | LOCK_NB, &e)) < 0) {
-		berth_error_free(&e); /* busy: its user releases it later */
+	/* waits for the commands that use it now (short: a network made or
+	 * taken down, a service changed), then sees whether they left a user */
+	if (network_hostnet_open(p, &h, &e) < 0 || (lock = netns_lock(&h, LOCK_EX, &e)) < 0) {
+		berth_debug("rootless network namespace: %s", e->msg);
+		berth_error_free(&e);
 		return;
 	}
 	if (has_users(&h, "owners") || has_users(&h, "services"))

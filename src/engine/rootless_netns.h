@@ -60,9 +60,9 @@ int engine_rootless_netns_publish(const engine_paths *p, const net_port *ports, 
 /* Stops the pastas of PORTS (quiet when gone). */
 void engine_rootless_netns_unpublish(const engine_paths *p, const net_port *ports, size_t n);
 
-/* Removes the namespace, its pastas and their pid files when no container
- * of any store has a network record in RUN_ROOT/network and no service is
- * recorded there, unless another command uses it right now. */
+/* Removes the namespace, its pastas and their pid files when no live
+ * container of any store has a network record in RUN_ROOT/network and no
+ * service is recorded there (after the commands using it right now). */
 void engine_rootless_netns_release(const engine_paths *p);
 
 #endif

@@ -50,6 +50,12 @@ teardown() {
 			failed=1
 		fi
 	fi
+	# a second store of a test's own
+	if [ -n "${RB_OTHER_STORE:-}" ]; then
+		for id in $(rb --root "$RB_OTHER_STORE" ps -aq --no-trunc 2>/dev/null); do
+			rb --root "$RB_OTHER_STORE" rm -f "$id" >/dev/null 2>&1 || failed=1
+		done
+	fi
 	for id in $(rb ps -aq --no-trunc 2>/dev/null); do
 		rb rm -f "$id" >/dev/null 2>&1 || {
 			echo "teardown: rm -f $id failed" >&2
@@ -489,7 +495,8 @@ rootless_web_ready() {
 # network namespace, its pastas and their files are gone too.
 rootless_netns_gone() {
 	local i pids
-	[ ! -e "$RL_HOME/run/berth/rootless-netns" ] || fail "the rootless network namespace is left"
+	[ ! -e "$RL_HOME/run/berth/rootless-netns" ] ||
+		fail "the rootless network namespace is left; records: $(ls "$RL_HOME/run/berth/network/owners" "$RL_HOME/run/berth/network/services" 2>&1)"
 	[ ! -e "$RL_HOME/run/berth/network/rootless-netns.pasta.pid" ] || fail "pasta's pid file is left"
 	[ ! -e "$RL_HOME/run/berth/network/rootless-ports" ] || fail "the port pastas' directory is left"
 	for ((i = 0; i < 50; i++)); do
@@ -551,6 +558,82 @@ rootless_netns_gone() {
 	# the host's port is free again
 	run nsenter --net="$RB_NETNS" curl -s --max-time 2 http://127.0.0.1:30080/
 	assert_failure
+}
+
+@test "engine rootless: killed pastas and a killed controller come back with the next apply; delete leaves nothing" {
+	rootless_net_setup
+	rootless_web_yaml NodePort
+	run rb kube apply -f "$RL_HOME/web.yaml"
+	assert_success
+	rootless_web_ready
+	nsenter --net="$RB_NETNS" curl -sf --max-time 3 http://127.0.0.1:30080/ >/dev/null
+	local pids i ok=
+	pids=$(pgrep -u "$ROOTLESS_UID" -f "pasta.*$RL_HOME/run/berth/rootless-netns")
+	[ "$(wc -w <<<"$pids")" = 2 ] || fail "expected the outbound pasta and the node port's: $pids"
+	# shellcheck disable=SC2086
+	kill -9 $pids "$(rootless_controller_pid)"
+	for ((i = 0; i < 50; i++)); do
+		pgrep -u "$ROOTLESS_UID" -f "pasta.*$RL_HOME/run/berth/rootless-netns" >/dev/null || break
+		sleep 0.1
+	done
+	run nsenter --net="$RB_NETNS" curl -s --max-time 2 http://127.0.0.1:30080/
+	assert_failure
+	run rb kube apply -f "$RL_HOME/web.yaml"
+	assert_success
+	for ((i = 0; i < 50; i++)); do
+		nsenter --net="$RB_NETNS" curl -sf --max-time 2 http://127.0.0.1:30080/ >/dev/null && ok=1 && break
+		sleep 0.1
+	done
+	[ -n "$ok" ] || fail "the node port did not come back"
+	[ "$(pgrep -u "$ROOTLESS_UID" -f "pasta.*$RL_HOME/run/berth/rootless-netns" | wc -l)" = 2 ]
+	run rb kube delete -f "$RL_HOME/web.yaml"
+	assert_success
+	rootless_netns_gone
+}
+
+@test "engine rootless: containers on berth's network reach each other by name, and -p publishes through pasta" {
+	rootless_net_setup
+	rb run -d --name a --network berth -p 18080:8080 bb sh -c 'mkdir -p /www && echo from-a >/www/index.html && exec httpd -f -p 8080 -h /www' >/dev/null
+	rb run -d --name b --network berth bb sleep 300 >/dev/null
+	local ip i out=
+	ip=$(rb inspect a | jq -r '.[0].NetworkSettings.IPAddress')
+	[[ "$ip" == 10.77.* ]] || fail "address of a: $ip"
+	run rb exec b timeout 3 wget -qO- "http://$ip:8080/"
+	assert_success
+	assert_output from-a
+	run rb exec b timeout 3 wget -qO- http://a:8080/
+	assert_success
+	assert_output from-a
+	for ((i = 0; i < 50; i++)); do
+		out=$(nsenter --net="$RB_NETNS" curl -s --max-time 2 http://127.0.0.1:18080/) && break
+		sleep 0.1
+	done
+	[ "$out" = from-a ] || fail "published port: \"$out\""
+	rb rm -f a b >/dev/null
+	rootless_netns_gone
+	run nsenter --net="$RB_NETNS" curl -s --max-time 2 http://127.0.0.1:18080/
+	assert_failure
+}
+
+@test "engine rootless: two stores of the user share the rootless network namespace; it goes with the last container" {
+	rootless_net_setup
+	local other="$RL_HOME/data/other" ip
+	RB_OTHER_STORE=$other
+	rb --root "$other" import "$RL_HOME/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+	rb run -d --name a --network berth bb sh -c 'mkdir -p /www && echo from-a >/www/index.html && exec httpd -f -p 8080 -h /www' >/dev/null
+	rb --root "$other" run -d --name b --network berth bb sleep 300 >/dev/null
+	ip=$(rb inspect a | jq -r '.[0].NetworkSettings.IPAddress')
+	[ "$(rb --root "$other" inspect b | jq -r '.[0].NetworkSettings.IPAddress')" != "$ip" ]
+	run rb --root "$other" exec b timeout 3 wget -qO- "http://$ip:8080/"
+	assert_success
+	assert_output from-a
+	# the other store's container still uses it
+	rb rm -f a >/dev/null
+	[ -e "$RL_HOME/run/berth/rootless-netns" ]
+	run rb --root "$other" exec b ip addr show eth0
+	assert_success
+	rb --root "$other" rm -f b >/dev/null
+	rootless_netns_gone
 }
 
 # rootless_build_context: a context in RL_HOME/ctx owned by the user.
