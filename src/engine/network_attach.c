@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "engine/network_internal.h"
+#include "engine/rootless_netns.h"
+#include "engine/userns.h"
 #include "network/ipam.h"
 #include "network/netlink.h"
 #include "network/netns.h"
@@ -369,6 +371,8 @@ json_t *network_ports_json(const net_port *ports, size_t n, const char *ctr_ip)
 	return arr;
 }
 
+static net_port *ports_of_record(json_t *ports, size_t *n);
+
 /* ---- setup ---- */
 
 /* Every step is named in C's host-wide owner record before it is made:
@@ -461,6 +465,44 @@ static int setup_bridge(const engine_paths *p, container *c, const network_def *
 	     hostnet_ports_publish(&h, c->id, nports, n_nports, err) < 0))
 		return berth_error_wrap(err, "publish ports of %s", c->name);
 	return 0;
+}
+
+struct bridge_job {
+	const engine_paths *p;
+	container *c;
+	const network_def *d;
+	const network_request *r;
+	json_t *settings;
+};
+
+static int bridge_job_run(void *arg, berth_error **err)
+{
+	struct bridge_job *j = arg;
+	return setup_bridge(j->p, j->c, j->d, j->r, j->settings, err);
+}
+
+/* setup_bridge(); rootless, inside the rootless network namespace
+ * (rootless_netns.h), with a pasta per published port on its edge. */
+static int setup_bridge_where(const engine_paths *p, container *c, const network_def *d, const network_request *r,
+			      json_t *settings, berth_error **err)
+{
+	struct bridge_job job = { p, c, d, r, settings };
+	_cleanup_free_ net_port *ports = NULL;
+	size_t n = 0;
+
+	if (!engine_rootless())
+		return setup_bridge(p, c, d, r, settings, err);
+	if (!engine_rootless_netns_available())
+		return berth_error_request(
+		    err, EPERM, "network %s: a rootless bridge network needs pasta (%s); use --network pasta", d->name,
+		    engine_network_default_why() ?: "unavailable");
+	json_object_set_new(settings, "RootlessNetNS", json_true());
+	if (engine_rootless_netns_run(p, true, bridge_job_run, &job, err) < 0)
+		return -1;
+	ports = ports_of_record(json_object_get(settings, "Ports"), &n);
+	if (ports == NULL)
+		return berth_error_set(err, ENOMEM, "ports");
+	return engine_rootless_netns_publish(p, ports, n, err);
 }
 
 static char *cni_cache_dir(const engine_paths *p)
@@ -639,7 +681,7 @@ int engine_network_setup(const engine_paths *p, container *c, const network_requ
 	json_object_set_new(settings, "Hostname", json_string(r->hostname));
 	json_object_set_new(settings, "Driver", json_string(d.driver));
 	ret = strcmp(d.driver, "cni") == 0 ? setup_cni(p, c, &d, r, settings, err)
-					   : setup_bridge(p, c, &d, r, settings, err);
+					   : setup_bridge_where(p, c, &d, r, settings, err);
 	if (ret == 0) {
 		set_netns_path(cfg, json_string_value(json_object_get(settings, "NetNS")));
 		ret = write_files(p, c, r, json_string_value(json_object_get(settings, "IPAddress")), d.name, false,
@@ -673,6 +715,19 @@ void engine_network_teardown_id(const engine_paths *p, const char *id)
 	hostnet_teardown(&h, id);
 }
 
+struct teardown_job {
+	const engine_paths *p;
+	const char *id;
+};
+
+static int teardown_job_run(void *arg, berth_error **err)
+{
+	struct teardown_job *j = arg;
+	(void)err;
+	engine_network_teardown_id(j->p, j->id);
+	return 0;
+}
+
 void engine_network_teardown(const engine_paths *p, const container *c)
 {
 	json_t *s = json_object_get(c->config, "NetworkSettings");
@@ -681,6 +736,8 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 	const char *leases = json_string_value(json_object_get(s, "Leases"));
 	const char *conf = json_string_value(json_object_get(s, "CNIConfig"));
 	const char *dir = json_string_value(json_object_get(s, "HostNet"));
+	bool rootless = json_is_true(json_object_get(s, "RootlessNetNS"));
+	size_t n_ports = 0;
 	berth_error *e = NULL;
 
 	if (network && (strcmp(network, "pasta") == 0 || strcmp(network, "slirp4netns") == 0)) {
@@ -701,8 +758,18 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		cni_network_free(net);
 	}
 	/* everything else from the host-wide record, which names what was
-	 * made even when C's own record was never saved */
-	if (dir) {
+	 * made even when C's own record was never saved; rootless, inside the
+	 * rootless namespace where it was made */
+	if (rootless) {
+		struct teardown_job job = { p, c->id };
+		_cleanup_free_ net_port *ports = ports_of_record(json_object_get(s, "Ports"), &n_ports);
+		if (ports)
+			engine_rootless_netns_unpublish(p, ports, n_ports);
+		if (engine_rootless_netns_run(p, false, teardown_job_run, &job, &e) < 0) {
+			berth_debug("network of %s: %s", c->name, e->msg);
+			berth_error_free(&e);
+		}
+	} else if (dir) {
 		_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
 		if (hostnet_open(dir, &h, &e) == 0)
 			hostnet_teardown(&h, c->id);
@@ -720,6 +787,8 @@ void engine_network_teardown(const engine_paths *p, const container *c)
 		berth_debug("network of %s: %s", c->name, e->msg);
 		berth_error_free(&e);
 	}
+	if (rootless)
+		engine_rootless_netns_release(p);
 }
 
 /* ---- after a reboot ---- */
@@ -795,7 +864,7 @@ int engine_network_restore(const engine_paths *p, container *c, bool *changed, b
 		ret = network_setup_slirp(p, c, &r, fresh, err);
 	else if ((ret = network_load(p, network ?: "", &d, err)) == 0)
 		ret = strcmp(d.driver, "cni") == 0 ? setup_cni(p, c, &d, &r, fresh, err)
-						   : setup_bridge(p, c, &d, &r, fresh, err);
+						   : setup_bridge_where(p, c, &d, &r, fresh, err);
 	if (ret == 0 && d.name && json_object_get(fresh, "IPAddress"))
 		ret = join_hosts(p, c, &d, r.hostname, json_string_value(json_object_get(fresh, "IPAddress")), err);
 	network_def_free(&d);

@@ -42,6 +42,13 @@ const char *network_ip_on(const container *c, const char *network);
  * described in SETTINGS (its "NetNS", "HelperPid", "Ports"). */
 int network_setup_pasta(const engine_paths *p, container *c, const network_request *r, json_t *settings,
 			berth_error **err);
+/* Starts pasta for the namespace NSPATH with the interface IFNAME there:
+ * with CONFIG_NET it gives the namespace the host's addresses and routes;
+ * it forwards PORTS from the host and forks to the background; it quits by
+ * itself when NSPATH is unmounted and unlinked. Returns its pid (read from
+ * PIDFILE). Must run in the host's network namespace. */
+pid_t network_pasta_start(const char *nspath, const char *pidfile, const char *ifname, bool config_net,
+			  const net_port *ports, size_t n_ports, berth_error **err);
 int network_setup_slirp(const engine_paths *p, container *c, const network_request *r, json_t *settings,
 			berth_error **err);
 

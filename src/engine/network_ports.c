@@ -19,7 +19,10 @@ static int bridge_ports(const container *c, hostnet *h, struct nft_port **ports,
 	const char *driver = json_string_value(json_object_get(s, "Driver"));
 	json_t *list = json_object_get(s, "Ports");
 
-	if (dir == NULL || driver == NULL || strcmp(driver, "bridge") != 0 || json_array_size(list) == 0)
+	/* rootless, the ports are pasta's and the rules in the rootless
+	 * namespace, made and undone with the network (rootless_netns.h) */
+	if (dir == NULL || driver == NULL || strcmp(driver, "bridge") != 0 || json_array_size(list) == 0 ||
+	    json_is_true(json_object_get(s, "RootlessNetNS")))
 		return 0;
 	if ((*ports = hostnet_ports_of(list, n)) == NULL)
 		return berth_error_set(err, ENOMEM, "ports of %s", c->name);

@@ -63,12 +63,8 @@ static int pasta_port_args(const net_port *ports, size_t n, char **argv, size_t 
 	return 0;
 }
 
-/* Starts pasta for the namespace NSPATH: it gives the namespace the host's
- * addresses and routes (--config-net), forwards PORTS from the host, and
- * forks to the background; it quits by itself when NSPATH is unmounted.
- * Returns its pid (read from PIDFILE). */
-static pid_t start_pasta(const char *nspath, const char *pidfile, const net_port *ports, size_t n_ports,
-			 berth_error **err)
+pid_t network_pasta_start(const char *nspath, const char *pidfile, const char *ifname, bool config_net,
+			  const net_port *ports, size_t n_ports, berth_error **err)
 {
 	char **argv = calloc(24 + 2 * n_ports, sizeof(char *)); /* 15 fixed, 4 "none", NULL */
 	size_t argc = 0;
@@ -81,14 +77,15 @@ static pid_t start_pasta(const char *nspath, const char *pidfile, const net_port
 	if (argv == NULL)
 		return berth_error_set(err, ENOMEM, "pasta");
 	argv[argc++] = strdup(PASTA_BINARY);
-	argv[argc++] = strdup("--config-net");
+	if (config_net)
+		argv[argc++] = strdup("--config-net");
 	argv[argc++] = strdup("--quiet");
 	/* this pasta drops to nobody when started as uid 0, even of a user
 	 * namespace, and then cannot enter the container's namespace */
 	argv[argc++] = strdup("--runas");
 	argv[argc++] = strdup("0:0");
 	argv[argc++] = strdup("--ns-ifname");
-	argv[argc++] = strdup("eth0");
+	argv[argc++] = strdup(ifname);
 	argv[argc++] = strdup("--netns");
 	argv[argc++] = strdup(nspath);
 	argv[argc++] = strdup("--pid");
@@ -151,7 +148,7 @@ int network_setup_pasta(const engine_paths *p, container *c, const network_reque
 	if (network_collect_ports(r, &ports, &n_ports, err) < 0 ||
 	    (nspath = network_netns_make(p, c, settings, err)) == NULL)
 		return -1;
-	pid = start_pasta(nspath, pidfile, ports, n_ports, err);
+	pid = network_pasta_start(nspath, pidfile, "eth0", true, ports, n_ports, err);
 	if (pid < 0)
 		return -1;
 	json_object_set_new(settings, "HelperPid", json_integer(pid));

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/rootless_netns.h"
 #include "engine/runtime_call.h"
 #include "engine/share.h"
 #include "engine/userns.h"
@@ -478,9 +479,11 @@ static int check_network(const run_options *o, berth_error **err)
 	if (mode[0] == '\0' || strcmp(mode, "container:") == 0)
 		return berth_error_set(
 		    err, EINVAL, "--network \"%s\": expected none, host, pasta, container:ID or a network name", mode);
-	if (!special && engine_rootless())
-		return berth_error_set(
-		    err, EPERM, "--network %s: networks need root; rootless containers use pasta (the default)", mode);
+	/* rootless: a network lives in the rootless network namespace, which
+	 * needs pasta (engine/rootless_netns.h) */
+	if (!special && engine_rootless() && !engine_rootless_netns_available())
+		return berth_error_set(err, EPERM, "--network %s: rootless networks need pasta (%s)", mode,
+				       engine_network_default_why() ?: "unavailable");
 	if (o->ip && special)
 		return berth_error_set(err, EINVAL, "--ip needs a network (not --network %s)", mode);
 	if (o->ip && !is_ip(o->ip))

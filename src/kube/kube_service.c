@@ -202,7 +202,7 @@ int kube_service_check(const kube_context *k, json_t *const *svcs, size_t n, ber
 	{
 		service *list = NULL;
 		size_t count = 0;
-		/* rootless berth has no services: say so now */
+		/* rootless berth without pasta has no services: say so now */
 		if (engine_service_list(k->paths, &list, &count, err) < 0)
 			return -1;
 		for (size_t i = 0; i < count; i++)

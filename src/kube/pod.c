@@ -617,8 +617,10 @@ int kube_pod_list(const kube_context *k, const char *namespace, json_t **out, be
 			json_object_set_new(pe, "holder", container_json(c));
 			const char *mode = json_string_value(json_object_get(ns, "Mode")) ?: "";
 			json_object_set(pe, "ip", json_object_get(ns, "IPAddress") ?: json_null());
-			/* user-mode networking: the pod's IP is reached from inside */
-			if (strcmp(mode, "pasta") == 0 || strcmp(mode, "slirp4netns") == 0)
+			/* user-mode networking, or rootless berth's bridge in its
+			 * own network namespace: the pod's IP is reached from inside */
+			if (strcmp(mode, "pasta") == 0 || strcmp(mode, "slirp4netns") == 0 ||
+			    json_is_true(json_object_get(ns, "RootlessNetNS")))
 				json_object_set(pe, "netns", json_object_get(ns, "NetNS") ?: json_null());
 			json_object_set(pe, "created", json_object_get(c->config, "Created") ?: json_null());
 		} else {

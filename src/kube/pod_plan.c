@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/rootless_netns.h"
 #include "image/auth.h"
 #include "kube/kube_internal.h"
 #include "kube/kube_service.h"
@@ -572,6 +573,10 @@ static int plan_holder(const kube_context *k, kube_pod_plan *pl, json_t *pod, co
 	h->o.name = h->record_name;
 	h->o.hostname = json_string_value(json_object_get(spec, "hostname")) ?: pl->name;
 	h->o.network = json_is_true(json_object_get(spec, "hostNetwork")) ? "host" : NULL;
+	/* rootless: berth's network inside the rootless network namespace,
+	 * where pods reach each other and Services (engine/rootless_netns.h) */
+	if (h->o.network == NULL && engine_rootless_netns_available())
+		h->o.network = NETWORK_DEFAULT;
 	h->o.ipc = json_is_true(json_object_get(spec, "hostIPC")) ? "host" : "shareable";
 	h->o.pid = json_is_true(json_object_get(spec, "hostPID")) ? "host" : NULL;
 	h->o.cgroup_parent = k->cgroup_parent;

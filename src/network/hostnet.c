@@ -281,7 +281,7 @@ int hostnet_subnet_overlap(const hostnet *h, const char *cidr, const char *excep
 
 bool hostnet_subnet_routed(const char *cidr, const char *except)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	_cleanup_fclose_ FILE *f = fopen("/proc/thread-self/net/route", "re");
 	char line[256], iface[IFNAMSIZ + 1];
 	unsigned int dest, mask, prefix;
 	struct in_addr net;
@@ -305,7 +305,7 @@ bool hostnet_subnet_routed(const char *cidr, const char *except)
 
 bool hostnet_route_via(const char *cidr, const char *dev)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	_cleanup_fclose_ FILE *f = fopen("/proc/thread-self/net/route", "re");
 	char line[256], iface[IFNAMSIZ + 1];
 	unsigned int dest, mask, prefix;
 	struct in_addr net;

@@ -50,6 +50,12 @@ teardown() {
 			failed=1
 		fi
 	fi
+	# a second store of a test's own
+	if [ -n "${RB_OTHER_STORE:-}" ]; then
+		for id in $(rb --root "$RB_OTHER_STORE" ps -aq --no-trunc 2>/dev/null); do
+			rb --root "$RB_OTHER_STORE" rm -f "$id" >/dev/null 2>&1 || failed=1
+		done
+	fi
 	for id in $(rb ps -aq --no-trunc 2>/dev/null); do
 		rb rm -f "$id" >/dev/null 2>&1 || {
 			echo "teardown: rm -f $id failed" >&2
@@ -406,9 +412,9 @@ YAML
 		cat "$RL_HOME"/run/berth/kube/*/default.log >&2
 	fi
 	[ "$n" = 2 ]
-	# each pod: a holder on pasta and its container in the holder's
-	# namespaces; the controller probes from inside the pod's network
-	# namespace (pasta's address is the host's, not the pod's)
+	# each pod: a holder on berth's network inside the rootless network
+	# namespace and its container in the holder's namespaces; the
+	# controller probes from inside the pod's network namespace
 	[ "$(rb ps -q | wc -l)" = 4 ]
 	pod=$(rb kube get pods -o json | jq -r '.items[0].metadata.name')
 	run rb kube exec "$pod" -- wget -qO- http://127.0.0.1:8080/
@@ -422,6 +428,212 @@ YAML
 		sleep 0.1
 	done
 	[ -z "$(rootless_controller_pid)" ]
+	rootless_netns_gone
+}
+
+# rootless_web_yaml TYPE: a Service "web" of TYPE (ClusterIP or NodePort,
+# node port 30080) over a Deployment of 3 replicas answering their pod's
+# name, into RL_HOME/web.yaml (the Service first: the pods get its
+# variables).
+rootless_web_yaml() {
+	local node=""
+	[ "$1" = NodePort ] && node="    nodePort: 30080"
+	cat >"$RL_HOME/web.yaml" <<YAML
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: $1
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+$node
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: bb
+        imagePullPolicy: Never
+        command: ["sh", "-c", "mkdir -p /www && hostname >/www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe:
+          httpGet: {path: /, port: 8080}
+          periodSeconds: 1
+YAML
+	chown "$ROOTLESS_UID:$ROOTLESS_GID" "$RL_HOME/web.yaml"
+}
+
+# rootless_web_ready: waits until the 3 replicas of web are Ready.
+rootless_web_ready() {
+	local i n=0
+	for ((i = 0; i < 200; i++)); do
+		n=$(rb kube get deployment web -o json | jq -r '.status.readyReplicas // 0')
+		[ "$n" = 3 ] && break
+		sleep 0.2
+	done
+	if [ "$n" != 3 ]; then
+		rb kube get pods >&2
+		cat "$RL_HOME"/run/berth/kube/*/default.log >&2
+	fi
+	[ "$n" = 3 ]
+}
+
+# rootless_netns_gone: after the last pod and service went, the rootless
+# network namespace, its pastas and their files are gone too.
+rootless_netns_gone() {
+	local i pids
+	[ ! -e "$RL_HOME/run/berth/rootless-netns" ] ||
+		fail "the rootless network namespace is left; records: $(ls "$RL_HOME/run/berth/network/owners" "$RL_HOME/run/berth/network/services" 2>&1)"
+	[ ! -e "$RL_HOME/run/berth/network/rootless-netns.pasta.pid" ] || fail "pasta's pid file is left"
+	[ ! -e "$RL_HOME/run/berth/network/rootless-ports" ] || fail "the port pastas' directory is left"
+	for ((i = 0; i < 50; i++)); do
+		pids=$(pgrep -u "$ROOTLESS_UID" -f "pasta.*$RL_HOME/run/berth/rootless-netns" || true)
+		[ -z "$pids" ] && break
+		sleep 0.1
+	done
+	[ -z "$pids" ] || fail "pasta processes left: $pids"
+}
+
+@test "engine rootless: pods reach a ClusterIP Service by name and variables, spread over 3 replicas" {
+	rootless_net_setup
+	rootless_web_yaml ClusterIP
+	run rb kube apply -f "$RL_HOME/web.yaml"
+	assert_success
+	rootless_web_ready
+	local vip pod pods answers
+	vip=$(rb kube get svc web -o json | jq -r '.spec.clusterIP')
+	[[ "$vip" == 10.96.* ]] || fail "ClusterIP: $vip"
+	# the pods have addresses of their own on berth's bridge, inside the
+	# rootless network namespace, not the host's
+	pods=$(rb kube get pods -o json | jq -r '.items[].status.podIP' | sort -u | grep -c '^10\.')
+	[ "$pods" = 3 ]
+	[ -e "$RL_HOME/run/berth/rootless-netns" ]
+	pod=$(rb kube get pods -o json | jq -r '.items[0].metadata.name')
+	run rb kube exec "$pod" -- sh -c 'echo "$WEB_SERVICE_HOST:$WEB_SERVICE_PORT"'
+	assert_success
+	assert_output "$vip:80"
+	# 60 requests by name from a pod: every replica answers a share
+	run rb kube exec "$pod" -- sh -c 'for i in $(seq 60); do timeout 3 wget -qO- http://web.default.svc.cluster.local/ || echo FAIL; done'
+	assert_success
+	[[ "$output" != *FAIL* ]] || fail "failed requests: $output"
+	answers=$(sort -u <<<"$output" | wc -l)
+	[ "$answers" = 3 ] || fail "answers from $answers replicas: $(sort <<<"$output" | uniq -c)"
+	run rb kube exec "$pod" -- timeout 3 wget -qO- "http://$vip/"
+	assert_success
+	run rb kube delete -f "$RL_HOME/web.yaml"
+	assert_success
+	[ -z "$(rb ps -aq)" ]
+	rootless_netns_gone
+}
+
+@test "engine rootless: a NodePort Service answers from the host's 127.0.0.1 through pasta" {
+	rootless_net_setup
+	rootless_web_yaml NodePort
+	run rb kube apply -f "$RL_HOME/web.yaml"
+	assert_success
+	rootless_web_ready
+	[ "$(rb kube get svc web -o json | jq -r '.spec.ports[0].nodePort')" = 30080 ]
+	local i out answers=""
+	for ((i = 0; i < 30; i++)); do
+		out=$(nsenter --net="$RB_NETNS" curl -s --max-time 3 http://127.0.0.1:30080/) || fail "request $i failed"
+		answers+="$out"$'\n'
+	done
+	[ "$(sort -u <<<"${answers%$'\n'}" | wc -l)" -ge 2 ] || fail "answers: $answers"
+	run rb kube delete -f "$RL_HOME/web.yaml"
+	assert_success
+	rootless_netns_gone
+	# the host's port is free again
+	run nsenter --net="$RB_NETNS" curl -s --max-time 2 http://127.0.0.1:30080/
+	assert_failure
+}
+
+@test "engine rootless: killed pastas and a killed controller come back with the next apply; delete leaves nothing" {
+	rootless_net_setup
+	rootless_web_yaml NodePort
+	run rb kube apply -f "$RL_HOME/web.yaml"
+	assert_success
+	rootless_web_ready
+	nsenter --net="$RB_NETNS" curl -sf --max-time 3 http://127.0.0.1:30080/ >/dev/null
+	local pids i ok=
+	pids=$(pgrep -u "$ROOTLESS_UID" -f "pasta.*$RL_HOME/run/berth/rootless-netns")
+	[ "$(wc -w <<<"$pids")" = 2 ] || fail "expected the outbound pasta and the node port's: $pids"
+	# shellcheck disable=SC2086
+	kill -9 $pids "$(rootless_controller_pid)"
+	for ((i = 0; i < 50; i++)); do
+		pgrep -u "$ROOTLESS_UID" -f "pasta.*$RL_HOME/run/berth/rootless-netns" >/dev/null || break
+		sleep 0.1
+	done
+	run nsenter --net="$RB_NETNS" curl -s --max-time 2 http://127.0.0.1:30080/
+	assert_failure
+	run rb kube apply -f "$RL_HOME/web.yaml"
+	assert_success
+	for ((i = 0; i < 50; i++)); do
+		nsenter --net="$RB_NETNS" curl -sf --max-time 2 http://127.0.0.1:30080/ >/dev/null && ok=1 && break
+		sleep 0.1
+	done
+	[ -n "$ok" ] || fail "the node port did not come back"
+	[ "$(pgrep -u "$ROOTLESS_UID" -f "pasta.*$RL_HOME/run/berth/rootless-netns" | wc -l)" = 2 ]
+	run rb kube delete -f "$RL_HOME/web.yaml"
+	assert_success
+	rootless_netns_gone
+}
+
+@test "engine rootless: containers on berth's network reach each other by name, and -p publishes through pasta" {
+	rootless_net_setup
+	rb run -d --name a --network berth -p 18080:8080 bb sh -c 'mkdir -p /www && echo from-a >/www/index.html && exec httpd -f -p 8080 -h /www' >/dev/null
+	rb run -d --name b --network berth bb sleep 300 >/dev/null
+	local ip i out=
+	ip=$(rb inspect a | jq -r '.[0].NetworkSettings.IPAddress')
+	[[ "$ip" == 10.77.* ]] || fail "address of a: $ip"
+	run rb exec b timeout 3 wget -qO- "http://$ip:8080/"
+	assert_success
+	assert_output from-a
+	run rb exec b timeout 3 wget -qO- http://a:8080/
+	assert_success
+	assert_output from-a
+	for ((i = 0; i < 50; i++)); do
+		out=$(nsenter --net="$RB_NETNS" curl -s --max-time 2 http://127.0.0.1:18080/) && break
+		sleep 0.1
+	done
+	[ "$out" = from-a ] || fail "published port: \"$out\""
+	rb rm -f a b >/dev/null
+	rootless_netns_gone
+	run nsenter --net="$RB_NETNS" curl -s --max-time 2 http://127.0.0.1:18080/
+	assert_failure
+}
+
+@test "engine rootless: two stores of the user share the rootless network namespace; it goes with the last container" {
+	rootless_net_setup
+	local other="$RL_HOME/data/other" ip
+	RB_OTHER_STORE=$other
+	rb --root "$other" import "$RL_HOME/rootfs.tar" bb --change 'CMD ["sh"]' >/dev/null
+	rb run -d --name a --network berth bb sh -c 'mkdir -p /www && echo from-a >/www/index.html && exec httpd -f -p 8080 -h /www' >/dev/null
+	rb --root "$other" run -d --name b --network berth bb sleep 300 >/dev/null
+	ip=$(rb inspect a | jq -r '.[0].NetworkSettings.IPAddress')
+	[ "$(rb --root "$other" inspect b | jq -r '.[0].NetworkSettings.IPAddress')" != "$ip" ]
+	run rb --root "$other" exec b timeout 3 wget -qO- "http://$ip:8080/"
+	assert_success
+	assert_output from-a
+	# the other store's container still uses it
+	rb rm -f a >/dev/null
+	[ -e "$RL_HOME/run/berth/rootless-netns" ]
+	run rb --root "$other" exec b ip addr show eth0
+	assert_success
+	rb --root "$other" rm -f b >/dev/null
+	rootless_netns_gone
 }
 
 # rootless_build_context: a context in RL_HOME/ctx owned by the user.
