@@ -147,7 +147,8 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const 
 	struct statfs sf;
 	char line[8192], tgt[32];
 
-	if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+	/* MOUNTS are the v1 (or hybrid) host's hierarchies: no v2 to look for */
+	if (mounts == NULL && statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
 		return mount_v2(rootfd, m, index, err);
 	target = fs_ensure_mountpoint_in_root(rootfd, m->destination, true, err);
 	if (target < 0)

@@ -59,6 +59,8 @@ typedef struct create_tx {
 	 * init (NULL on v2, or when the read failed: each reads them) */
 	cgroup_mount *mounts;
 	size_t n_mounts;
+	bool mode_detected; /* MODE is the host's, read once */
+	enum cgroup_mode mode;
 	pid_t pid;
 	bool dir_created;
 } create_tx;
@@ -420,6 +422,8 @@ static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, c
 		.rootless = g->rootless,
 		.mounts = tx->mounts,
 		.n_mounts = tx->n_mounts,
+		.mode_detected = tx->mode_detected,
+		.detected_mode = tx->mode,
 	};
 
 	if (cgroup_manager_create(&co, &tx->cgroup, err) < 0 || refuse_busy_cgroup(tx, err) < 0)
@@ -561,6 +565,9 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	 * before the cgroup namespace, the cgroup mounts and the device nodes. */
 	if (cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) < 0)
 		mode = CGROUP_MODE_V1;
+	else
+		tx.mode_detected = true;
+	tx.mode = mode;
 	early = !late_userns && mode != CGROUP_MODE_V2 && !(new_userns && g->rootless);
 	cgroup_first = !early || mode == CGROUP_MODE_HYBRID;
 	if (mode != CGROUP_MODE_V2) {
