@@ -325,10 +325,16 @@ static int statmount_one(uint64_t id, const char *fs_root, const char *unified, 
 			return 1;
 		return buf.sm.sb_magic == CGROUP_V1_MAGIC || buf.sm.sb_magic == CGROUP_V2_MAGIC ? 1 : 0;
 	}
-	if ((buf.sm.mask & want) != want || buf.sm.size > sizeof(buf))
+	/* no options string is returned where a mount has none (cgroup2) */
+	if ((buf.sm.mask & (want & ~CGROUP_STATMOUNT_MNT_OPTS)) != (want & ~CGROUP_STATMOUNT_MNT_OPTS) ||
+	    buf.sm.size > sizeof(buf))
 		return 1;
 	if (buf.sm.sb_magic != CGROUP_V1_MAGIC && buf.sm.sb_magic != CGROUP_V2_MAGIC)
 		return 0;
+	/* a v1 hierarchy always has options (its controllers or name=): none
+	 * means a kernel without STATMOUNT_MNT_OPTS (before 6.11) */
+	if (buf.sm.sb_magic == CGROUP_V1_MAGIC && !(buf.sm.mask & CGROUP_STATMOUNT_MNT_OPTS))
+		return 1;
 	point = buf.sm.str + buf.sm.mnt_point;
 	root = buf.sm.str + buf.sm.mnt_root;
 	options = buf.sm.str + buf.sm.mnt_opts;
