@@ -438,6 +438,10 @@ static int delete_after_run(const runtime_globals *g, int dirfd, container_state
 	_cleanup_close_ int lockfd = state_lock(dirfd, err);
 	struct stat sb;
 
+	if (lockfd < 0 && (*err)->code == ENOENT) {
+		berth_error_free(err); /* the directory is gone already */
+		return 0;
+	}
 	if (lockfd < 0)
 		return berth_error_wrap(err, "delete %s", st->id);
 	if (fstatat(dirfd, STATE_FILE, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
