@@ -307,7 +307,7 @@ static int statmount_one(uint64_t id, const char *fs_root, const char *unified, 
 	struct cgroup_mnt_id_req req = { .size = 24, .mnt_id = id, .param = want };
 	union {
 		struct cgroup_statmount sm;
-		char bytes[8192];
+		char bytes[4096]; /* a cgroup mount's strings are short */
 	} buf;
 	_cleanup_free_ char *controllers = NULL;
 	const char *point, *root, *options, *slash;
