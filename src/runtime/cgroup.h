@@ -54,6 +54,10 @@ typedef struct cgroup_options {
 	 * NULL: read here. */
 	const cgroup_mount *mounts;
 	size_t n_mounts;
+	/* The mode cgroup_detect_mode() found just before for the same
+	 * fs_root, when MODE_DETECTED: not asked again. */
+	bool mode_detected;
+	enum cgroup_mode detected_mode;
 } cgroup_options;
 
 /* Reads how the host mounts cgroups under OPTS->fs_root (statfs magic). */

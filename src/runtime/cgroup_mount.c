@@ -91,12 +91,20 @@ static int mount_v2(int rootfd, const spec_mount *m, size_t index, berth_error *
 }
 
 /* In a cgroup namespace a new mount of the hierarchy has the container's
- * cgroup (the namespace's root) as its root, as runc mounts it. */
+ * cgroup (the namespace's root) as its root, as runc mounts it. PARENT is
+ * the tmpfs this process has just mounted and NAME the directory it has
+ * just made there (one component, from the host's mount table): nothing
+ * of the container can have put a link on that path, so it is mounted on
+ * by name below PARENT's /proc/self/fd entry, with no fd of its own. */
 static int mount_v1_fresh(int parent, const char *name, const char *controllers, unsigned long flags)
 {
-	_cleanup_close_ int dir = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	char tgt[32];
+	_cleanup_close_ int dir = -EBADF;
+	char tgt[256];
 
+	if (strchr(name, '/') == NULL &&
+	    (size_t)snprintf(tgt, sizeof(tgt), "/proc/self/fd/%d/%s", parent, name) < sizeof(tgt))
+		return mount("cgroup", tgt, "cgroup", flags, controllers);
+	dir = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return -1;
 	return mount("cgroup", fs_proc_fd_path(dir, tgt), "cgroup", flags, controllers);
@@ -139,7 +147,8 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const 
 	struct statfs sf;
 	char line[8192], tgt[32];
 
-	if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+	/* MOUNTS are the v1 (or hybrid) host's hierarchies: no v2 to look for */
+	if (mounts == NULL && statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
 		return mount_v2(rootfd, m, index, err);
 	target = fs_ensure_mountpoint_in_root(rootfd, m->destination, true, err);
 	if (target < 0)

@@ -18,7 +18,8 @@
  * where that is refused, its host mount bound) without reading
  * /proc/self/mountinfo again: in that namespace the root of each host
  * mount lies above the init's cgroup, which is all the walk of mountinfo
- * would find out. */
+ * would find out. MOUNTS are given only on a v1 or hybrid host (no cgroup2
+ * at /sys/fs/cgroup is looked for then). */
 int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const cgroup_mount *mounts, size_t n_mounts,
 			   bool new_cgroupns, berth_error **err);
 

@@ -59,6 +59,8 @@ typedef struct create_tx {
 	 * init (NULL on v2, or when the read failed: each reads them) */
 	cgroup_mount *mounts;
 	size_t n_mounts;
+	bool mode_detected; /* MODE is the host's, read once */
+	enum cgroup_mode mode;
 	pid_t pid;
 	bool dir_created;
 } create_tx;
@@ -420,6 +422,8 @@ static int make_cgroup(create_tx *tx, const runtime_globals *g, const spec *s, c
 		.rootless = g->rootless,
 		.mounts = tx->mounts,
 		.n_mounts = tx->n_mounts,
+		.mode_detected = tx->mode_detected,
+		.detected_mode = tx->mode,
 	};
 
 	if (cgroup_manager_create(&co, &tx->cgroup, err) < 0 || refuse_busy_cgroup(tx, err) < 0)
@@ -461,7 +465,7 @@ static void init_error(int sock, berth_error **err)
 }
 
 int container_create_internal(const runtime_globals *g, const create_options *opts, bool foreground, int *exec_fd_out,
-			      pid_t *pid_out, int *master_out, berth_error **err)
+			      pid_t *pid_out, int *master_out, create_kept *kept, berth_error **err)
 {
 	_cleanup_spec_ spec *s = opts->config; /* taken */
 	_cleanup_free_ char *config_path = NULL;
@@ -536,9 +540,12 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	if (tx.dirfd < 0)
 		goto fail_early;
 	tx.dir_created = true;
+	/* state.json ("creating") is first written with the cgroup, which is
+	 * made before anything else that could be left behind: until then a
+	 * killed create leaves only the directory, which delete --force
+	 * removes (as it removes one killed before any write). */
 	tx.lockfd = state_lock(tx.dirfd, err);
-	if (tx.lockfd < 0 || fill_state(st, s, opts, config_path, rootfs, g, err) < 0 ||
-	    state_write(tx.dirfd, st, err) < 0)
+	if (tx.lockfd < 0 || fill_state(st, s, opts, config_path, rootfs, g, err) < 0)
 		goto fail;
 	if (exec_fd_out != NULL)
 		*exec_fd_out = -1;
@@ -558,6 +565,9 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	 * before the cgroup namespace, the cgroup mounts and the device nodes. */
 	if (cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) < 0)
 		mode = CGROUP_MODE_V1;
+	else
+		tx.mode_detected = true;
+	tx.mode = mode;
 	early = !late_userns && mode != CGROUP_MODE_V2 && !(new_userns && g->rootless);
 	cgroup_first = !early || mode == CGROUP_MODE_HYBRID;
 	if (mode != CGROUP_MODE_V2) {
@@ -714,7 +724,12 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	seccomp_filter_clear(&filter);
 	cgroup_manager_free(tx.cgroup);
 	close(tx.lockfd);
-	close(tx.dirfd);
+	if (kept != NULL) {
+		kept->state = move_ptr(st);
+		kept->dirfd = tx.dirfd;
+	} else {
+		close(tx.dirfd);
+	}
 	return 0;
 
 fail:
@@ -742,7 +757,7 @@ fail_early:
 int container_create(const runtime_globals *g, const create_options *opts, berth_error **err)
 {
 	pid_t pid;
-	if (container_create_internal(g, opts, false, NULL, &pid, NULL, err) < 0)
+	if (container_create_internal(g, opts, false, NULL, &pid, NULL, NULL, err) < 0)
 		return berth_error_wrap(err, "create %s", opts->id);
 	if (opts->pid_out != NULL)
 		*opts->pid_out = pid;

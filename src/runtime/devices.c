@@ -114,15 +114,18 @@ static int create_device(rootfs_context *ctx, const spec_device *d, parent_cache
 		return berth_error_wrap(err, "device \"%s\"", d->path);
 	if (ctx->in_userns && d->type != 'p')
 		return bind_host_device(parentfd, base, d, err);
-	/* Replace whatever the image has there (a symlink must not redirect). */
-	if (fstatat(parentfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	/* Replace whatever the image has there (a symlink must not redirect;
+	 * mknodat follows none). Mostly /dev is a fresh tmpfs: nothing there. */
+	if (mknodat(parentfd, base, type | (mode & 07777), makedev(d->major, d->minor)) < 0) {
+		if (errno != EEXIST || fstatat(parentfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return berth_error_set(err, errno, "device \"%s\": mknod", d->path);
 		if (S_ISDIR(st.st_mode))
 			return berth_error_set(err, EISDIR, "device \"%s\": a directory is in the way", d->path);
 		if (unlinkat(parentfd, base, 0) < 0)
 			return berth_error_set(err, errno, "device \"%s\": remove the existing file", d->path);
+		if (mknodat(parentfd, base, type | (mode & 07777), makedev(d->major, d->minor)) < 0)
+			return berth_error_set(err, errno, "device \"%s\": mknod", d->path);
 	}
-	if (mknodat(parentfd, base, type | (mode & 07777), makedev(d->major, d->minor)) < 0)
-		return berth_error_set(err, errno, "device \"%s\": mknod", d->path);
 	/* The umask is 0 here, but a default ACL of the parent could still
 	 * change the mode: set it exactly where it differs. */
 	if (fstatat(parentfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || (st.st_mode & 07777) != (mode & 07777)) {
@@ -147,6 +150,12 @@ static int make_symlink(int rootfd, const char *target, const char *path, parent
 
 	if (parentfd < 0)
 		return -1;
+	if (symlinkat(target, parentfd, base) == 0)
+		return 0;
+	/* something is there already: a link or a node is replaced, anything
+	 * else (a file, a directory a mount made) is left alone */
+	if (errno != EEXIST)
+		return berth_error_set(err, errno, "symlink \"%s\" -> \"%s\"", path, target);
 	if (fstatat(parentfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISLNK(st.st_mode) && !S_ISCHR(st.st_mode))
 			return 0;

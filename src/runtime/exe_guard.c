@@ -37,18 +37,23 @@ extern char **environ;
 #define SYS_move_mount 429
 #endif
 
-bool exe_guard_is_sealed(void)
+/* FD (the binary) is on a read-only mount or a sealed memfd. */
+static bool file_is_sealed(int fd)
 {
-	_cleanup_close_ int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	struct statvfs sv;
 	int seals;
 
-	if (fd < 0)
-		return false;
 	if (fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_RDONLY))
 		return true;
 	seals = fcntl(fd, F_GET_SEALS);
 	return seals >= 0 && (seals & F_SEAL_WRITE) && (seals & F_SEAL_SEAL);
+}
+
+bool exe_guard_is_sealed(void)
+{
+	_cleanup_close_ int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	return fd >= 0 && file_is_sealed(fd);
 }
 
 static bool same_file(int a, int b)
@@ -485,7 +490,10 @@ int exe_guard_seal_in_mount_ns(berth_error **err)
 	char path[PATH_MAX];
 	ssize_t n;
 
-	if (exe_guard_is_sealed())
+	self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return berth_error_set(err, errno, "open /proc/self/exe");
+	if (file_is_sealed(self))
 		return 0;
 	if (noted_path[0] != '\0') {
 		memcpy(path, noted_path, sizeof(path));
@@ -495,9 +503,6 @@ int exe_guard_seal_in_mount_ns(berth_error **err)
 			return berth_error_set(err, n < 0 ? errno : EINVAL, "readlink /proc/self/exe");
 		path[n] = '\0';
 	}
-	self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return berth_error_set(err, errno, "open /proc/self/exe");
 	sealed = bind_readonly_in_place(path, self, err);
 	if (sealed < 0 || seal_in_place(sealed, err) < 0)
 		return -1;

@@ -428,17 +428,48 @@ static int run_poststart(const runtime_globals *g, const char *id, int exec_fd, 
 	return 0;
 }
 
+/* The delete at the end of a foreground `run`, from the state its create
+ * wrote (still in memory) and the state directory it kept open: the init
+ * was reaped, so the container is stopped. A directory whose state.json is
+ * gone was deleted by another command meanwhile: nothing is left to do
+ * (and a container made since with the same id is another one). */
+static int delete_after_run(const runtime_globals *g, int dirfd, container_state *st, berth_error **err)
+{
+	_cleanup_close_ int lockfd = state_lock(dirfd, err);
+	struct stat sb;
+
+	if (lockfd < 0 && (*err)->code == ENOENT) {
+		berth_error_free(err); /* the directory is gone already */
+		return 0;
+	}
+	if (lockfd < 0)
+		return berth_error_wrap(err, "delete %s", st->id);
+	if (fstatat(dirfd, STATE_FILE, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return berth_error_set(err, errno, "delete %s: state", st->id);
+	}
+	if (destroy_locked(g, dirfd, st, err) < 0)
+		return berth_error_wrap(err, "delete %s", st->id);
+	return 0;
+}
+
 /* create and start in one: the init execs the process as soon as it is
  * ready (no exec fifo, no second read of the state). */
 int container_run(const runtime_globals *g, const create_options *opts, int *exit_code, berth_error **err)
 {
 	_cleanup_close_ int exec_fd = -EBADF;
+	_cleanup_close_ int dirfd = -EBADF;
+	_cleanup_state_ container_state *st = NULL;
+	create_kept kept = { NULL, -1 };
 	int master = -1;
 	pid_t pid;
 
 	*exit_code = 0;
-	if (container_create_internal(g, opts, !opts->detach, &exec_fd, &pid, &master, err) < 0)
+	if (container_create_internal(g, opts, !opts->detach, &exec_fd, &pid, &master, &kept, err) < 0)
 		return berth_error_wrap(err, "run %s", opts->id);
+	st = kept.state;
+	dirfd = kept.dirfd;
 	if (exec_fd >= 0 && run_poststart(g, opts->id, exec_fd, err) < 0) {
 		_cleanup_error_ berth_error *cleanup_err = NULL;
 		container_delete(g, opts->id, true, &cleanup_err);
@@ -457,7 +488,7 @@ int container_run(const runtime_globals *g, const create_options *opts, int *exi
 		return berth_error_wrap(err, "run %s", opts->id);
 	if (master >= 0)
 		close(master);
-	if (!opts->keep && container_delete(g, opts->id, true, err) < 0)
+	if (!opts->keep && delete_after_run(g, dirfd, st, err) < 0)
 		return berth_error_wrap(err, "run %s", opts->id);
 	return 0;
 }

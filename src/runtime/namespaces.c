@@ -186,16 +186,24 @@ int namespaces_write_time_offsets(const spec *s, berth_error **err)
 
 bool namespaces_in_user_namespace(void)
 {
-	FILE *f = fopen("/proc/self/uid_map", "re");
+	/* Read once: the answer holds for the process and for a clone of it
+	 * that stays in its user namespace (the init without a user namespace
+	 * of its own: it asks only then). */
+	static int cached = -1;
+	FILE *f;
 	unsigned long inside, outside, count;
 	bool initial;
 
+	if (cached >= 0)
+		return cached;
+	f = fopen("/proc/self/uid_map", "re");
 	if (f == NULL)
 		return false;
 	initial = fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
 		  count == 4294967295UL;
 	fclose(f);
-	return !initial;
+	cached = !initial;
+	return cached;
 }
 
 pid_t namespaces_clone(int flags, int cgroup_fd, bool *in_cgroup)

@@ -31,7 +31,9 @@ int namespaces_write_id_maps(pid_t pid, const spec *s, bool rootless, berth_erro
 
 /* Whether the calling process runs in a user namespace other than the
  * initial one (its uid_map is not the identity map of every id): rootless
- * podman runs the runtime as uid 0 in a user namespace of its own. */
+ * podman runs the runtime as uid 0 in a user namespace of its own. Read
+ * once per process (and inherited by a clone): not for a process that has
+ * entered another user namespace since. */
 bool namespaces_in_user_namespace(void);
 
 /* Writes /proc/self/timens_offsets for a time namespace unshared for children. */

@@ -45,9 +45,14 @@ int state_dir_create(const char *root, const char *id, berth_error **err)
 	_cleanup_close_ int rootfd = -EBADF;
 	int fd;
 
-	if (fs_mkdir_p(root, 0700, err) < 0)
-		return berth_error_wrap(err, "state root");
+	/* the root exists but for the first container: no mkdir of each of
+	 * its components then */
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 && errno == ENOENT) {
+		if (fs_mkdir_p(root, 0700, err) < 0)
+			return berth_error_wrap(err, "state root");
+		rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (rootfd < 0)
 		return berth_error_set(err, errno, "open state root \"%s\"", root);
 	if (mkdirat(rootfd, id, 0711) < 0) {
@@ -94,9 +99,21 @@ int state_lock(int dirfd, berth_error **err)
 
 int state_dir_remove(const char *root, const char *id, berth_error **err)
 {
+	static const char *const files[] = { STATE_FILE, STATE_LOCK_FILE, STATE_EXEC_FIFO };
 	_cleanup_free_ char *path = fs_path_join(root, id);
+	_cleanup_close_ int dirfd = -EBADF;
+
 	if (path == NULL)
 		return berth_error_set(err, ENOMEM, "remove state directory");
+	/* The files the runtime makes there, then the directory; a walk of
+	 * the tree only when something else is left in it. */
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd >= 0) {
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+			unlinkat(dirfd, files[i], 0);
+		if (rmdir(path) == 0 || errno == ENOENT)
+			return 0;
+	}
 	return fs_remove_tree(path, err);
 }
 

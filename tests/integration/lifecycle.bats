@@ -265,6 +265,50 @@ EOF
 	assert_nothing_left c1
 }
 
+@test "run: the cgroup mounts found without mountinfo, the delete made from the state in memory" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	# listmount(2) and statmount(2) with mount options came in Linux 6.11
+	local major minor
+	IFS=. read -r major minor _ <<<"$(uname -r)"
+	[ "$major" -gt 6 ] || { [ "$major" -eq 6 ] && [ "$minor" -ge 11 ]; } || skip "kernel older than 6.11"
+	set_args true
+	mkdir -p "$ROOT"
+	# mountinfo makes the kernel print every mount of the host; the state
+	# create wrote is still in memory at the delete, and the state root
+	# exists: no mkdir of each of its components
+	run strace -f -qq -o "$TEST_DIR/strace.log" -e trace=open,openat,mkdir env BERTH_IT_TAG="$TAG" \
+		"$BERTH_RUNTIME" --root "$ROOT" run c1
+	assert_success
+	! grep -q 'mountinfo' "$TEST_DIR/strace.log" || fail "run read mountinfo: $(cat "$TEST_DIR/strace.log")"
+	! grep -q '"state.json", O_RDONLY' "$TEST_DIR/strace.log" ||
+		fail "run read state.json back: $(cat "$TEST_DIR/strace.log")"
+	! grep -q "mkdir(\"$ROOT\"" "$TEST_DIR/strace.log" ||
+		fail "run made the existing state root: $(cat "$TEST_DIR/strace.log")"
+	assert_nothing_left c1
+}
+
+@test "run: a container deleted by another command while it runs is left alone at the end" {
+	set_args sleep 100
+	env BERTH_IT_TAG="$TAG" "$BERTH_RUNTIME" --root "$ROOT" run c1 </dev/null >/dev/null 2>&1 &
+	local runner=$!
+	defer "kill -CONT $runner 2>/dev/null; kill $runner 2>/dev/null || true"
+	wait_for_status c1 running
+	# the foreground run stopped while another command deletes its
+	# container and a new one takes the same id: once it goes on, its own
+	# delete must not touch the new container
+	kill -STOP "$runner"
+	run berth delete --force c1
+	assert_success
+	run berth_bg run -d c1
+	assert_success
+	kill -CONT "$runner"
+	wait "$runner" || true
+	assert_equal "$(status_of c1)" running
+	run berth delete --force c1
+	assert_success
+	assert_nothing_left c1
+}
+
 @test "run --keep: the stopped container stays until deleted" {
 	set_args sh -c 'exit 3'
 	run berth run --keep c1

@@ -290,6 +290,8 @@ int cgroup_manager_create(const cgroup_options *options, cgroup_manager **out, b
 	m->rootless = opts->rootless;
 	if (opts->force_mode)
 		m->mode = opts->forced_mode;
+	else if (opts->mode_detected)
+		m->mode = opts->detected_mode;
 	else if (cgroup_detect_mode(opts->fs_root, &m->mode, err) < 0)
 		return -1;
 	if (cgroup_compute_request(opts, &request, &absolute, err) < 0)

@@ -294,8 +294,10 @@ static int apply_devices(cgroup_manager *m, const spec_resources *r, berth_error
 		return 0;
 	if (v1_dir(m, "devices", "devices.deny", &dir, err) < 0)
 		return -1;
-	/* one rule per write, through one fd per file */
-	if (cgroup_write_kept(dir, "devices.deny", &deny_fd, "a", err) < 0)
+	/* one rule per write, through one fd per file; the spec's list mostly
+	 * starts with the same "deny all" */
+	if (!(r->n_devices > 0 && !r->devices[0].allow && r->devices[0].type == 'a' && r->devices[0].access[0]) &&
+	    cgroup_write_kept(dir, "devices.deny", &deny_fd, "a", err) < 0)
 		return -1;
 	for (size_t i = 0; i < r->n_devices; i++) {
 		const spec_device_rule *d = &r->devices[i];
