@@ -253,15 +253,30 @@ int kube_service_endpoints_of(json_t *svc, json_t *ep, service_endpoint **out, s
 	json_array_foreach(json_object_get(ep, "subsets"), i, sub) {
 		json_array_foreach(json_object_get(sub, "addresses"), j, addr) {
 			const char *ip = str(addr, "ip");
-			bool dup = false;
-			for (size_t d = 0; d < *n; d++)
-				dup = dup || strcmp((*out)[d].ip, ip) == 0;
-			if (dup || *n >= SERVICE_ENDPOINTS_MAX)
+			service_endpoint *e = NULL;
+			bool any = false;
+			if (ip == NULL)
 				continue;
-			service_endpoint *e = &(*out)[(*n)++];
-			snprintf(e->ip, sizeof(e->ip), "%s", ip);
+			/* an address serves the ports of the subsets it is in */
+			for (size_t d = 0; d < *n && e == NULL; d++)
+				if (strcmp((*out)[d].ip, ip) == 0)
+					e = &(*out)[d];
 			for (size_t p = 0; p < spec.n_ports; p++)
-				e->target_ports[p] = subset_port(sub, &spec.ports[p], spec.n_ports);
+				any = any || subset_port(sub, &spec.ports[p], spec.n_ports);
+			if (!any || (e == NULL && *n >= SERVICE_ENDPOINTS_MAX))
+				continue;
+			if (e == NULL) {
+				e = &(*out)[(*n)++];
+				snprintf(e->ip, sizeof(e->ip), "%s", ip);
+				e->absent = (UINT32_C(1) << spec.n_ports) - 1;
+			}
+			for (size_t p = 0; p < spec.n_ports; p++) {
+				uint16_t port = subset_port(sub, &spec.ports[p], spec.n_ports);
+				if (port && !service_endpoint_serves(e, p)) {
+					e->target_ports[p] = port;
+					e->absent &= ~(UINT32_C(1) << p);
+				}
+			}
 		}
 	}
 	return 0;

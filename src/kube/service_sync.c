@@ -47,20 +47,25 @@ static uint16_t named_port(json_t *pod, const char *name, int proto)
 	return 0;
 }
 
-/* Fills E for pod P (its object, read once per pass into OBJECTS); false,
- * with a note, when a named targetPort is none of its ports. */
+/* Fills E for pod P (its object, read once per pass into OBJECTS): a port
+ * whose named targetPort is none of the pod's ports is marked absent, with
+ * a note, as Kubernetes leaves the pod out of that port only. False when
+ * the pod serves no port at all. */
 static bool endpoint_of(const kube_context *k, const char *ns, json_t *svc, const service_spec *spec, json_t *p,
 			json_t *objects, service_endpoint *e, json_t *notes)
 {
 	const char *pod_name = str(p, "name");
 	json_t *ports = json_object_get(json_object_get(svc, "spec"), "ports"), *pod = NULL;
+	size_t served = 0;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->ip, sizeof(e->ip), "%s", str(p, "ip"));
 	for (size_t i = 0; i < spec->n_ports; i++) {
 		json_t *target = json_object_get(json_array_get(ports, i), "targetPort");
-		if (!json_is_string(target))
+		if (!json_is_string(target)) {
+			served++;
 			continue;
+		}
 		pod = json_object_get(objects, pod_name);
 		if (pod == NULL) {
 			pod = kube_pod_object(k, ns, pod_name);
@@ -69,16 +74,24 @@ static bool endpoint_of(const kube_context *k, const char *ns, json_t *svc, cons
 		e->target_ports[i] = named_port(pod, json_string_value(target), spec->ports[i].proto);
 		if (e->target_ports[i] == 0) {
 			char note[512];
-			snprintf(note, sizeof(note), "pod %s left out: no container port named \"%s\"", pod_name,
-				 json_string_value(target));
+			if (spec->n_ports == 1)
+				snprintf(note, sizeof(note), "pod %s left out: no container port named \"%s\"",
+					 pod_name, json_string_value(target));
+			else
+				snprintf(note, sizeof(note),
+					 "pod %s left out of port %s: no container port named \"%s\"", pod_name,
+					 spec->ports[i].name, json_string_value(target));
 			json_array_append_new(notes, json_string(note));
-			return false;
+			e->absent |= UINT32_C(1) << i;
+			continue;
 		}
+		served++;
 	}
-	return true;
+	return served > 0;
 }
 
-/* "IP:PORT,PORT..." of each endpoint, for the cache and the status. */
+/* "IP:PORT" of each endpoint and port it serves, for the cache and the
+ * status. */
 static json_t *endpoints_json(const service_spec *spec, const service_endpoint *eps, size_t n)
 {
 	json_t *out = json_array();
@@ -90,6 +103,8 @@ static json_t *endpoints_json(const service_spec *spec, const service_endpoint *
 			    eps[i].target_ports[j]
 				? eps[i].target_ports[j]
 				: (spec->ports[j].target_port ? spec->ports[j].target_port : spec->ports[j].port);
+			if (!service_endpoint_serves(&eps[i], j))
+				continue;
 			snprintf(text, sizeof(text), "%s:%u", eps[i].ip, port);
 			json_array_append_new(out, json_string(text));
 		}

@@ -42,14 +42,23 @@ json_t *service_to_json(const service *s)
 						p->target_port ? p->target_port : p->port, "NodePort", p->node_port));
 	}
 	for (size_t k = 0; k < s->n_endpoints; k++) {
-		json_t *tp = json_array();
+		json_t *tp = json_array(), *absent = json_array();
+		json_t *e = json_pack("{s:s}", "IP", s->endpoints[k].ip);
 		bool any = false;
 		for (size_t i = 0; i < sp->n_ports; i++) {
 			json_array_append_new(tp, json_integer(s->endpoints[k].target_ports[i]));
 			any = any || s->endpoints[k].target_ports[i];
+			if (!service_endpoint_serves(&s->endpoints[k], i))
+				json_array_append_new(absent, json_integer((json_int_t)i));
 		}
-		json_array_append_new(eps, any ? json_pack("{s:s, s:o}", "IP", s->endpoints[k].ip, "TargetPorts", tp)
-					       : (json_decref(tp), json_pack("{s:s}", "IP", s->endpoints[k].ip)));
+		/* "Absent": the indexes of the ports it does not serve */
+		if (any)
+			json_object_set(e, "TargetPorts", tp);
+		if (json_array_size(absent))
+			json_object_set(e, "Absent", absent);
+		json_decref(tp);
+		json_decref(absent);
+		json_array_append_new(eps, e);
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o}", "Name", sp->name, "Owner", sp->owner, "OwnerPath",
 			 sp->owner_path, "ClusterIP", sp->cluster_ip, "Type", sp->node_ports ? "NodePort" : "ClusterIP",
@@ -98,6 +107,10 @@ int service_from_json(json_t *j, service *out, berth_error **err)
 		json_array_foreach(tp, k, t) {
 			if (k < SERVICE_PORTS_MAX)
 				e->target_ports[k] = (uint16_t)json_integer_value(t);
+		}
+		json_array_foreach(json_object_get(v, "Absent"), k, t) {
+			if (json_integer_value(t) >= 0 && json_integer_value(t) < SERVICE_PORTS_MAX)
+				e->absent |= UINT32_C(1) << json_integer_value(t);
 		}
 	}
 	return 0;
@@ -313,7 +326,8 @@ static bool udp_target_in(const service *new, const char *ip, uint16_t port)
 {
 	for (size_t i = 0; new &&i < new->spec.n_ports; i++)
 		for (size_t k = 0; new->spec.ports[i].proto == IPPROTO_UDP &&k < new->n_endpoints; k++)
-			if (strcmp(new->endpoints[k].ip, ip) == 0 && service_target_port(new, i, k) == port)
+			if (strcmp(new->endpoints[k].ip, ip) == 0 && service_endpoint_serves(&new->endpoints[k], i) &&
+			    service_target_port(new, i, k) == port)
 				return true;
 	return false;
 }
@@ -327,7 +341,8 @@ static void udp_forget_state(const service *st, const service *new)
 			uint16_t port = service_target_port(st, i, k);
 			struct in_addr a;
 			berth_error *e = NULL;
-			if (udp_target_in(new, st->endpoints[k].ip, port) ||
+			if (!service_endpoint_serves(&st->endpoints[k], i) ||
+			    udp_target_in(new, st->endpoints[k].ip, port) ||
 			    inet_pton(AF_INET, st->endpoints[k].ip, &a) != 1)
 				continue;
 			if (conntrack_delete_udp_to(a, port, &e) < 0) {
@@ -527,20 +542,24 @@ static bool same_but_endpoints(const service_spec *a, const service_spec *b)
 	return true;
 }
 
-static bool has_endpoint(const service *s, const char *ip)
+static const service_endpoint *endpoint_of(const service *s, const char *ip)
 {
 	for (size_t k = 0; k < s->n_endpoints; k++)
 		if (strcmp(s->endpoints[k].ip, ip) == 0)
-			return true;
-	return false;
+			return &s->endpoints[k];
+	return NULL;
 }
 
-/* Adds to INTO the endpoints of FROM that neither NEW nor INTO has. */
+/* Adds to INTO the endpoints of FROM that neither NEW nor INTO has, and
+ * those NEW keeps but no longer for a port FROM's served (their chains of
+ * that port go). */
 static int merge_gone(service *into, const service *from, const service *new)
 {
 	for (size_t k = 0; k < from->n_endpoints; k++) {
+		const service_endpoint *kept = endpoint_of(new, from->endpoints[k].ip);
 		service_endpoint *grown;
-		if (has_endpoint(new, from->endpoints[k].ip) || has_endpoint(into, from->endpoints[k].ip))
+		if ((kept && (kept->absent & ~from->endpoints[k].absent) == 0) ||
+		    endpoint_of(into, from->endpoints[k].ip))
 			continue;
 		grown = realloc(into->endpoints, (into->n_endpoints + 1) * sizeof(*grown));
 		if (grown == NULL)
@@ -651,8 +670,10 @@ int service_apply(const hostnet *h, const service_spec *spec, service *out, bert
 		if (copy_endpoints(&old.cur, &new, err) < 0)
 			return berth_error_wrap(err, "%s", what);
 		if (!same_ports(&old.cur.spec, &new.spec))
-			for (size_t k = 0; k < new.n_endpoints; k++)
+			for (size_t k = 0; k < new.n_endpoints; k++) {
 				memset(new.endpoints[k].target_ports, 0, sizeof(new.endpoints[k].target_ports));
+				new.endpoints[k].absent = 0;
+			}
 	} else if (vip_choose(dirfd, &new, err) < 0) {
 		return -1;
 	}

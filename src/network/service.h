@@ -102,6 +102,9 @@ typedef struct service_endpoint {
 	/* per port of the service (same order): 0 takes the port's target_port;
 	 * a named targetPort can resolve differently per pod */
 	uint16_t target_ports[SERVICE_PORTS_MAX];
+	/* bit I set: the backend does not serve port I (Kubernetes: a pod
+	 * lacking port I's named targetPort leaves that port's endpoints only) */
+	uint32_t absent;
 } service_endpoint;
 
 /* A service as recorded (and as the kernel has it, once applied). */
@@ -132,6 +135,9 @@ int service_vip_next(const char *range, const char *const *used, size_t n, char 
 
 /* The port endpoint K of S listens on for S's port I. */
 uint16_t service_target_port(const service *s, size_t i, size_t k);
+
+/* Whether endpoint E serves port I of its service. */
+bool service_endpoint_serves(const service_endpoint *e, size_t i);
 
 /* Whether ADDR lies inside RANGE. */
 bool service_range_contains(const char *range, const char *addr);

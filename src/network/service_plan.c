@@ -182,6 +182,11 @@ int service_vip_next(const char *range, const char *const *used, size_t n, char 
 	return berth_error_request(err, ENOSPC, "service range %s: no free ClusterIP", range);
 }
 
+bool service_endpoint_serves(const service_endpoint *e, size_t i)
+{
+	return i >= 32 || (e->absent & (UINT32_C(1) << i)) == 0;
+}
+
 uint16_t service_target_port(const service *s, size_t i, size_t k)
 {
 	const service_port *p = &s->spec.ports[i];
@@ -312,6 +317,8 @@ static void objects_of(const service *s, obj_list *l)
 			snprintf(o->key, sizeof(o->key), "%s . %u", proto_name(p->proto), p->node_port);
 		}
 		for (size_t k = 0; k < s->n_endpoints; k++) {
+			if (!service_endpoint_serves(&s->endpoints[k], i))
+				continue;
 			ep_chain(s, p, &s->endpoints[k], obj_add(l, OBJ_CHAIN)->name, sizeof(o->name));
 			if (s->spec.affinity_timeout)
 				aff_set(s, p, &s->endpoints[k], obj_add(l, OBJ_SET)->name, sizeof(o->name));
@@ -333,21 +340,24 @@ static void put_element(FILE *f, const char *verb, const obj *o, bool with_data)
 		with_data ? o->data : "");
 }
 
-/* The rules of NEW's chains, written after they were flushed. */
+/* The rules of NEW's chains, written after they were flushed: port I of S
+ * balances over the endpoints that serve it. */
 static void put_rules(FILE *f, const service *s)
 {
 	for (size_t i = 0; i < s->spec.n_ports; i++) {
 		const service_port *p = &s->spec.ports[i];
 		char chain[SERVICE_NAME_MAX + 48], target[SERVICE_NAME_MAX + 48];
+		size_t serving = 0, only = 0;
 
 		svc_chain(s, p, chain, sizeof(chain));
 		for (size_t k = 0; k < s->n_endpoints; k++) {
 			const service_endpoint *e = &s->endpoints[k];
-			uint16_t port = e->target_ports[i] ? e->target_ports[i]
-					: p->target_port   ? p->target_port
-							   : p->port;
 			char aff[SERVICE_NAME_MAX + 48];
 
+			if (!service_endpoint_serves(e, i))
+				continue;
+			serving++;
+			only = k;
 			ep_chain(s, p, e, target, sizeof(target));
 			aff_set(s, p, e, aff, sizeof(aff));
 			if (s->spec.affinity_timeout) {
@@ -356,16 +366,21 @@ static void put_rules(FILE *f, const service *s)
 					s->spec.affinity_timeout);
 			}
 			fprintf(f, "add rule " T " %s meta l4proto %s dnat ip to %s:%u\n", target, proto_name(p->proto),
-				e->ip, port);
+				e->ip, service_target_port(s, i, k));
 		}
-		if (s->n_endpoints == 1) {
-			ep_chain(s, p, &s->endpoints[0], target, sizeof(target));
+		if (serving == 1) {
+			ep_chain(s, p, &s->endpoints[only], target, sizeof(target));
 			fprintf(f, "add rule " T " %s goto %s\n", chain, target);
-		} else if (s->n_endpoints > 1) {
-			fprintf(f, "add rule " T " %s numgen random mod %zu vmap { ", chain, s->n_endpoints);
+		} else if (serving > 1) {
+			size_t slot = 0;
+
+			fprintf(f, "add rule " T " %s numgen random mod %zu vmap { ", chain, serving);
 			for (size_t k = 0; k < s->n_endpoints; k++) {
+				if (!service_endpoint_serves(&s->endpoints[k], i))
+					continue;
 				ep_chain(s, p, &s->endpoints[k], target, sizeof(target));
-				fprintf(f, "%s%zu : goto %s", k ? ", " : "", k, target);
+				fprintf(f, "%s%zu : goto %s", slot ? ", " : "", slot, target);
+				slot++;
 			}
 			fputs(" }\n", f);
 		}

@@ -359,6 +359,53 @@ YAML
 	[[ "$output" == *'left out: no container port named "nosuch"'* ]]
 }
 
+@test "kube service: in a multi-port service a pod lacking a named targetPort leaves that port only" {
+	write_web 2
+	# a third pod of app=web that also declares "metrics" (8081)
+	cat >"$MANIFESTS/full.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: full
+  labels: {app: web}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: bb
+    command: ["sh", "-c", "mkdir -p /www && hostname >/www/index.html && touch /www/ready && httpd -p 8081 -h /www && exec httpd -f -p 8080 -h /www"]
+    ports:
+    - {containerPort: 8080, name: http}
+    - {containerPort: 8081, name: metrics}
+    readinessProbe:
+      httpGet: {path: /ready, port: http}
+      periodSeconds: 1
+YAML
+	write_svc multi "- {name: metrics, port: 81, targetPort: metrics}"
+	kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/full.yaml" -f "$MANIFESTS/multi-svc.yaml" >/dev/null
+	wait_ready 3
+	wait_endpoints multi 3
+	local ip full_ip out name
+	ip=$(vip multi)
+	full_ip=$(kb get pod full -o json | jq -r .status.podIP)
+	# Endpoints group addresses by the ports they serve, as Kubernetes'
+	run kb get endpoints multi -o json
+	assert_success
+	[ "$(jq -c '[.subsets[] | {a: ([.addresses[].ip] | length), p: ([.ports[].name] | sort)}] | sort_by(.a)' <<<"$output")" = \
+		'[{"a":1,"p":["metrics","web"]},{"a":2,"p":["web"]}]' ]
+	[ "$(jq -r '.subsets[] | select(.ports | length == 2) | .addresses[0].ip' <<<"$output")" = "$full_ip" ]
+	# port 80 spreads over all three pods, port 81 reaches the one that has it
+	out=$(get "http://$ip/" 60)
+	[ "$(grep -c ERR <<<"$out")" = 0 ]
+	for name in $(kb get pods -o json | jq -r '.items[].metadata.name'); do
+		grep -qx "$name" <<<"$out" || fail "$name got none of 60 requests on port 80"
+	done
+	out=$(get "http://$ip:81/" 20)
+	[ "$(sort -u <<<"$out")" = full ]
+	run kb describe svc multi
+	[[ "$output" == *'left out of port metrics: no container port named "metrics"'* ]]
+}
+
 @test "kube service: a rolling update of 4 replicas under load from ab on the NodePort fails no request" {
 	command -v ab >/dev/null || skip "ab (apache2-utils) is not installed"
 	write_web 4

@@ -234,6 +234,42 @@ static void test_plan(void **state)
 	service_clear(&none);
 }
 
+/* A backend that lacks port 1 (a named targetPort its pod does not
+ * declare) serves port 0 only: port 1 balances over the others, and when it
+ * loses a port it served, that port's chain of it goes. */
+static void test_plan_per_port(void **state)
+{
+	const char *three[] = { "10.77.0.2", "10.77.0.3", "10.77.0.4" };
+	service_spec sp = spec_of("web", IPPROTO_TCP, 80, 8080);
+	service all, partial;
+	const service *stale[1];
+	_cleanup_free_ char *text = NULL, *shrink = NULL;
+
+	(void)state;
+	sp.n_ports = 2;
+	snprintf(sp.ports[0].name, sizeof(sp.ports[0].name), "web");
+	snprintf(sp.ports[1].name, sizeof(sp.ports[1].name), "metrics");
+	sp.ports[1].proto = IPPROTO_TCP;
+	sp.ports[1].port = 9090;
+	all = make(&sp, "10.96.0.1", three, 3);
+	partial = make(&sp, "10.96.0.1", three, 3);
+	partial.endpoints[1].absent = 1u << 1;
+	assert_true(service_endpoint_serves(&partial.endpoints[1], 0));
+	assert_false(service_endpoint_serves(&partial.endpoints[1], 1));
+	text = plan(NULL, 0, &partial);
+	assert_non_null(strstr(text, "svc-web-tcp-80 numgen random mod 3 vmap"));
+	assert_non_null(strstr(text, "add rule inet berth svc-web-tcp-9090 numgen random mod 2 vmap { "
+				     "0 : goto ep-web-tcp-9090-0a4d0002, 1 : goto ep-web-tcp-9090-0a4d0004 }"));
+	assert_null(strstr(text, "ep-web-tcp-9090-0a4d0003"));
+	assert_non_null(strstr(text, "ep-web-tcp-80-0a4d0003 meta l4proto tcp dnat ip to 10.77.0.3:8080"));
+	stale[0] = &all;
+	shrink = plan(stale, 1, &partial);
+	assert_non_null(strstr(shrink, "delete chain inet berth ep-web-tcp-9090-0a4d0003\n"));
+	assert_null(strstr(shrink, "delete chain inet berth ep-web-tcp-80-0a4d0003"));
+	service_clear(&all);
+	service_clear(&partial);
+}
+
 static void test_json(void **state)
 {
 	const char *two[] = { "10.77.0.2", "10.77.0.9" };
@@ -249,6 +285,7 @@ static void test_json(void **state)
 	snprintf(sp.owner, sizeof(sp.owner), "store:/x");
 	a = make(&sp, "10.96.0.7", two, 2);
 	a.endpoints[1].target_ports[0] = 53;
+	a.endpoints[0].absent = 1u << 0;
 	j = service_to_json(&a);
 	assert_int_equal(service_from_json(j, &back, &err), 0);
 	json_decref(j);
@@ -264,6 +301,8 @@ static void test_json(void **state)
 	assert_string_equal(back.endpoints[1].ip, "10.77.0.9");
 	assert_int_equal(back.endpoints[1].target_ports[0], 53);
 	assert_int_equal(back.endpoints[0].target_ports[0], 0);
+	assert_false(service_endpoint_serves(&back.endpoints[0], 0));
+	assert_true(service_endpoint_serves(&back.endpoints[1], 0));
 	service_clear(&a);
 	service_clear(&back);
 }
@@ -447,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_endpoints_validate),
 		cmocka_unit_test(test_vip_next),
 		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_plan_per_port),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test_setup_teardown(test_kernel, kernel_setup, kernel_teardown),
 	};

@@ -186,6 +186,13 @@ static json_t *endpoints_view(json_t *svc, json_t *rec, json_t *status)
 		json_t *sub_ports = json_array(), *sub = NULL, *s;
 		json_array_foreach(json_object_get(rec, "Ports"), j, rp) {
 			json_int_t tp = json_integer_value(json_array_get(json_object_get(e, "TargetPorts"), j));
+			json_t *a;
+			size_t k;
+			bool absent = false;
+			json_array_foreach(json_object_get(e, "Absent"), k, a)
+				absent = absent || json_integer_value(a) == (json_int_t)j;
+			if (absent)
+				continue; /* the address is in the subsets of the ports it serves */
 			json_array_append_new(sub_ports,
 					      json_pack("{s:s, s:I, s:s}", "name", str(rp, "Name") ?: "", "port",
 							tp ? tp : json_integer_value(json_object_get(rp, "TargetPort")),
