@@ -219,3 +219,12 @@ int engine_service_list(const engine_paths *p, service **out, size_t *n, berth_e
 		return -1;
 	return engine_rootless_netns_run(p, false, service_job_run, &job, err);
 }
+
+int engine_service_changed_at(const engine_paths *p, struct timespec *out, berth_error **err)
+{
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+
+	if (prepare(p, &h, ENSURE_NOTHING, "services", err) < 0)
+		return -1;
+	return service_records_changed_at(&h, out, err);
+}

@@ -45,4 +45,8 @@ int engine_service_remove(const engine_paths *p, const char *name, const char *o
  * store is gone. */
 int engine_service_list(const engine_paths *p, service **out, size_t *n, berth_error **err);
 
+/* When a service record of the host last changed (service.h,
+ * service_records_changed_at). */
+int engine_service_changed_at(const engine_paths *p, struct timespec *out, berth_error **err);
+
 #endif

@@ -74,12 +74,15 @@ json_t *kube_service_env(const kube_context *k, const char *namespace);
 
 /* The hosts lines of NAMESPACE's services: the ClusterIP, or a headless
  * service's ready pods (STATUS: the controller's; NULL: its status file),
- * named NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local. Heap. */
+ * named NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local; then the
+ * ClusterIPs of the store's other namespaces' services, named all but NAME.
+ * Heap. */
 char *kube_service_hosts_block(const kube_context *k, const char *namespace, json_t *status);
 
 /* Puts BLOCK in place of the service lines of POD's hosts file (in place:
  * it is bind-mounted) and, SEARCH, the search domains NS.svc.cluster.local
- * svc.cluster.local cluster.local first in its resolv.conf. */
+ * svc.cluster.local cluster.local first in its resolv.conf. Returns 1 when
+ * the hosts file was rewritten, 0 when it had BLOCK already. */
 int kube_service_pod_files(const kube_context *k, const char *namespace, const char *pod, const char *block,
 			   bool search, berth_error **err);
 

@@ -106,11 +106,41 @@ json_t *kube_service_env(const kube_context *k, const char *namespace)
 	return out;
 }
 
-/* One line per address of the service, every name of it. */
-static void hosts_lines(FILE *f, const char *namespace, const char *name, const char *ip)
+/* One line per address of the service, every name of it; SHORT: the bare
+ * NAME too (the pod's own namespace, as its search domain gives it). */
+static void hosts_lines(FILE *f, const char *namespace, const char *name, const char *ip, bool short_name)
 {
-	fprintf(f, "%s\t%s.%s.svc.cluster.local %s.%s.svc %s.%s %s\t%s\n", ip, name, namespace, name, namespace, name,
-		namespace, name, KUBE_SERVICE_HOSTS_MARK);
+	fprintf(f, "%s\t%s.%s.svc.cluster.local %s.%s.svc %s.%s%s%s\t%s\n", ip, name, namespace, name, namespace, name,
+		namespace, short_name ? " " : "", short_name ? name : "", KUBE_SERVICE_HOSTS_MARK);
+}
+
+/* The lines of the other namespaces' services of this store that have a
+ * ClusterIP, from the engine's records (RECORDS: read once for every
+ * namespace, so the cost does not grow with their number). */
+static void other_namespaces_lines(FILE *f, const kube_context *k, const char *namespace, json_t *records)
+{
+	char prefix[300];
+	const char *key;
+	json_t *rec;
+
+	snprintf(prefix, sizeof(prefix), "kube:%s/", k->paths->store_root);
+	json_object_foreach(records, key, rec) {
+		const char *owner = str(rec, "Owner") ?: "", *ip = str(rec, "ClusterIP"), *ns;
+		char name[SERVICE_NAME_MAX + 1];
+		size_t ns_len, name_len;
+
+		if (strncmp(owner, prefix, strlen(prefix)) != 0 || ip == NULL || ip[0] == '\0')
+			continue;
+		ns = owner + strlen(prefix);
+		ns_len = strlen(ns);
+		name_len = strlen(key);
+		/* the engine's name is "NAME.NS" */
+		if (strcmp(ns, namespace) == 0 || strchr(ns, '/') || name_len <= ns_len + 1 ||
+		    strcmp(key + name_len - ns_len, ns) != 0 || key[name_len - ns_len - 1] != '.')
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(name_len - ns_len - 1), key);
+		hosts_lines(f, ns, name, ip, false);
+	}
 }
 
 char *kube_service_hosts_block(const kube_context *k, const char *namespace, json_t *status)
@@ -124,12 +154,10 @@ char *kube_service_hosts_block(const kube_context *k, const char *namespace, jso
 
 	if (kube_state_list(k->paths->store_root, "Service", namespace, &services, &err) < 0) {
 		berth_error_free(&err);
-		return strdup("");
+		services = json_array();
 	}
-	if (json_array_size(services) == 0)
-		return strdup("");
 	records = kube_service_records(k);
-	if (status == NULL)
+	if (json_array_size(services) > 0 && status == NULL)
 		status = own_status = kube_controller_status(k, namespace);
 	if ((f = open_memstream(&out, &len)) == NULL)
 		return NULL;
@@ -149,7 +177,7 @@ char *kube_service_hosts_block(const kube_context *k, const char *namespace, jso
 					*strchr(addr, ':') = '\0';
 				if (addr[0] && !json_object_get(seen, addr)) {
 					json_object_set_new(seen, addr, json_true());
-					hosts_lines(f, namespace, name_of(svc), addr);
+					hosts_lines(f, namespace, name_of(svc), addr, true);
 				}
 			}
 			json_decref(seen);
@@ -158,8 +186,9 @@ char *kube_service_hosts_block(const kube_context *k, const char *namespace, jso
 		kube_service_engine_name(namespace, name_of(svc), engine_name);
 		ip = str(json_object_get(records, engine_name), "ClusterIP");
 		if (ip && ip[0])
-			hosts_lines(f, namespace, name_of(svc), ip);
+			hosts_lines(f, namespace, name_of(svc), ip, true);
 	}
+	other_namespaces_lines(f, k, namespace, records);
 	fclose(f);
 	return out;
 }
@@ -198,7 +227,7 @@ static int write_hosts(const char *path, const char *block, berth_error **err)
 	fclose(f);
 	if (strcmp(out, text) == 0)
 		return 0;
-	return rewrite_in_place(path, out, err);
+	return rewrite_in_place(path, out, err) < 0 ? -1 : 1;
 }
 
 /* resolv.conf with the cluster's search domains first, as the kubelet
@@ -253,7 +282,7 @@ int kube_service_pod_files(const kube_context *k, const char *namespace, const c
 	if (access(hosts, F_OK) < 0)
 		return 0; /* on the host's network: the host's files */
 	ret = write_hosts(hosts, block, err);
-	if (ret == 0 && search)
-		ret = write_search(resolv, namespace, err);
-	return ret < 0 ? berth_error_wrap(err, "pod %s: service names", pod) : 0;
+	if (ret >= 0 && search && write_search(resolv, namespace, err) < 0)
+		ret = -1;
+	return ret < 0 ? berth_error_wrap(err, "pod %s: service names", pod) : ret;
 }

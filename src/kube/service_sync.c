@@ -187,14 +187,60 @@ static void sync_one(const kube_context *k, const char *ns, json_t *svc, json_t 
 	set_endpoints(k, svc, &spec, eps, n, cache, entry);
 }
 
-/* The pods' hosts files, when the block of names changed. */
-static void sync_names(const kube_context *k, const char *ns, json_t *pods, json_t *status, json_t *cache, bool any)
+/* What the block of names depends on: when the host's service records
+ * last changed, and NAMESPACE's Services (SERVICES) with their headless
+ * endpoints in STATUS. NULL while the records changed within the last
+ * second (a change in the same clock tick as the look would not show). */
+static char *names_key(const kube_context *k, json_t *services, json_t *status)
 {
-	_cleanup_free_ char *block = any ? kube_service_hosts_block(k, ns, status) : strdup("");
+	_cleanup_json_ json_t *parts = json_array();
+	struct timespec changed = { 0 }, now;
+	berth_error *err = NULL;
+	json_t *svc;
+	size_t i;
+
+	if (engine_service_changed_at(k->paths, &changed, &err) < 0)
+		berth_error_free(&err);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (changed.tv_sec + 1 >= now.tv_sec)
+		return NULL;
+	json_array_append_new(parts, json_sprintf("%lld.%09ld", (long long)changed.tv_sec, changed.tv_nsec));
+	json_array_foreach(services, i, svc) {
+		const char *name = str(json_object_get(svc, "metadata"), "name") ?: "";
+		json_array_append_new(parts, json_string(name));
+		json_array_append_new(parts, json_string(str(json_object_get(svc, "metadata"), "uid") ?: ""));
+		if (kube_service_headless(svc))
+			json_array_append(
+			    parts,
+			    json_object_get(json_object_get(json_object_get(status, "services"), name), "endpoints")
+				?: json_null());
+	}
+	return json_dumps(parts, JSON_COMPACT);
+}
+
+/* The pods' hosts files, when the block of names changed (the store's
+ * services of every namespace: a change anywhere rewrites each pod's file
+ * once, whatever the number of services). The block is made again only
+ * when what it depends on changed (names_key), so a pass costs the same
+ * however many services the host has. */
+static void sync_names(const kube_context *k, const char *ns, json_t *services, json_t *pods, json_t *status,
+		       json_t *cache)
+{
+	_cleanup_free_ char *key = names_key(k, services, status), *block = NULL;
+	unsigned written = 0;
 	json_t *p;
 	size_t i;
 
-	if (block == NULL || (str(cache, "hosts") && strcmp(str(cache, "hosts"), block) == 0))
+	if (key && str(cache, "hosts") && strcmp(str(cache, "hosts_key") ?: "", key) == 0)
+		return;
+	block = kube_service_hosts_block(k, ns, status);
+	if (block == NULL)
+		return;
+	if (key)
+		json_object_set_new(cache, "hosts_key", json_string(key));
+	else
+		json_object_del(cache, "hosts_key");
+	if (str(cache, "hosts") && strcmp(str(cache, "hosts"), block) == 0)
 		return;
 	if (str(cache, "hosts") == NULL && block[0] == '\0') {
 		json_object_set_new(cache, "hosts", json_string(block));
@@ -202,14 +248,19 @@ static void sync_names(const kube_context *k, const char *ns, json_t *pods, json
 	}
 	json_array_foreach(pods, i, p) {
 		berth_error *err = NULL;
+		int ret;
 		if (json_is_true(json_object_get(p, "removed")) || json_is_null(json_object_get(p, "holder")) ||
 		    !json_object_get(p, "holder"))
 			continue;
-		if (kube_service_pod_files(k, ns, str(p, "name"), block, false, &err) < 0) {
+		ret = kube_service_pod_files(k, ns, str(p, "name"), block, false, &err);
+		if (ret < 0) {
 			fprintf(stderr, "%s\n", err && err->msg ? err->msg : "service names: failed");
 			berth_error_free(&err);
 		}
+		written += ret > 0;
 	}
+	if (written)
+		fprintf(stderr, "service names: %u hosts files rewritten\n", written);
 	json_object_set_new(cache, "hosts", json_string(block));
 }
 
@@ -237,14 +288,14 @@ void kube_service_sync(const kube_context *k, const char *namespace, json_t *pod
 	json_array_foreach(services, i, svc)
 		if (json_object_size(json_object_get(json_object_get(svc, "spec"), "selector")) == 0)
 			json_object_set_new(seen, str(json_object_get(svc, "metadata"), "name") ?: "", json_true());
-	sync_names(k, namespace, pods, status, cache, json_array_size(services) > 0);
+	sync_names(k, namespace, services, pods, status, cache);
 	/* forget the cache of services deleted meanwhile */
 	json_object_foreach_safe(cache, tmp, key, v)
 	{
 		char name[SERVICE_NAME_MAX + 1];
 		const char *dot;
 		if (strchr(key, '/') == NULL)
-			continue; /* "hosts" */
+			continue; /* "hosts", "hosts_key" */
 		snprintf(name, sizeof(name), "%s", key);
 		dot = strchr(name, '.');
 		if (dot)

@@ -155,6 +155,17 @@ static int services_dir(const hostnet *h, berth_error **err)
 	return fd;
 }
 
+int service_records_changed_at(const hostnet *h, struct timespec *out, berth_error **err)
+{
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
+	if (fstatat(h->dirfd, "services", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : berth_error_set(err, errno, "stat \"%s/services\"", h->dir);
+	*out = st.st_mtim;
+	return 0;
+}
+
 static int services_lock(int dirfd, const hostnet *h, berth_error **err)
 {
 	int fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -61,6 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -175,6 +176,11 @@ int service_load(const hostnet *h, const char *name, service *out, berth_error *
 /* Every recorded service, sorted by name (free each with service_clear,
  * then the array). */
 int service_list(const hostnet *h, service **out, size_t *n, berth_error **err);
+
+/* When a record was last made, replaced or removed (the records
+ * directory's mtime; zero when there is none yet): a cheap look whether
+ * the services changed. */
+int service_records_changed_at(const hostnet *h, struct timespec *out, berth_error **err);
 
 /* Removes the services whose owner_path is gone (and the temporary files
  * of killed writers). Returns how many services. */

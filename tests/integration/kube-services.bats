@@ -23,6 +23,15 @@ setup() {
 }
 
 teardown() {
+	local i
+	# the namespace "other" some tests use
+	if [ -n "${OTHER_NS:-}" ]; then
+		kb delete all --all -n other >/dev/null 2>&1 || true
+		for ((i = 0; i < 100; i++)); do
+			[ -z "$(controller_pid other)" ] && break
+			sleep 0.1
+		done
+	fi
 	kube_teardown
 }
 
@@ -512,6 +521,57 @@ YAML
 	done
 	run kb exec client -- grep web2 /etc/hosts
 	assert_failure
+}
+
+@test "kube service: pods of another namespace find a service by NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local" {
+	OTHER_NS=1
+	write_web 1
+	write_svc web
+	cat >"$MANIFESTS/client.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: bb, command: ["sleep", "3600"]}
+YAML
+	kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/web-svc.yaml" >/dev/null
+	kb apply -n other -f "$MANIFESTS/client.yaml" >/dev/null
+	wait_ready 1
+	wait_endpoints web 1
+	local i name ok=
+	for ((i = 0; i < 50; i++)); do
+		[ "$(kb get pods -n other -o json | jq -r '.items[0].status.phase')" = Running ] && ok=1 && break
+		sleep 0.1
+	done
+	[ -n "$ok" ]
+	for name in web.default web.default.svc web.default.svc.cluster.local; do
+		run kb exec -n other client -- timeout 3 wget -qO- "http://$name/"
+		assert_success
+		[[ "$output" == web-* ]]
+	done
+	# the bare name is the pod's own namespace's only
+	run kb exec -n other client -- grep -E "[[:space:]]web([[:space:]]|$)" /etc/hosts
+	assert_failure
+	# a service made later in "default" reaches the running pod in "other";
+	# a deleted one leaves it
+	write_svc web2
+	kb apply -f "$MANIFESTS/web2-svc.yaml" >/dev/null
+	ok=
+	for ((i = 0; i < 30; i++)); do
+		kb exec -n other client -- grep -q "web2.default.svc.cluster.local" /etc/hosts && ok=1 && break
+		sleep 0.1
+	done
+	[ -n "$ok" ]
+	kb delete svc web2 >/dev/null
+	for ((i = 0; i < 30; i++)); do
+		kb exec -n other client -- grep -q web2 /etc/hosts || break
+		sleep 0.1
+	done
+	run kb exec -n other client -- grep web2 /etc/hosts
+	assert_failure
+	kb delete pod client -n other >/dev/null
 }
 
 @test "kube service: a headless service's name resolves to its ready pods" {
