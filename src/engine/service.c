@@ -228,3 +228,13 @@ int engine_service_changed_at(const engine_paths *p, struct timespec *out, berth
 		return -1;
 	return service_records_changed_at(&h, out, err);
 }
+
+int engine_service_port_holder(const engine_paths *p, int proto, uint16_t port, const char *except, char *out,
+			       size_t len, berth_error **err)
+{
+	_cleanup_hostnet_ hostnet h = { NULL, -EBADF };
+
+	if (prepare(p, &h, ENSURE_NOTHING, "node ports", err) < 0)
+		return -1;
+	return hostnet_port_holder(&h, proto, port, except, out, len);
+}

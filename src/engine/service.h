@@ -45,6 +45,11 @@ int engine_service_remove(const engine_paths *p, const char *name, const char *o
  * store is gone. */
 int engine_service_list(const engine_paths *p, service **out, size_t *n, berth_error **err);
 
+/* Who holds PROTO/PORT on the host, other than EXCEPT (hostnet.h,
+ * hostnet_port_holder): 1 with the claimant into OUT, 0 when nobody. */
+int engine_service_port_holder(const engine_paths *p, int proto, uint16_t port, const char *except, char *out,
+			       size_t len, berth_error **err);
+
 /* When a service record of the host last changed (service.h,
  * service_records_changed_at). */
 int engine_service_changed_at(const engine_paths *p, struct timespec *out, berth_error **err);

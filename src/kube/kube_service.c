@@ -171,6 +171,29 @@ static int check_one(const kube_context *k, json_t *records, json_t *const *svcs
 								   name, i, (long long)np);
 		}
 	}
+	/* the host's published ports (berth run -p, of any store) */
+	for (i = 0; i < json_array_size(json_object_get(spec, "ports")); i++) {
+		const char *proto;
+		json_int_t np = node_port_at(svc, i, &proto);
+		char except[SERVICE_NAME_MAX + 16], holder[80];
+		int ret;
+		if (np <= 0 || np > 65535)
+			continue;
+		snprintf(except, sizeof(except), "%s%s", HOSTNET_SERVICE_CLAIM, engine_name);
+		ret = engine_service_port_holder(k->paths, strcmp(proto, "udp") == 0 ? IPPROTO_UDP : IPPROTO_TCP,
+						 (uint16_t)np, except, holder, sizeof(holder), err);
+		if (ret < 0)
+			return -1;
+		if (ret == 1) {
+			bool of_service = strncmp(holder, HOSTNET_SERVICE_CLAIM, strlen(HOSTNET_SERVICE_CLAIM)) == 0;
+			return berth_error_request(
+			    err, EEXIST,
+			    "The Service \"%s\" is invalid: spec.ports[%zu].nodePort: Invalid "
+			    "value: %lld: provided port is already allocated (%s %.*s)",
+			    name, i, (long long)np, of_service ? "the node port of service" : "published by container",
+			    of_service ? 200 : 12, of_service ? holder + strlen(HOSTNET_SERVICE_CLAIM) : holder);
+		}
+	}
 	/* and the Services before it in the same manifest */
 	for (size_t other = 0; other < idx; other++) {
 		for (i = 0; i < json_array_size(json_object_get(spec, "ports")); i++) {
@@ -190,7 +213,7 @@ static int check_one(const kube_context *k, json_t *records, json_t *const *svcs
 	return 0;
 }
 
-int kube_service_check(const kube_context *k, json_t *const *svcs, size_t n, berth_error **err)
+int kube_service_check(const kube_context *k, json_t *const *svcs, size_t n, size_t *at, berth_error **err)
 {
 	_cleanup_json_ json_t *records = NULL;
 	bool any = false;
@@ -211,8 +234,10 @@ int kube_service_check(const kube_context *k, json_t *const *svcs, size_t n, ber
 	}
 	records = kube_service_records(k);
 	for (size_t i = 0; i < n; i++)
-		if (check_one(k, records, svcs, i, err) < 0)
+		if (check_one(k, records, svcs, i, err) < 0) {
+			*at = i;
 			return -1;
+		}
 	return 0;
 }
 

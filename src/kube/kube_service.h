@@ -40,11 +40,13 @@ bool kube_service_headless(json_t *svc);
 int kube_service_spec(const kube_context *k, json_t *svc, service_spec *out, berth_error **err);
 
 /* Checks the Services SVCS (N, of one manifest) against the services on
- * the host and the stored objects: a nodePort another service holds, a
- * clusterIP another has or that differs from the one this service has
- * (immutable), a service of that name made by someone else. Changes
- * nothing. */
-int kube_service_check(const kube_context *k, json_t *const *svcs, size_t n, berth_error **err);
+ * the host and the stored objects: a nodePort another service holds or a
+ * container publishes (`berth run -p`, of any store), a clusterIP another
+ * has or that differs from the one this service has (immutable), a
+ * service of that name made by someone else. Changes nothing. On an
+ * error, AT is the index of the Service it is about (0 when about none:
+ * rootless). */
+int kube_service_check(const kube_context *k, json_t *const *svcs, size_t n, size_t *at, berth_error **err);
 
 /* Creates or updates the engine service of the stored SVC (its ClusterIP
  * stays); a Service without selector gets the addresses of its stored

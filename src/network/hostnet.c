@@ -618,6 +618,49 @@ int hostnet_port_claim(const hostnet *h, const char *claimant, int proto, uint16
 	return 0;
 }
 
+struct holder_query {
+	const hostnet *h;
+	char prefix[8], suffix[8];
+	const char *except;
+	char *out;
+	size_t len;
+};
+
+/* Claim file NAME ("PROTO_ADDR_PORT") of the port asked, held by a live
+ * claimant: 1, which stops the walk. */
+static int holder_one(const char *name, void *data)
+{
+	struct holder_query *q = data;
+	size_t l = strlen(name), sl = strlen(q->suffix);
+	struct nft_port p = { 0 };
+	char owner[80], addr[INET6_ADDRSTRLEN + 1];
+
+	if (strncmp(name, q->prefix, strlen(q->prefix)) != 0 || l <= strlen(q->prefix) + sl ||
+	    strcmp(name + l - sl, q->suffix) != 0 || l - strlen(q->prefix) - sl >= sizeof(addr))
+		return 0;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(l - strlen(q->prefix) - sl), name + strlen(q->prefix));
+	p.proto = strcmp(q->prefix, "udp_") == 0 ? IPPROTO_UDP : IPPROTO_TCP;
+	p.host_ip = strcmp(addr, "*") == 0 ? NULL : addr;
+	p.host_port = (uint16_t)atoi(q->suffix + 1);
+	if (port_claimant(q->h, &p, owner, sizeof(owner)) != 1 || owner[0] == '\0' ||
+	    (q->except && strcmp(owner, q->except) == 0))
+		return 0;
+	if (is_service_claim(owner) ? service_claim_dead(q->h, owner) : !hostnet_owner_alive(q->h, owner))
+		return 0;
+	snprintf(q->out, q->len, "%s", owner);
+	return 1;
+}
+
+int hostnet_port_holder(const hostnet *h, int proto, uint16_t port, const char *except, char *out, size_t len)
+{
+	struct holder_query q = { .h = h, .except = except, .out = out, .len = len };
+
+	out[0] = '\0';
+	snprintf(q.prefix, sizeof(q.prefix), "%s_", proto == IPPROTO_UDP ? "udp" : "tcp");
+	snprintf(q.suffix, sizeof(q.suffix), "_%u", port);
+	return for_each_entry(h->dirfd, "ports", NULL, holder_one, &q) == 1 ? 1 : 0;
+}
+
 void hostnet_port_release(const hostnet *h, const char *claimant, int proto, uint16_t port)
 {
 	struct nft_port p = { .proto = proto, .host_port = port };

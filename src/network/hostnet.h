@@ -141,6 +141,11 @@ void hostnet_ports_unpublish(const hostnet *h, const char *id, const struct nft_
  * container or of a service without a record is taken back; any other is
  * an EEXIST error naming its holder. CLAIMANT's own claim: 0. */
 int hostnet_port_claim(const hostnet *h, const char *claimant, int proto, uint16_t port, berth_error **err);
+/* Who holds PROTO/PORT on any host address (a live container's -p, a
+ * service's node port), other than EXCEPT (NULL: none): 1 with the
+ * claimant into OUT, 0 when nobody does. Claims nothing: a check made
+ * before anything is changed. */
+int hostnet_port_holder(const hostnet *h, int proto, uint16_t port, const char *except, char *out, size_t len);
 /* Releases the claim of PROTO/PORT when CLAIMANT holds it. */
 void hostnet_port_release(const hostnet *h, const char *claimant, int proto, uint16_t port);
 

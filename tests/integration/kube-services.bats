@@ -309,10 +309,22 @@ YAML
 	sed 's/name: web$/name: web2/' "$MANIFESTS/web-svc.yaml" >"$MANIFESTS/web2.yaml"
 	run kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/web2.yaml"
 	assert_failure
-	[[ "$output" == *'The Service "web2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated'* ]]
+	[[ "$output" == *'web2.yaml, document 1 (Service web2): The Service "web2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated'* ]]
 	run kb get deployments
 	[[ "$output" != *web* ]]
 	[ "$(kb get svc -o json | jq -r '[.items[].metadata.name] | join(" ")')" = web ]
+	# a node port a container publishes (berth run -p): refused the same way
+	# before anything is stored
+	brun -d --name pub -p 30082:80 bb sleep 100 >/dev/null
+	sed 's/name: web$/name: web3/; s/nodePort: 30080/nodePort: 30082/' "$MANIFESTS/web-svc.yaml" >"$MANIFESTS/web3.yaml"
+	run kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/web3.yaml"
+	assert_failure
+	[[ "$output" == *'web3.yaml, document 1 (Service web3): The Service "web3" is invalid: spec.ports[0].nodePort: Invalid value: 30082: provided port is already allocated (published by container '* ]]
+	run kb get deployments
+	[[ "$output" != *web* ]]
+	[ "$(kb get svc -o json | jq -r '[.items[].metadata.name] | join(" ")')" = web ]
+	[ "$(find "$HOSTNET/services" -name 'web3*' | wc -l)" = 0 ]
+	b rm -f pub >/dev/null
 	# a node port out of range, one on a ClusterIP service, two ports without names
 	run kb apply -f - <<'YAML'
 apiVersion: v1

@@ -401,6 +401,16 @@ static void test_kernel(void **state)
 	assert_int_equal(hostnet_ports_publish(&s->h, "c1", &publish, 1, &err), -EEXIST);
 	assert_non_null(strstr(err->msg, "already the node port of service web"));
 	berth_error_free(&err);
+	/* a check before an apply sees who holds it, on any address */
+	{
+		char holder[80];
+		assert_int_equal(hostnet_port_holder(&s->h, IPPROTO_TCP, 30000, NULL, holder, sizeof(holder)), 1);
+		assert_string_equal(holder, "service:web");
+		assert_int_equal(hostnet_port_holder(&s->h, IPPROTO_TCP, 30000, "service:web", holder, sizeof(holder)),
+				 0);
+		assert_int_equal(hostnet_port_holder(&s->h, IPPROTO_UDP, 30000, NULL, holder, sizeof(holder)), 0);
+		assert_int_equal(hostnet_port_holder(&s->h, IPPROTO_TCP, 3000, NULL, holder, sizeof(holder)), 0);
+	}
 
 	/* another owner's name; another service gets the next ClusterIP */
 	snprintf(other.name, sizeof(other.name), "web");

@@ -242,14 +242,22 @@ static int check_workloads(kube_cli *cli, const kube_manifest *m, berth_error **
 static int check_services(kube_cli *cli, const kube_manifest *m, berth_error **err)
 {
 	_cleanup_free_ json_t **svcs = calloc(m->n + 1, sizeof(json_t *));
-	size_t n = 0;
+	_cleanup_free_ const kube_object **objects = calloc(m->n + 1, sizeof(*objects));
+	size_t n = 0, at = 0;
 
-	if (svcs == NULL)
+	if (svcs == NULL || objects == NULL)
 		return berth_error_set(err, ENOMEM, "services");
 	for (size_t i = 0; i < m->n; i++)
-		if (strcmp(m->objects[i].kind, "Service") == 0)
+		if (strcmp(m->objects[i].kind, "Service") == 0) {
+			objects[n] = &m->objects[i];
 			svcs[n++] = m->objects[i].object;
-	return kube_service_check(&cli->k, svcs, n, err);
+		}
+	if (kube_service_check(&cli->k, svcs, n, &at, err) == 0)
+		return 0;
+	/* the file and document, as the other checks of apply say them */
+	if (at < n && (*err)->code != EPERM)
+		berth_error_wrap(err, "%s (%s %s)", objects[at]->origin, objects[at]->kind, objects[at]->name);
+	return -1;
 }
 
 /* A stored Service or Endpoints made real; a Service that cannot be made
