@@ -167,8 +167,9 @@ static int check_one(const kube_context *k, json_t *records, json_t *const *svcs
 					return berth_error_request(err, EEXIST,
 								   "The Service \"%s\" is invalid: "
 								   "spec.ports[%zu].nodePort: Invalid value: %lld: "
-								   "provided port is already allocated",
-								   name, i, (long long)np);
+								   "provided port is already allocated (the node "
+								   "port of service %s)",
+								   name, i, (long long)np, key);
 		}
 	}
 	/* the host's published ports (berth run -p, of any store) */

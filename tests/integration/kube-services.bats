@@ -309,7 +309,7 @@ YAML
 	sed 's/name: web$/name: web2/' "$MANIFESTS/web-svc.yaml" >"$MANIFESTS/web2.yaml"
 	run kb apply -f "$MANIFESTS/web.yaml" -f "$MANIFESTS/web2.yaml"
 	assert_failure
-	[[ "$output" == *'web2.yaml, document 1 (Service web2): The Service "web2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated'* ]]
+	[[ "$output" == *'web2.yaml, document 1 (Service web2): The Service "web2" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated (the node port of service web.default)'* ]]
 	run kb get deployments
 	[[ "$output" != *web* ]]
 	[ "$(kb get svc -o json | jq -r '[.items[].metadata.name] | join(" ")')" = web ]
