@@ -380,7 +380,7 @@ YAML
 	[[ "$output" == *'left out: no container port named "nosuch"'* ]]
 }
 
-@test "kube service: in a multi-port service a pod lacking a named targetPort leaves that port only" {
+@test "kube service: in a multi-port service a pod lacking a named targetPort leaves that port only; EndpointSlices" {
 	write_web 2
 	# a third pod of app=web that also declares "metrics" (8081)
 	cat >"$MANIFESTS/full.yaml" <<'YAML'
@@ -425,6 +425,16 @@ YAML
 	[ "$(sort -u <<<"$out")" = full ]
 	run kb describe svc multi
 	[[ "$output" == *'left out of port metrics: no container port named "metrics"'* ]]
+	# EndpointSlices (discovery.k8s.io/v1) mirror them: one per port set
+	run kb get endpointslices -o json
+	assert_success
+	[ "$(jq -c '[.items[] | select(.metadata.labels["kubernetes.io/service-name"] == "multi") | {n: (.endpoints | length), p: ([.ports[].port] | sort), t: .addressType}] | sort_by(.n)' <<<"$output")" = \
+		'[{"n":1,"p":[8080,8081],"t":"IPv4"},{"n":2,"p":[8080],"t":"IPv4"}]' ]
+	[ "$(jq -r '.items[] | select(.ports | length == 2) | .endpoints[0].addresses[0]' <<<"$output")" = "$full_ip" ]
+	run kb get endpointslices
+	assert_success
+	[[ "${lines[0]}" =~ ^NAME\ +ADDRESSTYPE\ +PORTS\ +ENDPOINTS\ +AGE$ ]]
+	[[ "$output" =~ multi-[a-z0-9]{5}\ +IPv4\ +8080,8081\ +$full_ip\  ]]
 }
 
 @test "kube service: a rolling update of 4 replicas under load from ab on the NodePort fails no request" {

@@ -52,6 +52,9 @@ void kube_cli_print(json_t *o, const char *format);
  * those named (N > 0) only; as tables or, ITEMS given, appended to it. */
 void kube_cli_print_services(kube_cli *cli, const char *ns, char **names, int n, json_t *items, bool header);
 void kube_cli_print_endpoints(kube_cli *cli, const char *ns, char **names, int n, json_t *items);
+/* get endpointslices: the EndpointSlices (discovery.k8s.io/v1) mirroring
+ * the Endpoints, one per set of addresses serving the same ports. */
+void kube_cli_print_endpointslices(kube_cli *cli, const char *ns, char **names, int n, json_t *items);
 /* The lines of `describe service` after Name, Namespace and Kind. */
 void kube_cli_describe_service(kube_cli *cli, json_t *svc, json_t *status);
 

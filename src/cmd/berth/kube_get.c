@@ -388,7 +388,8 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 
 	ret = berth_parse(
 	    "kube get",
-	    "kube get pods|deployments|services|endpoints|configmaps|secrets|hpa|all [NAME...] [-n NS] [-o FORMAT]",
+	    "kube get pods|deployments|services|endpoints|endpointslices|configmaps|secrets|hpa|all [NAME...] [-n NS] "
+	    "[-o FORMAT]",
 	    get_specs, argc, argv, false, v, &pos, &npos, 1, -1, err);
 	if (ret != 0) {
 		options_free_values(v, 3);
@@ -396,7 +397,11 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 	}
 	format = v[2].value;
 	all = strcmp(pos[0], "all") == 0;
-	if (!all && (kind = kube_kind_canonical(pos[0])) == NULL) {
+	/* shown, not applied: mirrors of the Endpoints */
+	if (strcasecmp(pos[0], "endpointslice") == 0 || strcasecmp(pos[0], "endpointslices") == 0 ||
+	    strcasecmp(pos[0], "endpointslices.discovery.k8s.io") == 0)
+		kind = "EndpointSlice";
+	if (!all && kind == NULL && (kind = kube_kind_canonical(pos[0])) == NULL) {
 		options_free_values(v, 3);
 		return berth_error_request(err, EINVAL, "the server doesn't have a resource type \"%s\"", pos[0]), 1;
 	}
@@ -435,6 +440,8 @@ int cmd_kube_get(const berth_globals *g, int argc, char **argv, berth_error **er
 		kube_cli_print_services(&cli, view.namespace, pos + 1, npos - 1, items, true);
 	if (kind && strcmp(kind, "Endpoints") == 0)
 		kube_cli_print_endpoints(&cli, view.namespace, pos + 1, npos - 1, items);
+	if (kind && strcmp(kind, "EndpointSlice") == 0)
+		kube_cli_print_endpointslices(&cli, view.namespace, pos + 1, npos - 1, items);
 	if (items) {
 		if (npos == 2 && json_array_size(items) == 1)
 			kube_cli_print(json_array_get(items, 0), format);

@@ -241,19 +241,22 @@ static void endpoints_text(json_t *ep, char *out, size_t len)
 		snprintf(out + strlen(out), len - strlen(out), " + %d more...", more);
 }
 
-void kube_cli_print_endpoints(kube_cli *cli, const char *ns, char **names, int n, json_t *items)
+/* The Endpoints of NS's Services named NAMES (N; none: all), as the
+ * controller and the engine have them, and stored Endpoints objects of no
+ * Service. NULL after an error (reported). */
+static json_t *endpoints_views(kube_cli *cli, const char *ns, char **names, int n)
 {
 	_cleanup_json_ json_t *records = kube_service_records(&cli->k), *status = json_object();
-	json_t *svcs = NULL, *eps = NULL, *o, *views = json_array();
+	_cleanup_json_ json_t *svcs = NULL, *eps = NULL;
+	json_t *o, *views = json_array();
 	berth_error *err = NULL;
 	size_t i;
 
 	if (kube_state_list(cli->paths.store_root, "Service", ns, &svcs, &err) < 0 ||
 	    kube_state_list(cli->paths.store_root, "Endpoints", ns, &eps, &err) < 0) {
 		berth_error_report("berth kube get", &err);
-		json_decref(svcs);
 		json_decref(views);
-		return;
+		return NULL;
 	}
 	json_array_foreach(svcs, i, o) {
 		const char *ons = str(meta(o), "namespace") ?: "default";
@@ -276,6 +279,17 @@ void kube_cli_print_endpoints(kube_cli *cli, const char *ns, char **names, int n
 		if (!has_service && wanted(names, n, str(meta(o), "name")))
 			json_array_append(views, o);
 	}
+	return views;
+}
+
+void kube_cli_print_endpoints(kube_cli *cli, const char *ns, char **names, int n, json_t *items)
+{
+	_cleanup_json_ json_t *views = endpoints_views(cli, ns, names, n);
+	json_t *o;
+	size_t i;
+
+	if (views == NULL)
+		return;
 	json_array_foreach(views, i, o) {
 		char age[16], text[256];
 		if (items) {
@@ -295,9 +309,119 @@ void kube_cli_print_endpoints(kube_cli *cli, const char *ns, char **names, int n
 	}
 	if (json_array_size(views) == 0 && !items && n <= 0)
 		fprintf(stderr, "No resources found in %s namespace.\n", ns ? ns : "any");
-	json_decref(svcs);
-	json_decref(eps);
-	json_decref(views);
+}
+
+/* "SERVICE-xxxxx": Kubernetes draws the suffix at random (generateName);
+ * here it comes from the ports, so a slice keeps its name while its port
+ * set does. */
+static void slice_name(const char *service_name, json_t *ports, char *out, size_t len)
+{
+	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+	_cleanup_free_ char *text = json_dumps(ports, JSON_COMPACT | JSON_SORT_KEYS);
+	uint32_t h = 2166136261u;
+	char suffix[6];
+
+	for (const char *c = text ? text : ""; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (size_t i = 0; i < 5; i++, h /= (sizeof(alphabet) - 1))
+		suffix[i] = alphabet[h % (sizeof(alphabet) - 1)];
+	suffix[5] = '\0';
+	snprintf(out, len, "%s-%s", service_name, suffix);
+}
+
+/* The EndpointSlices (discovery.k8s.io/v1) of Endpoints view EP: one per
+ * subset (a set of addresses serving the same ports), or one without
+ * endpoints when it has none, as the EndpointSlice controller mirrors
+ * them. Appended to OUT. */
+static void slices_of(json_t *ep, json_t *out)
+{
+	json_t *subsets = json_object_get(ep, "subsets"), *sub, *a;
+	size_t i, j, n = json_array_size(subsets);
+
+	for (i = 0; i < (n ? n : 1); i++) {
+		json_t *endpoints = json_array(), *ports;
+		char name[300];
+
+		sub = json_array_get(subsets, i);
+		ports = json_object_get(sub, "ports") ? json_deep_copy(json_object_get(sub, "ports")) : json_null();
+		json_array_foreach(json_object_get(sub, "addresses"), j, a)
+			json_array_append_new(endpoints, json_pack("{s:[O], s:{s:b, s:b, s:b}}", "addresses",
+								   json_object_get(a, "ip"), "conditions", "ready", 1,
+								   "serving", 1, "terminating", 0));
+		slice_name(str(meta(ep), "name") ?: "", ports, name, sizeof(name));
+		json_array_append_new(
+		    out, json_pack("{s:s, s:s, s:{s:s, s:O, s:O, s:{s:O, s:s}, s:[{s:s, s:s, s:O}]}, s:s, s:o, s:o}",
+				   "apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name",
+				   name, "namespace", json_object_get(meta(ep), "namespace"), "creationTimestamp",
+				   json_object_get(meta(ep), "creationTimestamp"), "labels",
+				   "kubernetes.io/service-name", json_object_get(meta(ep), "name"),
+				   "endpointslice.kubernetes.io/managed-by", "berth", "ownerReferences", "apiVersion",
+				   "v1", "kind", "Service", "name", json_object_get(meta(ep), "name"), "addressType",
+				   "IPv4", "endpoints", endpoints, "ports", ports));
+	}
+}
+
+/* "8080,8081" or "<unset>"; "10.77.0.2,10.77.0.3 + 1 more..." or "<unset>" */
+static void slice_text(json_t *slice, char *ports, size_t plen, char *addrs, size_t alen)
+{
+	json_t *p, *e;
+	size_t i;
+	int shown = 0, more = 0;
+
+	ports[0] = addrs[0] = '\0';
+	json_array_foreach(json_object_get(slice, "ports"), i, p)
+		snprintf(ports + strlen(ports), plen - strlen(ports), "%s%lld", i ? "," : "",
+			 (long long)json_integer_value(json_object_get(p, "port")));
+	json_array_foreach(json_object_get(slice, "endpoints"), i, e) {
+		if (shown == 3) {
+			more++;
+			continue;
+		}
+		snprintf(addrs + strlen(addrs), alen - strlen(addrs), "%s%s", shown ? "," : "",
+			 json_string_value(json_array_get(json_object_get(e, "addresses"), 0)) ?: "");
+		shown++;
+	}
+	if (ports[0] == '\0')
+		snprintf(ports, plen, "<unset>");
+	if (shown == 0)
+		snprintf(addrs, alen, "<unset>");
+	else if (more)
+		snprintf(addrs + strlen(addrs), alen - strlen(addrs), " + %d more...", more);
+}
+
+void kube_cli_print_endpointslices(kube_cli *cli, const char *ns, char **names, int n, json_t *items)
+{
+	_cleanup_json_ json_t *views = endpoints_views(cli, ns, NULL, 0), *slices = json_array();
+	json_t *o;
+	size_t i;
+	bool header = false;
+
+	if (views == NULL)
+		return;
+	json_array_foreach(views, i, o)
+		slices_of(o, slices);
+	json_array_foreach(slices, i, o) {
+		char age[16], ports[128], addrs[256];
+		if (!wanted(names, n, str(meta(o), "name")))
+			continue;
+		if (items) {
+			json_array_append(items, o);
+			continue;
+		}
+		if (!header) {
+			if (ns == NULL)
+				printf("%-16s", "NAMESPACE");
+			printf("%-24s %-12s %-12s %-50s %s\n", "NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE");
+			header = true;
+		}
+		slice_text(o, ports, sizeof(ports), addrs, sizeof(addrs));
+		if (ns == NULL)
+			printf("%-16s", str(meta(o), "namespace"));
+		printf("%-24s %-12s %-12s %-50s %s\n", str(meta(o), "name"), "IPv4", ports, addrs,
+		       kube_cli_age(str(meta(o), "creationTimestamp"), age));
+	}
+	if (!header && !items && n <= 0)
+		fprintf(stderr, "No resources found in %s namespace.\n", ns ? ns : "any");
 }
 
 void kube_cli_describe_service(kube_cli *cli, json_t *svc, json_t *status)
