@@ -44,7 +44,8 @@ typedef struct mon {
 	const char *runtime;
 	char *bundle;
 	bool foreground, tty, interactive;
-	int events; /* to berth: S/E/X lines */
+	bool no_monitor; /* record "NoMonitor": this process exits once it runs */
+	int events;	 /* to berth: S/E/X lines */
 	int sigfd;
 	logfile log;
 	int in_w, out_r, err_r, master;
@@ -127,6 +128,11 @@ static bool on_running(mon *m, container_state *s, void *arg)
 
 	set_status(s, "running");
 	s->pid = m->init;
+	if (m->no_monitor) {
+		/* none stays: the runtime says whether it runs (record.h) */
+		s->monitor_pid = 0;
+		s->monitor_start = 0;
+	}
 	s->oom_killed = false;
 	free(s->started_at);
 	s->started_at = strdup(engine_now_rfc3339(now));
@@ -368,7 +374,10 @@ static int runtime_create(mon *m, char **errmsg)
 	berth_error *err = NULL;
 
 	m->init = 0;
-	if (m->tty) {
+	if (m->no_monitor) {
+		/* nobody reads its output once this process is gone */
+		io.err = RUNTIME_NULL;
+	} else if (m->tty) {
 		listen_fd = console_listen();
 		args[5] = "--console-socket";
 		args[6] = CONSOLE_SOCKET;
@@ -697,6 +706,21 @@ static int restore_ports(mon *m, char **errmsg)
 	return -1;
 }
 
+/* A container without a monitor runs: this process goes, and the init
+ * with it goes to the nearest subreaper (or init), which reaps it. */
+static _Noreturn void leave_running(mon *m)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	close_container_fds(m);
+	close_fd(&m->oom_fd);
+	logfile_close(&m->log);
+	release_monitor(m);
+	send_event(m, 'S', pid);
+	_exit(0);
+}
+
 static void run_loop(mon *m)
 {
 	int delay_ms = 100;
@@ -715,6 +739,8 @@ static void run_loop(mon *m)
 			m->exit_code = 127;
 			change_state(m, on_exited, errmsg);
 		} else {
+			if (m->no_monitor)
+				leave_running(m);
 			if (first) {
 				snprintf(pid, sizeof(pid), "%d", (int)getpid());
 				send_event(m, 'S', pid);
@@ -812,7 +838,8 @@ static void monitor_main(mon *m)
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
 	m->health.paths = m->p;
-	m->attach_fd = attach_listen();
+	if (!m->no_monitor)
+		m->attach_fd = attach_listen();
 	run_loop(m);
 }
 
@@ -872,6 +899,7 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		  .foreground = foreground,
 		  .tty = record_config_bool(c, "Tty"),
 		  .interactive = record_config_bool(c, "Interactive"),
+		  .no_monitor = record_config_bool(c, "NoMonitor"),
 		  .events = -1,
 		  .in_w = -1,
 		  .out_r = -1,

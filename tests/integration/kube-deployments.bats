@@ -92,6 +92,9 @@ YAML
 	wait_ready 3 2
 	before=$(pod_names)
 	holder=$(b inspect "k8s_POD_$(kb get pods -o json | jq -r '.items[1].metadata.name')_default" | jq -r '.[0].State.Pid')
+	# the holder has no monitor (nothing of berth's waits for it): the
+	# controller sees its end through the process itself
+	[ "$(b inspect "k8s_POD_$(kb get pods -o json | jq -r '.items[1].metadata.name')_default" | jq -r '.[0].State.MonitorPid')" = 0 ]
 	kill -9 "$holder"
 	sleep 0.3
 	wait_ready 3 2
