@@ -1,4 +1,5 @@
 #include "engine/monitor.h"
+#include "engine/monitor_spawner.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -804,7 +805,7 @@ static void set_title(const char *id)
 	proctitle_set(title);
 }
 
-static void monitor_main(mon *m)
+static _Noreturn void monitor_main(mon *m)
 {
 	sigset_t set;
 	int claim;
@@ -841,6 +842,7 @@ static void monitor_main(mon *m)
 	if (!m->no_monitor)
 		m->attach_fd = attach_listen();
 	run_loop(m);
+	_exit(1);
 }
 
 /* Keeps fds 0-2 and KEEP, closes the rest (berth's store and lock fds). */
@@ -878,29 +880,19 @@ int monitor_wait_exit(int fd)
 	return atoi(line + 2);
 }
 
-static void fork_monitor(mon *m, int events_w)
+/* This process becomes C's monitor; it never returns (run_loop ends in
+ * _exit). */
+static _Noreturn void become_monitor(const engine_paths *p, container *c, bool foreground, int events_w)
 {
-	setsid();
-	close_other_fds(events_w);
-	m->events = events_w;
-	if (!m->foreground)
-		detach_stdio(m);
-	monitor_main(m);
-}
-
-int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
-		  berth_error **err)
-{
-	_cleanup_free_ char *bundle = engine_container_bundle(c);
 	mon m = { .p = p,
 		  .c = c,
 		  .runtime = engine_container_runtime(c),
-		  .bundle = bundle,
+		  .bundle = engine_container_bundle(c),
 		  .foreground = foreground,
 		  .tty = record_config_bool(c, "Tty"),
 		  .interactive = record_config_bool(c, "Interactive"),
 		  .no_monitor = record_config_bool(c, "NoMonitor"),
-		  .events = -1,
+		  .events = events_w,
 		  .in_w = -1,
 		  .out_r = -1,
 		  .err_r = -1,
@@ -908,28 +900,52 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		  .oom_fd = -1,
 		  .attach_fd = -1,
 		  .stdin_open = foreground && (record_config_bool(c, "Interactive")) };
+
+	setsid();
+	close_other_fds(events_w);
+	if (!m.foreground)
+		detach_stdio(&m);
+	if (m.bundle == NULL)
+		fail_start(&m, strdup("out of memory"));
+	monitor_main(&m);
+	_exit(1);
+}
+
+void monitor_become_detached(const engine_paths *p, container *c, int events_w)
+{
+	become_monitor(p, c, false, events_w);
+}
+
+int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
+		  berth_error **err)
+{
 	int ev[2];
 	char line[4096];
-	pid_t pid;
+	pid_t pid = 0;
 
 	if (engine_container_prepare_start(p, c, err) < 0)
 		return -1;
 	if (pipe2(ev, O_CLOEXEC) < 0)
 		return berth_error_set(err, errno, "pipe");
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		close(ev[0]);
-		close(ev[1]);
-		return berth_error_set(err, errno, "fork");
-	}
-	if (pid == 0) {
-		close(ev[0]);
-		fork_monitor(&m, ev[1]);
+	/* a detached monitor comes from the spawner when there is one: it
+	 * then keeps the spawner's small heap, not this process's */
+	if (foreground || monitor_spawner_request(c->id, ev[1]) < 0) {
+		fflush(stdout);
+		fflush(stderr);
+		pid = fork();
+		if (pid < 0) {
+			close(ev[0]);
+			close(ev[1]);
+			return berth_error_set(err, errno, "fork");
+		}
+		if (pid == 0) {
+			close(ev[0]);
+			become_monitor(p, c, foreground, ev[1]);
+		}
 	}
 	close(ev[1]);
-	/* set on failure too: a caller that lives on (the API service) reaps it */
+	/* set on failure too: a caller that lives on (the API service) reaps
+	 * it (0: the spawner's, not a child of this process) */
 	if (monitor_pid)
 		*monitor_pid = pid;
 	if (read_line(ev[0], line, sizeof(line)) < 0 || line[0] != 'S') {

@@ -492,7 +492,8 @@ YAML
 	# runtime says whether it runs; ps shows it up, with no "(no monitor)"
 	[ "$(b inspect p3-infra | jq -r '.[0].State.MonitorPid')" = 0 ]
 	[ "$(b inspect p3-infra | jq -r '.[0].State.Status')" = running ]
-	! grep -qs "berth-monitor $(b inspect p3-infra | jq -r '.[0].Id' | cut -c1-12)" /proc/[0-9]*/cmdline
+	run grep -qs "berth-monitor $(b inspect p3-infra | jq -r '.[0].Id' | cut -c1-12)" /proc/[0-9]*/cmdline
+	assert_failure
 	run b ps --filter name=p3-infra
 	assert_success
 	[[ "${lines[1]}" =~ \ Up\  ]]
