@@ -307,6 +307,12 @@ B kube rollout status deployment/web --timeout 120 >>"$logf"
 sleep 5 # a few passes and probes of every pod
 ctl=$(controller_pid)
 ctl_busy=$(private_kib "$ctl")
+# the controller's monitor spawner (its child), one per namespace
+spawner=0
+for p in $(pgrep -P "$ctl"); do
+	tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q '^berth-monitor-spawner' && spawner=$p
+done
+spawner_kib=$(private_kib "$spawner")
 ctl_busy_dirty=$(dirty_kib "$ctl")
 holders=() monitors=() pods=0
 for id in $(B ps -q --no-trunc --filter label=io.kubernetes.pod.namespace=default); do
@@ -345,6 +351,6 @@ berth_med=$(median "${times[berth]}")
 	fi
 	echo
 	[ -z "${sw:-}" ] || echo "berth is $(awk -v a="$sw" -v b="$berth_med" 'BEGIN {printf "%.1f", a / b}')x faster than swarm (target: 5x)."
-	echo "Controller private memory (Private_Clean + Private_Dirty): $ctl_busy KiB with 10 ready replicas, $ctl_idle KiB with none (the deployment scaled to 0) (target: 1024); Private_Dirty alone $ctl_busy_dirty and $ctl_idle_dirty KiB."
+	echo "Controller private memory (Private_Clean + Private_Dirty): $ctl_busy KiB with 10 ready replicas, $ctl_idle KiB with none (the deployment scaled to 0) (target: 1024); Private_Dirty alone $ctl_busy_dirty and $ctl_idle_dirty KiB. Its monitor spawner (one per namespace): $spawner_kib KiB."
 	echo "Per pod beyond its containers: $(((holder_kib + monitor_kib) / pods)) KiB private (holder $((holder_kib / pods)) KiB, the monitors $((monitor_kib / pods)) KiB; $pods pods) (target: 300)."
 } | tee "${out:-/dev/null}"
