@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "engine/monitor.h"
+#include "engine/runtime_call.h"
+#include "runtime/exe_guard.h"
 #include "util/proctitle.h"
 
 /* this process's end of the spawner's socket, -1 without one */
@@ -59,6 +61,7 @@ static _Noreturn void spawn_monitor(const engine_paths *p, const char *id, int e
 static _Noreturn void spawner_main(const engine_paths *p, int sock, pid_t parent)
 {
 	char id[RECORD_ID_LEN + 2];
+	berth_error *err = NULL;
 	int fd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -73,6 +76,14 @@ static _Noreturn void spawner_main(const engine_paths *p, int sock, pid_t parent
 	/* what the caller freed before the fork goes back: every monitor
 	 * shares the rest with this process */
 	malloc_trim(0);
+	/* the monitors' in-process create runs from a sealed view of berth's
+	 * binary (runtime_call.c): moved here once, the moved mappings (RELRO
+	 * and .data, 64 kB) are shared with every monitor, which finds itself
+	 * sealed, instead of each monitor copying its own. Where it cannot be
+	 * done, each monitor tries on its own as before. */
+	engine_exe_dir();
+	if (exe_guard_seal_in_place(&err) < 0)
+		berth_error_free(&err);
 	for (;;) {
 		ssize_t n = receive_request(sock, id, sizeof(id), &fd);
 		pid_t pid;

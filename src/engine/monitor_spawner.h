@@ -9,6 +9,9 @@
  * that made a pod, a monitor kept ~170 kB of that child's heap; forked
  * from the spawner, it shares the spawner's few pages and owns only what
  * it writes itself (its record, the in-process create, trimmed after).
+ * The spawner also moves onto the sealed view of berth's binary that the
+ * in-process create needs (exe_guard_seal_in_place) once for all: the
+ * monitors inherit the moved mappings instead of each copying its own.
  *
  * The spawner is the caller's child, and ends with it (PR_SET_PDEATHSIG),
  * or when every copy of its socket is closed. A request is one
