@@ -916,11 +916,29 @@ void monitor_become_detached(const engine_paths *p, container *c, int events_w)
 	become_monitor(p, c, false, events_w);
 }
 
+/* The monitor's first line on FD: 0 once the container started (*PID, may
+ * be NULL: the monitor's pid), else the error. Apart from monitor_start so
+ * that its buffer is not on the stack that a monitor forked there keeps. */
+static __attribute__((noinline)) int await_start(int fd, const container *c, pid_t *pid, berth_error **err)
+{
+	char line[4096];
+
+	if (read_line(fd, line, sizeof(line)) < 0 || line[0] != 'S') {
+		if (line[0] == 'B')
+			return berth_error_request(err, EBUSY, "container %s is being started by another command",
+						   c->name);
+		return berth_error_set(err, 0, "%s",
+				       line[0] == 'E' ? line + 2 : "the monitor exited before the container started");
+	}
+	if (pid)
+		*pid = (pid_t)strtol(line + 2, NULL, 10);
+	return 0;
+}
+
 int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
 		  berth_error **err)
 {
 	int ev[2];
-	char line[4096];
 	pid_t pid = 0;
 
 	if (engine_container_prepare_start(p, c, err) < 0)
@@ -948,16 +966,10 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 	 * it (0: the spawner's, not a child of this process) */
 	if (monitor_pid)
 		*monitor_pid = pid;
-	if (read_line(ev[0], line, sizeof(line)) < 0 || line[0] != 'S') {
+	if (await_start(ev[0], c, monitor_pid, err) < 0) {
 		close(ev[0]);
-		if (line[0] == 'B')
-			return berth_error_request(err, EBUSY, "container %s is being started by another command",
-						   c->name);
-		return berth_error_set(err, 0, "%s",
-				       line[0] == 'E' ? line + 2 : "the monitor exited before the container started");
+		return -1;
 	}
-	if (monitor_pid)
-		*monitor_pid = (pid_t)strtol(line + 2, NULL, 10);
 	if (events_fd)
 		*events_fd = ev[0];
 	else
