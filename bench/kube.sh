@@ -5,7 +5,7 @@
 # `podman kube play` of one pod (podman makes one pod per Deployment: its
 # figure is per pod); then the memory of berth's controller (idle and with
 # the 10 replicas) and what a pod costs beyond its containers (the holder's
-# pause process and the monitors of the holder and of the container).
+# pause process and the container's monitor; the holder has none).
 #
 #   bench/kube.sh [--quick] [--out FILE] [--berth PATH] [--no-docker] [--no-podman]
 #
@@ -291,6 +291,7 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 private_kib() {
 	local p sum=0 v
 	for p in "$@"; do
+		[ "$p" -gt 0 ] 2>/dev/null || continue # no process (a holder has no monitor)
 		v=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
 		sum=$((sum + v))
 	done
@@ -306,6 +307,12 @@ B kube rollout status deployment/web --timeout 120 >>"$logf"
 sleep 5 # a few passes and probes of every pod
 ctl=$(controller_pid)
 ctl_busy=$(private_kib "$ctl")
+# the controller's monitor spawner (its child), one per namespace
+spawner=0
+for p in $(pgrep -P "$ctl"); do
+	tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q '^berth-monitor-spawner' && spawner=$p
+done
+spawner_kib=$(private_kib "$spawner")
 ctl_busy_dirty=$(dirty_kib "$ctl")
 holders=() monitors=() pods=0
 for id in $(B ps -q --no-trunc --filter label=io.kubernetes.pod.namespace=default); do
@@ -344,6 +351,6 @@ berth_med=$(median "${times[berth]}")
 	fi
 	echo
 	[ -z "${sw:-}" ] || echo "berth is $(awk -v a="$sw" -v b="$berth_med" 'BEGIN {printf "%.1f", a / b}')x faster than swarm (target: 5x)."
-	echo "Controller private memory (Private_Clean + Private_Dirty): $ctl_busy KiB with 10 ready replicas, $ctl_idle KiB with none (the deployment scaled to 0) (target: 1024); Private_Dirty alone $ctl_busy_dirty and $ctl_idle_dirty KiB."
-	echo "Per pod beyond its containers: $(((holder_kib + monitor_kib) / pods)) KiB private (holder $((holder_kib / pods)) KiB, the monitors of the holder and the container $((monitor_kib / pods)) KiB; $pods pods) (target: 300)."
+	echo "Controller private memory (Private_Clean + Private_Dirty): $ctl_busy KiB with 10 ready replicas, $ctl_idle KiB with none (the deployment scaled to 0) (target: 1024); Private_Dirty alone $ctl_busy_dirty and $ctl_idle_dirty KiB. Its monitor spawner (one per namespace): $spawner_kib KiB."
+	echo "Per pod beyond its containers: $(((holder_kib + monitor_kib) / pods)) KiB private (holder $((holder_kib / pods)) KiB, the monitors $((monitor_kib / pods)) KiB; $pods pods) (target: 300)."
 } | tee "${out:-/dev/null}"

@@ -146,6 +146,8 @@ static json_t *record_config(const char *image, const image_info *info, const ru
 						 : "SIGTERM");
 	if (o->stdin_once)
 		json_object_set_new(j, "StdinOnce", json_true());
+	if (o->no_monitor)
+		json_object_set_new(j, "NoMonitor", json_true());
 	json_object_set_new(j, "Env", string_array(o->env));
 	json_object_set_new(j, "Volumes", string_array(o->volumes));
 	json_object_set_new(j, "Network", json_string(o->network ? o->network : engine_network_default()));

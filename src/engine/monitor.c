@@ -1,4 +1,5 @@
 #include "engine/monitor.h"
+#include "engine/monitor_spawner.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -44,7 +45,8 @@ typedef struct mon {
 	const char *runtime;
 	char *bundle;
 	bool foreground, tty, interactive;
-	int events; /* to berth: S/E/X lines */
+	bool no_monitor; /* record "NoMonitor": this process exits once it runs */
+	int events;	 /* to berth: S/E/X lines */
 	int sigfd;
 	logfile log;
 	int in_w, out_r, err_r, master;
@@ -127,6 +129,11 @@ static bool on_running(mon *m, container_state *s, void *arg)
 
 	set_status(s, "running");
 	s->pid = m->init;
+	if (m->no_monitor) {
+		/* none stays: the runtime says whether it runs (record.h) */
+		s->monitor_pid = 0;
+		s->monitor_start = 0;
+	}
 	s->oom_killed = false;
 	free(s->started_at);
 	s->started_at = strdup(engine_now_rfc3339(now));
@@ -368,7 +375,10 @@ static int runtime_create(mon *m, char **errmsg)
 	berth_error *err = NULL;
 
 	m->init = 0;
-	if (m->tty) {
+	if (m->no_monitor) {
+		/* nobody reads its output once this process is gone */
+		io.err = RUNTIME_NULL;
+	} else if (m->tty) {
 		listen_fd = console_listen();
 		args[5] = "--console-socket";
 		args[6] = CONSOLE_SOCKET;
@@ -697,6 +707,21 @@ static int restore_ports(mon *m, char **errmsg)
 	return -1;
 }
 
+/* A container without a monitor runs: this process goes, and the init
+ * with it goes to the nearest subreaper (or init), which reaps it. */
+static _Noreturn void leave_running(mon *m)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	close_container_fds(m);
+	close_fd(&m->oom_fd);
+	logfile_close(&m->log);
+	release_monitor(m);
+	send_event(m, 'S', pid);
+	_exit(0);
+}
+
 static void run_loop(mon *m)
 {
 	int delay_ms = 100;
@@ -715,6 +740,8 @@ static void run_loop(mon *m)
 			m->exit_code = 127;
 			change_state(m, on_exited, errmsg);
 		} else {
+			if (m->no_monitor)
+				leave_running(m);
 			if (first) {
 				snprintf(pid, sizeof(pid), "%d", (int)getpid());
 				send_event(m, 'S', pid);
@@ -778,7 +805,7 @@ static void set_title(const char *id)
 	proctitle_set(title);
 }
 
-static void monitor_main(mon *m)
+static _Noreturn void monitor_main(mon *m)
 {
 	sigset_t set;
 	int claim;
@@ -812,8 +839,10 @@ static void monitor_main(mon *m)
 	logfile_open(&m->log, log, (uint64_t)record_config_int(m->c, "LogMaxSize", 0));
 	health_init(&m->health, m->c, m->runtime, m->p->runtime_root);
 	m->health.paths = m->p;
-	m->attach_fd = attach_listen();
+	if (!m->no_monitor)
+		m->attach_fd = attach_listen();
 	run_loop(m);
+	_exit(1);
 }
 
 /* Keeps fds 0-2 and KEEP, closes the rest (berth's store and lock fds). */
@@ -851,28 +880,19 @@ int monitor_wait_exit(int fd)
 	return atoi(line + 2);
 }
 
-static void fork_monitor(mon *m, int events_w)
+/* This process becomes C's monitor; it never returns (run_loop ends in
+ * _exit). */
+static _Noreturn void become_monitor(const engine_paths *p, container *c, bool foreground, int events_w)
 {
-	setsid();
-	close_other_fds(events_w);
-	m->events = events_w;
-	if (!m->foreground)
-		detach_stdio(m);
-	monitor_main(m);
-}
-
-int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
-		  berth_error **err)
-{
-	_cleanup_free_ char *bundle = engine_container_bundle(c);
 	mon m = { .p = p,
 		  .c = c,
 		  .runtime = engine_container_runtime(c),
-		  .bundle = bundle,
+		  .bundle = engine_container_bundle(c),
 		  .foreground = foreground,
 		  .tty = record_config_bool(c, "Tty"),
 		  .interactive = record_config_bool(c, "Interactive"),
-		  .events = -1,
+		  .no_monitor = record_config_bool(c, "NoMonitor"),
+		  .events = events_w,
 		  .in_w = -1,
 		  .out_r = -1,
 		  .err_r = -1,
@@ -880,40 +900,76 @@ int monitor_start(const engine_paths *p, container *c, bool foreground, int *eve
 		  .oom_fd = -1,
 		  .attach_fd = -1,
 		  .stdin_open = foreground && (record_config_bool(c, "Interactive")) };
-	int ev[2];
-	char line[4096];
-	pid_t pid;
 
-	if (engine_container_prepare_start(p, c, err) < 0)
-		return -1;
-	if (pipe2(ev, O_CLOEXEC) < 0)
-		return berth_error_set(err, errno, "pipe");
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		close(ev[0]);
-		close(ev[1]);
-		return berth_error_set(err, errno, "fork");
-	}
-	if (pid == 0) {
-		close(ev[0]);
-		fork_monitor(&m, ev[1]);
-	}
-	close(ev[1]);
-	/* set on failure too: a caller that lives on (the API service) reaps it */
-	if (monitor_pid)
-		*monitor_pid = pid;
-	if (read_line(ev[0], line, sizeof(line)) < 0 || line[0] != 'S') {
-		close(ev[0]);
+	setsid();
+	close_other_fds(events_w);
+	if (!m.foreground)
+		detach_stdio(&m);
+	if (m.bundle == NULL)
+		fail_start(&m, strdup("out of memory"));
+	monitor_main(&m);
+	_exit(1);
+}
+
+void monitor_become_detached(const engine_paths *p, container *c, int events_w)
+{
+	become_monitor(p, c, false, events_w);
+}
+
+/* The monitor's first line on FD: 0 once the container started (*PID, may
+ * be NULL: the monitor's pid), else the error. Apart from monitor_start so
+ * that its buffer is not on the stack that a monitor forked there keeps. */
+static __attribute__((noinline)) int await_start(int fd, const container *c, pid_t *pid, berth_error **err)
+{
+	char line[4096];
+
+	if (read_line(fd, line, sizeof(line)) < 0 || line[0] != 'S') {
 		if (line[0] == 'B')
 			return berth_error_request(err, EBUSY, "container %s is being started by another command",
 						   c->name);
 		return berth_error_set(err, 0, "%s",
 				       line[0] == 'E' ? line + 2 : "the monitor exited before the container started");
 	}
+	if (pid)
+		*pid = (pid_t)strtol(line + 2, NULL, 10);
+	return 0;
+}
+
+int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
+		  berth_error **err)
+{
+	int ev[2];
+	pid_t pid = 0;
+
+	if (engine_container_prepare_start(p, c, err) < 0)
+		return -1;
+	if (pipe2(ev, O_CLOEXEC) < 0)
+		return berth_error_set(err, errno, "pipe");
+	/* a detached monitor comes from the spawner when there is one: it
+	 * then keeps the spawner's small heap, not this process's */
+	if (foreground || monitor_spawner_request(c->id, ev[1]) < 0) {
+		fflush(stdout);
+		fflush(stderr);
+		pid = fork();
+		if (pid < 0) {
+			close(ev[0]);
+			close(ev[1]);
+			return berth_error_set(err, errno, "fork");
+		}
+		if (pid == 0) {
+			close(ev[0]);
+			become_monitor(p, c, foreground, ev[1]);
+		}
+	}
+	close(ev[1]);
+	/* set on failure too: a caller that lives on (the API service) reaps
+	 * it (0: the spawner's, not a child of this process) */
 	if (monitor_pid)
-		*monitor_pid = (pid_t)strtol(line + 2, NULL, 10);
+		*monitor_pid = pid;
+	if (await_start(ev[0], c, monitor_pid, err) < 0) {
+		close(ev[0]);
+		return -1;
+	}
 	if (events_fd)
 		*events_fd = ev[0];
 	else

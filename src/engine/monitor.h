@@ -43,6 +43,11 @@
 int monitor_start(const engine_paths *p, container *c, bool foreground, int *events_fd, pid_t *monitor_pid,
 		  berth_error **err);
 
+/* Turns this process into C's detached monitor, reporting on EVENTS_W as
+ * monitor_start's does; never returns. For the spawner
+ * (monitor_spawner.h). */
+_Noreturn void monitor_become_detached(const engine_paths *p, container *c, int events_w);
+
 /* Drops the monitor claim of container ID (RUN_ROOT/monitors/ID, made by
  * its monitor, which drops it when it exits) when its monitor was killed:
  * for the removal of the container. */

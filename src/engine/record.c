@@ -588,7 +588,10 @@ void record_apply_dead_monitor(container *c, const char *runtime_status)
 	if (c->state.finished_at == NULL)
 		c->state.finished_at = strdup(engine_now_rfc3339(now));
 	free(c->state.error);
-	c->state.error = strdup("the container's monitor died: its exit code is unknown");
+	/* without a monitor by design (a pod's holder) that is no error */
+	c->state.error = record_config_bool(c, "NoMonitor")
+			     ? NULL
+			     : strdup("the container's monitor died: its exit code is unknown");
 }
 
 int record_refresh(const engine_paths *p, container *c, berth_error **err)

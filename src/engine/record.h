@@ -18,7 +18,9 @@
  * A container is found by name, full id or unique id prefix. The status in
  * state.json is only trusted while its monitor lives: record_refresh()
  * checks the monitor pid and its start time and, when the monitor is gone,
- * asks the runtime what really runs. */
+ * asks the runtime what really runs. A container made with no monitor
+ * (config "NoMonitor": a pod's holder) has none once it runs, by design:
+ * its status always comes from the runtime, and its exit code is unknown. */
 #ifndef BERTH_ENGINE_RECORD_H
 #define BERTH_ENGINE_RECORD_H
 

@@ -526,6 +526,11 @@ int run_options_validate(const run_options *o, run_plan *plan, berth_error **err
 		return -1;
 	if (o->remove && strcmp(plan->restart_name, "no") != 0)
 		return berth_error_set(err, EINVAL, "--rm and --restart %s cannot be combined", o->restart);
+	if (o->no_monitor && (strcmp(plan->restart_name, "no") != 0 || o->remove || o->interactive || o->tty ||
+			      (o->health_cmd && strcmp(o->health_cmd, "none") != 0)))
+		return berth_error_set(err, EINVAL,
+				       "a container without a monitor takes no restart policy, --rm, -i, -t "
+				       "or health check");
 	if (o->name && strlen(o->name) > RUN_NAME_MAX)
 		return berth_error_request(err, EINVAL, "--name: a name has at most %d characters, not %zu",
 					   RUN_NAME_MAX, strlen(o->name));

@@ -22,6 +22,10 @@ typedef struct run_options {
 	/* docker's StdinOnce (the API service): the first attach that takes the
 	 * input owns it, and its end closes the container's stdin */
 	bool stdin_once;
+	/* no monitor stays once it runs (a pod's holder, which only keeps
+	 * namespaces): the runtime's state says whether it runs (record.h);
+	 * needs restart "no", no --rm, -i, -t or health check */
+	bool no_monitor;
 	const char *name, *workdir, *user, *hostname, *network, *runtime, *cgroup_parent;
 	const char *ipc, *pid;	/* engine/share.h; NULL: private */
 	const char *entrypoint; /* NULL: the image's; "" clears it */

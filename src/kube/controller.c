@@ -21,6 +21,7 @@
 #include <sha2.h>
 
 #include "engine/container.h"
+#include "engine/monitor_spawner.h"
 #include "kube/hpa_sync.h"
 #include "kube/kube_internal.h"
 #include "kube/kube_service.h"
@@ -1096,6 +1097,14 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		if (fd != lock_fd)
 			close(fd);
 	sigaction(SIGPIPE, &sa, NULL);
+	/* the pods' monitors are forked from a spawner made now, while this
+	 * process's heap is small: each would keep the heap of the process it
+	 * is forked from (monitor_spawner.h) */
+	{
+		berth_error *e = NULL;
+		if (monitor_spawner_start(k->paths, &e) < 0)
+			log_error(&e);
+	}
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, pid, strlen(pid), 0) < 0)
 		logf_("controller lock: %s", strerror(errno));

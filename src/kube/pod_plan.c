@@ -582,7 +582,8 @@ static int plan_holder(const kube_context *k, kube_pod_plan *pl, json_t *pod, co
 	h->o.cgroup_parent = k->cgroup_parent;
 	h->o.labels = labels;
 	h->o.detach = true;
-	h->o.restart = "no"; /* a pod whose holder ends is replaced whole */
+	h->o.restart = "no";	/* a pod whose holder ends is replaced whole */
+	h->o.no_monitor = true; /* it only keeps the namespaces (record.h) */
 	h->o.stop_timeout = "2";
 	json_array_foreach(json_object_get(spec, "containers"), i, c) {
 		json_array_foreach(json_object_get(c, "ports"), j, port) {

@@ -84,6 +84,7 @@ int kube_standalone_create(const kube_context *k, const kube_standalone_options 
 	ro.cgroup_parent = k->cgroup_parent;
 	ro.detach = true;
 	ro.restart = "no";
+	ro.no_monitor = true; /* it only keeps the namespaces (record.h) */
 	ro.stop_timeout = "2";
 	if (run_options_validate(&ro, &plan, err) < 0)
 		goto out;

@@ -156,6 +156,20 @@ reuse() {
 	done
 }
 
+@test "kill anywhere: pod create killed at random instants: pod rm -f works and nothing is left" {
+	local i
+	# the pause image first (made once, by the first pod)
+	b pod create --name kp --network none --cgroup-parent "berth-test/$TAG" >/dev/null
+	b pod rm -f kp >/dev/null
+	for ((i = 0; i < ROUNDS / 4; i++)); do
+		berth_bg pod create --name "kp$i" --network none --cgroup-parent "berth-test/$TAG"
+		kill_after $! 150
+		run b pod rm -f "kp$i"
+		[ "$status" -eq 0 ] || [[ "$output" == *"no such pod"* ]] || fail "pod rm -f kp$i: status $status: $output"
+		assert_clean "pod create round $i"
+	done
+}
+
 @test "a killed monitor: ps invents no exit code, stop then start works" {
 	run brun -d --network none --name orphan bb sleep 100
 	assert_success

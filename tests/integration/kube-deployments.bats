@@ -92,6 +92,9 @@ YAML
 	wait_ready 3 2
 	before=$(pod_names)
 	holder=$(b inspect "k8s_POD_$(kb get pods -o json | jq -r '.items[1].metadata.name')_default" | jq -r '.[0].State.Pid')
+	# the holder has no monitor (nothing of berth's waits for it): the
+	# controller sees its end through the process itself
+	[ "$(b inspect "k8s_POD_$(kb get pods -o json | jq -r '.items[1].metadata.name')_default" | jq -r '.[0].State.MonitorPid')" = 0 ]
 	kill -9 "$holder"
 	sleep 0.3
 	wait_ready 3 2
@@ -232,4 +235,99 @@ YAML
 	wait_ready 2
 	[ "$(pod_names)" != "$before" ]
 	grep -q "pod $victim: it cannot run" "$RUNROOT"/kube/*/default.log
+}
+
+# spawner_pid: the monitor spawner of the namespace's controller
+spawner_pid() {
+	local p ctl
+	ctl=$(controller_pid)
+	[ -n "$ctl" ] || return 0
+	for p in $(pgrep -P "$ctl"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q '^berth-monitor-spawner' && echo "$p"
+	done
+	return 0
+}
+
+# alive PID: runs (a zombie does not)
+alive() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st:0:1}" != Z ] && [ "${st:0:1}" != X ]
+}
+
+@test "kube deployment: the monitors come from the controller's spawner; killed, the monitors are forked as before" {
+	local spawner ctl id
+	write_web v1 2
+	kb apply -f "$MANIFESTS/web.yaml"
+	wait_ready 2
+	spawner=$(spawner_pid)
+	[ -n "$spawner" ]
+	ctl=$(controller_pid)
+	# the spawner holds no fd of the controller's (its lock above all)
+	run sh -c "ls -l /proc/$spawner/fd | grep -F .lock"
+	assert_failure
+	# it runs from the sealed view of berth's binary (a detached read-only
+	# bind: its exe reads "/berth"), and so do the monitors it forked
+	[ "$(readlink "/proc/$spawner/exe")" = /berth ]
+	for id in $(b ps -q --no-trunc --filter label=io.kubernetes.container.name=web); do
+		[ "$(readlink "/proc/$(b inspect "$id" | jq -r '.[0].State.MonitorPid')/exe")" = /berth ]
+	done
+	kill -9 "$spawner"
+	kb scale deployment/web --replicas 3
+	wait_ready 3
+	[ "$(controller_pid)" = "$ctl" ]
+	for id in $(b ps -q --no-trunc); do
+		[ "$(b inspect "$id" | jq -r '.[0].Config.Labels["io.kubernetes.container.name"]')" = POD ] && continue
+		[ "$(b inspect "$id" | jq -r '.[0].State.Status')" = running ]
+		alive "$(b inspect "$id" | jq -r '.[0].State.MonitorPid')"
+	done
+	# a new controller makes a new spawner; the controller killed, the spawner goes with it
+	kill -9 "$ctl"
+	for _ in $(seq 50); do alive "$spawner" || break; sleep 0.1; done
+	run alive "$spawner"
+	assert_failure
+	kb get pods >/dev/null
+	for _ in $(seq 50); do [ -n "$(spawner_pid)" ] && break; sleep 0.1; done
+	spawner=$(spawner_pid)
+	[ -n "$spawner" ]
+	kill -9 "$(controller_pid)"
+	for _ in $(seq 50); do alive "$spawner" || break; sleep 0.1; done
+	run alive "$spawner"
+	assert_failure
+}
+
+# private_kib PID...: Private_Clean + Private_Dirty (smaps_rollup), summed
+private_kib() {
+	local p sum=0
+	for p in "$@"; do
+		[ "$p" -gt 0 ] || continue
+		sum=$((sum + $(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s + 0}' "/proc/$p/smaps_rollup")))
+	done
+	echo "$sum"
+}
+
+@test "kube deployment: a pod costs little beyond its containers (its /pause and one monitor)" {
+	local id json holders=() monitors=() pods=0 holder_kib monitor_kib
+	write_web v1 3
+	kb apply -f "$MANIFESTS/web.yaml"
+	wait_ready 3
+	sleep 1 # a few probes of every pod
+	for id in $(b ps -q --no-trunc); do
+		json=$(b inspect "$id")
+		monitors+=("$(jq -r '.[0].State.MonitorPid' <<<"$json")")
+		if [ "$(jq -r '.[0].Config.Labels["io.kubernetes.container.name"]' <<<"$json")" = POD ]; then
+			holders+=("$(jq -r '.[0].State.Pid' <<<"$json")")
+			pods=$((pods + 1))
+		fi
+	done
+	[ "$pods" = 3 ]
+	holder_kib=$(private_kib "${holders[@]}")
+	monitor_kib=$(private_kib "${monitors[@]}")
+	echo "# per pod beyond its containers: $(((holder_kib + monitor_kib) / pods)) KiB private" \
+		"(holder $((holder_kib / pods)), monitors $((monitor_kib / pods)))" >&3
+	# issue 14's target is 300 KB: the holder has no monitor, and the
+	# container's is forked from the controller's small spawner, sealed
+	# once for all (202 KiB measured, 798 before: docs/benchmarks.md)
+	[ $(((holder_kib + monitor_kib) / pods)) -le 260 ]
 }

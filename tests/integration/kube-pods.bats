@@ -485,6 +485,48 @@ YAML
 	b pod rm -f p2 >/dev/null
 }
 
+@test "berth pod: the holder has no monitor; kill -9 of it, start, rm" {
+	b pod create --name p3 -p 18098:8080 --cgroup-parent "berth-test/$TAG" >/dev/null
+	brun -d --pod p3 --name p3web bb sh -c 'echo in-pod > /tmp/i.html; exec httpd -f -p 8080 -h /tmp' >/dev/null
+	# the holder runs with no process of berth's beside its /pause: the
+	# runtime says whether it runs; ps shows it up, with no "(no monitor)"
+	[ "$(b inspect p3-infra | jq -r '.[0].State.MonitorPid')" = 0 ]
+	[ "$(b inspect p3-infra | jq -r '.[0].State.Status')" = running ]
+	run grep -qs "berth-monitor $(b inspect p3-infra | jq -r '.[0].Id' | cut -c1-12)" /proc/[0-9]*/cmdline
+	assert_failure
+	run b ps --filter name=p3-infra
+	assert_success
+	[[ "${lines[1]}" =~ \ Up\  ]]
+	[[ "${lines[1]}" != *"no monitor"* ]]
+	[[ "$(b pod ls)" =~ p3\ +-\ +Running ]]
+	run in_host busybox wget -qO- http://127.0.0.1:18098/i.html
+	[ "$output" = in-pod ]
+	# kill -9 of the holder: it shows exited (its code unknown, no error);
+	# the pod's container runs on in the namespaces it keeps, as with a monitor
+	kill -9 "$(pid_of_container p3-infra)"
+	for _ in $(seq 50); do [ "$(b inspect p3-infra | jq -r '.[0].State.Status')" = exited ] && break; sleep 0.1; done
+	[ "$(b inspect p3-infra | jq -r '.[0].State.Status')" = exited ]
+	[ "$(b inspect p3-infra | jq -r '.[0].State.Error')" = "" ]
+	[[ "$(b ps -a --filter name=p3-infra)" =~ Exited\ \(unknown\) ]]
+	[ "$(b inspect p3web | jq -r '.[0].State.Status')" = running ]
+	# start: the holder again (its port too), then stop, then rm leaves nothing
+	run b pod start p3
+	assert_success
+	[ "$(b inspect p3-infra | jq -r '.[0].State.Status')" = running ]
+	[ "$(b inspect p3-infra | jq -r '.[0].State.MonitorPid')" = 0 ]
+	b rm -f p3web >/dev/null
+	brun -d --pod p3 --name p3web bb sh -c 'echo again > /tmp/i.html; exec httpd -f -p 8080 -h /tmp' >/dev/null
+	run in_host busybox wget -qO- http://127.0.0.1:18098/i.html
+	[ "$output" = again ]
+	run b pod stop -t 1 p3
+	assert_success
+	[ -z "$(b ps -q)" ]
+	[[ "$(b pod ls)" =~ p3\ +-\ +Exited ]]
+	run b pod rm -f p3
+	assert_success
+	[ -z "$(b ps -aq)" ]
+}
+
 @test "berth pod rm refuses the pods of berth kube" {
 	write_two
 	kb apply -f "$MANIFESTS/two.yaml"

@@ -150,6 +150,10 @@ static void test_plan_maps_the_spec(void **state)
 	assert_true(has(pl.holder.o.labels, "io.kubernetes.container.name=POD"));
 	assert_true(has(pl.holder.o.labels, "io.berth.kube.owner=Deployment/web"));
 	assert_true(has(pl.holder.o.labels, "app=web"));
+	/* it only keeps the namespaces: no monitor stays, nothing restarts it */
+	assert_true(pl.holder.o.no_monitor);
+	assert_string_equal(pl.holder.o.restart, "no");
+	assert_false(pl.containers[0].o.no_monitor);
 
 	kube_container_plan *web = &pl.containers[0];
 	assert_string_equal(web->o.name, "k8s_web_p_default");

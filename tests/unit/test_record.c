@@ -270,6 +270,34 @@ static void test_retire_names_the_remover(void **state)
 	container_free(c);
 }
 
+/* A container whose monitor died: the runtime says what runs. One made
+ * without a monitor (a pod's holder) shows no error when it ended. */
+static void test_dead_monitor_and_no_monitor(void **state)
+{
+	container c = { 0 };
+
+	(void)state;
+	c.config = json_object();
+	snprintf(c.state.status, sizeof(c.state.status), "running");
+	record_apply_dead_monitor(&c, "running");
+	assert_string_equal(c.state.status, "running");
+	assert_true(c.state.unsupervised);
+	c.state.unsupervised = false;
+	record_apply_dead_monitor(&c, "stopped");
+	assert_string_equal(c.state.status, "exited");
+	assert_int_equal(c.state.exit_code, RECORD_EXIT_CODE_UNKNOWN);
+	assert_non_null(c.state.error);
+	assert_non_null(strstr(c.state.error, "monitor died"));
+	json_object_set_new(c.config, "NoMonitor", json_true());
+	snprintf(c.state.status, sizeof(c.state.status), "running");
+	record_apply_dead_monitor(&c, NULL);
+	assert_string_equal(c.state.status, "exited");
+	assert_int_equal(c.state.exit_code, RECORD_EXIT_CODE_UNKNOWN);
+	assert_null(c.state.error);
+	free(c.state.finished_at);
+	json_decref(c.config);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +309,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_name_in_use_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hidden_leftovers_by_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retire_names_the_remover, setup, teardown),
+		cmocka_unit_test(test_dead_monitor_and_no_monitor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,7 +144,7 @@ static void status_text(const container *c, char *buf, size_t size)
 			 strcmp(s->status, "paused") == 0 ? " (Paused)" : "", s->health ? " (" : "",
 			 s->health && strcmp(s->health, "starting") == 0 ? "health: " : "", s->health ? s->health : "",
 			 s->health ? ")" : "");
-		if (s->unsupervised)
+		if (s->unsupervised && !record_config_bool(c, "NoMonitor")) /* a pod's holder has none */
 			snprintf(buf + strlen(buf), size - strlen(buf), " (no monitor)");
 	} else if (strcmp(s->status, "exited") == 0) {
 		berth_human_since(s->finished_at, since);
