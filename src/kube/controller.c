@@ -241,6 +241,24 @@ static json_int_t min_ready_seconds(json_t *deployments, const char *owner)
 	return 0;
 }
 
+/* The availability of pod NAME, ready or not as ST says (its entry in the
+ * status file's "pods"): ready for its minReadySeconds (a pass is due when
+ * it will be). */
+static void set_available(ctl *c, const char *name, json_t *st)
+{
+	bool ready = json_is_true(json_object_get(st, "ready"));
+	json_int_t min = json_integer_value(json_object_get(st, "minReadySeconds")), since;
+
+	if (!ready)
+		json_object_del(c->ready_since, name);
+	else if (!json_object_get(c->ready_since, name))
+		json_object_set_new(c->ready_since, name, json_integer(kube_ctl_now_ms()));
+	since = json_integer_value(json_object_get(c->ready_since, name));
+	json_object_set_new(st, "available", json_boolean(ready && kube_ctl_now_ms() - since >= min * 1000));
+	if (ready && kube_ctl_now_ms() - since < min * 1000 && (c->next_due == 0 || since + min * 1000 < c->next_due))
+		c->next_due = since + min * 1000;
+}
+
 /* Probes every pod; returns their readiness (the status file's "pods"). */
 static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 {
@@ -251,6 +269,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 
 	c->next_due = 0;
 	json_object_clear(c->watch);
+	json_object_clear(c->pod_holders);
 	json_object_foreach(c->probes, key, v)
 		json_object_set_new(v, "seen", json_false());
 	json_array_foreach(pods, i, p) {
@@ -266,6 +285,7 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 		ready =
 		    holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0 &&
 		    process_running(c, json_integer_value(json_object_get(json_object_get(p, "holder"), "pid")), name);
+		json_object_set_new(c->pod_holders, name, json_boolean(ready));
 		json_array_foreach(json_object_get(p, "containers"), j, ctr) {
 			const char *cname = json_string_value(json_object_get(ctr, "name"));
 			json_t *spec = container_spec(pod, cname);
@@ -275,20 +295,12 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 			json_object_set_new(ready_map, cname, json_boolean(r));
 			ready = ready && r;
 		}
-		if (!ready)
-			json_object_del(c->ready_since, name);
-		else if (!json_object_get(c->ready_since, name))
-			json_object_set_new(c->ready_since, name, json_integer(kube_ctl_now_ms()));
-		{
-			json_int_t since = json_integer_value(json_object_get(c->ready_since, name));
-			json_int_t min = min_ready_seconds(deployments, json_string_value(json_object_get(p, "owner")));
-			bool available = ready && kube_ctl_now_ms() - since >= min * 1000;
-			if (ready && !available && (c->next_due == 0 || since + min * 1000 < c->next_due))
-				c->next_due = since + min * 1000;
-			json_object_set_new(json_object_get(status, "pods"), name,
-					    json_pack("{s:b, s:b, s:o}", "ready", ready, "available", available,
-						      "containers", ready_map));
-		}
+		json_object_set_new(
+		    json_object_get(status, "pods"), name,
+		    json_pack("{s:b, s:b, s:o, s:I}", "ready", ready, "available", false, "containers", ready_map,
+			      "minReadySeconds",
+			      min_ready_seconds(deployments, json_string_value(json_object_get(p, "owner")))));
+		set_available(c, name, json_object_get(json_object_get(status, "pods"), name));
 	}
 	/* forget containers and pods that are gone */
 	kube_ctl_probes_forget_unseen(c);
@@ -332,6 +344,28 @@ static void write_status(ctl *c, json_t *status)
 	} else {
 		free(text);
 	}
+}
+
+void kube_ctl_readiness_changed(ctl *c, const char *pod, const char *name, bool ready)
+{
+	json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pod);
+	json_t *ctrs = json_object_get(st, "containers"), *v;
+	bool was = json_is_true(json_object_get(st, "ready")), now;
+	const char *key;
+
+	c->pass_due = true; /* rollouts and autoscalers look at the next pass */
+	if (st == NULL || json_object_get(ctrs, name) == NULL)
+		return;
+	json_object_set_new(ctrs, name, json_boolean(ready));
+	now = json_is_true(json_object_get(c->pod_holders, pod));
+	json_object_foreach(ctrs, key, v)
+		now = now && json_is_true(v);
+	if (now == was)
+		return;
+	json_object_set_new(st, "ready", json_boolean(now));
+	set_available(c, pod, st);
+	kube_service_sync(c->k, c->ns, c->last_pods, c->last_pass, c->services);
+	write_status(c, c->last_pass);
 }
 
 /* ---- acting */
@@ -979,16 +1013,28 @@ static void controller_exit(ctl *c, int code)
 	_exit(code);
 }
 
+/* Whether a pass is due: its 250 ms are up, a deadline of the last pass
+ * came, or something asked for one (a pod made, a readiness changed) and
+ * the pass before ended at least its own length ago: the passes of a large
+ * namespace, which cost what its pods have, take at most half the loop's
+ * time, and the probes get the rest. */
+static bool pass_is_due(ctl *c, long long next_pass, long long earliest)
+{
+	long long now = kube_ctl_now_ms();
+
+	return now >= next_pass || (c->next_due > 0 && now >= c->next_due) || (c->pass_due && now >= earliest);
+}
+
 static void controller_main(ctl *c, int lock_fd)
 {
-	long long next_pass = 0;
+	long long next_pass = 0, earliest = 0;
 
 	for (;;) {
-		long long until, probes;
+		long long until, probes, began;
 		struct stat st;
 		reap_children(c);
-		if (c->pass_due || kube_ctl_now_ms() >= next_pass ||
-		    (c->next_due > 0 && kube_ctl_now_ms() >= c->next_due)) {
+		if (pass_is_due(c, next_pass, earliest)) {
+			began = kube_ctl_now_ms();
 			/* its store was removed (rm -rf of a test's or a benchmark's
 			 * directory): nothing is left to reconcile, ever */
 			if (stat(c->k->paths->store_root, &st) < 0 && errno == ENOENT) {
@@ -1011,6 +1057,7 @@ static void controller_main(ctl *c, int lock_fd)
 				}
 			}
 			next_pass = kube_ctl_now_ms() + PASS_MS;
+			earliest = 2 * kube_ctl_now_ms() - began;
 			reap_children(c);
 			/* what a pass allocated goes back to the kernel: the heap
 			 * of a long-lived process would otherwise keep its
@@ -1023,7 +1070,9 @@ static void controller_main(ctl *c, int lock_fd)
 		probes = kube_ctl_probes_start_due(c);
 		if (probes > 0 && probes < until)
 			until = probes;
-		if (!c->pass_due)
+		if (c->pass_due && earliest < until)
+			until = earliest;
+		if (!pass_is_due(c, next_pass, earliest))
 			sleep_watching(c, until);
 	}
 }
@@ -1043,6 +1092,7 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		  .creating = json_object(),
 		  .killers = json_object(),
 		  .watched_stale = true,
+		  .pod_holders = json_object(),
 		  .services = json_object(),
 		  .pending = json_array(),
 		  .watch = json_object(),

@@ -46,6 +46,7 @@ typedef struct ctl {
 	json_t *last_pods;    /* the last pass's pods and status: a pod that dies leaves */
 	json_t *last_pass;    /* its services before the next pass (sleep_watching) */
 	json_t *pass_objects; /* pod name -> its object, during a pass */
+	json_t *pod_holders;  /* pod name -> whether its holder ran at the last pass */
 	char *last_status;
 	long long next_due; /* a pass is due then (availability, creation backoff), ms; 0: none */
 	bool pass_due;	    /* a pass is due now (a probe's result changed readiness) */
@@ -62,6 +63,11 @@ long long kube_ctl_now_ms(void);
 void kube_ctl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The terminationGracePeriodSeconds of pod NAME (30 without one). */
 int kube_ctl_grace_of(ctl *c, const char *name);
+
+/* A probe's result made container NAME of POD READY or not: the pod's
+ * readiness in the status file and the services' endpoints follow now, not
+ * at the next pass (which is asked for: rollouts and autoscalers). */
+void kube_ctl_readiness_changed(ctl *c, const char *pod, const char *name, bool ready);
 
 /* In a pass: the probes of container CTR (as kube_pod_list shows it) of pod
  * POD_NAME, SPEC its spec: their state made on first sight (the first run

@@ -89,6 +89,15 @@ static json_t *probe_state(ctl *c, json_t *ctr, json_t *spec)
 	return s;
 }
 
+/* Whether the container of state S is ready: its readiness probe passed
+ * (or it has none) after its startup probe did, and it is not being
+ * killed. */
+static bool container_ready(json_t *s)
+{
+	return !json_is_true(json_object_get(s, "killing")) && json_is_true(json_object_get(s, "startup")) &&
+	       json_is_true(json_object_get(s, "ready"));
+}
+
 bool kube_ctl_probes_observe(ctl *c, json_t *ctr, json_t *spec, const char *pod_name, const char *ip, const char *netns)
 {
 	json_t *s = probe_state(c, ctr, spec);
@@ -101,9 +110,7 @@ bool kube_ctl_probes_observe(ctl *c, json_t *ctr, json_t *spec, const char *pod_
 	json_object_set(s, "runtime", json_object_get(ctr, "runtime") ?: json_null());
 	json_object_set_new(s, "ip", ip ? json_string(ip) : json_null());
 	json_object_set_new(s, "netns", netns ? json_string(netns) : json_null());
-	if (json_is_true(json_object_get(s, "killing"))) /* until it restarted */
-		return false;
-	return json_is_true(json_object_get(s, "ready"));
+	return container_ready(s);
 }
 
 /* ---- runs in flight */
@@ -244,7 +251,7 @@ static void apply_result(ctl *c, const char *id, json_t *s, char kind, bool ok, 
 {
 	json_t *probe = json_object_get(json_object_get(s, "spec"), kind_probe[(int)kind]);
 	long long now = kube_ctl_now_ms(), next = began + probe_int(probe, "periodSeconds", 10) * 1000;
-	bool was_ready = json_is_true(json_object_get(s, "ready"));
+	bool was_ready = container_ready(s), is_ready;
 
 	set_int(s, kind_key[(int)kind], next > now ? next : now);
 	if (json_is_true(json_object_get(s, "killing")))
@@ -256,7 +263,6 @@ static void apply_result(ctl *c, const char *id, json_t *s, char kind, bool ok, 
 			json_object_set_new(s, "startup", json_true());
 			set_int(s, "nextLive", now);
 			set_int(s, "nextReady", now);
-			c->pass_due = true;
 		} else {
 			bump(s, "sf", 1);
 			if (get_int(s, "sf") >= probe_int(probe, "failureThreshold", 3))
@@ -275,9 +281,10 @@ static void apply_result(ctl *c, const char *id, json_t *s, char kind, bool ok, 
 			json_object_set_new(s, "ready", json_true());
 		if (!ok && get_int(s, "rf") >= probe_int(probe, "failureThreshold", 3))
 			json_object_set_new(s, "ready", json_false());
-		if (json_is_true(json_object_get(s, "ready")) != was_ready)
-			c->pass_due = true;
 	}
+	is_ready = container_ready(s);
+	if (is_ready != was_ready)
+		kube_ctl_readiness_changed(c, str(s, "pod") ?: "", str(s, "name") ?: "", is_ready);
 }
 
 void kube_ctl_probes_step(ctl *c)
