@@ -795,7 +795,7 @@ static bool reconcile(ctl *c)
 	c->pass_objects = json_object();
 	if (kube_state_list(store_root, "Pod", c->ns, &objects, &err) < 0 ||
 	    kube_state_list(store_root, "Deployment", c->ns, &deployments, &err) < 0 ||
-	    kube_pod_list(c->k, c->ns, &pods, &err) < 0) {
+	    kube_pod_list_objects(c->k, c->ns, c->pass_objects, &pods, &err) < 0) {
 		log_error(&err);
 		goto out;
 	}
