@@ -68,7 +68,7 @@ static long long started_ms(const char *started, long long now)
 
 /* The state of container CTR, new (counters at zero, the first runs
  * scheduled) when it (re)started. */
-static json_t *probe_state(ctl *c, json_t *ctr, json_t *spec)
+static json_t *probe_state(ctl *c, json_t *ctr, json_t *spec, const char *pod_name, const char *ip, const char *netns)
 {
 	const char *id = str(ctr, "id"), *started = str(ctr, "startedAt") ?: "";
 	json_t *s = json_object_get(c->probes, id);
@@ -79,6 +79,18 @@ static json_t *probe_state(ctl *c, json_t *ctr, json_t *spec)
 	s = json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s}", "started", started, "ready",
 		      json_object_get(spec, "readinessProbe") == NULL, "rs", 0, "rf", 0, "lf", 0, "sf", 0, "startup",
 		      json_object_get(spec, "startupProbe") == NULL, "seen", 1, "running", "");
+	/* what its runs run against, for as long as this start of the
+	 * container lasts: of its spec only the probes and the ports */
+	json_object_set_new(s, "spec",
+			    json_pack("{s:O*, s:O*, s:O*, s:O*}", "startupProbe", json_object_get(spec, "startupProbe"),
+				      "livenessProbe", json_object_get(spec, "livenessProbe"), "readinessProbe",
+				      json_object_get(spec, "readinessProbe"), "ports",
+				      json_object_get(spec, "ports")));
+	json_object_set_new(s, "pod", json_string(pod_name));
+	json_object_set(s, "name", json_object_get(ctr, "name") ?: json_null());
+	json_object_set(s, "runtime", json_object_get(ctr, "runtime") ?: json_null());
+	json_object_set_new(s, "ip", ip ? json_string(ip) : json_null());
+	json_object_set_new(s, "netns", netns ? json_string(netns) : json_null());
 	json_object_set_new(c->probes, id, s);
 	at = started_ms(started, kube_ctl_now_ms());
 	for (const char *k = "slr"; *k; k++) {
@@ -100,16 +112,9 @@ static bool container_ready(json_t *s)
 
 bool kube_ctl_probes_observe(ctl *c, json_t *ctr, json_t *spec, const char *pod_name, const char *ip, const char *netns)
 {
-	json_t *s = probe_state(c, ctr, spec);
+	json_t *s = probe_state(c, ctr, spec, pod_name, ip, netns);
 
 	json_object_set_new(s, "seen", json_true());
-	/* what the runs until the next pass run against */
-	json_object_set(s, "spec", spec);
-	json_object_set_new(s, "pod", json_string(pod_name));
-	json_object_set(s, "name", json_object_get(ctr, "name") ?: json_null());
-	json_object_set(s, "runtime", json_object_get(ctr, "runtime") ?: json_null());
-	json_object_set_new(s, "ip", ip ? json_string(ip) : json_null());
-	json_object_set_new(s, "netns", netns ? json_string(netns) : json_null());
 	return container_ready(s);
 }
 
