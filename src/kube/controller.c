@@ -22,6 +22,7 @@
 
 #include "engine/container.h"
 #include "engine/monitor_spawner.h"
+#include "kube/controller_internal.h"
 #include "kube/hpa_sync.h"
 #include "kube/kube_internal.h"
 #include "kube/kube_service.h"
@@ -34,36 +35,14 @@
 
 #define PASS_MS 250
 
-typedef struct ctl {
-	const kube_context *k;
-	const char *ns;
-	char *status_path;
-	json_t *probes;	     /* container id -> its probes' counters */
-	json_t *ready_since; /* pod name -> ms (monotonic) it became ready */
-	json_t *terminating; /* pod name -> pid of the process removing it */
-	json_t *failures;    /* pod or owner -> {"next", "delay", "error"}: creation backoff */
-	json_t *creating;    /* pod name -> {"pid", "fd", "key", "owner", "hash"}: being made */
-	bool pause_ready;    /* the pods' pause image is in the store */
-	json_t *services;    /* what each service's endpoints were last set to (service_sync.c) */
-	json_t *pending;     /* pods to remove, containers to kill: once the services let them go */
-	json_t *watch;	     /* pid -> pod of the running containers and holders: their end wakes the loop */
-	json_t *last_pods;   /* the last pass's pods and status: a pod that dies leaves */
-	json_t *last_pass;   /* its services before the next pass (sleep_watching) */
-	char *last_status;
-	long long next_due; /* the next probe, ms */
-	int lock_fd;
-	json_t *hpa; /* the autoscalers' state (hpa_sync.h), kept in the status file */
-} ctl;
-
-static long long now_ms(void)
+long long kube_ctl_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
+void kube_ctl_log(const char *fmt, ...)
 {
 	char when[32];
 	time_t t = time(NULL);
@@ -82,7 +61,7 @@ static void logf_(const char *fmt, ...)
 static void log_error(berth_error **err)
 {
 	if (*err)
-		logf_("%s", (*err)->msg);
+		kube_ctl_log("%s", (*err)->msg);
 	berth_error_free(err);
 }
 
@@ -153,69 +132,44 @@ static json_t *container_spec(json_t *pod, const char *name)
 	return NULL;
 }
 
-static json_int_t probe_int(json_t *probe, const char *key, json_int_t dflt)
+/* Pod NAME's object (a new reference, NULL when it has none), read once
+ * per pass: a pass looks at it from several places. */
+static json_t *pod_object(ctl *c, const char *name)
 {
-	json_t *v = json_object_get(probe, key);
-	return json_is_integer(v) ? json_integer_value(v) : dflt;
+	json_t *pod;
+
+	if (c->pass_objects == NULL || name == NULL)
+		return kube_pod_object(c->k, c->ns, name);
+	pod = json_object_get(c->pass_objects, name);
+	if (pod == NULL && (pod = kube_pod_object(c->k, c->ns, name)) != NULL)
+		json_object_set_new(c->pass_objects, name, pod);
+	return json_incref(pod);
 }
 
-static void schedule(ctl *c, json_t *state, const char *key, long long when)
-{
-	json_object_set_new(state, key, json_integer(when));
-	if (c->next_due == 0 || when < c->next_due)
-		c->next_due = when;
-}
-
-/* The counters of container CTR, reset when it (re)started. */
-static json_t *probe_state(ctl *c, json_t *ctr, json_t *spec)
-{
-	const char *id = json_string_value(json_object_get(ctr, "id"));
-	const char *started = json_string_value(json_object_get(ctr, "startedAt")) ?: "";
-	json_t *s = json_object_get(c->probes, id);
-	json_t *readiness = json_object_get(spec, "readinessProbe"), *liveness = json_object_get(spec, "livenessProbe");
-	long long now = now_ms();
-
-	if (s && strcmp(json_string_value(json_object_get(s, "started")) ?: "", started) == 0)
-		return s;
-	json_t *startup = json_object_get(spec, "startupProbe");
-
-	s = json_pack("{s:s, s:b, s:i, s:i, s:i, s:i, s:b, s:b}", "started", started, "ready", readiness == NULL, "rs",
-		      0, "rf", 0, "lf", 0, "sf", 0, "startup", startup == NULL, "seen", 1);
-	json_object_set_new(c->probes, id, s);
-	if (startup)
-		schedule(c, s, "nextStartup", now + probe_int(startup, "initialDelaySeconds", 0) * 1000);
-	if (readiness)
-		schedule(c, s, "nextReady", now + probe_int(readiness, "initialDelaySeconds", 0) * 1000);
-	if (liveness)
-		schedule(c, s, "nextLive", now + probe_int(liveness, "initialDelaySeconds", 0) * 1000);
-	return s;
-}
-
-static void bump(json_t *s, const char *key, int by)
-{
-	json_object_set_new(s, key, json_integer(by ? json_integer_value(json_object_get(s, key)) + by : 0));
-}
-
-static int grace_of(ctl *c, const char *name)
+int kube_ctl_grace_of(ctl *c, const char *name)
 {
 	_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
 	json_t *g = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
 	return g ? (int)json_integer_value(g) : 30;
 }
 
-/* The container is killed at the end of the pass, after its pod left the
- * services' endpoints (act_pending). */
-static void kill_container(ctl *c, json_t *state, json_t *ctr, const char *pod_name, json_t *probe)
-{
-	json_t *g = json_object_get(probe, "terminationGracePeriodSeconds");
-	int grace = g ? (int)json_integer_value(g) : grace_of(c, pod_name);
+static void watched_close(ctl *c);
 
-	json_object_set_new(state, "killing", json_true());
-	json_object_set_new(state, "ready", json_false());
-	json_array_append_new(c->pending,
-			      json_pack("{s:s, s:s, s:s, s:i}", "kill", json_string_value(json_object_get(ctr, "id")),
-					"pod", pod_name, "name", json_string_value(json_object_get(ctr, "name")) ?: "",
-					"grace", grace));
+/* In a child of the controller that goes on by itself (making or removing
+ * a pod, ending a container): what only the controller may hold goes. The
+ * lock, so that a new controller may start meanwhile; the descriptors of
+ * the probes in flight and of the other pods being made, so that no
+ * monitor forked from the child keeps them. */
+static void child_drop(ctl *c)
+{
+	const char *name;
+	json_t *job;
+
+	close(c->lock_fd);
+	kube_ctl_probes_drop(c, false);
+	watched_close(c);
+	json_object_foreach(c->creating, name, job)
+		close((int)json_integer_value(json_object_get(job, "fd")));
 }
 
 /* A failed liveness (or startup) probe: the container is ended as the
@@ -230,74 +184,22 @@ static void kill_now(ctl *c, const char *id, const char *pod_name, const char *c
 
 	if (pid == 0) {
 		_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, pod_name);
-		close(c->lock_fd);
+		child_drop(c);
 		if (kube_pod_container_terminate(c->k, pod, id, grace_s, &err) < 0)
 			log_error(&err);
 		_exit(0);
 	}
-	if (pid < 0)
-		logf_("pod %s: fork: %s", pod_name, strerror(errno));
-	else
-		logf_("liveness probe of k8s_%s_%s_%s failed: ending it (grace period %d s)", ctr_name, pod_name, c->ns,
-		      grace_s);
-}
-
-/* Runs the probes of CTR that are due; returns whether it is ready. */
-static bool run_probes(ctl *c, json_t *ctr, json_t *spec, const char *pod_name, const char *ip, const char *netns)
-{
-	json_t *readiness = json_object_get(spec, "readinessProbe"), *liveness = json_object_get(spec, "livenessProbe");
-	json_t *s = probe_state(c, ctr, spec);
-	long long now = now_ms();
-
-	json_t *startup = json_object_get(spec, "startupProbe");
-
-	json_object_set_new(s, "seen", json_true());
-	if (json_is_true(json_object_get(s, "killing"))) /* until it restarted */
-		return false;
-	/* liveness and readiness wait until the startup probe passed */
-	if (startup && !json_is_true(json_object_get(s, "startup"))) {
-		if (json_integer_value(json_object_get(s, "nextStartup")) > now) {
-			schedule(c, s, "nextStartup", json_integer_value(json_object_get(s, "nextStartup")));
-			return false;
-		}
-		if (!kube_probe_run(startup, spec, ctr, ip, netns, c->k->paths->runtime_root)) {
-			bump(s, "sf", 1);
-			if (json_integer_value(json_object_get(s, "sf")) >= probe_int(startup, "failureThreshold", 3)) {
-				kill_container(c, s, ctr, pod_name, startup);
-			} else {
-				schedule(c, s, "nextStartup",
-					 now_ms() + probe_int(startup, "periodSeconds", 10) * 1000);
-			}
-			return false;
-		}
-		json_object_set_new(s, "startup", json_true());
-		json_object_set_new(s, "nextLive", json_integer(now));
-		json_object_set_new(s, "nextReady", json_integer(now));
+	if (pid < 0) {
+		kube_ctl_log("pod %s: fork: %s", pod_name, strerror(errno));
+		return;
 	}
-	if (liveness && json_integer_value(json_object_get(s, "nextLive")) <= now) {
-		bool ok = kube_probe_run(liveness, spec, ctr, ip, netns, c->k->paths->runtime_root);
-		bump(s, "lf", ok ? 0 : 1);
-		if (!ok && json_integer_value(json_object_get(s, "lf")) >= probe_int(liveness, "failureThreshold", 3)) {
-			kill_container(c, s, ctr, pod_name, liveness);
-			return false;
-		}
-		schedule(c, s, "nextLive", now_ms() + probe_int(liveness, "periodSeconds", 10) * 1000);
-	} else if (liveness) {
-		schedule(c, s, "nextLive", json_integer_value(json_object_get(s, "nextLive")));
+	{
+		char key[32];
+		snprintf(key, sizeof(key), "%d", (int)pid);
+		json_object_set_new(c->killers, key, json_string(pod_name));
 	}
-	if (readiness && json_integer_value(json_object_get(s, "nextReady")) <= now) {
-		bool ok = kube_probe_run(readiness, spec, ctr, ip, netns, c->k->paths->runtime_root);
-		bump(s, ok ? "rs" : "rf", 1);
-		bump(s, ok ? "rf" : "rs", 0);
-		if (ok && json_integer_value(json_object_get(s, "rs")) >= probe_int(readiness, "successThreshold", 1))
-			json_object_set_new(s, "ready", json_true());
-		if (!ok && json_integer_value(json_object_get(s, "rf")) >= probe_int(readiness, "failureThreshold", 3))
-			json_object_set_new(s, "ready", json_false());
-		schedule(c, s, "nextReady", now_ms() + probe_int(readiness, "periodSeconds", 10) * 1000);
-	} else if (readiness) {
-		schedule(c, s, "nextReady", json_integer_value(json_object_get(s, "nextReady")));
-	}
-	return json_is_true(json_object_get(s, "ready"));
+	kube_ctl_log("liveness probe of k8s_%s_%s_%s failed: ending it (grace period %d s)", ctr_name, pod_name, c->ns,
+		     grace_s);
 }
 
 /* Whether PID runs (not ended, not a zombie its monitor has yet to reap),
@@ -340,6 +242,24 @@ static json_int_t min_ready_seconds(json_t *deployments, const char *owner)
 	return 0;
 }
 
+/* The availability of pod NAME, ready or not as ST says (its entry in the
+ * status file's "pods"): ready for its minReadySeconds (a pass is due when
+ * it will be). */
+static void set_available(ctl *c, const char *name, json_t *st)
+{
+	bool ready = json_is_true(json_object_get(st, "ready"));
+	json_int_t min = json_integer_value(json_object_get(st, "minReadySeconds")), since;
+
+	if (!ready)
+		json_object_del(c->ready_since, name);
+	else if (!json_object_get(c->ready_since, name))
+		json_object_set_new(c->ready_since, name, json_integer(kube_ctl_now_ms()));
+	since = json_integer_value(json_object_get(c->ready_since, name));
+	json_object_set_new(st, "available", json_boolean(ready && kube_ctl_now_ms() - since >= min * 1000));
+	if (ready && kube_ctl_now_ms() - since < min * 1000 && (c->next_due == 0 || since + min * 1000 < c->next_due))
+		c->next_due = since + min * 1000;
+}
+
 /* Probes every pod; returns their readiness (the status file's "pods"). */
 static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 {
@@ -350,13 +270,14 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 
 	c->next_due = 0;
 	json_object_clear(c->watch);
+	json_object_clear(c->pod_holders);
 	json_object_foreach(c->probes, key, v)
 		json_object_set_new(v, "seen", json_false());
 	json_array_foreach(pods, i, p) {
 		const char *name = json_string_value(json_object_get(p, "name"));
 		const char *ip = json_string_value(json_object_get(p, "ip"));
 		const char *netns = json_string_value(json_object_get(p, "netns"));
-		_cleanup_json_ json_t *pod = kube_pod_object(c->k, c->ns, name);
+		_cleanup_json_ json_t *pod = pod_object(c, name);
 		json_t *ready_map;
 		bool ready;
 		if (json_is_true(json_object_get(p, "removed")) || json_is_true(json_object_get(p, "creating")))
@@ -365,36 +286,25 @@ static json_t *observe(ctl *c, json_t *pods, json_t *deployments)
 		ready =
 		    holder_running(p) && json_array_size(json_object_get(p, "containers")) > 0 &&
 		    process_running(c, json_integer_value(json_object_get(json_object_get(p, "holder"), "pid")), name);
+		json_object_set_new(c->pod_holders, name, json_boolean(ready));
 		json_array_foreach(json_object_get(p, "containers"), j, ctr) {
 			const char *cname = json_string_value(json_object_get(ctr, "name"));
 			json_t *spec = container_spec(pod, cname);
 			bool r = strcmp(json_string_value(json_object_get(ctr, "status")) ?: "", "running") == 0 &&
 				 process_running(c, json_integer_value(json_object_get(ctr, "pid")), name) &&
-				 spec != NULL && run_probes(c, ctr, spec, name, ip, netns);
+				 spec != NULL && kube_ctl_probes_observe(c, ctr, spec, name, ip, netns);
 			json_object_set_new(ready_map, cname, json_boolean(r));
 			ready = ready && r;
 		}
-		if (!ready)
-			json_object_del(c->ready_since, name);
-		else if (!json_object_get(c->ready_since, name))
-			json_object_set_new(c->ready_since, name, json_integer(now_ms()));
-		{
-			json_int_t since = json_integer_value(json_object_get(c->ready_since, name));
-			json_int_t min = min_ready_seconds(deployments, json_string_value(json_object_get(p, "owner")));
-			bool available = ready && now_ms() - since >= min * 1000;
-			if (ready && !available && (c->next_due == 0 || since + min * 1000 < c->next_due))
-				c->next_due = since + min * 1000;
-			json_object_set_new(json_object_get(status, "pods"), name,
-					    json_pack("{s:b, s:b, s:o}", "ready", ready, "available", available,
-						      "containers", ready_map));
-		}
+		json_object_set_new(
+		    json_object_get(status, "pods"), name,
+		    json_pack("{s:b, s:b, s:o, s:I}", "ready", ready, "available", false, "containers", ready_map,
+			      "minReadySeconds",
+			      min_ready_seconds(deployments, json_string_value(json_object_get(p, "owner")))));
+		set_available(c, name, json_object_get(json_object_get(status, "pods"), name));
 	}
 	/* forget containers and pods that are gone */
-	json_object_foreach_safe(c->probes, tmp, key, v)
-	{
-		if (!json_is_true(json_object_get(v, "seen")))
-			json_object_del(c->probes, key);
-	}
+	kube_ctl_probes_forget_unseen(c);
 	json_object_foreach_safe(c->ready_since, tmp, key, v)
 	{
 		if (!json_object_get(json_object_get(status, "pods"), key))
@@ -437,6 +347,28 @@ static void write_status(ctl *c, json_t *status)
 	}
 }
 
+void kube_ctl_readiness_changed(ctl *c, const char *pod, const char *name, bool ready)
+{
+	json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pod);
+	json_t *ctrs = json_object_get(st, "containers"), *v;
+	bool was = json_is_true(json_object_get(st, "ready")), now;
+	const char *key;
+
+	c->pass_due = true; /* rollouts and autoscalers look at the next pass */
+	if (st == NULL || json_object_get(ctrs, name) == NULL)
+		return;
+	json_object_set_new(ctrs, name, json_boolean(ready));
+	now = json_is_true(json_object_get(c->pod_holders, pod));
+	json_object_foreach(ctrs, key, v)
+		now = now && json_is_true(v);
+	if (now == was)
+		return;
+	json_object_set_new(st, "ready", json_boolean(now));
+	set_available(c, pod, st);
+	kube_service_sync(c->k, c->ns, c->last_pods, c->last_pass, c->services);
+	write_status(c, c->last_pass);
+}
+
 /* ---- acting */
 
 /* The pod counts as gone (not ready, not a replica) from now on; it is
@@ -449,7 +381,7 @@ static void remove_pod(ctl *c, json_t *p, const char *why)
 	json_object_set_new(p, "removed", json_true());
 	if (json_object_get(c->terminating, name))
 		return;
-	logf_("pod %s: %s: removing", name, why);
+	kube_ctl_log("pod %s: %s: removing", name, why);
 	json_object_set_new(c->terminating, name, json_integer(0)); /* its remover's pid comes */
 	json_array_append_new(c->pending, json_pack("{s:s}", "remove", name));
 }
@@ -463,13 +395,13 @@ static void start_remover(ctl *c, const char *name)
 
 	pid = fork();
 	if (pid == 0) {
-		close(c->lock_fd); /* a new controller may start meanwhile */
-		if (kube_pod_remove(c->k, c->ns, name, grace_of(c, name), &err) < 0)
+		child_drop(c);
+		if (kube_pod_remove(c->k, c->ns, name, kube_ctl_grace_of(c, name), &err) < 0)
 			log_error(&err);
 		_exit(0);
 	}
 	if (pid < 0) {
-		logf_("pod %s: fork: %s", name, strerror(errno));
+		kube_ctl_log("pod %s: fork: %s", name, strerror(errno));
 		json_object_del(c->terminating, name);
 		return;
 	}
@@ -501,7 +433,7 @@ static void act_pending(ctl *c)
 static void note_failure(ctl *c, const char *key, const char *msg)
 {
 	json_t *f = json_object_get(c->failures, key);
-	long long now = now_ms(), delay;
+	long long now = kube_ctl_now_ms(), delay;
 
 	if (f && json_integer_value(json_object_get(f, "next")) > now) {
 		json_object_set_new(f, "error", json_string(msg));
@@ -520,8 +452,9 @@ static void note_failure(ctl *c, const char *key, const char *msg)
  * from this child, long-lived) do not carry a copy of it. */
 static void forget_state(ctl *c)
 {
-	json_t **all[] = { &c->probes,	&c->ready_since, &c->terminating, &c->failures,	 &c->creating, &c->services,
-			   &c->pending, &c->watch,	 &c->last_pods,	  &c->last_pass, &c->hpa };
+	json_t **all[] = { &c->probes,	 &c->ready_since, &c->terminating, &c->failures,  &c->creating,
+			   &c->services, &c->pending,	  &c->watch,	   &c->last_pods, &c->last_pass,
+			   &c->hpa,	 &c->killers,	  &c->pass_objects };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		json_decref(*all[i]);
@@ -547,7 +480,7 @@ static void create_pod(ctl *c, json_t *pod, const char *owner, const char *hash)
 	pid_t parent = getpid(), pid;
 	int fds[2];
 
-	if (f && json_integer_value(json_object_get(f, "next")) > now_ms()) {
+	if (f && json_integer_value(json_object_get(f, "next")) > kube_ctl_now_ms()) {
 		if (c->next_due == 0 || json_integer_value(json_object_get(f, "next")) < c->next_due)
 			c->next_due = json_integer_value(json_object_get(f, "next"));
 		return;
@@ -559,13 +492,13 @@ static void create_pod(ctl *c, json_t *pod, const char *owner, const char *hash)
 	}
 	c->pause_ready = true;
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
-		logf_("pod %s: pipe: %s", name, strerror(errno));
+		kube_ctl_log("pod %s: pipe: %s", name, strerror(errno));
 		return;
 	}
-	logf_("pod %s: creating", name);
+	kube_ctl_log("pod %s: creating", name);
 	pid = fork();
 	if (pid == 0) {
-		close(c->lock_fd); /* a new controller may start meanwhile */
+		child_drop(c);
 		close(fds[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
@@ -580,7 +513,7 @@ static void create_pod(ctl *c, json_t *pod, const char *owner, const char *hash)
 	}
 	close(fds[1]);
 	if (pid < 0) {
-		logf_("pod %s: fork: %s", name, strerror(errno));
+		kube_ctl_log("pod %s: fork: %s", name, strerror(errno));
 		close(fds[0]);
 		return;
 	}
@@ -620,7 +553,7 @@ static bool pod_dead(ctl *c, json_t *p)
 
 	if (!holder_running(p))
 		return true;
-	pod = kube_pod_object(c->k, c->ns, json_string_value(json_object_get(p, "name")));
+	pod = pod_object(c, json_string_value(json_object_get(p, "name")));
 	if (pod == NULL || json_array_size(json_object_get(json_object_get(pod, "spec"), "containers")) !=
 			       json_array_size(json_object_get(p, "containers")))
 		return true;
@@ -815,7 +748,7 @@ static void reconcile_deployment(ctl *c, json_t *d, json_t *pods, json_t *status
 			remove_pod(c, p, "it cannot run (its holder or a container ended)");
 			continue;
 		} else {
-			pod = kube_pod_object(c->k, c->ns, json_string_value(json_object_get(p, "name")));
+			pod = pod_object(c, json_string_value(json_object_get(p, "name")));
 			phash = json_string_value(json_object_get(
 			    json_object_get(json_object_get(pod, "metadata"), "labels"), KUBE_TEMPLATE_HASH_LABEL));
 		}
@@ -860,9 +793,10 @@ static bool reconcile(ctl *c)
 	bool busy = true;
 	size_t i;
 
+	c->pass_objects = json_object();
 	if (kube_state_list(store_root, "Pod", c->ns, &objects, &err) < 0 ||
 	    kube_state_list(store_root, "Deployment", c->ns, &deployments, &err) < 0 ||
-	    kube_pod_list(c->k, c->ns, &pods, &err) < 0) {
+	    kube_pod_list_objects(c->k, c->ns, c->pass_objects, &pods, &err) < 0) {
 		log_error(&err);
 		goto out;
 	}
@@ -903,7 +837,7 @@ static bool reconcile(ctl *c)
 	reconcile_bare_pods(c, objects, pods);
 	json_array_foreach(deployments, i, d)
 		reconcile_deployment(c, d, pods, status);
-	kube_hpa_sync(c->k, c->ns, c->hpa, pods, deployments, status, logf_);
+	kube_hpa_sync(c->k, c->ns, c->hpa, pods, deployments, status, kube_ctl_log);
 	json_array_foreach(pods, i, p) {
 		const char *owner = json_string_value(json_object_get(p, "owner"));
 		if (owner && !json_is_true(json_object_get(p, "removed")) &&
@@ -924,6 +858,8 @@ out:
 	c->last_pass = status;
 	json_decref(objects);
 	json_decref(deployments);
+	json_decref(c->pass_objects);
+	c->pass_objects = NULL;
 	return busy;
 }
 
@@ -947,118 +883,198 @@ static bool namespace_has_objects(ctl *c)
 	return false;
 }
 
+/* Whether child PID ended (reaped now; *STATUS its status). Each child is
+ * reaped by pid: the probes' children are their runs' to reap. */
+static bool reaped(json_int_t pid, int *status)
+{
+	return pid > 0 && waitpid((pid_t)pid, status, WNOHANG) == (pid_t)pid;
+}
+
 static void reap_children(ctl *c)
 {
 	const char *name;
 	json_t *v;
 	void *tmp;
-	pid_t pid;
 	int status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		json_object_foreach_safe(c->terminating, tmp, name, v)
-		{
-			if (json_integer_value(v) == pid)
-				json_object_del(c->terminating, name);
+	json_object_foreach_safe(c->terminating, tmp, name, v)
+	{
+		if (reaped(json_integer_value(v), &status))
+			json_object_del(c->terminating, name);
+	}
+	json_object_foreach_safe(c->creating, tmp, name, v)
+	{
+		if (reaped(json_integer_value(json_object_get(v, "pid")), &status)) {
+			created(c, name, v, status);
+			c->pass_due = true; /* its probes, the next step of a rollout */
 		}
-		json_object_foreach_safe(c->creating, tmp, name, v)
-		{
-			if (json_integer_value(json_object_get(v, "pid")) == pid)
-				created(c, name, v, status);
-		}
+	}
+	json_object_foreach_safe(c->killers, tmp, name, v)
+	{
+		if (reaped(atoi(name), &status))
+			json_object_del(c->killers, name);
 	}
 }
 
-static bool died_already(const struct pollfd *fds, nfds_t n)
+/* At most this many processes watched by pidfd; the others are seen at the
+ * next pass. */
+#define MAX_WATCHED 256
+
+static void watched_close(ctl *c)
 {
-	for (nfds_t i = 0; i < n; i++)
-		if (fds[i].fd < 0)
-			return true;
-	return false;
+	for (size_t i = 0; i < c->n_watched; i++)
+		if (c->watched[i].fd >= 0)
+			close(c->watched[i].fd);
+	free(c->watched);
+	c->watched = NULL;
+	c->n_watched = 0;
 }
 
-/* Sleeps up to WAIT_MS; a watched process that ends wakes it at once, and
- * its pod leaves the services' endpoints before anything else is done (new
- * connections to it would be refused until then). */
-static void sleep_watching(ctl *c, long long wait_ms)
+static void watched_add(ctl *c, pid_t pid, const char *pod)
 {
-	struct pollfd fds[256];
-	const char *pods[256], *key;
-	bool died = false;
-	nfds_t n = 0;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	/* gone since the pass looked: poll skips fd -1, and it counts as ended */
+	if (fd >= 0 || errno == ESRCH)
+		c->watched[c->n_watched++] = (ctl_watched){ .fd = fd, .pod = pod };
+}
+
+/* The pidfds of what the last pass watched and of the pods being made,
+ * kept open until the next pass (the loop wakes far more often than it
+ * passes: for every step of the probes). The children being made first. */
+static void watched_make(ctl *c)
+{
+	const char *key;
 	json_t *v;
 
-	json_object_foreach(c->watch, key, v) {
-		int fd;
-		if (n == 256)
-			break; /* the others wake it at the next pass */
-		fd = (int)syscall(SYS_pidfd_open, (pid_t)atoi(key), 0);
-		pods[n] = json_string_value(v);
-		if (fd >= 0)
-			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
-		else if (errno == ESRCH) /* gone since the pass looked (poll skips fd -1) */
-			fds[n++] = (struct pollfd){ .fd = -1 };
-	}
-	/* a pod made wakes it too (its probes, the next step of a rollout):
-	 * pods[] NULL, no pod that died */
+	watched_close(c);
+	c->watched_stale = false;
+	c->watched = calloc(MAX_WATCHED, sizeof(*c->watched));
+	if (c->watched == NULL)
+		return;
 	json_object_foreach(c->creating, key, v) {
-		int fd;
-		if (n == 256)
+		if (c->n_watched == MAX_WATCHED / 2)
 			break;
-		fd = (int)syscall(SYS_pidfd_open, (pid_t)json_integer_value(json_object_get(v, "pid")), 0);
-		pods[n] = NULL;
-		if (fd >= 0)
-			fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		watched_add(c, (pid_t)json_integer_value(json_object_get(v, "pid")), NULL);
 	}
-	if (n == 0 || (poll(fds, n, died_already(fds, n) ? 0 : (int)wait_ms) < 0 && errno != EINTR))
-		usleep((useconds_t)wait_ms * 1000);
-	for (nfds_t i = 0; i < n; i++) {
-		if ((fds[i].fd < 0 || fds[i].revents) && c->last_pass && pods[i]) {
-			json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pods[i]);
+	json_object_foreach(c->watch, key, v) {
+		if (c->n_watched == MAX_WATCHED)
+			break; /* the others wake it at the next pass */
+		watched_add(c, (pid_t)atoi(key), json_string_value(v));
+	}
+}
+
+/* Sleeps until UNTIL (ms) at the latest. A watched process that ends wakes
+ * it at once, and its pod leaves the services' endpoints before anything
+ * else is done (new connections to it would be refused until then); a pod
+ * made wakes it for a pass; a probe's run that can go on wakes it for its
+ * step. */
+static void sleep_watching(ctl *c, long long until)
+{
+	struct pollfd fds[MAX_WATCHED + 256];
+	bool died = false, made = false, ended = false;
+	long long wait = until - kube_ctl_now_ms();
+	nfds_t n;
+
+	if (c->watched_stale)
+		watched_make(c);
+	for (n = 0; n < c->n_watched; n++) {
+		fds[n] = (struct pollfd){ .fd = c->watched[n].fd, .events = POLLIN };
+		ended = ended || c->watched[n].fd < 0;
+	}
+	n += kube_ctl_probes_pollfds(c, fds + n, 256);
+	if (wait < 0 || ended)
+		wait = 0;
+	if (poll(fds, n, (int)wait) < 0 && errno != EINTR && wait > 0)
+		usleep((useconds_t)wait * 1000);
+	for (size_t i = 0; i < c->n_watched; i++) {
+		const char *pod = c->watched[i].pod;
+		if (c->watched[i].fd >= 0 && fds[i].revents == 0)
+			continue;
+		if (pod == NULL)
+			made = true;
+		else if (c->last_pass) {
+			json_t *st = json_object_get(json_object_get(c->last_pass, "pods"), pod);
 			if (st)
 				json_object_set_new(st, "ready", json_false());
 			died = true;
 		}
-		if (fds[i].fd >= 0)
-			close(fds[i].fd);
 	}
 	if (died)
 		kube_service_sync(c->k, c->ns, c->last_pods, c->last_pass, c->services);
+	/* the pass looks again (and makes the pidfds anew) */
+	if (died || made)
+		c->pass_due = true;
+	kube_ctl_probes_step(c);
+}
+
+static void controller_exit(ctl *c, int code)
+{
+	kube_ctl_probes_drop(c, true);
+	_exit(code);
+}
+
+/* Whether a pass is due: its 250 ms are up, a deadline of the last pass
+ * came, or something asked for one (a pod made, a readiness changed) and
+ * the pass before ended at least its own length ago: the passes of a large
+ * namespace, which cost what its pods have, take at most half the loop's
+ * time, and the probes get the rest. */
+static bool pass_is_due(ctl *c, long long next_pass, long long earliest)
+{
+	long long now = kube_ctl_now_ms();
+
+	return now >= next_pass || (c->next_due > 0 && now >= c->next_due) || (c->pass_due && now >= earliest);
 }
 
 static void controller_main(ctl *c, int lock_fd)
 {
+	long long next_pass = 0, earliest = 0;
+
 	for (;;) {
-		long long wait;
+		long long until, probes, began;
 		struct stat st;
 		reap_children(c);
-		/* its store was removed (rm -rf of a test's or a benchmark's
-		 * directory): nothing is left to reconcile, ever */
-		if (stat(c->k->paths->store_root, &st) < 0 && errno == ENOENT) {
-			logf_("store %s is gone: exiting", c->k->paths->store_root);
-			_exit(0);
-		}
-		if (!reconcile(c) && json_object_size(c->terminating) == 0 && json_object_size(c->creating) == 0) {
-			/* nothing left: give the lock back, then look once more;
-			 * a command that stored an object meanwhile either found
-			 * the lock free (and started a controller) or stored it
-			 * before this look */
-			flock(lock_fd, LOCK_UN);
-			if (!namespace_has_objects(c) || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-				unlink(c->status_path);
-				logf_("namespace %s is empty: exiting", c->ns);
-				_exit(0);
+		if (pass_is_due(c, next_pass, earliest)) {
+			began = kube_ctl_now_ms();
+			/* its store was removed (rm -rf of a test's or a benchmark's
+			 * directory): nothing is left to reconcile, ever */
+			if (stat(c->k->paths->store_root, &st) < 0 && errno == ENOENT) {
+				kube_ctl_log("store %s is gone: exiting", c->k->paths->store_root);
+				controller_exit(c, 0);
 			}
+			c->pass_due = false;
+			c->watched_stale = true;
+			if (!reconcile(c) && json_object_size(c->terminating) == 0 &&
+			    json_object_size(c->creating) == 0) {
+				/* nothing left: give the lock back, then look once more;
+				 * a command that stored an object meanwhile either found
+				 * the lock free (and started a controller) or stored it
+				 * before this look */
+				flock(lock_fd, LOCK_UN);
+				if (!namespace_has_objects(c) || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+					unlink(c->status_path);
+					kube_ctl_log("namespace %s is empty: exiting", c->ns);
+					controller_exit(c, 0);
+				}
+			}
+			next_pass = kube_ctl_now_ms() + PASS_MS;
+			earliest = 2 * kube_ctl_now_ms() - began;
+			reap_children(c);
+			/* what a pass allocated goes back to the kernel: the heap
+			 * of a long-lived process would otherwise keep its
+			 * high-water mark */
+			malloc_trim(0);
 		}
-		reap_children(c);
-		/* what a pass allocated goes back to the kernel: the heap of a
-		 * long-lived process would otherwise keep its high-water mark */
-		malloc_trim(0);
-		wait = PASS_MS;
-		if (c->next_due > 0 && c->next_due - now_ms() < wait)
-			wait = c->next_due - now_ms();
-		if (wait > 0)
-			sleep_watching(c, wait);
+		until = next_pass;
+		if (c->next_due > 0 && c->next_due < until)
+			until = c->next_due;
+		probes = kube_ctl_probes_start_due(c);
+		if (probes > 0 && probes < until)
+			until = probes;
+		if (c->pass_due && earliest < until)
+			until = earliest;
+		if (!pass_is_due(c, next_pass, earliest))
+			sleep_watching(c, until);
 	}
 }
 
@@ -1075,6 +1091,9 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		  .terminating = json_object(),
 		  .failures = json_object(),
 		  .creating = json_object(),
+		  .killers = json_object(),
+		  .watched_stale = true,
+		  .pod_holders = json_object(),
 		  .services = json_object(),
 		  .pending = json_array(),
 		  .watch = json_object(),
@@ -1085,7 +1104,7 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 	/* not the cwd of the command that started it (a directory that may
 	 * go), unless the store or run root is given relative to it */
 	if (k->paths->store_root[0] == '/' && k->paths->run_root[0] == '/' && chdir("/") < 0)
-		logf_("chdir /: %s", strerror(errno));
+		kube_ctl_log("chdir /: %s", strerror(errno));
 	prctl(PR_SET_NAME, "berth-kube-ctl");
 	if (null >= 0) {
 		dup2(null, 0);
@@ -1107,7 +1126,7 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 	}
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, pid, strlen(pid), 0) < 0)
-		logf_("controller lock: %s", strerror(errno));
+		kube_ctl_log("controller lock: %s", strerror(errno));
 	c.status_path = kube_controller_file(k, namespace, "status");
 	{
 		/* the autoscalers go on where the controller before left them */
@@ -1115,7 +1134,7 @@ static void start_child(const kube_context *k, const char *namespace, int lock_f
 		json_t *hpa = json_object_get(before, "hpa");
 		c.hpa = json_is_object(hpa) ? json_incref(hpa) : json_object();
 	}
-	logf_("controller of namespace %s started (pid %d)", namespace, (int)getpid());
+	kube_ctl_log("controller of namespace %s started (pid %d)", namespace, (int)getpid());
 	controller_main(&c, lock_fd);
 }
 

@@ -13,7 +13,8 @@
  * (<store>: 12 hex digits of the sha256 of the store's path, so stores that
  * share a run root have a controller each.)
  *
- * Every pass of its loop (every 250 ms, sooner when a probe is due) reads
+ * Every pass of its loop (every 250 ms, sooner when a pod made, a container
+ * ended or a probe's result changed a readiness) reads
  * the desired state (state.h) and the pods (pod.h, from the container
  * records: nothing is kept loaded between passes but the probes' counters)
  * and acts: a Pod object without its pod gets one, a pod whose holder ended
@@ -21,9 +22,10 @@
  * replicas of the current template (pods named <name>-<template hash>-<5
  * random>), by Recreate or by a rolling update within maxSurge and
  * maxUnavailable, counting a pod available once it has been ready for
- * minReadySeconds. Probes (exec, httpGet, tcpSocket) run from the loop; a
- * failed liveness probe kills the container, whose monitor restarts it by
- * the pod's restartPolicy.
+ * minReadySeconds. Probes (exec, httpGet, tcpSocket) run from the loop on
+ * their own schedules, between passes too, many at once and none blocking
+ * (controller_probes.c); a failed liveness probe kills the container, whose
+ * monitor restarts it by the pod's restartPolicy.
  *
  * Killing it stops nothing: the containers keep their monitors, and the
  * next `berth kube` command (kube_controller_ensure) starts another one,

@@ -567,8 +567,9 @@ static int by_name(const void *a, const void *b)
 		 : strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name")));
 }
 
-/* The containers of P in the order of its pod object's spec. */
-static void order_containers(const kube_context *k, json_t *p)
+/* The containers of P in the order of its pod object's spec (also put in
+ * OBJECTS under the pod's name, unless NULL). */
+static void order_containers(const kube_context *k, json_t *p, json_t *objects)
 {
 	_cleanup_json_ json_t *pod = kube_pod_object(k, json_string_value(json_object_get(p, "namespace")),
 						     json_string_value(json_object_get(p, "name")));
@@ -577,6 +578,8 @@ static void order_containers(const kube_context *k, json_t *p)
 	size_t i, j;
 
 	json_object_set_new(p, "labels", labels ? json_incref(labels) : json_object());
+	if (objects && pod)
+		json_object_set(objects, json_string_value(json_object_get(p, "name")), pod);
 	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		const char *name = json_string_value(json_object_get(c, "name")) ?: "";
 		json_array_foreach(have, j, h)
@@ -595,6 +598,12 @@ static void order_containers(const kube_context *k, json_t *p)
 }
 
 int kube_pod_list(const kube_context *k, const char *namespace, json_t **out, berth_error **err)
+{
+	return kube_pod_list_objects(k, namespace, NULL, out, err);
+}
+
+int kube_pod_list_objects(const kube_context *k, const char *namespace, json_t *objects, json_t **out,
+			  berth_error **err)
 {
 	container **list = NULL;
 	json_t *pods = json_object(), *p;
@@ -630,7 +639,7 @@ int kube_pod_list(const kube_context *k, const char *namespace, json_t **out, be
 	record_list_free(list, n);
 	*out = json_array();
 	json_object_foreach(pods, key, p) {
-		order_containers(k, p);
+		order_containers(k, p, objects);
 		json_array_append(*out, p);
 	}
 	json_decref(pods);

@@ -76,6 +76,11 @@ int kube_pod_container_terminate(const kube_context *k, json_t *pod, const char 
  *                    "exitCode", "monitor": whether its monitor lives}] in the
  *    order of the pod's spec}. */
 int kube_pod_list(const kube_context *k, const char *namespace, json_t **out, berth_error **err);
+/* kube_pod_list, and each pod's object (kube_pod_object, read to order its
+ * containers) put in OBJECTS under the pod's name, for a caller that looks
+ * at them next (the controller's pass) without reading them again. */
+int kube_pod_list_objects(const kube_context *k, const char *namespace, json_t *objects, json_t **out,
+			  berth_error **err);
 
 /* The pod object a pod was made from (pod.json), or NULL. */
 json_t *kube_pod_object(const kube_context *k, const char *namespace, const char *name);
