@@ -369,19 +369,21 @@ static bool kube_record_name(const char *name, const char *namespace, const char
  * names (STORE/containers/names/k8s_*), not by loading every record of the
  * store: a pass of the controller costs what the pods have, whatever else
  * the store holds. Records being made or gone meanwhile are skipped. */
-static int pod_records(const kube_context *k, const char *namespace, const char *pod, container ***out, size_t *n,
-		       berth_error **err)
+/* Calls FN with each container record of NAMESPACE (and of POD, unless
+ * NULL), one at a time: FN returns 1 when it keeps the record, 0 when it
+ * is freed, <0 to stop (ENOMEM). */
+static int pod_records_each(const kube_context *k, const char *namespace, const char *pod,
+			    int (*fn)(container *c, void *arg), void *arg, berth_error **err)
 {
 	_cleanup_closedir_ DIR *d = opendir(k->paths->names);
-	container **list = NULL, *c;
+	container *c;
 	struct dirent *e;
-	size_t count = 0;
 
 	if (d == NULL && errno != ENOENT)
 		return berth_error_set(err, errno, "open \"%s\"", k->paths->names);
 	while (d && (e = readdir(d)) != NULL) {
-		container **grown;
 		berth_error *skip = NULL;
+		int kept;
 		if (!kube_record_name(e->d_name, namespace, pod))
 			continue;
 		if (record_open(k->paths, e->d_name, &c, &skip) < 0) {
@@ -392,16 +394,43 @@ static int pod_records(const kube_context *k, const char *namespace, const char 
 			container_free(c);
 			continue;
 		}
-		if ((grown = realloc(list, (count + 1) * sizeof(*list))) == NULL) {
+		kept = fn(c, arg);
+		if (kept <= 0)
 			container_free(c);
-			record_list_free(list, count);
+		if (kept < 0)
 			return berth_error_set(err, ENOMEM, "pods");
-		}
-		list = grown;
-		list[count++] = c;
 	}
-	*out = list;
-	*n = count;
+	return 0;
+}
+
+typedef struct record_vec {
+	container **list;
+	size_t n;
+} record_vec;
+
+static int keep_record(container *c, void *arg)
+{
+	record_vec *v = arg;
+	container **grown = realloc(v->list, (v->n + 1) * sizeof(*v->list));
+
+	if (grown == NULL)
+		return -1;
+	v->list = grown;
+	v->list[v->n++] = c;
+	return 1;
+}
+
+static int pod_records(const kube_context *k, const char *namespace, const char *pod, container ***out, size_t *n,
+		       berth_error **err)
+{
+	record_vec v = { NULL, 0 };
+
+	if (pod_records_each(k, namespace, pod, keep_record, &v, err) < 0) {
+		record_list_free(v.list, v.n);
+		return -1;
+	}
+	*out = v.list;
+	*n = v.n;
 	return 0;
 }
 
@@ -602,41 +631,51 @@ int kube_pod_list(const kube_context *k, const char *namespace, json_t **out, be
 	return kube_pod_list_objects(k, namespace, NULL, out, err);
 }
 
+typedef struct pods_acc {
+	const kube_context *k;
+	json_t *pods; /* pod name -> its entry */
+} pods_acc;
+
+/* C's part of its pod's entry, from its refreshed record */
+static int add_to_pods(container *c, void *arg)
+{
+	pods_acc *acc = arg;
+	berth_error *e = NULL;
+	json_t *pe;
+
+	if (record_refresh(acc->k->paths, c, &e) < 0)
+		berth_error_free(&e);
+	pe = pod_entry(acc->pods, c);
+	if (strcmp(label(c, KUBE_LABEL_CONTAINER_NAME) ?: "", KUBE_HOLDER_NAME) == 0) {
+		json_t *ns = json_object_get(c->config, "NetworkSettings");
+		const char *mode = json_string_value(json_object_get(ns, "Mode")) ?: "";
+		json_object_set_new(pe, "holder", container_json(c));
+		json_object_set(pe, "ip", json_object_get(ns, "IPAddress") ?: json_null());
+		/* user-mode networking, or rootless berth's bridge in its
+		 * own network namespace: the pod's IP is reached from inside */
+		if (strcmp(mode, "pasta") == 0 || strcmp(mode, "slirp4netns") == 0 ||
+		    json_is_true(json_object_get(ns, "RootlessNetNS")))
+			json_object_set(pe, "netns", json_object_get(ns, "NetNS") ?: json_null());
+		json_object_set(pe, "created", json_object_get(c->config, "Created") ?: json_null());
+	} else {
+		json_array_append_new(json_object_get(pe, "containers"), container_json(c));
+	}
+	return 0;
+}
+
 int kube_pod_list_objects(const kube_context *k, const char *namespace, json_t *objects, json_t **out,
 			  berth_error **err)
 {
-	container **list = NULL;
 	json_t *pods = json_object(), *p;
+	pods_acc acc = { k, pods };
 	const char *key;
-	size_t n = 0;
-	berth_error *e = NULL;
 
-	if (pod_records(k, namespace, NULL, &list, &n, err) < 0) {
+	/* one record at a time: a pass keeps only the few fields it needs,
+	 * never every record of the namespace at once */
+	if (pod_records_each(k, namespace, NULL, add_to_pods, &acc, err) < 0) {
 		json_decref(pods);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		container *c = list[i];
-		json_t *pe;
-		if (record_refresh(k->paths, c, &e) < 0)
-			berth_error_free(&e);
-		pe = pod_entry(pods, c);
-		if (strcmp(label(c, KUBE_LABEL_CONTAINER_NAME) ?: "", KUBE_HOLDER_NAME) == 0) {
-			json_t *ns = json_object_get(c->config, "NetworkSettings");
-			json_object_set_new(pe, "holder", container_json(c));
-			const char *mode = json_string_value(json_object_get(ns, "Mode")) ?: "";
-			json_object_set(pe, "ip", json_object_get(ns, "IPAddress") ?: json_null());
-			/* user-mode networking, or rootless berth's bridge in its
-			 * own network namespace: the pod's IP is reached from inside */
-			if (strcmp(mode, "pasta") == 0 || strcmp(mode, "slirp4netns") == 0 ||
-			    json_is_true(json_object_get(ns, "RootlessNetNS")))
-				json_object_set(pe, "netns", json_object_get(ns, "NetNS") ?: json_null());
-			json_object_set(pe, "created", json_object_get(c->config, "Created") ?: json_null());
-		} else {
-			json_array_append_new(json_object_get(pe, "containers"), container_json(c));
-		}
-	}
-	record_list_free(list, n);
 	*out = json_array();
 	json_object_foreach(pods, key, p) {
 		order_containers(k, p, objects);
