@@ -279,31 +279,12 @@ int hostnet_subnet_overlap(const hostnet *h, const char *cidr, const char *excep
 	return for_each_entry(h->dirfd, "bridges", ".json", overlap_one, &q);
 }
 
-bool hostnet_subnet_routed(const char *cidr, const char *except)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/thread-self/net/route", "re");
-	char line[256], iface[IFNAMSIZ + 1];
-	unsigned int dest, mask, prefix;
-	struct in_addr net;
-	char addr[32];
-	uint32_t maskn;
-
-	if (f == NULL || sscanf(cidr, "%31[^/]/%u", addr, &prefix) != 2 || prefix > 32 ||
-	    inet_pton(AF_INET, addr, &net) != 1)
-		return false;
-	maskn = prefix ? htonl(~0U << (32 - prefix)) : 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%16s %x %*x %*x %*d %*d %*d %x", iface, &dest, &mask) != 3 || mask == 0 ||
-		    (except && strcmp(iface, except) == 0))
-			continue;
-		/* overlap: equal under the shorter of the two masks */
-		if (((dest ^ net.s_addr) & (mask & maskn)) == 0)
-			return true;
-	}
-	return false;
-}
-
-bool hostnet_route_via(const char *cidr, const char *dev)
+/* Whether a route of this thread's network namespace (IPv4) matches CIDR
+ * by MATCH, given the route's interface, destination and mask and CIDR's
+ * network and mask (network byte order). */
+static bool route_matching(const char *cidr, const char *other,
+			   bool (*match)(const char *iface, uint32_t dest, uint32_t mask, uint32_t net, uint32_t maskn,
+					 const char *other))
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/thread-self/net/route", "re");
 	char line[256], iface[IFNAMSIZ + 1];
@@ -318,9 +299,31 @@ bool hostnet_route_via(const char *cidr, const char *dev)
 	maskn = prefix ? htonl(~0U << (32 - prefix)) : 0;
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "%16s %x %*x %*x %*d %*d %*d %x", iface, &dest, &mask) == 3 &&
-		    strcmp(iface, dev) == 0 && mask == maskn && dest == (net.s_addr & maskn))
+		    match(iface, dest, mask, net.s_addr, maskn, other))
 			return true;
 	return false;
+}
+
+/* overlap: equal under the shorter of the two masks (EXCEPT's routes and
+ * the default route aside) */
+static bool overlaps(const char *iface, uint32_t dest, uint32_t mask, uint32_t net, uint32_t maskn, const char *except)
+{
+	return mask != 0 && !(except && strcmp(iface, except) == 0) && ((dest ^ net) & (mask & maskn)) == 0;
+}
+
+bool hostnet_subnet_routed(const char *cidr, const char *except)
+{
+	return route_matching(cidr, except, overlaps);
+}
+
+static bool is_route_via(const char *iface, uint32_t dest, uint32_t mask, uint32_t net, uint32_t maskn, const char *dev)
+{
+	return strcmp(iface, dev) == 0 && mask == maskn && dest == (net & maskn);
+}
+
+bool hostnet_route_via(const char *cidr, const char *dev)
+{
+	return route_matching(cidr, dev, is_route_via);
 }
 
 int hostnet_next_bridge(const hostnet *h, char out[IFNAMSIZ], berth_error **err)
