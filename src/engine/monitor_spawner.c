@@ -14,35 +14,11 @@
 #include "engine/monitor.h"
 #include "engine/runtime_call.h"
 #include "runtime/exe_guard.h"
+#include "runtime/sync.h"
 #include "util/proctitle.h"
 
 /* this process's end of the spawner's socket, -1 without one */
 static int spawner_fd = -1;
-
-/* One request: the id and the events fd; 0 when every sender is gone. */
-static ssize_t receive_request(int sock, char *id, size_t size, int *fd)
-{
-	char control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = id, .iov_len = size - 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)
-	};
-	struct cmsghdr *cmsg;
-	ssize_t n;
-
-	*fd = -1;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n;
-	id[n] = '\0';
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
-		    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
-	return n;
-}
 
 /* The grandchild: loads the record (written before the request) and
  * becomes the monitor; a record it cannot load is an "E" line. */
@@ -85,7 +61,8 @@ static _Noreturn void spawner_main(const engine_paths *p, int sock, pid_t parent
 	if (exe_guard_seal_in_place(&err) < 0)
 		berth_error_free(&err);
 	for (;;) {
-		ssize_t n = receive_request(sock, id, sizeof(id), &fd);
+		/* a request: the id and the events fd; 0 when every sender is gone */
+		int n = sync_recv_named_fd(sock, id, sizeof(id), &fd);
 		pid_t pid;
 		if (n == 0)
 			_exit(0);
@@ -136,24 +113,17 @@ int monitor_spawner_start(const engine_paths *p, berth_error **err)
 
 int monitor_spawner_request(const char *id, int events_w)
 {
-	char control[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)id, .iov_len = strlen(id) };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	ssize_t n;
+	berth_error *e = NULL;
+	size_t len = strlen(id);
 
-	if (spawner_fd < 0 || iov.iov_len == 0 || iov.iov_len > RECORD_ID_LEN) {
+	if (spawner_fd < 0 || len == 0 || len > RECORD_ID_LEN) {
 		errno = ENOENT;
 		return -1;
 	}
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &events_w, sizeof(int));
-	do
-		n = sendmsg(spawner_fd, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)iov.iov_len ? 0 : -1;
+	if (sync_send_fd(spawner_fd, events_w, id, &e) < 0) {
+		errno = e->code;
+		berth_error_free(&e);
+		return -1;
+	}
+	return 0;
 }

@@ -239,6 +239,17 @@ int sync_send_fd(int sock, int fd, const char *name, berth_error **err)
 	return 0;
 }
 
+int sync_recv_named_fd(int sock, char *name, size_t size, int *fd)
+{
+	int ret = recv_with_fd(sock, name, size - 1, fd);
+
+	if (ret == -ECONNRESET)
+		return 0;
+	if (ret >= 0)
+		name[ret] = '\0';
+	return ret;
+}
+
 int sync_recv_fd(int sock, int *fd, berth_error **err)
 {
 	char buf[4096];

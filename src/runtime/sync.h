@@ -53,5 +53,9 @@ int sync_expect(int sock, int type, char **payload, int *fd, berth_error **err);
 /* Sends an fd alone over a unix socket (console socket protocol). */
 int sync_send_fd(int sock, int fd, const char *name, berth_error **err);
 int sync_recv_fd(int sock, int *fd, berth_error **err);
+/* Receives what sync_send_fd sent: its name into NAME (SIZE bytes, NUL
+ * terminated, cut short if longer) and its fd (-1 for none); returns the
+ * name's length, 0 once the peer is gone, or -errno. */
+int sync_recv_named_fd(int sock, char *name, size_t size, int *fd);
 
 #endif
