@@ -705,9 +705,9 @@ void engine_network_teardown_id(const engine_paths *p, const char *id)
 
 	/* never made: nothing of ID's can be there (a container without a
 	 * network must not leave the directory behind) */
-	if (dir && access(dir, F_OK) < 0 && errno == ENOENT)
+	if (dir == NULL || (access(dir, F_OK) < 0 && errno == ENOENT))
 		return;
-	if (network_hostnet_open(p, &h, &e) < 0) {
+	if (hostnet_open(dir, &h, &e) < 0) {
 		berth_debug("network of %.12s: %s", id, e->msg);
 		berth_error_free(&e);
 		return;
