@@ -192,14 +192,39 @@ typedef struct {
 	bool written; /* private pages may exist: copy it */
 } image_mapping;
 
+/* Reads the small proc file PATH whole into BUF (SIZE bytes, NUL added):
+ * no allocation, which in a fresh fork would copy heap pages. */
+static int read_proc_small(const char *path, char *buf, size_t size, berth_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t used = 0;
+
+	if (fd < 0)
+		return berth_error_set(err, errno, "open %s", path);
+	for (;;) {
+		ssize_t n = read(fd, buf + used, size - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return berth_error_set(err, errno, "read %s", path);
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used == size - 1)
+			return berth_error_set(err, E2BIG, "%s: over %zu bytes", path, size - 1);
+	}
+	buf[used] = '\0';
+	return 0;
+}
+
 /* Field N (1-based, as in proc(5)) of /proc/self/stat; FIELDS holds 52. */
 static int read_self_stat(unsigned long long *fields, berth_error **err)
 {
-	_cleanup_free_ char *buf = NULL;
+	char buf[1024];
 	char *p, *end;
 	int n;
 
-	if (fs_read_file("/proc/self/stat", &buf, NULL, err) < 0)
+	if (read_proc_small("/proc/self/stat", buf, sizeof(buf), err) < 0)
 		return -1;
 	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
 	if (p == NULL)
@@ -228,15 +253,40 @@ static const char *next_line(const char *line)
 	return nl != NULL && nl[1] != '\0' ? nl + 1 : NULL;
 }
 
+/* The number in BASE at *P, which must end with SEP; *P moves past SEP. */
+static bool parse_field(const char **p, int base, char sep, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(*p, &end, base);
+	if (end == *p || errno != 0 || *end != sep)
+		return false;
+	*p = end + 1;
+	return true;
+}
+
 /* Parses a line of /proc/self/maps: "START-END PERMS OFFSET MAJOR:MINOR
  * INODE PATH". */
 static bool parse_maps_line(const char *line, image_mapping *m, unsigned long *dev_ino, char *share)
 {
-	unsigned long start, end, offset, ino;
-	unsigned int major, minor;
-	char perms[5];
+	unsigned long start, end, offset, ino, major, minor;
+	const char *p = line;
+	char perms[4], *stop;
 
-	if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu", &start, &end, perms, &offset, &major, &minor, &ino) != 7)
+	if (!parse_field(&p, 16, '-', &start) || !parse_field(&p, 16, ' ', &end))
+		return false;
+	for (int i = 0; i < 4; i++) {
+		if (*p == '\0' || *p == ' ' || *p == '\n')
+			return false;
+		perms[i] = *p++;
+	}
+	if (*p++ != ' ' || !parse_field(&p, 16, ' ', &offset) || !parse_field(&p, 16, ':', &major) ||
+	    !parse_field(&p, 16, ' ', &minor))
+		return false;
+	errno = 0;
+	ino = strtoul(p, &stop, 10);
+	if (errno != 0 || stop == p)
 		return false;
 	*m = (image_mapping){
 		.start = start,
@@ -289,7 +339,9 @@ static int read_layout(struct dl_phdr_info *info, size_t size, void *data)
  * the rest is the file's content. */
 static int image_mappings(image_mapping *out, int max, berth_error **err)
 {
-	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ char *heap = NULL;
+	char small[16384];
+	const char *buf = small;
 	uintptr_t entry = getauxval(AT_ENTRY);
 	unsigned long image[3] = { 0 }, id[3];
 	image_layout layout = { 0 };
@@ -300,8 +352,11 @@ static int image_mappings(image_mapping *out, int max, berth_error **err)
 	dl_iterate_phdr(read_layout, &layout);
 	if (!layout.found || layout.textrel)
 		return berth_error_set(err, ENOTSUP, "the binary relocates its text (DT_TEXTREL)");
-	if (fs_read_file("/proc/self/maps", &buf, NULL, err) < 0)
-		return -1;
+	if (read_proc_small("/proc/self/maps", small, sizeof(small), NULL) < 0) {
+		if (fs_read_file("/proc/self/maps", &heap, NULL, err) < 0)
+			return -1;
+		buf = heap;
+	}
 	for (const char *line = buf; line != NULL; line = next_line(line))
 		if (parse_maps_line(line, &m, id, &share) && entry >= m.start && entry < m.end)
 			memcpy(image, id, sizeof(image));
@@ -322,7 +377,10 @@ static int image_mappings(image_mapping *out, int max, berth_error **err)
 	return n;
 }
 
-/* Replaces mapping M by the same range of FD, keeping its content. */
+/* Replaces mapping M by the same range of FD, keeping its content. A
+ * written mapping becomes anonymous memory holding its pages (populated at
+ * once: no page fault per page of the copy), so no reference to any file
+ * is left there. */
 static int remap_from(const image_mapping *m, int fd, berth_error **err)
 {
 	size_t len = m->end - m->start;
@@ -334,7 +392,7 @@ static int remap_from(const image_mapping *m, int fd, berth_error **err)
 					       (unsigned long)m->end);
 		return 0;
 	}
-	copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, m->offset);
+	copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (copy == MAP_FAILED)
 		return berth_error_set(err, errno, "mmap a copy of %#lx-%#lx", (unsigned long)m->start,
 				       (unsigned long)m->end);
@@ -390,14 +448,19 @@ static int seal_in_place(int sealed, berth_error **err)
 	return berth_error_set(err, ENOTSUP, "sealing in place is not done in an AddressSanitizer build");
 #endif
 	char proc_path[64];
-	_cleanup_close_ int fd = -EBADF;
-	int n;
+	_cleanup_close_ int reopened = -EBADF;
+	int fd = sealed, flags = fcntl(sealed, F_GETFL), n;
 
 	/* sealed may be O_PATH: mmap and PR_SET_MM_MAP need an open file */
-	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", sealed);
-	fd = open(proc_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return berth_error_set(err, errno, "reopen the sealed binary");
+	if (flags < 0 || (flags & O_PATH)) {
+		snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", sealed);
+		fd = reopened = open(proc_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return berth_error_set(err, errno, "reopen the sealed binary");
+	}
+	/* PR_SET_MM_MAP below makes this file /proc/self/exe */
+	if (!file_is_sealed(fd))
+		return berth_error_set(err, EINVAL, "the binary to move onto is neither read-only nor sealed");
 	if (read_self_stat(stat, err) < 0)
 		return -1;
 	if (stat[20] != 1)
@@ -408,11 +471,7 @@ static int seal_in_place(int sealed, berth_error **err)
 	for (int i = 0; i < n; i++)
 		if (remap_from(&maps[i], fd, err) < 0)
 			return -1;
-	if (set_exe_file(stat, fd, err) < 0)
-		return -1;
-	if (!exe_guard_is_sealed())
-		return berth_error_set(err, EINVAL, "/proc/self/exe is not sealed after PR_SET_MM_MAP");
-	return 0;
+	return set_exe_file(stat, fd, err);
 }
 
 int exe_guard_seal_in_place(berth_error **err)
