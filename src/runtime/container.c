@@ -29,6 +29,7 @@
 #include "runtime/lsm.h"
 #include "runtime/memory_policy.h"
 #include "runtime/namespaces.h"
+#include "runtime/ns_ahead.h"
 #include "runtime/net_devices.h"
 #include "runtime/process.h"
 #include "runtime/seccomp.h"
@@ -477,6 +478,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	seccomp_filter filter = { 0 };
 	idmap_mounts idmap = { 0 };
 	child_ns_switch nsw = { { -1, -1 } };
+	__attribute__((cleanup(ns_ahead_cancel))) ns_ahead ahead = { .started = false };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
 	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup, start = exec_fd_out != NULL;
 	bool seal_in_init;
@@ -495,10 +497,6 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		return -1;
 	if (s->process == NULL)
 		return berth_error_set(err, EINVAL, "%s: process: required to create a container", config_path);
-	if (resolve_rootfs(s, opts->bundle, &rootfs, err) < 0 || check_terminal_options(s, opts, foreground, err) < 0 ||
-	    lsm_check_available(s->process, err) < 0 || memory_policy_check_host(&s->memory_policy, err) < 0 ||
-	    net_devices_check_host(s, err) < 0)
-		return -1;
 	clone_flags = namespaces_clone_flags(s) & ~CLONE_NEWCGROUP;
 	new_userns = (clone_flags & CLONE_NEWUSER) != 0;
 	if (new_userns) {
@@ -518,6 +516,15 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	seal_in_init = g->exe_guard_argv != NULL && init_can_seal_itself(s, opts, late_userns);
 	/* may re-execute: nothing has changed yet */
 	if (g->exe_guard_argv != NULL && !seal_in_init && exe_guard_seal_self(g->exe_guard_argv, err) < 0)
+		return -1;
+	/* from here on a single thread no more until ns_ahead_finish; network
+	 * devices are moved into the init's namespace by its pid, which must
+	 * have joined it by then */
+	if (!late_userns && s->n_net_devices == 0)
+		ns_ahead_start(&ahead, s, clone_flags);
+	if (resolve_rootfs(s, opts->bundle, &rootfs, err) < 0 || check_terminal_options(s, opts, foreground, err) < 0 ||
+	    lsm_check_available(s->process, err) < 0 || memory_policy_check_host(&s->memory_policy, err) < 0 ||
+	    net_devices_check_host(s, err) < 0)
 		return -1;
 	if (namespaces_open_paths(s, ns_fds, err) < 0)
 		return -1;
@@ -589,6 +596,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		berth_error_set(err, errno, "socketpair");
 		goto fail;
 	}
+	ns_ahead_finish(&ahead, ns_fds, &clone_flags);
 	if (enter_child_namespaces(s, ns_fds, &clone_flags, &nsw, err) < 0) {
 		leave_child_namespaces(&nsw);
 		goto fail;

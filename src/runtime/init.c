@@ -66,7 +66,8 @@ static int join_namespaces(const init_config *cfg, berth_error **err)
 			continue;
 		if (setns(cfg->ns_fds[t], spec_ns_clone_flag(t)) < 0)
 			return berth_error_set(err, errno, "join %s namespace \"%s\"", spec_ns_name(t),
-					       cfg->spec->namespaces[t].path);
+					       cfg->spec->namespaces[t].path ? cfg->spec->namespaces[t].path
+									     : "(made for the container)");
 	}
 	if (cfg->ns_fds[NS_USER] >= 0 && setns(cfg->ns_fds[NS_USER], CLONE_NEWUSER) < 0)
 		return berth_error_set(err, errno, "join user namespace \"%s\"", cfg->spec->namespaces[NS_USER].path);
@@ -91,23 +92,9 @@ static int set_names(const spec *s, berth_error **err)
  * and every CNI plugin rely on it). A joined namespace is left alone. */
 static int loopback_up(const spec *s, berth_error **err)
 {
-	struct ifreq ifr = { 0 };
-	_cleanup_close_ int fd = -EBADF;
-
 	if (!s->namespaces[NS_NETWORK].requested || s->namespaces[NS_NETWORK].path != NULL)
 		return 0;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return berth_error_set(err, errno, "bring up lo: socket");
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		return berth_error_set(err, errno, "bring up lo: SIOCGIFFLAGS");
-	if (ifr.ifr_flags & IFF_UP)
-		return 0;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		return berth_error_set(err, errno, "bring up lo: SIOCSIFFLAGS");
-	return 0;
+	return namespaces_loopback_up(err);
 }
 
 /* Blocks until `start` opens the other end for reading, writes the byte,
