@@ -447,6 +447,19 @@ static bool init_can_seal_itself(const spec *s, const create_options *opts, bool
 	       !opts->no_pivot && !(s->rootfs_propagation & MS_SHARED) && exe_guard_in_place_possible();
 }
 
+/* Whether the container runs in a new user namespace of its own, in a new
+ * pid namespace (no process outside it can see the init before its execve)
+ * and with mappings under which nothing can write the runtime's binary
+ * (exe_guard_unwritable_in_userns): the guard against CVE-2019-5736 has
+ * nothing to do then. */
+static bool userns_cannot_write_binary(const spec *s)
+{
+	return s->namespaces[NS_USER].requested && s->namespaces[NS_USER].path == NULL &&
+	       s->namespaces[NS_PID].requested && s->namespaces[NS_PID].path == NULL &&
+	       exe_guard_unwritable_in_userns(s->uid_mappings, s->n_uid_mappings, s->gid_mappings,
+					      s->n_gid_mappings);
+}
+
 /* After a failure while the init may be setting up early: the error it
  * reported, if it did (its failure may be the cause of ours). */
 static void init_error(int sock, berth_error **err)
@@ -481,7 +494,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	__attribute__((cleanup(ns_ahead_cancel))) ns_ahead ahead = { .started = false };
 	int ns_fds[NS_TYPES], sv[2] = { -1, -1 }, clone_flags, listen_fds;
 	bool new_userns, late_userns = false, early, cgroup_first, in_cgroup, start = exec_fd_out != NULL;
-	bool seal_in_init;
+	bool guard, seal_in_init;
 	enum cgroup_mode mode;
 	pid_t intermediate = 0;
 
@@ -513,9 +526,15 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 		 * mount): create them after joining it. */
 		late_userns = true;
 	}
-	seal_in_init = g->exe_guard_argv != NULL && init_can_seal_itself(s, opts, late_userns);
+	guard = g->exe_guard_argv != NULL;
+	if (guard && userns_cannot_write_binary(s)) {
+		berth_debug("runtime binary: not sealed: the container's user namespace maps neither its owner nor its "
+			    "group, and nothing else grants a write");
+		guard = false;
+	}
+	seal_in_init = guard && init_can_seal_itself(s, opts, late_userns);
 	/* may re-execute: nothing has changed yet */
-	if (g->exe_guard_argv != NULL && !seal_in_init && exe_guard_seal_self(g->exe_guard_argv, err) < 0)
+	if (guard && !seal_in_init && exe_guard_seal_self(g->exe_guard_argv, err) < 0)
 		return -1;
 	/* from here on a single thread no more until ns_ahead_finish; network
 	 * devices are moved into the init's namespace by its pid, which must

@@ -19,11 +19,13 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "spec/spec.h"
 
 extern char **environ;
 
@@ -516,6 +518,29 @@ static int bind_readonly_in_place(const char *path, int self, berth_error **err)
 	if (!same_file(fd, self) || fstatvfs(fd, &sv) < 0 || !(sv.f_flag & ST_RDONLY))
 		return berth_error_set(err, EINVAL, "\"%s\" is not the running binary on a read-only mount", path);
 	return move_fd(fd);
+}
+
+static bool id_in_mappings(uint32_t id, const spec_id_mapping *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (id >= m[i].host_id && id - m[i].host_id < m[i].size)
+			return true;
+	return false;
+}
+
+bool exe_guard_unwritable_in_userns(const spec_id_mapping *uids, size_t n_uids, const spec_id_mapping *gids,
+				    size_t n_gids)
+{
+	_cleanup_close_ int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & S_IWOTH))
+		return false;
+	if (n_uids == 0 || n_gids == 0 || id_in_mappings(st.st_uid, uids, n_uids) ||
+	    id_in_mappings(st.st_gid, gids, n_gids))
+		return false;
+	/* no ACL: the file system has none or the file carries none */
+	return fgetxattr(fd, "system.posix_acl_access", NULL, 0) < 0 && (errno == ENODATA || errno == ENOTSUP);
 }
 
 bool exe_guard_in_place_possible(void)

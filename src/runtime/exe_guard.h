@@ -29,6 +29,7 @@
 #define BERTH_RUNTIME_EXE_GUARD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util/error.h"
 
@@ -67,6 +68,17 @@ int exe_guard_seal_in_mount_ns(berth_error **err);
  * /proc/self/exe reads the path from the runtime's mount namespace's root,
  * not from a chroot the runtime runs in. */
 void exe_guard_note_path(void);
+
+/* Whether no process in a new user namespace with these mappings (host
+ * ids of the uid and gid mappings) can write the binary this process
+ * executes, so that sealing it guards nothing: the namespace maps neither
+ * its owner nor its group (so no capability there applies to it: the
+ * kernel grants CAP_DAC_OVERRIDE and CAP_FOWNER only over inodes whose
+ * owner and group are mapped), it is not writable by others, and it has no
+ * ACL that could grant a mapped id more. */
+struct spec_id_mapping;
+bool exe_guard_unwritable_in_userns(const struct spec_id_mapping *uids, size_t n_uids,
+				    const struct spec_id_mapping *gids, size_t n_gids);
 
 /* Whether exe_guard_seal_in_place can work in this build, environment and
  * kernel (not in an AddressSanitizer build, nor with BERTH_EXE_GUARD=reexec,

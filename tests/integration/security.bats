@@ -353,6 +353,76 @@ SCRIPT
 	assert_equal "$(sha256sum <"$RT")" "$before" "sha256 of the runtime binary"
 }
 
+# userns_exe_attack: with a user namespace mapping 0-65535 to 100000, the
+# init execs #!/proc/self/exe, so that the container's pid 1 is the runtime
+# image (blocked opening its --log fifo); a process exec'd into the
+# container then tries to open /proc/1/exe for writing. Leaves the error in
+# $output; the runtime's debug log is $TEST_DIR/run.log.
+userns_exe_attack() {
+	# the container's root must traverse the path to the bundle
+	chmod o+x "$BATS_RUN_TMPDIR" "$BATS_RUN_TMPDIR/test" "$TEST_DIR"
+	update_config '.linux.namespaces = [.linux.namespaces[] | select(.type != "user")] + [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	mkfifo -m 0666 "$BUNDLE/rootfs/tmp/fifo"
+	printf '#!/proc/self/exe --log=/tmp/fifo\n' >"$BUNDLE/rootfs/evil"
+	chmod 0755 "$BUNDLE/rootfs/evil"
+	set_args /evil
+	rt --debug --log "$TEST_DIR/run.log" run -d c1
+	local i pid id
+	id=$(stat -c %d:%i "$RT")
+	pid=$(pid_of c1)
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stat -L -c %d:%i "/proc/$pid/exe" 2>/dev/null)" = "$id" ] && break
+		[ "$(stat -L -c %i "/proc/$pid/exe" 2>/dev/null)" = "${id#*:}" ] && break
+		sleep 0.05
+	done
+	run rt exec c1 sh -c 'readlink /proc/1/exe >/dev/null && exec 4>>/proc/1/exe && echo OPENED'
+	# release the runtime image blocked on the fifo
+	timeout 5 cat "$BUNDLE/rootfs/tmp/fifo" >/dev/null || true
+	rt delete --force c1
+}
+
+@test "CVE-2019-5736 in a user namespace that maps neither the runtime's owner nor its group: no seal is needed, the binary stays unwritable" {
+	runtime_copy
+	local before
+	before=$(sha256sum <"$RT")
+	userns_exe_attack
+	echo "$output" >&2
+	refute_output_contains OPENED
+	# refused by its permissions (a sealed binary would read EROFS)
+	assert_output_contains "Permission denied"
+	grep -q 'runtime binary: not sealed: the container.s user namespace maps neither' "$TEST_DIR/run.log" ||
+		fail "no skip: $(cat "$TEST_DIR/run.log")"
+	! grep -q 'sealed in place' "$TEST_DIR/run.log" || fail "sealed anyway: $(cat "$TEST_DIR/run.log")"
+	assert_equal "$(sha256sum <"$RT")" "$before" "sha256 of the runtime binary"
+}
+
+@test "CVE-2019-5736 in a user namespace that maps the runtime's owner, or with a binary writable by others: sealed" {
+	runtime_copy
+	# the container's root owns this copy
+	chown 100000:100000 "$RT"
+	userns_exe_attack
+	echo "$output" >&2
+	refute_output_contains OPENED
+	# its permissions let the container write it (busy while it runs):
+	# only the seal keeps it from writes once it has exited
+	assert_output_contains "Text file busy"
+	grep -q 'sealed in place' "$TEST_DIR/run.log" || fail "not sealed: $(cat "$TEST_DIR/run.log")"
+
+	# owned by root again but writable by others
+	chown 0:0 "$RT"
+	chmod 0757 "$RT"
+	rm -f "$BUNDLE/rootfs/tmp/fifo" "$TEST_DIR/run.log"
+	userns_exe_attack
+	echo "$output" >&2
+	refute_output_contains OPENED
+	# its permissions let the container write it (busy while it runs):
+	# only the seal keeps it from writes once it has exited
+	assert_output_contains "Text file busy"
+	grep -q 'sealed in place' "$TEST_DIR/run.log" || fail "not sealed: $(cat "$TEST_DIR/run.log")"
+}
+
 @test "CVE-2019-5736 with CAP_SYS_PTRACE: no /proc/PID/exe or map_files entry of the runtime is writable" {
 	# A runtime on overlayfs, as in a kind node: there the kernel does not
 	# notice a mapping of the binary left on the writable file when
