@@ -456,8 +456,7 @@ static bool userns_cannot_write_binary(const spec *s)
 {
 	return s->namespaces[NS_USER].requested && s->namespaces[NS_USER].path == NULL &&
 	       s->namespaces[NS_PID].requested && s->namespaces[NS_PID].path == NULL &&
-	       exe_guard_unwritable_in_userns(s->uid_mappings, s->n_uid_mappings, s->gid_mappings,
-					      s->n_gid_mappings);
+	       exe_guard_unwritable_in_userns(s->uid_mappings, s->n_uid_mappings, s->gid_mappings, s->n_gid_mappings);
 }
 
 /* After a failure while the init may be setting up early: the error it

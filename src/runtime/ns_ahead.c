@@ -7,7 +7,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "runtime/namespaces.h"
 #include "util/log.h"
 
 static const struct {
@@ -41,21 +40,25 @@ static void *make_namespaces(void *arg)
 			return NULL;
 		}
 	}
-	if ((a->flags & CLONE_NEWNET) && namespaces_loopback_up(NULL) < 0)
-		a->error = EIO; /* the init tries again and reports it */
 	return NULL;
 }
 
 void ns_ahead_start(ns_ahead *a, const spec *s, int clone_flags)
 {
+	pthread_attr_t attr;
+	cpu_set_t cpus;
+
 	*a = (ns_ahead){ .flags = clone_flags & AHEAD_FLAGS };
 	for (int t = 0; t < NS_TYPES; t++)
 		a->fds[t] = -1;
-	/* owned by the init's own user namespace, made by the clone */
-	if (a->flags == 0 || (clone_flags & CLONE_NEWUSER) || s->namespaces[NS_USER].path != NULL)
+	/* Only with a network namespace to make: the others alone cost less
+	 * than a thread. None owned by the init's own user namespace, which
+	 * the clone makes. */
+	if (!(a->flags & CLONE_NEWNET) || (clone_flags & CLONE_NEWUSER) || s->namespaces[NS_USER].path != NULL)
 		return;
-	pthread_attr_t attr;
-
+	/* on a single CPU the thread would only add its own cost */
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 || CPU_COUNT(&cpus) < 2)
+		return;
 	a->stack = mmap(NULL, AHEAD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (a->stack == MAP_FAILED) {
 		a->stack = NULL;

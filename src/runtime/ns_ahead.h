@@ -5,10 +5,11 @@
  * clone (every per-namespace part of the network stack is set up), and
  * the clone waits for everything before it. Where the init needs no user
  * namespace of its own, so that the host's user namespace owns them as it
- * would have owned the clone's, a thread makes them instead (and brings up
- * their loopback) beside the runtime's work before the clone; the init
- * then joins them by fd, as namespaces named by path. A thread that fails
- * leaves the clone to make them as before. */
+ * would have owned the clone's, a thread makes them instead, beside the
+ * runtime's work before the clone; the init then joins them by fd, as
+ * namespaces named by path (and brings up the loopback: on the thread, it
+ * made the runtime wait longer at the join than it saved the init). A
+ * thread that fails leaves the clone to make them as before. */
 #ifndef BERTH_RUNTIME_NS_AHEAD_H
 #define BERTH_RUNTIME_NS_AHEAD_H
 
@@ -21,9 +22,9 @@ typedef struct {
 	pthread_t thread;
 	void *stack; /* its own: glibc would keep a stack of its making cached */
 	bool started;
-	int flags;	    /* CLONE_NEW* the thread makes */
-	int fds[NS_TYPES];  /* what it made, or -1 */
-	int error;	    /* its errno, where it failed */
+	int flags;	   /* CLONE_NEW* the thread makes */
+	int fds[NS_TYPES]; /* what it made, or -1 */
+	int error;	   /* its errno, where it failed */
 } ns_ahead;
 
 /* Starts the thread for the namespaces of S that a clone with CLONE_FLAGS
