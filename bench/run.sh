@@ -11,9 +11,12 @@
 #   --out FILE     results file (default bench/results/<date>-<host>[-quick].md)
 #   --berth PATH   berth-runtime binary (default build/src/cmd/runtime/berth-runtime)
 #   --work DIR     scratch directory for the bundles (default /tmp/berth-bench)
-#   --only LIST    comma-separated subset of: run,lifecycle,exec,phases,rss,idle,many,profile
+#   --only LIST    comma-separated subset of: run,paired,lifecycle,exec,phases,rss,idle,many,profile
 #                  (profile is not in the default set: perf trace phase marks and
 #                  strace -c of berth-runtime alone)
+#   --pairs N      rounds of the paired part (default 300, --quick 60): berth and crun
+#                  run in turn, one run each per round (bench/lib/paired.c, built here
+#                  with cc), so that a change of load hits both alike
 #
 # Needs root and: hyperfine, runc, crun, /usr/bin/time (package "time"), jq,
 # unshare (util-linux), perl, busybox-static; perf for the CPU and context switch columns
@@ -40,7 +43,8 @@ quick=0
 out=""
 berth="$repo/build/src/cmd/runtime/berth-runtime"
 work=/tmp/berth-bench
-only="run,lifecycle,exec,phases,rss,idle,many"
+only="run,paired,lifecycle,exec,phases,rss,idle,many"
+pairs=""
 rounds=""
 runs=""
 inner=0
@@ -54,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--berth) berth="$2"; shift 2 ;;
 	--work) work="$2"; shift 2 ;;
 	--only) only="$2"; shift 2 ;;
+	--pairs) pairs="$2"; shift 2 ;;
 	--inner) inner=1; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -101,8 +106,10 @@ fi
 for n in "$rounds" "$runs"; do
 	case "$n" in "" | [1-9] | [1-9][0-9] | [1-9][0-9][0-9]) ;; *) die "--rounds and --runs take a number from 1 to 999" ;; esac
 done
+case "$pairs" in "" | [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | [1-9][0-9][0-9][0-9]) ;; *) die "--pairs takes a number from 1 to 9999" ;; esac
 ROUNDS=${rounds:-$ROUNDS}
 RUNS=${runs:-$RUNS}
+PAIRS=${pairs:-$([ "$quick" = 1 ] && echo 60 || echo 300)}
 
 cgroup_mode() {
 	if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
@@ -344,6 +351,37 @@ if bench_enabled run; then
 		done
 		[ "${#cs_args[@]}" -gt 0 ] && cpu_stat "run-$v" "${cs_args[@]}"
 	done
+fi
+
+# ---------------------------------------------------------------- 1b. run, paired: berth and crun in turn, run by run
+declare -A PAIRED=()       # PAIRED[variant/runtime]="p25 median p75 mean cpu" (ms)
+PAIRED_NA=""
+if bench_enabled paired; then
+	if ! command -v cc >/dev/null || ! cc -O2 -o "$work/paired" "$here/lib/paired.c" 2>>"$logf"; then
+		PAIRED_NA="no C compiler (cc) to build bench/lib/paired.c"
+		log "  paired: $PAIRED_NA"
+	else
+		for v in base nonet userns limits; do
+			[ -z "${OK[$v/berth]:-}" ] && ! bench_enabled run && probe "$v" berth
+			[ -z "${OK[$v/crun]:-}" ] && ! bench_enabled run && probe "$v" crun
+			[ -n "${OK[$v/berth]:-}" ] && [ -n "${OK[$v/crun]:-}" ] || continue
+			set --
+			for r in berth crun; do
+				mkbundle "pr-$v-$r" "$v" "$TRUE"
+				set -- "$@" "$r" "$(rtcmd "$r") run --bundle $work/b/pr-$v-$r pr-$v-$r"
+			done
+			log "paired: run-$v ($PAIRS rounds)"
+			[ "$v" = base ] && CMDS+=("$(quote "$work/paired" "$PAIRS" "$@")  # and so for each variant")
+			if "$work/paired" "$PAIRS" "$@" >"$jsondir/paired-$v.tsv" 2>>"$logf"; then
+				while IFS=$'\t' read -r name _ p25 med p75 mean cpu; do
+					PAIRED[$v/$name]="$p25 $med $p75 $mean $cpu"
+				done <"$jsondir/paired-$v.tsv"
+			else
+				log "  paired run-$v failed (see $logf)"
+			fi
+			cleanup_containers
+		done
+	fi
 fi
 
 # ---------------------------------------------------------------- 2. create + start + wait + delete as separate invocations
@@ -684,6 +722,30 @@ report() {
 			done
 		else
 			echo "perf stat is not usable here (perf missing or perf_event_paranoid): not measured."
+		fi
+		echo
+	fi
+	if bench_enabled paired; then
+		echo "## Start latency, paired (wall time in ms)"
+		echo
+		if [ -n "$PAIRED_NA" ]; then
+			echo "Not measured: $PAIRED_NA."
+		else
+			echo "\`run\` of /bin/true, berth and crun in turn ($PAIRS rounds of one run each, the order reversed"
+			echo "every other round: bench/lib/paired.c), so that load changes hit both alike where hyperfine"
+			echo "runs each command's samples in a block. CPU: the runtime and all it waited for, per run."
+			echo
+			echo "| benchmark | command | p25 | median | p75 | mean | CPU ms | median vs crun |"
+			echo "|---|---|---:|---:|---:|---:|---:|---:|"
+			local v k p25 med p75 mean cpu cmed
+			for v in base nonet userns limits; do
+				[ -n "${PAIRED[$v/crun]:-}" ] || continue
+				read -r _ cmed _ <<<"${PAIRED[$v/crun]}"
+				for k in berth crun; do
+					read -r p25 med p75 mean cpu <<<"${PAIRED[$v/$k]}"
+					echo "| run-$v | $k | $p25 | $med | $p75 | $mean | $cpu | $(ratio "$med" "$cmed") |"
+				done
+			done
 		fi
 		echo
 	fi

@@ -265,6 +265,38 @@ EOF
 	assert_nothing_left c1
 }
 
+@test "run: network, IPC and UTS namespaces made on a thread beside the runtime's work and joined by the init; by the clone on one CPU" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	command -v taskset >/dev/null || skip "taskset is not installed"
+	[ "$(nproc)" -ge 2 ] || skip "one CPU"
+	# the loopback is up (flags: IFF_UP) in a network namespace of its own
+	set_args sh -c 'cat /sys/class/net/lo/flags; for t in net ipc uts; do readlink /proc/self/ns/$t; done'
+	run strace -f -qq -o "$TEST_DIR/strace.log" -e trace=unshare,setns,clone3 env BERTH_IT_TAG="$TAG" \
+		"$BERTH_RUNTIME" --root "$ROOT" run c1
+	assert_success
+	assert_equal "$(( ${lines[0]} & 1 ))" 1 "IFF_UP of lo (flags ${lines[0]})"
+	[ "${lines[1]}" != "$(readlink /proc/self/ns/net)" ] || fail "the host's network namespace"
+	[ "${lines[2]}" != "$(readlink /proc/self/ns/ipc)" ] || fail "the host's IPC namespace"
+	[ "${lines[3]}" != "$(readlink /proc/self/ns/uts)" ] || fail "the host's UTS namespace"
+	grep -Eq 'unshare\(CLONE_NEWUTS\|CLONE_NEWIPC\|CLONE_NEWNET\) += 0' "$TEST_DIR/strace.log" ||
+		fail "no thread made them: $(cat "$TEST_DIR/strace.log")"
+	! grep 'clone3(' "$TEST_DIR/strace.log" | grep -v CLONE_THREAD | grep -q CLONE_NEWNET ||
+		fail "the clone made a network namespace too: $(cat "$TEST_DIR/strace.log")"
+	grep -Eq 'setns\(.*CLONE_NEWNET\) += 0' "$TEST_DIR/strace.log" ||
+		fail "the init did not join it: $(cat "$TEST_DIR/strace.log")"
+	assert_nothing_left c1
+
+	# one CPU: no thread, the clone makes them
+	run taskset -c 0 strace -f -qq -o "$TEST_DIR/strace1.log" -e trace=unshare,setns,clone3 env BERTH_IT_TAG="$TAG" \
+		"$BERTH_RUNTIME" --root "$ROOT" run c1
+	assert_success
+	assert_equal "$(( ${lines[0]} & 1 ))" 1 "IFF_UP of lo (flags ${lines[0]})"
+	! grep -q 'CLONE_THREAD' "$TEST_DIR/strace1.log" || fail "a thread on one CPU: $(cat "$TEST_DIR/strace1.log")"
+	grep 'clone3(' "$TEST_DIR/strace1.log" | grep -q 'CLONE_NEWNET' ||
+		fail "the clone made no network namespace: $(cat "$TEST_DIR/strace1.log")"
+	assert_nothing_left c1
+}
+
 @test "run: the cgroup mounts found without mountinfo, the delete made from the state in memory" {
 	command -v strace >/dev/null || skip "strace is not installed"
 	# listmount(2) and statmount(2) with mount options came in Linux 6.11
