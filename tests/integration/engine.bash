@@ -155,6 +155,18 @@ engine_teardown() {
 		echo "teardown: container records left: $(ls -A "$STORE/containers" "$STORE/containers/names")" >&2
 		failed=1
 	fi
+	# mounts of the test's store or run root left in this (the host's)
+	# mount namespace: container rootfs overlays, netns binds. Reported,
+	# then detached so that the next test starts clean.
+	local m mounts=""
+	case "${TEST_DIR:-}" in
+	"$BATS_RUN_TMPDIR"/?*) mounts=$(awk -v d="$TEST_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r) ;;
+	esac
+	if [ -n "$mounts" ]; then
+		echo "teardown: mounts left: ${mounts//$'\n'/ }" >&2
+		for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
+		failed=1
+	fi
 	assert_nothing_left || failed=1
 	return $failed
 }
