@@ -75,14 +75,22 @@ void ns_ahead_start(ns_ahead *a, const spec *s, int clone_flags)
 	}
 }
 
-void ns_ahead_cancel(ns_ahead *a)
+/* Joins the thread and frees its stack; false when none was started. */
+static bool join(ns_ahead *a)
 {
 	if (!a->started)
-		return;
+		return false;
 	pthread_join(a->thread, NULL);
 	munmap(a->stack, AHEAD_STACK);
 	a->stack = NULL;
 	a->started = false;
+	return true;
+}
+
+void ns_ahead_cancel(ns_ahead *a)
+{
+	if (!join(a))
+		return;
 	for (int t = 0; t < NS_TYPES; t++)
 		if (a->fds[t] >= 0) {
 			close(a->fds[t]);
@@ -92,12 +100,8 @@ void ns_ahead_cancel(ns_ahead *a)
 
 void ns_ahead_finish(ns_ahead *a, int ns_fds[NS_TYPES], int *clone_flags)
 {
-	if (!a->started)
+	if (!join(a))
 		return;
-	pthread_join(a->thread, NULL);
-	munmap(a->stack, AHEAD_STACK);
-	a->stack = NULL;
-	a->started = false;
 	for (size_t i = 0; i < sizeof(ahead_types) / sizeof(ahead_types[0]); i++) {
 		int t = ahead_types[i].type;
 		if (a->fds[t] < 0)
