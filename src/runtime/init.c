@@ -92,9 +92,23 @@ static int set_names(const spec *s, berth_error **err)
  * and every CNI plugin rely on it). A joined namespace is left alone. */
 static int loopback_up(const spec *s, berth_error **err)
 {
+	struct ifreq ifr = { 0 };
+	_cleanup_close_ int fd = -EBADF;
+
 	if (!s->namespaces[NS_NETWORK].requested || s->namespaces[NS_NETWORK].path != NULL)
 		return 0;
-	return namespaces_loopback_up(err);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return berth_error_set(err, errno, "bring up lo: socket");
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return berth_error_set(err, errno, "bring up lo: SIOCGIFFLAGS");
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return berth_error_set(err, errno, "bring up lo: SIOCSIFFLAGS");
+	return 0;
 }
 
 /* Blocks until `start` opens the other end for reading, writes the byte,

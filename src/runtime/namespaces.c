@@ -9,9 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -230,22 +228,4 @@ pid_t namespaces_clone(int flags, int cgroup_fd, bool *in_cgroup)
 		errno = ENOSYS;
 	}
 	return pid;
-}
-
-int namespaces_loopback_up(berth_error **err)
-{
-	struct ifreq ifr = { 0 };
-	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return berth_error_set(err, errno, "bring up lo: socket");
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		return berth_error_set(err, errno, "bring up lo: SIOCGIFFLAGS");
-	if (ifr.ifr_flags & IFF_UP)
-		return 0;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		return berth_error_set(err, errno, "bring up lo: SIOCSIFFLAGS");
-	return 0;
 }

@@ -36,10 +36,6 @@ int namespaces_write_id_maps(pid_t pid, const spec *s, bool rootless, berth_erro
  * entered another user namespace since. */
 bool namespaces_in_user_namespace(void);
 
-/* Brings up the loopback interface of the calling thread's network
- * namespace (nothing when it is up). */
-int namespaces_loopback_up(berth_error **err);
-
 /* Writes /proc/self/timens_offsets for a time namespace unshared for children. */
 int namespaces_write_time_offsets(const spec *s, berth_error **err);
 
