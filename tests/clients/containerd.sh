@@ -193,13 +193,13 @@ run_ps() {
 }
 
 run_tty() {
-	out=$(script -qec "ctr --address $T/containerd.sock --namespace $NS run --rm -t ${RUNC_OPTS[*]} $IMAGE t-tty sh -c 'tty; test -t 0 && echo stdin-is-a-tty'" /dev/null </dev/null | tr -d '\r')
+	out=$(in_terminal "ctr --address $T/containerd.sock --namespace $NS run --rm -t ${RUNC_OPTS[*]} $IMAGE t-tty sh -c 'tty; test -t 0 && echo stdin-is-a-tty'")
 	echo "$out"
 	expect_contains "tty" "$out" "/dev/pts/0"
 	expect_contains "stdin" "$out" "stdin-is-a-tty"
 	c run -d "${RUNC_OPTS[@]}" "$IMAGE" t-tty2 sleep 1000 >/dev/null
 	wait_task_status t-tty2 RUNNING
-	out=$(script -qec "ctr --address $T/containerd.sock --namespace $NS task exec -t --fifo-dir $T/fifo --exec-id x1 t-tty2 sh -c 'tty; echo exec-tty-ok'" /dev/null </dev/null | tr -d '\r')
+	out=$(in_terminal "ctr --address $T/containerd.sock --namespace $NS task exec -t --fifo-dir $T/fifo --exec-id x1 t-tty2 sh -c 'tty; echo exec-tty-ok'")
 	echo "$out"
 	c task delete -f t-tty2 >/dev/null
 	c container delete t-tty2

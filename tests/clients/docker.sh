@@ -149,7 +149,7 @@ run_exec() {
 	expect_eq "exec with env/workdir/user" "$out" "bar /tmp 1000"
 	out=$(echo piped-exec | d exec -i web cat)
 	expect_eq "exec stdin" "$out" "piped-exec"
-	out=$(script -qec "/usr/bin/docker -H unix://$T/docker.sock exec -it web sh -c 'tty; echo exec-tty-ok'" /dev/null </dev/null | tr -d '\r')
+	out=$(in_terminal "/usr/bin/docker -H unix://$T/docker.sock exec -it web sh -c 'tty; echo exec-tty-ok'")
 	expect_contains "exec -it" "$out" "/dev/pts/"
 	expect_contains "exec -it" "$out" "exec-tty-ok"
 }
@@ -195,7 +195,7 @@ run_more() {
 	# --device writes fileMode with the file type bits
 	out=$(d run --rm --runtime berth --device /dev/null:/dev/mynull "$IMAGE" stat -c '%A %t,%T' /dev/mynull)
 	expect_eq "device" "$out" "crw-rw-rw- 1,3"
-	out=$(script -qec "/usr/bin/docker -H unix://$T/docker.sock run --rm -it --runtime berth $IMAGE sh -c 'tty; echo run-tty-ok'" /dev/null </dev/null | tr -d '\r')
+	out=$(in_terminal "/usr/bin/docker -H unix://$T/docker.sock run --rm -it --runtime berth $IMAGE sh -c 'tty; echo run-tty-ok'")
 	expect_contains "run -it" "$out" "/dev/pts/0"
 	expect_contains "run -it" "$out" "run-tty-ok"
 }

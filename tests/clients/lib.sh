@@ -305,3 +305,17 @@ free_port() {
 	done
 	return 1
 }
+
+# in_terminal CMD: run CMD in a terminal of its own (script(1)) and print its
+# output without carriage returns. The terminal's input stays open and empty,
+# like a user who types nothing. With input at its end, script(1) hands the
+# client an end-of-file that podman forwards to conmon as a byte of stdin; when
+# the container has already exited, conmon closes the attach socket with that
+# byte unread, the kernel resets the connection, and podman drops the output
+# still queued for it (the container's log has it). Seen with runc as well, more
+# often the sooner the container runs after `start`.
+in_terminal() {
+	local input="$T/terminal-input"
+	[ -p "$input" ] || mkfifo "$input"
+	script -qec "$1" /dev/null <>"$input" | tr -d '\r'
+}

@@ -162,13 +162,13 @@ run_detached() {
 
 run_tty() {
 	# podman -it needs a terminal on its side: script(1) gives it one
-	out=$(script -qec "podman --runtime $T/bin/berth-runtime-wrapper run -it --rm $IMAGE sh -c 'tty; test -t 0 && echo stdin-is-a-tty; stty -a | head -1'" /dev/null </dev/null | tr -d '\r')
+	out=$(in_terminal "podman --runtime $T/bin/berth-runtime-wrapper run -it --rm $IMAGE sh -c 'tty; test -t 0 && echo stdin-is-a-tty; stty -a | head -1'")
 	echo "$out"
 	expect_contains "tty" "$out" "/dev/pts/0"
 	expect_contains "stdin" "$out" "stdin-is-a-tty"
 	# exec -it into a running container as well
 	p run -d --name tty1 "$IMAGE" sleep 1000 >/dev/null
-	out=$(script -qec "podman --runtime $T/bin/berth-runtime-wrapper exec -it tty1 sh -c 'tty; echo exec-tty-ok'" /dev/null </dev/null | tr -d '\r')
+	out=$(in_terminal "podman --runtime $T/bin/berth-runtime-wrapper exec -it tty1 sh -c 'tty; echo exec-tty-ok'")
 	echo "$out"
 	p rm -f -t 0 tty1 >/dev/null
 	expect_contains "exec tty" "$out" "/dev/pts/"
