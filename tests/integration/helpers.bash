@@ -147,14 +147,14 @@ track_pid() {
 }
 
 berth_teardown() {
-	local failed=0 id i pid
+	local failed=0 id i pid why
 	cd / || true
 	# setup did not get far enough to create anything
 	[ -n "${TAG:-}" ] && [ -n "${TEST_DIR:-}" ] || return 0
 	if [ -d "$ROOT" ]; then
 		for id in $("$BERTH_RUNTIME" --root "$ROOT" list -q 2>/dev/null); do
-			"$BERTH_RUNTIME" --root "$ROOT" delete --force "$id" >/dev/null 2>&1 ||
-				{ echo "teardown: delete --force $id failed" >&2; failed=1; }
+			why=$("$BERTH_RUNTIME" --root "$ROOT" delete --force "$id" 2>&1 >/dev/null) ||
+				{ echo "teardown: delete --force $id failed: $why" >&2; failed=1; }
 		done
 	fi
 	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
