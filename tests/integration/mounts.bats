@@ -308,6 +308,37 @@ has_opt() {
 	assert_equal "${lines[-1]}" 0 "/sys/firmware is masked"
 }
 
+@test "masked and read-only paths: masked directories share one empty read-only tmpfs; a read-only path keeps its submounts" {
+	mkdir -p "$BUNDLE/rootfs/hide1/x" "$BUNDLE/rootfs/hide2" "$BUNDLE/rootfs/tree/sub"
+	echo secret >"$BUNDLE/rootfs/hide-file"
+	add_mount /tree/sub tmpfs tmpfs nosuid
+	update_config '.linux.maskedPaths = ["/hide1", "/hide2", "/hide-file", "/no/such/path"]
+		| .linux.readonlyPaths = ["/tree"]'
+	set_args sh -c 'cat /proc/mounts; echo entries $(ls -A /hide1; ls -A /hide2) end; echo bytes $(wc -c </hide-file)
+		touch /hide1/y 2>/dev/null && echo hide1-writable; touch /hide2/y 2>/dev/null && echo hide2-writable
+		touch /tree/y 2>/dev/null && echo tree-writable; touch /tree/sub/y && echo sub-writable
+		echo dev $(stat -c %d /hide1) $(stat -c %d /hide2)'
+	run berth run c1
+	assert_success
+	assert_output_contains "entries end"
+	assert_output_contains "bytes 0"
+	refute_output_contains hide1-writable
+	refute_output_contains hide2-writable
+	has_opt "$(mount_line /hide1)" ro || fail "/hide1: $(mount_line /hide1)"
+	has_opt "$(mount_line /hide2)" ro || fail "/hide2: $(mount_line /hide2)"
+	has_opt "$(mount_line /hide2)" nosuid || fail "/hide2: $(mount_line /hide2)"
+	# one tmpfs, copied onto the second directory
+	[[ "${lines[-1]}" =~ ^dev\ ([0-9]+)\ ([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] ||
+		fail "masked directories on different filesystems: ${lines[-1]}"
+	# only the top of a read-only path is made read-only, as with runc
+	has_opt "$(mount_line /tree)" ro || fail "/tree: $(mount_line /tree)"
+	refute_output_contains tree-writable
+	assert_output_contains sub-writable
+	has_opt "$(mount_line /tree/sub)" nosuid || fail "/tree/sub: $(mount_line /tree/sub)"
+	# the image's files are untouched
+	[ "$(cat "$BUNDLE/rootfs/hide-file")" = secret ] && [ -d "$BUNDLE/rootfs/hide1/x" ]
+}
+
 @test "mounts: rro makes submounts read-only too; noatime and nosymfollow" {
 	mkdir -p "$TEST_DIR/tree/sub"
 	mount -t tmpfs -o size=1m berth-it-sub "$TEST_DIR/tree/sub"
