@@ -280,19 +280,23 @@ static int read_cpuset_file(const char *dir, const char *file, char **out, berth
 
 /* A new cpuset cgroup starts with empty cpus/mems and refuses tasks until
  * they are set: copy them from the parent. *parent_empty (when given) is set
- * when the parent had nothing to copy, i.e. it needs filling first. */
-static int copy_cpuset_from_parent(const char *parent, const char *dir, bool *parent_empty, berth_error **err)
+ * when the parent had nothing to copy, i.e. it needs filling first. FRESH:
+ * DIR was just made, so its values are empty (or, with the parent's
+ * cgroup.clone_children, the parent's already): not read first. */
+static int copy_cpuset_from_parent(const char *parent, const char *dir, bool fresh, bool *parent_empty,
+				   berth_error **err)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	berth_error *inner = NULL;
 
 	for (size_t i = 0; i < 2; i++) {
 		_cleanup_free_ char *current = NULL;
 		_cleanup_free_ char *value = NULL;
-		int missing = read_cpuset_file(dir, files[i], &current, err), parent_missing;
+		int missing = fresh ? 0 : read_cpuset_file(dir, files[i], &current, err), parent_missing;
 
 		if (missing < 0)
 			return -1;
-		if (!missing && current[strspn(current, " ")] != '\0')
+		if (!fresh && !missing && current[strspn(current, " ")] != '\0')
 			continue;
 		parent_missing = read_cpuset_file(parent, files[i], &value, err);
 		if (parent_missing < 0)
@@ -301,8 +305,13 @@ static int copy_cpuset_from_parent(const char *parent, const char *dir, bool *pa
 			*parent_empty = true;
 		if (missing || parent_missing || value[0] == '\0')
 			continue;
-		if (cgroup_write(dir, files[i], value, err) < 0)
-			return -1;
+		if (cgroup_write(dir, files[i], value, &inner) < 0) {
+			if (fresh && inner->code == ENOENT) {
+				berth_error_free(&inner); /* a fake tree's new level has no files */
+				continue;
+			}
+			return cgroup_error_move(err, &inner);
+		}
 	}
 	return 0;
 }
@@ -355,7 +364,7 @@ static int make_leaf(cgroup_hierarchy *h, bool copy_cpuset, bool *walk, berth_er
 		return 0;
 	else
 		return berth_error_set(err, errno, "cgroup: create \"%s\"", h->dir);
-	if (copy_cpuset && copy_cpuset_from_parent(parent, h->dir, &parent_empty, err) < 0) {
+	if (copy_cpuset && copy_cpuset_from_parent(parent, h->dir, made, &parent_empty, err) < 0) {
 		if (made)
 			rollback_dirs(h->dir, 1);
 		return -1;
@@ -377,7 +386,7 @@ int cgroup_make_dirs(cgroup_hierarchy *h, bool copy_cpuset, berth_error **err)
 	_cleanup_free_ char *inner = strdup(h->inner);
 	unsigned total = count_components(h->inner), level = 0, first = 0;
 	char *save = NULL;
-	bool walk;
+	bool walk, made;
 
 	if (path == NULL || inner == NULL)
 		return berth_error_set(err, ENOMEM, "cgroup: create \"%s\"", h->dir);
@@ -394,7 +403,8 @@ int cgroup_make_dirs(cgroup_hierarchy *h, bool copy_cpuset, berth_error **err)
 			return berth_error_set(err, ENOMEM, "cgroup: create \"%s\"", h->dir);
 		}
 		level++;
-		if (mkdir(path, 0755) == 0) {
+		made = mkdir(path, 0755) == 0;
+		if (made) {
 			if (first == 0)
 				first = level;
 		} else if (errno != EEXIST) {
@@ -402,7 +412,7 @@ int cgroup_make_dirs(cgroup_hierarchy *h, bool copy_cpuset, berth_error **err)
 			rollback_dirs(parent, first ? level - first : 0);
 			return berth_error_set(err, saved, "cgroup: create \"%s\"", path);
 		}
-		if (copy_cpuset && copy_cpuset_from_parent(parent, path, NULL, err) < 0) {
+		if (copy_cpuset && copy_cpuset_from_parent(parent, path, made, NULL, err) < 0) {
 			rollback_dirs(path, first ? level - first + 1 : 0);
 			return -1;
 		}
