@@ -292,12 +292,15 @@ static int copy_cpuset_from_parent(const char *parent, const char *dir, bool fre
 	for (size_t i = 0; i < 2; i++) {
 		_cleanup_free_ char *current = NULL;
 		_cleanup_free_ char *value = NULL;
-		int missing = fresh ? 0 : read_cpuset_file(dir, files[i], &current, err), parent_missing;
+		int missing = 0, parent_missing;
 
-		if (missing < 0)
-			return -1;
-		if (!fresh && !missing && current[strspn(current, " ")] != '\0')
-			continue;
+		if (!fresh) {
+			missing = read_cpuset_file(dir, files[i], &current, err);
+			if (missing < 0)
+				return -1;
+			if (!missing && current[strspn(current, " ")] != '\0')
+				continue;
+		}
 		parent_missing = read_cpuset_file(parent, files[i], &value, err);
 		if (parent_missing < 0)
 			return -1;
