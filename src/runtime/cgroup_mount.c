@@ -47,16 +47,15 @@ static int bind_ro(const char *src, int parent, const char *name, unsigned long 
 {
 	_cleanup_close_ int before = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int after = -EBADF;
-	char tgt[32];
 
 	if (before < 0)
 		return berth_error_set(err, errno, "open \"%s\"", name);
-	if (mount(src, fs_proc_fd_path(before, tgt), NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (fs_mount_on_dir(src, before, NULL, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return berth_error_set(err, errno, "bind \"%s\"", src);
 	after = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (after < 0)
 		return berth_error_set(err, errno, "open \"%s\"", name);
-	if (mount(NULL, fs_proc_fd_path(after, tgt), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+	if (fs_mount_on_dir(NULL, after, NULL, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
 		return berth_error_set(err, errno, "remount \"%s\"", src);
 	return 0;
 }
@@ -68,11 +67,10 @@ static int mount_v2(int rootfd, const spec_mount *m, size_t index, berth_error *
 	_cleanup_free_ char *dest = strdup(m->destination);
 	_cleanup_free_ char *own = NULL;
 	_cleanup_free_ char *host = NULL;
-	char tgt[32];
 
 	if (target < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
-	if (mount("cgroup2", fs_proc_fd_path(target, tgt), "cgroup2", mount_flags(m), NULL) == 0)
+	if (fs_mount_on_dir("cgroup2", target, NULL, "cgroup2", mount_flags(m), NULL) == 0)
 		return 0;
 	/* Without a cgroup namespace of our own: bind the container's cgroup. */
 	own = own_cgroup_path("");
@@ -95,19 +93,17 @@ static int mount_v2(int rootfd, const spec_mount *m, size_t index, berth_error *
  * the tmpfs this process has just mounted and NAME the directory it has
  * just made there (one component, from the host's mount table): nothing
  * of the container can have put a link on that path, so it is mounted on
- * by name below PARENT's /proc/self/fd entry, with no fd of its own. */
+ * by name below PARENT, with no fd of its own. */
 static int mount_v1_fresh(int parent, const char *name, const char *controllers, unsigned long flags)
 {
 	_cleanup_close_ int dir = -EBADF;
-	char tgt[256];
 
-	if (strchr(name, '/') == NULL &&
-	    (size_t)snprintf(tgt, sizeof(tgt), "/proc/self/fd/%d/%s", parent, name) < sizeof(tgt))
-		return mount("cgroup", tgt, "cgroup", flags, controllers);
+	if (strchr(name, '/') == NULL)
+		return fs_mount_on_dir("cgroup", parent, name, "cgroup", flags, controllers);
 	dir = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return -1;
-	return mount("cgroup", fs_proc_fd_path(dir, tgt), "cgroup", flags, controllers);
+	return fs_mount_on_dir("cgroup", dir, NULL, "cgroup", flags, controllers);
 }
 
 /* Mounts each v1 hierarchy of MOUNTS afresh below TARGET (see
@@ -145,7 +141,7 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const 
 	_cleanup_fclose_ FILE *mi = NULL;
 	_cleanup_close_ int target = -EBADF;
 	struct statfs sf;
-	char line[8192], tgt[32];
+	char line[8192];
 
 	/* MOUNTS are the v1 (or hybrid) host's hierarchies: no v2 to look for */
 	if (mounts == NULL && statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
@@ -153,7 +149,7 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const 
 	target = fs_ensure_mountpoint_in_root(rootfd, m->destination, true, err);
 	if (target < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
-	if (mount("tmpfs", fs_proc_fd_path(target, tgt), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+	if (fs_mount_on_dir("tmpfs", target, NULL, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
 		return berth_error_set(err, errno, "mounts[%zu]: tmpfs on \"%s\"", index, m->destination);
 	close(target);
 	target = fs_open_in_root(rootfd, m->destination, O_PATH | O_DIRECTORY, 0, false, err);
@@ -216,8 +212,8 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const 
 	}
 remount:
 	if (m->flags & MS_RDONLY) {
-		if (mount(NULL, fs_proc_fd_path(target, tgt), NULL,
-			  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+		if (fs_mount_on_dir(NULL, target, NULL, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				    "mode=755") < 0)
 			return berth_error_set(err, errno, "mounts[%zu]: remount the cgroup tmpfs read-only", index);
 	}
 	return 0;

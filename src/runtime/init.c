@@ -332,6 +332,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 			       .cgroup_ready = cfg->early_setup ? enter_cgroup : NULL };
 	_cleanup_free_ char *state_json = NULL;
 	_cleanup_free_ char *exe = NULL;
+	_cleanup_close_ int caller_cwd = -EBADF;
 	int console_peer = -1, listener = -1;
 	bool nnp = p->no_new_privileges;
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
@@ -374,6 +375,11 @@ _Noreturn void container_init_main(const init_config *cfg)
 		if (setresgid(0, 0, 0) == 0)
 			setresuid(0, 0, 0);
 	}
+	/* the mounts below change the working directory (fs_mount_on_dir) */
+	if (init_wants_hook_sync(s) && (caller_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		berth_error_set(&err, errno, "open the working directory");
+		init_fail(cfg, &err);
+	}
 	ctx.cgroup_ready_arg = (void *)cfg;
 	ctx.cgroup_mounts = cfg->cgroup_mounts;
 	ctx.n_cgroup_mounts = cfg->n_cgroup_mounts;
@@ -415,6 +421,11 @@ _Noreturn void container_init_main(const init_config *cfg)
 		close(ctx.console_master);
 	}
 	if (init_wants_hook_sync(s)) {
+		/* the hooks run where the runtime was started, as before the mounts */
+		if (fchdir(caller_cwd) < 0) {
+			berth_error_set(&err, errno, "chdir back to the runtime's working directory");
+			init_fail(cfg, &err);
+		}
 		if (sync_send(cfg->sync_fd, SYNC_HOOKS, 0, NULL, -1, &err) < 0 ||
 		    sync_expect(cfg->sync_fd, SYNC_HOOKS_DONE, &state_json, NULL, &err) < 0)
 			init_fail(cfg, &err);
@@ -430,6 +441,11 @@ _Noreturn void container_init_main(const init_config *cfg)
 	if (rootfs_create_cwd(&ctx, p->cwd, &err) < 0 || rootfs_finalize(&ctx, &err) < 0 ||
 	    rootfs_leave_setup_namespace(&ctx, &err) < 0)
 		init_fail(cfg, &err);
+	/* the mounts left the working directory where they mounted last */
+	if (chdir("/") < 0) {
+		berth_error_set(&err, errno, "chdir to \"/\"");
+		init_fail(cfg, &err);
+	}
 	close(ctx.rootfd);
 	if (process_find_executable(p, &exe, &err) < 0 || process_apply_limits(p, &s->personality, &err) < 0 ||
 	    memory_policy_apply(&s->memory_policy, &err) < 0)

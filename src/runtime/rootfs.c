@@ -274,6 +274,17 @@ static unsigned long locked_flags(int fd)
 	return flags;
 }
 
+/* A bind (or its remount) onto TARGET: a directory through
+ * fs_mount_on_dir, a file by its /proc/self/fd path. */
+static int bind_onto(const char *source, int target, bool is_dir, unsigned long flags)
+{
+	char path[32];
+
+	if (is_dir)
+		return fs_mount_on_dir(source, target, NULL, NULL, flags, NULL);
+	return mount(source, fs_proc_fd_path(target, path), NULL, flags, NULL);
+}
+
 /* Binds M's source (SRCFD, taken, or opened here when -1) on its
  * destination; DEST gets the destination's path inside the rootfs, symlinks
  * resolved. */
@@ -282,7 +293,7 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, in
 	_cleanup_close_ int src = srcfd;
 	_cleanup_close_ int target = -EBADF;
 	_cleanup_close_ int mounted = -EBADF;
-	char srcpath[32], tgtpath[32];
+	char srcpath[32];
 	struct stat st;
 	unsigned long flags;
 	bool as_written;
@@ -315,8 +326,8 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, in
 	if (ctx->idmap_fds != NULL && ctx->idmap_fds[index] >= 0) {
 		if (idmap_mount_attach(ctx->idmap_fds[index], target, err) < 0)
 			return berth_error_wrap(err, "mounts[%zu]: \"%s\" on \"%s\"", index, m->source, m->destination);
-	} else if (mount(fs_proc_fd_path(src, srcpath), fs_proc_fd_path(target, tgtpath), NULL,
-			 MS_BIND | (m->rbind ? MS_REC : 0), NULL) < 0) {
+	} else if (bind_onto(fs_proc_fd_path(src, srcpath), target, S_ISDIR(st.st_mode),
+			     MS_BIND | (m->rbind ? MS_REC : 0)) < 0) {
 		return berth_error_set(err, errno, "mounts[%zu]: bind \"%s\" on \"%s\"", index, m->source,
 				       m->destination);
 	}
@@ -328,7 +339,7 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, in
 			return berth_error_wrap(err, "mounts[%zu]", index);
 		if (ctx->in_userns)
 			flags |= locked_flags(mounted) & ~MS_RDONLY;
-		if (mount(NULL, fs_proc_fd_path(mounted, tgtpath), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+		if (bind_onto(NULL, mounted, S_ISDIR(st.st_mode), MS_REMOUNT | MS_BIND | flags) < 0)
 			return berth_error_set(err, errno, "mounts[%zu]: remount \"%s\" with its options", index,
 					       m->destination);
 	}
@@ -383,7 +394,6 @@ static int tmpfs_keep_mode(rootfs_context *ctx, const spec_mount *m, char **data
 static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index, char *dest, berth_error **err)
 {
 	_cleanup_close_ int target = -EBADF;
-	char tgtpath[32];
 	const char *type = m->type;
 	unsigned long flags = m->flags & ~MS_REMOUNT;
 	_cleanup_free_ char *data = NULL;
@@ -418,8 +428,7 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 			return berth_error_set(err, EINVAL, "mounts[%zu]: \"%s\" is already procfs", index,
 					       m->destination);
 	}
-	if (mount(m->source ? m->source : type, fs_proc_fd_path(target, tgtpath), type, flags, data ? data : m->data) <
-	    0) {
+	if (fs_mount_on_dir(m->source ? m->source : type, target, NULL, type, flags, data ? data : m->data) < 0) {
 		int e = errno;
 		if ((e == EPERM || e == EINVAL || e == EBUSY) && ctx->in_userns) {
 			if (strcmp(type, "sysfs") == 0)

@@ -143,14 +143,13 @@ static int attach_copy(mask_state *ms, int src, int tgt, bool recursive, bool re
 static int mask_dir(int rootfd, int fd, const char *path, const char *mount_label, mask_state *ms, berth_error **err)
 {
 	_cleanup_free_ char *data = NULL;
-	char tgt[32];
 	int rc;
 
 	if (ms->tmpfs >= 0 && (rc = attach_copy(ms, ms->tmpfs, fd, false, false)) != 0)
 		return rc > 0 ? 0 : berth_error_set(err, errno, "maskedPaths: bind an empty tmpfs on \"%s\"", path);
 	if (mount_label && asprintf(&data, "context=\"%s\"", mount_label) < 0)
 		return berth_error_set(err, ENOMEM, "maskedPaths");
-	if (mount("tmpfs", fs_proc_fd_path(fd, tgt), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data) < 0)
+	if (fs_mount_on_dir("tmpfs", fd, NULL, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data) < 0)
 		return berth_error_set(err, errno, "maskedPaths: mount tmpfs on \"%s\"", path);
 	if (ms->tmpfs < 0 && !ms->legacy) {
 		/* the tmpfs just mounted, to copy for the next masked directories */

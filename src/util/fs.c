@@ -9,6 +9,7 @@
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -492,6 +493,22 @@ const char *fs_proc_fd_path(int fd, char *buf)
 {
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 	return buf;
+}
+
+int fs_mount_on_dir(const char *source, int dirfd, const char *name, const char *fstype, unsigned long flags,
+		    const void *data)
+{
+	char path[64 + NAME_MAX];
+
+	if (fchdir(dirfd) == 0)
+		return mount(source, name ? name : ".", fstype, flags, data);
+	if (name == NULL)
+		return mount(source, fs_proc_fd_path(dirfd, path), fstype, flags, data);
+	if ((size_t)snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return mount(source, path, fstype, flags, data);
 }
 
 static int remove_tree_at(int parentfd, const char *name, dev_t dev)

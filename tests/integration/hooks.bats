@@ -23,6 +23,7 @@ stdin=$(cat)
 	echo "mntns=$(readlink /proc/self/ns/mnt)"
 	echo "pidns=$(readlink /proc/self/ns/pid)"
 	echo "stdin=$stdin"
+	echo "cwd=$PWD"
 } >"$out/$name.txt"
 echo "$name" >>"$out/order"
 EOF
@@ -114,6 +115,18 @@ hook_state() {
 	# startContainer found its path inside the container: /hook.sh exists
 	# only in the rootfs
 	[ ! -e /hook.sh ]
+}
+
+@test "hooks: createContainer runs in the runtime's working directory, like createRuntime, after the mounts" {
+	set_args true
+	update_config '.hooks = {createRuntime: [$cr], createContainer: [$cc]}' \
+		--argjson cr "$(hook_json createRuntime)" --argjson cc "$(hook_json createContainer)"
+	mkdir "$TEST_DIR/wd"
+	cd "$TEST_DIR/wd"
+	run berth run --bundle "$BUNDLE" c1
+	assert_success
+	assert_equal "$(hook_field createRuntime cwd)" "$TEST_DIR/wd"
+	assert_equal "$(hook_field createContainer cwd)" "$TEST_DIR/wd"
 }
 
 @test "hooks: a timeout kills a sleeping hook and its children and fails create clearly" {

@@ -412,3 +412,14 @@ has_opt() {
 	[ "$n" -gt 1 ] || fail "no submounts of /sys: $output"
 	[[ "$output" == *" /sys/fs/cgroup "* ]] || fail "no /sys/fs/cgroup: $output"
 }
+
+@test "mounts: a relative process path is found from / once every mount is made" {
+	# the mounts move the init's working directory; it is / again before
+	# the process is looked up (and cwd / is where it runs)
+	add_mount /mnt/t tmpfs tmpfs
+	update_config '.process.cwd = "/"'
+	set_args bin/sh -c pwd
+	run berth run c1
+	assert_success
+	assert_equal "$output" /
+}
