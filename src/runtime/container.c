@@ -21,6 +21,7 @@
 #include <linux/sched.h>
 
 #include "runtime/cgroup.h"
+#include "runtime/cpu_affinity.h"
 #include "runtime/exe_guard.h"
 #include "runtime/container_internal.h"
 #include "runtime/hooks.h"
@@ -496,6 +497,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	bool guard, seal_in_init;
 	enum cgroup_mode mode;
 	pid_t intermediate = 0;
+	cpu_spread spread = { .on = false };
 
 	for (int t = 0; t < NS_TYPES; t++)
 		ns_fds[t] = -1;
@@ -622,6 +624,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	listen_fds = socket_activation_fds();
 	if (seal_in_init)
 		exe_guard_note_path();
+	if (early)
+		cpu_spread_plan(&spread);
 	tx.pid = namespaces_clone(late_userns ? (clone_flags & CLONE_NEWTIME) : clone_flags,
 				  tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1, &in_cgroup);
 	if (tx.pid == 0) {
@@ -639,6 +643,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.late_userns = late_userns,
 			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
 			.early_setup = early,
+			.spread = early ? &spread : NULL,
 			.cgroup_clone_fd = tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1,
 			.cgroup_mounts = tx.mounts,
 			.n_cgroup_mounts = tx.n_mounts,
@@ -667,6 +672,8 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	close(sv[1]);
 	sv[1] = -1;
 	st->pid = tx.pid;
+	if (early)
+		cpu_spread_move(&spread, tx.pid);
 	/* the init of a new user namespace needs its maps for anything it builds */
 	if (early && new_userns &&
 	    (namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0 ||

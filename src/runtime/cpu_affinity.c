@@ -26,3 +26,27 @@ int cpu_affinity_apply(const char *list, const char *field, berth_error **err)
 	CPU_FREE(set);
 	return ret;
 }
+
+void cpu_spread_plan(cpu_spread *sp)
+{
+	sp->on = false;
+	sp->cpu = sched_getcpu();
+	if (sp->cpu < 0 || sched_getaffinity(0, sizeof(sp->all), &sp->all) < 0 || !CPU_ISSET(sp->cpu, &sp->all))
+		return;
+	sp->others = sp->all;
+	CPU_CLR(sp->cpu, &sp->others);
+	sp->on = CPU_COUNT(&sp->others) > 0;
+}
+
+void cpu_spread_move(const cpu_spread *sp, pid_t pid)
+{
+	if (!sp->on || (pid == 0 && sched_getcpu() != sp->cpu))
+		return;
+	sched_setaffinity(pid, sizeof(sp->others), &sp->others);
+}
+
+void cpu_spread_end(const cpu_spread *sp)
+{
+	if (sp->on)
+		sched_setaffinity(0, sizeof(sp->all), &sp->all);
+}

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "runtime/cpu_affinity.h"
 #include "util/log.h"
 
 static const struct {
@@ -46,7 +47,7 @@ static void *make_namespaces(void *arg)
 void ns_ahead_start(ns_ahead *a, const spec *s, int clone_flags)
 {
 	pthread_attr_t attr;
-	cpu_set_t cpus;
+	cpu_spread spread;
 
 	*a = (ns_ahead){ .flags = clone_flags & AHEAD_FLAGS };
 	for (int t = 0; t < NS_TYPES; t++)
@@ -57,7 +58,8 @@ void ns_ahead_start(ns_ahead *a, const spec *s, int clone_flags)
 	if (!(a->flags & CLONE_NEWNET) || (clone_flags & CLONE_NEWUSER) || s->namespaces[NS_USER].path != NULL)
 		return;
 	/* on a single CPU the thread would only add its own cost */
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 || CPU_COUNT(&cpus) < 2)
+	cpu_spread_plan(&spread);
+	if (!spread.on)
 		return;
 	a->stack = mmap(NULL, AHEAD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (a->stack == MAP_FAILED) {
@@ -65,6 +67,8 @@ void ns_ahead_start(ns_ahead *a, const spec *s, int clone_flags)
 		return;
 	}
 	if (pthread_attr_init(&attr) == 0) {
+		/* on this process's other CPUs, as the init (cpu_spread) */
+		pthread_attr_setaffinity_np(&attr, sizeof(spread.others), &spread.others);
 		a->started = pthread_attr_setstack(&attr, a->stack, AHEAD_STACK) == 0 &&
 			     pthread_create(&a->thread, &attr, make_namespaces, a) == 0;
 		pthread_attr_destroy(&attr);

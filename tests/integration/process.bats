@@ -329,3 +329,16 @@ wait_receiver() {
 	assert_output_contains "owner=1000"
 	assert_output_contains "reopen-ok"
 }
+
+@test "process: the container runs on the runtime's CPUs, not on those its init was set up on" {
+	[ "$(nproc --all)" -ge 2 ] || skip "needs two CPUs"
+	set_args sleep 100
+	# the init may be set up on the runtime's other CPUs (cpu_spread);
+	# it takes the runtime's CPUs back before it joins its cgroups
+	berth_bg create c1
+	assert_equal "$(grep Cpus_allowed_list "/proc/$(pid_of c1)/status")" \
+		"$(grep Cpus_allowed_list /proc/self/status)"
+	berth start c1
+	assert_equal "$(grep Cpus_allowed_list "/proc/$(pid_of c1)/status")" \
+		"$(grep Cpus_allowed_list /proc/self/status)"
+}
