@@ -587,16 +587,19 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	 * must exist first, and it joins the v1 hierarchies itself through
 	 * files sent before SYNC_GO. On v1 and hybrid (not rootless with a
 	 * user namespace, nor with a late one) the init builds its rootfs
-	 * meanwhile (on v1 while the cgroup is made too), once a new user
-	 * namespace is mapped (SYNC_MAPS_DONE); it waits for SYNC_GO only
-	 * before the cgroup namespace, the cgroup mounts and the device nodes. */
+	 * meanwhile (on v1 while the cgroup is made too, unless namespaces are
+	 * made ahead: see cgroup_first), once a new user namespace is mapped
+	 * (SYNC_MAPS_DONE); it waits for SYNC_GO only before the cgroup
+	 * namespace, the cgroup mounts and the device nodes. */
 	if (cgroup_detect_mode(g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup", &mode, NULL) < 0)
 		mode = CGROUP_MODE_V1;
 	else
 		tx.mode_detected = true;
 	tx.mode = mode;
 	early = !late_userns && mode != CGROUP_MODE_V2 && !(new_userns && g->rootless);
-	cgroup_first = !early || mode == CGROUP_MODE_HYBRID;
+	/* With a thread making namespaces ahead the runtime waits for it
+	 * before the clone: making the cgroups meanwhile costs no time. */
+	cgroup_first = !early || mode == CGROUP_MODE_HYBRID || ahead.started;
 	if (mode != CGROUP_MODE_V2) {
 		cgroup_options co = { .fs_root = g->cgroup_fs_root ? g->cgroup_fs_root : "/sys/fs/cgroup" };
 		berth_error *ignored = NULL;
