@@ -271,8 +271,11 @@ EOF
 	[ "$(nproc)" -ge 2 ] || skip "one CPU"
 	# the loopback is up (flags: IFF_UP) in a network namespace of its own
 	set_args sh -c 'cat /sys/class/net/lo/flags; for t in net ipc uts; do readlink /proc/self/ns/$t; done'
-	run strace -f -qq -o "$TEST_DIR/strace.log" -e trace=unshare,setns,clone3 env BERTH_IT_TAG="$TAG" \
+	# one file per process (-ff): the thread and the runtime's own work run
+	# at once, and -f would split their calls into unfinished/resumed lines
+	run strace -ff -qq -o "$TEST_DIR/strace" -e trace=unshare,setns,clone3 env BERTH_IT_TAG="$TAG" \
 		"$BERTH_RUNTIME" --root "$ROOT" run c1
+	cat "$TEST_DIR"/strace.[0-9]* >"$TEST_DIR/strace.log"
 	assert_success
 	assert_equal "$(( ${lines[0]} & 1 ))" 1 "IFF_UP of lo (flags ${lines[0]})"
 	[ "${lines[1]}" != "$(readlink /proc/self/ns/net)" ] || fail "the host's network namespace"
