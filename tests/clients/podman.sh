@@ -100,12 +100,25 @@ host_leftovers() {
 		iptables -t nat -F "$c" && iptables -t nat -X "$c"
 	done
 }
+# The nat tables that iptables-nft (the query below, podman's CNI plugins)
+# makes when they are missing: removed at the end if they were not there
+# and hold no rule.
+nat_tables_left() {
+	local family
+	for family in ip ip6; do
+		grep -qx "table $family nat" <<<"$HAD_NAT_TABLES" && continue
+		nft list table "$family" nat 2>/dev/null | grep -vqE '^[[:space:]]*(table |chain |type |\}|$)' && continue
+		nft delete table "$family" nat 2>/dev/null
+	done
+}
+HAD_NAT_TABLES=$(nft list tables 2>/dev/null)
 HAD_BLOBCACHE=$(ls /var/lib/containers/cache/blob-info-cache-v1.boltdb 2>/dev/null)
 HAD_CNI_CHAINS=$(iptables -t nat -S CNI-HOSTPORT-DNAT 2>/dev/null)
 HAD_LIBPOD_PARENT=$(ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent 2>/dev/null)
 
 # Everything podman started: containers (and their conmons) go with
 # `rm -af`, then what it left on the host.
+defer nat_tables_left
 defer host_leftovers
 defer "p rm -a -f -t 0"
 defer rootless_cleanup
