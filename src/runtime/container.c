@@ -646,7 +646,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 			.late_userns = late_userns,
 			.late_flags = clone_flags & ~(CLONE_NEWUSER | CLONE_NEWTIME),
 			.early_setup = early,
-			.spread = early ? &spread : NULL,
+			.spread = &spread,
 			.cgroup_clone_fd = tx.cgroup ? cgroup_manager_v2_fd(tx.cgroup) : -1,
 			.cgroup_mounts = tx.mounts,
 			.n_cgroup_mounts = tx.n_mounts,
@@ -675,8 +675,7 @@ int container_create_internal(const runtime_globals *g, const create_options *op
 	close(sv[1]);
 	sv[1] = -1;
 	st->pid = tx.pid;
-	if (early)
-		cpu_spread_move(&spread, tx.pid);
+	cpu_spread_move(&spread, tx.pid);
 	/* the init of a new user namespace needs its maps for anything it builds */
 	if (early && new_userns &&
 	    (namespaces_write_id_maps(tx.pid, s, g->rootless, err) < 0 ||

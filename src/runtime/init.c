@@ -309,8 +309,7 @@ static int enter_cgroup(rootfs_context *ctx, berth_error **err)
 	ctx->cgroup_ready = NULL;
 	if (cfg->early_setup && wait_for_go(cfg->sync_fd, err) < 0)
 		return -1;
-	if (cfg->spread != NULL)
-		cpu_spread_end(cfg->spread);
+	cpu_spread_end(cfg->spread);
 	ret = cgroup_join_self(&cgroup_to_join, err);
 	/* host files: gone before anything of the container runs */
 	cgroup_join_close(&cgroup_to_join);
@@ -341,8 +340,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 	bool early_seccomp = cfg->seccomp && (!nnp || cfg->seccomp->needs_listener);
 	bool setup_ns;
 
-	if (cfg->spread != NULL)
-		cpu_spread_move(cfg->spread, 0);
+	cpu_spread_move(cfg->spread, 0);
 	/* the runtime's copies keep the read-only view of its binary alive and
 	 * the cgroup open: no host fd is left for /proc/1/fd */
 	exe_guard_release();

@@ -41,7 +41,8 @@ typedef struct init_config {
 	 * new user namespace, SYNC_MAPS_DONE before everything). Not on v2,
 	 * not with a late user namespace, not rootless with a user namespace. */
 	bool early_setup;
-	/* with early setup: the CPUs to run on until the cgroups are joined */
+	/* the CPUs to run on until the cgroups are joined (off but with early
+	 * setup: cpu_spread_plan) */
 	const struct cpu_spread *spread;
 	/* the runtime's fd of the unified cgroup (CLONE_INTO_CGROUP), closed
 	 * first thing, or -1 */
