@@ -50,12 +50,12 @@ static int bind_ro(const char *src, int parent, const char *name, unsigned long 
 
 	if (before < 0)
 		return berth_error_set(err, errno, "open \"%s\"", name);
-	if (fs_mount_on_dir(src, before, NULL, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (fs_mount_on_fd(src, before, NULL, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return berth_error_set(err, errno, "bind \"%s\"", src);
 	after = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (after < 0)
 		return berth_error_set(err, errno, "open \"%s\"", name);
-	if (fs_mount_on_dir(NULL, after, NULL, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+	if (fs_mount_on_fd(NULL, after, NULL, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
 		return berth_error_set(err, errno, "remount \"%s\"", src);
 	return 0;
 }
@@ -70,7 +70,7 @@ static int mount_v2(int rootfd, const spec_mount *m, size_t index, berth_error *
 
 	if (target < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
-	if (fs_mount_on_dir("cgroup2", target, NULL, "cgroup2", mount_flags(m), NULL) == 0)
+	if (fs_mount_on_fd("cgroup2", target, NULL, "cgroup2", mount_flags(m), NULL) == 0)
 		return 0;
 	/* Without a cgroup namespace of our own: bind the container's cgroup. */
 	own = own_cgroup_path("");
@@ -99,11 +99,11 @@ static int mount_v1_fresh(int parent, const char *name, const char *controllers,
 	_cleanup_close_ int dir = -EBADF;
 
 	if (strchr(name, '/') == NULL)
-		return fs_mount_on_dir("cgroup", parent, name, "cgroup", flags, controllers);
+		return fs_mount_on_fd("cgroup", parent, name, "cgroup", flags, controllers);
 	dir = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return -1;
-	return fs_mount_on_dir("cgroup", dir, NULL, "cgroup", flags, controllers);
+	return fs_mount_on_fd("cgroup", dir, NULL, "cgroup", flags, controllers);
 }
 
 /* Mounts each v1 hierarchy of MOUNTS afresh below TARGET (see
@@ -149,7 +149,7 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const 
 	target = fs_ensure_mountpoint_in_root(rootfd, m->destination, true, err);
 	if (target < 0)
 		return berth_error_wrap(err, "mounts[%zu]", index);
-	if (fs_mount_on_dir("tmpfs", target, NULL, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+	if (fs_mount_on_fd("tmpfs", target, NULL, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
 		return berth_error_set(err, errno, "mounts[%zu]: tmpfs on \"%s\"", index, m->destination);
 	close(target);
 	target = fs_open_in_root(rootfd, m->destination, O_PATH | O_DIRECTORY, 0, false, err);
@@ -212,8 +212,8 @@ int cgroup_mount_in_rootfs(int rootfd, const spec_mount *m, size_t index, const 
 	}
 remount:
 	if (m->flags & MS_RDONLY) {
-		if (fs_mount_on_dir(NULL, target, NULL, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-				    "mode=755") < 0)
+		if (fs_mount_on_fd(NULL, target, NULL, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				   "mode=755") < 0)
 			return berth_error_set(err, errno, "mounts[%zu]: remount the cgroup tmpfs read-only", index);
 	}
 	return 0;

@@ -378,7 +378,7 @@ _Noreturn void container_init_main(const init_config *cfg)
 		if (setresgid(0, 0, 0) == 0)
 			setresuid(0, 0, 0);
 	}
-	/* the mounts below change the working directory (fs_mount_on_dir) */
+	/* the mounts below change the working directory (fs_mount_on_fd) */
 	if (init_wants_hook_sync(s) && (caller_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		berth_error_set(&err, errno, "open the working directory");
 		init_fail(cfg, &err);

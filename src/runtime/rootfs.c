@@ -274,17 +274,6 @@ static unsigned long locked_flags(int fd)
 	return flags;
 }
 
-/* A bind (or its remount) onto TARGET: a directory through
- * fs_mount_on_dir, a file by its /proc/self/fd path. */
-static int bind_onto(const char *source, int target, bool is_dir, unsigned long flags)
-{
-	char path[32];
-
-	if (is_dir)
-		return fs_mount_on_dir(source, target, NULL, NULL, flags, NULL);
-	return mount(source, fs_proc_fd_path(target, path), NULL, flags, NULL);
-}
-
 /* Binds M's source (SRCFD, taken, or opened here when -1) on its
  * destination; DEST gets the destination's path inside the rootfs, symlinks
  * resolved. */
@@ -326,8 +315,8 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, in
 	if (ctx->idmap_fds != NULL && ctx->idmap_fds[index] >= 0) {
 		if (idmap_mount_attach(ctx->idmap_fds[index], target, err) < 0)
 			return berth_error_wrap(err, "mounts[%zu]: \"%s\" on \"%s\"", index, m->source, m->destination);
-	} else if (bind_onto(fs_proc_fd_path(src, srcpath), target, S_ISDIR(st.st_mode),
-			     MS_BIND | (m->rbind ? MS_REC : 0)) < 0) {
+	} else if (fs_mount_on_fd(fs_proc_fd_path(src, srcpath), target, NULL, NULL, MS_BIND | (m->rbind ? MS_REC : 0),
+				  NULL) < 0) {
 		return berth_error_set(err, errno, "mounts[%zu]: bind \"%s\" on \"%s\"", index, m->source,
 				       m->destination);
 	}
@@ -339,7 +328,7 @@ static int mount_bind(rootfs_context *ctx, const spec_mount *m, size_t index, in
 			return berth_error_wrap(err, "mounts[%zu]", index);
 		if (ctx->in_userns)
 			flags |= locked_flags(mounted) & ~MS_RDONLY;
-		if (bind_onto(NULL, mounted, S_ISDIR(st.st_mode), MS_REMOUNT | MS_BIND | flags) < 0)
+		if (fs_mount_on_fd(NULL, mounted, NULL, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
 			return berth_error_set(err, errno, "mounts[%zu]: remount \"%s\" with its options", index,
 					       m->destination);
 	}
@@ -428,7 +417,7 @@ static int mount_special(rootfs_context *ctx, const spec_mount *m, size_t index,
 			return berth_error_set(err, EINVAL, "mounts[%zu]: \"%s\" is already procfs", index,
 					       m->destination);
 	}
-	if (fs_mount_on_dir(m->source ? m->source : type, target, NULL, type, flags, data ? data : m->data) < 0) {
+	if (fs_mount_on_fd(m->source ? m->source : type, target, NULL, type, flags, data ? data : m->data) < 0) {
 		int e = errno;
 		if ((e == EPERM || e == EINVAL || e == EBUSY) && ctx->in_userns) {
 			if (strcmp(type, "sysfs") == 0)

@@ -149,7 +149,7 @@ static int mask_dir(int rootfd, int fd, const char *path, const char *mount_labe
 		return rc > 0 ? 0 : berth_error_set(err, errno, "maskedPaths: bind an empty tmpfs on \"%s\"", path);
 	if (mount_label && asprintf(&data, "context=\"%s\"", mount_label) < 0)
 		return berth_error_set(err, ENOMEM, "maskedPaths");
-	if (fs_mount_on_dir("tmpfs", fd, NULL, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data) < 0)
+	if (fs_mount_on_fd("tmpfs", fd, NULL, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data) < 0)
 		return berth_error_set(err, errno, "maskedPaths: mount tmpfs on \"%s\"", path);
 	if (ms->tmpfs < 0 && !ms->legacy) {
 		/* the tmpfs just mounted, to copy for the next masked directories */

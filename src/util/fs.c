@@ -495,16 +495,16 @@ const char *fs_proc_fd_path(int fd, char *buf)
 	return buf;
 }
 
-int fs_mount_on_dir(const char *source, int dirfd, const char *name, const char *fstype, unsigned long flags,
-		    const void *data)
+int fs_mount_on_fd(const char *source, int fd, const char *name, const char *fstype, unsigned long flags,
+		   const void *data)
 {
 	char path[64 + NAME_MAX];
 
-	if (fchdir(dirfd) == 0)
+	if (fchdir(fd) == 0)
 		return mount(source, name ? name : ".", fstype, flags, data);
 	if (name == NULL)
-		return mount(source, fs_proc_fd_path(dirfd, path), fstype, flags, data);
-	if ((size_t)snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name) >= sizeof(path)) {
+		return mount(source, fs_proc_fd_path(fd, path), fstype, flags, data);
+	if ((size_t)snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", fd, name) >= sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

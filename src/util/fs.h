@@ -65,14 +65,14 @@ int fs_resolve_mountpoint_in_root(int rootfd, const char *path, bool is_dir, boo
 /* "/proc/self/fd/N" for mounting onto an fd. BUF must hold 32 bytes. */
 const char *fs_proc_fd_path(int fd, char *buf);
 
-/* mount(2) onto the directory DIRFD, or onto NAME (one component) in it
- * when NAME is not NULL. The target is named relative to the working
- * directory after an fchdir to DIRFD, which spares the kernel the walk
- * through /proc/self/fd; where that fchdir fails (not a directory, no
- * search permission), by its /proc/self/fd path. Leaves the working
- * directory at DIRFD: the caller restores its own. */
-int fs_mount_on_dir(const char *source, int dirfd, const char *name, const char *fstype, unsigned long flags,
-		    const void *data);
+/* mount(2) onto what FD names, or onto NAME (one component) in it when FD
+ * is a directory and NAME is not NULL. A directory is named relative to the
+ * working directory after an fchdir to FD, which spares the kernel the walk
+ * through /proc/self/fd; where that fchdir fails (a file, no search
+ * permission), FD is named by its /proc/self/fd path. Leaves the working
+ * directory at a directory FD: the caller restores its own. */
+int fs_mount_on_fd(const char *source, int fd, const char *name, const char *fstype, unsigned long flags,
+		   const void *data);
 
 /* Removes a directory tree (trusted host paths only, does not cross mounts). */
 int fs_remove_tree(const char *path, berth_error **err);
